@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds Parley: the native server, core and tools (build/native), the wasm core staged into
+# web/core/ (build/wasm) and, with --asan, the sanitizer build of the tests (build/asan).
+# Expects scripts/deps.sh to have run (it writes the dependency paths this reads).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${PARLEY_CACHE:-$HOME/.cache/parley}
+# shellcheck source=/dev/null
+. "$cache/paths.env"
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
+jobs=$(nproc)
+
+dep_args=(-DPARLEY_BEARSSL_SRC="$PARLEY_BEARSSL_SRC" -DPARLEY_CJSON_SRC="$PARLEY_CJSON_SRC"
+          -DPARLEY_SODIUM_WASM="$PARLEY_SODIUM_WASM" -DPARLEY_CIVETWEB="$PARLEY_CIVETWEB")
+
+configure() { # DIR ARGS...: configures once; later runs only rebuild.
+  local dir=$1; shift
+  if [ ! -f "$root/$dir/CMakeCache.txt" ]; then
+    "$@" -S "$root" -B "$root/$dir" "${dep_args[@]}" >/dev/null
+  fi
+}
+
+configure build/native cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$root/build/native" -j "$jobs"
+
+configure build/wasm emcmake cmake -DCMAKE_BUILD_TYPE=Release
+cmake --build "$root/build/wasm" -j "$jobs"
+
+if [ "${1:-}" = "--asan" ]; then
+  configure build/asan cmake -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON
+  cmake --build "$root/build/asan" -j "$jobs"
+fi

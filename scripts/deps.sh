@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Installs and builds everything Parley needs, idempotently, from Debian's archive and npm only.
+#
+#   scripts/deps.sh            runtime + build dependencies (what scripts/run.sh needs)
+#   scripts/deps.sh --test     also the test tools (Chromium, playwright-core, valgrind, ...)
+#
+# Slow builds are cached outside the checkout, under $PARLEY_CACHE (default ~/.cache/parley),
+# keyed by the Debian source version and a hash of the build recipe, so a fresh clone reuses them.
+# Prints the cache paths it settled on as shell assignments to $PARLEY_CACHE/paths.env.
+set -euo pipefail
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${PARLEY_CACHE:-$HOME/.cache/parley}
+mkdir -p "$cache/src"
+
+log() { printf '[deps] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ---- Debian packages ---------------------------------------------------------------------------
+pkgs=(build-essential cmake pkg-config git ca-certificates
+      emscripten nodejs npm
+      libsodium-dev libcjson-dev libsqlite3-dev libssl-dev
+      autoconf automake libtool dpkg-dev xz-utils)
+if [ "$want_test" -eq 1 ]; then
+  pkgs+=(chromium cppcheck clang-tidy valgrind openssl sqlite3)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  # npm ships inside NodeSource's nodejs; accept a working npm binary instead of Debian's package.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in *" installed") ;; *) missing+=("$p") ;; esac
+done
+apt_updated=0
+apt_update() {
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -q >&2
+    apt_updated=1
+  fi
+}
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  apt_update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" >&2
+fi
+
+# ---- Debian source packages (libsodium, bearssl, civetweb, cjson) ----------------------------
+ensure_deb_src() {
+  if grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    return
+  fi
+  log "enabling Debian source packages (deb-src)"
+  as_root tee /etc/apt/sources.list.d/parley-deb-src.sources >/dev/null <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  apt_updated=0
+}
+
+# Unpacks Debian source package $1 (Debian patches applied) under $cache/src and prints its path.
+# The folder is named after the exact source version, so a new Debian revision unpacks afresh.
+fetch_source() {
+  local pkg=$1 dir
+  dir=$(find "$cache/src" -maxdepth 1 -type d -name "${pkg}_*" 2>/dev/null | sort | tail -n 1)
+  if [ -n "$dir" ] && [ -f "$dir/.parley-complete" ]; then
+    printf '%s\n' "$dir"
+    return
+  fi
+  ensure_deb_src
+  apt_update
+  local tmp
+  tmp=$(mktemp -d "$cache/src/.fetch.XXXXXX")
+  log "fetching Debian source package $pkg"
+  (cd "$tmp" && apt-get source -q --download-only "$pkg" >&2)
+  local dsc ver
+  dsc=$(ls "$tmp"/*.dsc | head -n 1)
+  ver=$(sed -n 's/^Version: //p' "$dsc" | head -n 1)
+  dir="$cache/src/${pkg}_${ver}"
+  rm -rf "$dir"
+  dpkg-source -x "$dsc" "$dir" >&2
+  rm -rf "$tmp"
+  touch "$dir/.parley-complete"
+  printf '%s\n' "$dir"
+}
+
+recipe_hash() { printf '%s' "$*" | sha256sum | cut -c1-12; }
+
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
+
+sodium_src=$(fetch_source libsodium)
+bearssl_src=$(fetch_source bearssl)
+civetweb_src=$(fetch_source civetweb)
+cjson_src=$(fetch_source cjson)
+
+# ---- libsodium for wasm32 (about 3 minutes, cached) -------------------------------------------
+sodium_flags="--host=wasm32-unknown-emscripten --disable-shared --without-pthreads --disable-ssp --disable-asm --disable-pie"
+sodium_cflags="-O2"
+sodium_key="$(basename "$sodium_src")-$(recipe_hash "$sodium_flags $sodium_cflags $(emcc --version | head -n 1)")"
+sodium_wasm="$cache/libsodium-wasm/$sodium_key"
+if [ ! -f "$sodium_wasm/.parley-complete" ]; then
+  log "building libsodium for wasm32 into $sodium_wasm (a few minutes, once)"
+  work=$(mktemp -d "$cache/.sodium-build.XXXXXX")
+  cp -a "$sodium_src/." "$work/"
+  (
+    cd "$work"
+    ./autogen.sh -s >&2
+    # shellcheck disable=SC2086
+    CFLAGS="$sodium_cflags" emconfigure ./configure $sodium_flags --prefix="$sodium_wasm" >&2
+    emmake make -j"$(nproc)" >&2
+    rm -rf "$sodium_wasm"
+    emmake make install >&2
+  )
+  rm -rf "$work"
+  touch "$sodium_wasm/.parley-complete"
+fi
+
+# ---- Civetweb 1.15 static library (native, with OpenSSL 3, IPv6, WebSocket) ------------------
+civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI"
+civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations"
+civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $(cc --version | head -n 1)")"
+civetweb_lib="$cache/civetweb/$civetweb_key"
+if [ ! -f "$civetweb_lib/.parley-complete" ]; then
+  log "building Civetweb into $civetweb_lib"
+  rm -rf "$civetweb_lib"
+  mkdir -p "$civetweb_lib/include" "$civetweb_lib/lib"
+  # shellcheck disable=SC2086
+  cc $civetweb_cflags $civetweb_defs -I"$civetweb_src/include" \
+     -c "$civetweb_src/src/civetweb.c" -o "$civetweb_lib/lib/civetweb.o"
+  ar rcs "$civetweb_lib/lib/libcivetweb.a" "$civetweb_lib/lib/civetweb.o"
+  rm -f "$civetweb_lib/lib/civetweb.o"
+  cp "$civetweb_src/include/civetweb.h" "$civetweb_lib/include/"
+  printf '%s\n' "$civetweb_defs" > "$civetweb_lib/defines.txt"
+  touch "$civetweb_lib/.parley-complete"
+fi
+
+# ---- npm packages (playwright-core for the browser tests) --------------------------------------
+if [ "$want_test" -eq 1 ]; then
+  lock_hash=$(sha256sum "$here/package-lock.json" | cut -c1-64)
+  if [ "$(cat "$here/node_modules/.parley-lock-hash" 2>/dev/null)" != "$lock_hash" ]; then
+    log "installing npm packages"
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    printf '%s\n' "$lock_hash" > "$here/node_modules/.parley-lock-hash"
+  fi
+fi
+
+cat > "$cache/paths.env" <<EOF
+PARLEY_SODIUM_WASM=$sodium_wasm
+PARLEY_BEARSSL_SRC=$bearssl_src
+PARLEY_CIVETWEB=$civetweb_lib
+PARLEY_CJSON_SRC=$cjson_src
+EOF
+log "dependencies ready"

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Runs every Parley test suite and ends with one line: "N passed, N failed".
+#
+#   static analysis   cppcheck and clang-tidy over wasm/ and server/ (zero findings)
+#   core (native)     tests/wasm under AddressSanitizer + UndefinedBehaviorSanitizer
+#   core (valgrind)   the same tests, unsanitized build, under valgrind memcheck
+#   core (wasm)       the same tests compiled to WebAssembly, run by Node
+#   server (unit)     the server's pure functions, under the sanitizers
+#   server            the real parley-server binary over HTTP (node:test)
+#   e2e               the page in headless Chromium driven by Playwright (node:test)
+#
+# Installs what it needs first (scripts/deps.sh --test) and builds (scripts/build.sh --asan).
+# Logs of every suite are kept in test-output/logs/.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
+vectors=$(cd "$root/.." && pwd)/shared/vectors
+logs=$root/test-output/logs
+rm -rf "$root/test-output"
+mkdir -p "$logs"
+
+passed=0
+failed=0
+skipped=0
+started=$(date +%s)
+
+note() { printf '%s\n' "$*"; }
+
+# record NAME LOG RC: adds the suite's counts (its own summary line, or node:test's TAP totals)
+# to the totals. A suite that exits non-zero without reporting a failure counts one failure.
+record() {
+  local name=$1 log=$2 rc=$3 p=0 f=0 s=0 line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+    s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+  elif grep -qE '^# pass [0-9]+' "$log"; then
+    p=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -n 1)
+    f=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$log" | tail -n 1)
+    f=$((f + $(sed -nE 's/^# cancelled ([0-9]+)$/\1/p' "$log" | tail -n 1)))
+    s=$(sed -nE 's/^# skipped ([0-9]+)$/\1/p' "$log" | tail -n 1)
+  fi
+  s=${s:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1
+  fi
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    note "  $name ran no test: counted as a failure"
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + s))
+  printf '%-18s %4d passed, %d failed%s\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+  if [ "$f" -ne 0 ]; then
+    note "---- last lines of $log ----"
+    tail -n 60 "$log"
+    note "----"
+  fi
+}
+
+# check NAME CMD...: a single pass/fail check (a tool that prints findings and exits non-zero).
+check() {
+  local name=$1; shift
+  local log
+  log="$logs/$(tr ' /' '__' <<<"$name").log"
+  if "$@" >"$log" 2>&1; then
+    echo "1 passed, 0 failed" >>"$log"
+    record "$name" "$log" 0
+  else
+    echo "0 passed, 1 failed" >>"$log"
+    record "$name" "$log" 1
+  fi
+}
+
+# suite NAME CMD...: a test program that reports its own counts.
+suite() {
+  local name=$1; shift
+  local log rc
+  log="$logs/$(tr ' /' '__' <<<"$name").log"
+  "$@" >"$log" 2>&1
+  rc=$?
+  record "$name" "$log" "$rc"
+}
+
+note "== preparing (dependencies and build) =="
+if ! bash scripts/deps.sh --test >"$logs/deps.log" 2>&1; then
+  tail -n 40 "$logs/deps.log"
+  note "0 passed, 1 failed"
+  exit 1
+fi
+if ! bash scripts/build.sh --asan >"$logs/build.log" 2>&1; then
+  tail -n 60 "$logs/build.log"
+  note "0 passed, 1 failed"
+  exit 1
+fi
+if [ ! -d "$vectors" ]; then
+  note "WARNING: $vectors is absent: the crypto vector tests are SKIPPED"
+fi
+
+note "== running tests =="
+c_sources=(wasm/src/*.c server/src/*.c)
+check "cppcheck" cppcheck --quiet --std=c11 --enable=warning,style,performance,portability \
+  --error-exitcode=1 --inline-suppr --suppress=missingIncludeSystem -U__EMSCRIPTEN__ \
+  -I wasm/include -I server/src wasm/src server/src
+# One file per clang-tidy process: clang-tidy 14's analyzer carries state between files.
+check "clang-tidy" bash -c 'printf "%s\n" "$@" | xargs -P "$(nproc)" -n 1 clang-tidy -p build/native --quiet' _ \
+  "${c_sources[@]}"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+suite "core native" build/asan/test_core "$vectors"
+check "core valgrind" valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all \
+  build/native/test_core "$vectors"
+suite "core wasm" env NODE_OPTIONS=--no-experimental-fetch node build/wasm/test_core.js "$vectors"
+suite "server unit" build/asan/server/test_server_unit
+suite "server" node --test --test-reporter=tap tests/server/
+suite "e2e" node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
+
+elapsed=$(( $(date +%s) - started ))
+note "== done in ${elapsed}s; logs and screenshots in test-output/ =="
+if [ "$skipped" -gt 0 ]; then
+  note "$passed passed, $failed failed, $skipped skipped"
+else
+  note "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

@@ -1,0 +1,33 @@
+/* Server configuration from command-line flags and PARLEY_* environment variables. */
+#ifndef PARLEY_SERVER_CONFIG_H
+#define PARLEY_SERVER_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_PATH_MAX 4096
+#define CONFIG_LISTEN_MAX 64
+
+struct config {
+    char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
+    char host[CONFIG_LISTEN_MAX];   /* the address part, without brackets */
+    int port;                       /* 0 asks the system for a free port */
+    int ipv6;
+    char data_dir[CONFIG_PATH_MAX];
+    char web_dir[CONFIG_PATH_MAX];
+    int log_level;
+};
+
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_ERROR = -1 };
+
+/*
+ * Fills cfg from defaults, then the environment, then argv (flags win). On CONFIG_ERROR err holds
+ * a one-line reason; CONFIG_EXIT_OK means --help or --version was printed.
+ */
+enum config_result config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Parses ADDR:PORT (IPv4 literal or [IPv6 literal]) into cfg; 0 or -1. */
+int config_parse_listen(struct config *cfg, const char *value);
+
+void config_usage(const char *prog);
+
+#endif

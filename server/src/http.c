@@ -1,0 +1,95 @@
+#include "http.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+const char http_security_headers[] =
+    "Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+    "style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; media-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\n"
+    "Cross-Origin-Resource-Policy: same-origin\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Permissions-Policy: geolocation=(), payment=(), usb=()\r\n";
+
+static int send_json(struct mg_connection *conn, int status, const char *json, const char *allow)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    size_t len = strlen(json);
+    char length[32];
+
+    snprintf(length, sizeof length, "%zu", len);
+    mg_response_header_start(conn, status);
+    mg_response_header_add(conn, "Content-Type", "application/json; charset=utf-8", -1);
+    mg_response_header_add(conn, "Content-Length", length, -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    if (allow != NULL) {
+        mg_response_header_add(conn, "Allow", allow, -1);
+    }
+    mg_response_header_add_lines(conn, http_security_headers);
+    mg_response_header_send(conn);
+    if (ri == NULL || strcmp(ri->request_method, "HEAD") != 0) {
+        mg_write(conn, json, len);
+    }
+    return status;
+}
+
+int http_send_json(struct mg_connection *conn, int status, const char *json)
+{
+    return send_json(conn, status, json, NULL);
+}
+
+static int send_error(struct mg_connection *conn, int status, const char *code,
+                      const char *message, const char *allow)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *err = cJSON_AddObjectToObject(root, "error");
+    char *text;
+    int rc;
+
+    cJSON_AddStringToObject(err, "code", code);
+    cJSON_AddStringToObject(err, "message", message);
+    text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (text == NULL) {
+        return send_json(conn, 500,
+                         "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}",
+                         NULL);
+    }
+    rc = send_json(conn, status, text, allow);
+    cJSON_free(text);
+    return rc;
+}
+
+int http_send_error(struct mg_connection *conn, int status, const char *code, const char *message)
+{
+    return send_error(conn, status, code, message, NULL);
+}
+
+int http_method_not_allowed(struct mg_connection *conn, const char *allow)
+{
+    char message[96];
+
+    snprintf(message, sizeof message, "method not allowed here; use %s", allow);
+    return send_error(conn, 405, "method_not_allowed", message, allow);
+}
+
+int http_healthz(struct mg_connection *conn, void *cbdata)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+
+    (void)cbdata;
+    if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0) {
+        return http_method_not_allowed(conn, "GET, HEAD");
+    }
+    return http_send_json(conn, 200, "{\"status\":\"ok\",\"version\":\"" PARLEY_SERVER_VERSION "\"}");
+}
+
+int http_api_not_found(struct mg_connection *conn, void *cbdata)
+{
+    (void)cbdata;
+    return http_send_error(conn, 404, "not_found", "no such API endpoint");
+}

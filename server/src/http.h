@@ -1,0 +1,28 @@
+/* HTTP helpers shared by every handler: security headers and JSON responses. */
+#ifndef PARLEY_SERVER_HTTP_H
+#define PARLEY_SERVER_HTTP_H
+
+#include <civetweb.h>
+
+/*
+ * Headers sent with every response, static or not (also given to Civetweb as additional_header
+ * so its own error pages carry them). Lines end in CRLF.
+ */
+extern const char http_security_headers[];
+
+/* Sends a JSON body with status, security headers and Cache-Control: no-store. Returns status. */
+int http_send_json(struct mg_connection *conn, int status, const char *json);
+
+/* Sends {"error":{"code":CODE,"message":MESSAGE}}; code and message are plain ASCII constants. */
+int http_send_error(struct mg_connection *conn, int status, const char *code, const char *message);
+
+/* 405 with an Allow header listing the methods the resource takes, e.g. "GET, HEAD". */
+int http_method_not_allowed(struct mg_connection *conn, const char *allow);
+
+/* GET|HEAD /healthz: 200 {"status":"ok","version":...}. */
+int http_healthz(struct mg_connection *conn, void *cbdata);
+
+/* Any /api/... route not otherwise handled: JSON 404. */
+int http_api_not_found(struct mg_connection *conn, void *cbdata);
+
+#endif

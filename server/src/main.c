@@ -1,0 +1,186 @@
+/* parley-server: entry point. Configuration, start-up checks, Civetweb, clean shutdown. */
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "static_files.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MIME_TYPES                                                                         \
+    ".wasm=application/wasm,.js=text/javascript,.mjs=text/javascript,"                     \
+    ".json=application/json,.svg=image/svg+xml,.webmanifest=application/manifest+json," \
+    ".css=text/css,.html=text/html; charset=utf-8,.txt=text/plain; charset=utf-8"
+
+static int log_civetweb_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_msg(LOG_WARN, "http: %s", message);
+    return 1;
+}
+
+static int log_civetweb_access(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_msg(LOG_INFO, "access: %s", message);
+    return 1;
+}
+
+/* mkdir -p with mode 0700 for the folders it creates. */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+    char buf[CONFIG_PATH_MAX];
+    size_t len = strlen(path);
+
+    if (len >= sizeof buf) {
+        snprintf(err, errlen, "path too long");
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char saved = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+                snprintf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+                return -1;
+            }
+            buf[i] = saved;
+        }
+    }
+    return 0;
+}
+
+static int check_dir(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[512];
+    char web_real[PATH_MAX];
+    char error_text[256] = "";
+    unsigned error_code = 0;
+    struct mg_callbacks callbacks;
+    struct mg_init_data init;
+    struct mg_error_data error;
+    struct mg_context *ctx;
+    struct mg_server_port ports[4];
+    sigset_t stop_signals;
+    int nports, sig;
+    const char *options[32];
+    size_t n = 0;
+
+    switch (config_load(&cfg, argc, argv, err, sizeof err)) {
+    case CONFIG_EXIT_OK:
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "parley-server: %s\n", err);
+        return 2;
+    case CONFIG_OK:
+        break;
+    }
+    log_set_level((enum log_level)cfg.log_level);
+
+    if (!check_dir(cfg.web_dir) || realpath(cfg.web_dir, web_real) == NULL) {
+        fprintf(stderr,
+                "parley-server: the web folder '%s' does not exist or is not a folder "
+                "(build it with scripts/build.sh, or pass --web DIR)\n",
+                cfg.web_dir);
+        return 1;
+    }
+    if (make_dirs(cfg.data_dir, err, sizeof err) != 0 || !check_dir(cfg.data_dir)) {
+        fprintf(stderr, "parley-server: the data folder '%s' cannot be used: %s\n", cfg.data_dir,
+                err);
+        return 1;
+    }
+
+    /* Stop signals are taken synchronously by the main thread; workers inherit the mask. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    mg_init_library(MG_FEATURES_WEBSOCKET | MG_FEATURES_IPV6 | MG_FEATURES_TLS);
+
+    options[n++] = "listening_ports";
+    options[n++] = cfg.listen;
+    options[n++] = "document_root";
+    options[n++] = web_real;
+    options[n++] = "enable_directory_listing";
+    options[n++] = "no";
+    options[n++] = "index_files";
+    options[n++] = "index.html";
+    options[n++] = "extra_mime_types";
+    options[n++] = MIME_TYPES;
+    options[n++] = "additional_header";
+    options[n++] = http_security_headers;
+    options[n++] = "static_file_cache_control";
+    options[n++] = "no-cache";
+    options[n++] = "decode_url";
+    options[n++] = "no";
+    options[n++] = "enable_keep_alive";
+    options[n++] = "yes";
+    options[n++] = "request_timeout_ms";
+    options[n++] = "30000";
+    options[n++] = "max_request_size";
+    options[n++] = "16384";
+    options[n++] = "num_threads";
+    options[n++] = "16";
+    options[n] = NULL;
+
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.log_message = log_civetweb_message;
+    callbacks.log_access = log_civetweb_access;
+    callbacks.http_error = static_http_error;
+
+    memset(&init, 0, sizeof init);
+    init.callbacks = &callbacks;
+    init.configuration_options = options;
+    memset(&error, 0, sizeof error);
+    error.code = &error_code;
+    error.text = error_text;
+    error.text_buffer_size = sizeof error_text;
+
+    ctx = mg_start2(&init, &error);
+    if (ctx == NULL) {
+        fprintf(stderr, "parley-server: cannot start on %s: %s\n", cfg.listen,
+                error_text[0] != '\0' ? error_text : "unknown error");
+        mg_exit_library();
+        return 1;
+    }
+    mg_set_request_handler(ctx, "/healthz$", http_healthz, NULL);
+    mg_set_request_handler(ctx, "/api", http_api_not_found, NULL);
+    mg_set_request_handler(ctx, "/", static_guard, web_real);
+
+    nports = mg_get_server_ports(ctx, (int)(sizeof ports / sizeof ports[0]), ports);
+    if (nports < 1) {
+        fprintf(stderr, "parley-server: no listening port\n");
+        mg_stop(ctx);
+        mg_exit_library();
+        return 1;
+    }
+    log_msg(LOG_INFO, "serving %s, data in %s", web_real, cfg.data_dir);
+    printf("Parley is listening on http://%s%s%s:%d/ (Ctrl-C stops it)\n", cfg.ipv6 ? "[" : "",
+           cfg.host, cfg.ipv6 ? "]" : "", ports[0].port);
+    fflush(stdout);
+
+    while (sigwait(&stop_signals, &sig) != 0) {
+    }
+    log_msg(LOG_INFO, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    mg_stop(ctx);
+    mg_exit_library();
+    log_msg(LOG_INFO, "stopped");
+    return 0;
+}

@@ -1,0 +1,110 @@
+#include "static_files.h"
+
+#include "http.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int is_unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+int static_path_is_safe(const char *path)
+{
+    size_t len;
+    const char *p;
+
+    if (path == NULL || path[0] != '/') {
+        return 0;
+    }
+    len = strlen(path);
+    if (len >= STATIC_PATH_MAX) {
+        return 0;
+    }
+    for (p = path; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '/') {
+            /* A segment starts after each '/': none may start with '.'. */
+            if (p[1] == '.') {
+                return 0;
+            }
+        } else if (!is_unreserved(c)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int static_guard(struct mg_connection *conn, void *cbdata)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *web_root = cbdata;
+
+    if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0) {
+        return http_method_not_allowed(conn, "GET, HEAD");
+    }
+    if (!static_path_is_safe(ri->local_uri_raw)) {
+        return http_send_error(conn, 400, "invalid_path",
+                               "the path may hold only letters, digits and - . _ ~ /, no segment "
+                               "may start with a dot, and it must be shorter than 1024 bytes");
+    }
+    /* Folders other than the root are never listed nor redirected to. */
+    if (strcmp(ri->local_uri_raw, "/") != 0) {
+        char path[STATIC_PATH_MAX + 4096];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s%s", web_root, ri->local_uri_raw);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            return http_send_error(conn, 404, "not_found", "no such file");
+        }
+    }
+    return 0;
+}
+
+int static_http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    const char *code;
+    const char *message;
+
+    (void)msg; /* Civetweb's text may echo the path; the JSON says only what kind of error. */
+    switch (status) {
+    case 400:
+        code = "bad_request";
+        message = "the request is malformed";
+        break;
+    case 403:
+        code = "forbidden";
+        message = "this resource cannot be listed or read";
+        break;
+    case 404:
+        code = "not_found";
+        message = "no such file";
+        break;
+    case 405:
+        code = "method_not_allowed";
+        message = "method not allowed here";
+        break;
+    case 413:
+        code = "too_large";
+        message = "the request is too large";
+        break;
+    case 416:
+        code = "range_not_satisfiable";
+        message = "the requested range is not satisfiable";
+        break;
+    default:
+        if (status < 500) {
+            code = "bad_request";
+            message = "the request cannot be served";
+        } else {
+            code = "internal";
+            message = "the server failed to answer this request";
+        }
+        break;
+    }
+    http_send_error(conn, status, code, message);
+    return 0;
+}

@@ -1,0 +1,61 @@
+// The walking skeleton in a real browser: the page loads the wasm core, shows its version and
+// passes the self-test (AES-256-GCM and X25519 through page -> binding -> wasm), with no console
+// error at phone and desktop widths.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from '../lib/server.mjs';
+import { launchBrowser, openPage, screenshot } from '../lib/browser.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+for (const [label, width, height] of [['desktop', 1280, 800], ['phone', 390, 844]]) {
+  test(`the page loads the wasm core and passes its self-test (${label})`, async () => {
+    const { context, page, problems } = await openPage(browser, `${server.url}/`, { width, height });
+    try {
+      const status = page.getByRole('status');
+      await assert.doesNotReject(
+        page.waitForFunction(() => document.getElementById('selftest').dataset.state !== 'running',
+          null, { timeout: 20000 }),
+      );
+      assert.equal(await status.getAttribute('data-state'), 'pass', await status.textContent());
+      assert.match(await status.textContent(), /^passed \(\d+ ms\)$/);
+      assert.match(await page.locator('#core-version').textContent(), /^\d+\.\d+\.\d+$/);
+      const checks = await page.getByRole('list', { name: 'Self-test checks' }).getByRole('listitem').allTextContents();
+      assert.equal(checks.length, 3);
+      assert.ok(checks.some((c) => c.includes('AES-256-GCM seal and open')));
+      assert.ok(checks.some((c) => c.includes('X25519 agreement')));
+      await screenshot(page, `selftest-${label}`);
+      assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+    } finally {
+      await context.close();
+    }
+  });
+}
+
+test('the wasm module is served as application/wasm and instantiated by streaming', async () => {
+  const { context, page, problems, warnings } = await openPage(browser, 'about:blank');
+  try {
+    const wasmResponse = page.waitForResponse((r) => r.url().endsWith('/core/parley-core.wasm'));
+    await page.goto(`${server.url}/`);
+    const res = await wasmResponse;
+    assert.equal(res.status(), 200);
+    assert.equal(res.headers()['content-type'], 'application/wasm');
+    await page.waitForFunction(() => document.getElementById('selftest').dataset.state === 'pass');
+    assert.deepEqual(problems, []);
+    // Emscripten warns and falls back to a slower path when streaming compilation fails.
+    assert.deepEqual(warnings.filter((w) => /wasm|streaming/i.test(w)), []);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,98 @@
+/* Unit tests of the server's pure functions: the static path guard and configuration parsing. */
+#include "config.h"
+#include "static_files.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int passed;
+static int failed;
+
+#define EXPECT(cond)                                                          \
+    do {                                                                      \
+        if (cond) {                                                           \
+            passed++;                                                         \
+        } else {                                                              \
+            failed++;                                                         \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+        }                                                                     \
+    } while (0)
+
+static void test_paths(void)
+{
+    static const char *const safe[] = {"/", "/index.html", "/core/parley-core.wasm", "/a/b/c.js",
+                                       "/file.name.with.dots", "/x..y"};
+    static const char *const unsafe[] = {"", "index.html", "/../etc/passwd", "/a/../../b", "/..",
+                                         "/.", "/./index.html", "/.git/config", "/a/.hidden",
+                                         "/..\\secret", "\\..\\secret", "/a\\b", "/a\001b",
+                                         "/a\177b", "/%2e%2e/x", "/index.html%00.txt",
+                                         "/a b", "/a?b", "/caf\xc3\xa9", "/a;b"};
+    char longpath[STATIC_PATH_MAX + 2];
+
+    for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++) {
+        EXPECT(static_path_is_safe(safe[i]) == 1);
+    }
+    for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++) {
+        EXPECT(static_path_is_safe(unsafe[i]) == 0);
+    }
+    EXPECT(static_path_is_safe(NULL) == 0);
+    memset(longpath, 'a', sizeof longpath);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = '\0';
+    EXPECT(static_path_is_safe(longpath) == 0);
+    longpath[STATIC_PATH_MAX - 1] = '\0';
+    EXPECT(static_path_is_safe(longpath) == 1);
+}
+
+static void test_listen(void)
+{
+    struct config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    EXPECT(config_parse_listen(&cfg, "127.0.0.1:8080") == 0 && cfg.port == 8080 && !cfg.ipv6 &&
+           strcmp(cfg.host, "127.0.0.1") == 0);
+    EXPECT(config_parse_listen(&cfg, "[::1]:0") == 0 && cfg.port == 0 && cfg.ipv6 &&
+           strcmp(cfg.host, "::1") == 0);
+    EXPECT(config_parse_listen(&cfg, "0.0.0.0:65535") == 0 && cfg.port == 65535);
+    EXPECT(config_parse_listen(&cfg, "127.0.0.1:65536") != 0);
+    EXPECT(config_parse_listen(&cfg, "127.0.0.1:-1") != 0);
+    EXPECT(config_parse_listen(&cfg, "127.0.0.1:") != 0);
+    EXPECT(config_parse_listen(&cfg, "127.0.0.1") != 0);
+    EXPECT(config_parse_listen(&cfg, "localhost:80") != 0);
+    EXPECT(config_parse_listen(&cfg, "::1:80") != 0);
+    EXPECT(config_parse_listen(&cfg, "[::1]80") != 0);
+    EXPECT(config_parse_listen(&cfg, "[nonsense]:80") != 0);
+    EXPECT(config_parse_listen(&cfg, "127.0.0.1:80x") != 0);
+    EXPECT(config_parse_listen(&cfg, "999.0.0.1:80") != 0);
+}
+
+static void test_flags(void)
+{
+    struct config cfg;
+    char err[256];
+    char *ok[] = {"parley-server", "--listen", "[::1]:9000", "--data=/tmp/d", "--web", "/tmp/w",
+                  "--log-level", "debug"};
+    char *unknown[] = {"parley-server", "--bogus"};
+    char *missing[] = {"parley-server", "--web"};
+    char *bad_level[] = {"parley-server", "--log-level=loud"};
+    char *stray[] = {"parley-server", "web"};
+
+    EXPECT(config_load(&cfg, 8, ok, err, sizeof err) == CONFIG_OK && cfg.port == 9000 &&
+           strcmp(cfg.data_dir, "/tmp/d") == 0 && strcmp(cfg.web_dir, "/tmp/w") == 0 &&
+           cfg.log_level == 3);
+    EXPECT(config_load(&cfg, 2, unknown, err, sizeof err) == CONFIG_ERROR &&
+           strstr(err, "unknown option") != NULL);
+    EXPECT(config_load(&cfg, 2, missing, err, sizeof err) == CONFIG_ERROR &&
+           strstr(err, "needs a value") != NULL);
+    EXPECT(config_load(&cfg, 2, bad_level, err, sizeof err) == CONFIG_ERROR);
+    EXPECT(config_load(&cfg, 2, stray, err, sizeof err) == CONFIG_ERROR);
+}
+
+int main(void)
+{
+    test_paths();
+    test_listen();
+    test_flags();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
