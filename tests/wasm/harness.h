@@ -23,6 +23,10 @@ int t_current_failed(void);
 
 #define CHECK_RC(expr, want) CHECK((expr) == (want))
 
+/* Seeds of the ratchet property test (argv[2]; 1000 unless a slow runner such as valgrind asks
+ * for fewer). */
+extern int t_seeds;
+
 /* Runs one test and records its outcome. */
 void t_run(const char *name, void (*fn)(void));
 /* Records a skipped test loudly, with the reason. */
@@ -49,5 +53,7 @@ const char *t_str(const cJSON *obj, const char *name);
 /* Suites, one per file. */
 void suite_aead(void);
 void suite_x25519(void);
+void suite_primitives(void);
+void suite_session(void);
 
 #endif

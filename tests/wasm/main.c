@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+int t_seeds = 1000;
 static int passed;
 static int failed;
 static int skipped;
@@ -168,11 +169,11 @@ const char *t_str(const cJSON *obj, const char *name)
 
 int main(int argc, char **argv)
 {
-    if (argc > 2) {
-        printf("usage: %s [VECTORS_DIR]  (default ../shared/vectors)\n", argv[0]);
+    if (argc > 3 || (argc == 3 && (t_seeds = atoi(argv[2])) <= 0)) {
+        printf("usage: %s [VECTORS_DIR [SEEDS]]  (defaults ../shared/vectors, 1000)\n", argv[0]);
         return 2;
     }
-    if (argc == 2) {
+    if (argc >= 2) {
         snprintf(vectors_dir, sizeof vectors_dir, "%s", argv[1]);
     }
     if (parley_init() != PARLEY_OK) {
@@ -192,6 +193,8 @@ int main(int argc, char **argv)
     }
     suite_aead();
     suite_x25519();
+    suite_primitives();
+    suite_session();
     printf("%d passed, %d failed", passed, failed);
     if (skipped != 0) {
         printf(", %d skipped", skipped);

@@ -38,7 +38,15 @@ enum parley_error {
     PARLEY_ERR_AUTH = -3,       /* authentication failed: tag or signature does not verify */
     PARLEY_ERR_WEAK_KEY = -4,   /* a Diffie-Hellman result was all zeros (low-order point) */
     PARLEY_ERR_TOO_LARGE = -5,  /* an input or output exceeds a documented limit */
-    PARLEY_ERR_NO_MEMORY = -6   /* an allocation failed */
+    PARLEY_ERR_NO_MEMORY = -6,  /* an allocation failed */
+    PARLEY_ERR_BAD_SIGNATURE = -7, /* an Ed25519 signature does not verify */
+    PARLEY_ERR_VERSION = -8,    /* a message or state of an unknown version */
+    PARLEY_ERR_MALFORMED = -9,  /* truncated, trailing bytes, or a field out of range */
+    PARLEY_ERR_DUPLICATE = -10, /* a message that was already decrypted (replay) */
+    PARLEY_ERR_LIMIT = -11,     /* a named limit (skipped keys, gap, chains, prekeys) is reached */
+    PARLEY_ERR_UNKNOWN_PREKEY = -12, /* a prekey message names a prekey this account lacks */
+    PARLEY_ERR_STATE = -13,     /* the operation does not fit the object's state */
+    PARLEY_ERR_BUFFER = -14     /* the output buffer is too small: ask the length first */
 };
 
 /* Initialises the core (libsodium, the randomness source). Safe to call more than once. */
@@ -109,6 +117,245 @@ PARLEY_API PARLEY_NODISCARD int parley_x25519_keypair(uint8_t pub[PARLEY_X25519_
 PARLEY_API PARLEY_NODISCARD int parley_x25519(uint8_t shared[PARLEY_X25519_BYTES],
                                               const uint8_t priv[PARLEY_X25519_BYTES],
                                               const uint8_t pub[PARLEY_X25519_BYTES]);
+
+/* ---- Hashes, MAC and KDF -------------------------------------------------------------- */
+
+#define PARLEY_SHA256_BYTES 32
+#define PARLEY_SHA512_BYTES 64
+#define PARLEY_HMAC_BYTES 32
+/* RFC 5869: at most 255 blocks of HashLen bytes. */
+#define PARLEY_HKDF_MAX_OUTPUT ((size_t)255 * 32)
+
+PARLEY_API PARLEY_NODISCARD int parley_sha256(uint8_t out[PARLEY_SHA256_BYTES], const uint8_t *in,
+                                              size_t in_len);
+PARLEY_API PARLEY_NODISCARD int parley_sha512(uint8_t out[PARLEY_SHA512_BYTES], const uint8_t *in,
+                                              size_t in_len);
+
+/* HMAC-SHA256 with a key of any length. */
+PARLEY_API PARLEY_NODISCARD int parley_hmac_sha256(uint8_t out[PARLEY_HMAC_BYTES],
+                                                   const uint8_t *key, size_t key_len,
+                                                   const uint8_t *data, size_t data_len);
+
+/*
+ * HKDF-SHA256 (RFC 5869), extract then expand. An empty salt means 32 zero bytes. Returns
+ * PARLEY_ERR_TOO_LARGE for out_len > PARLEY_HKDF_MAX_OUTPUT and PARLEY_ERR_ARGUMENT for 0.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_hkdf_sha256(uint8_t *out, size_t out_len,
+                                                   const uint8_t *ikm, size_t ikm_len,
+                                                   const uint8_t *salt, size_t salt_len,
+                                                   const uint8_t *info, size_t info_len);
+
+/* ---- Ed25519 ------------------------------------------------------------------------------ */
+
+#define PARLEY_ED25519_SEEDBYTES 32
+#define PARLEY_ED25519_PUBLICKEYBYTES 32
+#define PARLEY_ED25519_SIGNATUREBYTES 64
+
+/* The public key of a 32-byte seed (RFC 8032's secret key). */
+PARLEY_API PARLEY_NODISCARD int parley_ed25519_public(uint8_t pub[PARLEY_ED25519_PUBLICKEYBYTES],
+                                                      const uint8_t seed[PARLEY_ED25519_SEEDBYTES]);
+
+/* A deterministic RFC 8032 signature of msg under the key of seed. */
+PARLEY_API PARLEY_NODISCARD int parley_ed25519_sign(uint8_t sig[PARLEY_ED25519_SIGNATUREBYTES],
+                                                    const uint8_t seed[PARLEY_ED25519_SEEDBYTES],
+                                                    const uint8_t *msg, size_t msg_len);
+
+/*
+ * 0 when sig is a valid signature of msg under pub; PARLEY_ERR_BAD_SIGNATURE otherwise
+ * (libsodium's strict checks: canonical S, no small-order or non-canonical public keys or R).
+ */
+PARLEY_API PARLEY_NODISCARD int parley_ed25519_verify(
+    const uint8_t pub[PARLEY_ED25519_PUBLICKEYBYTES], const uint8_t *msg, size_t msg_len,
+    const uint8_t sig[PARLEY_ED25519_SIGNATUREBYTES]);
+
+/* ---- Password-based keys (Argon2id) ------------------------------------------------------- */
+
+#define PARLEY_PASSWORD_SALTBYTES 16
+/* Argon2id parameters (see docs/PROTOCOL.md): 3 passes over 32 MiB, one lane. OWASP's minimum
+ * is 2 passes over 19 MiB; these cost about the same in a browser as that minimum doubled. */
+#define PARLEY_PASSWORD_OPSLIMIT 3
+#define PARLEY_PASSWORD_MEMLIMIT ((size_t)32 * 1024 * 1024)
+#define PARLEY_PASSWORD_MIN_OUTPUT 16
+#define PARLEY_PASSWORD_MAX_OUTPUT 64
+#define PARLEY_PASSWORD_MAX_BYTES 4096
+
+PARLEY_API size_t parley_password_saltbytes(void);
+
+/*
+ * The 16-byte salt for a context: the first 16 bytes of SHA-256("parley-password-salt-v1" ||
+ * context). The web app's context binds the server origin and the username.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_password_salt(uint8_t salt[PARLEY_PASSWORD_SALTBYTES],
+                                                     const uint8_t *context, size_t context_len);
+
+/* Derives out_len (16..64) bytes from a password with Argon2id and the parameters above. */
+PARLEY_API PARLEY_NODISCARD int parley_password_derive(uint8_t *out, size_t out_len,
+                                                       const uint8_t *password, size_t password_len,
+                                                       const uint8_t salt[PARLEY_PASSWORD_SALTBYTES]);
+
+/* ---- Protocol limits (docs/PROTOCOL.md) -------------------------------------------------- */
+
+#define PARLEY_MAX_ONE_TIME_PREKEYS 200   /* one-time prekeys an account holds */
+#define PARLEY_MAX_PREKEY_BATCH 100       /* one-time prekeys one call may create */
+#define PARLEY_MAX_SKIP 1000              /* largest gap the ratchet skips in one chain */
+#define PARLEY_MAX_SKIPPED_KEYS 2000      /* skipped message keys a session stores */
+#define PARLEY_MAX_RECEIVING_CHAINS 8     /* earlier receiving chains a session remembers */
+#define PARLEY_MAX_PLAINTEXT 262144       /* bytes of plaintext in one message */
+#define PARLEY_MAX_ROOM_ID 256            /* bytes of a room id in a signed challenge */
+#define PARLEY_CHALLENGE_NONCEBYTES 32
+#define PARLEY_KEY_BYTES 32               /* public keys, state-sealing keys */
+#define PARLEY_SAFETY_NUMBER_DIGITS 60
+#define PARLEY_SAFETY_QR_BYTES 65
+
+/* Message types: the first byte of every message. */
+#define PARLEY_MESSAGE_RATCHET 0x01
+#define PARLEY_MESSAGE_PREKEY 0x02
+
+/* ---- Account: identity, signed prekey, one-time prekeys ----------------------------------- */
+
+typedef struct parley_account parley_account;
+
+/* A new account: a fresh identity, a signed prekey and no one-time prekeys. */
+PARLEY_API PARLEY_NODISCARD int parley_account_new(parley_account **out);
+
+/* Wipes and frees; NULL is ignored. */
+PARLEY_API void parley_account_free(parley_account *account);
+
+/* The Ed25519 identity public key (the X25519 identity key is derived from it). */
+PARLEY_API PARLEY_NODISCARD int parley_account_identity_key(const parley_account *account,
+                                                            uint8_t out[PARLEY_KEY_BYTES]);
+
+/* Creates count (1..PARLEY_MAX_PREKEY_BATCH) one-time prekeys with fresh ids; PARLEY_ERR_LIMIT
+ * when the account would hold more than PARLEY_MAX_ONE_TIME_PREKEYS. */
+PARLEY_API PARLEY_NODISCARD int parley_account_generate_prekeys(parley_account *account,
+                                                                size_t count);
+
+/* The number of one-time prekeys held, and of those not yet marked published. */
+PARLEY_API size_t parley_account_prekey_count(const parley_account *account);
+PARLEY_API size_t parley_account_unpublished_count(const parley_account *account);
+
+/* Replaces the signed prekey with a fresh one; the replaced one is kept to answer initial
+ * messages already in flight until the next rotation. */
+PARLEY_API PARLEY_NODISCARD int parley_account_rotate_signed_prekey(parley_account *account);
+
+/* The id of the current signed prekey. */
+PARLEY_API uint32_t parley_account_signed_prekey_id(const parley_account *account);
+
+/* The public bundle (identity, signed prekey, every unpublished one-time prekey). */
+PARLEY_API size_t parley_account_bundle_size(const parley_account *account);
+PARLEY_API PARLEY_NODISCARD int parley_account_bundle(const parley_account *account, uint8_t *out,
+                                                      size_t out_cap, size_t *out_len);
+
+/* Marks every one-time prekey as published (after the bundle reached the directory). */
+PARLEY_API PARLEY_NODISCARD int parley_account_mark_published(parley_account *account);
+
+/* Signs the canonical encoding of {roomId, issuedAt, nonce} (issued_at_ms: an integer number of
+ * milliseconds, 0..2^53-1) with the identity key. */
+PARLEY_API PARLEY_NODISCARD int parley_account_sign_challenge(
+    const parley_account *account, const uint8_t *room_id, size_t room_id_len,
+    double issued_at_ms, const uint8_t nonce[PARLEY_CHALLENGE_NONCEBYTES],
+    uint8_t sig[PARLEY_ED25519_SIGNATUREBYTES]);
+
+/* Verifies a challenge signature against an identity key: 0 or PARLEY_ERR_BAD_SIGNATURE. */
+PARLEY_API PARLEY_NODISCARD int parley_challenge_verify(
+    const uint8_t identity_key[PARLEY_KEY_BYTES], const uint8_t *room_id, size_t room_id_len,
+    double issued_at_ms, const uint8_t nonce[PARLEY_CHALLENGE_NONCEBYTES],
+    const uint8_t sig[PARLEY_ED25519_SIGNATUREBYTES]);
+
+/* Sealed state: versioned bytes encrypted with AES-256-GCM under a caller-supplied 32-byte key. */
+PARLEY_API size_t parley_account_sealed_size(const parley_account *account);
+PARLEY_API PARLEY_NODISCARD int parley_account_seal(const parley_account *account,
+                                                    const uint8_t key[PARLEY_KEY_BYTES],
+                                                    uint8_t *out, size_t out_cap, size_t *out_len);
+PARLEY_API PARLEY_NODISCARD int parley_account_unseal(parley_account **out,
+                                                      const uint8_t key[PARLEY_KEY_BYTES],
+                                                      const uint8_t *in, size_t in_len);
+
+/* ---- Sessions: X3DH and the Double Ratchet ------------------------------------------------ */
+
+typedef struct parley_session parley_session;
+
+/*
+ * Starts a session with the owner of bundle (a bundle as parley_account_bundle writes it, with
+ * zero or one one-time prekey). Checks the signed prekey's signature (PARLEY_ERR_BAD_SIGNATURE).
+ * Messages encrypted before the first reply arrives are prekey messages.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_session_new_outbound(parley_session **out,
+                                                            const parley_account *account,
+                                                            const uint8_t *bundle,
+                                                            size_t bundle_len);
+
+/*
+ * Answers a prekey message: runs X3DH as the responder, decrypts the message into plaintext and,
+ * only when it authenticates, consumes the one-time prekey it used from account (seal the account
+ * again afterwards). plaintext must hold parley_message_plaintext_size() bytes.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_session_new_inbound(parley_session **out,
+                                                           parley_account *account,
+                                                           const uint8_t *message,
+                                                           size_t message_len, uint8_t *plaintext,
+                                                           size_t plaintext_cap,
+                                                           size_t *plaintext_len);
+
+PARLEY_API void parley_session_free(parley_session *session);
+
+/* The peer's Ed25519 identity key. */
+PARLEY_API PARLEY_NODISCARD int parley_session_peer_identity(const parley_session *session,
+                                                             uint8_t out[PARLEY_KEY_BYTES]);
+
+/* The size of the message that encrypting plaintext_len bytes produces now. */
+PARLEY_API size_t parley_session_encrypted_size(const parley_session *session,
+                                                size_t plaintext_len);
+PARLEY_API PARLEY_NODISCARD int parley_session_encrypt(parley_session *session,
+                                                       const uint8_t *plaintext,
+                                                       size_t plaintext_len, uint8_t *out,
+                                                       size_t out_cap, size_t *out_len);
+
+/*
+ * Decrypts a ratchet message, or a prekey message of this same session. A message that is
+ * rejected leaves the session unchanged. PARLEY_ERR_STATE: a prekey message of another session.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_session_decrypt(parley_session *session,
+                                                       const uint8_t *message, size_t message_len,
+                                                       uint8_t *plaintext, size_t plaintext_cap,
+                                                       size_t *plaintext_len);
+
+PARLEY_API size_t parley_session_sealed_size(const parley_session *session);
+PARLEY_API PARLEY_NODISCARD int parley_session_seal(const parley_session *session,
+                                                    const uint8_t key[PARLEY_KEY_BYTES],
+                                                    uint8_t *out, size_t out_cap, size_t *out_len);
+PARLEY_API PARLEY_NODISCARD int parley_session_unseal(parley_session **out,
+                                                      const uint8_t key[PARLEY_KEY_BYTES],
+                                                      const uint8_t *in, size_t in_len);
+
+/* ---- Messages ----------------------------------------------------------------------------- */
+
+/* The message type (PARLEY_MESSAGE_RATCHET or PARLEY_MESSAGE_PREKEY), or a negative error. */
+PARLEY_API int parley_message_type(const uint8_t *message, size_t message_len);
+
+/* The plaintext size a well-formed message carries; PARLEY_ERR_MALFORMED otherwise. */
+PARLEY_API PARLEY_NODISCARD int parley_message_plaintext_size(const uint8_t *message,
+                                                              size_t message_len, size_t *out);
+
+/* The sender's identity key named in a prekey message (unauthenticated until decrypted). */
+PARLEY_API PARLEY_NODISCARD int parley_message_sender_identity(const uint8_t *message,
+                                                               size_t message_len,
+                                                               uint8_t out[PARLEY_KEY_BYTES]);
+
+/* ---- Safety numbers ----------------------------------------------------------------------- */
+
+/*
+ * The 60-digit safety number of two identity keys, the same whichever order they are given in,
+ * written as 60 ASCII digits and a NUL (show it as 12 groups of 5).
+ */
+PARLEY_API PARLEY_NODISCARD int parley_safety_number(char out[PARLEY_SAFETY_NUMBER_DIGITS + 1],
+                                                     const uint8_t a[PARLEY_KEY_BYTES],
+                                                     const uint8_t b[PARLEY_KEY_BYTES]);
+
+/* The same comparison as bytes for a QR code: a version byte and two 32-byte fingerprints. */
+PARLEY_API PARLEY_NODISCARD int parley_safety_qr(uint8_t out[PARLEY_SAFETY_QR_BYTES],
+                                                 const uint8_t a[PARLEY_KEY_BYTES],
+                                                 const uint8_t b[PARLEY_KEY_BYTES]);
 
 /* ---- Self-test ---------------------------------------------------------------------------- */
 

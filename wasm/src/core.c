@@ -1,47 +1,34 @@
 /* Library-wide pieces: initialisation, version, error strings, randomness. */
-#include "parley.h"
-
-#include <sodium.h>
+#include "internal.h"
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 
 /*
  * In the browser (and under Node) randomness comes from crypto.getRandomValues, which takes at
- * most 65536 bytes a call. libsodium's own Emscripten source asks JavaScript for four bytes at a
- * time; this one fills whole buffers.
+ * most 65536 bytes a call. libsodium's Emscripten build ignores randombytes_set_implementation and
+ * asks Module.getRandomValue() for one byte at a time, so parley_random() fills whole buffers
+ * itself, and parley_init() installs Module.getRandomValue from the same source before
+ * sodium_init() looks for one (its own lookup needs `window`, `self` or `require`).
  */
 EM_JS(void, parley_js_random, (uint8_t *buf, size_t len), {
-    var c = (typeof globalThis.crypto === 'object' && globalThis.crypto.getRandomValues)
-        ? globalThis.crypto : require('crypto').webcrypto;
     for (var off = 0; off < len; off += 65536) {
         var n = Math.min(65536, len - off);
-        c.getRandomValues(HEAPU8.subarray(buf + off, buf + off + n));
+        globalThis.crypto.getRandomValues(HEAPU8.subarray(buf + off, buf + off + n));
     }
 });
 
-static const char *js_random_name(void) { return "parley-js"; }
-
-static uint32_t js_random_u32(void)
-{
-    uint32_t v;
-    parley_js_random((uint8_t *)&v, sizeof v);
-    return v;
-}
-
-static void js_random_buf(void *const buf, const size_t len)
-{
-    parley_js_random((uint8_t *)buf, len);
-}
-
-static randombytes_implementation js_random_impl = {
-    .implementation_name = js_random_name,
-    .random = js_random_u32,
-    .stir = NULL,
-    .uniform = NULL,
-    .buf = js_random_buf,
-    .close = NULL,
-};
+EM_JS(int, parley_js_install_random, (void), {
+    if (typeof globalThis.crypto !== 'object' || typeof globalThis.crypto.getRandomValues !== 'function') {
+        return -1;
+    }
+    var word = new Uint32Array(1);
+    Module.getRandomValue = function() {
+        globalThis.crypto.getRandomValues(word);
+        return word[0] >>> 0;
+    };
+    return 0;
+});
 #endif
 
 static int initialised;
@@ -52,7 +39,7 @@ int parley_init(void)
         return PARLEY_OK;
     }
 #ifdef __EMSCRIPTEN__
-    if (randombytes_set_implementation(&js_random_impl) != 0) {
+    if (parley_js_install_random() != 0) {
         return PARLEY_ERR_INIT;
     }
 #endif
@@ -61,6 +48,11 @@ int parley_init(void)
     }
     initialised = 1;
     return PARLEY_OK;
+}
+
+int parley_is_initialised(void)
+{
+    return initialised;
 }
 
 const char *parley_version(void)
@@ -85,6 +77,22 @@ const char *parley_strerror(int code)
         return "input too large";
     case PARLEY_ERR_NO_MEMORY:
         return "out of memory";
+    case PARLEY_ERR_BAD_SIGNATURE:
+        return "bad signature";
+    case PARLEY_ERR_VERSION:
+        return "unknown version";
+    case PARLEY_ERR_MALFORMED:
+        return "malformed input";
+    case PARLEY_ERR_DUPLICATE:
+        return "duplicate message";
+    case PARLEY_ERR_LIMIT:
+        return "limit reached";
+    case PARLEY_ERR_UNKNOWN_PREKEY:
+        return "unknown prekey";
+    case PARLEY_ERR_STATE:
+        return "invalid state for this operation";
+    case PARLEY_ERR_BUFFER:
+        return "output buffer too small";
     default:
         return "unknown error";
     }
@@ -99,7 +107,11 @@ int parley_random(uint8_t *buf, size_t len)
         return PARLEY_ERR_INIT;
     }
     if (len != 0) {
+#ifdef __EMSCRIPTEN__
+        parley_js_random(buf, len);
+#else
         randombytes_buf(buf, len);
+#endif
     }
     return PARLEY_OK;
 }

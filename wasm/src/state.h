@@ -1,0 +1,158 @@
+/*
+ * The core's internal state and the deterministic entry points behind the public API. Every
+ * function here takes its random bytes as arguments; the public wrappers draw them. Tests and
+ * parley-tool's `vectors` call these directly to replay fixed-randomness conversations.
+ */
+#ifndef PARLEY_STATE_H
+#define PARLEY_STATE_H
+
+#include "internal.h"
+
+/* KDF labels (docs/PROTOCOL.md, "Key derivation"). */
+#define PARLEY_LABEL_X3DH "parley-x3dh-v1"
+#define PARLEY_LABEL_RATCHET "parley-ratchet-v1"
+#define PARLEY_LABEL_MESSAGE_KEYS "parley-message-keys-v1"
+#define PARLEY_LABEL_SPK "parley-spk-v1"
+#define PARLEY_LABEL_CHALLENGE "parley-challenge-v1"
+#define PARLEY_LABEL_FINGERPRINT "parley-fingerprint-v1"
+
+#define PARLEY_BUNDLE_VERSION 0x01
+#define PARLEY_STATE_VERSION 0x01
+#define PARLEY_STATE_KIND_ACCOUNT 0x41 /* 'A' */
+#define PARLEY_STATE_KIND_SESSION 0x53 /* 'S' */
+
+/* Wire sizes. */
+#define PARLEY_HEADER_BYTES 41 /* type(1) dh(32) pn(4) n(4) */
+#define PARLEY_PREKEY_PREFIX_BYTES 74 /* type(1) ik(32) ek(32) spk_id(4) has_opk(1) opk_id(4) */
+#define PARLEY_AD_BYTES 64
+#define PARLEY_SPK_SIGNED_BYTES (sizeof(PARLEY_LABEL_SPK) - 1 + 4 + 32)
+
+struct parley_prekey {
+    uint32_t id;
+    uint8_t pub[32];
+    uint8_t priv[32];
+    uint8_t published;
+};
+
+struct parley_signed_prekey {
+    uint32_t id;
+    uint8_t pub[32];
+    uint8_t priv[32];
+    uint8_t sig[64];
+};
+
+struct parley_account {
+    uint8_t identity_seed[32]; /* Ed25519 seed: the identity secret */
+    uint8_t identity_pub[32];  /* Ed25519 public key */
+    uint8_t identity_xpriv[32]; /* X25519 private key derived from the seed */
+    uint8_t identity_xpub[32];  /* X25519 public key derived from identity_pub */
+    struct parley_signed_prekey spk;
+    struct parley_signed_prekey spk_prev;
+    uint8_t has_prev;
+    uint32_t next_spk_id;
+    uint32_t next_opk_id;
+    size_t n_opk;
+    struct parley_prekey opk[PARLEY_MAX_ONE_TIME_PREKEYS];
+};
+
+struct parley_skipped {
+    uint8_t pub[32];
+    uint32_t n;
+    uint8_t mk[32];
+};
+
+struct parley_old_chain {
+    uint8_t pub[32];
+    uint32_t end; /* messages n < end of this chain existed */
+};
+
+struct parley_ratchet {
+    uint8_t rk[32];
+    uint8_t dhs_priv[32];
+    uint8_t dhs_pub[32];
+    uint8_t dhr[32];
+    uint8_t cks[32];
+    uint8_t ckr[32];
+    uint8_t has_dhr;
+    uint8_t has_cks;
+    uint8_t has_ckr;
+    uint32_t ns, nr, pn;
+    uint8_t n_old;
+    struct parley_old_chain old[PARLEY_MAX_RECEIVING_CHAINS]; /* oldest first */
+    size_t n_skipped;
+    size_t cap_skipped;
+    struct parley_skipped *skipped; /* heap, at most PARLEY_MAX_SKIPPED_KEYS */
+};
+
+enum parley_role { PARLEY_ROLE_INITIATOR = 0, PARLEY_ROLE_RESPONDER = 1 };
+
+struct parley_session {
+    uint8_t role;
+    uint8_t ad[PARLEY_AD_BYTES]; /* IK_A || IK_B (initiator's identity first) */
+    uint8_t base_key[32];        /* EK_A: the initiator's ephemeral key */
+    uint8_t pending;             /* initiator: still sending prekey messages */
+    uint32_t spk_id;
+    uint8_t has_opk;
+    uint32_t opk_id;
+    struct parley_ratchet r;
+};
+
+/* ---- account.c ---- */
+int account_init(struct parley_account *a, const uint8_t identity_seed[32],
+                 const uint8_t spk_random[32]);
+int account_rotate_spk_with(struct parley_account *a, const uint8_t random[32]);
+int account_add_prekeys_with(struct parley_account *a, size_t count, const uint8_t *random);
+void account_spk_message(uint8_t out[PARLEY_SPK_SIGNED_BYTES], uint32_t id, const uint8_t pub[32]);
+int account_derive_keys(struct parley_account *a);
+void account_wipe(struct parley_account *a);
+
+/* ---- x3dh.c ---- */
+struct parley_bundle {
+    uint8_t ik[32];
+    uint32_t spk_id;
+    uint8_t spk[32];
+    uint8_t spk_sig[64];
+    uint8_t has_opk;
+    uint32_t opk_id;
+    uint8_t opk[32];
+};
+int bundle_parse_single(struct parley_bundle *b, const uint8_t *in, size_t len);
+int session_outbound_with(struct parley_session *s, const struct parley_account *a,
+                          const struct parley_bundle *b, const uint8_t ek_random[32],
+                          const uint8_t ratchet_random[32], uint8_t sk_out[32]);
+int session_inbound_with(struct parley_session *s, struct parley_account *a,
+                         const uint8_t *msg, size_t len, uint8_t *pt, size_t cap, size_t *pt_len,
+                         const uint8_t ratchet_random[32], uint8_t sk_out[32]);
+
+/* ---- ratchet.c ---- */
+int ratchet_init_initiator(struct parley_ratchet *r, const uint8_t sk[32],
+                           const uint8_t their_spk[32], const uint8_t random[32]);
+void ratchet_init_responder(struct parley_ratchet *r, const uint8_t sk[32],
+                            const uint8_t spk_priv[32], const uint8_t spk_pub[32]);
+int ratchet_encrypt(struct parley_ratchet *r, const uint8_t ad[PARLEY_AD_BYTES],
+                    const uint8_t *pt, size_t pt_len, uint8_t *out);
+int ratchet_decrypt(struct parley_ratchet *r, const uint8_t ad[PARLEY_AD_BYTES],
+                    const uint8_t *msg, size_t len, uint8_t *pt, const uint8_t random[32]);
+void ratchet_wipe(struct parley_ratchet *r);
+void kdf_rk(uint8_t rk_out[32], uint8_t ck_out[32], const uint8_t rk[32], const uint8_t dh[32]);
+void kdf_ck(uint8_t mk_out[32], uint8_t ck_out[32], const uint8_t ck[32]);
+void message_keys(uint8_t key[32], uint8_t nonce[12], const uint8_t mk[32]);
+
+/* ---- session.c ---- */
+int session_encrypt(struct parley_session *s, const uint8_t *pt, size_t pt_len, uint8_t *out,
+                    size_t cap, size_t *out_len);
+int session_decrypt_with(struct parley_session *s, const uint8_t *msg, size_t len, uint8_t *pt,
+                         size_t cap, size_t *pt_len, const uint8_t random[32]);
+void session_wipe(struct parley_session *s);
+
+/* ---- pickle.c ---- */
+int seal_state(uint8_t kind, const uint8_t *plain, size_t plain_len, const uint8_t key[32],
+               const uint8_t nonce[12], uint8_t *out, size_t cap, size_t *out_len);
+size_t account_plain_size(const struct parley_account *a);
+size_t session_plain_size(const struct parley_session *s);
+int account_seal_with(const struct parley_account *a, const uint8_t key[32],
+                      const uint8_t nonce[12], uint8_t *out, size_t cap, size_t *out_len);
+int session_seal_with(const struct parley_session *s, const uint8_t key[32],
+                      const uint8_t nonce[12], uint8_t *out, size_t cap, size_t *out_len);
+
+#endif
