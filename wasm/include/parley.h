@@ -357,6 +357,12 @@ PARLEY_API PARLEY_NODISCARD int parley_safety_qr(uint8_t out[PARLEY_SAFETY_QR_BY
                                                  const uint8_t a[PARLEY_KEY_BYTES],
                                                  const uint8_t b[PARLEY_KEY_BYTES]);
 
+/* ---- Diagnostics ------------------------------------------------------------------------ */
+
+/* Bytes currently allocated on the core's heap (wasm builds; 0 natively). The binding's tests use
+ * it to show that calls do not leak. */
+PARLEY_API size_t parley_heap_used(void);
+
 /* ---- Self-test ---------------------------------------------------------------------------- */
 
 /*

@@ -1,25 +1,59 @@
 // JavaScript binding of the Parley crypto core (parley-core.wasm).
 //
-// - init() loads and instantiates the module once; every other call awaits nothing.
-// - Every call copies its inputs into wasm memory it allocates for that call alone, and zeroes and
-//   frees all of it in `finally`, so no secret outlives the call in the module's heap.
-// - Failures throw ParleyError, carrying the core's numeric code and its name.
+// - init() loads and instantiates the module once (a memoised promise); everything else is
+//   synchronous and needs init() to have resolved.
+// - One class per C object (Account, Session), holding only the pointer; free() wipes and frees
+//   it in C. A FinalizationRegistry frees objects that were dropped without free().
+// - Every call copies its inputs into wasm memory allocated for that call alone, and zeroes and
+//   frees all of it in `finally`, so no key or plaintext outlives the call in the module's heap.
+// - Failures of the core throw ParleyError, carrying the core's numeric code and its name;
+//   wrong argument types throw TypeError before reaching the core.
 import createParleyCore from './parley-core.js';
+
+export const ErrorCode = Object.freeze({
+  ARGUMENT: -1,
+  INIT: -2,
+  AUTH: -3,
+  WEAK_KEY: -4,
+  TOO_LARGE: -5,
+  NO_MEMORY: -6,
+  BAD_SIGNATURE: -7,
+  VERSION: -8,
+  MALFORMED: -9,
+  DUPLICATE: -10,
+  LIMIT: -11,
+  UNKNOWN_PREKEY: -12,
+  STATE: -13,
+  BUFFER: -14,
+});
+
+const CODE_NAMES = new Map(Object.entries(ErrorCode).map(([k, v]) => [v, k]));
 
 export class ParleyError extends Error {
   constructor(code, message) {
     super(message);
     this.name = 'ParleyError';
     this.code = code;
+    this.codeName = CODE_NAMES.get(code) || 'UNKNOWN';
   }
 }
+
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 12;
+export const AEAD_TAG_BYTES = 16;
+export const KEY_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+export const CHALLENGE_NONCE_BYTES = 32;
+export const PASSWORD_SALT_BYTES = 16;
+export const MESSAGE_RATCHET = 1;
+export const MESSAGE_PREKEY = 2;
 
 let modulePromise = null;
 let core = null;
 
 /**
  * Loads the core. Memoised: every caller gets the same promise. Pass `{ wasmBinary }` to hand the
- * bytes over directly (Node), otherwise the module is fetched next to this file.
+ * bytes over directly (Node); otherwise the module is fetched next to this file.
  */
 export function init(options = {}) {
   if (!modulePromise) {
@@ -35,7 +69,7 @@ export function init(options = {}) {
 }
 
 function ready() {
-  if (!core) throw new ParleyError(-2, 'the crypto core is not initialised: await init() first');
+  if (!core) throw new ParleyError(ErrorCode.INIT, 'the crypto core is not initialised: await init() first');
   return core;
 }
 
@@ -48,9 +82,10 @@ function cString(m, ptr) {
 
 function check(m, rc) {
   if (rc !== 0) throw new ParleyError(rc, cString(m, m._parley_strerror(rc)));
+  return rc;
 }
 
-// A per-call arena: allocations are zero-filled and freed together.
+// A per-call arena: allocations are zero-filled on release and freed together.
 class Arena {
   constructor(m) {
     this.m = m;
@@ -58,9 +93,10 @@ class Arena {
   }
 
   alloc(len) {
-    const ptr = this.m._malloc(Math.max(len, 1));
-    if (ptr === 0) throw new ParleyError(-6, 'out of memory');
-    this.blocks.push([ptr, Math.max(len, 1)]);
+    const size = Math.max(len, 1);
+    const ptr = this.m._malloc(size);
+    if (ptr === 0) throw new ParleyError(ErrorCode.NO_MEMORY, 'out of memory');
+    this.blocks.push([ptr, size]);
     return ptr;
   }
 
@@ -70,8 +106,13 @@ class Arena {
     return ptr;
   }
 
+  // Reads from memory as it is now (a call may have grown memory and replaced HEAPU8).
   read(ptr, len) {
     return this.m.HEAPU8.slice(ptr, ptr + len);
+  }
+
+  u32(ptr) {
+    return new DataView(this.m.HEAPU8.buffer).getUint32(ptr, true);
   }
 
   release() {
@@ -93,17 +134,302 @@ function withArena(fn) {
   }
 }
 
-function requireBytes(name, value, len) {
+function bytes(name, value, len) {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
   if (len !== undefined && value.length !== len) {
     throw new TypeError(`${name} must be ${len} bytes, got ${value.length}`);
   }
+  return value;
 }
 
-export const AEAD_KEY_BYTES = 32;
-export const AEAD_NONCE_BYTES = 12;
-export const AEAD_TAG_BYTES = 16;
-export const X25519_BYTES = 32;
+function utf8(value) {
+  return typeof value === 'string' ? new TextEncoder().encode(value) : bytes('value', value);
+}
+
+// Calls fn(outPtr, capPtr...) for a variable-size output of `size` bytes; returns the bytes.
+function sized(m, a, size, fn) {
+  const out = a.alloc(size);
+  const lenPtr = a.alloc(4);
+  check(m, fn(out, size, lenPtr));
+  return a.read(out, a.u32(lenPtr));
+}
+
+// Objects dropped without free() are freed (and wiped) by the core when collected.
+const finalizer = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry(({ fn, ptr }) => { if (core) core[fn](ptr); })
+  : null;
+
+class Handle {
+  #ptr;
+
+  #freeFn;
+
+  constructor(ptr, freeFn) {
+    this.#ptr = ptr;
+    this.#freeFn = freeFn;
+    if (finalizer) finalizer.register(this, { fn: freeFn, ptr }, this);
+  }
+
+  get ptr() {
+    if (this.#ptr === 0) throw new ParleyError(ErrorCode.STATE, `this ${this.constructor.name} was freed`);
+    return this.#ptr;
+  }
+
+  /** Wipes and frees the C object; the handle is unusable afterwards. */
+  free() {
+    if (this.#ptr !== 0) {
+      if (finalizer) finalizer.unregister(this);
+      ready()[this.#freeFn](this.#ptr);
+      this.#ptr = 0;
+    }
+  }
+}
+
+// Creates a handle from a C constructor that writes the new pointer to an out-parameter.
+function construct(Cls, freeFn, fn) {
+  return withArena((m, a) => {
+    const out = a.alloc(4);
+    check(m, fn(m, a, out));
+    return new Cls(a.u32(out), freeFn);
+  });
+}
+
+/** A person's keys: identity, signed prekey, one-time prekeys. */
+export class Account extends Handle {
+  /** A new identity with a signed prekey and no one-time prekeys. */
+  static create() {
+    return construct(Account, '_parley_account_free', (m, a, out) => m._parley_account_new(out));
+  }
+
+  /** Restores an account sealed with seal(key). */
+  static unseal(key, sealed) {
+    bytes('key', key, KEY_BYTES);
+    bytes('sealed', sealed);
+    return construct(Account, '_parley_account_free',
+      (m, a, out) => m._parley_account_unseal(out, a.input(key), a.input(sealed), sealed.length));
+  }
+
+  /** The Ed25519 identity public key (32 bytes). */
+  identityKey() {
+    return withArena((m, a) => {
+      const out = a.alloc(KEY_BYTES);
+      check(m, m._parley_account_identity_key(this.ptr, out));
+      return a.read(out, KEY_BYTES);
+    });
+  }
+
+  generatePrekeys(count) {
+    const m = ready();
+    check(m, m._parley_account_generate_prekeys(this.ptr, count));
+  }
+
+  get prekeyCount() {
+    return ready()._parley_account_prekey_count(this.ptr) >>> 0;
+  }
+
+  get unpublishedCount() {
+    return ready()._parley_account_unpublished_count(this.ptr) >>> 0;
+  }
+
+  get signedPrekeyId() {
+    return ready()._parley_account_signed_prekey_id(this.ptr) >>> 0;
+  }
+
+  rotateSignedPrekey() {
+    const m = ready();
+    check(m, m._parley_account_rotate_signed_prekey(this.ptr));
+  }
+
+  /** The public bundle (docs/PROTOCOL.md section 3) with every unpublished one-time prekey. */
+  bundle() {
+    return withArena((m, a) => sized(m, a, m._parley_account_bundle_size(this.ptr) >>> 0,
+      (out, cap, len) => m._parley_account_bundle(this.ptr, out, cap, len)));
+  }
+
+  markPublished() {
+    const m = ready();
+    check(m, m._parley_account_mark_published(this.ptr));
+  }
+
+  /** Signs {roomId, issuedAt, nonce} for a key-based room. */
+  signChallenge(roomId, issuedAtMs, nonce) {
+    const room = utf8(roomId);
+    bytes('nonce', nonce, CHALLENGE_NONCE_BYTES);
+    return withArena((m, a) => {
+      const sig = a.alloc(SIGNATURE_BYTES);
+      check(m, m._parley_account_sign_challenge(this.ptr, a.input(room), room.length, issuedAtMs,
+        a.input(nonce), sig));
+      return a.read(sig, SIGNATURE_BYTES);
+    });
+  }
+
+  /** Sealed state under a 32-byte key (AES-256-GCM). */
+  seal(key) {
+    bytes('key', key, KEY_BYTES);
+    return withArena((m, a) => {
+      const k = a.input(key);
+      return sized(m, a, m._parley_account_sealed_size(this.ptr) >>> 0,
+        (out, cap, len) => m._parley_account_seal(this.ptr, k, out, cap, len));
+    });
+  }
+}
+
+/** An end-to-end session with one peer: X3DH, then the Double Ratchet. */
+export class Session extends Handle {
+  /** Starts a session from the peer's bundle (with zero or one one-time prekey). */
+  static outbound(account, bundle) {
+    bytes('bundle', bundle);
+    return construct(Session, '_parley_session_free',
+      (m, a, out) => m._parley_session_new_outbound(out, account.ptr, a.input(bundle), bundle.length));
+  }
+
+  /**
+   * Answers a prekey message: { session, plaintext }. The account loses the one-time prekey the
+   * message used, so seal the account again afterwards.
+   */
+  static inbound(account, message) {
+    bytes('message', message);
+    return withArena((m, a) => {
+      const out = a.alloc(4);
+      const size = plaintextSize(m, a, message);
+      const pt = a.alloc(size);
+      const len = a.alloc(4);
+      check(m, m._parley_session_new_inbound(out, account.ptr, a.input(message), message.length,
+        pt, size, len));
+      return { session: new Session(a.u32(out), '_parley_session_free'), plaintext: a.read(pt, a.u32(len)) };
+    });
+  }
+
+  static unseal(key, sealed) {
+    bytes('key', key, KEY_BYTES);
+    bytes('sealed', sealed);
+    return construct(Session, '_parley_session_free',
+      (m, a, out) => m._parley_session_unseal(out, a.input(key), a.input(sealed), sealed.length));
+  }
+
+  /** The peer's Ed25519 identity key. */
+  peerIdentity() {
+    return withArena((m, a) => {
+      const out = a.alloc(KEY_BYTES);
+      check(m, m._parley_session_peer_identity(this.ptr, out));
+      return a.read(out, KEY_BYTES);
+    });
+  }
+
+  /** Encrypts a Uint8Array or a string (as UTF-8). */
+  encrypt(plaintext) {
+    const pt = utf8(plaintext);
+    return withArena((m, a) => {
+      const p = a.input(pt);
+      return sized(m, a, m._parley_session_encrypted_size(this.ptr, pt.length) >>> 0,
+        (out, cap, len) => m._parley_session_encrypt(this.ptr, p, pt.length, out, cap, len));
+    });
+  }
+
+  /** Decrypts a message; a rejected message leaves the session unchanged. */
+  decrypt(message) {
+    bytes('message', message);
+    return withArena((m, a) => {
+      const msg = a.input(message);
+      return sized(m, a, plaintextSize(m, a, message),
+        (out, cap, len) => m._parley_session_decrypt(this.ptr, msg, message.length, out, cap, len));
+    });
+  }
+
+  seal(key) {
+    bytes('key', key, KEY_BYTES);
+    return withArena((m, a) => {
+      const k = a.input(key);
+      return sized(m, a, m._parley_session_sealed_size(this.ptr) >>> 0,
+        (out, cap, len) => m._parley_session_seal(this.ptr, k, out, cap, len));
+    });
+  }
+}
+
+function plaintextSize(m, a, message) {
+  const msg = a.input(message);
+  const out = a.alloc(4);
+  check(m, m._parley_message_plaintext_size(msg, message.length, out));
+  return a.u32(out);
+}
+
+/** MESSAGE_RATCHET or MESSAGE_PREKEY; throws ParleyError for anything else. */
+export function messageType(message) {
+  bytes('message', message);
+  return withArena((m, a) => {
+    const rc = m._parley_message_type(a.input(message), message.length);
+    if (rc < 0) check(m, rc);
+    return rc;
+  });
+}
+
+/** The sender identity key a prekey message names (authenticated only once it decrypts). */
+export function messageSenderIdentity(message) {
+  bytes('message', message);
+  return withArena((m, a) => {
+    const out = a.alloc(KEY_BYTES);
+    check(m, m._parley_message_sender_identity(a.input(message), message.length, out));
+    return a.read(out, KEY_BYTES);
+  });
+}
+
+/** The 60-digit safety number of two identity keys (same in either order). */
+export function safetyNumber(a32, b32) {
+  bytes('identity key', a32, KEY_BYTES);
+  bytes('identity key', b32, KEY_BYTES);
+  return withArena((m, a) => {
+    const out = a.alloc(61);
+    check(m, m._parley_safety_number(out, a.input(a32), a.input(b32)));
+    return cString(m, out);
+  });
+}
+
+/** The 65 QR-code bytes of the same comparison. */
+export function safetyQr(a32, b32) {
+  bytes('identity key', a32, KEY_BYTES);
+  bytes('identity key', b32, KEY_BYTES);
+  return withArena((m, a) => {
+    const out = a.alloc(65);
+    check(m, m._parley_safety_qr(out, a.input(a32), a.input(b32)));
+    return a.read(out, 65);
+  });
+}
+
+/** true when sig signs {roomId, issuedAt, nonce} under identityKey. */
+export function verifyChallenge(identityKey, roomId, issuedAtMs, nonce, sig) {
+  bytes('identityKey', identityKey, KEY_BYTES);
+  bytes('nonce', nonce, CHALLENGE_NONCE_BYTES);
+  bytes('signature', sig, SIGNATURE_BYTES);
+  const room = utf8(roomId);
+  return withArena((m, a) => {
+    const rc = m._parley_challenge_verify(a.input(identityKey), a.input(room), room.length,
+      issuedAtMs, a.input(nonce), a.input(sig));
+    if (rc === ErrorCode.BAD_SIGNATURE) return false;
+    check(m, rc);
+    return true;
+  });
+}
+
+/** The 16-byte Argon2id salt for a context (the web app binds origin and username). */
+export function passwordSalt(context) {
+  const ctx = utf8(context);
+  return withArena((m, a) => {
+    const out = a.alloc(PASSWORD_SALT_BYTES);
+    check(m, m._parley_password_salt(out, a.input(ctx), ctx.length));
+    return a.read(out, PASSWORD_SALT_BYTES);
+  });
+}
+
+/** Argon2id (docs/PROTOCOL.md section 7): length 16..64 bytes from a password. */
+export function passwordDerive(password, salt, length = 64) {
+  const pw = utf8(password);
+  bytes('salt', salt, PASSWORD_SALT_BYTES);
+  return withArena((m, a) => {
+    const out = a.alloc(length);
+    check(m, m._parley_password_derive(out, length, a.input(pw), pw.length, a.input(salt)));
+    return a.read(out, length);
+  });
+}
 
 export function version() {
   const m = ready();
@@ -121,6 +447,11 @@ export function selftest() {
   check(m, m._parley_selftest());
 }
 
+/** Bytes in use on the core's heap (for leak checks). */
+export function heapUsed() {
+  return ready()._parley_heap_used() >>> 0;
+}
+
 export function randomBytes(len) {
   return withArena((m, a) => {
     const out = a.alloc(len);
@@ -131,10 +462,10 @@ export function randomBytes(len) {
 
 /** AES-256-GCM: returns ciphertext || 16-byte tag. */
 export function aeadSeal(key, nonce, ad, plaintext) {
-  requireBytes('key', key, AEAD_KEY_BYTES);
-  requireBytes('nonce', nonce, AEAD_NONCE_BYTES);
-  requireBytes('ad', ad);
-  requireBytes('plaintext', plaintext);
+  bytes('key', key, AEAD_KEY_BYTES);
+  bytes('nonce', nonce, AEAD_NONCE_BYTES);
+  bytes('ad', ad);
+  bytes('plaintext', plaintext);
   return withArena((m, a) => {
     const out = a.alloc(plaintext.length + AEAD_TAG_BYTES);
     check(m, m._parley_aead_seal(out, a.input(key), a.input(nonce), a.input(ad), ad.length,
@@ -143,13 +474,13 @@ export function aeadSeal(key, nonce, ad, plaintext) {
   });
 }
 
-/** AES-256-GCM: verifies and decrypts ciphertext || tag; throws ParleyError (-3) if forged. */
+/** AES-256-GCM: verifies and decrypts ciphertext || tag; throws ParleyError (AUTH) if forged. */
 export function aeadOpen(key, nonce, ad, sealed) {
-  requireBytes('key', key, AEAD_KEY_BYTES);
-  requireBytes('nonce', nonce, AEAD_NONCE_BYTES);
-  requireBytes('ad', ad);
-  requireBytes('sealed', sealed);
-  if (sealed.length < AEAD_TAG_BYTES) throw new ParleyError(-3, 'authentication failed');
+  bytes('key', key, AEAD_KEY_BYTES);
+  bytes('nonce', nonce, AEAD_NONCE_BYTES);
+  bytes('ad', ad);
+  bytes('sealed', sealed);
+  if (sealed.length < AEAD_TAG_BYTES) throw new ParleyError(ErrorCode.AUTH, 'authentication failed');
   return withArena((m, a) => {
     const len = sealed.length - AEAD_TAG_BYTES;
     const out = a.alloc(len);
@@ -162,20 +493,47 @@ export function aeadOpen(key, nonce, ad, sealed) {
 /** A fresh X25519 key pair: { publicKey, privateKey }. */
 export function x25519Keypair() {
   return withArena((m, a) => {
-    const pub = a.alloc(X25519_BYTES);
-    const priv = a.alloc(X25519_BYTES);
+    const pub = a.alloc(KEY_BYTES);
+    const priv = a.alloc(KEY_BYTES);
     check(m, m._parley_x25519_keypair(pub, priv));
-    return { publicKey: a.read(pub, X25519_BYTES), privateKey: a.read(priv, X25519_BYTES) };
+    return { publicKey: a.read(pub, KEY_BYTES), privateKey: a.read(priv, KEY_BYTES) };
   });
 }
 
-/** X25519(privateKey, publicKey); throws ParleyError (-4) for a low-order public key. */
+/** X25519(privateKey, publicKey); throws ParleyError (WEAK_KEY) for a low-order public key. */
 export function x25519(privateKey, publicKey) {
-  requireBytes('privateKey', privateKey, X25519_BYTES);
-  requireBytes('publicKey', publicKey, X25519_BYTES);
+  bytes('privateKey', privateKey, KEY_BYTES);
+  bytes('publicKey', publicKey, KEY_BYTES);
   return withArena((m, a) => {
-    const out = a.alloc(X25519_BYTES);
+    const out = a.alloc(KEY_BYTES);
     check(m, m._parley_x25519(out, a.input(privateKey), a.input(publicKey)));
-    return a.read(out, X25519_BYTES);
+    return a.read(out, KEY_BYTES);
+  });
+}
+
+/** HKDF-SHA256 (RFC 5869). */
+export function hkdf(ikm, salt, info, length) {
+  bytes('ikm', ikm);
+  bytes('salt', salt);
+  bytes('info', info);
+  return withArena((m, a) => {
+    const out = a.alloc(length);
+    check(m, m._parley_hkdf_sha256(out, length, a.input(ikm), ikm.length, a.input(salt), salt.length,
+      a.input(info), info.length));
+    return a.read(out, length);
+  });
+}
+
+/** Ed25519 verification: true or false. */
+export function ed25519Verify(publicKey, message, signature) {
+  bytes('publicKey', publicKey, KEY_BYTES);
+  bytes('message', message);
+  bytes('signature', signature, SIGNATURE_BYTES);
+  return withArena((m, a) => {
+    const rc = m._parley_ed25519_verify(a.input(publicKey), a.input(message), message.length,
+      a.input(signature));
+    if (rc === ErrorCode.BAD_SIGNATURE) return false;
+    check(m, rc);
+    return true;
   });
 }

@@ -3,6 +3,7 @@
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
+#include <malloc.h>
 
 /*
  * In the browser (and under Node) randomness comes from crypto.getRandomValues, which takes at
@@ -114,4 +115,15 @@ int parley_random(uint8_t *buf, size_t len)
 #endif
     }
     return PARLEY_OK;
+}
+
+size_t parley_heap_used(void)
+{
+#ifdef __EMSCRIPTEN__
+    struct mallinfo mi = mallinfo();
+
+    return (size_t)mi.uordblks;
+#else
+    return 0;
+#endif
 }
