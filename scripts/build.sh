@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Parley: the native server, core and tools (build/native), the wasm core staged into
-# web/core/ (build/wasm) and, with --asan, the sanitizer build of the tests (build/asan).
+# web/core/ (build/wasm) and, with --asan, the sanitizer build of the tests (build/asan) and the
+# libFuzzer targets (build/fuzz).
 # Expects scripts/deps.sh to have run (it writes the dependency paths this reads).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,4 +30,7 @@ cmake --build "$root/build/wasm" -j "$jobs"
 if [ "${1:-}" = "--asan" ]; then
   configure build/asan cmake -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON
   cmake --build "$root/build/asan" -j "$jobs"
+  # libFuzzer targets (clang): the core only.
+  configure build/fuzz env CC=clang-14 cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_FUZZ=ON
+  cmake --build "$root/build/fuzz" -j "$jobs" --target fuzz_message fuzz_state
 fi

@@ -7,6 +7,7 @@
 #   core (wasm)       the same tests compiled to WebAssembly, run by Node
 #   core js           parley-tool (native and wasm), an independent check of docs/vectors, and
 #                     the JavaScript binding under Node (node:test)
+#   fuzz              libFuzzer on message decoding and state unsealing, 20 s per target
 #   server (unit)     the server's pure functions, under the sanitizers
 #   server            the real parley-server binary over HTTP (node:test)
 #   e2e               the page in headless Chromium driven by Playwright (node:test)
@@ -120,6 +121,7 @@ check "core valgrind" valgrind --quiet --error-exitcode=99 --leak-check=full --e
   build/native/test_core "$vectors" 150
 suite "core wasm" node build/wasm/test_core.js "$vectors"
 suite "core js" node --test --test-reporter=tap tests/wasm/
+suite "fuzz" bash tests/fuzz/run.sh
 suite "server unit" build/asan/server/test_server_unit
 suite "server" node --test --test-reporter=tap tests/server/
 suite "e2e" node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
