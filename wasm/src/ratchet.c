@@ -26,22 +26,31 @@ void kdf_rk(uint8_t rk_out[32], uint8_t ck_out[32], const uint8_t rk[32], const 
     PARLEY_WIPE(okm);
 }
 
+/* Both HMACs share one keyed state: the key's pad blocks are hashed once. */
 void kdf_ck(uint8_t mk_out[32], uint8_t ck_out[32], const uint8_t ck[32])
 {
     static const uint8_t one = 0x01, two = 0x02;
+    crypto_auth_hmacsha256_state keyed, st;
     uint8_t next[32];
 
-    parley_hmac2(mk_out, ck, 32, &one, 1, NULL, 0);
-    parley_hmac2(next, ck, 32, &two, 1, NULL, 0);
+    crypto_auth_hmacsha256_init(&keyed, ck, 32);
+    st = keyed;
+    crypto_auth_hmacsha256_update(&st, &one, 1);
+    crypto_auth_hmacsha256_final(&st, mk_out);
+    st = keyed;
+    crypto_auth_hmacsha256_update(&st, &two, 1);
+    crypto_auth_hmacsha256_final(&st, next);
     memcpy(ck_out, next, 32);
     PARLEY_WIPE(next);
+    PARLEY_WIPE(keyed);
+    PARLEY_WIPE(st);
 }
 
 void message_keys(uint8_t key[32], uint8_t nonce[12], const uint8_t mk[32])
 {
     uint8_t okm[44];
 
-    (void)parley_hkdf_label(okm, sizeof okm, mk, 32, NULL, 0, PARLEY_LABEL_MESSAGE_KEYS);
+    parley_hkdf_zero_salt_44(okm, mk, PARLEY_LABEL_MESSAGE_KEYS);
     memcpy(key, okm, 32);
     memcpy(nonce, okm + 32, 12);
     PARLEY_WIPE(okm);
