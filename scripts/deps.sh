@@ -151,14 +151,12 @@ if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   touch "$civetweb_lib/.parley-complete"
 fi
 
-# ---- npm packages (playwright-core for the browser tests) --------------------------------------
-if [ "$want_test" -eq 1 ]; then
-  lock_hash=$(sha256sum "$here/package-lock.json" | cut -c1-64)
-  if [ "$(cat "$here/node_modules/.parley-lock-hash" 2>/dev/null)" != "$lock_hash" ]; then
-    log "installing npm packages"
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
-    printf '%s\n' "$lock_hash" > "$here/node_modules/.parley-lock-hash"
-  fi
+# ---- npm packages (qrcode-generator for the page; playwright-core and Olm for tests) -----------
+lock_hash=$(sha256sum "$here/package-lock.json" | cut -c1-64)
+if [ "$(cat "$here/node_modules/.parley-lock-hash" 2>/dev/null)" != "$lock_hash" ]; then
+  log "installing npm packages"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  printf '%s\n' "$lock_hash" > "$here/node_modules/.parley-lock-hash"
 fi
 
 cat > "$cache/paths.env" <<EOF

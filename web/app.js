@@ -1,68 +1,525 @@
-// Start-up of the page: load the wasm core and prove it works here, in this browser.
+// The page: start-up (core self-test, one active tab), sign up and log in, and the messenger UI.
+// Untrusted text (usernames, messages) is only ever put into the page with textContent.
 import * as core from './core/parley.js';
+import { ApiError, request, setToken } from './js/api.js';
+import { USERNAME_RE, toB64u, utf8 } from './js/encoding.js';
+import { publish, replenish } from './js/keys.js';
+import { Messenger, UserError } from './js/messenger.js';
+import { drawQr } from './js/qr.js';
+import { Signaling } from './js/signaling.js';
+import { Vault } from './js/vault.js';
 
-const versionEl = document.getElementById('core-version');
-const statusEl = document.getElementById('selftest');
-const detailsEl = document.getElementById('selftest-details');
+const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('aria-') || k === 'role') e.setAttribute(k, v);
+    else e[k] = v;
+  }
+  for (const c of children) e.append(c);
+  return e;
+};
+
+const state = {
+  username: null,
+  token: null,
+  expiresAt: 0,
+  vault: null,
+  signaling: null,
+  messenger: null,
+  chat: null,
+  refreshTimer: null,
+};
+
+function show(screen) {
+  for (const id of ['auth-screen', 'locked-screen', 'app-screen']) $(id).hidden = id !== screen;
+  const inApp = screen === 'app-screen';
+  $('logout').hidden = !inApp;
+  $('whoami').hidden = !inApp;
+  $('connection').hidden = !inApp;
+}
+
+function banner(text) {
+  const b = $('banner');
+  b.textContent = text || '';
+  b.hidden = !text;
+}
+
+function plain(e) {
+  if (e instanceof UserError || e instanceof ApiError) return e.message;
+  if (e instanceof core.ParleyError) return 'The encryption core refused this operation.';
+  return 'Something went wrong. Please try again.';
+}
+
+// ---- self-test -----------------------------------------------------------------------------
 
 function addCheck(text) {
-  const li = document.createElement('li');
-  li.textContent = text;
-  detailsEl.append(li);
+  $('selftest-details').append(el('li', { textContent: text }));
 }
 
-function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i += 1) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
-// A round trip through page -> binding -> wasm: AES-256-GCM seal/open and an X25519 agreement.
 function roundTrips() {
   const key = core.randomBytes(core.AEAD_KEY_BYTES);
   const nonce = core.randomBytes(core.AEAD_NONCE_BYTES);
-  const ad = new TextEncoder().encode('parley self-test');
-  const message = new TextEncoder().encode('Hello from Parley 👋');
+  const ad = utf8('parley self-test');
+  const message = utf8('Hello from Parley 👋');
   const sealed = core.aeadSeal(key, nonce, ad, message);
   const opened = core.aeadOpen(key, nonce, ad, sealed);
-  if (!equalBytes(opened, message)) throw new Error('AES-256-GCM round trip returned other bytes');
+  if (toB64u(opened) !== toB64u(message)) throw new Error('AES-256-GCM round trip returned other bytes');
   sealed[0] ^= 1;
   let refused = false;
   try {
     core.aeadOpen(key, nonce, ad, sealed);
   } catch (e) {
-    refused = e instanceof core.ParleyError && e.code === -3;
+    refused = e instanceof core.ParleyError && e.code === core.ErrorCode.AUTH;
   }
   if (!refused) throw new Error('AES-256-GCM accepted a tampered message');
   addCheck('AES-256-GCM seal and open round trip; a tampered message is refused');
-
   const alice = core.x25519Keypair();
   const bob = core.x25519Keypair();
-  const s1 = core.x25519(alice.privateKey, bob.publicKey);
-  const s2 = core.x25519(bob.privateKey, alice.publicKey);
-  if (!equalBytes(s1, s2)) throw new Error('X25519 agreement gave two different secrets');
+  if (toB64u(core.x25519(alice.privateKey, bob.publicKey)) !== toB64u(core.x25519(bob.privateKey, alice.publicKey))) {
+    throw new Error('X25519 agreement gave two different secrets');
+  }
   addCheck('X25519 agreement between two fresh key pairs');
 }
 
-async function start() {
+async function selfTest() {
   const t0 = performance.now();
   try {
     await core.init();
-    versionEl.textContent = core.version();
+    $('core-version').textContent = core.version();
     core.selftest();
     addCheck('Known-answer tests of AES-256-GCM and X25519 in the core');
     roundTrips();
-    const ms = Math.round(performance.now() - t0);
-    statusEl.textContent = `passed (${ms} ms)`;
-    statusEl.dataset.state = 'pass';
+    $('selftest').textContent = `passed (${Math.round(performance.now() - t0)} ms)`;
+    $('selftest').dataset.state = 'pass';
+    return true;
   } catch (e) {
-    if (versionEl.textContent === 'loading…') versionEl.textContent = 'unavailable';
-    statusEl.textContent = 'failed: the encryption core does not work in this browser';
-    statusEl.dataset.state = 'fail';
+    if ($('core-version').textContent === 'loading…') $('core-version').textContent = 'unavailable';
+    $('selftest').textContent = 'failed: the encryption core does not work in this browser';
+    $('selftest').dataset.state = 'fail';
     addCheck(`What went wrong: ${e && e.message ? e.message : String(e)}`);
-    // Keep the technical detail for whoever debugs it.
-    console.warn('Parley self-test failed', e);
+    return false;
+  }
+}
+
+// ---- one active tab ------------------------------------------------------------------------
+
+function holdTabLock(steal = false) {
+  if (!navigator.locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.locks.request('parley-active-tab', steal ? { steal: true } : { ifAvailable: true }, (lock) => {
+      if (!lock) {
+        resolve(false);
+        return undefined;
+      }
+      resolve(true);
+      return new Promise(() => {}); // held for the life of the page
+    }).catch(() => {
+      // Another tab took over: stop using the keys here.
+      if (state.messenger) state.messenger.shutdown();
+      if (state.signaling) state.signaling.stop();
+      state.messenger = null;
+      show('locked-screen');
+    });
+  });
+}
+
+// ---- sign up and log in ------------------------------------------------------------------
+
+// From the password: a vault key that stays here and a login secret the server hashes again.
+function deriveKeys(username, password) {
+  const salt = core.passwordSalt(`${location.origin}\u0000${username}`);
+  const out = core.passwordDerive(password, salt, 64);
+  return { vaultKey: out.slice(0, 32), loginSecret: toB64u(out.slice(32)) };
+}
+
+function authError(text) {
+  $('auth-error').textContent = text || '';
+  $('auth-error').hidden = !text;
+}
+
+function setBusy(busy, text = '') {
+  for (const id of ['login', 'signup', 'username', 'password']) $(id).disabled = busy;
+  $('auth-progress').textContent = text;
+}
+
+async function submitAuth(mode) {
+  authError('');
+  const username = $('username').value.trim().toLowerCase();
+  const password = $('password').value;
+  if (!USERNAME_RE.test(username)) {
+    authError('A username is 3 to 32 characters: lower-case letters, digits, - and _, starting with a letter.');
+    $('username').focus();
+    return;
+  }
+  if (password.length < 8) {
+    authError('The password needs at least 8 characters.');
+    $('password').focus();
+    return;
+  }
+  setBusy(true, mode === 'signup' ? 'Creating your keys…' : 'Unlocking…');
+  await new Promise((r) => setTimeout(r, 0)); // let the status paint before Argon2id runs
+  try {
+    const { vaultKey, loginSecret } = deriveKeys(username, password);
+    const res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret });
+    await enter(username, res, vaultKey, mode === 'signup');
+    $('password').value = '';
+  } catch (e) {
+    authError(plain(e));
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function enter(username, auth, vaultKey, fresh) {
+  setToken(auth.token);
+  state.token = auth.token;
+  state.expiresAt = auth.expiresAt;
+  state.username = username;
+  const vault = await Vault.open(username, vaultKey);
+  let account = null;
+  try {
+    account = await vault.loadAccount();
+  } catch (e) {
+    vault.close();
+    if (e instanceof core.ParleyError && e.codeName === 'AUTH') {
+      throw new UserError('This browser holds keys for this username that this password does not unlock.');
+    }
+    throw e;
+  }
+  if (!account) {
+    // A new account, or this browser has never held this account's keys.
+    account = core.Account.create();
+    account.generatePrekeys(100);
+    await publish(account, vault, { resetIdentity: !fresh });
+    if (!fresh) banner('This browser had no keys for your account, so it made new ones. Your contacts will see that your safety number changed.');
+  }
+  state.vault = vault;
+  replenish(account, vault).catch(() => {});
+  const signaling = new Signaling(() => state.token);
+  state.signaling = signaling;
+  const messenger = new Messenger({ username, account, vault, signaling });
+  state.messenger = messenger;
+  await messenger.load();
+  wireMessenger(messenger, signaling);
+  $('whoami').textContent = username;
+  show('app-screen');
+  renderAll();
+  signaling.start();
+  scheduleRefresh();
+}
+
+function scheduleRefresh() {
+  clearTimeout(state.refreshTimer);
+  const ms = Math.max(60_000, (state.expiresAt * 1000 - Date.now()) - 10 * 60_000);
+  state.refreshTimer = setTimeout(async () => {
+    try {
+      const res = await request('POST', '/api/token/refresh');
+      state.token = res.token;
+      state.expiresAt = res.expiresAt;
+      setToken(res.token);
+      scheduleRefresh();
+    } catch {
+      banner('Your session has expired. Please log in again.');
+    }
+  }, ms);
+}
+
+async function logout() {
+  try {
+    await request('POST', '/api/logout');
+  } catch {
+    // logging out locally matters more
+  }
+  leave();
+}
+
+function leave() {
+  clearTimeout(state.refreshTimer);
+  if (state.messenger) state.messenger.shutdown();
+  if (state.signaling) state.signaling.stop();
+  if (state.vault) state.vault.close();
+  Object.assign(state, { username: null, token: null, vault: null, signaling: null, messenger: null, chat: null });
+  setToken(null);
+  show('auth-screen');
+  $('chat').hidden = true;
+  $('username').focus();
+}
+
+// ---- messenger UI --------------------------------------------------------------------------
+
+const CONNECTION_TEXT = {
+  online: 'Connected',
+  connecting: 'Connecting…',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+};
+
+function wireMessenger(m, s) {
+  s.addEventListener('state', (ev) => {
+    const { state: st } = ev.detail;
+    $('connection').dataset.state = st;
+    $('connection').textContent = CONNECTION_TEXT[st] || st;
+  });
+  s.addEventListener('auth-failed', () => {
+    banner('You were logged out. Please log in again.');
+    leave();
+  });
+  s.addEventListener('replaced', () => {
+    banner('Parley was opened for your account somewhere else, so this page stopped.');
+  });
+  m.addEventListener('change', (ev) => {
+    renderContacts();
+    if (!ev.detail.name || ev.detail.name === state.chat) renderChat();
+  });
+  m.addEventListener('request', () => renderRequests());
+  m.addEventListener('notice', (ev) => {
+    const { name, text } = ev.detail;
+    if (state.chat === name || !state.chat) $('contact-error').hidden = false;
+    contactError(`${name} ${text}`);
+  });
+  m.addEventListener('problem', (ev) => {
+    console.warn('Parley:', ev.detail);
+  });
+}
+
+function contactError(text) {
+  $('contact-error').textContent = text || '';
+  $('contact-error').hidden = !text;
+}
+
+function renderAll() {
+  renderRequests();
+  renderContacts();
+  renderChat();
+}
+
+function renderRequests() {
+  const box = $('requests');
+  box.replaceChildren();
+  const m = state.messenger;
+  if (!m) return;
+  for (const name of m.requests.keys()) {
+    const accept = el('button', { type: 'button', textContent: 'Accept' });
+    const decline = el('button', { type: 'button', className: 'secondary', textContent: 'Decline' });
+    accept.addEventListener('click', async () => {
+      await m.answerRequest(name, true);
+      renderRequests();
+      openChat(name);
+    });
+    decline.addEventListener('click', async () => {
+      await m.answerRequest(name, false);
+      renderRequests();
+    });
+    const who = el('strong', { textContent: name });
+    box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Chat request from ${name}` },
+      el('p', {}, who, ' wants to chat with you.'),
+      el('div', { className: 'actions' }, accept, decline)));
+  }
+}
+
+const STATUS_TEXT = {
+  connected: 'connected',
+  connecting: 'connecting…',
+  online: 'online',
+  offline: 'offline',
+};
+
+function renderContacts() {
+  const m = state.messenger;
+  const list = $('contacts');
+  list.replaceChildren();
+  if (!m) return;
+  const contacts = Object.values(m.contacts).sort((a, b) => lastActivity(b) - lastActivity(a));
+  for (const c of contacts) {
+    const link = m.linkState(c.name);
+    const presence = el('span', { className: 'presence', dataset: { state: link }, textContent: STATUS_TEXT[link] });
+    const unread = c.unread ? el('span', { className: 'unread', textContent: String(c.unread), 'aria-label': `${c.unread} unread` }) : '';
+    const btn = el('button', { type: 'button', className: 'contact', 'aria-current': state.chat === c.name ? 'true' : 'false' },
+      el('span', { className: 'name', textContent: c.name }), presence, unread);
+    btn.addEventListener('click', () => openChat(c.name));
+    list.append(el('li', {}, btn));
+  }
+  $('empty').hidden = !!state.chat;
+}
+
+function lastActivity(c) {
+  const h = state.messenger.history(c.name);
+  return h.length ? h[h.length - 1].ts : (c.since || 0);
+}
+
+function openChat(name) {
+  state.chat = name;
+  state.messenger.openChat(name);
+  $('app-screen').classList.add('chat-open');
+  renderContacts();
+  renderChat();
+  $('message').focus();
+}
+
+function closeChat() {
+  state.chat = null;
+  state.messenger.activeChat = null;
+  $('app-screen').classList.remove('chat-open');
+  renderContacts();
+  renderChat();
+}
+
+const DELIVERY = { queued: 'waiting to send', sent: 'sent', delivered: 'delivered' };
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+function renderChat() {
+  const m = state.messenger;
+  const name = state.chat;
+  $('chat').hidden = !name;
+  $('empty').hidden = !!name;
+  if (!m || !name) return;
+  const c = m.contacts[name];
+  $('chat-name').textContent = name;
+  const status = !c ? '' : c.status === 'pending' ? `waiting for ${name} to accept`
+    : c.status === 'declined' ? 'not connected: start the chat again to reconnect'
+      : { connected: 'connected, end-to-end encrypted', connecting: 'connecting…', online: 'online, connecting…', offline: `${name} is offline; messages wait here` }[m.linkState(name)];
+  $('chat-status').textContent = status;
+  $('verify').textContent = c?.verified ? 'Verified ✓' : 'Verify';
+  $('verify').setAttribute('aria-label', c?.verified ? 'Verify (verified)' : 'Verify');
+  const warn = !!c?.identityWarning;
+  $('identity-warning').hidden = !warn;
+  if (warn) {
+    $('identity-warning-text').textContent = c.held
+      ? `${name}'s safety number has changed. Sending is paused until you review it: this can mean ${name} reinstalled Parley, or that someone is trying to listen in.`
+      : `${name}'s safety number has changed. This can mean ${name} reinstalled Parley, or that someone is trying to listen in.`;
+  }
+  const log = $('transcript');
+  const history = m.history(name);
+  log.replaceChildren(...history.map((msg) => {
+    const meta = el('span', { className: 'meta' },
+      el('span', { className: 'sender', textContent: msg.from === 'me' ? 'You' : name }),
+      ' · ',
+      el('time', { dateTime: new Date(msg.ts).toISOString(), textContent: timeFmt.format(msg.ts) }));
+    if (msg.from === 'me') meta.append(' · ', el('span', { className: 'delivery', dataset: { state: msg.state }, textContent: DELIVERY[msg.state] || msg.state }));
+    return el('li', { className: `msg ${msg.from === 'me' ? 'mine' : 'theirs'}` },
+      el('p', { className: 'text', textContent: msg.text }), meta);
+  }));
+  log.scrollTop = log.scrollHeight;
+  const sendable = c && c.status !== 'declined' && !c.held;
+  $('send').disabled = !sendable;
+  $('message').disabled = !sendable;
+}
+
+async function sendMessage() {
+  const text = $('message').value;
+  if (!text.trim() || !state.chat) return;
+  try {
+    await state.messenger.send(state.chat, text);
+    $('message').value = '';
+    autoGrow();
+  } catch (e) {
+    banner(plain(e));
+  }
+}
+
+function autoGrow() {
+  const t = $('message');
+  t.style.height = 'auto';
+  t.style.height = `${Math.min(t.scrollHeight, 160)}px`;
+}
+
+// ---- safety numbers --------------------------------------------------------------------------
+
+function openVerify() {
+  const name = state.chat;
+  const ids = state.messenger.identities(name);
+  if (!ids) return;
+  const digits = core.safetyNumber(ids.mine, ids.theirs);
+  $('verify-name').textContent = name;
+  $('safety-number').textContent = digits.match(/.{5}/g).join(' ');
+  drawQr($('safety-qr'), core.safetyQr(ids.mine, ids.theirs));
+  const c = state.messenger.contacts[name];
+  $('verify-state').textContent = c.verified ? `You have verified ${name}.` : `${name} is not verified yet.`;
+  $('mark-verified').textContent = c.verified ? 'Mark as not verified' : 'Mark as verified';
+  $('verify-dialog').showModal();
+}
+
+// ---- start-up ---------------------------------------------------------------------------------
+
+function wire() {
+  $('auth-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    submitAuth('login');
+  });
+  $('signup').addEventListener('click', () => submitAuth('signup'));
+  $('logout').addEventListener('click', logout);
+  $('use-here').addEventListener('click', async () => {
+    if (await holdTabLock(true)) show('auth-screen');
+  });
+  $('contact-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    contactError('');
+    const name = $('contact').value.trim().toLowerCase();
+    if (!name) {
+      contactError('Type the username of the person you want to chat with.');
+      return;
+    }
+    if (!USERNAME_RE.test(name)) {
+      contactError(`"${name}" is not a valid username.`);
+      return;
+    }
+    $('start-chat').disabled = true;
+    try {
+      const opened = await state.messenger.startChat(name);
+      $('contact').value = '';
+      openChat(opened);
+    } catch (e) {
+      contactError(plain(e));
+    } finally {
+      $('start-chat').disabled = false;
+    }
+  });
+  $('composer').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sendMessage();
+  });
+  $('message').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      sendMessage();
+    }
+  });
+  $('message').addEventListener('input', autoGrow);
+  $('back').addEventListener('click', closeChat);
+  $('verify').addEventListener('click', openVerify);
+  $('close-verify').addEventListener('click', () => $('verify-dialog').close());
+  $('mark-verified').addEventListener('click', async () => {
+    const c = state.messenger.contacts[state.chat];
+    await state.messenger.setVerified(state.chat, !c.verified);
+    $('verify-dialog').close();
+  });
+  $('identity-review').addEventListener('click', openVerify);
+  $('reset-identity').addEventListener('click', async () => {
+    // eslint-disable-next-line no-alert
+    if (!window.confirm('Make a new identity? Every contact will be told that your safety number changed, and chats must be started again.')) return;
+    try {
+      await state.messenger.resetIdentity();
+      banner('You have a new identity. Start your chats again; your contacts will see a new safety number.');
+    } catch (e) {
+      banner(plain(e));
+    }
+  });
+  $('identity-accept').addEventListener('click', () => state.messenger.acknowledgeIdentity(state.chat));
+}
+
+async function start() {
+  wire();
+  const ok = await selfTest();
+  if (!await holdTabLock()) {
+    show('locked-screen');
+    return;
+  }
+  show('auth-screen');
+  if (!ok) {
+    authError('This browser cannot run Parley’s encryption. Try an up-to-date Chrome, Firefox or Safari.');
+    setBusy(true);
   }
 }
 

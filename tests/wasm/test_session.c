@@ -909,9 +909,18 @@ static void test_account_api(void)
         account_spk_message(msg, get_u32be(bundle + 33), bundle + 37);
         CHECK_RC(parley_ed25519_verify(ik, msg, sizeof msg, bundle + 69), PARLEY_OK);
     }
+    CHECK(parley_account_forget_prekeys(a, 10) == 0); /* none published yet */
     CHECK_RC(parley_account_mark_published(a), PARLEY_OK);
     CHECK(parley_account_unpublished_count(a) == 0);
+    CHECK(parley_account_forget_prekeys(a, 50) == 50);
+    CHECK(parley_account_prekey_count(a) == 150 && a->opk[0].id == 51);
+    CHECK_RC(parley_account_generate_prekeys(a, 50), PARLEY_OK);
+    CHECK(parley_account_unpublished_count(a) == 50 && a->opk[149].id == 200 && a->opk[150].id == 201);
+    CHECK(parley_account_forget_prekeys(a, 1000) == 150);
+    CHECK(parley_account_prekey_count(a) == 50);
+    CHECK_RC(parley_account_mark_published(a), PARLEY_OK);
     CHECK(parley_account_bundle_size(a) == 135);
+    CHECK(parley_account_prekey_count(a) == 50);
     CHECK_RC(parley_account_rotate_signed_prekey(a), PARLEY_OK);
     CHECK(parley_account_signed_prekey_id(a) == 2);
     free(bundle);

@@ -246,6 +246,10 @@ PARLEY_API size_t parley_account_bundle_size(const parley_account *account);
 PARLEY_API PARLEY_NODISCARD int parley_account_bundle(const parley_account *account, uint8_t *out,
                                                       size_t out_cap, size_t *out_len);
 
+/* Erases the count oldest published one-time prekeys (fewer if fewer exist), to make room for a
+ * new batch when earlier ones were handed out but never used. Returns how many were erased. */
+PARLEY_API size_t parley_account_forget_prekeys(parley_account *account, size_t count);
+
 /* Marks every one-time prekey as published (after the bundle reached the directory). */
 PARLEY_API PARLEY_NODISCARD int parley_account_mark_published(parley_account *account);
 

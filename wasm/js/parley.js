@@ -223,6 +223,11 @@ export class Account extends Handle {
     check(m, m._parley_account_generate_prekeys(this.ptr, count));
   }
 
+  /** Erases the count oldest published one-time prekeys; returns how many were erased. */
+  forgetPrekeys(count) {
+    return ready()._parley_account_forget_prekeys(this.ptr, count) >>> 0;
+  }
+
   get prekeyCount() {
     return ready()._parley_account_prekey_count(this.ptr) >>> 0;
   }
@@ -521,6 +526,17 @@ export function hkdf(ikm, salt, info, length) {
     check(m, m._parley_hkdf_sha256(out, length, a.input(ikm), ikm.length, a.input(salt), salt.length,
       a.input(info), info.length));
     return a.read(out, length);
+  });
+}
+
+/** HMAC-SHA256. */
+export function hmac(key, data) {
+  bytes('key', key);
+  bytes('data', data);
+  return withArena((m, a) => {
+    const out = a.alloc(32);
+    check(m, m._parley_hmac_sha256(out, a.input(key), key.length, a.input(data), data.length));
+    return a.read(out, 32);
   });
 }
 

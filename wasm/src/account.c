@@ -288,3 +288,25 @@ int parley_account_mark_published(parley_account *account)
     }
     return PARLEY_OK;
 }
+
+size_t parley_account_forget_prekeys(parley_account *account, size_t count)
+{
+    size_t erased = 0, i = 0;
+
+    if (account == NULL) {
+        return 0;
+    }
+    /* Prekeys are kept in id order, so the oldest published ones come first. */
+    while (i < account->n_opk && erased < count) {
+        if (account->opk[i].published) {
+            memmove(&account->opk[i], &account->opk[i + 1],
+                    (account->n_opk - i - 1) * sizeof account->opk[0]);
+            account->n_opk--;
+            PARLEY_WIPE(account->opk[account->n_opk]);
+            erased++;
+        } else {
+            i++;
+        }
+    }
+    return erased;
+}

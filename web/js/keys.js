@@ -1,0 +1,81 @@
+// Converts between the core's binary bundle (docs/PROTOCOL.md section 3) and the directory's
+// JSON (docs/API.md), and keeps this account's prekeys published.
+import { concat, fromB64u, toB64u, u32be } from './encoding.js';
+import { request } from './api.js';
+
+const PREKEY_BATCH = 100;
+const SPK_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** The directory's JSON upload for a core bundle. */
+export function bundleToJson(bundle, resetIdentity = false) {
+  const view = new DataView(bundle.buffer, bundle.byteOffset, bundle.byteLength);
+  if (bundle[0] !== 1 || bundle.length < 135) throw new Error('unexpected bundle format');
+  const count = view.getUint16(133);
+  const oneTimePrekeys = [];
+  for (let i = 0; i < count; i += 1) {
+    const off = 135 + 36 * i;
+    oneTimePrekeys.push({ id: view.getUint32(off), publicKey: toB64u(bundle.subarray(off + 4, off + 36)) });
+  }
+  return {
+    identityKey: toB64u(bundle.subarray(1, 33)),
+    signedPrekey: {
+      id: view.getUint32(33),
+      publicKey: toB64u(bundle.subarray(37, 69)),
+      signature: toB64u(bundle.subarray(69, 133)),
+    },
+    oneTimePrekeys,
+    resetIdentity,
+  };
+}
+
+/** The core bundle (zero or one one-time prekey) for a directory answer. */
+export function bundleFromJson(j) {
+  const ik = fromB64u(j.identityKey);
+  const spk = fromB64u(j.signedPrekey.publicKey);
+  const sig = fromB64u(j.signedPrekey.signature);
+  if (ik.length !== 32 || spk.length !== 32 || sig.length !== 64) throw new Error('malformed bundle');
+  const parts = [new Uint8Array([1]), ik, u32be(j.signedPrekey.id), spk, sig];
+  if (j.oneTimePrekey) {
+    const opk = fromB64u(j.oneTimePrekey.publicKey);
+    if (opk.length !== 32) throw new Error('malformed bundle');
+    parts.push(new Uint8Array([0, 1]), u32be(j.oneTimePrekey.id), opk);
+  } else {
+    parts.push(new Uint8Array([0, 0]));
+  }
+  return concat(...parts);
+}
+
+/** Uploads the signed prekey and every unpublished one-time prekey. */
+export async function publish(account, vault, { resetIdentity = false } = {}) {
+  const body = bundleToJson(account.bundle(), resetIdentity);
+  const res = await request('PUT', '/api/keys', body);
+  account.markPublished();
+  await vault.saveAccount(account);
+  return res;
+}
+
+/**
+ * Keeps the directory stocked: rotates the signed prekey weekly and uploads a new batch of
+ * one-time prekeys when the server says they run low.
+ */
+export async function replenish(account, vault) {
+  const meta = await vault.getJson('meta', {});
+  let dirty = false;
+  if (!meta.spkRotatedAt || Date.now() - meta.spkRotatedAt > SPK_MAX_AGE_MS) {
+    if (meta.spkRotatedAt) account.rotateSignedPrekey();
+    meta.spkRotatedAt = Date.now();
+    dirty = true;
+  }
+  const { count, low } = await request('GET', '/api/keys/me/count');
+  if (low) {
+    // Keys handed out but never used stay in the account; the oldest make room for a new batch.
+    const over = account.prekeyCount + PREKEY_BATCH - 200;
+    if (over > 0) account.forgetPrekeys(over);
+    account.generatePrekeys(PREKEY_BATCH);
+    dirty = true;
+  }
+  if (dirty) {
+    await publish(account, vault);
+    await vault.putJson('meta', meta);
+  }
+}

@@ -1,0 +1,590 @@
+// The messenger: contacts, chat requests, sessions, the encrypted transcript and its delivery
+// over WebRTC. Everything sent to a peer is a Double Ratchet message from the core; what the
+// server relays is signaling and, for a chat request, the X3DH initial message (ciphertext).
+//
+// Inside the ratchet, the plaintext is JSON:
+//   {t: "hello"}                              first message of a chat request
+//   {t: "msg", id, ts, text}                  a chat message (id: 128-bit random hex)
+//   {t: "ack", ids: [...]}                    delivery receipt
+// Messages stay "sent" until acknowledged and are sent again (same id) after a reconnect; the
+// receiver keeps ids, so nothing is lost or shown twice.
+import * as core from '../core/parley.js';
+import { ApiError, request } from './api.js';
+import { equalBytes, fromB64u, fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
+import { bundleFromJson, publish, replenish } from './keys.js';
+import { PeerLink } from './peer.js';
+
+const MAX_TEXT = 16384;
+const RECONNECT_MIN_MS = 1000;
+const RECONNECT_MAX_MS = 15000;
+
+export class Messenger extends EventTarget {
+  constructor({ username, account, vault, signaling }) {
+    super();
+    this.me = username;
+    this.account = account;
+    this.vault = vault;
+    this.signaling = signaling;
+    this.contacts = {};
+    this.histories = new Map();
+    this.sessions = new Map();
+    this.links = new Map();
+    this.presence = new Map();
+    this.requests = new Map(); // incoming requests waiting for Accept / Decline
+    this.retry = new Map();
+    this.busy = Promise.resolve(); // serialises state changes
+  }
+
+  async load() {
+    this.contacts = await this.vault.getJson('contacts', {});
+    for (const name of Object.keys(this.contacts)) {
+      this.histories.set(name, await this.vault.getJson(`history:${name}`, []));
+    }
+    this.signaling.addEventListener('message', (ev) => this.onSignal(ev.detail));
+    this.signaling.addEventListener('state', (ev) => {
+      if (ev.detail.state === 'online') {
+        this.subscribe();
+        this.resendRequests();
+      }
+    });
+  }
+
+  // Runs state changes one at a time (signals, sends and link events arrive concurrently).
+  serial(fn) {
+    const next = this.busy.then(fn, fn);
+    this.busy = next.catch((e) => this.report(e));
+    return next;
+  }
+
+  report(e) {
+    this.dispatchEvent(new CustomEvent('problem', { detail: e }));
+  }
+
+  changed(name) {
+    this.dispatchEvent(new CustomEvent('change', { detail: { name } }));
+  }
+
+  subscribe() {
+    this.signaling.subscribe(Object.keys(this.contacts));
+  }
+
+  history(name) {
+    return this.histories.get(name) || [];
+  }
+
+  async saveContacts() {
+    await this.vault.putJson('contacts', this.contacts);
+  }
+
+  async saveHistory(name) {
+    await this.vault.putJson(`history:${name}`, this.history(name));
+  }
+
+  async session(name) {
+    if (!this.sessions.has(name)) {
+      const s = await this.vault.loadSession(name);
+      if (s) this.sessions.set(name, s);
+    }
+    return this.sessions.get(name) || null;
+  }
+
+  async setSession(name, session) {
+    const old = this.sessions.get(name);
+    if (old && old !== session) old.free();
+    this.sessions.set(name, session);
+    await this.vault.saveSession(name, session);
+  }
+
+  // ---- starting a chat -----------------------------------------------------------------------
+
+  /** "Start chat": fetch the bundle, run X3DH, ask the contact. */
+  startChat(rawName) {
+    return this.serial(async () => {
+      const name = rawName.trim().toLowerCase();
+      if (name === this.me) throw new UserError('That is you. Type the username of someone else.');
+      const existing = this.contacts[name];
+      if (existing && existing.status === 'active' && await this.session(name)) {
+        this.connect(name);
+        return name;
+      }
+      let bundle;
+      try {
+        bundle = await request('GET', `/api/keys/${encodeURIComponent(name)}`);
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 'invalid_username') {
+          throw new UserError(`"${name}" is not a valid username.`);
+        }
+        if (e instanceof ApiError && (e.code === 'unknown_user' || e.status === 404)) {
+          throw new UserError(e.code === 'no_keys'
+            ? `${name} has not finished setting up Parley yet.`
+            : `There is no one called "${name}" on this server.`);
+        }
+        throw e;
+      }
+      const session = core.Session.outbound(this.account, bundleFromJson(bundle));
+      const hello = session.encrypt(JSON.stringify({ t: 'hello' }));
+      await this.setSession(name, session);
+      this.contacts[name] = {
+        ...(existing || {}),
+        name,
+        status: 'pending',
+        identityKey: bundle.identityKey,
+        identityCounter: bundle.identityCounter,
+        verified: existing && existing.identityKey === bundle.identityKey ? existing.verified : false,
+        unread: existing?.unread || 0,
+        hello: toB64u(hello),
+        since: Date.now(),
+      };
+      if (existing && existing.identityKey && existing.identityKey !== bundle.identityKey) {
+        this.identityChanged(name);
+      }
+      if (!this.histories.has(name)) this.histories.set(name, []);
+      await this.saveContacts();
+      this.subscribe();
+      this.sendRequest(name);
+      this.changed(name);
+      return name;
+    });
+  }
+
+  sendRequest(name) {
+    const c = this.contacts[name];
+    if (!c || c.status !== 'pending' || !c.hello) return;
+    this.signaling.send({ type: 'chat-request', to: name, id: `req:${name}`, hello: c.hello });
+  }
+
+  resendRequests() {
+    for (const c of Object.values(this.contacts)) {
+      if (c.status === 'pending') this.sendRequest(c.name);
+    }
+  }
+
+  /** Accept or decline an incoming request. */
+  answerRequest(name, accept) {
+    return this.serial(async () => {
+      const req = this.requests.get(name);
+      if (!req) return;
+      this.requests.delete(name);
+      if (!accept) {
+        this.signaling.send({ type: 'chat-decline', to: name });
+        if (!this.contacts[name] || this.contacts[name].status !== 'active') {
+          const s = this.sessions.get(name);
+          if (s) s.free();
+          this.sessions.delete(name);
+          await this.vault.deleteSession(name);
+          delete this.contacts[name];
+          await this.saveContacts();
+        }
+        this.changed(name);
+        return;
+      }
+      await this.activate(name, req);
+      this.signaling.send({ type: 'chat-accept', to: name });
+      this.connect(name);
+      this.changed(name);
+    });
+  }
+
+  async activate(name, req) {
+    const prev = this.contacts[name];
+    this.contacts[name] = {
+      ...(prev || {}),
+      name,
+      status: 'active',
+      identityKey: req.identityKey,
+      verified: prev && prev.identityKey === req.identityKey ? prev.verified : false,
+      unread: prev?.unread || 0,
+      since: prev?.since || Date.now(),
+    };
+    delete this.contacts[name].hello;
+    if (!this.histories.has(name)) this.histories.set(name, []);
+    await this.saveContacts();
+    this.subscribe();
+  }
+
+  // ---- signaling -------------------------------------------------------------------------------
+
+  onSignal(msg) {
+    if (!msg || typeof msg.type !== 'string') return;
+    if (msg.type === 'presence') {
+      this.presence.set(msg.user, msg.state);
+      if (msg.state === 'online') this.connectSoon(msg.user);
+      if (msg.state === 'online' && this.contacts[msg.user]?.status === 'pending') this.sendRequest(msg.user);
+      this.changed(msg.user);
+      return;
+    }
+    if (msg.type === 'identity-changed') {
+      this.serial(() => this.identityChanged(msg.user));
+      return;
+    }
+    if (msg.type === 'error') {
+      if (msg.ref && String(msg.ref).startsWith('req:') && msg.code === 'recipient_offline') {
+        this.dispatchEvent(new CustomEvent('notice', {
+          detail: { name: String(msg.ref).slice(4), text: 'is not online right now; the request goes out when they come online.' },
+        }));
+      }
+      return;
+    }
+    const from = typeof msg.from === 'string' ? msg.from : null;
+    if (!from) return;
+    switch (msg.type) {
+      case 'chat-request':
+        this.serial(() => this.onRequest(from, msg));
+        break;
+      case 'chat-accept':
+        this.serial(async () => {
+          const c = this.contacts[from];
+          if (!c || (c.status !== 'pending' && c.status !== 'active')) return;
+          c.status = 'active';
+          delete c.hello;
+          await this.saveContacts();
+          this.changed(from);
+          this.connect(from, true);
+        });
+        break;
+      case 'chat-decline':
+        this.serial(async () => {
+          const c = this.contacts[from];
+          if (!c || c.status !== 'pending') return;
+          c.status = 'declined';
+          delete c.hello;
+          await this.saveContacts();
+          this.dispatchEvent(new CustomEvent('notice', { detail: { name: from, text: 'declined your chat request.' } }));
+          this.changed(from);
+        });
+        break;
+      case 'offer':
+      case 'answer':
+      case 'ice':
+      case 'bye':
+        if (this.contacts[from]?.status === 'active') {
+          this.link(from).onSignal(msg).catch((e) => this.report(e));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  async onRequest(from, msg) {
+    let hello;
+    try {
+      hello = fromB64u(msg.hello);
+      if (core.messageType(hello) !== core.MESSAGE_PREKEY) return;
+    } catch {
+      return;
+    }
+    const identity = core.messageSenderIdentity(hello);
+    const existing = this.contacts[from];
+    // A repeat of the request we already answered arrives through the existing session.
+    const current = await this.session(from);
+    if (current) {
+      try {
+        current.decrypt(hello);
+        await this.setSession(from, current);
+        if (existing?.status === 'active') {
+          this.signaling.send({ type: 'chat-accept', to: from });
+          return;
+        }
+      } catch (e) {
+        if (!(e instanceof core.ParleyError)) throw e;
+        if (e.codeName === 'DUPLICATE' && existing?.status === 'active') {
+          this.signaling.send({ type: 'chat-accept', to: from });
+          return;
+        }
+      }
+    }
+    let result;
+    try {
+      result = core.Session.inbound(this.account, hello);
+    } catch (e) {
+      if (e instanceof core.ParleyError) return; // not for us, replayed or forged: ignore
+      throw e;
+    }
+    await this.vault.saveAccount(this.account); // its one-time prekey is spent
+    replenish(this.account, this.vault).catch((e) => this.report(e));
+    let inner;
+    try {
+      inner = JSON.parse(fromUtf8(result.plaintext));
+    } catch {
+      inner = null;
+    }
+    if (!inner || inner.t !== 'hello') {
+      result.session.free();
+      return;
+    }
+    await this.setSession(from, result.session);
+    const identityKey = toB64u(identity);
+    if (existing && existing.identityKey && existing.identityKey !== identityKey) {
+      this.contacts[from].identityKey = identityKey;
+      await this.identityChanged(from, true);
+    }
+    if (existing?.status === 'active' || existing?.status === 'pending') {
+      // A known contact (or both asked at once): no question to ask.
+      await this.activate(from, { identityKey });
+      this.signaling.send({ type: 'chat-accept', to: from });
+      this.connect(from);
+      this.changed(from);
+      return;
+    }
+    this.requests.set(from, { identityKey, at: Date.now() });
+    this.dispatchEvent(new CustomEvent('request', { detail: { name: from } }));
+    this.changed(from);
+  }
+
+  /** A contact's identity key changed: warn, and hold sending if they were verified. */
+  async identityChanged(name, known = false) {
+    const c = this.contacts[name];
+    if (!c) return;
+    if (!known) {
+      try {
+        const b = await request('GET', `/api/keys/${encodeURIComponent(name)}`);
+        if (b.identityKey === c.identityKey) return;
+        c.identityKey = b.identityKey;
+      } catch {
+        // keep the flag below; the key will be seen with the next request
+      }
+    }
+    c.identityWarning = true;
+    c.held = !!c.verified;
+    c.verified = false;
+    await this.saveContacts();
+    this.changed(name);
+  }
+
+  /** The person looked at the warning: sending resumes. */
+  acknowledgeIdentity(name) {
+    return this.serial(async () => {
+      const c = this.contacts[name];
+      if (!c) return;
+      c.identityWarning = false;
+      c.held = false;
+      await this.saveContacts();
+      this.changed(name);
+      this.flush(name);
+    });
+  }
+
+  setVerified(name, verified) {
+    return this.serial(async () => {
+      const c = this.contacts[name];
+      if (!c) return;
+      c.verified = verified;
+      if (verified) {
+        c.identityWarning = false;
+        c.held = false;
+      }
+      await this.saveContacts();
+      this.changed(name);
+    });
+  }
+
+  // ---- links -------------------------------------------------------------------------------------
+
+  link(name) {
+    let l = this.links.get(name);
+    if (!l) {
+      l = new PeerLink(this.me, name, this.signaling);
+      l.addEventListener('open', () => {
+        this.retry.delete(name);
+        this.changed(name);
+        this.flush(name);
+      });
+      l.addEventListener('close', () => {
+        this.changed(name);
+        this.scheduleReconnect(name);
+      });
+      l.addEventListener('data', (ev) => this.serial(() => this.onData(name, ev.detail)));
+      this.links.set(name, l);
+    }
+    return l;
+  }
+
+  linkState(name) {
+    const l = this.links.get(name);
+    if (l?.open) return 'connected';
+    if (l?.pc) return 'connecting';
+    return this.presence.get(name) === 'online' ? 'online' : 'offline';
+  }
+
+  /** Opens a link to an active contact (the alphabetically smaller side offers first). */
+  connect(name, force = false) {
+    const c = this.contacts[name];
+    if (!c || c.status !== 'active') return;
+    const l = this.link(name);
+    if (l.open || l.pc) return;
+    if (force || this.me < name) {
+      l.start().catch((e) => this.report(e));
+    } else {
+      // The other side offers; if it has not after a moment, offer ourselves.
+      setTimeout(() => {
+        const again = this.links.get(name);
+        if (again && !again.open && !again.pc && this.presence.get(name) === 'online') {
+          again.start().catch((e) => this.report(e));
+        }
+      }, 3000);
+    }
+    this.changed(name);
+  }
+
+  connectSoon(name) {
+    if (this.contacts[name]?.status === 'active') this.connect(name);
+  }
+
+  scheduleReconnect(name) {
+    const attempt = (this.retry.get(name) || 0) + 1;
+    this.retry.set(name, attempt);
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** (attempt - 1));
+    setTimeout(() => {
+      if (this.presence.get(name) === 'online' && !this.links.get(name)?.open) this.connect(name);
+    }, delay);
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------
+
+  canSend(name) {
+    const c = this.contacts[name];
+    return !!c && c.status === 'active' && !c.held;
+  }
+
+  /** Adds a message to the transcript and sends it now or when the link opens. */
+  send(name, text) {
+    return this.serial(async () => {
+      if (typeof text !== 'string' || text.length === 0) return;
+      if (text.length > MAX_TEXT) throw new UserError('That message is too long (at most 16,384 characters).');
+      const c = this.contacts[name];
+      if (!c || c.status !== 'active') throw new UserError('This chat is not open yet.');
+      if (c.held) throw new UserError(`${name}'s safety number changed. Review it before sending.`);
+      const entry = { id: randomId(), from: 'me', text, ts: Date.now(), state: 'queued' };
+      this.history(name).push(entry);
+      await this.saveHistory(name);
+      this.changed(name);
+      await this.transmit(name, [entry]);
+    });
+  }
+
+  // Sends every queued or unacknowledged message of a contact (after a link opened).
+  flush(name) {
+    return this.serial(async () => {
+      const pending = this.history(name).filter((m) => m.from === 'me' && (m.state === 'queued' || m.state === 'sent'));
+      if (pending.length) await this.transmit(name, pending);
+    });
+  }
+
+  async transmit(name, entries) {
+    const link = this.links.get(name);
+    const session = await this.session(name);
+    if (!link?.open || !session || this.contacts[name]?.held) {
+      if (!link?.open) this.connect(name);
+      return;
+    }
+    let changed = false;
+    for (const entry of entries) {
+      const wire = session.encrypt(JSON.stringify({ t: 'msg', id: entry.id, ts: entry.ts, text: entry.text }));
+      await this.setSession(name, session);
+      if (!link.send(wire)) break;
+      if (entry.state === 'queued') {
+        entry.state = 'sent';
+        changed = true;
+      }
+    }
+    if (changed) {
+      await this.saveHistory(name);
+      this.changed(name);
+    }
+  }
+
+  async onData(name, bytes) {
+    const session = await this.session(name);
+    if (!session) return;
+    let inner;
+    try {
+      inner = JSON.parse(fromUtf8(session.decrypt(bytes)));
+    } catch (e) {
+      if (e instanceof core.ParleyError || e instanceof SyntaxError) return; // refused, state unchanged
+      throw e;
+    }
+    await this.setSession(name, session);
+    const history = this.history(name);
+    if (inner.t === 'msg' && typeof inner.id === 'string' && typeof inner.text === 'string') {
+      if (!history.some((m) => m.id === inner.id && m.from === 'them')) {
+        history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: Number(inner.ts) || Date.now(), state: 'received' });
+        const c = this.contacts[name];
+        if (this.activeChat !== name && c) {
+          c.unread = (c.unread || 0) + 1;
+          await this.saveContacts();
+        }
+        await this.saveHistory(name);
+      }
+      const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [inner.id] }));
+      await this.setSession(name, session);
+      this.links.get(name)?.send(ack);
+      this.changed(name);
+    } else if (inner.t === 'ack' && Array.isArray(inner.ids)) {
+      let changed = false;
+      for (const m of history) {
+        if (m.from === 'me' && m.state !== 'delivered' && inner.ids.includes(m.id)) {
+          m.state = 'delivered';
+          changed = true;
+        }
+      }
+      if (changed) {
+        await this.saveHistory(name);
+        this.changed(name);
+      }
+    }
+  }
+
+  openChat(name) {
+    this.activeChat = name;
+    const c = this.contacts[name];
+    if (c && c.unread) {
+      c.unread = 0;
+      this.serial(() => this.saveContacts());
+    }
+    if (c?.status === 'active') this.connect(name);
+  }
+
+  /** This account's identity and a contact's, for the safety number. */
+  identities(name) {
+    const c = this.contacts[name];
+    return c ? { mine: this.account.identityKey(), theirs: fromB64u(c.identityKey) } : null;
+  }
+
+  /** A brand-new identity: every contact will see the change. */
+  async resetIdentity() {
+    return this.serial(async () => {
+      for (const l of this.links.values()) l.close();
+      this.links.clear();
+      for (const [name, s] of this.sessions) {
+        s.free();
+        await this.vault.deleteSession(name);
+      }
+      this.sessions.clear();
+      const fresh = core.Account.create();
+      fresh.generatePrekeys(100);
+      this.account.free();
+      this.account = fresh;
+      await publish(fresh, this.vault, { resetIdentity: true });
+      for (const c of Object.values(this.contacts)) {
+        c.status = 'declined';
+        c.verified = false;
+        delete c.hello;
+      }
+      await this.saveContacts();
+      this.changed(null);
+    });
+  }
+
+  shutdown() {
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+    for (const s of this.sessions.values()) s.free();
+    this.sessions.clear();
+  }
+}
+
+/** An error whose message is meant for the person. */
+export class UserError extends Error {}
+
+export { equalBytes, utf8 };

@@ -1,0 +1,101 @@
+// The signaling WebSocket (docs/API.md, "WebSocket signaling"): authenticates with the token as
+// the first message, reconnects with exponential backoff and jitter, and reports its state.
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+
+export class Signaling extends EventTarget {
+  constructor(getToken) {
+    super();
+    this.getToken = getToken;
+    this.ws = null;
+    this.state = 'offline';
+    this.attempt = 0;
+    this.stopped = true;
+    this.timer = null;
+    this.subscriptions = [];
+  }
+
+  setState(state, detail = '') {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: { state, detail } }));
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000, 'logging out');
+    this.ws = null;
+    this.setState('offline');
+  }
+
+  connect() {
+    if (this.stopped) return;
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      this.retry();
+      return;
+    }
+    this.ws = ws;
+    this.setState('connecting');
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: this.getToken() }));
+    ws.onmessage = (ev) => {
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (msg.type === 'ready') {
+        this.attempt = 0;
+        this.setState('online');
+        if (this.subscriptions.length) this.send({ type: 'subscribe', users: this.subscriptions });
+      }
+      this.dispatchEvent(new CustomEvent('message', { detail: msg }));
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (ev.code === 4401) {
+        this.setState('offline', 'auth');
+        this.dispatchEvent(new CustomEvent('auth-failed'));
+        return;
+      }
+      if (ev.code === 4409) {
+        this.setState('offline', 'replaced');
+        this.dispatchEvent(new CustomEvent('replaced'));
+        return;
+      }
+      this.retry();
+    };
+  }
+
+  retry() {
+    if (this.stopped) return;
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
+    const delay = base / 2 + Math.random() * base / 2;
+    this.attempt += 1;
+    this.setState('reconnecting', `${Math.round(delay / 1000)}`);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Sends a message; false when not connected. */
+  send(msg) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || this.state !== 'online') return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  subscribe(users) {
+    this.subscriptions = [...new Set(users)].slice(0, 256);
+    this.send({ type: 'subscribe', users: this.subscriptions });
+  }
+}
