@@ -1,5 +1,8 @@
 /* parley-server: entry point. Configuration, start-up checks, Civetweb, clean shutdown. */
+#include "accounts.h"
+#include "api.h"
 #include "config.h"
+#include "db.h"
 #include "http.h"
 #include "log.h"
 #include "static_files.h"
@@ -8,10 +11,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define HTTP_RESERVE_THREADS 16
 
 #define MIME_TYPES                                                                         \
     ".wasm=application/wasm,.js=text/javascript,.mjs=text/javascript,"                     \
@@ -79,6 +85,8 @@ int main(int argc, char **argv)
     sigset_t stop_signals;
     int nports, sig;
     const char *options[32];
+    char threads[16];
+    char db_path[CONFIG_PATH_MAX + 16];
     size_t n = 0;
 
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
@@ -102,6 +110,21 @@ int main(int argc, char **argv)
     if (make_dirs(cfg.data_dir, err, sizeof err) != 0 || !check_dir(cfg.data_dir)) {
         fprintf(stderr, "parley-server: the data folder '%s' cannot be used: %s\n", cfg.data_dir,
                 err);
+        return 1;
+    }
+
+    if (sodium_init() < 0) {
+        fprintf(stderr, "parley-server: libsodium cannot be initialised\n");
+        return 1;
+    }
+    snprintf(db_path, sizeof db_path, "%s/parley.db", cfg.data_dir);
+    if (db_open(db_path, err, sizeof err) != 0) {
+        fprintf(stderr, "parley-server: %s\n", err);
+        return 1;
+    }
+    if (accounts_init(cfg.data_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "parley-server: %s\n", err);
+        db_close();
         return 1;
     }
 
@@ -137,7 +160,10 @@ int main(int argc, char **argv)
     options[n++] = "max_request_size";
     options[n++] = "16384";
     options[n++] = "num_threads";
-    options[n++] = "16";
+    /* A WebSocket holds a worker thread for its lifetime: one per allowed connection, plus
+     * threads kept in reserve for plain HTTP requests. */
+    snprintf(threads, sizeof threads, "%d", cfg.max_connections + HTTP_RESERVE_THREADS);
+    options[n++] = threads;
     options[n] = NULL;
 
     memset(&callbacks, 0, sizeof callbacks);
@@ -158,10 +184,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: cannot start on %s: %s\n", cfg.listen,
                 error_text[0] != '\0' ? error_text : "unknown error");
         mg_exit_library();
+        accounts_shutdown();
+        db_close();
         return 1;
     }
     mg_set_request_handler(ctx, "/healthz$", http_healthz, NULL);
-    mg_set_request_handler(ctx, "/api", http_api_not_found, NULL);
+    mg_set_request_handler(ctx, "/api", api_dispatch, NULL);
     mg_set_request_handler(ctx, "/", static_guard, web_real);
 
     nports = mg_get_server_ports(ctx, (int)(sizeof ports / sizeof ports[0]), ports);
@@ -169,6 +197,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: no listening port\n");
         mg_stop(ctx);
         mg_exit_library();
+        accounts_shutdown();
+        db_close();
         return 1;
     }
     log_msg(LOG_INFO, "serving %s, data in %s", web_real, cfg.data_dir);
@@ -181,6 +211,8 @@ int main(int argc, char **argv)
     log_msg(LOG_INFO, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_stop(ctx);
     mg_exit_library();
+    accounts_shutdown();
+    db_close();
     log_msg(LOG_INFO, "stopped");
     return 0;
 }
