@@ -76,6 +76,33 @@ int http_send_error_header(struct mg_connection *conn, int status, const char *c
     return send_error(conn, status, code, message, hname, hvalue);
 }
 
+int http_send_error_raw(struct mg_connection *conn, int status, const char *code,
+                        const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *err = cJSON_AddObjectToObject(root, "error");
+    char *text;
+
+    cJSON_AddStringToObject(err, "code", code);
+    cJSON_AddStringToObject(err, "message", message);
+    text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: application/json; charset=utf-8\r\n"
+              "Content-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n"
+              "Connection: close\r\n"
+              "%s\r\n",
+              status, mg_get_response_code_text(conn, status), text != NULL ? strlen(text) : 0,
+              http_security_headers);
+    if (text != NULL) {
+        mg_write(conn, text, strlen(text));
+        cJSON_free(text);
+    }
+    return status;
+}
+
 int http_method_not_allowed(struct mg_connection *conn, const char *allow)
 {
     char message[96];

@@ -4,7 +4,9 @@
 #include "config.h"
 #include "db.h"
 #include "http.h"
+#include "keys.h"
 #include "log.h"
+#include "signaling.h"
 #include "static_files.h"
 
 #include <civetweb.h>
@@ -68,6 +70,38 @@ static int check_dir(const char *path)
     struct stat st;
 
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Allowed WebSocket origins (--origin, else the listen origin and its localhost twin), then
+ * the /ws handlers. */
+static int start_signaling(struct mg_context *ctx, const struct config *cfg, int port)
+{
+    static char defaults[2][CONFIG_ORIGIN_LEN];
+    const char *list[CONFIG_ORIGINS_MAX];
+    int n = 0;
+
+    if (cfg->n_origins > 0) {
+        for (int i = 0; i < cfg->n_origins; i++) {
+            list[n++] = cfg->origins[i];
+        }
+    } else {
+        snprintf(defaults[0], sizeof defaults[0], "http://%s%s%s:%d", cfg->ipv6 ? "[" : "",
+                 cfg->host, cfg->ipv6 ? "]" : "", port);
+        list[n++] = defaults[0];
+        if (strcmp(cfg->host, "127.0.0.1") == 0) {
+            snprintf(defaults[1], sizeof defaults[1], "http://localhost:%d", port);
+            list[n++] = defaults[1];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        log_msg(LOG_INFO, "WebSocket origin allowed: %s", list[i]);
+    }
+    if (signaling_init(list, n, cfg->max_connections) != 0) {
+        return -1;
+    }
+    keys_set_identity_listener(signaling_identity_changed);
+    signaling_register(ctx);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -157,6 +191,10 @@ int main(int argc, char **argv)
     options[n++] = "yes";
     options[n++] = "request_timeout_ms";
     options[n++] = "30000";
+    options[n++] = "enable_websocket_ping_pong";
+    options[n++] = "yes";
+    options[n++] = "websocket_timeout_ms";
+    options[n++] = "30000";
     options[n++] = "max_request_size";
     options[n++] = "16384";
     options[n++] = "num_threads";
@@ -193,8 +231,8 @@ int main(int argc, char **argv)
     mg_set_request_handler(ctx, "/", static_guard, web_real);
 
     nports = mg_get_server_ports(ctx, (int)(sizeof ports / sizeof ports[0]), ports);
-    if (nports < 1) {
-        fprintf(stderr, "parley-server: no listening port\n");
+    if (nports < 1 || start_signaling(ctx, &cfg, ports[0].port) != 0) {
+        fprintf(stderr, "parley-server: no listening port or no signaling\n");
         mg_stop(ctx);
         mg_exit_library();
         accounts_shutdown();
@@ -210,6 +248,7 @@ int main(int argc, char **argv)
     }
     log_msg(LOG_INFO, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_stop(ctx);
+    signaling_shutdown();
     mg_exit_library();
     accounts_shutdown();
     db_close();
