@@ -52,6 +52,22 @@ int api_dispatch(struct mg_connection *conn, void *cbdata)
     return http_send_error(conn, 404, "not_found", "no such API endpoint");
 }
 
+int api_json_has_nul(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\0') {
+            return 1;
+        }
+        if (buf[i] == '\\' && i + 1 < len) {
+            if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0) {
+                return 1;
+            }
+            i++; /* skip the escaped character, so "\\u0000" is two characters, not NUL */
+        }
+    }
+    return 0;
+}
+
 int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -87,6 +103,11 @@ int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out)
     if (used == 0) {
         free(buf);
         return http_send_error(conn, 400, "invalid_json", "the request body is empty");
+    }
+    if (api_json_has_nul(buf, used)) {
+        free(buf);
+        return http_send_error(conn, 400, "invalid_json",
+                               "NUL characters (\\u0000) are not accepted in strings");
     }
     root = cJSON_ParseWithLength(buf, used);
     free(buf);

@@ -18,6 +18,12 @@ int api_dispatch(struct mg_connection *conn, void *cbdata);
  */
 int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out);
 
+/*
+ * 1 when JSON text holds a NUL byte or a \u0000 escape (cJSON would silently cut the string
+ * there, so "abc\u0000def" would become "abc"). Escaped backslashes are skipped correctly.
+ */
+int api_json_has_nul(const char *buf, size_t len);
+
 /* Sends obj (then deletes it) with status. */
 int api_send_object(struct mg_connection *conn, int status, cJSON *obj);
 

@@ -1,6 +1,7 @@
 #include "signaling.h"
 
 #include "accounts.h"
+#include "api.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -536,7 +537,7 @@ static const cJSON *message_ref(const cJSON *msg)
 
 static int handle_text(struct client *c, const char *data, size_t len)
 {
-    cJSON *msg = cJSON_ParseWithLength(data, len);
+    cJSON *msg = api_json_has_nul(data, len) ? NULL : cJSON_ParseWithLength(data, len);
     const cJSON *ref;
     const char *type;
     int rc = 1;

@@ -1,5 +1,6 @@
 /* Unit tests: JWT signing and verification, usernames, token buckets, base64url. */
 #include "accounts.h"
+#include "api.h"
 #include "b64.h"
 #include "jwt.h"
 #include "ratelimit.h"
@@ -328,4 +329,20 @@ void test_b64(void)
     EXPECT(b64_decode_exact(NULL, out, 4) != 0);
     EXPECT(b64_decode("A", 1, out, sizeof out, &n) != 0);
     EXPECT(b64_encode(text, 10, in, 32) != 0);
+}
+
+void test_json_nul(void)
+{
+    static const char *const with_nul[] = {"{\"a\":\"x\\u0000y\"}", "\"\\u0000\"",
+                                           "{\"a\":\"\\\\\\u0000\"}"};
+    static const char *const without[] = {"{\"a\":\"x\\u0001y\"}", "{\"a\":\"\\\\u0000\"}",
+                                          "{\"a\":\"u0000\"}", "\"\\u000\"", "\"\\\""};
+
+    for (size_t i = 0; i < sizeof with_nul / sizeof with_nul[0]; i++) {
+        EXPECT(api_json_has_nul(with_nul[i], strlen(with_nul[i])) == 1);
+    }
+    for (size_t i = 0; i < sizeof without / sizeof without[0]; i++) {
+        EXPECT(api_json_has_nul(without[i], strlen(without[i])) == 0);
+    }
+    EXPECT(api_json_has_nul("ab\0cd", 5) == 1);
 }

@@ -21,5 +21,6 @@ void test_jwt(void);
 void test_usernames(void);
 void test_ratelimit(void);
 void test_b64(void);
+void test_json_nul(void);
 
 #endif
