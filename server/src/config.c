@@ -33,6 +33,10 @@ void config_usage(const char *prog)
            "                      (PARLEY_ORIGIN, one origin)\n"
            "  --max-connections N concurrent WebSocket connections, 1..4096; more are\n"
            "                      refused at once (PARLEY_MAX_CONNECTIONS, default 256)\n"
+           "  --tls-cert FILE     serve HTTPS with this PEM certificate chain (PARLEY_TLS_CERT)\n"
+           "  --tls-key FILE      and this PEM private key (PARLEY_TLS_KEY); both or neither\n"
+           "  --self-signed       serve HTTPS with a self-signed certificate generated on\n"
+           "                      first run into the data folder (PARLEY_SELF_SIGNED=1)\n"
            "  --help              print this help and exit\n"
            "  --version           print the version and exit\n",
            prog);
@@ -169,6 +173,18 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
             return -1;
         }
         snprintf(cfg->origins[cfg->n_origins++], CONFIG_ORIGIN_LEN, "%s", value);
+    } else if (strcmp(name, "tls-cert") == 0 || strcmp(name, "tls-key") == 0) {
+        char *dst = name[4] == 'c' ? cfg->tls_cert : cfg->tls_key;
+        if (copy_value(dst, CONFIG_PATH_MAX, value) != 0) {
+            snprintf(err, errlen, "invalid --%s: empty or too long", name);
+            return -1;
+        }
+    } else if (strcmp(name, "self-signed") == 0) {
+        if (strcmp(value, "1") != 0 && strcmp(value, "yes") != 0) {
+            snprintf(err, errlen, "--self-signed takes no value (PARLEY_SELF_SIGNED=1)");
+            return -1;
+        }
+        cfg->self_signed = 1;
     } else if (strcmp(name, "max-connections") == 0) {
         char *end;
         long n = strtol(value, &end, 10);
@@ -196,6 +212,9 @@ static const struct {
     {"log-level", "PARLEY_LOG_LEVEL"},
     {"origin", "PARLEY_ORIGIN"},
     {"max-connections", "PARLEY_MAX_CONNECTIONS"},
+    {"tls-cert", "PARLEY_TLS_CERT"},
+    {"tls-key", "PARLEY_TLS_KEY"},
+    {"self-signed", "PARLEY_SELF_SIGNED"},
 };
 
 static int is_known(const char *name)
@@ -236,6 +255,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
             config_usage(argv[0]);
             return CONFIG_EXIT_OK;
         }
+        if (strcmp(arg, "--self-signed") == 0) {
+            cfg->self_signed = 1;
+            continue;
+        }
         if (strcmp(arg, "--version") == 0) {
             printf("parley-server %s\n", PARLEY_SERVER_VERSION);
             return CONFIG_EXIT_OK;
@@ -273,6 +296,14 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         if (apply(cfg, name, value, err, errlen) != 0) {
             return CONFIG_ERROR;
         }
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together");
+        return CONFIG_ERROR;
+    }
+    if (cfg->self_signed && cfg->tls_cert[0] != '\0') {
+        snprintf(err, errlen, "--self-signed and --tls-cert exclude each other");
+        return CONFIG_ERROR;
     }
     return CONFIG_OK;
 }

@@ -23,7 +23,13 @@ struct config {
     char origins[CONFIG_ORIGINS_MAX][CONFIG_ORIGIN_LEN];
     int n_origins;
     int max_connections; /* concurrent WebSocket connections */
+    char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate chain (--tls-cert) */
+    char tls_key[CONFIG_PATH_MAX];  /* PEM private key (--tls-key) */
+    int self_signed;                /* --self-signed: generate into the data folder */
 };
+
+/* 1 when the server speaks TLS. */
+#define CONFIG_TLS(cfg) ((cfg)->self_signed || (cfg)->tls_cert[0] != '\0')
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_ERROR = -1 };
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "signaling.h"
 #include "static_files.h"
+#include "tls.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -85,11 +86,12 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
             list[n++] = cfg->origins[i];
         }
     } else {
-        snprintf(defaults[0], sizeof defaults[0], "http://%s%s%s:%d", cfg->ipv6 ? "[" : "",
+        const char *scheme = CONFIG_TLS(cfg) ? "https" : "http";
+        snprintf(defaults[0], sizeof defaults[0], "%s://%s%s%s:%d", scheme, cfg->ipv6 ? "[" : "",
                  cfg->host, cfg->ipv6 ? "]" : "", port);
         list[n++] = defaults[0];
         if (strcmp(cfg->host, "127.0.0.1") == 0) {
-            snprintf(defaults[1], sizeof defaults[1], "http://localhost:%d", port);
+            snprintf(defaults[1], sizeof defaults[1], "%s://localhost:%d", scheme, port);
             list[n++] = defaults[1];
         }
     }
@@ -121,6 +123,7 @@ int main(int argc, char **argv)
     const char *options[32];
     char threads[16];
     char db_path[CONFIG_PATH_MAX + 16];
+    char listen_opt[CONFIG_LISTEN_MAX + 2];
     size_t n = 0;
 
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
@@ -156,6 +159,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: %s\n", err);
         return 1;
     }
+    if (cfg.self_signed) {
+        char cert_path[CONFIG_PATH_MAX + 16];
+        char key_path[CONFIG_PATH_MAX + 16];
+
+        if (tls_self_signed(cfg.data_dir, cfg.host, cert_path, key_path, sizeof cert_path, err,
+                            sizeof err) != 0) {
+            fprintf(stderr, "parley-server: %s\n", err);
+            db_close();
+            return 1;
+        }
+        tls_set_files(cert_path, key_path);
+    } else if (CONFIG_TLS(&cfg)) {
+        tls_set_files(cfg.tls_cert, cfg.tls_key);
+    }
     if (accounts_init(cfg.data_dir, err, sizeof err) != 0) {
         fprintf(stderr, "parley-server: %s\n", err);
         db_close();
@@ -171,8 +188,10 @@ int main(int argc, char **argv)
 
     mg_init_library(MG_FEATURES_WEBSOCKET | MG_FEATURES_IPV6 | MG_FEATURES_TLS);
 
+    /* Civetweb marks a TLS port with a trailing 's'. */
+    snprintf(listen_opt, sizeof listen_opt, "%s%s", cfg.listen, CONFIG_TLS(&cfg) ? "s" : "");
     options[n++] = "listening_ports";
-    options[n++] = cfg.listen;
+    options[n++] = listen_opt;
     options[n++] = "document_root";
     options[n++] = web_real;
     options[n++] = "enable_directory_listing";
@@ -208,6 +227,9 @@ int main(int argc, char **argv)
     callbacks.log_message = log_civetweb_message;
     callbacks.log_access = log_civetweb_access;
     callbacks.http_error = static_http_error;
+    if (CONFIG_TLS(&cfg)) {
+        callbacks.init_ssl = tls_init_ssl;
+    }
 
     memset(&init, 0, sizeof init);
     init.callbacks = &callbacks;
@@ -240,7 +262,8 @@ int main(int argc, char **argv)
         return 1;
     }
     log_msg(LOG_INFO, "serving %s, data in %s", web_real, cfg.data_dir);
-    printf("Parley is listening on http://%s%s%s:%d/ (Ctrl-C stops it)\n", cfg.ipv6 ? "[" : "",
+    printf("Parley is listening on %s://%s%s%s:%d/ (Ctrl-C stops it)\n",
+           CONFIG_TLS(&cfg) ? "https" : "http", cfg.ipv6 ? "[" : "",
            cfg.host, cfg.ipv6 ? "]" : "", ports[0].port);
     fflush(stdout);
 

@@ -9,9 +9,10 @@ export function wsUrl(httpUrl) {
  * Opens a WebSocket to server (a startServer() result) with the given Origin (default: the
  * server's own). Resolves to a client once open; rejects with the HTTP status on refusal.
  */
-export function connect(server, { origin = server.url, headers = {} } = {}) {
+export function connect(server, { origin = server.url, headers = {}, ca } = {}) {
   return new Promise((resolve, reject) => {
     const opts = { headers: { ...headers } };
+    if (ca) opts.ca = ca;
     if (origin !== null) opts.origin = origin;
     const ws = new WebSocket(wsUrl(server.url), opts);
     const queue = [];
