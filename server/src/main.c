@@ -210,6 +210,10 @@ int main(int argc, char **argv)
     options[n++] = "yes";
     options[n++] = "request_timeout_ms";
     options[n++] = "30000";
+    /* Signaling is many small messages: without TCP_NODELAY, Nagle's algorithm and delayed
+     * ACKs add about 40 ms to every relayed message. */
+    options[n++] = "tcp_nodelay";
+    options[n++] = "1";
     options[n++] = "enable_websocket_ping_pong";
     options[n++] = "yes";
     options[n++] = "websocket_timeout_ms";

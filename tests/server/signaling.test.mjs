@@ -291,3 +291,23 @@ test('logs hold no tokens and no message bodies', async () => {
   assert.match(logs, /ws: authenticated/);
   assert.match(logs, /ws: close/);
 });
+
+test('relaying adds no Nagle delay: round trips well under 40 ms', async () => {
+  const a = await newUser(server.url);
+  const b = await newUser(server.url);
+  const ca = await login(server, a.token);
+  const cb = await login(server, b.token);
+  const rtts = [];
+  for (let i = 0; i < 30; i++) {
+    const t = performance.now();
+    ca.send({ type: 'offer', to: b.username, n: i });
+    await cb.next((m) => m.type === 'offer' && m.n === i);
+    cb.send({ type: 'answer', to: a.username, n: i });
+    await ca.next((m) => m.type === 'answer' && m.n === i);
+    rtts.push(performance.now() - t);
+  }
+  rtts.sort((x, y) => x - y);
+  assert.ok(rtts[15] < 30, `median round trip ${rtts[15].toFixed(1)} ms`);
+  ca.close();
+  cb.close();
+});
