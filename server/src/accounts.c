@@ -24,6 +24,12 @@ static struct rl_table *ip_limits;
 static struct rl_table *account_limits;
 
 static const char *const reserved_names[] = {"me"};
+static void (*revoke_listener)(const char *username);
+
+void accounts_set_revoke_listener(void (*listener)(const char *username))
+{
+    revoke_listener = listener;
+}
 
 int account_username_valid(const char *name)
 {
@@ -415,6 +421,9 @@ int accounts_logout(struct mg_connection *conn)
         return http_send_error(conn, 500, "internal", "cannot revoke the tokens");
     }
     log_msg(LOG_INFO, "logout: %s", acc.username);
+    if (revoke_listener != NULL) {
+        revoke_listener(acc.username);
+    }
     return http_send_json(conn, 200, "{\"ok\":true}");
 }
 
@@ -477,6 +486,9 @@ int accounts_password(struct mg_connection *conn)
         return http_send_error(conn, 500, "internal", "the password could not be stored");
     }
     log_msg(LOG_INFO, "password: changed for %s", acc.username);
+    if (revoke_listener != NULL) {
+        revoke_listener(acc.username);
+    }
     return send_token(conn, 200, acc.username, gen);
 }
 

@@ -56,6 +56,9 @@ int accounts_authenticate(struct mg_connection *conn, struct account *acc);
 /* Looks a username up. 1 found (id in *id when not NULL), 0 unknown, -1 database error. */
 int accounts_exists(const char *username, long long *id);
 
+/* Called (outside any lock) after every token of username was revoked. */
+void accounts_set_revoke_listener(void (*listener)(const char *username));
+
 int accounts_signup(struct mg_connection *conn);
 int accounts_login(struct mg_connection *conn);
 int accounts_logout(struct mg_connection *conn);

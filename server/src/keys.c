@@ -6,6 +6,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -14,6 +15,19 @@
 #include <string.h>
 
 static void (*identity_listener)(const char *username);
+static struct rl_table *fetch_limits;
+
+int keys_init(void)
+{
+    fetch_limits = rl_create(4096, KEYS_FETCH_BURST, KEYS_FETCH_PER_SECOND);
+    return fetch_limits != NULL ? 0 : -1;
+}
+
+void keys_shutdown(void)
+{
+    rl_free(fetch_limits);
+    fetch_limits = NULL;
+}
 
 void keys_set_identity_listener(void (*listener)(const char *username))
 {
@@ -490,6 +504,17 @@ int keys_get(struct mg_connection *conn, const char *username)
     if (!account_username_valid(username)) {
         return http_send_error(conn, 400, "invalid_username", "the path does not name a valid "
                                                               "username");
+    }
+    /* Each bundle consumes a one-time prekey: one account may not drain others' quickly. */
+    {
+        char key[RL_KEY_MAX];
+        int wait;
+        snprintf(key, sizeof key, "fetch:%s", acc.username);
+        wait = rl_take(fetch_limits, key, rl_now());
+        if (wait > 0) {
+            log_msg(LOG_WARN, "keys: throttled bundle fetches of %s for %d s", acc.username, wait);
+            return api_send_throttled(conn, wait);
+        }
     }
     memset(&b, 0, sizeof b);
     db = db_lock();

@@ -15,6 +15,13 @@
 #define KEYS_STORED_MAX 200
 #define KEYS_LOW_WATER 20
 #define KEYS_SPK_CONTEXT "parley-spk-v1"
+/* Bundle fetches per requesting account. */
+#define KEYS_FETCH_BURST 100.0
+#define KEYS_FETCH_PER_SECOND 1.0
+
+/* Prepares the fetch throttle. 0 or -1. */
+int keys_init(void);
+void keys_shutdown(void);
 
 /* Writes the signed-prekey message: "parley-spk-v1" || id (4 bytes, big-endian) || public. */
 void keys_spk_message(uint32_t id, const unsigned char public_key[32], unsigned char out[49]);

@@ -102,6 +102,7 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
         return -1;
     }
     keys_set_identity_listener(signaling_identity_changed);
+    accounts_set_revoke_listener(signaling_revoked);
     signaling_register(ctx);
     return 0;
 }
@@ -109,7 +110,7 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
 int main(int argc, char **argv)
 {
     struct config cfg;
-    char err[512];
+    char err[512] = "";
     char web_real[PATH_MAX];
     char error_text[256] = "";
     unsigned error_code = 0;
@@ -175,6 +176,12 @@ int main(int argc, char **argv)
     }
     if (accounts_init(cfg.data_dir, err, sizeof err) != 0) {
         fprintf(stderr, "parley-server: %s\n", err);
+        db_close();
+        return 1;
+    }
+    if (keys_init() != 0) {
+        fprintf(stderr, "parley-server: out of memory\n");
+        accounts_shutdown();
         db_close();
         return 1;
     }
@@ -249,6 +256,7 @@ int main(int argc, char **argv)
                 error_text[0] != '\0' ? error_text : "unknown error");
         mg_exit_library();
         accounts_shutdown();
+        keys_shutdown();
         db_close();
         return 1;
     }
@@ -262,6 +270,7 @@ int main(int argc, char **argv)
         mg_stop(ctx);
         mg_exit_library();
         accounts_shutdown();
+        keys_shutdown();
         db_close();
         return 1;
     }
@@ -274,10 +283,12 @@ int main(int argc, char **argv)
     while (sigwait(&stop_signals, &sig) != 0) {
     }
     log_msg(LOG_INFO, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    signaling_close_all();
     mg_stop(ctx);
     signaling_shutdown();
     mg_exit_library();
     accounts_shutdown();
+    keys_shutdown();
     db_close();
     log_msg(LOG_INFO, "stopped");
     return 0;

@@ -218,6 +218,39 @@ static struct client *find_user(const char *user)
     return NULL;
 }
 
+/* Closes (with code and reason) every connection matching: user's, or all when user is NULL. */
+static void close_matching(const char *user, int code, const char *reason)
+{
+    for (;;) {
+        struct client *target = NULL;
+        pthread_mutex_lock(&reg_lock);
+        for (struct client *c = clients; c != NULL; c = c->next) {
+            if (!c->closing && (user == NULL || (c->authed && strcmp(c->user, user) == 0))) {
+                target = c;
+                target->closing = 1;
+                hold(target);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&reg_lock);
+        if (target == NULL) {
+            return;
+        }
+        write_close(target->conn, code, reason);
+        release(target);
+    }
+}
+
+void signaling_revoked(const char *username)
+{
+    close_matching(username, WS_CLOSE_UNAUTHORIZED, "session revoked");
+}
+
+void signaling_close_all(void)
+{
+    close_matching(NULL, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
 /* ---- Connection life cycle ------------------------------------------------------------------- */
 
 static int origin_allowed(const char *origin)

@@ -19,6 +19,7 @@
 #define WS_SUBSCRIBE_MAX 256
 #define WS_ORIGINS_MAX 10
 
+#define WS_CLOSE_GOING_AWAY 1001
 #define WS_CLOSE_POLICY 1008
 #define WS_CLOSE_TOO_BIG 1009
 #define WS_CLOSE_TRY_LATER 1013
@@ -36,6 +37,12 @@ void signaling_register(struct mg_context *ctx);
 
 /* Stops the watchdog (call after mg_stop). */
 void signaling_shutdown(void);
+
+/* Closes username's connection with 4401 "session revoked" (after a logout or password change). */
+void signaling_revoked(const char *username);
+
+/* Closes every connection with 1001 "server shutting down" (call before mg_stop). */
+void signaling_close_all(void);
 
 /* Tells the subscribers of username's presence that its identity key changed. */
 void signaling_identity_changed(const char *username);

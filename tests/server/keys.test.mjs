@@ -173,3 +173,20 @@ test('a different identity key is refused unless resetIdentity, which clears old
   assert.ok(after.body.identityChangedAt >= before.body.identityChangedAt);
   assert.ok([10, 11].includes(after.body.oneTimePrekey.id));
 });
+
+test('bundle fetches are throttled per requesting account', async () => {
+  const owner = await newUser(base);
+  const greedy = await newUser(base);
+  await upload(owner, newIdentity(), { otpks: oneTimePrekeys(0, 100) });
+  let throttled;
+  for (let i = 0; i < 110 && !throttled; i++) {
+    const r = await api(base, 'GET', `/api/keys/${owner.username}`, { token: greedy.token });
+    if (r.status === 429) throttled = r;
+    else assert.equal(r.status, 200);
+  }
+  assert.ok(throttled, 'throttled after the burst');
+  assert.equal(throttled.body.error.code, 'rate_limited');
+  assert.ok(Number(throttled.headers.get('retry-after')) >= 1);
+  // Others are not affected.
+  assert.equal((await api(base, 'GET', `/api/keys/${owner.username}`, { token: owner.token })).status, 200);
+});

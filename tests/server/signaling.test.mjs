@@ -311,3 +311,27 @@ test('relaying adds no Nagle delay: round trips well under 40 ms', async () => {
   ca.close();
   cb.close();
 });
+
+test('logout and password change close the user\'s WebSocket with 4401', async () => {
+  const u = await newUser(server.url);
+  const c = await login(server, u.token);
+  await api(server.url, 'POST', '/api/logout', { token: u.token });
+  const closed = await c.closed();
+  assert.equal(closed.code, 4401);
+  assert.equal(closed.reason, 'session revoked');
+  const again = await api(server.url, 'POST', '/api/login', { body: { username: u.username, password: u.password } });
+  const c2 = await login(server, again.body.token);
+  await api(server.url, 'POST', '/api/password', { token: again.body.token, body: { oldPassword: u.password, newPassword: 'brand new password' } });
+  assert.equal((await c2.closed()).code, 4401);
+});
+
+test('shutdown closes WebSockets with 1001', async () => {
+  const s = await startServer();
+  const u = await newUser(s.url);
+  const c = await login(s, u.token);
+  const stopped = s.stop();
+  const closed = await c.closed();
+  assert.equal(closed.code, 1001);
+  assert.equal(closed.reason, 'server shutting down');
+  assert.equal((await stopped).code, 0);
+});
