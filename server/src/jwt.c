@@ -185,6 +185,48 @@ enum jwt_result jwt_verify(const unsigned char key[JWT_KEY_BYTES], const char *t
     return check_payload(dot1 + 1, (size_t)(dot2 - dot1 - 1), now, claims);
 }
 
+/*
+ * Writes a random key to DIR/jwt.key.tmp, syncs it, and links it to path, so that path either
+ * does not exist or holds a whole key even after a crash; a concurrent creator wins cleanly.
+ */
+static int create_key(const char *data_dir, const char *path, char *err, size_t errlen)
+{
+    char tmp[4224];
+    unsigned char key[JWT_KEY_BYTES];
+    int fd;
+    int dirfd;
+    int ok;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    randombytes_buf(key, sizeof key);
+    ok = write(fd, key, sizeof key) == (ssize_t)sizeof key && fsync(fd) == 0;
+    sodium_memzero(key, sizeof key);
+    close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (link(tmp, path) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    unlink(tmp);
+    dirfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd >= 0) {
+        (void)fsync(dirfd);
+        close(dirfd);
+    }
+    return 0;
+}
+
 int jwt_load_key(const char *data_dir, unsigned char key[JWT_KEY_BYTES], char *err,
                  size_t errlen)
 {
@@ -199,20 +241,10 @@ int jwt_load_key(const char *data_dir, unsigned char key[JWT_KEY_BYTES], char *e
     }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT) {
-        randombytes_buf(key, JWT_KEY_BYTES);
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        if (create_key(data_dir, path, err, errlen) != 0) {
             return -1;
         }
-        if (write(fd, key, JWT_KEY_BYTES) != JWT_KEY_BYTES || fsync(fd) != 0) {
-            snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-            close(fd);
-            unlink(path);
-            return -1;
-        }
-        close(fd);
-        return 0;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     }
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));

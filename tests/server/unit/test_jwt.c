@@ -8,7 +8,10 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static unsigned char key[JWT_KEY_BYTES];
 static const long long now = 1700000000;
@@ -217,8 +220,39 @@ static void test_malformed(void)
     }
 }
 
+static void test_key_file(void)
+{
+    char dir[] = "/tmp/parley-unit-XXXXXX";
+    char path[64];
+    char err[256];
+    unsigned char k1[JWT_KEY_BYTES];
+    unsigned char k2[JWT_KEY_BYTES];
+    struct stat st;
+    FILE *f;
+
+    if (mkdtemp(dir) == NULL) {
+        EXPECT(0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/jwt.key", dir);
+    EXPECT(jwt_load_key(dir, k1, err, sizeof err) == 0);
+    EXPECT(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == JWT_KEY_BYTES);
+    EXPECT(jwt_load_key(dir, k2, err, sizeof err) == 0 && memcmp(k1, k2, sizeof k1) == 0);
+    /* A truncated key file is refused, not silently replaced. */
+    f = fopen(path, "wb");
+    if (f != NULL) {
+        fwrite("short", 1, 5, f);
+        fclose(f);
+    }
+    EXPECT(jwt_load_key(dir, k2, err, sizeof err) != 0 && strstr(err, "exactly 32") != NULL);
+    unlink(path);
+    rmdir(dir);
+    EXPECT(jwt_load_key("/nonexistent-parley-dir", k2, err, sizeof err) != 0);
+}
+
 void test_jwt(void)
 {
+    test_key_file();
     randombytes_buf(key, sizeof key);
     test_round_trip();
     test_tampering();

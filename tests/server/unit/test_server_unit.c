@@ -103,6 +103,28 @@ static void test_origins(void)
     EXPECT(config_load(&cfg, 3, bad_max, err, sizeof err) == CONFIG_ERROR);
 }
 
+static void test_tls_flags(void)
+{
+    struct config cfg;
+    char err[256];
+    char *pair[] = {"parley-server", "--tls-cert", "/c.pem", "--tls-key=/k.pem"};
+    char *half[] = {"parley-server", "--tls-key", "/k.pem"};
+    char *self[] = {"parley-server", "--self-signed"};
+    char *both[] = {"parley-server", "--self-signed", "--tls-cert", "/c", "--tls-key", "/k"};
+    char *self_value[] = {"parley-server", "--self-signed=maybe"};
+
+    EXPECT(config_load(&cfg, 4, pair, err, sizeof err) == CONFIG_OK && CONFIG_TLS(&cfg) &&
+           strcmp(cfg.tls_cert, "/c.pem") == 0 && strcmp(cfg.tls_key, "/k.pem") == 0);
+    EXPECT(config_load(&cfg, 3, half, err, sizeof err) == CONFIG_ERROR &&
+           strstr(err, "go together") != NULL);
+    EXPECT(config_load(&cfg, 2, self, err, sizeof err) == CONFIG_OK && cfg.self_signed &&
+           CONFIG_TLS(&cfg));
+    EXPECT(config_load(&cfg, 6, both, err, sizeof err) == CONFIG_ERROR);
+    EXPECT(config_load(&cfg, 2, self_value, err, sizeof err) == CONFIG_ERROR);
+    EXPECT(config_load(&cfg, 1, self, err, sizeof err) == CONFIG_OK && !CONFIG_TLS(&cfg) &&
+           cfg.max_connections == CONFIG_MAX_CONNECTIONS_DEFAULT);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -113,6 +135,7 @@ int main(void)
     test_listen();
     test_flags();
     test_origins();
+    test_tls_flags();
     test_jwt();
     test_usernames();
     test_ratelimit();
