@@ -26,6 +26,17 @@ void config_usage(const char *prog)
            "  --web DIR           folder of the web app to serve; must exist\n"
            "                      (PARLEY_WEB, default " DEFAULT_WEB ")\n"
            "  --log-level LEVEL   error, warn, info or debug (PARLEY_LOG_LEVEL, default info)\n"
+           "  --origin ORIGIN     a page origin allowed to open the WebSocket, e.g.\n"
+           "                      https://chat.example.org; repeatable (up to 8). Default:\n"
+           "                      the listen origin http://ADDR:PORT, plus\n"
+           "                      http://localhost:PORT when listening on 127.0.0.1\n"
+           "                      (PARLEY_ORIGIN, one origin)\n"
+           "  --max-connections N concurrent WebSocket connections, 1..4096; more are\n"
+           "                      refused at once (PARLEY_MAX_CONNECTIONS, default 256)\n"
+           "  --tls-cert FILE     serve HTTPS with this PEM certificate chain (PARLEY_TLS_CERT)\n"
+           "  --tls-key FILE      and this PEM private key (PARLEY_TLS_KEY); both or neither\n"
+           "  --self-signed       serve HTTPS with a self-signed certificate generated on\n"
+           "                      first run into the data folder (PARLEY_SELF_SIGNED=1)\n"
            "  --help              print this help and exit\n"
            "  --version           print the version and exit\n",
            prog);
@@ -95,6 +106,34 @@ int config_parse_listen(struct config *cfg, const char *value)
     return 0;
 }
 
+int config_origin_valid(const char *value)
+{
+    const char *host;
+    size_t len = strlen(value);
+
+    if (len == 0 || len >= CONFIG_ORIGIN_LEN) {
+        return 0;
+    }
+    if (strncmp(value, "http://", 7) == 0) {
+        host = value + 7;
+    } else if (strncmp(value, "https://", 8) == 0) {
+        host = value + 8;
+    } else {
+        return 0;
+    }
+    if (*host == '\0') {
+        return 0;
+    }
+    for (const char *p = host; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || c == '[' || c == ']')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int apply(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
     if (strcmp(name, "listen") == 0) {
@@ -121,6 +160,41 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
             return -1;
         }
         cfg->log_level = level;
+    } else if (strcmp(name, "origin") == 0) {
+        if (!config_origin_valid(value)) {
+            snprintf(err, errlen,
+                     "invalid origin '%.80s': expected http(s)://host[:port] in lower case, "
+                     "without a path",
+                     value);
+            return -1;
+        }
+        if (cfg->n_origins >= CONFIG_ORIGINS_MAX) {
+            snprintf(err, errlen, "too many origins (at most %d)", CONFIG_ORIGINS_MAX);
+            return -1;
+        }
+        snprintf(cfg->origins[cfg->n_origins++], CONFIG_ORIGIN_LEN, "%s", value);
+    } else if (strcmp(name, "tls-cert") == 0 || strcmp(name, "tls-key") == 0) {
+        char *dst = name[4] == 'c' ? cfg->tls_cert : cfg->tls_key;
+        if (copy_value(dst, CONFIG_PATH_MAX, value) != 0) {
+            snprintf(err, errlen, "invalid --%s: empty or too long", name);
+            return -1;
+        }
+    } else if (strcmp(name, "self-signed") == 0) {
+        if (strcmp(value, "1") != 0 && strcmp(value, "yes") != 0) {
+            snprintf(err, errlen, "--self-signed takes no value (PARLEY_SELF_SIGNED=1)");
+            return -1;
+        }
+        cfg->self_signed = 1;
+    } else if (strcmp(name, "max-connections") == 0) {
+        char *end;
+        long n = strtol(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || n < 1 ||
+            n > CONFIG_MAX_CONNECTIONS_LIMIT) {
+            snprintf(err, errlen, "invalid --max-connections '%.40s': expected 1..%d", value,
+                     CONFIG_MAX_CONNECTIONS_LIMIT);
+            return -1;
+        }
+        cfg->max_connections = (int)n;
     } else {
         snprintf(err, errlen, "unknown option --%.60s (see --help)", name);
         return -1;
@@ -136,6 +210,11 @@ static const struct {
     {"data", "PARLEY_DATA"},
     {"web", "PARLEY_WEB"},
     {"log-level", "PARLEY_LOG_LEVEL"},
+    {"origin", "PARLEY_ORIGIN"},
+    {"max-connections", "PARLEY_MAX_CONNECTIONS"},
+    {"tls-cert", "PARLEY_TLS_CERT"},
+    {"tls-key", "PARLEY_TLS_KEY"},
+    {"self-signed", "PARLEY_SELF_SIGNED"},
 };
 
 static int is_known(const char *name)
@@ -155,6 +234,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     (void)copy_value(cfg->data_dir, sizeof cfg->data_dir, DEFAULT_DATA);
     (void)copy_value(cfg->web_dir, sizeof cfg->web_dir, DEFAULT_WEB);
     cfg->log_level = LOG_INFO;
+    cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
 
     for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
         const char *value = getenv(env_names[i].env);
@@ -174,6 +254,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             config_usage(argv[0]);
             return CONFIG_EXIT_OK;
+        }
+        if (strcmp(arg, "--self-signed") == 0) {
+            cfg->self_signed = 1;
+            continue;
         }
         if (strcmp(arg, "--version") == 0) {
             printf("parley-server %s\n", PARLEY_SERVER_VERSION);
@@ -212,6 +296,14 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         if (apply(cfg, name, value, err, errlen) != 0) {
             return CONFIG_ERROR;
         }
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together");
+        return CONFIG_ERROR;
+    }
+    if (cfg->self_signed && cfg->tls_cert[0] != '\0') {
+        snprintf(err, errlen, "--self-signed and --tls-cert exclude each other");
+        return CONFIG_ERROR;
     }
     return CONFIG_OK;
 }

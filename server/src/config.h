@@ -6,6 +6,10 @@
 
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_LISTEN_MAX 64
+#define CONFIG_ORIGINS_MAX 8
+#define CONFIG_ORIGIN_LEN 256
+#define CONFIG_MAX_CONNECTIONS_DEFAULT 256
+#define CONFIG_MAX_CONNECTIONS_LIMIT 4096
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
@@ -15,7 +19,17 @@ struct config {
     char data_dir[CONFIG_PATH_MAX];
     char web_dir[CONFIG_PATH_MAX];
     int log_level;
+    /* Allowed WebSocket origins (--origin, repeatable); none given means the defaults. */
+    char origins[CONFIG_ORIGINS_MAX][CONFIG_ORIGIN_LEN];
+    int n_origins;
+    int max_connections; /* concurrent WebSocket connections */
+    char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate chain (--tls-cert) */
+    char tls_key[CONFIG_PATH_MAX];  /* PEM private key (--tls-key) */
+    int self_signed;                /* --self-signed: generate into the data folder */
 };
+
+/* 1 when the server speaks TLS. */
+#define CONFIG_TLS(cfg) ((cfg)->self_signed || (cfg)->tls_cert[0] != '\0')
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_ERROR = -1 };
 
@@ -27,6 +41,9 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
 
 /* Parses ADDR:PORT (IPv4 literal or [IPv6 literal]) into cfg; 0 or -1. */
 int config_parse_listen(struct config *cfg, const char *value);
+
+/* 1 when value is a valid origin: http(s)://host[:port], no path, no spaces, < 256 bytes. */
+int config_origin_valid(const char *value);
 
 void config_usage(const char *prog);
 

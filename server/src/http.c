@@ -15,7 +15,8 @@ const char http_security_headers[] =
     "X-Frame-Options: DENY\r\n"
     "Permissions-Policy: geolocation=(), payment=(), usb=()\r\n";
 
-static int send_json(struct mg_connection *conn, int status, const char *json, const char *allow)
+static int send_json(struct mg_connection *conn, int status, const char *json, const char *hname,
+                     const char *hvalue)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     size_t len = strlen(json);
@@ -26,8 +27,8 @@ static int send_json(struct mg_connection *conn, int status, const char *json, c
     mg_response_header_add(conn, "Content-Type", "application/json; charset=utf-8", -1);
     mg_response_header_add(conn, "Content-Length", length, -1);
     mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-    if (allow != NULL) {
-        mg_response_header_add(conn, "Allow", allow, -1);
+    if (hname != NULL && hvalue != NULL) {
+        mg_response_header_add(conn, hname, hvalue, -1);
     }
     mg_response_header_add_lines(conn, http_security_headers);
     mg_response_header_send(conn);
@@ -39,11 +40,11 @@ static int send_json(struct mg_connection *conn, int status, const char *json, c
 
 int http_send_json(struct mg_connection *conn, int status, const char *json)
 {
-    return send_json(conn, status, json, NULL);
+    return send_json(conn, status, json, NULL, NULL);
 }
 
 static int send_error(struct mg_connection *conn, int status, const char *code,
-                      const char *message, const char *allow)
+                      const char *message, const char *hname, const char *hvalue)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *err = cJSON_AddObjectToObject(root, "error");
@@ -57,16 +58,49 @@ static int send_error(struct mg_connection *conn, int status, const char *code,
     if (text == NULL) {
         return send_json(conn, 500,
                          "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}",
-                         NULL);
+                         NULL, NULL);
     }
-    rc = send_json(conn, status, text, allow);
+    rc = send_json(conn, status, text, hname, hvalue);
     cJSON_free(text);
     return rc;
 }
 
 int http_send_error(struct mg_connection *conn, int status, const char *code, const char *message)
 {
-    return send_error(conn, status, code, message, NULL);
+    return send_error(conn, status, code, message, NULL, NULL);
+}
+
+int http_send_error_header(struct mg_connection *conn, int status, const char *code,
+                           const char *message, const char *hname, const char *hvalue)
+{
+    return send_error(conn, status, code, message, hname, hvalue);
+}
+
+int http_send_error_raw(struct mg_connection *conn, int status, const char *code,
+                        const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *err = cJSON_AddObjectToObject(root, "error");
+    char *text;
+
+    cJSON_AddStringToObject(err, "code", code);
+    cJSON_AddStringToObject(err, "message", message);
+    text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: application/json; charset=utf-8\r\n"
+              "Content-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n"
+              "Connection: close\r\n"
+              "%s\r\n",
+              status, mg_get_response_code_text(conn, status), text != NULL ? strlen(text) : 0,
+              http_security_headers);
+    if (text != NULL) {
+        mg_write(conn, text, strlen(text));
+        cJSON_free(text);
+    }
+    return status;
 }
 
 int http_method_not_allowed(struct mg_connection *conn, const char *allow)
@@ -74,7 +108,7 @@ int http_method_not_allowed(struct mg_connection *conn, const char *allow)
     char message[96];
 
     snprintf(message, sizeof message, "method not allowed here; use %s", allow);
-    return send_error(conn, 405, "method_not_allowed", message, allow);
+    return send_error(conn, 405, "method_not_allowed", message, "Allow", allow);
 }
 
 int http_healthz(struct mg_connection *conn, void *cbdata)

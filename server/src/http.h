@@ -16,6 +16,17 @@ int http_send_json(struct mg_connection *conn, int status, const char *json);
 /* Sends {"error":{"code":CODE,"message":MESSAGE}}; code and message are plain ASCII constants. */
 int http_send_error(struct mg_connection *conn, int status, const char *code, const char *message);
 
+/* Like http_send_error, with one extra header (e.g. Retry-After). */
+int http_send_error_header(struct mg_connection *conn, int status, const char *code,
+                           const char *message, const char *hname, const char *hvalue);
+
+/*
+ * Like http_send_error, written as raw HTTP/1.1 with Connection: close: for the WebSocket
+ * connect handler, where Civetweb's response-header functions are not available.
+ */
+int http_send_error_raw(struct mg_connection *conn, int status, const char *code,
+                        const char *message);
+
 /* 405 with an Allow header listing the methods the resource takes, e.g. "GET, HEAD". */
 int http_method_not_allowed(struct mg_connection *conn, const char *allow);
 

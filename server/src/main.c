@@ -1,17 +1,26 @@
 /* parley-server: entry point. Configuration, start-up checks, Civetweb, clean shutdown. */
+#include "accounts.h"
+#include "api.h"
 #include "config.h"
+#include "db.h"
 #include "http.h"
+#include "keys.h"
 #include "log.h"
+#include "signaling.h"
 #include "static_files.h"
+#include "tls.h"
 
 #include <civetweb.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define HTTP_RESERVE_THREADS 16
 
 #define MIME_TYPES                                                                         \
     ".wasm=application/wasm,.js=text/javascript,.mjs=text/javascript,"                     \
@@ -64,10 +73,44 @@ static int check_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Allowed WebSocket origins (--origin, else the listen origin and its localhost twin), then
+ * the /ws handlers. */
+static int start_signaling(struct mg_context *ctx, const struct config *cfg, int port)
+{
+    static char defaults[2][CONFIG_ORIGIN_LEN];
+    const char *list[CONFIG_ORIGINS_MAX];
+    int n = 0;
+
+    if (cfg->n_origins > 0) {
+        for (int i = 0; i < cfg->n_origins; i++) {
+            list[n++] = cfg->origins[i];
+        }
+    } else {
+        const char *scheme = CONFIG_TLS(cfg) ? "https" : "http";
+        snprintf(defaults[0], sizeof defaults[0], "%s://%s%s%s:%d", scheme, cfg->ipv6 ? "[" : "",
+                 cfg->host, cfg->ipv6 ? "]" : "", port);
+        list[n++] = defaults[0];
+        if (strcmp(cfg->host, "127.0.0.1") == 0) {
+            snprintf(defaults[1], sizeof defaults[1], "%s://localhost:%d", scheme, port);
+            list[n++] = defaults[1];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        log_msg(LOG_INFO, "WebSocket origin allowed: %s", list[i]);
+    }
+    if (signaling_init(list, n, cfg->max_connections) != 0) {
+        return -1;
+    }
+    keys_set_identity_listener(signaling_identity_changed);
+    accounts_set_revoke_listener(signaling_revoked);
+    signaling_register(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
-    char err[512];
+    char err[512] = "";
     char web_real[PATH_MAX];
     char error_text[256] = "";
     unsigned error_code = 0;
@@ -79,6 +122,9 @@ int main(int argc, char **argv)
     sigset_t stop_signals;
     int nports, sig;
     const char *options[32];
+    char threads[16];
+    char db_path[CONFIG_PATH_MAX + 16];
+    char listen_opt[CONFIG_LISTEN_MAX + 2];
     size_t n = 0;
 
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
@@ -105,6 +151,41 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (sodium_init() < 0) {
+        fprintf(stderr, "parley-server: libsodium cannot be initialised\n");
+        return 1;
+    }
+    snprintf(db_path, sizeof db_path, "%s/parley.db", cfg.data_dir);
+    if (db_open(db_path, err, sizeof err) != 0) {
+        fprintf(stderr, "parley-server: %s\n", err);
+        return 1;
+    }
+    if (cfg.self_signed) {
+        char cert_path[CONFIG_PATH_MAX + 16];
+        char key_path[CONFIG_PATH_MAX + 16];
+
+        if (tls_self_signed(cfg.data_dir, cfg.host, cert_path, key_path, sizeof cert_path, err,
+                            sizeof err) != 0) {
+            fprintf(stderr, "parley-server: %s\n", err);
+            db_close();
+            return 1;
+        }
+        tls_set_files(cert_path, key_path);
+    } else if (CONFIG_TLS(&cfg)) {
+        tls_set_files(cfg.tls_cert, cfg.tls_key);
+    }
+    if (accounts_init(cfg.data_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "parley-server: %s\n", err);
+        db_close();
+        return 1;
+    }
+    if (keys_init() != 0) {
+        fprintf(stderr, "parley-server: out of memory\n");
+        accounts_shutdown();
+        db_close();
+        return 1;
+    }
+
     /* Stop signals are taken synchronously by the main thread; workers inherit the mask. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
@@ -114,8 +195,10 @@ int main(int argc, char **argv)
 
     mg_init_library(MG_FEATURES_WEBSOCKET | MG_FEATURES_IPV6 | MG_FEATURES_TLS);
 
+    /* Civetweb marks a TLS port with a trailing 's'. */
+    snprintf(listen_opt, sizeof listen_opt, "%s%s", cfg.listen, CONFIG_TLS(&cfg) ? "s" : "");
     options[n++] = "listening_ports";
-    options[n++] = cfg.listen;
+    options[n++] = listen_opt;
     options[n++] = "document_root";
     options[n++] = web_real;
     options[n++] = "enable_directory_listing";
@@ -134,16 +217,30 @@ int main(int argc, char **argv)
     options[n++] = "yes";
     options[n++] = "request_timeout_ms";
     options[n++] = "30000";
+    /* Signaling is many small messages: without TCP_NODELAY, Nagle's algorithm and delayed
+     * ACKs add about 40 ms to every relayed message. */
+    options[n++] = "tcp_nodelay";
+    options[n++] = "1";
+    options[n++] = "enable_websocket_ping_pong";
+    options[n++] = "yes";
+    options[n++] = "websocket_timeout_ms";
+    options[n++] = "30000";
     options[n++] = "max_request_size";
     options[n++] = "16384";
     options[n++] = "num_threads";
-    options[n++] = "16";
+    /* A WebSocket holds a worker thread for its lifetime: one per allowed connection, plus
+     * threads kept in reserve for plain HTTP requests. */
+    snprintf(threads, sizeof threads, "%d", cfg.max_connections + HTTP_RESERVE_THREADS);
+    options[n++] = threads;
     options[n] = NULL;
 
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.log_message = log_civetweb_message;
     callbacks.log_access = log_civetweb_access;
     callbacks.http_error = static_http_error;
+    if (CONFIG_TLS(&cfg)) {
+        callbacks.init_ssl = tls_init_ssl;
+    }
 
     memset(&init, 0, sizeof init);
     init.callbacks = &callbacks;
@@ -158,29 +255,41 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: cannot start on %s: %s\n", cfg.listen,
                 error_text[0] != '\0' ? error_text : "unknown error");
         mg_exit_library();
+        accounts_shutdown();
+        keys_shutdown();
+        db_close();
         return 1;
     }
     mg_set_request_handler(ctx, "/healthz$", http_healthz, NULL);
-    mg_set_request_handler(ctx, "/api", http_api_not_found, NULL);
+    mg_set_request_handler(ctx, "/api", api_dispatch, NULL);
     mg_set_request_handler(ctx, "/", static_guard, web_real);
 
     nports = mg_get_server_ports(ctx, (int)(sizeof ports / sizeof ports[0]), ports);
-    if (nports < 1) {
-        fprintf(stderr, "parley-server: no listening port\n");
+    if (nports < 1 || start_signaling(ctx, &cfg, ports[0].port) != 0) {
+        fprintf(stderr, "parley-server: no listening port or no signaling\n");
         mg_stop(ctx);
         mg_exit_library();
+        accounts_shutdown();
+        keys_shutdown();
+        db_close();
         return 1;
     }
     log_msg(LOG_INFO, "serving %s, data in %s", web_real, cfg.data_dir);
-    printf("Parley is listening on http://%s%s%s:%d/ (Ctrl-C stops it)\n", cfg.ipv6 ? "[" : "",
+    printf("Parley is listening on %s://%s%s%s:%d/ (Ctrl-C stops it)\n",
+           CONFIG_TLS(&cfg) ? "https" : "http", cfg.ipv6 ? "[" : "",
            cfg.host, cfg.ipv6 ? "]" : "", ports[0].port);
     fflush(stdout);
 
     while (sigwait(&stop_signals, &sig) != 0) {
     }
     log_msg(LOG_INFO, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    signaling_close_all();
     mg_stop(ctx);
+    signaling_shutdown();
     mg_exit_library();
+    accounts_shutdown();
+    keys_shutdown();
+    db_close();
     log_msg(LOG_INFO, "stopped");
     return 0;
 }

@@ -23,16 +23,18 @@ export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'),
   });
   let out = '';
   let err = '';
+  let scheme = 'http';
   proc.stderr.on('data', (d) => { err += d; });
   const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
   const port = await new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`server did not start: ${err}`)), 15000);
     proc.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/listening on http:\/\/[^\s]*:(\d+)\//);
+      const m = out.match(/listening on (https?):\/\/[^\s]*:(\d+)\//);
       if (m) {
         clearTimeout(timer);
-        res(Number(m[1]));
+        scheme = m[1];
+        res(Number(m[2]));
       }
     });
     exited.then(({ code }) => {
@@ -41,7 +43,7 @@ export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'),
     });
   });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     port,
     proc,
     dataDir: dir,

@@ -1,22 +1,14 @@
 /* Unit tests of the server's pure functions: the static path guard and configuration parsing. */
 #include "config.h"
 #include "static_files.h"
+#include "unit.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-static int passed;
-static int failed;
-
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (cond) {                                                           \
-            passed++;                                                         \
-        } else {                                                              \
-            failed++;                                                         \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
-        }                                                                     \
-    } while (0)
+int unit_passed;
+int unit_failed;
 
 static void test_paths(void)
 {
@@ -88,11 +80,67 @@ static void test_flags(void)
     EXPECT(config_load(&cfg, 2, stray, err, sizeof err) == CONFIG_ERROR);
 }
 
+static void test_origins(void)
+{
+    struct config cfg;
+    char err[256];
+    char *two[] = {"parley-server", "--origin", "https://chat.example.org", "--origin=http://[::1]:8080",
+                   "--max-connections", "10"};
+    char *bad_origin[] = {"parley-server", "--origin", "https://x.org/path"};
+    char *bad_max[] = {"parley-server", "--max-connections", "0"};
+
+    EXPECT(config_origin_valid("http://127.0.0.1:8080"));
+    EXPECT(config_origin_valid("https://chat.example.org"));
+    EXPECT(!config_origin_valid("ftp://x.org"));
+    EXPECT(!config_origin_valid("http://"));
+    EXPECT(!config_origin_valid("http://X.org"));
+    EXPECT(!config_origin_valid("http://x.org/"));
+    EXPECT(!config_origin_valid("http://x.org evil"));
+    EXPECT(!config_origin_valid("null"));
+    EXPECT(config_load(&cfg, 6, two, err, sizeof err) == CONFIG_OK && cfg.n_origins == 2 &&
+           strcmp(cfg.origins[1], "http://[::1]:8080") == 0 && cfg.max_connections == 10);
+    EXPECT(config_load(&cfg, 3, bad_origin, err, sizeof err) == CONFIG_ERROR);
+    EXPECT(config_load(&cfg, 3, bad_max, err, sizeof err) == CONFIG_ERROR);
+}
+
+static void test_tls_flags(void)
+{
+    struct config cfg;
+    char err[256];
+    char *pair[] = {"parley-server", "--tls-cert", "/c.pem", "--tls-key=/k.pem"};
+    char *half[] = {"parley-server", "--tls-key", "/k.pem"};
+    char *self[] = {"parley-server", "--self-signed"};
+    char *both[] = {"parley-server", "--self-signed", "--tls-cert", "/c", "--tls-key", "/k"};
+    char *self_value[] = {"parley-server", "--self-signed=maybe"};
+
+    EXPECT(config_load(&cfg, 4, pair, err, sizeof err) == CONFIG_OK && CONFIG_TLS(&cfg) &&
+           strcmp(cfg.tls_cert, "/c.pem") == 0 && strcmp(cfg.tls_key, "/k.pem") == 0);
+    EXPECT(config_load(&cfg, 3, half, err, sizeof err) == CONFIG_ERROR &&
+           strstr(err, "go together") != NULL);
+    EXPECT(config_load(&cfg, 2, self, err, sizeof err) == CONFIG_OK && cfg.self_signed &&
+           CONFIG_TLS(&cfg));
+    EXPECT(config_load(&cfg, 6, both, err, sizeof err) == CONFIG_ERROR);
+    EXPECT(config_load(&cfg, 2, self_value, err, sizeof err) == CONFIG_ERROR);
+    EXPECT(config_load(&cfg, 1, self, err, sizeof err) == CONFIG_OK && !CONFIG_TLS(&cfg) &&
+           cfg.max_connections == CONFIG_MAX_CONNECTIONS_DEFAULT);
+}
+
 int main(void)
 {
+    if (sodium_init() < 0) {
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
     test_paths();
     test_listen();
     test_flags();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    test_origins();
+    test_tls_flags();
+    test_jwt();
+    test_usernames();
+    test_ratelimit();
+    test_b64();
+    test_json_nul();
+    printf("%d passed, %d failed\n", unit_passed, unit_failed);
+    return unit_failed == 0 ? 0 : 1;
 }

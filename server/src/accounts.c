@@ -1,0 +1,561 @@
+#include "accounts.h"
+
+#include "api.h"
+#include "db.h"
+#include "http.h"
+#include "jwt.h"
+#include "log.h"
+#include "ratelimit.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <semaphore.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define AUTH_BODY_MAX 4096
+
+static unsigned char jwt_key[JWT_KEY_BYTES];
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static sem_t hash_slots;
+static struct rl_table *ip_limits;
+static struct rl_table *account_limits;
+
+static const char *const reserved_names[] = {"me"};
+static void (*revoke_listener)(const char *username);
+
+void accounts_set_revoke_listener(void (*listener)(const char *username))
+{
+    revoke_listener = listener;
+}
+
+int account_username_valid(const char *name)
+{
+    size_t len;
+
+    if (name == NULL) {
+        return 0;
+    }
+    len = strnlen(name, USERNAME_MAX + 1);
+    if (len < USERNAME_MIN || len > USERNAME_MAX || name[0] < 'a' || name[0] > 'z') {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof reserved_names / sizeof reserved_names[0]; i++) {
+        if (strcmp(name, reserved_names[i]) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int password_valid(const char *pw)
+{
+    size_t len;
+
+    if (pw == NULL) {
+        return 0;
+    }
+    len = strnlen(pw, PASSWORD_MAX + 1);
+    return len >= PASSWORD_MIN && len <= PASSWORD_MAX;
+}
+
+static void slot_acquire(void)
+{
+    while (sem_wait(&hash_slots) != 0 && errno == EINTR) {
+    }
+}
+
+static int hash_password(const char *pw, char out[crypto_pwhash_STRBYTES])
+{
+    int rc;
+
+    slot_acquire();
+    rc = crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                           crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    sem_post(&hash_slots);
+    return rc;
+}
+
+static int verify_password(const char *hash, const char *pw)
+{
+    int rc;
+
+    slot_acquire();
+    rc = crypto_pwhash_str_verify(hash, pw, strlen(pw));
+    sem_post(&hash_slots);
+    return rc == 0;
+}
+
+int accounts_init(const char *data_dir, char *err, size_t errlen)
+{
+    unsigned char random_pw[32];
+    char random_b64[64];
+
+    if (jwt_load_key(data_dir, jwt_key, err, errlen) != 0) {
+        return -1;
+    }
+    if (sem_init(&hash_slots, 0, ACCOUNTS_HASH_SLOTS) != 0) {
+        snprintf(err, errlen, "sem_init failed");
+        return -1;
+    }
+    randombytes_buf(random_pw, sizeof random_pw);
+    sodium_bin2base64(random_b64, sizeof random_b64, random_pw, sizeof random_pw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    if (hash_password(random_b64, dummy_hash) != 0) {
+        snprintf(err, errlen, "cannot compute the dummy password hash (out of memory?)");
+        return -1;
+    }
+    sodium_memzero(random_pw, sizeof random_pw);
+    sodium_memzero(random_b64, sizeof random_b64);
+    ip_limits = rl_create(4096, AUTH_IP_BURST, AUTH_IP_PER_SECOND);
+    account_limits = rl_create(4096, AUTH_ACCOUNT_BURST, AUTH_ACCOUNT_PER_SECOND);
+    if (ip_limits == NULL || account_limits == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void accounts_shutdown(void)
+{
+    sodium_memzero(jwt_key, sizeof jwt_key);
+    rl_free(ip_limits);
+    rl_free(account_limits);
+    ip_limits = NULL;
+    account_limits = NULL;
+    sem_destroy(&hash_slots);
+}
+
+/* Zeroes every password field of a request body, then deletes it. */
+static void delete_body(cJSON *body)
+{
+    static const char *const secret_fields[] = {"password", "oldPassword", "newPassword"};
+
+    if (body == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof secret_fields / sizeof secret_fields[0]; i++) {
+        cJSON *item = cJSON_GetObjectItemCaseSensitive(body, secret_fields[i]);
+        if (cJSON_IsString(item)) {
+            sodium_memzero(item->valuestring, strlen(item->valuestring));
+        }
+    }
+    cJSON_Delete(body);
+}
+
+static int throttle_ip(struct mg_connection *conn)
+{
+    char addr[API_ADDR_MAX];
+    char key[RL_KEY_MAX];
+    int wait;
+
+    api_client_addr(conn, addr, sizeof addr);
+    snprintf(key, sizeof key, "ip:%s", addr);
+    wait = rl_take(ip_limits, key, rl_now());
+    if (wait > 0) {
+        log_msg(LOG_WARN, "auth: throttled address %s for %d s", addr, wait);
+        return api_send_throttled(conn, wait);
+    }
+    return 0;
+}
+
+static int throttle_account(struct mg_connection *conn, const char *username)
+{
+    char key[RL_KEY_MAX];
+    int wait;
+
+    snprintf(key, sizeof key, "user:%s", username);
+    wait = rl_take(account_limits, key, rl_now());
+    if (wait > 0) {
+        log_msg(LOG_WARN, "auth: throttled account %s for %d s", username, wait);
+        return api_send_throttled(conn, wait);
+    }
+    return 0;
+}
+
+/* Sends {"username","token","expiresAt"} for the account. */
+static int send_token(struct mg_connection *conn, int status, const char *username, long long gen)
+{
+    char token[JWT_MAX_LEN + 1];
+    long long now = db_now();
+    cJSON *obj;
+
+    if (jwt_sign(jwt_key, username, gen, now, now + JWT_LIFETIME, token, sizeof token) != 0) {
+        return http_send_error(conn, 500, "internal", "cannot issue a token");
+    }
+    obj = cJSON_CreateObject();
+    if (obj != NULL) {
+        cJSON_AddStringToObject(obj, "username", username);
+        cJSON_AddStringToObject(obj, "token", token);
+        cJSON_AddNumberToObject(obj, "expiresAt", (double)(now + JWT_LIFETIME));
+    }
+    sodium_memzero(token, sizeof token);
+    return api_send_object(conn, status, obj);
+}
+
+/* Reads pwhash and generation of username. 1 found, 0 unknown, -1 error. */
+static int load_credentials(const char *username, long long *id, long long *gen,
+                            char hash[crypto_pwhash_STRBYTES])
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = NULL;
+    int found = -1;
+
+    if (sqlite3_prepare_v2(db, "SELECT id, token_gen, pwhash FROM users WHERE username = ?", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *h = sqlite3_column_text(st, 2);
+            *id = sqlite3_column_int64(st, 0);
+            *gen = sqlite3_column_int64(st, 1);
+            snprintf(hash, crypto_pwhash_STRBYTES, "%s", h != NULL ? (const char *)h : "");
+            found = 1;
+        } else if (rc == SQLITE_DONE) {
+            found = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    db_unlock();
+    return found;
+}
+
+int accounts_exists(const char *username, long long *id)
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = NULL;
+    int found = -1;
+
+    if (sqlite3_prepare_v2(db, "SELECT id FROM users WHERE username = ?", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            if (id != NULL) {
+                *id = sqlite3_column_int64(st, 0);
+            }
+            found = 1;
+        } else if (rc == SQLITE_DONE) {
+            found = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    db_unlock();
+    return found;
+}
+
+/* Reads and checks {"username","password"}; 0, or the status already sent. */
+static int read_credentials(struct mg_connection *conn, cJSON **body, const char **username,
+                            const char **password)
+{
+    int rc = api_read_json(conn, AUTH_BODY_MAX, body);
+
+    if (rc != 0) {
+        return rc;
+    }
+    *username = api_get_string(*body, "username");
+    *password = api_get_string(*body, "password");
+    if (*username == NULL || *password == NULL) {
+        return http_send_error(conn, 400, "missing_field",
+                               "username and password are required strings");
+    }
+    return 0;
+}
+
+int accounts_signup(struct mg_connection *conn)
+{
+    cJSON *body = NULL;
+    const char *username = NULL;
+    const char *password = NULL;
+    char hash[crypto_pwhash_STRBYTES];
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if ((rc = throttle_ip(conn)) != 0 ||
+        (rc = read_credentials(conn, &body, &username, &password)) != 0) {
+        delete_body(body);
+        return rc;
+    }
+    if (!account_username_valid(username)) {
+        delete_body(body);
+        return http_send_error(conn, 400, "invalid_username",
+                               "a username is 3 to 32 characters a-z, 0-9, _ and -, starting "
+                               "with a letter");
+    }
+    if (!password_valid(password)) {
+        delete_body(body);
+        return http_send_error(conn, 400, "invalid_password",
+                               "the password must be 8 to 1024 bytes long");
+    }
+    if (accounts_exists(username, NULL) != 0) {
+        delete_body(body);
+        return http_send_error(conn, 409, "username_taken", "this username is taken");
+    }
+    if (hash_password(password, hash) != 0) {
+        delete_body(body);
+        return http_send_error(conn, 503, "busy", "cannot hash the password now; retry later");
+    }
+    db = db_lock();
+    rc = SQLITE_ERROR;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO users (username, pwhash, token_gen, created_at) "
+                           "VALUES (?, ?, 0, ?)",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 3, db_now()) == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    db_unlock();
+    sodium_memzero(hash, sizeof hash);
+    if (rc == SQLITE_CONSTRAINT) {
+        delete_body(body);
+        return http_send_error(conn, 409, "username_taken", "this username is taken");
+    }
+    if (rc != SQLITE_DONE) {
+        delete_body(body);
+        log_msg(LOG_ERROR, "signup: database error %d", rc);
+        return http_send_error(conn, 500, "internal", "the account could not be stored");
+    }
+    log_msg(LOG_INFO, "signup: new account %s", username);
+    rc = send_token(conn, 201, username, 0);
+    delete_body(body);
+    return rc;
+}
+
+static int invalid_credentials(struct mg_connection *conn)
+{
+    return http_send_error(conn, 401, "invalid_credentials", "wrong username or password");
+}
+
+int accounts_login(struct mg_connection *conn)
+{
+    cJSON *body = NULL;
+    const char *username = NULL;
+    const char *password = NULL;
+    char hash[crypto_pwhash_STRBYTES];
+    long long id = 0;
+    long long gen = 0;
+    int found = 0;
+    int ok;
+    int rc;
+
+    if ((rc = throttle_ip(conn)) != 0 ||
+        (rc = read_credentials(conn, &body, &username, &password)) != 0) {
+        delete_body(body);
+        return rc;
+    }
+    if (account_username_valid(username)) {
+        if ((rc = throttle_account(conn, username)) != 0) {
+            delete_body(body);
+            return rc;
+        }
+        found = load_credentials(username, &id, &gen, hash);
+        if (found < 0) {
+            delete_body(body);
+            return http_send_error(conn, 500, "internal", "the account could not be read");
+        }
+    }
+    /* Same work and the same answer for an unknown user and a wrong password. */
+    ok = verify_password(found == 1 ? hash : dummy_hash,
+                         password_valid(password) ? password : "invalid-password") &&
+         found == 1 && password_valid(password);
+    sodium_memzero(hash, sizeof hash);
+    if (!ok) {
+        log_msg(LOG_INFO, "login: failed");
+        delete_body(body);
+        return invalid_credentials(conn);
+    }
+    log_msg(LOG_INFO, "login: %s", username);
+    rc = send_token(conn, 200, username, gen);
+    delete_body(body);
+    return rc;
+}
+
+static int bump_generation(long long id, long long *gen, const char *new_hash)
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_ERROR;
+    const char *sql = new_hash != NULL ? "UPDATE users SET token_gen = token_gen + 1, pwhash = ? "
+                                         "WHERE id = ? RETURNING token_gen"
+                                       : "UPDATE users SET token_gen = token_gen + 1 "
+                                         "WHERE id = ? RETURNING token_gen";
+    int idx = 1;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+        (new_hash == NULL ||
+         sqlite3_bind_text(st, idx++, new_hash, -1, SQLITE_TRANSIENT) == SQLITE_OK) &&
+        sqlite3_bind_int64(st, idx, id) == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *gen = sqlite3_column_int64(st, 0);
+            rc = sqlite3_step(st);
+        }
+    }
+    sqlite3_finalize(st);
+    db_unlock();
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int accounts_logout(struct mg_connection *conn)
+{
+    struct account acc;
+    long long gen = 0;
+    int rc = accounts_authenticate(conn, &acc);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (bump_generation(acc.id, &gen, NULL) != 0) {
+        return http_send_error(conn, 500, "internal", "cannot revoke the tokens");
+    }
+    log_msg(LOG_INFO, "logout: %s", acc.username);
+    if (revoke_listener != NULL) {
+        revoke_listener(acc.username);
+    }
+    return http_send_json(conn, 200, "{\"ok\":true}");
+}
+
+int accounts_refresh(struct mg_connection *conn)
+{
+    struct account acc;
+    int rc = accounts_authenticate(conn, &acc);
+
+    if (rc != 0) {
+        return rc;
+    }
+    return send_token(conn, 200, acc.username, acc.gen);
+}
+
+int accounts_password(struct mg_connection *conn)
+{
+    struct account acc;
+    cJSON *body = NULL;
+    const char *old_pw;
+    const char *new_pw;
+    char hash[crypto_pwhash_STRBYTES];
+    long long id = 0;
+    long long gen = 0;
+    int rc;
+
+    if ((rc = accounts_authenticate(conn, &acc)) != 0 || (rc = throttle_ip(conn)) != 0 ||
+        (rc = throttle_account(conn, acc.username)) != 0 ||
+        (rc = api_read_json(conn, AUTH_BODY_MAX, &body)) != 0) {
+        return rc;
+    }
+    old_pw = api_get_string(body, "oldPassword");
+    new_pw = api_get_string(body, "newPassword");
+    if (old_pw == NULL || new_pw == NULL) {
+        delete_body(body);
+        return http_send_error(conn, 400, "missing_field",
+                               "oldPassword and newPassword are required strings");
+    }
+    if (!password_valid(new_pw)) {
+        delete_body(body);
+        return http_send_error(conn, 400, "invalid_password",
+                               "the password must be 8 to 1024 bytes long");
+    }
+    if (load_credentials(acc.username, &id, &gen, hash) != 1) {
+        delete_body(body);
+        return http_send_error(conn, 500, "internal", "the account could not be read");
+    }
+    if (!password_valid(old_pw) || !verify_password(hash, old_pw)) {
+        sodium_memzero(hash, sizeof hash);
+        delete_body(body);
+        return http_send_error(conn, 403, "wrong_password", "the old password is wrong");
+    }
+    if (hash_password(new_pw, hash) != 0) {
+        delete_body(body);
+        return http_send_error(conn, 503, "busy", "cannot hash the password now; retry later");
+    }
+    delete_body(body);
+    rc = bump_generation(acc.id, &gen, hash);
+    sodium_memzero(hash, sizeof hash);
+    if (rc != 0) {
+        return http_send_error(conn, 500, "internal", "the password could not be stored");
+    }
+    log_msg(LOG_INFO, "password: changed for %s", acc.username);
+    if (revoke_listener != NULL) {
+        revoke_listener(acc.username);
+    }
+    return send_token(conn, 200, acc.username, gen);
+}
+
+enum auth_result accounts_verify_token(const char *token, struct account *acc)
+{
+    struct jwt_claims claims;
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    enum auth_result result = AUTH_INVALID;
+
+    if (token == NULL || token[0] == '\0') {
+        return AUTH_MISSING;
+    }
+    switch (jwt_verify(jwt_key, token, db_now(), &claims)) {
+    case JWT_OK:
+        break;
+    case JWT_EXPIRED:
+        return AUTH_EXPIRED;
+    default:
+        return AUTH_INVALID;
+    }
+    if (!account_username_valid(claims.sub)) {
+        return AUTH_INVALID;
+    }
+    db = db_lock();
+    if (sqlite3_prepare_v2(db, "SELECT id, token_gen FROM users WHERE username = ?", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, claims.sub, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_int64(st, 1) == claims.gen) {
+            acc->id = sqlite3_column_int64(st, 0);
+            acc->gen = claims.gen;
+            memcpy(acc->username, claims.sub, strlen(claims.sub) + 1);
+            result = AUTH_OK;
+        } else {
+            result = AUTH_REVOKED;
+        }
+    }
+    sqlite3_finalize(st);
+    db_unlock();
+    return result;
+}
+
+int accounts_authenticate(struct mg_connection *conn, struct account *acc)
+{
+    const char *header = mg_get_header(conn, "Authorization");
+    const char *token = NULL;
+
+    if (header != NULL && strncasecmp(header, "Bearer ", 7) == 0) {
+        token = header + 7;
+        while (*token == ' ') {
+            token++;
+        }
+    }
+    switch (accounts_verify_token(token, acc)) {
+    case AUTH_OK:
+        return 0;
+    case AUTH_MISSING:
+        return http_send_error(conn, 401, "missing_token",
+                               "send the token as Authorization: Bearer TOKEN");
+    case AUTH_EXPIRED:
+        return http_send_error(conn, 401, "token_expired", "the token has expired; log in again");
+    case AUTH_REVOKED:
+        return http_send_error(conn, 401, "token_revoked",
+                               "the token was revoked by a logout or a password change");
+    case AUTH_INVALID:
+        break;
+    }
+    return http_send_error(conn, 401, "invalid_token", "the token is not valid");
+}

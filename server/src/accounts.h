@@ -1,0 +1,68 @@
+/*
+ * Accounts: sign-up, login, logout, password change, token refresh, and the bearer-token check
+ * every authenticated endpoint and the WebSocket use.
+ *
+ * Passwords are opaque strings of 8..1024 bytes (the web app sends a derived login secret) kept
+ * as crypto_pwhash_str (Argon2id, OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE: t=2, m=64 MiB).
+ * At most ACCOUNTS_HASH_SLOTS hashes run at once. A login for an unknown user verifies against a
+ * fixed dummy hash, so both failures take the same time and get the same 401.
+ */
+#ifndef PARLEY_SERVER_ACCOUNTS_H
+#define PARLEY_SERVER_ACCOUNTS_H
+
+#include <civetweb.h>
+#include <stddef.h>
+
+#define USERNAME_MIN 3
+#define USERNAME_MAX 32
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 1024
+#define ACCOUNTS_HASH_SLOTS 2
+
+/* Per client address: sign-ups, logins and password changes together. */
+#define AUTH_IP_BURST 60.0
+#define AUTH_IP_PER_SECOND 1.0
+/* Per account: logins and password changes. */
+#define AUTH_ACCOUNT_BURST 10.0
+#define AUTH_ACCOUNT_PER_SECOND 0.1
+
+struct account {
+    long long id;
+    long long gen;
+    char username[USERNAME_MAX + 1];
+};
+
+/*
+ * 1 when name is a valid username: 3..32 bytes of a-z, 0-9, '_' and '-', starting with a
+ * letter, and not reserved ("me").
+ */
+int account_username_valid(const char *name);
+
+/* Loads DATA/jwt.key, prepares the dummy hash and the hashing slots. 0, or -1 with err set. */
+int accounts_init(const char *data_dir, char *err, size_t errlen);
+void accounts_shutdown(void);
+
+enum auth_result { AUTH_OK = 0, AUTH_MISSING, AUTH_INVALID, AUTH_EXPIRED, AUTH_REVOKED };
+
+/* Checks a token (signature, times, the account's current generation); fills *acc on AUTH_OK. */
+enum auth_result accounts_verify_token(const char *token, struct account *acc);
+
+/*
+ * Checks "Authorization: Bearer TOKEN". Returns 0 with *acc filled, or the status of the 401
+ * already sent (codes: missing_token, invalid_token, token_expired, token_revoked).
+ */
+int accounts_authenticate(struct mg_connection *conn, struct account *acc);
+
+/* Looks a username up. 1 found (id in *id when not NULL), 0 unknown, -1 database error. */
+int accounts_exists(const char *username, long long *id);
+
+/* Called (outside any lock) after every token of username was revoked. */
+void accounts_set_revoke_listener(void (*listener)(const char *username));
+
+int accounts_signup(struct mg_connection *conn);
+int accounts_login(struct mg_connection *conn);
+int accounts_logout(struct mg_connection *conn);
+int accounts_password(struct mg_connection *conn);
+int accounts_refresh(struct mg_connection *conn);
+
+#endif

@@ -1,0 +1,162 @@
+#include "api.h"
+
+#include "accounts.h"
+#include "http.h"
+#include "keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef int (*api_handler)(struct mg_connection *conn);
+
+struct route {
+    const char *path;
+    const char *method;
+    api_handler handler;
+};
+
+static const struct route routes[] = {
+    {"/api/signup", "POST", accounts_signup},
+    {"/api/login", "POST", accounts_login},
+    {"/api/logout", "POST", accounts_logout},
+    {"/api/password", "POST", accounts_password},
+    {"/api/token/refresh", "POST", accounts_refresh},
+    {"/api/keys", "PUT", keys_put},
+    {"/api/keys/me/count", "GET", keys_count},
+};
+
+#define KEYS_PREFIX "/api/keys/"
+
+int api_dispatch(struct mg_connection *conn, void *cbdata)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *path = ri->local_uri_raw;
+
+    (void)cbdata;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(path, routes[i].path) == 0) {
+            if (strcmp(ri->request_method, routes[i].method) != 0) {
+                return http_method_not_allowed(conn, routes[i].method);
+            }
+            return routes[i].handler(conn);
+        }
+    }
+    if (strncmp(path, KEYS_PREFIX, strlen(KEYS_PREFIX)) == 0) {
+        if (strcmp(ri->request_method, "GET") != 0) {
+            return http_method_not_allowed(conn, "GET");
+        }
+        return keys_get(conn, path + strlen(KEYS_PREFIX));
+    }
+    return http_send_error(conn, 404, "not_found", "no such API endpoint");
+}
+
+int api_json_has_nul(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\0') {
+            return 1;
+        }
+        if (buf[i] == '\\' && i + 1 < len) {
+            if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0) {
+                return 1;
+            }
+            i++; /* skip the escaped character, so "\\u0000" is two characters, not NUL */
+        }
+    }
+    return 0;
+}
+
+int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *type = mg_get_header(conn, "Content-Type");
+    char *buf;
+    size_t used = 0;
+    cJSON *root;
+
+    *out = NULL;
+    if (type == NULL || strncasecmp(type, "application/json", 16) != 0 ||
+        (type[16] != '\0' && type[16] != ';')) {
+        return http_send_error(conn, 415, "unsupported_media_type",
+                               "send the body as Content-Type: application/json");
+    }
+    if (ri->content_length > (long long)cap) {
+        return http_send_error(conn, 413, "too_large", "the request body is too large");
+    }
+    buf = malloc(cap + 1);
+    if (buf == NULL) {
+        return http_send_error(conn, 500, "internal", "out of memory");
+    }
+    for (;;) {
+        int n = mg_read(conn, buf + used, cap + 1 - used);
+        if (n <= 0) {
+            break;
+        }
+        used += (size_t)n;
+        if (used > cap) {
+            free(buf);
+            return http_send_error(conn, 413, "too_large", "the request body is too large");
+        }
+    }
+    if (used == 0) {
+        free(buf);
+        return http_send_error(conn, 400, "invalid_json", "the request body is empty");
+    }
+    if (api_json_has_nul(buf, used)) {
+        free(buf);
+        return http_send_error(conn, 400, "invalid_json",
+                               "NUL characters (\\u0000) are not accepted in strings");
+    }
+    root = cJSON_ParseWithLength(buf, used);
+    free(buf);
+    if (root == NULL) {
+        return http_send_error(conn, 400, "invalid_json", "the request body is not valid JSON");
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return http_send_error(conn, 400, "invalid_json", "the request body must be a JSON object");
+    }
+    *out = root;
+    return 0;
+}
+
+int api_send_object(struct mg_connection *conn, int status, cJSON *obj)
+{
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    int rc;
+
+    cJSON_Delete(obj);
+    if (text == NULL) {
+        return http_send_error(conn, 500, "internal", "out of memory");
+    }
+    rc = http_send_json(conn, status, text);
+    cJSON_free(text);
+    return rc;
+}
+
+int api_send_throttled(struct mg_connection *conn, int retry_after)
+{
+    char value[16];
+
+    snprintf(value, sizeof value, "%d", retry_after);
+    return http_send_error_header(conn, 429, "rate_limited",
+                                  "too many attempts; retry after the number of seconds in "
+                                  "Retry-After",
+                                  "Retry-After", value);
+}
+
+void api_client_addr(const struct mg_connection *conn, char *buf, size_t len)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+
+    snprintf(buf, len, "%s", ri != NULL ? ri->remote_addr : "?");
+}
+
+const char *api_get_string(const cJSON *obj, const char *name)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}

@@ -1,0 +1,43 @@
+#include "b64.h"
+
+#include <sodium.h>
+#include <string.h>
+
+int b64_decode(const char *s, size_t slen, unsigned char *out, size_t cap, size_t *outlen)
+{
+    const char *end = NULL;
+    size_t n = 0;
+
+    if (s == NULL || slen % 4 == 1) {
+        return -1;
+    }
+    if (sodium_base642bin(out, cap, s, slen, NULL, &n, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        end != s + slen) {
+        return -1;
+    }
+    *outlen = n;
+    return 0;
+}
+
+int b64_decode_exact(const char *s, unsigned char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    if (s == NULL || strlen(s) != B64_LEN(outlen)) {
+        return -1;
+    }
+    if (b64_decode(s, strlen(s), out, outlen, &n) != 0 || n != outlen) {
+        return -1;
+    }
+    return 0;
+}
+
+int b64_encode(char *out, size_t cap, const unsigned char *in, size_t n)
+{
+    if (cap < B64_LEN(n) + 1) {
+        return -1;
+    }
+    sodium_bin2base64(out, cap, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return 0;
+}

@@ -1,0 +1,146 @@
+#include "db.h"
+
+#include "log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+static sqlite3 *conn;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* migrations[i] brings the schema from version i to i + 1. */
+static const char *const migrations[] = {
+    /* 0 -> 1: accounts, identity and signed prekey, one-time prekeys. */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  username TEXT NOT NULL UNIQUE,"
+    "  pwhash TEXT NOT NULL,"
+    "  token_gen INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE identities ("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  identity_key BLOB NOT NULL CHECK (length(identity_key) = 32),"
+    "  identity_counter INTEGER NOT NULL,"
+    "  identity_changed_at INTEGER NOT NULL,"
+    "  spk_id INTEGER NOT NULL,"
+    "  spk_public BLOB NOT NULL CHECK (length(spk_public) = 32),"
+    "  spk_signature BLOB NOT NULL CHECK (length(spk_signature) = 64)"
+    ");"
+    "CREATE TABLE one_time_prekeys ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  key_id INTEGER NOT NULL,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  PRIMARY KEY (user_id, key_id)"
+    ") WITHOUT ROWID;",
+};
+
+long long db_now(void)
+{
+    return (long long)time(NULL);
+}
+
+int db_exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static int user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    return -1;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int version = 0;
+    const int latest = (int)(sizeof migrations / sizeof migrations[0]);
+
+    if (user_version(db, &version) != 0) {
+        snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version > latest) {
+        snprintf(err, errlen, "the database has schema version %d, newer than this server (%d)",
+                 version, latest);
+        return -1;
+    }
+    while (version < latest) {
+        char bump[64];
+
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", version + 1);
+        if (db_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK ||
+            db_exec(db, migrations[version]) != SQLITE_OK || db_exec(db, bump) != SQLITE_OK ||
+            db_exec(db, "COMMIT") != SQLITE_OK) {
+            snprintf(err, errlen, "migration to schema version %d failed: %s", version + 1,
+                     sqlite3_errmsg(db));
+            db_exec(db, "ROLLBACK");
+            return -1;
+        }
+        log_msg(LOG_INFO, "database migrated to schema version %d", version + 1);
+        version++;
+    }
+    return 0;
+}
+
+int db_open(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    static const char *const pragmas[] = {
+        "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
+        "PRAGMA secure_delete = ON"};
+
+    if (sqlite3_open_v2(path, &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                            SQLITE_OPEN_NOFOLLOW,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++) {
+        if (db_exec(db, pragmas[i]) != SQLITE_OK) {
+            snprintf(err, errlen, "%s failed: %s", pragmas[i], sqlite3_errmsg(db));
+            sqlite3_close(db);
+            return -1;
+        }
+    }
+    if (migrate(db, err, errlen) != 0) {
+        sqlite3_close(db);
+        return -1;
+    }
+    conn = db;
+    return 0;
+}
+
+void db_close(void)
+{
+    pthread_mutex_lock(&lock);
+    if (conn != NULL) {
+        sqlite3_close(conn);
+        conn = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+sqlite3 *db_lock(void)
+{
+    pthread_mutex_lock(&lock);
+    return conn;
+}
+
+void db_unlock(void)
+{
+    pthread_mutex_unlock(&lock);
+}

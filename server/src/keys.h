@@ -1,0 +1,36 @@
+/*
+ * The key directory: PUT /api/keys (identity key, signed prekey, one-time prekeys),
+ * GET /api/keys/{username} (a prekey bundle; consumes one one-time prekey atomically) and
+ * GET /api/keys/me/count. Every endpoint needs a bearer token. Formats are in docs/API.md.
+ */
+#ifndef PARLEY_SERVER_KEYS_H
+#define PARLEY_SERVER_KEYS_H
+
+#include <civetweb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEYS_BODY_MAX 32768
+#define KEYS_UPLOAD_MAX 100
+#define KEYS_STORED_MAX 200
+#define KEYS_LOW_WATER 20
+#define KEYS_SPK_CONTEXT "parley-spk-v1"
+/* Bundle fetches per requesting account. */
+#define KEYS_FETCH_BURST 100.0
+#define KEYS_FETCH_PER_SECOND 1.0
+
+/* Prepares the fetch throttle. 0 or -1. */
+int keys_init(void);
+void keys_shutdown(void);
+
+/* Writes the signed-prekey message: "parley-spk-v1" || id (4 bytes, big-endian) || public. */
+void keys_spk_message(uint32_t id, const unsigned char public_key[32], unsigned char out[49]);
+
+/* Called (outside any lock) after a user's identity key was replaced. */
+void keys_set_identity_listener(void (*listener)(const char *username));
+
+int keys_put(struct mg_connection *conn);
+int keys_get(struct mg_connection *conn, const char *username);
+int keys_count(struct mg_connection *conn);
+
+#endif

@@ -1,0 +1,745 @@
+#include "signaling.h"
+
+#include "accounts.h"
+#include "api.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "ratelimit.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct client {
+    struct mg_connection *conn;
+    char user[USERNAME_MAX + 1];
+    char addr[48];
+    int authed;
+    int registered; /* in the list of authenticated users (not replaced) */
+    int closing;    /* a close frame was sent: later messages are dropped */
+    int refs;       /* other threads writing to conn right now */
+    double connected_at;
+    struct rl_bucket bucket;
+    double window_start;
+    int window_msgs;
+    int abusive_windows;
+    char (*subs)[USERNAME_MAX + 1];
+    int n_subs;
+    struct client *next;
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t refs_zero = PTHREAD_COND_INITIALIZER;
+static struct client *clients; /* every open connection */
+static int n_clients;
+static int max_clients = CONFIG_MAX_CONNECTIONS_DEFAULT;
+static char origins[WS_ORIGINS_MAX][CONFIG_ORIGIN_LEN];
+static int n_origins;
+
+static pthread_t watchdog;
+static int watchdog_running;
+static int stopping;
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+
+static const char *const reserved_types[] = {"auth",     "ready", "error", "subscribe",
+                                             "presence", "identity-changed", "ping", "pong"};
+
+int signaling_type_relayable(const char *type)
+{
+    size_t len;
+
+    if (type == NULL) {
+        return 0;
+    }
+    len = strnlen(type, 33);
+    if (len < 1 || len > 32 || type[0] < 'a' || type[0] > 'z') {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        char c = type[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof reserved_types / sizeof reserved_types[0]; i++) {
+        if (strcmp(type, reserved_types[i]) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- Writing --------------------------------------------------------------------------------- */
+
+static void write_text(struct mg_connection *conn, const char *text)
+{
+    mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text));
+}
+
+static void write_object(struct mg_connection *conn, cJSON *obj)
+{
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+
+    cJSON_Delete(obj);
+    if (text != NULL) {
+        write_text(conn, text);
+        cJSON_free(text);
+    }
+}
+
+static void write_close(struct mg_connection *conn, int code, const char *reason)
+{
+    char frame[128];
+    size_t len = strlen(reason);
+
+    if (len > sizeof frame - 2) {
+        len = sizeof frame - 2;
+    }
+    frame[0] = (char)((code >> 8) & 0xff);
+    frame[1] = (char)(code & 0xff);
+    for (size_t i = 0; i < len; i++) {
+        frame[i + 2] = reason[i];
+    }
+    mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, frame, len + 2);
+}
+
+/* {"type":"error","code":...,"message":...,"ref":ref} */
+static void send_error(struct mg_connection *conn, const char *code, const char *message,
+                       const cJSON *ref)
+{
+    cJSON *obj = cJSON_CreateObject();
+
+    if (obj == NULL) {
+        return;
+    }
+    cJSON_AddStringToObject(obj, "type", "error");
+    cJSON_AddStringToObject(obj, "code", code);
+    cJSON_AddStringToObject(obj, "message", message);
+    if (ref != NULL) {
+        cJSON_AddItemToObject(obj, "ref", cJSON_Duplicate(ref, 1));
+    }
+    write_object(conn, obj);
+}
+
+/* Takes a reference on c (reg_lock held) so that it can be written to without the lock. */
+static void hold(struct client *c)
+{
+    c->refs++;
+}
+
+static void release(struct client *c)
+{
+    pthread_mutex_lock(&reg_lock);
+    c->refs--;
+    if (c->refs == 0) {
+        pthread_cond_broadcast(&refs_zero);
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static int subscribed(const struct client *c, const char *user)
+{
+    for (int i = 0; i < c->n_subs; i++) {
+        if (strcmp(c->subs[i], user) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Sends text to every authenticated client subscribed to user. */
+static void notify_subscribers(const char *user, const char *text)
+{
+    struct client **targets;
+    int n = 0;
+
+    pthread_mutex_lock(&reg_lock);
+    targets = calloc((size_t)n_clients + 1, sizeof(struct client *));
+    if (targets == NULL) {
+        pthread_mutex_unlock(&reg_lock);
+        return;
+    }
+    for (struct client *c = clients; c != NULL; c = c->next) {
+        if (c->authed && !c->closing && subscribed(c, user)) {
+            hold(c);
+            targets[n++] = c;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    for (int i = 0; i < n; i++) {
+        write_text(targets[i]->conn, text);
+        release(targets[i]);
+    }
+    free(targets);
+}
+
+static void notify_user_event(const char *type, const char *user, const char *state)
+{
+    cJSON *obj = cJSON_CreateObject();
+    char *text;
+
+    if (obj == NULL) {
+        return;
+    }
+    cJSON_AddStringToObject(obj, "type", type);
+    cJSON_AddStringToObject(obj, "user", user);
+    if (state != NULL) {
+        cJSON_AddStringToObject(obj, "state", state);
+    }
+    text = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    if (text != NULL) {
+        notify_subscribers(user, text);
+        cJSON_free(text);
+    }
+}
+
+void signaling_identity_changed(const char *username)
+{
+    notify_user_event("identity-changed", username, NULL);
+}
+
+/* The registered (current) connection of user, or NULL; reg_lock held. */
+static struct client *find_user(const char *user)
+{
+    if (user == NULL) {
+        return NULL;
+    }
+    for (struct client *c = clients; c != NULL; c = c->next) {
+        if (c->registered && strcmp(c->user, user) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Closes (with code and reason) every connection matching: user's, or all when user is NULL. */
+static void close_matching(const char *user, int code, const char *reason)
+{
+    for (;;) {
+        struct client *target = NULL;
+        pthread_mutex_lock(&reg_lock);
+        for (struct client *c = clients; c != NULL; c = c->next) {
+            if (!c->closing && (user == NULL || (c->authed && strcmp(c->user, user) == 0))) {
+                target = c;
+                target->closing = 1;
+                hold(target);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&reg_lock);
+        if (target == NULL) {
+            return;
+        }
+        write_close(target->conn, code, reason);
+        release(target);
+    }
+}
+
+void signaling_revoked(const char *username)
+{
+    close_matching(username, WS_CLOSE_UNAUTHORIZED, "session revoked");
+}
+
+void signaling_close_all(void)
+{
+    close_matching(NULL, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+/* ---- Connection life cycle ------------------------------------------------------------------- */
+
+static int origin_allowed(const char *origin)
+{
+    if (origin == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < n_origins; i++) {
+        if (strcmp(origin, origins[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int ws_connect(const struct mg_connection *cconn, void *cbdata)
+{
+    struct mg_connection *conn = (struct mg_connection *)cconn; /* Civetweb's callback type */
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    int full;
+
+    (void)cbdata;
+    if (!origin_allowed(mg_get_header(conn, "Origin"))) {
+        log_msg(LOG_WARN, "ws: refused %s: origin not allowed", ri->remote_addr);
+        http_send_error_raw(conn, 403, "forbidden_origin",
+                        "this page origin may not open the WebSocket (see --origin)");
+        return 1;
+    }
+    pthread_mutex_lock(&reg_lock);
+    full = n_clients >= max_clients;
+    pthread_mutex_unlock(&reg_lock);
+    if (full) {
+        log_msg(LOG_WARN, "ws: refused %s: connection limit reached", ri->remote_addr);
+        http_send_error_raw(conn, 503, "too_many_connections",
+                        "the server has reached its connection limit; retry later");
+        return 1;
+    }
+    return 0;
+}
+
+static void ws_ready(struct mg_connection *conn, void *cbdata)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct client *c = calloc(1, sizeof *c);
+    int full;
+
+    (void)cbdata;
+    if (c == NULL) {
+        write_close(conn, WS_CLOSE_TRY_LATER, "out of memory");
+        return;
+    }
+    c->conn = conn;
+    c->connected_at = rl_now();
+    c->window_start = c->connected_at;
+    snprintf(c->addr, sizeof c->addr, "%s", ri->remote_addr);
+    pthread_mutex_lock(&reg_lock);
+    full = n_clients >= max_clients;
+    if (!full) {
+        c->next = clients;
+        clients = c;
+        n_clients++;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (full) {
+        /* Lost a race for the last slot. */
+        write_close(conn, WS_CLOSE_TRY_LATER, "the server has reached its connection limit");
+        free(c);
+        return;
+    }
+    mg_set_user_connection_data(conn, c);
+    log_msg(LOG_INFO, "ws: connect from %s", c->addr);
+}
+
+static void ws_close(const struct mg_connection *cconn, void *cbdata)
+{
+    struct client *c = mg_get_user_connection_data(cconn);
+    int was_registered;
+
+    (void)cbdata;
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&reg_lock);
+    for (struct client **p = &clients; *p != NULL; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            n_clients--;
+            break;
+        }
+    }
+    was_registered = c->registered;
+    c->registered = 0;
+    c->closing = 1;
+    while (c->refs > 0) {
+        pthread_cond_wait(&refs_zero, &reg_lock);
+    }
+    pthread_mutex_unlock(&reg_lock);
+    mg_set_user_connection_data(cconn, NULL);
+    if (c->authed) {
+        log_msg(LOG_INFO, "ws: close %s (%s)", c->user, c->addr);
+    } else {
+        log_msg(LOG_INFO, "ws: close unauthenticated (%s)", c->addr);
+    }
+    if (was_registered) {
+        notify_user_event("presence", c->user, "offline");
+    }
+    free(c->subs);
+    free(c);
+}
+
+/* ---- Messages -------------------------------------------------------------------------------- */
+
+static int close_with(struct client *c, int code, const char *reason)
+{
+    pthread_mutex_lock(&reg_lock);
+    c->closing = 1;
+    pthread_mutex_unlock(&reg_lock);
+    write_close(c->conn, code, reason);
+    return 0;
+}
+
+static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
+{
+    const char *token = NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "token");
+    struct account acc;
+    enum auth_result result;
+    struct client *old;
+    cJSON *ready;
+
+    if (cJSON_IsString(t)) {
+        token = t->valuestring;
+    }
+    result = accounts_verify_token(token, &acc);
+    if (result != AUTH_OK) {
+        const char *code = result == AUTH_MISSING   ? "missing_token"
+                           : result == AUTH_EXPIRED ? "token_expired"
+                           : result == AUTH_REVOKED ? "token_revoked"
+                                                    : "invalid_token";
+        log_msg(LOG_INFO, "ws: authentication failed (%s) from %s", code, c->addr);
+        send_error(c->conn, code, "authentication failed", ref);
+        return close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication failed");
+    }
+    pthread_mutex_lock(&reg_lock);
+    if (c->closing) {
+        pthread_mutex_unlock(&reg_lock);
+        return 0;
+    }
+    old = find_user(acc.username);
+    if (old != NULL) {
+        old->registered = 0;
+        old->closing = 1;
+        hold(old);
+    }
+    memcpy(c->user, acc.username, sizeof c->user);
+    c->authed = 1;
+    c->registered = 1;
+    pthread_mutex_unlock(&reg_lock);
+    if (old != NULL) {
+        log_msg(LOG_INFO, "ws: %s replaced an older connection", acc.username);
+        write_close(old->conn, WS_CLOSE_REPLACED, "replaced by a newer connection");
+        release(old);
+    }
+    log_msg(LOG_INFO, "ws: authenticated %s (%s)", c->user, c->addr);
+    ready = cJSON_CreateObject();
+    if (ready != NULL) {
+        cJSON_AddStringToObject(ready, "type", "ready");
+        cJSON_AddStringToObject(ready, "user", c->user);
+        write_object(c->conn, ready);
+    }
+    if (old == NULL) {
+        notify_user_event("presence", c->user, "online");
+    }
+    return 1;
+}
+
+static int handle_subscribe(struct client *c, const cJSON *msg, const cJSON *ref)
+{
+    const cJSON *users = cJSON_GetObjectItemCaseSensitive(msg, "users");
+    const cJSON *item;
+    char (*subs)[USERNAME_MAX + 1];
+    int n = 0;
+
+    if (!cJSON_IsArray(users)) {
+        send_error(c->conn, "invalid_message", "subscribe needs users: an array of usernames",
+                   ref);
+        return 1;
+    }
+    if (cJSON_GetArraySize(users) > WS_SUBSCRIBE_MAX) {
+        send_error(c->conn, "too_many_subscriptions", "at most 256 users per subscribe", ref);
+        return 1;
+    }
+    cJSON_ArrayForEach(item, users)
+    {
+        if (!cJSON_IsString(item) || !account_username_valid(item->valuestring)) {
+            send_error(c->conn, "invalid_message", "users must hold valid usernames", ref);
+            return 1;
+        }
+    }
+    subs = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *subs);
+    if (subs == NULL) {
+        send_error(c->conn, "internal", "out of memory", ref);
+        return 1;
+    }
+    cJSON_ArrayForEach(item, users)
+    {
+        snprintf(subs[n++], sizeof subs[0], "%s", item->valuestring);
+    }
+    pthread_mutex_lock(&reg_lock);
+    free(c->subs);
+    c->subs = subs;
+    c->n_subs = n;
+    pthread_mutex_unlock(&reg_lock);
+    /* The current state of each, then changes as they happen. */
+    for (int i = 0; i < n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        int online;
+        pthread_mutex_lock(&reg_lock);
+        online = find_user(subs[i]) != NULL;
+        pthread_mutex_unlock(&reg_lock);
+        if (p != NULL) {
+            cJSON_AddStringToObject(p, "type", "presence");
+            cJSON_AddStringToObject(p, "user", subs[i]);
+            cJSON_AddStringToObject(p, "state", online ? "online" : "offline");
+            write_object(c->conn, p);
+        }
+    }
+    return 1;
+}
+
+static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJSON *ref)
+{
+    const char *to = NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "to");
+    struct client *peer;
+    char *text;
+    int known;
+
+    if (!signaling_type_relayable(type)) {
+        send_error(c->conn, "invalid_type",
+                   "type must match ^[a-z][a-z0-9-]{0,31}$ and not be reserved by the server",
+                   ref);
+        return 1;
+    }
+    if (cJSON_IsString(t)) {
+        to = t->valuestring;
+    }
+    if (!account_username_valid(to)) {
+        send_error(c->conn, "invalid_recipient", "to must be a valid username", ref);
+        return 1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "from");
+    if (cJSON_AddStringToObject(msg, "from", c->user) == NULL) {
+        send_error(c->conn, "internal", "out of memory", ref);
+        return 1;
+    }
+    text = cJSON_PrintUnformatted(msg);
+    if (text == NULL) {
+        send_error(c->conn, "internal", "out of memory", ref);
+        return 1;
+    }
+    pthread_mutex_lock(&reg_lock);
+    peer = find_user(to);
+    if (peer != NULL && !peer->closing) {
+        hold(peer);
+    } else {
+        peer = NULL;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (peer != NULL) {
+        write_text(peer->conn, text);
+        release(peer);
+        cJSON_free(text);
+        return 1;
+    }
+    cJSON_free(text);
+    known = accounts_exists(to, NULL);
+    if (known == 1) {
+        send_error(c->conn, "recipient_offline", "the recipient is not connected", ref);
+    } else {
+        send_error(c->conn, "unknown_recipient", "no such user", ref);
+    }
+    return 1;
+}
+
+/* Token bucket per connection; 0 when the message must be dropped, -1 to close. */
+static int admit(struct client *c)
+{
+    double now = rl_now();
+
+    if (now - c->window_start >= 1.0) {
+        if (c->window_msgs > (int)(WS_ABUSE_FACTOR * WS_RATE)) {
+            c->abusive_windows++;
+        } else {
+            c->abusive_windows = 0;
+        }
+        c->window_start = now;
+        c->window_msgs = 0;
+    }
+    c->window_msgs++;
+    if (c->abusive_windows >= WS_ABUSE_SECONDS) {
+        return -1;
+    }
+    return rl_bucket_take(&c->bucket, WS_BURST, WS_RATE, now) == 0 ? 1 : 0;
+}
+
+/* A usable "id" of the client's message to echo as "ref": a short string or a number. */
+static const cJSON *message_ref(const cJSON *msg)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+
+    if (cJSON_IsNumber(id) || (cJSON_IsString(id) && strlen(id->valuestring) <= 64)) {
+        return id;
+    }
+    return NULL;
+}
+
+static int handle_text(struct client *c, const char *data, size_t len)
+{
+    cJSON *msg = api_json_has_nul(data, len) ? NULL : cJSON_ParseWithLength(data, len);
+    const cJSON *ref;
+    const char *type;
+    int rc = 1;
+
+    if (msg == NULL) {
+        send_error(c->conn, "invalid_json", "the message is not valid JSON", NULL);
+        return 1;
+    }
+    ref = message_ref(msg);
+    type = cJSON_IsObject(msg) ? (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "type"))
+                                      ? cJSON_GetObjectItemCaseSensitive(msg, "type")->valuestring
+                                      : NULL)
+                               : NULL;
+    if (type == NULL) {
+        send_error(c->conn, "invalid_message", "a message is a JSON object with a string type",
+                   ref);
+        if (!c->authed) {
+            rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
+        }
+    } else if (!c->authed) {
+        if (strcmp(type, "auth") == 0) {
+            rc = handle_auth(c, msg, ref);
+        } else {
+            send_error(c->conn, "auth_required", "the first message must be type auth", ref);
+            rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
+        }
+    } else if (strcmp(type, "auth") == 0) {
+        send_error(c->conn, "already_authenticated", "this connection is authenticated", ref);
+    } else if (strcmp(type, "subscribe") == 0) {
+        rc = handle_subscribe(c, msg, ref);
+    } else if (strcmp(type, "ping") == 0) {
+        cJSON *pong = cJSON_CreateObject();
+        if (pong != NULL) {
+            cJSON_AddStringToObject(pong, "type", "pong");
+            if (ref != NULL) {
+                cJSON_AddItemToObject(pong, "ref", cJSON_Duplicate(ref, 1));
+            }
+            write_object(c->conn, pong);
+        }
+    } else {
+        rc = handle_relay(c, msg, type, ref);
+    }
+    cJSON_Delete(msg);
+    return rc;
+}
+
+static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len, void *cbdata)
+{
+    struct client *c = mg_get_user_connection_data(conn);
+    int opcode = flags & 0x0f;
+    int closing;
+    int admitted;
+
+    (void)cbdata;
+    if (c == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&reg_lock);
+    closing = c->closing;
+    pthread_mutex_unlock(&reg_lock);
+    if (opcode == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE) {
+        if (!closing) {
+            /* Echo the peer's close code. */
+            int code = len >= 2 ? (((unsigned char)data[0] << 8) | (unsigned char)data[1]) : 1000;
+            write_close(conn, code, "");
+        }
+        return 0;
+    }
+    if (closing) {
+        return 0;
+    }
+    if (opcode == MG_WEBSOCKET_OPCODE_PING || opcode == MG_WEBSOCKET_OPCODE_PONG) {
+        return 1; /* answered by Civetweb (enable_websocket_ping_pong) */
+    }
+    if (len > WS_FRAME_MAX) {
+        log_msg(LOG_WARN, "ws: %zu-byte frame from %s: closing", len, c->addr);
+        return close_with(c, WS_CLOSE_TOO_BIG, "frames are limited to 64 KiB");
+    }
+    if (!(flags & 0x80) || opcode == MG_WEBSOCKET_OPCODE_CONTINUATION) {
+        return close_with(c, WS_CLOSE_POLICY, "fragmented messages are not supported");
+    }
+    admitted = admit(c);
+    if (admitted < 0) {
+        log_msg(LOG_WARN, "ws: sustained flood from %s: closing", c->addr);
+        return close_with(c, WS_CLOSE_POLICY, "rate limit exceeded for too long");
+    }
+    if (admitted == 0) {
+        send_error(conn, "rate_limited", "too many messages; slow down", NULL);
+        return 1;
+    }
+    if (opcode != MG_WEBSOCKET_OPCODE_TEXT) {
+        send_error(conn, "invalid_message", "messages are JSON text frames", NULL);
+        return 1;
+    }
+    return handle_text(c, data, len);
+}
+
+/* ---- Authentication deadline ----------------------------------------------------------------- */
+
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&stop_lock);
+    while (!stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&stop_cond, &stop_lock, &until);
+        if (stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&stop_lock);
+        for (;;) {
+            struct client *late = NULL;
+            double now = rl_now();
+            pthread_mutex_lock(&reg_lock);
+            for (struct client *c = clients; c != NULL; c = c->next) {
+                if (!c->authed && !c->closing && now - c->connected_at > WS_AUTH_TIMEOUT) {
+                    late = c;
+                    late->closing = 1;
+                    hold(late);
+                    break;
+                }
+            }
+            pthread_mutex_unlock(&reg_lock);
+            if (late == NULL) {
+                break;
+            }
+            log_msg(LOG_INFO, "ws: no authentication within %d s from %s: closing",
+                    WS_AUTH_TIMEOUT, late->addr);
+            send_error(late->conn, "auth_timeout", "no auth message within 10 seconds", NULL);
+            write_close(late->conn, WS_CLOSE_UNAUTHORIZED, "authentication timeout");
+            release(late);
+        }
+        pthread_mutex_lock(&stop_lock);
+    }
+    pthread_mutex_unlock(&stop_lock);
+    return NULL;
+}
+
+int signaling_init(const char *const *allowed, int n_allowed, int max_connections)
+{
+    n_origins = 0;
+    for (int i = 0; i < n_allowed && i < WS_ORIGINS_MAX; i++) {
+        snprintf(origins[n_origins++], CONFIG_ORIGIN_LEN, "%s", allowed[i]);
+    }
+    max_clients = max_connections;
+    stopping = 0;
+    if (pthread_create(&watchdog, NULL, watchdog_main, NULL) != 0) {
+        return -1;
+    }
+    watchdog_running = 1;
+    return 0;
+}
+
+void signaling_register(struct mg_context *ctx)
+{
+    mg_set_websocket_handler(ctx, "/ws$", ws_connect, ws_ready, ws_data, ws_close, NULL);
+}
+
+void signaling_shutdown(void)
+{
+    if (!watchdog_running) {
+        return;
+    }
+    pthread_mutex_lock(&stop_lock);
+    stopping = 1;
+    pthread_cond_broadcast(&stop_cond);
+    pthread_mutex_unlock(&stop_lock);
+    pthread_join(watchdog, NULL);
+    watchdog_running = 0;
+}

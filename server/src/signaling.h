@@ -1,0 +1,50 @@
+/*
+ * WebSocket signaling at GET /ws. The page authenticates with its first message
+ * {"type":"auth","token":...}; afterwards messages {type, to, ...} are relayed to the
+ * recipient's connection with "from" set by the server, presence is published to subscribers,
+ * and identity changes are announced. One connection per user: a newer one replaces the older
+ * (closed with 4409). Message shapes, limits and close codes are in docs/API.md.
+ */
+#ifndef PARLEY_SERVER_SIGNALING_H
+#define PARLEY_SERVER_SIGNALING_H
+
+#include <civetweb.h>
+
+#define WS_FRAME_MAX 65536
+#define WS_AUTH_TIMEOUT 10
+#define WS_RATE 50.0
+#define WS_BURST 100.0
+#define WS_ABUSE_FACTOR 3
+#define WS_ABUSE_SECONDS 3
+#define WS_SUBSCRIBE_MAX 256
+#define WS_ORIGINS_MAX 10
+
+#define WS_CLOSE_GOING_AWAY 1001
+#define WS_CLOSE_POLICY 1008
+#define WS_CLOSE_TOO_BIG 1009
+#define WS_CLOSE_TRY_LATER 1013
+#define WS_CLOSE_UNAUTHORIZED 4401
+#define WS_CLOSE_REPLACED 4409
+
+/* 1 when type may be relayed: ^[a-z][a-z0-9-]{0,31}$ and not reserved by the server. */
+int signaling_type_relayable(const char *type);
+
+/* Allowed Origin values (copied) and the connection cap. Starts the auth watchdog. 0 or -1. */
+int signaling_init(const char *const *allowed, int n_allowed, int max_connections);
+
+/* Registers the /ws handlers on ctx. */
+void signaling_register(struct mg_context *ctx);
+
+/* Stops the watchdog (call after mg_stop). */
+void signaling_shutdown(void);
+
+/* Closes username's connection with 4401 "session revoked" (after a logout or password change). */
+void signaling_revoked(const char *username);
+
+/* Closes every connection with 1001 "server shutting down" (call before mg_stop). */
+void signaling_close_all(void);
+
+/* Tells the subscribers of username's presence that its identity key changed. */
+void signaling_identity_changed(const char *username);
+
+#endif

@@ -1,0 +1,94 @@
+// A WebSocket test client (npm ws) with a message queue: next(pred) waits for a matching message.
+import WebSocket from 'ws';
+
+export function wsUrl(httpUrl) {
+  return `${httpUrl.replace(/^http/, 'ws')}/ws`;
+}
+
+/**
+ * Opens a WebSocket to server (a startServer() result) with the given Origin (default: the
+ * server's own). Resolves to a client once open; rejects with the HTTP status on refusal.
+ */
+export function connect(server, { origin = server.url, headers = {}, ca } = {}) {
+  return new Promise((resolve, reject) => {
+    const opts = { headers: { ...headers } };
+    if (ca) opts.ca = ca;
+    if (origin !== null) opts.origin = origin;
+    const ws = new WebSocket(wsUrl(server.url), opts);
+    const queue = [];
+    const waiters = [];
+    let closeInfo = null;
+    const closeWaiters = [];
+    ws.on('message', (data, isBinary) => {
+      let msg;
+      try { msg = JSON.parse(data.toString()); } catch { msg = { unparsed: data.toString(), isBinary }; }
+      queue.push(msg);
+      for (const w of [...waiters]) w.check();
+    });
+    ws.on('close', (code, reason) => {
+      closeInfo = { code, reason: reason.toString() };
+      for (const w of closeWaiters) w(closeInfo);
+      for (const w of [...waiters]) w.check();
+    });
+    ws.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => {
+        const err = new Error(`refused with HTTP ${res.statusCode}`);
+        err.status = res.statusCode;
+        try { err.body = JSON.parse(body); } catch { err.body = body; }
+        reject(err);
+      });
+    });
+    ws.on('error', (e) => { if (ws.readyState !== WebSocket.OPEN) reject(e); });
+    const client = {
+      ws,
+      messages: queue,
+      send(obj) { ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj)); },
+      next(pred = () => true, timeout = 5000) {
+        return new Promise((res, rej) => {
+          const w = {
+            check() {
+              const i = queue.findIndex(pred);
+              if (i >= 0) {
+                const [m] = queue.splice(i, 1);
+                clearTimeout(timer);
+                waiters.splice(waiters.indexOf(w), 1);
+                res(m);
+              } else if (closeInfo) {
+                clearTimeout(timer);
+                waiters.splice(waiters.indexOf(w), 1);
+                rej(new Error(`closed (${closeInfo.code} ${closeInfo.reason}) while waiting`));
+              }
+            },
+          };
+          const timer = setTimeout(() => {
+            waiters.splice(waiters.indexOf(w), 1);
+            rej(new Error(`timeout waiting for a message; have ${JSON.stringify(queue).slice(0, 300)}`));
+          }, timeout);
+          waiters.push(w);
+          w.check();
+        });
+      },
+      closed(timeout = 15000) {
+        if (closeInfo) return Promise.resolve(closeInfo);
+        return new Promise((res, rej) => {
+          const timer = setTimeout(() => rej(new Error('timeout waiting for close')), timeout);
+          closeWaiters.push((info) => { clearTimeout(timer); res(info); });
+        });
+      },
+      close() { ws.close(); },
+    };
+    ws.on('open', () => resolve(client));
+  });
+}
+
+/** Connects and authenticates; resolves to the client after {"type":"ready"}. */
+export async function login(server, token, opts) {
+  const c = await connect(server, opts);
+  c.send({ type: 'auth', token });
+  const ready = await c.next((m) => m.type === 'ready' || m.type === 'error');
+  if (ready.type !== 'ready') throw new Error(`auth failed: ${JSON.stringify(ready)}`);
+  c.user = ready.user;
+  return c;
+}

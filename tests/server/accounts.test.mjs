@@ -1,0 +1,175 @@
+// Accounts and tokens over real HTTP: sign-up, login, logout, password change, refresh, and the
+// bearer-token checks every authenticated endpoint shares.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer } from '../lib/server.mjs';
+import { api, newUser, uniqueName } from '../lib/api.mjs';
+
+let server;
+let base;
+
+before(async () => {
+  server = await startServer();
+  base = server.url;
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+function isError(r, status, code) {
+  assert.equal(r.status, status, `status of ${JSON.stringify(r.body)}`);
+  assert.equal(typeof r.body, 'object', 'JSON body');
+  assert.equal(r.body.error.code, code);
+  assert.equal(typeof r.body.error.message, 'string');
+  assert.match(r.headers.get('content-type'), /^application\/json/);
+  assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+}
+
+test('sign-up returns a token; the username is then taken', async () => {
+  const username = uniqueName('alice');
+  const r = await api(base, 'POST', '/api/signup', { body: { username, password: 'correct horse' } });
+  assert.equal(r.status, 201);
+  assert.equal(r.body.username, username);
+  assert.match(r.body.token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+  assert.ok(r.body.expiresAt > Date.now() / 1000 + 3600);
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+  const again = await api(base, 'POST', '/api/signup', { body: { username, password: 'another one' } });
+  isError(again, 409, 'username_taken');
+});
+
+test('sign-up validates the username and the password', async () => {
+  for (const username of ['ab', 'Alice', '1abc', 'a b c', 'abc!', 'me', 'x'.repeat(33), 'caf\u00e9s']) {
+    const r = await api(base, 'POST', '/api/signup', { body: { username, password: 'long enough' } });
+    isError(r, 400, 'invalid_username');
+  }
+  for (const password of ['', 'short', 'x'.repeat(1025)]) {
+    const r = await api(base, 'POST', '/api/signup', { body: { username: uniqueName(), password } });
+    isError(r, 400, 'invalid_password');
+  }
+  isError(await api(base, 'POST', '/api/signup', { body: { username: uniqueName() } }), 400, 'missing_field');
+  isError(await api(base, 'POST', '/api/signup', { body: { username: 5, password: 'long enough' } }), 400, 'missing_field');
+  isError(await api(base, 'POST', '/api/signup', { raw: '{"username":', headers: { 'Content-Type': 'application/json' } }), 400, 'invalid_json');
+  isError(await api(base, 'POST', '/api/signup', { raw: '[1,2]', headers: { 'Content-Type': 'application/json' } }), 400, 'invalid_json');
+  isError(await api(base, 'POST', '/api/signup', { raw: '{"username":"abc","password":"12345678"}', headers: { 'Content-Type': 'text/plain' } }), 415, 'unsupported_media_type');
+  isError(await api(base, 'POST', '/api/signup', { raw: JSON.stringify({ username: 'abc', password: 'p'.repeat(5000) }), headers: { 'Content-Type': 'application/json' } }), 413, 'too_large');
+  isError(await api(base, 'GET', '/api/signup'), 405, 'method_not_allowed');
+});
+
+test('login: right password gives a token; wrong password and unknown user look the same', async () => {
+  const u = await newUser(base);
+  const ok = await api(base, 'POST', '/api/login', { body: { username: u.username, password: u.password } });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body.username, u.username);
+  const refresh = await api(base, 'POST', '/api/token/refresh', { token: ok.body.token });
+  assert.equal(refresh.status, 200);
+
+  const t0 = performance.now();
+  const wrong = await api(base, 'POST', '/api/login', { body: { username: u.username, password: 'wrong password' } });
+  const t1 = performance.now();
+  const unknown = await api(base, 'POST', '/api/login', { body: { username: uniqueName('ghost'), password: 'wrong password' } });
+  const t2 = performance.now();
+  isError(wrong, 401, 'invalid_credentials');
+  isError(unknown, 401, 'invalid_credentials');
+  assert.deepEqual(wrong.body, unknown.body);
+  // Both run one Argon2id verification: neither answers much faster than the other.
+  const [a, b] = [t1 - t0, t2 - t1];
+  assert.ok(Math.min(a, b) > Math.max(a, b) / 4, `timings ${a.toFixed(1)} ms vs ${b.toFixed(1)} ms`);
+  const invalidName = await api(base, 'POST', '/api/login', { body: { username: 'NOT VALID', password: 'wrong password' } });
+  assert.deepEqual(invalidName.body, unknown.body);
+});
+
+test('tokens: missing, malformed, forged, alg none and wrong scheme are refused', async () => {
+  const u = await newUser(base);
+  isError(await api(base, 'POST', '/api/token/refresh'), 401, 'missing_token');
+  isError(await api(base, 'POST', '/api/token/refresh', { headers: { Authorization: `Basic ${u.token}` } }), 401, 'missing_token');
+  isError(await api(base, 'POST', '/api/token/refresh', { token: 'garbage' }), 401, 'invalid_token');
+  isError(await api(base, 'POST', '/api/token/refresh', { token: 'a'.repeat(5000) }), 401, 'invalid_token');
+  const [h, p, s] = u.token.split('.');
+  const payload = JSON.parse(Buffer.from(p, 'base64url'));
+  const other = Buffer.from(JSON.stringify({ ...payload, sub: 'someone-else' })).toString('base64url');
+  isError(await api(base, 'POST', '/api/token/refresh', { token: `${h}.${other}.${s}` }), 401, 'invalid_token');
+  const none = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
+  isError(await api(base, 'POST', '/api/token/refresh', { token: `${none}.${p}.` }), 401, 'invalid_token');
+  const hs512 = Buffer.from('{"alg":"HS512","typ":"JWT"}').toString('base64url');
+  isError(await api(base, 'POST', '/api/token/refresh', { token: `${hs512}.${p}.${s}` }), 401, 'invalid_token');
+  // A token signed with another key (e.g. guessed or from another server).
+  const mac = crypto.createHmac('sha256', crypto.randomBytes(32)).update(`${h}.${p}`).digest('base64url');
+  isError(await api(base, 'POST', '/api/token/refresh', { token: `${h}.${p}.${mac}` }), 401, 'invalid_token');
+  // Tokens in the URL are never read.
+  isError(await api(base, 'POST', `/api/token/refresh?token=${u.token}`), 401, 'missing_token');
+  // The genuine token still works.
+  assert.equal((await api(base, 'POST', '/api/token/refresh', { token: u.token })).status, 200);
+});
+
+test('logout revokes every token of the account', async () => {
+  const u = await newUser(base);
+  const second = await api(base, 'POST', '/api/login', { body: { username: u.username, password: u.password } });
+  const r = await api(base, 'POST', '/api/logout', { token: u.token });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body, { ok: true });
+  isError(await api(base, 'POST', '/api/token/refresh', { token: u.token }), 401, 'token_revoked');
+  isError(await api(base, 'POST', '/api/token/refresh', { token: second.body.token }), 401, 'token_revoked');
+  isError(await api(base, 'POST', '/api/logout', { token: u.token }), 401, 'token_revoked');
+  const again = await api(base, 'POST', '/api/login', { body: { username: u.username, password: u.password } });
+  assert.equal(again.status, 200);
+  assert.equal((await api(base, 'POST', '/api/token/refresh', { token: again.body.token })).status, 200);
+});
+
+test('password change needs the old password, revokes old tokens and returns a new one', async () => {
+  const u = await newUser(base);
+  isError(await api(base, 'POST', '/api/password', { token: u.token, body: { oldPassword: 'not the one', newPassword: 'new password 1' } }), 403, 'wrong_password');
+  isError(await api(base, 'POST', '/api/password', { token: u.token, body: { oldPassword: u.password, newPassword: 'short' } }), 400, 'invalid_password');
+  isError(await api(base, 'POST', '/api/password', { token: u.token, body: { oldPassword: u.password } }), 400, 'missing_field');
+  isError(await api(base, 'POST', '/api/password', { body: { oldPassword: u.password, newPassword: 'new password 1' } }), 401, 'missing_token');
+  const r = await api(base, 'POST', '/api/password', { token: u.token, body: { oldPassword: u.password, newPassword: 'new password 1' } });
+  assert.equal(r.status, 200);
+  assert.ok(r.body.token);
+  isError(await api(base, 'POST', '/api/token/refresh', { token: u.token }), 401, 'token_revoked');
+  assert.equal((await api(base, 'POST', '/api/token/refresh', { token: r.body.token })).status, 200);
+  isError(await api(base, 'POST', '/api/login', { body: { username: u.username, password: u.password } }), 401, 'invalid_credentials');
+  assert.equal((await api(base, 'POST', '/api/login', { body: { username: u.username, password: 'new password 1' } })).status, 200);
+});
+
+test('the token key is 32 bytes in DATA/jwt.key with mode 0600; tokens survive a restart', async () => {
+  const st = statSync(join(server.dataDir, 'jwt.key'));
+  assert.equal(st.mode & 0o777, 0o600);
+  assert.equal(st.size, 32);
+  const db = statSync(join(server.dataDir, 'parley.db'));
+  assert.ok(db.size > 0);
+
+  const dataDir = join(server.dataDir, 'restart');
+  const s1 = await startServer({ dataDir });
+  const u = await newUser(s1.url);
+  await s1.stop();
+  const key1 = readFileSync(join(dataDir, 'jwt.key'));
+  const s2 = await startServer({ dataDir });
+  try {
+    assert.deepEqual(readFileSync(join(dataDir, 'jwt.key')), key1);
+    assert.equal((await api(s2.url, 'POST', '/api/token/refresh', { token: u.token })).status, 200);
+    assert.equal((await api(s2.url, 'POST', '/api/login', { body: { username: u.username, password: u.password } })).status, 200);
+  } finally {
+    await s2.stop();
+  }
+});
+
+test('a data folder with a bad jwt.key is refused at start-up', async () => {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const dataDir = join(server.dataDir, 'badkey');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, 'jwt.key'), 'short');
+  await assert.rejects(startServer({ dataDir }), /jwt\.key must hold exactly 32 bytes/);
+});
+
+test('logs never hold passwords or tokens', async () => {
+  const u = await newUser(base);
+  await api(base, 'POST', '/api/login', { body: { username: u.username, password: u.password } });
+  await api(base, 'POST', '/api/token/refresh', { token: u.token });
+  const logs = server.logs();
+  assert.ok(!logs.includes(u.password), 'password in logs');
+  assert.ok(!logs.includes(u.token.split('.')[2]), 'token in logs');
+  assert.match(logs, /signup: new account/);
+});

@@ -1,0 +1,192 @@
+// The key directory over real HTTP: uploads with signature checks, bundles that hand each
+// one-time prekey out once (also under 50 parallel requests), counts, caps and identity resets.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from '../lib/server.mjs';
+import { api, b64u, newIdentity, newUser, oneTimePrekeys, signedPrekey, x25519Public } from '../lib/api.mjs';
+
+let server;
+let base;
+
+before(async () => {
+  server = await startServer();
+  base = server.url;
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+function isError(r, status, code) {
+  assert.equal(r.status, status, `status of ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.error.code, code);
+}
+
+async function upload(user, identity, { otpks = [], spkId = 1, reset } = {}) {
+  const body = { identityKey: identity.publicKey, signedPrekey: signedPrekey(identity, spkId), oneTimePrekeys: otpks };
+  if (reset !== undefined) body.resetIdentity = reset;
+  return api(base, 'PUT', '/api/keys', { token: user.token, body });
+}
+
+test('upload, then a bundle per GET, each one-time prekey handed out once', async () => {
+  const alice = await newUser(base, 'alice');
+  const bob = await newUser(base, 'bob');
+  const id = newIdentity();
+  const otpks = oneTimePrekeys(10, 3);
+  const r = await upload(alice, id, { otpks, spkId: 7 });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.count, 3);
+  assert.equal(r.body.low, true);
+  assert.equal(r.body.identityCounter, 1);
+
+  const count = await api(base, 'GET', '/api/keys/me/count', { token: alice.token });
+  assert.deepEqual(count.body, { count: 3, low: true });
+
+  const seen = [];
+  for (let i = 0; i < 3; i++) {
+    const b = await api(base, 'GET', `/api/keys/${alice.username}`, { token: bob.token });
+    assert.equal(b.status, 200);
+    assert.equal(b.body.username, alice.username);
+    assert.equal(b.body.identityKey, id.publicKey);
+    assert.equal(b.body.signedPrekey.id, 7);
+    assert.equal(typeof b.body.identityChangedAt, 'number');
+    seen.push(b.body.oneTimePrekey);
+  }
+  assert.deepEqual(seen.map((k) => k.id).sort(), [10, 11, 12]);
+  for (const k of seen) assert.equal(k.publicKey, otpks.find((o) => o.id === k.id).publicKey);
+  const empty = await api(base, 'GET', `/api/keys/${alice.username}`, { token: bob.token });
+  assert.equal(empty.status, 200);
+  assert.equal(empty.body.oneTimePrekey, null);
+  assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: alice.token })).body, { count: 0, low: true });
+});
+
+test('50 parallel GETs for 20 one-time prekeys: every id handed out at most once', async () => {
+  const carol = await newUser(base, 'carol');
+  const dave = await newUser(base, 'dave');
+  const r = await upload(carol, newIdentity(), { otpks: oneTimePrekeys(100, 20) });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.low, false);
+  const results = await Promise.all(Array.from({ length: 50 }, () =>
+    api(base, 'GET', `/api/keys/${carol.username}`, { token: dave.token })));
+  for (const b of results) assert.equal(b.status, 200);
+  const ids = results.map((b) => b.body.oneTimePrekey).filter(Boolean).map((k) => k.id);
+  assert.equal(ids.length, 20);
+  assert.equal(new Set(ids).size, 20, 'no id handed out twice');
+  assert.equal(results.filter((b) => b.body.oneTimePrekey === null).length, 30);
+});
+
+test('the signed prekey signature is verified', async () => {
+  const u = await newUser(base);
+  const id = newIdentity();
+  const other = newIdentity();
+  const spk = signedPrekey(id, 5);
+  // Signed by another identity.
+  isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: signedPrekey(other, 5) } }), 400, 'bad_signature');
+  // Signature over another id, or another public key.
+  isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: { ...spk, id: 6 } } }), 400, 'bad_signature');
+  isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: { ...spk, publicKey: x25519Public() } } }), 400, 'bad_signature');
+  // One bit flipped in the signature.
+  const sig = Buffer.from(spk.signature, 'base64url');
+  sig[10] ^= 1;
+  isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: { ...spk, signature: b64u(sig) } } }), 400, 'bad_signature');
+  // Nothing was stored by the refused uploads.
+  isError(await api(base, 'GET', `/api/keys/${u.username}`, { token: u.token }), 404, 'no_keys');
+  // The genuine one is accepted.
+  assert.equal((await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: spk } })).status, 200);
+  // The largest id is fine.
+  assert.equal((await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: signedPrekey(id, 4294967295) } })).status, 200);
+});
+
+test('bad uploads get clear errors', async () => {
+  const u = await newUser(base);
+  const id = newIdentity();
+  const spk = signedPrekey(id, 1);
+  const put = (body) => api(base, 'PUT', '/api/keys', { token: u.token, body });
+  isError(await put({ signedPrekey: spk }), 400, 'invalid_identity_key');
+  isError(await put({ identityKey: `${id.publicKey}=`, signedPrekey: spk }), 400, 'invalid_identity_key');
+  isError(await put({ identityKey: Buffer.from(id.publicKey, 'base64url').toString('base64'), signedPrekey: spk }), 400, 'invalid_identity_key');
+  isError(await put({ identityKey: b64u(Buffer.alloc(31)), signedPrekey: spk }), 400, 'invalid_identity_key');
+  isError(await put({ identityKey: id.publicKey }), 400, 'invalid_signed_prekey');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: { ...spk, id: -1 } }), 400, 'invalid_signed_prekey');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: { ...spk, id: 4294967296 } }), 400, 'invalid_signed_prekey');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: { ...spk, id: 1.5 } }), 400, 'invalid_signed_prekey');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: { ...spk, id: '1' } }), 400, 'invalid_signed_prekey');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: { ...spk, signature: spk.signature.slice(4) } }), 400, 'invalid_signed_prekey');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: {} }), 400, 'invalid_one_time_prekeys');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: [{ id: 1 }] }), 400, 'invalid_one_time_prekeys');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: [{ id: 1, publicKey: 'AAAA' }] }), 400, 'invalid_one_time_prekeys');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: [5] }), 400, 'invalid_one_time_prekeys');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: oneTimePrekeys(0, 101) }), 400, 'too_many_prekeys');
+  const dup = oneTimePrekeys(0, 2);
+  dup[1].id = 0;
+  isError(await put({ identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: dup }), 400, 'duplicate_prekey_id');
+  isError(await put({ identityKey: id.publicKey, signedPrekey: spk, resetIdentity: 'yes' }), 400, 'invalid_field');
+  isError(await api(base, 'PUT', '/api/keys', { body: { identityKey: id.publicKey, signedPrekey: spk } }), 401, 'missing_token');
+  isError(await api(base, 'GET', '/api/keys/me/count'), 401, 'missing_token');
+  isError(await api(base, 'GET', `/api/keys/${u.username}`), 401, 'missing_token');
+  isError(await api(base, 'GET', '/api/keys/NOT-VALID', { token: u.token }), 400, 'invalid_username');
+  isError(await api(base, 'GET', '/api/keys/a/b', { token: u.token }), 400, 'invalid_username');
+  isError(await api(base, 'GET', '/api/keys/nobody-here', { token: u.token }), 404, 'unknown_user');
+  isError(await api(base, 'POST', '/api/keys', { token: u.token, body: {} }), 405, 'method_not_allowed');
+  isError(await api(base, 'DELETE', `/api/keys/${u.username}`, { token: u.token }), 405, 'method_not_allowed');
+});
+
+test('stored cap of 200 and duplicate ids across uploads', async () => {
+  const u = await newUser(base);
+  const id = newIdentity();
+  assert.equal((await upload(u, id, { otpks: oneTimePrekeys(0, 100) })).status, 200);
+  isError(await upload(u, id, { otpks: oneTimePrekeys(50, 1) }), 409, 'duplicate_prekey_id');
+  const second = await upload(u, id, { otpks: oneTimePrekeys(100, 100) });
+  assert.equal(second.status, 200);
+  assert.equal(second.body.count, 200);
+  isError(await upload(u, id, { otpks: oneTimePrekeys(200, 1) }), 409, 'prekey_limit');
+  // A refused upload changes nothing; an upload without one-time prekeys replaces the signed prekey.
+  const spkOnly = await upload(u, id, { spkId: 99 });
+  assert.equal(spkOnly.body.count, 200);
+  const b = await api(base, 'GET', `/api/keys/${u.username}`, { token: u.token });
+  assert.equal(b.body.signedPrekey.id, 99);
+  assert.equal(b.body.oneTimePrekey.id, 0);
+});
+
+test('a different identity key is refused unless resetIdentity, which clears old prekeys', async () => {
+  const u = await newUser(base);
+  const peer = await newUser(base);
+  const id1 = newIdentity();
+  const id2 = newIdentity();
+  const first = await upload(u, id1, { otpks: oneTimePrekeys(0, 5) });
+  assert.equal(first.body.identityCounter, 1);
+  isError(await upload(u, id2, { otpks: oneTimePrekeys(10, 5) }), 409, 'identity_conflict');
+  isError(await upload(u, id2, { reset: false }), 409, 'identity_conflict');
+  // Same identity again with resetIdentity: nothing changes.
+  const same = await upload(u, id1, { reset: true });
+  assert.equal(same.body.identityCounter, 1);
+  assert.equal(same.body.count, 5);
+  const before = await api(base, 'GET', `/api/keys/${u.username}`, { token: peer.token });
+  assert.equal(before.body.identityKey, id1.publicKey);
+  const reset = await upload(u, id2, { otpks: oneTimePrekeys(10, 2), reset: true });
+  assert.equal(reset.status, 200);
+  assert.equal(reset.body.identityCounter, 2);
+  assert.equal(reset.body.count, 2, 'old one-time prekeys were deleted');
+  const after = await api(base, 'GET', `/api/keys/${u.username}`, { token: peer.token });
+  assert.equal(after.body.identityKey, id2.publicKey);
+  assert.equal(after.body.identityCounter, 2);
+  assert.ok(after.body.identityChangedAt >= before.body.identityChangedAt);
+  assert.ok([10, 11].includes(after.body.oneTimePrekey.id));
+});
+
+test('bundle fetches are throttled per requesting account', async () => {
+  const owner = await newUser(base);
+  const greedy = await newUser(base);
+  await upload(owner, newIdentity(), { otpks: oneTimePrekeys(0, 100) });
+  let throttled;
+  for (let i = 0; i < 110 && !throttled; i++) {
+    const r = await api(base, 'GET', `/api/keys/${owner.username}`, { token: greedy.token });
+    if (r.status === 429) throttled = r;
+    else assert.equal(r.status, 200);
+  }
+  assert.ok(throttled, 'throttled after the burst');
+  assert.equal(throttled.body.error.code, 'rate_limited');
+  assert.ok(Number(throttled.headers.get('retry-after')) >= 1);
+  // Others are not affected.
+  assert.equal((await api(base, 'GET', `/api/keys/${owner.username}`, { token: owner.token })).status, 200);
+});

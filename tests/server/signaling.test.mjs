@@ -1,0 +1,337 @@
+// WebSocket signaling against the real server: authentication, origins, relaying with a forced
+// "from", errors, limits (frame size, rate, connections), presence, replacement, identity changes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from '../lib/server.mjs';
+import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
+import { connect, login } from '../lib/ws.mjs';
+
+let server;
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+const errorOf = (code) => (m) => m.type === 'error' && m.code === code;
+
+test('auth: the first message authenticates and gets ready', async () => {
+  const u = await newUser(server.url);
+  const c = await connect(server);
+  c.send({ type: 'auth', token: u.token });
+  const ready = await c.next();
+  assert.deepEqual(ready, { type: 'ready', user: u.username });
+  c.send({ type: 'ping', id: 'p1' });
+  assert.deepEqual(await c.next(), { type: 'pong', ref: 'p1' });
+  c.send({ type: 'auth', token: u.token });
+  await c.next(errorOf('already_authenticated'));
+  c.close();
+});
+
+test('auth: missing, bad, revoked tokens and a non-auth first message close with 4401', async () => {
+  const u = await newUser(server.url);
+  const revoked = await newUser(server.url);
+  await api(server.url, 'POST', '/api/logout', { token: revoked.token });
+  const cases = [
+    [{ type: 'auth' }, 'missing_token'],
+    [{ type: 'auth', token: 42 }, 'missing_token'],
+    [{ type: 'auth', token: 'not.a.token' }, 'invalid_token'],
+    [{ type: 'auth', token: `${u.token.slice(0, -2)}xx` }, 'invalid_token'],
+    [{ type: 'auth', token: revoked.token }, 'token_revoked'],
+    [{ type: 'offer', to: u.username }, 'auth_required'],
+    ['not json at all', 'invalid_json'],
+  ];
+  for (const [msg, code] of cases) {
+    const c = await connect(server);
+    c.send(msg);
+    const err = await c.next();
+    assert.equal(err.type, 'error');
+    assert.equal(err.code, code);
+    if (code !== 'invalid_json') {
+      const { code: closeCode } = await c.closed();
+      assert.equal(closeCode, 4401, `close code for ${code}`);
+    } else {
+      c.close();
+    }
+  }
+});
+
+test('origins: a foreign or missing Origin is refused with 403 JSON', async () => {
+  for (const origin of ['http://evil.example', `${server.url}.evil.example`, 'null', null]) {
+    await assert.rejects(connect(server, { origin }), (e) => {
+      assert.equal(e.status, 403, `origin ${origin}`);
+      assert.equal(e.body.error.code, 'forbidden_origin');
+      return true;
+    });
+  }
+  // localhost is allowed next to 127.0.0.1 by default.
+  const c = await connect(server, { origin: `http://localhost:${server.port}` });
+  c.close();
+});
+
+test('relay: "from" is overwritten by the server; app-defined types pass', async () => {
+  const alice = await newUser(server.url, 'alice');
+  const bob = await newUser(server.url, 'bob');
+  const a = await login(server, alice.token);
+  const b = await login(server, bob.token);
+  a.send({ type: 'offer', to: bob.username, from: 'mallory', sdp: 'v=0 fake', id: 7 });
+  const offer = await b.next((m) => m.type === 'offer');
+  assert.equal(offer.from, alice.username, 'from forged by the sender is replaced');
+  assert.equal(offer.sdp, 'v=0 fake');
+  assert.equal(offer.to, bob.username);
+  b.send({ type: 'answer', to: alice.username, sdp: 'answer' });
+  assert.equal((await a.next((m) => m.type === 'answer')).from, bob.username);
+  b.send({ type: 'ice', to: alice.username, candidate: { c: 1 } });
+  assert.deepEqual((await a.next((m) => m.type === 'ice')).candidate, { c: 1 });
+  a.send({ type: 'chat-typing', to: bob.username });
+  assert.equal((await b.next((m) => m.type === 'chat-typing')).from, alice.username);
+  a.send({ type: 'bye', to: bob.username });
+  await b.next((m) => m.type === 'bye');
+  for (const type of ['presence', 'ready', 'identity-changed', 'error', 'pong', 'Offer', '1abc', 'a_b', 'x'.repeat(33), '']) {
+    a.send({ type, to: bob.username, id: `t-${type}` });
+    const err = await a.next((m) => m.type === 'error');
+    assert.equal(err.code, type === '' ? 'invalid_type' : 'invalid_type', `type ${type}`);
+    assert.equal(err.ref, `t-${type}`);
+  }
+  a.send({ type: 'offer', id: 1 });
+  assert.equal((await a.next(errorOf('invalid_recipient'))).ref, 1);
+  a.send({ type: 'offer', to: 'NOT VALID' });
+  await a.next(errorOf('invalid_recipient'));
+  a.send({ type: 5, to: bob.username });
+  await a.next(errorOf('invalid_message'));
+  a.send('[1,2,3]');
+  await a.next(errorOf('invalid_message'));
+  assert.equal(b.messages.filter((m) => m.type === 'offer' || m.type === 'presence' && m.user !== alice.username).length, 0);
+  a.close();
+  b.close();
+});
+
+test('unknown and offline recipients get errors with the message id as ref', async () => {
+  const alice = await newUser(server.url, 'alice');
+  const offline = await newUser(server.url, 'off');
+  const a = await login(server, alice.token);
+  a.send({ type: 'offer', to: 'nobody-at-all', id: 'm1' });
+  const unknown = await a.next((m) => m.type === 'error');
+  assert.equal(unknown.code, 'unknown_recipient');
+  assert.equal(unknown.ref, 'm1');
+  a.send({ type: 'offer', to: offline.username, id: 2 });
+  const off = await a.next((m) => m.type === 'error');
+  assert.equal(off.code, 'recipient_offline');
+  assert.equal(off.ref, 2);
+  a.close();
+});
+
+test('malformed JSON gets an error and the connection stays usable', async () => {
+  const u = await newUser(server.url);
+  const c = await login(server, u.token);
+  for (const bad of ['{', '{"type":', 'null', '"str"', '\u0000', '{"type":"ping"']) {
+    c.send(bad);
+    const err = await c.next((m) => m.type === 'error');
+    assert.ok(['invalid_json', 'invalid_message'].includes(err.code), err.code);
+  }
+  c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  await c.next(errorOf('invalid_message'));
+  c.send({ type: 'ping' });
+  await c.next((m) => m.type === 'pong');
+  c.close();
+});
+
+test('an oversized frame closes the connection with 1009; the server stays up', async () => {
+  const u = await newUser(server.url);
+  const c = await login(server, u.token);
+  c.send(JSON.stringify({ type: 'offer', to: u.username, sdp: 'x'.repeat(100 * 1024) }));
+  const { code } = await c.closed();
+  assert.equal(code, 1009);
+  const again = await login(server, u.token);
+  again.send({ type: 'ping' });
+  await again.next((m) => m.type === 'pong');
+  // Just under the cap passes (here to oneself).
+  again.send(JSON.stringify({ type: 'blob', to: u.username, d: 'y'.repeat(60 * 1024) }));
+  assert.equal((await again.next((m) => m.type === 'blob')).d.length, 60 * 1024);
+  again.close();
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});
+
+test('a flood of 1000 messages in a second is answered with rate_limited; the server stays up', async () => {
+  const u = await newUser(server.url);
+  const peer = await newUser(server.url);
+  const c = await login(server, u.token);
+  const p = await login(server, peer.token);
+  for (let i = 0; i < 1000; i++) c.send({ type: 'poke', to: peer.username, n: i });
+  await c.next(errorOf('rate_limited'));
+  await new Promise((r) => setTimeout(r, 1500));
+  const limited = c.messages.filter((m) => m.code === 'rate_limited').length + 1;
+  const delivered = p.messages.filter((m) => m.type === 'poke').length;
+  assert.ok(delivered >= 100 && delivered < 400, `delivered ${delivered}`);
+  assert.ok(limited > 500, `rate_limited ${limited}`);
+  // The flood ended: the connection is usable again after a pause.
+  c.send({ type: 'ping' });
+  await c.next((m) => m.type === 'pong');
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  c.close();
+  p.close();
+});
+
+test('sustained abuse is closed with 1008', async () => {
+  const u = await newUser(server.url);
+  const c = await login(server, u.token);
+  let closed = false;
+  c.closed(20000).then(() => { closed = true; });
+  for (let t = 0; t < 80 && !closed; t++) {
+    for (let i = 0; i < 100; i++) c.send({ type: 'ping' });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const { code } = await c.closed();
+  assert.equal(code, 1008);
+});
+
+test('a second connection of the same user replaces the first (4409)', async () => {
+  const u = await newUser(server.url);
+  const peer = await newUser(server.url);
+  const first = await login(server, u.token);
+  const p = await login(server, peer.token);
+  p.send({ type: 'subscribe', users: [u.username] });
+  assert.equal((await p.next((m) => m.type === 'presence')).state, 'online');
+  const second = await login(server, u.token);
+  const { code, reason } = await first.closed();
+  assert.equal(code, 4409);
+  assert.equal(reason, 'replaced by a newer connection');
+  p.send({ type: 'offer', to: u.username, sdp: 's' });
+  assert.equal((await second.next((m) => m.type === 'offer')).from, peer.username);
+  // The replacement did not look like going offline.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(p.messages.filter((m) => m.type === 'presence').length, 0);
+  second.close();
+  assert.equal((await p.next((m) => m.type === 'presence')).state, 'offline');
+  p.close();
+});
+
+test('presence: subscribe gets the current state, then changes', async () => {
+  const carol = await newUser(server.url, 'carol');
+  const dave = await newUser(server.url, 'dave');
+  const c = await login(server, carol.token);
+  c.send({ type: 'subscribe', users: [dave.username, 'nobody-here'] });
+  assert.deepEqual(await c.next((m) => m.type === 'presence' && m.user === dave.username), { type: 'presence', user: dave.username, state: 'offline' });
+  await c.next((m) => m.type === 'presence' && m.user === 'nobody-here');
+  const d = await login(server, dave.token);
+  assert.equal((await c.next((m) => m.type === 'presence')).state, 'online');
+  d.close();
+  assert.equal((await c.next((m) => m.type === 'presence')).state, 'offline');
+  c.send({ type: 'subscribe', users: Array.from({ length: 257 }, (_, i) => `user${i}`) });
+  await c.next(errorOf('too_many_subscriptions'));
+  c.send({ type: 'subscribe', users: ['BAD NAME'] });
+  await c.next(errorOf('invalid_message'));
+  c.send({ type: 'subscribe', users: 'dave' });
+  await c.next(errorOf('invalid_message'));
+  c.close();
+});
+
+test('identity-changed is announced to subscribers on an identity reset', async () => {
+  const erin = await newUser(server.url, 'erin');
+  const frank = await newUser(server.url, 'frank');
+  const f = await login(server, frank.token);
+  f.send({ type: 'subscribe', users: [erin.username] });
+  await f.next((m) => m.type === 'presence');
+  const id1 = newIdentity();
+  const id2 = newIdentity();
+  await api(server.url, 'PUT', '/api/keys', { token: erin.token, body: { identityKey: id1.publicKey, signedPrekey: signedPrekey(id1), oneTimePrekeys: oneTimePrekeys(0, 2) } });
+  const r = await api(server.url, 'PUT', '/api/keys', { token: erin.token, body: { identityKey: id2.publicKey, signedPrekey: signedPrekey(id2), resetIdentity: true } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await f.next((m) => m.type === 'identity-changed'), { type: 'identity-changed', user: erin.username });
+  f.close();
+});
+
+test('a connection that does not authenticate within 10 s is closed with 4401', async () => {
+  const c = await connect(server);
+  const t0 = Date.now();
+  const { code } = await c.closed(20000);
+  assert.equal(code, 4401);
+  const elapsed = Date.now() - t0;
+  assert.ok(elapsed >= 9000 && elapsed < 14000, `closed after ${elapsed} ms`);
+});
+
+test('connections beyond --max-connections are refused at once with 503', async () => {
+  const s = await startServer({ args: ['--max-connections', '2'] });
+  try {
+    const a = await connect(s);
+    const b = await connect(s);
+    const t0 = Date.now();
+    await assert.rejects(connect(s), (e) => {
+      assert.equal(e.status, 503);
+      assert.equal(e.body.error.code, 'too_many_connections');
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 2000);
+    // HTTP still works: threads are kept in reserve.
+    assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+    a.close();
+    await a.closed();
+    await new Promise((r) => setTimeout(r, 200));
+    const c = await connect(s);
+    c.close();
+    b.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+test('logs hold no tokens and no message bodies', async () => {
+  const u = await newUser(server.url);
+  const c = await login(server, u.token);
+  c.send({ type: 'offer', to: u.username, sdp: 'SECRET-SDP-BODY-123' });
+  await c.next((m) => m.type === 'offer');
+  c.close();
+  await new Promise((r) => setTimeout(r, 200));
+  const logs = server.logs();
+  assert.ok(!logs.includes('SECRET-SDP-BODY-123'));
+  assert.ok(!logs.includes(u.token.split('.')[2]));
+  assert.match(logs, /ws: authenticated/);
+  assert.match(logs, /ws: close/);
+});
+
+test('relaying adds no Nagle delay: round trips well under 40 ms', async () => {
+  const a = await newUser(server.url);
+  const b = await newUser(server.url);
+  const ca = await login(server, a.token);
+  const cb = await login(server, b.token);
+  const rtts = [];
+  for (let i = 0; i < 30; i++) {
+    const t = performance.now();
+    ca.send({ type: 'offer', to: b.username, n: i });
+    await cb.next((m) => m.type === 'offer' && m.n === i);
+    cb.send({ type: 'answer', to: a.username, n: i });
+    await ca.next((m) => m.type === 'answer' && m.n === i);
+    rtts.push(performance.now() - t);
+  }
+  rtts.sort((x, y) => x - y);
+  assert.ok(rtts[15] < 30, `median round trip ${rtts[15].toFixed(1)} ms`);
+  ca.close();
+  cb.close();
+});
+
+test('logout and password change close the user\'s WebSocket with 4401', async () => {
+  const u = await newUser(server.url);
+  const c = await login(server, u.token);
+  await api(server.url, 'POST', '/api/logout', { token: u.token });
+  const closed = await c.closed();
+  assert.equal(closed.code, 4401);
+  assert.equal(closed.reason, 'session revoked');
+  const again = await api(server.url, 'POST', '/api/login', { body: { username: u.username, password: u.password } });
+  const c2 = await login(server, again.body.token);
+  await api(server.url, 'POST', '/api/password', { token: again.body.token, body: { oldPassword: u.password, newPassword: 'brand new password' } });
+  assert.equal((await c2.closed()).code, 4401);
+});
+
+test('shutdown closes WebSockets with 1001', async () => {
+  const s = await startServer();
+  const u = await newUser(s.url);
+  const c = await login(s, u.token);
+  const stopped = s.stop();
+  const closed = await c.closed();
+  assert.equal(closed.code, 1001);
+  assert.equal(closed.reason, 'server shutting down');
+  assert.equal((await stopped).code, 0);
+});

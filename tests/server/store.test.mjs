@@ -1,0 +1,70 @@
+// The store: schema version, refusal of a newer database, WAL mode, and --help for the new flags.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serverBinary, startServer } from '../lib/server.mjs';
+import { newUser } from '../lib/api.mjs';
+
+const sql = (db, q) => execFileSync('sqlite3', [db, q]).toString().trim();
+
+function run(args) {
+  return new Promise((resolve) => {
+    const p = spawn(serverBinary(), args);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('a new database gets the current schema version in WAL mode with foreign keys', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+  try {
+    const s = await startServer({ dataDir: dir });
+    await newUser(s.url);
+    await s.stop();
+    const db = join(dir, 'parley.db');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '1');
+    assert.equal(sql(db, 'PRAGMA journal_mode;'), 'wal');
+    assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
+    assert.match(sql(db, '.schema one_time_prekeys'), /REFERENCES users\(id\) ON DELETE CASCADE/);
+    // A restart keeps the version and the data.
+    const s2 = await startServer({ dataDir: dir });
+    await s2.stop();
+    assert.equal(sql(db, 'PRAGMA user_version;'), '1');
+    assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database from a newer server is refused, untouched', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+  try {
+    const db = join(dir, 'parley.db');
+    sql(db, 'CREATE TABLE future (x); PRAGMA user_version = 99;');
+    const r = await run(['--listen', '127.0.0.1:0', '--data', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /schema version 99, newer than this server/);
+    assert.equal(sql(db, 'PRAGMA user_version;'), '99');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--help documents the new flags', async () => {
+  const r = await run(['--help']);
+  assert.equal(r.code, 0);
+  for (const flag of ['--origin', '--max-connections', '--tls-cert', '--tls-key', '--self-signed', 'PARLEY_ORIGIN', 'PARLEY_MAX_CONNECTIONS']) {
+    assert.ok(r.out.includes(flag), flag);
+  }
+  const bad = await run(['--max-connections', '0']);
+  assert.equal(bad.code, 2);
+  const badOrigin = await run(['--origin', 'https://x.org/path']);
+  assert.equal(badOrigin.code, 2);
+  assert.match(badOrigin.err, /invalid origin/);
+});
