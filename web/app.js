@@ -91,6 +91,7 @@ async function selfTest() {
     core.selftest();
     addCheck('Known-answer tests of AES-256-GCM and X25519 in the core');
     roundTrips();
+    performance.mark('parley-ready'); // the core is instantiated and self-tested
     $('selftest').textContent = `passed (${Math.round(performance.now() - t0)} ms)`;
     $('selftest').dataset.state = 'pass';
     return true;
@@ -313,7 +314,7 @@ function renderRequests() {
       renderRequests();
     });
     const who = el('strong', { textContent: name });
-    box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Chat request from ${name}` },
+    box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Request from ${name}` },
       el('p', {}, who, ' wants to chat with you.'),
       el('div', { className: 'actions' }, accept, decline)));
   }
@@ -390,21 +391,52 @@ function renderChat() {
       ? `${name}'s safety number has changed. Sending is paused until you review it: this can mean ${name} reinstalled Parley, or that someone is trying to listen in.`
       : `${name}'s safety number has changed. This can mean ${name} reinstalled Parley, or that someone is trying to listen in.`;
   }
-  const log = $('transcript');
-  const history = m.history(name);
-  log.replaceChildren(...history.map((msg) => {
-    const meta = el('span', { className: 'meta' },
-      el('span', { className: 'sender', textContent: msg.from === 'me' ? 'You' : name }),
-      ' · ',
-      el('time', { dateTime: new Date(msg.ts).toISOString(), textContent: timeFmt.format(msg.ts) }));
-    if (msg.from === 'me') meta.append(' · ', el('span', { className: 'delivery', dataset: { state: msg.state }, textContent: DELIVERY[msg.state] || msg.state }));
-    return el('li', { className: `msg ${msg.from === 'me' ? 'mine' : 'theirs'}` },
-      el('p', { className: 'text', textContent: msg.text }), meta);
-  }));
-  log.scrollTop = log.scrollHeight;
+  renderTranscript(m, name);
   const sendable = c && c.status !== 'declined' && !c.held;
   $('send').disabled = !sendable;
   $('message').disabled = !sendable;
+}
+
+// The transcript is updated in place: one list item per message, keyed by message id, so a
+// receipt changes one element instead of redrawing the whole conversation.
+const rendered = { name: null, items: new Map() };
+
+function messageItem(msg, name) {
+  const delivery = msg.from === 'me'
+    ? el('span', { className: 'delivery', dataset: { state: msg.state }, textContent: DELIVERY[msg.state] || msg.state })
+    : null;
+  const meta = el('span', { className: 'meta' },
+    el('span', { className: 'sender', textContent: msg.from === 'me' ? 'You' : name }),
+    ' · ',
+    el('time', { dateTime: new Date(msg.ts).toISOString(), textContent: timeFmt.format(msg.ts) }));
+  if (delivery) meta.append(' · ', delivery);
+  const li = el('li', { className: `msg ${msg.from === 'me' ? 'mine' : 'theirs'}` },
+    el('p', { className: 'text', textContent: msg.text }), meta);
+  return { li, delivery, state: msg.state };
+}
+
+function renderTranscript(m, name) {
+  const log = $('transcript');
+  if (rendered.name !== name) {
+    rendered.name = name;
+    rendered.items = new Map();
+    log.replaceChildren();
+  }
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  for (const msg of m.history(name)) {
+    const key = `${msg.from}:${msg.id}`;
+    let item = rendered.items.get(key);
+    if (!item) {
+      item = messageItem(msg, name);
+      rendered.items.set(key, item);
+      log.append(item.li);
+    } else if (item.delivery && item.state !== msg.state) {
+      item.state = msg.state;
+      item.delivery.dataset.state = msg.state;
+      item.delivery.textContent = DELIVERY[msg.state] || msg.state;
+    }
+  }
+  if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
 async function sendMessage() {

@@ -61,8 +61,11 @@ export async function publish(account, vault, { resetIdentity = false } = {}) {
 export async function replenish(account, vault) {
   const meta = await vault.getJson('meta', {});
   let dirty = false;
-  if (!meta.spkRotatedAt || Date.now() - meta.spkRotatedAt > SPK_MAX_AGE_MS) {
-    if (meta.spkRotatedAt) account.rotateSignedPrekey();
+  if (!meta.spkRotatedAt) {
+    meta.spkRotatedAt = Date.now(); // the signed prekey the account was made with
+    await vault.putJson('meta', meta);
+  } else if (Date.now() - meta.spkRotatedAt > SPK_MAX_AGE_MS) {
+    account.rotateSignedPrekey();
     meta.spkRotatedAt = Date.now();
     dirty = true;
   }

@@ -15,6 +15,7 @@ import { bundleFromJson, publish, replenish } from './keys.js';
 import { PeerLink } from './peer.js';
 
 const MAX_TEXT = 16384;
+const CHUNK = 100; // history is stored in sealed chunks of 100 messages
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 
@@ -38,7 +39,7 @@ export class Messenger extends EventTarget {
   async load() {
     this.contacts = await this.vault.getJson('contacts', {});
     for (const name of Object.keys(this.contacts)) {
-      this.histories.set(name, await this.vault.getJson(`history:${name}`, []));
+      this.histories.set(name, await this.loadHistory(name));
     }
     this.signaling.addEventListener('message', (ev) => this.onSignal(ev.detail));
     this.signaling.addEventListener('state', (ev) => {
@@ -76,8 +77,22 @@ export class Messenger extends EventTarget {
     await this.vault.putJson('contacts', this.contacts);
   }
 
-  async saveHistory(name) {
-    await this.vault.putJson(`history:${name}`, this.history(name));
+  async loadHistory(name) {
+    const chunks = await this.vault.getJson(`history-chunks:${name}`, 0);
+    const out = [];
+    for (let i = 0; i < chunks; i += 1) out.push(...await this.vault.getJson(`history:${name}:${i}`, []));
+    return out;
+  }
+
+  // Writes the chunks holding the given message indexes (default: the last message).
+  async saveHistory(name, indexes) {
+    const h = this.history(name);
+    if (h.length === 0) return;
+    const touched = new Set((indexes || [h.length - 1]).map((i) => Math.floor(i / CHUNK)));
+    for (const k of touched) {
+      await this.vault.putJson(`history:${name}:${k}`, h.slice(k * CHUNK, (k + 1) * CHUNK));
+    }
+    await this.vault.putJson(`history-chunks:${name}`, Math.ceil(h.length / CHUNK));
   }
 
   async session(name) {
@@ -444,7 +459,7 @@ export class Messenger extends EventTarget {
 
   canSend(name) {
     const c = this.contacts[name];
-    return !!c && c.status === 'active' && !c.held;
+    return !!c && (c.status === 'active' || c.status === 'pending') && !c.held;
   }
 
   /** Adds a message to the transcript and sends it now or when the link opens. */
@@ -453,7 +468,7 @@ export class Messenger extends EventTarget {
       if (typeof text !== 'string' || text.length === 0) return;
       if (text.length > MAX_TEXT) throw new UserError('That message is too long (at most 16,384 characters).');
       const c = this.contacts[name];
-      if (!c || c.status !== 'active') throw new UserError('This chat is not open yet.');
+      if (!c || c.status === 'declined') throw new UserError('This chat is not open. Start it again to reconnect.');
       if (c.held) throw new UserError(`${name}'s safety number changed. Review it before sending.`);
       const entry = { id: randomId(), from: 'me', text, ts: Date.now(), state: 'queued' };
       this.history(name).push(entry);
@@ -478,18 +493,19 @@ export class Messenger extends EventTarget {
       if (!link?.open) this.connect(name);
       return;
     }
-    let changed = false;
+    const touched = [];
+    const history = this.history(name);
     for (const entry of entries) {
       const wire = session.encrypt(JSON.stringify({ t: 'msg', id: entry.id, ts: entry.ts, text: entry.text }));
       await this.setSession(name, session);
       if (!link.send(wire)) break;
       if (entry.state === 'queued') {
         entry.state = 'sent';
-        changed = true;
+        touched.push(history.lastIndexOf(entry));
       }
     }
-    if (changed) {
-      await this.saveHistory(name);
+    if (touched.length) {
+      await this.saveHistory(name, touched);
       this.changed(name);
     }
   }
@@ -507,7 +523,7 @@ export class Messenger extends EventTarget {
     await this.setSession(name, session);
     const history = this.history(name);
     if (inner.t === 'msg' && typeof inner.id === 'string' && typeof inner.text === 'string') {
-      if (!history.some((m) => m.id === inner.id && m.from === 'them')) {
+      if (!this.seen(name, inner.id)) {
         history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: Number(inner.ts) || Date.now(), state: 'received' });
         const c = this.contacts[name];
         if (this.activeChat !== name && c) {
@@ -521,18 +537,33 @@ export class Messenger extends EventTarget {
       this.links.get(name)?.send(ack);
       this.changed(name);
     } else if (inner.t === 'ack' && Array.isArray(inner.ids)) {
-      let changed = false;
-      for (const m of history) {
+      const touched = [];
+      // Receipts are for recent messages: search from the end.
+      for (let i = history.length - 1; i >= 0 && touched.length < inner.ids.length; i -= 1) {
+        const m = history[i];
         if (m.from === 'me' && m.state !== 'delivered' && inner.ids.includes(m.id)) {
           m.state = 'delivered';
-          changed = true;
+          touched.push(i);
         }
       }
-      if (changed) {
-        await this.saveHistory(name);
+      if (touched.length) {
+        await this.saveHistory(name, touched);
         this.changed(name);
       }
     }
+  }
+
+  // Whether a message id from the peer is already in the transcript (ids are kept in a set).
+  seen(name, id) {
+    let set = this.seenIds?.get(name);
+    if (!set) {
+      this.seenIds = this.seenIds || new Map();
+      set = new Set(this.history(name).filter((m) => m.from === 'them').map((m) => m.id));
+      this.seenIds.set(name, set);
+    }
+    if (set.has(id)) return true;
+    set.add(id);
+    return false;
   }
 
   openChat(name) {

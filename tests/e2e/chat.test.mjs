@@ -1,0 +1,486 @@
+// Two (or three) people with their own browsers chat through the real server: sign-up and log-in,
+// chat requests, messages over WebRTC with delivery receipts, persistence across reloads, safety
+// numbers and identity changes, a peer going away and coming back, error messages, one active tab.
+// Nothing secret may reach the server: request bodies, WebSocket frames, the database and the log
+// are searched for every message text and the raw passwords.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../lib/server.mjs';
+import {
+  PASSWORD, WAIT, accept, connectPair, decline, leave, logIn, mirrored, openChat, person, send,
+  shots, signUp, startChat, texts, transcript, until, waitAllDelivered, waitConnected, waitForApp,
+  waitForCount, waitForMessage, watch,
+} from '../lib/people.mjs';
+
+let server;
+let n = 0;
+/** A fresh username for this run (the server is fresh, but tests must not share accounts). */
+const uniq = (base) => `${base}${(n += 1)}`;
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+/** Problems other than the ones listed (exact strings). */
+function unexpected(problems, allowed = []) {
+  return problems.filter((p) => !allowed.includes(p));
+}
+
+/** The two lines Chromium and openPage record for one expected HTTP error. */
+function expectedHttpError(status, url, reason) {
+  return [
+    `HTTP ${status} for ${url}`,
+    `console error: Failed to load resource: the server responded with a status of ${status} (${reason})`,
+  ];
+}
+
+const FOUR_KIB = Array.from({ length: 64 }, (_, i) => `block ${String(i).padStart(2, '0')} `.padEnd(63, '.') + '|')
+  .join('').slice(0, 4096);
+
+// Who sends what, in order. Each message is received before the next one is sent, so both
+// transcripts have one order.
+function script(tag) {
+  return [
+    ['a', `Hello Bob, this is ${tag} 👋`],
+    ['b', 'Hi Alice! Ünïcödé: café, naïve, Ελληνικά, Русский, 日本語, 中文, 한국어, עברית, العربية'],
+    ['a', 'Emoji: 🎉🔐🙂 family 👩‍👩‍👧‍👦 flag 🏳️‍🌈 🇫🇷 skin 👍🏽'],
+    ['b', '<img src=x onerror=alert(1)>'],
+    ['a', '<script>alert("xss")</script> &amp; &lt;b&gt;bold&lt;/b&gt; <b>not bold</b>'],
+    ['b', FOUR_KIB],
+    ['a', 'line one\nline two\n    indented line three', 'keyboard'],
+    ['b', '  leading and trailing spaces  '],
+    ['a', 'Sent with the Send button', 'click'],
+    ['b', 'Zero\u200bwidth, RTL \u202eoverride\u202c, combining e\u0301'],
+    ['a', '"quotes" \'single\' `back` \\backslash\\ {"json": true}'],
+    ['b', 'Math: ∑ ∫ √2 ≈ 1.414, ℝ, ∞'],
+    ['a', 'Burst one'],
+    ['a', 'Burst two'],
+    ['a', 'Burst three'],
+    ['b', 'Got three'],
+    ['b', 'and one more from me'],
+    ['a', '😀'.repeat(200)],
+    ['b', 'Astral plane: 𝕳𝖊𝖑𝖑𝖔 𐍈 🀄'],
+    ['a', 'javascript:alert(1) https://example.com/?q=<x>&y=1'],
+    ['b', `${tag} bye for now`],
+    ['a', `${tag} bye!`],
+  ];
+}
+
+/** Plays a script between a and b: each run of one sender is received before the other speaks. */
+async function play(a, b, steps) {
+  for (let i = 0; i < steps.length; i += 1) {
+    const [who, text, via] = steps[i];
+    const [from, to] = who === 'a' ? [a, b] : [b, a];
+    await send(from, text, { via });
+    const next = steps[i + 1];
+    if (!next || next[0] !== who) await waitForMessage(to.page, text);
+  }
+}
+
+function expectedFor(steps, a, b) {
+  // As a sees it, and as b sees it.
+  return {
+    a: steps.map(([who, text]) => ({ text, sender: who === 'a' ? 'You' : b.name })),
+    b: steps.map(([who, text]) => ({ text, sender: who === 'b' ? 'You' : a.name })),
+  };
+}
+
+test('two people sign up, start a chat and exchange messages both ways, delivered and identical', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await a.page.getByRole('button', { name: 'Sign up' }).waitFor({ timeout: WAIT });
+    await shots(a.page, 'sign-up');
+    await Promise.all([signUp(a), signUp(b)]);
+    await startChat(a, b.name);
+    assert.match(await a.page.locator('#chat-status').textContent(), new RegExp(`waiting for ${b.name} to accept|connect`));
+    await b.page.getByRole('group', { name: `Request from ${a.name}` }).waitFor({ timeout: WAIT });
+    await shots(b.page, 'chat-request');
+    await accept(b, a.name);
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+
+    const steps = script('t1');
+    assert.ok(steps.filter((s) => s[0] === 'a').length >= 10 && steps.filter((s) => s[0] === 'b').length >= 10);
+    await play(a, b, steps);
+    await waitForCount(a.page, steps.length);
+    await waitForCount(b.page, steps.length);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+
+    const ta = await transcript(a.page);
+    const tb = await transcript(b.page);
+    const want = expectedFor(steps, a, b);
+    assert.deepEqual(texts(ta), want.a, "alice's transcript");
+    assert.deepEqual(texts(tb), want.b, "bob's transcript");
+    assert.deepEqual(texts(tb), mirrored(ta, a.name, b.name), 'transcripts mirror each other');
+    for (const [who, t] of [['alice', ta], ['bob', tb]]) {
+      const own = t.filter((m) => m.sender === 'You');
+      assert.ok(own.length >= 10);
+      assert.deepEqual(own.map((m) => m.state), own.map(() => 'delivered'), `${who}'s own messages all delivered`);
+      assert.deepEqual(t.filter((m) => m.sender !== 'You').map((m) => m.state), t.filter((m) => m.sender !== 'You').map(() => null));
+    }
+    // HTML-looking text is shown literally, never parsed.
+    for (const p of [a, b]) {
+      assert.equal(await p.page.locator('#transcript img, #transcript script, #transcript b').count(), 0);
+      assert.deepEqual(p.dialogs, [], 'no dialog fired');
+    }
+
+    await shots(a.page, 'chat');
+    // On a phone the list and the chat are two screens: go back to the list.
+    await a.page.setViewportSize({ width: 390, height: 844 });
+    await a.page.getByRole('button', { name: 'Back to conversations' }).click();
+    await a.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: new RegExp(b.name) })
+      .waitFor({ timeout: WAIT });
+    await shots(a.page, 'chat-list');
+
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('nothing secret reaches the server: requests, WebSocket frames, database and log', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-secrets-'));
+  const own = await startServer({ dataDir });
+  const passwords = { a: 'alice-Secret-pass-7731', b: 'bob-Secret-pass-4419' };
+  const a = await person(own, uniq('alice'), { password: passwords.a });
+  const b = await person(own, uniq('bob'), { password: passwords.b });
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    // Log out and in again, so that a login request is captured too.
+    await a.page.getByRole('button', { name: 'Log out' }).click();
+    await logIn(a);
+    await connectPair(a, b);
+    const tag = `zq${Date.now().toString(36)}`;
+    const steps = [
+      ['a', `${tag} first secret message`],
+      ['b', `${tag} the eagle lands at midnight`],
+      ['a', `${tag} Ünïcödé sécret 🔐`],
+      ['b', `${tag} ${FOUR_KIB.slice(0, 2000)}`],
+      ['a', `${tag} last one`],
+    ];
+    await play(a, b, steps);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+
+    const secrets = [...steps.map((s) => s[1]), `${tag} the eagle`, passwords.a, passwords.b];
+    const login = a.requests.filter((r) => r.url.endsWith('/api/login'));
+    const signup = [...a.requests, ...b.requests].filter((r) => r.url.endsWith('/api/signup'));
+    assert.equal(login.length, 1, 'one login request');
+    assert.equal(signup.length, 2, 'two sign-up requests');
+    for (const r of [...login, ...signup]) {
+      const body = JSON.parse(r.body);
+      assert.ok(typeof body.password === 'string' && body.password.length >= 8);
+      assert.notEqual(body.password, passwords.a);
+      assert.notEqual(body.password, passwords.b);
+    }
+    const frames = [...a.frames, ...b.frames];
+    assert.ok(frames.some((f) => f.dir === 'sent' && f.payload.includes('"chat-request"')), 'frames were captured');
+    assert.ok(frames.some((f) => f.dir === 'received' && f.payload.includes('"offer"')), 'signaling was captured');
+    const leaks = [];
+    for (const s of secrets) {
+      for (const r of [...a.requests, ...b.requests]) {
+        if (r.body.includes(s) || r.url.includes(encodeURIComponent(s))) leaks.push(`request ${r.method} ${r.url}: ${s.slice(0, 40)}`);
+      }
+      for (const f of frames) if (f.payload.includes(s)) leaks.push(`frame ${f.dir}: ${s.slice(0, 40)}`);
+    }
+    assert.deepEqual(leaks, [], 'no secret in any request body or WebSocket frame');
+
+    const dbFiles = ['parley.db', 'parley.db-wal', 'parley.db-shm'];
+    const scan = (when) => {
+      const found = [];
+      for (const f of dbFiles) {
+        const path = join(dataDir, f);
+        if (!existsSync(path)) continue;
+        const bytes = readFileSync(path);
+        for (const s of secrets) {
+          if (bytes.indexOf(Buffer.from(s, 'utf8')) >= 0) found.push(`${when} ${f}: ${s.slice(0, 40)}`);
+        }
+      }
+      return found;
+    };
+    const whileRunning = scan('running');
+    assert.equal(a.problems.length + b.problems.length, 0, [...a.problems, ...b.problems].join('\n'));
+    await Promise.all([leave(a), leave(b)]);
+    await own.stop();
+    assert.ok(existsSync(join(dataDir, 'parley.db')), 'the database exists');
+    // Positive control: the scan does see what the server is meant to store.
+    assert.ok(dbFiles.some((f) => existsSync(join(dataDir, f)) && readFileSync(join(dataDir, f)).includes(Buffer.from(a.name))),
+      'the usernames are found in the database files');
+    assert.deepEqual([...whileRunning, ...scan('stopped')], [], 'no secret in the database files');
+    const log = own.logs();
+    assert.ok(log.includes(`authenticated ${a.name}`), 'the server log was captured');
+    assert.deepEqual(secrets.filter((s) => log.includes(s)).map((s) => s.slice(0, 40)), [], 'no secret in the server log');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+    await own.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('both pages reload mid-conversation, log in again, find their history and carry on', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    const first = [
+      ['a', 'before reload 1 ✈'],
+      ['b', 'before reload 2 🚀'],
+      ['a', 'before reload 3'],
+      ['b', 'before reload 4'],
+    ];
+    await play(a, b, first);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    const beforeA = await transcript(a.page);
+    const beforeB = await transcript(b.page);
+
+    await Promise.all([a.page.reload(), b.page.reload()]);
+    await Promise.all([logIn(a), logIn(b)]);
+    await Promise.all([openChat(a, b.name), openChat(b, a.name)]);
+    await waitForCount(a.page, first.length);
+    await waitForCount(b.page, first.length);
+    assert.deepEqual(await transcript(a.page), beforeA, 'alice finds her history');
+    assert.deepEqual(await transcript(b.page), beforeB, 'bob finds his history');
+
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    const second = [
+      ['a', 'after reload 5'],
+      ['b', 'after reload 6 ✅'],
+      ['a', 'after reload 7'],
+    ];
+    await play(a, b, second);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    const want = expectedFor([...first, ...second], a, b);
+    assert.deepEqual(texts(await transcript(a.page)), want.a);
+    assert.deepEqual(texts(await transcript(b.page)), want.b);
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('both see the same safety number; a verified contact who resets is flagged and sending is held', async (t) => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await play(a, b, [['a', 'shall we verify?'], ['b', 'yes']]);
+
+    const safety = async (p) => {
+      await p.page.getByRole('button', { name: 'Verify', exact: true }).click();
+      const dialog = p.page.getByRole('dialog');
+      await dialog.waitFor({ timeout: WAIT });
+      const number = (await dialog.getByLabel('Safety number').textContent()).trim();
+      return { dialog, number };
+    };
+    const sa = await safety(a);
+    const sb = await safety(b);
+    assert.match(sa.number, /^\d{5}( \d{5}){11}$/, 'twelve groups of five digits');
+    assert.equal(sa.number, sb.number, 'both sides show the same safety number');
+    await shots(a.page, 'verify-dialog');
+    await sa.dialog.getByRole('button', { name: 'Mark as verified' }).click();
+    await sa.dialog.waitFor({ state: 'hidden', timeout: WAIT });
+    await a.page.getByRole('button', { name: 'Verify (verified)' }).waitFor({ timeout: WAIT });
+    await sb.dialog.getByRole('button', { name: 'Close' }).click();
+    await sb.dialog.waitFor({ state: 'hidden', timeout: WAIT });
+
+    b.acceptDialogs = true;
+    const t0 = Date.now();
+    await b.page.getByRole('button', { name: 'Reset identity' }).click();
+    await until(() => b.dialogs.length === 1, { message: 'the confirm dialog' });
+    assert.equal(b.dialogs[0].type, 'confirm');
+
+    // Alice, without reloading, is warned and her sending is held.
+    const warning = a.page.locator('#identity-warning');
+    await warning.waitFor({ state: 'visible', timeout: 15000 });
+    t.diagnostic(`alice was warned ${Date.now() - t0} ms after bob reset his identity`);
+    assert.equal(await a.page.getByRole('alert').filter({ has: a.page.locator('#identity-warning-text') }).count(), 1);
+    assert.match(await warning.textContent(), new RegExp(`${b.name}'s safety number has changed`));
+    assert.match(await warning.textContent(), /paused/);
+    await warning.getByRole('button', { name: 'Review safety number' }).waitFor();
+    await warning.getByRole('button', { name: 'I have checked, send again' }).waitFor();
+    assert.equal(await a.page.getByRole('button', { name: 'Send', exact: true }).isDisabled(), true, 'Send is disabled while held');
+    await shots(a.page, 'identity-warning');
+
+    // Reviewing shows a new safety number.
+    await warning.getByRole('button', { name: 'Review safety number' }).click();
+    const dialog = a.page.getByRole('dialog');
+    await dialog.waitFor({ timeout: WAIT });
+    const after = (await dialog.getByLabel('Safety number').textContent()).trim();
+    assert.match(after, /^\d{5}( \d{5}){11}$/);
+    assert.notEqual(after, sa.number, 'the safety number changed');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('a peer closes the browser: the other sees it, messages wait, then arrive once, after they return', async (t) => {
+  const profile = mkdtempSync(join(tmpdir(), 'parley-profile-'));
+  const a = await person(server, uniq('alice'));
+  let b = await person(server, uniq('bob'), { profileDir: profile });
+  const bName = b.name;
+  const bProblems = [];
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    const first = [['a', 'are you there?'], ['b', 'yes, for now']];
+    await play(a, b, first);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    await leave(b); // the whole browser goes away
+    bProblems.push(...b.problems);
+    const t0 = Date.now();
+    // Typed at once, before alice can know: it may go into the dying link, but must not be lost.
+    const void1 = 'typed just as you left';
+    await send(a, void1);
+    assert.notEqual((await transcript(a.page)).at(-1).state, 'delivered');
+    await a.page.waitForFunction((name) => document.getElementById('chat-status').textContent === `${name} is offline; messages wait here`,
+      bName, { timeout: 20000 }).catch(async (e) => {
+      const seen = await a.page.evaluate(() => ({
+        status: document.getElementById('chat-status').textContent,
+        presence: document.querySelector('#contacts .presence')?.dataset.state,
+      }));
+      throw new Error(`${e.message}; alice still sees ${JSON.stringify(seen)}`);
+    });
+    const presence = a.page.getByRole('list', { name: 'Conversations' }).locator('.presence');
+    assert.equal(await presence.getAttribute('data-state'), 'offline');
+    const noticed = Date.now() - t0;
+    t.diagnostic(`alice saw bob offline after ${noticed} ms`);
+
+    const waiting = [['a', void1], ['a', 'while you were away 1'], ['a', 'while you were away 2 🕰'], ['a', 'while you were away 3']];
+    for (const [, text] of waiting.slice(1)) await send(a, text);
+    let ta = await transcript(a.page);
+    assert.deepEqual(ta.slice(-3).map((m) => m.state), ['queued', 'queued', 'queued'], 'messages wait while the peer is away');
+    await a.page.locator('#transcript .delivery[data-state="queued"]').first().waitFor();
+    assert.equal(await a.page.locator('#transcript li').last().locator('.delivery').textContent(), 'waiting to send');
+
+    const t1 = Date.now();
+    b = await person(server, bName, { profileDir: profile });
+    await logIn(b);
+    t.diagnostic(`bob back and logged in after ${Date.now() - t1} ms`);
+    // Bob has not opened the chat: the messages count as unread.
+    const contact = b.page.getByRole('list', { name: 'Conversations' }).getByRole('button').filter({ hasText: a.name });
+    await b.page.waitForFunction(() => document.querySelector('#contacts .unread')?.textContent === '4', null, { timeout: 30000 });
+    await shots(b.page, 'chat-list-unread');
+    await contact.click();
+    await waitForCount(b.page, first.length + waiting.length);
+    await waitAllDelivered(a.page, 30000);
+    const redelivered = Date.now() - t1;
+    t.diagnostic(`alice's waiting messages delivered ${redelivered} ms after bob came back`);
+    await waitConnected(b.page);
+    await play(a, b, [['b', "I'm back"], ['a', 'welcome back']]);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+
+    const want = expectedFor([...first, ...waiting, ['b', "I'm back"], ['a', 'welcome back']], a, b);
+    ta = await transcript(a.page);
+    const tb = await transcript(b.page);
+    assert.deepEqual(texts(ta), want.a, "alice's transcript: nothing lost or duplicated");
+    assert.deepEqual(texts(tb), want.b, "bob's transcript: nothing lost or duplicated");
+    assert.equal(await b.page.locator('#contacts .unread').count(), 0, 'unread count cleared');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual([...bProblems, ...b.problems], [], 'bob: no console errors');
+    // Timing last, so that everything above is checked even when the app is slow.
+    const slow = [];
+    if (noticed > 15000) slow.push(`alice saw bob offline only after ${noticed} ms (expected within ~15 s)`);
+    if (redelivered > 10000) {
+      slow.push(`the waiting messages arrived only ${redelivered} ms after bob was back (expected within 10 s: browser start, log-in and reconnect take ~3 s)`);
+    }
+    assert.deepEqual(slow, [], 'timely');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('a wrong password says so, and the right one still works', async () => {
+  const a = await person(server, uniq('alice'));
+  try {
+    await signUp(a);
+    await a.page.getByRole('button', { name: 'Log out' }).click();
+    await logIn(a, { password: 'not the password', expectApp: false });
+    const error = a.page.locator('#auth-error');
+    await error.waitFor({ state: 'visible', timeout: WAIT });
+    assert.equal(await a.page.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).count(), 1);
+    assert.equal((await error.textContent()).trim(), 'Wrong username or password.');
+    assert.equal(await a.page.locator('#app-screen').isVisible(), false);
+    await logIn(a);
+    assert.deepEqual(unexpected(a.problems, expectedHttpError(401, `${server.url}/api/login`, 'Unauthorized')), []);
+  } finally {
+    await leave(a);
+  }
+});
+
+test('an unknown contact says there is no one by that name', async () => {
+  const a = await person(server, uniq('alice'));
+  try {
+    await signUp(a);
+    const ghost = uniq('nobody');
+    await startChat(a, ghost, { expectOpen: false });
+    const error = a.page.locator('#contact-error');
+    await error.waitFor({ state: 'visible', timeout: WAIT });
+    assert.equal((await error.textContent()).trim(), `There is no one called "${ghost}" on this server.`);
+    assert.equal(await a.page.getByRole('list', { name: 'Conversations' }).getByRole('button').count(), 0);
+    assert.deepEqual(unexpected(a.problems, expectedHttpError(404, `${server.url}/api/keys/${ghost}`, 'Not Found')), []);
+  } finally {
+    await leave(a);
+  }
+});
+
+test('a declined chat request tells the one who asked', async () => {
+  const a = await person(server, uniq('alice'));
+  const c = await person(server, uniq('carol'));
+  try {
+    await Promise.all([signUp(a), signUp(c)]);
+    await startChat(a, c.name);
+    await decline(c, a.name);
+    const error = a.page.locator('#contact-error');
+    await error.waitFor({ state: 'visible', timeout: WAIT });
+    assert.equal((await error.textContent()).trim(), `${c.name} declined your chat request.`);
+    assert.equal(await c.page.getByRole('list', { name: 'Conversations' }).getByRole('button').count(), 0, 'carol has no chat');
+    assert.deepEqual(a.problems, []);
+    assert.deepEqual(c.problems, []);
+  } finally {
+    await Promise.all([leave(a), leave(c)]);
+  }
+});
+
+test('a second tab of the same account says Parley is open in another tab, and can take over', async () => {
+  const a = await person(server, uniq('alice'));
+  try {
+    await signUp(a);
+    const tab2 = await a.context.newPage();
+    const problems2 = [];
+    watch(tab2, problems2, []);
+    await tab2.goto(`${server.url}/`);
+    await tab2.getByRole('heading', { name: 'Parley is open in another tab' }).waitFor({ timeout: WAIT });
+    const useHere = tab2.getByRole('button', { name: 'Use Parley in this tab' });
+    assert.equal(await useHere.isVisible(), true);
+    assert.equal(await tab2.getByLabel('Password').isVisible(), false);
+    assert.equal(await a.page.locator('#app-screen').isVisible(), true, 'the first tab keeps working');
+    await shots(tab2, 'second-tab');
+
+    await useHere.click();
+    await a.page.getByRole('heading', { name: 'Parley is open in another tab' }).waitFor({ timeout: WAIT });
+    await tab2.getByLabel('Password').waitFor({ timeout: WAIT });
+    await tab2.getByLabel('Username').fill(a.name);
+    await tab2.getByLabel('Password').fill(PASSWORD);
+    await tab2.getByRole('button', { name: 'Log in' }).click();
+    await waitForApp(tab2);
+    assert.deepEqual(a.problems, []);
+    assert.deepEqual(problems2, []);
+  } finally {
+    await leave(a);
+  }
+});

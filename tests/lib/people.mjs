@@ -1,0 +1,234 @@
+// Shared steps for end-to-end tests with real people: each person is one browser launch (or one
+// persistent Chromium profile, for someone who closes the browser and comes back), with every
+// HTTP request body and WebSocket frame of their pages recorded.
+import { chromium } from 'playwright-core';
+import { launchBrowser, openPage, screenshot, CHROMIUM_ARGS } from './browser.mjs';
+
+export const WAIT = 20000;
+export const PASSWORD = 'correct horse battery staple';
+
+/** Records what a page sends and receives: request bodies and WebSocket frames. */
+function record(person, page) {
+  page.on('request', (req) => {
+    person.requests.push({ url: req.url(), method: req.method(), body: req.postData() || '' });
+  });
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => person.frames.push({ dir: 'sent', payload: String(f.payload) }));
+    ws.on('framereceived', (f) => person.frames.push({ dir: 'received', payload: String(f.payload) }));
+  });
+  page.on('dialog', (d) => {
+    person.dialogs.push({ type: d.type(), message: d.message() });
+    if (person.acceptDialogs) d.accept().catch(() => {});
+    else d.dismiss().catch(() => {});
+  });
+}
+
+/**
+ * A person with their own browser. With `profileDir`, Chromium keeps its storage in that folder
+ * (launchPersistentContext), so the same person can close the browser and come back to it.
+ */
+export async function person(server, name, { password = PASSWORD, width = 1280, height = 800, profileDir } = {}) {
+  const p = {
+    name, password, requests: [], frames: [], dialogs: [], acceptDialogs: false, problems: [], warnings: [],
+  };
+  if (profileDir) {
+    const context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: process.env.PARLEY_CHROMIUM || '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: { width, height },
+    });
+    await context.grantPermissions(['camera', 'microphone'], { origin: server.url });
+    const page = context.pages()[0] || await context.newPage();
+    watch(page, p.problems, p.warnings);
+    record(p, page);
+    await page.goto(`${server.url}/`);
+    Object.assign(p, { browser: null, context, page });
+  } else {
+    const browser = await launchBrowser();
+    const { context, page, problems, warnings } = await openPage(browser, 'about:blank', { width, height });
+    await context.grantPermissions(['camera', 'microphone'], { origin: server.url });
+    record(p, page);
+    await page.goto(`${server.url}/`);
+    Object.assign(p, { browser, context, page, problems, warnings });
+  }
+  return p;
+}
+
+/** The same problem collection as openPage(), for pages made here. */
+export function watch(page, problems, warnings) {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+    if (msg.type() === 'warning') warnings.push(msg.text());
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on('response', (res) => {
+    if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`);
+  });
+}
+
+/** Closes the person's browser (or persistent context); safe to call twice. */
+export async function leave(p) {
+  if (!p || p.closed) return;
+  p.closed = true;
+  try {
+    if (p.browser) await p.browser.close();
+    else await p.context.close();
+  } catch {
+    // already gone
+  }
+}
+
+async function fillCredentials(page, name, password) {
+  await page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(password);
+}
+
+/** Waits for the messenger screen and an authenticated signaling connection. */
+export async function waitForApp(page) {
+  await page.locator('#app-screen').waitFor({ state: 'visible', timeout: WAIT });
+  await page.waitForFunction(() => document.getElementById('connection').dataset.state === 'online',
+    null, { timeout: WAIT });
+}
+
+export async function signUp(p) {
+  await fillCredentials(p.page, p.name, p.password);
+  await p.page.getByRole('button', { name: 'Sign up' }).click();
+  await waitForApp(p.page);
+}
+
+export async function logIn(p, { password = p.password, expectApp = true } = {}) {
+  await fillCredentials(p.page, p.name, password);
+  await p.page.getByRole('button', { name: 'Log in' }).click();
+  if (expectApp) await waitForApp(p.page);
+}
+
+/** Types a contact and presses Start chat; waits for the chat to open (pending or active). */
+export async function startChat(p, other, { expectOpen = true } = {}) {
+  await p.page.getByLabel('Contact').fill(other);
+  await p.page.getByRole('button', { name: 'Start chat' }).click();
+  if (expectOpen) {
+    await p.page.waitForFunction((n) => document.getElementById('chat-name').textContent === n
+      && !document.getElementById('chat').hidden, other, { timeout: WAIT });
+  }
+}
+
+export function requestGroup(p, from) {
+  return p.page.getByRole('group', { name: `Request from ${from}` });
+}
+
+export async function accept(p, from) {
+  const group = requestGroup(p, from);
+  await group.waitFor({ state: 'visible', timeout: WAIT });
+  await group.getByRole('button', { name: 'Accept' }).click();
+  await group.waitFor({ state: 'detached', timeout: WAIT });
+}
+
+export async function decline(p, from) {
+  const group = requestGroup(p, from);
+  await group.waitFor({ state: 'visible', timeout: WAIT });
+  await group.getByRole('button', { name: 'Decline' }).click();
+  await group.waitFor({ state: 'detached', timeout: WAIT });
+}
+
+/** Waits until the open chat says "connected, end-to-end encrypted". */
+export async function waitConnected(page, timeout = 30000) {
+  await page.waitForFunction(() => document.getElementById('chat-status').textContent.startsWith('connected'),
+    null, { timeout });
+}
+
+/** Alice asks, Bob accepts; both have the chat open and connected. */
+export async function connectPair(a, b) {
+  await startChat(a, b.name);
+  await accept(b, a.name);
+  await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+}
+
+/** Opens the chat with `other` from the contact list. */
+export async function openChat(p, other) {
+  const list = p.page.getByRole('list', { name: 'Conversations' });
+  await list.getByRole('button').filter({ hasText: other }).first().click();
+  await p.page.waitForFunction((n) => document.getElementById('chat-name').textContent === n
+    && !document.getElementById('chat').hidden, other, { timeout: WAIT });
+}
+
+/**
+ * Types a message and sends it (Enter, or the Send button); waits until it shows in the
+ * transcript. Newlines are typed with Shift+Enter when `via` is 'keyboard'.
+ */
+export async function send(p, text, { via = 'enter' } = {}) {
+  const box = p.page.getByRole('textbox', { name: 'Message' });
+  const before = await p.page.getByRole('log').getByRole('listitem').count();
+  if (via === 'keyboard') {
+    await box.click();
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i += 1) {
+      if (i) await p.page.keyboard.press('Shift+Enter');
+      await p.page.keyboard.insertText(lines[i]);
+    }
+    await box.press('Enter');
+  } else {
+    await box.fill(text);
+    if (via === 'click') await p.page.getByRole('button', { name: 'Send', exact: true }).click();
+    else await box.press('Enter');
+  }
+  await p.page.waitForFunction((n) => document.querySelectorAll('#transcript > li').length > n,
+    before, { timeout: WAIT });
+}
+
+/** The open chat's transcript: [{ text, sender, state }] (state only for own messages). */
+export function transcript(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#transcript > li')].map((li) => ({
+    text: li.querySelector('.text')?.textContent ?? null,
+    sender: li.querySelector('.sender')?.textContent ?? null,
+    state: li.querySelector('.delivery')?.dataset.state ?? null,
+  })));
+}
+
+/** Waits until the transcript has at least `n` messages and the last one has `text`. */
+export async function waitForMessage(page, text, timeout = WAIT) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('#transcript > li .text')]
+    .some((e) => e.textContent === t), text, { timeout });
+}
+
+export async function waitForCount(page, n, timeout = WAIT) {
+  await page.waitForFunction((k) => document.querySelectorAll('#transcript > li').length >= k, n, { timeout });
+}
+
+/** Waits until every own message in the open chat is delivered. */
+export async function waitAllDelivered(page, timeout = WAIT) {
+  await page.waitForFunction(() => [...document.querySelectorAll('#transcript .delivery')]
+    .every((d) => d.dataset.state === 'delivered'), null, { timeout });
+}
+
+/** A's transcript as B should see it: A's "You" becomes A's name, B's name becomes "You". */
+export function mirrored(list, me, peer) {
+  return list.map((m) => ({ text: m.text, sender: m.sender === 'You' ? me : (m.sender === peer ? 'You' : `?${m.sender}`) }));
+}
+
+export function texts(list) {
+  return list.map((m) => ({ text: m.text, sender: m.sender }));
+}
+
+/** Screenshots at desktop and phone size, restoring the viewport afterwards. */
+export async function shots(page, name) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await screenshot(page, `${name}-desktop`);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, `${name}-phone`);
+  await page.setViewportSize(size);
+}
+
+/** Polls `fn` until it returns a truthy value (for state outside the page). */
+export async function until(fn, { timeout = WAIT, interval = 100, message = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${message}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
