@@ -154,11 +154,13 @@ static void delete_body(cJSON *body)
 static int throttle_ip(struct mg_connection *conn)
 {
     char addr[API_ADDR_MAX];
+    char prefix[API_ADDR_MAX + 8];
     char key[RL_KEY_MAX];
     int wait;
 
     api_client_addr(conn, addr, sizeof addr);
-    snprintf(key, sizeof key, "ip:%s", addr);
+    rl_address_key(addr, prefix, sizeof prefix);
+    snprintf(key, sizeof key, "ip:%s", prefix);
     wait = rl_take(ip_limits, key, rl_now());
     if (wait > 0) {
         log_msg(LOG_WARN, "auth: throttled address %s for %d s", addr, wait);

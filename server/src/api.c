@@ -28,6 +28,7 @@ static const struct route routes[] = {
 };
 
 #define KEYS_PREFIX "/api/keys/"
+#define IDENTITY_PREFIX "/api/identity/"
 
 int api_dispatch(struct mg_connection *conn, void *cbdata)
 {
@@ -48,6 +49,12 @@ int api_dispatch(struct mg_connection *conn, void *cbdata)
             return http_method_not_allowed(conn, "GET");
         }
         return keys_get(conn, path + strlen(KEYS_PREFIX));
+    }
+    if (strncmp(path, IDENTITY_PREFIX, strlen(IDENTITY_PREFIX)) == 0) {
+        if (strcmp(ri->request_method, "GET") != 0) {
+            return http_method_not_allowed(conn, "GET");
+        }
+        return keys_identity(conn, path + strlen(IDENTITY_PREFIX));
     }
     return http_send_error(conn, 404, "not_found", "no such API endpoint");
 }

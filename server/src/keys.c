@@ -565,3 +565,65 @@ int keys_get(struct mg_connection *conn, const char *username)
     log_msg(LOG_DEBUG, "keys: %s fetched a bundle of %s", acc.username, username);
     return api_send_object(conn, 200, obj);
 }
+
+int keys_identity(struct mg_connection *conn, const char *username)
+{
+    struct account acc;
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    unsigned char identity[32];
+    long long counter = 0;
+    long long changed_at = 0;
+    int found = -1;
+    int has_keys = 0;
+    cJSON *obj;
+    int rc;
+
+    if ((rc = accounts_authenticate(conn, &acc)) != 0) {
+        return rc;
+    }
+    if (!account_username_valid(username)) {
+        return http_send_error(conn, 400, "invalid_username",
+                               "the path does not name a valid username");
+    }
+    db = db_lock();
+    if (sqlite3_prepare_v2(db,
+                           "SELECT i.identity_key, i.identity_counter, i.identity_changed_at "
+                           "FROM users u LEFT JOIN identities i ON i.user_id = u.id "
+                           "WHERE u.username = ?",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            found = 1;
+            if (sqlite3_column_bytes(st, 0) == 32) {
+                has_keys = 1;
+                memcpy(identity, sqlite3_column_blob(st, 0), 32);
+                counter = sqlite3_column_int64(st, 1);
+                changed_at = sqlite3_column_int64(st, 2);
+            }
+        } else if (step == SQLITE_DONE) {
+            found = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    db_unlock();
+    if (found < 0) {
+        return http_send_error(conn, 500, "internal", "the keys could not be read");
+    }
+    if (found == 0) {
+        return http_send_error(conn, 404, "unknown_user", "no such user");
+    }
+    if (!has_keys) {
+        return http_send_error(conn, 404, "no_keys", "this user has not uploaded keys yet");
+    }
+    obj = cJSON_CreateObject();
+    if (obj == NULL) {
+        return http_send_error(conn, 500, "internal", "out of memory");
+    }
+    cJSON_AddStringToObject(obj, "username", username);
+    add_b64(obj, "identityKey", identity, 32);
+    cJSON_AddNumberToObject(obj, "identityCounter", (double)counter);
+    cJSON_AddNumberToObject(obj, "identityChangedAt", (double)changed_at);
+    return api_send_object(conn, 200, obj);
+}

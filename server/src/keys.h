@@ -32,5 +32,7 @@ void keys_set_identity_listener(void (*listener)(const char *username));
 int keys_put(struct mg_connection *conn);
 int keys_get(struct mg_connection *conn, const char *username);
 int keys_count(struct mg_connection *conn);
+/* GET /api/identity/{username}: the identity key and its counter, consuming nothing. */
+int keys_identity(struct mg_connection *conn, const char *username);
 
 #endif

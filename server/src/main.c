@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     struct mg_server_port ports[4];
     sigset_t stop_signals;
     int nports, sig;
-    const char *options[32];
+    const char *options[64]; /* name, value pairs and a NULL */
     char threads[16];
     char db_path[CONFIG_PATH_MAX + 16];
     char listen_opt[CONFIG_LISTEN_MAX + 2];
@@ -219,6 +219,12 @@ int main(int argc, char **argv)
     options[n++] = "30000";
     /* Signaling is many small messages: without TCP_NODELAY, Nagle's algorithm and delayed
      * ACKs add about 40 ms to every relayed message. */
+    /* Same origin only: no CORS headers, no automatic answers to CORS preflights (Civetweb's
+     * defaults allow every origin). */
+    options[n++] = "access_control_allow_origin";
+    options[n++] = "";
+    options[n++] = "access_control_allow_methods";
+    options[n++] = "";
     options[n++] = "tcp_nodelay";
     options[n++] = "1";
     options[n++] = "enable_websocket_ping_pong";

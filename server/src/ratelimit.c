@@ -1,5 +1,6 @@
 #include "ratelimit.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -129,4 +130,25 @@ int rl_take(struct rl_table *t, const char *key, double now)
     rc = rl_bucket_take(&pick->bucket, t->burst, t->per_second, now);
     pthread_mutex_unlock(&t->lock);
     return rc;
+}
+
+void rl_address_key(const char *addr, char *out, size_t len)
+{
+    unsigned char a6[16];
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (addr != NULL && strchr(addr, ':') != NULL && inet_pton(AF_INET6, addr, a6) == 1) {
+        char text[INET6_ADDRSTRLEN];
+
+        if (memcmp(a6, v4_mapped, sizeof v4_mapped) == 0) {
+            inet_ntop(AF_INET, a6 + 12, text, sizeof text);
+            snprintf(out, len, "%s", text);
+            return;
+        }
+        memset(a6 + 8, 0, 8); /* one /64: what a single host or site can rotate within */
+        inet_ntop(AF_INET6, a6, text, sizeof text);
+        snprintf(out, len, "%s/64", text);
+        return;
+    }
+    snprintf(out, len, "%s", addr != NULL ? addr : "?");
 }

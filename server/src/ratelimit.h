@@ -32,6 +32,12 @@ void rl_free(struct rl_table *t);
 /* Takes one token from key's bucket. 0 when allowed, else seconds to wait (>= 1). Thread-safe. */
 int rl_take(struct rl_table *t, const char *key, double now);
 
+/*
+ * The throttling key of a client address: an IPv4 address as is (also when IPv4-mapped), an
+ * IPv6 address as its /64 prefix, e.g. "2001:db8:1:2::/64".
+ */
+void rl_address_key(const char *addr, char *out, size_t len);
+
 /* Monotonic clock in seconds. */
 double rl_now(void);
 

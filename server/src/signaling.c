@@ -21,6 +21,7 @@ struct client {
     int authed;
     int registered; /* in the list of authenticated users (not replaced) */
     int closing;    /* a close frame was sent: later messages are dropped */
+    double closing_since;
     int refs;       /* other threads writing to conn right now */
     double connected_at;
     struct rl_bucket bucket;
@@ -126,6 +127,15 @@ static void send_error(struct mg_connection *conn, const char *code, const char 
     write_object(conn, obj);
 }
 
+/* Marks c as closing (reg_lock held). */
+static void mark_closing(struct client *c)
+{
+    if (!c->closing) {
+        c->closing = 1;
+        c->closing_since = rl_now();
+    }
+}
+
 /* Takes a reference on c (reg_lock held) so that it can be written to without the lock. */
 static void hold(struct client *c)
 {
@@ -227,7 +237,7 @@ static void close_matching(const char *user, int code, const char *reason)
         for (struct client *c = clients; c != NULL; c = c->next) {
             if (!c->closing && (user == NULL || (c->authed && strcmp(c->user, user) == 0))) {
                 target = c;
-                target->closing = 1;
+                mark_closing(target);
                 hold(target);
                 break;
             }
@@ -363,13 +373,18 @@ static void ws_close(const struct mg_connection *cconn, void *cbdata)
 
 /* ---- Messages -------------------------------------------------------------------------------- */
 
+/*
+ * Sends a close frame and keeps reading until the client answers it (or WS_CLOSE_GRACE seconds
+ * pass): closing the socket at once, with the client's frames still unread, makes the kernel
+ * send a reset that can overtake the close frame (the client would see 1006, not our code).
+ */
 static int close_with(struct client *c, int code, const char *reason)
 {
     pthread_mutex_lock(&reg_lock);
-    c->closing = 1;
+    mark_closing(c);
     pthread_mutex_unlock(&reg_lock);
     write_close(c->conn, code, reason);
-    return 0;
+    return 1;
 }
 
 static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
@@ -397,12 +412,12 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     pthread_mutex_lock(&reg_lock);
     if (c->closing) {
         pthread_mutex_unlock(&reg_lock);
-        return 0;
+        return 1; /* closed meanwhile (e.g. the deadline passed): wait for the close frame */
     }
     old = find_user(acc.username);
     if (old != NULL) {
         old->registered = 0;
-        old->closing = 1;
+        mark_closing(old);
         hold(old);
     }
     memcpy(c->user, acc.username, sizeof c->user);
@@ -622,6 +637,7 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
     struct client *c = mg_get_user_connection_data(conn);
     int opcode = flags & 0x0f;
     int closing;
+    double closing_since;
     int admitted;
 
     (void)cbdata;
@@ -630,6 +646,7 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
     }
     pthread_mutex_lock(&reg_lock);
     closing = c->closing;
+    closing_since = c->closing_since;
     pthread_mutex_unlock(&reg_lock);
     if (opcode == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE) {
         if (!closing) {
@@ -640,7 +657,8 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
         return 0;
     }
     if (closing) {
-        return 0;
+        /* Waiting for the client's close frame: drop everything else, for a while. */
+        return rl_now() - closing_since < WS_CLOSE_GRACE;
     }
     if (opcode == MG_WEBSOCKET_OPCODE_PING || opcode == MG_WEBSOCKET_OPCODE_PONG) {
         return 1; /* answered by Civetweb (enable_websocket_ping_pong) */
@@ -690,7 +708,7 @@ static void *watchdog_main(void *arg)
             for (struct client *c = clients; c != NULL; c = c->next) {
                 if (!c->authed && !c->closing && now - c->connected_at > WS_AUTH_TIMEOUT) {
                     late = c;
-                    late->closing = 1;
+                    mark_closing(late);
                     hold(late);
                     break;
                 }

@@ -18,6 +18,7 @@
 #define WS_ABUSE_SECONDS 3
 #define WS_SUBSCRIBE_MAX 256
 #define WS_ORIGINS_MAX 10
+#define WS_CLOSE_GRACE 5.0 /* seconds to wait for the client's close frame */
 
 #define WS_CLOSE_GOING_AWAY 1001
 #define WS_CLOSE_POLICY 1008

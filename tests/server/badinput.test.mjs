@@ -137,3 +137,15 @@ test('40+ bad inputs: right status, JSON error, server up, data intact, integrit
   assert.equal(bundle.body.signedPrekey.signature, spk.signature);
   assert.equal(integrity(server.dataDir), 'ok');
 });
+
+test('same origin only: no CORS headers, preflights refused', async () => {
+  const pre = await rawRequest(server.port, 'OPTIONS /api/login HTTP/1.1', { headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' } });
+  assert.equal(pre.status, 405);
+  assert.equal(pre.headers['access-control-allow-origin'], undefined);
+  assert.equal(JSON.parse(pre.body).error.code, 'method_not_allowed');
+  for (const path of ['/index.html', '/healthz', '/api/nothing']) {
+    const r = await fetch(`${server.url}${path}`, { headers: { Origin: 'http://evil.example' } });
+    assert.equal(r.headers.get('access-control-allow-origin'), null, path);
+    await r.arrayBuffer();
+  }
+});

@@ -190,3 +190,24 @@ test('bundle fetches are throttled per requesting account', async () => {
   // Others are not affected.
   assert.equal((await api(base, 'GET', `/api/keys/${owner.username}`, { token: owner.token })).status, 200);
 });
+
+test('GET /api/identity/{username} returns the identity key without consuming prekeys', async () => {
+  const u = await newUser(base);
+  const peer = await newUser(base);
+  const id = newIdentity();
+  isError(await api(base, 'GET', `/api/identity/${u.username}`, { token: peer.token }), 404, 'no_keys');
+  await upload(u, id, { otpks: oneTimePrekeys(0, 3) });
+  for (let i = 0; i < 5; i++) {
+    const r = await api(base, 'GET', `/api/identity/${u.username}`, { token: peer.token });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.identityKey, id.publicKey);
+    assert.equal(r.body.identityCounter, 1);
+    assert.equal(typeof r.body.identityChangedAt, 'number');
+    assert.equal(r.body.oneTimePrekey, undefined);
+  }
+  assert.equal((await api(base, 'GET', '/api/keys/me/count', { token: u.token })).body.count, 3);
+  isError(await api(base, 'GET', '/api/identity/nobody-there', { token: peer.token }), 404, 'unknown_user');
+  isError(await api(base, 'GET', '/api/identity/Bad', { token: peer.token }), 400, 'invalid_username');
+  isError(await api(base, 'GET', `/api/identity/${u.username}`), 401, 'missing_token');
+  isError(await api(base, 'PUT', `/api/identity/${u.username}`, { token: peer.token, body: {} }), 405, 'method_not_allowed');
+});

@@ -7,9 +7,16 @@ import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/
 import { connect, login } from '../lib/ws.mjs';
 
 let server;
+let authDeadline; // a connection that never authenticates, watched while the other tests run
 
 before(async () => {
   server = await startServer();
+  authDeadline = (async () => {
+    const c = await connect(server);
+    const t0 = Date.now();
+    const { code } = await c.closed(20000);
+    return { code, elapsed: Date.now() - t0, errors: c.messages };
+  })();
 });
 
 after(async () => {
@@ -245,12 +252,10 @@ test('identity-changed is announced to subscribers on an identity reset', async 
 });
 
 test('a connection that does not authenticate within 10 s is closed with 4401', async () => {
-  const c = await connect(server);
-  const t0 = Date.now();
-  const { code } = await c.closed(20000);
+  const { code, elapsed, errors } = await authDeadline;
   assert.equal(code, 4401);
-  const elapsed = Date.now() - t0;
   assert.ok(elapsed >= 9000 && elapsed < 14000, `closed after ${elapsed} ms`);
+  assert.equal(errors[0]?.code, 'auth_timeout');
 });
 
 test('connections beyond --max-connections are refused at once with 503', async () => {

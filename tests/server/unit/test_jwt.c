@@ -335,6 +335,23 @@ void test_ratelimit(void)
         EXPECT(rl_take(t, k, 70.0) == 0);
     }
     rl_free(t);
+    {
+        char k[80];
+        rl_address_key("192.0.2.7", k, sizeof k);
+        EXPECT(strcmp(k, "192.0.2.7") == 0);
+        rl_address_key("::ffff:192.0.2.7", k, sizeof k);
+        EXPECT(strcmp(k, "192.0.2.7") == 0);
+        rl_address_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", k, sizeof k);
+        EXPECT(strcmp(k, "2001:db8:1:2::/64") == 0);
+        rl_address_key("2001:db8:1:2::1", k, sizeof k);
+        EXPECT(strcmp(k, "2001:db8:1:2::/64") == 0);
+        rl_address_key("::1", k, sizeof k);
+        EXPECT(strcmp(k, "::/64") == 0);
+        rl_address_key("not an address", k, sizeof k);
+        EXPECT(strcmp(k, "not an address") == 0);
+        rl_address_key(NULL, k, sizeof k);
+        EXPECT(strcmp(k, "?") == 0);
+    }
     EXPECT(rl_create(4, 1.0, 1.0) == NULL);
     EXPECT(rl_create(64, 0.0, 1.0) == NULL);
 }
