@@ -543,6 +543,11 @@ function wire() {
 
 async function start() {
   wire();
+  // Closing or leaving the page tells peers at once (a "bye" per link) instead of letting ICE
+  // time out on their side.
+  window.addEventListener('pagehide', () => {
+    if (state.messenger) state.messenger.shutdown();
+  });
   const ok = await selfTest();
   if (!await holdTabLock()) {
     show('locked-screen');

@@ -222,8 +222,17 @@ export class Messenger extends EventTarget {
   onSignal(msg) {
     if (!msg || typeof msg.type !== 'string') return;
     if (msg.type === 'presence') {
+      const was = this.presence.get(msg.user);
       this.presence.set(msg.user, msg.state);
-      if (msg.state === 'online') this.connectSoon(msg.user);
+      const l = this.links.get(msg.user);
+      if (msg.state === 'offline' && l && (l.open || l.pc)) {
+        l.reset(); // the peer's page is gone: do not wait for ICE to notice
+      }
+      if (msg.state === 'online' && was !== 'online') {
+        // An offer of ours made while they were away cannot succeed; a link they started is fine.
+        if (l && !l.open && l.initiator && l.pc) l.reset();
+        this.connectSoon(msg.user);
+      }
       if (msg.state === 'online' && this.contacts[msg.user]?.status === 'pending') this.sendRequest(msg.user);
       this.changed(msg.user);
       return;
@@ -422,10 +431,11 @@ export class Messenger extends EventTarget {
     return this.presence.get(name) === 'online' ? 'online' : 'offline';
   }
 
-  /** Opens a link to an active contact (the alphabetically smaller side offers first). */
+  /** Opens a link to an active, online contact (the alphabetically smaller side offers first). */
   connect(name, force = false) {
     const c = this.contacts[name];
     if (!c || c.status !== 'active') return;
+    if (this.presence.get(name) !== 'online') return; // presence "online" will call again
     const l = this.link(name);
     if (l.open || l.pc) return;
     if (force || this.me < name) {
@@ -582,9 +592,10 @@ export class Messenger extends EventTarget {
     return c ? { mine: this.account.identityKey(), theirs: fromB64u(c.identityKey) } : null;
   }
 
-  /** A brand-new identity: every contact will see the change. */
+  /** A brand-new identity: every contact will see the change, and chats are asked for again. */
   async resetIdentity() {
-    return this.serial(async () => {
+    const former = Object.values(this.contacts).filter((c) => c.status === 'active').map((c) => c.name);
+    await this.serial(async () => {
       for (const l of this.links.values()) l.close();
       this.links.clear();
       for (const [name, s] of this.sessions) {
@@ -605,6 +616,9 @@ export class Messenger extends EventTarget {
       await this.saveContacts();
       this.changed(null);
     });
+    for (const name of former) {
+      await this.startChat(name).catch((e) => this.report(e));
+    }
   }
 
   shutdown() {

@@ -5,6 +5,8 @@
 import { randomId } from './encoding.js';
 
 const ICE_TIMEOUT_MS = 20000;
+const DISCONNECTED_GRACE_MS = 4000; // ICE may recover from "disconnected" by itself
+const GLARE_WINDOW_MS = 5000; // our unanswered offer older than this yields to theirs
 
 export class PeerLink extends EventTarget {
   constructor(me, peer, signaling) {
@@ -26,6 +28,7 @@ export class PeerLink extends EventTarget {
     this.reset();
     this.link = randomId();
     this.initiator = true;
+    this.startedAt = Date.now();
     this.createPc();
     this.attach(this.pc.createDataChannel('parley', { ordered: true }));
     const offer = await this.pc.createOffer();
@@ -49,6 +52,11 @@ export class PeerLink extends EventTarget {
     pc.onconnectionstatechange = () => {
       if (pc !== this.pc) return;
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.fail('connection lost');
+      if (pc.connectionState === 'disconnected') {
+        setTimeout(() => {
+          if (pc === this.pc && pc.connectionState === 'disconnected') this.fail('connection lost');
+        }, DISCONNECTED_GRACE_MS);
+      }
     };
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -79,8 +87,9 @@ export class PeerLink extends EventTarget {
   async onSignal(msg) {
     if (typeof msg.link !== 'string' || msg.link.length > 64) return;
     if (msg.type === 'offer' && typeof msg.sdp === 'string') {
-      if (this.link && msg.link !== this.link && this.initiator && !this.open && this.me < this.peer) {
-        return; // both started: ours wins, they will answer it
+      if (this.link && msg.link !== this.link && this.initiator && !this.open && this.me < this.peer &&
+          Date.now() - this.startedAt < GLARE_WINDOW_MS) {
+        return; // both started at once: ours wins, they will answer it
       }
       this.reset();
       this.link = msg.link;
