@@ -150,7 +150,7 @@ async function submitAuth(mode) {
   const username = $('username').value.trim().toLowerCase();
   const password = $('password').value;
   if (!USERNAME_RE.test(username)) {
-    authError('A username is 3 to 32 characters: lower-case letters, digits, - and _, starting with a letter.');
+    authError('A username is 3 to 32 characters: letters, digits, dots, - and _, starting with a letter.');
     $('username').focus();
     return;
   }

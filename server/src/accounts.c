@@ -44,7 +44,8 @@ int account_username_valid(const char *name)
     }
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.')) {
             return 0;
         }
     }
@@ -54,6 +55,25 @@ int account_username_valid(const char *name)
         }
     }
     return 1;
+}
+
+const char *account_username_fold(const char *name, char out[USERNAME_MAX + 1])
+{
+    size_t len;
+
+    if (name == NULL) {
+        return NULL;
+    }
+    len = strnlen(name, USERNAME_MAX + 1);
+    if (len > USERNAME_MAX) {
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[len] = '\0';
+    return account_username_valid(out) ? out : NULL;
 }
 
 static int password_valid(const char *pw)
@@ -274,6 +294,7 @@ static int read_credentials(struct mg_connection *conn, cJSON **body, const char
 
 int accounts_signup(struct mg_connection *conn)
 {
+    char folded[USERNAME_MAX + 1];
     cJSON *body = NULL;
     const char *username = NULL;
     const char *password = NULL;
@@ -287,11 +308,12 @@ int accounts_signup(struct mg_connection *conn)
         delete_body(body);
         return rc;
     }
-    if (!account_username_valid(username)) {
+    username = account_username_fold(username, folded);
+    if (username == NULL) {
         delete_body(body);
         return http_send_error(conn, 400, "invalid_username",
-                               "a username is 3 to 32 characters a-z, 0-9, _ and -, starting "
-                               "with a letter");
+                               "a username is 3 to 32 characters a-z, 0-9, _, . and -, starting "
+                               "with a letter (upper case is folded to lower case)");
     }
     if (!password_valid(password)) {
         delete_body(body);
@@ -342,6 +364,7 @@ static int invalid_credentials(struct mg_connection *conn)
 
 int accounts_login(struct mg_connection *conn)
 {
+    char folded[USERNAME_MAX + 1];
     cJSON *body = NULL;
     const char *username = NULL;
     const char *password = NULL;
@@ -357,7 +380,8 @@ int accounts_login(struct mg_connection *conn)
         delete_body(body);
         return rc;
     }
-    if (account_username_valid(username)) {
+    username = account_username_fold(username, folded);
+    if (username != NULL) {
         if ((rc = throttle_account(conn, username)) != 0) {
             delete_body(body);
             return rc;

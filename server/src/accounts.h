@@ -33,10 +33,17 @@ struct account {
 };
 
 /*
- * 1 when name is a valid username: 3..32 bytes of a-z, 0-9, '_' and '-', starting with a
- * letter, and not reserved ("me").
+ * 1 when name is a valid username in canonical (lower-case) form: 3..32 bytes of a-z, 0-9,
+ * '_', '.' and '-', starting with a letter, and not reserved ("me").
  */
 int account_username_valid(const char *name);
+
+/*
+ * Case-folds a username as a client sent it (ASCII A-Z to a-z) into out and returns out when the
+ * result is valid, NULL otherwise. Every username from a request goes through this, so "Alice"
+ * and "alice" are one account.
+ */
+const char *account_username_fold(const char *name, char out[USERNAME_MAX + 1]);
 
 /* Loads DATA/jwt.key, prepares the dummy hash and the hashing slots. 0, or -1 with err set. */
 int accounts_init(const char *data_dir, char *err, size_t errlen);

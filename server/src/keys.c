@@ -490,6 +490,7 @@ static void add_b64(cJSON *obj, const char *name, const unsigned char *bin, size
 
 int keys_get(struct mg_connection *conn, const char *username)
 {
+    char folded[USERNAME_MAX + 1];
     struct account acc;
     struct bundle b;
     enum fetch_result result = FETCH_ERROR;
@@ -501,7 +502,8 @@ int keys_get(struct mg_connection *conn, const char *username)
     if ((rc = accounts_authenticate(conn, &acc)) != 0) {
         return rc;
     }
-    if (!account_username_valid(username)) {
+    username = account_username_fold(username, folded);
+    if (username == NULL) {
         return http_send_error(conn, 400, "invalid_username", "the path does not name a valid "
                                                               "username");
     }
@@ -568,6 +570,7 @@ int keys_get(struct mg_connection *conn, const char *username)
 
 int keys_identity(struct mg_connection *conn, const char *username)
 {
+    char folded[USERNAME_MAX + 1];
     struct account acc;
     sqlite3 *db;
     sqlite3_stmt *st = NULL;
@@ -582,7 +585,8 @@ int keys_identity(struct mg_connection *conn, const char *username)
     if ((rc = accounts_authenticate(conn, &acc)) != 0) {
         return rc;
     }
-    if (!account_username_valid(username)) {
+    username = account_username_fold(username, folded);
+    if (username == NULL) {
         return http_send_error(conn, 400, "invalid_username",
                                "the path does not name a valid username");
     }

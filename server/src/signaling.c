@@ -460,10 +460,13 @@ static int handle_subscribe(struct client *c, const cJSON *msg, const cJSON *ref
     }
     cJSON_ArrayForEach(item, users)
     {
-        if (!cJSON_IsString(item) || !account_username_valid(item->valuestring)) {
+        char folded[USERNAME_MAX + 1];
+        if (!cJSON_IsString(item) || account_username_fold(item->valuestring, folded) == NULL) {
             send_error(c->conn, "invalid_message", "users must hold valid usernames", ref);
             return 1;
         }
+        /* Same length: the canonical form replaces the string in place. */
+        memcpy(item->valuestring, folded, strlen(folded) + 1);
     }
     subs = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *subs);
     if (subs == NULL) {
@@ -511,6 +514,10 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
         return 1;
     }
     if (cJSON_IsString(t)) {
+        char folded[USERNAME_MAX + 1];
+        if (account_username_fold(t->valuestring, folded) != NULL) {
+            memcpy(t->valuestring, folded, strlen(folded) + 1); /* same length, canonical form */
+        }
         to = t->valuestring;
     }
     if (!account_username_valid(to)) {

@@ -42,7 +42,7 @@ test('sign-up returns a token; the username is then taken', async () => {
 });
 
 test('sign-up validates the username and the password', async () => {
-  for (const username of ['ab', 'Alice', '1abc', 'a b c', 'abc!', 'me', 'x'.repeat(33), 'caf\u00e9s']) {
+  for (const username of ['ab', 'AB', '1abc', '.abc', 'a b c', 'abc!', 'me', 'ME', 'x'.repeat(33), 'caf\u00e9s']) {
     const r = await api(base, 'POST', '/api/signup', { body: { username, password: 'long enough' } });
     isError(r, 400, 'invalid_username');
   }
@@ -57,6 +57,21 @@ test('sign-up validates the username and the password', async () => {
   isError(await api(base, 'POST', '/api/signup', { raw: '{"username":"abc","password":"12345678"}', headers: { 'Content-Type': 'text/plain' } }), 415, 'unsupported_media_type');
   isError(await api(base, 'POST', '/api/signup', { raw: JSON.stringify({ username: 'abc', password: 'p'.repeat(5000) }), headers: { 'Content-Type': 'application/json' } }), 413, 'too_large');
   isError(await api(base, 'GET', '/api/signup'), 405, 'method_not_allowed');
+});
+
+test('usernames are case-folded: one account whatever the case', async () => {
+  const lower = uniqueName();
+  const mixed = lower[0].toUpperCase() + lower.slice(1, 4).toUpperCase() + lower.slice(4);
+  const r = await api(base, 'POST', '/api/signup', { body: { username: mixed, password: 'case folding' } });
+  assert.equal(r.status, 201);
+  assert.equal(r.body.username, lower, 'stored in lower case');
+  isError(await api(base, 'POST', '/api/signup', { body: { username: lower, password: 'case folding' } }), 409, 'username_taken');
+  isError(await api(base, 'POST', '/api/signup', { body: { username: lower.toUpperCase(), password: 'other pw 1' } }), 409, 'username_taken');
+  const login = await api(base, 'POST', '/api/login', { body: { username: lower.toUpperCase(), password: 'case folding' } });
+  assert.equal(login.status, 200);
+  assert.equal(login.body.username, lower);
+  const dotted = `${uniqueName()}.x`;
+  assert.equal((await api(base, 'POST', '/api/signup', { body: { username: dotted, password: 'dots are fine' } })).status, 201);
 });
 
 test('login: right password gives a token; wrong password and unknown user look the same', async () => {

@@ -81,7 +81,7 @@ test('40+ bad inputs: right status, JSON error, server up, data intact, integrit
     ['keys: body too large', 'PUT', '/api/keys', { token: t, raw: JSON.stringify({ pad: 'x'.repeat(40000) }), headers: json }, 413, 'too_large'],
     ['keys: no token', 'PUT', '/api/keys', { body: {} }, 401, 'missing_token'],
     ['keys: GET collection', 'GET', '/api/keys', { token: t }, 405, 'method_not_allowed'],
-    ['keys: bundle of uppercase name', 'GET', '/api/keys/ALICE', { token: t }, 400, 'invalid_username'],
+    ['keys: bundle of a percent-encoded name', 'GET', '/api/keys/A%20B', { token: t }, 400, 'invalid_username'],
     ['keys: bundle of empty name', 'GET', '/api/keys/', { token: t }, 400, 'invalid_username'],
     ['keys: bundle of unknown user', 'GET', '/api/keys/zz-nobody', { token: t }, 404, 'unknown_user'],
     ['keys: bundle of a user without keys', 'GET', `/api/keys/${(await newUser(base, 'nokeys')).username}`, { token: t }, 404, 'no_keys'],

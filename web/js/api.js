@@ -12,7 +12,7 @@ export class ApiError extends Error {
 const PLAIN = {
   invalid_credentials: 'Wrong username or password.',
   username_taken: 'That username is taken. Choose another one.',
-  invalid_username: 'A username is 3 to 32 characters: lower-case letters, digits, - and _, starting with a letter.',
+  invalid_username: 'A username is 3 to 32 characters: letters, digits, dots, - and _, starting with a letter.',
   unknown_user: 'There is no one with that username.',
   no_keys: 'That person has not finished setting up Parley yet.',
   rate_limited: 'Too many attempts. Wait a moment and try again.',

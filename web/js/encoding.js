@@ -53,4 +53,4 @@ export function randomId() {
 }
 
 /** Usernames as the server accepts them (docs/API.md). */
-export const USERNAME_RE = /^[a-z][a-z0-9_-]{2,31}$/;
+export const USERNAME_RE = /^[a-z][a-z0-9_.-]{2,31}$/;

@@ -362,7 +362,7 @@ export class Messenger extends EventTarget {
     if (!c) return;
     if (!known) {
       try {
-        const b = await request('GET', `/api/keys/${encodeURIComponent(name)}`);
+        const b = await request('GET', `/api/identity/${encodeURIComponent(name)}`);
         if (b.identityKey === c.identityKey) return;
         c.identityKey = b.identityKey;
       } catch {

@@ -263,11 +263,12 @@ void test_jwt(void)
 
 void test_usernames(void)
 {
-    static const char *const good[] = {"abc", "alice", "bob-2", "carol_x", "a23",
+    static const char *const good[] = {"abc", "alice", "bob-2", "carol_x", "a23", "ab.c",
                                        "abcdefghijklmnopqrstuvwxyz012345"};
-    static const char *const bad[] = {"", "ab", "Alice", "1abc", "-abc", "_abc", "ab c", "abc!",
-                                      "ab.c", "abcdefghijklmnopqrstuvwxyz0123456", "me", "ali\xc3\xa9",
-                                      "abc/def", "abc%20", "abc\n"};
+    static const char *const bad[] = {"", "ab", "Alice", "1abc", "-abc", "_abc", ".abc", "ab c",
+                                      "abc!", "abcdefghijklmnopqrstuvwxyz0123456", "me",
+                                      "ali\xc3\xa9", "abc/def", "abc%20", "abc\n", ".."};
+    char folded[USERNAME_MAX + 1];
 
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         EXPECT(account_username_valid(good[i]) == 1);
@@ -276,6 +277,14 @@ void test_usernames(void)
         EXPECT(account_username_valid(bad[i]) == 0);
     }
     EXPECT(account_username_valid(NULL) == 0);
+    /* Case folding: "Alice" is alice; folding never makes an invalid name valid otherwise. */
+    EXPECT(account_username_fold("Alice", folded) == folded && strcmp(folded, "alice") == 0);
+    EXPECT(account_username_fold("BOB.SMITH", folded) != NULL && strcmp(folded, "bob.smith") == 0);
+    EXPECT(account_username_fold("ME", folded) == NULL);
+    EXPECT(account_username_fold("Al", folded) == NULL);
+    EXPECT(account_username_fold("ALI\xc3\x89", folded) == NULL);
+    EXPECT(account_username_fold(NULL, folded) == NULL);
+    EXPECT(account_username_fold("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", folded) == NULL);
 }
 
 void test_ratelimit(void)
