@@ -14,11 +14,9 @@ jobs=$(nproc)
 dep_args=(-DPARLEY_BEARSSL_SRC="$PARLEY_BEARSSL_SRC" -DPARLEY_CJSON_SRC="$PARLEY_CJSON_SRC"
           -DPARLEY_SODIUM_WASM="$PARLEY_SODIUM_WASM" -DPARLEY_CIVETWEB="$PARLEY_CIVETWEB")
 
-configure() { # DIR ARGS...: configures once; later runs only rebuild.
+configure() { # DIR ARGS...: (re)configures, so that new dependency paths are picked up.
   local dir=$1; shift
-  if [ ! -f "$root/$dir/CMakeCache.txt" ]; then
-    "$@" -S "$root" -B "$root/$dir" "${dep_args[@]}" >/dev/null
-  fi
+  "$@" -S "$root" -B "$root/$dir" "${dep_args[@]}" >/dev/null
 }
 
 configure build/native cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo

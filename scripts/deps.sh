@@ -25,7 +25,7 @@ as_root() {
 # ---- Debian packages ---------------------------------------------------------------------------
 pkgs=(build-essential cmake pkg-config git ca-certificates
       emscripten nodejs npm
-      libsodium-dev libcjson-dev libsqlite3-dev libssl-dev
+      libsodium-dev libcjson-dev libsqlite3-dev libssl-dev zlib1g-dev
       autoconf automake libtool dpkg-dev xz-utils)
 if [ "$want_test" -eq 1 ]; then
   pkgs+=(chromium cppcheck clang-tidy clang-14 libclang-rt-14-dev valgrind openssl sqlite3)
@@ -133,7 +133,7 @@ if [ ! -f "$sodium_wasm/.parley-complete" ]; then
 fi
 
 # ---- Civetweb 1.15 static library (native, with OpenSSL 3, IPv6, WebSocket) ------------------
-civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI"
+civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB"
 civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations"
 civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"

@@ -193,7 +193,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    mg_init_library(MG_FEATURES_WEBSOCKET | MG_FEATURES_IPV6 | MG_FEATURES_TLS);
+    mg_init_library(MG_FEATURES_WEBSOCKET | MG_FEATURES_IPV6 | MG_FEATURES_TLS |
+                    MG_FEATURES_COMPRESSION);
 
     /* Civetweb marks a TLS port with a trailing 's'. */
     snprintf(listen_opt, sizeof listen_opt, "%s%s", cfg.listen, CONFIG_TLS(&cfg) ? "s" : "");

@@ -74,6 +74,26 @@ test('the page and its assets are served with the right MIME types and headers',
   assert.deepEqual([...wasm.slice(0, 4)], [0x00, 0x61, 0x73, 0x6d], 'wasm magic number');
 });
 
+test('static files are gzipped for clients that accept it, byte-identical once decoded', async () => {
+  const { readFileSync } = await import('node:fs');
+  for (const path of ['/core/parley-core.wasm', '/app.js', '/style.css']) {
+    const r = await fetch(`${server.url}${path}`, { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(r.status, 200, path);
+    assert.equal(r.headers.get('content-encoding'), 'gzip', `${path} is compressed`);
+    checkSecurityHeaders(r.headers, path);
+    const body = new Uint8Array(await r.arrayBuffer()); // fetch decodes gzip
+    assert.deepEqual(body, new Uint8Array(readFileSync(join(web, path))), `${path} decodes to the file`);
+  }
+  const wasm = await fetch(`${server.url}/core/parley-core.wasm`, { headers: { 'Accept-Encoding': 'gzip' } });
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+  await wasm.arrayBuffer();
+  // Without Accept-Encoding: the plain file with its length.
+  const plainRes = await rawRequest(server.port, 'GET /style.css HTTP/1.1');
+  assert.equal(plainRes.status, 200);
+  assert.equal(plainRes.headers['content-encoding'], undefined);
+  assert.equal(Number(plainRes.headers['content-length']), readFileSync(join(web, 'style.css')).length);
+});
+
 test('HEAD answers headers only', async () => {
   const r = await rawRequest(server.port, 'HEAD /index.html HTTP/1.1');
   assert.equal(r.status, 200);
