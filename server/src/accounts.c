@@ -69,8 +69,8 @@ const char *account_username_fold(const char *name, char out[USERNAME_MAX + 1])
         return NULL;
     }
     for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+        unsigned char c = (unsigned char)name[i];
+        out[i] = (char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
     }
     out[len] = '\0';
     return account_username_valid(out) ? out : NULL;

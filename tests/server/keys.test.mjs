@@ -124,7 +124,7 @@ test('bad uploads get clear errors', async () => {
   isError(await api(base, 'PUT', '/api/keys', { body: { identityKey: id.publicKey, signedPrekey: spk } }), 401, 'missing_token');
   isError(await api(base, 'GET', '/api/keys/me/count'), 401, 'missing_token');
   isError(await api(base, 'GET', `/api/keys/${u.username}`), 401, 'missing_token');
-  isError(await api(base, 'GET', '/api/keys/NOT-VALID', { token: u.token }), 400, 'invalid_username');
+  isError(await api(base, 'GET', '/api/keys/not!valid', { token: u.token }), 400, 'invalid_username');
   isError(await api(base, 'GET', '/api/keys/a/b', { token: u.token }), 400, 'invalid_username');
   isError(await api(base, 'GET', '/api/keys/nobody-here', { token: u.token }), 404, 'unknown_user');
   isError(await api(base, 'POST', '/api/keys', { token: u.token, body: {} }), 405, 'method_not_allowed');
@@ -207,7 +207,7 @@ test('GET /api/identity/{username} returns the identity key without consuming pr
   }
   assert.equal((await api(base, 'GET', '/api/keys/me/count', { token: u.token })).body.count, 3);
   isError(await api(base, 'GET', '/api/identity/nobody-there', { token: peer.token }), 404, 'unknown_user');
-  isError(await api(base, 'GET', '/api/identity/Bad', { token: peer.token }), 400, 'invalid_username');
+  isError(await api(base, 'GET', '/api/identity/b%20ad', { token: peer.token }), 400, 'invalid_username');
   isError(await api(base, 'GET', `/api/identity/${u.username}`), 401, 'missing_token');
   isError(await api(base, 'PUT', `/api/identity/${u.username}`, { token: peer.token, body: {} }), 405, 'method_not_allowed');
 });
