@@ -84,15 +84,33 @@ export class Messenger extends EventTarget {
     return out;
   }
 
-  // Writes the chunks holding the given message indexes (default: the last message).
-  async saveHistory(name, indexes) {
+  // The records holding the given message indexes (default: the last message).
+  historyRecords(name, indexes) {
     const h = this.history(name);
-    if (h.length === 0) return;
+    if (h.length === 0) return [];
     const touched = new Set((indexes || [h.length - 1]).map((i) => Math.floor(i / CHUNK)));
-    for (const k of touched) {
-      await this.vault.putJson(`history:${name}:${k}`, h.slice(k * CHUNK, (k + 1) * CHUNK));
-    }
-    await this.vault.putJson(`history-chunks:${name}`, Math.ceil(h.length / CHUNK));
+    const out = [...touched].map((k) => {
+      const rec = `history:${name}:${k}`;
+      return [rec, this.vault.sealJson(rec, h.slice(k * CHUNK, (k + 1) * CHUNK))];
+    });
+    const countRec = `history-chunks:${name}`;
+    out.push([countRec, this.vault.sealJson(countRec, Math.ceil(h.length / CHUNK))]);
+    return out;
+  }
+
+  async saveHistory(name, indexes) {
+    const records = this.historyRecords(name, indexes);
+    if (records.length) await this.vault.putMany(records);
+  }
+
+  // One transaction for a session and the history chunks it changed: a message's ratchet state
+  // and its transcript entry are stored together, before any ciphertext leaves.
+  async persist(name, session, indexes, withContacts = false) {
+    const records = [];
+    if (session) records.push(this.vault.sessionRecord(name, session));
+    if (indexes) records.push(...this.historyRecords(name, indexes));
+    if (withContacts) records.push(['contacts', this.vault.sealJson('contacts', this.contacts)]);
+    if (records.length) await this.vault.putMany(records);
   }
 
   async session(name) {
@@ -503,20 +521,19 @@ export class Messenger extends EventTarget {
       if (!link?.open) this.connect(name);
       return;
     }
-    const touched = [];
     const history = this.history(name);
     for (const entry of entries) {
       const wire = session.encrypt(JSON.stringify({ t: 'msg', id: entry.id, ts: entry.ts, text: entry.text }));
-      await this.setSession(name, session);
-      if (!link.send(wire)) break;
+      // Stored before it leaves: a reload must never reuse this message's key. "sent" is set
+      // first; if the link drops, unacknowledged messages are sent again anyway.
+      const touched = [];
       if (entry.state === 'queued') {
         entry.state = 'sent';
         touched.push(history.lastIndexOf(entry));
       }
-    }
-    if (touched.length) {
-      await this.saveHistory(name, touched);
-      this.changed(name);
+      await this.persist(name, session, touched.length ? touched : null);
+      if (!link.send(wire)) break;
+      if (touched.length) this.changed(name);
     }
   }
 
@@ -527,23 +544,28 @@ export class Messenger extends EventTarget {
     try {
       inner = JSON.parse(fromUtf8(session.decrypt(bytes)));
     } catch (e) {
-      if (e instanceof core.ParleyError || e instanceof SyntaxError) return; // refused, state unchanged
+      if (e instanceof core.ParleyError || e instanceof SyntaxError) {
+        // Refused (state unchanged), or a well-formed message with a bad body: keep its state.
+        if (e instanceof SyntaxError) await this.setSession(name, session);
+        return;
+      }
       throw e;
     }
-    await this.setSession(name, session);
     const history = this.history(name);
     if (inner.t === 'msg' && typeof inner.id === 'string' && typeof inner.text === 'string') {
+      let indexes = null;
+      let contactsChanged = false;
       if (!this.seen(name, inner.id)) {
         history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: Number(inner.ts) || Date.now(), state: 'received' });
+        indexes = [history.length - 1];
         const c = this.contacts[name];
         if (this.activeChat !== name && c) {
           c.unread = (c.unread || 0) + 1;
-          await this.saveContacts();
+          contactsChanged = true;
         }
-        await this.saveHistory(name);
       }
       const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [inner.id] }));
-      await this.setSession(name, session);
+      await this.persist(name, session, indexes, contactsChanged);
       this.links.get(name)?.send(ack);
       this.changed(name);
     } else if (inner.t === 'ack' && Array.isArray(inner.ids)) {
@@ -556,10 +578,10 @@ export class Messenger extends EventTarget {
           touched.push(i);
         }
       }
-      if (touched.length) {
-        await this.saveHistory(name, touched);
-        this.changed(name);
-      }
+      await this.persist(name, session, touched.length ? touched : null);
+      if (touched.length) this.changed(name);
+    } else {
+      await this.setSession(name, session);
     }
   }
 

@@ -83,13 +83,24 @@ export class Vault {
     return JSON.parse(fromUtf8(plain));
   }
 
-  async putJson(name, value) {
+  // The sealed bytes of a JSON value for a record.
+  sealJson(name, value) {
     const nonce = core.randomBytes(12);
     const sealed = core.aeadSeal(this.key, nonce, utf8(name), utf8(JSON.stringify(value)));
     const out = new Uint8Array(12 + sealed.length);
     out.set(nonce);
     out.set(sealed, 12);
-    await this.putRaw(name, out);
+    return out;
+  }
+
+  async putJson(name, value) {
+    await this.putRaw(name, this.sealJson(name, value));
+  }
+
+  /** Writes several records in one transaction: all or none. entries: [[name, bytes], ...] */
+  async putMany(entries) {
+    const ids = entries.map(([name, bytes]) => [this.id(name), bytes]);
+    await tx(this.db, 'readwrite', (s) => Promise.all(ids.map(([id, bytes]) => reqP(s.put(bytes, id)))));
   }
 
   /** The account (sealed by the core itself). */
@@ -109,6 +120,10 @@ export class Vault {
 
   async saveSession(peer, session) {
     await this.putRaw(`session:${peer}`, session.seal(this.key));
+  }
+
+  sessionRecord(peer, session) {
+    return [`session:${peer}`, session.seal(this.key)];
   }
 
   async deleteSession(peer) {
