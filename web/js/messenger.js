@@ -213,7 +213,7 @@ export class Messenger extends EventTarget {
       }
       await this.activate(name, req);
       this.signaling.send({ type: 'chat-accept', to: name });
-      this.connect(name);
+      this.connect(name, true); // the one who accepts offers at once: one signaling hop fewer
       this.changed(name);
     });
   }
@@ -247,8 +247,9 @@ export class Messenger extends EventTarget {
         l.reset(); // the peer's page is gone: do not wait for ICE to notice
       }
       if (msg.state === 'online' && was !== 'online') {
-        // An offer of ours made while they were away cannot succeed; a link they started is fine.
-        if (l && !l.open && l.initiator && l.pc) l.reset();
+        // An offer of ours made while they were known to be away cannot succeed; one made before
+        // we knew (right after they accepted), or a link they started, is fine.
+        if (was === 'offline' && l && !l.open && l.initiator && l.pc) l.reset();
         this.connectSoon(msg.user);
       }
       if (msg.state === 'online' && this.contacts[msg.user]?.status === 'pending') this.sendRequest(msg.user);
@@ -281,7 +282,11 @@ export class Messenger extends EventTarget {
           delete c.hello;
           await this.saveContacts();
           this.changed(from);
-          this.connect(from, true);
+          // The one who accepted is offering already; offer ourselves only if that does not come.
+          setTimeout(() => {
+            const l = this.links.get(from);
+            if (!l || (!l.open && !l.pc)) this.connect(from, true);
+          }, 3000);
         });
         break;
       case 'chat-decline':
@@ -298,11 +303,14 @@ export class Messenger extends EventTarget {
       case 'offer':
       case 'answer':
       case 'ice':
-      case 'bye':
-        if (this.contacts[from]?.status === 'active') {
+      case 'bye': {
+        // "pending": we asked them; their offer may overtake the chat-accept being processed.
+        const st = this.contacts[from]?.status;
+        if (st === 'active' || st === 'pending') {
           this.link(from).onSignal(msg).catch((e) => this.report(e));
         }
         break;
+      }
       default:
         break;
     }
@@ -365,7 +373,7 @@ export class Messenger extends EventTarget {
       // A known contact (or both asked at once): no question to ask.
       await this.activate(from, { identityKey });
       this.signaling.send({ type: 'chat-accept', to: from });
-      this.connect(from);
+      this.connect(from, true);
       this.changed(from);
       return;
     }
@@ -453,7 +461,9 @@ export class Messenger extends EventTarget {
   connect(name, force = false) {
     const c = this.contacts[name];
     if (!c || c.status !== 'active') return;
-    if (this.presence.get(name) !== 'online') return; // presence "online" will call again
+    // Offline: presence "online" will call again. (A forced start follows a message from the
+    // peer, which proves they are connected even before their presence arrives.)
+    if (!force && this.presence.get(name) !== 'online') return;
     const l = this.link(name);
     if (l.open || l.pc) return;
     if (force || this.me < name) {
