@@ -46,13 +46,17 @@ static void digits(char out[30], const uint8_t fp[64])
     }
 }
 
-/* Both halves, ordered by their digits (then by fingerprint bytes, for equal digits). */
-static int ordered(char d_lo[30], uint8_t fp_lo[64], char d_hi[30], uint8_t fp_hi[64],
-                   const uint8_t a[32], const uint8_t b[32])
+/* Both identities' digits and fingerprints, lower digits first (then lower fingerprint bytes). */
+struct comparison {
+    char digits[2][30];
+    uint8_t fp[2][64];
+};
+
+static int compare(struct comparison *c, const uint8_t a[32], const uint8_t b[32])
 {
     uint8_t fa[64], fb[64];
     char da[30], db[30];
-    int cmp;
+    int first_a;
 
     if (a == NULL || b == NULL) {
         return PARLEY_ERR_ARGUMENT;
@@ -61,53 +65,38 @@ static int ordered(char d_lo[30], uint8_t fp_lo[64], char d_hi[30], uint8_t fp_h
     fingerprint(fb, b);
     digits(da, fa);
     digits(db, fb);
-    cmp = memcmp(da, db, 30);
-    if (cmp == 0) {
-        cmp = memcmp(fa, fb, 32);
-    }
-    memcpy(d_lo, cmp <= 0 ? da : db, 30);
-    memcpy(fp_lo, cmp <= 0 ? fa : fb, 64);
-    memcpy(d_hi, cmp <= 0 ? db : da, 30);
-    memcpy(fp_hi, cmp <= 0 ? fb : fa, 64);
+    first_a = memcmp(da, db, 30) < 0 || (memcmp(da, db, 30) == 0 && memcmp(fa, fb, 32) <= 0);
+    memcpy(c->digits[0], first_a ? da : db, 30);
+    memcpy(c->digits[1], first_a ? db : da, 30);
+    memcpy(c->fp[0], first_a ? fa : fb, 64);
+    memcpy(c->fp[1], first_a ? fb : fa, 64);
     return PARLEY_OK;
 }
 
 int parley_safety_number(char out[PARLEY_SAFETY_NUMBER_DIGITS + 1], const uint8_t a[PARLEY_KEY_BYTES],
                          const uint8_t b[PARLEY_KEY_BYTES])
 {
-    uint8_t f1[64], f2[64];
-    char d1[30], d2[30];
-    int rc;
+    struct comparison c;
+    int rc = out == NULL ? PARLEY_ERR_ARGUMENT : compare(&c, a, b);
 
-    if (out == NULL) {
-        return PARLEY_ERR_ARGUMENT;
+    if (rc == PARLEY_OK) {
+        memcpy(out, c.digits[0], 30);
+        memcpy(out + 30, c.digits[1], 30);
+        out[60] = '\0';
     }
-    rc = ordered(d1, f1, d2, f2, a, b);
-    if (rc != PARLEY_OK) {
-        return rc;
-    }
-    memcpy(out, d1, 30);
-    memcpy(out + 30, d2, 30);
-    out[60] = '\0';
-    return PARLEY_OK;
+    return rc;
 }
 
 int parley_safety_qr(uint8_t out[PARLEY_SAFETY_QR_BYTES], const uint8_t a[PARLEY_KEY_BYTES],
                      const uint8_t b[PARLEY_KEY_BYTES])
 {
-    uint8_t f1[64], f2[64];
-    char d1[30], d2[30];
-    int rc;
+    struct comparison c;
+    int rc = out == NULL ? PARLEY_ERR_ARGUMENT : compare(&c, a, b);
 
-    if (out == NULL) {
-        return PARLEY_ERR_ARGUMENT;
+    if (rc == PARLEY_OK) {
+        out[0] = 0x01;
+        memcpy(out + 1, c.fp[0], 32);
+        memcpy(out + 33, c.fp[1], 32);
     }
-    rc = ordered(d1, f1, d2, f2, a, b);
-    if (rc != PARLEY_OK) {
-        return rc;
-    }
-    out[0] = 0x01;
-    memcpy(out + 1, f1, 32);
-    memcpy(out + 33, f2, 32);
-    return PARLEY_OK;
+    return rc;
 }
