@@ -28,7 +28,8 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libsodium-dev libcjson-dev libsqlite3-dev libssl-dev zlib1g-dev
       autoconf automake libtool dpkg-dev xz-utils)
 if [ "$want_test" -eq 1 ]; then
-  pkgs+=(chromium cppcheck clang-tidy clang-14 libclang-rt-14-dev valgrind openssl sqlite3)
+  pkgs+=(chromium fonts-noto-color-emoji cppcheck clang-tidy clang-14 libclang-rt-14-dev valgrind
+         openssl sqlite3)
 fi
 
 missing=()
