@@ -9,7 +9,7 @@
 #define CONFIG_ORIGINS_MAX 8
 #define CONFIG_ORIGIN_LEN 256
 #define CONFIG_MAX_CONNECTIONS_DEFAULT 256
-#define CONFIG_MAX_CONNECTIONS_LIMIT 4096
+#define CONFIG_MAX_CONNECTIONS_LIMIT 19500
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */

@@ -18,9 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define HTTP_RESERVE_THREADS 16
+/* Open files besides the WebSockets and the reserve threads' connections: the listening
+ * sockets, the database and its WAL and shm files, jwt.key, TLS files, standard streams,
+ * the queue of accepted sockets (Civetweb's connection_queue, 20), with room to spare. */
+#define FD_RESERVE 64
 
 #define MIME_TYPES                                                                         \
     ".wasm=application/wasm,.js=text/javascript,.mjs=text/javascript,"                     \
@@ -62,6 +67,37 @@ static int make_dirs(const char *path, char *err, size_t errlen)
             }
             buf[i] = saved;
         }
+    }
+    return 0;
+}
+
+/* Raises the soft open-file limit to the hard limit; refuses a --max-connections that the hard
+ * limit cannot hold (every connection is a socket). */
+static int raise_fd_limit(int max_connections, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)max_connections + HTTP_RESERVE_THREADS + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        snprintf(err, errlen, "cannot read the open-file limit: %s", strerror(errno));
+        return -1;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur < rl.rlim_max)) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rl.rlim_cur = old;
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        snprintf(err, errlen,
+                 "--max-connections %d needs %llu open files, but the open-file limit is %llu "
+                 "(hard limit %llu, see ulimit -Hn): lower --max-connections to at most %lld or "
+                 "raise the limit",
+                 max_connections, (unsigned long long)need, (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)rl.rlim_max,
+                 (long long)rl.rlim_cur - HTTP_RESERVE_THREADS - FD_RESERVE);
+        return -1;
     }
     return 0;
 }
@@ -137,6 +173,10 @@ int main(int argc, char **argv)
         break;
     }
     log_set_level((enum log_level)cfg.log_level);
+    if (raise_fd_limit(cfg.max_connections, err, sizeof err) != 0) {
+        fprintf(stderr, "parley-server: %s\n", err);
+        return 1;
+    }
 
     if (!check_dir(cfg.web_dir) || realpath(cfg.web_dir, web_real) == NULL) {
         fprintf(stderr,
@@ -232,8 +272,12 @@ int main(int argc, char **argv)
     options[n++] = "yes";
     options[n++] = "websocket_timeout_ms";
     options[n++] = "30000";
+    /* Each connection's buffer, allocated when its worker takes it: it holds the request line
+     * and headers (bodies are read past it) and, on a WebSocket, the upgrade request followed by
+     * incoming frames (a frame larger than what is left is read into its own allocation).
+     * 8 KiB, like nginx's header buffers: a browser's request is under 1 KiB. */
     options[n++] = "max_request_size";
-    options[n++] = "16384";
+    options[n++] = "8192";
     options[n++] = "num_threads";
     /* A WebSocket holds a worker thread for its lifetime: one per allowed connection, plus
      * threads kept in reserve for plain HTTP requests. */

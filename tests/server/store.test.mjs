@@ -68,3 +68,29 @@ test('--help documents the new flags', async () => {
   assert.equal(badOrigin.code, 2);
   assert.match(badOrigin.err, /invalid origin/);
 });
+
+test('--max-connections up to 19500 is accepted; beyond the open-file limit it is refused, clearly', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+  try {
+    assert.equal((await run(['--max-connections', '19501'])).code, 2);
+    // Under a hard limit of 1000 open files, 1000 connections cannot be held; 900 can.
+    const limited = (n) => new Promise((resolve) => {
+      const p = spawn('sh', ['-c', 'ulimit -Sn 500 && ulimit -Hn 1000 && exec "$0" "$@"', serverBinary(),
+        '--listen', '127.0.0.1:0', '--data', dir, '--max-connections', String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      let out = '';
+      p.stderr.on('data', (d) => { err += d; });
+      p.stdout.on('data', (d) => { out += d; if (/listening on/.test(out)) p.kill('SIGTERM'); });
+      p.on('exit', (code) => resolve({ code, err, out }));
+    });
+    const refused = await limited(1000);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /--max-connections 1000 needs 1080 open files, but the open-file limit is 1000/);
+    // The soft limit (500) is raised to the hard limit (1000) by the server itself.
+    const ok = await limited(900);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /listening on/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,261 @@
+// Capacity benchmark: how many authenticated WebSockets parley-server (native build) holds, what
+// each costs in server memory, and how it relays between pairs at a fixed 5,000 msgs/s and at full
+// speed; then the same generator against the PeerJS server (npm peer) with its cap raised.
+//
+//   node bench/server/capacity.mjs [connections=19000] [rate=5000] [seconds=10]
+//
+// Users are NOT signed up through the API (19,000 Argon2id hashes would take half an hour): the
+// benchmark starts the server on a temporary data folder, inserts the users with the sqlite3 CLI
+// (rows as server/src/db.c defines them, with a password hash no password matches) and mints
+// their HS256 tokens with the folder's jwt.key as server/src/jwt.c does ({"sub","gen","iat","exp"},
+// base64url, HMAC-SHA256). Everything else is the real path: TCP, WebSocket upgrade, auth message,
+// token check against the database, relay.
+//
+// Clients run in child processes (WORKERS, each under its own open-file limit) bound to their
+// own loopback address 127.0.0.(10+i). Latency is one-way: sender and receiver of a message are
+// in the same child, which timestamps the send and the arrival. Prints figures; asserts nothing.
+import { execFileSync, fork, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const SELF = new URL(import.meta.url).pathname;
+
+// ------------------------------------------------------------------ worker (child process) ----
+if (process.argv[2] === '--worker') {
+  // The slice of users comes in the first message (too long for the command line).
+  const { kind, url, origin, users, localAddress } = await new Promise((r) => process.once('message', r));
+  const conns = new Array(users.length);
+  let lat = [];
+  let received = 0;
+  let phase = 'idle';
+  const pairs = [];
+  const payload = 'x'.repeat(200);
+
+  const send = (from, to, t, echo) => {
+    const c = conns[from];
+    if (!c) return;
+    if (kind === 'parley') c.send(`{"type":"offer","to":"${users[to].name}","t":${t},"e":${echo},"f":${from},"sdp":"${payload}"}`);
+    else c.send(`{"type":"OFFER","dst":"${users[to].name}","payload":{"t":${t},"e":${echo},"f":${from},"sdp":"${payload}"}}`);
+  };
+  const onRelay = (m, me) => {
+    const p = kind === 'parley' ? m : m.payload;
+    if (!p || p.t === undefined) return;
+    received++;
+    lat.push(performance.now() - p.t);
+    if (phase === 'full') send(me, p.f, performance.now(), 1); // bounce back at once
+  };
+
+  const openOne = (i) => new Promise((resolve) => {
+    const u = users[i];
+    const target = kind === 'parley' ? `${url}/ws` : `${url}/peerjs?key=peerjs&id=${u.name}&token=t${i}`;
+    const ws = new WebSocket(target, { origin, localAddress, perMessageDeflate: false });
+    let done = false;
+    const finish = (ok) => { if (!done) { done = true; resolve(ok); } };
+    ws.on('open', () => { if (kind === 'parley') ws.send(JSON.stringify({ type: 'auth', token: u.token })); });
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      if (!done) {
+        if (m.type === 'ready' || m.type === 'OPEN') { conns[i] = ws; finish(true); } else { ws.terminate(); finish(false); }
+        return;
+      }
+      if (m.type === 'offer' || m.type === 'OFFER') onRelay(m, i);
+    });
+    ws.on('error', () => finish(false));
+    ws.on('close', () => { conns[i] = null; finish(false); });
+    setTimeout(() => finish(false), 30000).unref();
+  });
+
+  process.on('message', async (cmd) => {
+    if (cmd.cmd === 'connect') {
+      let next = 0;
+      let held = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (next < users.length) { const i = next++; if (await openOne(i)) held++; }
+      }));
+      for (let i = 0; i + 1 < users.length; i += 2) if (conns[i] && conns[i + 1]) pairs.push([i, i + 1]);
+      if (kind === 'peerjs') setInterval(() => { for (const c of conns) c?.send('{"type":"HEARTBEAT"}'); }, 20000).unref();
+      process.send({ held, secs: (performance.now() - t0) / 1000 });
+    } else if (cmd.cmd === 'rate' || cmd.cmd === 'full') {
+      lat = [];
+      received = 0;
+      phase = cmd.cmd;
+      let sent = 0;
+      const t0 = performance.now();
+      if (cmd.cmd === 'rate') {
+        let k = 0;
+        await new Promise((resolve) => {
+          const timer = setInterval(() => {
+            const due = Math.floor(((performance.now() - t0) / 1000) * cmd.rate);
+            while (sent < due) {
+              const [a, b] = pairs[k++ % pairs.length];
+              if (sent % 2) send(b, a, performance.now(), 0); else send(a, b, performance.now(), 0);
+              sent++;
+            }
+            if (performance.now() - t0 >= cmd.secs * 1000) { clearInterval(timer); resolve(); }
+          }, 5);
+        });
+      } else {
+        for (const [a, b] of pairs.slice(0, cmd.pairs)) { send(a, b, performance.now(), 1); sent++; }
+        await new Promise((r) => setTimeout(r, cmd.secs * 1000));
+      }
+      const secs = (performance.now() - t0) / 1000;
+      const got = received;
+      phase = 'drain';
+      await new Promise((r) => setTimeout(r, 1000));
+      process.send({ sent, received: got, secs, lat });
+    } else if (cmd.cmd === 'close') {
+      for (const c of conns) c?.terminate();
+      process.send({ closed: true });
+      setTimeout(() => process.exit(0), 200);
+    }
+  });
+  process.send({ up: true });
+} else {
+  await main();
+}
+
+// ------------------------------------------------------------------------- parent ----------
+async function main() {
+  const N = Number(process.argv[2] || 19000);
+  const RATE = Number(process.argv[3] || 5000);
+  const SECS = Number(process.argv[4] || 10);
+  const WORKERS = Math.max(1, Math.ceil(N / 4750));
+  const children = new Set();
+  const deadline = setTimeout(() => { console.error('capacity: 10-minute limit reached, stopping'); cleanup(); process.exit(1); }, 9.5 * 60 * 1000);
+  const cleanup = () => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } };
+  process.on('exit', cleanup);
+
+  const rssKiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)[1]);
+  const threads = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/Threads:\s+(\d+)/)[1]);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const pct = (s, p) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+
+  /** Spawns cmd and resolves with { proc, port } once its stdout matches re. */
+  const launch = (cmd, args, re, env = {}) => new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    children.add(proc);
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => { out += d; const m = out.match(re); if (m) resolve({ proc, port: Number(m[1]) }); });
+    proc.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
+    proc.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${err}`)));
+  });
+  const stop = async (proc) => {
+    proc.kill('SIGTERM');
+    await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(20000)]);
+    proc.kill('SIGKILL');
+    children.delete(proc);
+  };
+
+  /** Runs the generator against a server whose clients are users[]; returns the figures. */
+  async function drive(kind, pid, url, origin, users) {
+    const out = { rssIdle: rssKiB(pid) };
+    const per = Math.ceil(users.length / WORKERS);
+    const workers = [];
+    for (let w = 0; w < WORKERS; w++) {
+      const slice = users.slice(w * per, (w + 1) * per);
+      const child = fork(SELF, ['--worker'], { execArgv: ['--max-old-space-size=2048'], serialization: 'advanced' });
+      children.add(child);
+      child.send({ kind, url, origin, users: slice, localAddress: `127.0.0.${10 + w}` });
+      await new Promise((r) => child.once('message', r));
+      workers.push(child);
+    }
+    const ask = (cmdFor) => Promise.all(workers.map((c, i) => new Promise((r) => { c.once('message', r); c.send(cmdFor(i)); })));
+    const t0 = performance.now();
+    const conn = await ask(() => ({ cmd: 'connect' }));
+    out.connectSecs = (performance.now() - t0) / 1000;
+    out.held = conn.reduce((s, r) => s + r.held, 0);
+    await sleep(3000);
+    out.rssConnected = rssKiB(pid);
+    out.threads = threads(pid);
+    const phase = async (cmd) => {
+      const rs = await ask(() => cmd);
+      const lat = rs.flatMap((r) => r.lat).sort((a, b) => a - b);
+      const received = rs.reduce((s, r) => s + r.received, 0);
+      const secs = Math.max(...rs.map((r) => r.secs));
+      return { p50: pct(lat, 50), p99: pct(lat, 99), rate: received / secs,
+        sent: rs.reduce((s, r) => s + r.sent, 0), received };
+    };
+    out.fixed = await phase({ cmd: 'rate', rate: RATE / WORKERS, secs: SECS });
+    out.full = await phase({ cmd: 'full', pairs: Math.ceil(2000 / WORKERS), secs: SECS });
+    out.rssAfter = rssKiB(pid);
+    await ask(() => ({ cmd: 'close' }));
+    for (const c of workers) children.delete(c);
+    return out;
+  }
+
+  // ---- Parley -------------------------------------------------------------------------------
+  const bin = process.env.PARLEY_SERVER_BIN || join(ROOT, 'build/native/server/parley-server');
+  const baseDir = mkdtempSync(join(tmpdir(), 'parley-cap-'));
+  const listenRe = /listening on https?:\/\/[^\s]*:(\d+)\//;
+  const web = join(ROOT, 'web');
+  const small = await launch(bin, ['--listen', '127.0.0.1:0', '--data', join(baseDir, 'small'), '--web', web, '--log-level', 'error', '--max-connections', '1'], listenRe);
+  await sleep(1000);
+  const rssOneSlot = rssKiB(small.proc.pid);
+  await stop(small.proc);
+
+  const dataDir = join(baseDir, 'data');
+  const tStart = performance.now();
+  const srv = await launch(bin, ['--listen', '127.0.0.1:0', '--data', dataDir, '--web', web, '--log-level', 'error', '--max-connections', String(N)], listenRe);
+  const startSecs = (performance.now() - tStart) / 1000;
+  const url = `ws://127.0.0.1:${srv.port}`;
+  const origin = `http://127.0.0.1:${srv.port}`;
+  // Users straight into the database; tokens signed with the server's key.
+  const now = Math.floor(Date.now() / 1000);
+  execFileSync('sqlite3', [join(dataDir, 'parley.db'),
+    `PRAGMA busy_timeout=5000; WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ${N - 1}) ` +
+    `INSERT INTO users (username, pwhash, token_gen, created_at) SELECT 'cap' || i, '$argon2id$v=19$m=65536,t=2,p=1$bm90LWEtaGFzaA$bm90LWEtaGFzaA', 0, ${now} FROM c;`]);
+  const key = readFileSync(join(dataDir, 'jwt.key'));
+  const header = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9';
+  const users = Array.from({ length: N }, (_, i) => {
+    const body = `${header}.${Buffer.from(JSON.stringify({ sub: `cap${i}`, gen: 0, iat: now, exp: now + 86400 })).toString('base64url')}`;
+    return { name: `cap${i}`, token: `${body}.${crypto.createHmac('sha256', key).update(body).digest('base64url')}` };
+  });
+  let parley;
+  try {
+    parley = await drive('parley', srv.proc.pid, url, origin, users);
+  } finally {
+    await stop(srv.proc);
+    rmSync(baseDir, { recursive: true, force: true });
+  }
+
+  // ---- PeerJS -------------------------------------------------------------------------------
+  const pj = await launch(process.execPath, [join(ROOT, 'bench/server/peerjs-server.mjs')], /ready (\d+)/, { PEERJS_CONCURRENT_LIMIT: String(N + 100) });
+  let peerjs;
+  try {
+    await sleep(500);
+    peerjs = await drive('peerjs', pj.proc.pid, `ws://127.0.0.1:${pj.port}`, undefined, users.map((u) => ({ name: u.name })));
+  } finally {
+    await stop(pj.proc);
+  }
+  clearTimeout(deadline);
+
+  const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const mib = (k) => f(k / 1024, 1);
+  console.log(`Capacity benchmark on 127.0.0.1: ${N} clients in ${WORKERS} processes; relay of 200-byte offers between pairs, ${SECS} s per phase`);
+  console.log(`parley-server: ${f(startSecs, 1)} s to start with --max-connections ${N}; RSS of a --max-connections 1 server ${mib(rssOneSlot)} MiB`);
+  const rows = [
+    ['', 'parley-server', 'PeerJS server'],
+    ['connections held', `${parley.held}`, `${peerjs.held}`],
+    ['time to connect all (s)', f(parley.connectSecs, 1), f(peerjs.connectSecs, 1)],
+    ['server threads', `${parley.threads}`, `${peerjs.threads}`],
+    ['RSS idle (MiB)', mib(parley.rssIdle), mib(peerjs.rssIdle)],
+    ['RSS, all connected (MiB)', mib(parley.rssConnected), mib(peerjs.rssConnected)],
+    ['KiB per connection (connected - idle)', f((parley.rssConnected - parley.rssIdle) / parley.held, 1), f((peerjs.rssConnected - peerjs.rssIdle) / peerjs.held, 1)],
+    ['KiB per connection (incl. its thread)', f((parley.rssConnected - rssOneSlot) / parley.held, 1), '-'],
+    [`${RATE} msgs/s: delivered msgs/s`, f(parley.fixed.rate, 0), f(peerjs.fixed.rate, 0)],
+    [`${RATE} msgs/s: latency p50 (ms)`, f(parley.fixed.p50), f(peerjs.fixed.p50)],
+    [`${RATE} msgs/s: latency p99 (ms)`, f(parley.fixed.p99), f(peerjs.fixed.p99)],
+    ['full speed: msgs/s', f(parley.full.rate, 0), f(peerjs.full.rate, 0)],
+    ['full speed: latency p50 (ms)', f(parley.full.p50), f(peerjs.full.p50)],
+    ['full speed: latency p99 (ms)', f(parley.full.p99), f(peerjs.full.p99)],
+    ['RSS after relaying (MiB)', mib(parley.rssAfter), mib(peerjs.rssAfter)],
+  ];
+  for (const r of rows) console.log(`${r[0].padEnd(40)} ${r[1].padStart(14)} ${r[2].padStart(14)}`);
+  process.exit(0);
+}
