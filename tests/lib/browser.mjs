@@ -43,6 +43,13 @@ export async function openPage(browser, url, { width = 1280, height = 800 } = {}
   const page = await context.newPage();
   const problems = [];
   const warnings = [];
+  watch(page, problems, warnings);
+  await page.goto(url);
+  return { context, page, problems, warnings };
+}
+
+/** Records console errors, page errors, failed requests and HTTP errors in problems; warnings. */
+export function watch(page, problems, warnings) {
   page.on('console', (msg) => {
     if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
     if (msg.type() === 'warning') warnings.push(msg.text());
@@ -52,8 +59,6 @@ export async function openPage(browser, url, { width = 1280, height = 800 } = {}
   page.on('response', (res) => {
     if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`);
   });
-  await page.goto(url);
-  return { context, page, problems, warnings };
 }
 
 export async function screenshot(page, name) {

@@ -2,7 +2,7 @@
 // persistent Chromium profile, for someone who closes the browser and comes back), with every
 // HTTP request body and WebSocket frame of their pages recorded.
 import { chromium } from 'playwright-core';
-import { launchBrowser, openPage, screenshot, CHROMIUM_ARGS } from './browser.mjs';
+import { launchBrowser, openPage, screenshot, watch, CHROMIUM_ARGS } from './browser.mjs';
 
 export const WAIT = 20000;
 export const PASSWORD = 'correct horse battery staple';
@@ -53,19 +53,6 @@ export async function person(server, name, { password = PASSWORD, width = 1280, 
     Object.assign(p, { browser, context, page, problems, warnings });
   }
   return p;
-}
-
-/** The same problem collection as openPage(), for pages made here. */
-export function watch(page, problems, warnings) {
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
-    if (msg.type() === 'warning') warnings.push(msg.text());
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
-  page.on('response', (res) => {
-    if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`);
-  });
 }
 
 /** Closes the person's browser (or persistent context); safe to call twice. */
