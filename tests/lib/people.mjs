@@ -3,6 +3,7 @@
 // HTTP request body and WebSocket frame of their pages recorded.
 import { chromium } from 'playwright-core';
 import { launchBrowser, openPage, screenshot, watch, CHROMIUM_ARGS } from './browser.mjs';
+export { watch }; // the tests use it for extra tabs
 
 export const WAIT = 20000;
 export const PASSWORD = 'correct horse battery staple';
