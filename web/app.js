@@ -132,7 +132,9 @@ function holdTabLock(steal = false) {
 function deriveKeys(username, password) {
   const salt = core.passwordSalt(`${location.origin}\u0000${username}`);
   const out = core.passwordDerive(password, salt, 64);
-  return { vaultKey: out.slice(0, 32), loginSecret: toB64u(out.slice(32)) };
+  const keys = { vaultKey: out.slice(0, 32), loginSecret: toB64u(out.subarray(32)) };
+  out.fill(0);
+  return keys;
 }
 
 function authError(text) {

@@ -16,6 +16,15 @@ import { PeerLink } from './peer.js';
 
 const MAX_TEXT = 16384;
 const CHUNK = 100; // history is stored in sealed chunks of 100 messages
+const ID_RE = /^[0-9a-f]{32}$/; // message ids are 128-bit random hex
+const MAX_ACK_IDS = 256;
+const MAX_SKEW_MS = 24 * 3600 * 1000;
+
+// A peer's timestamp, kept only when it is a sane date (a bad one would break rendering).
+function peerTime(ts) {
+  const n = Number(ts);
+  return Number.isFinite(n) && Math.abs(n - Date.now()) < 366 * MAX_SKEW_MS ? n : Date.now();
+}
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 
@@ -562,11 +571,12 @@ export class Messenger extends EventTarget {
       throw e;
     }
     const history = this.history(name);
-    if (inner.t === 'msg' && typeof inner.id === 'string' && typeof inner.text === 'string') {
+    if (inner.t === 'msg' && typeof inner.id === 'string' && ID_RE.test(inner.id) &&
+        typeof inner.text === 'string') {
       let indexes = null;
       let contactsChanged = false;
       if (!this.seen(name, inner.id)) {
-        history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: Number(inner.ts) || Date.now(), state: 'received' });
+        history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: peerTime(inner.ts), state: 'received' });
         indexes = [history.length - 1];
         const c = this.contacts[name];
         if (this.activeChat !== name && c) {
@@ -578,7 +588,7 @@ export class Messenger extends EventTarget {
       await this.persist(name, session, indexes, contactsChanged);
       this.links.get(name)?.send(ack);
       this.changed(name);
-    } else if (inner.t === 'ack' && Array.isArray(inner.ids)) {
+    } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
       const touched = [];
       // Receipts are for recent messages: search from the end.
       for (let i = history.length - 1; i >= 0 && touched.length < inner.ids.length; i -= 1) {

@@ -132,6 +132,7 @@ export class Vault {
 
   close() {
     this.db.close();
+    this.key.fill(0); // the vault key lives only while logged in
   }
 }
 
