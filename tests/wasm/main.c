@@ -2,6 +2,7 @@
 #include "harness.h"
 #include "parley.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,36 +60,17 @@ void t_skip(const char *name, const char *reason)
     printf("SKIP %s: %s\n", name, reason);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 long t_unhex(uint8_t *out, size_t cap, const char *hex)
 {
-    size_t n = strlen(hex);
+    size_t n = strlen(hex), len = 0;
+    const char *end = NULL;
 
-    if (n % 2 != 0 || n / 2 > cap) {
+    /* libsodium's decoder; the whole string must be hex and fit. */
+    if (n % 2 != 0 || n / 2 > cap ||
+        sodium_hex2bin(out, cap, hex, n, NULL, &len, &end) != 0 || end != hex + n) {
         return -1;
     }
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]);
-        int lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return (long)(n / 2);
+    return (long)len;
 }
 
 uint8_t *t_unhex_alloc(const char *hex, size_t *len)

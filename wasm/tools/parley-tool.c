@@ -28,24 +28,12 @@ static void usage(void)
           stderr);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Decodes hex into a fresh buffer (one byte at least); NULL on bad hex. */
+/* Decodes hex (libsodium's decoder; the whole string must be hex) into a fresh buffer of at
+ * least one byte; NULL on bad hex. */
 static uint8_t *unhex(const char *hex, size_t *len)
 {
     size_t n = strlen(hex);
+    const char *end = NULL;
     uint8_t *out;
 
     if (n % 2 != 0) {
@@ -55,39 +43,29 @@ static uint8_t *unhex(const char *hex, size_t *len)
     if (out == NULL) {
         return NULL;
     }
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(out);
-            return NULL;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
+    if (sodium_hex2bin(out, n / 2 + 1, hex, n, NULL, len, &end) != 0 || end != hex + n) {
+        free(out);
+        return NULL;
     }
-    *len = n / 2;
     return out;
-}
-
-static void print_hex(const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        printf("%02x", b[i]);
-    }
-    printf("\n");
 }
 
 static char *hex_string(const uint8_t *b, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     char *s = malloc(2 * n + 1);
 
     if (s != NULL) {
-        for (size_t i = 0; i < n; i++) {
-            s[2 * i] = digits[b[i] >> 4];
-            s[2 * i + 1] = digits[b[i] & 15];
-        }
-        s[2 * n] = '\0';
+        sodium_bin2hex(s, 2 * n + 1, b, n);
     }
     return s;
+}
+
+static void print_hex(const uint8_t *b, size_t n)
+{
+    char *s = hex_string(b, n);
+
+    printf("%s\n", s != NULL ? s : "");
+    free(s);
 }
 
 static void add_hex(cJSON *obj, const char *name, const uint8_t *b, size_t n)
