@@ -137,8 +137,11 @@ fi
 # USE_STACK_SIZE: each worker thread (one per WebSocket) gets a 256 KiB stack instead of glibc's
 # 8 MiB. The deepest use measured (bench/server/stack-depth.mjs: JSON nested to cJSON's 1000-level
 # limit, parsed, relayed and freed) is 156 KiB in the release build and 160 KiB under ASan.
+# -fconserve-stack: without it GCC inlines into handle_request callees with large stack buffers
+# (a 16.4 KiB frame), so a WebSocket's frame reader waited 29 KiB deep and every connection kept
+# 32 KiB of stack resident; with it the reader waits 15 KiB deep (bench/server/README.md).
 civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144"
-civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations"
+civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations -fconserve-stack"
 civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"
 if [ ! -f "$civetweb_lib/.parley-complete" ]; then

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "signaling.h"
 #include "static_files.h"
+#include "threadmem.h"
 #include "tls.h"
 
 #include <civetweb.h>
@@ -163,6 +164,7 @@ int main(int argc, char **argv)
     char listen_opt[CONFIG_LISTEN_MAX + 2];
     size_t n = 0;
 
+    threadmem_disable_malloc_cache(argv);
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
     case CONFIG_EXIT_OK:
         return 0;

@@ -6,6 +6,7 @@
 #include "http.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "threadmem.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -377,6 +378,9 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
     }
     mg_set_user_connection_data(conn, c);
     log_msg(LOG_INFO, "ws: connect from %s", c->addr);
+    /* The handshake (Civetweb formats its reply in an 8 KiB stack buffer) and whatever this
+     * worker served before went deeper than the frame reader that now holds the thread. */
+    threadmem_trim_stack();
 }
 
 static void ws_close(const struct mg_connection *cconn, void *cbdata)
@@ -693,6 +697,7 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
     int closing;
     double closing_since;
     int admitted;
+    int was_authed;
 
     (void)cbdata;
     if (c == NULL) {
@@ -737,7 +742,13 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
         send_error(conn, "invalid_message", "messages are JSON text frames", NULL);
         return 1;
     }
-    return handle_text(c, data, len);
+    was_authed = c->authed;
+    admitted = handle_text(c, data, len);
+    if (!was_authed) {
+        /* Authentication (token, database) runs once and deeper than relaying. */
+        threadmem_trim_stack();
+    }
+    return admitted;
 }
 
 /* ---- Authentication deadline ----------------------------------------------------------------- */
