@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Benchmarks of the crypto core: native (build/native/bench_core) and wasm under Node against
-# Olm (@matrix-org/olm) in the same run. Prints figures; never fails on a number.
+# Benchmarks of the crypto core: the C benchmark natively and in wasm (build/*/bench_core), then
+# the page's module through its JS binding under Node against Olm (@matrix-org/olm) in the same run. Prints figures; never fails on a number.
 # Usage: bash bench/core/run.sh   (after scripts/deps.sh --test and scripts/build.sh)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs} # Debian's emscripten needs it
 cmake --build "$root/build/native" --target bench_core >/dev/null
+cmake --build "$root/build/wasm" --target bench_core >/dev/null
 "$root/build/native/bench_core"
+node "$root/build/wasm/bench_core.js" # the same C benchmark in wasm: the binding's cost is the difference
 node "$root/bench/core/bench_wasm.mjs"

@@ -21,7 +21,13 @@ const hkdf = (ikm, salt, info, len) => Buffer.from(crypto.hkdfSync('sha256', ikm
 const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest();
 const kdfRk = (rk, d) => { const o = hkdf(d, rk, 'parley-ratchet-v1', 64); return [o.subarray(0, 32), o.subarray(32)]; };
 const kdfCk = (ck) => [hmac(ck, Buffer.from([1])), hmac(ck, Buffer.from([2]))];
-const messageKeys = (mk) => { const o = hkdf(mk, ZERO32, 'parley-message-keys-v1', 44); return [o.subarray(0, 32), o.subarray(32)]; };
+// HKDF-Expand alone (RFC 5869 2.3): node:crypto's hkdf always extracts first, so it is spelled out.
+const hkdfExpand44 = (prk, info) => {
+  const t1 = hmac(prk, Buffer.concat([Buffer.from(info), Buffer.from([1])]));
+  const t2 = hmac(prk, Buffer.concat([t1, Buffer.from(info), Buffer.from([2])]));
+  return Buffer.concat([t1, t2.subarray(0, 12)]);
+};
+const messageKeys = (mk) => { const o = hkdfExpand44(mk, 'parley-message-keys-v1'); return [o.subarray(0, 32), o.subarray(32)]; };
 
 function open(mk, ad, header, ciphertext) {
   const [key, nonce] = messageKeys(mk);

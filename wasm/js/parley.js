@@ -146,6 +146,33 @@ function utf8(value) {
   return typeof value === 'string' ? new TextEncoder().encode(value) : bytes('value', value);
 }
 
+// The per-message path (encrypt, decrypt, AEAD): one heap block holds a 4-byte length slot, the
+// inputs and the output; it is zero-filled and freed in `finally`. fn(m, ptrs, outPtr, lenPtr)
+// gets the inputs' pointers in order; returns the output's first u32(lenPtr) bytes, or all
+// `cap` bytes when fn does not write a length.
+function transform(inputs, cap, fn) {
+  const m = ready();
+  let size = 8 + cap;
+  for (const input of inputs) size += input.length;
+  const base = m._malloc(size);
+  if (base === 0) throw new ParleyError(ErrorCode.NO_MEMORY, 'out of memory');
+  try {
+    const ptrs = [];
+    let at = base + 8;
+    for (const input of inputs) {
+      m.HEAPU8.set(input, at);
+      ptrs.push(at);
+      at += input.length;
+    }
+    m.HEAPU32[base >>> 2] = cap;
+    check(m, fn(m, ptrs, at, base));
+    return m.HEAPU8.slice(at, at + m.HEAPU32[base >>> 2]);
+  } finally {
+    m.HEAPU8.fill(0, base, base + size);
+    m._free(base);
+  }
+}
+
 // Calls fn(outPtr, capPtr...) for a variable-size output of `size` bytes; returns the bytes.
 function sized(m, a, size, fn) {
   const out = a.alloc(size);
@@ -324,21 +351,19 @@ export class Session extends Handle {
   /** Encrypts a Uint8Array or a string (as UTF-8). */
   encrypt(plaintext) {
     const pt = utf8(plaintext);
-    return withArena((m, a) => {
-      const p = a.input(pt);
-      return sized(m, a, m._parley_session_encrypted_size(this.ptr, pt.length) >>> 0,
-        (out, cap, len) => m._parley_session_encrypt(this.ptr, p, pt.length, out, cap, len));
-    });
+    const ptr = this.ptr;
+    const cap = ready()._parley_session_encrypted_size(ptr, pt.length) >>> 0;
+    return transform([pt], cap,
+      (m, [p], out, len) => m._parley_session_encrypt(ptr, p, pt.length, out, cap, len));
   }
 
   /** Decrypts a message; a rejected message leaves the session unchanged. */
   decrypt(message) {
     bytes('message', message);
-    return withArena((m, a) => {
-      const msg = a.input(message);
-      return sized(m, a, plaintextSize(m, a, message),
-        (out, cap, len) => m._parley_session_decrypt(this.ptr, msg, message.length, out, cap, len));
-    });
+    const ptr = this.ptr;
+    // A plaintext is always shorter than its message.
+    return transform([message], message.length,
+      (m, [msg], out, len) => m._parley_session_decrypt(ptr, msg, message.length, out, message.length, len));
   }
 
   seal(key) {
@@ -471,12 +496,8 @@ export function aeadSeal(key, nonce, ad, plaintext) {
   bytes('nonce', nonce, AEAD_NONCE_BYTES);
   bytes('ad', ad);
   bytes('plaintext', plaintext);
-  return withArena((m, a) => {
-    const out = a.alloc(plaintext.length + AEAD_TAG_BYTES);
-    check(m, m._parley_aead_seal(out, a.input(key), a.input(nonce), a.input(ad), ad.length,
-      a.input(plaintext), plaintext.length));
-    return a.read(out, plaintext.length + AEAD_TAG_BYTES);
-  });
+  return transform([key, nonce, ad, plaintext], plaintext.length + AEAD_TAG_BYTES,
+    (m, [k, n, d, p], out) => m._parley_aead_seal(out, k, n, d, ad.length, p, plaintext.length));
 }
 
 /** AES-256-GCM: verifies and decrypts ciphertext || tag; throws ParleyError (AUTH) if forged. */
@@ -486,13 +507,8 @@ export function aeadOpen(key, nonce, ad, sealed) {
   bytes('ad', ad);
   bytes('sealed', sealed);
   if (sealed.length < AEAD_TAG_BYTES) throw new ParleyError(ErrorCode.AUTH, 'authentication failed');
-  return withArena((m, a) => {
-    const len = sealed.length - AEAD_TAG_BYTES;
-    const out = a.alloc(len);
-    check(m, m._parley_aead_open(out, a.input(key), a.input(nonce), a.input(ad), ad.length,
-      a.input(sealed), sealed.length));
-    return a.read(out, len);
-  });
+  return transform([key, nonce, ad, sealed], sealed.length - AEAD_TAG_BYTES,
+    (m, [k, n, d, c], out) => m._parley_aead_open(out, k, n, d, ad.length, c, sealed.length));
 }
 
 /** A fresh X25519 key pair: { publicKey, privateKey }. */

@@ -42,9 +42,8 @@ void parley_hmac2(uint8_t out[32], const uint8_t *key, size_t key_len, const uin
 int parley_hkdf_label(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t ikm_len,
                       const uint8_t *salt, size_t salt_len, const char *label);
 
-/* HKDF-SHA256(ikm (32 bytes), salt = 32 zero bytes, info = label, L = 44), the per-message key
- * expansion, with precomputed HMAC states. */
-void parley_hkdf_zero_salt_44(uint8_t out[44], const uint8_t ikm[32], const char *label);
+/* HKDF-Expand-SHA256(prk (32 bytes), info = label, L = 44): the per-message key expansion. */
+void parley_hkdf_expand_44(uint8_t out[44], const uint8_t prk[32], const char *label);
 
 /* 1 when the core's randomness source is ready (parley_init ran). */
 int parley_is_initialised(void);

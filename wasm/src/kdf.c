@@ -102,27 +102,16 @@ int parley_hkdf_label(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t i
 }
 
 /*
- * HKDF-SHA256 with a 32-byte IKM, an empty (all-zero) salt and L = 44, as the ratchet needs for
- * every message: the same output as parley_hkdf_sha256, computed with the zero salt's keyed HMAC
- * state made once and the PRK's keyed state shared by both expand blocks.
+ * HKDF-Expand alone (RFC 5869, section 2.3) to 44 bytes, with a 32-byte PRK: what the ratchet
+ * needs for every message. The PRK's keyed HMAC state is made once and shared by both blocks.
  */
-void parley_hkdf_zero_salt_44(uint8_t out[44], const uint8_t ikm[32], const char *label)
+void parley_hkdf_expand_44(uint8_t out[44], const uint8_t prk[32], const char *label)
 {
-    static crypto_auth_hmacsha256_state zero_salt;
-    static int have_zero_salt;
-    static const uint8_t zero[32] = {0};
     crypto_auth_hmacsha256_state keyed, st;
-    uint8_t prk[32], t1[32], t2[32], counter;
+    uint8_t t1[32], t2[32], counter;
     size_t label_len = strlen(label);
 
-    if (!have_zero_salt) {
-        crypto_auth_hmacsha256_init(&zero_salt, zero, sizeof zero);
-        have_zero_salt = 1;
-    }
-    st = zero_salt;
-    crypto_auth_hmacsha256_update(&st, ikm, 32);
-    crypto_auth_hmacsha256_final(&st, prk);
-    crypto_auth_hmacsha256_init(&keyed, prk, sizeof prk);
+    crypto_auth_hmacsha256_init(&keyed, prk, 32);
     st = keyed;
     crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, label_len);
     counter = 1;
@@ -136,7 +125,6 @@ void parley_hkdf_zero_salt_44(uint8_t out[44], const uint8_t ikm[32], const char
     crypto_auth_hmacsha256_final(&st, t2);
     memcpy(out, t1, 32);
     memcpy(out + 32, t2, 12);
-    PARLEY_WIPE(prk);
     PARLEY_WIPE(t1);
     PARLEY_WIPE(t2);
     PARLEY_WIPE(keyed);

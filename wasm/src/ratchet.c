@@ -4,8 +4,10 @@
  *   KDF_RK(rk, dh) = HKDF-SHA256(ikm = dh, salt = rk, info = "parley-ratchet-v1", L = 64)
  *                    -> rk' = [0, 32), ck = [32, 64)
  *   KDF_CK(ck)     = mk = HMAC-SHA256(ck, 0x01), ck' = HMAC-SHA256(ck, 0x02)
- *   message keys   = HKDF-SHA256(ikm = mk, salt = 32 zero bytes, info = "parley-message-keys-v1",
- *                    L = 44) -> AES-256 key = [0, 32), GCM nonce = [32, 44)
+ *   message keys   = HKDF-Expand-SHA256(prk = mk, info = "parley-message-keys-v1", L = 44)
+ *                    -> AES-256 key = [0, 32), GCM nonce = [32, 44)
+ *                    (mk is an HMAC output, already a uniform key: RFC 5869 section 3.3 lets the
+ *                    extract step go)
  *   AEAD AD        = session AD (64) || header (41)
  *
  * Decryption works on local copies and commits the state only after the tag verified: a
@@ -50,7 +52,7 @@ void message_keys(uint8_t key[32], uint8_t nonce[12], const uint8_t mk[32])
 {
     uint8_t okm[44];
 
-    parley_hkdf_zero_salt_44(okm, mk, PARLEY_LABEL_MESSAGE_KEYS);
+    parley_hkdf_expand_44(okm, mk, PARLEY_LABEL_MESSAGE_KEYS);
     memcpy(key, okm, 32);
     memcpy(nonce, okm + 32, 12);
     PARLEY_WIPE(okm);
