@@ -6,6 +6,7 @@
 #include "http.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "relay.h"
 #include "threadmem.h"
 
 #include <cjson/cJSON.h>
@@ -85,9 +86,33 @@ int signaling_type_relayable(const char *type)
 
 /* ---- Writing --------------------------------------------------------------------------------- */
 
+/* Sends frame[WS_HEADER_MAX - header length ..] (header and payload) with one write, under the
+ * connection's lock as mg_websocket_write does; mg_websocket_write sends the header and the
+ * payload with a write each, two TCP segments per message with tcp_nodelay. */
+static void write_frame(struct mg_connection *conn, char *frame, int opcode, size_t len)
+{
+    size_t hlen = ws_frame_header((unsigned char *)frame, opcode, len);
+
+    mg_lock_connection(conn);
+    (void)mg_write(conn, frame + WS_HEADER_MAX - hlen, hlen + len);
+    mg_unlock_connection(conn);
+}
+
+static void write_message(struct mg_connection *conn, int opcode, const char *data, size_t len)
+{
+    char *frame = malloc(WS_HEADER_MAX + len);
+
+    if (frame == NULL) {
+        return;
+    }
+    memcpy(frame + WS_HEADER_MAX, data, len);
+    write_frame(conn, frame, opcode, len);
+    free(frame);
+}
+
 static void write_text(struct mg_connection *conn, const char *text)
 {
-    mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text));
+    write_message(conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text));
 }
 
 static void write_object(struct mg_connection *conn, cJSON *obj)
@@ -114,7 +139,7 @@ static void write_close(struct mg_connection *conn, int code, const char *reason
     for (size_t i = 0; i < len; i++) {
         frame[i + 2] = reason[i];
     }
-    mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, frame, len + 2);
+    write_message(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, frame, len + 2);
 }
 
 /* {"type":"error","code":...,"message":...,"ref":ref} */
@@ -609,6 +634,60 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
     return 1;
 }
 
+/*
+ * The common case without a cJSON tree: an authenticated client's well-formed message of a
+ * relayable type to a connected user (relay.h says which messages qualify). Returns 1 when it
+ * was relayed, 0 when the general path must take it (it also answers every error).
+ */
+static int relay_fast(struct client *c, const char *data, size_t len)
+{
+    size_t from_len = strlen(c->user);
+    char *frame = malloc(WS_HEADER_MAX + len + from_len + RELAY_EXTRA);
+    char *out;
+    struct relay_fields f;
+    char type[33];
+    char to[USERNAME_MAX + 1];
+    char folded[USERNAME_MAX + 1];
+    struct client *peer = NULL;
+    size_t n;
+
+    if (frame == NULL) {
+        return 0;
+    }
+    out = frame + WS_HEADER_MAX;
+    n = relay_rewrite(data, len, c->user, out, &f);
+    if (n == 0 || f.type_len >= sizeof type || f.to_len >= sizeof to) {
+        free(frame);
+        return 0;
+    }
+    memcpy(type, out + f.type_off, f.type_len);
+    type[f.type_len] = '\0';
+    memcpy(to, out + f.to_off, f.to_len);
+    to[f.to_len] = '\0';
+    if (!signaling_type_relayable(type) || account_username_fold(to, folded) == NULL ||
+        !account_username_valid(folded)) {
+        free(frame);
+        return 0;
+    }
+    memcpy(out + f.to_off, folded, f.to_len); /* same length, canonical form */
+    pthread_mutex_lock(&reg_lock);
+    peer = find_user(folded);
+    if (peer != NULL && !peer->closing) {
+        hold(peer);
+    } else {
+        peer = NULL;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (peer == NULL) {
+        free(frame);
+        return 0; /* offline or unknown: the general path says which */
+    }
+    write_frame(peer->conn, frame, MG_WEBSOCKET_OPCODE_TEXT, n);
+    release(peer);
+    free(frame);
+    return 1;
+}
+
 /* Token bucket per connection; 0 when the message must be dropped, -1 to close. */
 static int admit(struct client *c)
 {
@@ -743,9 +822,13 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
         return 1;
     }
     was_authed = c->authed;
+    if (was_authed && relay_fast(c, data, len)) {
+        return 1;
+    }
     admitted = handle_text(c, data, len);
-    if (!was_authed) {
-        /* Authentication (token, database) runs once and deeper than relaying. */
+    if (!was_authed || json_max_depth(data, len) > RELAY_DEPTH_MAX) {
+        /* Authentication (token, database) runs once and deeper than relaying; cJSON recurses
+         * into nested values (156 KiB of stack at its 1000-level limit). */
         threadmem_trim_stack();
     }
     return admitted;

@@ -172,7 +172,9 @@ test('a flood of 1000 messages in a second is answered with rate_limited; the se
   await new Promise((r) => setTimeout(r, 1500));
   const limited = c.messages.filter((m) => m.code === 'rate_limited').length + 1;
   const delivered = p.messages.filter((m) => m.type === 'poke').length;
-  assert.ok(delivered >= 100 && delivered < 400, `delivered ${delivered}`);
+  // The burst of 100 less the auth message, plus what refills while the flood is read: a fast
+  // server reads all 1000 before a token comes back.
+  assert.ok(delivered >= 99 && delivered < 400, `delivered ${delivered}`);
   assert.ok(limited > 500, `rate_limited ${limited}`);
   // The flood ended: the connection is usable again after a pause.
   c.send({ type: 'ping' });

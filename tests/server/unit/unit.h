@@ -22,5 +22,6 @@ void test_usernames(void);
 void test_ratelimit(void);
 void test_b64(void);
 void test_json_nul(void);
+void test_relay(void);
 
 #endif
