@@ -358,7 +358,11 @@ function openChat(name) {
   $('app-screen').classList.add('chat-open');
   renderContacts();
   renderChat();
-  $('message').focus();
+  // Focused with the next frame, which lays the opened chat out anyway (focusing now would
+  // force that layout in the middle of this task).
+  requestAnimationFrame(() => {
+    if (state.chat === name) $('message').focus({ preventScroll: true });
+  });
 }
 
 function closeChat() {
@@ -401,7 +405,9 @@ function renderChat() {
 
 // The transcript is updated in place: one list item per message, keyed by message id, so a
 // receipt changes one element instead of redrawing the whole conversation.
-const rendered = { name: null, items: new Map() };
+// Whether the transcript follows new messages is kept from its scroll events, so rendering never
+// has to ask for a layout in the middle of a change (the scroll waits for the next frame).
+const rendered = { name: null, items: new Map(), stick: true, scrollQueued: false };
 
 function messageItem(msg, name) {
   const delivery = msg.from === 'me'
@@ -422,9 +428,10 @@ function renderTranscript(m, name) {
   if (rendered.name !== name) {
     rendered.name = name;
     rendered.items = new Map();
+    rendered.stick = true;
     log.replaceChildren();
   }
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  let added = false;
   for (const msg of m.history(name)) {
     const key = `${msg.from}:${msg.id}`;
     let item = rendered.items.get(key);
@@ -432,13 +439,20 @@ function renderTranscript(m, name) {
       item = messageItem(msg, name);
       rendered.items.set(key, item);
       log.append(item.li);
+      added = true;
     } else if (item.delivery && item.state !== msg.state) {
       item.state = msg.state;
       item.delivery.dataset.state = msg.state;
       item.delivery.textContent = DELIVERY[msg.state] || msg.state;
     }
   }
-  if (atBottom) log.scrollTop = log.scrollHeight;
+  if (added && rendered.stick && !rendered.scrollQueued) {
+    rendered.scrollQueued = true;
+    requestAnimationFrame(() => {
+      rendered.scrollQueued = false;
+      log.scrollTop = log.scrollHeight;
+    });
+  }
 }
 
 async function sendMessage() {
@@ -447,7 +461,7 @@ async function sendMessage() {
   try {
     await state.messenger.send(state.chat, text);
     $('message').value = '';
-    autoGrow();
+    $('message').style.height = ''; // back to one row, without measuring
   } catch (e) {
     banner(plain(e));
   }
@@ -522,6 +536,10 @@ function wire() {
   });
   $('message').addEventListener('input', autoGrow);
   $('back').addEventListener('click', closeChat);
+  $('transcript').addEventListener('scroll', () => {
+    const log = $('transcript');
+    rendered.stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  }, { passive: true });
   $('verify').addEventListener('click', openVerify);
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());
   $('mark-verified').addEventListener('click', async () => {

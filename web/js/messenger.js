@@ -12,12 +12,13 @@ import * as core from '../core/parley.js';
 import { ApiError, request } from './api.js';
 import { equalBytes, fromB64u, fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
 import { bundleFromJson, publish, replenish } from './keys.js';
-import { PeerLink } from './peer.js';
+import { HOLD_MS, PeerLink } from './peer.js';
 
 const MAX_TEXT = 16384;
 const CHUNK = 100; // history is stored in sealed chunks of 100 messages
 const ID_RE = /^[0-9a-f]{32}$/; // message ids are 128-bit random hex
 const MAX_ACK_IDS = 256;
+const TRANSMIT_BATCH = 32; // messages encrypted and stored in one transaction before they leave
 const MAX_SKEW_MS = 24 * 3600 * 1000;
 
 // A peer's timestamp, kept only when it is a sane date (a bad one would break rendering).
@@ -25,6 +26,10 @@ function peerTime(ts) {
   const n = Number(ts);
   return Number.isFinite(n) && Math.abs(n - Date.now()) < 366 * MAX_SKEW_MS ? n : Date.now();
 }
+const OFFER_MAX_AGE_MS = HOLD_MS - 30000; // an offer that came with a request, while its sender keeps it
+const MAX_HELD_ANSWERS = 4; // answers made ahead for requests not yet accepted
+const MAX_EARLY_OFFERS = 16; // offers kept for chat requests still on their way
+const EARLY_OFFER_MS = 30000; // how long such an offer waits for its request
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 
@@ -42,6 +47,10 @@ export class Messenger extends EventTarget {
     this.presence = new Map();
     this.requests = new Map(); // incoming requests waiting for Accept / Decline
     this.retry = new Map();
+    this.earlyOffers = new Map(); // sender -> offer sent ahead of their chat request
+    this.undelivered = new Set(); // pending requests the server could not deliver (peer offline)
+    this.sentOn = new WeakMap(); // message entry -> the link it went out on
+    this.sealed = new WeakMap(); // queued message entry -> {session, wire} encrypted ahead
     this.busy = Promise.resolve(); // serialises state changes
   }
 
@@ -131,10 +140,15 @@ export class Messenger extends EventTarget {
   }
 
   async setSession(name, session) {
+    this.useSession(name, session);
+    await this.vault.saveSession(name, session);
+  }
+
+  // Makes a session the current one in memory (the caller stores it).
+  useSession(name, session) {
     const old = this.sessions.get(name);
     if (old && old !== session) old.free();
     this.sessions.set(name, session);
-    await this.vault.saveSession(name, session);
   }
 
   // ---- starting a chat -----------------------------------------------------------------------
@@ -149,10 +163,20 @@ export class Messenger extends EventTarget {
         this.connect(name);
         return name;
       }
+      const fetching = request('GET', `/api/keys/${encodeURIComponent(name)}`);
+      // The WebRTC offer is made while the bundle is on its way and sent ahead of the request
+      // (and with it), so that they can prepare their answer meanwhile. It names no address.
+      const link = this.link(name);
+      link.heldOffer().then((offer) => {
+        if (offer && this.links.get(name) === link && link.holding && link.link === offer.link) {
+          this.signaling.send({ type: 'chat-offer', to: name, offer });
+        }
+      }).catch((e) => this.report(e));
       let bundle;
       try {
-        bundle = await request('GET', `/api/keys/${encodeURIComponent(name)}`);
+        bundle = await fetching;
       } catch (e) {
+        if (this.contacts[name]?.status !== 'pending' && this.links.get(name)?.holding) this.dropLink(name);
         if (e instanceof ApiError && e.code === 'invalid_username') {
           throw new UserError(`"${name}" is not a valid username.`);
         }
@@ -165,7 +189,7 @@ export class Messenger extends EventTarget {
       }
       const session = core.Session.outbound(this.account, bundleFromJson(bundle));
       const hello = session.encrypt(JSON.stringify({ t: 'hello' }));
-      await this.setSession(name, session);
+      this.useSession(name, session);
       this.contacts[name] = {
         ...(existing || {}),
         name,
@@ -181,23 +205,39 @@ export class Messenger extends EventTarget {
         this.identityChanged(name);
       }
       if (!this.histories.has(name)) this.histories.set(name, []);
-      await this.saveContacts();
+      // The session that made the hello is stored (with the contact) before the hello leaves.
+      await this.persist(name, session, null, true);
       this.subscribe();
-      this.sendRequest(name);
+      await this.sendRequest(name);
       this.changed(name);
       return name;
     });
   }
 
-  sendRequest(name) {
+  /** Sends (again) the request of a pending contact, with a WebRTC offer ready for them. */
+  async sendRequest(name) {
     const c = this.contacts[name];
     if (!c || c.status !== 'pending' || !c.hello) return;
-    this.signaling.send({ type: 'chat-request', to: name, id: `req:${name}`, hello: c.hello });
+    this.undelivered.delete(name);
+    const offer = await this.link(name).heldOffer().catch((e) => {
+      this.report(e);
+      return null;
+    });
+    if (this.contacts[name] !== c || c.status !== 'pending' || !c.hello) return;
+    const msg = { type: 'chat-request', to: name, id: `req:${name}`, hello: c.hello };
+    if (offer) msg.offer = offer;
+    this.signaling.send(msg);
+  }
+
+  dropLink(name) {
+    const l = this.links.get(name);
+    if (l) l.reset();
+    this.links.delete(name);
   }
 
   resendRequests() {
     for (const c of Object.values(this.contacts)) {
-      if (c.status === 'pending') this.sendRequest(c.name);
+      if (c.status === 'pending') this.sendRequest(c.name).catch((e) => this.report(e));
     }
   }
 
@@ -210,6 +250,7 @@ export class Messenger extends EventTarget {
       if (!accept) {
         this.signaling.send({ type: 'chat-decline', to: name });
         if (!this.contacts[name] || this.contacts[name].status !== 'active') {
+          this.dropLink(name);
           const s = this.sessions.get(name);
           if (s) s.free();
           this.sessions.delete(name);
@@ -220,14 +261,38 @@ export class Messenger extends EventTarget {
         this.changed(name);
         return;
       }
-      await this.activate(name, req);
-      this.signaling.send({ type: 'chat-accept', to: name });
-      this.connect(name, true); // the one who accepts offers at once: one signaling hop fewer
+      this.activate(name, req);
+      // The link first: the answer to the offer that came with the request (made already, or
+      // now), else an offer of ours. None of it waits for the contact to be stored.
+      this.connectAccepted(name, req.offer);
+      this.subscribe();
+      this.acceptStored(name);
       this.changed(name);
     });
   }
 
-  async activate(name, req) {
+  // Tells them once the contact is stored, without holding up the queue meanwhile (IndexedDB
+  // commits transactions in the order they were made, so what is stored later lands after it).
+  acceptStored(name) {
+    this.saveContacts().then(() => this.signaling.send({ type: 'chat-accept', to: name }), (e) => this.report(e));
+  }
+
+  // After accepting (or when both asked at once): answer their offer, or offer ourselves.
+  connectAccepted(name, offer) {
+    const l = this.link(name);
+    if (l.holdsAnswerTo(offer)) {
+      l.release();
+    } else if (offer && Date.now() - offer.at < OFFER_MAX_AGE_MS) {
+      l.answer(offer).catch((e) => this.report(e));
+    } else if (!l.open && !(l.pc && l.initiator && !l.holding)) {
+      // No usable offer (or one too old): the one who accepts offers at once.
+      l.start().catch((e) => this.report(e));
+      this.changed(name);
+    }
+  }
+
+  // The contact becomes active in memory; the caller stores the contacts.
+  activate(name, req) {
     const prev = this.contacts[name];
     this.contacts[name] = {
       ...(prev || {}),
@@ -240,8 +305,6 @@ export class Messenger extends EventTarget {
     };
     delete this.contacts[name].hello;
     if (!this.histories.has(name)) this.histories.set(name, []);
-    await this.saveContacts();
-    this.subscribe();
   }
 
   // ---- signaling -------------------------------------------------------------------------------
@@ -261,7 +324,12 @@ export class Messenger extends EventTarget {
         if (was === 'offline' && l && !l.open && l.initiator && l.pc) l.reset();
         this.connectSoon(msg.user);
       }
-      if (msg.state === 'online' && this.contacts[msg.user]?.status === 'pending') this.sendRequest(msg.user);
+      // A pending request goes again when they come back (not when the subscription merely
+      // reports them online: it was delivered then).
+      if (msg.state === 'online' && this.contacts[msg.user]?.status === 'pending' &&
+          (was === 'offline' || this.undelivered.has(msg.user))) {
+        this.sendRequest(msg.user).catch((e) => this.report(e));
+      }
       this.changed(msg.user);
       return;
     }
@@ -271,6 +339,7 @@ export class Messenger extends EventTarget {
     }
     if (msg.type === 'error') {
       if (msg.ref && String(msg.ref).startsWith('req:') && msg.code === 'recipient_offline') {
+        this.undelivered.add(String(msg.ref).slice(4));
         this.dispatchEvent(new CustomEvent('notice', {
           detail: { name: String(msg.ref).slice(4), text: 'is not online right now; the request goes out when they come online.' },
         }));
@@ -280,6 +349,9 @@ export class Messenger extends EventTarget {
     const from = typeof msg.from === 'string' ? msg.from : null;
     if (!from) return;
     switch (msg.type) {
+      case 'chat-offer':
+        this.onEarlyOffer(from, msg);
+        break;
       case 'chat-request':
         this.serial(() => this.onRequest(from, msg));
         break;
@@ -289,12 +361,14 @@ export class Messenger extends EventTarget {
           if (!c || (c.status !== 'pending' && c.status !== 'active')) return;
           c.status = 'active';
           delete c.hello;
-          await this.saveContacts();
+          this.saveContacts().catch((e) => this.report(e)); // in order with later writes
           this.changed(from);
-          // The one who accepted is offering already; offer ourselves only if that does not come.
+          // The one who accepted answers our offer (or offers); offer anew only if neither comes.
           setTimeout(() => {
             const l = this.links.get(from);
-            if (!l || (!l.open && !l.pc)) this.connect(from, true);
+            if (l?.open || (l?.pc && !l.holding)) return;
+            if (l) l.reset(); // an offer they did not answer
+            this.connect(from, true);
           }, 3000);
         });
         break;
@@ -302,6 +376,7 @@ export class Messenger extends EventTarget {
         this.serial(async () => {
           const c = this.contacts[from];
           if (!c || c.status !== 'pending') return;
+          this.dropLink(from);
           c.status = 'declined';
           delete c.hello;
           await this.saveContacts();
@@ -333,24 +408,36 @@ export class Messenger extends EventTarget {
     } catch {
       return;
     }
+    const offer = requestOffer(msg.offer) || this.earlyOffers.get(from) || null;
+    this.earlyOffers.delete(from);
+    const waiting = this.requests.get(from);
+    if (waiting && waiting.hello === msg.hello) {
+      // The same request again (they came back online, or reconnected): keep its newest offer.
+      if (offer && offer.link !== waiting.offer?.link) {
+        waiting.offer = offer;
+        this.answerAhead(from, offer);
+      }
+      return;
+    }
     const identity = core.messageSenderIdentity(hello);
     const existing = this.contacts[from];
     // A repeat of the request we already answered arrives through the existing session.
     const current = await this.session(from);
     if (current) {
+      let repeat = false;
       try {
         current.decrypt(hello);
         await this.setSession(from, current);
-        if (existing?.status === 'active') {
-          this.signaling.send({ type: 'chat-accept', to: from });
-          return;
-        }
+        repeat = existing?.status === 'active';
       } catch (e) {
         if (!(e instanceof core.ParleyError)) throw e;
-        if (e.codeName === 'DUPLICATE' && existing?.status === 'active') {
-          this.signaling.send({ type: 'chat-accept', to: from });
-          return;
-        }
+        repeat = e.codeName === 'DUPLICATE' && existing?.status === 'active';
+      }
+      if (repeat) {
+        this.signaling.send({ type: 'chat-accept', to: from });
+        const l = this.links.get(from);
+        if (!l || (!l.open && !l.pc)) this.connectAccepted(from, offer);
+        return;
       }
     }
     let result;
@@ -360,35 +447,74 @@ export class Messenger extends EventTarget {
       if (e instanceof core.ParleyError) return; // not for us, replayed or forged: ignore
       throw e;
     }
-    await this.vault.saveAccount(this.account); // its one-time prekey is spent
-    replenish(this.account, this.vault).catch((e) => this.report(e));
     let inner;
     try {
       inner = JSON.parse(fromUtf8(result.plaintext));
     } catch {
       inner = null;
     }
+    const spent = this.vault.accountRecord(this.account); // its one-time prekey is spent
     if (!inner || inner.t !== 'hello') {
       result.session.free();
+      await this.vault.putMany([spent]);
+      replenish(this.account, this.vault).catch((e) => this.report(e));
       return;
     }
-    await this.setSession(from, result.session);
+    const known = existing?.status === 'active' || existing?.status === 'pending';
+    this.useSession(from, result.session);
+    const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session)]);
+    // The answer is made while the keys are stored and the person decides; it stays here until
+    // they accept.
+    if (!known && offer) this.answerAhead(from, offer);
+    await storing;
+    replenish(this.account, this.vault).catch((e) => this.report(e));
     const identityKey = toB64u(identity);
     if (existing && existing.identityKey && existing.identityKey !== identityKey) {
       this.contacts[from].identityKey = identityKey;
       await this.identityChanged(from, true);
     }
-    if (existing?.status === 'active' || existing?.status === 'pending') {
-      // A known contact (or both asked at once): no question to ask.
-      await this.activate(from, { identityKey });
-      this.signaling.send({ type: 'chat-accept', to: from });
-      this.connect(from, true);
+    if (known) {
+      // A known contact (or both asked at once): no question to ask. When both asked at once,
+      // the offer of the alphabetically smaller username is the one answered.
+      this.activate(from, { identityKey });
+      const l = this.links.get(from);
+      const ours = !!l && !!l.pc && l.initiator && !l.open;
+      if (!(ours && this.me < from)) this.connectAccepted(from, offer);
+      this.subscribe();
+      this.acceptStored(from);
       this.changed(from);
       return;
     }
-    this.requests.set(from, { identityKey, at: Date.now() });
+    this.requests.set(from, { identityKey, at: Date.now(), hello: msg.hello, offer });
     this.dispatchEvent(new CustomEvent('request', { detail: { name: from } }));
     this.changed(from);
+  }
+
+  // Prepares the answer to a request's offer before the person accepts (a few at a time).
+  answerAhead(name, offer) {
+    const ahead = [...this.links.values()].filter((l) => l.holding && !l.initiator).length;
+    const l = this.link(name);
+    if (l.holdsAnswerTo(offer) || l.open || (l.pc && !l.holding) || ahead >= MAX_HELD_ANSWERS) return;
+    l.answer(offer, { hold: true }).catch((e) => this.report(e));
+  }
+
+  // An offer sent just ahead of a chat request (while its sender runs X3DH): the answer is
+  // prepared at once and kept here; if no request follows, it is dropped.
+  onEarlyOffer(from, msg) {
+    const offer = requestOffer(msg.offer);
+    const st = this.contacts[from]?.status;
+    if (!offer || st === 'active' || st === 'pending' || this.requests.has(from)) return;
+    this.earlyOffers.delete(from);
+    this.earlyOffers.set(from, offer);
+    while (this.earlyOffers.size > MAX_EARLY_OFFERS) this.earlyOffers.delete(this.earlyOffers.keys().next().value);
+    this.answerAhead(from, offer);
+    setTimeout(() => {
+      if (this.earlyOffers.get(from) === offer) this.earlyOffers.delete(from);
+      const st2 = this.contacts[from]?.status;
+      if (!this.requests.has(from) && st2 !== 'active' && st2 !== 'pending' && this.links.get(from)?.holdsAnswerTo(offer)) {
+        this.dropLink(from);
+      }
+    }, EARLY_OFFER_MS);
   }
 
   /** A contact's identity key changed: warn, and hold sending if they were verified. */
@@ -446,6 +572,7 @@ export class Messenger extends EventTarget {
       l = new PeerLink(this.me, name, this.signaling);
       l.addEventListener('open', () => {
         this.retry.delete(name);
+        this.sendSealed(name, l);
         this.changed(name);
         this.flush(name);
       });
@@ -518,11 +645,56 @@ export class Messenger extends EventTarget {
       if (!c || c.status === 'declined') throw new UserError('This chat is not open. Start it again to reconnect.');
       if (c.held) throw new UserError(`${name}'s safety number changed. Review it before sending.`);
       const entry = { id: randomId(), from: 'me', text, ts: Date.now(), state: 'queued' };
-      this.history(name).push(entry);
-      await this.saveHistory(name);
+      const history = this.history(name);
+      history.push(entry);
+      const session = await this.session(name);
+      if (session && this.links.get(name)?.open) {
+        // Stored together with its ratchet state, then sent.
+        await this.transmit(name, [entry]);
+        if (entry.state !== 'queued') return;
+      }
+      // Not connected yet: encrypt it now, so that it can leave the instant the link opens. The
+      // ratchet state that made it is stored with it before the ciphertext is kept for sending.
+      if (session) {
+        const wire = session.encrypt(this.wireText(entry));
+        await this.persist(name, session, [history.lastIndexOf(entry)]);
+        this.sealed.set(entry, { session, wire });
+      } else {
+        await this.saveHistory(name);
+      }
       this.changed(name);
       await this.transmit(name, [entry]);
     });
+  }
+
+  wireText(entry) {
+    return JSON.stringify({ t: 'msg', id: entry.id, ts: entry.ts, text: entry.text });
+  }
+
+  // The ciphertext made for a queued message ahead of time, if it is still good to send.
+  takeSealed(name, entry) {
+    const s = this.sealed.get(entry);
+    if (!s) return null;
+    this.sealed.delete(entry);
+    return s.session === this.sessions.get(name) && entry.state === 'queued' ? s.wire : null;
+  }
+
+  // A link opened: messages encrypted ahead leave at once (their state is stored already).
+  sendSealed(name, link) {
+    if (this.contacts[name]?.held) return;
+    const history = this.history(name);
+    const touched = [];
+    for (let i = 0; i < history.length; i += 1) {
+      const entry = history[i];
+      if (entry.from !== 'me' || entry.state !== 'queued' || !this.sealed.has(entry)) continue;
+      const wire = this.takeSealed(name, entry);
+      if (!wire) continue;
+      if (!link.send(wire)) break;
+      entry.state = 'sent';
+      this.sentOn.set(entry, link.link);
+      touched.push(i);
+    }
+    if (touched.length) this.serial(() => this.saveHistory(name, touched));
   }
 
   // Sends every queued or unacknowledged message of a contact (after a link opened).
@@ -541,18 +713,34 @@ export class Messenger extends EventTarget {
       return;
     }
     const history = this.history(name);
-    for (const entry of entries) {
-      const wire = session.encrypt(JSON.stringify({ t: 'msg', id: entry.id, ts: entry.ts, text: entry.text }));
-      // Stored before it leaves: a reload must never reuse this message's key. "sent" is set
-      // first; if the link drops, unacknowledged messages are sent again anyway.
+    const todo = entries.filter((e) => this.sentOn.get(e) !== link.link); // not on this link yet
+    for (let k = 0; k < todo.length; k += TRANSMIT_BATCH) {
+      const batch = todo.slice(k, k + TRANSMIT_BATCH);
+      const wires = [];
       const touched = [];
-      if (entry.state === 'queued') {
-        entry.state = 'sent';
-        touched.push(history.lastIndexOf(entry));
+      let encrypted = false;
+      for (const entry of batch) {
+        let wire = this.takeSealed(name, entry);
+        if (!wire) {
+          wire = session.encrypt(this.wireText(entry));
+          encrypted = true;
+        }
+        wires.push(wire);
+        // "sent" is set first; if the link drops, unacknowledged messages are sent again anyway.
+        if (entry.state === 'queued') {
+          entry.state = 'sent';
+          touched.push(history.lastIndexOf(entry));
+        }
       }
-      await this.persist(name, session, touched.length ? touched : null);
-      if (!link.send(wire)) break;
+      // Stored before they leave: a reload must never reuse a message key.
+      await this.persist(name, encrypted ? session : null, touched.length ? touched : null);
+      let i = 0;
+      while (i < batch.length && link.send(wires[i])) {
+        this.sentOn.set(batch[i], link.link);
+        i += 1;
+      }
       if (touched.length) this.changed(name);
+      if (i < batch.length) return; // the link went down: the rest goes with the next one
     }
   }
 
@@ -584,10 +772,10 @@ export class Messenger extends EventTarget {
           contactsChanged = true;
         }
       }
+      if (indexes) this.changed(name); // shown at once; the receipt waits until it is stored
       const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [inner.id] }));
       await this.persist(name, session, indexes, contactsChanged);
       this.links.get(name)?.send(ack);
-      this.changed(name);
     } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
       const touched = [];
       // Receipts are for recent messages: search from the end.
@@ -598,8 +786,8 @@ export class Messenger extends EventTarget {
           touched.push(i);
         }
       }
-      await this.persist(name, session, touched.length ? touched : null);
       if (touched.length) this.changed(name);
+      await this.persist(name, session, touched.length ? touched : null);
     } else {
       await this.setSession(name, session);
     }
@@ -669,6 +857,13 @@ export class Messenger extends EventTarget {
     for (const s of this.sessions.values()) s.free();
     this.sessions.clear();
   }
+}
+
+// The WebRTC offer a chat request carries: {link, sdp} as sent, and when it came.
+function requestOffer(o) {
+  if (!o || typeof o !== 'object' || typeof o.link !== 'string' || typeof o.sdp !== 'string') return null;
+  if (o.link.length === 0 || o.link.length > 64 || o.sdp.length > 60000) return null;
+  return { link: o.link, sdp: o.sdp, at: Date.now() };
 }
 
 /** An error whose message is meant for the person. */

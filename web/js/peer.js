@@ -2,11 +2,19 @@
 // set up through signaling. Every signal carries the link's id, so signals of an older link are
 // ignored; when both sides start a link at once, the one started by the alphabetically smaller
 // username wins. The data channel carries only Parley ciphertext.
+//
+// A chat request carries a ready offer (prepare()), so the one who accepts can answer at once;
+// the answering side may make its answer before the person accepts (answer(offer, {hold})).
+// While a link is "held" nothing of it leaves the page but that offer, which names no address:
+// ICE candidates (and a held answer) go out only when the peer answers or the person accepts
+// (release()).
 import { randomId } from './encoding.js';
 
 const ICE_TIMEOUT_MS = 20000;
 const DISCONNECTED_GRACE_MS = 4000; // ICE may recover from "disconnected" by itself
 const GLARE_WINDOW_MS = 5000; // our unanswered offer older than this yields to theirs
+export const HOLD_MS = 5 * 60 * 1000; // a held link (a chat request not yet accepted) lives this long
+const MAX_HELD = 64;
 
 export class PeerLink extends EventTarget {
   constructor(me, peer, signaling) {
@@ -21,6 +29,9 @@ export class PeerLink extends EventTarget {
     this.pendingIce = [];
     this.timer = null;
     this.open = false;
+    this.holding = false;
+    this.held = [];
+    this.preparing = null;
   }
 
   /** Starts a new link as the offering side. */
@@ -36,11 +47,84 @@ export class PeerLink extends EventTarget {
     this.signal({ type: 'offer', sdp: this.pc.localDescription.sdp });
   }
 
+  /**
+   * The offer to send with a chat request ({link, sdp}), made now or already in the making; null
+   * when a link that is not held is up or on its way (then the request needs none).
+   */
+  heldOffer() {
+    if (this.pc && !this.holding) return Promise.resolve(null);
+    if (this.pc && this.initiator && this.preparing) return this.preparing;
+    this.preparing = this.prepare();
+    return this.preparing;
+  }
+
+  async prepare() {
+    this.reset();
+    const link = randomId();
+    this.link = link;
+    this.initiator = true;
+    this.holding = true;
+    this.startedAt = Date.now();
+    this.createPc(HOLD_MS);
+    const { pc } = this;
+    this.attach(pc.createDataChannel('parley', { ordered: true }));
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    // The description as created: it names no candidate (those are held back).
+    return pc === this.pc ? { link, sdp: offer.sdp } : null;
+  }
+
+  /**
+   * Answers an offer that came with a chat request. With hold, the answer and our candidates stay
+   * here until release() (the person has not accepted yet).
+   */
+  async answer(offer, { hold = false } = {}) {
+    this.reset();
+    this.link = offer.link;
+    this.initiator = false;
+    this.holding = hold;
+    this.createPc(hold ? HOLD_MS : ICE_TIMEOUT_MS);
+    const { pc } = this;
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+    if (pc !== this.pc) return;
+    await this.flushIce();
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    if (pc === this.pc) this.signal({ type: 'answer', sdp: answer.sdp });
+  }
+
+  /** Sends what a held link kept back; from now on it connects like any other. */
+  release() {
+    if (!this.holding) return;
+    this.holding = false;
+    const held = this.held;
+    this.held = [];
+    for (const msg of held) this.signaling.send({ ...msg, to: this.peer, link: this.link });
+    this.armTimer(ICE_TIMEOUT_MS);
+  }
+
+  /** Whether this is an answer being held for a request with this offer. */
+  holdsAnswerTo(offer) {
+    return !!this.pc && this.holding && !this.initiator && this.link === offer?.link;
+  }
+
   signal(msg) {
+    if (this.holding) {
+      if (this.held.length < MAX_HELD) this.held.push(msg);
+      return;
+    }
     this.signaling.send({ ...msg, to: this.peer, link: this.link });
   }
 
-  createPc() {
+  armTimer(ms) {
+    const { pc } = this;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (pc === this.pc && !this.open) this.fail('could not connect');
+    }, ms);
+  }
+
+  createPc(timeoutMs = ICE_TIMEOUT_MS) {
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
     pc.onicecandidate = (ev) => {
@@ -58,10 +142,7 @@ export class PeerLink extends EventTarget {
         }, DISCONNECTED_GRACE_MS);
       }
     };
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      if (pc === this.pc && !this.open) this.fail('could not connect');
-    }, ICE_TIMEOUT_MS);
+    this.armTimer(timeoutMs);
   }
 
   attach(dc) {
@@ -87,24 +168,19 @@ export class PeerLink extends EventTarget {
   async onSignal(msg) {
     if (typeof msg.link !== 'string' || msg.link.length > 64) return;
     if (msg.type === 'offer' && typeof msg.sdp === 'string') {
-      if (this.link && msg.link !== this.link && this.initiator && !this.open && this.me < this.peer &&
-          Date.now() - this.startedAt < GLARE_WINDOW_MS) {
-        return; // both started at once: ours wins, they will answer it
+      // Both started at once: ours wins, they will answer it. (An offer held for our request
+      // yields: offering instead of answering it means they will not answer it.)
+      if (this.link && msg.link !== this.link && this.initiator && !this.holding && !this.open &&
+          this.me < this.peer && Date.now() - this.startedAt < GLARE_WINDOW_MS) {
+        return;
       }
-      this.reset();
-      this.link = msg.link;
-      this.initiator = false;
-      this.createPc();
-      await this.pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
-      await this.flushIce();
-      const answer = await this.pc.createAnswer();
-      await this.pc.setLocalDescription(answer);
-      this.signal({ type: 'answer', sdp: this.pc.localDescription.sdp });
+      await this.answer({ link: msg.link, sdp: msg.sdp });
       return;
     }
     if (msg.link !== this.link || !this.pc) return;
     if (msg.type === 'answer' && typeof msg.sdp === 'string' && this.initiator &&
         this.pc.signalingState === 'have-local-offer') {
+      this.release(); // they accepted: our candidates may go now
       await this.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
       await this.flushIce();
     } else if (msg.type === 'ice' && msg.candidate && typeof msg.candidate === 'object') {
@@ -140,6 +216,9 @@ export class PeerLink extends EventTarget {
   reset() {
     clearTimeout(this.timer);
     this.open = false;
+    this.holding = false;
+    this.held = [];
+    this.preparing = null;
     this.pendingIce = [];
     const { pc, dc } = this;
     this.pc = null;
@@ -151,7 +230,7 @@ export class PeerLink extends EventTarget {
 
   /** Closes the link and tells the peer. */
   close() {
-    if (this.link) this.signal({ type: 'bye' });
+    if (this.link && !this.holding) this.signal({ type: 'bye' });
     this.reset();
   }
 }

@@ -113,6 +113,10 @@ export class Vault {
     await this.putRaw('account', account.seal(this.key));
   }
 
+  accountRecord(account) {
+    return ['account', account.seal(this.key)];
+  }
+
   async loadSession(peer) {
     const raw = await this.getRaw(`session:${peer}`);
     return raw ? core.Session.unseal(this.key, raw) : null;
