@@ -3,6 +3,7 @@
 #include "accounts.h"
 #include "http.h"
 #include "keys.h"
+#include "threadmem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +31,11 @@ static const struct route routes[] = {
 #define KEYS_PREFIX "/api/keys/"
 #define IDENTITY_PREFIX "/api/identity/"
 
-int api_dispatch(struct mg_connection *conn, void *cbdata)
+static int api_route(struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const char *path = ri->local_uri_raw;
 
-    (void)cbdata;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(path, routes[i].path) == 0) {
             if (strcmp(ri->request_method, routes[i].method) != 0) {
@@ -57,6 +57,17 @@ int api_dispatch(struct mg_connection *conn, void *cbdata)
         return keys_identity(conn, path + strlen(IDENTITY_PREFIX));
     }
     return http_send_error(conn, 404, "not_found", "no such API endpoint");
+}
+
+int api_dispatch(struct mg_connection *conn, void *cbdata)
+{
+    int rc = api_route(conn);
+
+    (void)cbdata;
+    /* Request bodies are parsed by cJSON, which recurses into nested values, and the database
+     * runs deep: the worker may next hold a WebSocket for hours, or wait idle. */
+    threadmem_trim_stack();
+    return rc;
 }
 
 int api_json_has_nul(const char *buf, size_t len)

@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     char listen_opt[CONFIG_LISTEN_MAX + 2];
     size_t n = 0;
 
-    threadmem_disable_malloc_cache(argv);
+    threadmem_init(argv);
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
     case CONFIG_EXIT_OK:
         return 0;

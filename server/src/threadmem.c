@@ -16,7 +16,9 @@
  * (small) frame and madvise's return address, with room to spare. */
 #define STACK_MARGIN 256
 
-void threadmem_disable_malloc_cache(char **argv)
+static int trim_enabled = 1;
+
+static void disable_malloc_cache(char **argv)
 {
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
     const char *old = getenv("GLIBC_TUNABLES");
@@ -56,6 +58,14 @@ void threadmem_disable_malloc_cache(char **argv)
 #endif
 }
 
+void threadmem_init(char **argv)
+{
+    const char *trim = getenv("PARLEY_STACK_TRIM");
+
+    trim_enabled = trim == NULL || strcmp(trim, "0") != 0;
+    disable_malloc_cache(argv);
+}
+
 /* Lowest usable address of this thread's stack (above its guard page), or NULL on the main
  * thread or when unknown. */
 static _Thread_local uintptr_t stack_low;
@@ -87,6 +97,9 @@ void threadmem_trim_stack(void)
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t top;
 
+    if (!trim_enabled) {
+        return;
+    }
     if (!stack_known) {
         learn_stack();
     }

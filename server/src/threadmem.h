@@ -8,13 +8,14 @@
 #define PARLEY_SERVER_THREADMEM_H
 
 /*
- * Call first thing in main. Under glibc's allocator (not ASan's, not a preloaded one), when
+ * Call first thing in main. Reads PARLEY_STACK_TRIM (0 turns threadmem_trim_stack off, so that
+ * bench/server/stack-depth.mjs can see how deep calls go). Under glibc's allocator (not ASan's, not a preloaded one), when
  * the malloc thread cache is not configured yet, sets GLIBC_TUNABLES=glibc.malloc.tcache_count=0
  * (keeping any other tunables) and re-executes the server with the same arguments: that cache
  * can only be sized by that variable, read when a process starts. Returns only when no re-exec
  * is needed or it failed (the server then runs with the cache, at a memory cost only).
  */
-void threadmem_disable_malloc_cache(char **argv);
+void threadmem_init(char **argv);
 
 /*
  * Gives back to the kernel the pages of the calling thread's stack below the caller's frame
