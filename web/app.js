@@ -517,6 +517,7 @@ function wire() {
     try {
       const opened = await state.messenger.startChat(name);
       $('contact').value = '';
+      renderRequests(); // starting a chat with someone who asked accepts their request
       openChat(opened);
     } catch (e) {
       contactError(plain(e));

@@ -163,6 +163,12 @@ export class Messenger extends EventTarget {
         this.connect(name);
         return name;
       }
+      if (this.requests.has(name)) {
+        // They have asked us already: starting the chat accepts their request (a second
+        // session, crossing theirs, would leave the two sides with different ones).
+        await this.answerNow(name, true);
+        return name;
+      }
       const fetching = request('GET', `/api/keys/${encodeURIComponent(name)}`);
       // The WebRTC offer is made while the bundle is on its way and sent ahead of the request
       // (and with it), so that they can prepare their answer meanwhile. It names no address.
@@ -243,32 +249,35 @@ export class Messenger extends EventTarget {
 
   /** Accept or decline an incoming request. */
   answerRequest(name, accept) {
-    return this.serial(async () => {
-      const req = this.requests.get(name);
-      if (!req) return;
-      this.requests.delete(name);
-      if (!accept) {
-        this.signaling.send({ type: 'chat-decline', to: name });
-        if (!this.contacts[name] || this.contacts[name].status !== 'active') {
-          this.dropLink(name);
-          const s = this.sessions.get(name);
-          if (s) s.free();
-          this.sessions.delete(name);
-          await this.vault.deleteSession(name);
-          delete this.contacts[name];
-          await this.saveContacts();
-        }
-        this.changed(name);
-        return;
+    return this.serial(() => this.answerNow(name, accept));
+  }
+
+  /** Accepts or declines a waiting request (inside the queue). */
+  async answerNow(name, accept) {
+    const req = this.requests.get(name);
+    if (!req) return;
+    this.requests.delete(name);
+    if (!accept) {
+      this.signaling.send({ type: 'chat-decline', to: name });
+      if (!this.contacts[name] || this.contacts[name].status !== 'active') {
+        this.dropLink(name);
+        const s = this.sessions.get(name);
+        if (s) s.free();
+        this.sessions.delete(name);
+        await this.vault.deleteSession(name);
+        delete this.contacts[name];
+        await this.saveContacts();
       }
-      this.activate(name, req);
-      // The link first: the answer to the offer that came with the request (made already, or
-      // now), else an offer of ours. None of it waits for the contact to be stored.
-      this.connectAccepted(name, req.offer);
-      this.subscribe();
-      this.acceptStored(name);
       this.changed(name);
-    });
+      return;
+    }
+    this.activate(name, req);
+    // The link first: the answer to the offer that came with the request (made already, or
+    // now), else an offer of ours. None of it waits for the contact to be stored.
+    this.connectAccepted(name, req.offer);
+    this.subscribe();
+    this.acceptStored(name);
+    this.changed(name);
   }
 
   // Tells them once the contact is stored, without holding up the queue meanwhile (IndexedDB
@@ -282,9 +291,11 @@ export class Messenger extends EventTarget {
     const l = this.link(name);
     if (l.holdsAnswerTo(offer)) {
       l.release();
+    } else if (l.open || (l.pc && !l.holding)) {
+      // A link is up or on its way already: leave it.
     } else if (offer && Date.now() - offer.at < OFFER_MAX_AGE_MS) {
       l.answer(offer).catch((e) => this.report(e));
-    } else if (!l.open && !(l.pc && l.initiator && !l.holding)) {
+    } else {
       // No usable offer (or one too old): the one who accepts offers at once.
       l.start().catch((e) => this.report(e));
       this.changed(name);
@@ -460,6 +471,20 @@ export class Messenger extends EventTarget {
       replenish(this.account, this.vault).catch((e) => this.report(e));
       return;
     }
+    const identityKey = toB64u(identity);
+    if (existing?.status === 'pending' && existing.hello && this.me < from && this.sessions.has(from)) {
+      // Both asked at once: both keep the session (and the offer) of the alphabetically smaller
+      // username, ours. Theirs is dropped; ours goes again in case it was missed.
+      result.session.free();
+      await this.vault.putMany([spent]);
+      replenish(this.account, this.vault).catch((e) => this.report(e));
+      if (existing.identityKey && existing.identityKey !== identityKey) {
+        this.contacts[from].identityKey = identityKey;
+        await this.identityChanged(from, true);
+      }
+      await this.sendRequest(from);
+      return;
+    }
     const known = existing?.status === 'active' || existing?.status === 'pending';
     this.useSession(from, result.session);
     const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session)]);
@@ -468,18 +493,15 @@ export class Messenger extends EventTarget {
     if (!known && offer) this.answerAhead(from, offer);
     await storing;
     replenish(this.account, this.vault).catch((e) => this.report(e));
-    const identityKey = toB64u(identity);
     if (existing && existing.identityKey && existing.identityKey !== identityKey) {
       this.contacts[from].identityKey = identityKey;
       await this.identityChanged(from, true);
     }
     if (known) {
-      // A known contact (or both asked at once): no question to ask. When both asked at once,
-      // the offer of the alphabetically smaller username is the one answered.
+      // A known contact (or both asked at once, and theirs is the session kept): no question
+      // to ask.
       this.activate(from, { identityKey });
-      const l = this.links.get(from);
-      const ours = !!l && !!l.pc && l.initiator && !l.open;
-      if (!(ours && this.me < from)) this.connectAccepted(from, offer);
+      this.connectAccepted(from, offer);
       this.subscribe();
       this.acceptStored(from);
       this.changed(from);

@@ -1,0 +1,155 @@
+// How a chat gets connected: the request carries a ready WebRTC offer, the one asked prepares the
+// answer before deciding, and nothing that names an address leaves either page before Accept.
+// Also the two harder starts: a request to someone offline, and two people asking each other at
+// the same moment.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from '../lib/server.mjs';
+import {
+  WAIT, accept, leave, logIn, person, requestGroup, send, signUp, startChat, texts, transcript,
+  waitAllDelivered, waitConnected, waitForMessage,
+} from '../lib/people.mjs';
+
+let server;
+let n = 0;
+const uniq = (base) => `${base}${(n += 1)}`;
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+/** The JSON messages a person's page sent over the signaling WebSocket. */
+function sent(p) {
+  return p.frames.filter((f) => f.dir === 'sent').map((f) => {
+    try {
+      return JSON.parse(f.payload);
+    } catch {
+      return {};
+    }
+  });
+}
+
+/**
+ * Lines of an SDP that could name an address: candidates, connection lines other than the
+ * 0.0.0.0 placeholder, and any IPv4 address outside the origin line (whose 127.0.0.1 is fixed).
+ */
+function addresses(sdp) {
+  return sdp.split(/\r?\n/).filter((l) => !l.startsWith('o=')).filter((l) => l.startsWith('a=candidate') ||
+    (l.startsWith('c=') && l !== 'c=IN IP4 0.0.0.0') || /\b\d{1,3}(?:\.\d{1,3}){3}\b/.test(l.replace('0.0.0.0', '')));
+}
+
+test('before Accept no address leaves either page; Accept connects at once and the waiting message arrives', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await startChat(a, b.name);
+    await send(a, 'sent before you accepted');
+    await requestGroup(b, a.name).waitFor({ state: 'visible', timeout: WAIT });
+    // Give any early candidate or answer time to leak, if the app let one.
+    await new Promise((r) => setTimeout(r, 1500));
+
+    const fromA = sent(a);
+    const request = fromA.find((m) => m.type === 'chat-request' && m.to === b.name);
+    assert.ok(request, 'the request went out');
+    assert.equal(typeof request.offer?.sdp, 'string', 'the request carries a WebRTC offer');
+    for (const m of fromA.filter((x) => x.offer)) {
+      assert.deepEqual(addresses(m.offer.sdp), [], `the offer in ${m.type} names no address`);
+    }
+    assert.deepEqual(fromA.filter((m) => ['ice', 'answer', 'offer'].includes(m.type)).map((m) => m.type), [],
+      'alice sent no candidate before bob accepted');
+    assert.deepEqual(sent(b).filter((m) => ['ice', 'answer', 'offer'].includes(m.type)).map((m) => m.type), [],
+      'bob sent nothing about a link before accepting');
+
+    await accept(b, a.name);
+    await waitForMessage(b.page, 'sent before you accepted');
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    const fromB = sent(b);
+    assert.ok(fromB.some((m) => m.type === 'answer'), 'bob answered the offer that came with the request');
+    assert.ok(!fromB.some((m) => m.type === 'offer'), 'bob did not need an offer of his own');
+    await send(b, 'accepted, hello');
+    await waitForMessage(a.page, 'accepted, hello');
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    assert.deepEqual(texts(await transcript(b.page)), [
+      { text: 'sent before you accepted', sender: a.name },
+      { text: 'accepted, hello', sender: 'You' },
+    ]);
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('a request to someone offline goes out when they come online, and the chat connects', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await b.page.getByRole('button', { name: 'Log out' }).click();
+    await b.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
+    await startChat(a, b.name);
+    const error = a.page.locator('#contact-error');
+    await a.page.waitForFunction((name) => document.getElementById('contact-error').textContent
+      === `${name} is not online right now; the request goes out when they come online.`, b.name, { timeout: WAIT });
+    assert.equal(await error.isVisible(), true);
+    await send(a, 'for when you are back');
+
+    await logIn(b);
+    await accept(b, a.name);
+    await waitForMessage(b.page, 'for when you are back');
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    await send(b, 'back now');
+    await waitForMessage(a.page, 'back now');
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    const requests = sent(a).filter((m) => m.type === 'chat-request');
+    assert.equal(requests.length, 2, 'the request went once while bob was away and once when he came back');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('two people ask each other at the same moment: one conversation, connected, messages both ways', async (t) => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await Promise.all([startChat(a, b.name), startChat(b, a.name)]);
+    // Whoever's request arrived before their own went out sees it; accepting it changes nothing.
+    const settled = Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    let done = false;
+    settled.then(() => { done = true; }, () => { done = true; });
+    while (!done) {
+      for (const [p, other] of [[a, b], [b, a]]) {
+        const group = requestGroup(p, other.name);
+        if (await group.isVisible()) await group.getByRole('button', { name: 'Accept' }).click().catch(() => {});
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await settled;
+    const asked = [a, b].map((p) => sent(p).filter((m) => m.type === 'chat-request').length);
+    t.diagnostic(`requests sent: ${asked.join(' and ')} (both: they crossed; one: the other start accepted it)`);
+    await send(a, 'we asked at once');
+    await waitForMessage(b.page, 'we asked at once');
+    await send(b, 'so we did');
+    await waitForMessage(a.page, 'so we did');
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    for (const p of [a, b]) {
+      assert.equal(await p.page.getByRole('list', { name: 'Conversations' }).getByRole('button').count(), 1, `${p.name}: one conversation`);
+    }
+    assert.deepEqual(texts(await transcript(a.page)), [
+      { text: 'we asked at once', sender: 'You' },
+      { text: 'so we did', sender: b.name },
+    ]);
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
