@@ -5,8 +5,10 @@
 // thread arenas, other anonymous memory (Civetweb's per-worker connection structs, ...) and
 // files (the binary and libraries).
 //
-//   node bench/server/memory.mjs [connections=2000] [stackKiB=256]
+//   node bench/server/memory.mjs [connections=2000] [stackKiB=256] [--tls]
 //
+// --tls: the server runs with --self-signed and the clients use wss:// (OpenSSL's state and
+// buffers per connection then count too).
 // Users and tokens are made as in capacity.mjs (straight into the database; tokens signed with
 // the data folder's jwt.key). One client process; prints figures, asserts nothing.
 import { execFileSync, spawn } from 'node:child_process';
@@ -17,8 +19,10 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const N = Number(process.argv[2] || 2000);
-const STACK_KIB = Number(process.argv[3] || 256);
+const args = process.argv.slice(2).filter((a) => a !== '--tls');
+const TLS = process.argv.includes('--tls');
+const N = Number(args[0] || 2000);
+const STACK_KIB = Number(args[1] || 256);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resident KiB by kind of mapping, and the resident KiB of every thread stack. */
@@ -73,11 +77,12 @@ const bin = process.env.PARLEY_SERVER_BIN || join(ROOT, 'build/native/server/par
 const base = mkdtempSync(join(tmpdir(), 'parley-mem-'));
 const dataDir = join(base, 'data');
 const proc = spawn(bin, ['--listen', '127.0.0.1:0', '--data', dataDir, '--web', join(ROOT, 'web'),
-  '--log-level', 'error', '--max-connections', String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  '--log-level', 'error', '--max-connections', String(N), ...(TLS ? ['--self-signed'] : [])],
+{ stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   const port = await new Promise((resolve, reject) => {
     let out = '';
-    proc.stdout.on('data', (d) => { out += d; const m = out.match(/listening on http:\/\/[^\s]*:(\d+)\//); if (m) resolve(Number(m[1])); });
+    proc.stdout.on('data', (d) => { out += d; const m = out.match(/listening on https?:\/\/[^\s]*:(\d+)\//); if (m) resolve(Number(m[1])); });
     proc.on('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
   const now = Math.floor(Date.now() / 1000);
@@ -97,7 +102,9 @@ try {
   const conns = new Array(N);
   let received = 0;
   const open = (i) => new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}`, perMessageDeflate: false });
+    const scheme = TLS ? 'https' : 'http';
+    const ws = new WebSocket(`${TLS ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
+      { origin: `${scheme}://127.0.0.1:${port}`, perMessageDeflate: false, rejectUnauthorized: false });
     ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token: token(`mem${i}`) })));
     ws.on('message', (d) => {
       const m = JSON.parse(d.toString());

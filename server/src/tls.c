@@ -54,6 +54,9 @@ int tls_init_ssl(void *ssl_ctx, void *user_data)
         return -1;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* A WebSocket idles most of its life: give its record buffers (about 33 KiB, measured with
+     * bench/server/memory.mjs --tls) back while they are empty instead of holding them. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     return 1; /* set up: Civetweb loads nothing itself */
 }
 
