@@ -136,21 +136,28 @@ fi
 # ---- Civetweb 1.15 static library (native, with OpenSSL 3, IPv6, WebSocket) ------------------
 # USE_STACK_SIZE: each worker thread (one per WebSocket) gets a 256 KiB stack instead of glibc's
 # 8 MiB. The deepest use measured (bench/server/stack-depth.mjs: JSON nested to cJSON's 1000-level
-# limit, parsed, relayed and freed) is 156 KiB in the release build and 160 KiB under ASan.
+# limit, parsed, relayed and freed) is 144 KiB in the release build (156 KiB before
+# -fconserve-stack, below) and 160 KiB under ASan.
 # -fconserve-stack: without it GCC inlines into handle_request callees with large stack buffers
 # (a 16.4 KiB frame), so a WebSocket's frame reader waited 29 KiB deep and every connection kept
 # 32 KiB of stack resident; with it the reader waits 15 KiB deep (bench/server/README.md).
 civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144"
 civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations -fconserve-stack"
-civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $(cc --version | head -n 1)")"
+civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags 413-patch $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"
 if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   log "building Civetweb into $civetweb_lib"
   rm -rf "$civetweb_lib"
   mkdir -p "$civetweb_lib/include" "$civetweb_lib/lib"
+  # Civetweb 1.15 answers headers larger than max_request_size with 400 "Malformed message":
+  # read_message reports them as -2, get_message tests for 0. Patched to its intended 413.
+  sed 's/if ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size)) {/if ((conn->request_len == -2) || ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size))) {/' \
+    "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
+  grep -q 'request_len == -2) ||' "$civetweb_lib/civetweb.c"
   # shellcheck disable=SC2086
-  cc $civetweb_cflags $civetweb_defs -I"$civetweb_src/include" \
-     -c "$civetweb_src/src/civetweb.c" -o "$civetweb_lib/lib/civetweb.o"
+  cc $civetweb_cflags $civetweb_defs -I"$civetweb_src/include" -I"$civetweb_src/src" \
+     -c "$civetweb_lib/civetweb.c" -o "$civetweb_lib/lib/civetweb.o"
+  rm -f "$civetweb_lib/civetweb.c"
   ar rcs "$civetweb_lib/lib/libcivetweb.a" "$civetweb_lib/lib/civetweb.o"
   rm -f "$civetweb_lib/lib/civetweb.o"
   cp "$civetweb_src/include/civetweb.h" "$civetweb_lib/include/"

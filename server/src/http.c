@@ -32,7 +32,9 @@ static int send_json(struct mg_connection *conn, int status, const char *json, c
     }
     mg_response_header_add_lines(conn, http_security_headers);
     mg_response_header_send(conn);
-    if (ri == NULL || strcmp(ri->request_method, "HEAD") != 0) {
+    /* Civetweb's error callback runs also for requests it could not parse (oversized or
+     * malformed headers): no method then. */
+    if (ri == NULL || ri->request_method == NULL || strcmp(ri->request_method, "HEAD") != 0) {
         mg_write(conn, json, len);
     }
     return status;
