@@ -30,6 +30,7 @@ const OFFER_MAX_AGE_MS = HOLD_MS - 30000; // an offer that came with a request, 
 const MAX_HELD_ANSWERS = 4; // answers made ahead for requests not yet accepted
 const MAX_EARLY_OFFERS = 16; // offers kept for chat requests still on their way
 const EARLY_OFFER_MS = 30000; // how long such an offer waits for its request
+const REPLENISH_DELAY_MS = 3000;
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 
@@ -468,7 +469,7 @@ export class Messenger extends EventTarget {
     if (!inner || inner.t !== 'hello') {
       result.session.free();
       await this.vault.putMany([spent]);
-      replenish(this.account, this.vault).catch((e) => this.report(e));
+      this.replenishSoon();
       return;
     }
     const identityKey = toB64u(identity);
@@ -477,7 +478,7 @@ export class Messenger extends EventTarget {
       // username, ours. Theirs is dropped; ours goes again in case it was missed.
       result.session.free();
       await this.vault.putMany([spent]);
-      replenish(this.account, this.vault).catch((e) => this.report(e));
+      this.replenishSoon();
       if (existing.identityKey && existing.identityKey !== identityKey) {
         this.contacts[from].identityKey = identityKey;
         await this.identityChanged(from, true);
@@ -492,7 +493,7 @@ export class Messenger extends EventTarget {
     // they accept.
     if (!known && offer) this.answerAhead(from, offer);
     await storing;
-    replenish(this.account, this.vault).catch((e) => this.report(e));
+    this.replenishSoon();
     if (existing && existing.identityKey && existing.identityKey !== identityKey) {
       this.contacts[from].identityKey = identityKey;
       await this.identityChanged(from, true);
@@ -510,6 +511,16 @@ export class Messenger extends EventTarget {
     this.requests.set(from, { identityKey, at: Date.now(), hello: msg.hello, offer });
     this.dispatchEvent(new CustomEvent('request', { detail: { name: from } }));
     this.changed(from);
+  }
+
+  // A prekey was spent: top the directory up a little later, not while the chat is being set up
+  // (it costs an HTTP request, and a key upload when they run low; 20 of 100 are left then).
+  replenishSoon() {
+    if (this.replenishTimer) return;
+    this.replenishTimer = setTimeout(() => {
+      this.replenishTimer = null;
+      if (this.account) replenish(this.account, this.vault).catch((e) => this.report(e));
+    }, REPLENISH_DELAY_MS);
   }
 
   // Prepares the answer to a request's offer before the person accepts (a few at a time).
@@ -874,6 +885,8 @@ export class Messenger extends EventTarget {
   }
 
   shutdown() {
+    clearTimeout(this.replenishTimer);
+    this.replenishTimer = null;
     for (const l of this.links.values()) l.close();
     this.links.clear();
     for (const s of this.sessions.values()) s.free();
