@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -86,6 +87,50 @@ int api_json_has_nul(const char *buf, size_t len)
     return 0;
 }
 
+int api_utf8_valid(const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07u;
+        } else {
+            return 0; /* a continuation byte first, 0xc0/0xc1 (overlong) or over 0xf4 */
+        }
+        if (len - i <= n) {
+            return 0; /* cut short */
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = cp << 6 | (s[i + k] & 0x3fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff)) {
+            return 0; /* overlong, beyond U+10FFFF, or a UTF-16 surrogate */
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
 int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -126,6 +171,10 @@ int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out)
         free(buf);
         return http_send_error(conn, 400, "invalid_json",
                                "NUL characters (\\u0000) are not accepted in strings");
+    }
+    if (!api_utf8_valid(buf, used)) {
+        free(buf);
+        return http_send_error(conn, 400, "invalid_json", "the request body is not valid UTF-8");
     }
     root = cJSON_ParseWithLength(buf, used);
     free(buf);

@@ -24,6 +24,11 @@ int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out);
  */
 int api_json_has_nul(const char *buf, size_t len);
 
+/* 1 when buf[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * beyond U+10FFFF). JSON text must be UTF-8, and a browser fails a WebSocket that carries a text
+ * frame which is not, so nothing else is relayed. */
+int api_utf8_valid(const char *buf, size_t len);
+
 /* Sends obj (then deletes it) with status. */
 int api_send_object(struct mg_connection *conn, int status, cJSON *obj);
 

@@ -214,6 +214,7 @@ size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
     size_t o = 0;
     size_t from_len = strlen(from);
     int members = 0, have_type = 0, have_to = 0;
+    size_t key_at[RELAY_KEYS_MAX], key_len[RELAY_KEYS_MAX], n_keys = 0;
 
     if (i >= len || data[i] != '{') {
         return 0;
@@ -238,6 +239,18 @@ size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
         }
         k = data + key + 1;
         klen = key_end - key - 2;
+        /* A repeated key (parsers disagree on which one counts) or too many keys: the general
+         * path refuses the message. Keys here have no escapes, so bytes compare as text. */
+        if (n_keys == RELAY_KEYS_MAX) {
+            return 0;
+        }
+        for (size_t j = 0; j < n_keys; j++) {
+            if (key_len[j] == klen && memcmp(data + key_at[j], k, klen) == 0) {
+                return 0;
+            }
+        }
+        key_at[n_keys] = key + 1;
+        key_len[n_keys++] = klen;
         i = skip_ws(data, key_end, len);
         if (i >= len || data[i] != ':') {
             return 0;
@@ -290,10 +303,13 @@ size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
     if (skip_ws(data, i, len) != len || !have_type || !have_to) {
         return 0;
     }
-    memcpy(out + o, ",\"from\":\"", 9);
-    o += 9;
-    memcpy(out + o, from, from_len);
-    o += from_len;
+    /* Byte loops: the output is JSON text with a length, never a C string. */
+    for (const char *p = ",\"from\":\""; *p != '\0'; p++) {
+        out[o++] = *p;
+    }
+    for (size_t k = 0; k < from_len; k++) {
+        out[o++] = from[k];
+    }
     out[o++] = '"';
     out[o++] = '}';
     return o;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 #define RELAY_DEPTH_MAX 64
+/* Top-level keys of a message (the general path refuses more, and any repeated key). */
+#define RELAY_KEYS_MAX 64
 /* Bytes the rewrite may add besides the sender's name: ,"from":"" and the closing brace. */
 #define RELAY_EXTRA 16
 /* Room for the longest WebSocket frame header (2 + 8 bytes; the server does not mask). */
@@ -23,7 +25,8 @@ struct relay_fields {
 
 /*
  * Scans data[0..len) as one JSON object (RFC 8259, whitespace allowed around it) whose top-level
- * keys carry no escapes, with exactly one "type" and one "to", both strings without escapes; in
+ * keys carry no escapes and none repeats (at most RELAY_KEYS_MAX of them), with one "type" and
+ * one "to", both strings without escapes; in
  * its strings no control characters, no \u0000 and no escaped surrogates; numbers of at most 63
  * characters; nesting at most RELAY_DEPTH_MAX. When it is, writes into out (room for
  * len + strlen(from) + RELAY_EXTRA bytes) the object without its top-level "from" members and

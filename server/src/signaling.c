@@ -720,6 +720,32 @@ static const cJSON *message_ref(const cJSON *msg)
     return NULL;
 }
 
+_Static_assert(WS_MAX_KEYS == RELAY_KEYS_MAX, "the fast relay path and the general path agree");
+
+/* 1 when the top level of an object names a key twice, or has more than WS_MAX_KEYS keys
+ * (which bounds this quadratic check; messages have a handful). */
+static int has_repeated_key(const cJSON *msg)
+{
+    int n = 0;
+
+    if (!cJSON_IsObject(msg)) {
+        return 0;
+    }
+    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
+        if (++n > WS_MAX_KEYS) {
+            return 1;
+        }
+    }
+    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
+        for (const cJSON *b = a->next; b != NULL; b = b->next) {
+            if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int handle_text(struct client *c, const char *data, size_t len)
 {
     cJSON *msg = api_json_has_nul(data, len) ? NULL : cJSON_ParseWithLength(data, len);
@@ -730,6 +756,15 @@ static int handle_text(struct client *c, const char *data, size_t len)
     if (msg == NULL) {
         send_error(c->conn, "invalid_json", "the message is not valid JSON", NULL);
         return 1;
+    }
+    if (has_repeated_key(msg)) {
+        /* Parsers disagree on which of two equal keys counts (cJSON: the first; browsers: the
+         * last): {"type":"offer",...,"type":"presence"} would be checked as one type and read
+         * as another. */
+        send_error(c->conn, "invalid_message",
+                   "a message may not repeat a key, and has at most 64 top-level keys", NULL);
+        cJSON_Delete(msg);
+        return c->authed ? 1 : close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
     }
     ref = message_ref(msg);
     type = cJSON_IsObject(msg) ? (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "type"))
@@ -820,6 +855,12 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
     if (opcode != MG_WEBSOCKET_OPCODE_TEXT) {
         send_error(conn, "invalid_message", "messages are JSON text frames", NULL);
         return 1;
+    }
+    if (!api_utf8_valid(data, len)) {
+        /* RFC 6455 8.1: a text frame that is not UTF-8 fails the connection (relayed, it would
+         * fail the recipient's). */
+        log_msg(LOG_WARN, "ws: text frame from %s is not UTF-8: closing", c->addr);
+        return close_with(c, WS_CLOSE_INVALID_DATA, "text frames must be UTF-8");
     }
     was_authed = c->authed;
     if (was_authed && relay_fast(c, data, len)) {

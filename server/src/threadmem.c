@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* pthread_getattr_np */
+/* Built with _GNU_SOURCE (server/CMakeLists.txt): pthread_getattr_np, gettid. */
 #include "threadmem.h"
 
 #include <pthread.h>
@@ -68,7 +68,7 @@ void threadmem_init(char **argv)
 
 /* Lowest usable address of this thread's stack (above its guard page), or NULL on the main
  * thread or when unknown. */
-static _Thread_local uintptr_t stack_low;
+static _Thread_local char *stack_low; /* lowest address of this thread's stack, or NULL */
 static _Thread_local int stack_known;
 
 /* Not inlined: its pthread_attr_t must not widen threadmem_trim_stack's frame. */
@@ -86,7 +86,7 @@ __attribute__((noinline)) static void learn_stack(void)
         return;
     }
     if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
-        stack_low = (uintptr_t)addr;
+        stack_low = addr;
     }
     pthread_attr_destroy(&attr);
 }
@@ -95,7 +95,7 @@ void threadmem_trim_stack(void)
 {
     volatile char here = 0;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t top;
+    uintptr_t low, top;
 
     if (!trim_enabled) {
         return;
@@ -103,11 +103,12 @@ void threadmem_trim_stack(void)
     if (!stack_known) {
         learn_stack();
     }
-    if (stack_low == 0) {
+    if (stack_low == NULL) {
         return;
     }
+    low = (uintptr_t)stack_low;
     top = ((uintptr_t)&here - STACK_MARGIN) & ~(page - 1);
-    if (top > stack_low) {
-        (void)madvise((void *)stack_low, top - stack_low, MADV_DONTNEED);
+    if (top > low) {
+        (void)madvise(stack_low, top - low, MADV_DONTNEED);
     }
 }

@@ -40,6 +40,7 @@ test('40+ bad inputs: right status, JSON error, server up, data intact, integrit
     ['signup: truncated JSON', 'POST', '/api/signup', { raw: '{"username":"abc"', headers: json }, 400, 'invalid_json'],
     ['signup: JSON array', 'POST', '/api/signup', { raw: '[]', headers: json }, 400, 'invalid_json'],
     ['signup: JSON string', 'POST', '/api/signup', { raw: '"x"', headers: json }, 400, 'invalid_json'],
+    ['signup: body not UTF-8', 'POST', '/api/signup', { raw: Buffer.from('{"username":"ab\xff","password":"long enough"}', 'latin1'), headers: json }, 400, 'invalid_json'],
     ['signup: deep nesting', 'POST', '/api/signup', { raw: deep.slice(0, 4000), headers: json }, 400, 'invalid_json'],
     ['signup: no content type', 'POST', '/api/signup', { raw: '{}' }, 415, 'unsupported_media_type'],
     ['signup: form content type', 'POST', '/api/signup', { raw: 'username=a', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 415, 'unsupported_media_type'],

@@ -146,6 +146,43 @@ test('malformed JSON gets an error and the connection stays usable', async () =>
   c.close();
 });
 
+test('a repeated key or too many keys is refused, never relayed; a frame that is not UTF-8 closes with 1007', async () => {
+  const alice = await newUser(server.url, 'alice');
+  const bob = await newUser(server.url, 'bob');
+  const a = await login(server, alice.token);
+  const b = await login(server, bob.token);
+  // cJSON reads the first "type", a browser the last: this must not arrive as a presence.
+  a.send(`{"type":"offer","to":"${bob.username}","type":"presence","user":"carol","state":"online","id":"dup"}`);
+  await a.next(errorOf('invalid_message'));
+  a.send(`{"type":"offer","to":"mallory","to":"${bob.username}"}`);
+  await a.next(errorOf('invalid_message'));
+  const many = { type: 'offer', to: bob.username };
+  for (let i = 0; i < 63; i += 1) many[`k${i}`] = i;
+  a.send(many); // 65 keys
+  await a.next(errorOf('invalid_message'));
+  delete many.k62;
+  a.send(many); // 64 keys pass
+  assert.equal((await b.next((m) => m.type === 'offer')).k61, 61);
+  assert.equal(b.messages.filter((m) => m.type === 'presence' && m.user === 'carol').length, 0);
+  // Overlong "/", a lone surrogate, a cut-off sequence: each fails the sender's connection only.
+  for (const bytes of [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+    const c = await login(server, alice.token);
+    c.ws.send(Buffer.concat([Buffer.from(`{"type":"offer","to":"${bob.username}","sdp":"`), Buffer.from(bytes), Buffer.from('"}')]), { binary: false });
+    assert.equal((await c.closed()).code, 1007);
+  }
+  b.send({ type: 'ping' });
+  await b.next((m) => m.type === 'pong');
+  assert.equal(b.messages.filter((m) => m.type === 'offer').length, 0);
+  b.close();
+  // Valid multi-byte text passes untouched.
+  const a2 = await login(server, alice.token);
+  const b2 = await login(server, bob.token);
+  a2.send({ type: 'offer', to: bob.username, sdp: 'é€𝄞' });
+  assert.equal((await b2.next((m) => m.type === 'offer')).sdp, 'é€𝄞');
+  a2.close();
+  b2.close();
+});
+
 test('an oversized frame closes the connection with 1009; the server stays up', async () => {
   const u = await newUser(server.url);
   const c = await login(server, u.token);

@@ -2,6 +2,7 @@
 #include "relay.h"
 #include "unit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Rewrites in with from "alice"; returns the text (static buffer) or NULL when refused. */
@@ -42,12 +43,15 @@ void test_relay(void)
     struct relay_fields f;
     const char *out;
     char deep[256];
+    char many[480];
     unsigned char h[WS_HEADER_MAX];
 
     EXPECT(rewrites_to("{\"type\":\"offer\",\"to\":\"bob\",\"id\":3,\"sdp\":\"v=0\"}",
                        "{\"type\":\"offer\",\"to\":\"bob\",\"id\":3,\"sdp\":\"v=0\",\"from\":\"alice\"}"));
-    /* Every top-level "from" goes, wherever it is; nested ones stay. */
-    EXPECT(rewrites_to("{\"from\":\"x\",\"type\":\"a\",\"from\":1,\"to\":\"bob\",\"from\":null}",
+    /* A top-level "from" goes, wherever it is; nested ones stay. */
+    EXPECT(rewrites_to("{\"from\":\"x\",\"type\":\"a\",\"to\":\"bob\"}",
+                       "{\"type\":\"a\",\"to\":\"bob\",\"from\":\"alice\"}"));
+    EXPECT(rewrites_to("{\"type\":\"a\",\"from\":null,\"to\":\"bob\"}",
                        "{\"type\":\"a\",\"to\":\"bob\",\"from\":\"alice\"}"));
     EXPECT(rewrites_to("{\"type\":\"a\",\"to\":\"b\",\"x\":{\"from\":\"y\"}}",
                        "{\"type\":\"a\",\"to\":\"b\",\"x\":{\"from\":\"y\"},\"from\":\"alice\"}"));
@@ -65,6 +69,17 @@ void test_relay(void)
     EXPECT(refused("{\"to\":\"b\"}"));
     EXPECT(refused("{\"type\":\"a\",\"to\":\"b\",\"type\":\"ready\"}")); /* repeated type */
     EXPECT(refused("{\"type\":\"a\",\"to\":\"b\",\"to\":\"c\"}"));
+    EXPECT(refused("{\"type\":\"a\",\"to\":\"b\",\"id\":1,\"id\":2}")); /* any repeated key */
+    EXPECT(refused("{\"from\":\"x\",\"type\":\"a\",\"to\":\"b\",\"from\":1}"));
+    /* RELAY_KEYS_MAX keys pass, one more does not. */
+    strcpy(many, "{\"type\":\"a\",\"to\":\"b\"");
+    for (int i = 0; i < RELAY_KEYS_MAX - 2; i++) {
+        snprintf(many + strlen(many), sizeof many - strlen(many), ",\"%d\":0", i);
+    }
+    strcat(many, "}");
+    EXPECT(!refused(many));
+    strcpy(many + strlen(many) - 1, ",\"x\":0}");
+    EXPECT(refused(many));
     EXPECT(refused("{\"type\":1,\"to\":\"b\"}"));
     EXPECT(refused("{\"type\":\"a\",\"to\":[\"b\"]}"));
     EXPECT(refused("{\"type\":\"\\u0061\",\"to\":\"b\"}"));              /* escaped value */
