@@ -456,6 +456,51 @@ test('a declined chat request tells the one who asked', async () => {
   }
 });
 
+test('starting a chat again with someone whose identity changed warns, holds sending and drops the verified mark', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await startChat(a, b.name);
+    await decline(b, a.name);
+    await a.page.locator('#contact-error').waitFor({ state: 'visible', timeout: WAIT });
+    await openChat(a, b.name);
+    await a.page.getByRole('button', { name: 'Verify', exact: true }).click();
+    const dialog = a.page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Mark as verified' }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: WAIT });
+    await a.page.getByRole('button', { name: 'Verify (verified)' }).waitFor({ timeout: WAIT });
+
+    // Alice is away (no identity-changed notice can reach her) while Bob makes a new identity.
+    await a.page.getByRole('button', { name: 'Log out' }).click();
+    b.acceptDialogs = true;
+    await b.page.getByRole('button', { name: 'Reset identity' }).click();
+    await b.page.locator('#banner').filter({ hasText: 'You have a new identity' }).waitFor({ timeout: WAIT });
+
+    // Alice comes back and starts the chat again: the bundle names another key.
+    await logIn(a);
+    await startChat(a, b.name);
+    const warning = a.page.locator('#identity-warning');
+    await warning.waitFor({ state: 'visible', timeout: WAIT });
+    assert.match(await warning.textContent(), new RegExp(`${b.name}'s safety number has changed`));
+    assert.match(await warning.textContent(), /paused/);
+    assert.equal(await a.page.getByRole('button', { name: 'Send', exact: true }).isDisabled(), true, 'Send is disabled while held');
+    assert.equal(await a.page.getByRole('button', { name: 'Verify', exact: true }).count(), 1, 'the verified mark is gone');
+
+    // Once she has looked, sending resumes and the chat works.
+    await warning.getByRole('button', { name: 'I have checked, send again' }).click();
+    await warning.waitFor({ state: 'hidden', timeout: WAIT });
+    await accept(b, a.name);
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    await send(a, 'checked, hello again');
+    await waitForMessage(b.page, 'checked, hello again');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
 test('a second tab of the same account says Parley is open in another tab, and can take over', async () => {
   const a = await person(server, uniq('alice'));
   try {

@@ -197,20 +197,21 @@ export class Messenger extends EventTarget {
       const session = core.Session.outbound(this.account, bundleFromJson(bundle));
       const hello = session.encrypt(JSON.stringify({ t: 'hello' }));
       this.useSession(name, session);
+      // Compared with the key we knew before it is replaced: a new key raises the warning and
+      // holds sending (the verified mark goes with it).
+      const keyChanged = !!existing?.identityKey && existing.identityKey !== bundle.identityKey;
       this.contacts[name] = {
         ...(existing || {}),
         name,
         status: 'pending',
         identityKey: bundle.identityKey,
         identityCounter: bundle.identityCounter,
-        verified: existing && existing.identityKey === bundle.identityKey ? existing.verified : false,
+        verified: !!existing?.verified,
         unread: existing?.unread || 0,
         hello: toB64u(hello),
         since: Date.now(),
       };
-      if (existing && existing.identityKey && existing.identityKey !== bundle.identityKey) {
-        this.identityChanged(name);
-      }
+      if (keyChanged) this.raiseIdentityWarning(name);
       if (!this.histories.has(name)) this.histories.set(name, []);
       // The session that made the hello is stored (with the contact) before the hello leaves.
       await this.persist(name, session, null, true);
@@ -550,7 +551,7 @@ export class Messenger extends EventTarget {
     }, EARLY_OFFER_MS);
   }
 
-  /** A contact's identity key changed: warn, and hold sending if they were verified. */
+  /** A contact's identity key changed: warn, and hold sending until the person has looked. */
   async identityChanged(name, known = false) {
     const c = this.contacts[name];
     if (!c) return;
@@ -563,11 +564,18 @@ export class Messenger extends EventTarget {
         // keep the flag below; the key will be seen with the next request
       }
     }
-    c.identityWarning = true;
-    c.held = !!c.verified;
-    c.verified = false;
+    this.raiseIdentityWarning(name);
     await this.saveContacts();
     this.changed(name);
+  }
+
+  // The identity key changed (the caller stores the contacts): sending stops until the person
+  // has looked at the warning, and a verified mark is lost.
+  raiseIdentityWarning(name) {
+    const c = this.contacts[name];
+    c.identityWarning = true;
+    c.held = true;
+    c.verified = false;
   }
 
   /** The person looked at the warning: sending resumes. */
