@@ -404,6 +404,47 @@ test('a peer closes the browser: the other sees it, messages wait, then arrive o
   }
 });
 
+test('a peer message whose content is JSON but not an object is dropped cleanly, and the chat carries on after a reload', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await play(a, b, [['a', 'first'], ['b', 'ok']]);
+    // Alice's page encrypts other content for messages with a marker (the core module is the
+    // page's own instance): null, a number, a string and a list instead of a message object.
+    await a.page.evaluate(async () => {
+      const core = await import('/core/parley.js');
+      const encrypt = core.Session.prototype.encrypt;
+      const bodies = { null: 'null', number: '42', string: '"text"', list: '[]' };
+      core.Session.prototype.encrypt = function patched(plaintext) {
+        const m = typeof plaintext === 'string' && plaintext.match(/"BAD-BODY (\w+)"/);
+        return encrypt.call(this, m ? bodies[m[1]] : plaintext);
+      };
+    });
+    for (const body of ['null', 'number', 'string', 'list']) await send(a, `BAD-BODY ${body}`);
+    await send(a, 'a good one');
+    await waitForMessage(b.page, 'a good one');
+    assert.deepEqual(texts(await transcript(b.page)).map((m) => m.text), ['first', 'ok', 'a good one'], 'bad bodies are not shown');
+    assert.deepEqual(b.warnings.filter((w) => w.startsWith('Parley:')), [], 'bob: no problem reported');
+
+    // Bob's stored session kept up with the messages he dropped: after a reload the chat goes on.
+    await b.page.reload();
+    await logIn(b);
+    await openChat(b, a.name);
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    await send(a, 'after the reload');
+    await waitForMessage(b.page, 'after the reload');
+    await send(b, 'still here');
+    await waitForMessage(a.page, 'still here');
+    assert.deepEqual(b.warnings.filter((w) => w.startsWith('Parley:')), [], 'bob: no problem reported');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
 test('a wrong password says so, and the right one still works', async () => {
   const a = await person(server, uniq('alice'));
   try {

@@ -799,6 +799,12 @@ export class Messenger extends EventTarget {
       }
       throw e;
     }
+    if (!inner || typeof inner !== 'object' || Array.isArray(inner)) {
+      // Valid JSON but not an object (null, a number, a list): a bad body like any other. The
+      // message key is spent, so the advanced session is stored; the payload is dropped.
+      await this.setSession(name, session);
+      return;
+    }
     const history = this.history(name);
     if (inner.t === 'msg' && typeof inner.id === 'string' && ID_RE.test(inner.id) &&
         typeof inner.text === 'string') {
