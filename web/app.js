@@ -7,7 +7,7 @@ import { publish, replenish } from './js/keys.js';
 import { Messenger, UserError } from './js/messenger.js';
 import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
-import { Vault } from './js/vault.js';
+import { Vault, VaultError } from './js/vault.js';
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -47,7 +47,7 @@ function banner(text) {
 }
 
 function plain(e) {
-  if (e instanceof UserError || e instanceof ApiError) return e.message;
+  if (e instanceof UserError || e instanceof ApiError || e instanceof VaultError) return e.message;
   if (e instanceof core.ParleyError) return 'The encryption core refused this operation.';
   return 'Something went wrong. Please try again.';
 }

@@ -1,8 +1,21 @@
-// The local vault: everything this browser keeps, in IndexedDB, sealed under the vault key that
-// is derived from the password and never leaves the page. Record names are HMACs of their
-// meaning, so not even the list of contacts is readable without the password.
+// The local vault: everything this browser keeps, in IndexedDB, sealed under keys derived from
+// the vault key, which is derived from the password and never leaves the page. Record names are
+// HMACs of their meaning, so not even the list of contacts is readable without the password.
+//
+// Format 2 (docs/PROTOCOL.md section 12.8): three jobs, three keys derived with HKDF from the vault
+// key (record names; JSON records; the core's sealed state), and every record bound to its name
+// (the name is the associated data of a JSON record; the core's sealed state is sealed under a
+// key derived for that one record name), so records cannot be swapped between names.
 import * as core from '../core/parley.js';
 import { fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
+
+export const FORMAT = 2;
+const FORMAT_KEY = 'format'; // stored in the clear (a number), beside the HMAC-named records
+const EMPTY = new Uint8Array(0);
+const subkey = (vaultKey, label) => core.hkdf(vaultKey, EMPTY, utf8(label), 32);
+
+/** A vault this version cannot read; the message is meant for the person. */
+export class VaultError extends Error {}
 
 const STORE = 'records';
 
@@ -33,19 +46,51 @@ const reqP = (req) => new Promise((resolve, reject) => {
   req.onerror = () => reject(req.error);
 });
 
+// A new (empty) vault is marked with the current format; any other mark, or records without a
+// mark (format 1), cannot be read by this version.
+async function checkFormat(db) {
+  const found = await tx(db, 'readwrite', async (s) => {
+    const mark = await reqP(s.get(FORMAT_KEY));
+    if (mark !== undefined) return mark;
+    if (await reqP(s.count()) > 0) return 1;
+    await reqP(s.put(FORMAT, FORMAT_KEY));
+    return FORMAT;
+  });
+  if (found === FORMAT) return;
+  if (typeof found === 'number' && found < FORMAT) {
+    throw new VaultError('This browser holds data for this account in an older storage format that '
+      + 'this version of Parley cannot read. To use the account in this browser, clear this '
+      + 'site\'s data in the browser settings: the messages kept here are lost, and your contacts '
+      + 'will see that your safety number changed.');
+  }
+  throw new VaultError('This browser holds data for this account in a storage format this version '
+    + 'of Parley does not know (made by a newer version). Reload the page to get the current version.');
+}
+
 export class Vault {
   constructor(db, key, username) {
     this.db = db;
     this.key = key;
     this.username = username;
+    this.nameKey = subkey(key, 'parley-vault-v2 record names');
+    this.recordKey = subkey(key, 'parley-vault-v2 records');
   }
 
-  /** Opens (creating if needed) the vault of a user with the vault key. */
+  /**
+   * Opens (creating if needed) the vault of a user with the vault key. A vault in another format
+   * (an older one has records but no format mark) is refused with a VaultError.
+   */
   static async open(username, vaultKey) {
     if (navigator.storage?.persist) {
       navigator.storage.persist().catch(() => {});
     }
     const db = await openDb(`parley-v1-${username}`);
+    try {
+      await checkFormat(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     return new Vault(db, vaultKey, username);
   }
 
@@ -59,7 +104,30 @@ export class Vault {
 
   // The opaque name of a record.
   id(name) {
-    return toB64u(core.hmac(this.key, utf8(`parley-record-v1:${name}`)));
+    return toB64u(core.hmac(this.nameKey, utf8(`parley-record-v2:${name}`)));
+  }
+
+  // The key the core's sealed state of one record is sealed under: bound to the record's name.
+  stateKey(name) {
+    return subkey(this.key, `parley-vault-v2 state:${name}`);
+  }
+
+  sealState(name, obj) {
+    const k = this.stateKey(name);
+    try {
+      return obj.seal(k);
+    } finally {
+      k.fill(0);
+    }
+  }
+
+  unsealState(name, Kind, raw) {
+    const k = this.stateKey(name);
+    try {
+      return Kind.unseal(k, raw);
+    } finally {
+      k.fill(0);
+    }
   }
 
   async getRaw(name) {
@@ -79,14 +147,14 @@ export class Vault {
   async getJson(name, fallback = null) {
     const raw = await this.getRaw(name);
     if (!raw) return fallback;
-    const plain = core.aeadOpen(this.key, raw.subarray(0, 12), utf8(name), raw.subarray(12));
+    const plain = core.aeadOpen(this.recordKey, raw.subarray(0, 12), utf8(`parley-record-v2:${name}`), raw.subarray(12));
     return JSON.parse(fromUtf8(plain));
   }
 
   // The sealed bytes of a JSON value for a record.
   sealJson(name, value) {
     const nonce = core.randomBytes(12);
-    const sealed = core.aeadSeal(this.key, nonce, utf8(name), utf8(JSON.stringify(value)));
+    const sealed = core.aeadSeal(this.recordKey, nonce, utf8(`parley-record-v2:${name}`), utf8(JSON.stringify(value)));
     const out = new Uint8Array(12 + sealed.length);
     out.set(nonce);
     out.set(sealed, 12);
@@ -103,31 +171,33 @@ export class Vault {
     await tx(this.db, 'readwrite', (s) => Promise.all(ids.map(([id, bytes]) => reqP(s.put(bytes, id)))));
   }
 
-  /** The account (sealed by the core itself). */
+  /** The account (sealed by the core itself, under the key of the record "account"). */
   async loadAccount() {
     const raw = await this.getRaw('account');
-    return raw ? core.Account.unseal(this.key, raw) : null;
+    return raw ? this.unsealState('account', core.Account, raw) : null;
   }
 
   async saveAccount(account) {
-    await this.putRaw('account', account.seal(this.key));
+    await this.putMany([this.accountRecord(account)]);
   }
 
   accountRecord(account) {
-    return ['account', account.seal(this.key)];
+    return ['account', this.sealState('account', account)];
   }
 
   async loadSession(peer) {
-    const raw = await this.getRaw(`session:${peer}`);
-    return raw ? core.Session.unseal(this.key, raw) : null;
+    const name = `session:${peer}`;
+    const raw = await this.getRaw(name);
+    return raw ? this.unsealState(name, core.Session, raw) : null;
   }
 
   async saveSession(peer, session) {
-    await this.putRaw(`session:${peer}`, session.seal(this.key));
+    await this.putMany([this.sessionRecord(peer, session)]);
   }
 
   sessionRecord(peer, session) {
-    return [`session:${peer}`, session.seal(this.key)];
+    const name = `session:${peer}`;
+    return [name, this.sealState(name, session)];
   }
 
   async deleteSession(peer) {
@@ -136,7 +206,10 @@ export class Vault {
 
   close() {
     this.db.close();
-    this.key.fill(0); // the vault key lives only while logged in
+    // The vault key and its subkeys live only while logged in.
+    this.key.fill(0);
+    this.nameKey.fill(0);
+    this.recordKey.fill(0);
   }
 }
 
