@@ -445,6 +445,78 @@ test('a peer message whose content is JSON but not an object is dropped cleanly,
   }
 });
 
+/** Records, in every page of the context (reloads too), the bytes each data channel sends. */
+async function recordChannelSends(context) {
+  await context.addInitScript(() => {
+    const send = RTCDataChannel.prototype.send;
+    window.parleySent = [];
+    RTCDataChannel.prototype.send = function recorded(data) {
+      if (data instanceof Uint8Array) window.parleySent.push([...data].map((x) => x.toString(16).padStart(2, '0')).join(''));
+      return send.call(this, data);
+    };
+  });
+}
+
+/** From now on, the page keeps (in sessionStorage) every ciphertext its sessions make. */
+async function recordEncryptions(page) {
+  await page.evaluate(async () => {
+    const core = await import('/core/parley.js');
+    const encrypt = core.Session.prototype.encrypt;
+    core.Session.prototype.encrypt = function recorded(plaintext) {
+      const out = encrypt.call(this, plaintext);
+      const made = JSON.parse(sessionStorage.getItem('parleyMade') || '[]');
+      made.push([...out].map((x) => x.toString(16).padStart(2, '0')).join(''));
+      sessionStorage.setItem('parleyMade', JSON.stringify(made));
+      return out;
+    };
+  });
+}
+
+async function waitOffline(page, name) {
+  await page.waitForFunction((n) => document.getElementById('chat-status').textContent === `${n} is offline; messages wait here`,
+    name, { timeout: WAIT });
+}
+
+test('messages encrypted while the peer is away leave as that very ciphertext after the sender reloads', async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'parley-profile-'));
+  const a = await person(server, uniq('alice'));
+  let b = await person(server, uniq('bob'), { profileDir: profile });
+  const bName = b.name;
+  try {
+    await recordChannelSends(a.context);
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await play(a, b, [['a', 'see you later'], ['b', 'bye']]);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    await leave(b);
+    await waitOffline(a.page, bName);
+
+    await recordEncryptions(a.page);
+    const away = ['kept 1', 'kept 2 🧳', 'kept 3'];
+    for (const text of away) await send(a, text);
+    assert.deepEqual((await transcript(a.page)).slice(-3).map((m) => m.state), ['queued', 'queued', 'queued']);
+    const made = await a.page.evaluate(() => JSON.parse(sessionStorage.getItem('parleyMade') || '[]'));
+    assert.equal(made.length, 3, 'one ciphertext per message typed while bob is away');
+
+    await a.page.reload();
+    await logIn(a);
+    await openChat(a, bName);
+    b = await person(server, bName, { profileDir: profile });
+    await logIn(b);
+    await openChat(b, a.name);
+    for (const text of away) await waitForMessage(b.page, text);
+    await waitAllDelivered(a.page);
+    const sent = await a.page.evaluate(() => window.parleySent);
+    assert.deepEqual(made.filter((w) => !sent.includes(w)), [], 'the ciphertexts made before the reload are the ones sent');
+    assert.deepEqual(texts(await transcript(b.page)).map((m) => m.text), ['see you later', 'bye', ...away], 'each once, in order');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
 test('a wrong password says so, and the right one still works', async () => {
   const a = await person(server, uniq('alice'));
   try {

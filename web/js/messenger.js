@@ -51,7 +51,6 @@ export class Messenger extends EventTarget {
     this.earlyOffers = new Map(); // sender -> offer sent ahead of their chat request
     this.undelivered = new Set(); // pending requests the server could not deliver (peer offline)
     this.sentOn = new WeakMap(); // message entry -> the link it went out on
-    this.sealed = new WeakMap(); // queued message entry -> {session, wire} encrypted ahead
     this.busy = Promise.resolve(); // serialises state changes
   }
 
@@ -213,8 +212,9 @@ export class Messenger extends EventTarget {
       };
       if (keyChanged) this.raiseIdentityWarning(name);
       if (!this.histories.has(name)) this.histories.set(name, []);
+      const stale = this.dropWires(name);
       // The session that made the hello is stored (with the contact) before the hello leaves.
-      await this.persist(name, session, null, true);
+      await this.persist(name, session, stale.length ? stale : null, true);
       this.subscribe();
       await this.sendRequest(name);
       this.changed(name);
@@ -489,7 +489,9 @@ export class Messenger extends EventTarget {
     }
     const known = existing?.status === 'active' || existing?.status === 'pending';
     this.useSession(from, result.session);
-    const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session)]);
+    const stale = this.dropWires(from);
+    const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session),
+      ...(stale.length ? this.historyRecords(from, stale) : [])]);
     // The answer is made while the keys are stored and the person decides; it stays here until
     // they accept.
     if (!known && offer) this.answerAhead(from, offer);
@@ -696,10 +698,12 @@ export class Messenger extends EventTarget {
       }
       // Not connected yet: encrypt it now, so that it can leave the instant the link opens. The
       // ratchet state that made it is stored with it before the ciphertext is kept for sending.
+      // The ciphertext itself is kept in the entry (sealed with the transcript), so that a reload
+      // sends this very message and not a new one: re-encrypting would leave a gap of skipped
+      // keys on the receiver.
       if (session) {
-        const wire = session.encrypt(this.wireText(entry));
+        entry.wire = toB64u(session.encrypt(this.wireText(entry)));
         await this.persist(name, session, [history.lastIndexOf(entry)]);
-        this.sealed.set(entry, { session, wire });
       } else {
         await this.saveHistory(name);
       }
@@ -712,12 +716,24 @@ export class Messenger extends EventTarget {
     return JSON.stringify({ t: 'msg', id: entry.id, ts: entry.ts, text: entry.text });
   }
 
-  // The ciphertext made for a queued message ahead of time, if it is still good to send.
-  takeSealed(name, entry) {
-    const s = this.sealed.get(entry);
-    if (!s) return null;
-    this.sealed.delete(entry);
-    return s.session === this.sessions.get(name) && entry.state === 'queued' ? s.wire : null;
+  // The ciphertext made for a message ahead of time (entry.wire, stored with the transcript),
+  // if any: it has not been handed to a channel yet. Removed once it has (sent), and when the
+  // session that made it is replaced (dropWires).
+  sealedWire(entry) {
+    return typeof entry.wire === 'string' ? fromB64u(entry.wire) : null;
+  }
+
+  // A new session replaces the one that made the kept ciphertexts: they can no longer be read.
+  // Returns the transcript indexes changed (the caller stores them with the new session).
+  dropWires(name) {
+    const touched = [];
+    this.history(name).forEach((m, i) => {
+      if (m.wire !== undefined) {
+        delete m.wire;
+        touched.push(i);
+      }
+    });
+    return touched;
   }
 
   // A link opened: messages encrypted ahead leave at once (their state is stored already).
@@ -727,10 +743,11 @@ export class Messenger extends EventTarget {
     const touched = [];
     for (let i = 0; i < history.length; i += 1) {
       const entry = history[i];
-      if (entry.from !== 'me' || entry.state !== 'queued' || !this.sealed.has(entry)) continue;
-      const wire = this.takeSealed(name, entry);
+      if (entry.from !== 'me' || entry.state !== 'queued') continue;
+      const wire = this.sealedWire(entry);
       if (!wire) continue;
       if (!link.send(wire)) break;
+      delete entry.wire;
       entry.state = 'sent';
       this.sentOn.set(entry, link.link);
       touched.push(i);
@@ -761,7 +778,7 @@ export class Messenger extends EventTarget {
       const touched = [];
       let encrypted = false;
       for (const entry of batch) {
-        let wire = this.takeSealed(name, entry);
+        let wire = this.sealedWire(entry);
         if (!wire) {
           wire = session.encrypt(this.wireText(entry));
           encrypted = true;
@@ -776,10 +793,16 @@ export class Messenger extends EventTarget {
       // Stored before they leave: a reload must never reuse a message key.
       await this.persist(name, encrypted ? session : null, touched.length ? touched : null);
       let i = 0;
+      const handed = [];
       while (i < batch.length && link.send(wires[i])) {
         this.sentOn.set(batch[i], link.link);
+        if (batch[i].wire !== undefined) {
+          delete batch[i].wire; // this ciphertext went out; a later resend encrypts anew
+          handed.push(history.lastIndexOf(batch[i]));
+        }
         i += 1;
       }
+      if (handed.length) await this.saveHistory(name, handed);
       if (touched.length) this.changed(name);
       if (i < batch.length) return; // the link went down: the rest goes with the next one
     }
