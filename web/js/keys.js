@@ -1,7 +1,7 @@
 // Converts between the core's binary bundle (docs/PROTOCOL.md section 3) and the directory's
 // JSON (docs/API.md), and keeps this account's prekeys published.
 import { concat, fromB64u, toB64u, u32be } from './encoding.js';
-import { request } from './api.js';
+import { ApiError, request } from './api.js';
 
 const PREKEY_BATCH = 100;
 const SPK_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -45,10 +45,30 @@ export function bundleFromJson(j) {
   return concat(...parts);
 }
 
-/** Uploads the signed prekey and every unpublished one-time prekey. */
+/**
+ * Uploads the signed prekey and every unpublished one-time prekey (in uploads of at most 100).
+ *
+ * Unless the identity is being reset, the account is stored before the upload: a page that dies
+ * after the upload but before marking the keys published then still holds them, and the
+ * directory never holds keys under our ids that we do not. The next upload of those keys is
+ * answered 409 duplicate_prekey_id (the server stores an upload whole or not at all): that part
+ * is on the server already, so it is taken as published and the rest goes on.
+ */
 export async function publish(account, vault, { resetIdentity = false } = {}) {
+  if (!resetIdentity) await vault.saveAccount(account);
   const body = bundleToJson(account.bundle(), resetIdentity);
-  const res = await request('PUT', '/api/keys', body);
+  const keys = body.oneTimePrekeys;
+  let res = null;
+  for (let start = 0; start < keys.length; start += PREKEY_BATCH) {
+    const part = { ...body, oneTimePrekeys: keys.slice(start, start + PREKEY_BATCH), resetIdentity: resetIdentity && !res };
+    try {
+      res = await request('PUT', '/api/keys', part);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 409 && e.code === 'duplicate_prekey_id') || resetIdentity) throw e;
+    }
+  }
+  // The signed prekey (and a reset identity) goes even when no one-time prekey is left to send.
+  if (!res) res = await request('PUT', '/api/keys', { ...body, oneTimePrekeys: [] });
   account.markPublished();
   await vault.saveAccount(account);
   return res;
