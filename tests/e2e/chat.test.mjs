@@ -517,6 +517,47 @@ test('messages encrypted while the peer is away leave as that very ciphertext af
   }
 });
 
+test('after a reconnect, an older unacknowledged message goes before messages typed while offline', async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'parley-profile-'));
+  const a = await person(server, uniq('alice'));
+  let b = await person(server, uniq('bob'), { profileDir: profile });
+  const bName = b.name;
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await play(a, b, [['a', 'hello'], ['b', 'hi']]);
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    // Alice's next message is handed to the channel but lost on the way (never acknowledged).
+    await a.page.evaluate(() => {
+      const send = RTCDataChannel.prototype.send;
+      window.parleyDrop = true;
+      RTCDataChannel.prototype.send = function maybe(data) {
+        if (!window.parleyDrop) send.call(this, data);
+      };
+    });
+    await send(a, 'older, lost on the way');
+    assert.equal((await transcript(a.page)).at(-1).state, 'sent');
+    await leave(b);
+    await waitOffline(a.page, bName);
+    await a.page.evaluate(() => { window.parleyDrop = false; });
+    await send(a, 'typed offline 1');
+    await send(a, 'typed offline 2');
+
+    b = await person(server, bName, { profileDir: profile });
+    await logIn(b);
+    await openChat(b, a.name);
+    await waitForCount(b.page, 5);
+    await waitAllDelivered(a.page);
+    assert.deepEqual(texts(await transcript(b.page)).map((m) => m.text),
+      ['hello', 'hi', 'older, lost on the way', 'typed offline 1', 'typed offline 2'], 'in the order they were written');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
 test('a wrong password says so, and the right one still works', async () => {
   const a = await person(server, uniq('alice'));
   try {

@@ -615,9 +615,8 @@ export class Messenger extends EventTarget {
       l = new PeerLink(this.me, name, this.signaling);
       l.addEventListener('open', () => {
         this.retry.delete(name);
-        this.sendSealed(name, l);
         this.changed(name);
-        this.flush(name);
+        this.flush(name); // in creation order: kept ciphertexts and unacknowledged messages alike
       });
       l.addEventListener('close', () => {
         this.changed(name);
@@ -736,26 +735,9 @@ export class Messenger extends EventTarget {
     return touched;
   }
 
-  // A link opened: messages encrypted ahead leave at once (their state is stored already).
-  sendSealed(name, link) {
-    if (this.contacts[name]?.held) return;
-    const history = this.history(name);
-    const touched = [];
-    for (let i = 0; i < history.length; i += 1) {
-      const entry = history[i];
-      if (entry.from !== 'me' || entry.state !== 'queued') continue;
-      const wire = this.sealedWire(entry);
-      if (!wire) continue;
-      if (!link.send(wire)) break;
-      delete entry.wire;
-      entry.state = 'sent';
-      this.sentOn.set(entry, link.link);
-      touched.push(i);
-    }
-    if (touched.length) this.serial(() => this.saveHistory(name, touched));
-  }
-
-  // Sends every queued or unacknowledged message of a contact (after a link opened).
+  // Sends every queued or unacknowledged message of a contact (after a link opened), in
+  // transcript order: a message kept encrypted since it was typed goes as that ciphertext, the
+  // others are encrypted anew; an older unacknowledged message never goes after a newer one.
   flush(name) {
     return this.serial(async () => {
       const pending = this.history(name).filter((m) => m.from === 'me' && (m.state === 'queued' || m.state === 'sent'));
