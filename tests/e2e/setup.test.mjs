@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
 import {
   WAIT, accept, leave, logIn, person, requestGroup, send, signUp, startChat, texts, transcript,
-  waitAllDelivered, waitConnected, waitForMessage,
+  until, waitAllDelivered, waitConnected, waitForMessage,
 } from '../lib/people.mjs';
 
 let server;
@@ -108,6 +108,33 @@ test('a request to someone offline goes out when they come online, and the chat 
     await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
     const requests = sent(a).filter((m) => m.type === 'chat-request');
     assert.equal(requests.length, 2, 'the request went once while bob was away and once when he came back');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('a chat request is still there after the one asked reloads, and accepting it connects', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await startChat(a, b.name);
+    await requestGroup(b, a.name).waitFor({ state: 'visible', timeout: WAIT });
+    await b.page.reload();
+    await logIn(b);
+    await requestGroup(b, a.name).waitFor({ state: 'visible', timeout: WAIT });
+    // Alice's request goes again when Bob comes back: it is the same request, shown once.
+    await until(() => sent(a).filter((m) => m.type === 'chat-request').length >= 2, { message: 'the request sent again' });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await b.page.getByRole('group', { name: /^Request from / }).count(), 1);
+    await accept(b, a.name);
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    await send(b, 'accepted after a reload');
+    await waitForMessage(a.page, 'accepted after a reload');
+    await send(a, 'great');
+    await waitForMessage(b.page, 'great');
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
   } finally {

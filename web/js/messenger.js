@@ -56,6 +56,9 @@ export class Messenger extends EventTarget {
 
   async load() {
     this.contacts = await this.vault.getJson('contacts', {});
+    // Requests waiting for the person are stored with the session they made (their one-time
+    // prekey is spent), so that a reload does not lose them.
+    this.requests = new Map(Object.entries(await this.vault.getJson('requests', {})));
     for (const name of Object.keys(this.contacts)) {
       this.histories.set(name, await this.loadHistory(name));
     }
@@ -91,8 +94,16 @@ export class Messenger extends EventTarget {
     return this.histories.get(name) || [];
   }
 
+  // The contacts and the waiting requests, stored together.
+  contactsRecords() {
+    return [
+      ['contacts', this.vault.sealJson('contacts', this.contacts)],
+      ['requests', this.vault.sealJson('requests', Object.fromEntries(this.requests))],
+    ];
+  }
+
   async saveContacts() {
-    await this.vault.putJson('contacts', this.contacts);
+    await this.vault.putMany(this.contactsRecords());
   }
 
   async loadHistory(name) {
@@ -127,7 +138,7 @@ export class Messenger extends EventTarget {
     const records = [];
     if (session) records.push(this.vault.sessionRecord(name, session));
     if (indexes) records.push(...this.historyRecords(name, indexes));
-    if (withContacts) records.push(['contacts', this.vault.sealJson('contacts', this.contacts)]);
+    if (withContacts) records.push(...this.contactsRecords());
     if (records.length) await this.vault.putMany(records);
   }
 
@@ -268,8 +279,8 @@ export class Messenger extends EventTarget {
         this.sessions.delete(name);
         await this.vault.deleteSession(name);
         delete this.contacts[name];
-        await this.saveContacts();
       }
+      await this.saveContacts(); // the request is gone, from the vault too
       this.changed(name);
       return;
     }
@@ -490,8 +501,12 @@ export class Messenger extends EventTarget {
     const known = existing?.status === 'active' || existing?.status === 'pending';
     this.useSession(from, result.session);
     const stale = this.dropWires(from);
+    // A request for the person is stored with its session: after a reload it is still there,
+    // and the same request sent again is recognised as a repeat.
+    if (!known) this.requests.set(from, { identityKey, at: Date.now(), hello: msg.hello, offer });
     const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session),
-      ...(stale.length ? this.historyRecords(from, stale) : [])]);
+      ...(stale.length ? this.historyRecords(from, stale) : []),
+      ...(known ? [] : this.contactsRecords())]);
     // The answer is made while the keys are stored and the person decides; it stays here until
     // they accept.
     if (!known && offer) this.answerAhead(from, offer);
@@ -511,7 +526,6 @@ export class Messenger extends EventTarget {
       this.changed(from);
       return;
     }
-    this.requests.set(from, { identityKey, at: Date.now(), hello: msg.hello, offer });
     this.dispatchEvent(new CustomEvent('request', { detail: { name: from } }));
     this.changed(from);
   }
@@ -885,6 +899,7 @@ export class Messenger extends EventTarget {
         await this.vault.deleteSession(name);
       }
       this.sessions.clear();
+      this.requests.clear(); // made for the former identity's keys
       const fresh = core.Account.create();
       fresh.generatePrekeys(100);
       this.account.free();
