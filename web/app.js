@@ -128,6 +128,8 @@ function holdTabLock(steal = false) {
 
 // ---- sign up and log in ------------------------------------------------------------------
 
+const MAX_PASSWORD_BYTES = 4096; // the core's limit for a password (UTF-8)
+
 // From the password: a vault key that stays here and a login secret the server hashes again.
 function deriveKeys(username, password) {
   const salt = core.passwordSalt(`${location.origin}\u0000${username}`);
@@ -158,6 +160,11 @@ async function submitAuth(mode) {
   }
   if (password.length < 8) {
     authError('The password needs at least 8 characters.');
+    $('password').focus();
+    return;
+  }
+  if (utf8(password).length > MAX_PASSWORD_BYTES) {
+    authError('That password is too long: at most 4,096 bytes (about 4,000 plain letters and digits; accented letters and emoji take more).');
     $('password').focus();
     return;
   }

@@ -576,6 +576,29 @@ test('a wrong password says so, and the right one still works', async () => {
   }
 });
 
+test('a password over 4096 bytes is refused in the form, in plain words, before anything is sent', async () => {
+  const a = await person(server, uniq('alice'));
+  try {
+    const before = a.requests.length;
+    // 1366 three-byte characters: 4098 bytes, though only 1366 characters.
+    await a.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
+    await a.page.getByLabel('Username').fill(a.name);
+    await a.page.getByLabel('Password').fill('€'.repeat(1366));
+    await a.page.getByRole('button', { name: 'Sign up' }).click();
+    const error = a.page.locator('#auth-error');
+    await error.waitFor({ state: 'visible', timeout: WAIT });
+    assert.match(await error.textContent(), /^That password is too long: at most 4,096 bytes/);
+    assert.equal(a.requests.slice(before).filter((r) => r.url.includes('/api/')).length, 0, 'nothing sent');
+    // 4096 bytes exactly is fine.
+    await a.page.getByLabel('Password').fill('€'.repeat(1365) + 'a');
+    await a.page.getByRole('button', { name: 'Sign up' }).click();
+    await waitForApp(a.page);
+    assert.deepEqual(a.problems, []);
+  } finally {
+    await leave(a);
+  }
+});
+
 test('an unknown contact says there is no one by that name', async () => {
   const a = await person(server, uniq('alice'));
   try {
