@@ -558,6 +558,41 @@ test('after a reconnect, an older unacknowledged message goes before messages ty
   }
 });
 
+test('a link signal whose link id is not 32 lowercase hex characters is ignored', async () => {
+  const a = await person(server, uniq('alice'));
+  const b = await person(server, uniq('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await play(a, b, [['a', 'one'], ['b', 'two']]);
+    // From now on Alice's page names its links otherwise: "X" + the id (a string of 33 characters).
+    await a.context.addInitScript(() => {
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function renamed(data) {
+        if (typeof data === 'string' && data.includes('"link"')) {
+          const m = JSON.parse(data);
+          if (typeof m.link === 'string') m.link = `X${m.link}`;
+          if (m.offer && typeof m.offer.link === 'string') m.offer.link = `X${m.offer.link}`;
+          return send.call(this, JSON.stringify(m));
+        }
+        return send.call(this, data);
+      };
+    });
+    const from = b.frames.length;
+    await a.page.reload();
+    await logIn(a);
+    await openChat(a, b.name);
+    await until(() => b.frames.slice(from).some((f) => f.dir === 'received' && /"type":"offer".*"link":"X/.test(f.payload)),
+      { message: "alice's renamed offer reaching bob" });
+    await new Promise((r) => setTimeout(r, 1000));
+    const bad = b.frames.slice(from).filter((f) => f.dir === 'sent').map((f) => JSON.parse(f.payload))
+      .filter((m) => typeof m.link === 'string' && !/^[0-9a-f]{32}$/.test(m.link));
+    assert.deepEqual(bad, [], 'bob answers no link with such an id');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
 test('a wrong password says so, and the right one still works', async () => {
   const a = await person(server, uniq('alice'));
   try {

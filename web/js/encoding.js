@@ -46,11 +46,14 @@ export function u32be(n) {
   return b;
 }
 
-/** A random identifier (128 bits, hex). */
+/** A random identifier (128 bits, hex): message ids and link (connection) ids. */
 export function randomId() {
   const b = crypto.getRandomValues(new Uint8Array(16));
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 }
+
+/** A link id as the offerer draws it (randomId): the only form a link id is taken in. */
+export const LINK_ID_RE = /^[0-9a-f]{32}$/;
 
 /** Usernames as the server accepts them (docs/API.md). */
 export const USERNAME_RE = /^[a-z][a-z0-9_.-]{2,31}$/;

@@ -10,7 +10,7 @@
 // receiver keeps ids, so nothing is lost or shown twice.
 import * as core from '../core/parley.js';
 import { ApiError, request } from './api.js';
-import { equalBytes, fromB64u, fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
+import { LINK_ID_RE, equalBytes, fromB64u, fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
 import { bundleFromJson, publish, replenish } from './keys.js';
 import { HOLD_MS, PeerLink } from './peer.js';
 
@@ -931,7 +931,7 @@ export class Messenger extends EventTarget {
 // The WebRTC offer a chat request carries: {link, sdp} as sent, and when it came.
 function requestOffer(o) {
   if (!o || typeof o !== 'object' || typeof o.link !== 'string' || typeof o.sdp !== 'string') return null;
-  if (o.link.length === 0 || o.link.length > 64 || o.sdp.length > 60000) return null;
+  if (!LINK_ID_RE.test(o.link) || o.sdp.length > 60000) return null;
   return { link: o.link, sdp: o.sdp, at: Date.now() };
 }
 

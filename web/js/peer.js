@@ -8,7 +8,7 @@
 // While a link is "held" nothing of it leaves the page but that offer, which names no address:
 // ICE candidates (and a held answer) go out only when the peer answers or the person accepts
 // (release()).
-import { randomId } from './encoding.js';
+import { LINK_ID_RE, randomId } from './encoding.js';
 
 const ICE_TIMEOUT_MS = 20000;
 const DISCONNECTED_GRACE_MS = 4000; // ICE may recover from "disconnected" by itself
@@ -166,7 +166,7 @@ export class PeerLink extends EventTarget {
 
   /** Handles a relayed signal for this contact. */
   async onSignal(msg) {
-    if (typeof msg.link !== 'string' || msg.link.length > 64) return;
+    if (typeof msg.link !== 'string' || !LINK_ID_RE.test(msg.link)) return;
     if (msg.type === 'offer' && typeof msg.sdp === 'string') {
       // Both started at once: ours wins, they will answer it. (An offer held for our request
       // yields: offering instead of answering it means they will not answer it.)
