@@ -19,12 +19,15 @@ const CHUNK = 100; // history is stored in sealed chunks of 100 messages
 const ID_RE = /^[0-9a-f]{32}$/; // message ids are 128-bit random hex
 const MAX_ACK_IDS = 256;
 const TRANSMIT_BATCH = 32; // messages encrypted and stored in one transaction before they leave
-const MAX_SKEW_MS = 24 * 3600 * 1000;
+// How far a peer's timestamp may be from our clock (strictly less) and still be shown: 366 days.
+// Wide on purpose: messages sent long ago may arrive late (queued while we were away); the check
+// only keeps nonsense out (a bad date would break rendering).
+const MAX_PEER_TIME_SKEW_MS = 366 * 24 * 3600 * 1000;
 
-// A peer's timestamp, kept only when it is a sane date (a bad one would break rendering).
+// A peer's timestamp, kept only when it is a sane date, otherwise the time of receipt.
 function peerTime(ts) {
   const n = Number(ts);
-  return Number.isFinite(n) && Math.abs(n - Date.now()) < 366 * MAX_SKEW_MS ? n : Date.now();
+  return Number.isFinite(n) && Math.abs(n - Date.now()) < MAX_PEER_TIME_SKEW_MS ? n : Date.now();
 }
 const OFFER_MAX_AGE_MS = HOLD_MS - 30000; // an offer that came with a request, while its sender keeps it
 const MAX_HELD_ANSWERS = 4; // answers made ahead for requests not yet accepted
