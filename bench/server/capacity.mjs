@@ -14,12 +14,12 @@
 // Clients run in child processes (WORKERS, each under its own open-file limit) bound to their
 // own loopback address 127.0.0.(10+i). Latency is one-way: sender and receiver of a message are
 // in the same child, which timestamps the send and the arrival. Prints figures; asserts nothing.
-import { execFileSync, fork, spawn } from 'node:child_process';
-import crypto from 'node:crypto';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { benchUsers, processGroup, sleep } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
@@ -125,32 +125,12 @@ async function main() {
   const RATE = Number(process.argv[3] || 5000);
   const SECS = Number(process.argv[4] || 10);
   const WORKERS = Math.max(1, Math.ceil(N / 4750));
-  const children = new Set();
+  const { children, cleanup, launch, stop } = processGroup();
   const deadline = setTimeout(() => { console.error('capacity: 10-minute limit reached, stopping'); cleanup(); process.exit(1); }, 9.5 * 60 * 1000);
-  const cleanup = () => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } };
-  process.on('exit', cleanup);
 
   const rssKiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)[1]);
   const threads = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/Threads:\s+(\d+)/)[1]);
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const pct = (s, p) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-
-  /** Spawns cmd and resolves with { proc, port } once its stdout matches re. */
-  const launch = (cmd, args, re, env = {}) => new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    children.add(proc);
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d) => { out += d; const m = out.match(re); if (m) resolve({ proc, port: Number(m[1]) }); });
-    proc.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-    proc.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${err}`)));
-  });
-  const stop = async (proc) => {
-    proc.kill('SIGTERM');
-    await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(20000)]);
-    proc.kill('SIGKILL');
-    children.delete(proc);
-  };
 
   /** Runs the generator against a server whose clients are users[]; returns the figures. */
   async function drive(kind, pid, url, origin, users) {
@@ -205,17 +185,8 @@ async function main() {
   const startSecs = (performance.now() - tStart) / 1000;
   const url = `ws://127.0.0.1:${srv.port}`;
   const origin = `http://127.0.0.1:${srv.port}`;
-  // Users straight into the database; tokens signed with the server's key.
-  const now = Math.floor(Date.now() / 1000);
-  execFileSync('sqlite3', [join(dataDir, 'parley.db'),
-    `PRAGMA busy_timeout=5000; WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ${N - 1}) ` +
-    `INSERT INTO users (username, pwhash, token_gen, created_at) SELECT 'cap' || i, '$argon2id$v=19$m=65536,t=2,p=1$bm90LWEtaGFzaA$bm90LWEtaGFzaA', 0, ${now} FROM c;`]);
-  const key = readFileSync(join(dataDir, 'jwt.key'));
-  const header = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9';
-  const users = Array.from({ length: N }, (_, i) => {
-    const body = `${header}.${Buffer.from(JSON.stringify({ sub: `cap${i}`, gen: 0, iat: now, exp: now + 86400 })).toString('base64url')}`;
-    return { name: `cap${i}`, token: `${body}.${crypto.createHmac('sha256', key).update(body).digest('base64url')}` };
-  });
+  // Users straight into the database; tokens signed with the server's key (lib.mjs).
+  const users = benchUsers(dataDir, 'cap', N);
   let parley;
   try {
     parley = await drive('parley', srv.proc.pid, url, origin, users);

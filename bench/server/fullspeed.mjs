@@ -14,11 +14,11 @@
 // ratio, one-way latency p50/p99, and the CPU used over the relay window by the generator
 // (getrusage), by the server (/proc/PID/stat) and by the whole machine (/proc/stat).
 // Prints figures; asserts nothing.
-import { execFileSync, spawn } from 'node:child_process';
-import crypto from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchUsers, processGroup, sleep } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SIZES = (process.argv[2] || '1000,2000,4000').split(',').map(Number);
@@ -37,32 +37,10 @@ if (!existsSync(LOADGEN)) {
   process.exit(2);
 }
 
-const children = new Set();
+const { children, launch, stop } = processGroup();
 const baseDir = mkdtempSync(join(tmpdir(), 'parley-fullspeed-'));
-const cleanup = () => {
-  for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  rmSync(baseDir, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
+process.on('exit', () => rmSync(baseDir, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Spawns cmd and resolves with { proc, port } once its stdout matches re. */
-const launch = (cmd, args, re, env = {}) => new Promise((resolve, reject) => {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.add(proc);
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (d) => { out += d; const m = out.match(re); if (m) resolve({ proc, port: Number(m[1]) }); });
-  proc.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-  proc.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${err}`)));
-});
-const stop = async (proc) => {
-  proc.kill('SIGTERM');
-  await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(20000)]);
-  proc.kill('SIGKILL');
-  children.delete(proc);
-};
 
 /** Runs the generator; resolves with its JSON report. */
 const loadgen = (args) => new Promise((resolve, reject) => {
@@ -83,17 +61,8 @@ async function runParley(pairs) {
   const srv = await launch(SERVER, ['--listen', '127.0.0.1:0', '--data', dataDir, '--web', join(ROOT, 'web'),
     '--log-level', 'error', '--max-connections', String(n + 100)], /listening on https?:\/\/[^\s]*:(\d+)\//);
   try {
-    // Users straight into the database; tokens signed with the server's key (as capacity.mjs).
-    const now = Math.floor(Date.now() / 1000);
-    execFileSync('sqlite3', [join(dataDir, 'parley.db'),
-      `PRAGMA busy_timeout=5000; WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ${n - 1}) ` +
-      `INSERT INTO users (username, pwhash, token_gen, created_at) SELECT 'cap' || i, '$argon2id$v=19$m=65536,t=2,p=1$bm90LWEtaGFzaA$bm90LWEtaGFzaA', 0, ${now} FROM c;`]);
-    const key = readFileSync(join(dataDir, 'jwt.key'));
-    const header = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9';
-    const lines = Array.from({ length: n }, (_, i) => {
-      const body = `${header}.${Buffer.from(JSON.stringify({ sub: `cap${i}`, gen: 0, iat: now, exp: now + 86400 })).toString('base64url')}`;
-      return `cap${i} ${body}.${crypto.createHmac('sha256', key).update(body).digest('base64url')}`;
-    });
+    // Users straight into the database; tokens signed with the server's key (lib.mjs).
+    const lines = benchUsers(dataDir, 'cap', n).map((u) => `${u.name} ${u.token}`);
     const file = join(baseDir, `parley-${pairs}.users`);
     writeFileSync(file, `${lines.join('\n')}\n`);
     await sleep(500);

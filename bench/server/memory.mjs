@@ -11,19 +11,18 @@
 // buffers per connection then count too).
 // Users and tokens are made as in capacity.mjs (straight into the database; tokens signed with
 // the data folder's jwt.key). One client process; prints figures, asserts nothing.
-import { execFileSync, spawn } from 'node:child_process';
-import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { benchUsers, sleep } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2).filter((a) => a !== '--tls');
 const TLS = process.argv.includes('--tls');
 const N = Number(args[0] || 2000);
 const STACK_KIB = Number(args[1] || 256);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resident KiB by kind of mapping, and the resident KiB of every thread stack. */
 function smaps(pid) {
@@ -85,16 +84,8 @@ try {
     proc.stdout.on('data', (d) => { out += d; const m = out.match(/listening on https?:\/\/[^\s]*:(\d+)\//); if (m) resolve(Number(m[1])); });
     proc.on('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
-  const now = Math.floor(Date.now() / 1000);
-  execFileSync('sqlite3', [join(dataDir, 'parley.db'),
-    `PRAGMA busy_timeout=5000; WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ${N - 1}) ` +
-    `INSERT INTO users (username, pwhash, token_gen, created_at) SELECT 'mem' || i, '$argon2id$v=19$m=65536,t=2,p=1$bm90LWEtaGFzaA$bm90LWEtaGFzaA', 0, ${now} FROM c;`]);
-  const key = readFileSync(join(dataDir, 'jwt.key'));
-  const header = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9';
-  const token = (name) => {
-    const body = `${header}.${Buffer.from(JSON.stringify({ sub: name, gen: 0, iat: now, exp: now + 86400 })).toString('base64url')}`;
-    return `${body}.${crypto.createHmac('sha256', key).update(body).digest('base64url')}`;
-  };
+  const tokens = new Map(benchUsers(dataDir, 'mem', N).map((u) => [u.name, u.token]));
+  const token = (name) => tokens.get(name);
   await sleep(1000);
   const idle = smaps(proc.pid);
   report('idle', idle, 0);
