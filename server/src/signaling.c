@@ -272,6 +272,22 @@ static struct client *find_user(const char *user)
 }
 
 /* Sets c->registered and keeps the user table in step; reg_lock held. */
+/* The open connection of user, held (release() it when done), or NULL. */
+static struct client *hold_user(const char *user)
+{
+    struct client *peer;
+
+    pthread_mutex_lock(&reg_lock);
+    peer = find_user(user);
+    if (peer != NULL && !peer->closing) {
+        hold(peer);
+    } else {
+        peer = NULL;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return peer;
+}
+
 static void set_registered(struct client *c, int registered)
 {
     struct client **p;
@@ -610,14 +626,7 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
         send_error(c->conn, "internal", "out of memory", ref);
         return 1;
     }
-    pthread_mutex_lock(&reg_lock);
-    peer = find_user(to);
-    if (peer != NULL && !peer->closing) {
-        hold(peer);
-    } else {
-        peer = NULL;
-    }
-    pthread_mutex_unlock(&reg_lock);
+    peer = hold_user(to);
     if (peer != NULL) {
         write_text(peer->conn, text);
         release(peer);
@@ -670,14 +679,7 @@ static int relay_fast(struct client *c, const char *data, size_t len)
         return 0;
     }
     memcpy(out + f.to_off, folded, f.to_len); /* same length, canonical form */
-    pthread_mutex_lock(&reg_lock);
-    peer = find_user(folded);
-    if (peer != NULL && !peer->closing) {
-        hold(peer);
-    } else {
-        peer = NULL;
-    }
-    pthread_mutex_unlock(&reg_lock);
+    peer = hold_user(folded);
     if (peer == NULL) {
         free(frame);
         return 0; /* offline or unknown: the general path says which */
