@@ -3,30 +3,20 @@
 // numbers and identity changes, a peer going away and coming back, error messages, one active tab.
 // Nothing secret may reach the server: request bodies, WebSocket frames, the database and the log
 // are searched for every message text and the raw passwords.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../lib/server.mjs';
+import { serverForTests, startServer } from '../lib/server.mjs';
+import { uniqueName } from '../lib/api.mjs';
 import {
   PASSWORD, WAIT, accept, connectPair, decline, leave, logIn, mirrored, openChat, person, send,
   shots, signUp, startChat, texts, transcript, until, waitAllDelivered, waitConnected, waitForApp,
   waitForCount, waitForMessage, watch,
 } from '../lib/people.mjs';
 
-let server;
-let n = 0;
-/** A fresh username for this run (the server is fresh, but tests must not share accounts). */
-const uniq = (base) => `${base}${(n += 1)}`;
-
-before(async () => {
-  server = await startServer();
-});
-
-after(async () => {
-  if (server) await server.stop();
-});
+const server = serverForTests();
 
 /** Problems other than the ones listed (exact strings). */
 function unexpected(problems, allowed = []) {
@@ -93,8 +83,8 @@ function expectedFor(steps, a, b) {
 }
 
 test('two people sign up, start a chat and exchange messages both ways, delivered and identical', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await a.page.getByRole('button', { name: 'Sign up' }).waitFor({ timeout: WAIT });
     await shots(a.page, 'sign-up');
@@ -150,8 +140,8 @@ test('nothing secret reaches the server: requests, WebSocket frames, database an
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-secrets-'));
   const own = await startServer({ dataDir });
   const passwords = { a: 'alice-Secret-pass-7731', b: 'bob-Secret-pass-4419' };
-  const a = await person(own, uniq('alice'), { password: passwords.a });
-  const b = await person(own, uniq('bob'), { password: passwords.b });
+  const a = await person(own, uniqueName('alice'), { password: passwords.a });
+  const b = await person(own, uniqueName('bob'), { password: passwords.b });
   try {
     await Promise.all([signUp(a), signUp(b)]);
     // Log out and in again, so that a login request is captured too.
@@ -225,8 +215,8 @@ test('nothing secret reaches the server: requests, WebSocket frames, database an
 });
 
 test('both pages reload mid-conversation, log in again, find their history and carry on', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await connectPair(a, b);
@@ -268,8 +258,8 @@ test('both pages reload mid-conversation, log in again, find their history and c
 });
 
 test('both see the same safety number; a verified contact who resets is flagged and sending is held', async (t) => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await connectPair(a, b);
@@ -329,8 +319,8 @@ test('both see the same safety number; a verified contact who resets is flagged 
 
 test('a peer closes the browser: the other sees it, messages wait, then arrive once, after they return', async (t) => {
   const profile = mkdtempSync(join(tmpdir(), 'parley-profile-'));
-  const a = await person(server, uniq('alice'));
-  let b = await person(server, uniq('bob'), { profileDir: profile });
+  const a = await person(server, uniqueName('alice'));
+  let b = await person(server, uniqueName('bob'), { profileDir: profile });
   const bName = b.name;
   const bProblems = [];
   try {
@@ -405,8 +395,8 @@ test('a peer closes the browser: the other sees it, messages wait, then arrive o
 });
 
 test('a peer message whose content is JSON but not an object is dropped cleanly, and the chat carries on after a reload', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await connectPair(a, b);
@@ -479,8 +469,8 @@ async function waitOffline(page, name) {
 
 test('messages encrypted while the peer is away leave as that very ciphertext after the sender reloads', async () => {
   const profile = mkdtempSync(join(tmpdir(), 'parley-profile-'));
-  const a = await person(server, uniq('alice'));
-  let b = await person(server, uniq('bob'), { profileDir: profile });
+  const a = await person(server, uniqueName('alice'));
+  let b = await person(server, uniqueName('bob'), { profileDir: profile });
   const bName = b.name;
   try {
     await recordChannelSends(a.context);
@@ -519,8 +509,8 @@ test('messages encrypted while the peer is away leave as that very ciphertext af
 
 test('after a reconnect, an older unacknowledged message goes before messages typed while offline', async () => {
   const profile = mkdtempSync(join(tmpdir(), 'parley-profile-'));
-  const a = await person(server, uniq('alice'));
-  let b = await person(server, uniq('bob'), { profileDir: profile });
+  const a = await person(server, uniqueName('alice'));
+  let b = await person(server, uniqueName('bob'), { profileDir: profile });
   const bName = b.name;
   try {
     await Promise.all([signUp(a), signUp(b)]);
@@ -559,8 +549,8 @@ test('after a reconnect, an older unacknowledged message goes before messages ty
 });
 
 test('a link signal whose link id is not 32 lowercase hex characters is ignored', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await connectPair(a, b);
@@ -594,7 +584,7 @@ test('a link signal whose link id is not 32 lowercase hex characters is ignored'
 });
 
 test('a wrong password says so, and the right one still works', async () => {
-  const a = await person(server, uniq('alice'));
+  const a = await person(server, uniqueName('alice'));
   try {
     await signUp(a);
     await a.page.getByRole('button', { name: 'Log out' }).click();
@@ -612,7 +602,7 @@ test('a wrong password says so, and the right one still works', async () => {
 });
 
 test('a password over 4096 bytes is refused in the form, in plain words, before anything is sent', async () => {
-  const a = await person(server, uniq('alice'));
+  const a = await person(server, uniqueName('alice'));
   try {
     const before = a.requests.length;
     // 1366 three-byte characters: 4098 bytes, though only 1366 characters.
@@ -635,10 +625,10 @@ test('a password over 4096 bytes is refused in the form, in plain words, before 
 });
 
 test('an unknown contact says there is no one by that name', async () => {
-  const a = await person(server, uniq('alice'));
+  const a = await person(server, uniqueName('alice'));
   try {
     await signUp(a);
-    const ghost = uniq('nobody');
+    const ghost = uniqueName('nobody');
     await startChat(a, ghost, { expectOpen: false });
     const error = a.page.locator('#contact-error');
     await error.waitFor({ state: 'visible', timeout: WAIT });
@@ -651,8 +641,8 @@ test('an unknown contact says there is no one by that name', async () => {
 });
 
 test('a declined chat request tells the one who asked', async () => {
-  const a = await person(server, uniq('alice'));
-  const c = await person(server, uniq('carol'));
+  const a = await person(server, uniqueName('alice'));
+  const c = await person(server, uniqueName('carol'));
   try {
     await Promise.all([signUp(a), signUp(c)]);
     await startChat(a, c.name);
@@ -669,8 +659,8 @@ test('a declined chat request tells the one who asked', async () => {
 });
 
 test('starting a chat again with someone whose identity changed warns, holds sending and drops the verified mark', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await startChat(a, b.name);
@@ -714,7 +704,7 @@ test('starting a chat again with someone whose identity changed warns, holds sen
 });
 
 test('a second tab of the same account says Parley is open in another tab, and can take over', async () => {
-  const a = await person(server, uniq('alice'));
+  const a = await person(server, uniqueName('alice'));
   try {
     await signUp(a);
     const tab2 = await a.context.newPage();

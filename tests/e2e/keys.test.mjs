@@ -1,20 +1,12 @@
 // Prekey upkeep in the page (docs/PROTOCOL.md section 12.7): an upload that reached the server
 // while the page never learnt of it must not block every later upload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.mjs';
+import { serverForTests } from '../lib/server.mjs';
 import { api, newUser } from '../lib/api.mjs';
 import { WAIT, leave, logIn, person, signUp, until } from '../lib/people.mjs';
 
-let server;
-
-before(async () => {
-  server = await startServer();
-});
-
-after(async () => {
-  if (server) await server.stop();
-});
+const server = serverForTests();
 
 /** Fetches `count` of the user's bundles (each takes one one-time prekey off the directory). */
 async function drain(name, count) {

@@ -3,20 +3,18 @@
 // error at phone and desktop widths.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.mjs';
+import { serverForTests } from '../lib/server.mjs';
 import { launchBrowser, openPage, screenshot } from '../lib/browser.mjs';
 
-let server;
+const server = serverForTests();
 let browser;
 
 before(async () => {
-  server = await startServer();
   browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) await server.stop();
 });
 
 for (const [label, width, height] of [['desktop', 1280, 800], ['phone', 390, 844]]) {

@@ -2,25 +2,16 @@
 // answer before deciding, and nothing that names an address leaves either page before Accept.
 // Also the two harder starts: a request to someone offline, and two people asking each other at
 // the same moment.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.mjs';
+import { serverForTests } from '../lib/server.mjs';
+import { uniqueName } from '../lib/api.mjs';
 import {
   WAIT, accept, leave, logIn, person, requestGroup, send, signUp, startChat, texts, transcript,
   until, waitAllDelivered, waitConnected, waitForMessage,
 } from '../lib/people.mjs';
 
-let server;
-let n = 0;
-const uniq = (base) => `${base}${(n += 1)}`;
-
-before(async () => {
-  server = await startServer();
-});
-
-after(async () => {
-  if (server) await server.stop();
-});
+const server = serverForTests();
 
 /** The JSON messages a person's page sent over the signaling WebSocket. */
 function sent(p) {
@@ -43,8 +34,8 @@ function addresses(sdp) {
 }
 
 test('before Accept no address leaves either page; Accept connects at once and the waiting message arrives', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await startChat(a, b.name);
@@ -86,8 +77,8 @@ test('before Accept no address leaves either page; Accept connects at once and t
 });
 
 test('a request to someone offline goes out when they come online, and the chat connects', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await b.page.getByRole('button', { name: 'Log out' }).click();
@@ -116,8 +107,8 @@ test('a request to someone offline goes out when they come online, and the chat 
 });
 
 test('a chat request is still there after the one asked reloads, and accepting it connects', async () => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await startChat(a, b.name);
@@ -143,8 +134,8 @@ test('a chat request is still there after the one asked reloads, and accepting i
 });
 
 test('two people ask each other at the same moment: one conversation, connected, messages both ways', async (t) => {
-  const a = await person(server, uniq('alice'));
-  const b = await person(server, uniq('bob'));
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await Promise.all([startChat(a, b.name), startChat(b, a.name)]);

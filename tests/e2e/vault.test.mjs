@@ -3,21 +3,19 @@
 // in another format is refused with a plain message. The last test goes through the log-in form.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.mjs';
+import { serverForTests } from '../lib/server.mjs';
 import { launchBrowser, openPage } from '../lib/browser.mjs';
 import { PASSWORD, WAIT, leave, logIn, person, signUp } from '../lib/people.mjs';
 
-let server;
+const server = serverForTests();
 let browser;
 
 before(async () => {
-  server = await startServer();
   browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) await server.stop();
 });
 
 async function page() {

@@ -1,5 +1,6 @@
 // Starts the real parley-server binary on a free port with a temporary data folder.
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -56,4 +57,19 @@ export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'),
       return result;
     },
   };
+}
+
+/**
+ * For a test file: a fresh server started before its tests and stopped after them. The object is
+ * filled in (url, port, dataDir, stop, ...) by the time the first test runs.
+ */
+export function serverForTests(options) {
+  const server = {};
+  before(async () => {
+    Object.assign(server, await startServer(options));
+  });
+  after(async () => {
+    if (server.stop) await server.stop();
+  });
+  return server;
 }
