@@ -143,16 +143,17 @@ fi
 # 32 KiB of stack resident; with it the reader waits 15 KiB deep (bench/server/README.md).
 civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144"
 civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations -fconserve-stack"
-civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags 413-patch $(cc --version | head -n 1)")"
+# Civetweb 1.15 answers headers larger than max_request_size with 400 "Malformed message":
+# read_message reports them as -2, get_message tests for 0. Patched to its intended 413 (the
+# expression is part of the cache key, so changing it rebuilds).
+civetweb_patch='s/if ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size)) {/if ((conn->request_len == -2) || ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size))) {/'
+civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"
 if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   log "building Civetweb into $civetweb_lib"
   rm -rf "$civetweb_lib"
   mkdir -p "$civetweb_lib/include" "$civetweb_lib/lib"
-  # Civetweb 1.15 answers headers larger than max_request_size with 400 "Malformed message":
-  # read_message reports them as -2, get_message tests for 0. Patched to its intended 413.
-  sed 's/if ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size)) {/if ((conn->request_len == -2) || ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size))) {/' \
-    "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
+  sed "$civetweb_patch" "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
   grep -q 'request_len == -2) ||' "$civetweb_lib/civetweb.c"
   # shellcheck disable=SC2086
   cc $civetweb_cflags $civetweb_defs -I"$civetweb_src/include" -I"$civetweb_src/src" \

@@ -1,5 +1,7 @@
 #include "relay.h"
 
+_Static_assert(RELAY_DEPTH_MAX <= 64, "scan_value keeps one bit per nesting level in a uint64_t");
+
 #include <stdint.h>
 #include <string.h>
 
@@ -313,31 +315,6 @@ size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
     out[o++] = '"';
     out[o++] = '}';
     return o;
-}
-
-int json_max_depth(const char *data, size_t len)
-{
-    int depth = 0, max = 0, in_string = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = data[i];
-        if (in_string) {
-            if (c == '\\') {
-                i++;
-            } else if (c == '"') {
-                in_string = 0;
-            }
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max) {
-                max = depth;
-            }
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return max;
 }
 
 size_t ws_frame_header(unsigned char h[WS_HEADER_MAX], int opcode, size_t len)

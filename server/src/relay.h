@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define RELAY_DEPTH_MAX 64
+#define RELAY_DEPTH_MAX 64 /* at most 64: scan_value keeps one bit per level */
 /* Top-level keys of a message (the general path refuses more, and any repeated key). */
 #define RELAY_KEYS_MAX 64
 /* Bytes the rewrite may add besides the sender's name: ,"from":"" and the closing brace. */
@@ -36,8 +36,6 @@ struct relay_fields {
 size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
                      struct relay_fields *f);
 
-/* The deepest nesting of [ and { in data, outside strings (for any text, valid JSON or not). */
-int json_max_depth(const char *data, size_t len);
 
 /* Writes the header of an unmasked, final WebSocket frame of opcode and payload length len
  * right-aligned into the WS_HEADER_MAX bytes at h; returns its length (2, 4 or 10). */

@@ -20,8 +20,6 @@
 #define WS_ORIGINS_MAX 10
 #define WS_CLOSE_GRACE 5.0 /* seconds to wait for the client's close frame */
 
-#define WS_MAX_KEYS 64 /* top-level keys of a message */
-
 #define WS_CLOSE_GOING_AWAY 1001
 #define WS_CLOSE_INVALID_DATA 1007
 #define WS_CLOSE_POLICY 1008

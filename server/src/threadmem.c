@@ -69,6 +69,7 @@ void threadmem_init(char **argv)
 /* Lowest usable address of this thread's stack (above its guard page), or NULL on the main
  * thread or when unknown. */
 static _Thread_local char *stack_low; /* lowest address of this thread's stack, or NULL */
+static _Thread_local uintptr_t stack_high; /* one past its highest address */
 static _Thread_local int stack_known;
 
 /* Not inlined: its pthread_attr_t must not widen threadmem_trim_stack's frame. */
@@ -87,6 +88,7 @@ __attribute__((noinline)) static void learn_stack(void)
     }
     if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
         stack_low = addr;
+        stack_high = (uintptr_t)addr + size;
     }
     pthread_attr_destroy(&attr);
 }
@@ -108,7 +110,9 @@ void threadmem_trim_stack(void)
     }
     low = (uintptr_t)stack_low;
     top = ((uintptr_t)&here - STACK_MARGIN) & ~(page - 1);
-    if (top > low) {
+    /* Only ever below the current frame and inside this thread's stack (a local on some other
+     * stack, such as a sanitizer's fake stack, must not send madvise across the heap). */
+    if (top > low && top < stack_high) {
         (void)madvise(stack_low, top - low, MADV_DONTNEED);
     }
 }

@@ -21,7 +21,7 @@ void threadmem_init(char **argv);
  * Gives back to the kernel the pages of the calling thread's stack below the caller's frame
  * (madvise MADV_DONTNEED; they read as zeros when touched again). Those pages hold only dead
  * frames of calls that have returned. Call after a deep call chain that will not recur soon
- * (the WebSocket handshake, authentication, a deeply nested message, an API request).
+ * (the WebSocket handshake, authentication, a message on the general cJSON path, an API request).
  * Does nothing on the main thread or when the stack bounds are unknown.
  */
 void threadmem_trim_stack(void);
