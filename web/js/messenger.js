@@ -51,7 +51,7 @@ export class Messenger extends EventTarget {
     this.presence = new Map();
     this.requests = new Map(); // incoming requests waiting for Accept / Decline
     this.retry = new Map();
-    this.earlyOffers = new Map(); // sender -> offer sent ahead of their chat request
+    this.earlyOffers = new Map(); // sender -> {offer, timer}: an offer sent ahead of their chat request
     this.undelivered = new Set(); // pending requests the server could not deliver (peer offline)
     this.sentOn = new WeakMap(); // message entry -> the link it went out on
     this.busy = Promise.resolve(); // serialises state changes
@@ -435,8 +435,21 @@ export class Messenger extends EventTarget {
     } catch {
       return;
     }
-    const offer = requestOffer(msg.offer) || this.earlyOffers.get(from) || null;
-    this.earlyOffers.delete(from);
+    // An offer sent ahead of this request is taken (its timer goes); if the request is not
+    // kept after all, the answer made to that offer goes too.
+    const early = this.earlyOffers.get(from);
+    if (early) {
+      clearTimeout(early.timer);
+      this.earlyOffers.delete(from);
+    }
+    try {
+      await this.takeRequest(from, msg, hello, requestOffer(msg.offer) || early?.offer || null);
+    } finally {
+      if (early) this.dropUnwantedAnswer(from, early.offer);
+    }
+  }
+
+  async takeRequest(from, msg, hello, offer) {
     const waiting = this.requests.get(from);
     if (waiting && waiting.hello === msg.hello) {
       // The same request again (they came back online, or reconnected): keep its newest offer.
@@ -543,31 +556,46 @@ export class Messenger extends EventTarget {
     }, REPLENISH_DELAY_MS);
   }
 
-  // Prepares the answer to a request's offer before the person accepts (a few at a time).
+  // Prepares the answer to a request's offer before the person accepts (a few at a time). A link
+  // is made only when an answer is: strangers' offers beyond the limit leave nothing behind.
   answerAhead(name, offer) {
-    const ahead = [...this.links.values()].filter((l) => l.holding && !l.initiator).length;
-    const l = this.link(name);
-    if (l.holdsAnswerTo(offer) || l.open || (l.pc && !l.holding) || ahead >= MAX_HELD_ANSWERS) return;
-    l.answer(offer, { hold: true }).catch((e) => this.report(e));
+    const l = this.links.get(name);
+    if (l && (l.holdsAnswerTo(offer) || l.open || (l.pc && !l.holding))) return;
+    const ahead = [...this.links.values()].filter((x) => x.holding && !x.initiator).length;
+    if (ahead >= MAX_HELD_ANSWERS) return;
+    this.link(name).answer(offer, { hold: true }).catch((e) => this.report(e));
   }
 
   // An offer sent just ahead of a chat request (while its sender runs X3DH): the answer is
-  // prepared at once and kept here; if no request follows, it is dropped.
+  // prepared at once and kept here with its one timer; if no request follows, it is dropped.
+  // While one is kept for a sender, further early offers from them are ignored.
   onEarlyOffer(from, msg) {
+    if (this.earlyOffers.has(from)) return;
     const offer = requestOffer(msg.offer);
     const st = this.contacts[from]?.status;
     if (!offer || st === 'active' || st === 'pending' || this.requests.has(from)) return;
-    this.earlyOffers.delete(from);
-    this.earlyOffers.set(from, offer);
-    while (this.earlyOffers.size > MAX_EARLY_OFFERS) this.earlyOffers.delete(this.earlyOffers.keys().next().value);
+    const timer = setTimeout(() => this.dropEarlyOffer(from), EARLY_OFFER_MS);
+    this.earlyOffers.set(from, { offer, timer });
+    while (this.earlyOffers.size > MAX_EARLY_OFFERS) this.dropEarlyOffer(this.earlyOffers.keys().next().value);
     this.answerAhead(from, offer);
-    setTimeout(() => {
-      if (this.earlyOffers.get(from) === offer) this.earlyOffers.delete(from);
-      const st2 = this.contacts[from]?.status;
-      if (!this.requests.has(from) && st2 !== 'active' && st2 !== 'pending' && this.links.get(from)?.holdsAnswerTo(offer)) {
-        this.dropLink(from);
-      }
-    }, EARLY_OFFER_MS);
+  }
+
+  // An early offer timed out or was pushed out: its timer goes, and so does the answer made to
+  // it unless a request came.
+  dropEarlyOffer(from) {
+    const entry = this.earlyOffers.get(from);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    this.earlyOffers.delete(from);
+    this.dropUnwantedAnswer(from, entry.offer);
+  }
+
+  // The answer made ahead to an offer goes unless a request or a chat with its sender is kept.
+  dropUnwantedAnswer(from, offer) {
+    const st = this.contacts[from]?.status;
+    if (!this.requests.has(from) && st !== 'active' && st !== 'pending' && this.links.get(from)?.holdsAnswerTo(offer)) {
+      this.dropLink(from);
+    }
   }
 
   /** A contact's identity key changed: warn, and hold sending until the person has looked. */
