@@ -105,6 +105,10 @@ test('40+ bad inputs: right status, JSON error, server up, data intact, integrit
     ['chunked body too large', 'POST /api/signup HTTP/1.1', { headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }, body: `2000\r\n${'x'.repeat(0x2000)}\r\n0\r\n\r\n` }, 413],
     ['Content-Length above the cap', 'POST /api/signup HTTP/1.1', { headers: { 'Content-Type': 'application/json' }, body: `{"username":"${'a'.repeat(20000)}"}` }, 413],
     ['percent-encoded path', 'GET /api/keys/%61lice HTTP/1.1', { headers: { Authorization: `Bearer ${t}` } }, 400],
+    // Requests Civetweb cannot parse reach the error handler without a method (this crashed the
+    // server once): headers over max_request_size, and a request line that is not HTTP.
+    ['headers over 8 KiB', 'GET /healthz HTTP/1.1', { headers: { 'X-Pad': 'x'.repeat(9000) } }, 413],
+    ['not an HTTP request line', 'HELLO', {}, 400],
   ];
   for (const [what, line, opts, status] of raws) {
     const r = await rawRequest(server.port, line, opts);
