@@ -187,12 +187,19 @@ async function enter(username, auth, vaultKey, fresh) {
   state.token = auth.token;
   state.expiresAt = auth.expiresAt;
   state.username = username;
-  const vault = await Vault.open(username, vaultKey);
+  let vault;
+  try {
+    vault = await Vault.open(username, vaultKey);
+  } catch (e) {
+    forgetLogin(); // refused (the key is wiped): back to log-in with nothing kept
+    throw e;
+  }
   let account = null;
   try {
     account = await vault.loadAccount();
   } catch (e) {
     vault.close();
+    forgetLogin();
     if (e instanceof core.ParleyError && e.codeName === 'AUTH') {
       throw new UserError('This browser holds keys for this username that this password does not unlock.');
     }
@@ -218,6 +225,12 @@ async function enter(username, auth, vaultKey, fresh) {
   renderAll();
   signaling.start();
   scheduleRefresh();
+}
+
+// The log-in did not lead into the app: the server token and who it was for are not kept.
+function forgetLogin() {
+  setToken(null);
+  Object.assign(state, { token: null, expiresAt: 0, username: null });
 }
 
 function scheduleRefresh() {

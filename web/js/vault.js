@@ -78,7 +78,8 @@ export class Vault {
 
   /**
    * Opens (creating if needed) the vault of a user with the vault key. A vault in another format
-   * (an older one has records but no format mark) is refused with a VaultError.
+   * (an older one has records but no format mark) is refused with a VaultError, and the vault key
+   * is wiped.
    */
   static async open(username, vaultKey) {
     if (navigator.storage?.persist) {
@@ -89,6 +90,7 @@ export class Vault {
       await checkFormat(db);
     } catch (e) {
       db.close();
+      vaultKey.fill(0); // refused: the key is not kept
       throw e;
     }
     return new Vault(db, vaultKey, username);
