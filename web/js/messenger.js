@@ -97,16 +97,21 @@ export class Messenger extends EventTarget {
     return this.histories.get(name) || [];
   }
 
-  // The contacts and the waiting requests, stored together.
-  contactsRecords() {
-    return [
-      ['contacts', this.vault.sealJson('contacts', this.contacts)],
-      ['requests', this.vault.sealJson('requests', Object.fromEntries(this.requests))],
-    ];
+  // The contacts record, and with withRequests the waiting requests too (in the same
+  // transaction). The requests (each with its offer's SDP) are written only where they change,
+  // not with every contacts save (an unread count changes with every message).
+  contactsRecords(withRequests = false) {
+    const out = [['contacts', this.vault.sealJson('contacts', this.contacts)]];
+    if (withRequests) out.push(this.requestsRecord());
+    return out;
   }
 
-  async saveContacts() {
-    await this.vault.putMany(this.contactsRecords());
+  requestsRecord() {
+    return ['requests', this.vault.sealJson('requests', Object.fromEntries(this.requests))];
+  }
+
+  async saveContacts(withRequests = false) {
+    await this.vault.putMany(this.contactsRecords(withRequests));
   }
 
   async loadHistory(name) {
@@ -283,7 +288,7 @@ export class Messenger extends EventTarget {
         await this.vault.deleteSession(name);
         delete this.contacts[name];
       }
-      await this.saveContacts(); // the request is gone, from the vault too
+      await this.saveContacts(true); // the request is gone, from the vault too
       this.changed(name);
       return;
     }
@@ -292,14 +297,14 @@ export class Messenger extends EventTarget {
     // now), else an offer of ours. None of it waits for the contact to be stored.
     this.connectAccepted(name, req.offer);
     this.subscribe();
-    this.acceptStored(name);
+    this.acceptStored(name, true); // the contact and the request's removal, stored together
     this.changed(name);
   }
 
   // Tells them once the contact is stored, without holding up the queue meanwhile (IndexedDB
   // commits transactions in the order they were made, so what is stored later lands after it).
-  acceptStored(name) {
-    this.saveContacts().then(() => this.signaling.send({ type: 'chat-accept', to: name }), (e) => this.report(e));
+  acceptStored(name, withRequests = false) {
+    this.saveContacts(withRequests).then(() => this.signaling.send({ type: 'chat-accept', to: name }), (e) => this.report(e));
   }
 
   // After accepting (or when both asked at once): answer their offer, or offer ourselves.
@@ -456,6 +461,7 @@ export class Messenger extends EventTarget {
       if (offer && offer.link !== waiting.offer?.link) {
         waiting.offer = offer;
         this.answerAhead(from, offer);
+        await this.vault.putMany([this.requestsRecord()]);
       }
       return;
     }
@@ -522,7 +528,7 @@ export class Messenger extends EventTarget {
     if (!known) this.requests.set(from, { identityKey, at: Date.now(), hello: msg.hello, offer });
     const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session),
       ...(stale.length ? this.historyRecords(from, stale) : []),
-      ...(known ? [] : this.contactsRecords())]);
+      ...(known ? [] : this.contactsRecords(true))]);
     // The answer is made while the keys are stored and the person decides; it stays here until
     // they accept.
     if (!known && offer) this.answerAhead(from, offer);
@@ -941,7 +947,7 @@ export class Messenger extends EventTarget {
         c.verified = false;
         delete c.hello;
       }
-      await this.saveContacts();
+      await this.saveContacts(true); // the requests are gone too
       this.changed(null);
     });
     for (const name of former) {
