@@ -327,13 +327,11 @@ function renderRequests() {
     const accept = el('button', { type: 'button', textContent: 'Accept' });
     const decline = el('button', { type: 'button', className: 'secondary', textContent: 'Decline' });
     accept.addEventListener('click', async () => {
-      await m.answerRequest(name, true);
-      renderRequests();
+      await m.answerRequest(name, true); // the list is drawn again on its 'request' event
       openChat(name);
     });
     decline.addEventListener('click', async () => {
       await m.answerRequest(name, false);
-      renderRequests();
     });
     const who = el('strong', { textContent: name });
     box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Request from ${name}` },
@@ -537,7 +535,6 @@ function wire() {
     try {
       const opened = await state.messenger.startChat(name);
       $('contact').value = '';
-      renderRequests(); // starting a chat with someone who asked accepts their request
       openChat(opened);
     } catch (e) {
       contactError(plain(e));

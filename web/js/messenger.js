@@ -278,6 +278,7 @@ export class Messenger extends EventTarget {
     const req = this.requests.get(name);
     if (!req) return;
     this.requests.delete(name);
+    this.requestsChanged(name);
     if (!accept) {
       this.signaling.send({ type: 'chat-decline', to: name });
       if (!this.contacts[name] || this.contacts[name].status !== 'active') {
@@ -299,6 +300,11 @@ export class Messenger extends EventTarget {
     this.subscribe();
     this.acceptStored(name, true); // the contact and the request's removal, stored together
     this.changed(name);
+  }
+
+  // The waiting requests changed (one came, or went): the list is drawn again.
+  requestsChanged(name) {
+    this.dispatchEvent(new CustomEvent('request', { detail: { name } }));
   }
 
   // Tells them once the contact is stored, without holding up the queue meanwhile (IndexedDB
@@ -548,7 +554,7 @@ export class Messenger extends EventTarget {
       this.changed(from);
       return;
     }
-    this.dispatchEvent(new CustomEvent('request', { detail: { name: from } }));
+    this.requestsChanged(from);
     this.changed(from);
   }
 
@@ -937,6 +943,7 @@ export class Messenger extends EventTarget {
       }
       this.sessions.clear();
       this.requests.clear(); // made for the former identity's keys
+      this.requestsChanged(null);
       const fresh = core.Account.create();
       fresh.generatePrekeys(100);
       this.account.free();
