@@ -52,8 +52,8 @@ export function randomId() {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-/** A link id as the offerer draws it (randomId): the only form a link id is taken in. */
-export const LINK_ID_RE = /^[0-9a-f]{32}$/;
+/** What randomId() draws: the only form a message id or a link id is taken in. */
+export const RANDOM_ID_RE = /^[0-9a-f]{32}$/;
 
 /** Usernames as the server accepts them (docs/API.md). */
 export const USERNAME_RE = /^[a-z][a-z0-9_.-]{2,31}$/;

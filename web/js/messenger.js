@@ -10,14 +10,14 @@
 // receiver keeps ids, so nothing is lost or shown twice.
 import * as core from '../core/parley.js';
 import { ApiError, request } from './api.js';
-import { LINK_ID_RE, equalBytes, fromB64u, fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
+import { RANDOM_ID_RE, equalBytes, fromB64u, fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
 import { bundleFromJson, publish, replenish } from './keys.js';
 import { HOLD_MS, PeerLink } from './peer.js';
 
 const MAX_TEXT = 16384;
 const CHUNK = 100; // history is stored in sealed chunks of 100 messages
-const ID_RE = /^[0-9a-f]{32}$/; // message ids are 128-bit random hex
 const MAX_ACK_IDS = 256;
+const MAX_OFFER_SDP = 60000; // characters of a request's (or early) offer SDP
 const TRANSMIT_BATCH = 32; // messages encrypted and stored in one transaction before they leave
 // How far a peer's timestamp may be from our clock (strictly less) and still be shown: 366 days.
 // Wide on purpose: messages sent long ago may arrive late (queued while we were away); the check
@@ -868,7 +868,7 @@ export class Messenger extends EventTarget {
       return;
     }
     const history = this.history(name);
-    if (inner.t === 'msg' && typeof inner.id === 'string' && ID_RE.test(inner.id) &&
+    if (inner.t === 'msg' && typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) &&
         typeof inner.text === 'string') {
       let indexes = null;
       let contactsChanged = false;
@@ -975,7 +975,7 @@ export class Messenger extends EventTarget {
 // The WebRTC offer a chat request carries: {link, sdp} as sent, and when it came.
 function requestOffer(o) {
   if (!o || typeof o !== 'object' || typeof o.link !== 'string' || typeof o.sdp !== 'string') return null;
-  if (!LINK_ID_RE.test(o.link) || o.sdp.length > 60000) return null;
+  if (!RANDOM_ID_RE.test(o.link) || o.sdp.length > MAX_OFFER_SDP) return null;
   return { link: o.link, sdp: o.sdp, at: Date.now() };
 }
 

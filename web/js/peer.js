@@ -8,13 +8,14 @@
 // While a link is "held" nothing of it leaves the page but that offer, which names no address:
 // ICE candidates (and a held answer) go out only when the peer answers or the person accepts
 // (release()).
-import { LINK_ID_RE, randomId } from './encoding.js';
+import { RANDOM_ID_RE, randomId } from './encoding.js';
 
 const ICE_TIMEOUT_MS = 20000;
 const DISCONNECTED_GRACE_MS = 4000; // ICE may recover from "disconnected" by itself
 const GLARE_WINDOW_MS = 5000; // our unanswered offer older than this yields to theirs
 export const HOLD_MS = 5 * 60 * 1000; // a held link (a chat request not yet accepted) lives this long
 const MAX_HELD = 64;
+const MAX_PENDING_ICE = 64; // candidates kept until the remote description is set
 
 export class PeerLink extends EventTarget {
   constructor(me, peer, signaling) {
@@ -166,7 +167,7 @@ export class PeerLink extends EventTarget {
 
   /** Handles a relayed signal for this contact. */
   async onSignal(msg) {
-    if (typeof msg.link !== 'string' || !LINK_ID_RE.test(msg.link)) return;
+    if (typeof msg.link !== 'string' || !RANDOM_ID_RE.test(msg.link)) return;
     if (msg.type === 'offer' && typeof msg.sdp === 'string') {
       // Both started at once: ours wins, they will answer it. (An offer held for our request
       // yields: offering instead of answering it means they will not answer it.)
@@ -186,7 +187,7 @@ export class PeerLink extends EventTarget {
     } else if (msg.type === 'ice' && msg.candidate && typeof msg.candidate === 'object') {
       if (this.pc.remoteDescription) {
         await this.pc.addIceCandidate(msg.candidate).catch(() => {});
-      } else if (this.pendingIce.length < 64) {
+      } else if (this.pendingIce.length < MAX_PENDING_ICE) {
         this.pendingIce.push(msg.candidate);
       }
     } else if (msg.type === 'bye') {
