@@ -861,14 +861,8 @@ export class Messenger extends EventTarget {
       }
       throw e;
     }
-    if (!inner || typeof inner !== 'object' || Array.isArray(inner)) {
-      // Valid JSON but not an object (null, a number, a list): a bad body like any other. The
-      // message key is spent, so the advanced session is stored; the payload is dropped.
-      await this.setSession(name, session);
-      return;
-    }
     const history = this.history(name);
-    if (inner.t === 'msg' && typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) &&
+    if (inner?.t === 'msg' && typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) &&
         typeof inner.text === 'string') {
       let indexes = null;
       let contactsChanged = false;
@@ -885,7 +879,7 @@ export class Messenger extends EventTarget {
       const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [inner.id] }));
       await this.persist(name, session, indexes, contactsChanged);
       this.links.get(name)?.send(ack);
-    } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
+    } else if (inner?.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
       const touched = [];
       // Receipts are for recent messages: search from the end.
       for (let i = history.length - 1; i >= 0 && touched.length < inner.ids.length; i -= 1) {
