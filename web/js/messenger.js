@@ -10,7 +10,7 @@
 // receiver keeps ids, so nothing is lost or shown twice.
 import * as core from '../core/parley.js';
 import { ApiError, request } from './api.js';
-import { RANDOM_ID_RE, equalBytes, fromB64u, fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
+import { RANDOM_ID_RE, fromB64u, fromUtf8, randomId, toB64u } from './encoding.js';
 import { bundleFromJson, publish, replenish } from './keys.js';
 import { HOLD_MS, PeerLink } from './peer.js';
 
@@ -976,4 +976,3 @@ function requestOffer(o) {
 /** An error whose message is meant for the person. */
 export class UserError extends Error {}
 
-export { equalBytes, utf8 };

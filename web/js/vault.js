@@ -7,7 +7,7 @@
 // (the name is the associated data of a JSON record; the core's sealed state is sealed under a
 // key derived for that one record name), so records cannot be swapped between names.
 import * as core from '../core/parley.js';
-import { fromUtf8, randomId, toB64u, utf8 } from './encoding.js';
+import { fromUtf8, toB64u, utf8 } from './encoding.js';
 
 export const FORMAT = 2;
 const FORMAT_KEY = 'format'; // stored in the clear (a number), beside the HMAC-named records
@@ -215,4 +215,3 @@ export class Vault {
   }
 }
 
-export { randomId };
