@@ -12,7 +12,7 @@ import * as core from '../core/parley.js';
 import { ApiError, request } from './api.js';
 import { RANDOM_ID_RE, fromB64u, fromUtf8, randomId, toB64u } from './encoding.js';
 import { bundleFromJson, publish, replenish } from './keys.js';
-import { HOLD_MS, PeerLink } from './peer.js';
+import { HOLD_MS, PeerLink, coolDown, warmUp } from './peer.js';
 
 const MAX_TEXT = 16384;
 const CHUNK = 100; // history is stored in sealed chunks of 100 messages
@@ -66,6 +66,7 @@ export class Messenger extends EventTarget {
       this.histories.set(name, await this.loadHistory(name));
     }
     this.signaling.addEventListener('message', (ev) => this.onSignal(ev.detail));
+    warmUp(); // WebRTC readied now, not when the first chat starts
     this.signaling.addEventListener('state', (ev) => {
       if (ev.detail.state === 'online') {
         this.subscribe();
@@ -232,10 +233,14 @@ export class Messenger extends EventTarget {
       if (keyChanged) this.raiseIdentityWarning(name);
       if (!this.histories.has(name)) this.histories.set(name, []);
       const stale = this.dropWires(name);
-      // The session that made the hello is stored (with the contact) before the hello leaves.
-      await this.persist(name, session, stale.length ? stale : null, true);
+      // The hello leaves while the session that made it is being stored (with the contact): it is
+      // the session's first message, so no message key can be used twice whatever happens to the
+      // write. A page that dies before the write lands has no trace of the chat (and will make a
+      // new session); the request it sent is then one the contact may accept and never hear from.
+      const storing = this.persist(name, session, stale.length ? stale : null, true);
       this.subscribe();
       await this.sendRequest(name);
+      await storing;
       this.changed(name);
       return name;
     });
@@ -473,8 +478,9 @@ export class Messenger extends EventTarget {
     }
     const identity = core.messageSenderIdentity(hello);
     const existing = this.contacts[from];
-    // A repeat of the request we already answered arrives through the existing session.
-    const current = await this.session(from);
+    // A repeat of the request we already answered arrives through the existing session. (Only
+    // contacts and waiting requests have one stored: a stranger's request reads nothing.)
+    const current = existing || this.requests.has(from) ? await this.session(from) : null;
     if (current) {
       let repeat = false;
       try {
@@ -538,9 +544,19 @@ export class Messenger extends EventTarget {
     // The answer is made while the keys are stored and the person decides; it stays here until
     // they accept.
     if (!known && offer) this.answerAhead(from, offer);
+    const keyChanged = !!existing?.identityKey && existing.identityKey !== identityKey;
+    if (!known && !keyChanged) {
+      // A new request is shown while it is being stored, and the queue goes on meanwhile: what
+      // an Accept or a Decline stores lands after it (IndexedDB commits transactions over one
+      // store in the order they were made), and nothing either sends needs it on disk first.
+      storing.then(() => this.replenishSoon(), (e) => this.report(e));
+      this.requestsChanged(from);
+      this.changed(from);
+      return;
+    }
     await storing;
     this.replenishSoon();
-    if (existing && existing.identityKey && existing.identityKey !== identityKey) {
+    if (keyChanged) {
       this.contacts[from].identityKey = identityKey;
       await this.identityChanged(from, true);
     }
@@ -829,8 +845,10 @@ export class Messenger extends EventTarget {
           touched.push(history.lastIndexOf(entry));
         }
       }
-      // Stored before they leave: a reload must never reuse a message key.
-      await this.persist(name, encrypted ? session : null, touched.length ? touched : null);
+      // A ratchet state that made a ciphertext is stored before it leaves: a reload must never
+      // reuse a message key. Ciphertexts kept since they were typed are stored already; those
+      // leave first and their new state is stored after.
+      if (encrypted) await this.persist(name, session, touched.length ? touched : null);
       let i = 0;
       const handed = [];
       while (i < batch.length && link.send(wires[i])) {
@@ -841,7 +859,8 @@ export class Messenger extends EventTarget {
         }
         i += 1;
       }
-      if (handed.length) await this.saveHistory(name, handed);
+      const stored = encrypted ? handed : [...new Set([...touched, ...handed])];
+      if (stored.length) await this.saveHistory(name, stored);
       if (touched.length) this.changed(name);
       if (i < batch.length) return; // the link went down: the rest goes with the next one
     }
@@ -957,6 +976,7 @@ export class Messenger extends EventTarget {
   }
 
   shutdown() {
+    coolDown();
     clearTimeout(this.replenishTimer);
     this.replenishTimer = null;
     for (const l of this.links.values()) l.close();

@@ -17,6 +17,82 @@ export const HOLD_MS = 5 * 60 * 1000; // a held link (a chat request not yet acc
 const MAX_HELD = 64;
 const MAX_PENDING_ICE = 64; // candidates kept until the remote description is set
 
+// WebRTC readied ahead, while nobody waits: this page's DTLS certificate (browsers otherwise make
+// one per RTCPeerConnection, on the setup's critical path) and one spare RTCPeerConnection that
+// gathers its local candidates (iceCandidatePoolSize) before any link needs it. The next link
+// takes the spare and a new one is made a little later. Gathering binds local sockets and sends
+// nothing; candidates leave only with a link, under the rules above.
+const CERT_RENEW_MS = 24 * 3600 * 1000; // a certificate this close to expiring is replaced
+const SPARE_MAX_AGE_MS = 10 * 60 * 1000; // an older spare is closed, not used
+const SPARE_DELAY_MS = 2000; // a new spare is made this long after one is taken
+let certificate = null;
+let spare = null; // { pc, at }
+let spareTimer = null;
+let warming = null;
+let ready = false; // between warmUp() and coolDown()
+
+const freshCertificate = () => !!certificate && certificate.expires - Date.now() > CERT_RENEW_MS;
+
+function peerConfig(pool = 0) {
+  const config = { iceServers: [], iceCandidatePoolSize: pool };
+  if (freshCertificate()) config.certificates = [certificate];
+  return config;
+}
+
+function dropSpare() {
+  if (spare) spare.pc.close();
+  spare = null;
+}
+
+/** Readies WebRTC for this page's links (after login). Safe to call again. */
+export function warmUp() {
+  ready = true;
+  if (typeof RTCPeerConnection === 'undefined') return Promise.resolve();
+  warming ||= (async () => {
+    if (!freshCertificate()) {
+      certificate = await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' })
+        .catch(() => null); // links then make their own
+    }
+    if (!ready || (spare && Date.now() - spare.at < SPARE_MAX_AGE_MS)) return;
+    dropSpare();
+    spare = { pc: new RTCPeerConnection(peerConfig(1)), at: Date.now() };
+  })().finally(() => { warming = null; });
+  return warming;
+}
+
+/** Closes the spare connection (on logout). */
+export function coolDown() {
+  ready = false;
+  clearTimeout(spareTimer);
+  dropSpare();
+}
+
+// The spare connection if it is fresh, else a new one; a new spare follows shortly.
+function takePc() {
+  let pc = null;
+  if (spare && Date.now() - spare.at < SPARE_MAX_AGE_MS && freshCertificate()) {
+    ({ pc } = spare);
+    spare = null;
+  } else {
+    dropSpare();
+  }
+  if (ready) {
+    clearTimeout(spareTimer);
+    spareTimer = setTimeout(warmUp, SPARE_DELAY_MS);
+  }
+  return pc || new RTCPeerConnection(peerConfig());
+}
+
+// A candidate by what identifies it (foundation, component, transport, priority, address,
+// port): descriptions and candidate events spell the rest of the line differently.
+function candidateKey(line) {
+  return typeof line === 'string' ? line.replace(/^a=/, '').split(' ').slice(0, 6).join(' ') : '';
+}
+
+function sdpCandidates(sdp) {
+  return new Set(sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')).map(candidateKey));
+}
+
 export class PeerLink extends EventTarget {
   constructor(me, peer, signaling) {
     super();
@@ -98,8 +174,18 @@ export class PeerLink extends EventTarget {
   release() {
     if (!this.holding) return;
     this.holding = false;
-    const held = this.held;
+    let held = this.held;
     this.held = [];
+    // A held answer goes as the description as it is now, which names the candidates gathered
+    // while it waited: the offering side can start its checks with that one message. Those
+    // candidates are not sent again on their own.
+    const answer = held.find((msg) => msg.type === 'answer');
+    const sdp = this.pc?.localDescription?.type === 'answer' ? this.pc.localDescription.sdp : null;
+    if (answer && sdp) {
+      const named = sdpCandidates(sdp);
+      held = held.filter((msg) => msg.type !== 'ice' || !named.has(candidateKey(msg.candidate.candidate)));
+      answer.sdp = sdp;
+    }
     for (const msg of held) this.signaling.send({ ...msg, to: this.peer, link: this.link });
     this.armTimer(ICE_TIMEOUT_MS);
   }
@@ -126,7 +212,7 @@ export class PeerLink extends EventTarget {
   }
 
   createPc(timeoutMs = ICE_TIMEOUT_MS) {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = takePc();
     this.pc = pc;
     pc.onicecandidate = (ev) => {
       if (ev.candidate && pc === this.pc) this.signal({ type: 'ice', candidate: ev.candidate.toJSON() });
