@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // The page: start-up (core self-test, one active tab), sign up and log in, and the messenger UI.
 // Untrusted text (usernames, messages) is only ever put into the page with textContent.
 import * as core from './core/parley.js';

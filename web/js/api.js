@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // The server's JSON API (docs/API.md). Errors become ApiError with the server's code and a
 // sentence a person can act on.
 export class ApiError extends Error {

@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // Byte and text helpers shared by the page's modules.
 
 const encoder = new TextEncoder();

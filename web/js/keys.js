@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // Converts between the core's binary bundle (docs/PROTOCOL.md section 3) and the directory's
 // JSON (docs/API.md), and keeps this account's prekeys published.
 import { concat, fromB64u, toB64u, u32be } from './encoding.js';

@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // The messenger: contacts, chat requests, sessions, the encrypted transcript and its delivery
 // over WebRTC. Everything sent to a peer is a Double Ratchet message from the core; what the
 // server relays is signaling and, for a chat request, the X3DH initial message (ciphertext).

@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // One WebRTC link to one contact: an RTCPeerConnection with one ordered, reliable data channel,
 // set up through signaling. Every signal carries the link's id, so signals of an older link are
 // ignored; when both sides start a link at once, the one started by the alphabetically smaller
@@ -18,20 +19,24 @@ const MAX_HELD = 64;
 const MAX_PENDING_ICE = 64; // candidates kept until the remote description is set
 
 // WebRTC readied ahead, while nobody waits: this page's DTLS certificate (browsers otherwise make
-// one per RTCPeerConnection, on the setup's critical path) and one spare RTCPeerConnection that
-// gathers its local candidates (iceCandidatePoolSize) before any link needs it. The next link
-// takes the spare and a new one is made a little later. Gathering binds local sockets and sends
-// nothing; candidates leave only with a link, under the rules above.
+// one per RTCPeerConnection, on the setup's critical path), a spare RTCPeerConnection that
+// gathers its local candidates (iceCandidatePoolSize) for the next link that answers, and a
+// spare offer (a connection with its data channel, its local offer set and its candidates
+// gathered) for the next link that offers. A link takes a spare and new ones are made a little
+// later. Spares bind local sockets and send nothing; candidates leave only with a link, under the
+// rules above.
 const CERT_RENEW_MS = 24 * 3600 * 1000; // a certificate this close to expiring is replaced
 const SPARE_MAX_AGE_MS = 10 * 60 * 1000; // an older spare is closed, not used
-const SPARE_DELAY_MS = 2000; // a new spare is made this long after one is taken
+const SPARE_DELAY_MS = 2000; // new spares are made this long after one is taken
 let certificate = null;
-let spare = null; // { pc, at }
+let spare = null; // { pc, at }: for answering
+let spareOffer = null; // { pc, dc, sdp, candidates, at }: for offering
 let spareTimer = null;
 let warming = null;
 let ready = false; // between warmUp() and coolDown()
 
 const freshCertificate = () => !!certificate && certificate.expires - Date.now() > CERT_RENEW_MS;
+const fresh = (s) => !!s && Date.now() - s.at < SPARE_MAX_AGE_MS && freshCertificate();
 
 function peerConfig(pool = 0) {
   const config = { iceServers: [], iceCandidatePoolSize: pool };
@@ -39,9 +44,11 @@ function peerConfig(pool = 0) {
   return config;
 }
 
-function dropSpare() {
+function dropSpares() {
   if (spare) spare.pc.close();
+  if (spareOffer) spareOffer.pc.close();
   spare = null;
+  spareOffer = null;
 }
 
 /** Readies WebRTC for this page's links (after login). Safe to call again. */
@@ -53,34 +60,59 @@ export function warmUp() {
       certificate = await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' })
         .catch(() => null); // links then make their own
     }
-    if (!ready || (spare && Date.now() - spare.at < SPARE_MAX_AGE_MS)) return;
-    dropSpare();
-    spare = { pc: new RTCPeerConnection(peerConfig(1)), at: Date.now() };
-  })().finally(() => { warming = null; });
+    if (!ready) return;
+    if (!fresh(spare)) {
+      if (spare) spare.pc.close();
+      spare = { pc: new RTCPeerConnection(peerConfig(1)), at: Date.now() };
+    }
+    if (!fresh(spareOffer)) {
+      if (spareOffer) spareOffer.pc.close();
+      spareOffer = null;
+      const pc = new RTCPeerConnection(peerConfig());
+      const dc = pc.createDataChannel('parley', { ordered: true });
+      const candidates = [];
+      pc.onicecandidate = (ev) => {
+        if (ev.candidate && candidates.length < MAX_HELD) candidates.push(ev.candidate.toJSON());
+      };
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      if (ready && !spareOffer) spareOffer = { pc, dc, sdp: offer.sdp, candidates, at: Date.now() };
+      else pc.close();
+    }
+  })().catch(() => {}).finally(() => { warming = null; });
   return warming;
 }
 
-/** Closes the spare connection (on logout). */
+/** Closes the spare connections (on logout). */
 export function coolDown() {
   ready = false;
   clearTimeout(spareTimer);
-  dropSpare();
+  dropSpares();
 }
 
-// The spare connection if it is fresh, else a new one; a new spare follows shortly.
+function replenishSpares() {
+  if (!ready) return;
+  clearTimeout(spareTimer);
+  spareTimer = setTimeout(warmUp, SPARE_DELAY_MS);
+}
+
+// The spare connection for answering if it is fresh, else a new one.
 function takePc() {
   let pc = null;
-  if (spare && Date.now() - spare.at < SPARE_MAX_AGE_MS && freshCertificate()) {
-    ({ pc } = spare);
-    spare = null;
-  } else {
-    dropSpare();
-  }
-  if (ready) {
-    clearTimeout(spareTimer);
-    spareTimer = setTimeout(warmUp, SPARE_DELAY_MS);
-  }
+  if (fresh(spare)) ({ pc } = spare);
+  else if (spare) spare.pc.close();
+  spare = null;
+  replenishSpares();
   return pc || new RTCPeerConnection(peerConfig());
+}
+
+// The spare offer if it is fresh ({pc, dc, sdp, candidates}), else null.
+function takeOffer() {
+  const taken = fresh(spareOffer) ? spareOffer : null;
+  if (spareOffer && !taken) spareOffer.pc.close();
+  spareOffer = null;
+  replenishSpares();
+  return taken;
 }
 
 // A candidate by what identifies it (foundation, component, transport, priority, address,
@@ -113,15 +145,7 @@ export class PeerLink extends EventTarget {
 
   /** Starts a new link as the offering side. */
   async start() {
-    this.reset();
-    this.link = randomId();
-    this.initiator = true;
-    this.startedAt = Date.now();
-    this.createPc();
-    this.attach(this.pc.createDataChannel('parley', { ordered: true }));
-    const offer = await this.pc.createOffer();
-    await this.pc.setLocalDescription(offer);
-    this.signal({ type: 'offer', sdp: this.pc.localDescription.sdp });
+    await this.makeOffer(false, (sdp) => this.signal({ type: 'offer', sdp }));
   }
 
   /**
@@ -135,20 +159,41 @@ export class PeerLink extends EventTarget {
     return this.preparing;
   }
 
-  async prepare() {
+  prepare() {
+    return this.makeOffer(true);
+  }
+
+  /**
+   * A new link with our offer ({link, sdp}; null if the link was replaced meanwhile): the spare
+   * offer when one is ready, else one made now. The SDP is the offer as created, which names no
+   * candidate; announce (if given) sends it, then the candidates follow as 'ice' signals (kept
+   * while the link is held).
+   */
+  async makeOffer(hold, announce = null) {
     this.reset();
     const link = randomId();
     this.link = link;
     this.initiator = true;
-    this.holding = true;
+    this.holding = hold;
     this.startedAt = Date.now();
-    this.createPc(HOLD_MS);
+    const made = takeOffer();
+    this.createPc(hold ? HOLD_MS : ICE_TIMEOUT_MS, made?.pc);
     const { pc } = this;
-    this.attach(pc.createDataChannel('parley', { ordered: true }));
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    // The description as created: it names no candidate (those are held back).
-    return pc === this.pc ? { link, sdp: offer.sdp } : null;
+    let sdp;
+    let gathered = [];
+    if (made) {
+      this.attach(made.dc);
+      ({ sdp, candidates: gathered } = made);
+    } else {
+      this.attach(pc.createDataChannel('parley', { ordered: true }));
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      if (pc !== this.pc) return null;
+      ({ sdp } = offer);
+    }
+    if (announce) announce(sdp);
+    for (const candidate of gathered) this.signal({ type: 'ice', candidate });
+    return { link, sdp };
   }
 
   /**
@@ -211,8 +256,7 @@ export class PeerLink extends EventTarget {
     }, ms);
   }
 
-  createPc(timeoutMs = ICE_TIMEOUT_MS) {
-    const pc = takePc();
+  createPc(timeoutMs = ICE_TIMEOUT_MS, pc = takePc()) {
     this.pc = pc;
     pc.onicecandidate = (ev) => {
       if (ev.candidate && pc === this.pc) this.signal({ type: 'ice', candidate: ev.candidate.toJSON() });

@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // The signaling WebSocket (docs/API.md, "WebSocket signaling"): authenticates with the token as
 // the first message, reconnects with exponential backoff and jitter, and reports its state.
 const BACKOFF_MIN_MS = 500;

@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // The local vault: everything this browser keeps, in IndexedDB, sealed under keys derived from
 // the vault key, which is derived from the password and never leaves the page. Record names are
 // HMACs of their meaning, so not even the list of contacts is readable without the password.
