@@ -141,20 +141,27 @@ fi
 # -fconserve-stack: without it GCC inlines into handle_request callees with large stack buffers
 # (a 16.4 KiB frame), so a WebSocket's frame reader waited 29 KiB deep and every connection kept
 # 32 KiB of stack resident; with it the reader waits 15 KiB deep (bench/server/README.md).
-civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144"
+civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144 -DPARLEY_WS_FRAME_MAX=65536"
 civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations -fconserve-stack"
 # Civetweb 1.15 answers headers larger than max_request_size with 400 "Malformed message":
 # read_message reports them as -2, get_message tests for 0. Patched to its intended 413 (the
 # expression is part of the cache key, so changing it rebuilds).
 civetweb_patch='s/if ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size)) {/if ((conn->request_len == -2) || ((conn->request_len == 0) \&\& (conn->data_len == conn->buf_size))) {/'
-civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $(cc --version | head -n 1)")"
+# Civetweb 1.15 reads a whole WebSocket frame into memory (malloc of the declared length, up to
+# 2 GiB) before the data callback sees it: one connection could make the server hold gigabytes.
+# Patched: a frame declaring more than PARLEY_WS_FRAME_MAX bytes (server/src/signaling.h
+# WS_FRAME_MAX; only a 64-bit length field can) is answered at once with a close frame 1009 and
+# the connection closed, before anything is allocated or read.
+civetweb_patch_frame='s/if (data_len > (uint64_t)0x7FFF0000ul) {/if (data_len > (uint64_t)PARLEY_WS_FRAME_MAX) { static const char parley_too_big[2] = {3, (char)0xF1}; mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, parley_too_big, 2); mg_cry_internal(conn, "%s", "websocket frame over the size limit: closed with 1009"); break; } if (data_len > (uint64_t)0x7FFF0000ul) {/'
+civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $civetweb_patch_frame $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"
 if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   log "building Civetweb into $civetweb_lib"
   rm -rf "$civetweb_lib"
   mkdir -p "$civetweb_lib/include" "$civetweb_lib/lib"
-  sed "$civetweb_patch" "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
+  sed -e "$civetweb_patch" -e "$civetweb_patch_frame" "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
   grep -q 'request_len == -2) ||' "$civetweb_lib/civetweb.c"
+  grep -q 'PARLEY_WS_FRAME_MAX) {' "$civetweb_lib/civetweb.c"
   # shellcheck disable=SC2086
   cc $civetweb_cflags $civetweb_defs -I"$civetweb_src/include" -I"$civetweb_src/src" \
      -c "$civetweb_lib/civetweb.c" -o "$civetweb_lib/lib/civetweb.o"

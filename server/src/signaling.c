@@ -1,5 +1,9 @@
 #include "signaling.h"
 
+/* Civetweb refuses larger frames itself, before reading them (scripts/deps.sh patch). */
+_Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
+               "Civetweb's frame limit must be the server's WS_FRAME_MAX");
+
 #include "accounts.h"
 #include "api.h"
 #include "config.h"

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
 import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
+import net from 'node:net';
 import { connect, login } from '../lib/ws.mjs';
 
 let server;
@@ -181,6 +182,55 @@ test('a repeated key or too many keys is refused, never relayed; a frame that is
   assert.equal((await b2.next((m) => m.type === 'offer')).sdp, 'é€𝄞');
   a2.close();
   b2.close();
+});
+
+// A raw WebSocket on a TCP socket: the upgrade, then whatever bytes the test writes. Resolves
+// with { sock, frames } once upgraded; frames collects the server's bytes after the upgrade.
+function rawWebSocket() {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(server.port, '127.0.0.1');
+    let head = '';
+    const frames = { data: Buffer.alloc(0), closed: false };
+    sock.on('error', reject);
+    sock.on('close', () => { frames.closed = true; });
+    sock.on('connect', () => sock.write(['GET /ws HTTP/1.1', `Host: 127.0.0.1:${server.port}`, 'Upgrade: websocket',
+      'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13',
+      `Origin: ${server.url}`, '', ''].join('\r\n')));
+    sock.on('data', (d) => {
+      if (head !== null) {
+        head += d.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        if (!head.startsWith('HTTP/1.1 101')) { reject(new Error(head.split('\r\n')[0])); return; }
+        frames.data = Buffer.from(head.slice(end + 4), 'latin1');
+        head = null;
+        resolve({ sock, frames });
+        return;
+      }
+      frames.data = Buffer.concat([frames.data, d]);
+    });
+  });
+}
+
+test('a frame declaring more than 64 KiB is refused with 1009 before its payload is read', async () => {
+  // Before authentication too: the header alone (64-bit length field: 1 GiB) must be answered at
+  // once, not read (and held in memory) to the end first.
+  const { sock, frames } = await rawWebSocket();
+  const header = Buffer.alloc(14);
+  header[0] = 0x81; // FIN, text
+  header[1] = 0x80 | 127; // masked, 64-bit length follows
+  header.writeBigUInt64BE(1n << 30n, 2);
+  header.writeUInt32BE(0x01020304, 10); // mask
+  sock.write(header);
+  sock.write(Buffer.alloc(4096, 0x61)); // a little of the payload; the rest never comes
+  const t0 = Date.now();
+  while (!frames.closed && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+  sock.destroy();
+  assert.ok(frames.data.length >= 4, `a close frame, got ${frames.data.length} bytes in ${Date.now() - t0} ms`);
+  assert.equal(frames.data[0], 0x88); // FIN, close
+  assert.equal(frames.data.readUInt16BE(2), 1009);
+  // The server stays up.
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 });
 
 test('an oversized frame closes the connection with 1009; the server stays up', async () => {
