@@ -33,6 +33,12 @@ function addresses(sdp) {
     (l.startsWith('c=') && l !== 'c=IN IP4 0.0.0.0') || /\b\d{1,3}(?:\.\d{1,3}){3}\b/.test(l.replace('0.0.0.0', '')));
 }
 
+/** The candidates an SDP names, each as its first six fields (foundation … port), as 12.4 compares them. */
+function sdpCandidateKeys(sdp) {
+  return sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:'))
+    .map((l) => l.replace(/^a=/, '').split(' ').slice(0, 6).join(' '));
+}
+
 test('before Accept no address leaves either page; Accept connects at once and the waiting message arrives', async () => {
   const a = await person(server, uniqueName('alice'));
   const b = await person(server, uniqueName('bob'));
@@ -69,6 +75,57 @@ test('before Accept no address leaves either page; Accept connects at once and t
       { text: 'sent before you accepted', sender: a.name },
       { text: 'accepted, hello', sender: 'You' },
     ]);
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('on Accept the held answer goes as the local description, naming the candidates gathered meanwhile, and they are not sent again', async (t) => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await startChat(a, b.name);
+    await send(a, 'waiting for your accept');
+    await requestGroup(b, a.name).waitFor({ state: 'visible', timeout: WAIT });
+    // Bob's answer is made ahead; let its candidates be gathered while he has not decided.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(sent(b).filter((m) => ['ice', 'answer', 'offer'].includes(m.type)).map((m) => m.type), [],
+      'bob sent nothing about a link before accepting');
+
+    await accept(b, a.name);
+    await waitForMessage(b.page, 'waiting for your accept');
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    await send(b, 'accepted, with my candidates');
+    await waitForMessage(a.page, 'accepted, with my candidates');
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+
+    // Alice's offer, in chat-offer and chat-request alike, is the offer as created: no candidate.
+    const offers = sent(a).filter((m) => (m.type === 'chat-offer' || m.type === 'chat-request') && m.to === b.name);
+    assert.ok(offers.some((m) => m.type === 'chat-request'), 'the request went out');
+    for (const m of offers) {
+      assert.equal(typeof m.offer?.sdp, 'string', `${m.type} carries a WebRTC offer`);
+      assert.deepEqual(sdpCandidateKeys(m.offer.sdp), [], `the offer in ${m.type} names no candidate`);
+    }
+
+    // Bob's released answer names the candidates gathered while it waited ...
+    const fromB = sent(b);
+    const answers = fromB.filter((m) => m.type === 'answer');
+    assert.equal(answers.length, 1, 'bob sent one answer');
+    const [answer] = answers;
+    assert.equal(answer.to, a.name);
+    assert.equal(typeof answer.sdp, 'string');
+    const named = sdpCandidateKeys(answer.sdp);
+    assert.ok(named.length > 0, `the released answer names the candidates gathered before Accept:\n${answer.sdp}`);
+    // ... and no ice signal of his repeats one of them.
+    const ice = fromB.filter((m) => m.type === 'ice');
+    const repeated = ice.map((m) => m.candidate?.candidate).filter((c) => named.includes(
+      String(c).replace(/^a=/, '').split(' ').slice(0, 6).join(' ')));
+    assert.deepEqual(repeated, [], 'no ice signal names a candidate the answer named');
+    t.diagnostic(`answer named ${named.length} candidate(s): ${named.join(' | ')}; ${ice.length} ice signal(s) followed`);
+
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
   } finally {
