@@ -488,34 +488,39 @@ static void add_b64(cJSON *obj, const char *name, const unsigned char *bin, size
     }
 }
 
-int keys_get(struct mg_connection *conn, const char *username)
+cJSON *keys_fetch(const char *requester, const char *username, struct keys_refusal *why)
 {
     char folded[USERNAME_MAX + 1];
-    struct account acc;
     struct bundle b;
     enum fetch_result result = FETCH_ERROR;
     cJSON *obj;
     cJSON *spk;
     sqlite3 *db;
-    int rc;
 
-    if ((rc = accounts_authenticate(conn, &acc)) != 0) {
-        return rc;
-    }
+    why->status = 500;
+    why->code = "internal";
+    why->message = "the keys could not be read";
+    why->retry_after = 0;
     username = account_username_fold(username, folded);
     if (username == NULL) {
-        return http_send_error(conn, 400, "invalid_username", "the path does not name a valid "
-                                                              "username");
+        why->status = 400;
+        why->code = "invalid_username";
+        why->message = "that is not a valid username";
+        return NULL;
     }
     /* Each bundle consumes a one-time prekey: one account may not drain others' quickly. */
     {
         char key[RL_KEY_MAX];
         int wait;
-        snprintf(key, sizeof key, "fetch:%s", acc.username);
+        snprintf(key, sizeof key, "fetch:%s", requester);
         wait = rl_take(fetch_limits, key, rl_now());
         if (wait > 0) {
-            log_msg(LOG_WARN, "keys: throttled bundle fetches of %s for %d s", acc.username, wait);
-            return api_send_throttled(conn, wait);
+            log_msg(LOG_WARN, "keys: throttled bundle fetches of %s for %d s", requester, wait);
+            why->status = 429;
+            why->code = "rate_limited";
+            why->message = "too many bundle requests; retry after retryAfter seconds";
+            why->retry_after = wait;
+            return NULL;
         }
     }
     memset(&b, 0, sizeof b);
@@ -533,19 +538,26 @@ int keys_get(struct mg_connection *conn, const char *username)
     case FETCH_OK:
         break;
     case FETCH_NO_USER:
-        return http_send_error(conn, 404, "unknown_user", "no such user");
+        why->status = 404;
+        why->code = "unknown_user";
+        why->message = "no such user";
+        return NULL;
     case FETCH_NO_KEYS:
-        return http_send_error(conn, 404, "no_keys", "this user has not uploaded keys yet");
+        why->status = 404;
+        why->code = "no_keys";
+        why->message = "this user has not uploaded keys yet";
+        return NULL;
     case FETCH_ERROR:
         log_msg(LOG_ERROR, "keys: database error fetching a bundle");
-        return http_send_error(conn, 500, "internal", "the keys could not be read");
+        return NULL;
     }
     obj = cJSON_CreateObject();
     spk = cJSON_CreateObject();
     if (obj == NULL || spk == NULL) {
         cJSON_Delete(obj);
         cJSON_Delete(spk);
-        return http_send_error(conn, 500, "internal", "out of memory");
+        why->message = "out of memory";
+        return NULL;
     }
     cJSON_AddStringToObject(obj, "username", username);
     add_b64(obj, "identityKey", b.identity, 32);
@@ -564,8 +576,31 @@ int keys_get(struct mg_connection *conn, const char *username)
     } else {
         cJSON_AddNullToObject(obj, "oneTimePrekey");
     }
-    log_msg(LOG_DEBUG, "keys: %s fetched a bundle of %s", acc.username, username);
-    return api_send_object(conn, 200, obj);
+    log_msg(LOG_DEBUG, "keys: %s fetched a bundle of %s", requester, username);
+    return obj;
+}
+
+int keys_get(struct mg_connection *conn, const char *username)
+{
+    struct account acc;
+    struct keys_refusal why;
+    cJSON *obj;
+    int rc;
+
+    if ((rc = accounts_authenticate(conn, &acc)) != 0) {
+        return rc;
+    }
+    obj = keys_fetch(acc.username, username, &why);
+    if (obj != NULL) {
+        return api_send_object(conn, 200, obj);
+    }
+    if (why.status == 429) {
+        return api_send_throttled(conn, why.retry_after);
+    }
+    if (why.status == 400) {
+        return http_send_error(conn, 400, why.code, "the path does not name a valid username");
+    }
+    return http_send_error(conn, why.status, why.code, why.message);
 }
 
 int keys_identity(struct mg_connection *conn, const char *username)

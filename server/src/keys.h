@@ -29,6 +29,21 @@ void keys_spk_message(uint32_t id, const unsigned char public_key[32], unsigned 
 /* Called (outside any lock) after a user's identity key was replaced. */
 void keys_set_identity_listener(void (*listener)(const char *username));
 
+/* Why a bundle was not given: an HTTP status (400, 404, 429 or 500), an error code and message
+ * (static strings), and for 429 the seconds to wait. */
+struct keys_refusal {
+    int status;
+    const char *code;
+    const char *message;
+    int retry_after;
+};
+
+/* The bundle of username (any case) for the account requester, consuming one one-time prekey
+ * atomically, as the JSON object GET /api/keys/{username} answers (the caller owns it); NULL and
+ * *why filled when refused. Shared by HTTP and the WebSocket's get-bundle, under one throttle. */
+struct cJSON;
+struct cJSON *keys_fetch(const char *requester, const char *username, struct keys_refusal *why);
+
 int keys_put(struct mg_connection *conn);
 int keys_get(struct mg_connection *conn, const char *username);
 int keys_count(struct mg_connection *conn);

@@ -8,6 +8,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include "api.h"
 #include "config.h"
 #include "http.h"
+#include "keys.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "relay.h"
@@ -60,8 +61,9 @@ static int stopping;
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
 
-static const char *const reserved_types[] = {"auth",     "ready", "error", "subscribe",
-                                             "presence", "identity-changed", "ping", "pong"};
+static const char *const reserved_types[] = {
+    "auth", "ready", "error", "subscribe", "presence", "identity-changed", "ping", "pong",
+    "get-bundle", "bundle"};
 
 int signaling_type_relayable(const char *type)
 {
@@ -749,6 +751,45 @@ static int has_repeated_key(const cJSON *msg)
     return 0;
 }
 
+/* {"type":"get-bundle","user":NAME[,"id":ID]}: NAME's prekey bundle exactly as
+ * GET /api/keys/{NAME} gives it (one one-time prekey consumed, the same throttle), answered as
+ * {"type":"bundle","bundle":{...},"ref":ID}; a refusal as an error with the HTTP endpoint's code
+ * (rate_limited with retryAfter in seconds). Saves the page an HTTP request when starting a chat. */
+static int handle_get_bundle(struct client *c, const cJSON *msg, const cJSON *ref)
+{
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(msg, "user");
+    struct keys_refusal why;
+    cJSON *bundle;
+    cJSON *out;
+
+    if (!cJSON_IsString(user)) {
+        send_error(c->conn, "invalid_message", "get-bundle needs a string user", ref);
+        return 1;
+    }
+    bundle = keys_fetch(c->user, user->valuestring, &why);
+    out = cJSON_CreateObject();
+    if (out == NULL) {
+        cJSON_Delete(bundle);
+        return 1;
+    }
+    if (bundle != NULL) {
+        cJSON_AddStringToObject(out, "type", "bundle");
+        cJSON_AddItemToObject(out, "bundle", bundle);
+    } else {
+        cJSON_AddStringToObject(out, "type", "error");
+        cJSON_AddStringToObject(out, "code", why.code);
+        cJSON_AddStringToObject(out, "message", why.message);
+        if (why.status == 429) {
+            cJSON_AddNumberToObject(out, "retryAfter", why.retry_after);
+        }
+    }
+    if (ref != NULL) {
+        cJSON_AddItemToObject(out, "ref", cJSON_Duplicate(ref, 1));
+    }
+    write_object(c->conn, out);
+    return 1;
+}
+
 static int handle_text(struct client *c, const char *data, size_t len)
 {
     cJSON *msg = api_json_has_nul(data, len) ? NULL : cJSON_ParseWithLength(data, len);
@@ -791,6 +832,8 @@ static int handle_text(struct client *c, const char *data, size_t len)
         send_error(c->conn, "already_authenticated", "this connection is authenticated", ref);
     } else if (strcmp(type, "subscribe") == 0) {
         rc = handle_subscribe(c, msg, ref);
+    } else if (strcmp(type, "get-bundle") == 0) {
+        rc = handle_get_bundle(c, msg, ref);
     } else if (strcmp(type, "ping") == 0) {
         cJSON *pong = cJSON_CreateObject();
         if (pong != NULL) {

@@ -117,6 +117,62 @@ test('relay: "from" is overwritten by the server; app-defined types pass', async
   b.close();
 });
 
+test('get-bundle answers the HTTP bundle over the WebSocket, consuming one-time prekeys once across both; bundle types are never relayed', async () => {
+  const alice = await newUser(server.url, 'alice');
+  const bob = await newUser(server.url, 'bob');
+  const id = newIdentity();
+  const spk = signedPrekey(id, 7);
+  const otks = oneTimePrekeys(10, 2);
+  assert.equal((await api(server.url, 'PUT', '/api/keys', { token: bob.token, body: { identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: otks } })).status, 200);
+  const a = await login(server, alice.token);
+  const b = await login(server, bob.token);
+
+  a.send({ type: 'get-bundle', user: bob.username.toUpperCase(), id: 'k1' });
+  const first = await a.next((m) => m.type === 'bundle');
+  assert.equal(first.ref, 'k1');
+  assert.equal(first.from, undefined, 'from the server, not relayed');
+  assert.deepEqual(first.bundle.signedPrekey, spk);
+  assert.equal(first.bundle.username, bob.username);
+  assert.equal(first.bundle.identityKey, id.publicKey);
+  assert.deepEqual(first.bundle.oneTimePrekey, otks[0]);
+  // The same shape as GET /api/keys/{username}, and never the same one-time prekey twice.
+  const http = await api(server.url, 'GET', `/api/keys/${bob.username}`, { token: alice.token });
+  assert.equal(http.status, 200);
+  assert.deepEqual(Object.keys(http.body).sort(), Object.keys(first.bundle).sort());
+  assert.deepEqual(http.body.oneTimePrekey, otks[1]);
+  a.send({ type: 'get-bundle', user: bob.username, id: 3 });
+  const third = await a.next((m) => m.type === 'bundle');
+  assert.equal(third.ref, 3);
+  assert.equal(third.bundle.oneTimePrekey, null, 'none left');
+
+  const refusals = [
+    [{ user: 'nobody-at-all' }, 'unknown_user'],
+    [{ user: (await newUser(server.url, 'nokeys')).username }, 'no_keys'],
+    [{ user: 'NOT VALID' }, 'invalid_username'],
+    [{ user: 'x'.repeat(33) }, 'invalid_username'],
+    [{ user: 5 }, 'invalid_message'],
+    [{}, 'invalid_message'],
+  ];
+  for (const [fields, code] of refusals) {
+    a.send({ type: 'get-bundle', ...fields, id: `r-${code}-${JSON.stringify(fields)}` });
+    const err = await a.next((m) => m.type === 'error');
+    assert.equal(err.code, code, JSON.stringify(fields));
+    assert.equal(err.ref, `r-${code}-${JSON.stringify(fields)}`);
+  }
+  // A peer cannot pass a forged answer off as the server's: neither type is relayed.
+  for (const type of ['bundle', 'get-bundle']) {
+    b.send({ type, to: alice.username, user: bob.username, bundle: { identityKey: 'forged' }, id: `f-${type}` });
+    if (type === 'bundle') assert.equal((await b.next((m) => m.type === 'error' && m.ref === `f-${type}`)).code, 'invalid_type');
+  }
+  b.send({ type: 'ping', id: 'sync' });
+  await b.next((m) => m.type === 'pong');
+  a.send({ type: 'ping', id: 'sync' });
+  await a.next((m) => m.type === 'pong');
+  assert.equal(a.messages.filter((m) => m.from !== undefined && (m.type === 'bundle' || m.type === 'get-bundle')).length, 0);
+  a.close();
+  b.close();
+});
+
 test('unknown and offline recipients get errors with the message id as ref', async () => {
   const alice = await newUser(server.url, 'alice');
   const offline = await newUser(server.url, 'off');

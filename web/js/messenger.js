@@ -10,7 +10,7 @@
 // Messages stay "sent" until acknowledged and are sent again (same id) after a reconnect; the
 // receiver keeps ids, so nothing is lost or shown twice.
 import * as core from '../core/parley.js';
-import { ApiError, request } from './api.js';
+import { ApiError, plainMessage, request } from './api.js';
 import { RANDOM_ID_RE, fromB64u, fromUtf8, randomId, toB64u } from './encoding.js';
 import { bundleFromJson, publish, replenish } from './keys.js';
 import { HOLD_MS, PeerLink, coolDown, warmUp } from './peer.js';
@@ -35,6 +35,9 @@ const MAX_HELD_ANSWERS = 4; // answers made ahead for requests not yet accepted
 const MAX_EARLY_OFFERS = 16; // offers kept for chat requests still on their way
 const EARLY_OFFER_MS = 30000; // how long such an offer waits for its request
 const REPLENISH_DELAY_MS = 3000;
+// get-bundle's refusals, with the status GET /api/keys/{username} gives them; any other answer
+// (an older server, say) means asking over HTTP instead.
+const BUNDLE_REFUSALS = Object.freeze({ unknown_user: 404, no_keys: 404, invalid_username: 400, rate_limited: 429, internal: 500 });
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 
@@ -190,7 +193,7 @@ export class Messenger extends EventTarget {
         await this.answerNow(name, true);
         return name;
       }
-      const fetching = request('GET', `/api/keys/${encodeURIComponent(name)}`);
+      const fetching = this.fetchBundle(name);
       // The WebRTC offer is made while the bundle is on its way and sent ahead of the request
       // (and with it), so that they can prepare their answer meanwhile. It names no address.
       const link = this.link(name);
@@ -245,6 +248,16 @@ export class Messenger extends EventTarget {
       this.changed(name);
       return name;
     });
+  }
+
+  // A contact's prekey bundle (one of their one-time prekeys spent): asked over the signaling
+  // connection, which is open already, else (not connected, or no answer within 5 s) over HTTP.
+  async fetchBundle(name) {
+    const answer = await this.signaling.request({ type: 'get-bundle', user: name });
+    if (answer?.type === 'bundle' && answer.bundle && typeof answer.bundle === 'object') return answer.bundle;
+    const status = answer?.type === 'error' && Object.hasOwn(BUNDLE_REFUSALS, answer.code) ? BUNDLE_REFUSALS[answer.code] : 0;
+    if (status) throw new ApiError(status, answer.code, plainMessage(answer.code, String(answer.message || '')));
+    return request('GET', `/api/keys/${encodeURIComponent(name)}`);
   }
 
   /** Sends (again) the request of a pending contact, with a WebRTC offer ready for them. */

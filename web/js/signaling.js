@@ -3,6 +3,8 @@
 // the first message, reconnects with exponential backoff and jitter, and reports its state.
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
+const REQUEST_TIMEOUT_MS = 5000; // a request the server answers itself (get-bundle)
+const MAX_REQUESTS = 16; // such requests waiting at once
 
 export class Signaling extends EventTarget {
   constructor(getToken) {
@@ -14,6 +16,8 @@ export class Signaling extends EventTarget {
     this.stopped = true;
     this.timer = null;
     this.subscriptions = [];
+    this.requests = new Map(); // id -> {resolve, timer}: requests waiting for the server's answer
+    this.requestSeq = 0;
   }
 
   setState(state, detail = '') {
@@ -28,6 +32,7 @@ export class Signaling extends EventTarget {
 
   stop() {
     this.stopped = true;
+    this.settleRequests();
     clearTimeout(this.timer);
     if (this.ws) this.ws.close(1000, 'logging out');
     this.ws = null;
@@ -54,6 +59,12 @@ export class Signaling extends EventTarget {
       } catch {
         return;
       }
+      // The server's answer to a request of ours carries its id as ref and no "from" (relayed
+      // messages always have one).
+      if (msg && msg.from === undefined && typeof msg.ref === 'string' && this.requests.has(msg.ref)) {
+        this.settle(msg.ref, msg);
+        return;
+      }
       if (msg.type === 'ready') {
         this.attempt = 0;
         this.setState('online');
@@ -64,6 +75,7 @@ export class Signaling extends EventTarget {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.settleRequests();
       if (ev.code === 4401) {
         this.setState('offline', 'auth');
         this.dispatchEvent(new CustomEvent('auth-failed'));
@@ -93,6 +105,34 @@ export class Signaling extends EventTarget {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN || this.state !== 'online') return false;
     this.ws.send(JSON.stringify(msg));
     return true;
+  }
+
+  /**
+   * Sends a request the server answers itself (docs/API.md: get-bundle) and resolves with that
+   * answer (its type says what it is: an error is an answer too), or with null when not
+   * connected, or when no answer came within 5 s or before the connection closed.
+   */
+  request(msg) {
+    if (this.requests.size >= MAX_REQUESTS) return Promise.resolve(null);
+    this.requestSeq += 1;
+    const id = `q${this.requestSeq}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.settle(id, null), REQUEST_TIMEOUT_MS);
+      this.requests.set(id, { resolve, timer });
+      if (!this.send({ ...msg, id })) this.settle(id, null);
+    });
+  }
+
+  settle(id, answer) {
+    const waiting = this.requests.get(id);
+    if (!waiting) return;
+    this.requests.delete(id);
+    clearTimeout(waiting.timer);
+    waiting.resolve(answer);
+  }
+
+  settleRequests() {
+    for (const id of [...this.requests.keys()]) this.settle(id, null);
   }
 
   subscribe(users) {
