@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 // JavaScript binding of the Parley crypto core (parley-core.wasm).
 //
 // - init() loads and instantiates the module once (a memoised promise); everything else is
