@@ -57,6 +57,7 @@ export class Messenger extends EventTarget {
     this.retry = new Map();
     this.earlyOffers = new Map(); // sender -> {offer, timer}: an offer sent ahead of their chat request
     this.undelivered = new Set(); // pending requests the server could not deliver (peer offline)
+    this.acceptChecks = new Set(); // contacts whose chat-accept waits 3 s for a link
     this.sentOn = new WeakMap(); // message entry -> the link it went out on
     this.busy = Promise.resolve(); // serialises state changes
   }
@@ -337,7 +338,7 @@ export class Messenger extends EventTarget {
     const l = this.link(name);
     if (l.holdsAnswerTo(offer)) {
       l.release();
-    } else if (l.open || (l.pc && !l.holding)) {
+    } else if (l.active) {
       // A link is up or on its way already: leave it.
     } else if (offer && Date.now() - offer.at < OFFER_MAX_AGE_MS) {
       l.answer(offer).catch((e) => this.report(e));
@@ -416,14 +417,21 @@ export class Messenger extends EventTarget {
         this.serial(async () => {
           const c = this.contacts[from];
           if (!c || (c.status !== 'pending' && c.status !== 'active')) return;
-          c.status = 'active';
-          delete c.hello;
-          this.saveContacts().catch((e) => this.report(e)); // in order with later writes
-          this.changed(from);
-          // The one who accepted answers our offer (or offers); offer anew only if neither comes.
+          if (c.status === 'pending' || c.hello !== undefined) {
+            // Stored only when something changed: a repeated chat-accept costs no write.
+            c.status = 'active';
+            delete c.hello;
+            this.saveContacts().catch((e) => this.report(e)); // in order with later writes
+            this.changed(from);
+          }
+          // The one who accepted answers our offer (or offers); offer anew only if neither comes
+          // (one such check per contact at a time).
+          if (this.acceptChecks.has(from)) return;
+          this.acceptChecks.add(from);
           setTimeout(() => {
+            this.acceptChecks.delete(from);
             const l = this.links.get(from);
-            if (l?.open || (l?.pc && !l.holding)) return;
+            if (l?.active) return;
             if (l) l.reset(); // an offer they did not answer
             this.connect(from, true);
           }, 3000);
@@ -602,7 +610,7 @@ export class Messenger extends EventTarget {
   // is made only when an answer is: strangers' offers beyond the limit leave nothing behind.
   answerAhead(name, offer) {
     const l = this.links.get(name);
-    if (l && (l.holdsAnswerTo(offer) || l.open || (l.pc && !l.holding))) return;
+    if (l && (l.holdsAnswerTo(offer) || l.active)) return;
     const ahead = [...this.links.values()].filter((x) => x.holding && !x.initiator).length;
     if (ahead >= MAX_HELD_ANSWERS) return;
     this.link(name).answer(offer, { hold: true }).catch((e) => this.report(e));

@@ -153,7 +153,7 @@ export class PeerLink extends EventTarget {
    * when a link that is not held is up or on its way (then the request needs none).
    */
   heldOffer() {
-    if (this.pc && !this.holding) return Promise.resolve(null);
+    if (this.active) return Promise.resolve(null);
     if (this.pc && this.initiator && this.preparing) return this.preparing;
     this.preparing = this.prepare();
     return this.preparing;
@@ -233,6 +233,11 @@ export class PeerLink extends EventTarget {
     }
     for (const msg of held) this.signaling.send({ ...msg, to: this.peer, link: this.link });
     this.armTimer(ICE_TIMEOUT_MS);
+  }
+
+  /** Whether the link is up or on its way (a held link is neither: it waits for a person). */
+  get active() {
+    return this.open || (!!this.pc && !this.holding);
   }
 
   /** Whether this is an answer being held for a request with this offer. */
