@@ -768,14 +768,15 @@ static int handle_get_bundle(struct client *c, const cJSON *msg, const cJSON *re
     }
     bundle = keys_fetch(c->user, user->valuestring, &why);
     out = cJSON_CreateObject();
-    if (out == NULL) {
+    if (out == NULL || (bundle != NULL && (cJSON_AddStringToObject(out, "type", "bundle") == NULL ||
+                                           !cJSON_AddItemToObject(out, "bundle", bundle)))) {
+        /* The one-time prekey is spent all the same (as when an HTTP answer is lost). */
         cJSON_Delete(bundle);
+        cJSON_Delete(out);
+        send_error(c->conn, "internal", "out of memory", ref);
         return 1;
     }
-    if (bundle != NULL) {
-        cJSON_AddStringToObject(out, "type", "bundle");
-        cJSON_AddItemToObject(out, "bundle", bundle);
-    } else {
+    if (bundle == NULL) {
         cJSON_AddStringToObject(out, "type", "error");
         cJSON_AddStringToObject(out, "code", why.code);
         cJSON_AddStringToObject(out, "message", why.message);

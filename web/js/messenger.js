@@ -32,6 +32,7 @@ function peerTime(ts) {
 }
 const OFFER_MAX_AGE_MS = HOLD_MS - 30000; // an offer that came with a request, while its sender keeps it
 const MAX_HELD_ANSWERS = 4; // answers made ahead for requests not yet accepted
+const OFFER_REPLACE_MS = 5000; // a waiting request's offer is replaced by a newer one at most this often
 const MAX_EARLY_OFFERS = 16; // offers kept for chat requests still on their way
 const EARLY_OFFER_MS = 30000; // how long such an offer waits for its request
 const REPLENISH_DELAY_MS = 3000;
@@ -57,6 +58,7 @@ export class Messenger extends EventTarget {
     this.retry = new Map();
     this.earlyOffers = new Map(); // sender -> {offer, timer}: an offer sent ahead of their chat request
     this.undelivered = new Set(); // pending requests the server could not deliver (peer offline)
+    this.requestWrites = new Map(); // sender -> the write of their shown request, until answered
     this.acceptChecks = new Set(); // contacts whose chat-accept waits 3 s for a link
     this.sentOn = new WeakMap(); // message entry -> the link it went out on
     this.busy = Promise.resolve(); // serialises state changes
@@ -245,7 +247,12 @@ export class Messenger extends EventTarget {
       const storing = this.persist(name, session, stale.length ? stale : null, true);
       this.subscribe();
       await this.sendRequest(name);
-      await storing;
+      try {
+        await storing;
+      } catch (e) {
+        await this.undoStart(name, existing);
+        throw e;
+      }
       this.changed(name);
       return name;
     });
@@ -259,6 +266,24 @@ export class Messenger extends EventTarget {
     const status = answer?.type === 'error' && Object.hasOwn(BUNDLE_REFUSALS, answer.code) ? BUNDLE_REFUSALS[answer.code] : 0;
     if (status) throw new ApiError(status, answer.code, plainMessage(answer.code, String(answer.message || '')));
     return request('GET', `/api/keys/${encodeURIComponent(name)}`);
+  }
+
+  // Start chat whose session could not be stored: the contact, session and transcript go back
+  // to what is stored (the request that left is one they may accept and never hear from).
+  async undoStart(name, existing) {
+    this.dropLink(name);
+    const s = this.sessions.get(name);
+    if (s) s.free();
+    this.sessions.delete(name);
+    if (existing) this.contacts[name] = existing;
+    else delete this.contacts[name];
+    this.seenIds?.delete(name);
+    try {
+      this.histories.set(name, await this.loadHistory(name));
+    } catch {
+      // what is in memory stays; the next load reads the vault again
+    }
+    this.changed(name);
   }
 
   /** Sends (again) the request of a pending contact, with a WebRTC offer ready for them. */
@@ -297,6 +322,8 @@ export class Messenger extends EventTarget {
   async answerNow(name, accept) {
     const req = this.requests.get(name);
     if (!req) return;
+    const writing = this.requestWrites.get(name);
+    this.requestWrites.delete(name);
     this.requests.delete(name);
     this.requestsChanged(name);
     if (!accept) {
@@ -313,12 +340,41 @@ export class Messenger extends EventTarget {
       this.changed(name);
       return;
     }
+    const prev = this.contacts[name];
     this.activate(name, req);
     // The link first: the answer to the offer that came with the request (made already, or
-    // now), else an offer of ours. None of it waits for the contact to be stored.
+    // now), else an offer of ours. None of it waits for anything to be stored.
     this.connectAccepted(name, req.offer);
     this.subscribe();
+    this.changed(name);
+    // The request was shown while its session and spent prekey were being stored (takeRequest):
+    // that write must have landed before the contact is stored as active and they are told.
+    if (writing) {
+      try {
+        await writing;
+      } catch (e) {
+        this.undoAccept(name, prev, e);
+        return;
+      }
+    }
     this.acceptStored(name, true); // the contact and the request's removal, stored together
+  }
+
+  // An accepted request whose session could not be stored: the link is closed (they are told
+  // with bye), the session and contact go back to what they were, and the person is told.
+  undoAccept(name, prev, e) {
+    const l = this.links.get(name);
+    if (l) l.close();
+    this.links.delete(name);
+    const s = this.sessions.get(name);
+    if (s) s.free();
+    this.sessions.delete(name);
+    if (prev) this.contacts[name] = prev;
+    else delete this.contacts[name];
+    this.report(e);
+    this.dispatchEvent(new CustomEvent('notice', {
+      detail: { name, text: 'asked to chat, but this device could not save the chat, so it was not accepted. Free some storage and ask them to start the chat again.' },
+    }));
     this.changed(name);
   }
 
@@ -491,7 +547,8 @@ export class Messenger extends EventTarget {
     const waiting = this.requests.get(from);
     if (waiting && waiting.hello === msg.hello) {
       // The same request again (they came back online, or reconnected): keep its newest offer.
-      if (offer && offer.link !== waiting.offer?.link) {
+      if (offer && offer.link !== waiting.offer?.link &&
+          !(Date.now() - (waiting.offer?.at || 0) < OFFER_REPLACE_MS)) {
         waiting.offer = offer;
         this.answerAhead(from, offer);
         await this.vault.putMany([this.requestsRecord()]);
@@ -571,6 +628,7 @@ export class Messenger extends EventTarget {
       // A new request is shown while it is being stored, and the queue goes on meanwhile: what
       // an Accept or a Decline stores lands after it (IndexedDB commits transactions over one
       // store in the order they were made), and nothing either sends needs it on disk first.
+      this.requestWrites.set(from, storing);
       storing.then(() => this.replenishSoon(), (e) => this.report(e));
       this.requestsChanged(from);
       this.changed(from);
@@ -978,6 +1036,7 @@ export class Messenger extends EventTarget {
       }
       this.sessions.clear();
       this.requests.clear(); // made for the former identity's keys
+      this.requestWrites.clear();
       this.requestsChanged(null);
       const fresh = core.Account.create();
       fresh.generatePrekeys(100);

@@ -26,21 +26,24 @@ const MAX_PENDING_ICE = 64; // candidates kept until the remote description is s
 // later. Spares bind local sockets and send nothing; candidates leave only with a link, under the
 // rules above.
 const CERT_RENEW_MS = 24 * 3600 * 1000; // a certificate this close to expiring is replaced
-const SPARE_MAX_AGE_MS = 10 * 60 * 1000; // an older spare is closed, not used
+const SPARE_MAX_AGE_MS = 10 * 60 * 1000; // spares are replaced this often, used or not
 const SPARE_DELAY_MS = 2000; // new spares are made this long after one is taken
-let certificate = null;
-let spare = null; // { pc, at }: for answering
-let spareOffer = null; // { pc, dc, sdp, candidates, at }: for offering
+let certificate = null; // made after login, forgotten at logout (it would link two accounts)
+let spare = null; // { pc, cert, at }: for answering
+let spareOffer = null; // { pc, dc, sdp, candidates, cert, at }: for offering
 let spareTimer = null;
 let warming = null;
 let ready = false; // between warmUp() and coolDown()
 
 const freshCertificate = () => !!certificate && certificate.expires - Date.now() > CERT_RENEW_MS;
-const fresh = (s) => !!s && Date.now() - s.at < SPARE_MAX_AGE_MS && freshCertificate();
+// A spare is used only when young and made with the current certificate (or with none when
+// the browser could not make one).
+const fresh = (s) => !!s && Date.now() - s.at < SPARE_MAX_AGE_MS &&
+  s.cert === certificate && (!certificate || freshCertificate());
 
 function peerConfig(pool = 0) {
   const config = { iceServers: [], iceCandidatePoolSize: pool };
-  if (freshCertificate()) config.certificates = [certificate];
+  if (certificate) config.certificates = [certificate];
   return config;
 }
 
@@ -63,31 +66,43 @@ export function warmUp() {
     if (!ready) return;
     if (!fresh(spare)) {
       if (spare) spare.pc.close();
-      spare = { pc: new RTCPeerConnection(peerConfig(1)), at: Date.now() };
+      spare = { pc: new RTCPeerConnection(peerConfig(1)), cert: certificate, at: Date.now() };
     }
     if (!fresh(spareOffer)) {
       if (spareOffer) spareOffer.pc.close();
       spareOffer = null;
+      const cert = certificate;
       const pc = new RTCPeerConnection(peerConfig());
-      const dc = pc.createDataChannel('parley', { ordered: true });
-      const candidates = [];
-      pc.onicecandidate = (ev) => {
-        if (ev.candidate && candidates.length < MAX_HELD) candidates.push(ev.candidate.toJSON());
-      };
-      const offer = await pc.createOffer();
-      await pc.setLocalDescription(offer);
-      if (ready && !spareOffer) spareOffer = { pc, dc, sdp: offer.sdp, candidates, at: Date.now() };
-      else pc.close();
+      try {
+        const dc = pc.createDataChannel('parley', { ordered: true });
+        const candidates = [];
+        pc.onicecandidate = (ev) => {
+          if (ev.candidate && candidates.length < MAX_HELD) candidates.push(ev.candidate.toJSON());
+        };
+        const offer = await pc.createOffer();
+        await pc.setLocalDescription(offer);
+        if (ready && !spareOffer && cert === certificate) {
+          spareOffer = { pc, dc, sdp: offer.sdp, candidates, cert, at: Date.now() };
+        } else {
+          pc.close();
+        }
+      } catch {
+        pc.close(); // the next offering link makes its own
+      }
     }
+    // Replaced in time even when no link takes them (their candidates may have gone stale).
+    clearTimeout(spareTimer);
+    if (ready) spareTimer = setTimeout(warmUp, SPARE_MAX_AGE_MS);
   })().catch(() => {}).finally(() => { warming = null; });
   return warming;
 }
 
-/** Closes the spare connections (on logout). */
+/** Closes the spare connections and forgets the certificate (on logout). */
 export function coolDown() {
   ready = false;
   clearTimeout(spareTimer);
   dropSpares();
+  certificate = null;
 }
 
 function replenishSpares() {
@@ -96,7 +111,8 @@ function replenishSpares() {
   spareTimer = setTimeout(warmUp, SPARE_DELAY_MS);
 }
 
-// The spare connection for answering if it is fresh, else a new one.
+// The spare connection if it is fresh, else a new one. (An offering link takes it too when no
+// spare offer is ready.)
 function takePc() {
   let pc = null;
   if (fresh(spare)) ({ pc } = spare);
