@@ -329,7 +329,7 @@ function renderRequests() {
     const decline = el('button', { type: 'button', className: 'secondary', textContent: 'Decline' });
     accept.addEventListener('click', async () => {
       await m.answerRequest(name, true); // the list is drawn again on its 'request' event
-      openChat(name);
+      if (m.contacts[name]) openChat(name); // not when the accept had to be undone
     });
     decline.addEventListener('click', async () => {
       await m.answerRequest(name, false);

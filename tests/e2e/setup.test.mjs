@@ -24,6 +24,17 @@ function sent(p) {
   });
 }
 
+/** The JSON messages a person's page received over the signaling WebSocket. */
+function received(p) {
+  return p.frames.filter((f) => f.dir === 'received').map((f) => {
+    try {
+      return JSON.parse(f.payload);
+    } catch {
+      return {};
+    }
+  });
+}
+
 /**
  * Lines of an SDP that could name an address: candidates, connection lines other than the
  * 0.0.0.0 placeholder, and any IPv4 address outside the origin line (whose 127.0.0.1 is fixed).
@@ -224,6 +235,91 @@ test('two people ask each other at the same moment: one conversation, connected,
     ]);
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('when the one asked cannot store the request, Accept tells them in plain words and undoes it; Start chat again connects', async (t) => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    // From now on every IndexedDB put on Bob's page throws, as when the disk is full.
+    const refusing = await b.page.evaluateHandle(() => {
+      const kept = { put: IDBObjectStore.prototype.put, refused: 0 };
+      IDBObjectStore.prototype.put = function put() {
+        kept.refused += 1;
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      };
+      return kept;
+    });
+    await startChat(a, b.name);
+    await send(a, 'sent before the accept that failed');
+    // The request is shown although its session could not be stored (the write was only made).
+    await accept(b, a.name);
+
+    // Bob is told, in plain words, and Alice is not his contact.
+    await b.page.waitForFunction(() => document.getElementById('contact-error').textContent
+      .includes('could not save the chat'), null, { timeout: WAIT });
+    const notice = b.page.locator('#contact-error');
+    assert.equal(await notice.isVisible(), true, 'the notice is shown');
+    const said = await notice.textContent();
+    assert.ok(said.startsWith(`${a.name} asked to chat, but this device could not save the chat`), said);
+    const refused = await b.page.evaluate((kept) => {
+      IDBObjectStore.prototype.put = kept.put;
+      return kept.refused;
+    }, refusing);
+    assert.ok(refused > 0, 'bob\'s page tried to store the request and was refused');
+    const bobsList = b.page.getByRole('list', { name: 'Conversations' });
+    assert.equal(await bobsList.getByRole('button').filter({ hasText: a.name }).count(), 0,
+      'alice is not in bob\'s contact list');
+    assert.equal(await requestGroup(b, a.name).count(), 0, 'the request is gone');
+    assert.ok(!sent(b).some((m) => m.type === 'chat-accept'), 'bob did not tell alice he accepted');
+    assert.ok(sent(b).some((m) => m.type === 'answer'), 'the link was released on Accept');
+    assert.ok(sent(b).some((m) => m.type === 'bye' && m.to === a.name), 'and then closed with bye');
+
+    // Alice hears the bye; her link goes and she is still waiting, not connected.
+    await until(() => received(a).some((m) => m.type === 'bye' && m.from === b.name), { message: 'alice gets bye' });
+    await a.page.waitForFunction(() => document.querySelector('#contacts .presence')?.dataset.state !== 'connected'
+      && !document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: WAIT });
+    // Long enough for a link that was not really closed to come up (they connect in well under 1 s here).
+    await new Promise((r) => setTimeout(r, 1500));
+    const alicesView = await a.page.evaluate(() => ({
+      status: document.getElementById('chat-status').textContent,
+      link: document.querySelector('#contacts .presence')?.dataset.state,
+    }));
+    t.diagnostic(`alice after the failed accept: status "${alicesView.status}", link ${alicesView.link}`);
+    assert.equal(alicesView.status, `waiting for ${b.name} to accept`);
+    assert.notEqual(alicesView.link, 'connected');
+    assert.ok(!received(a).some((m) => m.type === 'chat-accept'), 'alice was not told bob accepted');
+    const requestsBefore = sent(a).filter((m) => m.type === 'chat-request').length;
+    assert.equal(requestsBefore, 1, 'nothing sent alice\'s request again by itself');
+
+    // Alice starts the chat again: a new request, which Bob can store now.
+    await startChat(a, b.name);
+    await accept(b, a.name);
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    await waitForMessage(b.page, 'sent before the accept that failed');
+    await send(b, 'stored this time');
+    await waitForMessage(a.page, 'stored this time');
+    await send(a, 'and connected');
+    await waitForMessage(b.page, 'and connected');
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    assert.deepEqual(texts(await transcript(b.page)), [
+      { text: 'sent before the accept that failed', sender: a.name },
+      { text: 'stored this time', sender: 'You' },
+      { text: 'and connected', sender: a.name },
+    ]);
+    assert.equal(await bobsList.getByRole('button').filter({ hasText: a.name }).count(), 1, 'alice is bob\'s contact now');
+    const hellos = sent(a).filter((m) => m.type === 'chat-request').map((m) => m.hello);
+    t.diagnostic(`${b.name}'s page refused ${refused} put(s); alice sent ${hellos.length} requests, ` +
+      `${new Set(hellos).size} distinct hello(s)`);
+
+    for (const p of [a, b]) {
+      assert.deepEqual(p.problems.filter((x) => x.startsWith('page error')), [], `${p.name}: no uncaught exception`);
+      assert.deepEqual(p.problems, [], `${p.name}: no console errors`);
+    }
   } finally {
     await Promise.all([leave(a), leave(b)]);
   }

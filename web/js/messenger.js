@@ -352,8 +352,8 @@ export class Messenger extends EventTarget {
     if (writing) {
       try {
         await writing;
-      } catch (e) {
-        this.undoAccept(name, prev, e);
+      } catch {
+        this.undoAccept(name, prev); // the failure was reported when the write failed
         return;
       }
     }
@@ -362,7 +362,7 @@ export class Messenger extends EventTarget {
 
   // An accepted request whose session could not be stored: the link is closed (they are told
   // with bye), the session and contact go back to what they were, and the person is told.
-  undoAccept(name, prev, e) {
+  undoAccept(name, prev) {
     const l = this.links.get(name);
     if (l) l.close();
     this.links.delete(name);
@@ -371,7 +371,6 @@ export class Messenger extends EventTarget {
     this.sessions.delete(name);
     if (prev) this.contacts[name] = prev;
     else delete this.contacts[name];
-    this.report(e);
     this.dispatchEvent(new CustomEvent('notice', {
       detail: { name, text: 'asked to chat, but this device could not save the chat, so it was not accepted. Free some storage and ask them to start the chat again.' },
     }));
