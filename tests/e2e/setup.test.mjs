@@ -113,6 +113,11 @@ test('on Accept the held answer goes as the local description, naming the candid
     await waitForMessage(a.page, 'accepted, with my candidates');
     await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
 
+    // Alice's page asked for Bob's bundle over its WebSocket, not over HTTP.
+    assert.ok(sent(a).some((m) => m.type === 'get-bundle' && m.user === b.name), 'get-bundle went over the WebSocket');
+    assert.ok(!a.requests.some((r) => r.method === 'GET' && new URL(r.url).pathname === `/api/keys/${b.name}`),
+      'no HTTP bundle request');
+
     // Alice's offer, in chat-offer and chat-request alike, is the offer as created: no candidate.
     const offers = sent(a).filter((m) => (m.type === 'chat-offer' || m.type === 'chat-request') && m.to === b.name);
     assert.ok(offers.some((m) => m.type === 'chat-request'), 'the request went out');
@@ -320,6 +325,39 @@ test('when the one asked cannot store the request, Accept tells them in plain wo
       assert.deepEqual(p.problems.filter((x) => x.startsWith('page error')), [], `${p.name}: no uncaught exception`);
       assert.deepEqual(p.problems, [], `${p.name}: no console errors`);
     }
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('when get-bundle gets no answer over the WebSocket, Start chat fetches the bundle over HTTP and the chat connects', async () => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  try {
+    // Alice's WebSocket goes through a relay in the test that drops her get-bundle messages (as a
+    // server without get-bundle, or a lost answer, would leave them unanswered).
+    let dropped = 0;
+    await a.page.routeWebSocket(/\/ws$/, (ws) => {
+      const upstream = ws.connectToServer();
+      ws.onMessage((m) => {
+        if (typeof m === 'string' && JSON.parse(m).type === 'get-bundle') {
+          dropped += 1;
+          return;
+        }
+        upstream.send(m);
+      });
+    });
+    await Promise.all([signUp(a), signUp(b)]);
+    await startChat(a, b.name); // after the 5 s wait for an answer
+    await send(a, 'the bundle came over HTTP');
+    await accept(b, a.name);
+    await waitForMessage(b.page, 'the bundle came over HTTP');
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    assert.equal(dropped, 1, 'one get-bundle was sent (and dropped)');
+    const bundleGets = a.requests.filter((r) => r.method === 'GET' && new URL(r.url).pathname === `/api/keys/${b.name}`);
+    assert.equal(bundleGets.length, 1, 'then one HTTP bundle request');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
   } finally {
     await Promise.all([leave(a), leave(b)]);
   }
