@@ -13,9 +13,9 @@ import {
 
 const server = serverForTests();
 
-/** The JSON messages a person's page sent over the signaling WebSocket. */
-function sent(p) {
-  return p.frames.filter((f) => f.dir === 'sent').map((f) => {
+/** The JSON messages a person's page sent (or received) over the signaling WebSocket. */
+function sent(p, dir = 'sent') {
+  return p.frames.filter((f) => f.dir === dir).map((f) => {
     try {
       return JSON.parse(f.payload);
     } catch {
@@ -24,16 +24,7 @@ function sent(p) {
   });
 }
 
-/** The JSON messages a person's page received over the signaling WebSocket. */
-function received(p) {
-  return p.frames.filter((f) => f.dir === 'received').map((f) => {
-    try {
-      return JSON.parse(f.payload);
-    } catch {
-      return {};
-    }
-  });
-}
+const received = (p) => sent(p, 'received');
 
 /**
  * Lines of an SDP that could name an address: candidates, connection lines other than the
