@@ -272,9 +272,7 @@ export class Messenger extends EventTarget {
   // to what is stored (the request that left is one they may accept and never hear from).
   async undoStart(name, existing) {
     this.dropLink(name);
-    const s = this.sessions.get(name);
-    if (s) s.free();
-    this.sessions.delete(name);
+    this.dropSession(name);
     if (existing) this.contacts[name] = existing;
     else delete this.contacts[name];
     this.seenIds?.delete(name);
@@ -301,10 +299,19 @@ export class Messenger extends EventTarget {
     this.signaling.send(msg);
   }
 
-  dropLink(name) {
+  // Forgets the link to a contact; with bye, tells them (a link that has left the page).
+  dropLink(name, bye = false) {
     const l = this.links.get(name);
-    if (l) l.reset();
+    if (l && bye) l.close();
+    else if (l) l.reset();
     this.links.delete(name);
+  }
+
+  // Frees and forgets the session in memory (the vault keeps what it holds).
+  dropSession(name) {
+    const s = this.sessions.get(name);
+    if (s) s.free();
+    this.sessions.delete(name);
   }
 
   resendRequests() {
@@ -330,9 +337,7 @@ export class Messenger extends EventTarget {
       this.signaling.send({ type: 'chat-decline', to: name });
       if (!this.contacts[name] || this.contacts[name].status !== 'active') {
         this.dropLink(name);
-        const s = this.sessions.get(name);
-        if (s) s.free();
-        this.sessions.delete(name);
+        this.dropSession(name);
         await this.vault.deleteSession(name);
         delete this.contacts[name];
       }
@@ -363,12 +368,8 @@ export class Messenger extends EventTarget {
   // An accepted request whose session could not be stored: the link is closed (they are told
   // with bye), the session and contact go back to what they were, and the person is told.
   undoAccept(name, prev) {
-    const l = this.links.get(name);
-    if (l) l.close();
-    this.links.delete(name);
-    const s = this.sessions.get(name);
-    if (s) s.free();
-    this.sessions.delete(name);
+    this.dropLink(name, true);
+    this.dropSession(name);
     if (prev) this.contacts[name] = prev;
     else delete this.contacts[name];
     this.dispatchEvent(new CustomEvent('notice', {
