@@ -13,6 +13,22 @@ import {
 
 const server = serverForTests();
 
+/**
+ * Alice and Bob, each in their own browser, signed up (after prepare(a, b), when given); body(a, b)
+ * runs with them, and their browsers are closed whatever it does.
+ */
+async function twoPeople(body, { prepare } = {}) {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  try {
+    if (prepare) await prepare(a, b);
+    await Promise.all([signUp(a), signUp(b)]);
+    await body(a, b);
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+}
+
 /** The JSON messages a person's page sent (or received) over the signaling WebSocket. */
 function sent(p, dir = 'sent') {
   return p.frames.filter((f) => f.dir === dir).map((f) => {
@@ -42,10 +58,7 @@ function sdpCandidateKeys(sdp) {
 }
 
 test('before Accept no address leaves either page; Accept connects at once and the waiting message arrives', async () => {
-  const a = await person(server, uniqueName('alice'));
-  const b = await person(server, uniqueName('bob'));
-  try {
-    await Promise.all([signUp(a), signUp(b)]);
+  await twoPeople(async (a, b) => {
     await startChat(a, b.name);
     await send(a, 'sent before you accepted');
     await requestGroup(b, a.name).waitFor({ state: 'visible', timeout: WAIT });
@@ -79,16 +92,11 @@ test('before Accept no address leaves either page; Accept connects at once and t
     ]);
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
-  } finally {
-    await Promise.all([leave(a), leave(b)]);
-  }
+  });
 });
 
 test('on Accept the held answer goes as the local description, naming the candidates gathered meanwhile, and they are not sent again', async (t) => {
-  const a = await person(server, uniqueName('alice'));
-  const b = await person(server, uniqueName('bob'));
-  try {
-    await Promise.all([signUp(a), signUp(b)]);
+  await twoPeople(async (a, b) => {
     await startChat(a, b.name);
     await send(a, 'waiting for your accept');
     await requestGroup(b, a.name).waitFor({ state: 'visible', timeout: WAIT });
@@ -135,16 +143,11 @@ test('on Accept the held answer goes as the local description, naming the candid
 
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
-  } finally {
-    await Promise.all([leave(a), leave(b)]);
-  }
+  });
 });
 
 test('a request to someone offline goes out when they come online, and the chat connects', async () => {
-  const a = await person(server, uniqueName('alice'));
-  const b = await person(server, uniqueName('bob'));
-  try {
-    await Promise.all([signUp(a), signUp(b)]);
+  await twoPeople(async (a, b) => {
     await b.page.getByRole('button', { name: 'Log out' }).click();
     await b.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
     await startChat(a, b.name);
@@ -165,16 +168,11 @@ test('a request to someone offline goes out when they come online, and the chat 
     assert.equal(requests.length, 2, 'the request went once while bob was away and once when he came back');
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
-  } finally {
-    await Promise.all([leave(a), leave(b)]);
-  }
+  });
 });
 
 test('a chat request is still there after the one asked reloads, and accepting it connects', async () => {
-  const a = await person(server, uniqueName('alice'));
-  const b = await person(server, uniqueName('bob'));
-  try {
-    await Promise.all([signUp(a), signUp(b)]);
+  await twoPeople(async (a, b) => {
     await startChat(a, b.name);
     await requestGroup(b, a.name).waitFor({ state: 'visible', timeout: WAIT });
     await b.page.reload();
@@ -192,16 +190,11 @@ test('a chat request is still there after the one asked reloads, and accepting i
     await waitForMessage(b.page, 'great');
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
-  } finally {
-    await Promise.all([leave(a), leave(b)]);
-  }
+  });
 });
 
 test('two people ask each other at the same moment: one conversation, connected, messages both ways', async (t) => {
-  const a = await person(server, uniqueName('alice'));
-  const b = await person(server, uniqueName('bob'));
-  try {
-    await Promise.all([signUp(a), signUp(b)]);
+  await twoPeople(async (a, b) => {
     await Promise.all([startChat(a, b.name), startChat(b, a.name)]);
     // Whoever's request arrived before their own went out sees it; accepting it changes nothing.
     const settled = Promise.all([waitConnected(a.page), waitConnected(b.page)]);
@@ -231,16 +224,11 @@ test('two people ask each other at the same moment: one conversation, connected,
     ]);
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
-  } finally {
-    await Promise.all([leave(a), leave(b)]);
-  }
+  });
 });
 
 test('when the one asked cannot store the request, Accept tells them in plain words and undoes it; Start chat again connects', async (t) => {
-  const a = await person(server, uniqueName('alice'));
-  const b = await person(server, uniqueName('bob'));
-  try {
-    await Promise.all([signUp(a), signUp(b)]);
+  await twoPeople(async (a, b) => {
     // From now on every IndexedDB put on Bob's page throws, as when the disk is full.
     const refusing = await b.page.evaluateHandle(() => {
       const kept = { put: IDBObjectStore.prototype.put, refused: 0 };
@@ -316,29 +304,25 @@ test('when the one asked cannot store the request, Accept tells them in plain wo
       assert.deepEqual(p.problems.filter((x) => x.startsWith('page error')), [], `${p.name}: no uncaught exception`);
       assert.deepEqual(p.problems, [], `${p.name}: no console errors`);
     }
-  } finally {
-    await Promise.all([leave(a), leave(b)]);
-  }
+  });
 });
 
 test('when get-bundle gets no answer over the WebSocket, Start chat fetches the bundle over HTTP and the chat connects', async () => {
-  const a = await person(server, uniqueName('alice'));
-  const b = await person(server, uniqueName('bob'));
-  try {
-    // Alice's WebSocket goes through a relay in the test that drops her get-bundle messages (as a
-    // server without get-bundle, or a lost answer, would leave them unanswered).
-    let dropped = 0;
-    await a.page.routeWebSocket(/\/ws$/, (ws) => {
-      const upstream = ws.connectToServer();
-      ws.onMessage((m) => {
-        if (typeof m === 'string' && JSON.parse(m).type === 'get-bundle') {
-          dropped += 1;
-          return;
-        }
-        upstream.send(m);
-      });
+  // Alice's WebSocket goes through a relay in the test that drops her get-bundle messages (as a
+  // server without get-bundle, or a lost answer, would leave them unanswered). It is routed
+  // before sign-up, so that the WebSocket her page opens goes through it.
+  let dropped = 0;
+  const prepare = (a) => a.page.routeWebSocket(/\/ws$/, (ws) => {
+    const upstream = ws.connectToServer();
+    ws.onMessage((m) => {
+      if (typeof m === 'string' && JSON.parse(m).type === 'get-bundle') {
+        dropped += 1;
+        return;
+      }
+      upstream.send(m);
     });
-    await Promise.all([signUp(a), signUp(b)]);
+  });
+  await twoPeople(async (a, b) => {
     await startChat(a, b.name); // after the 5 s wait for an answer
     await send(a, 'the bundle came over HTTP');
     await accept(b, a.name);
@@ -349,7 +333,5 @@ test('when get-bundle gets no answer over the WebSocket, Start chat fetches the 
     assert.equal(bundleGets.length, 1, 'then one HTTP bundle request');
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');
-  } finally {
-    await Promise.all([leave(a), leave(b)]);
-  }
+  }, { prepare });
 });
