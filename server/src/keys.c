@@ -488,6 +488,14 @@ static void add_b64(cJSON *obj, const char *name, const unsigned char *bin, size
     }
 }
 
+static cJSON *refuse(struct keys_refusal *why, int status, const char *code, const char *message)
+{
+    why->status = status;
+    why->code = code;
+    why->message = message;
+    return NULL;
+}
+
 cJSON *keys_fetch(const char *requester, const char *username, struct keys_refusal *why)
 {
     char folded[USERNAME_MAX + 1];
@@ -497,16 +505,10 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
     cJSON *spk;
     sqlite3 *db;
 
-    why->status = 500;
-    why->code = "internal";
-    why->message = "the keys could not be read";
     why->retry_after = 0;
     username = account_username_fold(username, folded);
     if (username == NULL) {
-        why->status = 400;
-        why->code = "invalid_username";
-        why->message = "that is not a valid username";
-        return NULL;
+        return refuse(why, 400, "invalid_username", "that is not a valid username");
     }
     /* Each bundle consumes a one-time prekey: one account may not drain others' quickly. */
     {
@@ -516,11 +518,9 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
         wait = rl_take(fetch_limits, key, rl_now());
         if (wait > 0) {
             log_msg(LOG_WARN, "keys: throttled bundle fetches of %s for %d s", requester, wait);
-            why->status = 429;
-            why->code = "rate_limited";
-            why->message = "too many bundle requests; retry after retryAfter seconds";
             why->retry_after = wait;
-            return NULL;
+            return refuse(why, 429, "rate_limited",
+                          "too many bundle requests; retry after retryAfter seconds");
         }
     }
     memset(&b, 0, sizeof b);
@@ -538,26 +538,19 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
     case FETCH_OK:
         break;
     case FETCH_NO_USER:
-        why->status = 404;
-        why->code = "unknown_user";
-        why->message = "no such user";
-        return NULL;
+        return refuse(why, 404, "unknown_user", "no such user");
     case FETCH_NO_KEYS:
-        why->status = 404;
-        why->code = "no_keys";
-        why->message = "this user has not uploaded keys yet";
-        return NULL;
+        return refuse(why, 404, "no_keys", "this user has not uploaded keys yet");
     case FETCH_ERROR:
         log_msg(LOG_ERROR, "keys: database error fetching a bundle");
-        return NULL;
+        return refuse(why, 500, "internal", "the keys could not be read");
     }
     obj = cJSON_CreateObject();
     spk = cJSON_CreateObject();
     if (obj == NULL || spk == NULL) {
         cJSON_Delete(obj);
         cJSON_Delete(spk);
-        why->message = "out of memory";
-        return NULL;
+        return refuse(why, 500, "internal", "out of memory");
     }
     cJSON_AddStringToObject(obj, "username", username);
     add_b64(obj, "identityKey", b.identity, 32);
