@@ -134,13 +134,11 @@ if [ ! -f "$sodium_wasm/.parley-complete" ]; then
 fi
 
 # ---- Civetweb 1.15 static library (native, with OpenSSL 3, IPv6, WebSocket) ------------------
-# USE_STACK_SIZE: each worker thread (one per WebSocket) gets a 256 KiB stack instead of glibc's
-# 8 MiB. The deepest use measured (bench/server/stack-depth.mjs: JSON nested to cJSON's 1000-level
-# limit, parsed, relayed and freed) is 144 KiB in the release build (156 KiB before
-# -fconserve-stack, below) and 160 KiB under ASan.
-# -fconserve-stack: without it GCC inlines into handle_request callees with large stack buffers
-# (a 16.4 KiB frame), so a WebSocket's frame reader waited 29 KiB deep and every connection kept
-# 32 KiB of stack resident; with it the reader waits 15 KiB deep (bench/server/README.md).
+# USE_STACK_SIZE: each worker thread (HTTP requests and WebSocket upgrades; the WebSockets
+# themselves are served by the server's event loops) gets a 256 KiB stack instead of glibc's
+# 8 MiB. The deepest use measured (bench/server/stack-depth.mjs: JSON nested to cJSON's
+# 1000-level limit in an API body) is 144 KiB in the release build and 160 KiB under ASan.
+# -fconserve-stack keeps GCC from inlining large stack buffers into handle_request's callees.
 civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144 -DPARLEY_WS_FRAME_MAX=65536"
 civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations -fconserve-stack"
 # Civetweb 1.15 answers headers larger than max_request_size with 400 "Malformed message":
@@ -153,7 +151,11 @@ civetweb_patch='s/if ((conn->request_len == 0) \&\& (conn->data_len == conn->buf
 # WS_FRAME_MAX; only a 64-bit length field can) is answered at once with a close frame 1009 and
 # the connection closed, before anything is allocated or read.
 civetweb_patch_frame='s/if (data_len > (uint64_t)0x7FFF0000ul) {/if (data_len > (uint64_t)PARLEY_WS_FRAME_MAX) { static const char parley_too_big[2] = {3, (char)0xF1}; mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, parley_too_big, 2); mg_cry_internal(conn, "%s", "websocket frame over the size limit: closed with 1009"); break; } if (data_len > (uint64_t)0x7FFF0000ul) {/'
-civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $civetweb_patch_frame $(cc --version | head -n 1)")"
+# server/civetweb/detach.inc is appended to civetweb.c: mg_parley_detach() hands an upgraded
+# WebSocket (socket, TLS session, bytes read past the upgrade request) to the server's event
+# loops (server/src/wsloop.c), so that a WebSocket no longer holds a worker thread.
+civetweb_detach="$here/server/civetweb/detach.inc"
+civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $civetweb_patch_frame $(sha256sum < "$civetweb_detach") $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"
 if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   log "building Civetweb into $civetweb_lib"
@@ -162,6 +164,7 @@ if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   sed -e "$civetweb_patch" -e "$civetweb_patch_frame" "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
   grep -q 'request_len == -2) ||' "$civetweb_lib/civetweb.c"
   grep -q 'PARLEY_WS_FRAME_MAX) {' "$civetweb_lib/civetweb.c"
+  cat "$civetweb_detach" >> "$civetweb_lib/civetweb.c"
   # shellcheck disable=SC2086
   cc $civetweb_cflags $civetweb_defs -I"$civetweb_src/include" -I"$civetweb_src/src" \
      -c "$civetweb_lib/civetweb.c" -o "$civetweb_lib/lib/civetweb.o"

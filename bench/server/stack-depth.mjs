@@ -4,8 +4,8 @@
 // bodies, a sign-up with its Argon2id hash, TLS-less HTTP and static files), then reads
 // /proc/PID/smaps: a thread stack is an anonymous mapping of the thread stack size, and the
 // pages it has touched (Rss) never go away, so the largest Rss among them is the deepest use.
-// The server runs with PARLEY_STACK_TRIM=0: otherwise it hands the pages of deep calls back to the
-// kernel when they return (server/src/threadmem.h), and smaps no longer shows how deep they went.
+// (The WebSocket messages themselves run on the event loops' threads, whose stacks are glibc's
+// default 8 MiB: only the auth and upgrade paths of this list reach a worker thread.)
 // Run: node bench/server/stack-depth.mjs [stackKiB]   (stackKiB: the build's stack size, to
 // recognise the mappings; default 256, Civetweb's USE_STACK_SIZE in scripts/deps.sh)
 import { readFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ function openWs(s) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const s = await startServer({ args: ['--log-level', 'error', '--max-connections', '8'], env: { PARLEY_STACK_TRIM: '0' } });
+const s = await startServer({ args: ['--log-level', 'error', '--max-connections', '8']});
 try {
   const before = stackUse(s.proc.pid);
   const a = await newUser(s.url);

@@ -3,7 +3,6 @@
 #include "accounts.h"
 #include "http.h"
 #include "keys.h"
-#include "threadmem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,13 +61,8 @@ static int api_route(struct mg_connection *conn)
 
 int api_dispatch(struct mg_connection *conn, void *cbdata)
 {
-    int rc = api_route(conn);
-
     (void)cbdata;
-    /* Request bodies are parsed by cJSON, which recurses into nested values, and the database
-     * runs deep: the worker may next hold a WebSocket for hours, or wait idle. */
-    threadmem_trim_stack();
-    return rc;
+    return api_route(conn);
 }
 
 int api_json_has_nul(const char *buf, size_t len)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_DATA "./parley-data"
@@ -33,8 +34,10 @@ void config_usage(const char *prog)
            "                      (PARLEY_ORIGIN, one origin)\n"
            "  --max-connections N concurrent WebSocket connections, 1..19500; more are\n"
            "                      refused at once. Each takes an open file: the open-file\n"
-           "                      limit (ulimit -Hn) must exceed N by 80\n"
+           "                      limit (ulimit -Hn) must exceed N by 112\n"
            "                      (PARLEY_MAX_CONNECTIONS, default 256)\n"
+           "  --io-threads N      threads that serve the WebSockets (event loops), 1..16\n"
+           "                      (PARLEY_IO_THREADS, default one per processor, at most 4)\n"
            "  --tls-cert FILE     serve HTTPS with this PEM certificate chain (PARLEY_TLS_CERT)\n"
            "  --tls-key FILE      and this PEM private key (PARLEY_TLS_KEY); both or neither\n"
            "  --self-signed       serve HTTPS with a self-signed certificate generated on\n"
@@ -197,6 +200,16 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
             return -1;
         }
         cfg->max_connections = (int)n;
+    } else if (strcmp(name, "io-threads") == 0) {
+        char *end;
+        long n = strtol(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || n < 1 ||
+            n > CONFIG_IO_THREADS_LIMIT) {
+            snprintf(err, errlen, "invalid --io-threads '%.40s': expected 1..%d", value,
+                     CONFIG_IO_THREADS_LIMIT);
+            return -1;
+        }
+        cfg->io_threads = (int)n;
     } else {
         snprintf(err, errlen, "unknown option --%.60s (see --help)", name);
         return -1;
@@ -214,6 +227,7 @@ static const struct {
     {"log-level", "PARLEY_LOG_LEVEL"},
     {"origin", "PARLEY_ORIGIN"},
     {"max-connections", "PARLEY_MAX_CONNECTIONS"},
+    {"io-threads", "PARLEY_IO_THREADS"},
     {"tls-cert", "PARLEY_TLS_CERT"},
     {"tls-key", "PARLEY_TLS_KEY"},
     {"self-signed", "PARLEY_SELF_SIGNED"},
@@ -237,6 +251,12 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     (void)copy_value(cfg->web_dir, sizeof cfg->web_dir, DEFAULT_WEB);
     cfg->log_level = LOG_INFO;
     cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
+    {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->io_threads = cpus < 1                               ? 1
+                          : cpus > CONFIG_IO_THREADS_DEFAULT_MAX ? CONFIG_IO_THREADS_DEFAULT_MAX
+                                                                 : (int)cpus;
+    }
 
     for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
         const char *value = getenv(env_names[i].env);

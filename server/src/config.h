@@ -10,6 +10,8 @@
 #define CONFIG_ORIGIN_LEN 256
 #define CONFIG_MAX_CONNECTIONS_DEFAULT 256
 #define CONFIG_MAX_CONNECTIONS_LIMIT 19500
+#define CONFIG_IO_THREADS_LIMIT 16 /* wsloop.h WSLOOP_THREADS_MAX */
+#define CONFIG_IO_THREADS_DEFAULT_MAX 4 /* the default: one per processor, at most this many */
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
@@ -23,6 +25,7 @@ struct config {
     char origins[CONFIG_ORIGINS_MAX][CONFIG_ORIGIN_LEN];
     int n_origins;
     int max_connections; /* concurrent WebSocket connections */
+    int io_threads;      /* event loops serving the WebSockets */
     char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate chain (--tls-cert) */
     char tls_key[CONFIG_PATH_MAX];  /* PEM private key (--tls-key) */
     int self_signed;                /* --self-signed: generate into the data folder */

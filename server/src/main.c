@@ -8,7 +8,6 @@
 #include "log.h"
 #include "signaling.h"
 #include "static_files.h"
-#include "threadmem.h"
 #include "tls.h"
 
 #include <civetweb.h>
@@ -22,11 +21,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#define HTTP_RESERVE_THREADS 16
-/* Open files besides the WebSockets and the reserve threads' connections: the listening
+/* Civetweb's worker threads: HTTP requests and WebSocket upgrade requests. */
+#define HTTP_THREADS 16
+/* Open files besides the WebSockets and the worker threads' connections: the listening
  * sockets, the database and its WAL and shm files, jwt.key, TLS files, standard streams,
- * the queue of accepted sockets (Civetweb's connection_queue, 20), with room to spare. */
-#define FD_RESERVE 64
+ * the queue of accepted sockets (Civetweb's connection_queue, 20), the event loops' epoll and
+ * eventfd descriptors (2 each, up to 16 loops), with room to spare. */
+#define FD_RESERVE 96
 
 #define MIME_TYPES                                                                         \
     ".wasm=application/wasm,.js=text/javascript,.mjs=text/javascript,"                     \
@@ -77,7 +78,7 @@ static int make_dirs(const char *path, char *err, size_t errlen)
 static int raise_fd_limit(int max_connections, char *err, size_t errlen)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)max_connections + HTTP_RESERVE_THREADS + FD_RESERVE;
+    rlim_t need = (rlim_t)max_connections + HTTP_THREADS + FD_RESERVE;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         snprintf(err, errlen, "cannot read the open-file limit: %s", strerror(errno));
@@ -97,7 +98,7 @@ static int raise_fd_limit(int max_connections, char *err, size_t errlen)
                  "raise the limit",
                  max_connections, (unsigned long long)need, (unsigned long long)rl.rlim_cur,
                  (unsigned long long)rl.rlim_max,
-                 (long long)rl.rlim_cur - HTTP_RESERVE_THREADS - FD_RESERVE);
+                 (long long)rl.rlim_cur - HTTP_THREADS - FD_RESERVE);
         return -1;
     }
     return 0;
@@ -135,7 +136,7 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
     for (int i = 0; i < n; i++) {
         log_msg(LOG_INFO, "WebSocket origin allowed: %s", list[i]);
     }
-    if (signaling_init(list, n, cfg->max_connections) != 0) {
+    if (signaling_init(list, n, cfg->max_connections, cfg->io_threads) != 0) {
         return -1;
     }
     keys_set_identity_listener(signaling_identity_changed);
@@ -164,7 +165,6 @@ int main(int argc, char **argv)
     char listen_opt[CONFIG_LISTEN_MAX + 2];
     size_t n = 0;
 
-    threadmem_init(argv);
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
     case CONFIG_EXIT_OK:
         return 0;
@@ -270,10 +270,6 @@ int main(int argc, char **argv)
     options[n++] = "";
     options[n++] = "tcp_nodelay";
     options[n++] = "1";
-    options[n++] = "enable_websocket_ping_pong";
-    options[n++] = "yes";
-    options[n++] = "websocket_timeout_ms";
-    options[n++] = "30000";
     /* Each connection's buffer, allocated when its worker takes it: it holds the request line
      * and headers (bodies are read past it) and, on a WebSocket, the upgrade request followed by
      * incoming frames (a frame larger than what is left is read into its own allocation).
@@ -281,9 +277,9 @@ int main(int argc, char **argv)
     options[n++] = "max_request_size";
     options[n++] = "8192";
     options[n++] = "num_threads";
-    /* A WebSocket holds a worker thread for its lifetime: one per allowed connection, plus
-     * threads kept in reserve for plain HTTP requests. */
-    snprintf(threads, sizeof threads, "%d", cfg.max_connections + HTTP_RESERVE_THREADS);
+    /* A WebSocket holds a worker thread only for its upgrade request (then the event loops of
+     * wsloop.c serve it), so the pool is sized for HTTP requests alone. */
+    snprintf(threads, sizeof threads, "%d", HTTP_THREADS);
     options[n++] = threads;
     options[n] = NULL;
 

@@ -12,7 +12,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include "log.h"
 #include "ratelimit.h"
 #include "relay.h"
-#include "threadmem.h"
+#include "wsloop.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -23,14 +23,14 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include <time.h>
 
 struct client {
-    struct mg_connection *conn;
+    struct ws *ws;
     char user[USERNAME_MAX + 1];
     char addr[48];
     int authed;
     int registered; /* in the list of authenticated users (not replaced) */
     int closing;    /* a close frame was sent: later messages are dropped */
     double closing_since;
-    int refs;       /* other threads writing to conn right now */
+    int refs;       /* other threads writing to ws right now */
     double connected_at;
     struct rl_bucket bucket;
     double window_start;
@@ -92,47 +92,23 @@ int signaling_type_relayable(const char *type)
 
 /* ---- Writing --------------------------------------------------------------------------------- */
 
-/* Sends frame[WS_HEADER_MAX - header length ..] (header and payload) with one write, under the
- * connection's lock as mg_websocket_write does; mg_websocket_write sends the header and the
- * payload with a write each, two TCP segments per message with tcp_nodelay. */
-static void write_frame(struct mg_connection *conn, char *frame, int opcode, size_t len)
+static void write_text(struct ws *ws, const char *text)
 {
-    size_t hlen = ws_frame_header((unsigned char *)frame, opcode, len);
-
-    mg_lock_connection(conn);
-    (void)mg_write(conn, frame + WS_HEADER_MAX - hlen, hlen + len);
-    mg_unlock_connection(conn);
+    (void)ws_send(ws, WS_OP_TEXT, text, strlen(text));
 }
 
-static void write_message(struct mg_connection *conn, int opcode, const char *data, size_t len)
-{
-    char *frame = malloc(WS_HEADER_MAX + len);
-
-    if (frame == NULL) {
-        return;
-    }
-    memcpy(frame + WS_HEADER_MAX, data, len);
-    write_frame(conn, frame, opcode, len);
-    free(frame);
-}
-
-static void write_text(struct mg_connection *conn, const char *text)
-{
-    write_message(conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text));
-}
-
-static void write_object(struct mg_connection *conn, cJSON *obj)
+static void write_object(struct ws *ws, cJSON *obj)
 {
     char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
 
     cJSON_Delete(obj);
     if (text != NULL) {
-        write_text(conn, text);
+        write_text(ws, text);
         cJSON_free(text);
     }
 }
 
-static void write_close(struct mg_connection *conn, int code, const char *reason)
+static void write_close(struct ws *ws, int code, const char *reason)
 {
     char frame[128];
     size_t len = strlen(reason);
@@ -145,11 +121,11 @@ static void write_close(struct mg_connection *conn, int code, const char *reason
     for (size_t i = 0; i < len; i++) {
         frame[i + 2] = reason[i];
     }
-    write_message(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, frame, len + 2);
+    (void)ws_send(ws, WS_OP_CLOSE, frame, len + 2);
 }
 
 /* {"type":"error","code":...,"message":...,"ref":ref} */
-static void send_error(struct mg_connection *conn, const char *code, const char *message,
+static void send_error(struct ws *ws, const char *code, const char *message,
                        const cJSON *ref)
 {
     cJSON *obj = cJSON_CreateObject();
@@ -163,7 +139,7 @@ static void send_error(struct mg_connection *conn, const char *code, const char 
     if (ref != NULL) {
         cJSON_AddItemToObject(obj, "ref", cJSON_Duplicate(ref, 1));
     }
-    write_object(conn, obj);
+    write_object(ws, obj);
 }
 
 /* Marks c as closing (reg_lock held). */
@@ -221,7 +197,7 @@ static void notify_subscribers(const char *user, const char *text)
     }
     pthread_mutex_unlock(&reg_lock);
     for (int i = 0; i < n; i++) {
-        write_text(targets[i]->conn, text);
+        write_text(targets[i]->ws, text);
         release(targets[i]);
     }
     free(targets);
@@ -336,7 +312,7 @@ static void close_matching(const char *user, int code, const char *reason)
         if (target == NULL) {
             return;
         }
-        write_close(target->conn, code, reason);
+        write_close(target->ws, code, reason);
         release(target);
     }
 }
@@ -391,21 +367,36 @@ static int ws_connect(const struct mg_connection *cconn, void *cbdata)
     return 0;
 }
 
+/* Hands the upgraded connection to the event loops (wsloop.h): from here on no Civetweb thread
+ * is held by it. */
 static void ws_ready(struct mg_connection *conn, void *cbdata)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     struct client *c = calloc(1, sizeof *c);
+    char pending[WS_PENDING_MAX];
+    size_t n_pending = 0;
+    void *ssl = NULL;
+    int fd = -1;
     int full;
 
     (void)cbdata;
-    if (c == NULL) {
-        write_close(conn, WS_CLOSE_TRY_LATER, "out of memory");
-        return;
+    if (c == NULL || mg_parley_detach(conn, &fd, &ssl, pending, sizeof pending, &n_pending) != 0) {
+        static const char try_later[2] = {(char)(WS_CLOSE_TRY_LATER >> 8),
+                                          (char)(WS_CLOSE_TRY_LATER & 0xff)};
+        log_msg(LOG_ERROR, "ws: cannot take over the connection from %s", ri->remote_addr);
+        (void)mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, try_later, 2);
+        free(c);
+        return; /* still Civetweb's: ws_civetweb_data closes it */
     }
-    c->conn = conn;
     c->connected_at = rl_now();
     c->window_start = c->connected_at;
     snprintf(c->addr, sizeof c->addr, "%s", ri->remote_addr);
+    c->ws = ws_create(fd, ssl, pending, n_pending, c);
+    if (c->ws == NULL) {
+        log_msg(LOG_ERROR, "ws: out of memory for a connection from %s", c->addr);
+        free(c);
+        return;
+    }
     pthread_mutex_lock(&reg_lock);
     full = n_clients >= max_clients;
     if (!full) {
@@ -415,40 +406,53 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
         }
         clients = c;
         n_clients++;
+    } else {
+        c->closing = 1; /* lost a race for the last slot: not listed, so client_gone skips it */
+        c->closing_since = c->connected_at;
     }
     pthread_mutex_unlock(&reg_lock);
     if (full) {
-        /* Lost a race for the last slot. */
-        write_close(conn, WS_CLOSE_TRY_LATER, "the server has reached its connection limit");
-        free(c);
-        return;
+        write_close(c->ws, WS_CLOSE_TRY_LATER, "the server has reached its connection limit");
+    } else {
+        log_msg(LOG_INFO, "ws: connect from %s", c->addr);
     }
-    mg_set_user_connection_data(conn, c);
-    log_msg(LOG_INFO, "ws: connect from %s", c->addr);
-    /* The handshake (Civetweb formats its reply in an 8 KiB stack buffer) and whatever this
-     * worker served before went deeper than the frame reader that now holds the thread. */
-    threadmem_trim_stack();
+    ws_start(c->ws);
 }
 
-static void ws_close(const struct mg_connection *cconn, void *cbdata)
+/* Civetweb's read loop runs only when ws_ready could not take the connection over. */
+static int ws_civetweb_data(struct mg_connection *conn, int flags,
+                            char *data, // NOLINT(readability-non-const-parameter): Civetweb's type
+                            size_t len, void *cbdata)
 {
-    struct client *c = mg_get_user_connection_data(cconn);
-    int was_registered;
-
+    (void)conn;
+    (void)flags;
+    (void)data;
+    (void)len;
     (void)cbdata;
-    if (c == NULL) {
-        return;
-    }
+    return 0;
+}
+
+/* The loop closed c's connection (wsloop.h on_close). */
+static void client_gone(struct ws *ws, void *user)
+{
+    struct client *c = user;
+    int was_registered;
+    int listed;
+
+    (void)ws;
     pthread_mutex_lock(&reg_lock);
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        clients = c->next;
+    listed = c->prev != NULL || clients == c;
+    if (listed) {
+        if (c->prev != NULL) {
+            c->prev->next = c->next;
+        } else {
+            clients = c->next;
+        }
+        if (c->next != NULL) {
+            c->next->prev = c->prev;
+        }
+        n_clients--;
     }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
-    n_clients--;
     was_registered = c->registered;
     set_registered(c, 0);
     c->closing = 1;
@@ -456,7 +460,10 @@ static void ws_close(const struct mg_connection *cconn, void *cbdata)
         pthread_cond_wait(&refs_zero, &reg_lock);
     }
     pthread_mutex_unlock(&reg_lock);
-    mg_set_user_connection_data(cconn, NULL);
+    if (!listed) {
+        free(c);
+        return;
+    }
     if (c->authed) {
         log_msg(LOG_INFO, "ws: close %s (%s)", c->user, c->addr);
     } else {
@@ -481,7 +488,7 @@ static int close_with(struct client *c, int code, const char *reason)
     pthread_mutex_lock(&reg_lock);
     mark_closing(c);
     pthread_mutex_unlock(&reg_lock);
-    write_close(c->conn, code, reason);
+    write_close(c->ws, code, reason);
     return 1;
 }
 
@@ -504,7 +511,7 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
                            : result == AUTH_REVOKED ? "token_revoked"
                                                     : "invalid_token";
         log_msg(LOG_INFO, "ws: authentication failed (%s) from %s", code, c->addr);
-        send_error(c->conn, code, "authentication failed", ref);
+        send_error(c->ws, code, "authentication failed", ref);
         return close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication failed");
     }
     pthread_mutex_lock(&reg_lock);
@@ -524,7 +531,7 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     pthread_mutex_unlock(&reg_lock);
     if (old != NULL) {
         log_msg(LOG_INFO, "ws: %s replaced an older connection", acc.username);
-        write_close(old->conn, WS_CLOSE_REPLACED, "replaced by a newer connection");
+        write_close(old->ws, WS_CLOSE_REPLACED, "replaced by a newer connection");
         release(old);
     }
     log_msg(LOG_INFO, "ws: authenticated %s (%s)", c->user, c->addr);
@@ -532,7 +539,7 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     if (ready != NULL) {
         cJSON_AddStringToObject(ready, "type", "ready");
         cJSON_AddStringToObject(ready, "user", c->user);
-        write_object(c->conn, ready);
+        write_object(c->ws, ready);
     }
     if (old == NULL) {
         notify_user_event("presence", c->user, "online");
@@ -548,19 +555,19 @@ static int handle_subscribe(struct client *c, const cJSON *msg, const cJSON *ref
     int n = 0;
 
     if (!cJSON_IsArray(users)) {
-        send_error(c->conn, "invalid_message", "subscribe needs users: an array of usernames",
+        send_error(c->ws, "invalid_message", "subscribe needs users: an array of usernames",
                    ref);
         return 1;
     }
     if (cJSON_GetArraySize(users) > WS_SUBSCRIBE_MAX) {
-        send_error(c->conn, "too_many_subscriptions", "at most 256 users per subscribe", ref);
+        send_error(c->ws, "too_many_subscriptions", "at most 256 users per subscribe", ref);
         return 1;
     }
     cJSON_ArrayForEach(item, users)
     {
         char folded[USERNAME_MAX + 1];
         if (!cJSON_IsString(item) || account_username_fold(item->valuestring, folded) == NULL) {
-            send_error(c->conn, "invalid_message", "users must hold valid usernames", ref);
+            send_error(c->ws, "invalid_message", "users must hold valid usernames", ref);
             return 1;
         }
         /* Same length: the canonical form replaces the string in place. */
@@ -568,7 +575,7 @@ static int handle_subscribe(struct client *c, const cJSON *msg, const cJSON *ref
     }
     subs = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *subs);
     if (subs == NULL) {
-        send_error(c->conn, "internal", "out of memory", ref);
+        send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
     cJSON_ArrayForEach(item, users)
@@ -591,7 +598,7 @@ static int handle_subscribe(struct client *c, const cJSON *msg, const cJSON *ref
             cJSON_AddStringToObject(p, "type", "presence");
             cJSON_AddStringToObject(p, "user", subs[i]);
             cJSON_AddStringToObject(p, "state", online ? "online" : "offline");
-            write_object(c->conn, p);
+            write_object(c->ws, p);
         }
     }
     return 1;
@@ -606,7 +613,7 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
     int known;
 
     if (!signaling_type_relayable(type)) {
-        send_error(c->conn, "invalid_type",
+        send_error(c->ws, "invalid_type",
                    "type must match ^[a-z][a-z0-9-]{0,31}$ and not be reserved by the server",
                    ref);
         return 1;
@@ -619,22 +626,22 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
         to = t->valuestring;
     }
     if (!account_username_valid(to)) {
-        send_error(c->conn, "invalid_recipient", "to must be a valid username", ref);
+        send_error(c->ws, "invalid_recipient", "to must be a valid username", ref);
         return 1;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(msg, "from");
     if (cJSON_AddStringToObject(msg, "from", c->user) == NULL) {
-        send_error(c->conn, "internal", "out of memory", ref);
+        send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
     text = cJSON_PrintUnformatted(msg);
     if (text == NULL) {
-        send_error(c->conn, "internal", "out of memory", ref);
+        send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
     peer = hold_user(to);
     if (peer != NULL) {
-        write_text(peer->conn, text);
+        write_text(peer->ws, text);
         release(peer);
         cJSON_free(text);
         return 1;
@@ -642,9 +649,9 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
     cJSON_free(text);
     known = accounts_exists(to, NULL);
     if (known == 1) {
-        send_error(c->conn, "recipient_offline", "the recipient is not connected", ref);
+        send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
     } else {
-        send_error(c->conn, "unknown_recipient", "no such user", ref);
+        send_error(c->ws, "unknown_recipient", "no such user", ref);
     }
     return 1;
 }
@@ -689,7 +696,7 @@ static int relay_fast(struct client *c, const char *data, size_t len)
         free(frame);
         return 0; /* offline or unknown: the general path says which */
     }
-    write_frame(peer->conn, frame, MG_WEBSOCKET_OPCODE_TEXT, n);
+    (void)ws_send_frame(peer->ws, frame, WS_OP_TEXT, n);
     release(peer);
     free(frame);
     return 1;
@@ -763,7 +770,7 @@ static int handle_get_bundle(struct client *c, const cJSON *msg, const cJSON *re
     cJSON *out;
 
     if (!cJSON_IsString(user)) {
-        send_error(c->conn, "invalid_message", "get-bundle needs a string user", ref);
+        send_error(c->ws, "invalid_message", "get-bundle needs a string user", ref);
         return 1;
     }
     bundle = keys_fetch(c->user, user->valuestring, &why);
@@ -773,7 +780,7 @@ static int handle_get_bundle(struct client *c, const cJSON *msg, const cJSON *re
         /* The one-time prekey is spent all the same (as when an HTTP answer is lost). */
         cJSON_Delete(bundle);
         cJSON_Delete(out);
-        send_error(c->conn, "internal", "out of memory", ref);
+        send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
     if (bundle == NULL) {
@@ -787,7 +794,7 @@ static int handle_get_bundle(struct client *c, const cJSON *msg, const cJSON *re
     if (ref != NULL) {
         cJSON_AddItemToObject(out, "ref", cJSON_Duplicate(ref, 1));
     }
-    write_object(c->conn, out);
+    write_object(c->ws, out);
     return 1;
 }
 
@@ -799,14 +806,14 @@ static int handle_text(struct client *c, const char *data, size_t len)
     int rc = 1;
 
     if (msg == NULL) {
-        send_error(c->conn, "invalid_json", "the message is not valid JSON", NULL);
+        send_error(c->ws, "invalid_json", "the message is not valid JSON", NULL);
         return 1;
     }
     if (has_repeated_key(msg)) {
         /* Parsers disagree on which of two equal keys counts (cJSON: the first; browsers: the
          * last): {"type":"offer",...,"type":"presence"} would be checked as one type and read
          * as another. */
-        send_error(c->conn, "invalid_message",
+        send_error(c->ws, "invalid_message",
                    "a message may not repeat a key, and has at most 64 top-level keys", NULL);
         cJSON_Delete(msg);
         return c->authed ? 1 : close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
@@ -817,7 +824,7 @@ static int handle_text(struct client *c, const char *data, size_t len)
                                       : NULL)
                                : NULL;
     if (type == NULL) {
-        send_error(c->conn, "invalid_message", "a message is a JSON object with a string type",
+        send_error(c->ws, "invalid_message", "a message is a JSON object with a string type",
                    ref);
         if (!c->authed) {
             rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
@@ -826,11 +833,11 @@ static int handle_text(struct client *c, const char *data, size_t len)
         if (strcmp(type, "auth") == 0) {
             rc = handle_auth(c, msg, ref);
         } else {
-            send_error(c->conn, "auth_required", "the first message must be type auth", ref);
+            send_error(c->ws, "auth_required", "the first message must be type auth", ref);
             rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
         }
     } else if (strcmp(type, "auth") == 0) {
-        send_error(c->conn, "already_authenticated", "this connection is authenticated", ref);
+        send_error(c->ws, "already_authenticated", "this connection is authenticated", ref);
     } else if (strcmp(type, "subscribe") == 0) {
         rc = handle_subscribe(c, msg, ref);
     } else if (strcmp(type, "get-bundle") == 0) {
@@ -842,7 +849,7 @@ static int handle_text(struct client *c, const char *data, size_t len)
             if (ref != NULL) {
                 cJSON_AddItemToObject(pong, "ref", cJSON_Duplicate(ref, 1));
             }
-            write_object(c->conn, pong);
+            write_object(c->ws, pong);
         }
     } else {
         rc = handle_relay(c, msg, type, ref);
@@ -851,28 +858,25 @@ static int handle_text(struct client *c, const char *data, size_t len)
     return rc;
 }
 
-static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len, void *cbdata)
+/* A frame from c's connection (wsloop.h on_frame). */
+static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t len)
 {
-    struct client *c = mg_get_user_connection_data(conn);
+    struct client *c = user;
     int opcode = flags & 0x0f;
     int closing;
     double closing_since;
     int admitted;
     int was_authed;
 
-    (void)cbdata;
-    if (c == NULL) {
-        return 0;
-    }
     pthread_mutex_lock(&reg_lock);
     closing = c->closing;
     closing_since = c->closing_since;
     pthread_mutex_unlock(&reg_lock);
-    if (opcode == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE) {
+    if (opcode == WS_OP_CLOSE) {
         if (!closing) {
             /* Echo the peer's close code. */
             int code = len >= 2 ? (((unsigned char)data[0] << 8) | (unsigned char)data[1]) : 1000;
-            write_close(conn, code, "");
+            write_close(ws, code, "");
         }
         return 0;
     }
@@ -880,14 +884,7 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
         /* Waiting for the client's close frame: drop everything else, for a while. */
         return rl_now() - closing_since < WS_CLOSE_GRACE;
     }
-    if (opcode == MG_WEBSOCKET_OPCODE_PING || opcode == MG_WEBSOCKET_OPCODE_PONG) {
-        return 1; /* answered by Civetweb (enable_websocket_ping_pong) */
-    }
-    if (len > WS_FRAME_MAX) {
-        log_msg(LOG_WARN, "ws: %zu-byte frame from %s: closing", len, c->addr);
-        return close_with(c, WS_CLOSE_TOO_BIG, "frames are limited to 64 KiB");
-    }
-    if (!(flags & 0x80) || opcode == MG_WEBSOCKET_OPCODE_CONTINUATION) {
+    if (!(flags & WS_FIN) || opcode == WS_OP_CONTINUATION) {
         return close_with(c, WS_CLOSE_POLICY, "fragmented messages are not supported");
     }
     admitted = admit(c);
@@ -896,11 +893,11 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
         return close_with(c, WS_CLOSE_POLICY, "rate limit exceeded for too long");
     }
     if (admitted == 0) {
-        send_error(conn, "rate_limited", "too many messages; slow down", NULL);
+        send_error(ws, "rate_limited", "too many messages; slow down", NULL);
         return 1;
     }
-    if (opcode != MG_WEBSOCKET_OPCODE_TEXT) {
-        send_error(conn, "invalid_message", "messages are JSON text frames", NULL);
+    if (opcode != WS_OP_TEXT) {
+        send_error(ws, "invalid_message", "messages are JSON text frames", NULL);
         return 1;
     }
     if (!api_utf8_valid(data, len)) {
@@ -913,12 +910,7 @@ static int ws_data(struct mg_connection *conn, int flags, char *data, size_t len
     if (was_authed && relay_fast(c, data, len)) {
         return 1;
     }
-    admitted = handle_text(c, data, len);
-    /* The general path runs deep (cJSON recurses into nested values, up to 144 KiB at its
-     * 1000-level limit; authentication and an offline recipient reach SQLite) and is the
-     * uncommon one, so the pages it touched below the frame reader are returned every time. */
-    threadmem_trim_stack();
-    return admitted;
+    return handle_text(c, data, len);
 }
 
 /* ---- Authentication deadline ----------------------------------------------------------------- */
@@ -954,8 +946,8 @@ static void *watchdog_main(void *arg)
             }
             log_msg(LOG_INFO, "ws: no authentication within %d s from %s: closing",
                     WS_AUTH_TIMEOUT, late->addr);
-            send_error(late->conn, "auth_timeout", "no auth message within 10 seconds", NULL);
-            write_close(late->conn, WS_CLOSE_UNAUTHORIZED, "authentication timeout");
+            send_error(late->ws, "auth_timeout", "no auth message within 10 seconds", NULL);
+            write_close(late->ws, WS_CLOSE_UNAUTHORIZED, "authentication timeout");
             release(late);
         }
         pthread_mutex_lock(&stop_lock);
@@ -964,8 +956,10 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-int signaling_init(const char *const *allowed, int n_allowed, int max_connections)
+int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads)
 {
+    static const struct ws_handlers handlers = {client_frame, client_gone};
+
     n_origins = 0;
     for (int i = 0; i < n_allowed && i < WS_ORIGINS_MAX; i++) {
         snprintf(origins[n_origins++], CONFIG_ORIGIN_LEN, "%s", allowed[i]);
@@ -983,7 +977,11 @@ int signaling_init(const char *const *allowed, int n_allowed, int max_connection
         user_mask = size - 1;
     }
     stopping = 0;
+    if (wsloop_start(io_threads, WS_FRAME_MAX, WS_CLOSE_GRACE, &handlers) != 0) {
+        return -1;
+    }
     if (pthread_create(&watchdog, NULL, watchdog_main, NULL) != 0) {
+        wsloop_stop(0);
         return -1;
     }
     watchdog_running = 1;
@@ -992,11 +990,15 @@ int signaling_init(const char *const *allowed, int n_allowed, int max_connection
 
 void signaling_register(struct mg_context *ctx)
 {
-    mg_set_websocket_handler(ctx, "/ws$", ws_connect, ws_ready, ws_data, ws_close, NULL);
+    mg_set_websocket_handler(ctx, "/ws$", ws_connect, ws_ready, ws_civetweb_data, NULL, NULL);
 }
 
 void signaling_shutdown(void)
 {
+    if (watchdog_running) {
+        /* Clients answer the close frames of signaling_close_all within moments. */
+        wsloop_stop(WS_SHUTDOWN_WAIT);
+    }
     pthread_mutex_lock(&reg_lock);
     free(user_table);
     user_table = NULL;

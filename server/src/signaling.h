@@ -9,6 +9,11 @@
 #define PARLEY_SERVER_SIGNALING_H
 
 #include <civetweb.h>
+#include <stddef.h>
+
+/* server/civetweb/detach.inc, appended to Civetweb by scripts/deps.sh. */
+int mg_parley_detach(struct mg_connection *conn, int *fd, void **ssl, char *pending,
+                     size_t pending_max, size_t *pending_len);
 
 #define WS_FRAME_MAX 65536
 #define WS_AUTH_TIMEOUT 10
@@ -19,6 +24,7 @@
 #define WS_SUBSCRIBE_MAX 256
 #define WS_ORIGINS_MAX 10
 #define WS_CLOSE_GRACE 5.0 /* seconds to wait for the client's close frame */
+#define WS_SHUTDOWN_WAIT 2.0 /* seconds shutdown waits for clients to answer its close frames */
 
 #define WS_CLOSE_GOING_AWAY 1001
 #define WS_CLOSE_INVALID_DATA 1007
@@ -31,13 +37,15 @@
 /* 1 when type may be relayed: ^[a-z][a-z0-9-]{0,31}$ and not reserved by the server. */
 int signaling_type_relayable(const char *type);
 
-/* Allowed Origin values (copied) and the connection cap. Starts the auth watchdog. 0 or -1. */
-int signaling_init(const char *const *allowed, int n_allowed, int max_connections);
+/* Allowed Origin values (copied), the connection cap and the number of event loops serving the
+ * connections (wsloop.h). Starts them and the auth watchdog. 0 or -1. */
+int signaling_init(const char *const *allowed, int n_allowed, int max_connections,
+                   int io_threads);
 
 /* Registers the /ws handlers on ctx. */
 void signaling_register(struct mg_context *ctx);
 
-/* Stops the watchdog (call after mg_stop). */
+/* Closes what is still open, stops the event loops and the watchdog (call after mg_stop). */
 void signaling_shutdown(void);
 
 /* Closes username's connection with 4401 "session revoked" (after a logout or password change). */

@@ -1,5 +1,6 @@
 // Starts the real parley-server binary on a free port with a temporary data folder.
 import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,8 +61,9 @@ export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'),
 }
 
 /**
- * For a test file: a fresh server started before its tests and stopped after them. The object is
- * filled in (url, port, dataDir, stop, ...) by the time the first test runs.
+ * For a test file: a fresh server started before its tests and stopped after them; a server that
+ * then exits with anything but 0 (a sanitizer's report, a leak at shutdown) fails the file. The
+ * object is filled in (url, port, dataDir, stop, ...) by the time the first test runs.
  */
 export function serverForTests(options) {
   const server = {};
@@ -69,7 +71,12 @@ export function serverForTests(options) {
     Object.assign(server, await startServer(options));
   });
   after(async () => {
-    if (server.stop) await server.stop();
+    if (!server.stop) return;
+    const { code, signal } = await server.stop();
+    if (signal !== 'SIGKILL') {
+      assert.equal(code, 0, `parley-server exited with ${code ?? signal} after the tests:\n${server.logs().slice(-4000)}`);
+      assert.doesNotMatch(server.logs(), /Sanitizer|runtime error:/);
+    }
   });
   return server;
 }

@@ -1,0 +1,732 @@
+#include "wsloop.h"
+
+#include "log.h"
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EVENTS_PER_WAIT 256
+#define WAIT_MS 250
+#define SWEEP_EVERY 1.0 /* seconds between checks of deadlines and keep-alives */
+
+struct loop;
+
+struct ws {
+    int fd;
+    SSL *ssl;
+    struct loop *loop;
+    void *user;
+
+    /* Under lock: everything a sending thread touches (and the TLS session, which OpenSSL
+     * does not let two threads use at once). */
+    pthread_mutex_t lock;
+    char *out; /* bytes the socket has not taken yet: out[out_off .. out_off + out_len) */
+    size_t out_off, out_len, out_cap;
+    int registered;     /* added to the loop's epoll set */
+    unsigned events;    /* what it waits for there */
+    int tls_read_wants_write;
+    int dead;           /* being torn down: nothing more is sent */
+    int doomed;         /* to be closed at the next sweep (a write failed, or the queue is full) */
+    double close_sent;  /* when a close frame was queued, or 0 */
+
+    /* The loop thread's own. */
+    int finishing;      /* close once the queue is written */
+    int draining;       /* failed with a close frame: discard input until the client closes */
+    double last_rx;
+    double last_ping;
+    char *in;           /* a partial frame kept between reads */
+    size_t in_len;
+    struct ws *next, *prev; /* the loop's connections (under the loop's lock) */
+    struct ws *fresh_next;  /* waiting to be added by the loop (under the loop's lock) */
+};
+
+struct loop {
+    pthread_t thread;
+    int ep;
+    int wake; /* eventfd: new connections, stop */
+    pthread_mutex_t lock;
+    struct ws *all;
+    struct ws *fresh;
+    unsigned char *scratch;
+    double last_sweep;
+};
+
+static struct loop loops[WSLOOP_THREADS_MAX];
+static int n_loops;
+static unsigned next_loop;
+static volatile int stopping;
+static struct ws_handlers handlers;
+static size_t max_frame;
+static size_t scratch_size;
+static double grace;
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+static int n_open;
+
+static double now_mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void count_add(int d)
+{
+    pthread_mutex_lock(&count_lock);
+    n_open += d;
+    pthread_mutex_unlock(&count_lock);
+}
+
+int wsloop_count(void)
+{
+    int n;
+
+    pthread_mutex_lock(&count_lock);
+    n = n_open;
+    pthread_mutex_unlock(&count_lock);
+    return n;
+}
+
+/* ---- Socket and TLS I/O ---------------------------------------------------------------------- */
+
+/* > 0: bytes read; 0: the client closed; -1: nothing now; -2: error. */
+static long raw_read(struct ws *ws, void *buf, size_t n)
+{
+    if (ws->ssl != NULL) {
+        int r, err;
+        pthread_mutex_lock(&ws->lock);
+        ERR_clear_error();
+        r = SSL_read(ws->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+        err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ws->ssl, r);
+        ws->tls_read_wants_write = err == SSL_ERROR_WANT_WRITE;
+        pthread_mutex_unlock(&ws->lock);
+        if (r > 0) {
+            return r;
+        }
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+            return -1;
+        }
+        return err == SSL_ERROR_ZERO_RETURN ? 0 : -2;
+    }
+    for (;;) {
+        ssize_t r = read(ws->fd, buf, n);
+        if (r >= 0) {
+            return (long)r;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    }
+}
+
+/* lock held. > 0: bytes written; -1: the socket takes nothing now; -2: error. */
+static long raw_write(struct ws *ws, const char *buf, size_t n)
+{
+    if (ws->ssl != NULL) {
+        int r, err;
+        ERR_clear_error();
+        r = SSL_write(ws->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (r > 0) {
+            return r;
+        }
+        err = SSL_get_error(ws->ssl, r);
+        return err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ ? -1 : -2;
+    }
+    for (;;) {
+        ssize_t r = send(ws->fd, buf, n, MSG_NOSIGNAL);
+        if (r >= 0) {
+            return (long)r;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    }
+}
+
+/* lock held: makes the epoll set wait for want (EPOLLIN, plus EPOLLOUT while there is a queue). */
+static void set_events(struct ws *ws)
+{
+    unsigned want = EPOLLIN;
+    struct epoll_event ev;
+
+    if (ws->out_len > 0 || ws->tls_read_wants_write) {
+        want |= EPOLLOUT;
+    }
+    if (!ws->registered || ws->events == want) {
+        return;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = want;
+    ev.data.ptr = ws;
+    if (epoll_ctl(ws->loop->ep, EPOLL_CTL_MOD, ws->fd, &ev) == 0) {
+        ws->events = want;
+    } else {
+        ws->doomed = 1;
+    }
+}
+
+/* lock held: writes as much of the queue as the socket takes. */
+static void flush_locked(struct ws *ws)
+{
+    while (ws->out_len > 0 && !ws->doomed) {
+        long r = raw_write(ws, ws->out + ws->out_off, ws->out_len);
+        if (r == -1) {
+            break;
+        }
+        if (r < 0) {
+            ws->doomed = 1;
+            break;
+        }
+        ws->out_off += (size_t)r;
+        ws->out_len -= (size_t)r;
+    }
+    if (ws->out_len == 0 && ws->out != NULL) {
+        /* An idle connection keeps no buffer. */
+        free(ws->out);
+        ws->out = NULL;
+        ws->out_off = 0;
+        ws->out_cap = 0;
+    }
+    set_events(ws);
+}
+
+/* lock held: sends bytes (a whole frame) or queues what the socket does not take now. */
+static int send_locked(struct ws *ws, const char *bytes, size_t n)
+{
+    if (ws->out_len == 0) {
+        while (n > 0) {
+            long r = raw_write(ws, bytes, n);
+            if (r == -1) {
+                break;
+            }
+            if (r < 0) {
+                ws->doomed = 1;
+                return -1;
+            }
+            bytes += r;
+            n -= (size_t)r;
+        }
+        if (n == 0) {
+            return 0;
+        }
+    }
+    if (ws->out_len + n > WS_OUT_MAX) {
+        log_msg(LOG_WARN, "ws: a client reads too slowly (%zu bytes waiting): closing",
+                ws->out_len);
+        ws->doomed = 1;
+        return -1;
+    }
+    if (ws->out_off + ws->out_len + n > ws->out_cap) {
+        size_t cap = ws->out_cap > 0 ? ws->out_cap : 4096;
+        char *grown;
+        if (ws->out_off > 0) {
+            memmove(ws->out, ws->out + ws->out_off, ws->out_len);
+            ws->out_off = 0;
+        }
+        while (cap < ws->out_len + n) {
+            cap *= 2;
+        }
+        if (cap != ws->out_cap) {
+            grown = realloc(ws->out, cap);
+            if (grown == NULL) {
+                ws->doomed = 1;
+                return -1;
+            }
+            ws->out = grown;
+            ws->out_cap = cap;
+        }
+    }
+    memcpy(ws->out + ws->out_off + ws->out_len, bytes, n);
+    ws->out_len += n;
+    set_events(ws);
+    return 0;
+}
+
+int ws_send_frame(struct ws *ws, char *frame, int opcode, size_t len)
+{
+    size_t hlen = ws_frame_header((unsigned char *)frame, opcode, len);
+    int rc;
+
+    pthread_mutex_lock(&ws->lock);
+    if (ws->dead || ws->doomed || ws->close_sent > 0) {
+        rc = -1; /* RFC 6455 5.5.1: nothing after a close frame */
+    } else {
+        if (opcode == WS_OP_CLOSE) {
+            ws->close_sent = now_mono();
+        }
+        rc = send_locked(ws, frame + WS_HEADER_MAX - hlen, hlen + len);
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return rc;
+}
+
+int ws_send(struct ws *ws, int opcode, const char *data, size_t len)
+{
+    char small[WS_HEADER_MAX + 256];
+    char *frame = len <= 256 ? small : malloc(WS_HEADER_MAX + len);
+    int rc;
+
+    if (frame == NULL) {
+        return -1;
+    }
+    if (len > 0) {
+        memcpy(frame + WS_HEADER_MAX, data, len);
+    }
+    rc = ws_send_frame(ws, frame, opcode, len);
+    if (frame != small) {
+        free(frame);
+    }
+    return rc;
+}
+
+/* ---- Connections ----------------------------------------------------------------------------- */
+
+struct ws *ws_create(int fd, void *ssl, const char *pending, size_t n, void *user)
+{
+    struct ws *ws = calloc(1, sizeof *ws);
+    int flags = fcntl(fd, F_GETFL);
+
+    if (ws == NULL || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+        (n > 0 && (ws->in = malloc(n)) == NULL)) {
+        free(ws);
+        if (ssl != NULL) {
+            SSL_free(ssl);
+        }
+        close(fd);
+        return NULL;
+    }
+    ws->fd = fd;
+    ws->ssl = ssl;
+    if (ws->ssl != NULL) {
+        SSL_set_mode(ws->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+    ws->user = user;
+    if (n > 0) {
+        memcpy(ws->in, pending, n);
+        ws->in_len = n;
+    }
+    pthread_mutex_init(&ws->lock, NULL);
+    ws->last_rx = now_mono();
+    count_add(1);
+    return ws;
+}
+
+void ws_start(struct ws *ws)
+{
+    struct loop *l;
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&count_lock);
+    l = &loops[next_loop++ % (unsigned)n_loops];
+    pthread_mutex_unlock(&count_lock);
+    ws->loop = l;
+    pthread_mutex_lock(&l->lock);
+    ws->fresh_next = l->fresh;
+    l->fresh = ws;
+    pthread_mutex_unlock(&l->lock);
+    (void)!write(l->wake, &one, sizeof one);
+}
+
+/* Closes and frees ws (its loop's thread, or any thread once the loops have stopped). */
+static void destroy(struct ws *ws)
+{
+    struct loop *l = ws->loop;
+
+    pthread_mutex_lock(&ws->lock);
+    ws->dead = 1;
+    if (ws->registered) {
+        (void)epoll_ctl(l->ep, EPOLL_CTL_DEL, ws->fd, NULL);
+        ws->registered = 0;
+    }
+    pthread_mutex_unlock(&ws->lock);
+    pthread_mutex_lock(&l->lock);
+    if (ws->prev != NULL) {
+        ws->prev->next = ws->next;
+    } else if (l->all == ws) {
+        l->all = ws->next;
+    }
+    if (ws->next != NULL) {
+        ws->next->prev = ws->prev;
+    }
+    pthread_mutex_unlock(&l->lock);
+    handlers.on_close(ws, ws->user);
+    if (ws->ssl != NULL) {
+        ERR_clear_error();
+        (void)SSL_shutdown(ws->ssl); /* a close_notify if the socket takes it; no waiting */
+        SSL_free(ws->ssl);
+    }
+    close(ws->fd);
+    free(ws->out);
+    free(ws->in);
+    pthread_mutex_destroy(&ws->lock);
+    free(ws);
+    count_add(-1);
+}
+
+/* Fails the connection (RFC 6455 7.1.7): a close frame, then input is discarded until the
+ * client closes (or the grace time passes), so that the close frame is not lost to a reset. */
+static void fail(struct ws *ws, int code, const char *reason)
+{
+    char payload[2 + 64];
+    size_t len = strlen(reason);
+
+    if (len > sizeof payload - 2) {
+        len = sizeof payload - 2;
+    }
+    payload[0] = (char)((code >> 8) & 0xff);
+    payload[1] = (char)(code & 0xff);
+    for (size_t i = 0; i < len; i++) {
+        payload[i + 2] = reason[i];
+    }
+    (void)ws_send(ws, WS_OP_CLOSE, payload, len + 2);
+    ws->draining = 1;
+}
+
+static int opcode_known(int op)
+{
+    return op == WS_OP_CONTINUATION || op == WS_OP_TEXT || op == WS_OP_BINARY ||
+           op == WS_OP_CLOSE || op == WS_OP_PING || op == WS_OP_PONG;
+}
+
+/* Handles the complete frames in buf[0..have); returns how many bytes they took. */
+static size_t parse(struct ws *ws, unsigned char *buf, size_t have)
+{
+    size_t off = 0;
+
+    while (!ws->finishing && !ws->draining && have - off >= 2) {
+        unsigned char *p = buf + off;
+        size_t avail = have - off;
+        int fin = p[0] & 0x80;
+        int op = p[0] & 0x0f;
+        size_t hlen = 2;
+        uint64_t len = p[1] & 0x7f;
+        unsigned char *data;
+
+        if (len == 126) {
+            if (avail < 4) {
+                break;
+            }
+            len = ((uint64_t)p[2] << 8) | p[3];
+            hlen = 4;
+        } else if (len == 127) {
+            if (avail < 10) {
+                break;
+            }
+            len = 0;
+            for (int i = 2; i < 10; i++) {
+                len = (len << 8) | p[i];
+            }
+            hlen = 10;
+        }
+        if ((p[0] & 0x70) != 0 || !(p[1] & 0x80) || !opcode_known(op) ||
+            (op >= WS_OP_CLOSE && (!fin || len > 125))) {
+            fail(ws, 1002, "protocol error");
+            break;
+        }
+        if (len > max_frame) {
+            log_msg(LOG_WARN, "ws: a %llu-byte frame: closing", (unsigned long long)len);
+            fail(ws, 1009, "frames are limited to 64 KiB");
+            break;
+        }
+        hlen += 4;
+        if (avail < hlen + len) {
+            break;
+        }
+        data = p + hlen;
+        for (size_t i = 0; i < len; i++) {
+            data[i] ^= p[hlen - 4 + (i & 3)];
+        }
+        off += hlen + (size_t)len;
+        if (op == WS_OP_PING) {
+            (void)ws_send(ws, WS_OP_PONG, (const char *)data, (size_t)len);
+        } else if (op == WS_OP_PONG) {
+            /* an answer to a keep-alive ping: last_rx is already updated */
+        } else if (handlers.on_frame(ws, ws->user, fin | op, (char *)data, (size_t)len) == 0 ||
+                   op == WS_OP_CLOSE) {
+            ws->finishing = 1;
+        }
+    }
+    return off;
+}
+
+/* Keeps buf[0..n) (a partial frame) for the next read. */
+static void keep_partial(struct ws *ws, const unsigned char *buf, size_t n)
+{
+    if (n == 0 || ws->finishing || ws->draining) {
+        return;
+    }
+    ws->in = malloc(n);
+    if (ws->in == NULL) {
+        ws->finishing = 1;
+        return;
+    }
+    memcpy(ws->in, buf, n);
+    ws->in_len = n;
+}
+
+/* Reads and handles what the client sent. 0, or -1 when ws is to be destroyed. */
+static int on_readable(struct loop *l, struct ws *ws)
+{
+    unsigned char *buf = l->scratch;
+
+    for (;;) {
+        size_t have = 0;
+        size_t used;
+        long r;
+        int more = 0;
+
+        if (ws->in_len > 0) {
+            memcpy(buf, ws->in, ws->in_len);
+            have = ws->in_len;
+            free(ws->in);
+            ws->in = NULL;
+            ws->in_len = 0;
+        }
+        r = raw_read(ws, buf + have, scratch_size - have);
+        if (r == 0 || r == -2) {
+            return -1;
+        }
+        if (r > 0) {
+            ws->last_rx = now_mono();
+            have += (size_t)r;
+        }
+        if (ws->draining) {
+            if (r == -1) {
+                return 0;
+            }
+            continue;
+        }
+        used = parse(ws, buf, have);
+        keep_partial(ws, buf + used, have - used);
+        if (r == -1 || ws->finishing || ws->draining) {
+            return 0;
+        }
+        if (ws->ssl != NULL) {
+            pthread_mutex_lock(&ws->lock);
+            more = SSL_pending(ws->ssl) > 0;
+            pthread_mutex_unlock(&ws->lock);
+        }
+        if (!more) {
+            return 0; /* level-triggered: the loop comes back for the rest */
+        }
+    }
+}
+
+/* After an event: closes ws when it is finished and its queue written. 1 when destroyed. */
+static int settle(struct ws *ws)
+{
+    int done;
+
+    pthread_mutex_lock(&ws->lock);
+    done = ws->doomed || (ws->finishing && ws->out_len == 0);
+    pthread_mutex_unlock(&ws->lock);
+    if (done) {
+        destroy(ws);
+    }
+    return done;
+}
+
+static void on_event(struct loop *l, struct ws *ws, unsigned events)
+{
+    if (events & EPOLLOUT) {
+        pthread_mutex_lock(&ws->lock);
+        flush_locked(ws);
+        pthread_mutex_unlock(&ws->lock);
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP) || (ws->ssl != NULL && (events & EPOLLOUT))) {
+        if (on_readable(l, ws) != 0) {
+            destroy(ws);
+            return;
+        }
+    }
+    (void)settle(ws);
+}
+
+/* New connections: into the epoll set, then whatever they sent already. */
+static void take_fresh(struct loop *l)
+{
+    struct ws *fresh;
+    uint64_t count;
+
+    (void)!read(l->wake, &count, sizeof count);
+    pthread_mutex_lock(&l->lock);
+    fresh = l->fresh;
+    l->fresh = NULL;
+    pthread_mutex_unlock(&l->lock);
+    while (fresh != NULL) {
+        struct ws *ws = fresh;
+        struct epoll_event ev;
+        int ok;
+        fresh = ws->fresh_next;
+        pthread_mutex_lock(&l->lock);
+        ws->next = l->all;
+        ws->prev = NULL;
+        if (l->all != NULL) {
+            l->all->prev = ws;
+        }
+        l->all = ws;
+        pthread_mutex_unlock(&l->lock);
+        pthread_mutex_lock(&ws->lock);
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN | (ws->out_len > 0 ? EPOLLOUT : 0);
+        ev.data.ptr = ws;
+        ok = epoll_ctl(l->ep, EPOLL_CTL_ADD, ws->fd, &ev) == 0;
+        ws->registered = ok;
+        ws->events = ev.events;
+        pthread_mutex_unlock(&ws->lock);
+        /* Bytes Civetweb had read, and for TLS what the session may hold decrypted already
+         * (which the socket will not signal): read once without waiting. */
+        if (!ok || on_readable(l, ws) != 0) {
+            destroy(ws);
+            continue;
+        }
+        (void)settle(ws);
+    }
+}
+
+/* Deadlines: closes that were not answered, queues that overflowed, keep-alive pings. */
+static void sweep(struct loop *l, double now)
+{
+    for (;;) {
+        struct ws *victim = NULL;
+        pthread_mutex_lock(&l->lock);
+        for (struct ws *ws = l->all; ws != NULL; ws = ws->next) {
+            int close_now, ping;
+            pthread_mutex_lock(&ws->lock);
+            close_now = ws->doomed || (ws->close_sent > 0 && now - ws->close_sent > grace) ||
+                        now - ws->last_rx > WS_DEAD_AFTER;
+            ping = !close_now && ws->close_sent == 0 && now - ws->last_rx >= WS_PING_EVERY &&
+                   now - ws->last_ping >= WS_PING_EVERY;
+            if (ping) {
+                /* an empty ping is its 2-byte header (the lock is held already) */
+                static const char frame[2] = {(char)(0x80 | WS_OP_PING), 0};
+                ws->last_ping = now;
+                (void)send_locked(ws, frame, sizeof frame);
+            }
+            pthread_mutex_unlock(&ws->lock);
+            if (close_now) {
+                victim = ws;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&l->lock);
+        if (victim == NULL) {
+            return;
+        }
+        destroy(victim);
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    struct loop *l = arg;
+    struct epoll_event events[EVENTS_PER_WAIT];
+
+    while (!stopping) {
+        int n = epoll_wait(l->ep, events, EVENTS_PER_WAIT, WAIT_MS);
+        double now;
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOG_ERROR, "ws: epoll_wait failed: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n && !stopping; i++) {
+            if (events[i].data.ptr == NULL) {
+                take_fresh(l);
+            } else {
+                on_event(l, events[i].data.ptr, events[i].events);
+            }
+        }
+        now = now_mono();
+        if (now - l->last_sweep >= SWEEP_EVERY) {
+            l->last_sweep = now;
+            sweep(l, now);
+        }
+    }
+    return NULL;
+}
+
+int wsloop_start(int threads, size_t frame_max, double close_grace, const struct ws_handlers *h)
+{
+    if (threads < 1 || threads > WSLOOP_THREADS_MAX) {
+        return -1;
+    }
+    handlers = *h;
+    max_frame = frame_max;
+    grace = close_grace;
+    /* Room for a partial frame of the largest size plus a read of the same size. */
+    scratch_size = 2 * (frame_max + 14);
+    stopping = 0;
+    for (n_loops = 0; n_loops < threads; n_loops++) {
+        struct loop *l = &loops[n_loops];
+        struct epoll_event ev;
+        memset(l, 0, sizeof *l);
+        pthread_mutex_init(&l->lock, NULL);
+        l->ep = epoll_create1(EPOLL_CLOEXEC);
+        l->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        l->scratch = malloc(scratch_size);
+        l->last_sweep = now_mono();
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN;
+        ev.data.ptr = NULL;
+        if (l->ep < 0 || l->wake < 0 || l->scratch == NULL ||
+            epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake, &ev) != 0 ||
+            pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+            free(l->scratch);
+            if (l->ep >= 0) {
+                close(l->ep);
+            }
+            if (l->wake >= 0) {
+                close(l->wake);
+            }
+            wsloop_stop(0);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void wsloop_stop(double wait)
+{
+    double until = now_mono() + wait;
+    uint64_t one = 1;
+
+    while (wsloop_count() > 0 && now_mono() < until) {
+        struct timespec ts = {0, 10000000L}; /* 10 ms */
+        nanosleep(&ts, NULL);
+    }
+    stopping = 1;
+    for (int i = 0; i < n_loops; i++) {
+        (void)!write(loops[i].wake, &one, sizeof one);
+    }
+    for (int i = 0; i < n_loops; i++) {
+        struct loop *l = &loops[i];
+        pthread_join(l->thread, NULL);
+        while (l->fresh != NULL) {
+            struct ws *ws = l->fresh;
+            l->fresh = ws->fresh_next;
+            destroy(ws);
+        }
+        while (l->all != NULL) {
+            destroy(l->all);
+        }
+        close(l->ep);
+        close(l->wake);
+        free(l->scratch);
+        pthread_mutex_destroy(&l->lock);
+    }
+    n_loops = 0;
+}
