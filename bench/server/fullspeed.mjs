@@ -4,7 +4,7 @@
 // the rate.
 //
 //   cmake --build build/native --target bench_loadgen
-//   node bench/server/fullspeed.mjs [pairs=1000,2000,4000] [seconds=10] [threads=1]
+//   node bench/server/fullspeed.mjs [pairs=2000,4000,8000] [seconds=10] [threads=1]
 //
 // For each pair count P: starts parley-server (--max-connections 2P+100, fresh data folder),
 // inserts 2P users with the sqlite3 CLI and mints their tokens with the folder's jwt.key exactly
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { benchUsers, processGroup, sleep } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const SIZES = (process.argv[2] || '1000,2000,4000').split(',').map(Number);
+const SIZES = (process.argv[2] || '2000,4000,8000').split(',').map(Number);
 const SECS = Number(process.argv[3] || 10);
 const THREADS = Number(process.argv[4] || 1);
 const ONLY = process.env.FULLSPEED_ONLY; // 'parley' or 'peerjs': run one server only

@@ -101,6 +101,8 @@ int wsloop_count(void)
 
 /* ---- Socket and TLS I/O ---------------------------------------------------------------------- */
 
+static void set_events(struct ws *ws);
+
 /* > 0: bytes read; 0: the client closed; -1: nothing now; -2: error. */
 static long raw_read(struct ws *ws, void *buf, size_t n)
 {
@@ -110,7 +112,11 @@ static long raw_read(struct ws *ws, void *buf, size_t n)
         ERR_clear_error();
         r = SSL_read(ws->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
         err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ws->ssl, r);
-        ws->tls_read_wants_write = err == SSL_ERROR_WANT_WRITE;
+        if (ws->tls_read_wants_write != (err == SSL_ERROR_WANT_WRITE)) {
+            /* TLS may have to write to read on (a key update): wait for the socket to take it */
+            ws->tls_read_wants_write = err == SSL_ERROR_WANT_WRITE;
+            set_events(ws);
+        }
         pthread_mutex_unlock(&ws->lock);
         if (r > 0) {
             return r;
