@@ -30,6 +30,9 @@ const ONLY = process.env.FULLSPEED_ONLY; // 'parley' or 'peerjs': run one server
 // over a network the client's machine would. FULLSPEED_BUSY_POLL=0: the generator sleeps in
 // epoll_wait when it has nothing to do (see README.md for both).
 const BUSY = process.env.FULLSPEED_BUSY_POLL === '0' ? '0' : '1';
+// FULLSPEED_RATE=R: instead of full speed, R offers a second in all on a schedule (latency at a
+// fixed load, as capacity.mjs's 5,000 msgs/s phase but with the C generator).
+const RATE = Number(process.env.FULLSPEED_RATE || 0);
 const LOADGEN = process.env.LOADGEN_BIN || join(ROOT, 'build/native/bench_loadgen');
 const SERVER = process.env.PARLEY_SERVER_BIN || join(ROOT, 'build/native/server/parley-server');
 if (!existsSync(LOADGEN)) {
@@ -67,7 +70,7 @@ async function runParley(pairs) {
     writeFileSync(file, `${lines.join('\n')}\n`);
     await sleep(500);
     return await loadgen(['--kind', 'parley', '--port', String(srv.port), '--users', file, '--pairs', String(pairs),
-      '--secs', String(SECS), '--threads', String(THREADS), '--server-pid', String(srv.proc.pid), '--busy-poll', BUSY]);
+      '--secs', String(SECS), '--threads', String(THREADS), '--server-pid', String(srv.proc.pid), '--busy-poll', BUSY, '--rate', String(RATE)]);
   } finally {
     await stop(srv.proc);
   }
@@ -82,7 +85,7 @@ async function runPeerjs(pairs) {
     writeFileSync(file, `${Array.from({ length: n }, (_, i) => `cap${i} t${i}`).join('\n')}\n`);
     await sleep(500);
     return await loadgen(['--kind', 'peerjs', '--port', String(pj.port), '--users', file, '--pairs', String(pairs),
-      '--secs', String(SECS), '--threads', String(THREADS), '--server-pid', String(pj.proc.pid), '--busy-poll', BUSY]);
+      '--secs', String(SECS), '--threads', String(THREADS), '--server-pid', String(pj.proc.pid), '--busy-poll', BUSY, '--rate', String(RATE)]);
   } finally {
     await stop(pj.proc);
   }
@@ -98,7 +101,7 @@ for (const pairs of SIZES) {
 
 const f = (x, d = 2) => (Number.isFinite(x) && x >= 0 ? x.toFixed(d) : '-');
 const spread = (r) => `${Math.min(...r.perSec)}-${Math.max(...r.perSec)}`;
-console.log(`Full-speed relay on 127.0.0.1 (${SECS} s; C load generator, 1 process, ${THREADS} thread${THREADS > 1 ? 's' : ''}, epoll, ${BUSY === '1' ? 'busy-polling' : 'sleeping when idle'}); 200-byte offers, each pair bouncing one message`);
+console.log(`Full-speed relay on 127.0.0.1 (${SECS} s; C load generator, 1 process, ${THREADS} thread${THREADS > 1 ? 's' : ''}, epoll, ${BUSY === '1' ? 'busy-polling' : 'sleeping when idle'}); 200-byte offers, ${RATE > 0 ? `${RATE} a second in all, round-robin over the pairs` : 'each pair bouncing one message'}`);
 const none = { held: '-', rate: NaN, perSec: [NaN], p50: NaN, p99: NaN, received: NaN, rateLimited: '-', lost: '-' };
 for (const { pairs, parley = none, peerjs = none } of results.map((r) => ({ pairs: r.pairs, parley: r.parley ?? undefined, peerjs: r.peerjs ?? undefined }))) {
   console.log(`\n${pairs} pairs (${2 * pairs} clients)                         parley-server  PeerJS server`);

@@ -3,6 +3,7 @@
  *   bench_loadgen --kind parley|peerjs --port PORT --users FILE --pairs N
  *                 [--host 127.0.0.1] [--origin URL] [--secs 10] [--threads 1]
  *                 [--server-pid PID] [--inflight 128] [--heartbeat-ms 20000] [--busy-poll 0|1]
+ *                 [--rate MSGS_PER_S]
  *
  * Opens 2 x N WebSocket clients to 127.0.0.1:PORT from one process (a fixed number of threads,
  * each with its own epoll set and its own pairs; non-blocking sockets, edge-triggered):
@@ -12,7 +13,10 @@
  * FILE has one client a line, "NAME TOKEN" (line i is client i; clients 2k and 2k+1 are a pair).
  *
  * Then, like capacity.mjs's full-speed phase: every pair bounces one 200-byte offer back and
- * forth as fast as it arrives for --secs seconds. The send time (ns since the program started)
+ * forth as fast as it arrives for --secs seconds. With --rate R, like capacity.mjs's fixed-rate
+ * phase instead: R offers a second in all (spread evenly over the threads), sent on a schedule
+ * round-robin over the pairs, alternating direction, nothing bounced; a message
+ * that cannot leave on time leaves late and its latency counts from its scheduled time. The send time (ns since the program started)
  * travels in the message ("t"), so latency is one-way, sender and receiver in this process.
  * Messages that arrive in the window are counted and their latency recorded; after the window
  * the generator drains for 1 s without bouncing, sends close frames (1000) and waits up to 2 s
@@ -93,6 +97,7 @@ static struct {
     const char *origin;
     const char *users_path;
     int pairs, conns, threads, inflight, secs, heartbeat_ms, busy_poll;
+    double rate; /* 0: full speed (bounce); else offers per second in all */
     long server_pid;
     struct sockaddr_in addr;
     char **names, **tokens;
@@ -302,7 +307,7 @@ static void on_text(struct conn *c, const uint8_t *m, size_t n)
         w->lat = xrealloc(w->lat, w->lat_cap * sizeof *w->lat);
     }
     w->lat[w->lat_len++] = (uint32_t)(us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : us);
-    send_offer(c, now); /* bounce back to the sender (c's partner) */
+    if (G.rate == 0) send_offer(c, now); /* bounce back to the sender (c's partner) */
 }
 
 static void on_frame(struct conn *c, int fin, int op, uint8_t *p, size_t n)
@@ -550,13 +555,31 @@ static void *worker_main(void *arg)
         if (G.c[i].state < C_READY) kill_conn(&G.c[i]);
     pthread_barrier_wait(&G.connected);
     pthread_barrier_wait(&G.go);
-    /* Full speed: every pair whose both ends are ready starts one message. */
     int64_t t0 = now_ns();
-    for (int i = w->first; i + 1 < w->first + w->count; i += 2)
-        if (G.c[i].state == C_READY && G.c[i + 1].state == C_READY) send_offer(&G.c[i], t0);
     int64_t end = atomic_load(&G.run_end);
+    if (G.rate == 0) {
+        /* Full speed: every pair whose both ends are ready starts one message. */
+        for (int i = w->first; i + 1 < w->first + w->count; i += 2)
+            if (G.c[i].state == C_READY && G.c[i + 1].state == C_READY) send_offer(&G.c[i], t0);
+    }
+    double per_ns = G.rate / G.threads / 1e9;
+    uint64_t scheduled = 0;
+    int turn = 0;
     while (now_ns() < end + 1000000000) { /* the window, then 1 s to drain */
-        poll_once(w, G.busy_poll && now_ns() < end ? 0 : 20);
+        int64_t now = now_ns();
+        if (G.rate > 0 && now < end) {
+            /* Fixed rate: what the schedule owes by now, each stamped with its own due time. */
+            uint64_t due = (uint64_t)((double)(now - t0) * per_ns);
+            for (; scheduled < due; scheduled++) {
+                int pair = turn++ % (w->count / 2 > 0 ? w->count / 2 : 1);
+                struct conn *a = &G.c[w->first + 2 * pair];
+                struct conn *b = a + 1;
+                if (w->first + 2 * pair + 1 >= w->first + w->count) break;
+                if (a->state == C_READY && b->state == C_READY)
+                    send_offer((scheduled / (uint64_t)(w->count / 2)) % 2 ? b : a, t0 + (int64_t)((double)scheduled / per_ns));
+            }
+        }
+        poll_once(w, G.busy_poll && now < end ? 0 : (G.rate > 0 && now < end ? 1 : 20));
         heartbeat(w, &next_hb);
     }
     /* Orderly close: close frame 1000, wait up to 2 s for the server's. */
@@ -711,6 +734,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--inflight")) G.inflight = atoi(v);
         else if (!strcmp(a, "--heartbeat-ms")) G.heartbeat_ms = atoi(v);
         else if (!strcmp(a, "--busy-poll")) G.busy_poll = atoi(v);
+        else if (!strcmp(a, "--rate")) G.rate = atof(v);
         else usage();
     }
     if (G.port <= 0 || !G.users_path || G.pairs <= 0 || G.secs <= 0 || G.threads <= 0 || G.heartbeat_ms <= 0 || G.inflight <= 0) usage();
