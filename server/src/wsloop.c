@@ -511,10 +511,7 @@ static int on_readable(struct loop *l, struct ws *ws)
             have += (size_t)r;
         }
         if (ws->draining) {
-            if (r == -1) {
-                return 0;
-            }
-            continue;
+            return 0; /* discarded; one read per event, so a flood cannot hold the loop */
         }
         used = parse(ws, buf, have);
         keep_partial(ws, buf + used, have - used);

@@ -1,0 +1,521 @@
+// The WebSocket event loops (server/src/wsloop.c) at the byte level: a raw TCP (or TLS) socket
+// does the upgrade by hand so that frames can be crafted exactly. Frames pipelined behind the
+// upgrade request (read by Civetweb before the handover), frames split into tiny writes, many
+// frames in one write, protocol errors (1002), control frames, a reader too slow for its queue,
+// and the same over TLS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { serverForTests, startServer } from '../lib/server.mjs';
+import { newUser as signUp } from '../lib/api.mjs';
+import { login } from '../lib/ws.mjs';
+
+const server = serverForTests({ args: ['--io-threads', '2'] });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Civetweb closes an idle keep-alive HTTP connection after 500 ms (its keep_alive_timeout_ms
+// default) without telling the client (no Keep-Alive: timeout=), and a fetch that reuses the
+// connection at that moment fails with UND_ERR_SOCKET. That race has nothing to do with the
+// WebSockets under test here: such a fetch is retried.
+async function retryFetch(fn) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof TypeError && e.message === 'fetch failed')) throw e;
+    }
+  }
+}
+const newUser = (base, prefix) => retryFetch(() => signUp(base, prefix));
+
+const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa };
+
+/**
+ * One client frame. payload: string or Buffer. Options: fin (default true), rsv (bits 0x70 of the
+ * first byte), masked (default true), len16/len64 to force the 16- or 64-bit length encoding.
+ */
+function frame(op, payload = Buffer.alloc(0), { fin = true, rsv = 0, masked = true, len16 = false, len64 = false } = {}) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8');
+  const n = data.length;
+  let head;
+  if (len64 || n > 0xffff) {
+    head = Buffer.alloc(10);
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(n), 2);
+  } else if (len16 || n > 125) {
+    head = Buffer.alloc(4);
+    head[1] = 126;
+    head.writeUInt16BE(n, 2);
+  } else {
+    head = Buffer.alloc(2);
+    head[1] = n;
+  }
+  head[0] = (fin ? 0x80 : 0) | rsv | op;
+  if (!masked) return Buffer.concat([head, data]);
+  head[1] |= 0x80;
+  // A mask with no zero byte, so that a payload that is not unmasked cannot pass for one that is.
+  const mask = Buffer.from(crypto.randomBytes(4).map((b) => b | 0x11));
+  const body = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) body[i] = data[i] ^ mask[i & 3];
+  return Buffer.concat([head, mask, body]);
+}
+
+const textFrame = (obj, opts) => frame(OP.text, typeof obj === 'string' ? obj : JSON.stringify(obj), opts);
+
+function upgradeRequest(srv) {
+  return Buffer.from([
+    'GET /ws HTTP/1.1',
+    `Host: 127.0.0.1:${srv.port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}`,
+    'Sec-WebSocket-Version: 13',
+    `Origin: ${srv.url}`,
+    '', '',
+  ].join('\r\n'), 'latin1');
+}
+
+/**
+ * A raw WebSocket client. Connects to srv (plain TCP, or TLS when ca is given), writes the
+ * upgrade request followed by the bytes `pipelined` in ONE write, and resolves once the 101
+ * answer arrived. The server's frames are parsed incrementally into `frames` ({ fin, rsv, op,
+ * payload }); text frames are also parsed as JSON into `messages`.
+ */
+function rawWs(srv, { ca, pipelined = Buffer.alloc(0) } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = ca
+      ? tls.connect({ host: '127.0.0.1', port: srv.port, ca })
+      : net.connect(srv.port, '127.0.0.1');
+    sock.setNoDelay(true);
+    let head = Buffer.alloc(0);
+    let upgraded = false;
+    let rest = Buffer.alloc(0);
+    const waiters = new Set();
+    const client = {
+      sock,
+      frames: [],
+      messages: [],
+      bytes: 0, // payload bytes received after the upgrade
+      ended: false, // the server closed the TCP connection (or it was reset)
+      endedAt: 0,
+      write(buf) { sock.write(buf); },
+      send(obj, opts) { sock.write(textFrame(obj, opts)); },
+      /** Waits for a frame matching pred (searching all received so far). */
+      frame(pred, timeout = 5000) {
+        return this.until(() => this.frames.find(pred), timeout, () => `a frame; have ops ${this.frames.map((f) => f.op).join(',')}`);
+      },
+      /** Waits for a JSON message matching pred. */
+      next(pred, timeout = 5000) {
+        return this.until(() => this.messages.find(pred), timeout, () => `a message; have ${JSON.stringify(this.messages).slice(0, 400)}`);
+      },
+      /** Waits for the server to close the TCP connection. */
+      closed(timeout = 10000) {
+        return this.until(() => (this.ended ? true : undefined), timeout, () => 'the server to close the connection');
+      },
+      until(get, timeout, what) {
+        const now = get();
+        if (now !== undefined) return Promise.resolve(now);
+        return new Promise((res, rej) => {
+          const w = {
+            check: () => {
+              const v = get();
+              if (v !== undefined) { clearTimeout(timer); waiters.delete(w); res(v); return; }
+              if (this.ended) { clearTimeout(timer); waiters.delete(w); rej(new Error(`connection closed while waiting for ${what()}`)); }
+            },
+          };
+          const timer = setTimeout(() => { waiters.delete(w); rej(new Error(`timeout waiting for ${what()}`)); }, timeout);
+          waiters.add(w);
+        });
+      },
+      destroy() { sock.destroy(); },
+    };
+    const wake = () => { for (const w of [...waiters]) w.check(); };
+    const parse = (chunk) => {
+      rest = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+      let off = 0;
+      for (;;) {
+        if (rest.length - off < 2) break;
+        const b0 = rest[off];
+        const b1 = rest[off + 1];
+        let len = b1 & 0x7f;
+        let hlen = 2;
+        if (len === 126) {
+          if (rest.length - off < 4) break;
+          len = rest.readUInt16BE(off + 2);
+          hlen = 4;
+        } else if (len === 127) {
+          if (rest.length - off < 10) break;
+          len = Number(rest.readBigUInt64BE(off + 2));
+          hlen = 10;
+        }
+        if (b1 & 0x80) throw new Error('the server sent a masked frame');
+        if (rest.length - off < hlen + len) break;
+        const payload = Buffer.from(rest.subarray(off + hlen, off + hlen + len));
+        off += hlen + len;
+        const f = { fin: !!(b0 & 0x80), rsv: b0 & 0x70, op: b0 & 0x0f, payload };
+        client.frames.push(f);
+        client.bytes += len;
+        if (f.op === OP.text) {
+          let m;
+          try { m = JSON.parse(payload.toString('utf8')); } catch { m = { unparsed: payload.toString('utf8') }; }
+          client.messages.push(m);
+        }
+      }
+      rest = off === rest.length ? Buffer.alloc(0) : rest.subarray(off);
+      wake();
+    };
+    sock.on('error', (e) => { if (!upgraded) reject(e); });
+    sock.on('close', () => {
+      client.ended = true;
+      client.endedAt = Date.now();
+      if (!upgraded) reject(new Error(`closed before the upgrade: ${head.toString('latin1').slice(0, 200)}`));
+      wake();
+    });
+    sock.on(ca ? 'secureConnect' : 'connect', () => {
+      sock.write(Buffer.concat([upgradeRequest(srv), pipelined]));
+    });
+    sock.on('data', (d) => {
+      if (upgraded) { parse(d); return; }
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const status = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
+      if (!/^HTTP\/1\.1 101 /.test(status)) { reject(new Error(`upgrade refused: ${status}`)); sock.destroy(); return; }
+      upgraded = true;
+      resolve(client);
+      const after = head.subarray(end + 4);
+      if (after.length) parse(Buffer.from(after));
+    });
+  });
+}
+
+const closeCode = (f) => (f.payload.length >= 2 ? f.payload.readUInt16BE(0) : null);
+
+/** A fresh user, connected over a raw socket and authenticated. */
+async function rawLogin(srv, user, opts) {
+  const c = await rawWs(srv, opts);
+  c.send({ type: 'auth', token: user.token, id: 'auth' });
+  const ready = await c.next((m) => m.type === 'ready' || m.type === 'error');
+  assert.equal(ready.type, 'ready', JSON.stringify(ready));
+  return c;
+}
+
+/** The server still serves: HTTP, and a new normal WebSocket session that authenticates and pings. */
+async function assertServerUp(srv) {
+  assert.equal((await retryFetch(() => fetch(`${srv.url}/healthz`))).status, 200);
+  const u = await newUser(srv.url, 'up');
+  const c = await login(srv, u.token);
+  c.send({ type: 'ping', id: 'alive' });
+  assert.deepEqual(await c.next((m) => m.type === 'pong'), { type: 'pong', ref: 'alive' });
+  c.close();
+}
+
+test('frames pipelined in the same write as the upgrade request are not lost', { timeout: 30000 }, async () => {
+  const u = await newUser(server.url, 'pipe');
+  const pipelined = Buffer.concat([
+    textFrame({ type: 'auth', token: u.token }),
+    textFrame({ type: 'ping', id: 'p' }),
+  ]);
+  const c = await rawWs(server, { pipelined });
+  const ready = await c.next((m) => m.type === 'ready');
+  assert.deepEqual(ready, { type: 'ready', user: u.username });
+  assert.deepEqual(await c.next((m) => m.type === 'pong'), { type: 'pong', ref: 'p' });
+  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username }, { type: 'pong', ref: 'p' }]);
+  // The connection goes on normally after the pending bytes were used up.
+  c.send({ type: 'ping', id: 'later' });
+  assert.deepEqual(await c.next((m) => m.ref === 'later'), { type: 'pong', ref: 'later' });
+
+  // A partial frame at the end of the pending bytes: the rest of it comes in a later write.
+  const u2 = await newUser(server.url, 'pipe');
+  const ping = textFrame({ type: 'ping', id: 'split-across-handover' });
+  const c2 = await rawWs(server, { pipelined: Buffer.concat([textFrame({ type: 'auth', token: u2.token }), ping.subarray(0, 5)]) });
+  await c2.next((m) => m.type === 'ready');
+  await sleep(100);
+  c2.write(ping.subarray(5));
+  assert.deepEqual(await c2.next((m) => m.type === 'pong'), { type: 'pong', ref: 'split-across-handover' });
+
+  // More than Civetweb's 8 KiB request buffer behind the request: a 60 KiB message (to oneself)
+  // is partly in the pending bytes and partly still in the socket.
+  const u3 = await newUser(server.url, 'pipe');
+  const d = crypto.randomBytes(45 * 1024).toString('base64');
+  const c3 = await rawWs(server, {
+    pipelined: Buffer.concat([
+      textFrame({ type: 'auth', token: u3.token }),
+      textFrame({ type: 'blob', to: u3.username, d }),
+      textFrame({ type: 'ping', id: 'after-blob' }),
+    ]),
+  });
+  await c3.next((m) => m.ref === 'after-blob');
+  assert.deepEqual(c3.messages.map((m) => m.type), ['ready', 'blob', 'pong']);
+  assert.equal(c3.messages[1].d, d);
+  c.destroy();
+  c2.destroy();
+  c3.destroy();
+});
+
+test('a message split into many tiny writes (header too) is reassembled and answered', { timeout: 30000 }, async () => {
+  const u = await newUser(server.url, 'tiny');
+  const c = await rawWs(server);
+  // The auth frame (over 125 bytes: a 16-bit length field, split as well), then a ping padded
+  // past 125 bytes, then a small ping: 1 to 3 bytes per write, a few milliseconds apart.
+  const auth = textFrame({ type: 'auth', token: u.token });
+  assert.equal(auth[1] & 0x7f, 126, 'the auth frame uses the 16-bit length');
+  const bytes = Buffer.concat([
+    auth,
+    textFrame({ type: 'ping', id: 'tiny-1', pad: 'z'.repeat(300) }),
+    textFrame({ type: 'ping', id: 'tiny-2' }),
+  ]);
+  let writes = 0;
+  for (let off = 0; off < bytes.length; writes++) {
+    const n = 1 + (writes % 3);
+    c.write(bytes.subarray(off, off + n));
+    off += n;
+    await sleep(2);
+  }
+  assert.ok(writes > 150, `${writes} writes`);
+  assert.deepEqual(await c.next((m) => m.type === 'ready'), { type: 'ready', user: u.username });
+  assert.deepEqual(await c.next((m) => m.ref === 'tiny-1'), { type: 'pong', ref: 'tiny-1' });
+  assert.deepEqual(await c.next((m) => m.ref === 'tiny-2'), { type: 'pong', ref: 'tiny-2' });
+  assert.equal(c.messages.length, 3, JSON.stringify(c.messages));
+  c.destroy();
+});
+
+test('many frames in one write are all answered, in order', { timeout: 30000 }, async () => {
+  const u = await newUser(server.url, 'many');
+  const c = await rawWs(server);
+  const ids = Array.from({ length: 20 }, (_, i) => `p${i}`);
+  // auth, 20 pings and a WebSocket ping control frame in the middle, all in one write.
+  c.write(Buffer.concat([
+    textFrame({ type: 'auth', token: u.token }),
+    ...ids.slice(0, 10).map((id) => textFrame({ type: 'ping', id })),
+    frame(OP.ping, 'mid'),
+    ...ids.slice(10).map((id) => textFrame({ type: 'ping', id })),
+  ]));
+  await c.next((m) => m.ref === 'p19');
+  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username }, ...ids.map((id) => ({ type: 'pong', ref: id }))]);
+  const ops = c.frames.map((f) => f.op);
+  assert.deepEqual(ops, [OP.text, ...Array(10).fill(OP.text), OP.pong, ...Array(10).fill(OP.text)]);
+  assert.equal(c.frames[11].payload.toString(), 'mid');
+  c.destroy();
+});
+
+test('protocol errors are answered with close 1002; nothing after them is handled; the server stays up', { timeout: 30000 }, async () => {
+  const ping = (id) => JSON.stringify({ type: 'ping', id });
+  const cases = [
+    ['an unmasked frame', frame(OP.text, ping('bad'), { masked: false })],
+    ['RSV1 set', frame(OP.text, ping('bad'), { rsv: 0x40 })],
+    ['RSV3 set', frame(OP.text, ping('bad'), { rsv: 0x10 })],
+    ['an unknown opcode (0x3)', frame(0x3, ping('bad'))],
+    ['an unknown control opcode (0xB)', frame(0xb, 'x')],
+    ['a ping with a 126-byte payload', frame(OP.ping, Buffer.alloc(126, 0x61))],
+    ['a fragmented ping (no FIN)', frame(OP.ping, 'x', { fin: false })],
+  ];
+  assert.equal(cases[5][1][1] & 0x7f, 126, 'the 126-byte ping uses the 16-bit length');
+  // All at once (each its own user, since a user has one connection), so that the grace time
+  // for the client's close answer is waited out once.
+  await Promise.all(cases.map(async ([what, bad]) => {
+    const u = await newUser(server.url, 'proto');
+    const c = await rawLogin(server, u);
+    c.send({ type: 'ping', id: 'before' });
+    await c.next((m) => m.ref === 'before');
+    // The bad frame, and a valid ping right behind it in the same write: it must not be answered.
+    c.write(Buffer.concat([bad, textFrame({ type: 'ping', id: 'after' })]));
+    const close = await c.frame((f) => f.op === OP.close).catch((e) => { throw new Error(`${what}: ${e.message}`); });
+    assert.equal(closeCode(close), 1002, `${what}: close code`);
+    assert.ok(close.fin, `${what}: the close frame is final`);
+    // The server fails the connection: it drops it on its own (at most the close grace of 5 s
+    // and a sweep later) even though the client never answers the close frame.
+    await c.closed(9000).catch((e) => { throw new Error(`${what}: ${e.message}`); });
+    assert.equal(c.frames[c.frames.length - 1], close, `${what}: nothing after the close frame`);
+    assert.equal(c.messages.find((m) => m.ref === 'after'), undefined, `${what}: the frame after it was not handled`);
+    await assertServerUp(server);
+  }));
+});
+
+test('a WebSocket ping control frame gets a pong with the same payload', { timeout: 30000 }, async () => {
+  const u = await newUser(server.url, 'wsping');
+  // Before authentication: control frames are the loop's business.
+  const c = await rawWs(server);
+  c.write(frame(OP.ping, 'hello'));
+  const pong = await c.frame((f) => f.op === OP.pong);
+  assert.equal(pong.fin, true);
+  assert.equal(pong.rsv, 0);
+  assert.equal(pong.payload.toString('latin1'), 'hello');
+  // After authentication, empty and the largest allowed (125 bytes, binary).
+  c.send({ type: 'auth', token: u.token });
+  await c.next((m) => m.type === 'ready');
+  const big = crypto.randomBytes(125);
+  c.write(Buffer.concat([frame(OP.ping, Buffer.alloc(0)), frame(OP.ping, big)]));
+  await c.until(() => (c.frames.filter((f) => f.op === OP.pong).length >= 3 ? true : undefined), 5000, () => 'three pongs');
+  const pongs = c.frames.filter((f) => f.op === OP.pong);
+  assert.equal(pongs.length, 3);
+  assert.equal(pongs[1].payload.length, 0);
+  assert.deepEqual(pongs[2].payload, big);
+  // An unsolicited pong is ignored (no answer, no close); the connection goes on.
+  c.write(frame(OP.pong, 'unsolicited'));
+  c.send({ type: 'ping', id: 'still' });
+  assert.deepEqual(await c.next((m) => m.ref === 'still'), { type: 'pong', ref: 'still' });
+  assert.equal(c.frames.filter((f) => f.op === OP.close).length, 0);
+  // A close frame is echoed and the connection closed.
+  const code = Buffer.alloc(2);
+  code.writeUInt16BE(1000);
+  c.write(frame(OP.close, code));
+  const close = await c.frame((f) => f.op === OP.close);
+  assert.equal(closeCode(close), 1000);
+  await c.closed(5000);
+});
+
+test('a reader too slow for its queue is dropped; its senders and the server carry on', { timeout: 30000 }, async () => {
+  const [ua, ub, uc] = [await newUser(server.url, 'slowa'), await newUser(server.url, 'slowb'), await newUser(server.url, 'slowc')];
+  const a = await rawLogin(server, ua);
+  a.sock.pause(); // A stops reading
+  const b = await login(server, ub.token);
+  const c = await login(server, uc.token);
+  const logFrom = server.logs().length;
+  const tooSlow = () => /reads too slowly/.test(server.logs().slice(logFrom));
+  const d = 'x'.repeat(60 * 1024);
+  // Each round: 90 messages of 60 KiB from each of B and C (within their bursts of 100), about
+  // 10.8 MB for A, more than the kernel's socket buffers plus the server's 1 MiB queue.
+  let rounds = 0;
+  const t0 = Date.now();
+  while (!tooSlow() && rounds < 3) {
+    rounds++;
+    for (let i = 0; i < 90; i++) {
+      b.send({ type: 'chat-x', to: ua.username, n: i, d });
+      c.send({ type: 'chat-x', to: ua.username, n: i, d });
+    }
+    // Wait for the log line, or for the buckets to refill (50 per second) before the next round.
+    const until = Date.now() + 2100;
+    while (!tooSlow() && Date.now() < until) await sleep(50);
+  }
+  assert.ok(tooSlow(), `no "reads too slowly" after ${rounds} rounds (${Date.now() - t0} ms)`);
+  // The server drops A (at the next sweep, about a second): A is no longer connected for B.
+  let offline = null;
+  for (let i = 0; i < 12 && !offline; i++) {
+    const id = `probe${i}`;
+    b.send({ type: 'chat-x', to: ua.username, id, d: 'probe' });
+    offline = await b.next((m) => m.type === 'error' && m.ref === id && m.code === 'recipient_offline', 500).catch(() => null);
+  }
+  assert.ok(offline, 'A is still connected for the server');
+  // A, reading again, gets what the kernel held and then the end of the connection.
+  a.sock.resume();
+  await a.closed(10000);
+  assert.ok(a.bytes > 0, 'A received some of the messages before it was dropped');
+  // B and C were not affected.
+  for (const [who, x] of [['B', b], ['C', c]]) {
+    x.send({ type: 'ping', id: `${who}-after` });
+    assert.deepEqual(await x.next((m) => m.type === 'pong' && m.ref === `${who}-after`, 5000), { type: 'pong', ref: `${who}-after` });
+    assert.equal(x.ws.readyState, x.ws.OPEN, `${who} is open`);
+  }
+  b.send({ type: 'chat-x', to: uc.username, d });
+  assert.equal((await c.next((m) => m.type === 'chat-x' && m.from === ub.username)).d.length, d.length);
+  b.close();
+  c.close();
+  await assertServerUp(server);
+});
+
+function httpsPost(url, ca, obj) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(obj);
+    const req = https.request(url, { method: 'POST', ca, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split frames', { timeout: 30000 }, async () => {
+  const s = await startServer({ args: ['--self-signed', '--io-threads', '2'] });
+  try {
+    const ca = readFileSync(join(s.dataDir, 'tls-cert.pem'));
+    const signup = async (name) => {
+      const r = await httpsPost(`${s.url}/api/signup`, ca, { username: name, password: `pw ${name} secret` });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      return { username: name, token: r.body.token };
+    };
+    const [alice, bob, carol, dave, erin] = [await signup('tlsalice'), await signup('tlsbob'), await signup('tlscarol'), await signup('tlsdave'), await signup('tlserin')];
+    const a = await login(s, alice.token, { ca });
+    const b = await login(s, bob.token, { ca });
+    a.send({ type: 'offer', to: bob.username, sdp: 'a to b' });
+    assert.deepEqual(await b.next((m) => m.type === 'offer'), { type: 'offer', to: bob.username, sdp: 'a to b', from: alice.username });
+    b.send({ type: 'answer', to: alice.username, sdp: 'b to a' });
+    assert.deepEqual(await a.next((m) => m.type === 'answer'), { type: 'answer', to: alice.username, sdp: 'b to a', from: bob.username });
+    // 60 KiB spans several TLS records each way.
+    const big = crypto.randomBytes(45 * 1024).toString('base64'); // 61440 characters
+    a.send({ type: 'blob', to: bob.username, id: 1, d: big });
+    const got = await b.next((m) => m.type === 'blob');
+    assert.equal(got.d.length, big.length);
+    assert.equal(got.d, big);
+    b.send({ type: 'blob', to: alice.username, id: 2, d: big });
+    assert.equal((await a.next((m) => m.type === 'blob')).d, big);
+    // Several big messages back to back.
+    for (let i = 0; i < 5; i++) a.send({ type: 'blob', to: bob.username, id: 10 + i, d: big });
+    for (let i = 0; i < 5; i++) assert.equal((await b.next((m) => m.type === 'blob' && m.id === 10 + i)).d, big);
+
+    // Frames pipelined behind the upgrade request inside the TLS stream.
+    const r = await rawWs(s, {
+      ca,
+      pipelined: Buffer.concat([textFrame({ type: 'auth', token: carol.token }), textFrame({ type: 'ping', id: 'tls-p' })]),
+    });
+    assert.deepEqual(await r.next((m) => m.type === 'ready'), { type: 'ready', user: carol.username });
+    assert.deepEqual(await r.next((m) => m.type === 'pong'), { type: 'pong', ref: 'tls-p' });
+    // Pipelined past Civetweb's 8 KiB buffer: the rest of the TLS record stays decrypted inside
+    // OpenSSL, where the socket does not signal it.
+    const bigPipe = await rawWs(s, {
+      ca,
+      pipelined: Buffer.concat([
+        textFrame({ type: 'auth', token: erin.token }),
+        textFrame({ type: 'blob', to: erin.username, d: big }),
+        textFrame({ type: 'ping', id: 'tls-after-blob' }),
+      ]),
+    });
+    await bigPipe.next((m) => m.ref === 'tls-after-blob');
+    assert.deepEqual(bigPipe.messages.map((m) => m.type), ['ready', 'blob', 'pong']);
+    assert.equal(bigPipe.messages[1].d, big);
+    bigPipe.destroy();
+    // The same with one TLS record of about 12 KiB and nothing after it: what Civetweb's buffer
+    // did not take waits inside OpenSSL with the socket silent, so only the read the loop does
+    // when it takes the connection over finds it.
+    const frank = await signup('tlsfrank');
+    const oneRecord = Buffer.concat([
+      textFrame({ type: 'auth', token: frank.token }),
+      textFrame({ type: 'ping', id: 'tls-one-record', pad: 'p'.repeat(11 * 1024) }),
+    ]);
+    assert.ok(oneRecord.length < 16000);
+    const rec = await rawWs(s, { ca, pipelined: oneRecord });
+    assert.deepEqual(await rec.next((m) => m.type === 'pong'), { type: 'pong', ref: 'tls-one-record' });
+    rec.destroy();
+    // A frame split into tiny writes (one TLS record each), and a WebSocket ping.
+    const split = await rawWs(s, { ca });
+    const bytes = Buffer.concat([textFrame({ type: 'auth', token: dave.token }), frame(OP.ping, 'tls-hello'), textFrame({ type: 'ping', id: 'tls-tiny' })]);
+    for (let off = 0; off < bytes.length; off += 3) {
+      split.write(bytes.subarray(off, off + 3));
+      await sleep(2);
+    }
+    await split.next((m) => m.ref === 'tls-tiny');
+    assert.equal(split.frames.find((f) => f.op === OP.pong).payload.toString(), 'tls-hello');
+    // Raw and normal clients talk to each other.
+    split.send({ type: 'poke', to: carol.username, n: 7 });
+    assert.deepEqual(await r.next((m) => m.type === 'poke'), { type: 'poke', to: carol.username, n: 7, from: dave.username });
+    // A protocol error over TLS: close 1002.
+    split.write(frame(OP.text, '{"type":"ping"}', { masked: false }));
+    assert.equal(closeCode(await split.frame((f) => f.op === OP.close)), 1002);
+    split.destroy();
+    r.destroy();
+    a.close();
+    b.close();
+  } finally {
+    const { code, signal } = await s.stop();
+    assert.equal(code, 0, `the TLS server exited with ${code ?? signal}:\n${s.logs().slice(-4000)}`);
+    assert.doesNotMatch(s.logs(), /Sanitizer|runtime error:/);
+  }
+});
