@@ -13,7 +13,9 @@ const char http_security_headers[] =
     "Cross-Origin-Opener-Policy: same-origin\r\n"
     "Cross-Origin-Resource-Policy: same-origin\r\n"
     "X-Frame-Options: DENY\r\n"
-    "Permissions-Policy: geolocation=(), payment=(), usb=()\r\n";
+    "Permissions-Policy: geolocation=(), payment=(), usb=()\r\n"
+    /* Half of main.c's HTTP_KEEP_ALIVE_MS, in whole seconds (see there). */
+    "Keep-Alive: timeout=1\r\n";
 
 static int send_json(struct mg_connection *conn, int status, const char *json, const char *hname,
                      const char *hvalue)

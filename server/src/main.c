@@ -23,6 +23,7 @@
 
 /* Civetweb's worker threads: HTTP requests and WebSocket upgrade requests. */
 #define HTTP_THREADS 16
+#define HTTP_KEEP_ALIVE_MS "2000"
 /* Open files besides the WebSockets and the worker threads' connections: the listening
  * sockets, the database and its WAL and shm files, jwt.key, TLS files, standard streams,
  * the queue of accepted sockets (Civetweb's connection_queue, 20), the event loops' epoll and
@@ -258,6 +259,12 @@ int main(int argc, char **argv)
     options[n++] = "no";
     options[n++] = "enable_keep_alive";
     options[n++] = "yes";
+    /* An idle keep-alive connection is closed after HTTP_KEEP_ALIVE_MS; responses announce a
+     * shorter timeout (http.c: "Keep-Alive: timeout=1"), so that a client that honours it never
+     * reuses a connection the server is closing at that moment (Node's fetch would otherwise fail
+     * now and then; browsers retry such a request by themselves). */
+    options[n++] = "keep_alive_timeout_ms";
+    options[n++] = HTTP_KEEP_ALIVE_MS;
     options[n++] = "request_timeout_ms";
     options[n++] = "30000";
     /* Signaling is many small messages: without TCP_NODELAY, Nagle's algorithm and delayed

@@ -12,27 +12,13 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serverForTests, startServer } from '../lib/server.mjs';
-import { newUser as signUp } from '../lib/api.mjs';
+import { newUser } from '../lib/api.mjs';
 import { login } from '../lib/ws.mjs';
 
 const server = serverForTests({ args: ['--io-threads', '2'] });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Civetweb closes an idle keep-alive HTTP connection after 500 ms (its keep_alive_timeout_ms
-// default) without telling the client (no Keep-Alive: timeout=), and a fetch that reuses the
-// connection at that moment fails with UND_ERR_SOCKET. That race has nothing to do with the
-// WebSockets under test here: such a fetch is retried.
-async function retryFetch(fn) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (attempt >= 3 || !(e instanceof TypeError && e.message === 'fetch failed')) throw e;
-    }
-  }
-}
-const newUser = (base, prefix) => retryFetch(() => signUp(base, prefix));
 
 const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa };
 
@@ -208,7 +194,7 @@ async function rawLogin(srv, user, opts) {
 
 /** The server still serves: HTTP, and a new normal WebSocket session that authenticates and pings. */
 async function assertServerUp(srv) {
-  assert.equal((await retryFetch(() => fetch(`${srv.url}/healthz`))).status, 200);
+  assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
   const u = await newUser(srv.url, 'up');
   const c = await login(srv, u.token);
   c.send({ type: 'ping', id: 'alive' });
