@@ -34,7 +34,7 @@ void config_usage(const char *prog)
            "                      (PARLEY_ORIGIN, one origin)\n"
            "  --max-connections N concurrent WebSocket connections, 1..19500; more are\n"
            "                      refused at once. Each takes an open file: the open-file\n"
-           "                      limit (ulimit -Hn) must exceed N by 112\n"
+           "                      limit (ulimit -Hn) must exceed N by 160\n"
            "                      (PARLEY_MAX_CONNECTIONS, default 256)\n"
            "  --io-threads N      threads that serve the WebSockets (event loops), 1..16\n"
            "                      (PARLEY_IO_THREADS, default one per processor, at most 4)\n"

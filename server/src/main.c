@@ -21,8 +21,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-/* Civetweb's worker threads: HTTP requests and WebSocket upgrade requests. */
-#define HTTP_THREADS 16
+/* Civetweb's worker threads: HTTP requests and WebSocket upgrade requests. A thread is held by an
+ * accepted connection until its request is read (at most HTTP_REQUEST_TIMEOUT_MS per read) and
+ * then by an idle keep-alive connection (HTTP_KEEP_ALIVE_MS), so the pool is sized well beyond
+ * what the requests themselves need; idle threads cost a page or two of stack each. */
+#define HTTP_THREADS 64
+#define HTTP_REQUEST_TIMEOUT_MS "10000"
 #define HTTP_KEEP_ALIVE_MS "2000"
 /* Open files besides the WebSockets and the worker threads' connections: the listening
  * sockets, the database and its WAL and shm files, jwt.key, TLS files, standard streams,
@@ -266,7 +270,7 @@ int main(int argc, char **argv)
     options[n++] = "keep_alive_timeout_ms";
     options[n++] = HTTP_KEEP_ALIVE_MS;
     options[n++] = "request_timeout_ms";
-    options[n++] = "30000";
+    options[n++] = HTTP_REQUEST_TIMEOUT_MS;
     /* Signaling is many small messages: without TCP_NODELAY, Nagle's algorithm and delayed
      * ACKs add about 40 ms to every relayed message. */
     /* Same origin only: no CORS headers, no automatic answers to CORS preflights (Civetweb's

@@ -16,6 +16,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ static int max_clients = CONFIG_MAX_CONNECTIONS_DEFAULT;
 static char origins[WS_ORIGINS_MAX][CONFIG_ORIGIN_LEN];
 static int n_origins;
 
+static atomic_int shutting_down; /* signaling_close_all was called */
 static pthread_t watchdog;
 static int watchdog_running;
 static int stopping;
@@ -95,6 +97,22 @@ int signaling_type_relayable(const char *type)
 static void write_text(struct ws *ws, const char *text)
 {
     (void)ws_send(ws, WS_OP_TEXT, text, strlen(text));
+}
+
+/* A message relayed from another client: 0, WS_BUSY (the recipient is too far behind) or -1. */
+static int relay_text(struct ws *ws, const char *text)
+{
+    size_t len = strlen(text);
+    char *frame = malloc(WS_HEADER_MAX + len);
+    int rc;
+
+    if (frame == NULL) {
+        return -1;
+    }
+    memcpy(frame + WS_HEADER_MAX, text, len); // NOLINT(bugprone-not-null-terminated-result): a frame payload, not a string
+    rc = ws_relay_frame(ws, frame, len);
+    free(frame);
+    return rc;
 }
 
 static void write_object(struct ws *ws, cJSON *obj)
@@ -324,6 +342,7 @@ void signaling_revoked(const char *username)
 
 void signaling_close_all(void)
 {
+    atomic_store(&shutting_down, 1);
     close_matching(NULL, WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
@@ -366,6 +385,8 @@ static int ws_connect(const struct mg_connection *cconn, void *cbdata)
     }
     return 0;
 }
+
+static int close_with(struct client *c, int code, const char *reason);
 
 /* Hands the upgraded connection to the event loops (wsloop.h): from here on no Civetweb thread
  * is held by it. */
@@ -413,6 +434,10 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
     pthread_mutex_unlock(&reg_lock);
     if (full) {
         write_close(c->ws, WS_CLOSE_TRY_LATER, "the server has reached its connection limit");
+    } else if (atomic_load(&shutting_down)) {
+        /* Upgraded after signaling_close_all went by: closed like the others. */
+        log_msg(LOG_INFO, "ws: connect from %s during shutdown", c->addr);
+        close_with(c, WS_CLOSE_GOING_AWAY, "server shutting down");
     } else {
         log_msg(LOG_INFO, "ws: connect from %s", c->addr);
     }
@@ -641,9 +666,14 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
     }
     peer = hold_user(to);
     if (peer != NULL) {
-        write_text(peer->ws, text);
+        int rc = relay_text(peer->ws, text);
         release(peer);
         cJSON_free(text);
+        if (rc == WS_BUSY) {
+            send_error(c->ws, "recipient_busy",
+                       "the recipient is not reading fast enough; the message was not relayed",
+                       ref);
+        }
         return 1;
     }
     cJSON_free(text);
@@ -672,6 +702,7 @@ static int relay_fast(struct client *c, const char *data, size_t len)
     char folded[USERNAME_MAX + 1];
     struct client *peer = NULL;
     size_t n;
+    int rc;
 
     if (frame == NULL) {
         return 0;
@@ -696,10 +727,10 @@ static int relay_fast(struct client *c, const char *data, size_t len)
         free(frame);
         return 0; /* offline or unknown: the general path says which */
     }
-    (void)ws_send_frame(peer->ws, frame, WS_OP_TEXT, n);
+    rc = ws_relay_frame(peer->ws, frame, n);
     release(peer);
     free(frame);
-    return 1;
+    return rc != WS_BUSY; /* the general path answers recipient_busy with the message's ref */
 }
 
 /* Token bucket per connection; 0 when the message must be dropped, -1 to close. */
@@ -977,6 +1008,7 @@ int signaling_init(const char *const *allowed, int n_allowed, int max_connection
         user_mask = size - 1;
     }
     stopping = 0;
+    atomic_store(&shutting_down, 0);
     if (wsloop_start(io_threads, WS_FRAME_MAX, WS_CLOSE_GRACE, &handlers) != 0) {
         return -1;
     }

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,10 @@ struct ws {
     int draining;       /* failed with a close frame: discard input until the client closes */
     double last_rx;
     double last_ping;
-    char *in;           /* a partial frame kept between reads */
+    char *in;           /* a partial frame kept between reads, or what Civetweb had read */
     size_t in_len;
+    int in_partial;     /* in holds one frame's first in_len bytes, its header checked */
+    struct ws *reap_next;   /* in a sweep's list of connections to close */
     struct ws *next, *prev; /* the loop's connections (under the loop's lock) */
     struct ws *fresh_next;  /* waiting to be added by the loop (under the loop's lock) */
 };
@@ -66,7 +69,8 @@ struct loop {
 static struct loop loops[WSLOOP_THREADS_MAX];
 static int n_loops;
 static unsigned next_loop;
-static volatile int stopping;
+static atomic_int stopping;
+static atomic_size_t queued_total; /* bytes in every connection's send queue */
 static struct ws_handlers handlers;
 static size_t max_frame;
 static size_t scratch_size;
@@ -166,7 +170,9 @@ static long raw_write(struct ws *ws, const char *buf, size_t n)
 /* lock held: makes the epoll set wait for want (EPOLLIN, plus EPOLLOUT while there is a queue). */
 static void set_events(struct ws *ws)
 {
-    unsigned want = EPOLLIN;
+    /* A client whose own queue is long is not read from until the queue shrinks: it cannot make
+     * the server queue more for it by sending pings or requests it does not read the answers to. */
+    unsigned want = ws->out_len > WS_OUT_PAUSE ? 0 : EPOLLIN;
     struct epoll_event ev;
 
     if (ws->out_len > 0 || ws->tls_read_wants_write) {
@@ -199,6 +205,7 @@ static void flush_locked(struct ws *ws)
         }
         ws->out_off += (size_t)r;
         ws->out_len -= (size_t)r;
+        atomic_fetch_sub(&queued_total, (size_t)r);
     }
     if (ws->out_len == 0 && ws->out != NULL) {
         /* An idle connection keeps no buffer. */
@@ -210,9 +217,17 @@ static void flush_locked(struct ws *ws)
     set_events(ws);
 }
 
-/* lock held: sends bytes (a whole frame) or queues what the socket does not take now. */
-static int send_locked(struct ws *ws, const char *bytes, size_t n)
+/* lock held: sends bytes (a whole frame) or queues what the socket does not take now. A relayed
+ * frame that would have to wait behind WS_RELAY_QUEUE_MAX bytes, or beyond the budget of every
+ * queue together, is not sent (WS_BUSY); anything else that would grow the queue past WS_OUT_MAX
+ * closes the connection. */
+static int send_locked(struct ws *ws, const char *bytes, size_t n, int relayed)
 {
+    if (relayed && ws->out_len > 0 &&
+        (ws->out_len + n > WS_RELAY_QUEUE_MAX ||
+         atomic_load(&queued_total) + n > WS_QUEUED_TOTAL_MAX)) {
+        return WS_BUSY;
+    }
     if (ws->out_len == 0) {
         while (n > 0) {
             long r = raw_write(ws, bytes, n);
@@ -258,11 +273,12 @@ static int send_locked(struct ws *ws, const char *bytes, size_t n)
     }
     memcpy(ws->out + ws->out_off + ws->out_len, bytes, n);
     ws->out_len += n;
+    atomic_fetch_add(&queued_total, n);
     set_events(ws);
     return 0;
 }
 
-int ws_send_frame(struct ws *ws, char *frame, int opcode, size_t len)
+static int send_frame(struct ws *ws, char *frame, int opcode, size_t len, int relayed)
 {
     size_t hlen = ws_frame_header((unsigned char *)frame, opcode, len);
     int rc;
@@ -274,10 +290,20 @@ int ws_send_frame(struct ws *ws, char *frame, int opcode, size_t len)
         if (opcode == WS_OP_CLOSE) {
             ws->close_sent = now_mono();
         }
-        rc = send_locked(ws, frame + WS_HEADER_MAX - hlen, hlen + len);
+        rc = send_locked(ws, frame + WS_HEADER_MAX - hlen, hlen + len, relayed);
     }
     pthread_mutex_unlock(&ws->lock);
     return rc;
+}
+
+int ws_send_frame(struct ws *ws, char *frame, int opcode, size_t len)
+{
+    return send_frame(ws, frame, opcode, len, 0);
+}
+
+int ws_relay_frame(struct ws *ws, char *frame, size_t len)
+{
+    return send_frame(ws, frame, WS_OP_TEXT, len, 1);
 }
 
 int ws_send(struct ws *ws, int opcode, const char *data, size_t len)
@@ -292,7 +318,7 @@ int ws_send(struct ws *ws, int opcode, const char *data, size_t len)
     if (len > 0) {
         memcpy(frame + WS_HEADER_MAX, data, len);
     }
-    rc = ws_send_frame(ws, frame, opcode, len);
+    rc = send_frame(ws, frame, opcode, len, 0);
     if (frame != small) {
         free(frame);
     }
@@ -376,6 +402,7 @@ static void destroy(struct ws *ws)
         SSL_free(ws->ssl);
     }
     close(ws->fd);
+    atomic_fetch_sub(&queued_total, ws->out_len);
     free(ws->out);
     free(ws->in);
     pthread_mutex_destroy(&ws->lock);
@@ -482,6 +509,69 @@ static void keep_partial(struct ws *ws, const unsigned char *buf, size_t n)
     }
     memcpy(ws->in, buf, n);
     ws->in_len = n;
+    ws->in_partial = 1;
+}
+
+/* The whole size of the frame starting at p[0..n) (header, mask, payload) once its header is
+ * there, else 0. parse() has checked that header already. */
+static size_t frame_size(const unsigned char *p, size_t n)
+{
+    size_t len = p[1] & 0x7f;
+    size_t hlen = 2;
+
+    if (len == 126) {
+        if (n < 4) {
+            return 0;
+        }
+        len = ((size_t)p[2] << 8) | p[3];
+        hlen = 4;
+    } else if (len == 127) {
+        if (n < 10) {
+            return 0;
+        }
+        len = 0;
+        for (int i = 2; i < 10; i++) {
+            len = (len << 8) | p[i];
+        }
+        hlen = 10;
+    }
+    return hlen + 4 + len;
+}
+
+/* Reads the rest of a partial frame whose size is known straight into its buffer, so that a frame
+ * arriving in many small pieces is not copied again with each one. 0 (whole or not yet), or -1
+ * when ws is to be destroyed. */
+static int read_rest(struct ws *ws, size_t need)
+{
+    unsigned char *frame;
+
+    if (need > ws->in_len) {
+        char *grown = realloc(ws->in, need);
+        long r;
+        if (grown == NULL) {
+            return -1;
+        }
+        ws->in = grown;
+        r = raw_read(ws, ws->in + ws->in_len, need - ws->in_len);
+        if (r == 0 || r == -2) {
+            return -1;
+        }
+        if (r == -1) {
+            return 0;
+        }
+        ws->last_rx = now_mono();
+        ws->in_len += (size_t)r;
+        if (ws->in_len < need) {
+            return 0;
+        }
+    }
+    frame = (unsigned char *)ws->in;
+    ws->in = NULL;
+    ws->in_len = 0;
+    ws->in_partial = 0;
+    (void)parse(ws, frame, need);
+    free(frame);
+    return 0;
 }
 
 /* Reads and handles what the client sent. 0, or -1 when ws is to be destroyed. */
@@ -494,26 +584,46 @@ static int on_readable(struct loop *l, struct ws *ws)
         size_t used;
         long r;
         int more = 0;
+        int paused;
 
+        pthread_mutex_lock(&ws->lock);
+        paused = ws->out_len > WS_OUT_PAUSE;
+        pthread_mutex_unlock(&ws->lock);
+        if (paused || ws->finishing) {
+            return 0; /* set_events resumes reading once the queue is written */
+        }
+        if (ws->in_partial && ws->in_len >= 14 && !ws->draining) {
+            /* A frame in pieces whose header is complete (at most 14 bytes) and was checked by
+             * parse(); it is larger than what is here (else parse() would have taken it). */
+            if (read_rest(ws, frame_size((unsigned char *)ws->in, ws->in_len)) != 0) {
+                return -1;
+            }
+            if (ws->in_len > 0) {
+                return 0; /* not whole yet */
+            }
+            continue; /* whole and handled: read on (a TLS session may hold more already) */
+        }
         if (ws->in_len > 0) {
             memcpy(buf, ws->in, ws->in_len);
             have = ws->in_len;
             free(ws->in);
             ws->in = NULL;
             ws->in_len = 0;
+            ws->in_partial = 0;
         }
         r = raw_read(ws, buf + have, scratch_size - have);
-        if (r == 0 || r == -2) {
-            return -1;
-        }
         if (r > 0) {
             ws->last_rx = now_mono();
             have += (size_t)r;
         }
         if (ws->draining) {
-            return 0; /* discarded; one read per event, so a flood cannot hold the loop */
+            return r == 0 || r == -2 ? -1 : 0; /* discarded; one read per event */
         }
+        /* What arrived before an end of stream is handled first (a close frame, say). */
         used = parse(ws, buf, have);
+        if (r == 0 || r == -2) {
+            return -1;
+        }
         keep_partial(ws, buf + used, have - used);
         if (r == -1 || ws->finishing || ws->draining) {
             return 0;
@@ -601,36 +711,39 @@ static void take_fresh(struct loop *l)
     }
 }
 
-/* Deadlines: closes that were not answered, queues that overflowed, keep-alive pings. */
+/* Deadlines: closes that were not answered, failed connections, queues that overflowed, silent
+ * connections; and keep-alive pings. The connections to close are gathered in one pass. */
 static void sweep(struct loop *l, double now)
 {
-    for (;;) {
-        struct ws *victim = NULL;
-        pthread_mutex_lock(&l->lock);
-        for (struct ws *ws = l->all; ws != NULL; ws = ws->next) {
-            int close_now, ping;
-            pthread_mutex_lock(&ws->lock);
-            close_now = ws->doomed || (ws->close_sent > 0 && now - ws->close_sent > grace) ||
-                        now - ws->last_rx > WS_DEAD_AFTER;
-            ping = !close_now && ws->close_sent == 0 && now - ws->last_rx >= WS_PING_EVERY &&
-                   now - ws->last_ping >= WS_PING_EVERY;
-            if (ping) {
-                /* an empty ping is its 2-byte header (the lock is held already) */
-                static const char frame[2] = {(char)(0x80 | WS_OP_PING), 0};
-                ws->last_ping = now;
-                (void)send_locked(ws, frame, sizeof frame);
-            }
-            pthread_mutex_unlock(&ws->lock);
-            if (close_now) {
-                victim = ws;
-                break;
-            }
+    struct ws *reap = NULL;
+
+    pthread_mutex_lock(&l->lock);
+    for (struct ws *ws = l->all; ws != NULL; ws = ws->next) {
+        int close_now, ping;
+        pthread_mutex_lock(&ws->lock);
+        close_now = ws->doomed ||
+                    (ws->close_sent > 0 &&
+                     now - ws->close_sent > (ws->draining ? WS_FAIL_LINGER : grace)) ||
+                    now - ws->last_rx > WS_DEAD_AFTER;
+        ping = !close_now && ws->close_sent == 0 && now - ws->last_rx >= WS_PING_EVERY &&
+               now - ws->last_ping >= WS_PING_EVERY;
+        if (ping) {
+            /* an empty ping is its 2-byte header (the lock is held already) */
+            static const char frame[2] = {(char)(0x80 | WS_OP_PING), 0};
+            ws->last_ping = now;
+            (void)send_locked(ws, frame, sizeof frame, 0);
         }
-        pthread_mutex_unlock(&l->lock);
-        if (victim == NULL) {
-            return;
+        pthread_mutex_unlock(&ws->lock);
+        if (close_now) {
+            ws->reap_next = reap;
+            reap = ws;
         }
-        destroy(victim);
+    }
+    pthread_mutex_unlock(&l->lock);
+    while (reap != NULL) {
+        struct ws *ws = reap;
+        reap = ws->reap_next;
+        destroy(ws);
     }
 }
 

@@ -18,6 +18,17 @@
 #define WS_PENDING_MAX 16384
 /* Bytes queued for a connection whose reader is slow; beyond that it is closed. */
 #define WS_OUT_MAX ((size_t)1024 * 1024)
+/* A relayed message that would wait behind this many queued bytes, or push every connection's
+ * queue together past WS_QUEUED_TOTAL_MAX, is not sent (WS_BUSY): its sender is told, and a
+ * recipient on a slow link is not dropped for what others send it. */
+#define WS_RELAY_QUEUE_MAX ((size_t)256 * 1024)
+#define WS_QUEUED_TOTAL_MAX ((size_t)256 * 1024 * 1024)
+/* A connection is not read from while its own queue holds more than this. */
+#define WS_OUT_PAUSE ((size_t)64 * 1024)
+/* Seconds a connection failed with a close frame (1002, 1009) waits for the client to close. */
+#define WS_FAIL_LINGER 1.0
+/* ws_relay_frame: the recipient is too far behind. */
+#define WS_BUSY (-2)
 /* A connection silent for WS_PING_EVERY seconds gets a ping, and another every WS_PING_EVERY
  * seconds while it stays silent; one silent for WS_DEAD_AFTER (six pings unanswered) is closed. */
 #define WS_PING_EVERY 30.0
@@ -72,5 +83,9 @@ int ws_send(struct ws *ws, int opcode, const char *data, size_t len);
 /* The same for a payload at frame + WS_HEADER_MAX (relay.h) with the header written into the
  * WS_HEADER_MAX bytes before it, so that no copy is made. */
 int ws_send_frame(struct ws *ws, char *frame, int opcode, size_t len);
+
+/* ws_send_frame of a text frame relayed from another client: WS_BUSY (nothing sent) when the
+ * connection or the server as a whole has too much queued already (WS_RELAY_QUEUE_MAX). */
+int ws_relay_frame(struct ws *ws, char *frame, size_t len);
 
 #endif
