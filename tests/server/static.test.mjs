@@ -79,6 +79,25 @@ test('a keep-alive connection announces its timeout and stays usable within it',
   await closed; // and then the server closes it (after 2 s idle)
 });
 
+test('idle connections that send nothing do not starve HTTP', async () => {
+  // Each accepted connection holds a worker thread until its request is read; 20 idle ones took
+  // every worker of a 16-thread pool and /healthz waited for them (up to the request timeout).
+  const { connect } = await import('node:net');
+  const idle = await Promise.all(Array.from({ length: 20 }, () => new Promise((resolve, reject) => {
+    const sock = connect(server.port, '127.0.0.1', () => resolve(sock));
+    sock.on('error', reject);
+  })));
+  try {
+    await new Promise((r) => setTimeout(r, 200)); // the server has accepted them
+    const t0 = Date.now();
+    const res = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200);
+    assert.ok(Date.now() - t0 < 2000, `answered after ${Date.now() - t0} ms`);
+  } finally {
+    for (const sock of idle) sock.destroy();
+  }
+});
+
 test('the page and its assets are served with the right MIME types and headers', async () => {
   const cases = [
     ['/', /^text\/html/],
