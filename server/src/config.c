@@ -139,6 +139,21 @@ int config_origin_valid(const char *value)
     return 1;
 }
 
+/* A decimal count 1..max for option name; 0 or -1 with err set. */
+static int parse_count(const char *name, const char *value, int max, int *out, char *err,
+                       size_t errlen)
+{
+    char *end;
+    long n = strtol(value, &end, 10);
+
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || n < 1 || n > max) {
+        snprintf(err, errlen, "invalid --%s '%.40s': expected 1..%d", name, value, max);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 static int apply(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
     if (strcmp(name, "listen") == 0) {
@@ -191,25 +206,10 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
         }
         cfg->self_signed = 1;
     } else if (strcmp(name, "max-connections") == 0) {
-        char *end;
-        long n = strtol(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end != '\0' || n < 1 ||
-            n > CONFIG_MAX_CONNECTIONS_LIMIT) {
-            snprintf(err, errlen, "invalid --max-connections '%.40s': expected 1..%d", value,
-                     CONFIG_MAX_CONNECTIONS_LIMIT);
-            return -1;
-        }
-        cfg->max_connections = (int)n;
+        return parse_count(name, value, CONFIG_MAX_CONNECTIONS_LIMIT, &cfg->max_connections, err,
+                           errlen);
     } else if (strcmp(name, "io-threads") == 0) {
-        char *end;
-        long n = strtol(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end != '\0' || n < 1 ||
-            n > CONFIG_IO_THREADS_LIMIT) {
-            snprintf(err, errlen, "invalid --io-threads '%.40s': expected 1..%d", value,
-                     CONFIG_IO_THREADS_LIMIT);
-            return -1;
-        }
-        cfg->io_threads = (int)n;
+        return parse_count(name, value, CONFIG_IO_THREADS_LIMIT, &cfg->io_threads, err, errlen);
     } else {
         snprintf(err, errlen, "unknown option --%.60s (see --help)", name);
         return -1;

@@ -126,22 +126,6 @@ static void write_object(struct ws *ws, cJSON *obj)
     }
 }
 
-static void write_close(struct ws *ws, int code, const char *reason)
-{
-    char frame[128];
-    size_t len = strlen(reason);
-
-    if (len > sizeof frame - 2) {
-        len = sizeof frame - 2;
-    }
-    frame[0] = (char)((code >> 8) & 0xff);
-    frame[1] = (char)(code & 0xff);
-    for (size_t i = 0; i < len; i++) {
-        frame[i + 2] = reason[i];
-    }
-    (void)ws_send(ws, WS_OP_CLOSE, frame, len + 2);
-}
-
 /* {"type":"error","code":...,"message":...,"ref":ref} */
 static void send_error(struct ws *ws, const char *code, const char *message,
                        const cJSON *ref)
@@ -330,7 +314,7 @@ static void close_matching(const char *user, int code, const char *reason)
         if (target == NULL) {
             return;
         }
-        write_close(target->ws, code, reason);
+        ws_close(target->ws, code, reason);
         release(target);
     }
 }
@@ -433,7 +417,7 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
     }
     pthread_mutex_unlock(&reg_lock);
     if (full) {
-        write_close(c->ws, WS_CLOSE_TRY_LATER, "the server has reached its connection limit");
+        ws_close(c->ws, WS_CLOSE_TRY_LATER, "the server has reached its connection limit");
     } else if (atomic_load(&shutting_down)) {
         /* Upgraded after signaling_close_all went by: closed like the others. */
         log_msg(LOG_INFO, "ws: connect from %s during shutdown", c->addr);
@@ -513,7 +497,7 @@ static int close_with(struct client *c, int code, const char *reason)
     pthread_mutex_lock(&reg_lock);
     mark_closing(c);
     pthread_mutex_unlock(&reg_lock);
-    write_close(c->ws, code, reason);
+    ws_close(c->ws, code, reason);
     return 1;
 }
 
@@ -556,7 +540,7 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     pthread_mutex_unlock(&reg_lock);
     if (old != NULL) {
         log_msg(LOG_INFO, "ws: %s replaced an older connection", acc.username);
-        write_close(old->ws, WS_CLOSE_REPLACED, "replaced by a newer connection");
+        ws_close(old->ws, WS_CLOSE_REPLACED, "replaced by a newer connection");
         release(old);
     }
     log_msg(LOG_INFO, "ws: authenticated %s (%s)", c->user, c->addr);
@@ -907,7 +891,7 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
         if (!closing) {
             /* Echo the peer's close code. */
             int code = len >= 2 ? (((unsigned char)data[0] << 8) | (unsigned char)data[1]) : 1000;
-            write_close(ws, code, "");
+            ws_close(ws, code, "");
         }
         return 0;
     }
@@ -978,7 +962,7 @@ static void *watchdog_main(void *arg)
             log_msg(LOG_INFO, "ws: no authentication within %d s from %s: closing",
                     WS_AUTH_TIMEOUT, late->addr);
             send_error(late->ws, "auth_timeout", "no auth message within 10 seconds", NULL);
-            write_close(late->ws, WS_CLOSE_UNAUTHORIZED, "authentication timeout");
+            ws_close(late->ws, WS_CLOSE_UNAUTHORIZED, "authentication timeout");
             release(late);
         }
         pthread_mutex_lock(&stop_lock);

@@ -410,11 +410,9 @@ static void destroy(struct ws *ws)
     count_add(-1);
 }
 
-/* Fails the connection (RFC 6455 7.1.7): a close frame, then input is discarded until the
- * client closes (or the grace time passes), so that the close frame is not lost to a reset. */
-static void fail(struct ws *ws, int code, const char *reason)
+void ws_close(struct ws *ws, int code, const char *reason)
 {
-    char payload[2 + 64];
+    char payload[125]; /* a control frame's limit */
     size_t len = strlen(reason);
 
     if (len > sizeof payload - 2) {
@@ -426,6 +424,13 @@ static void fail(struct ws *ws, int code, const char *reason)
         payload[i + 2] = reason[i];
     }
     (void)ws_send(ws, WS_OP_CLOSE, payload, len + 2);
+}
+
+/* Fails the connection (RFC 6455 7.1.7): a close frame, then input is discarded until the
+ * client closes (or WS_FAIL_LINGER passes), so that the close frame is not lost to a reset. */
+static void fail(struct ws *ws, int code, const char *reason)
+{
+    ws_close(ws, code, reason);
     ws->draining = 1;
 }
 

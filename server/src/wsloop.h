@@ -84,6 +84,11 @@ int ws_send(struct ws *ws, int opcode, const char *data, size_t len);
  * WS_HEADER_MAX bytes before it, so that no copy is made. */
 int ws_send_frame(struct ws *ws, char *frame, int opcode, size_t len);
 
+/* Sends a close frame with code and reason (cut to what a control frame holds); afterwards
+ * nothing more is sent, and the connection is dropped if the client has not answered within the
+ * close grace. Thread-safe. */
+void ws_close(struct ws *ws, int code, const char *reason);
+
 /* ws_send_frame of a text frame relayed from another client: WS_BUSY (nothing sent) when the
  * connection or the server as a whole has too much queued already (WS_RELAY_QUEUE_MAX). */
 int ws_relay_frame(struct ws *ws, char *frame, size_t len);

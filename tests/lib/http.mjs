@@ -1,5 +1,7 @@
-// A raw HTTP/1.1 client over a TCP socket: sends the request line exactly as written (no path
-// normalisation, unlike fetch), and returns { status, headers, body }.
+// HTTP helpers for tests. rawRequest: a raw HTTP/1.1 client over a TCP socket that sends the
+// request line exactly as written (no path normalisation, unlike fetch) and returns
+// { status, headers, body }; httpsPostJson: a JSON POST over HTTPS with a given trusted certificate.
+import https from 'node:https';
 import net from 'node:net';
 
 export function rawRequest(port, requestLine, { headers = {}, body = '' } = {}) {
@@ -29,5 +31,19 @@ export function rawRequest(port, requestLine, { headers = {}, body = '' } = {}) 
         body: split >= 0 ? text.slice(split + 4) : '',
       });
     });
+  });
+}
+
+/** POSTs obj as JSON over HTTPS trusting ca (a PEM certificate); resolves { status, body }. */
+export function httpsPostJson(url, ca, obj) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(obj);
+    const req = https.request(url, { method: 'POST', ca, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+    });
+    req.on('error', reject);
+    req.end(data);
   });
 }

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverBinary, startServer } from '../lib/server.mjs';
+import { httpsPostJson } from '../lib/http.mjs';
 import { login } from '../lib/ws.mjs';
 
 function get(url, ca, opts = {}) {
@@ -18,19 +19,6 @@ function get(url, ca, opts = {}) {
       res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
     });
     req.on('error', reject);
-  });
-}
-
-function post(url, ca, obj) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(obj);
-    const req = https.request(url, { method: 'POST', ca, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
-    });
-    req.on('error', reject);
-    req.end(data);
   });
 }
 
@@ -62,7 +50,7 @@ test('--self-signed: HTTPS and WSS with the generated certificate, reused after 
       // TLS 1.1 and older are refused.
       await assert.rejects(get(`${s1.url}/healthz`, cert, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }));
       // An account and a WSS session.
-      const signup = await post(`${s1.url}/api/signup`, cert, { username: 'tlsuser', password: 'tls password' });
+      const signup = await httpsPostJson(`${s1.url}/api/signup`, cert, { username: 'tlsuser', password: 'tls password' });
       assert.equal(signup.status, 201);
       const c = await login(s1, signup.body.token, { ca: cert });
       assert.equal(c.user, 'tlsuser');

@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serverForTests, startServer } from '../lib/server.mjs';
+import { httpsPostJson } from '../lib/http.mjs';
 import { newUser } from '../lib/api.mjs';
 import { login } from '../lib/ws.mjs';
 
@@ -467,25 +467,12 @@ test('a client that sends without reading is paused, not dropped, and gets every
   x.destroy();
 });
 
-function httpsPost(url, ca, obj) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(obj);
-    const req = https.request(url, { method: 'POST', ca, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => { body += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
 test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split frames', { timeout: 30000 }, async () => {
   const s = await startServer({ args: ['--self-signed', '--io-threads', '2'] });
   try {
     const ca = readFileSync(join(s.dataDir, 'tls-cert.pem'));
     const signup = async (name) => {
-      const r = await httpsPost(`${s.url}/api/signup`, ca, { username: name, password: `pw ${name} secret` });
+      const r = await httpsPostJson(`${s.url}/api/signup`, ca, { username: name, password: `pw ${name} secret` });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       return { username: name, token: r.body.token };
     };
