@@ -1,25 +1,17 @@
 // The walking skeleton in a real browser: the page loads the wasm core, shows its version and
 // passes the self-test (AES-256-GCM and X25519 through page -> binding -> wasm), with no console
 // error at phone and desktop widths.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
-import { launchBrowser, openPage, screenshot } from '../lib/browser.mjs';
+import { browserForTests, openPage, screenshot } from '../lib/browser.mjs';
 
 const server = serverForTests();
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-});
+const chromium = browserForTests();
 
 for (const [label, width, height] of [['desktop', 1280, 800], ['phone', 390, 844]]) {
   test(`the page loads the wasm core and passes its self-test (${label})`, async () => {
-    const { context, page, problems } = await openPage(browser, `${server.url}/`, { width, height });
+    const { context, page, problems } = await openPage(chromium.browser, `${server.url}/`, { width, height });
     try {
       const status = page.locator('#selftest');
       await assert.doesNotReject(
@@ -42,7 +34,7 @@ for (const [label, width, height] of [['desktop', 1280, 800], ['phone', 390, 844
 }
 
 test('the wasm module is served as application/wasm and instantiated by streaming', async () => {
-  const { context, page, problems, warnings } = await openPage(browser, 'about:blank');
+  const { context, page, problems, warnings } = await openPage(chromium.browser, 'about:blank');
   try {
     const wasmResponse = page.waitForResponse((r) => r.url().endsWith('/core/parley-core.wasm'));
     await page.goto(`${server.url}/`);

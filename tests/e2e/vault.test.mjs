@@ -1,25 +1,17 @@
 // The vault (docs/PROTOCOL.md section 12.8) in a real browser, through the page's own modules:
 // records are bound to their names, the vault key's jobs use separate derived keys, and a vault
 // in another format is refused with a plain message. The last test goes through the log-in form.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
-import { launchBrowser, openPage } from '../lib/browser.mjs';
+import { browserForTests, openPage } from '../lib/browser.mjs';
 import { PASSWORD, WAIT, leave, logIn, person, signUp } from '../lib/people.mjs';
 
 const server = serverForTests();
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-});
+const chromium = browserForTests();
 
 async function page() {
-  const opened = await openPage(browser, `${server.url}/`);
+  const opened = await openPage(chromium.browser, `${server.url}/`);
   await opened.page.waitForFunction(() => document.getElementById('selftest').dataset.state === 'pass',
     null, { timeout: WAIT });
   return opened;

@@ -1,4 +1,5 @@
 // Launches Debian's Chromium through playwright-core with the flags these machines need.
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,4 +65,19 @@ export function watch(page, problems, warnings) {
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+/**
+ * For a test file: one browser launched before its tests and closed after them. The object's
+ * browser is set by the time the first test runs.
+ */
+export function browserForTests() {
+  const held = {};
+  before(async () => {
+    held.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (held.browser) await held.browser.close();
+  });
+  return held;
 }
