@@ -37,7 +37,7 @@ void config_usage(const char *prog)
            "                      limit (ulimit -Hn) must exceed N by 160\n"
            "                      (PARLEY_MAX_CONNECTIONS, default 256)\n"
            "  --io-threads N      threads that serve the WebSockets (event loops), 1..16\n"
-           "                      (PARLEY_IO_THREADS, default one per processor, at most 4)\n"
+           "                      (PARLEY_IO_THREADS, default one per 2 processors, 1..4)\n"
            "  --tls-cert FILE     serve HTTPS with this PEM certificate chain (PARLEY_TLS_CERT)\n"
            "  --tls-key FILE      and this PEM private key (PARLEY_TLS_KEY); both or neither\n"
            "  --self-signed       serve HTTPS with a self-signed certificate generated on\n"
@@ -252,10 +252,13 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     cfg->log_level = LOG_INFO;
     cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
     {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg->io_threads = cpus < 1                               ? 1
-                          : cpus > CONFIG_IO_THREADS_DEFAULT_MAX ? CONFIG_IO_THREADS_DEFAULT_MAX
-                                                                 : (int)cpus;
+        /* Half the processors: the kernel's TCP work, about three quarters of a relayed
+         * message's CPU, runs on the others (bench/server/README.md: on 2 cores one loop
+         * relayed as fast as two, with a lower p99). */
+        long half = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+        cfg->io_threads = half < 1                               ? 1
+                          : half > CONFIG_IO_THREADS_DEFAULT_MAX ? CONFIG_IO_THREADS_DEFAULT_MAX
+                                                                 : (int)half;
     }
 
     for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {

@@ -11,7 +11,7 @@
 #define CONFIG_MAX_CONNECTIONS_DEFAULT 256
 #define CONFIG_MAX_CONNECTIONS_LIMIT 19500
 #define CONFIG_IO_THREADS_LIMIT 16 /* wsloop.h WSLOOP_THREADS_MAX */
-#define CONFIG_IO_THREADS_DEFAULT_MAX 4 /* the default: one per processor, at most this many */
+#define CONFIG_IO_THREADS_DEFAULT_MAX 4 /* the default: one per 2 processors, at most this many */
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
