@@ -30,7 +30,6 @@ struct client {
     int authed;
     int registered; /* in the list of authenticated users (not replaced) */
     int closing;    /* a close frame was sent: later messages are dropped */
-    double closing_since;
     int refs;       /* other threads writing to ws right now */
     double connected_at;
     struct rl_bucket bucket;
@@ -99,22 +98,6 @@ static void write_text(struct ws *ws, const char *text)
     (void)ws_send(ws, WS_OP_TEXT, text, strlen(text));
 }
 
-/* A message relayed from another client: 0, WS_BUSY (the recipient is too far behind) or -1. */
-static int relay_text(struct ws *ws, const char *text)
-{
-    size_t len = strlen(text);
-    char *frame = malloc(WS_HEADER_MAX + len);
-    int rc;
-
-    if (frame == NULL) {
-        return -1;
-    }
-    memcpy(frame + WS_HEADER_MAX, text, len); // NOLINT(bugprone-not-null-terminated-result): a frame payload, not a string
-    rc = ws_relay_frame(ws, frame, len);
-    free(frame);
-    return rc;
-}
-
 static void write_object(struct ws *ws, cJSON *obj)
 {
     char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
@@ -142,15 +125,6 @@ static void send_error(struct ws *ws, const char *code, const char *message,
         cJSON_AddItemToObject(obj, "ref", cJSON_Duplicate(ref, 1));
     }
     write_object(ws, obj);
-}
-
-/* Marks c as closing (reg_lock held). */
-static void mark_closing(struct client *c)
-{
-    if (!c->closing) {
-        c->closing = 1;
-        c->closing_since = rl_now();
-    }
 }
 
 /* Takes a reference on c (reg_lock held) so that it can be written to without the lock. */
@@ -305,7 +279,7 @@ static void close_matching(const char *user, int code, const char *reason)
         for (struct client *c = clients; c != NULL; c = c->next) {
             if (!c->closing && (user == NULL || (c->authed && strcmp(c->user, user) == 0))) {
                 target = c;
-                mark_closing(target);
+                target->closing = 1;
                 hold(target);
                 break;
             }
@@ -413,7 +387,6 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
         n_clients++;
     } else {
         c->closing = 1; /* lost a race for the last slot: not listed, so client_gone skips it */
-        c->closing_since = c->connected_at;
     }
     pthread_mutex_unlock(&reg_lock);
     if (full) {
@@ -488,14 +461,15 @@ static void client_gone(struct ws *ws, void *user)
 /* ---- Messages -------------------------------------------------------------------------------- */
 
 /*
- * Sends a close frame and keeps reading until the client answers it (or WS_CLOSE_GRACE seconds
- * pass): closing the socket at once, with the client's frames still unread, makes the kernel
- * send a reset that can overtake the close frame (the client would see 1006, not our code).
+ * Sends a close frame; the connection stays open until the client answers it (or wsloop's close
+ * grace, WS_CLOSE_GRACE, passes): closing the socket at once, with the client's frames still
+ * unread, makes the kernel send a reset that can overtake the close frame (the client would see
+ * 1006, not our code). Whatever the client sends meanwhile is dropped.
  */
 static int close_with(struct client *c, int code, const char *reason)
 {
     pthread_mutex_lock(&reg_lock);
-    mark_closing(c);
+    c->closing = 1;
     pthread_mutex_unlock(&reg_lock);
     ws_close(c->ws, code, reason);
     return 1;
@@ -531,7 +505,7 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     old = find_user(acc.username);
     if (old != NULL) {
         set_registered(old, 0);
-        mark_closing(old);
+        old->closing = 1;
         hold(old);
     }
     memcpy(c->user, acc.username, sizeof c->user);
@@ -650,7 +624,7 @@ static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJ
     }
     peer = hold_user(to);
     if (peer != NULL) {
-        int rc = relay_text(peer->ws, text);
+        int rc = ws_relay(peer->ws, text, strlen(text));
         release(peer);
         cJSON_free(text);
         if (rc == WS_BUSY) {
@@ -879,25 +853,20 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
     struct client *c = user;
     int opcode = flags & 0x0f;
     int closing;
-    double closing_since;
     int admitted;
     int was_authed;
 
     pthread_mutex_lock(&reg_lock);
     closing = c->closing;
-    closing_since = c->closing_since;
     pthread_mutex_unlock(&reg_lock);
     if (opcode == WS_OP_CLOSE) {
-        if (!closing) {
-            /* Echo the peer's close code. */
-            int code = len >= 2 ? (((unsigned char)data[0] << 8) | (unsigned char)data[1]) : 1000;
-            ws_close(ws, code, "");
-        }
+        /* Echo the peer's close code (dropped by wsloop when our close frame went first). */
+        int code = len >= 2 ? (((unsigned char)data[0] << 8) | (unsigned char)data[1]) : 1000;
+        ws_close(ws, code, "");
         return 0;
     }
     if (closing) {
-        /* Waiting for the client's close frame: drop everything else, for a while. */
-        return rl_now() - closing_since < WS_CLOSE_GRACE;
+        return 1; /* waiting for the client's close frame (wsloop enforces the grace) */
     }
     if (!(flags & WS_FIN) || opcode == WS_OP_CONTINUATION) {
         return close_with(c, WS_CLOSE_POLICY, "fragmented messages are not supported");
@@ -950,7 +919,7 @@ static void *watchdog_main(void *arg)
             for (struct client *c = clients; c != NULL; c = c->next) {
                 if (!c->authed && !c->closing && now - c->connected_at > WS_AUTH_TIMEOUT) {
                     late = c;
-                    mark_closing(late);
+                    late->closing = 1;
                     hold(late);
                     break;
                 }

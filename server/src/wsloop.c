@@ -49,6 +49,7 @@ struct ws {
     double last_ping;
     char *in;           /* a partial frame kept between reads, or what Civetweb had read */
     size_t in_len;
+    size_t in_held;     /* its allocation, counted in partial_total */
     int in_partial;     /* in holds one frame's first in_len bytes, its header checked */
     struct ws *reap_next;   /* in a sweep's list of connections to close */
     struct ws *next, *prev; /* the loop's connections (under the loop's lock) */
@@ -71,6 +72,7 @@ static int n_loops;
 static unsigned next_loop;
 static atomic_int stopping;
 static atomic_size_t queued_total; /* bytes in every connection's send queue */
+static atomic_size_t partial_total; /* bytes held for frames still arriving, every connection */
 static struct ws_handlers handlers;
 static size_t max_frame;
 static size_t scratch_size;
@@ -306,7 +308,8 @@ int ws_relay_frame(struct ws *ws, char *frame, size_t len)
     return send_frame(ws, frame, WS_OP_TEXT, len, 1);
 }
 
-int ws_send(struct ws *ws, int opcode, const char *data, size_t len)
+/* send_frame of a copy of data[0..len) with room for the header in front of it. */
+static int send_copy(struct ws *ws, int opcode, const char *data, size_t len, int relayed)
 {
     char small[WS_HEADER_MAX + 256];
     char *frame = len <= 256 ? small : malloc(WS_HEADER_MAX + len);
@@ -318,11 +321,21 @@ int ws_send(struct ws *ws, int opcode, const char *data, size_t len)
     if (len > 0) {
         memcpy(frame + WS_HEADER_MAX, data, len);
     }
-    rc = send_frame(ws, frame, opcode, len, 0);
+    rc = send_frame(ws, frame, opcode, len, relayed);
     if (frame != small) {
         free(frame);
     }
     return rc;
+}
+
+int ws_send(struct ws *ws, int opcode, const char *data, size_t len)
+{
+    return send_copy(ws, opcode, data, len, 0);
+}
+
+int ws_relay(struct ws *ws, const char *text, size_t len)
+{
+    return send_copy(ws, WS_OP_TEXT, text, len, 1);
 }
 
 /* ---- Connections ----------------------------------------------------------------------------- */
@@ -350,6 +363,8 @@ struct ws *ws_create(int fd, void *ssl, const char *pending, size_t n, void *use
     if (n > 0) {
         memcpy(ws->in, pending, n);
         ws->in_len = n;
+        ws->in_held = n;
+        atomic_fetch_add(&partial_total, n);
     }
     pthread_mutex_init(&ws->lock, NULL);
     ws->last_rx = now_mono();
@@ -371,6 +386,38 @@ void ws_start(struct ws *ws)
     l->fresh = ws;
     pthread_mutex_unlock(&l->lock);
     (void)!write(l->wake, &one, sizeof one);
+}
+
+/* Makes ws->in hold size bytes, keeping what it holds, within WS_PARTIAL_TOTAL_MAX for all
+ * connections together. 0, or -1 (nothing changed). */
+static int hold_in(struct ws *ws, size_t size)
+{
+    char *grown;
+
+    if (size > ws->in_held &&
+        atomic_load(&partial_total) + (size - ws->in_held) > WS_PARTIAL_TOTAL_MAX) {
+        return -1;
+    }
+    grown = realloc(ws->in, size);
+    if (grown == NULL) {
+        return -1;
+    }
+    ws->in = grown;
+    atomic_fetch_add(&partial_total, size);
+    atomic_fetch_sub(&partial_total, ws->in_held);
+    ws->in_held = size;
+    return 0;
+}
+
+/* Frees what ws->in holds. */
+static void drop_in(struct ws *ws)
+{
+    free(ws->in);
+    atomic_fetch_sub(&partial_total, ws->in_held);
+    ws->in = NULL;
+    ws->in_len = 0;
+    ws->in_held = 0;
+    ws->in_partial = 0;
 }
 
 /* Closes and frees ws (its loop's thread, or any thread once the loops have stopped). */
@@ -404,7 +451,7 @@ static void destroy(struct ws *ws)
     close(ws->fd);
     atomic_fetch_sub(&queued_total, ws->out_len);
     free(ws->out);
-    free(ws->in);
+    drop_in(ws);
     pthread_mutex_destroy(&ws->lock);
     free(ws);
     count_add(-1);
@@ -507,9 +554,8 @@ static void keep_partial(struct ws *ws, const unsigned char *buf, size_t n)
     if (n == 0 || ws->finishing || ws->draining) {
         return;
     }
-    ws->in = malloc(n);
-    if (ws->in == NULL) {
-        ws->finishing = 1;
+    if (hold_in(ws, n) != 0) {
+        fail(ws, WS_CLOSE_BUSY, "the server is busy; try again later");
         return;
     }
     memcpy(ws->in, buf, n);
@@ -549,14 +595,14 @@ static size_t frame_size(const unsigned char *p, size_t n)
 static int read_rest(struct ws *ws, size_t need)
 {
     unsigned char *frame;
+    size_t held;
 
     if (need > ws->in_len) {
-        char *grown = realloc(ws->in, need);
         long r;
-        if (grown == NULL) {
-            return -1;
+        if (hold_in(ws, need) != 0) {
+            fail(ws, WS_CLOSE_BUSY, "the server is busy; try again later");
+            return 0;
         }
-        ws->in = grown;
         r = raw_read(ws, ws->in + ws->in_len, need - ws->in_len);
         if (r == 0 || r == -2) {
             return -1;
@@ -571,11 +617,14 @@ static int read_rest(struct ws *ws, size_t need)
         }
     }
     frame = (unsigned char *)ws->in;
+    held = ws->in_held;
     ws->in = NULL;
     ws->in_len = 0;
+    ws->in_held = 0;
     ws->in_partial = 0;
     (void)parse(ws, frame, need);
     free(frame);
+    atomic_fetch_sub(&partial_total, held);
     return 0;
 }
 
@@ -611,10 +660,7 @@ static int on_readable(struct loop *l, struct ws *ws)
         if (ws->in_len > 0) {
             memcpy(buf, ws->in, ws->in_len);
             have = ws->in_len;
-            free(ws->in);
-            ws->in = NULL;
-            ws->in_len = 0;
-            ws->in_partial = 0;
+            drop_in(ws);
         }
         r = raw_read(ws, buf + have, scratch_size - have);
         if (r > 0) {

@@ -23,6 +23,10 @@
  * recipient on a slow link is not dropped for what others send it. */
 #define WS_RELAY_QUEUE_MAX ((size_t)256 * 1024)
 #define WS_QUEUED_TOTAL_MAX ((size_t)256 * 1024 * 1024)
+/* Bytes kept for frames still arriving (at most a frame, 64 KiB, per connection), all connections
+ * together; beyond it a connection that would need more is closed with WS_CLOSE_BUSY. */
+#define WS_PARTIAL_TOTAL_MAX ((size_t)128 * 1024 * 1024)
+#define WS_CLOSE_BUSY 1013
 /* A connection is not read from while its own queue holds more than this. */
 #define WS_OUT_PAUSE ((size_t)64 * 1024)
 /* Seconds a connection failed with a close frame (1002, 1009) waits for the client to close. */
@@ -92,5 +96,8 @@ void ws_close(struct ws *ws, int code, const char *reason);
 /* ws_send_frame of a text frame relayed from another client: WS_BUSY (nothing sent) when the
  * connection or the server as a whole has too much queued already (WS_RELAY_QUEUE_MAX). */
 int ws_relay_frame(struct ws *ws, char *frame, size_t len);
+
+/* The same for text[0..len) (copied). */
+int ws_relay(struct ws *ws, const char *text, size_t len);
 
 #endif

@@ -467,6 +467,41 @@ test('a client that sends without reading is paused, not dropped, and gets every
   x.destroy();
 });
 
+test('frames still arriving are held within a budget for all connections (close 1013 beyond it), released when they go', { timeout: 60000 }, async () => {
+  // 128 MiB (WS_PARTIAL_TOTAL_MAX) holds 2,047 frames of 64 KiB that stop one byte short.
+  const s = await startServer({ args: ['--max-connections', '2300', '--io-threads', '2', '--log-level', 'warn'] });
+  const conns = [];
+  try {
+    const whole = frame(OP.text, Buffer.alloc(65536, 0x61));
+    const partial = whole.subarray(0, whole.length - 1);
+    for (let i = 0; i < 2150; i += 50) {
+      conns.push(...await Promise.all(Array.from({ length: 50 }, () => rawWs(s, { pipelined: partial }))));
+    }
+    const deadline = Date.now() + 20000;
+    const refused = () => conns.filter((c) => c.frames.some((f) => f.op === OP.close && closeCode(f) === 1013));
+    while (refused().length < 2150 - 2047 && Date.now() < deadline) await sleep(100);
+    assert.ok(refused().length >= 2150 - 2047, `${refused().length} connections refused with 1013`);
+    assert.ok(refused().length <= 2150 - 2000, `${refused().length} refused: the budget holds about 2,047`);
+    for (const c of conns) c.destroy();
+    conns.length = 0;
+    await sleep(1500); // the server sees the connections go
+    // The budget is free again: a new connection's partial frame is held, and the frame completes.
+    const u = await newUser(s.url, 'budget');
+    const c = await rawLogin(s, u);
+    const big = textFrame({ type: 'ping', id: 'big', pad: 'x'.repeat(60000) });
+    c.write(big.subarray(0, 30000));
+    await sleep(200);
+    c.write(big.subarray(30000));
+    assert.deepEqual(await c.next((m) => m.ref === 'big'), { type: 'pong', ref: 'big' });
+    assert.equal(c.frames.some((f) => f.op === OP.close), false);
+    c.destroy();
+  } finally {
+    for (const c of conns) c.destroy();
+    const { code } = await s.stop();
+    assert.equal(code, 0);
+  }
+});
+
 test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split frames', { timeout: 30000 }, async () => {
   const s = await startServer({ args: ['--self-signed', '--io-threads', '2'] });
   try {
