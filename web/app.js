@@ -426,7 +426,16 @@ function renderChat() {
 // receipt changes one element instead of redrawing the whole conversation.
 // Whether the transcript follows new messages is kept from its scroll events, so rendering never
 // has to ask for a layout in the middle of a change (the scroll waits for the next frame).
-const rendered = { name: null, items: new Map(), stick: true, scrollQueued: false };
+// A scroll event can arrive after a new message was appended but before the queued scroll to it
+// has run; measured then, the transcript looks scrolled up. So a scroll only stops the following
+// when it went above where the transcript was last taken to (autoTop), that is, when the person
+// scrolled up.
+const rendered = { name: null, items: new Map(), stick: true, scrollQueued: false, autoTop: 0 };
+
+function follow(log) {
+  log.scrollTop = log.scrollHeight;
+  rendered.autoTop = log.scrollTop;
+}
 
 function messageItem(msg, name) {
   const delivery = msg.from === 'me'
@@ -448,6 +457,7 @@ function renderTranscript(m, name) {
     rendered.name = name;
     rendered.items = new Map();
     rendered.stick = true;
+    rendered.autoTop = 0;
     log.replaceChildren();
   }
   let added = false;
@@ -469,7 +479,7 @@ function renderTranscript(m, name) {
     rendered.scrollQueued = true;
     requestAnimationFrame(() => {
       rendered.scrollQueued = false;
-      log.scrollTop = log.scrollHeight;
+      if (rendered.stick) follow(log);
     });
   }
 }
@@ -557,8 +567,13 @@ function wire() {
   $('back').addEventListener('click', closeChat);
   $('transcript').addEventListener('scroll', () => {
     const log = $('transcript');
-    rendered.stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    rendered.stick = log.scrollTop >= rendered.autoTop - 1 || log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   }, { passive: true });
+  // A transcript that was following keeps following when it changes size (a phone's keyboard
+  // opening, the window resized, the message box growing).
+  new ResizeObserver(() => {
+    if (rendered.stick) follow($('transcript'));
+  }).observe($('transcript'));
   $('verify').addEventListener('click', openVerify);
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());
   $('mark-verified').addEventListener('click', async () => {

@@ -74,6 +74,17 @@ async function play(a, b, steps) {
   }
 }
 
+/** Waits until the transcript shows its end (a frame may pass before it scrolls there). */
+async function atBottom(page, who) {
+  const end = () => {
+    const log = document.getElementById('transcript');
+    return log.scrollHeight - log.scrollTop - log.clientHeight <= 1;
+  };
+  await page.waitForFunction(end, null, { timeout: 3000 }).catch(() => {
+    assert.fail(`${who}: the transcript is not scrolled to its last message`);
+  });
+}
+
 function expectedFor(steps, a, b) {
   // As a sees it, and as b sees it.
   return {
@@ -121,9 +132,13 @@ test('two people sign up, start a chat and exchange messages both ways, delivere
       assert.deepEqual(p.dialogs, [], 'no dialog fired');
     }
 
+    // The transcripts followed the conversation to its last message, and keep it in view when the
+    // window changes size.
+    await Promise.all([atBottom(a.page, 'alice'), atBottom(b.page, 'bob')]);
     await shots(a.page, 'chat');
     // On a phone the list and the chat are two screens: go back to the list.
     await a.page.setViewportSize({ width: 390, height: 844 });
+    await atBottom(a.page, 'alice, phone width');
     await a.page.getByRole('button', { name: 'Back to conversations' }).click();
     await a.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: new RegExp(b.name) })
       .waitFor({ timeout: WAIT });
