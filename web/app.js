@@ -358,12 +358,23 @@ function renderContacts() {
     const link = m.linkState(c.name);
     const presence = el('span', { className: 'presence', dataset: { state: link }, textContent: STATUS_TEXT[link] });
     const unread = c.unread ? el('span', { className: 'unread', textContent: String(c.unread), 'aria-label': `${c.unread} unread` }) : '';
+    const h = m.history(c.name);
+    const last = h[h.length - 1];
+    const when = last ? el('time', { className: 'when', dateTime: new Date(last.ts).toISOString(), textContent: shortWhen(last.ts) }) : '';
+    // The last message, cut to one line (textContent only, like the transcript).
+    const preview = last ? el('span', { className: 'preview', textContent: `${last.from === 'me' ? 'You: ' : ''}${last.text.slice(0, 120).replace(/\s+/g, ' ')}` }) : '';
     const btn = el('button', { type: 'button', className: 'contact', 'aria-current': state.chat === c.name ? 'true' : 'false' },
-      el('span', { className: 'name', textContent: c.name }), presence, unread);
+      el('span', { className: 'name', textContent: c.name }), when,
+      el('span', { className: 'line' }, presence, preview), unread);
     btn.addEventListener('click', () => openChat(c.name));
     list.append(el('li', {}, btn));
   }
   $('empty').hidden = !!state.chat;
+}
+
+/** A time for the conversation list: the hour today, the date before. */
+function shortWhen(ts) {
+  return new Date(ts).toDateString() === new Date().toDateString() ? timeFmt.format(ts) : dayFmt.format(ts);
 }
 
 function lastActivity(c) {
@@ -394,6 +405,7 @@ function closeChat() {
 
 const DELIVERY = { queued: 'waiting to send', sent: 'sent', delivered: 'delivered' };
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
 
 function renderChat() {
   const m = state.messenger;
