@@ -335,3 +335,33 @@ test('when get-bundle gets no answer over the WebSocket, Start chat fetches the 
     assert.deepEqual(b.problems, [], 'bob: no console errors');
   }, { prepare });
 });
+
+test('a chat request the server could not relay (recipient_busy) goes again by itself, and the chat connects', async () => {
+  // Alice's WebSocket goes through a relay in the test that answers her first chat-request as the
+  // server does when Bob's connection has too much waiting, instead of passing it on.
+  let requests = 0;
+  const prepare = (a) => a.page.routeWebSocket(/\/ws$/, (ws) => {
+    const upstream = ws.connectToServer();
+    ws.onMessage((m) => {
+      const msg = typeof m === 'string' ? JSON.parse(m) : null;
+      if (msg?.type === 'chat-request') {
+        requests += 1;
+        if (requests === 1) {
+          ws.send(JSON.stringify({ type: 'error', code: 'recipient_busy', message: 'recipient is busy', ref: msg.id }));
+          return;
+        }
+      }
+      upstream.send(m);
+    });
+  });
+  await twoPeople(async (a, b) => {
+    await startChat(a, b.name);
+    await send(a, 'asked twice, delivered once');
+    await accept(b, a.name);
+    await waitForMessage(b.page, 'asked twice, delivered once');
+    await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    assert.equal(requests, 2, 'the refused request went once more');
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  }, { prepare });
+});

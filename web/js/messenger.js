@@ -36,6 +36,7 @@ const OFFER_REPLACE_MS = 5000; // a waiting request's offer is replaced by a new
 const MAX_EARLY_OFFERS = 16; // offers kept for chat requests still on their way
 const EARLY_OFFER_MS = 30000; // how long such an offer waits for its request
 const REPLENISH_DELAY_MS = 3000;
+const REQUEST_RETRY_MS = 2000; // a chat request the server could not relay (busy, rate limited) goes again
 // get-bundle's refusals, with the status GET /api/keys/{username} gives them; any other answer
 // (an older server, say) means asking over HTTP instead.
 const BUNDLE_REFUSALS = Object.freeze({ unknown_user: 404, no_keys: 404, invalid_username: 400, rate_limited: 429, internal: 500 });
@@ -58,6 +59,7 @@ export class Messenger extends EventTarget {
     this.retry = new Map();
     this.earlyOffers = new Map(); // sender -> {offer, timer}: an offer sent ahead of their chat request
     this.undelivered = new Set(); // pending requests the server could not deliver (peer offline)
+    this.retrying = new Set(); // pending requests to send again after recipient_busy / rate_limited
     this.requestWrites = new Map(); // sender -> the write of their shown request, until answered
     this.acceptChecks = new Set(); // contacts whose chat-accept waits 3 s for a link
     this.sentOn = new WeakMap(); // message entry -> the link it went out on
@@ -457,6 +459,17 @@ export class Messenger extends EventTarget {
         this.dispatchEvent(new CustomEvent('notice', {
           detail: { name: String(msg.ref).slice(4), text: 'is not online right now; the request goes out when they come online.' },
         }));
+      } else if (msg.ref && String(msg.ref).startsWith('req:') && (msg.code === 'recipient_busy' || msg.code === 'rate_limited')) {
+        // Not relayed this time (their connection is backed up, or ours sent too much at once):
+        // the request goes again after a pause while it is still waiting, one retry at a time.
+        const name = String(msg.ref).slice(4);
+        if (!this.retrying.has(name)) {
+          this.retrying.add(name);
+          setTimeout(() => {
+            this.retrying.delete(name);
+            this.sendRequest(name).catch((e) => this.report(e));
+          }, REQUEST_RETRY_MS);
+        }
       }
       return;
     }
