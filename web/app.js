@@ -107,6 +107,17 @@ async function selfTest() {
 
 // ---- one active tab ------------------------------------------------------------------------
 
+// Bumped whenever this tab stops using an account (log-out, another tab taking over). A log-in
+// still in progress checks it after each step it waits for, and drops what it has opened
+// instead of entering the app in a tab that no longer holds the lock.
+let generation = 0;
+
+class Superseded extends Error {}
+
+function stillCurrent(gen) {
+  if (gen !== generation) throw new Superseded('this log-in was overtaken');
+}
+
 function holdTabLock(steal = false) {
   if (!navigator.locks) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -118,12 +129,32 @@ function holdTabLock(steal = false) {
       resolve(true);
       return new Promise(() => {}); // held for the life of the page
     }).catch(() => {
-      // Another tab took over: stop using the keys here.
-      if (state.messenger) state.messenger.shutdown();
-      if (state.signaling) state.signaling.stop();
-      state.messenger = null;
+      // Another tab took over: stop using the keys here, and take the lock back by ourselves
+      // once that tab is closed.
+      stop();
       show('locked-screen');
+      waitForTabLock();
     });
+  });
+}
+
+// On the "open in another tab" screen: queued for the lock, which comes when the other tab is
+// closed (or when this tab steals it with "Use Parley in this tab", which cancels the wait).
+let lockWait = null;
+
+function waitForTabLock() {
+  if (!navigator.locks || lockWait) return;
+  const abort = new AbortController();
+  lockWait = abort;
+  navigator.locks.request('parley-active-tab', { signal: abort.signal }, () => {
+    lockWait = null;
+    if (!$('locked-screen').hidden) {
+      show('auth-screen');
+      $('username').focus();
+    }
+    return new Promise(() => {}); // held for the life of the page
+  }).catch(() => {
+    // aborted: "Use Parley in this tab" asked for the lock itself (or the page is going away)
   });
 }
 
@@ -171,60 +202,77 @@ async function submitAuth(mode) {
   }
   setBusy(true, mode === 'signup' ? 'Creating your keys…' : 'Unlocking…');
   await new Promise((r) => setTimeout(r, 0)); // let the status paint before Argon2id runs
+  const gen = generation;
   try {
+    stillCurrent(gen);
     const { vaultKey, loginSecret } = deriveKeys(username, password);
-    const res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret });
-    await enter(username, res, vaultKey, mode === 'signup');
+    let res;
+    try {
+      res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret });
+      stillCurrent(gen);
+    } catch (e) {
+      vaultKey.fill(0);
+      throw e;
+    }
+    await enter(username, res, vaultKey, mode === 'signup', gen);
     $('password').value = '';
   } catch (e) {
-    authError(plain(e));
+    if (!(e instanceof Superseded)) authError(plain(e));
   } finally {
     setBusy(false);
   }
 }
 
-async function enter(username, auth, vaultKey, fresh) {
+async function enter(username, auth, vaultKey, fresh, gen) {
   setToken(auth.token);
   state.token = auth.token;
   state.expiresAt = auth.expiresAt;
   state.username = username;
-  let vault;
-  try {
-    vault = await Vault.open(username, vaultKey);
-  } catch (e) {
-    forgetLogin(); // refused (the key is wiped): back to log-in with nothing kept
-    throw e;
-  }
+  let vault = null;
   let account = null;
+  let messenger = null;
   try {
-    account = await vault.loadAccount();
-  } catch (e) {
-    vault.close();
-    forgetLogin();
-    if (e instanceof core.ParleyError && e.codeName === 'AUTH') {
-      throw new UserError('This browser holds keys for this username that this password does not unlock.');
+    vault = await Vault.open(username, vaultKey); // refused: the key is wiped
+    stillCurrent(gen);
+    try {
+      account = await vault.loadAccount();
+    } catch (e) {
+      if (e instanceof core.ParleyError && e.codeName === 'AUTH') {
+        throw new UserError('This browser holds keys for this username that this password does not unlock.');
+      }
+      throw e;
     }
+    stillCurrent(gen);
+    if (!account) {
+      // A new account, or this browser has never held this account's keys.
+      account = core.Account.create();
+      account.generatePrekeys(100);
+      await publish(account, vault, { resetIdentity: !fresh });
+      stillCurrent(gen);
+      if (!fresh) banner('This browser had no keys for your account, so it made new ones. Your contacts will see that your safety number changed.');
+    }
+    const signaling = new Signaling(() => state.token);
+    messenger = new Messenger({ username, account, vault, signaling });
+    await messenger.load();
+    stillCurrent(gen);
+    state.vault = vault;
+    state.signaling = signaling;
+    state.messenger = messenger;
+    wireMessenger(messenger, signaling);
+  } catch (e) {
+    // Back to log-in (or the locked screen) with nothing kept: no token, no open vault, and the
+    // account's keys wiped from memory.
+    if (messenger) messenger.shutdown();
+    if (account) account.free();
+    if (vault) vault.close();
+    if (gen === generation) forgetLogin();
     throw e;
   }
-  if (!account) {
-    // A new account, or this browser has never held this account's keys.
-    account = core.Account.create();
-    account.generatePrekeys(100);
-    await publish(account, vault, { resetIdentity: !fresh });
-    if (!fresh) banner('This browser had no keys for your account, so it made new ones. Your contacts will see that your safety number changed.');
-  }
-  state.vault = vault;
   replenish(account, vault).catch(() => {});
-  const signaling = new Signaling(() => state.token);
-  state.signaling = signaling;
-  const messenger = new Messenger({ username, account, vault, signaling });
-  state.messenger = messenger;
-  await messenger.load();
-  wireMessenger(messenger, signaling);
   $('whoami').textContent = username;
   show('app-screen');
   renderAll();
-  signaling.start();
+  state.signaling.start();
   scheduleRefresh();
 }
 
@@ -259,13 +307,25 @@ async function logout() {
   leave();
 }
 
-function leave() {
+// Stops using the account in this tab: connections closed, keys wiped from memory, the vault
+// closed, the token forgotten; a log-in still in progress gives up (see generation).
+function stop() {
+  generation += 1;
   clearTimeout(state.refreshTimer);
-  if (state.messenger) state.messenger.shutdown();
+  if (state.messenger) {
+    state.messenger.shutdown();
+    state.messenger.account.free(); // the identity and prekeys, wiped from memory
+  }
   if (state.signaling) state.signaling.stop();
   if (state.vault) state.vault.close();
-  Object.assign(state, { username: null, token: null, vault: null, signaling: null, messenger: null, chat: null });
+  Object.assign(state, { username: null, token: null, expiresAt: 0, vault: null, signaling: null, messenger: null, chat: null });
   setToken(null);
+  $('app-screen').classList.remove('chat-open');
+  if ($('verify-dialog').open) $('verify-dialog').close();
+}
+
+function leave() {
+  stop();
   show('auth-screen');
   $('chat').hidden = true;
   $('username').focus();
@@ -496,15 +556,31 @@ function renderTranscript(m, name) {
   }
 }
 
+// The box is emptied at once, so that what is typed while the message is being encrypted and
+// stored stays there; when it is refused (too long, the chat closed, a safety number to review)
+// the text comes back, ahead of anything typed since. (A later failure, in storage, leaves the
+// message in the transcript, so it is not put back to be sent twice.) One send at a time: a held
+// Enter cannot send the same text twice.
+let sending = false;
+
 async function sendMessage() {
-  const text = $('message').value;
-  if (!text.trim() || !state.chat) return;
+  const box = $('message');
+  const text = box.value;
+  const name = state.chat;
+  if (sending || !text.trim() || !name) return;
+  sending = true;
+  box.value = '';
+  box.style.height = ''; // back to one row, without measuring
   try {
-    await state.messenger.send(state.chat, text);
-    $('message').value = '';
-    $('message').style.height = ''; // back to one row, without measuring
+    await state.messenger.send(name, text);
   } catch (e) {
+    if (e instanceof UserError && state.chat === name) {
+      box.value = box.value ? `${text}\n${box.value}` : text;
+      autoGrow();
+    }
     banner(plain(e));
+  } finally {
+    sending = false;
   }
 }
 
@@ -540,7 +616,14 @@ function wire() {
   $('signup').addEventListener('click', () => submitAuth('signup'));
   $('logout').addEventListener('click', logout);
   $('use-here').addEventListener('click', async () => {
-    if (await holdTabLock(true)) show('auth-screen');
+    if (lockWait) {
+      lockWait.abort();
+      lockWait = null;
+    }
+    if (await holdTabLock(true)) {
+      show('auth-screen');
+      $('username').focus();
+    }
   });
   $('contact-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -617,6 +700,7 @@ async function start() {
   const ok = await selfTest();
   if (!await holdTabLock()) {
     show('locked-screen');
+    waitForTabLock();
     return;
   }
   show('auth-screen');

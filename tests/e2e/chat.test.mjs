@@ -74,6 +74,26 @@ async function play(a, b, steps) {
   }
 }
 
+/** Counts the list items inside the "Transcript" log in Chromium's accessibility tree. */
+async function logItemsInAxTree(page) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = await cdp.send('Accessibility.getFullAXTree');
+    const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+    const log = nodes.find((n) => n.role?.value === 'log' && n.name?.value === 'Transcript');
+    assert.ok(log, 'a log named Transcript is in the accessibility tree');
+    let items = 0;
+    const walk = (n) => {
+      if (n.role?.value === 'listitem') items += 1;
+      for (const id of n.childIds || []) if (byId.has(id)) walk(byId.get(id));
+    };
+    walk(log);
+    return items;
+  } finally {
+    await cdp.detach();
+  }
+}
+
 /** Waits until the transcript shows its end (a frame may pass before it scrolls there). */
 async function atBottom(page, who) {
   const end = () => {
@@ -131,6 +151,10 @@ test('two people sign up, start a chat and exchange messages both ways, delivere
       assert.equal(await p.page.locator('#transcript img, #transcript script, #transcript b').count(), 0);
       assert.deepEqual(p.dialogs, [], 'no dialog fired');
     }
+
+    // In the browser's own accessibility tree (not Playwright's reading of the roles), the log
+    // holds one list item per message.
+    assert.equal(await logItemsInAxTree(a.page), steps.length, "alice's log: one list item per message for assistive technology");
 
     // The transcripts followed the conversation to its last message, and keep it in view when the
     // window changes size.
@@ -744,5 +768,95 @@ test('a second tab of the same account says Parley is open in another tab, and c
     assert.deepEqual(problems2, []);
   } finally {
     await leave(a);
+  }
+});
+
+test('a tab that loses the lock while logging in stays out of the app, and takes the lock back when the other tab closes', async () => {
+  const a = await person(server, uniqueName('alice'));
+  try {
+    await signUp(a);
+    await a.page.getByRole('button', { name: 'Log out' }).click();
+    await a.page.getByLabel('Password').waitFor({ timeout: WAIT });
+    const sockets = [];
+    a.page.on('websocket', (ws) => sockets.push(ws.url()));
+
+    // Alice's log-in is held at the server's answer while a second tab takes over.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    let intercepted;
+    const reached = new Promise((r) => { intercepted = r; });
+    await a.page.route('**/api/login', async (route) => {
+      intercepted();
+      await held;
+      await route.continue();
+    });
+    await a.page.getByLabel('Username').fill(a.name);
+    await a.page.getByLabel('Password').fill(PASSWORD);
+    await a.page.getByRole('button', { name: 'Log in' }).click();
+    await reached;
+
+    const tab2 = await a.context.newPage();
+    const problems2 = [];
+    watch(tab2, problems2, []);
+    await tab2.goto(`${server.url}/`);
+    await tab2.getByRole('button', { name: 'Use Parley in this tab' }).click();
+    await a.page.getByRole('heading', { name: 'Parley is open in another tab' }).waitFor({ timeout: WAIT });
+
+    // The log-in answer arrives now; the first tab must drop it (its buttons come back once the
+    // attempt has ended).
+    release();
+    await a.page.waitForFunction(() => !document.getElementById('login').disabled, null, { timeout: WAIT });
+    assert.equal(await a.page.locator('#app-screen').isVisible(), false, 'the first tab did not enter the app');
+    assert.equal(await a.page.getByRole('heading', { name: 'Parley is open in another tab' }).isVisible(), true);
+    assert.equal(await a.page.locator('#auth-error').isVisible(), false, 'and shows no error for it');
+    assert.deepEqual(sockets, [], 'the first tab opened no signaling connection');
+
+    // The second tab logs in and works; when it closes, the first tab may be used again.
+    await tab2.getByLabel('Username').fill(a.name);
+    await tab2.getByLabel('Password').fill(PASSWORD);
+    await tab2.getByRole('button', { name: 'Log in' }).click();
+    await waitForApp(tab2);
+    await tab2.close();
+    await a.page.getByLabel('Password').waitFor({ timeout: WAIT });
+    await a.page.unroute('**/api/login');
+    await a.page.getByLabel('Username').fill(a.name);
+    await a.page.getByLabel('Password').fill(PASSWORD);
+    await a.page.getByRole('button', { name: 'Log in' }).click();
+    await waitForApp(a.page);
+    assert.deepEqual(a.problems, []);
+    assert.deepEqual(problems2, []);
+  } finally {
+    await leave(a);
+  }
+});
+
+test('the message box keeps what is typed while a message goes out, and a repeated Enter sends it once', async () => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    // Enter, then the next words typed in the same moment (before the send has been stored).
+    await a.page.evaluate(() => {
+      const box = document.getElementById('message');
+      box.focus();
+      box.value = 'first words';
+      const enter = () => box.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+      enter();
+      enter(); // a held or doubled Enter
+      box.value += 'typed on';
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await waitForMessage(b.page, 'first words');
+    await waitAllDelivered(a.page);
+    assert.equal(await a.page.getByRole('textbox', { name: 'Message' }).inputValue(), 'typed on', 'what was typed after Enter stays in the box');
+    await send(a, 'and then a second message');
+    await waitForMessage(b.page, 'and then a second message');
+    const seen = (await transcript(b.page)).map((m) => m.text);
+    assert.deepEqual(seen.filter((t) => t.startsWith('first words')), ['first words'], 'sent once');
+    assert.deepEqual(a.problems, []);
+    assert.deepEqual(b.problems, []);
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
   }
 });
