@@ -41,10 +41,39 @@ function show(screen) {
   $('connection').hidden = !inApp;
 }
 
-function banner(text) {
-  const b = $('banner');
-  b.textContent = text || '';
-  b.hidden = !text;
+// The banner: one message for the whole page, with an optional action, until dismissed or
+// replaced.
+let bannerAction = null;
+
+function banner(text, action = null) {
+  $('banner-text').textContent = text || '';
+  $('banner').hidden = !text;
+  bannerAction = text ? action : null;
+  $('banner-action').hidden = !bannerAction;
+  if (bannerAction) $('banner-action').textContent = bannerAction.label;
+}
+
+/**
+ * Runs an action behind a button: the button is disabled (and marked busy) until it ends, and a
+ * failure is shown in plain words through `fail` (the banner unless told otherwise).
+ */
+async function busy(buttons, fn, fail = (e) => banner(plain(e))) {
+  const list = Array.isArray(buttons) ? buttons : [buttons];
+  for (const b of list) {
+    b.disabled = true;
+    b.setAttribute('aria-busy', 'true');
+  }
+  try {
+    return await fn();
+  } catch (e) {
+    fail(e);
+    return undefined;
+  } finally {
+    for (const b of list) {
+      b.disabled = false;
+      b.removeAttribute('aria-busy');
+    }
+  }
 }
 
 function plain(e) {
@@ -285,26 +314,39 @@ function forgetLogin() {
 function scheduleRefresh() {
   clearTimeout(state.refreshTimer);
   const ms = Math.max(60_000, (state.expiresAt * 1000 - Date.now()) - 10 * 60_000);
-  state.refreshTimer = setTimeout(async () => {
-    try {
-      const res = await request('POST', '/api/token/refresh');
-      state.token = res.token;
-      state.expiresAt = res.expiresAt;
-      setToken(res.token);
-      scheduleRefresh();
-    } catch {
-      banner('Your session has expired. Please log in again.');
-    }
-  }, ms);
+  state.refreshTimer = setTimeout(refreshToken, ms);
 }
 
-async function logout() {
+const REFRESH_RETRY_MS = 30_000;
+
+// A network failure is tried again every 30 s while the token is still valid; a refusal, or a
+// token that ran out meanwhile, means logging in again.
+async function refreshToken() {
+  const gen = generation;
   try {
-    await request('POST', '/api/logout');
-  } catch {
-    // logging out locally matters more
+    const res = await request('POST', '/api/token/refresh');
+    if (gen !== generation) return;
+    state.token = res.token;
+    state.expiresAt = res.expiresAt;
+    setToken(res.token);
+    scheduleRefresh();
+  } catch (e) {
+    if (gen !== generation) return;
+    const transient = e instanceof ApiError && (e.status === 0 || e.status >= 500 || e.status === 429);
+    if (transient && Date.now() + REFRESH_RETRY_MS < state.expiresAt * 1000) {
+      state.refreshTimer = setTimeout(refreshToken, REFRESH_RETRY_MS);
+      return;
+    }
+    banner('Your session has expired. Please log in again.');
+    leave();
   }
+}
+
+// Leaves at once; the server is told in the background (the token would expire anyway).
+function logout() {
+  const token = state.token;
   leave();
+  if (token) request('POST', '/api/logout', undefined, { token, timeoutMs: 10000 }).catch(() => {});
 }
 
 // Stops using the account in this tab: connections closed, keys wiped from memory, the vault
@@ -351,7 +393,13 @@ function wireMessenger(m, s) {
     leave();
   });
   s.addEventListener('replaced', () => {
-    banner('Parley was opened for your account somewhere else, so this page stopped.');
+    banner('Parley was opened for your account somewhere else, so this page is offline.', {
+      label: 'Reconnect here',
+      run: () => {
+        banner('');
+        s.start();
+      },
+    });
   });
   m.addEventListener('change', (ev) => {
     renderContacts();
@@ -360,8 +408,7 @@ function wireMessenger(m, s) {
   m.addEventListener('request', () => renderRequests());
   m.addEventListener('notice', (ev) => {
     const { name, text } = ev.detail;
-    if (state.chat === name || !state.chat) $('contact-error').hidden = false;
-    contactError(`${name} ${text}`);
+    notice(name, `${name} ${text}`);
   });
   m.addEventListener('problem', (ev) => {
     console.warn('Parley:', ev.detail);
@@ -371,6 +418,29 @@ function wireMessenger(m, s) {
 function contactError(text) {
   $('contact-error').textContent = text || '';
   $('contact-error').hidden = !text;
+}
+
+// A notice about a contact (declined, not online, ...): in their chat when it is open, else
+// under the contact form. It stays until the next one, or until that chat connects.
+const notices = { chat: null, list: null };
+
+function notice(name, text) {
+  if (state.chat === name) {
+    notices.chat = { name, text };
+    $('chat-notice').textContent = text;
+    $('chat-notice').hidden = false;
+  } else {
+    notices.list = { name, text };
+    $('contact-notice').textContent = text;
+    $('contact-notice').hidden = false;
+  }
+}
+
+function clearNotice(where) {
+  notices[where] = null;
+  const e = $(where === 'chat' ? 'chat-notice' : 'contact-notice');
+  e.textContent = '';
+  e.hidden = true;
 }
 
 function renderAll() {
@@ -384,16 +454,15 @@ function renderRequests() {
   box.replaceChildren();
   const m = state.messenger;
   if (!m) return;
+  renderBack();
   for (const name of m.requests.keys()) {
     const accept = el('button', { type: 'button', textContent: 'Accept' });
     const decline = el('button', { type: 'button', className: 'secondary', textContent: 'Decline' });
-    accept.addEventListener('click', async () => {
+    accept.addEventListener('click', () => busy([accept, decline], async () => {
       await m.answerRequest(name, true); // the list is drawn again on its 'request' event
       if (m.contacts[name]) openChat(name); // not when the accept had to be undone
-    });
-    decline.addEventListener('click', async () => {
-      await m.answerRequest(name, false);
-    });
+    }));
+    decline.addEventListener('click', () => busy([accept, decline], () => m.answerRequest(name, false)));
     const who = el('strong', { textContent: name });
     box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Request from ${name}` },
       el('p', {}, who, ' wants to chat with you.'),
@@ -430,6 +499,19 @@ function renderContacts() {
     list.append(el('li', {}, btn));
   }
   $('empty').hidden = !!state.chat;
+  renderBack();
+}
+
+// On a phone the list is hidden while a chat is open: the Back button counts what waits there
+// (chat requests, and unread messages of other chats).
+function renderBack() {
+  const m = state.messenger;
+  let waiting = m ? m.requests.size : 0;
+  if (m) for (const c of Object.values(m.contacts)) if (c.name !== state.chat) waiting += c.unread || 0;
+  const back = $('back');
+  back.replaceChildren('←');
+  if (waiting) back.append(el('span', { className: 'count', textContent: String(waiting) }));
+  back.setAttribute('aria-label', waiting ? `Back to conversations (${waiting} new)` : 'Back to conversations');
 }
 
 /** A time for the conversation list: the hour today, the date before. */
@@ -445,6 +527,12 @@ function lastActivity(c) {
 function openChat(name) {
   state.chat = name;
   state.messenger.openChat(name);
+  if (notices.list?.name === name) {
+    // It is about this chat: shown there now.
+    const { text } = notices.list;
+    clearNotice('list');
+    notice(name, text);
+  }
   $('app-screen').classList.add('chat-open');
   renderContacts();
   renderChat();
@@ -488,6 +576,7 @@ function renderChat() {
       ? `${name}'s safety number has changed. Sending is paused until you review it: this can mean ${name} reinstalled Parley, or that someone is trying to listen in.`
       : `${name}'s safety number has changed. This can mean ${name} reinstalled Parley, or that someone is trying to listen in.`;
   }
+  if (notices.chat && (notices.chat.name !== name || m.linkState(name) === 'connected')) clearNotice('chat');
   renderTranscript(m, name);
   const sendable = c && c.status !== 'declined' && !c.held;
   $('send').disabled = !sendable;
@@ -637,16 +726,14 @@ function wire() {
       contactError(`"${name}" is not a valid username.`);
       return;
     }
-    $('start-chat').disabled = true;
-    try {
+    clearNotice('list');
+    $('contact-progress').textContent = `Looking up ${name}…`;
+    await busy($('start-chat'), async () => {
       const opened = await state.messenger.startChat(name);
       $('contact').value = '';
       openChat(opened);
-    } catch (e) {
-      contactError(plain(e));
-    } finally {
-      $('start-chat').disabled = false;
-    }
+    }, (e) => contactError(plain(e)));
+    $('contact-progress').textContent = '';
   });
   $('composer').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -671,23 +758,26 @@ function wire() {
   }).observe($('transcript'));
   $('verify').addEventListener('click', openVerify);
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());
-  $('mark-verified').addEventListener('click', async () => {
+  $('mark-verified').addEventListener('click', () => busy($('mark-verified'), async () => {
     const c = state.messenger.contacts[state.chat];
     await state.messenger.setVerified(state.chat, !c.verified);
     $('verify-dialog').close();
-  });
+  }, (e) => {
+    $('verify-state').textContent = `Not saved: ${plain(e)}`;
+  }));
   $('identity-review').addEventListener('click', openVerify);
-  $('reset-identity').addEventListener('click', async () => {
+  $('reset-identity').addEventListener('click', () => {
     // eslint-disable-next-line no-alert
     if (!window.confirm('Make a new identity? Every contact will be told that your safety number changed, and chats must be started again.')) return;
-    try {
+    banner('Making a new identity…');
+    busy($('reset-identity'), async () => {
       await state.messenger.resetIdentity();
       banner('You have a new identity. Start your chats again; your contacts will see a new safety number.');
-    } catch (e) {
-      banner(plain(e));
-    }
+    });
   });
-  $('identity-accept').addEventListener('click', () => state.messenger.acknowledgeIdentity(state.chat));
+  $('identity-accept').addEventListener('click', () => busy($('identity-accept'), () => state.messenger.acknowledgeIdentity(state.chat)));
+  $('banner-close').addEventListener('click', () => banner(''));
+  $('banner-action').addEventListener('click', () => bannerAction?.run());
 }
 
 async function start() {

@@ -686,9 +686,11 @@ test('a declined chat request tells the one who asked', async () => {
     await Promise.all([signUp(a), signUp(c)]);
     await startChat(a, c.name);
     await decline(c, a.name);
-    const error = a.page.locator('#contact-error');
-    await error.waitFor({ state: 'visible', timeout: WAIT });
-    assert.equal((await error.textContent()).trim(), `${c.name} declined your chat request.`);
+    // Alice has the chat open: she is told there (it would be under the contact form otherwise).
+    const notice = a.page.locator('#chat-notice');
+    await notice.waitFor({ state: 'visible', timeout: WAIT });
+    assert.equal((await notice.textContent()).trim(), `${c.name} declined your chat request.`);
+    assert.equal(await a.page.locator('#contact-error').isVisible(), false, 'not shown as an error');
     assert.equal(await c.page.getByRole('list', { name: 'Conversations' }).getByRole('button').count(), 0, 'carol has no chat');
     assert.deepEqual(a.problems, []);
     assert.deepEqual(c.problems, []);
@@ -704,7 +706,7 @@ test('starting a chat again with someone whose identity changed warns, holds sen
     await Promise.all([signUp(a), signUp(b)]);
     await startChat(a, b.name);
     await decline(b, a.name);
-    await a.page.locator('#contact-error').waitFor({ state: 'visible', timeout: WAIT });
+    await a.page.locator('#chat-notice').waitFor({ state: 'visible', timeout: WAIT });
     await openChat(a, b.name);
     await a.page.getByRole('button', { name: 'Verify', exact: true }).click();
     const dialog = a.page.getByRole('dialog');

@@ -151,16 +151,17 @@ test('a request to someone offline goes out when they come online, and the chat 
     await b.page.getByRole('button', { name: 'Log out' }).click();
     await b.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
     await startChat(a, b.name);
-    const error = a.page.locator('#contact-error');
-    await a.page.waitForFunction((name) => document.getElementById('contact-error').textContent
+    const notice = a.page.locator('#chat-notice'); // in the chat Alice has open
+    await a.page.waitForFunction((name) => document.getElementById('chat-notice').textContent
       === `${name} is not online right now; the request goes out when they come online.`, b.name, { timeout: WAIT });
-    assert.equal(await error.isVisible(), true);
+    assert.equal(await notice.isVisible(), true);
     await send(a, 'for when you are back');
 
     await logIn(b);
     await accept(b, a.name);
     await waitForMessage(b.page, 'for when you are back');
     await Promise.all([waitConnected(a.page), waitConnected(b.page)]);
+    await notice.waitFor({ state: 'hidden', timeout: WAIT }); // gone once the chat is connected
     await send(b, 'back now');
     await waitForMessage(a.page, 'back now');
     await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
@@ -244,9 +245,9 @@ test('when the one asked cannot store the request, Accept tells them in plain wo
     await accept(b, a.name);
 
     // Bob is told, in plain words, and Alice is not his contact.
-    await b.page.waitForFunction(() => document.getElementById('contact-error').textContent
+    await b.page.waitForFunction(() => document.getElementById('contact-notice').textContent
       .includes('could not save the chat'), null, { timeout: WAIT });
-    const notice = b.page.locator('#contact-error');
+    const notice = b.page.locator('#contact-notice');
     assert.equal(await notice.isVisible(), true, 'the notice is shown');
     const said = await notice.textContent();
     assert.ok(said.startsWith(`${a.name} asked to chat, but this device could not save the chat`), said);

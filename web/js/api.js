@@ -33,11 +33,20 @@ export function setToken(t) {
   token = t;
 }
 
-export async function request(method, path, body) {
+const TIMEOUT_MS = 20000; // a request with no answer by then fails (a network that drops packets)
+
+/**
+ * Calls the API. `opts.token` sends that token instead of the current one (log-out, after the
+ * page has already forgotten it); `opts.timeoutMs` bounds the wait for the whole answer.
+ */
+export async function request(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const bearer = opts.token !== undefined ? opts.token : token;
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const signal = AbortSignal.timeout(opts.timeoutMs || TIMEOUT_MS);
   let res;
+  let data = null;
   try {
     res = await fetch(path, {
       method,
@@ -45,15 +54,17 @@ export async function request(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
       credentials: 'omit',
+      signal,
     });
+    try {
+      data = await res.json();
+    } catch (e) {
+      if (signal.aborted) throw e;
+      data = null;
+    }
   } catch {
+    if (signal.aborted) throw new ApiError(0, 'timeout', 'The server did not answer in time. Check your connection and try again.');
     throw new ApiError(0, 'network', 'The server cannot be reached. Check your connection and try again.');
-  }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
   }
   if (!res.ok) {
     const code = data?.error?.code || `http_${res.status}`;

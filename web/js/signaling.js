@@ -3,8 +3,12 @@
 // the first message, reconnects with exponential backoff and jitter, and reports its state.
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
-const REQUEST_TIMEOUT_MS = 5000; // a request the server answers itself (get-bundle)
+const REQUEST_TIMEOUT_MS = 5000; // a request the server answers itself (get-bundle, ping)
 const MAX_REQUESTS = 16; // such requests waiting at once
+// While online, a ping goes out this often; a connection that leaves it unanswered for
+// REQUEST_TIMEOUT_MS is taken for dead (a network lost without a word: TCP alone would take
+// minutes to notice) and replaced.
+const HEARTBEAT_MS = 25000;
 
 export class Signaling extends EventTarget {
   constructor(getToken) {
@@ -18,6 +22,14 @@ export class Signaling extends EventTarget {
     this.subscriptions = [];
     this.requests = new Map(); // id -> {resolve, timer}: requests waiting for the server's answer
     this.requestSeq = 0;
+    this.heartbeat = null;
+    // The network coming back: connect now instead of at the end of the backoff.
+    this.onOnline = () => {
+      if (this.stopped || this.state === 'online' || this.state === 'connecting') return;
+      this.attempt = 0;
+      clearTimeout(this.timer);
+      this.connect();
+    };
   }
 
   setState(state, detail = '') {
@@ -27,13 +39,18 @@ export class Signaling extends EventTarget {
 
   start() {
     this.stopped = false;
+    this.attempt = 0;
+    clearTimeout(this.timer);
+    window.addEventListener('online', this.onOnline);
     this.connect();
   }
 
   stop() {
     this.stopped = true;
+    window.removeEventListener('online', this.onOnline);
     this.settleRequests();
     clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
     if (this.ws) this.ws.close(1000, 'logging out');
     this.ws = null;
     this.setState('offline');
@@ -68,6 +85,7 @@ export class Signaling extends EventTarget {
       if (msg.type === 'ready') {
         this.attempt = 0;
         this.setState('online');
+        this.beat(ws);
         if (this.subscriptions.length) this.send({ type: 'subscribe', users: this.subscriptions });
       }
       this.dispatchEvent(new CustomEvent('message', { detail: msg }));
@@ -75,6 +93,7 @@ export class Signaling extends EventTarget {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      clearInterval(this.heartbeat);
       this.settleRequests();
       if (ev.code === 4401) {
         this.setState('offline', 'auth');
@@ -88,6 +107,23 @@ export class Signaling extends EventTarget {
       }
       this.retry();
     };
+  }
+
+  beat(ws) {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(async () => {
+      if (this.ws !== ws || this.requests.size >= MAX_REQUESTS) return;
+      const answer = await this.request({ type: 'ping' });
+      if (answer === null && this.ws === ws) {
+        // Unanswered: drop it without waiting for the closing handshake, and connect again.
+        this.ws = null;
+        clearInterval(this.heartbeat);
+        ws.onclose = null;
+        ws.close(4000, 'no answer');
+        this.settleRequests();
+        this.retry();
+      }
+    }, HEARTBEAT_MS);
   }
 
   retry() {
