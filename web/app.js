@@ -361,6 +361,7 @@ function stop() {
   if (state.signaling) state.signaling.stop();
   if (state.vault) state.vault.close();
   Object.assign(state, { username: null, token: null, expiresAt: 0, vault: null, signaling: null, messenger: null, chat: null });
+  document.title = 'Parley';
   setToken(null);
   $('app-screen').classList.remove('chat-open');
   if ($('verify-dialog').open) $('verify-dialog').close();
@@ -492,7 +493,7 @@ function renderContacts() {
     const when = last ? el('time', { className: 'when', dateTime: new Date(last.ts).toISOString(), textContent: shortWhen(last.ts) }) : '';
     // The last message, cut to one line (textContent only, like the transcript).
     const preview = last ? el('span', { className: 'preview', textContent: `${last.from === 'me' ? 'You: ' : ''}${last.text.slice(0, 120).replace(/\s+/g, ' ')}` }) : '';
-    const btn = el('button', { type: 'button', className: 'contact', 'aria-current': state.chat === c.name ? 'true' : 'false' },
+    const btn = el('button', { type: 'button', className: 'contact', dataset: { name: c.name }, 'aria-current': state.chat === c.name ? 'true' : 'false' },
       el('span', { className: 'name', textContent: c.name }), when,
       el('span', { className: 'line' }, presence, preview), unread);
     btn.addEventListener('click', () => openChat(c.name));
@@ -503,11 +504,19 @@ function renderContacts() {
 }
 
 // On a phone the list is hidden while a chat is open: the Back button counts what waits there
-// (chat requests, and unread messages of other chats).
+// (chat requests, and unread messages of other chats). The page title counts them all, for a tab
+// in the background.
 function renderBack() {
   const m = state.messenger;
   let waiting = m ? m.requests.size : 0;
-  if (m) for (const c of Object.values(m.contacts)) if (c.name !== state.chat) waiting += c.unread || 0;
+  let all = waiting;
+  if (m) {
+    for (const c of Object.values(m.contacts)) {
+      all += c.unread || 0;
+      if (c.name !== state.chat) waiting += c.unread || 0;
+    }
+  }
+  document.title = all ? `(${all}) Parley` : 'Parley';
   const back = $('back');
   back.replaceChildren('←');
   if (waiting) back.append(el('span', { className: 'count', textContent: String(waiting) }));
@@ -544,11 +553,15 @@ function openChat(name) {
 }
 
 function closeChat() {
+  const was = state.chat;
   state.chat = null;
   state.messenger.activeChat = null;
   $('app-screen').classList.remove('chat-open');
   renderContacts();
   renderChat();
+  // Keyboard focus goes back to the conversation just left (the Back button is gone).
+  const item = [...$('contacts').querySelectorAll('button.contact')].find((b) => b.dataset.name === was);
+  (item || $('contact')).focus();
 }
 
 const DELIVERY = { queued: 'waiting to send', sent: 'sent', delivered: 'delivered' };

@@ -164,8 +164,9 @@ test('two people sign up, start a chat and exchange messages both ways, delivere
     await a.page.setViewportSize({ width: 390, height: 844 });
     await atBottom(a.page, 'alice, phone width');
     await a.page.getByRole('button', { name: 'Back to conversations' }).click();
-    await a.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: new RegExp(b.name) })
-      .waitFor({ timeout: WAIT });
+    const item = a.page.getByRole('list', { name: 'Conversations' }).getByRole('button', { name: new RegExp(b.name) });
+    await item.waitFor({ timeout: WAIT });
+    assert.equal(await item.evaluate((e) => e === document.activeElement), true, 'focus is on the conversation just left');
     await shots(a.page, 'chat-list');
 
     assert.deepEqual(a.problems, [], 'alice: no console errors');
@@ -403,6 +404,7 @@ test('a peer closes the browser: the other sees it, messages wait, then arrive o
     const contact = b.page.getByRole('list', { name: 'Conversations' }).getByRole('button').filter({ hasText: a.name });
     await b.page.waitForFunction(() => document.querySelector('#contacts .unread')?.textContent === '4', null, { timeout: 30000 });
     await shots(b.page, 'chat-list-unread');
+    assert.equal(await b.page.title(), '(4) Parley', 'the tab title counts the unread messages');
     await contact.click();
     await waitForCount(b.page, first.length + waiting.length);
     await waitAllDelivered(a.page, 30000);
@@ -418,6 +420,7 @@ test('a peer closes the browser: the other sees it, messages wait, then arrive o
     assert.deepEqual(texts(ta), want.a, "alice's transcript: nothing lost or duplicated");
     assert.deepEqual(texts(tb), want.b, "bob's transcript: nothing lost or duplicated");
     assert.equal(await b.page.locator('#contacts .unread').count(), 0, 'unread count cleared');
+    assert.equal(await b.page.title(), 'Parley');
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual([...bProblems, ...b.problems], [], 'bob: no console errors');
     // Timing last, so that everything above is checked even when the app is slow.
