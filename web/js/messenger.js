@@ -36,6 +36,14 @@ const OFFER_REPLACE_MS = 5000; // a waiting request's offer is replaced by a new
 const MAX_EARLY_OFFERS = 16; // offers kept for chat requests still on their way
 const EARLY_OFFER_MS = 30000; // how long such an offer waits for its request
 const REPLENISH_DELAY_MS = 3000;
+// After each `ready`, the contacts' identity keys are compared with the directory's (a change
+// made while this page was away sends no identity-changed notice): at most this many contacts
+// per run (active first, then pending, then the rest, most recent first), a few requests at a
+// time, each contact once. GET /api/identity is not throttled by the server; a reconnect within
+// the gap of the last run's start waits for the gap to pass (one run per gap at most).
+const IDENTITY_CHECK_MAX = 64;
+const IDENTITY_CHECK_PARALLEL = 4;
+const IDENTITY_CHECK_GAP_MS = 10000;
 const REQUEST_RETRY_MS = 2000; // a chat request the server could not relay (busy, rate limited) goes again
 // get-bundle's refusals, with the status GET /api/keys/{username} gives them; any other answer
 // (an older server, say) means asking over HTTP instead.
@@ -80,6 +88,9 @@ export class Messenger extends EventTarget {
       if (ev.detail.state === 'online') {
         this.subscribe();
         this.resendRequests();
+        // Neither holds up a chat: both run after the connection is ready, over HTTP.
+        this.checkIdentitiesSoon();
+        this.replenishSoon();
       }
     });
   }
@@ -667,14 +678,30 @@ export class Messenger extends EventTarget {
     this.changed(from);
   }
 
-  // A prekey was spent: top the directory up a little later, not while the chat is being set up
-  // (it costs an HTTP request, and a key upload when they run low; 20 of 100 are left then).
+  // A prekey was spent, or the connection is (again) ready: top the directory up a little later,
+  // not while the chat is being set up (it costs an HTTP request, and a key upload when they run
+  // low; 20 of 100 are left then).
   replenishSoon() {
-    if (this.replenishTimer) return;
+    if (this.replenishTimer || this.stopped) return;
     this.replenishTimer = setTimeout(() => {
       this.replenishTimer = null;
-      if (this.account) replenish(this.account, this.vault).catch((e) => this.report(e));
+      this.replenishKeys().catch((e) => this.report(e));
     }, REPLENISH_DELAY_MS);
+  }
+
+  /**
+   * Keeps the directory stocked (keys.js replenish), one run at a time: a caller while a run is
+   * on its way gets that run's promise, so that two cannot both make and upload a batch. None
+   * starts after shutdown or while the identity is being reset (that uploads keys of its own).
+   */
+  replenishKeys() {
+    if (this.stopped || this.resettingIdentity || !this.account) return Promise.resolve();
+    if (!this.replenishing) {
+      this.replenishing = replenish(this.account, this.vault).finally(() => {
+        this.replenishing = null;
+      });
+    }
+    return this.replenishing;
   }
 
   // Prepares the answer to a request's offer before the person accepts (a few at a time). A link
@@ -719,15 +746,20 @@ export class Messenger extends EventTarget {
     }
   }
 
-  /** A contact's identity key changed: warn, and hold sending until the person has looked. */
-  async identityChanged(name, known = false) {
+  /**
+   * A contact's identity key changed: warn, and hold sending until the person has looked. Unless
+   * known (the caller stored the new key), the identity is fetched (or taken as `fetched`, an
+   * answer of GET /api/identity) and compared with the contact's.
+   */
+  async identityChanged(name, known = false, fetched = null) {
     const c = this.contacts[name];
     if (!c) return;
     if (!known) {
       try {
-        const b = await request('GET', `/api/identity/${encodeURIComponent(name)}`);
+        const b = fetched || await request('GET', `/api/identity/${encodeURIComponent(name)}`);
         if (b.identityKey === c.identityKey) return;
         c.identityKey = b.identityKey;
+        if (Number.isSafeInteger(b.identityCounter)) c.identityCounter = b.identityCounter;
       } catch {
         // keep the flag below; the key will be seen with the next request
       }
@@ -735,6 +767,64 @@ export class Messenger extends EventTarget {
     this.raiseIdentityWarning(name);
     await this.saveContacts();
     this.changed(name);
+  }
+
+  // Soon after a `ready`: the identity check, at most once per IDENTITY_CHECK_GAP_MS (a reconnect
+  // sooner runs it when the gap has passed; a later ready replaces a run still waiting).
+  checkIdentitiesSoon() {
+    if (this.stopped) return;
+    clearTimeout(this.identityTimer);
+    const wait = Math.max(0, (this.identityCheckAt || 0) + IDENTITY_CHECK_GAP_MS - Date.now());
+    this.identityTimer = setTimeout(() => {
+      this.identityTimer = null;
+      this.checkIdentities().catch((e) => this.report(e));
+    }, wait);
+  }
+
+  // Compares the contacts' identity keys with the directory's: a key that changed while this
+  // page was away (no identity-changed notice reached it) raises the warning and holds sending,
+  // as the notice would. A newer run (the next ready) ends this one.
+  async checkIdentities() {
+    if (this.stopped || this.signaling.state !== 'online') return;
+    this.identityCheckAt = Date.now();
+    const run = (this.identityRun || 0) + 1;
+    this.identityRun = run;
+    const rank = { active: 0, pending: 1 };
+    const last = (c) => {
+      const h = this.history(c.name);
+      return h.length ? h[h.length - 1].ts : (c.since || 0);
+    };
+    // One entry per contact (the contacts are keyed by name): each is checked once per run.
+    const queue = Object.values(this.contacts)
+      .filter((c) => typeof c.identityKey === 'string')
+      .sort((x, y) => (rank[x.status] ?? 2) - (rank[y.status] ?? 2) || last(y) - last(x))
+      .slice(0, IDENTITY_CHECK_MAX)
+      .map((c) => c.name);
+    const worker = async () => {
+      while (queue.length && this.identityRun === run && !this.stopped) await this.checkIdentity(queue.shift());
+    };
+    await Promise.all(Array.from({ length: IDENTITY_CHECK_PARALLEL }, worker));
+  }
+
+  // One contact of the identity check. Any failure (offline, an account gone: 404, a server
+  // error, an answer that is no key) leaves the contact as it is, silently: the next ready checks
+  // again, and an identity-changed notice or the next bundle still catches a change.
+  async checkIdentity(name) {
+    const known = this.contacts[name]?.identityKey;
+    if (!known) return;
+    let current;
+    try {
+      current = await request('GET', `/api/identity/${encodeURIComponent(name)}`);
+      if (typeof current?.identityKey !== 'string' || fromB64u(current.identityKey).length !== 32) return;
+    } catch {
+      return;
+    }
+    if (this.stopped || current.identityKey === known) return;
+    // The warning's path, in the queue, unless something replaced the key meanwhile (a request,
+    // a Start chat or a notice did, and warned if it had to).
+    this.serial(async () => {
+      if (this.contacts[name]?.identityKey === known) await this.identityChanged(name, false, current);
+    }).catch(() => {}); // reported by serial
   }
 
   // The identity key changed (the caller stores the contacts): sending stops until the person
@@ -1041,38 +1131,55 @@ export class Messenger extends EventTarget {
   async resetIdentity() {
     const former = Object.values(this.contacts).filter((c) => c.status === 'active').map((c) => c.name);
     await this.serial(async () => {
-      for (const l of this.links.values()) l.close();
-      this.links.clear();
-      for (const [name, s] of this.sessions) {
-        s.free();
-        await this.vault.deleteSession(name);
+      // No prekey upkeep meanwhile: a run on its way ends first (it uses the former account), and
+      // none starts until the new account is published and stored.
+      this.resettingIdentity = true;
+      try {
+        await this.replenishing?.catch(() => {});
+        await this.replaceIdentity();
+      } finally {
+        this.resettingIdentity = false;
       }
-      this.sessions.clear();
-      this.requests.clear(); // made for the former identity's keys
-      this.requestWrites.clear();
-      this.requestsChanged(null);
-      const fresh = core.Account.create();
-      fresh.generatePrekeys(100);
-      this.account.free();
-      this.account = fresh;
-      await publish(fresh, this.vault, { resetIdentity: true });
-      for (const c of Object.values(this.contacts)) {
-        c.status = 'declined';
-        c.verified = false;
-        delete c.hello;
-      }
-      await this.saveContacts(true); // the requests are gone too
-      this.changed(null);
     });
     for (const name of former) {
       await this.startChat(name).catch((e) => this.report(e));
     }
   }
 
+  // The reset itself (in the queue): links, sessions and requests go, a new account is made and
+  // published, and every contact is declined.
+  async replaceIdentity() {
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+    for (const [name, s] of this.sessions) {
+      s.free();
+      await this.vault.deleteSession(name);
+    }
+    this.sessions.clear();
+    this.requests.clear(); // made for the former identity's keys
+    this.requestWrites.clear();
+    this.requestsChanged(null);
+    const fresh = core.Account.create();
+    fresh.generatePrekeys(100);
+    this.account.free();
+    this.account = fresh;
+    await publish(fresh, this.vault, { resetIdentity: true });
+    for (const c of Object.values(this.contacts)) {
+      c.status = 'declined';
+      c.verified = false;
+      delete c.hello;
+    }
+    await this.saveContacts(true); // the requests are gone too
+    this.changed(null);
+  }
+
   shutdown() {
+    this.stopped = true; // no prekey upkeep or identity check starts after this
     coolDown();
     clearTimeout(this.replenishTimer);
     this.replenishTimer = null;
+    clearTimeout(this.identityTimer);
+    this.identityTimer = null;
     for (const l of this.links.values()) l.close();
     this.links.clear();
     for (const s of this.sessions.values()) s.free();
