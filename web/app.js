@@ -4,8 +4,9 @@
 import * as core from './core/parley.js';
 import { ApiError, request, setToken } from './js/api.js';
 import { USERNAME_RE, toB64u, utf8 } from './js/encoding.js';
-import { publish, replenish } from './js/keys.js';
+import { publish } from './js/keys.js';
 import { Messenger, UserError } from './js/messenger.js';
+import { setIceServers } from './js/peer.js';
 import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
 import { Vault, VaultError } from './js/vault.js';
@@ -212,6 +213,7 @@ function setBusy(busy, text = '') {
 
 async function submitAuth(mode) {
   authError('');
+  banner(''); // what was said about the last session
   const username = $('username').value.trim().toLowerCase();
   const password = $('password').value;
   if (!USERNAME_RE.test(username)) {
@@ -260,6 +262,9 @@ async function enter(username, auth, vaultKey, fresh, gen) {
   let vault = null;
   let account = null;
   let messenger = null;
+  // The server's setup (its STUN servers), asked for meanwhile; without an answer, links use
+  // host candidates only.
+  const setup = request('GET', '/api/config', undefined, { timeoutMs: 5000 }).catch(() => null);
   try {
     vault = await Vault.open(username, vaultKey); // refused: the key is wiped
     stillCurrent(gen);
@@ -280,10 +285,13 @@ async function enter(username, auth, vaultKey, fresh, gen) {
       stillCurrent(gen);
       if (!fresh) banner('This browser had no keys for your account, so it made new ones. Your contacts will see that your safety number changed.');
     }
+    setIceServers((await setup)?.iceServers);
+    stillCurrent(gen);
     const signaling = new Signaling(() => state.token);
     messenger = new Messenger({ username, account, vault, signaling });
     await messenger.load();
     stillCurrent(gen);
+    messenger.replenishKeys().catch(() => {}); // one-time prekeys topped up (single-flight)
     state.vault = vault;
     state.signaling = signaling;
     state.messenger = messenger;
@@ -297,7 +305,6 @@ async function enter(username, auth, vaultKey, fresh, gen) {
     if (gen === generation) forgetLogin();
     throw e;
   }
-  replenish(account, vault).catch(() => {});
   $('whoami').textContent = username;
   show('app-screen');
   renderAll();

@@ -12,6 +12,40 @@
 
 typedef int (*api_handler)(struct mg_connection *conn);
 
+/* GET /api/config's answer, made once at start (api_config_init): what the page needs to know
+ * of this server's setup. */
+#define CONFIG_JSON_MAX 1024
+static char config_json[CONFIG_JSON_MAX] = "{\"iceServers\":[]}";
+
+int api_config_init(const char (*stun)[CONFIG_STUN_LEN], int n)
+{
+    size_t used;
+    int w;
+
+    if (n == 0) {
+        snprintf(config_json, sizeof config_json, "{\"iceServers\":[]}");
+        return 0;
+    }
+    w = snprintf(config_json, sizeof config_json, "{\"iceServers\":[{\"urls\":[");
+    used = (size_t)w;
+    for (int i = 0; i < n; i++) {
+        /* config_stun_valid() admits no character that JSON would need escaped. */
+        w = snprintf(config_json + used, sizeof config_json - used, "%s\"%s\"", i ? "," : "",
+                     stun[i]);
+        if (w < 0 || (size_t)w >= sizeof config_json - used) {
+            return -1;
+        }
+        used += (size_t)w;
+    }
+    w = snprintf(config_json + used, sizeof config_json - used, "]}]}");
+    return w < 0 || (size_t)w >= sizeof config_json - used ? -1 : 0;
+}
+
+static int api_config(struct mg_connection *conn)
+{
+    return http_send_json(conn, 200, config_json);
+}
+
 struct route {
     const char *path;
     const char *method;
@@ -26,6 +60,7 @@ static const struct route routes[] = {
     {"/api/token/refresh", "POST", accounts_refresh},
     {"/api/keys", "PUT", keys_put},
     {"/api/keys/me/count", "GET", keys_count},
+    {"/api/config", "GET", api_config},
 };
 
 #define KEYS_PREFIX "/api/keys/"

@@ -2,11 +2,17 @@
 #ifndef PARLEY_SERVER_API_H
 #define PARLEY_SERVER_API_H
 
+#include "config.h"
+
 #include <civetweb.h>
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
 #define API_ADDR_MAX 48
+
+/* Makes GET /api/config's answer from the STUN servers configured ({"iceServers":[...]}, in the
+ * form RTCPeerConnection takes). 0, or -1 when it does not fit (it cannot with valid URIs). */
+int api_config_init(const char (*stun)[CONFIG_STUN_LEN], int n);
 
 /* Request handler for "/api": dispatches by path and method, JSON 404/405 otherwise. */
 int api_dispatch(struct mg_connection *conn, void *cbdata);

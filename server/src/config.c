@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,11 @@ void config_usage(const char *prog)
            "  --tls-key FILE      and this PEM private key (PARLEY_TLS_KEY); both or neither\n"
            "  --self-signed       serve HTTPS with a self-signed certificate generated on\n"
            "                      first run into the data folder (PARLEY_SELF_SIGNED=1)\n"
+           "  --stun URI          a STUN server the pages use to find their public address,\n"
+           "                      e.g. stun:stun.example.org:3478, so that people behind\n"
+           "                      different NATs can connect; repeatable (up to 4). Default:\n"
+           "                      none (pages connect directly on the same network only)\n"
+           "                      (PARLEY_STUN, one URI)\n"
            "  --help              print this help and exit\n"
            "  --version           print the version and exit\n",
            prog);
@@ -154,6 +160,62 @@ static int parse_count(const char *name, const char *value, int max, int *out, c
     return 0;
 }
 
+int config_stun_valid(const char *value)
+{
+    size_t n = strlen(value);
+    const char *p;
+    const char *host;
+    size_t host_len;
+
+    if (n >= CONFIG_STUN_LEN) {
+        return 0;
+    }
+    if (strncmp(value, "stun:", 5) == 0) {
+        p = value + 5;
+    } else if (strncmp(value, "stuns:", 6) == 0) {
+        p = value + 6;
+    } else {
+        return 0;
+    }
+    host = p;
+    if (*p == '[') {
+        p++;
+        while (*p != '\0' && *p != ']' && (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')) {
+            p++;
+        }
+        if (*p != ']' || p == host + 1) {
+            return 0;
+        }
+        p++;
+    } else {
+        while (*p != '\0' && (isalnum((unsigned char)*p) || *p == '.' || *p == '-')) {
+            p++;
+        }
+    }
+    host_len = (size_t)(p - host);
+    if (host_len == 0 || host[0] == '.' || host[0] == '-') {
+        return 0;
+    }
+    if (*p == ':') {
+        long port = 0;
+        p++;
+        if (*p == '\0') {
+            return 0;
+        }
+        while (*p != '\0') {
+            if (!isdigit((unsigned char)*p) || port > 65535) {
+                return 0;
+            }
+            port = port * 10 + (*p - '0');
+            p++;
+        }
+        if (port < 1 || port > 65535) {
+            return 0;
+        }
+    }
+    return *p == '\0';
+}
+
 static int apply(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
     if (strcmp(name, "listen") == 0) {
@@ -205,6 +267,18 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
             return -1;
         }
         cfg->self_signed = 1;
+    } else if (strcmp(name, "stun") == 0) {
+        if (!config_stun_valid(value)) {
+            snprintf(err, errlen,
+                     "invalid STUN server '%.80s': expected stun:host[:port] or stuns:host[:port]",
+                     value);
+            return -1;
+        }
+        if (cfg->n_stun >= CONFIG_STUN_MAX) {
+            snprintf(err, errlen, "too many STUN servers (at most %d)", CONFIG_STUN_MAX);
+            return -1;
+        }
+        snprintf(cfg->stun[cfg->n_stun++], CONFIG_STUN_LEN, "%s", value);
     } else if (strcmp(name, "max-connections") == 0) {
         return parse_count(name, value, CONFIG_MAX_CONNECTIONS_LIMIT, &cfg->max_connections, err,
                            errlen);
@@ -231,6 +305,7 @@ static const struct {
     {"tls-cert", "PARLEY_TLS_CERT"},
     {"tls-key", "PARLEY_TLS_KEY"},
     {"self-signed", "PARLEY_SELF_SIGNED"},
+    {"stun", "PARLEY_STUN"},
 };
 
 static int is_known(const char *name)

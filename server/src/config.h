@@ -12,6 +12,8 @@
 #define CONFIG_MAX_CONNECTIONS_LIMIT 19500
 #define CONFIG_IO_THREADS_LIMIT 16 /* wsloop.h WSLOOP_THREADS_MAX */
 #define CONFIG_IO_THREADS_DEFAULT_MAX 4 /* the default: one per 2 processors, at most this many */
+#define CONFIG_STUN_MAX 4   /* --stun servers */
+#define CONFIG_STUN_LEN 128 /* "stun:host:port", with its NUL */
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
@@ -29,6 +31,10 @@ struct config {
     char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate chain (--tls-cert) */
     char tls_key[CONFIG_PATH_MAX];  /* PEM private key (--tls-key) */
     int self_signed;                /* --self-signed: generate into the data folder */
+    /* STUN servers the pages use to find their public addresses (--stun, repeatable); none by
+     * default, so that pages on a LAN contact nothing outside it. */
+    char stun[CONFIG_STUN_MAX][CONFIG_STUN_LEN];
+    int n_stun;
 };
 
 /* 1 when the server speaks TLS. */
@@ -47,6 +53,11 @@ int config_parse_listen(struct config *cfg, const char *value);
 
 /* 1 when value is a valid origin: http(s)://host[:port], no path, no spaces, < 256 bytes. */
 int config_origin_valid(const char *value);
+
+/* 1 when value is a STUN URI (RFC 7064) this server hands out: stun:host[:port] or
+ * stuns:host[:port], host a DNS name (letters, digits, dots, hyphens) or an IP literal (IPv6 in
+ * brackets), port 1..65535, less than CONFIG_STUN_LEN bytes. */
+int config_stun_valid(const char *value);
 
 void config_usage(const char *prog);
 

@@ -202,6 +202,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: libsodium cannot be initialised\n");
         return 1;
     }
+    if (api_config_init((const char(*)[CONFIG_STUN_LEN])cfg.stun, cfg.n_stun) != 0) {
+        fprintf(stderr, "parley-server: the STUN servers do not fit the page's configuration\n");
+        return 1;
+    }
     snprintf(db_path, sizeof db_path, "%s/parley.db", cfg.data_dir);
     if (db_open(db_path, err, sizeof err) != 0) {
         fprintf(stderr, "parley-server: %s\n", err);

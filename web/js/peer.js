@@ -41,8 +41,31 @@ const freshCertificate = () => !!certificate && certificate.expires - Date.now()
 const fresh = (s) => !!s && Date.now() - s.at < SPARE_MAX_AGE_MS &&
   s.cert === certificate && (!certificate || freshCertificate());
 
+// The STUN servers the server names (GET /api/config; none by default: host candidates only).
+let iceServers = [];
+const MAX_ICE_URLS = 8;
+const STUN_URL_RE = /^stuns?:(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * Sets the ICE servers for links made from now on, from the server's `iceServers`: only STUN
+ * URLs are taken (at most 8), anything else is ignored. Spares made with other servers are dropped.
+ */
+export function setIceServers(list) {
+  const urls = [];
+  for (const entry of Array.isArray(list) ? list : []) {
+    const u = entry && typeof entry === 'object' ? entry.urls : null;
+    for (const url of Array.isArray(u) ? u : [u]) {
+      if (typeof url === 'string' && url.length < 128 && STUN_URL_RE.test(url) && urls.length < MAX_ICE_URLS) urls.push(url);
+    }
+  }
+  const next = urls.length ? [{ urls }] : [];
+  if (JSON.stringify(next) === JSON.stringify(iceServers)) return;
+  iceServers = next;
+  dropSpares();
+}
+
 function peerConfig(pool = 0) {
-  const config = { iceServers: [], iceCandidatePoolSize: pool };
+  const config = { iceServers: iceServers.map((s) => ({ urls: [...s.urls] })), iceCandidatePoolSize: pool };
   if (certificate) config.certificates = [certificate];
   return config;
 }
