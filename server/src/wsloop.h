@@ -34,9 +34,11 @@
 /* ws_relay_frame: the recipient is too far behind. */
 #define WS_BUSY (-2)
 /* A connection silent for WS_PING_EVERY seconds gets a ping, and another every WS_PING_EVERY
- * seconds while it stays silent; one silent for WS_DEAD_AFTER (six pings unanswered) is closed. */
+ * seconds while it stays silent; one silent for WS_DEAD_AFTER (two pings unanswered for 10 s
+ * more) is closed, so that its user's contacts see them offline about a minute after their
+ * network went (browsers answer pings by themselves; the page also pings every 25 s). */
 #define WS_PING_EVERY 30.0
-#define WS_DEAD_AFTER 180.0
+#define WS_DEAD_AFTER 70.0
 
 #define WS_OP_CONTINUATION 0x0
 #define WS_OP_TEXT 0x1
