@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, logIn, openChat, person, send, signUp, until, waitAllDelivered,
-  waitConnected, waitForMessage,
+  WAIT, accept, connectPair, leave, logIn, openChat, person, send, signUp, texts, transcript, until,
+  waitAllDelivered, waitConnected, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -55,7 +55,7 @@ async function expectWarned(t, a, bName, t0) {
   assert.equal(await a.page.getByRole('button', { name: 'Verify', exact: true }).count(), 1, 'the verified mark is gone');
 }
 
-test('a contact who logged in from a new browser while we were away: at log-in the warning shows and sending is held', async (t) => {
+test('a contact who logged in from a new browser while we were away: at log-in the warning shows and sending is held; once checked, a new chat request goes and what waited arrives once', async (t) => {
   const a = await person(server, uniqueName('alice'));
   let b = await person(server, uniqueName('bob'));
   const bName = b.name;
@@ -67,11 +67,17 @@ test('a contact who logged in from a new browser while we were away: at log-in t
     await waitAllDelivered(a.page);
     await verify(a);
 
+    // Bob goes; a message typed to him now waits, encrypted under the session that is about to die.
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+    await leave(b);
+    await a.page.waitForFunction((name) => document.getElementById('chat-status').textContent === `${name} is offline; messages wait here`,
+      bName, { timeout: WAIT });
+    await send(a, 'typed while you were away');
+    assert.notEqual((await transcript(a.page)).at(-1).state, 'delivered');
+
     // Alice is away; Bob's new browser holds no keys, so it makes and uploads new ones (the
     // server bumps his identity counter). Nobody asks Alice to chat again: only the check can tell.
     await logOut(a);
-    assert.deepEqual(b.problems, [], 'bob: no console errors');
-    await leave(b);
     b = await person(server, bName);
     await logIn(b);
     await b.page.locator('#banner').filter({ hasText: 'made new ones' }).waitFor({ timeout: WAIT });
@@ -86,6 +92,31 @@ test('a contact who logged in from a new browser while we were away: at log-in t
     await a.page.reload();
     await logIn(a);
     await expectWarned(t, a, bName, Date.now());
+
+    // Alice has checked: the session made with Bob's former keys is dead, so her page asks Bob
+    // again with a new one (X3DH with his current bundle). What she types meanwhile waits.
+    await a.page.locator('#identity-warning').getByRole('button', { name: 'I have checked, send again' }).click();
+    await a.page.locator('#identity-warning').waitFor({ state: 'hidden', timeout: WAIT });
+    await a.page.waitForFunction(() => !document.getElementById('send').disabled, null, { timeout: WAIT });
+    await send(a, 'after the change');
+    await accept(b, a.name);
+    await openChat(b, a.name);
+    await waitForMessage(b.page, 'after the change', 30000);
+    await waitAllDelivered(a.page, 30000);
+    // Both waiting messages, once each and in order: the one kept as a dead session's ciphertext
+    // went again under the new session.
+    await until(async () => (await transcript(b.page)).length >= 2, { message: "both of alice's messages at bob's" });
+    await new Promise((r) => setTimeout(r, 1000)); // a duplicate would show by now
+    assert.deepEqual(texts(await transcript(b.page)), [
+      { text: 'typed while you were away', sender: a.name },
+      { text: 'after the change', sender: a.name },
+    ]);
+    await waitConnected(b.page);
+    await send(b, 'got both');
+    await waitForMessage(a.page, 'got both');
+    await waitAllDelivered(b.page);
+    assert.deepEqual(texts(await transcript(a.page)).map((m) => m.text),
+      ['hello before you move', 'typed while you were away', 'after the change', 'got both']);
 
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');

@@ -194,12 +194,15 @@ export class Messenger extends EventTarget {
   // ---- starting a chat -----------------------------------------------------------------------
 
   /** "Start chat": fetch the bundle, run X3DH, ask the contact. */
-  startChat(rawName) {
+  startChat(rawName, { renewOnly = false } = {}) {
     return this.serial(async () => {
       const name = rawName.trim().toLowerCase();
       if (name === this.me) throw new UserError('That is you. Type the username of someone else.');
       const existing = this.contacts[name];
-      if (existing && existing.status === 'active' && await this.session(name)) {
+      if (renewOnly && !existing?.renew) return name; // a new session was made meanwhile
+      // A contact whose identity changed (renew, 12.8) has a session made with their former keys
+      // that their new ones cannot read: a new one is made below, as for a new contact.
+      if (existing && existing.status === 'active' && !existing.renew && await this.session(name)) {
         this.connect(name);
         return name;
       }
@@ -250,6 +253,7 @@ export class Messenger extends EventTarget {
         hello: toB64u(hello),
         since: Date.now(),
       };
+      delete this.contacts[name].renew; // this is the new session
       if (keyChanged) this.raiseIdentityWarning(name);
       if (!this.histories.has(name)) this.histories.set(name, []);
       const stale = this.dropWires(name);
@@ -300,7 +304,7 @@ export class Messenger extends EventTarget {
   /** Sends (again) the request of a pending contact, with a WebRTC offer ready for them. */
   async sendRequest(name) {
     const c = this.contacts[name];
-    if (!c || c.status !== 'pending' || !c.hello) return;
+    if (!c || c.status !== 'pending' || !c.hello || c.renew) return; // renew: a dead hello
     this.undelivered.delete(name);
     const offer = await this.link(name).heldOffer().catch((e) => {
       this.report(e);
@@ -329,7 +333,8 @@ export class Messenger extends EventTarget {
 
   resendRequests() {
     for (const c of Object.values(this.contacts)) {
-      if (c.status === 'pending') this.sendRequest(c.name).catch((e) => this.report(e));
+      if (c.status === 'pending' && !c.renew) this.sendRequest(c.name).catch((e) => this.report(e));
+      else if (c.renew && !c.held) this.renewSoon(c.name);
     }
   }
 
@@ -431,6 +436,7 @@ export class Messenger extends EventTarget {
       since: prev?.since || Date.now(),
     };
     delete this.contacts[name].hello;
+    delete this.contacts[name].renew; // their request made the new session
     if (!this.histories.has(name)) this.histories.set(name, []);
   }
 
@@ -622,7 +628,8 @@ export class Messenger extends EventTarget {
       return;
     }
     const identityKey = toB64u(identity);
-    if (existing?.status === 'pending' && existing.hello && this.me < from && this.sessions.has(from)) {
+    // (Not when ours was made with their former keys (renew): theirs is the one that can work.)
+    if (existing?.status === 'pending' && existing.hello && !existing.renew && this.me < from && this.sessions.has(from)) {
       // Both asked at once: both keep the session (and the offer) of the alphabetically smaller
       // username, ours. Theirs is dropped; ours goes again in case it was missed.
       result.session.free();
@@ -763,6 +770,12 @@ export class Messenger extends EventTarget {
       } catch {
         // keep the flag below; the key will be seen with the next request
       }
+      // Their new keys cannot read the session made with the former ones (nor the hello of a
+      // request of ours made with it): once the person has looked, a new one is made (renew).
+      if (c.status === 'active' || c.status === 'pending') {
+        c.renew = true;
+        this.dropLink(name);
+      }
     }
     this.raiseIdentityWarning(name);
     await this.saveContacts();
@@ -836,17 +849,33 @@ export class Messenger extends EventTarget {
     c.verified = false;
   }
 
-  /** The person looked at the warning: sending resumes. */
-  acknowledgeIdentity(name) {
-    return this.serial(async () => {
+  /**
+   * The person looked at the warning: sending resumes. A contact whose session died with their
+   * former keys (renew) is asked again with a new session (as Start chat does); the messages
+   * waiting for them go on it once they accept.
+   */
+  async acknowledgeIdentity(name) {
+    const renew = await this.serial(async () => {
       const c = this.contacts[name];
-      if (!c) return;
+      if (!c) return false;
       c.identityWarning = false;
       c.held = false;
       await this.saveContacts();
       this.changed(name);
-      this.flush(name);
+      if (!c.renew) this.flush(name);
+      return !!c.renew;
     });
+    if (renew) await this.renew(name);
+  }
+
+  // A new session with a contact marked renew (Start chat's way), unless something made one
+  // meanwhile (their request was taken, or Start chat ran).
+  renew(name) {
+    return this.startChat(name, { renewOnly: true });
+  }
+
+  renewSoon(name) {
+    this.renew(name).catch((e) => this.report(e));
   }
 
   setVerified(name, verified) {
@@ -860,6 +889,8 @@ export class Messenger extends EventTarget {
       }
       await this.saveContacts();
       this.changed(name);
+      if (verified && c.renew) this.renewSoon(name); // after this, in the queue
+      else if (verified) this.flush(name);
     });
   }
 
@@ -894,7 +925,7 @@ export class Messenger extends EventTarget {
   /** Opens a link to an active, online contact (the alphabetically smaller side offers first). */
   connect(name, force = false) {
     const c = this.contacts[name];
-    if (!c || c.status !== 'active') return;
+    if (!c || c.status !== 'active' || c.renew) return; // renew: the session is dead (12.8)
     // Offline: presence "online" will call again. (A forced start follows a message from the
     // peer, which proves they are connected even before their presence arrives.)
     if (!force && this.presence.get(name) !== 'online') return;
@@ -945,7 +976,10 @@ export class Messenger extends EventTarget {
       const entry = { id: randomId(), from: 'me', text, ts: Date.now(), state: 'queued' };
       const history = this.history(name);
       history.push(entry);
-      const session = await this.session(name);
+      // renew: the session was made with their former keys; the message waits, unencrypted (in
+      // the sealed transcript), for the new one, which this asks for (after this, in the queue).
+      const session = c.renew ? null : await this.session(name);
+      if (c.renew) this.renewSoon(name);
       if (session && this.links.get(name)?.open) {
         // Stored together with its ratchet state, then sent.
         await this.transmit(name, [entry]);
