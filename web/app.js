@@ -60,6 +60,7 @@ function banner(text, action = null) {
  */
 async function busy(buttons, fn, fail = (e) => banner(plain(e))) {
   const list = Array.isArray(buttons) ? buttons : [buttons];
+  const gen = generation;
   for (const b of list) {
     b.disabled = true;
     b.setAttribute('aria-busy', 'true');
@@ -67,7 +68,7 @@ async function busy(buttons, fn, fail = (e) => banner(plain(e))) {
   try {
     return await fn();
   } catch (e) {
-    fail(e);
+    if (gen === generation) fail(e); // not about a session that has ended meanwhile
     return undefined;
   } finally {
     for (const b of list) {
@@ -158,14 +159,16 @@ function holdTabLock(steal = false) {
       }
       resolve(true);
       return new Promise(() => {}); // held for the life of the page
-    }).catch(() => {
-      // Another tab took over: stop using the keys here, and take the lock back by ourselves
-      // once that tab is closed.
-      stop();
-      show('locked-screen');
-      waitForTabLock();
-    });
+    }).catch(lockLost);
   });
+}
+
+// Another tab took the lock over: stop using the keys here, and take the lock back by ourselves
+// once that tab is closed.
+function lockLost() {
+  stop();
+  show('locked-screen');
+  waitForTabLock();
 }
 
 // On the "open in another tab" screen: queued for the lock, which comes when the other tab is
@@ -184,7 +187,9 @@ function waitForTabLock() {
     }
     return new Promise(() => {}); // held for the life of the page
   }).catch(() => {
-    // aborted: "Use Parley in this tab" asked for the lock itself (or the page is going away)
+    // Aborted: "Use Parley in this tab" asked for the lock itself. Otherwise the lock, once
+    // granted here, was taken over by another tab.
+    if (!abort.signal.aborted) lockLost();
   });
 }
 
@@ -372,6 +377,22 @@ function stop() {
   setToken(null);
   $('app-screen').classList.remove('chat-open');
   if ($('verify-dialog').open) $('verify-dialog').close();
+  // Nothing of this account stays on screen for whoever uses the tab next (the banner's text
+  // may still say why the session ended; its action belonged to the session).
+  bannerAction = null;
+  $('banner-action').hidden = true;
+  clearNotice('chat');
+  clearNotice('list');
+  contactError('');
+  $('contact-progress').textContent = '';
+  $('contact').value = '';
+  $('message').value = '';
+  $('message').style.height = '';
+  $('requests').replaceChildren();
+  $('contacts').replaceChildren();
+  $('transcript').replaceChildren();
+  rendered.name = null;
+  rendered.items = new Map();
 }
 
 function leave() {
@@ -405,7 +426,7 @@ function wireMessenger(m, s) {
       label: 'Reconnect here',
       run: () => {
         banner('');
-        s.start();
+        if (s === state.signaling) s.start();
       },
     });
   });
@@ -499,7 +520,7 @@ function renderContacts() {
     const last = h[h.length - 1];
     const when = last ? el('time', { className: 'when', dateTime: new Date(last.ts).toISOString(), textContent: shortWhen(last.ts) }) : '';
     // The last message, cut to one line (textContent only, like the transcript).
-    const preview = last ? el('span', { className: 'preview', textContent: `${last.from === 'me' ? 'You: ' : ''}${last.text.slice(0, 120).replace(/\s+/g, ' ')}` }) : '';
+    const preview = last ? el('span', { className: 'preview', textContent: `${last.from === 'me' ? 'You: ' : ''}${Array.from(last.text.slice(0, 240)).slice(0, 120).join('').replace(/\s+/g, ' ')}` }) : '';
     const btn = el('button', { type: 'button', className: 'contact', dataset: { name: c.name }, 'aria-current': state.chat === c.name ? 'true' : 'false' },
       el('span', { className: 'name', textContent: c.name }), when,
       el('span', { className: 'line' }, presence, preview), unread);
@@ -770,6 +791,9 @@ function wire() {
   $('transcript').addEventListener('scroll', () => {
     const log = $('transcript');
     rendered.stick = log.scrollTop >= rendered.autoTop - 1 || log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    // Scrolled up: only coming back to the end follows again (not passing the old end on the
+    // way down while newer messages are below it).
+    if (!rendered.stick) rendered.autoTop = Infinity;
   }, { passive: true });
   // A transcript that was following keeps following when it changes size (a phone's keyboard
   // opening, the window resized, the message box growing).

@@ -160,12 +160,57 @@ static int parse_count(const char *name, const char *value, int max, int *out, c
     return 0;
 }
 
+/* 1 when host[0..len) is a DNS name: labels of 1..63 letters, digits and hyphens, not starting
+ * or ending with a hyphen, separated by single dots, 253 bytes at most; one made only of digits
+ * and dots must be an IPv4 address instead. */
+static int stun_host_valid(const char *host, size_t len)
+{
+    size_t label = 0;
+    int numeric = 1;
+
+    if (len == 0 || len > 253) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = host[i];
+        if (c == '.') {
+            if (label == 0 || host[i - 1] == '-') {
+                return 0;
+            }
+            label = 0;
+            continue;
+        }
+        if (!isalnum((unsigned char)c) && c != '-') {
+            return 0;
+        }
+        if ((c == '-' && label == 0) || ++label > 63) {
+            return 0;
+        }
+        if (!isdigit((unsigned char)c)) {
+            numeric = 0;
+        }
+    }
+    if (label == 0 || host[len - 1] == '-') {
+        return 0;
+    }
+    if (numeric) {
+        struct in_addr a4;
+        char ip[INET_ADDRSTRLEN];
+
+        if (len >= sizeof ip) {
+            return 0;
+        }
+        memcpy(ip, host, len);
+        ip[len] = '\0';
+        return inet_pton(AF_INET, ip, &a4) == 1;
+    }
+    return 1;
+}
+
 int config_stun_valid(const char *value)
 {
     size_t n = strlen(value);
     const char *p;
-    const char *host;
-    size_t host_len;
 
     if (n >= CONFIG_STUN_LEN) {
         return 0;
@@ -177,39 +222,48 @@ int config_stun_valid(const char *value)
     } else {
         return 0;
     }
-    host = p;
     if (*p == '[') {
-        p++;
-        while (*p != '\0' && *p != ']' && (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')) {
-            p++;
-        }
-        if (*p != ']' || p == host + 1) {
+        /* An IPv6 literal. */
+        const char *end = strchr(p, ']');
+        char ip[INET6_ADDRSTRLEN];
+        struct in6_addr a6;
+        size_t len;
+
+        if (end == NULL) {
             return 0;
         }
-        p++;
-    } else {
-        while (*p != '\0' && (isalnum((unsigned char)*p) || *p == '.' || *p == '-')) {
-            p++;
+        len = (size_t)(end - p - 1);
+        if (len == 0 || len >= sizeof ip) {
+            return 0;
         }
-    }
-    host_len = (size_t)(p - host);
-    if (host_len == 0 || host[0] == '.' || host[0] == '-') {
-        return 0;
+        memcpy(ip, p + 1, len);
+        ip[len] = '\0';
+        if (inet_pton(AF_INET6, ip, &a6) != 1) {
+            return 0;
+        }
+        p = end + 1;
+    } else {
+        const char *end = p + strcspn(p, ":");
+        if (!stun_host_valid(p, (size_t)(end - p))) {
+            return 0;
+        }
+        p = end;
     }
     if (*p == ':') {
+        /* A port: 1..65535, decimal, no leading zero. */
         long port = 0;
+        size_t digits = 0;
+
         p++;
-        if (*p == '\0') {
+        if (*p == '0') {
             return 0;
         }
-        while (*p != '\0') {
-            if (!isdigit((unsigned char)*p) || port > 65535) {
-                return 0;
-            }
+        while (isdigit((unsigned char)*p) && digits < 5) {
             port = port * 10 + (*p - '0');
             p++;
+            digits++;
         }
-        if (port < 1 || port > 65535) {
+        if (digits == 0 || port > 65535) {
             return 0;
         }
     }

@@ -55,8 +55,9 @@ int config_parse_listen(struct config *cfg, const char *value);
 int config_origin_valid(const char *value);
 
 /* 1 when value is a STUN URI (RFC 7064) this server hands out: stun:host[:port] or
- * stuns:host[:port], host a DNS name (letters, digits, dots, hyphens) or an IP literal (IPv6 in
- * brackets), port 1..65535, less than CONFIG_STUN_LEN bytes. */
+ * stuns:host[:port], host a DNS name (dot-separated labels of 1..63 letters, digits and inner
+ * hyphens), an IPv4 address or an IPv6 address in brackets, port 1..65535 without leading
+ * zeros, less than CONFIG_STUN_LEN bytes. */
 int config_stun_valid(const char *value);
 
 void config_usage(const char *prog);

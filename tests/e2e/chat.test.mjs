@@ -149,6 +149,7 @@ test('two people sign up, start a chat and exchange messages both ways, delivere
     // HTML-looking text is shown literally, never parsed.
     for (const p of [a, b]) {
       assert.equal(await p.page.locator('#transcript img, #transcript script, #transcript b').count(), 0);
+      assert.equal(await p.page.locator('#contacts img, #contacts script, #contacts b').count(), 0, 'nor in the list preview');
       assert.deepEqual(p.dialogs, [], 'no dialog fired');
     }
 
@@ -828,8 +829,19 @@ test('a tab that loses the lock while logging in stays out of the app, and takes
     await a.page.getByLabel('Password').fill(PASSWORD);
     await a.page.getByRole('button', { name: 'Log in' }).click();
     await waitForApp(a.page);
+
+    // A third tab takes over from the tab that got the lock back by waiting: it stops too.
+    const tab3 = await a.context.newPage();
+    const problems3 = [];
+    watch(tab3, problems3, []);
+    await tab3.goto(`${server.url}/`);
+    await tab3.getByRole('button', { name: 'Use Parley in this tab' }).click();
+    await a.page.getByRole('heading', { name: 'Parley is open in another tab' }).waitFor({ timeout: WAIT });
+    assert.equal(await a.page.locator('#app-screen').isVisible(), false);
+    await tab3.getByLabel('Password').waitFor({ timeout: WAIT });
     assert.deepEqual(a.problems, []);
     assert.deepEqual(problems2, []);
+    assert.deepEqual(problems3, []);
   } finally {
     await leave(a);
   }

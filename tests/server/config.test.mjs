@@ -53,11 +53,23 @@ test('a malformed or unsupported --stun value, or more than 4, is refused at sta
     '', 'stun:', 'stun:host:', 'stun:host:0', 'stun:host:65536', 'stun:host:80x', 'turn:host:3478',
     'http://host', 'stun:-host', 'stun:.host', 'stun:ho st', 'stun:host/path', 'stun:[]', 'stun:[::1',
     'stun:"quoted"', 'stun:host\\x', `stun:${'a'.repeat(130)}`, 'stun:user@host',
+    'stun:[1]', 'stun:[:]', 'stun:[...]', 'stun:a..b', 'stun:a-', 'stun:a.', 'stun:-a.org', 'stun:a.-b.org',
+    'stun:999.999.999.999', 'stun:10.0.0', 'stun:host:00080', 'stun:host:080', 'stun:host:123456',
+    `stun:${'a'.repeat(64)}.org`,
   ];
   for (const value of bad) {
     const r = await run(['--listen', '127.0.0.1:0', '--stun', value]);
     assert.equal(r.code, 2, `refused: ${JSON.stringify(value)}`);
     assert.match(r.err, /invalid STUN server|empty/, `said why: ${JSON.stringify(value)} -> ${r.err}`);
+  }
+  // Accepted: names with hyphens inside labels, IPv4 and IPv6 literals, ports 1..65535.
+  for (const value of ['stun:a-b.example.org:3478', 'stun:10.0.0.1:3478', 'stuns:[::1]', 'stun:[2001:db8::7]:65535', 'stun:x1.org:1']) {
+    const s = await startServer({ args: ['--stun', value] });
+    try {
+      assert.deepEqual(await config(s.url), { iceServers: [{ urls: [value] }] }, value);
+    } finally {
+      assert.equal((await s.stop()).code, 0);
+    }
   }
   const five = Array.from({ length: 5 }, (_, i) => ['--stun', `stun:s${i}.example.org`]).flat();
   const r = await run(['--listen', '127.0.0.1:0', ...five]);

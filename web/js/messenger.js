@@ -85,7 +85,7 @@ export class Messenger extends EventTarget {
     this.signaling.addEventListener('message', (ev) => this.onSignal(ev.detail));
     warmUp(); // WebRTC readied now, not when the first chat starts
     this.signaling.addEventListener('state', (ev) => {
-      if (ev.detail.state === 'online') {
+      if (ev.detail.state === 'online' && !this.stopped) {
         this.subscribe();
         this.resendRequests();
         // Neither holds up a chat: both run after the connection is ready, over HTTP.
@@ -96,8 +96,10 @@ export class Messenger extends EventTarget {
   }
 
   // Runs state changes one at a time (signals, sends and link events arrive concurrently).
+  // After shutdown() queued work is skipped: the vault is closed and the keys wiped.
   serial(fn) {
-    const next = this.busy.then(fn, fn);
+    const run = () => (this.stopped ? undefined : fn());
+    const next = this.busy.then(run, run);
     this.busy = next.catch((e) => this.report(e));
     return next;
   }
@@ -303,6 +305,7 @@ export class Messenger extends EventTarget {
 
   /** Sends (again) the request of a pending contact, with a WebRTC offer ready for them. */
   async sendRequest(name) {
+    if (this.stopped) return;
     const c = this.contacts[name];
     if (!c || c.status !== 'pending' || !c.hello || c.renew) return; // renew: a dead hello
     this.undelivered.delete(name);
@@ -484,7 +487,7 @@ export class Messenger extends EventTarget {
           this.retrying.add(name);
           setTimeout(() => {
             this.retrying.delete(name);
-            this.sendRequest(name).catch((e) => this.report(e));
+            if (!this.stopped) this.sendRequest(name).catch((e) => this.report(e));
           }, REQUEST_RETRY_MS);
         }
       }
@@ -516,6 +519,7 @@ export class Messenger extends EventTarget {
           this.acceptChecks.add(from);
           setTimeout(() => {
             this.acceptChecks.delete(from);
+            if (this.stopped) return;
             const l = this.links.get(from);
             if (l?.active) return;
             if (l) l.reset(); // an offer they did not answer
@@ -924,6 +928,7 @@ export class Messenger extends EventTarget {
 
   /** Opens a link to an active, online contact (the alphabetically smaller side offers first). */
   connect(name, force = false) {
+    if (this.stopped) return;
     const c = this.contacts[name];
     if (!c || c.status !== 'active' || c.renew) return; // renew: the session is dead (12.8)
     // Offline: presence "online" will call again. (A forced start follows a message from the
@@ -937,7 +942,7 @@ export class Messenger extends EventTarget {
       // The other side offers; if it has not after a moment, offer ourselves.
       setTimeout(() => {
         const again = this.links.get(name);
-        if (again && !again.open && !again.pc && this.presence.get(name) === 'online') {
+        if (!this.stopped && again && !again.open && !again.pc && this.presence.get(name) === 'online') {
           again.start().catch((e) => this.report(e));
         }
       }, 3000);
@@ -954,7 +959,7 @@ export class Messenger extends EventTarget {
     this.retry.set(name, attempt);
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** (attempt - 1));
     setTimeout(() => {
-      if (this.presence.get(name) === 'online' && !this.links.get(name)?.open) this.connect(name);
+      if (!this.stopped && this.presence.get(name) === 'online' && !this.links.get(name)?.open) this.connect(name);
     }, delay);
   }
 
@@ -1201,6 +1206,7 @@ export class Messenger extends EventTarget {
     for (const c of Object.values(this.contacts)) {
       c.status = 'declined';
       c.verified = false;
+      delete c.renew; // our new identity starts every chat afresh anyway
       delete c.hello;
     }
     await this.saveContacts(true); // the requests are gone too

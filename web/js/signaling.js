@@ -24,8 +24,10 @@ export class Signaling extends EventTarget {
     this.requestSeq = 0;
     this.heartbeat = null;
     // The network coming back: connect now instead of at the end of the backoff.
+    this.replaced = false; // closed with 4409: only the person reconnects it (start())
+    this.closed = false; // stopped for good (log-out): never started again
     this.onOnline = () => {
-      if (this.stopped || this.state === 'online' || this.state === 'connecting') return;
+      if (this.stopped || this.replaced || this.state === 'online' || this.state === 'connecting') return;
       this.attempt = 0;
       clearTimeout(this.timer);
       this.connect();
@@ -38,7 +40,9 @@ export class Signaling extends EventTarget {
   }
 
   start() {
+    if (this.closed) return;
     this.stopped = false;
+    this.replaced = false;
     this.attempt = 0;
     clearTimeout(this.timer);
     window.addEventListener('online', this.onOnline);
@@ -47,6 +51,7 @@ export class Signaling extends EventTarget {
 
   stop() {
     this.stopped = true;
+    this.closed = true;
     window.removeEventListener('online', this.onOnline);
     this.settleRequests();
     clearTimeout(this.timer);
@@ -101,6 +106,7 @@ export class Signaling extends EventTarget {
         return;
       }
       if (ev.code === 4409) {
+        this.replaced = true;
         this.setState('offline', 'replaced');
         this.dispatchEvent(new CustomEvent('replaced'));
         return;
