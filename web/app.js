@@ -544,8 +544,12 @@ function renderBack() {
       if (c.name !== state.chat) waiting += c.unread || 0;
     }
   }
-  document.title = all ? `(${all}) Parley` : 'Parley';
+  // Touched only when a count changed: this runs with every render.
+  const title = all ? `(${all}) Parley` : 'Parley';
+  if (document.title !== title) document.title = title;
   const back = $('back');
+  if (back.dataset.waiting === String(waiting)) return;
+  back.dataset.waiting = String(waiting);
   back.replaceChildren('←');
   if (waiting) back.append(el('span', { className: 'count', textContent: String(waiting) }));
   back.setAttribute('aria-label', waiting ? `Back to conversations (${waiting} new)` : 'Back to conversations');
