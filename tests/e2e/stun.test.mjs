@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
-import { connectPair, leave, person, send, signUp, waitConnected, waitForMessage } from '../lib/people.mjs';
+import { WAIT, connectPair, leave, person, send, signUp, waitConnected, waitForMessage } from '../lib/people.mjs';
 
 const MAGIC = 0x2112a442;
 
@@ -55,5 +55,41 @@ test('the pages gather through the configured STUN server, say so in their candi
     assert.deepEqual(b.problems, []);
   } finally {
     await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('the page takes only STUN URLs from the server\'s setup: no TURN, no credentials, at most 8', async () => {
+  const a = await person(server, uniqueName('alice'));
+  try {
+    // Every RTCPeerConnection the page makes records the ICE servers it was given.
+    await a.page.addInitScript(() => {
+      const Original = window.RTCPeerConnection;
+      window.iceConfigs = [];
+      window.RTCPeerConnection = class extends Original {
+        constructor(config, ...rest) {
+          window.iceConfigs.push(JSON.parse(JSON.stringify(config?.iceServers ?? null)));
+          super(config, ...rest);
+        }
+      };
+    });
+    const many = Array.from({ length: 20 }, (_, i) => `stun:s${i}.example.org`);
+    await a.page.route('**/api/config', (route) => route.fulfill({
+      contentType: 'application/json',
+      body: JSON.stringify({
+        iceServers: [
+          { urls: 'turn:relay.example.org:3478', username: 'u', credential: 'secret' },
+          { urls: ['stun:ok.example.org:3478', 'https://example.org/', 'stun:bad host', 42] },
+          { urls: many },
+        ],
+      }),
+    }));
+    await a.page.reload();
+    await signUp(a);
+    await a.page.waitForFunction(() => window.iceConfigs.length > 0, null, { timeout: WAIT });
+    const configs = await a.page.evaluate(() => window.iceConfigs);
+    const want = [{ urls: ['stun:ok.example.org:3478', ...many.slice(0, 7)] }];
+    for (const c of configs) assert.deepEqual(c, want);
+  } finally {
+    await leave(a);
   }
 });
