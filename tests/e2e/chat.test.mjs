@@ -161,6 +161,9 @@ test('two people sign up, start a chat and exchange messages both ways, delivere
     // window changes size.
     await Promise.all([atBottom(a.page, 'alice'), atBottom(b.page, 'bob')]);
     await shots(a.page, 'chat');
+    await a.page.emulateMedia({ colorScheme: 'dark' });
+    await shots(a.page, 'chat-dark');
+    await a.page.emulateMedia({ colorScheme: 'light' });
     // On a phone the list and the chat are two screens: go back to the list.
     await a.page.setViewportSize({ width: 390, height: 844 });
     await atBottom(a.page, 'alice, phone width');
@@ -396,6 +399,7 @@ test('a peer closes the browser: the other sees it, messages wait, then arrive o
     assert.deepEqual(ta.slice(-3).map((m) => m.state), ['queued', 'queued', 'queued'], 'messages wait while the peer is away');
     await a.page.locator('#transcript .delivery[data-state="queued"]').first().waitFor();
     assert.equal(await a.page.locator('#transcript li').last().locator('.delivery').textContent(), 'waiting to send');
+    await shots(a.page, 'peer-offline');
 
     const t1 = Date.now();
     b = await person(server, bName, { profileDir: profile });
@@ -636,6 +640,7 @@ test('a wrong password says so, and the right one still works', async () => {
     await error.waitFor({ state: 'visible', timeout: WAIT });
     assert.equal(await a.page.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).count(), 1);
     assert.equal((await error.textContent()).trim(), 'Wrong username or password.');
+    await shots(a.page, 'wrong-password');
     assert.equal(await a.page.locator('#app-screen').isVisible(), false);
     await logIn(a);
     assert.deepEqual(unexpected(a.problems, expectedHttpError(401, `${server.url}/api/login`, 'Unauthorized')), []);
@@ -676,6 +681,7 @@ test('an unknown contact says there is no one by that name', async () => {
     const error = a.page.locator('#contact-error');
     await error.waitFor({ state: 'visible', timeout: WAIT });
     assert.equal((await error.textContent()).trim(), `There is no one called "${ghost}" on this server.`);
+    await shots(a.page, 'unknown-contact');
     assert.equal(await a.page.getByRole('list', { name: 'Conversations' }).getByRole('button').count(), 0);
     assert.deepEqual(unexpected(a.problems, expectedHttpError(404, `${server.url}/api/keys/${ghost}`, 'Not Found')), []);
   } finally {
@@ -695,6 +701,7 @@ test('a declined chat request tells the one who asked', async () => {
     await notice.waitFor({ state: 'visible', timeout: WAIT });
     assert.equal((await notice.textContent()).trim(), `${c.name} declined your chat request.`);
     assert.equal(await a.page.locator('#contact-error').isVisible(), false, 'not shown as an error');
+    await shots(a.page, 'declined');
     assert.equal(await c.page.getByRole('list', { name: 'Conversations' }).getByRole('button').count(), 0, 'carol has no chat');
     assert.deepEqual(a.problems, []);
     assert.deepEqual(c.problems, []);
