@@ -545,6 +545,24 @@ async function personIn(network, name) {
   }
 }
 
+/**
+ * Waits for the log-in form. Once in a full CI run (not reproduced in 25 loads through the
+ * namespace's relays, nor in 10 runs of this file) a page here never showed it within 20 s; which
+ * page, and why, is not known. Such a page is told about in the log, with what it had loaded and
+ * what failed, and loaded once more: the page load is not what this test is about. (A failed
+ * request would still fail the test at the end, through `problems`.)
+ */
+async function loaded(t, p) {
+  const login = p.page.getByRole('button', { name: 'Log in' });
+  try {
+    await login.waitFor({ state: 'visible', timeout: 15000 });
+  } catch {
+    t.diagnostic(`${p.name}: no log-in form after 15 s; loaded ${JSON.stringify(p.requests.map((r) => r.url))}; problems ${JSON.stringify(p.problems)}; loading it again`);
+    await p.page.reload();
+    await login.waitFor({ state: 'visible', timeout: WAIT });
+  }
+}
+
 const chatState = (page) => page.evaluate(() => ({
   status: document.getElementById('chat-status').textContent,
   presence: [...document.querySelectorAll('#contacts .presence')].map((e) => e.dataset.state),
@@ -559,6 +577,7 @@ test('a peer who loses the network: shown, messages typed meanwhile wait encrypt
   try {
     a = await person(server, uniqueName('alice'));
     b = await personIn(network, uniqueName('bob'));
+    await Promise.all([loaded(t, a), loaded(t, b)]);
     await Promise.all([signUp(a), signUp(b)]);
     await connectPair(a, b);
     const before = [
