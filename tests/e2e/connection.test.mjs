@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
-import { WAIT, leave, logIn, person, signUp } from '../lib/people.mjs';
+import { WAIT, leave, logIn, person, signUp, until } from '../lib/people.mjs';
 
 const server = serverForTests();
 
@@ -71,5 +71,44 @@ test('a connection replaced by another device stays offline, even on an online e
     assert.equal(await banner.isVisible(), false, 'the banner is gone once reconnected');
   } finally {
     await Promise.all([leave(a), leave(other)]);
+  }
+});
+
+test('a token refresh that meets a network error is tried again 30 s later, and the session goes on', async () => {
+  const a = await person(server, uniqueName('alice'));
+  try {
+    // The page's clock is driven by the test; the server still checks tokens on its own clock.
+    await a.page.clock.install();
+    await a.page.reload();
+    // The sign-up answer says the token ends in 11 minutes, so the page refreshes it after one.
+    await a.page.route('**/api/signup', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.expiresAt = Math.floor(Date.now() / 1000) + 11 * 60;
+      await route.fulfill({ response: res, json: body });
+    });
+    let refreshes = 0;
+    const statuses = [];
+    a.page.on('response', (r) => {
+      if (r.url().endsWith('/api/token/refresh')) statuses.push(r.status());
+    });
+    await a.page.route('**/api/token/refresh', async (route) => {
+      refreshes += 1;
+      if (refreshes === 1) await route.abort('internetdisconnected');
+      else await route.continue();
+    });
+    await signUp(a);
+    await a.page.clock.fastForward(61_000);
+    await until(() => refreshes === 1, { message: 'the first refresh' });
+    await a.page.waitForTimeout(500);
+    assert.equal(await a.page.locator('#app-screen').isVisible(), true, 'still in the app after the failed refresh');
+    await a.page.clock.fastForward(31_000);
+    await until(() => refreshes === 2, { message: 'the refresh tried again' });
+    await until(() => statuses.includes(200), { message: 'the second refresh answered' });
+    await a.page.waitForTimeout(500);
+    assert.equal(await a.page.locator('#app-screen').isVisible(), true, 'still in the app');
+    assert.equal(await a.page.getByRole('alert').filter({ hasText: 'session has expired' }).count(), 0, 'no expiry banner');
+  } finally {
+    await leave(a);
   }
 });
