@@ -694,15 +694,15 @@ function renderTranscript(m, name) {
 // stored stays there; when it is refused (too long, the chat closed, a safety number to review)
 // the text comes back, ahead of anything typed since. (A later failure, in storage, leaves the
 // message in the transcript, so it is not put back to be sent twice.) One send at a time: a held
-// Enter cannot send the same text twice.
-let sending = false;
+// Enter cannot send the same text twice (one send per chat at a time).
+const sending = new Set();
 
 async function sendMessage() {
   const box = $('message');
   const text = box.value;
   const name = state.chat;
-  if (sending || !text.trim() || !name) return;
-  sending = true;
+  if (!text.trim() || !name || sending.has(name)) return;
+  sending.add(name);
   box.value = '';
   box.style.height = ''; // back to one row, without measuring
   try {
@@ -714,7 +714,7 @@ async function sendMessage() {
     }
     banner(plain(e));
   } finally {
-    sending = false;
+    sending.delete(name);
   }
 }
 
