@@ -12,38 +12,43 @@
 
 typedef int (*api_handler)(struct mg_connection *conn);
 
-/* GET /api/config's answer, made once at start (api_config_init): what the page needs to know
- * of this server's setup. */
-#define CONFIG_JSON_MAX 1024
-static char config_json[CONFIG_JSON_MAX] = "{\"iceServers\":[]}";
+/* The STUN servers GET /api/config names (api_config_init, at start). */
+static char stun_servers[CONFIG_STUN_MAX][CONFIG_STUN_LEN];
+static int n_stun_servers;
 
 int api_config_init(const char (*stun)[CONFIG_STUN_LEN], int n)
 {
-    size_t used;
-    int w;
-
-    if (n == 0) {
-        snprintf(config_json, sizeof config_json, "{\"iceServers\":[]}");
-        return 0;
+    if (n < 0 || n > CONFIG_STUN_MAX) {
+        return -1;
     }
-    w = snprintf(config_json, sizeof config_json, "{\"iceServers\":[{\"urls\":[");
-    used = (size_t)w;
     for (int i = 0; i < n; i++) {
-        /* config_stun_valid() admits no character that JSON would need escaped. */
-        w = snprintf(config_json + used, sizeof config_json - used, "%s\"%s\"", i ? "," : "",
-                     stun[i]);
-        if (w < 0 || (size_t)w >= sizeof config_json - used) {
-            return -1;
-        }
-        used += (size_t)w;
+        snprintf(stun_servers[i], sizeof stun_servers[i], "%s", stun[i]);
     }
-    w = snprintf(config_json + used, sizeof config_json - used, "]}]}");
-    return w < 0 || (size_t)w >= sizeof config_json - used ? -1 : 0;
+    n_stun_servers = n;
+    return 0;
 }
 
+/* {"iceServers":[]} or {"iceServers":[{"urls":[...]}]}: what the page needs of this server's
+ * setup, in the form RTCPeerConnection takes. */
 static int api_config(struct mg_connection *conn)
 {
-    return http_send_json(conn, 200, config_json);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *servers = cJSON_AddArrayToObject(root, "iceServers");
+    cJSON *urls = NULL;
+
+    if (servers != NULL && n_stun_servers > 0) {
+        cJSON *entry = cJSON_CreateObject();
+        cJSON_AddItemToArray(servers, entry);
+        urls = cJSON_AddArrayToObject(entry, "urls");
+        for (int i = 0; urls != NULL && i < n_stun_servers; i++) {
+            cJSON_AddItemToArray(urls, cJSON_CreateString(stun_servers[i]));
+        }
+    }
+    if (servers == NULL || (n_stun_servers > 0 && urls == NULL)) {
+        cJSON_Delete(root);
+        return http_send_error(conn, 500, "internal", "out of memory");
+    }
+    return api_send_object(conn, 200, root);
 }
 
 struct route {

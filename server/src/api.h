@@ -10,8 +10,8 @@
 
 #define API_ADDR_MAX 48
 
-/* Makes GET /api/config's answer from the STUN servers configured ({"iceServers":[...]}, in the
- * form RTCPeerConnection takes). 0, or -1 when it does not fit (it cannot with valid URIs). */
+/* Keeps the STUN servers configured (at most CONFIG_STUN_MAX) for GET /api/config, which answers
+ * {"iceServers":[...]} in the form RTCPeerConnection takes. 0, or -1 for a count out of range. */
 int api_config_init(const char (*stun)[CONFIG_STUN_LEN], int n);
 
 /* Request handler for "/api": dispatches by path and method, JSON 404/405 otherwise. */

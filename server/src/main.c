@@ -203,7 +203,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (api_config_init((const char(*)[CONFIG_STUN_LEN])cfg.stun, cfg.n_stun) != 0) {
-        fprintf(stderr, "parley-server: the STUN servers do not fit the page's configuration\n");
+        fprintf(stderr, "parley-server: too many STUN servers\n");
         return 1;
     }
     snprintf(db_path, sizeof db_path, "%s/parley.db", cfg.data_dir);
