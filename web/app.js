@@ -149,18 +149,21 @@ function stillCurrent(gen) {
   if (gen !== generation) throw new Superseded('this log-in was overtaken');
 }
 
+// Asks for the lock with `options`; `granted(true)` runs when this tab has it (held for the life
+// of the page), `granted(false)` when `ifAvailable` found it taken. However it was got, losing
+// it to another tab ends in lockLost(); a request cancelled through its signal does not.
+function requestTabLock(options, granted) {
+  navigator.locks.request('parley-active-tab', options, (lock) => {
+    granted(!!lock);
+    return lock ? new Promise(() => {}) : undefined;
+  }).catch(() => {
+    if (!options.signal?.aborted) lockLost();
+  });
+}
+
 function holdTabLock(steal = false) {
   if (!navigator.locks) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    navigator.locks.request('parley-active-tab', steal ? { steal: true } : { ifAvailable: true }, (lock) => {
-      if (!lock) {
-        resolve(false);
-        return undefined;
-      }
-      resolve(true);
-      return new Promise(() => {}); // held for the life of the page
-    }).catch(lockLost);
-  });
+  return new Promise((resolve) => requestTabLock(steal ? { steal: true } : { ifAvailable: true }, resolve));
 }
 
 // Another tab took the lock over: stop using the keys here, and take the lock back by ourselves
@@ -179,17 +182,12 @@ function waitForTabLock() {
   if (!navigator.locks || lockWait) return;
   const abort = new AbortController();
   lockWait = abort;
-  navigator.locks.request('parley-active-tab', { signal: abort.signal }, () => {
+  requestTabLock({ signal: abort.signal }, () => {
     lockWait = null;
     if (!$('locked-screen').hidden) {
       show('auth-screen');
       $('username').focus();
     }
-    return new Promise(() => {}); // held for the life of the page
-  }).catch(() => {
-    // Aborted: "Use Parley in this tab" asked for the lock itself. Otherwise the lock, once
-    // granted here, was taken over by another tab.
-    if (!abort.signal.aborted) lockLost();
   });
 }
 
@@ -206,9 +204,14 @@ function deriveKeys(username, password) {
   return keys;
 }
 
+// Shows text in the element (textContent only), or hides it when there is none.
+function showText(id, text) {
+  $(id).textContent = text || '';
+  $(id).hidden = !text;
+}
+
 function authError(text) {
-  $('auth-error').textContent = text || '';
-  $('auth-error').hidden = !text;
+  showText('auth-error', text);
 }
 
 function setBusy(busy, text = '') {
@@ -236,11 +239,11 @@ async function submitAuth(mode) {
     $('password').focus();
     return;
   }
+  const gen = generation;
   setBusy(true, mode === 'signup' ? 'Creating your keys…' : 'Unlocking…');
   await new Promise((r) => setTimeout(r, 0)); // let the status paint before Argon2id runs
-  const gen = generation;
   try {
-    stillCurrent(gen);
+    stillCurrent(gen); // the tab may have lost the lock meanwhile
     const { vaultKey, loginSecret } = deriveKeys(username, password);
     let res;
     try {
@@ -445,31 +448,25 @@ function wireMessenger(m, s) {
 }
 
 function contactError(text) {
-  $('contact-error').textContent = text || '';
-  $('contact-error').hidden = !text;
+  showText('contact-error', text);
 }
 
 // A notice about a contact (declined, not online, ...): in their chat when it is open, else
 // under the contact form. It stays until the next one, or until that chat connects.
-const notices = { chat: null, list: null };
+const notices = { chat: null, list: null }; // {name, text} shown in each place
+const NOTICE_ELEMENT = { chat: 'chat-notice', list: 'contact-notice' };
+
+function setNotice(where, n) {
+  notices[where] = n;
+  showText(NOTICE_ELEMENT[where], n?.text);
+}
 
 function notice(name, text) {
-  if (state.chat === name) {
-    notices.chat = { name, text };
-    $('chat-notice').textContent = text;
-    $('chat-notice').hidden = false;
-  } else {
-    notices.list = { name, text };
-    $('contact-notice').textContent = text;
-    $('contact-notice').hidden = false;
-  }
+  setNotice(state.chat === name ? 'chat' : 'list', { name, text });
 }
 
 function clearNotice(where) {
-  notices[where] = null;
-  const e = $(where === 'chat' ? 'chat-notice' : 'contact-notice');
-  e.textContent = '';
-  e.hidden = true;
+  setNotice(where, null);
 }
 
 function renderAll() {
