@@ -474,15 +474,16 @@ export class Messenger extends EventTarget {
       return;
     }
     if (msg.type === 'error') {
-      if (msg.ref && String(msg.ref).startsWith('req:') && msg.code === 'recipient_offline') {
-        this.undelivered.add(String(msg.ref).slice(4));
+      // Only refusals of our chat requests (ref "req:NAME") are acted on.
+      const name = typeof msg.ref === 'string' && msg.ref.startsWith('req:') ? msg.ref.slice(4) : null;
+      if (name && msg.code === 'recipient_offline') {
+        this.undelivered.add(name);
         this.dispatchEvent(new CustomEvent('notice', {
-          detail: { name: String(msg.ref).slice(4), text: 'is not online right now; the request goes out when they come online.' },
+          detail: { name, text: 'is not online right now; the request goes out when they come online.' },
         }));
-      } else if (msg.ref && String(msg.ref).startsWith('req:') && (msg.code === 'recipient_busy' || msg.code === 'rate_limited')) {
+      } else if (name && (msg.code === 'recipient_busy' || msg.code === 'rate_limited')) {
         // Not relayed this time (their connection is backed up, or ours sent too much at once):
         // the request goes again after a pause while it is still waiting, one retry at a time.
-        const name = String(msg.ref).slice(4);
         if (!this.retrying.has(name)) {
           this.retrying.add(name);
           setTimeout(() => {
@@ -766,14 +767,12 @@ export class Messenger extends EventTarget {
     const c = this.contacts[name];
     if (!c) return;
     if (!known) {
-      try {
-        const b = fetched || await request('GET', `/api/identity/${encodeURIComponent(name)}`);
+      const b = fetched || await this.fetchIdentity(name);
+      if (b) {
         if (b.identityKey === c.identityKey) return;
         c.identityKey = b.identityKey;
         if (Number.isSafeInteger(b.identityCounter)) c.identityCounter = b.identityCounter;
-      } catch {
-        // keep the flag below; the key will be seen with the next request
-      }
+      } // else: keep the flag below; the key will be seen with the next request
       // Their new keys cannot read the session made with the former ones (nor the hello of a
       // request of ours made with it): once the person has looked, a new one is made (renew).
       if (c.status === 'active' || c.status === 'pending') {
@@ -829,19 +828,25 @@ export class Messenger extends EventTarget {
   async checkIdentity(name) {
     const known = this.contacts[name]?.identityKey;
     if (!known) return;
-    let current;
-    try {
-      current = await request('GET', `/api/identity/${encodeURIComponent(name)}`);
-      if (typeof current?.identityKey !== 'string' || fromB64u(current.identityKey).length !== 32) return;
-    } catch {
-      return;
-    }
-    if (this.stopped || current.identityKey === known) return;
+    const current = await this.fetchIdentity(name);
+    if (!current || this.stopped || current.identityKey === known) return;
     // The warning's path, in the queue, unless something replaced the key meanwhile (a request,
     // a Start chat or a notice did, and warned if it had to).
     this.serial(async () => {
       if (this.contacts[name]?.identityKey === known) await this.identityChanged(name, false, current);
     }).catch(() => {}); // reported by serial
+  }
+
+  // The directory's answer for a contact's identity (GET /api/identity), or null when there is
+  // none to trust: a failed request (offline, 404 for an account gone, a server error) or an
+  // answer whose key is not 32 bytes.
+  async fetchIdentity(name) {
+    try {
+      const b = await request('GET', `/api/identity/${encodeURIComponent(name)}`);
+      return typeof b?.identityKey === 'string' && fromB64u(b.identityKey).length === 32 ? b : null;
+    } catch {
+      return null;
+    }
   }
 
   // The identity key changed (the caller stores the contacts): sending stops until the person
