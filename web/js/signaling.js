@@ -97,9 +97,7 @@ export class Signaling extends EventTarget {
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      this.ws = null;
-      clearInterval(this.heartbeat);
-      this.settleRequests();
+      this.forget();
       if (ev.code === 4401) {
         this.setState('offline', 'auth');
         this.dispatchEvent(new CustomEvent('auth-failed'));
@@ -122,14 +120,19 @@ export class Signaling extends EventTarget {
       const answer = await this.request({ type: 'ping' });
       if (answer === null && this.ws === ws) {
         // Unanswered: drop it without waiting for the closing handshake, and connect again.
-        this.ws = null;
-        clearInterval(this.heartbeat);
+        this.forget();
         ws.onclose = null;
         ws.close(4000, 'no answer');
-        this.settleRequests();
         this.retry();
       }
     }, HEARTBEAT_MS);
+  }
+
+  // The current connection is gone: its heartbeat stops and its requests settle with null.
+  forget() {
+    this.ws = null;
+    clearInterval(this.heartbeat);
+    this.settleRequests();
   }
 
   retry() {
