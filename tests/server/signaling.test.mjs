@@ -268,23 +268,25 @@ function rawWebSocket() {
   });
 }
 
-test('a frame declaring more than 64 KiB is refused with 1009 before its payload is read', async () => {
-  // Before authentication too: the header alone (64-bit length field: 1 GiB) must be answered at
-  // once, not read (and held in memory) to the end first.
-  const { sock, frames } = await rawWebSocket();
-  const header = Buffer.alloc(14);
-  header[0] = 0x81; // FIN, text
-  header[1] = 0x80 | 127; // masked, 64-bit length follows
-  header.writeBigUInt64BE(1n << 30n, 2);
-  header.writeUInt32BE(0x01020304, 10); // mask
-  sock.write(header);
-  sock.write(Buffer.alloc(4096, 0x61)); // a little of the payload; the rest never comes
-  const t0 = Date.now();
-  while (!frames.closed && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
-  sock.destroy();
-  assert.ok(frames.data.length >= 4, `a close frame, got ${frames.data.length} bytes in ${Date.now() - t0} ms`);
-  assert.equal(frames.data[0], 0x88); // FIN, close
-  assert.equal(frames.data.readUInt16BE(2), 1009);
+test('a frame declaring more than 96 KiB is refused with 1009 before its payload is read', async () => {
+  // Before authentication too: the header alone (64-bit length field: one byte over the limit,
+  // or 1 GiB) must be answered at once, not read (and held in memory) to the end first.
+  for (const declared of [98305n, 1n << 30n]) {
+    const { sock, frames } = await rawWebSocket();
+    const header = Buffer.alloc(14);
+    header[0] = 0x81; // FIN, text
+    header[1] = 0x80 | 127; // masked, 64-bit length follows
+    header.writeBigUInt64BE(declared, 2);
+    header.writeUInt32BE(0x01020304, 10); // mask
+    sock.write(header);
+    sock.write(Buffer.alloc(4096, 0x61)); // a little of the payload; the rest never comes
+    const t0 = Date.now();
+    while (!frames.closed && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    sock.destroy();
+    assert.ok(frames.data.length >= 4, `${declared} bytes: a close frame, got ${frames.data.length} bytes in ${Date.now() - t0} ms`);
+    assert.equal(frames.data[0], 0x88); // FIN, close
+    assert.equal(frames.data.readUInt16BE(2), 1009);
+  }
   // The server stays up.
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 });
@@ -292,15 +294,18 @@ test('a frame declaring more than 64 KiB is refused with 1009 before its payload
 test('an oversized frame closes the connection with 1009; the server stays up', async () => {
   const u = await newUser(server.url);
   const c = await login(server, u.token);
-  c.send(JSON.stringify({ type: 'offer', to: u.username, sdp: 'x'.repeat(100 * 1024) }));
-  const { code } = await c.closed();
+  // One byte over 96 KiB (98,304 bytes).
+  const base = JSON.stringify({ type: 'blob', to: u.username, d: '' }).length;
+  c.send(JSON.stringify({ type: 'blob', to: u.username, d: 'x'.repeat(98304 + 1 - base) }));
+  const { code, reason } = await c.closed();
   assert.equal(code, 1009);
+  assert.equal(reason, 'frames are limited to 96 KiB');
   const again = await login(server, u.token);
   again.send({ type: 'ping' });
   await again.next((m) => m.type === 'pong');
-  // Just under the cap passes (here to oneself).
-  again.send(JSON.stringify({ type: 'blob', to: u.username, d: 'y'.repeat(60 * 1024) }));
-  assert.equal((await again.next((m) => m.type === 'blob')).d.length, 60 * 1024);
+  // Exactly the cap passes (here to oneself).
+  again.send(JSON.stringify({ type: 'blob', to: u.username, d: 'y'.repeat(98304 - base) }));
+  assert.equal((await again.next((m) => m.type === 'blob')).d.length, 98304 - base);
   again.close();
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 });

@@ -28,14 +28,14 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     await newUser(s.url);
     await s.stop();
     const db = join(dir, 'parley.db');
-    assert.equal(sql(db, 'PRAGMA user_version;'), '1');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '2');
     assert.equal(sql(db, 'PRAGMA journal_mode;'), 'wal');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
     assert.match(sql(db, '.schema one_time_prekeys'), /REFERENCES users\(id\) ON DELETE CASCADE/);
     // A restart keeps the version and the data.
     const s2 = await startServer({ dataDir: dir });
     await s2.stop();
-    assert.equal(sql(db, 'PRAGMA user_version;'), '1');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '2');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
   } finally {
     rmSync(dir, { recursive: true, force: true });
