@@ -30,5 +30,5 @@ if [ "${1:-}" = "--asan" ]; then
   cmake --build "$root/build/asan" -j "$jobs"
   # libFuzzer targets (clang): the core only.
   configure build/fuzz env CC=clang-14 cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_FUZZ=ON
-  cmake --build "$root/build/fuzz" -j "$jobs" --target fuzz_message fuzz_state
+  cmake --build "$root/build/fuzz" -j "$jobs" --target fuzz_message fuzz_state fuzz_sealed
 fi

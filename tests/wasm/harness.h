@@ -55,5 +55,6 @@ void suite_aead(void);
 void suite_x25519(void);
 void suite_primitives(void);
 void suite_session(void);
+void suite_sealed(void);
 
 #endif

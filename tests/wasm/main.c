@@ -177,6 +177,7 @@ int main(int argc, char **argv)
     suite_x25519();
     suite_primitives();
     suite_session();
+    suite_sealed();
     printf("%d passed, %d failed", passed, failed);
     if (skipped != 0) {
         printf(", %d skipped", skipped);

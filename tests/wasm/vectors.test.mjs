@@ -1,6 +1,7 @@
 // An independent check of docs/vectors/protocol-v1.json against docs/PROTOCOL.md, written with
-// node:crypto only (OpenSSL's X25519, Ed25519, HKDF, HMAC and AES-GCM): if this passes, the
-// document says enough to reimplement the protocol, and the C core follows it.
+// node:crypto only (OpenSSL's X25519, Ed25519, HKDF, HMAC and AES-GCM; BigInt arithmetic for the
+// Ed25519-to-X25519 map): if this passes, the document says enough to reimplement the protocol,
+// and the C core follows it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -156,4 +157,119 @@ test('Double Ratchet: every key, header and ciphertext of the conversation', () 
   assert.equal(delivered, sent, 'every message delivered');
   assert.ok(outOfOrder >= 2, 'out-of-order deliveries');
   assert.ok(new Set(Object.values(V.conversation).filter((e) => e.from).map((e) => e.from)).size === 2, 'both directions');
+});
+
+// Sealed sender (PROTOCOL.md section 13). The Ed25519 -> X25519 map of the identity keys is done
+// here with BigInt arithmetic (u = (1 + y) / (1 - y) mod p), not taken from the vectors.
+const P = 2n ** 255n - 19n;
+const modPow = (b, e) => {
+  let r = 1n;
+  let x = ((b % P) + P) % P;
+  for (let k = e; k > 0n; k >>= 1n) {
+    if (k & 1n) r = (r * x) % P;
+    x = (x * x) % P;
+  }
+  return r;
+};
+const fromLE = (b) => BigInt(`0x${Buffer.from(b).reverse().toString('hex') || '0'}`);
+const toLE = (n) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex').reverse();
+const edToX25519 = (pk) => {
+  const y = fromLE(pk) & ((1n << 255n) - 1n);
+  return toLE(((1n + y) * modPow(1n - y, P - 2n)) % P);
+};
+const edPublicOf = (seed) => crypto.createPublicKey(crypto.createPrivateKey({ key: Buffer.concat([hex('302e020100300506032b657004220420'), seed]), format: 'der', type: 'pkcs8' }))
+  .export({ format: 'der', type: 'spki' }).subarray(12);
+const x25519PrivateOfSeed = (seed) => {
+  const h = crypto.createHash('sha512').update(seed).digest().subarray(0, 32);
+  h[0] &= 248;
+  h[31] = (h[31] & 127) | 64;
+  return h;
+};
+const gcmSeal = (key, ad, pt) => {
+  const c = crypto.createCipheriv('aes-256-gcm', key, Buffer.alloc(12));
+  c.setAAD(ad);
+  return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+};
+const gcmOpen = (key, ad, ct) => {
+  const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.alloc(12));
+  d.setAAD(ad);
+  d.setAuthTag(ct.subarray(ct.length - 16));
+  return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
+};
+const SIZE_CLASSES = [512, 2048, 8192, 32768, 65536];
+const EMPTY = Buffer.alloc(0);
+const sealedKeys1 = (dh1, ePub, ikR) => {
+  const okm = hkdf(dh1, EMPTY, Buffer.concat([Buffer.from('parley-sealed-v1'), ePub, ikR]), 64);
+  return [okm.subarray(0, 32), okm.subarray(32)];
+};
+const sealedKey2 = (ck, dh2, c1) => hkdf(Buffer.concat([ck, dh2]), EMPTY, Buffer.concat([Buffer.from('parley-sealed-v1-static'), c1]), 32);
+
+test('Sealed sender: identity keys, DH1, DH2, k1, ck, k2, c1, c2, padding and size classes', () => {
+  const s = V.sealed;
+  const x = V.x3dh;
+  const ikS = edPublicOf(hex(x.aliceIdentitySeed));
+  const ikR = edPublicOf(hex(x.bobIdentitySeed));
+  eq(ikS, hex(s.senderIdentityKey), 'sender identity key from its seed');
+  eq(ikR, hex(s.recipientIdentityKey), 'recipient identity key from its seed');
+  const xS = x25519PrivateOfSeed(hex(x.aliceIdentitySeed));
+  const xR = x25519PrivateOfSeed(hex(x.bobIdentitySeed));
+  eq(xS, hex(s.senderIdentityX25519Private), 'sender X25519 private key');
+  eq(xR, hex(s.recipientIdentityX25519Private), 'recipient X25519 private key');
+  const ikRx = edToX25519(ikR);
+  eq(ikRx, hex(s.recipientIdentityX25519Public), 'recipient X25519 public key (birational map)');
+  eq(pubOf(xR), ikRx, 'the map agrees with the private key');
+  eq(edToX25519(ikS), pubOf(xS), 'sender: the map agrees with the private key');
+
+  const seen = { classes: new Set(), exact: 0 };
+  for (const v of s.envelopes) {
+    const what = v.ephemeralLabel;
+    // Sender side.
+    const e = crypto.createHash('sha256').update('parley-vectors-v1').update(v.ephemeralLabel).digest();
+    eq(e, hex(v.ephemeralPrivate), `${what}: e`);
+    const ePub = pubOf(e);
+    eq(ePub, hex(v.ephemeralKey), `${what}: E_pub`);
+    const dh1 = dh(e, ikRx);
+    eq(dh1, hex(v.dh1), `${what}: DH1`);
+    const [k1, ck] = sealedKeys1(dh1, ePub, ikR);
+    eq(k1, hex(v.k1), `${what}: k1`);
+    eq(ck, hex(v.ck), `${what}: ck`);
+    const c1 = gcmSeal(k1, Buffer.concat([Buffer.from([1]), ePub]), ikS);
+    eq(c1, hex(v.c1), `${what}: c1`);
+    const dh2 = dh(xS, ikRx);
+    eq(dh2, hex(v.dh2), `${what}: DH2`);
+    const k2 = sealedKey2(ck, dh2, c1);
+    eq(k2, hex(v.k2), `${what}: k2`);
+    const name = Buffer.from(v.name, 'utf8');
+    const msg = hex(v.message);
+    const need = 97 + 5 + name.length + msg.length;
+    const size = SIZE_CLASSES.find((c) => need <= c);
+    assert.equal(v.sizeClass, size, `${what}: the smallest class that fits`);
+    const content = Buffer.concat([Buffer.from([name.length]), name, u32(msg.length), msg, Buffer.alloc(size - need)]);
+    const c2 = gcmSeal(k2, Buffer.concat([Buffer.from([1]), ePub, c1]), content);
+    const envelope = Buffer.concat([Buffer.from([1]), ePub, c1, c2]);
+    assert.equal(envelope.length, size, `${what}: length`);
+    eq(envelope, hex(v.envelope), `${what}: envelope`);
+
+    // Recipient side, from the envelope alone.
+    const got = hex(v.envelope);
+    assert.equal(got[0], 1, `${what}: version`);
+    const rePub = got.subarray(1, 33);
+    const rc1 = got.subarray(33, 81);
+    const [rk1, rck] = sealedKeys1(dh(xR, rePub), rePub, ikR);
+    const sender = gcmOpen(rk1, got.subarray(0, 33), rc1);
+    eq(sender, ikS, `${what}: the sender identity opened from c1`);
+    const rk2 = sealedKey2(rck, dh(xR, edToX25519(sender)), rc1);
+    const plain = gcmOpen(rk2, got.subarray(0, 81), got.subarray(81));
+    const nameLen = plain[0];
+    assert.ok(nameLen >= 1 && nameLen <= 64, `${what}: name length`);
+    assert.equal(plain.subarray(1, 1 + nameLen).toString('utf8'), v.name, `${what}: name`);
+    const msgLen = plain.readUInt32BE(1 + nameLen);
+    eq(plain.subarray(5 + nameLen, 5 + nameLen + msgLen), msg, `${what}: message`);
+    assert.ok(plain.subarray(5 + nameLen + msgLen).every((b) => b === 0), `${what}: zero padding`);
+    seen.classes.add(size);
+    if (need === size) seen.exact += 1;
+  }
+  eq(hex(s.envelopes[0].message), hex(V.conversation.find((m) => m.index === 0 && m.from).message), 'first envelope carries message 0');
+  assert.ok(seen.classes.has(512) && seen.classes.has(2048), 'the 512 and 2048 classes');
+  assert.ok(seen.exact >= 1, 'an envelope that fills its class exactly');
 });

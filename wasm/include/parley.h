@@ -346,6 +346,50 @@ PARLEY_API PARLEY_NODISCARD int parley_message_sender_identity(const uint8_t *me
                                                                size_t message_len,
                                                                uint8_t out[PARLEY_KEY_BYTES]);
 
+/* ---- Sealed sender envelopes -------------------------------------------------------------- */
+
+/*
+ * An envelope carries the sender's name and a message (a Double Ratchet message) to a recipient's
+ * identity key so that whoever stores it learns the recipient and the size class only; the
+ * recipient learns the sender's identity key, authenticated by a static-static DH
+ * (docs/PROTOCOL.md section 13). Envelopes are exactly 512, 2048, 8192, 32768 or 65536 bytes.
+ */
+#define PARLEY_SEALED_VERSION 0x01
+#define PARLEY_SEALED_MAX 65536        /* largest envelope */
+#define PARLEY_SEALED_MIN 512          /* smallest size class */
+#define PARLEY_SEALED_NAME_MAX 64
+
+/* The envelope size (a size class) for a name and a message; 0 when they cannot fit or name_len
+ * is 0 or above PARLEY_SEALED_NAME_MAX. */
+PARLEY_API size_t parley_sealed_size(size_t name_len, size_t message_len);
+
+/*
+ * Seals name (1..PARLEY_SEALED_NAME_MAX bytes, PARLEY_ERR_ARGUMENT otherwise) and message to the
+ * owner of recipient_identity (an Ed25519 identity key) under sender's identity, with a fresh
+ * ephemeral key. Writes parley_sealed_size(name_len, message_len) bytes; PARLEY_ERR_TOO_LARGE
+ * when they do not fit in PARLEY_SEALED_MAX, PARLEY_ERR_WEAK_KEY for a low-order recipient key.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_sealed_seal(
+    const parley_account *sender, const uint8_t recipient_identity[PARLEY_KEY_BYTES],
+    const uint8_t *name, size_t name_len, const uint8_t *message, size_t message_len, uint8_t *out,
+    size_t out_cap, size_t *out_len);
+
+/*
+ * Opens an envelope sealed to recipient's identity: writes the sender's Ed25519 identity key, its
+ * name (at most PARLEY_SEALED_NAME_MAX bytes) and the message (never more than envelope_len - 103
+ * bytes: message_cap = envelope_len always suffices). Returns PARLEY_ERR_VERSION (another version
+ * byte), PARLEY_ERR_MALFORMED (a length that is not a size class, or content out of range,
+ * including non-zero padding), PARLEY_ERR_AUTH (either tag), PARLEY_ERR_WEAK_KEY (a low-order
+ * key), PARLEY_ERR_BUFFER (name_cap or message_cap too small). message may be NULL when
+ * message_cap is 0 (only an empty message then fits). On failure sender_identity is zeroed and
+ * nothing else is written. The caller must still check that the sender identity is the one the
+ * name maps to (docs/PROTOCOL.md 13.5).
+ */
+PARLEY_API PARLEY_NODISCARD int parley_sealed_open(
+    const parley_account *recipient, const uint8_t *envelope, size_t envelope_len,
+    uint8_t sender_identity[PARLEY_KEY_BYTES], uint8_t *name, size_t name_cap, size_t *name_len,
+    uint8_t *message, size_t message_cap, size_t *message_len);
+
 /* ---- Safety numbers ----------------------------------------------------------------------- */
 
 /*

@@ -48,6 +48,9 @@ export const CHALLENGE_NONCE_BYTES = 32;
 export const PASSWORD_SALT_BYTES = 16;
 export const MESSAGE_RATCHET = 1;
 export const MESSAGE_PREKEY = 2;
+export const SEALED_MIN = 512;
+export const SEALED_MAX = 65536;
+export const SEALED_NAME_MAX = 64;
 
 let modulePromise = null;
 let core = null;
@@ -305,6 +308,50 @@ export class Account extends Handle {
         (out, cap, len) => m._parley_account_seal(this.ptr, k, out, cap, len));
     });
   }
+
+  /**
+   * A sealed sender envelope (docs/PROTOCOL.md section 13): senderName (this account's username,
+   * 1..64 bytes of UTF-8) and message (e.g. a ratchet message) sealed to the owner of
+   * recipientIdentityKey, as 512, 2048, 8192, 32768 or 65536 bytes (sealedSize()).
+   */
+  sealTo(recipientIdentityKey, senderName, message) {
+    bytes('recipientIdentityKey', recipientIdentityKey, KEY_BYTES);
+    if (typeof senderName !== 'string') throw new TypeError('senderName must be a string');
+    bytes('message', message);
+    const name = new TextEncoder().encode(senderName);
+    const ptr = this.ptr;
+    // 0 when the name or the message does not fit: the core then says which (ARGUMENT, TOO_LARGE).
+    const cap = ready()._parley_sealed_size(name.length, message.length) >>> 0;
+    return transform([recipientIdentityKey, name, message], cap,
+      (m, [k, n, p], out, len) => m._parley_sealed_seal(ptr, k, n, name.length, p, message.length,
+        out, cap, len));
+  }
+
+  /**
+   * Opens an envelope sealed to this account: { senderIdentity, sender, message }. The envelope
+   * proves only that the holder of senderIdentity sealed it: check that it is the key `sender`
+   * has (the contact's, or the directory's) before believing the name (section 13.5).
+   */
+  openSealed(envelope) {
+    bytes('envelope', envelope);
+    return withArena((m, a) => {
+      const ik = a.alloc(KEY_BYTES);
+      const name = a.alloc(SEALED_NAME_MAX);
+      const nameLen = a.alloc(4);
+      // A message is always shorter than its envelope.
+      const msg = a.alloc(envelope.length);
+      const msgLen = a.alloc(4);
+      check(m, m._parley_sealed_open(this.ptr, a.input(envelope), envelope.length, ik, name,
+        SEALED_NAME_MAX, nameLen, msg, envelope.length, msgLen));
+      let sender;
+      try {
+        sender = new TextDecoder('utf-8', { fatal: true }).decode(a.read(name, a.u32(nameLen)));
+      } catch {
+        throw new ParleyError(ErrorCode.MALFORMED, 'the sender name is not UTF-8');
+      }
+      return { senderIdentity: a.read(ik, KEY_BYTES), sender, message: a.read(msg, a.u32(msgLen)) };
+    });
+  }
 }
 
 /** An end-to-end session with one peer: X3DH, then the Double Ratchet. */
@@ -402,6 +449,11 @@ export function messageSenderIdentity(message) {
     check(m, m._parley_message_sender_identity(a.input(message), message.length, out));
     return a.read(out, KEY_BYTES);
   });
+}
+
+/** The size of the envelope sealTo() makes for these byte lengths; 0 when they cannot fit. */
+export function sealedSize(nameLen, messageLen) {
+  return ready()._parley_sealed_size(nameLen, messageLen) >>> 0;
 }
 
 /** The 60-digit safety number of two identity keys (same in either order). */

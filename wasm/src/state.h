@@ -15,6 +15,8 @@
 #define PARLEY_LABEL_SPK "parley-spk-v1"
 #define PARLEY_LABEL_CHALLENGE "parley-challenge-v1"
 #define PARLEY_LABEL_FINGERPRINT "parley-fingerprint-v1"
+#define PARLEY_LABEL_SEALED "parley-sealed-v1"
+#define PARLEY_LABEL_SEALED_STATIC "parley-sealed-v1-static"
 
 #define PARLEY_BUNDLE_VERSION 0x01
 #define PARLEY_STATE_VERSION 0x01
@@ -26,6 +28,11 @@
 #define PARLEY_PREKEY_PREFIX_BYTES 74 /* type(1) ik(32) ek(32) spk_id(4) has_opk(1) opk_id(4) */
 #define PARLEY_AD_BYTES 64
 #define PARLEY_SPK_SIGNED_BYTES (sizeof(PARLEY_LABEL_SPK) - 1 + 4 + 32)
+/* Sealed envelope: version(1) E_pub(32) c1(32 + 16) c2(content + 16). */
+#define PARLEY_SEALED_C1_BYTES (32 + PARLEY_AEAD_TAGBYTES)
+#define PARLEY_SEALED_HEADER_BYTES (1 + 32 + PARLEY_SEALED_C1_BYTES)                /* 81 */
+#define PARLEY_SEALED_OVERHEAD (PARLEY_SEALED_HEADER_BYTES + PARLEY_AEAD_TAGBYTES) /* 97 */
+#define PARLEY_SEALED_CONTENT_FIXED 5 /* u8(name_len) u32(msg_len) */
 
 struct parley_prekey {
     uint32_t id;
@@ -154,5 +161,26 @@ int account_seal_with(const struct parley_account *a, const uint8_t key[32],
                       const uint8_t nonce[12], uint8_t *out, size_t cap, size_t *out_len);
 int session_seal_with(const struct parley_session *s, const uint8_t key[32],
                       const uint8_t nonce[12], uint8_t *out, size_t cap, size_t *out_len);
+
+/* ---- sealed.c ---- */
+/* (k1 || ck) and k2 of docs/PROTOCOL.md 13.2; 0 (HKDF cannot fail for these lengths). */
+int sealed_kdf_ephemeral(uint8_t k1[32], uint8_t ck[32], const uint8_t dh1[32],
+                         const uint8_t e_pub[32], const uint8_t ik_r[32]);
+int sealed_kdf_static(uint8_t k2[32], const uint8_t ck[32], const uint8_t dh2[32],
+                      const uint8_t c1[PARLEY_SEALED_C1_BYTES]);
+/* content = u8(name_len) || name || u32(msg_len) || msg || zeros, content_len bytes in all (the
+ * caller checked that it fits). */
+void sealed_content_write(uint8_t *content, size_t content_len, const uint8_t *name,
+                          size_t name_len, const uint8_t *msg, size_t msg_len);
+/* Seals any content_len (<= PARLEY_SEALED_MAX - PARLEY_SEALED_OVERHEAD) bytes of content as-is
+ * with ephemeral private key e, writing PARLEY_SEALED_OVERHEAD + content_len bytes to out; content
+ * may be out + PARLEY_SEALED_HEADER_BYTES (in place) or must not overlap out. Tests use it to
+ * build envelopes a correct sender never makes. */
+int sealed_encrypt_with(const struct parley_account *sender, const uint8_t ik_r[32],
+                        const uint8_t e[32], const uint8_t *content, size_t content_len,
+                        uint8_t *out);
+int sealed_seal_with(const struct parley_account *sender, const uint8_t ik_r[32],
+                     const uint8_t *name, size_t name_len, const uint8_t *msg, size_t msg_len,
+                     const uint8_t e[32], uint8_t *out, size_t cap, size_t *out_len);
 
 #endif

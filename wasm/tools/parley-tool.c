@@ -341,6 +341,89 @@ static cJSON *delivery_entry(struct party *to, const struct sent *m, int *ok)
     return e;
 }
 
+/* One sealed envelope from a to b, with every intermediate value (docs/PROTOCOL.md 13). */
+static cJSON *sealed_entry(const struct parley_account *a, const struct parley_account *b,
+                           const char *label, const char *name, const uint8_t *msg,
+                           size_t msg_len, int *ok)
+{
+    cJSON *e = cJSON_CreateObject();
+    uint8_t eph[32], e_pub[32], ik_b_x[32], dh1[32], dh2[32], k1[32], ck[32], k2[32], ad[33],
+        c1[PARLEY_SEALED_C1_BYTES], ik[32], got_name[PARLEY_SEALED_NAME_MAX];
+    uint8_t *env = malloc(PARLEY_SEALED_MAX), *got = malloc(PARLEY_SEALED_MAX);
+    size_t env_len = 0, got_name_len = 0, got_len = 0;
+
+    fixed_random(eph, label);
+    if (env == NULL || got == NULL || crypto_scalarmult_curve25519_base(e_pub, eph) != 0 ||
+        crypto_sign_ed25519_pk_to_curve25519(ik_b_x, b->identity_pub) != 0 ||
+        crypto_scalarmult_curve25519(dh1, eph, ik_b_x) != 0 ||
+        crypto_scalarmult_curve25519(dh2, a->identity_xpriv, ik_b_x) != 0 ||
+        sealed_kdf_ephemeral(k1, ck, dh1, e_pub, b->identity_pub) != PARLEY_OK) {
+        *ok = 0;
+    }
+    ad[0] = PARLEY_SEALED_VERSION;
+    memcpy(ad + 1, e_pub, 32);
+    if (*ok && (parley_aead_seal(c1, k1, (const uint8_t[12]){0}, ad, sizeof ad, a->identity_pub,
+                                 32) != PARLEY_OK ||
+                sealed_kdf_static(k2, ck, dh2, c1) != PARLEY_OK ||
+                sealed_seal_with(a, b->identity_pub, (const uint8_t *)name, strlen(name), msg,
+                                 msg_len, eph, env, PARLEY_SEALED_MAX, &env_len) != PARLEY_OK ||
+                memcmp(env + 33, c1, sizeof c1) != 0 ||
+                parley_sealed_open(b, env, env_len, ik, got_name, sizeof got_name, &got_name_len,
+                                   got, PARLEY_SEALED_MAX, &got_len) != PARLEY_OK ||
+                memcmp(ik, a->identity_pub, 32) != 0 || got_len != msg_len ||
+                memcmp(got, msg, msg_len) != 0)) {
+        *ok = 0;
+    }
+    if (*ok) {
+        cJSON_AddNumberToObject(e, "sizeClass", (double)env_len);
+        cJSON_AddStringToObject(e, "name", name);
+        add_hex(e, "message", msg, msg_len);
+        cJSON_AddStringToObject(e, "ephemeralLabel", label);
+        add_hex(e, "ephemeralPrivate", eph, 32);
+        add_hex(e, "ephemeralKey", e_pub, 32);
+        add_hex(e, "dh1", dh1, 32);
+        add_hex(e, "k1", k1, 32);
+        add_hex(e, "ck", ck, 32);
+        add_hex(e, "c1", c1, sizeof c1);
+        add_hex(e, "dh2", dh2, 32);
+        add_hex(e, "k2", k2, 32);
+        add_hex(e, "envelope", env, env_len);
+    }
+    sodium_memzero(eph, sizeof eph);
+    free(env);
+    free(got);
+    return e;
+}
+
+static cJSON *sealed_section(const struct parley_account *a, const struct parley_account *b,
+                             const struct sent *first, int *ok)
+{
+    cJSON *sealed = cJSON_CreateObject(), *list;
+    uint8_t pattern[2048];
+
+    for (size_t i = 0; i < sizeof pattern; i++) {
+        pattern[i] = (uint8_t)(i * 7 + 3);
+    }
+    cJSON_AddStringToObject(sealed, "note",
+                            "Alice (the sender) seals to Bob with the accounts of \"x3dh\". Each "
+                            "envelope's e is SHA-256(\"parley-vectors-v1\" || ephemeralLabel). "
+                            "Messages: the conversation's message 0 (a prekey message), then bytes "
+                            "(7 * i + 3) mod 256: 405 bytes fill the 512 class exactly, 406 move "
+                            "to 2048, 1941 fill 2048 exactly.");
+    add_hex(sealed, "senderIdentityKey", a->identity_pub, 32);
+    add_hex(sealed, "senderIdentityX25519Private", a->identity_xpriv, 32);
+    add_hex(sealed, "recipientIdentityKey", b->identity_pub, 32);
+    add_hex(sealed, "recipientIdentityX25519Public", b->identity_xpub, 32);
+    add_hex(sealed, "recipientIdentityX25519Private", b->identity_xpriv, 32);
+    list = cJSON_AddArrayToObject(sealed, "envelopes");
+    cJSON_AddItemToArray(list, sealed_entry(a, b, "sealed-ephemeral-1", "alice", first->bytes,
+                                            first->len, ok));
+    cJSON_AddItemToArray(list, sealed_entry(a, b, "sealed-ephemeral-2", "alice", pattern, 405, ok));
+    cJSON_AddItemToArray(list, sealed_entry(a, b, "sealed-ephemeral-3", "alice", pattern, 406, ok));
+    cJSON_AddItemToArray(list, sealed_entry(a, b, "sealed-ephemeral-4", "alice", pattern, 1941, ok));
+    return sealed;
+}
+
 static int cmd_vectors(void)
 {
     /* The script: who sends what, and in which order messages are delivered. */
@@ -475,6 +558,9 @@ static int cmd_vectors(void)
             struct party *to = sent[idx].from == 0 ? &bob : &alice;
             cJSON_AddItemToArray(events, delivery_entry(to, &sent[idx], &ok));
         }
+    }
+    if (ok) {
+        cJSON_AddItemToObject(root, "sealed", sealed_section(&a, &b, &sent[0], &ok));
     }
     for (int i = 0; i < sent_count; i++) {
         free(sent[i].bytes);
