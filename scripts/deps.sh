@@ -139,7 +139,7 @@ fi
 # 8 MiB. The deepest use measured (bench/server/stack-depth.mjs: JSON nested to cJSON's
 # 1000-level limit in an API body) is 144 KiB in the release build and 160 KiB under ASan.
 # -fconserve-stack keeps GCC from inlining large stack buffers into handle_request's callees.
-civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144 -DPARLEY_WS_FRAME_MAX=65536"
+civetweb_defs="-DUSE_WEBSOCKET -DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DNO_CGI -DUSE_ZLIB -DUSE_STACK_SIZE=262144 -DPARLEY_WS_FRAME_MAX=98304"
 civetweb_cflags="-O2 -fPIC -pthread -Wno-deprecated-declarations -fconserve-stack"
 # Civetweb 1.15 answers headers larger than max_request_size with 400 "Malformed message":
 # read_message reports them as -2, get_message tests for 0. Patched to its intended 413 (the

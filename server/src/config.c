@@ -48,6 +48,15 @@ void config_usage(const char *prog)
            "                      different NATs can connect; repeatable (up to 4). Default:\n"
            "                      none (pages connect directly on the same network only)\n"
            "                      (PARLEY_STUN, one URI)\n"
+           "  --mail-ttl SECONDS  how long the mailbox keeps an envelope its recipient has\n"
+           "                      not fetched, 1..31536000 (PARLEY_MAIL_TTL, default\n"
+           "                      2592000: 30 days)\n"
+           "  --mail-quota N      envelopes waiting for one recipient at most, 1..100000\n"
+           "                      (PARLEY_MAIL_QUOTA, default 5000)\n"
+           "  --mail-quota-mib N  MiB of envelopes waiting for one recipient at most, 1..4096\n"
+           "                      (PARLEY_MAIL_QUOTA_MIB, default 32)\n"
+           "  --mail-batch N      envelopes stored per transaction at most, 1..4096; 1 makes\n"
+           "                      one disk flush per envelope (PARLEY_MAIL_BATCH, default 512)\n"
            "  --help              print this help and exit\n"
            "  --version           print the version and exit\n",
            prog);
@@ -338,6 +347,15 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
                            errlen);
     } else if (strcmp(name, "io-threads") == 0) {
         return parse_count(name, value, CONFIG_IO_THREADS_LIMIT, &cfg->io_threads, err, errlen);
+    } else if (strcmp(name, "mail-ttl") == 0) {
+        return parse_count(name, value, CONFIG_MAIL_TTL_LIMIT, &cfg->mail_ttl, err, errlen);
+    } else if (strcmp(name, "mail-quota") == 0) {
+        return parse_count(name, value, CONFIG_MAIL_QUOTA_LIMIT, &cfg->mail_quota, err, errlen);
+    } else if (strcmp(name, "mail-quota-mib") == 0) {
+        return parse_count(name, value, CONFIG_MAIL_QUOTA_MIB_LIMIT, &cfg->mail_quota_mib, err,
+                           errlen);
+    } else if (strcmp(name, "mail-batch") == 0) {
+        return parse_count(name, value, CONFIG_MAIL_BATCH_LIMIT, &cfg->mail_batch, err, errlen);
     } else {
         snprintf(err, errlen, "unknown option --%.60s (see --help)", name);
         return -1;
@@ -360,6 +378,10 @@ static const struct {
     {"tls-key", "PARLEY_TLS_KEY"},
     {"self-signed", "PARLEY_SELF_SIGNED"},
     {"stun", "PARLEY_STUN"},
+    {"mail-ttl", "PARLEY_MAIL_TTL"},
+    {"mail-quota", "PARLEY_MAIL_QUOTA"},
+    {"mail-quota-mib", "PARLEY_MAIL_QUOTA_MIB"},
+    {"mail-batch", "PARLEY_MAIL_BATCH"},
 };
 
 static int is_known(const char *name)
@@ -380,6 +402,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     (void)copy_value(cfg->web_dir, sizeof cfg->web_dir, DEFAULT_WEB);
     cfg->log_level = LOG_INFO;
     cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
+    cfg->mail_ttl = CONFIG_MAIL_TTL_DEFAULT;
+    cfg->mail_batch = CONFIG_MAIL_BATCH_DEFAULT;
+    cfg->mail_quota = CONFIG_MAIL_QUOTA_DEFAULT;
+    cfg->mail_quota_mib = CONFIG_MAIL_QUOTA_MIB_DEFAULT;
     {
         /* Half the processors: the kernel's TCP work, about three quarters of a relayed
          * message's CPU, runs on the others (bench/server/README.md: on 2 cores one loop

@@ -14,6 +14,14 @@
 #define CONFIG_IO_THREADS_DEFAULT_MAX 4 /* the default: one per 2 processors, at most this many */
 #define CONFIG_STUN_MAX 4   /* --stun servers */
 #define CONFIG_STUN_LEN 128 /* "stun:host:port", with its NUL */
+#define CONFIG_MAIL_TTL_DEFAULT 2592000 /* 30 days: mailbox.h MAIL_TTL_DEFAULT */
+#define CONFIG_MAIL_TTL_LIMIT 31536000   /* 365 days: mailbox.h MAIL_TTL_MAX */
+#define CONFIG_MAIL_BATCH_DEFAULT 512        /* mailbox.h MAIL_BATCH_DEFAULT */
+#define CONFIG_MAIL_BATCH_LIMIT 4096         /* mailbox.h MAIL_BATCH_MAX */
+#define CONFIG_MAIL_QUOTA_DEFAULT 5000       /* mailbox.h MAIL_QUOTA_COUNT */
+#define CONFIG_MAIL_QUOTA_LIMIT 100000
+#define CONFIG_MAIL_QUOTA_MIB_DEFAULT 32     /* mailbox.h MAIL_QUOTA_BYTES */
+#define CONFIG_MAIL_QUOTA_MIB_LIMIT 4096
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
@@ -35,6 +43,10 @@ struct config {
      * default, so that pages on a LAN contact nothing outside it. */
     char stun[CONFIG_STUN_MAX][CONFIG_STUN_LEN];
     int n_stun;
+    int mail_ttl;   /* seconds the mailbox keeps an undelivered envelope */
+    int mail_batch; /* envelopes per transaction at most (1: one flush each) */
+    int mail_quota;     /* envelopes waiting for one recipient at most */
+    int mail_quota_mib; /* and their MiB */
 };
 
 /* 1 when the server speaks TLS. */

@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include "log.h"
+#include "store.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +35,27 @@ static const char *const migrations[] = {
     "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
     "  PRIMARY KEY (user_id, key_id)"
     ") WITHOUT ROWID;",
+    /* 1 -> 2: the mailbox (sealed envelopes: a recipient, never a sender) and its usage, and
+     * presence settings. Mailbox ids
+     * are never reused (AUTOINCREMENT), so a late acknowledgement cannot delete a newer row. */
+    "CREATE TABLE mailbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  recipient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  expires_at INTEGER NOT NULL,"
+    "  envelope BLOB NOT NULL"
+    ");"
+    "CREATE INDEX mailbox_by_recipient ON mailbox (recipient_id, id);"
+    "CREATE INDEX mailbox_by_expiry ON mailbox (expires_at);"
+    "CREATE TABLE mailbox_usage ("
+    "  recipient_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  count INTEGER NOT NULL CHECK (count >= 0),"
+    "  bytes INTEGER NOT NULL CHECK (bytes >= 0)"
+    ");"
+    /* Presence: the hash of the capability a user hands its contacts (inside the ratchet) and
+     * whether it shows its presence at all. One value per user: no contact list. */
+    "ALTER TABLE users ADD COLUMN contact_cap_hash BLOB"
+    "  CHECK (contact_cap_hash IS NULL OR length(contact_cap_hash) = 32);"
+    "ALTER TABLE users ADD COLUMN show_presence INTEGER NOT NULL DEFAULT 1;",
 };
 
 long long db_now(void)
@@ -128,6 +150,7 @@ void db_close(void)
 {
     pthread_mutex_lock(&lock);
     if (conn != NULL) {
+        store_close();
         sqlite3_close(conn);
         conn = NULL;
     }

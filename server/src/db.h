@@ -11,7 +11,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) and migrates path. 0, or -1 with err set. */
 int db_open(const char *path, char *err, size_t errlen);

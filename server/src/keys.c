@@ -15,18 +15,32 @@
 #include <string.h>
 
 static void (*identity_listener)(const char *username);
+static void (*low_listener)(const char *username);
+
+void keys_set_low_listener(void (*listener)(const char *username))
+{
+    low_listener = listener;
+}
 static struct rl_table *fetch_limits;
+static struct rl_table *pair_limits;
+static struct rl_table *target_limits;
 
 int keys_init(void)
 {
     fetch_limits = rl_create(4096, KEYS_FETCH_BURST, KEYS_FETCH_PER_SECOND);
-    return fetch_limits != NULL ? 0 : -1;
+    pair_limits = rl_create(16384, KEYS_OTPK_PAIR_BURST, KEYS_OTPK_PAIR_PER_SECOND);
+    target_limits = rl_create(4096, KEYS_OTPK_TARGET_BURST, KEYS_OTPK_TARGET_PER_SECOND);
+    return fetch_limits != NULL && pair_limits != NULL && target_limits != NULL ? 0 : -1;
 }
 
 void keys_shutdown(void)
 {
     rl_free(fetch_limits);
+    rl_free(pair_limits);
+    rl_free(target_limits);
     fetch_limits = NULL;
+    pair_limits = NULL;
+    target_limits = NULL;
 }
 
 void keys_set_identity_listener(void (*listener)(const char *username))
@@ -410,11 +424,13 @@ struct bundle {
     int has_otpk;
     long long otpk_id;
     unsigned char otpk_pub[32];
+    long long left; /* one-time prekeys left after this one was taken */
 };
 
 enum fetch_result { FETCH_OK, FETCH_ERROR, FETCH_NO_USER, FETCH_NO_KEYS };
 
-static enum fetch_result fetch_bundle(sqlite3 *db, const char *username, struct bundle *b)
+static enum fetch_result fetch_bundle(sqlite3 *db, const char *username, int take_otpk,
+                                      struct bundle *b)
 {
     sqlite3_stmt *st = NULL;
     long long user_id;
@@ -457,6 +473,10 @@ static enum fetch_result fetch_bundle(sqlite3 *db, const char *username, struct 
     memcpy(b->spk_sig, sqlite3_column_blob(st, 6), 64);
     sqlite3_finalize(st);
     st = NULL;
+    b->has_otpk = 0;
+    if (!take_otpk) {
+        return FETCH_OK; /* the signed prekey alone (X3DH without DH4) */
+    }
 
     if (sqlite3_prepare_v2(db,
                            "DELETE FROM one_time_prekeys WHERE user_id = ?1 AND key_id = "
@@ -476,7 +496,11 @@ static enum fetch_result fetch_bundle(sqlite3 *db, const char *username, struct 
         rc = sqlite3_step(st);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FETCH_OK : FETCH_ERROR;
+    if (rc != SQLITE_DONE) {
+        return FETCH_ERROR;
+    }
+    b->left = count_prekeys(db, user_id);
+    return b->left >= 0 ? FETCH_OK : FETCH_ERROR;
 }
 
 static void add_b64(cJSON *obj, const char *name, const unsigned char *bin, size_t n)
@@ -504,6 +528,7 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
     cJSON *obj;
     cJSON *spk;
     sqlite3 *db;
+    int take_otpk;
 
     why->retry_after = 0;
     username = account_username_fold(username, folded);
@@ -523,10 +548,19 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
                           "too many bundle requests; retry after retryAfter seconds");
         }
     }
+    /* A one-time prekey only within the pair's and the target's allowances; past them the
+     * bundle comes without one (docs/API.md: what draining costs). */
+    {
+        char key[RL_KEY_MAX];
+        double now = rl_now();
+        snprintf(key, sizeof key, "%s>%s", requester, username);
+        take_otpk = rl_take(pair_limits, key, now) == 0;
+        take_otpk = rl_take(target_limits, username, now) == 0 && take_otpk;
+    }
     memset(&b, 0, sizeof b);
     db = db_lock();
     if (db_exec(db, "BEGIN IMMEDIATE") == SQLITE_OK) {
-        result = fetch_bundle(db, username, &b);
+        result = fetch_bundle(db, username, take_otpk, &b);
         if (db_exec(db, result == FETCH_OK ? "COMMIT" : "ROLLBACK") != SQLITE_OK &&
             result == FETCH_OK) {
             db_exec(db, "ROLLBACK");
@@ -569,8 +603,10 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
     } else {
         cJSON_AddNullToObject(obj, "oneTimePrekey");
     }
-    log_msg(LOG_DEBUG, "keys: %s fetched a bundle of %s", requester, username);
-    return obj;
+    if (b.has_otpk && b.left < KEYS_LOW_WATER && low_listener != NULL) {
+        low_listener(username); /* the owner's page, if connected, tops up now */
+    }
+    return obj; /* not logged: a fetch says who is about to talk to whom */
 }
 
 int keys_get(struct mg_connection *conn, const char *username)

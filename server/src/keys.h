@@ -18,6 +18,13 @@
 /* Bundle fetches per requesting account. */
 #define KEYS_FETCH_BURST 100.0
 #define KEYS_FETCH_PER_SECOND 1.0
+/* One-time prekeys handed out: per requester and target, and per target from everyone together.
+ * A fetch past either allowance gets the bundle without a one-time prekey (never a refusal), so
+ * draining someone's 200 one-time prekeys takes hours whatever the number of accounts. */
+#define KEYS_OTPK_PAIR_BURST 3.0
+#define KEYS_OTPK_PAIR_PER_SECOND (1.0 / 600.0)
+#define KEYS_OTPK_TARGET_BURST 50.0
+#define KEYS_OTPK_TARGET_PER_SECOND (1.0 / 60.0)
 
 /* Prepares the fetch throttle. 0 or -1. */
 int keys_init(void);
@@ -25,6 +32,10 @@ void keys_shutdown(void);
 
 /* Writes the signed-prekey message: "parley-spk-v1" || id (4 bytes, big-endian) || public. */
 void keys_spk_message(uint32_t id, const unsigned char public_key[32], unsigned char out[49]);
+
+/* Called (outside any lock) when a fetch left a user fewer than KEYS_LOW_WATER one-time
+ * prekeys. */
+void keys_set_low_listener(void (*listener)(const char *username));
 
 /* Called (outside any lock) after a user's identity key was replaced. */
 void keys_set_identity_listener(void (*listener)(const char *username));

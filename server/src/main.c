@@ -6,6 +6,7 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "mailbox.h"
 #include "signaling.h"
 #include "static_files.h"
 #include "tls.h"
@@ -123,6 +124,7 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
     static char defaults[2][CONFIG_ORIGIN_LEN];
     const char *list[CONFIG_ORIGINS_MAX];
     int n = 0;
+    struct mailbox_config mail;
 
     if (cfg->n_origins > 0) {
         for (int i = 0; i < cfg->n_origins; i++) {
@@ -141,10 +143,15 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
     for (int i = 0; i < n; i++) {
         log_msg(LOG_INFO, "WebSocket origin allowed: %s", list[i]);
     }
-    if (signaling_init(list, n, cfg->max_connections, cfg->io_threads) != 0) {
+    mail.ttl = cfg->mail_ttl;
+    mail.batch = cfg->mail_batch;
+    mail.quota = cfg->mail_quota;
+    mail.quota_mib = cfg->mail_quota_mib;
+    if (signaling_init(list, n, cfg->max_connections, cfg->io_threads, &mail) != 0) {
         return -1;
     }
     keys_set_identity_listener(signaling_identity_changed);
+    keys_set_low_listener(signaling_prekeys_low);
     accounts_set_revoke_listener(signaling_revoked);
     signaling_register(ctx);
     return 0;

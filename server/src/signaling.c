@@ -6,16 +6,21 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 
 #include "accounts.h"
 #include "api.h"
+#include "b64.h"
 #include "config.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "mailbox.h"
+#include "presence.h"
+#include "store.h"
 #include "ratelimit.h"
 #include "relay.h"
 #include "wsloop.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +30,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 
 struct client {
     struct ws *ws;
+    unsigned long long cid; /* a number no other connection of this run has */
     char user[USERNAME_MAX + 1];
     char addr[48];
     int authed;
@@ -36,8 +42,6 @@ struct client {
     double window_start;
     int window_msgs;
     int abusive_windows;
-    char (*subs)[USERNAME_MAX + 1];
-    int n_subs;
     struct client *next;  /* list of every open connection */
     struct client *prev;
     struct client *hnext; /* chain of its bucket in the user table, while registered */
@@ -56,6 +60,7 @@ static char origins[WS_ORIGINS_MAX][CONFIG_ORIGIN_LEN];
 static int n_origins;
 
 static atomic_int shutting_down; /* signaling_close_all was called */
+static atomic_ullong next_cid;
 static pthread_t watchdog;
 static int watchdog_running;
 static int stopping;
@@ -64,7 +69,8 @@ static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
 
 static const char *const reserved_types[] = {
     "auth", "ready", "error", "subscribe", "presence", "identity-changed", "ping", "pong",
-    "get-bundle", "bundle"};
+    "get-bundle", "bundle", "mail-put", "mail-stored", "mail", "mail-ack", "presence-settings",
+    "presence-saved", "prekeys-low"};
 
 int signaling_type_relayable(const char *type)
 {
@@ -143,66 +149,18 @@ static void release(struct client *c)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static int subscribed(const struct client *c, const char *user)
+static int send_to_user(const char *user, unsigned long long cid, const char *text, size_t len);
+
+void signaling_prekeys_low(const char *username)
 {
-    for (int i = 0; i < c->n_subs; i++) {
-        if (strcmp(c->subs[i], user) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
+    static const char text[] = "{\"type\":\"prekeys-low\"}";
 
-/* Sends text to every authenticated client subscribed to user. */
-static void notify_subscribers(const char *user, const char *text)
-{
-    struct client **targets;
-    int n = 0;
-
-    pthread_mutex_lock(&reg_lock);
-    targets = calloc((size_t)n_clients + 1, sizeof(struct client *));
-    if (targets == NULL) {
-        pthread_mutex_unlock(&reg_lock);
-        return;
-    }
-    for (struct client *c = clients; c != NULL; c = c->next) {
-        if (c->authed && !c->closing && subscribed(c, user)) {
-            hold(c);
-            targets[n++] = c;
-        }
-    }
-    pthread_mutex_unlock(&reg_lock);
-    for (int i = 0; i < n; i++) {
-        write_text(targets[i]->ws, text);
-        release(targets[i]);
-    }
-    free(targets);
-}
-
-static void notify_user_event(const char *type, const char *user, const char *state)
-{
-    cJSON *obj = cJSON_CreateObject();
-    char *text;
-
-    if (obj == NULL) {
-        return;
-    }
-    cJSON_AddStringToObject(obj, "type", type);
-    cJSON_AddStringToObject(obj, "user", user);
-    if (state != NULL) {
-        cJSON_AddStringToObject(obj, "state", state);
-    }
-    text = cJSON_PrintUnformatted(obj);
-    cJSON_Delete(obj);
-    if (text != NULL) {
-        notify_subscribers(user, text);
-        cJSON_free(text);
-    }
+    (void)send_to_user(username, 0, text, sizeof text - 1);
 }
 
 void signaling_identity_changed(const char *username)
 {
-    notify_user_event("identity-changed", username, NULL);
+    presence_identity_changed(username);
 }
 
 static size_t user_bucket(const char *user)
@@ -243,6 +201,22 @@ static struct client *hold_user(const char *user)
     }
     pthread_mutex_unlock(&reg_lock);
     return peer;
+}
+
+/* mailbox.h mailbox_send_fn: text to user's current connection, when it is connection cid (or
+ * cid is 0). */
+static int send_to_user(const char *user, unsigned long long cid, const char *text, size_t len)
+{
+    struct client *peer = hold_user(user);
+    int rc = -1;
+
+    if (peer != NULL) {
+        if (cid == 0 || peer->cid == cid) {
+            rc = ws_send(peer->ws, WS_OP_TEXT, text, len);
+        }
+        release(peer);
+    }
+    return rc;
 }
 
 /* Sets c->registered and keeps the user table in step; reg_lock held. */
@@ -367,6 +341,7 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
         free(c);
         return; /* still Civetweb's: ws_civetweb_data closes it */
     }
+    c->cid = atomic_fetch_add(&next_cid, 1) + 1;
     c->connected_at = rl_now();
     c->window_start = c->connected_at;
     snprintf(c->addr, sizeof c->addr, "%s", ri->remote_addr);
@@ -451,10 +426,13 @@ static void client_gone(struct ws *ws, void *user)
     } else {
         log_msg(LOG_INFO, "ws: close unauthenticated (%s)", c->addr);
     }
-    if (was_registered) {
-        notify_user_event("presence", c->user, "offline");
+    presence_unwatch(c->ws);
+    if (c->authed) {
+        mailbox_offline(c->user, c->cid);
     }
-    free(c->subs);
+    if (was_registered) {
+        presence_offline(c->user);
+    }
     free(c);
 }
 
@@ -524,65 +502,102 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
         cJSON_AddStringToObject(ready, "user", c->user);
         write_object(c->ws, ready);
     }
-    if (old == NULL) {
-        notify_user_event("presence", c->user, "online");
+    mailbox_online(c->user, c->cid);
+    {
+        unsigned char cap_hash[PRESENCE_HASH_BYTES];
+        int has_cap = 0;
+        int visible = 0;
+        if (store_presence_get(c->user, cap_hash, &has_cap, &visible) != 1) {
+            has_cap = 0; /* shown to nobody until the settings can be read */
+        }
+        presence_online(c->user, has_cap ? cap_hash : NULL, visible);
     }
     return 1;
 }
 
+static int has_repeated_key(const cJSON *msg);
+
+/* {"type":"subscribe","users":[{"user":NAME,"cap":B64},...]}: a name alone (a string) or
+ * without cap sees "unknown" (presence.h). */
 static int handle_subscribe(struct client *c, const cJSON *msg, const cJSON *ref)
 {
     const cJSON *users = cJSON_GetObjectItemCaseSensitive(msg, "users");
     const cJSON *item;
-    char (*subs)[USERNAME_MAX + 1];
+    struct presence_watch *list;
     int n = 0;
 
     if (!cJSON_IsArray(users)) {
-        send_error(c->ws, "invalid_message", "subscribe needs users: an array of usernames",
-                   ref);
+        send_error(c->ws, "invalid_message",
+                   "subscribe needs users: an array of {user, cap} objects or usernames", ref);
         return 1;
     }
     if (cJSON_GetArraySize(users) > WS_SUBSCRIBE_MAX) {
         send_error(c->ws, "too_many_subscriptions", "at most 256 users per subscribe", ref);
         return 1;
     }
-    cJSON_ArrayForEach(item, users)
-    {
-        char folded[USERNAME_MAX + 1];
-        if (!cJSON_IsString(item) || account_username_fold(item->valuestring, folded) == NULL) {
-            send_error(c->ws, "invalid_message", "users must hold valid usernames", ref);
-            return 1;
-        }
-        /* Same length: the canonical form replaces the string in place. */
-        memcpy(item->valuestring, folded, strlen(folded) + 1);
-    }
-    subs = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *subs);
-    if (subs == NULL) {
+    list = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *list);
+    if (list == NULL) {
         send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
     cJSON_ArrayForEach(item, users)
     {
-        snprintf(subs[n++], sizeof subs[0], "%s", item->valuestring);
-    }
-    pthread_mutex_lock(&reg_lock);
-    free(c->subs);
-    c->subs = subs;
-    c->n_subs = n;
-    pthread_mutex_unlock(&reg_lock);
-    /* The current state of each, then changes as they happen. */
-    for (int i = 0; i < n; i++) {
-        cJSON *p = cJSON_CreateObject();
-        int online;
-        pthread_mutex_lock(&reg_lock);
-        online = find_user(subs[i]) != NULL;
-        pthread_mutex_unlock(&reg_lock);
-        if (p != NULL) {
-            cJSON_AddStringToObject(p, "type", "presence");
-            cJSON_AddStringToObject(p, "user", subs[i]);
-            cJSON_AddStringToObject(p, "state", online ? "online" : "offline");
-            write_object(c->ws, p);
+        const cJSON *name = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "user")
+                                                 : item;
+        const cJSON *cap = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "cap")
+                                                : NULL;
+        struct presence_watch *w = &list[n];
+        if (!cJSON_IsString(name) || account_username_fold(name->valuestring, w->user) == NULL ||
+            (cap != NULL && (!cJSON_IsString(cap) ||
+                             b64_decode_exact(cap->valuestring, w->cap, PRESENCE_CAP_BYTES) != 0)) ||
+            (cJSON_IsObject(item) && has_repeated_key(item))) {
+            sodium_memzero(list, sizeof *list * ((size_t)n + 1));
+            free(list);
+            send_error(c->ws, "invalid_message",
+                       "users must hold valid usernames, each alone or as {user, cap} with a "
+                       "32-byte cap in base64url",
+                       ref);
+            return 1;
         }
+        w->has_cap = cap != NULL;
+        n++;
+    }
+    presence_watch(c->ws, list, n);
+    sodium_memzero(list, sizeof *list * (size_t)n);
+    free(list);
+    return 1;
+}
+
+/* {"type":"presence-settings","capHash":B64|null,"visible":BOOL}: what contacts present to see
+ * this user, and whether anyone does; answered {"type":"presence-saved","ref":...}. */
+static int handle_presence_settings(struct client *c, const cJSON *msg, const cJSON *ref)
+{
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(msg, "capHash");
+    const cJSON *visible = cJSON_GetObjectItemCaseSensitive(msg, "visible");
+    unsigned char cap_hash[PRESENCE_HASH_BYTES];
+    int has_cap = cJSON_IsString(hash);
+    cJSON *saved;
+
+    if ((!has_cap && !cJSON_IsNull(hash)) || !cJSON_IsBool(visible) ||
+        (has_cap && b64_decode_exact(hash->valuestring, cap_hash, sizeof cap_hash) != 0)) {
+        send_error(c->ws, "invalid_message",
+                   "presence-settings needs capHash (32 bytes in base64url, or null) and visible "
+                   "(a boolean)",
+                   ref);
+        return 1;
+    }
+    if (store_presence_set(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible)) != 0) {
+        send_error(c->ws, "internal", "the settings could not be saved; try again", ref);
+        return 1;
+    }
+    presence_settings(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible));
+    saved = cJSON_CreateObject();
+    if (saved != NULL) {
+        cJSON_AddStringToObject(saved, "type", "presence-saved");
+        if (ref != NULL) {
+            cJSON_AddItemToObject(saved, "ref", cJSON_Duplicate(ref, 1));
+        }
+        write_object(c->ws, saved);
     }
     return 1;
 }
@@ -829,8 +844,22 @@ static int handle_text(struct client *c, const char *data, size_t len)
         send_error(c->ws, "already_authenticated", "this connection is authenticated", ref);
     } else if (strcmp(type, "subscribe") == 0) {
         rc = handle_subscribe(c, msg, ref);
+    } else if (strcmp(type, "presence-settings") == 0) {
+        rc = handle_presence_settings(c, msg, ref);
     } else if (strcmp(type, "get-bundle") == 0) {
         rc = handle_get_bundle(c, msg, ref);
+    } else if (strcmp(type, "mail-put") == 0) {
+        const char *message = NULL;
+        const char *code = mailbox_put(c->user, c->cid, msg, ref, &message);
+        if (code != NULL) {
+            send_error(c->ws, code, message, ref);
+        }
+    } else if (strcmp(type, "mail-ack") == 0) {
+        const char *message = NULL;
+        const char *code = mailbox_ack(c->user, c->cid, msg, &message);
+        if (code != NULL) {
+            send_error(c->ws, code, message, ref);
+        }
     } else if (strcmp(type, "ping") == 0) {
         cJSON *pong = cJSON_CreateObject();
         if (pong != NULL) {
@@ -940,7 +969,8 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads)
+int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads,
+                   const struct mailbox_config *mail)
 {
     static const struct ws_handlers handlers = {client_frame, client_gone};
 
@@ -962,11 +992,16 @@ int signaling_init(const char *const *allowed, int n_allowed, int max_connection
     }
     stopping = 0;
     atomic_store(&shutting_down, 0);
+    if (presence_init(max_connections) != 0 || mailbox_init(mail, send_to_user) != 0) {
+        return -1;
+    }
     if (wsloop_start(io_threads, WS_FRAME_MAX, WS_CLOSE_GRACE, &handlers) != 0) {
+        mailbox_shutdown();
         return -1;
     }
     if (pthread_create(&watchdog, NULL, watchdog_main, NULL) != 0) {
         wsloop_stop(0);
+        mailbox_shutdown();
         return -1;
     }
     watchdog_running = 1;
@@ -983,11 +1018,13 @@ void signaling_shutdown(void)
     if (watchdog_running) {
         /* Clients answer the close frames of signaling_close_all within moments. */
         wsloop_stop(WS_SHUTDOWN_WAIT);
+        mailbox_shutdown(); /* after the loops: nothing queues mail any more */
     }
     pthread_mutex_lock(&reg_lock);
     free(user_table);
     user_table = NULL;
     pthread_mutex_unlock(&reg_lock);
+    presence_shutdown();
     if (!watchdog_running) {
         return;
     }

@@ -15,7 +15,8 @@
 int mg_parley_detach(struct mg_connection *conn, int *fd, void **ssl, char *pending,
                      size_t pending_max, size_t *pending_len);
 
-#define WS_FRAME_MAX 65536
+/* A mail-put carries an envelope of up to 64 KiB in base64url (87,382 characters). */
+#define WS_FRAME_MAX 98304
 #define WS_AUTH_TIMEOUT 10
 #define WS_RATE 50.0
 #define WS_BURST 100.0
@@ -37,10 +38,11 @@ int mg_parley_detach(struct mg_connection *conn, int *fd, void **ssl, char *pend
 /* 1 when type may be relayed: ^[a-z][a-z0-9-]{0,31}$ and not reserved by the server. */
 int signaling_type_relayable(const char *type);
 
-/* Allowed Origin values (copied), the connection cap and the number of event loops serving the
- * connections (wsloop.h). Starts them and the auth watchdog. 0 or -1. */
-int signaling_init(const char *const *allowed, int n_allowed, int max_connections,
-                   int io_threads);
+/* Allowed Origin values (copied), the connection cap, the number of event loops serving the
+ * connections (wsloop.h), and the mailbox's settings (mailbox.h). Starts them, the mailbox thread and the auth watchdog. 0 or -1. */
+struct mailbox_config;
+int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads,
+                   const struct mailbox_config *mail);
 
 /* Registers the /ws handlers on ctx. */
 void signaling_register(struct mg_context *ctx);
@@ -53,6 +55,9 @@ void signaling_revoked(const char *username);
 
 /* Closes every connection with 1001 "server shutting down" (call before mg_stop). */
 void signaling_close_all(void);
+
+/* Tells username's connection, if any, that its one-time prekeys are running low. */
+void signaling_prekeys_low(const char *username);
 
 /* Tells the subscribers of username's presence that its identity key changed. */
 void signaling_identity_changed(const char *username);

@@ -524,7 +524,7 @@ static size_t parse(struct ws *ws, unsigned char *buf, size_t have)
         }
         if (len > max_frame) {
             log_msg(LOG_WARN, "ws: a %llu-byte frame: closing", (unsigned long long)len);
-            fail(ws, 1009, "frames are limited to 64 KiB");
+            fail(ws, 1009, "frames are limited to 96 KiB");
             break;
         }
         hlen += 4;

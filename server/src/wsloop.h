@@ -23,7 +23,7 @@
  * recipient on a slow link is not dropped for what others send it. */
 #define WS_RELAY_QUEUE_MAX ((size_t)256 * 1024)
 #define WS_QUEUED_TOTAL_MAX ((size_t)256 * 1024 * 1024)
-/* Bytes kept for frames still arriving (at most a frame, 64 KiB, per connection), all connections
+/* Bytes kept for frames still arriving (at most a frame, 96 KiB, per connection), all connections
  * together; beyond it a connection that would need more is closed with WS_CLOSE_BUSY. */
 #define WS_PARTIAL_TOTAL_MAX ((size_t)128 * 1024 * 1024)
 #define WS_CLOSE_BUSY 1013

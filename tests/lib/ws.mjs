@@ -1,4 +1,5 @@
 // A WebSocket test client (npm ws) with a message queue: next(pred) waits for a matching message.
+import crypto from 'node:crypto';
 import WebSocket from 'ws';
 
 export function wsUrl(httpUrl) {
@@ -91,4 +92,21 @@ export async function login(server, token, opts) {
   if (ready.type !== 'ready') throw new Error(`auth failed: ${JSON.stringify(ready)}`);
   c.user = ready.user;
   return c;
+}
+
+/**
+ * A presence capability (docs/API.md "Presence"): { cap, capHash } in base64url. The owner sends
+ * capHash in presence-settings; a contact subscribes with cap.
+ */
+export function presenceCap() {
+  const cap = crypto.randomBytes(32);
+  return { cap: cap.toString('base64url'), capHash: crypto.createHmac('sha256', 'parley-presence-cap-v1').update(cap).digest('base64url') };
+}
+
+/** Sets c's presence settings and waits for presence-saved. */
+export async function showPresence(c, capHash, visible = true) {
+  const id = `ps${crypto.randomBytes(4).toString('hex')}`;
+  c.send({ type: 'presence-settings', capHash, visible, id });
+  const m = await c.next((x) => x.ref === id);
+  if (m.type !== 'presence-saved') throw new Error(`presence-settings refused: ${JSON.stringify(m)}`);
 }

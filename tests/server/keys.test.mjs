@@ -2,6 +2,7 @@
 // one-time prekey out once (also under 50 parallel requests), counts, caps and identity resets.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { login } from '../lib/ws.mjs';
 import { startServer } from '../lib/server.mjs';
 import { api, b64u, newIdentity, newUser, oneTimePrekeys, signedPrekey, x25519Public } from '../lib/api.mjs';
 
@@ -60,19 +61,48 @@ test('upload, then a bundle per GET, each one-time prekey handed out once', asyn
   assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: alice.token })).body, { count: 0, low: true });
 });
 
-test('50 parallel GETs for 20 one-time prekeys: every id handed out at most once', async () => {
+test('49 parallel GETs for 20 one-time prekeys: every id handed out at most once', async () => {
   const carol = await newUser(base, 'carol');
-  const dave = await newUser(base, 'dave');
+  // Seven requesters: each may take 3 of carol's one-time prekeys (KEYS_OTPK_PAIR_BURST).
+  const requesters = [];
+  for (let i = 0; i < 7; i++) requesters.push(await newUser(base, 'req'));
   const r = await upload(carol, newIdentity(), { otpks: oneTimePrekeys(100, 20) });
   assert.equal(r.status, 200);
   assert.equal(r.body.low, false);
-  const results = await Promise.all(Array.from({ length: 50 }, () =>
-    api(base, 'GET', `/api/keys/${carol.username}`, { token: dave.token })));
+  const results = await Promise.all(requesters.flatMap((q) => Array.from({ length: 7 }, () =>
+    api(base, 'GET', `/api/keys/${carol.username}`, { token: q.token }))));
   for (const b of results) assert.equal(b.status, 200);
   const ids = results.map((b) => b.body.oneTimePrekey).filter(Boolean).map((k) => k.id);
   assert.equal(ids.length, 20);
   assert.equal(new Set(ids).size, 20, 'no id handed out twice');
-  assert.equal(results.filter((b) => b.body.oneTimePrekey === null).length, 30);
+  assert.equal(results.filter((b) => b.body.oneTimePrekey === null).length, 29);
+});
+
+test('one requester gets at most 3 of a user\'s one-time prekeys, then bundles without one', async () => {
+  const erin = await newUser(base, 'erin');
+  const drainer = await newUser(base, 'drainer');
+  const friend = await newUser(base, 'friend');
+  const id = newIdentity();
+  assert.equal((await upload(erin, id, { otpks: oneTimePrekeys(1, 10) })).status, 200);
+  const erinWs = await login({ url: base }, erin.token);
+  const got = [];
+  for (let i = 0; i < 8; i++) {
+    const b = await api(base, 'GET', `/api/keys/${erin.username}`, { token: drainer.token });
+    assert.equal(b.status, 200, 'never refused for running out');
+    assert.equal(b.body.identityKey, id.publicKey);
+    got.push(b.body.oneTimePrekey);
+  }
+  assert.deepEqual(got.map((k) => k && k.id), [1, 2, 3, null, null, null, null, null]);
+  // Someone else still gets the next one; 7 are left for them.
+  const f = await api(base, 'GET', `/api/keys/${erin.username}`, { token: friend.token });
+  assert.equal(f.body.oneTimePrekey.id, 4);
+  const count = await api(base, 'GET', '/api/keys/me/count', { token: erin.token });
+  assert.equal(count.body.count, 6);
+  // Each fetch that took one (4 of them, each leaving fewer than 20) told erin's page to top up;
+  // the bundles without one did not.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(erinWs.messages.filter((m) => m.type === 'prekeys-low').length, 4);
+  erinWs.close();
 });
 
 test('the signed prekey signature is verified', async () => {

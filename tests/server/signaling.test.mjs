@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
 import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
 import net from 'node:net';
-import { connect, login } from '../lib/ws.mjs';
+import { connect, login, presenceCap, showPresence } from '../lib/ws.mjs';
 
 let server;
 let authDeadline; // a connection that never authenticates, watched while the other tests run
@@ -349,8 +349,10 @@ test('a second connection of the same user replaces the first (4409)', async () 
   const u = await newUser(server.url);
   const peer = await newUser(server.url);
   const first = await login(server, u.token);
+  const { cap, capHash } = presenceCap();
+  await showPresence(first, capHash);
   const p = await login(server, peer.token);
-  p.send({ type: 'subscribe', users: [u.username] });
+  p.send({ type: 'subscribe', users: [{ user: u.username, cap }] });
   assert.equal((await p.next((m) => m.type === 'presence')).state, 'online');
   const second = await login(server, u.token);
   const { code, reason } = await first.closed();
@@ -369,10 +371,15 @@ test('a second connection of the same user replaces the first (4409)', async () 
 test('presence: subscribe gets the current state, then changes', async () => {
   const carol = await newUser(server.url, 'carol');
   const dave = await newUser(server.url, 'dave');
+  const { cap, capHash } = presenceCap();
+  const d0 = await login(server, dave.token);
+  await showPresence(d0, capHash);
+  d0.close();
+  await new Promise((r) => setTimeout(r, 200));
   const c = await login(server, carol.token);
-  c.send({ type: 'subscribe', users: [dave.username, 'nobody-here'] });
+  c.send({ type: 'subscribe', users: [{ user: dave.username, cap }, { user: 'nobody-here', cap }] });
   assert.deepEqual(await c.next((m) => m.type === 'presence' && m.user === dave.username), { type: 'presence', user: dave.username, state: 'offline' });
-  await c.next((m) => m.type === 'presence' && m.user === 'nobody-here');
+  assert.equal((await c.next((m) => m.type === 'presence' && m.user === 'nobody-here')).state, 'unknown');
   const d = await login(server, dave.token);
   assert.equal((await c.next((m) => m.type === 'presence')).state, 'online');
   d.close();
@@ -382,6 +389,12 @@ test('presence: subscribe gets the current state, then changes', async () => {
   c.send({ type: 'subscribe', users: ['BAD NAME'] });
   await c.next(errorOf('invalid_message'));
   c.send({ type: 'subscribe', users: 'dave' });
+  await c.next(errorOf('invalid_message'));
+  for (const bad of [{ user: 'dave', cap: 'short' }, { user: 'dave', cap: 7 }, { cap }, { user: 5 }, { user: 'dave', cap: Buffer.alloc(32).toString('base64') + '=' }]) {
+    c.send({ type: 'subscribe', users: [bad], id: 'bad' });
+    await c.next(errorOf('invalid_message'));
+  }
+  c.send(`{"type":"subscribe","users":[{"user":"${dave.username}","cap":"${cap}","cap":"${cap}"}]}`);
   await c.next(errorOf('invalid_message'));
   c.close();
 });

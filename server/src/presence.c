@@ -1,0 +1,370 @@
+#include "presence.h"
+
+#include "log.h"
+#include "store.h"
+#include "wsloop.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One subscription of one connection. */
+struct watch {
+    struct ws *ws;
+    char user[33];
+    int has_cap;
+    unsigned char cap_hash[PRESENCE_HASH_BYTES];
+    int authorized;          /* the view last sent was the real state */
+    struct watch *next_user; /* the watched user's chain */
+    struct watch **pprev_user;
+    struct watch *next_ws;   /* the watcher's list */
+};
+
+/* A watcher: its connection and its subscriptions. */
+struct watcher {
+    struct ws *ws;
+    struct watch *list;
+    struct watcher *next;
+};
+
+/* A user who is online, with its settings. */
+struct online {
+    char user[33];
+    int has_cap;
+    unsigned char cap_hash[PRESENCE_HASH_BYTES];
+    int visible;
+    struct online *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct watch **by_user;     /* watches by watched user */
+static struct watcher **by_ws;     /* watchers by connection */
+static struct online **online_tab; /* online users */
+static size_t mask;
+
+/* capHash = HMAC-SHA256(key = "parley-presence-cap-v1", cap). */
+static void cap_hash(unsigned char out[PRESENCE_HASH_BYTES], const unsigned char cap[PRESENCE_CAP_BYTES])
+{
+    static const char key[] = PRESENCE_CAP_CONTEXT;
+    crypto_auth_hmacsha256_state st;
+
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, sizeof key - 1);
+    crypto_auth_hmacsha256_update(&st, cap, PRESENCE_CAP_BYTES);
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof st);
+}
+
+static size_t hash_name(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    return h & mask;
+}
+
+static size_t hash_ptr(const void *p)
+{
+    uintptr_t v = (uintptr_t)p;
+
+    v ^= v >> 17;
+    v *= 0x9E3779B1u;
+    return (size_t)(v ^ (v >> 13)) & mask;
+}
+
+int presence_init(int max_connections)
+{
+    size_t size = 64;
+
+    while (size < (size_t)max_connections * 2) {
+        size *= 2;
+    }
+    pthread_mutex_lock(&lock);
+    if (by_user == NULL) {
+        by_user = calloc(size, sizeof(struct watch *));
+        by_ws = calloc(size, sizeof(struct watcher *));
+        online_tab = calloc(size, sizeof(struct online *));
+        mask = size - 1;
+    }
+    pthread_mutex_unlock(&lock);
+    return by_user != NULL && by_ws != NULL && online_tab != NULL ? 0 : -1;
+}
+
+void presence_shutdown(void)
+{
+    pthread_mutex_lock(&lock);
+    if (by_ws != NULL) {
+        for (size_t i = 0; i <= mask; i++) {
+            while (by_ws[i] != NULL) {
+                struct watcher *w = by_ws[i];
+                by_ws[i] = w->next;
+                while (w->list != NULL) {
+                    struct watch *x = w->list;
+                    w->list = x->next_ws;
+                    free(x);
+                }
+                free(w);
+            }
+            while (online_tab[i] != NULL) {
+                struct online *o = online_tab[i];
+                online_tab[i] = o->next;
+                free(o);
+            }
+        }
+    }
+    free(by_user);
+    free(by_ws);
+    free(online_tab);
+    by_user = NULL;
+    by_ws = NULL;
+    online_tab = NULL;
+    pthread_mutex_unlock(&lock);
+}
+
+static struct online *find_online(const char *user)
+{
+    for (struct online *o = online_tab[hash_name(user)]; o != NULL; o = o->next) {
+        if (strcmp(o->user, user) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* Whether a watch sees the real state of a user with these settings. */
+static int allowed(const struct watch *w, int has_cap, const unsigned char *cap_hash, int visible)
+{
+    return visible && has_cap && w->has_cap &&
+           sodium_memcmp(w->cap_hash, cap_hash, PRESENCE_HASH_BYTES) == 0;
+}
+
+static void send_state(struct ws *ws, const char *user, const char *state)
+{
+    char text[128];
+    int n = snprintf(text, sizeof text, "{\"type\":\"presence\",\"user\":\"%s\",\"state\":\"%s\"}",
+                     user, state);
+
+    if (n > 0 && (size_t)n < sizeof text) {
+        (void)ws_send(ws, WS_OP_TEXT, text, (size_t)n);
+    }
+}
+
+static void unwatch_locked(struct ws *ws)
+{
+    struct watcher **p = &by_ws[hash_ptr(ws)];
+
+    for (; *p != NULL; p = &(*p)->next) {
+        if ((*p)->ws == ws) {
+            struct watcher *w = *p;
+            *p = w->next;
+            while (w->list != NULL) {
+                struct watch *x = w->list;
+                w->list = x->next_ws;
+                *x->pprev_user = x->next_user;
+                if (x->next_user != NULL) {
+                    x->next_user->pprev_user = x->pprev_user;
+                }
+                free(x);
+            }
+            free(w);
+            return;
+        }
+    }
+}
+
+void presence_unwatch(struct ws *ws)
+{
+    pthread_mutex_lock(&lock);
+    if (by_ws != NULL) {
+        unwatch_locked(ws);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void presence_watch(struct ws *ws, const struct presence_watch *list, int n)
+{
+    struct watcher *w = calloc(1, sizeof *w);
+    struct watch **made = calloc((size_t)n + 1, sizeof(struct watch *));
+    /* Settings of watched users who are offline, read before taking the lock. */
+    unsigned char (*stored_hash)[PRESENCE_HASH_BYTES] = calloc((size_t)n + 1, sizeof *stored_hash);
+    int *stored = calloc((size_t)n + 1, sizeof *stored);
+
+    if (w == NULL || made == NULL || stored_hash == NULL || stored == NULL) {
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        int has_cap = 0;
+        int visible = 0;
+        made[i] = calloc(1, sizeof *made[i]);
+        if (made[i] == NULL) {
+            goto out;
+        }
+        snprintf(made[i]->user, sizeof made[i]->user, "%s", list[i].user);
+        made[i]->ws = ws;
+        made[i]->has_cap = list[i].has_cap;
+        if (list[i].has_cap) {
+            cap_hash(made[i]->cap_hash, list[i].cap);
+            /* 1: visible, with a hash this watch matches. */
+            stored[i] = store_presence_get(list[i].user, stored_hash[i], &has_cap, &visible) == 1 &&
+                        allowed(made[i], has_cap, stored_hash[i], visible);
+        }
+    }
+    pthread_mutex_lock(&lock);
+    if (by_ws == NULL) {
+        pthread_mutex_unlock(&lock);
+        goto out;
+    }
+    unwatch_locked(ws);
+    w->ws = ws;
+    w->next = by_ws[hash_ptr(ws)];
+    by_ws[hash_ptr(ws)] = w;
+    for (int i = n - 1; i >= 0; i--) {
+        struct watch *x = made[i];
+        struct watch **head;
+        if (x == NULL) {
+            continue; /* cannot happen: every one was allocated above */
+        }
+        head = &by_user[hash_name(x->user)];
+        x->next_ws = w->list;
+        w->list = x;
+        x->next_user = *head;
+        if (*head != NULL) {
+            (*head)->pprev_user = &x->next_user;
+        }
+        x->pprev_user = head;
+        *head = x;
+    }
+    for (int i = 0; i < n; i++) {
+        struct watch *x = made[i];
+        const struct online *o;
+        if (x == NULL) {
+            continue;
+        }
+        o = find_online(x->user);
+        if (o != NULL) {
+            x->authorized = allowed(x, o->has_cap, o->cap_hash, o->visible);
+            send_state(ws, x->user, x->authorized ? "online" : "unknown");
+        } else {
+            x->authorized = stored[i];
+            send_state(ws, x->user, x->authorized ? "offline" : "unknown");
+        }
+        made[i] = NULL; /* linked: freed by unwatch */
+    }
+    w = NULL;
+    pthread_mutex_unlock(&lock);
+out:
+    if (made != NULL) {
+        for (int i = 0; i < n; i++) {
+            free(made[i]);
+        }
+    }
+    free(made);
+    free(w);
+    free(stored_hash);
+    free(stored);
+}
+
+/* Tells each watcher of o (or of user, going offline when o is NULL) its view, when it changed
+ * or always. lock held. */
+static void tell_watchers(const char *user, const struct online *o, int always)
+{
+    for (struct watch *x = by_user[hash_name(user)]; x != NULL; x = x->next_user) {
+        if (strcmp(x->user, user) != 0) {
+            continue;
+        }
+        if (o != NULL) {
+            int now = allowed(x, o->has_cap, o->cap_hash, o->visible);
+            if (now != x->authorized || (always && now)) {
+                send_state(x->ws, user, now ? "online" : "unknown");
+            }
+            x->authorized = now;
+        } else if (x->authorized) {
+            send_state(x->ws, user, "offline");
+        }
+    }
+}
+
+static void set_settings(struct online *o, const unsigned char *cap_hash, int visible)
+{
+    o->has_cap = cap_hash != NULL;
+    if (cap_hash != NULL) {
+        memcpy(o->cap_hash, cap_hash, PRESENCE_HASH_BYTES);
+    } else {
+        memset(o->cap_hash, 0, PRESENCE_HASH_BYTES);
+    }
+    o->visible = visible != 0;
+}
+
+void presence_online(const char *user, const unsigned char *cap_hash, int visible)
+{
+    pthread_mutex_lock(&lock);
+    if (online_tab != NULL) {
+        struct online *o = find_online(user);
+        if (o != NULL) {
+            set_settings(o, cap_hash, visible); /* a replaced connection: no change announced */
+            tell_watchers(user, o, 0);
+        } else if ((o = calloc(1, sizeof *o)) != NULL) {
+            snprintf(o->user, sizeof o->user, "%s", user);
+            set_settings(o, cap_hash, visible);
+            o->next = online_tab[hash_name(user)];
+            online_tab[hash_name(user)] = o;
+            tell_watchers(user, o, 1);
+        } else {
+            log_msg(LOG_ERROR, "presence: out of memory");
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void presence_offline(const char *user)
+{
+    pthread_mutex_lock(&lock);
+    if (online_tab != NULL) {
+        for (struct online **p = &online_tab[hash_name(user)]; *p != NULL; p = &(*p)->next) {
+            if (strcmp((*p)->user, user) == 0) {
+                struct online *o = *p;
+                *p = o->next;
+                free(o);
+                break;
+            }
+        }
+        tell_watchers(user, NULL, 0);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void presence_settings(const char *user, const unsigned char *cap_hash, int visible)
+{
+    pthread_mutex_lock(&lock);
+    if (online_tab != NULL) {
+        struct online *o = find_online(user);
+        if (o != NULL) {
+            set_settings(o, cap_hash, visible);
+            tell_watchers(user, o, 0);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void presence_identity_changed(const char *user)
+{
+    char text[96];
+    int n = snprintf(text, sizeof text, "{\"type\":\"identity-changed\",\"user\":\"%s\"}", user);
+
+    if (n <= 0 || (size_t)n >= sizeof text) {
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    if (by_user != NULL) {
+        for (struct watch *x = by_user[hash_name(user)]; x != NULL; x = x->next_user) {
+            if (strcmp(x->user, user) == 0) {
+                (void)ws_send(x->ws, WS_OP_TEXT, text, (size_t)n);
+            }
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}

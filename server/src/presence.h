@@ -1,0 +1,59 @@
+/*
+ * Presence, shown only to a user's contacts. A user hands its contacts a capability (32 random
+ * bytes) inside the Double Ratchet and tells the server only its hash, HMAC-SHA256 keyed with
+ * "parley-presence-cap-v1" (presence-settings);
+ * a watcher subscribes with the capability itself. The server reports a user's state
+ * ("online" / "offline") to a watcher whose capability hashes to the user's current hash while
+ * the user shows its presence, and "unknown" to everyone else: a stranger learns nothing, and
+ * with "Show when I'm online" off nobody does. The server keeps one hash per user and no list
+ * of contacts; who watches whom lives in memory only, for as long as the connection.
+ *
+ * Watchers are indexed by the user they watch, so a change costs the number of its watchers.
+ * Messages are sent under this module's lock, which is what keeps a watcher's connection alive
+ * while it is written to: presence_unwatch (called before a connection is freed) waits for it.
+ */
+#ifndef PARLEY_SERVER_PRESENCE_H
+#define PARLEY_SERVER_PRESENCE_H
+
+#include <stddef.h>
+
+#define PRESENCE_CAP_BYTES 32
+#define PRESENCE_HASH_BYTES 32
+#define PRESENCE_CAP_CONTEXT "parley-presence-cap-v1"
+
+struct ws;
+
+/* One subscription: the watched user (canonical name) and the capability presented, if any. */
+struct presence_watch {
+    char user[33];
+    int has_cap;
+    unsigned char cap[PRESENCE_CAP_BYTES];
+};
+
+/* The hash tables (sized for max_connections). 0 or -1. */
+int presence_init(int max_connections);
+void presence_shutdown(void);
+
+/* Replaces the subscriptions of connection ws and sends it one presence message per user with
+ * what it may see now. */
+void presence_watch(struct ws *ws, const struct presence_watch *list, int n);
+
+/* Drops every subscription of ws (before ws is freed). */
+void presence_unwatch(struct ws *ws);
+
+/* user came online with these settings (from the store), or its connection was replaced (no
+ * change is announced then unless its settings differ). */
+void presence_online(const char *user, const unsigned char *cap_hash, int visible);
+
+/* user went offline. */
+void presence_offline(const char *user);
+
+/* user changed its settings (cap_hash NULL: no capability): watchers whose view changes are
+ * told. */
+void presence_settings(const char *user, const unsigned char *cap_hash, int visible);
+
+/* Sends every watcher of user {"type":"identity-changed","user":user} (public knowledge: the
+ * directory answers anyone). */
+void presence_identity_changed(const char *user);
+
+#endif
