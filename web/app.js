@@ -314,6 +314,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
     throw e;
   }
   $('whoami').textContent = username;
+  $('show-presence').checked = state.messenger.showPresence;
   show('app-screen');
   renderAll();
   state.signaling.start();
@@ -434,6 +435,7 @@ function wireMessenger(m, s) {
     });
   });
   m.addEventListener('change', (ev) => {
+    if (ev.detail.name && m.requests.has(ev.detail.name)) renderRequests(); // messages that came with it
     renderContacts();
     if (!ev.detail.name || ev.detail.name === state.chat) renderChat();
   });
@@ -442,6 +444,7 @@ function wireMessenger(m, s) {
     const { name, text } = ev.detail;
     notice(name, `${name} ${text}`);
   });
+  m.addEventListener('alert', (ev) => banner(ev.detail));
   m.addEventListener('problem', (ev) => {
     console.warn('Parley:', ev.detail);
   });
@@ -490,8 +493,15 @@ function renderRequests() {
     }));
     decline.addEventListener('click', () => busy([accept, decline], () => m.answerRequest(name, false)));
     const who = el('strong', { textContent: name });
+    // What they wrote while the request waited (it came with the request, by mail): shown as
+    // text only, unacknowledged until Accept.
+    const waiting = m.history(name).filter((x) => x.from === 'them');
+    const said = waiting.length
+      ? el('ol', { className: 'request-messages', 'aria-label': `Messages from ${name}` },
+        ...waiting.slice(-20).map((x) => el('li', { textContent: x.text })))
+      : '';
     box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Request from ${name}` },
-      el('p', {}, who, ' wants to chat with you.'),
+      el('p', {}, who, ' wants to chat with you.'), said,
       el('div', { className: 'actions' }, accept, decline)));
   }
 }
@@ -501,6 +511,7 @@ const STATUS_TEXT = {
   connecting: 'connecting…',
   online: 'online',
   offline: 'offline',
+  hidden: 'presence hidden',
 };
 
 function renderContacts() {
@@ -593,7 +604,9 @@ function closeChat() {
   (item || $('contact')).focus();
 }
 
-const DELIVERY = { queued: 'waiting to send', sent: 'sent', delivered: 'delivered' };
+// sending: still on this device; sent: the peer's link took it or the server stored it for them;
+// delivered: their receipt came.
+const DELIVERY = { queued: 'sending', sent: 'sent', delivered: 'delivered' };
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
 
@@ -607,7 +620,13 @@ function renderChat() {
   $('chat-name').textContent = name;
   const status = !c ? '' : c.status === 'pending' ? `waiting for ${name} to accept`
     : c.status === 'declined' ? 'not connected: start the chat again to reconnect'
-      : { connected: 'connected, end-to-end encrypted', connecting: 'connecting…', online: 'online, connecting…', offline: `${name} is offline; messages wait here` }[m.linkState(name)];
+      : {
+        connected: 'connected, end-to-end encrypted',
+        connecting: 'connecting…',
+        online: 'online, connecting…',
+        offline: `${name} is offline; messages wait for them on the server`,
+        hidden: `${name} does not show when they are online; messages wait for them on the server`,
+      }[m.linkState(name)];
   $('chat-status').textContent = status;
   $('verify').textContent = c?.verified ? 'Verified ✓' : 'Verify';
   $('verify').setAttribute('aria-label', c?.verified ? 'Verify (verified)' : 'Verify');
@@ -821,6 +840,10 @@ function wire() {
     });
   });
   $('identity-accept').addEventListener('click', () => busy($('identity-accept'), () => state.messenger.acknowledgeIdentity(state.chat)));
+  $('show-presence').addEventListener('change', (ev) => {
+    const box = ev.target;
+    busy(box, () => state.messenger?.setShowPresence(box.checked));
+  });
   $('banner-close').addEventListener('click', () => banner(''));
   $('banner-action').addEventListener('click', () => bannerAction?.run());
 }

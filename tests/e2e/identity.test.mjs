@@ -70,7 +70,7 @@ test('a contact who logged in from a new browser while we were away: at log-in t
     // Bob goes; a message typed to him now waits, encrypted under the session that is about to die.
     assert.deepEqual(b.problems, [], 'bob: no console errors');
     await leave(b);
-    await a.page.waitForFunction((name) => document.getElementById('chat-status').textContent === `${name} is offline; messages wait here`,
+    await a.page.waitForFunction((name) => document.getElementById('chat-status').textContent === `${name} is offline; messages wait for them on the server`,
       bName, { timeout: WAIT });
     await send(a, 'typed while you were away');
     assert.notEqual((await transcript(a.page)).at(-1).state, 'delivered');

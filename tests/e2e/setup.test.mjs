@@ -153,7 +153,7 @@ test('a request to someone offline goes out when they come online, and the chat 
     await startChat(a, b.name);
     const notice = a.page.locator('#chat-notice'); // in the chat Alice has open
     await a.page.waitForFunction((name) => document.getElementById('chat-notice').textContent
-      === `${name} is not online right now; the request goes out when they come online.`, b.name, { timeout: WAIT });
+      === `${name} is not online right now; your request waits for them on the server.`, b.name, { timeout: WAIT });
     assert.equal(await notice.isVisible(), true);
     await send(a, 'for when you are back');
 

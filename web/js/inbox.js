@@ -1,0 +1,259 @@
+//# allFunctionsCalledOnLoad
+// The inbox: ratchet messages from a peer (docs/PROTOCOL.md 12.6), from the data channel or from
+// the server's mailbox (12.11): chat messages into the transcript, answered with a receipt;
+// receipts mark own messages delivered; an accept, a decline or a capability updates the contact.
+// Mail comes in batches (up to 64 envelopes the server sends before we acknowledge): each batch
+// is decrypted in memory, stored in one transaction, answered with one receipt per sender, and
+// only then acknowledged to the server, which deletes it.
+import * as core from '../core/parley.js';
+import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, fromUtf8, toB64u } from './encoding.js';
+import { MAX_TEXT } from './transcript.js';
+
+const MAX_ACK_IDS = 256;
+const MAIL_BATCH = 64; // envelopes handled per transaction
+// How far a peer's timestamp may be from our clock (strictly less) and still be shown: 366 days.
+// Wide on purpose: messages sent long ago may arrive late (queued while we were away); the check
+// only keeps nonsense out (a bad date would break rendering).
+const MAX_PEER_TIME_SKEW_MS = 366 * 24 * 3600 * 1000;
+
+// A peer's timestamp, kept only when it is a sane date, otherwise the time of receipt.
+function peerTime(ts) {
+  const n = Number(ts);
+  return Number.isFinite(n) && Math.abs(n - Date.now()) < MAX_PEER_TIME_SKEW_MS ? n : Date.now();
+}
+
+function parsePayload(bytes) {
+  try {
+    const v = JSON.parse(fromUtf8(bytes));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export const inboxMethods = {
+  // A ratchet message from the data channel.
+  async onData(name, bytes) {
+    const session = await this.session(name);
+    if (!session) return;
+    let plaintext;
+    try {
+      plaintext = session.decrypt(bytes);
+    } catch (e) {
+      if (e instanceof core.ParleyError) return; // refused: state unchanged
+      throw e;
+    }
+    const effect = this.applyPayload(name, parsePayload(plaintext));
+    if (effect.receipt) {
+      const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [effect.receipt] }));
+      await this.persist(name, session, effect.indexes, effect.contactsChanged);
+      this.links.get(name)?.send(ack);
+    } else {
+      await this.persist(name, session, effect.indexes, effect.contactsChanged);
+    }
+    this.afterPayload(name, effect);
+  },
+
+  /**
+   * What a decrypted payload changes, in memory (the caller stores the session with it):
+   * {indexes, contactsChanged, receipt (a message id to acknowledge), accepted, declined}.
+   * Messages of someone whose request waits for the person are kept, unacknowledged: the
+   * receipt would tell them the request was read.
+   */
+  applyPayload(name, inner) {
+    const effect = { indexes: null, contactsChanged: false, receipt: null, accepted: false, declined: false };
+    if (!inner) return effect;
+    const c = this.contacts[name];
+    const history = this.history(name);
+    if (inner.t === 'msg' && typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
+      if (!this.histories.has(name)) this.histories.set(name, history);
+      if (!this.seen(name, inner.id)) {
+        history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: peerTime(inner.ts), state: 'received' });
+        effect.indexes = [history.length - 1];
+        if (this.activeChat !== name && c) {
+          c.unread = (c.unread || 0) + 1;
+          effect.contactsChanged = true;
+        }
+      }
+      if (c && c.status === 'active') effect.receipt = inner.id;
+    } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
+      const touched = [];
+      // Receipts are for recent messages: search from the end.
+      for (let i = history.length - 1; i >= 0 && touched.length < inner.ids.length; i -= 1) {
+        const m = history[i];
+        if (m.from === 'me' && m.state !== 'delivered' && inner.ids.includes(m.id)) {
+          m.state = 'delivered';
+          touched.push(i);
+        }
+      }
+      if (touched.length) effect.indexes = touched;
+    } else if (inner.t === 'accept' && c && (c.status === 'pending' || c.status === 'active')) {
+      // They accepted our request (by mail, or on the link before chat-accept came).
+      if (c.status === 'pending' || c.hello !== undefined) {
+        c.status = 'active';
+        delete c.hello;
+        delete c.helloMailed;
+        effect.accepted = true;
+      }
+      this.takeCap(name, inner.cap);
+      effect.contactsChanged = true;
+    } else if (inner.t === 'cap' && c) {
+      effect.contactsChanged = this.takeCap(name, inner.cap);
+    } else if (inner.t === 'decline' && c && c.status === 'pending') {
+      effect.declined = true;
+    }
+    return effect;
+  },
+
+  // What follows a payload once it is stored: a chat that opened goes on, a declined one ends.
+  afterPayload(name, effect) {
+    if (effect.indexes || effect.contactsChanged) this.changed(name);
+    if (effect.accepted) {
+      this.subscribe();
+      this.connect(name, true);
+      this.flush(name).catch((e) => this.report(e));
+    }
+    if (effect.declined) this.serial(() => this.declined(name));
+  },
+
+  // ---- mail ---------------------------------------------------------------------------------------
+
+  // {"type":"mail","id":N,"env":B64} from the server: handled in batches, in the queue.
+  onMail(msg) {
+    this.mailIn = this.mailIn || [];
+    this.mailIn.push(msg);
+    if (this.mailDraining) return;
+    this.mailDraining = true;
+    this.serial(() => this.drainMail()).catch((e) => this.report(e)).finally(() => {
+      this.mailDraining = false;
+      if (this.mailIn.length && !this.stopped) this.onMail(this.mailIn.pop());
+    });
+  },
+
+  async drainMail() {
+    while (this.mailIn.length && !this.stopped) {
+      const batch = this.mailIn.splice(0, MAIL_BATCH);
+      await this.takeMail(batch);
+    }
+  },
+
+  // One batch: opened and decrypted in order; what they change stored in one transaction; then
+  // receipts; then the server is told it may delete them.
+  async takeMail(batch) {
+    const done = [];
+    const touched = new Map(); // name -> {indexes: Set, receipts: [], effects: []}
+    let contactsChanged = false;
+    let unreadable = 0;
+    const commit = async () => {
+      if (!touched.size && !contactsChanged && !done.length) return;
+      const records = [];
+      for (const [name, t] of touched) {
+        const s = this.sessions.get(name);
+        if (s) records.push(this.vault.sessionRecord(name, s));
+        if (t.indexes.size) records.push(...this.historyRecords(name, [...t.indexes]));
+      }
+      if (contactsChanged) records.push(...this.contactsRecords());
+      if (records.length) await this.vault.putMany(records);
+      const work = [...touched];
+      touched.clear();
+      contactsChanged = false;
+      for (const [name, t] of work) {
+        for (let i = 0; i < t.receipts.length; i += MAX_ACK_IDS) {
+          await this.sendControl(name, { t: 'ack', ids: t.receipts.slice(i, i + MAX_ACK_IDS) });
+        }
+        for (const effect of t.effects) this.afterPayload(name, effect);
+        if (t.indexes.size) this.changed(name);
+      }
+      for (let i = 0; i < done.length; i += MAX_ACK_IDS) {
+        this.signaling.send({ type: 'mail-ack', ids: done.slice(i, i + MAX_ACK_IDS) });
+      }
+      done.length = 0;
+    };
+    for (const m of batch) {
+      if (!Number.isSafeInteger(m.id) || m.id < 1) continue; // nothing to acknowledge it by
+      const result = await this.openMail(m.env);
+      if (result === 'unreadable') {
+        unreadable += 1;
+      } else if (result?.request) {
+        await commit(); // what came before it is stored first
+        await this.takeMailRequest(result);
+      } else if (result) {
+        const { name, effect } = result;
+        let t = touched.get(name);
+        if (!t) {
+          t = { indexes: new Set(), receipts: [], effects: [] };
+          touched.set(name, t);
+        }
+        for (const i of effect.indexes || []) t.indexes.add(i);
+        if (effect.receipt) t.receipts.push(effect.receipt);
+        if (effect.accepted || effect.declined) t.effects.push(effect);
+        contactsChanged = contactsChanged || effect.contactsChanged;
+      }
+      done.push(m.id);
+    }
+    await commit();
+    if (unreadable) {
+      this.dispatchEvent(new CustomEvent('alert', {
+        detail: `${unreadable === 1 ? 'A message' : `${unreadable} messages`} waiting for you on the server could not be read (not sealed for this account, or damaged) and ${unreadable === 1 ? 'was' : 'were'} discarded.`,
+      }));
+    }
+  },
+
+  /**
+   * Opens one envelope: null for a repeat (nothing to do), 'unreadable', {request} for the
+   * first message of a new session (a chat request), or {name, effect} for a payload decrypted
+   * with the session we hold (its new state kept in memory for the batch's transaction).
+   */
+  async openMail(env) {
+    let opened;
+    try {
+      opened = this.account.openSealed(fromB64u(env));
+    } catch (e) {
+      if (e instanceof core.ParleyError || e instanceof Error) return 'unreadable';
+      throw e;
+    }
+    const name = opened.sender;
+    const message = opened.message;
+    if (!USERNAME_RE.test(name) || name === this.me) return 'unreadable';
+    let type;
+    try {
+      type = core.messageType(message);
+    } catch {
+      return 'unreadable';
+    }
+    const session = await this.session(name);
+    if (session && equalBytes(session.peerIdentity(), opened.senderIdentity)) {
+      let plaintext = null;
+      try {
+        plaintext = session.decrypt(message);
+      } catch (e) {
+        if (!(e instanceof core.ParleyError)) throw e;
+        if (e.codeName === 'DUPLICATE') return null; // delivered twice (at least once on the wire)
+        if (type !== core.MESSAGE_PREKEY) return 'unreadable';
+      }
+      if (plaintext) return { name, effect: this.applyPayload(name, parsePayload(plaintext)) };
+    }
+    // A new session: the first message must name the same identity as the envelope.
+    if (type === core.MESSAGE_PREKEY && equalBytes(core.messageSenderIdentity(message), opened.senderIdentity)) {
+      return { request: true, name, message, identityKey: toB64u(opened.senderIdentity) };
+    }
+    return 'unreadable';
+  },
+
+  // A chat request that came by mail. The envelope's name is the sender's own claim: the
+  // directory must give that name the same identity key (the server authenticates the sender of
+  // a relayed request; nobody authenticates a sealed one).
+  async takeMailRequest({ name, message, identityKey }) {
+    const known = this.contacts[name]?.identityKey === identityKey;
+    if (!known) {
+      const directory = await this.fetchIdentity(name);
+      if (!directory || directory.identityKey !== identityKey) {
+        this.dispatchEvent(new CustomEvent('alert', {
+          detail: `A chat request signed "${name}" did not match ${name}'s keys on the server and was discarded.`,
+        }));
+        return;
+      }
+    }
+    await this.takeRequest(name, { hello: toB64u(message) }, message, null);
+  },
+};
