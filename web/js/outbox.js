@@ -138,13 +138,13 @@ export const outboxMethods = {
    * then sent over the open link, or else by mail. Not kept if neither route is open: a receipt
    * lost is sent again when the message is.
    */
-  async sendControl(name, payload) {
+  async sendControl(name, payload, identityKey = null) {
     const session = await this.session(name);
     if (!session) return;
     const wire = session.encrypt(JSON.stringify(payload));
     await this.persist(name, session);
     if (this.links.get(name)?.send(wire)) return;
-    this.mailWire(name, wire, null);
+    this.mailWire(name, wire, null, identityKey);
   },
 
   // Over the open link: in batches, each stored before it leaves.
@@ -243,12 +243,14 @@ export const outboxMethods = {
   // Seals a ratchet message to the contact and hands it to the server (mail-put). What to do
   // once it is stored is kept with its id: the hello marked mailed, an entry "sent", a control
   // handed. Without a connection nothing leaves (the next ready mails again).
-  mailWire(name, wire, what) {
-    const c = this.contacts[name] || (this.requests.has(name) ? { identityKey: this.requests.get(name).identityKey } : null);
-    if (!c?.identityKey) return;
+  // identityKey: theirs, when they are neither a contact nor a waiting request (a request being
+  // declined).
+  mailWire(name, wire, what, identityKey = null) {
+    const key = identityKey || this.contacts[name]?.identityKey || this.requests.get(name)?.identityKey;
+    if (!key) return;
     let envelope;
     try {
-      envelope = this.account.sealTo(fromB64u(c.identityKey), this.me, wire);
+      envelope = this.account.sealTo(fromB64u(key), this.me, wire);
     } catch (e) {
       if (e instanceof core.ParleyError && e.codeName === 'TOO_LARGE') {
         // Larger than the mailbox takes (64 KiB): it waits for a link.

@@ -185,7 +185,7 @@ export const requestMethods = {
       if (!this.contacts[name] || this.contacts[name].status !== 'active') {
         // Told inside the session too, by mail when they are away, before it is dropped.
         if (writing) await writing.catch(() => {});
-        await this.sendControl(name, { t: 'decline' }).catch((e) => this.report(e));
+        await this.sendControl(name, { t: 'decline' }, req.identityKey).catch((e) => this.report(e));
         this.dropLink(name);
         this.dropSession(name);
         await this.vault.deleteSession(name);
