@@ -6,7 +6,6 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 
 #include "accounts.h"
 #include "api.h"
-#include "b64.h"
 #include "config.h"
 #include "http.h"
 #include "keys.h"
@@ -15,6 +14,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include "presence.h"
 #include "store.h"
 #include "ratelimit.h"
+#include "client.h"
 #include "relay.h"
 #include "wsloop.h"
 
@@ -28,24 +28,6 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include <string.h>
 #include <time.h>
 
-struct client {
-    struct ws *ws;
-    unsigned long long cid; /* a number no other connection of this run has */
-    char user[USERNAME_MAX + 1];
-    char addr[48];
-    int authed;
-    int registered; /* in the list of authenticated users (not replaced) */
-    int closing;    /* a close frame was sent: later messages are dropped */
-    int refs;       /* other threads writing to ws right now */
-    double connected_at;
-    struct rl_bucket bucket;
-    double window_start;
-    int window_msgs;
-    int abusive_windows;
-    struct client *next;  /* list of every open connection */
-    struct client *prev;
-    struct client *hnext; /* chain of its bucket in the user table, while registered */
-};
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t refs_zero = PTHREAD_COND_INITIALIZER;
@@ -67,35 +49,7 @@ static int stopping;
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
 
-static const char *const reserved_types[] = {
-    "auth", "ready", "error", "subscribe", "presence", "identity-changed", "ping", "pong",
-    "get-bundle", "bundle", "mail-put", "mail-stored", "mail", "mail-ack", "presence-settings",
-    "presence-saved", "prekeys-low"};
 
-int signaling_type_relayable(const char *type)
-{
-    size_t len;
-
-    if (type == NULL) {
-        return 0;
-    }
-    len = strnlen(type, 33);
-    if (len < 1 || len > 32 || type[0] < 'a' || type[0] > 'z') {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        char c = type[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-            return 0;
-        }
-    }
-    for (size_t i = 0; i < sizeof reserved_types / sizeof reserved_types[0]; i++) {
-        if (strcmp(type, reserved_types[i]) == 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* ---- Writing --------------------------------------------------------------------------------- */
 
@@ -104,7 +58,7 @@ static void write_text(struct ws *ws, const char *text)
     (void)ws_send(ws, WS_OP_TEXT, text, strlen(text));
 }
 
-static void write_object(struct ws *ws, cJSON *obj)
+void client_write_object(struct ws *ws, cJSON *obj)
 {
     char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
 
@@ -116,7 +70,7 @@ static void write_object(struct ws *ws, cJSON *obj)
 }
 
 /* {"type":"error","code":...,"message":...,"ref":ref} */
-static void send_error(struct ws *ws, const char *code, const char *message,
+void client_send_error(struct ws *ws, const char *code, const char *message,
                        const cJSON *ref)
 {
     cJSON *obj = cJSON_CreateObject();
@@ -130,7 +84,7 @@ static void send_error(struct ws *ws, const char *code, const char *message,
     if (ref != NULL) {
         cJSON_AddItemToObject(obj, "ref", cJSON_Duplicate(ref, 1));
     }
-    write_object(ws, obj);
+    client_write_object(ws, obj);
 }
 
 /* Takes a reference on c (reg_lock held) so that it can be written to without the lock. */
@@ -139,7 +93,7 @@ static void hold(struct client *c)
     c->refs++;
 }
 
-static void release(struct client *c)
+void client_release(struct client *c)
 {
     pthread_mutex_lock(&reg_lock);
     c->refs--;
@@ -187,8 +141,8 @@ static struct client *find_user(const char *user)
     return NULL;
 }
 
-/* The open connection of user, held (release() it when done), or NULL. */
-static struct client *hold_user(const char *user)
+/* The open connection of user, held (client_release() it when done), or NULL. */
+struct client *client_hold_user(const char *user)
 {
     struct client *peer;
 
@@ -207,14 +161,14 @@ static struct client *hold_user(const char *user)
  * cid is 0). */
 static int send_to_user(const char *user, unsigned long long cid, const char *text, size_t len)
 {
-    struct client *peer = hold_user(user);
+    struct client *peer = client_hold_user(user);
     int rc = -1;
 
     if (peer != NULL) {
         if (cid == 0 || peer->cid == cid) {
             rc = ws_send(peer->ws, WS_OP_TEXT, text, len);
         }
-        release(peer);
+        client_release(peer);
     }
     return rc;
 }
@@ -263,7 +217,7 @@ static void close_matching(const char *user, int code, const char *reason)
             return;
         }
         ws_close(target->ws, code, reason);
-        release(target);
+        client_release(target);
     }
 }
 
@@ -472,7 +426,7 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
                            : result == AUTH_REVOKED ? "token_revoked"
                                                     : "invalid_token";
         log_msg(LOG_INFO, "ws: authentication failed (%s) from %s", code, c->addr);
-        send_error(c->ws, code, "authentication failed", ref);
+        client_send_error(c->ws, code, "authentication failed", ref);
         return close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication failed");
     }
     pthread_mutex_lock(&reg_lock);
@@ -493,14 +447,14 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     if (old != NULL) {
         log_msg(LOG_INFO, "ws: %s replaced an older connection", acc.username);
         ws_close(old->ws, WS_CLOSE_REPLACED, "replaced by a newer connection");
-        release(old);
+        client_release(old);
     }
     log_msg(LOG_INFO, "ws: authenticated %s (%s)", c->user, c->addr);
     ready = cJSON_CreateObject();
     if (ready != NULL) {
         cJSON_AddStringToObject(ready, "type", "ready");
         cJSON_AddStringToObject(ready, "user", c->user);
-        write_object(c->ws, ready);
+        client_write_object(c->ws, ready);
     }
     mailbox_online(c->user, c->cid);
     {
@@ -515,196 +469,9 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     return 1;
 }
 
-static int has_repeated_key(const cJSON *msg);
 
-/* {"type":"subscribe","users":[{"user":NAME,"cap":B64},...]}: a name alone (a string) or
- * without cap sees "unknown" (presence.h). */
-static int handle_subscribe(struct client *c, const cJSON *msg, const cJSON *ref)
-{
-    const cJSON *users = cJSON_GetObjectItemCaseSensitive(msg, "users");
-    const cJSON *item;
-    struct presence_watch *list;
-    int n = 0;
 
-    if (!cJSON_IsArray(users)) {
-        send_error(c->ws, "invalid_message",
-                   "subscribe needs users: an array of {user, cap} objects or usernames", ref);
-        return 1;
-    }
-    if (cJSON_GetArraySize(users) > WS_SUBSCRIBE_MAX) {
-        send_error(c->ws, "too_many_subscriptions", "at most 256 users per subscribe", ref);
-        return 1;
-    }
-    list = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *list);
-    if (list == NULL) {
-        send_error(c->ws, "internal", "out of memory", ref);
-        return 1;
-    }
-    cJSON_ArrayForEach(item, users)
-    {
-        const cJSON *name = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "user")
-                                                 : item;
-        const cJSON *cap = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "cap")
-                                                : NULL;
-        struct presence_watch *w = &list[n];
-        if (!cJSON_IsString(name) || account_username_fold(name->valuestring, w->user) == NULL ||
-            (cap != NULL && (!cJSON_IsString(cap) ||
-                             b64_decode_exact(cap->valuestring, w->cap, PRESENCE_CAP_BYTES) != 0)) ||
-            (cJSON_IsObject(item) && has_repeated_key(item))) {
-            sodium_memzero(list, sizeof *list * ((size_t)n + 1));
-            free(list);
-            send_error(c->ws, "invalid_message",
-                       "users must hold valid usernames, each alone or as {user, cap} with a "
-                       "32-byte cap in base64url",
-                       ref);
-            return 1;
-        }
-        w->has_cap = cap != NULL;
-        n++;
-    }
-    presence_watch(c->ws, list, n);
-    sodium_memzero(list, sizeof *list * (size_t)n);
-    free(list);
-    return 1;
-}
 
-/* {"type":"presence-settings","capHash":B64|null,"visible":BOOL}: what contacts present to see
- * this user, and whether anyone does; answered {"type":"presence-saved","ref":...}. */
-static int handle_presence_settings(struct client *c, const cJSON *msg, const cJSON *ref)
-{
-    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(msg, "capHash");
-    const cJSON *visible = cJSON_GetObjectItemCaseSensitive(msg, "visible");
-    unsigned char cap_hash[PRESENCE_HASH_BYTES];
-    int has_cap = cJSON_IsString(hash);
-    cJSON *saved;
-
-    if ((!has_cap && !cJSON_IsNull(hash)) || !cJSON_IsBool(visible) ||
-        (has_cap && b64_decode_exact(hash->valuestring, cap_hash, sizeof cap_hash) != 0)) {
-        send_error(c->ws, "invalid_message",
-                   "presence-settings needs capHash (32 bytes in base64url, or null) and visible "
-                   "(a boolean)",
-                   ref);
-        return 1;
-    }
-    if (store_presence_set(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible)) != 0) {
-        send_error(c->ws, "internal", "the settings could not be saved; try again", ref);
-        return 1;
-    }
-    presence_settings(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible));
-    saved = cJSON_CreateObject();
-    if (saved != NULL) {
-        cJSON_AddStringToObject(saved, "type", "presence-saved");
-        if (ref != NULL) {
-            cJSON_AddItemToObject(saved, "ref", cJSON_Duplicate(ref, 1));
-        }
-        write_object(c->ws, saved);
-    }
-    return 1;
-}
-
-static int handle_relay(struct client *c, cJSON *msg, const char *type, const cJSON *ref)
-{
-    const char *to = NULL;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "to");
-    struct client *peer;
-    char *text;
-    int known;
-
-    if (!signaling_type_relayable(type)) {
-        send_error(c->ws, "invalid_type",
-                   "type must match ^[a-z][a-z0-9-]{0,31}$ and not be reserved by the server",
-                   ref);
-        return 1;
-    }
-    if (cJSON_IsString(t)) {
-        char folded[USERNAME_MAX + 1];
-        if (account_username_fold(t->valuestring, folded) != NULL) {
-            memcpy(t->valuestring, folded, strlen(folded) + 1); /* same length, canonical form */
-        }
-        to = t->valuestring;
-    }
-    if (!account_username_valid(to)) {
-        send_error(c->ws, "invalid_recipient", "to must be a valid username", ref);
-        return 1;
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(msg, "from");
-    if (cJSON_AddStringToObject(msg, "from", c->user) == NULL) {
-        send_error(c->ws, "internal", "out of memory", ref);
-        return 1;
-    }
-    text = cJSON_PrintUnformatted(msg);
-    if (text == NULL) {
-        send_error(c->ws, "internal", "out of memory", ref);
-        return 1;
-    }
-    peer = hold_user(to);
-    if (peer != NULL) {
-        int rc = ws_relay(peer->ws, text, strlen(text));
-        release(peer);
-        cJSON_free(text);
-        if (rc == WS_BUSY) {
-            send_error(c->ws, "recipient_busy",
-                       "the recipient is not reading fast enough; the message was not relayed",
-                       ref);
-        }
-        return 1;
-    }
-    cJSON_free(text);
-    known = accounts_exists(to, NULL);
-    if (known == 1) {
-        send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
-    } else {
-        send_error(c->ws, "unknown_recipient", "no such user", ref);
-    }
-    return 1;
-}
-
-/*
- * The common case without a cJSON tree: an authenticated client's well-formed message of a
- * relayable type to a connected user (relay.h says which messages qualify). Returns 1 when it
- * was relayed, 0 when the general path must take it (it also answers every error).
- */
-static int relay_fast(struct client *c, const char *data, size_t len)
-{
-    size_t from_len = strlen(c->user);
-    char *frame = malloc(WS_HEADER_MAX + len + from_len + RELAY_EXTRA);
-    char *out;
-    struct relay_fields f;
-    char type[33];
-    char to[USERNAME_MAX + 1];
-    char folded[USERNAME_MAX + 1];
-    struct client *peer = NULL;
-    size_t n;
-    int rc;
-
-    if (frame == NULL) {
-        return 0;
-    }
-    out = frame + WS_HEADER_MAX;
-    n = relay_rewrite(data, len, c->user, out, &f);
-    if (n == 0 || f.type_len >= sizeof type || f.to_len >= sizeof to) {
-        free(frame);
-        return 0;
-    }
-    memcpy(type, out + f.type_off, f.type_len);
-    type[f.type_len] = '\0';
-    memcpy(to, out + f.to_off, f.to_len);
-    to[f.to_len] = '\0';
-    if (!signaling_type_relayable(type) || account_username_fold(to, folded) == NULL) {
-        free(frame);
-        return 0;
-    }
-    memcpy(out + f.to_off, folded, f.to_len); /* same length, canonical form */
-    peer = hold_user(folded);
-    if (peer == NULL) {
-        free(frame);
-        return 0; /* offline or unknown: the general path says which */
-    }
-    rc = ws_relay_frame(peer->ws, frame, n);
-    release(peer);
-    free(frame);
-    return rc != WS_BUSY; /* the general path answers recipient_busy with the message's ref */
-}
 
 /* Token bucket per connection; 0 when the message must be dropped, -1 to close. */
 static int admit(struct client *c)
@@ -738,69 +505,7 @@ static const cJSON *message_ref(const cJSON *msg)
     return NULL;
 }
 
-/* 1 when the top level of an object names a key twice, or has more than RELAY_KEYS_MAX keys
- * (which bounds this quadratic check; messages have a handful). */
-static int has_repeated_key(const cJSON *msg)
-{
-    int n = 0;
 
-    if (!cJSON_IsObject(msg)) {
-        return 0;
-    }
-    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
-        if (++n > RELAY_KEYS_MAX) {
-            return 1;
-        }
-    }
-    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
-        for (const cJSON *b = a->next; b != NULL; b = b->next) {
-            if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* {"type":"get-bundle","user":NAME[,"id":ID]}: NAME's prekey bundle exactly as
- * GET /api/keys/{NAME} gives it (one one-time prekey consumed, the same throttle), answered as
- * {"type":"bundle","bundle":{...},"ref":ID}; a refusal as an error with the HTTP endpoint's code
- * (rate_limited with retryAfter in seconds). Saves the page an HTTP request when starting a chat. */
-static int handle_get_bundle(struct client *c, const cJSON *msg, const cJSON *ref)
-{
-    const cJSON *user = cJSON_GetObjectItemCaseSensitive(msg, "user");
-    struct keys_refusal why;
-    cJSON *bundle;
-    cJSON *out;
-
-    if (!cJSON_IsString(user)) {
-        send_error(c->ws, "invalid_message", "get-bundle needs a string user", ref);
-        return 1;
-    }
-    bundle = keys_fetch(c->user, user->valuestring, &why);
-    out = cJSON_CreateObject();
-    if (out == NULL || (bundle != NULL && (cJSON_AddStringToObject(out, "type", "bundle") == NULL ||
-                                           !cJSON_AddItemToObject(out, "bundle", bundle)))) {
-        /* The one-time prekey is spent all the same (as when an HTTP answer is lost). */
-        cJSON_Delete(bundle);
-        cJSON_Delete(out);
-        send_error(c->ws, "internal", "out of memory", ref);
-        return 1;
-    }
-    if (bundle == NULL) {
-        cJSON_AddStringToObject(out, "type", "error");
-        cJSON_AddStringToObject(out, "code", why.code);
-        cJSON_AddStringToObject(out, "message", why.message);
-        if (why.status == 429) {
-            cJSON_AddNumberToObject(out, "retryAfter", why.retry_after);
-        }
-    }
-    if (ref != NULL) {
-        cJSON_AddItemToObject(out, "ref", cJSON_Duplicate(ref, 1));
-    }
-    write_object(c->ws, out);
-    return 1;
-}
 
 static int handle_text(struct client *c, const char *data, size_t len)
 {
@@ -810,14 +515,14 @@ static int handle_text(struct client *c, const char *data, size_t len)
     int rc = 1;
 
     if (msg == NULL) {
-        send_error(c->ws, "invalid_json", "the message is not valid JSON", NULL);
+        client_send_error(c->ws, "invalid_json", "the message is not valid JSON", NULL);
         return 1;
     }
-    if (has_repeated_key(msg)) {
+    if (messages_repeated_key(msg)) {
         /* Parsers disagree on which of two equal keys counts (cJSON: the first; browsers: the
          * last): {"type":"offer",...,"type":"presence"} would be checked as one type and read
          * as another. */
-        send_error(c->ws, "invalid_message",
+        client_send_error(c->ws, "invalid_message",
                    "a message may not repeat a key, and has at most 64 top-level keys", NULL);
         cJSON_Delete(msg);
         return c->authed ? 1 : close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
@@ -828,7 +533,7 @@ static int handle_text(struct client *c, const char *data, size_t len)
                                       : NULL)
                                : NULL;
     if (type == NULL) {
-        send_error(c->ws, "invalid_message", "a message is a JSON object with a string type",
+        client_send_error(c->ws, "invalid_message", "a message is a JSON object with a string type",
                    ref);
         if (!c->authed) {
             rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
@@ -837,28 +542,28 @@ static int handle_text(struct client *c, const char *data, size_t len)
         if (strcmp(type, "auth") == 0) {
             rc = handle_auth(c, msg, ref);
         } else {
-            send_error(c->ws, "auth_required", "the first message must be type auth", ref);
+            client_send_error(c->ws, "auth_required", "the first message must be type auth", ref);
             rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
         }
     } else if (strcmp(type, "auth") == 0) {
-        send_error(c->ws, "already_authenticated", "this connection is authenticated", ref);
+        client_send_error(c->ws, "already_authenticated", "this connection is authenticated", ref);
     } else if (strcmp(type, "subscribe") == 0) {
-        rc = handle_subscribe(c, msg, ref);
+        rc = messages_subscribe(c, msg, ref);
     } else if (strcmp(type, "presence-settings") == 0) {
-        rc = handle_presence_settings(c, msg, ref);
+        rc = messages_presence_settings(c, msg, ref);
     } else if (strcmp(type, "get-bundle") == 0) {
-        rc = handle_get_bundle(c, msg, ref);
+        rc = messages_get_bundle(c, msg, ref);
     } else if (strcmp(type, "mail-put") == 0) {
         const char *message = NULL;
         const char *code = mailbox_put(c->user, c->cid, msg, ref, &message);
         if (code != NULL) {
-            send_error(c->ws, code, message, ref);
+            client_send_error(c->ws, code, message, ref);
         }
     } else if (strcmp(type, "mail-ack") == 0) {
         const char *message = NULL;
         const char *code = mailbox_ack(c->user, c->cid, msg, &message);
         if (code != NULL) {
-            send_error(c->ws, code, message, ref);
+            client_send_error(c->ws, code, message, ref);
         }
     } else if (strcmp(type, "ping") == 0) {
         cJSON *pong = cJSON_CreateObject();
@@ -867,10 +572,10 @@ static int handle_text(struct client *c, const char *data, size_t len)
             if (ref != NULL) {
                 cJSON_AddItemToObject(pong, "ref", cJSON_Duplicate(ref, 1));
             }
-            write_object(c->ws, pong);
+            client_write_object(c->ws, pong);
         }
     } else {
-        rc = handle_relay(c, msg, type, ref);
+        rc = messages_relay(c, msg, type, ref);
     }
     cJSON_Delete(msg);
     return rc;
@@ -906,11 +611,11 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
         return close_with(c, WS_CLOSE_POLICY, "rate limit exceeded for too long");
     }
     if (admitted == 0) {
-        send_error(ws, "rate_limited", "too many messages; slow down", NULL);
+        client_send_error(ws, "rate_limited", "too many messages; slow down", NULL);
         return 1;
     }
     if (opcode != WS_OP_TEXT) {
-        send_error(ws, "invalid_message", "messages are JSON text frames", NULL);
+        client_send_error(ws, "invalid_message", "messages are JSON text frames", NULL);
         return 1;
     }
     if (!api_utf8_valid(data, len)) {
@@ -920,7 +625,7 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
         return close_with(c, WS_CLOSE_INVALID_DATA, "text frames must be UTF-8");
     }
     was_authed = c->authed;
-    if (was_authed && relay_fast(c, data, len)) {
+    if (was_authed && messages_relay_fast(c, data, len)) {
         return 1;
     }
     return handle_text(c, data, len);
@@ -959,9 +664,9 @@ static void *watchdog_main(void *arg)
             }
             log_msg(LOG_INFO, "ws: no authentication within %d s from %s: closing",
                     WS_AUTH_TIMEOUT, late->addr);
-            send_error(late->ws, "auth_timeout", "no auth message within 10 seconds", NULL);
+            client_send_error(late->ws, "auth_timeout", "no auth message within 10 seconds", NULL);
             ws_close(late->ws, WS_CLOSE_UNAUTHORIZED, "authentication timeout");
-            release(late);
+            client_release(late);
         }
         pthread_mutex_lock(&stop_lock);
     }

@@ -1,0 +1,301 @@
+/* What each signaling message does once its connection is authenticated: subscriptions and
+ * presence settings, prekey bundles, and relaying to another user (docs/API.md). */
+#include "client.h"
+
+#include "accounts.h"
+#include "b64.h"
+#include "keys.h"
+#include "presence.h"
+#include "relay.h"
+#include "signaling.h"
+#include "store.h"
+#include "wsloop.h"
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const reserved_types[] = {
+    "auth", "ready", "error", "subscribe", "presence", "identity-changed", "ping", "pong",
+    "get-bundle", "bundle", "mail-put", "mail-stored", "mail", "mail-ack", "presence-settings",
+    "presence-saved", "prekeys-low"};
+
+int signaling_type_relayable(const char *type)
+{
+    size_t len;
+
+    if (type == NULL) {
+        return 0;
+    }
+    len = strnlen(type, 33);
+    if (len < 1 || len > 32 || type[0] < 'a' || type[0] > 'z') {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        char c = type[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof reserved_types / sizeof reserved_types[0]; i++) {
+        if (strcmp(type, reserved_types[i]) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* {"type":"subscribe","users":[{"user":NAME,"cap":B64},...]}: a name alone (a string) or
+ * without cap sees "unknown" (presence.h). */
+int messages_subscribe(struct client *c, const cJSON *msg, const cJSON *ref)
+{
+    const cJSON *users = cJSON_GetObjectItemCaseSensitive(msg, "users");
+    const cJSON *item;
+    struct presence_watch *list;
+    int n = 0;
+
+    if (!cJSON_IsArray(users)) {
+        client_send_error(c->ws, "invalid_message",
+                   "subscribe needs users: an array of {user, cap} objects or usernames", ref);
+        return 1;
+    }
+    if (cJSON_GetArraySize(users) > WS_SUBSCRIBE_MAX) {
+        client_send_error(c->ws, "too_many_subscriptions", "at most 256 users per subscribe", ref);
+        return 1;
+    }
+    list = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *list);
+    if (list == NULL) {
+        client_send_error(c->ws, "internal", "out of memory", ref);
+        return 1;
+    }
+    cJSON_ArrayForEach(item, users)
+    {
+        const cJSON *name = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "user")
+                                                 : item;
+        const cJSON *cap = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "cap")
+                                                : NULL;
+        struct presence_watch *w = &list[n];
+        if (!cJSON_IsString(name) || account_username_fold(name->valuestring, w->user) == NULL ||
+            (cap != NULL && (!cJSON_IsString(cap) ||
+                             b64_decode_exact(cap->valuestring, w->cap, PRESENCE_CAP_BYTES) != 0)) ||
+            (cJSON_IsObject(item) && messages_repeated_key(item))) {
+            sodium_memzero(list, sizeof *list * ((size_t)n + 1));
+            free(list);
+            client_send_error(c->ws, "invalid_message",
+                       "users must hold valid usernames, each alone or as {user, cap} with a "
+                       "32-byte cap in base64url",
+                       ref);
+            return 1;
+        }
+        w->has_cap = cap != NULL;
+        n++;
+    }
+    presence_watch(c->ws, list, n);
+    sodium_memzero(list, sizeof *list * (size_t)n);
+    free(list);
+    return 1;
+}
+
+/* {"type":"presence-settings","capHash":B64|null,"visible":BOOL}: what contacts present to see
+ * this user, and whether anyone does; answered {"type":"presence-saved","ref":...}. */
+int messages_presence_settings(struct client *c, const cJSON *msg, const cJSON *ref)
+{
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(msg, "capHash");
+    const cJSON *visible = cJSON_GetObjectItemCaseSensitive(msg, "visible");
+    unsigned char cap_hash[PRESENCE_HASH_BYTES];
+    int has_cap = cJSON_IsString(hash);
+    cJSON *saved;
+
+    if ((!has_cap && !cJSON_IsNull(hash)) || !cJSON_IsBool(visible) ||
+        (has_cap && b64_decode_exact(hash->valuestring, cap_hash, sizeof cap_hash) != 0)) {
+        client_send_error(c->ws, "invalid_message",
+                   "presence-settings needs capHash (32 bytes in base64url, or null) and visible "
+                   "(a boolean)",
+                   ref);
+        return 1;
+    }
+    if (store_presence_set(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible)) != 0) {
+        client_send_error(c->ws, "internal", "the settings could not be saved; try again", ref);
+        return 1;
+    }
+    presence_settings(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible));
+    saved = cJSON_CreateObject();
+    if (saved != NULL) {
+        cJSON_AddStringToObject(saved, "type", "presence-saved");
+        if (ref != NULL) {
+            cJSON_AddItemToObject(saved, "ref", cJSON_Duplicate(ref, 1));
+        }
+        client_write_object(c->ws, saved);
+    }
+    return 1;
+}
+
+int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *ref)
+{
+    const char *to = NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "to");
+    struct client *peer;
+    char *text;
+    int known;
+
+    if (!signaling_type_relayable(type)) {
+        client_send_error(c->ws, "invalid_type",
+                   "type must match ^[a-z][a-z0-9-]{0,31}$ and not be reserved by the server",
+                   ref);
+        return 1;
+    }
+    if (cJSON_IsString(t)) {
+        char folded[USERNAME_MAX + 1];
+        if (account_username_fold(t->valuestring, folded) != NULL) {
+            memcpy(t->valuestring, folded, strlen(folded) + 1); /* same length, canonical form */
+        }
+        to = t->valuestring;
+    }
+    if (!account_username_valid(to)) {
+        client_send_error(c->ws, "invalid_recipient", "to must be a valid username", ref);
+        return 1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "from");
+    if (cJSON_AddStringToObject(msg, "from", c->user) == NULL) {
+        client_send_error(c->ws, "internal", "out of memory", ref);
+        return 1;
+    }
+    text = cJSON_PrintUnformatted(msg);
+    if (text == NULL) {
+        client_send_error(c->ws, "internal", "out of memory", ref);
+        return 1;
+    }
+    peer = client_hold_user(to);
+    if (peer != NULL) {
+        int rc = ws_relay(peer->ws, text, strlen(text));
+        client_release(peer);
+        cJSON_free(text);
+        if (rc == WS_BUSY) {
+            client_send_error(c->ws, "recipient_busy",
+                       "the recipient is not reading fast enough; the message was not relayed",
+                       ref);
+        }
+        return 1;
+    }
+    cJSON_free(text);
+    known = accounts_exists(to, NULL);
+    if (known == 1) {
+        client_send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
+    } else {
+        client_send_error(c->ws, "unknown_recipient", "no such user", ref);
+    }
+    return 1;
+}
+
+/*
+ * The common case without a cJSON tree: an authenticated client's well-formed message of a
+ * relayable type to a connected user (relay.h says which messages qualify). Returns 1 when it
+ * was relayed, 0 when the general path must take it (it also answers every error).
+ */
+int messages_relay_fast(struct client *c, const char *data, size_t len)
+{
+    size_t from_len = strlen(c->user);
+    char *frame = malloc(WS_HEADER_MAX + len + from_len + RELAY_EXTRA);
+    char *out;
+    struct relay_fields f;
+    char type[33];
+    char to[USERNAME_MAX + 1];
+    char folded[USERNAME_MAX + 1];
+    struct client *peer = NULL;
+    size_t n;
+    int rc;
+
+    if (frame == NULL) {
+        return 0;
+    }
+    out = frame + WS_HEADER_MAX;
+    n = relay_rewrite(data, len, c->user, out, &f);
+    if (n == 0 || f.type_len >= sizeof type || f.to_len >= sizeof to) {
+        free(frame);
+        return 0;
+    }
+    memcpy(type, out + f.type_off, f.type_len);
+    type[f.type_len] = '\0';
+    memcpy(to, out + f.to_off, f.to_len);
+    to[f.to_len] = '\0';
+    if (!signaling_type_relayable(type) || account_username_fold(to, folded) == NULL) {
+        free(frame);
+        return 0;
+    }
+    memcpy(out + f.to_off, folded, f.to_len); /* same length, canonical form */
+    peer = client_hold_user(folded);
+    if (peer == NULL) {
+        free(frame);
+        return 0; /* offline or unknown: the general path says which */
+    }
+    rc = ws_relay_frame(peer->ws, frame, n);
+    client_release(peer);
+    free(frame);
+    return rc != WS_BUSY; /* the general path answers recipient_busy with the message's ref */
+}
+
+/* 1 when the top level of an object names a key twice, or has more than RELAY_KEYS_MAX keys
+ * (which bounds this quadratic check; messages have a handful). */
+int messages_repeated_key(const cJSON *msg)
+{
+    int n = 0;
+
+    if (!cJSON_IsObject(msg)) {
+        return 0;
+    }
+    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
+        if (++n > RELAY_KEYS_MAX) {
+            return 1;
+        }
+    }
+    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
+        for (const cJSON *b = a->next; b != NULL; b = b->next) {
+            if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* {"type":"get-bundle","user":NAME[,"id":ID]}: NAME's prekey bundle exactly as
+ * GET /api/keys/{NAME} gives it (one one-time prekey consumed, the same throttle), answered as
+ * {"type":"bundle","bundle":{...},"ref":ID}; a refusal as an error with the HTTP endpoint's code
+ * (rate_limited with retryAfter in seconds). Saves the page an HTTP request when starting a chat. */
+int messages_get_bundle(struct client *c, const cJSON *msg, const cJSON *ref)
+{
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(msg, "user");
+    struct keys_refusal why;
+    cJSON *bundle;
+    cJSON *out;
+
+    if (!cJSON_IsString(user)) {
+        client_send_error(c->ws, "invalid_message", "get-bundle needs a string user", ref);
+        return 1;
+    }
+    bundle = keys_fetch(c->user, user->valuestring, &why);
+    out = cJSON_CreateObject();
+    if (out == NULL || (bundle != NULL && (cJSON_AddStringToObject(out, "type", "bundle") == NULL ||
+                                           !cJSON_AddItemToObject(out, "bundle", bundle)))) {
+        /* The one-time prekey is spent all the same (as when an HTTP answer is lost). */
+        cJSON_Delete(bundle);
+        cJSON_Delete(out);
+        client_send_error(c->ws, "internal", "out of memory", ref);
+        return 1;
+    }
+    if (bundle == NULL) {
+        cJSON_AddStringToObject(out, "type", "error");
+        cJSON_AddStringToObject(out, "code", why.code);
+        cJSON_AddStringToObject(out, "message", why.message);
+        if (why.status == 429) {
+            cJSON_AddNumberToObject(out, "retryAfter", why.retry_after);
+        }
+    }
+    if (ref != NULL) {
+        cJSON_AddItemToObject(out, "ref", cJSON_Duplicate(ref, 1));
+    }
+    client_write_object(c->ws, out);
+    return 1;
+}
