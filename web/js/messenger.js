@@ -26,6 +26,7 @@ const REPLENISH_DELAY_MS = 3000;
 const REQUEST_RETRY_MS = 2000; // a chat request the server could not relay (busy, rate limited) goes again
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
+const LINK_LOST_MAIL_MS = 5000; // a closed link's unacknowledged messages wait this long for a new one
 
 export class Messenger extends EventTarget {
   constructor({ username, account, vault, signaling }) {
@@ -304,6 +305,11 @@ export class Messenger extends EventTarget {
       l.addEventListener('close', () => {
         this.changed(name);
         this.scheduleReconnect(name);
+        // What went into the link and was not acknowledged may be lost: unless a link is open
+        // again by then, it goes by mail (outbox.js).
+        setTimeout(() => {
+          if (!this.stopped && !this.links.get(name)?.open) this.flush(name).catch((e) => this.report(e));
+        }, LINK_LOST_MAIL_MS);
       });
       l.addEventListener('data', (ev) => this.serial(() => this.onData(name, ev.detail)));
       this.links.set(name, l);
