@@ -1,11 +1,11 @@
 #include "accounts.h"
 
 #include "api.h"
-#include "db.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "store.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define AUTH_BODY_MAX 4096
 
@@ -25,6 +26,12 @@ static struct rl_table *account_limits;
 
 static const char *const reserved_names[] = {"me"};
 static void (*revoke_listener)(const char *username);
+
+/* The time tokens are issued and checked at, in Unix seconds. */
+static long long now_seconds(void)
+{
+    return (long long)time(NULL);
+}
 
 void accounts_set_revoke_listener(void (*listener)(const char *username))
 {
@@ -207,7 +214,7 @@ static int throttle_account(struct mg_connection *conn, const char *username)
 static int send_token(struct mg_connection *conn, int status, const char *username, long long gen)
 {
     char token[JWT_MAX_LEN + 1];
-    long long now = db_now();
+    long long now = now_seconds();
     cJSON *obj;
 
     if (jwt_sign(jwt_key, username, gen, now, now + JWT_LIFETIME, token, sizeof token) != 0) {
@@ -223,55 +230,9 @@ static int send_token(struct mg_connection *conn, int status, const char *userna
     return api_send_object(conn, status, obj);
 }
 
-/* Reads pwhash and generation of username. 1 found, 0 unknown, -1 error. */
-static int load_credentials(const char *username, long long *id, long long *gen,
-                            char hash[crypto_pwhash_STRBYTES])
-{
-    sqlite3 *db = db_lock();
-    sqlite3_stmt *st = NULL;
-    int found = -1;
-
-    if (sqlite3_prepare_v2(db, "SELECT id, token_gen, pwhash FROM users WHERE username = ?", -1,
-                           &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            const unsigned char *h = sqlite3_column_text(st, 2);
-            *id = sqlite3_column_int64(st, 0);
-            *gen = sqlite3_column_int64(st, 1);
-            snprintf(hash, crypto_pwhash_STRBYTES, "%s", h != NULL ? (const char *)h : "");
-            found = 1;
-        } else if (rc == SQLITE_DONE) {
-            found = 0;
-        }
-    }
-    sqlite3_finalize(st);
-    db_unlock();
-    return found;
-}
-
 int accounts_exists(const char *username, long long *id)
 {
-    sqlite3 *db = db_lock();
-    sqlite3_stmt *st = NULL;
-    int found = -1;
-
-    if (sqlite3_prepare_v2(db, "SELECT id FROM users WHERE username = ?", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            if (id != NULL) {
-                *id = sqlite3_column_int64(st, 0);
-            }
-            found = 1;
-        } else if (rc == SQLITE_DONE) {
-            found = 0;
-        }
-    }
-    sqlite3_finalize(st);
-    db_unlock();
-    return found;
+    return store_user_get(username, id, NULL, NULL, 0);
 }
 
 /* Reads and checks {"username","password"}; 0, or the status already sent. */
@@ -299,8 +260,6 @@ int accounts_signup(struct mg_connection *conn)
     const char *username = NULL;
     const char *password = NULL;
     char hash[crypto_pwhash_STRBYTES];
-    sqlite3 *db;
-    sqlite3_stmt *st = NULL;
     int rc;
 
     if ((rc = throttle_ip(conn)) != 0 ||
@@ -328,27 +287,15 @@ int accounts_signup(struct mg_connection *conn)
         delete_body(body);
         return http_send_error(conn, 503, "busy", "cannot hash the password now; retry later");
     }
-    db = db_lock();
-    rc = SQLITE_ERROR;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO users (username, pwhash, token_gen, created_at) "
-                           "VALUES (?, ?, 0, ?)",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 3, db_now()) == SQLITE_OK) {
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    db_unlock();
+    rc = store_user_create(username, hash);
     sodium_memzero(hash, sizeof hash);
-    if (rc == SQLITE_CONSTRAINT) {
+    if (rc == STORE_TAKEN) {
         delete_body(body);
         return http_send_error(conn, 409, "username_taken", "this username is taken");
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != STORE_OK) {
         delete_body(body);
-        log_msg(LOG_ERROR, "signup: database error %d", rc);
+        log_msg(LOG_ERROR, "signup: database error");
         return http_send_error(conn, 500, "internal", "the account could not be stored");
     }
     log_msg(LOG_INFO, "signup: new account %s", username);
@@ -386,7 +333,7 @@ int accounts_login(struct mg_connection *conn)
             delete_body(body);
             return rc;
         }
-        found = load_credentials(username, &id, &gen, hash);
+        found = store_user_get(username, &id, &gen, hash, sizeof hash);
         if (found < 0) {
             delete_body(body);
             return http_send_error(conn, 500, "internal", "the account could not be read");
@@ -408,32 +355,6 @@ int accounts_login(struct mg_connection *conn)
     return rc;
 }
 
-static int bump_generation(long long id, long long *gen, const char *new_hash)
-{
-    sqlite3 *db = db_lock();
-    sqlite3_stmt *st = NULL;
-    int rc = SQLITE_ERROR;
-    const char *sql = new_hash != NULL ? "UPDATE users SET token_gen = token_gen + 1, pwhash = ? "
-                                         "WHERE id = ? RETURNING token_gen"
-                                       : "UPDATE users SET token_gen = token_gen + 1 "
-                                         "WHERE id = ? RETURNING token_gen";
-    int idx = 1;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-        (new_hash == NULL ||
-         sqlite3_bind_text(st, idx++, new_hash, -1, SQLITE_TRANSIENT) == SQLITE_OK) &&
-        sqlite3_bind_int64(st, idx, id) == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *gen = sqlite3_column_int64(st, 0);
-            rc = sqlite3_step(st);
-        }
-    }
-    sqlite3_finalize(st);
-    db_unlock();
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
 int accounts_logout(struct mg_connection *conn)
 {
     struct account acc;
@@ -443,7 +364,7 @@ int accounts_logout(struct mg_connection *conn)
     if (rc != 0) {
         return rc;
     }
-    if (bump_generation(acc.id, &gen, NULL) != 0) {
+    if (store_user_revoke(acc.id, NULL, &gen) != 0) {
         return http_send_error(conn, 500, "internal", "cannot revoke the tokens");
     }
     log_msg(LOG_INFO, "logout: %s", acc.username);
@@ -492,7 +413,7 @@ int accounts_password(struct mg_connection *conn)
         return http_send_error(conn, 400, "invalid_password",
                                "the password must be 8 to 1024 bytes long");
     }
-    if (load_credentials(acc.username, &id, &gen, hash) != 1) {
+    if (store_user_get(acc.username, &id, &gen, hash, sizeof hash) != 1) {
         delete_body(body);
         return http_send_error(conn, 500, "internal", "the account could not be read");
     }
@@ -506,7 +427,7 @@ int accounts_password(struct mg_connection *conn)
         return http_send_error(conn, 503, "busy", "cannot hash the password now; retry later");
     }
     delete_body(body);
-    rc = bump_generation(acc.id, &gen, hash);
+    rc = store_user_revoke(acc.id, hash, &gen);
     sodium_memzero(hash, sizeof hash);
     if (rc != 0) {
         return http_send_error(conn, 500, "internal", "the password could not be stored");
@@ -521,14 +442,14 @@ int accounts_password(struct mg_connection *conn)
 enum auth_result accounts_verify_token(const char *token, struct account *acc)
 {
     struct jwt_claims claims;
-    sqlite3 *db;
-    sqlite3_stmt *st = NULL;
+    long long id = 0;
+    long long gen = 0;
     enum auth_result result = AUTH_INVALID;
 
     if (token == NULL || token[0] == '\0') {
         return AUTH_MISSING;
     }
-    switch (jwt_verify(jwt_key, token, db_now(), &claims)) {
+    switch (jwt_verify(jwt_key, token, now_seconds(), &claims)) {
     case JWT_OK:
         break;
     case JWT_EXPIRED:
@@ -539,13 +460,9 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
     if (!account_username_valid(claims.sub)) {
         return AUTH_INVALID;
     }
-    db = db_lock();
-    if (sqlite3_prepare_v2(db, "SELECT id, token_gen FROM users WHERE username = ?", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, claims.sub, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        if (sqlite3_column_int64(st, 1) == claims.gen) {
-            acc->id = sqlite3_column_int64(st, 0);
+    if (store_user_get(claims.sub, &id, &gen, NULL, 0) == 1) {
+        if (gen == claims.gen) {
+            acc->id = id;
             acc->gen = claims.gen;
             memcpy(acc->username, claims.sub, strlen(claims.sub) + 1);
             result = AUTH_OK;
@@ -553,8 +470,6 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
             result = AUTH_REVOKED;
         }
     }
-    sqlite3_finalize(st);
-    db_unlock();
     return result;
 }
 

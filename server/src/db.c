@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <time.h>
 

@@ -1,78 +1,35 @@
-/* The storage interface (store.h) on SQLite: the one connection of db.c, under its lock. */
+/*
+ * The storage interface (store.h) on SQLite: the one connection of db.c, under its lock. The
+ * functions of store.h are in store_sqlite_accounts.c, store_sqlite_keys.c and
+ * store_sqlite_mail.c; this file holds what they share (store_sqlite.h).
+ */
 #include "store.h"
+#include "store_sqlite.h"
 
-#include "db.h"
 #include "log.h"
 
-#include <sqlite3.h>
-#include <string.h>
-
-/* Statements the mailbox runs thousands of times a second stay prepared (on the connection
- * db.c holds; store_close drops them before it closes). Used only under db_lock. */
-enum stmt_id {
-    ST_USAGE,
-    ST_INSERT,
-    ST_USAGE_ADD,
-    ST_DELETE,
-    ST_USAGE_SUB,
-    ST_FETCH,
-    ST_EXPIRED_USERS,
-    ST_SWEEP,
-    ST_USAGE_RECOUNT,
-    ST_PRESENCE_GET,
-    ST_PRESENCE_SET,
-    ST_COUNT
-};
-
-static const char *const sql[ST_COUNT] = {
-    [ST_USAGE] = "SELECT count, bytes FROM mailbox_usage WHERE recipient_id = ?",
-    [ST_INSERT] = "INSERT INTO mailbox (recipient_id, expires_at, envelope) VALUES (?, ?, ?)",
-    [ST_USAGE_ADD] = "INSERT INTO mailbox_usage (recipient_id, count, bytes) VALUES (?, 1, ?) "
-                     "ON CONFLICT (recipient_id) DO UPDATE SET count = count + 1, "
-                     "bytes = bytes + excluded.bytes",
-    [ST_DELETE] = "DELETE FROM mailbox WHERE id = ? AND recipient_id = ? "
-                  "RETURNING length(envelope)",
-    [ST_USAGE_SUB] = "UPDATE mailbox_usage SET count = count - 1, bytes = bytes - ? "
-                     "WHERE recipient_id = ?",
-    [ST_FETCH] = "SELECT id, envelope FROM mailbox WHERE recipient_id = ? AND id > ? "
-                 "AND expires_at > ? ORDER BY id LIMIT ?",
-    [ST_EXPIRED_USERS] = "SELECT DISTINCT recipient_id FROM mailbox WHERE expires_at <= ?",
-    [ST_SWEEP] = "DELETE FROM mailbox WHERE expires_at <= ?",
-    [ST_USAGE_RECOUNT] =
-        "UPDATE mailbox_usage SET count = (SELECT count(*) FROM mailbox m WHERE "
-        "m.recipient_id = mailbox_usage.recipient_id), bytes = (SELECT coalesce(sum(length("
-        "m.envelope)), 0) FROM mailbox m WHERE m.recipient_id = mailbox_usage.recipient_id) "
-        "WHERE recipient_id = ?",
-    [ST_PRESENCE_GET] = "SELECT contact_cap_hash, show_presence FROM users WHERE username = ?",
-    [ST_PRESENCE_SET] = "UPDATE users SET contact_cap_hash = ?, show_presence = ? WHERE username = ?",
-};
-
-static sqlite3_stmt *stmts[ST_COUNT];
-
-/* The prepared statement id, reset and unbound; NULL on failure. db_lock held. */
-static sqlite3_stmt *stmt(sqlite3 *db, enum stmt_id id)
+sqlite3_stmt *sqlite_stmt_get(sqlite3 *db, struct sqlite_stmt *s)
 {
-    if (stmts[id] == NULL && sqlite3_prepare_v3(db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                                &stmts[id], NULL) != SQLITE_OK) {
+    if (s->st == NULL &&
+        sqlite3_prepare_v3(db, s->sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL) != SQLITE_OK) {
         log_msg(LOG_ERROR, "store: cannot prepare a statement: %s", sqlite3_errmsg(db));
-        stmts[id] = NULL;
+        s->st = NULL;
         return NULL;
     }
-    sqlite3_reset(stmts[id]);
-    sqlite3_clear_bindings(stmts[id]);
-    return stmts[id];
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    return s->st;
 }
 
-void store_close(void)
+void sqlite_stmt_drop(struct sqlite_stmt *stmts, size_t n)
 {
-    for (int i = 0; i < ST_COUNT; i++) {
-        sqlite3_finalize(stmts[i]);
-        stmts[i] = NULL;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_finalize(stmts[i].st);
+        stmts[i].st = NULL;
     }
 }
 
-/* Runs a statement that returns no row. 0 or -1. */
-static int step_done(sqlite3_stmt *st)
+int sqlite_step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
 
@@ -80,269 +37,9 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int usage_locked(sqlite3 *db, long long recipient_id, long long *count, long long *bytes)
+void store_close(void)
 {
-    sqlite3_stmt *st = stmt(db, ST_USAGE);
-    int rc;
-
-    if (st == NULL || sqlite3_bind_int64(st, 1, recipient_id) != SQLITE_OK) {
-        return -1;
-    }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *count = sqlite3_column_int64(st, 0);
-        *bytes = sqlite3_column_int64(st, 1);
-    } else if (rc == SQLITE_DONE) {
-        *count = 0;
-        *bytes = 0;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-int store_mail_usage(long long recipient_id, long long *count, long long *bytes)
-{
-    sqlite3 *db = db_lock();
-    int rc = usage_locked(db, recipient_id, count, bytes);
-
-    db_unlock();
-    return rc;
-}
-
-/* Stores one envelope within the transaction; STORE_OK, STORE_FULL or STORE_ERROR. */
-static int put_one(sqlite3 *db, struct store_put *p, const struct store_quota *quota)
-{
-    long long count;
-    long long bytes;
-    sqlite3_stmt *st;
-
-    if (usage_locked(db, p->recipient_id, &count, &bytes) != 0) {
-        return STORE_ERROR;
-    }
-    if (count + 1 > quota->max_count || bytes + (long long)p->len > quota->max_bytes) {
-        return STORE_FULL;
-    }
-    st = stmt(db, ST_INSERT);
-    if (st == NULL || sqlite3_bind_int64(st, 1, p->recipient_id) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, p->expires_at) != SQLITE_OK ||
-        sqlite3_bind_blob(st, 3, p->envelope, (int)p->len, SQLITE_STATIC) != SQLITE_OK ||
-        step_done(st) != 0) {
-        return STORE_ERROR;
-    }
-    p->id = sqlite3_last_insert_rowid(db);
-    st = stmt(db, ST_USAGE_ADD);
-    if (st == NULL || sqlite3_bind_int64(st, 1, p->recipient_id) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, (long long)p->len) != SQLITE_OK || step_done(st) != 0) {
-        return STORE_ERROR;
-    }
-    return STORE_OK;
-}
-
-int store_mail_put_batch(struct store_put *puts, size_t n, const struct store_quota *quota)
-{
-    sqlite3 *db = db_lock();
-    int failed = db_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK;
-
-    for (size_t i = 0; i < n && !failed; i++) {
-        puts[i].result = put_one(db, &puts[i], quota);
-        failed = puts[i].result == STORE_ERROR;
-    }
-    if (!failed && db_exec(db, "COMMIT") != SQLITE_OK) {
-        failed = 1;
-    }
-    if (failed) {
-        log_msg(LOG_ERROR, "store: storing %zu envelopes failed: %s", n, sqlite3_errmsg(db));
-        db_exec(db, "ROLLBACK");
-        for (size_t i = 0; i < n; i++) {
-            puts[i].result = STORE_ERROR;
-        }
-    }
-    db_unlock();
-    return failed ? STORE_ERROR : STORE_OK;
-}
-
-int store_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted)
-{
-    sqlite3 *db = db_lock();
-    int failed = db_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK;
-    size_t removed = 0;
-
-    for (size_t i = 0; i < n && !failed; i++) {
-        sqlite3_stmt *st = stmt(db, ST_DELETE);
-        long long len = -1;
-        int rc;
-
-        if (st == NULL || sqlite3_bind_int64(st, 1, acks[i].id) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 2, acks[i].recipient_id) != SQLITE_OK) {
-            failed = 1;
-            break;
-        }
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            len = sqlite3_column_int64(st, 0);
-        }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            failed = 1;
-            break;
-        }
-        if (len < 0) {
-            continue; /* not there, or not this recipient's: nothing to say */
-        }
-        removed++;
-        st = stmt(db, ST_USAGE_SUB);
-        if (st == NULL || sqlite3_bind_int64(st, 1, len) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 2, acks[i].recipient_id) != SQLITE_OK || step_done(st) != 0) {
-            failed = 1;
-        }
-    }
-    if (!failed && db_exec(db, "COMMIT") != SQLITE_OK) {
-        failed = 1;
-    }
-    if (failed) {
-        log_msg(LOG_ERROR, "store: removing acknowledged envelopes failed: %s",
-                sqlite3_errmsg(db));
-        db_exec(db, "ROLLBACK");
-        removed = 0;
-    }
-    db_unlock();
-    *deleted = removed;
-    return failed ? STORE_ERROR : STORE_OK;
-}
-
-int store_mail_fetch(long long recipient_id, long long after_id, long long now, size_t max_count,
-                     size_t max_bytes, store_mail_fn fn, void *arg)
-{
-    sqlite3 *db = db_lock();
-    sqlite3_stmt *st = stmt(db, ST_FETCH);
-    int handed = 0;
-    int rc = SQLITE_ERROR;
-
-    if (st != NULL && sqlite3_bind_int64(st, 1, recipient_id) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 2, after_id) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 3, now) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 4, (long long)max_count) == SQLITE_OK) {
-        size_t bytes = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            const unsigned char *env = sqlite3_column_blob(st, 1);
-            size_t len = (size_t)sqlite3_column_bytes(st, 1);
-            if (handed > 0 && bytes + len > max_bytes) {
-                rc = SQLITE_DONE;
-                break;
-            }
-            bytes += len;
-            handed++;
-            if (fn(arg, sqlite3_column_int64(st, 0), env, len) != 0) {
-                rc = SQLITE_DONE;
-                break;
-            }
-        }
-    }
-    if (st != NULL) {
-        sqlite3_reset(st);
-    }
-    if (rc != SQLITE_DONE) {
-        log_msg(LOG_ERROR, "store: reading a mailbox failed: %s", sqlite3_errmsg(db));
-        handed = -1;
-    }
-    db_unlock();
-    return handed;
-}
-
-long long store_mail_sweep(long long now)
-{
-    sqlite3 *db = db_lock();
-    long long swept = -1;
-    long long users[256];
-    size_t n_users = 0;
-    int more = 1;
-    sqlite3_stmt *st;
-
-    /* The recipients whose usage must be recounted, a bounded number per pass. */
-    if (db_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        goto out;
-    }
-    st = stmt(db, ST_EXPIRED_USERS);
-    if (st == NULL || sqlite3_bind_int64(st, 1, now) != SQLITE_OK) {
-        goto fail;
-    }
-    while (n_users < sizeof users / sizeof users[0] && sqlite3_step(st) == SQLITE_ROW) {
-        users[n_users++] = sqlite3_column_int64(st, 0);
-    }
-    more = n_users == sizeof users / sizeof users[0];
-    sqlite3_reset(st);
-    st = stmt(db, ST_SWEEP);
-    if (st == NULL || sqlite3_bind_int64(st, 1, now) != SQLITE_OK || step_done(st) != 0) {
-        goto fail;
-    }
-    swept = sqlite3_changes(db);
-    if (more) {
-        /* More recipients than the list holds: recount every one. */
-        if (db_exec(db, "UPDATE mailbox_usage SET count = (SELECT count(*) FROM mailbox m WHERE "
-                        "m.recipient_id = mailbox_usage.recipient_id), bytes = (SELECT "
-                        "coalesce(sum(length(m.envelope)), 0) FROM mailbox m WHERE "
-                        "m.recipient_id = mailbox_usage.recipient_id)") != SQLITE_OK) {
-            goto fail;
-        }
-    } else {
-        for (size_t i = 0; i < n_users; i++) {
-            st = stmt(db, ST_USAGE_RECOUNT);
-            if (st == NULL || sqlite3_bind_int64(st, 1, users[i]) != SQLITE_OK ||
-                step_done(st) != 0) {
-                goto fail;
-            }
-        }
-    }
-    if (db_exec(db, "COMMIT") == SQLITE_OK) {
-        goto out;
-    }
-fail:
-    log_msg(LOG_ERROR, "store: sweeping expired envelopes failed: %s", sqlite3_errmsg(db));
-    db_exec(db, "ROLLBACK");
-    swept = -1;
-out:
-    db_unlock();
-    return swept;
-}
-
-int store_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
-                       int *visible)
-{
-    sqlite3 *db = db_lock();
-    sqlite3_stmt *st = stmt(db, ST_PRESENCE_GET);
-    int found = -1;
-
-    if (st != NULL && sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            const void *hash = sqlite3_column_blob(st, 0);
-            *has_cap = hash != NULL && sqlite3_column_bytes(st, 0) == 32;
-            if (*has_cap) {
-                memcpy(cap_hash, hash, 32);
-            }
-            *visible = sqlite3_column_int(st, 1) != 0;
-            found = 1;
-        } else if (rc == SQLITE_DONE) {
-            found = 0;
-        }
-        sqlite3_reset(st);
-    }
-    db_unlock();
-    return found;
-}
-
-int store_presence_set(const char *username, const unsigned char *cap_hash, int visible)
-{
-    sqlite3 *db = db_lock();
-    sqlite3_stmt *st = stmt(db, ST_PRESENCE_SET);
-    int rc = -1;
-
-    if (st != NULL &&
-        (cap_hash != NULL ? sqlite3_bind_blob(st, 1, cap_hash, 32, SQLITE_STATIC)
-                          : sqlite3_bind_null(st, 1)) == SQLITE_OK &&
-        sqlite3_bind_int(st, 2, visible ? 1 : 0) == SQLITE_OK &&
-        sqlite3_bind_text(st, 3, username, -1, SQLITE_STATIC) == SQLITE_OK && step_done(st) == 0) {
-        rc = sqlite3_changes(db) == 1 ? 0 : 1;
-    }
-    db_unlock();
-    return rc;
+    store_sqlite_accounts_close();
+    store_sqlite_keys_close();
+    store_sqlite_mail_close();
 }

@@ -1,0 +1,173 @@
+/* Accounts and presence settings (store.h) on SQLite: the users table. */
+#include "store.h"
+#include "store_sqlite.h"
+
+#include "db.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum stmt_id {
+    ST_USER_GET,
+    ST_USER_INSERT,
+    ST_REVOKE,
+    ST_REVOKE_PASSWORD,
+    ST_PRESENCE_GET,
+    ST_PRESENCE_SET,
+    ST_COUNT
+};
+
+static struct sqlite_stmt stmts[ST_COUNT] = {
+    [ST_USER_GET] = {"SELECT id, token_gen, pwhash FROM users WHERE username = ?", NULL},
+    [ST_USER_INSERT] = {"INSERT INTO users (username, pwhash, token_gen, created_at) "
+                        "VALUES (?, ?, 0, ?)",
+                        NULL},
+    [ST_REVOKE] = {"UPDATE users SET token_gen = token_gen + 1 WHERE id = ? RETURNING token_gen",
+                   NULL},
+    [ST_REVOKE_PASSWORD] = {"UPDATE users SET token_gen = token_gen + 1, pwhash = ? "
+                            "WHERE id = ? RETURNING token_gen",
+                            NULL},
+    [ST_PRESENCE_GET] = {"SELECT contact_cap_hash, show_presence FROM users WHERE username = ?",
+                         NULL},
+    [ST_PRESENCE_SET] = {"UPDATE users SET contact_cap_hash = ?, show_presence = ? "
+                         "WHERE username = ?",
+                         NULL},
+};
+
+static sqlite3_stmt *stmt(sqlite3 *db, enum stmt_id id)
+{
+    return sqlite_stmt_get(db, &stmts[id]);
+}
+
+void store_sqlite_accounts_close(void)
+{
+    sqlite_stmt_drop(stmts, ST_COUNT);
+}
+
+int store_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
+                   size_t pwhash_size)
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = stmt(db, ST_USER_GET);
+    int found = -1;
+
+    if (st != NULL && sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            if (id != NULL) {
+                *id = sqlite3_column_int64(st, 0);
+            }
+            if (token_gen != NULL) {
+                *token_gen = sqlite3_column_int64(st, 1);
+            }
+            if (pwhash != NULL && pwhash_size > 0) {
+                const unsigned char *h = sqlite3_column_text(st, 2);
+                snprintf(pwhash, pwhash_size, "%s", h != NULL ? (const char *)h : "");
+            }
+            found = 1;
+        } else if (rc == SQLITE_DONE) {
+            found = 0;
+        }
+        sqlite3_reset(st);
+    }
+    db_unlock();
+    return found;
+}
+
+int store_user_create(const char *username, const char *pwhash)
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = stmt(db, ST_USER_INSERT);
+    int rc = SQLITE_ERROR;
+
+    if (st != NULL && sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, pwhash, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 3, db_now()) == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT) {
+        log_msg(LOG_ERROR, "store: storing an account failed: %s", sqlite3_errmsg(db));
+    }
+    if (st != NULL) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st); /* keeps no pointer to the caller's hash */
+    }
+    db_unlock();
+    if (rc == SQLITE_CONSTRAINT) {
+        return STORE_TAKEN; /* the username is UNIQUE */
+    }
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+}
+
+int store_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen)
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = stmt(db, new_pwhash != NULL ? ST_REVOKE_PASSWORD : ST_REVOKE);
+    int idx = 1;
+    int rc = SQLITE_ERROR;
+
+    if (st != NULL &&
+        (new_pwhash == NULL ||
+         sqlite3_bind_text(st, idx++, new_pwhash, -1, SQLITE_STATIC) == SQLITE_OK) &&
+        sqlite3_bind_int64(st, idx, user_id) == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *token_gen = sqlite3_column_int64(st, 0);
+            rc = sqlite3_step(st);
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        log_msg(LOG_ERROR, "store: revoking tokens failed: %s", sqlite3_errmsg(db));
+    }
+    if (st != NULL) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    db_unlock();
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
+                       int *visible)
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = stmt(db, ST_PRESENCE_GET);
+    int found = -1;
+
+    if (st != NULL && sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const void *hash = sqlite3_column_blob(st, 0);
+            *has_cap = hash != NULL && sqlite3_column_bytes(st, 0) == 32;
+            if (*has_cap) {
+                memcpy(cap_hash, hash, 32);
+            }
+            *visible = sqlite3_column_int(st, 1) != 0;
+            found = 1;
+        } else if (rc == SQLITE_DONE) {
+            found = 0;
+        }
+        sqlite3_reset(st);
+    }
+    db_unlock();
+    return found;
+}
+
+int store_presence_set(const char *username, const unsigned char *cap_hash, int visible)
+{
+    sqlite3 *db = db_lock();
+    sqlite3_stmt *st = stmt(db, ST_PRESENCE_SET);
+    int rc = -1;
+
+    if (st != NULL &&
+        (cap_hash != NULL ? sqlite3_bind_blob(st, 1, cap_hash, 32, SQLITE_STATIC)
+                          : sqlite3_bind_null(st, 1)) == SQLITE_OK &&
+        sqlite3_bind_int(st, 2, visible ? 1 : 0) == SQLITE_OK &&
+        sqlite3_bind_text(st, 3, username, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite_step_done(st) == 0) {
+        rc = sqlite3_changes(db) == 1 ? 0 : 1;
+    }
+    db_unlock();
+    return rc;
+}
