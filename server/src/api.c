@@ -165,6 +165,50 @@ int api_utf8_valid(const char *buf, size_t len)
     return 1;
 }
 
+cJSON *api_json_parse(const char *buf, size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+
+    if (root == NULL) {
+        return NULL;
+    }
+    /* cJSON stops after the first value: whatever follows it, other than whitespace, is refused
+     * ({...}garbage, {...}{...}), as RFC 8259 has one value per text. */
+    while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
+        end++;
+    }
+    if (end != buf + len) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+int api_json_repeated_key(const cJSON *item, int max_keys)
+{
+    for (; item != NULL; item = item->next) {
+        if (cJSON_IsObject(item)) {
+            int n = 0;
+            for (const cJSON *a = item->child; a != NULL; a = a->next) {
+                if (++n > max_keys) {
+                    return 1;
+                }
+                for (const cJSON *b = a->next; b != NULL; b = b->next) {
+                    if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
+                        return 1;
+                    }
+                }
+            }
+        }
+        if ((cJSON_IsObject(item) || cJSON_IsArray(item)) &&
+            api_json_repeated_key(item->child, max_keys)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -210,10 +254,17 @@ int api_read_json(struct mg_connection *conn, size_t cap, cJSON **out)
         free(buf);
         return http_send_error(conn, 400, "invalid_json", "the request body is not valid UTF-8");
     }
-    root = cJSON_ParseWithLength(buf, used);
+    root = api_json_parse(buf, used);
     free(buf);
     if (root == NULL) {
-        return http_send_error(conn, 400, "invalid_json", "the request body is not valid JSON");
+        return http_send_error(conn, 400, "invalid_json",
+                               "the request body is not one valid JSON value (nothing may follow "
+                               "it)");
+    }
+    if (api_json_repeated_key(root, API_JSON_KEYS_MAX)) {
+        cJSON_Delete(root);
+        return http_send_error(conn, 400, "invalid_json",
+                               "an object names a key twice, or has more than 256 keys");
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);

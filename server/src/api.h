@@ -35,6 +35,17 @@ int api_json_has_nul(const char *buf, size_t len);
  * frame which is not, so nothing else is relayed. */
 int api_utf8_valid(const char *buf, size_t len);
 
+/* Keys one object of an API body may have at most. */
+#define API_JSON_KEYS_MAX 256
+
+/* Parses buf[0..len) as exactly one JSON value: NULL when it is not JSON or when anything but
+ * whitespace follows the value. */
+cJSON *api_json_parse(const char *buf, size_t len);
+
+/* 1 when item, its siblings or anything inside them is an object that names a key twice (parsers
+ * disagree on which counts) or has more than max_keys keys. */
+int api_json_repeated_key(const cJSON *item, int max_keys);
+
 /* Sends obj (then deletes it) with status. */
 int api_send_object(struct mg_connection *conn, int status, cJSON *obj);
 

@@ -509,7 +509,7 @@ static const cJSON *message_ref(const cJSON *msg)
 
 static int handle_text(struct client *c, const char *data, size_t len)
 {
-    cJSON *msg = api_json_has_nul(data, len) ? NULL : cJSON_ParseWithLength(data, len);
+    cJSON *msg = api_json_has_nul(data, len) ? NULL : api_json_parse(data, len);
     const cJSON *ref;
     const char *type;
     int rc = 1;
@@ -594,9 +594,17 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
     closing = c->closing;
     pthread_mutex_unlock(&reg_lock);
     if (opcode == WS_OP_CLOSE) {
-        /* Echo the peer's close code (dropped by wsloop when our close frame went first). */
+        /* Echo the peer's close code (dropped by wsloop when our close frame went first); one
+         * that may not be sent (RFC 6455 7.4) or a reason that is not UTF-8 fails the connection
+         * instead (1002, 1007). */
         int code = len >= 2 ? (((unsigned char)data[0] << 8) | (unsigned char)data[1]) : 1000;
-        ws_close(ws, code, "");
+        if (len == 1 || !signaling_close_code_valid(code)) {
+            ws_close(ws, WS_CLOSE_PROTOCOL, "invalid close code");
+        } else if (len > 2 && !api_utf8_valid(data + 2, len - 2)) {
+            ws_close(ws, WS_CLOSE_INVALID_DATA, "close reason must be UTF-8");
+        } else {
+            ws_close(ws, code, "");
+        }
         return 0;
     }
     if (closing) {
@@ -713,9 +721,21 @@ int signaling_init(const char *const *allowed, int n_allowed, int max_connection
     return 0;
 }
 
+int signaling_close_code_valid(int code)
+{
+    /* RFC 6455 7.4.1 and the IANA registry: 1004-1006 and 1015 are never sent in a frame. */
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
 void signaling_register(struct mg_context *ctx)
 {
-    mg_set_websocket_handler(ctx, "/ws$", ws_connect, ws_ready, ws_civetweb_data, NULL, NULL);
+    /* No subprotocol is spoken: with an empty list Civetweb selects none of those a client
+     * offers (it would otherwise echo the first one, RFC 6455 4.2.2). */
+    static struct mg_websocket_subprotocols none = {0, NULL};
+
+    mg_set_websocket_handler_with_subprotocols(ctx, "/ws$", &none, ws_connect, ws_ready,
+                                               ws_civetweb_data, NULL, NULL);
 }
 
 void signaling_shutdown(void)

@@ -28,6 +28,7 @@ int mg_parley_detach(struct mg_connection *conn, int *fd, void **ssl, char *pend
 #define WS_SHUTDOWN_WAIT 2.0 /* seconds shutdown waits for clients to answer its close frames */
 
 #define WS_CLOSE_GOING_AWAY 1001
+#define WS_CLOSE_PROTOCOL 1002
 #define WS_CLOSE_INVALID_DATA 1007
 #define WS_CLOSE_POLICY 1008
 #define WS_CLOSE_TOO_BIG 1009
@@ -43,6 +44,9 @@ int signaling_type_relayable(const char *type);
 struct mailbox_config;
 int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads,
                    const struct mailbox_config *mail);
+
+/* 1 when a close frame may carry code (RFC 6455 7.4: 1000-1003, 1007-1014, 3000-4999). */
+int signaling_close_code_valid(int code);
 
 /* Registers the /ws handlers on ctx. */
 void signaling_register(struct mg_context *ctx);

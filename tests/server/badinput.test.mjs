@@ -154,3 +154,49 @@ test('same origin only: no CORS headers, preflights refused', async () => {
     await r.arrayBuffer();
   }
 });
+
+test('JSON with anything after the value, or a key named twice at any depth, is refused (API and WebSocket)', async () => {
+  const base = server.url;
+  const json = { 'Content-Type': 'application/json' };
+  const u = await newUser(base, 'twice');
+  const id = newIdentity();
+  const spk = signedPrekey(id, 3);
+  const other = newIdentity();
+  const body = JSON.stringify({ username: 'trailing', password: 'long enough' });
+  const cases = [
+    ['value then garbage', 'POST', '/api/signup', `${body}garbage`],
+    ['two objects', 'POST', '/api/signup', `${body}{"username":"second","password":"long enough"}`],
+    ['value then a number', 'POST', '/api/signup', `${body} 1`],
+    ['username twice', 'POST', '/api/signup', '{"username":"firstname","username":"othername","password":"long enough"}'],
+    ['password twice', 'POST', '/api/login', `{"username":"${u.username}","password":"${u.password}","password":"wrong one"}`],
+    // Nested: which identity key or signature counts must not depend on the parser.
+    ['nested key twice', 'PUT', '/api/keys', `{"identityKey":"${id.publicKey}","signedPrekey":{"id":3,"publicKey":"${spk.publicKey}","signature":"${spk.signature}","publicKey":"${signedPrekey(other, 3).publicKey}"}}`],
+    ['key twice in an array member', 'PUT', '/api/keys', `{"identityKey":"${id.publicKey}","signedPrekey":${JSON.stringify(spk)},"oneTimePrekeys":[{"id":1,"publicKey":"${oneTimePrekeys(1, 1)[0].publicKey}","id":2}]}`],
+    ['257 keys', 'POST', '/api/signup', `{${Array.from({ length: 257 }, (_, i) => `"k${i}":0`).join(',')}}`],
+  ];
+  for (const [what, method, path, raw] of cases) {
+    const r = await api(base, method, path, { raw, headers: json, token: method === 'PUT' ? u.token : undefined });
+    assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.error.code, 'invalid_json', what);
+  }
+  // Nothing of them was stored: no account "trailing" or "firstname", no keys for u.
+  assert.equal((await api(base, 'POST', '/api/login', { body: { username: 'trailing', password: 'long enough' } })).status, 401);
+  assert.equal((await api(base, 'GET', `/api/keys/${u.username}`, { token: u.token })).body.error.code, 'no_keys');
+  // Trailing whitespace is fine.
+  assert.equal((await api(base, 'POST', '/api/login', { raw: `${JSON.stringify({ username: u.username, password: u.password })} \r\n\t`, headers: json })).status, 200);
+
+  // The WebSocket: a message with something after it is not JSON, and is not relayed.
+  const { login } = await import('../lib/ws.mjs');
+  const peer = await newUser(base, 'peer');
+  const a = await login(server, u.token);
+  const b = await login(server, peer.token);
+  a.send(`{"type":"note","to":"${peer.username}","id":1}{"type":"note","to":"${peer.username}"}`);
+  assert.equal((await a.next((m) => m.type === 'error')).code, 'invalid_json');
+  a.send(`{"type":"note","to":"${peer.username}","id":2} x`);
+  assert.equal((await a.next((m) => m.type === 'error')).code, 'invalid_json');
+  a.send({ type: 'ping', id: 'after' });
+  await a.next((m) => m.type === 'pong');
+  assert.equal(b.messages.filter((m) => m.type === 'note').length, 0);
+  a.close();
+  b.close();
+});

@@ -591,3 +591,41 @@ test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split
     assert.doesNotMatch(s.logs(), /Sanitizer|runtime error:/);
   }
 });
+
+test('close codes that may not be sent (RFC 6455 7.4) fail the connection with 1002; valid ones are echoed', async () => {
+  const closer = await newUser(server.url, 'closer');
+  const echo = async (payload) => {
+    const c = await rawLogin(server, closer);
+    c.write(frame(OP.close, payload));
+    const close = await c.frame((f) => f.op === OP.close);
+    await c.closed(5000);
+    return closeCode(close);
+  };
+  const code = (n, reason = Buffer.alloc(0)) => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(n);
+    return Buffer.concat([b, reason]);
+  };
+  for (const bad of [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535]) {
+    assert.equal(await echo(code(bad)), 1002, `close code ${bad}`);
+  }
+  for (const good of [1000, 1001, 1003, 1008, 1011, 3000, 4000, 4999]) {
+    assert.equal(await echo(code(good, Buffer.from('bye'))), good, `close code ${good}`);
+  }
+  assert.equal(await echo(Buffer.from([0x03])), 1002, 'a one-byte close payload');
+  assert.equal(await echo(code(1000, Buffer.from([0xc3, 0x28]))), 1007, 'a reason that is not UTF-8');
+  assert.equal(await echo(Buffer.alloc(0)), 1000, 'no code at all');
+  await assertServerUp(server);
+});
+
+test('a subprotocol the server does not speak is not selected (RFC 6455 4.2.2)', async () => {
+  const { default: WebSocket } = await import('ws');
+  const outcome = await new Promise((resolve) => {
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws`, ['chat', 'superchat'], { origin: server.url });
+    ws.on('upgrade', (res) => resolve({ protocol: res.headers['sec-websocket-protocol'] ?? null }));
+    ws.on('error', (e) => resolve({ error: e.message }));
+  });
+  // The ws client fails a handshake that selects no protocol it asked for; before, Civetweb
+  // echoed "superchat" (the last one offered).
+  assert.ok(outcome.error ? /subprotocol/i.test(outcome.error) : outcome.protocol === null, JSON.stringify(outcome));
+});
