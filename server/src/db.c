@@ -3,7 +3,12 @@
 #include "log.h"
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <time.h>
@@ -115,6 +120,28 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
+/* Creates path 0600 if missing and makes it and its journal files 0600. 0, or -1 with err. */
+static int private_files(const char *path, char *err, size_t errlen)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char name[4200];
+        snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
+        if (chmod(name, 0600) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "cannot make %s private (0600): %s", name, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int db_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
@@ -122,6 +149,12 @@ int db_open(const char *path, char *err, size_t errlen)
         "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
         "PRAGMA secure_delete = ON"};
 
+    /* The database and its -wal and -shm files are the server's alone (SQLite gives the journal
+     * files the database's mode): created 0600, and tightened if an older server made them
+     * 0644. */
+    if (private_files(path, err, errlen) != 0) {
+        return -1;
+    }
     if (sqlite3_open_v2(path, &db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                             SQLITE_OPEN_NOFOLLOW,

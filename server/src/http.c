@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const char http_security_headers[] =
+static const char security_headers[] =
     "Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
     "style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; media-src 'self' blob:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
@@ -16,6 +16,25 @@ const char http_security_headers[] =
     "Permissions-Policy: geolocation=(), payment=(), usb=()\r\n"
     /* Half of main.c's HTTP_KEEP_ALIVE_MS, in whole seconds (see there). */
     "Keep-Alive: timeout=1\r\n";
+
+/* Over TLS: browsers keep to HTTPS for this host for a year (they ignore the header for IP
+ * addresses and for certificates they had to be told to accept). */
+static const char hsts[] = "Strict-Transport-Security: max-age=31536000\r\n";
+
+static char headers[sizeof security_headers + sizeof hsts] = "";
+
+void http_init(int tls)
+{
+    snprintf(headers, sizeof headers, "%s%s", security_headers, tls ? hsts : "");
+}
+
+const char *http_security_headers(void)
+{
+    if (headers[0] == '\0') {
+        http_init(0);
+    }
+    return headers;
+}
 
 static int send_json(struct mg_connection *conn, int status, const char *json, const char *hname,
                      const char *hvalue)
@@ -32,7 +51,7 @@ static int send_json(struct mg_connection *conn, int status, const char *json, c
     if (hname != NULL && hvalue != NULL) {
         mg_response_header_add(conn, hname, hvalue, -1);
     }
-    mg_response_header_add_lines(conn, http_security_headers);
+    mg_response_header_add_lines(conn, http_security_headers());
     mg_response_header_send(conn);
     /* Civetweb's error callback runs also for requests it could not parse (oversized or
      * malformed headers): no method then. */
@@ -99,7 +118,7 @@ int http_send_error_raw(struct mg_connection *conn, int status, const char *code
               "Connection: close\r\n"
               "%s\r\n",
               status, mg_get_response_code_text(conn, status), text != NULL ? strlen(text) : 0,
-              http_security_headers);
+              http_security_headers());
     if (text != NULL) {
         mg_write(conn, text, strlen(text));
         cJSON_free(text);

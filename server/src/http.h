@@ -4,11 +4,14 @@
 
 #include <civetweb.h>
 
+/* Chooses the headers: with tls, Strict-Transport-Security too. Call once at start. */
+void http_init(int tls);
+
 /*
  * Headers sent with every response, static or not (also given to Civetweb as additional_header
  * so its own error pages carry them). Lines end in CRLF.
  */
-extern const char http_security_headers[];
+const char *http_security_headers(void);
 
 /* Sends a JSON body with status, security headers and Cache-Control: no-store. Returns status. */
 int http_send_json(struct mg_connection *conn, int status, const char *json);

@@ -254,6 +254,7 @@ int main(int argc, char **argv)
     mg_init_library(MG_FEATURES_WEBSOCKET | MG_FEATURES_IPV6 | MG_FEATURES_TLS |
                     MG_FEATURES_COMPRESSION);
 
+    http_init(CONFIG_TLS(&cfg));
     /* Civetweb marks a TLS port with a trailing 's'. */
     snprintf(listen_opt, sizeof listen_opt, "%s%s", cfg.listen, CONFIG_TLS(&cfg) ? "s" : "");
     options[n++] = "listening_ports";
@@ -267,7 +268,7 @@ int main(int argc, char **argv)
     options[n++] = "extra_mime_types";
     options[n++] = MIME_TYPES;
     options[n++] = "additional_header";
-    options[n++] = http_security_headers;
+    options[n++] = http_security_headers();
     options[n++] = "static_file_cache_control";
     options[n++] = "no-cache";
     options[n++] = "decode_url";

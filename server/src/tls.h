@@ -7,6 +7,9 @@
 #ifndef PARLEY_SERVER_TLS_H
 #define PARLEY_SERVER_TLS_H
 
+/* The TLS 1.2 suites offered: ECDHE with AES-GCM or ChaCha20-Poly1305. */
+#define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
+
 #include <stddef.h>
 
 /*

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverBinary, startServer } from '../lib/server.mjs';
@@ -28,6 +28,10 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     await newUser(s.url);
     await s.stop();
     const db = join(dir, 'parley.db');
+    // The database and its journal files are the server's alone.
+    for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
+      if (existsSync(join(dir, f))) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+    }
     assert.equal(sql(db, 'PRAGMA user_version;'), '2');
     assert.equal(sql(db, 'PRAGMA journal_mode;'), 'wal');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
@@ -37,6 +41,29 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     await s2.stop();
     assert.equal(sql(db, 'PRAGMA user_version;'), '2');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('database files made 0644 by an older server are made 0600, and new ones are 0600 while it runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+  try {
+    const s = await startServer({ dataDir: dir });
+    await newUser(s.url);
+    await s.stop();
+    for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
+      if (existsSync(join(dir, f))) chmodSync(join(dir, f), 0o644);
+    }
+    const s2 = await startServer({ dataDir: dir });
+    try {
+      await newUser(s2.url); // writes: the WAL and shared-memory files exist now
+      for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
+        assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+      }
+    } finally {
+      await s2.stop();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -49,6 +49,18 @@ test('--self-signed: HTTPS and WSS with the generated certificate, reused after 
       await assert.rejects(get(`${s1.url}/healthz`, undefined), /self[- ]signed|unable to verify/i);
       // TLS 1.1 and older are refused.
       await assert.rejects(get(`${s1.url}/healthz`, cert, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }));
+      // TLS 1.2 offers forward-secret AEAD suites only: CBC with SHA-1 or SHA-256, static RSA
+      // key exchange and plain AES-GCM without ECDHE are refused; ECDHE with AES-GCM works.
+      for (const cipher of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384', 'AES128-GCM-SHA256', 'AES256-SHA', 'DHE-RSA-AES128-GCM-SHA256']) {
+        await assert.rejects(get(`${s1.url}/healthz`, cert, { maxVersion: 'TLSv1.2', ciphers: cipher }), undefined, cipher);
+      }
+      for (const cipher of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+        assert.equal((await get(`${s1.url}/healthz`, cert, { maxVersion: 'TLSv1.2', ciphers: cipher })).status, 200, cipher);
+      }
+      // HTTPS answers tell browsers to stay on HTTPS, static files and API alike.
+      assert.equal(r.headers['strict-transport-security'], 'max-age=31536000');
+      assert.equal((await get(`${s1.url}/`, cert)).headers['strict-transport-security'], 'max-age=31536000');
+      assert.equal((await get(`${s1.url}/api/nothing`, cert)).headers['strict-transport-security'], 'max-age=31536000');
       // An account and a WSS session.
       const signup = await httpsPostJson(`${s1.url}/api/signup`, cert, { username: 'tlsuser', password: 'tls password' });
       assert.equal(signup.status, 201);
