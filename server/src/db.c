@@ -41,9 +41,9 @@ static const char *const migrations[] = {
     "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
     "  PRIMARY KEY (user_id, key_id)"
     ") WITHOUT ROWID;",
-    /* 1 -> 2: the mailbox (sealed envelopes: a recipient, never a sender) and its usage, and
-     * presence settings. Mailbox ids
-     * are never reused (AUTOINCREMENT), so a late acknowledgement cannot delete a newer row. */
+    /* 1 -> 2: the mailbox (sealed envelopes: a recipient, never a sender) and its usage,
+     * presence settings, and identity keys looked up by key. Mailbox ids are never reused
+     * (AUTOINCREMENT), so a late acknowledgement cannot delete a newer row. */
     "CREATE TABLE mailbox ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  recipient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
@@ -61,7 +61,10 @@ static const char *const migrations[] = {
      * whether it shows its presence at all. One value per user: no contact list. */
     "ALTER TABLE users ADD COLUMN contact_cap_hash BLOB"
     "  CHECK (contact_cap_hash IS NULL OR length(contact_cap_hash) = 32);"
-    "ALTER TABLE users ADD COLUMN show_presence INTEGER NOT NULL DEFAULT 1;",
+    "ALTER TABLE users ADD COLUMN show_presence INTEGER NOT NULL DEFAULT 1;"
+    /* One identity key, one account: looked up by key on every identity upload. (Not UNIQUE:
+     * a database from before may hold a key twice; uploads refuse a new one.) */
+    "CREATE INDEX identities_by_key ON identities (identity_key);",
 };
 
 long long db_now(void)

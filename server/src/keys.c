@@ -84,6 +84,19 @@ static int get_key_id(const cJSON *obj, uint32_t *out)
     return 0;
 }
 
+/* 1 when an X25519 public key is of low order (all zero among them): every agreement with it
+ * gives the same, public result. libsodium refuses exactly those (the shared value would be all
+ * zero), whatever the scalar. */
+static int x25519_weak(const unsigned char pub[32])
+{
+    static const unsigned char scalar[32] = {9};
+    unsigned char shared[32];
+    int weak = crypto_scalarmult(shared, scalar, pub) != 0;
+
+    sodium_memzero(shared, sizeof shared);
+    return weak;
+}
+
 static int get_b64(const cJSON *obj, const char *name, unsigned char *out, size_t n)
 {
     return b64_decode_exact(api_get_string(obj, name), out, n);
@@ -110,6 +123,10 @@ static int parse_upload(struct mg_connection *conn, const cJSON *body, struct up
         return http_send_error(conn, 400, "invalid_signed_prekey",
                                "signedPrekey must be {id: 0..4294967295, publicKey: 32 bytes, "
                                "signature: 64 bytes}, binary values in base64url without padding");
+    }
+    if (x25519_weak(k->signed_prekey.public_key)) {
+        return http_send_error(conn, 400, "invalid_signed_prekey",
+                               "the signed prekey is a low-order (or all-zero) X25519 key");
     }
     keys_spk_message(k->signed_prekey.id, k->signed_prekey.public_key, msg);
     if (crypto_sign_verify_detached(k->signature, msg, sizeof msg, k->identity_key) != 0) {
@@ -142,6 +159,10 @@ static int parse_upload(struct mg_connection *conn, const cJSON *body, struct up
             return http_send_error(conn, 400, "invalid_one_time_prekeys",
                                    "each one-time prekey must be {id: 0..4294967295, publicKey: "
                                    "32 bytes in base64url without padding}");
+        }
+        if (x25519_weak(pk->public_key)) {
+            return http_send_error(conn, 400, "invalid_one_time_prekeys",
+                                   "a one-time prekey is a low-order (or all-zero) X25519 key");
         }
         for (size_t i = 0; i < k->n_one_time; i++) {
             if (up->otpk[i].id == pk->id) {
@@ -199,6 +220,9 @@ int keys_put(struct mg_connection *conn)
         return http_send_error(conn, 409, "identity_conflict",
                                "a different identity key is registered; send resetIdentity: true "
                                "to replace it");
+    case STORE_IN_USE:
+        return http_send_error(conn, 409, "identity_in_use",
+                               "this identity key belongs to another account");
     case STORE_FULL:
         return http_send_error(conn, 409, "prekey_limit",
                                "at most 200 one-time prekeys may be stored");

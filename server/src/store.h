@@ -30,6 +30,7 @@ enum store_result {
     STORE_NO_KEYS = 4,   /* the user has not uploaded keys */
     STORE_CONFLICT = 5,  /* a different identity key is stored: nothing was stored */
     STORE_DUPLICATE = 6, /* a one-time prekey with that id is stored: nothing was stored */
+    STORE_IN_USE = 7,    /* the identity key is another account's: nothing was stored */
     STORE_ERROR = -1     /* the database failed: nothing was stored */
 };
 

@@ -18,6 +18,7 @@ enum stmt_id {
     ST_IDENTITY_OF_NAME,
     ST_BUNDLE,
     ST_TAKE_OTPK,
+    ST_KEY_OWNED,
     ST_COUNT
 };
 
@@ -51,6 +52,8 @@ static struct sqlite_stmt stmts[ST_COUNT] = {
     [ST_TAKE_OTPK] = {"DELETE FROM one_time_prekeys WHERE user_id = ?1 AND key_id = "
                       "(SELECT min(key_id) FROM one_time_prekeys WHERE user_id = ?1) "
                       "RETURNING key_id, public_key",
+                      NULL},
+    [ST_KEY_OWNED] = {"SELECT 1 FROM identities WHERE identity_key = ? AND user_id <> ? LIMIT 1",
                       NULL},
 };
 
@@ -120,6 +123,7 @@ static int upload_locked(sqlite3 *db, long long user_id, const struct store_keys
     long long existing;
     sqlite3_stmt *st;
     int found;
+    int owned;
 
     memset(&old, 0, sizeof old);
     found = identity_locked(db, user_id, &old);
@@ -130,6 +134,22 @@ static int upload_locked(sqlite3 *db, long long user_id, const struct store_keys
     if (found == 0 || sodium_memcmp(old.key, up->identity_key, 32) != 0) {
         if (found == 1 && !up->reset_identity) {
             return STORE_CONFLICT;
+        }
+        /* One identity key, one account: another account's key uploaded again would let its
+         * holder be taken for this one (an unknown-key-share). */
+        st = stmt(db, ST_KEY_OWNED);
+        if (st == NULL ||
+            sqlite3_bind_blob(st, 1, up->identity_key, 32, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, user_id) != SQLITE_OK) {
+            return STORE_ERROR;
+        }
+        owned = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (owned == SQLITE_ROW) {
+            return STORE_IN_USE;
+        }
+        if (owned != SQLITE_DONE) {
+            return STORE_ERROR;
         }
         if (found == 1) {
             out->identity_replaced = 1;

@@ -241,3 +241,44 @@ test('GET /api/identity/{username} returns the identity key without consuming pr
   isError(await api(base, 'GET', `/api/identity/${u.username}`), 401, 'missing_token');
   isError(await api(base, 'PUT', `/api/identity/${u.username}`, { token: peer.token, body: {} }), 405, 'method_not_allowed');
 });
+
+test('an identity key belongs to one account: another account uploading it is refused (409 identity_in_use)', async () => {
+  const victim = await newUser(base, 'victim');
+  const thief = await newUser(base, 'thief');
+  const id = newIdentity();
+  assert.equal((await upload(victim, id, { otpks: oneTimePrekeys(1, 2) })).status, 200);
+  // The thief re-uploads the victim's identity key and signed prekey (both public).
+  const stolen = await api(base, 'GET', `/api/keys/${victim.username}`, { token: thief.token });
+  const r = await api(base, 'PUT', '/api/keys', { token: thief.token, body: { identityKey: stolen.body.identityKey, signedPrekey: stolen.body.signedPrekey } });
+  isError(r, 409, 'identity_in_use');
+  // Also as a reset, and nothing was stored for the thief.
+  isError(await api(base, 'PUT', '/api/keys', { token: thief.token, body: { identityKey: stolen.body.identityKey, signedPrekey: stolen.body.signedPrekey, resetIdentity: true } }), 409, 'identity_in_use');
+  isError(await api(base, 'GET', `/api/keys/${thief.username}`, { token: victim.token }), 404, 'no_keys');
+  // The owner may upload it again (a new signed prekey, more one-time prekeys).
+  assert.equal((await upload(victim, id, { otpks: oneTimePrekeys(10, 1), spkId: 2 })).status, 200);
+  // A thief holding keys of its own cannot switch to the victim's either.
+  assert.equal((await upload(thief, newIdentity())).status, 200);
+  isError(await api(base, 'PUT', '/api/keys', { token: thief.token, body: { identityKey: stolen.body.identityKey, signedPrekey: stolen.body.signedPrekey, resetIdentity: true } }), 409, 'identity_in_use');
+});
+
+test('low-order and all-zero X25519 prekeys are refused', async () => {
+  const u = await newUser(base, 'weak');
+  const id = newIdentity();
+  // The points of order 1, 2, 4 and 8 on Curve25519 and their non-canonical encodings.
+  const weak = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+    '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  ].map((h) => b64u(Buffer.from(h, 'hex')));
+  for (const [i, pub] of weak.entries()) {
+    isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: signedPrekey(id, 1, pub) } }), 400, 'invalid_signed_prekey');
+    isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: signedPrekey(id, 1), oneTimePrekeys: [{ id: 1, publicKey: x25519Public() }, { id: 2 + i, publicKey: pub }] } }), 400, 'invalid_one_time_prekeys');
+  }
+  // Nothing of those was stored; a sound upload works.
+  isError(await api(base, 'GET', `/api/keys/${u.username}`, { token: u.token }), 404, 'no_keys');
+  assert.equal((await upload(u, id, { otpks: oneTimePrekeys(1, 2) })).status, 200);
+});
