@@ -123,7 +123,6 @@ static int upload_locked(sqlite3 *db, long long user_id, const struct store_keys
     long long existing;
     sqlite3_stmt *st;
     int found;
-    int owned;
 
     memset(&old, 0, sizeof old);
     found = identity_locked(db, user_id, &old);
@@ -143,7 +142,7 @@ static int upload_locked(sqlite3 *db, long long user_id, const struct store_keys
             sqlite3_bind_int64(st, 2, user_id) != SQLITE_OK) {
             return STORE_ERROR;
         }
-        owned = sqlite3_step(st);
+        int owned = sqlite3_step(st);
         sqlite3_reset(st);
         if (owned == SQLITE_ROW) {
             return STORE_IN_USE;
