@@ -65,6 +65,7 @@ static const struct route routes[] = {
     {"/api/token/refresh", "POST", accounts_refresh},
     {"/api/keys", "PUT", keys_put},
     {"/api/keys/me/count", "GET", keys_count},
+    {"/api/identities", "POST", keys_identities},
     {"/api/config", "GET", api_config},
 };
 

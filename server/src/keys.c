@@ -23,20 +23,27 @@ void keys_set_low_listener(void (*listener)(const char *username))
 }
 static struct rl_table *fetch_limits;
 static struct rl_table *pair_limits;
+static struct rl_table *identity_limits;
 static struct rl_table *target_limits;
 
 int keys_init(void)
 {
     fetch_limits = rl_create(4096, KEYS_FETCH_BURST, KEYS_FETCH_PER_SECOND);
+    identity_limits = rl_create(4096, KEYS_IDENTITY_BURST, KEYS_IDENTITY_PER_SECOND);
     pair_limits = rl_create(16384, KEYS_OTPK_PAIR_BURST, KEYS_OTPK_PAIR_PER_SECOND);
     target_limits = rl_create(4096, KEYS_OTPK_TARGET_BURST, KEYS_OTPK_TARGET_PER_SECOND);
-    return fetch_limits != NULL && pair_limits != NULL && target_limits != NULL ? 0 : -1;
+    return fetch_limits != NULL && pair_limits != NULL && target_limits != NULL &&
+                   identity_limits != NULL
+               ? 0
+               : -1;
 }
 
 void keys_shutdown(void)
 {
     rl_free(fetch_limits);
     rl_free(pair_limits);
+    rl_free(identity_limits);
+    identity_limits = NULL;
     rl_free(target_limits);
     fetch_limits = NULL;
     pair_limits = NULL;
@@ -380,13 +387,54 @@ int keys_get(struct mg_connection *conn, const char *username)
     return http_send_error(conn, why.status, why.code, why.message);
 }
 
+/* Takes n identity lookups from requester's allowance: 0, or the seconds to wait. */
+static int identity_allowance(const char *requester, int n)
+{
+    char key[RL_KEY_MAX];
+    double now = rl_now();
+
+    snprintf(key, sizeof key, "identity:%s", requester);
+    for (int i = 0; i < n; i++) {
+        int wait = rl_take(identity_limits, key, now);
+        if (wait > 0) {
+            return wait;
+        }
+    }
+    return 0;
+}
+
+/* {"username","identityKey","identityCounter","identityChangedAt"}, or NULL when username has
+ * no identity (no such user, or no keys yet: told apart nowhere). */
+static cJSON *identity_object(const char *username, int *failed)
+{
+    struct store_identity id;
+    cJSON *obj;
+    int rc = store_identity_get(username, &id);
+
+    if (rc != STORE_OK) {
+        *failed = rc != STORE_NO_USER && rc != STORE_NO_KEYS;
+        return NULL;
+    }
+    obj = cJSON_CreateObject();
+    if (obj == NULL) {
+        *failed = 1;
+        return NULL;
+    }
+    cJSON_AddStringToObject(obj, "username", username);
+    add_b64(obj, "identityKey", id.key, 32);
+    cJSON_AddNumberToObject(obj, "identityCounter", (double)id.counter);
+    cJSON_AddNumberToObject(obj, "identityChangedAt", (double)id.changed_at);
+    return obj;
+}
+
 int keys_identity(struct mg_connection *conn, const char *username)
 {
     char folded[USERNAME_MAX + 1];
     struct account acc;
-    struct store_identity id;
     cJSON *obj;
+    int failed = 0;
     int rc;
+    int wait;
 
     if ((rc = accounts_authenticate(conn, &acc)) != 0) {
         return rc;
@@ -396,23 +444,81 @@ int keys_identity(struct mg_connection *conn, const char *username)
         return http_send_error(conn, 400, "invalid_username",
                                "the path does not name a valid username");
     }
-    switch (store_identity_get(username, &id)) {
-    case STORE_OK:
-        break;
-    case STORE_NO_USER:
-        return http_send_error(conn, 404, "unknown_user", "no such user");
-    case STORE_NO_KEYS:
-        return http_send_error(conn, 404, "no_keys", "this user has not uploaded keys yet");
-    default:
+    if ((wait = identity_allowance(acc.username, 1)) > 0) {
+        return api_send_throttled(conn, wait);
+    }
+    obj = identity_object(username, &failed);
+    if (obj != NULL) {
+        return api_send_object(conn, 200, obj);
+    }
+    if (failed) {
         return http_send_error(conn, 500, "internal", "the keys could not be read");
     }
-    obj = cJSON_CreateObject();
-    if (obj == NULL) {
+    /* An unknown user and one without keys look alike: this says nothing of who exists. */
+    return http_send_error(conn, 404, "no_identity", "no identity key is known for this name");
+}
+
+/* POST /api/identities {"users":[NAME, ...]}: the identities of up to KEYS_IDENTITIES_MAX users
+ * in one request (so that no list of contacts shows up as a run of URLs), those without one
+ * left out. */
+int keys_identities(struct mg_connection *conn)
+{
+    struct account acc;
+    cJSON *body = NULL;
+    const cJSON *users;
+    const cJSON *item;
+    cJSON *out;
+    cJSON *list;
+    int rc;
+    int n;
+    int wait;
+
+    if ((rc = accounts_authenticate(conn, &acc)) != 0 ||
+        (rc = api_read_json(conn, KEYS_IDENTITIES_BODY_MAX, &body)) != 0) {
+        return rc;
+    }
+    users = cJSON_GetObjectItemCaseSensitive(body, "users");
+    n = cJSON_IsArray(users) ? cJSON_GetArraySize(users) : -1;
+    if (n < 1 || n > KEYS_IDENTITIES_MAX) {
+        cJSON_Delete(body);
+        return http_send_error(conn, 400, "invalid_field",
+                               "users must be an array of 1 to 64 usernames");
+    }
+    cJSON_ArrayForEach(item, users)
+    {
+        char folded[USERNAME_MAX + 1];
+        if (!cJSON_IsString(item) || account_username_fold(item->valuestring, folded) == NULL) {
+            cJSON_Delete(body);
+            return http_send_error(conn, 400, "invalid_username",
+                                   "users must hold valid usernames");
+        }
+        memcpy(item->valuestring, folded, strlen(folded) + 1); /* same length, canonical */
+    }
+    if ((wait = identity_allowance(acc.username, n)) > 0) {
+        cJSON_Delete(body);
+        return api_send_throttled(conn, wait);
+    }
+    out = cJSON_CreateObject();
+    list = out != NULL ? cJSON_AddArrayToObject(out, "identities") : NULL;
+    if (list == NULL) {
+        cJSON_Delete(out);
+        cJSON_Delete(body);
         return http_send_error(conn, 500, "internal", "out of memory");
     }
-    cJSON_AddStringToObject(obj, "username", username);
-    add_b64(obj, "identityKey", id.key, 32);
-    cJSON_AddNumberToObject(obj, "identityCounter", (double)id.counter);
-    cJSON_AddNumberToObject(obj, "identityChangedAt", (double)id.changed_at);
-    return api_send_object(conn, 200, obj);
+    cJSON_ArrayForEach(item, users)
+    {
+        int failed = 0;
+        cJSON *obj = identity_object(item->valuestring, &failed);
+        if (failed) {
+            cJSON_Delete(obj);
+            cJSON_Delete(out);
+            cJSON_Delete(body);
+            return http_send_error(conn, 500, "internal", "the keys could not be read");
+        }
+        if (obj != NULL) {
+            cJSON_AddItemToArray(list, obj);
+        }
+    }
+    cJSON_Delete(body);
+    return api_send_object(conn, 200, out);
 }

@@ -18,6 +18,12 @@
 /* Bundle fetches per requesting account. */
 #define KEYS_FETCH_BURST 100.0
 #define KEYS_FETCH_PER_SECOND 1.0
+/* Identity lookups per requesting account (one per name, single or in a batch). */
+#define KEYS_IDENTITY_BURST 128.0
+#define KEYS_IDENTITY_PER_SECOND 1.0
+/* POST /api/identities: names per request, and its body. */
+#define KEYS_IDENTITIES_MAX 64
+#define KEYS_IDENTITIES_BODY_MAX 4096
 /* One-time prekeys handed out: per requester and target, and per target from everyone together.
  * A fetch past either allowance gets the bundle without a one-time prekey (never a refusal), so
  * draining someone's 200 one-time prekeys takes hours whatever the number of accounts. */
@@ -60,5 +66,7 @@ int keys_get(struct mg_connection *conn, const char *username);
 int keys_count(struct mg_connection *conn);
 /* GET /api/identity/{username}: the identity key and its counter, consuming nothing. */
 int keys_identity(struct mg_connection *conn, const char *username);
+/* POST /api/identities: the same for up to KEYS_IDENTITIES_MAX names in the body. */
+int keys_identities(struct mg_connection *conn);
 
 #endif

@@ -513,7 +513,9 @@ static void run_jobs(struct job *list)
                 n_put++;
                 break;
             case 0:
-                answer(j, "unknown_recipient", "no such user");
+                /* Answered like a stored envelope, and dropped: the mailbox tells nobody who
+                 * exists (a page only mails people whose keys it fetched). */
+                answer(j, NULL, NULL);
                 break;
             default:
                 answer(j, "internal", "the envelope could not be stored; try again");

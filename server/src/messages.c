@@ -138,7 +138,6 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "to");
     struct client *peer;
     char *text;
-    int known;
 
     if (!signaling_type_relayable(type)) {
         client_send_error(c->ws, "invalid_type",
@@ -180,12 +179,9 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
         return 1;
     }
     cJSON_free(text);
-    known = accounts_exists(to, NULL);
-    if (known == 1) {
-        client_send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
-    } else {
-        client_send_error(c->ws, "unknown_recipient", "no such user", ref);
-    }
+    /* Whether the name is an account or not, the answer is the same: relaying tells nobody who
+     * exists. */
+    client_send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
     return 1;
 }
 

@@ -1,6 +1,6 @@
 // An identity change that happened while the other side was away: no identity-changed notice can
 // reach a page that is not connected, so after each `ready` the page compares its contacts' keys
-// with the directory's (GET /api/identity/{name}). A changed key must raise the safety-number
+// with the directory's (POST /api/identities, the names in the body). A changed key must raise the safety-number
 // warning and hold sending, as the live notice does (chat.test.mjs); a failed check must change
 // nothing and say nothing.
 import { test } from 'node:test';
@@ -35,9 +35,13 @@ async function bannerText(p) {
   return await b.isVisible() ? (await b.textContent()).trim() : '';
 }
 
-/** The GET /api/identity/{name} requests a person's page made since `from` (an index in requests). */
+/** The identity checks naming `name` a person's page made since `from` (an index in requests):
+ * POST /api/identities with the name in the body, never in a URL. */
 function identityChecks(p, name, from = 0) {
-  return p.requests.slice(from).filter((r) => r.method === 'GET' && new URL(r.url).pathname === `/api/identity/${name}`);
+  const mine = p.requests.slice(from);
+  assert.equal(mine.filter((r) => new URL(r.url).pathname.includes(name)).length, 0, 'no URL names a contact');
+  return mine.filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/identities'
+    && JSON.parse(r.body || '{}').users?.includes(name));
 }
 
 /** Alice, back, opens the chat with Bob: the warning is up, sending is held, the verified mark is gone. */
@@ -162,14 +166,14 @@ test('an identity check that fails changes nothing and says nothing: the chat co
     // Logging out may leave a banner of its own ("You were logged out"); nothing may be added to it.
     const before = await bannerText(a);
 
-    // As for an account that is gone: the directory knows no such user.
+    // As for a directory that cannot answer now.
     let refused = 0;
-    await a.page.route('**/api/identity/**', (route) => {
+    await a.page.route('**/api/identities', (route) => {
       refused += 1;
       route.fulfill({
-        status: 404,
+        status: 503,
         contentType: 'application/json',
-        body: JSON.stringify({ error: { code: 'unknown_user', message: 'no such user' } }),
+        body: JSON.stringify({ error: { code: 'busy', message: 'try again later' } }),
       });
     });
     await logIn(a);
@@ -183,8 +187,8 @@ test('an identity check that fails changes nothing and says nothing: the chat co
     assert.equal(await bannerText(a), before, 'no banner about the check');
     assert.equal(await a.page.getByRole('button', { name: 'Send', exact: true }).isDisabled(), false);
     assert.equal(refused, 1, 'one check per ready');
-    // The 404 itself is the only thing recorded.
-    assert.deepEqual(a.problems.filter((p) => !/\/api\/identity\/|status of 404/.test(p)), [], 'alice: no other console errors');
+    // The refusal itself is the only thing recorded.
+    assert.deepEqual(a.problems.filter((p) => !/\/api\/identities|status of 503/.test(p)), [], 'alice: no other console errors');
   } finally {
     await Promise.all([leave(a), leave(b)]);
   }

@@ -225,7 +225,8 @@ test('GET /api/identity/{username} returns the identity key without consuming pr
   const u = await newUser(base);
   const peer = await newUser(base);
   const id = newIdentity();
-  isError(await api(base, 'GET', `/api/identity/${u.username}`, { token: peer.token }), 404, 'no_keys');
+  // No keys yet and no such account answer alike: a lookup tells nothing of who exists.
+  isError(await api(base, 'GET', `/api/identity/${u.username}`, { token: peer.token }), 404, 'no_identity');
   await upload(u, id, { otpks: oneTimePrekeys(0, 3) });
   for (let i = 0; i < 5; i++) {
     const r = await api(base, 'GET', `/api/identity/${u.username}`, { token: peer.token });
@@ -236,7 +237,7 @@ test('GET /api/identity/{username} returns the identity key without consuming pr
     assert.equal(r.body.oneTimePrekey, undefined);
   }
   assert.equal((await api(base, 'GET', '/api/keys/me/count', { token: u.token })).body.count, 3);
-  isError(await api(base, 'GET', '/api/identity/nobody-there', { token: peer.token }), 404, 'unknown_user');
+  isError(await api(base, 'GET', '/api/identity/nobody-there', { token: peer.token }), 404, 'no_identity');
   isError(await api(base, 'GET', '/api/identity/b%20ad', { token: peer.token }), 400, 'invalid_username');
   isError(await api(base, 'GET', `/api/identity/${u.username}`), 401, 'missing_token');
   isError(await api(base, 'PUT', `/api/identity/${u.username}`, { token: peer.token, body: {} }), 405, 'method_not_allowed');
@@ -281,4 +282,37 @@ test('low-order and all-zero X25519 prekeys are refused', async () => {
   // Nothing of those was stored; a sound upload works.
   isError(await api(base, 'GET', `/api/keys/${u.username}`, { token: u.token }), 404, 'no_keys');
   assert.equal((await upload(u, id, { otpks: oneTimePrekeys(1, 2) })).status, 200);
+});
+
+test('POST /api/identities: several identities in one body, the unknown left out; lookups are throttled per account', async () => {
+  const a = await newUser(base, 'ida');
+  const b = await newUser(base, 'idb');
+  const asker = await newUser(base, 'asker');
+  const ida = newIdentity();
+  const idb = newIdentity();
+  await upload(a, ida);
+  await upload(b, idb);
+  const nokeys = (await newUser(base, 'nokeys')).username;
+  const r = await api(base, 'POST', '/api/identities', { token: asker.token, body: { users: [b.username.toUpperCase(), 'nobody-there', nokeys, a.username] } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body.identities.map((x) => [x.username, x.identityKey, x.identityCounter]),
+    [[b.username, idb.publicKey, 1], [a.username, ida.publicKey, 1]], 'in request order, unknown and keyless left out alike');
+  for (const [body, code] of [[{}, 'invalid_field'], [{ users: [] }, 'invalid_field'], [{ users: 'x' }, 'invalid_field'],
+    [{ users: Array.from({ length: 65 }, (_, i) => `user${i}`) }, 'invalid_field'], [{ users: ['BAD NAME'] }, 'invalid_username'], [{ users: [7] }, 'invalid_username']]) {
+    isError(await api(base, 'POST', '/api/identities', { token: asker.token, body }), 400, code);
+  }
+  isError(await api(base, 'POST', '/api/identities', { body: { users: [a.username] } }), 401, 'missing_token');
+  isError(await api(base, 'GET', '/api/identities', { token: asker.token }), 405, 'method_not_allowed');
+  // 128 lookups, then 1 a second: the 4 above, then 124 more in batches of 62, then refused.
+  const prober = await newUser(base, 'prober');
+  const batch = Array.from({ length: 62 }, (_, i) => `probe${i}x`);
+  assert.equal((await api(base, 'POST', '/api/identities', { token: prober.token, body: { users: batch } })).status, 200);
+  assert.equal((await api(base, 'POST', '/api/identities', { token: prober.token, body: { users: batch } })).status, 200);
+  assert.equal((await api(base, 'POST', '/api/identities', { token: prober.token, body: { users: batch.slice(0, 4) } })).status, 200);
+  const refused = await api(base, 'POST', '/api/identities', { token: prober.token, body: { users: batch.slice(0, 8) } });
+  isError(refused, 429, 'rate_limited');
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+  isError(await api(base, 'GET', `/api/identity/${a.username}`, { token: prober.token }), 429, 'rate_limited');
+  // Another account is not affected.
+  assert.equal((await api(base, 'GET', `/api/identity/${a.username}`, { token: asker.token })).status, 200);
 });

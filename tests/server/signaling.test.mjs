@@ -173,13 +173,13 @@ test('get-bundle answers the HTTP bundle over the WebSocket, consuming one-time 
   b.close();
 });
 
-test('unknown and offline recipients get errors with the message id as ref', async () => {
+test('unknown and offline recipients get the same error (existence is not told), with the message id as ref', async () => {
   const alice = await newUser(server.url, 'alice');
   const offline = await newUser(server.url, 'off');
   const a = await login(server, alice.token);
   a.send({ type: 'offer', to: 'nobody-at-all', id: 'm1' });
   const unknown = await a.next((m) => m.type === 'error');
-  assert.equal(unknown.code, 'unknown_recipient');
+  assert.equal(unknown.code, 'recipient_offline');
   assert.equal(unknown.ref, 'm1');
   a.send({ type: 'offer', to: offline.username, id: 2 });
   const off = await a.next((m) => m.type === 'error');

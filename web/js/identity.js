@@ -8,18 +8,18 @@ import { publish } from './keys.js';
 
 // After each `ready`, the contacts' identity keys are compared with the directory's (a change
 // made while this page was away sends no identity-changed notice): at most this many contacts
-// per run (active first, then pending, then the rest, most recent first), a few requests at a
-// time, each contact once. GET /api/identity is not throttled by the server; a reconnect within
-// the gap of the last run's start waits for the gap to pass (one run per gap at most).
+// per run (active first, then pending, then the rest, most recent first), in one request
+// (POST /api/identities), each contact once. The server allows 128 lookups at once, then 1 a
+// second; a reconnect within the gap of the last run's start waits for the gap to pass (one run
+// per gap at most).
 const IDENTITY_CHECK_MAX = 64;
-const IDENTITY_CHECK_PARALLEL = 4;
 const IDENTITY_CHECK_GAP_MS = 10000;
 
 export const identityMethods = {
   /**
    * A contact's identity key changed: warn, and hold sending until the person has looked. Unless
    * known (the caller stored the new key), the identity is fetched (or taken as `fetched`, an
-   * answer of GET /api/identity) and compared with the contact's.
+   * answer of POST /api/identities) and compared with the contact's.
    */
   async identityChanged(name, known = false, fetched = null) {
     const c = this.contacts[name];
@@ -69,24 +69,25 @@ export const identityMethods = {
       return h.length ? h[h.length - 1].ts : (c.since || 0);
     };
     // One entry per contact (the contacts are keyed by name): each is checked once per run.
-    const queue = Object.values(this.contacts)
+    const names = Object.values(this.contacts)
       .filter((c) => typeof c.identityKey === 'string')
       .sort((x, y) => (rank[x.status] ?? 2) - (rank[y.status] ?? 2) || last(y) - last(x))
       .slice(0, IDENTITY_CHECK_MAX)
       .map((c) => c.name);
-    const worker = async () => {
-      while (queue.length && this.identityRun === run && !this.stopped) await this.checkIdentity(queue.shift());
-    };
-    await Promise.all(Array.from({ length: IDENTITY_CHECK_PARALLEL }, worker));
+    if (!names.length) return;
+    // One request for them all: a list of contacts never shows up as a run of URLs.
+    const found = await this.fetchIdentities(names);
+    if (this.identityRun !== run || this.stopped) return;
+    for (const name of names) this.checkIdentity(name, found.get(name) || null);
   },
 
-  // One contact of the identity check. Any failure (offline, an account gone: 404, a server
-  // error, an answer that is no key) leaves the contact as it is, silently: the next ready checks
-  // again, and an identity-changed notice or the next bundle still catches a change.
-  async checkIdentity(name) {
+  // One contact of the identity check, with the directory's answer for them. No answer (offline,
+  // an account gone, a server error, an answer that is no key) leaves the contact as it is,
+  // silently: the next ready checks again, and an identity-changed notice or the next bundle
+  // still catches a change.
+  checkIdentity(name, current) {
     const known = this.contacts[name]?.identityKey;
     if (!known) return;
-    const current = await this.fetchIdentity(name);
     if (!current || this.stopped || current.identityKey === known) return;
     // The warning's path, in the queue, unless something replaced the key meanwhile (a request,
     // a Start chat or a notice did, and warned if it had to).
@@ -95,16 +96,29 @@ export const identityMethods = {
     }).catch(() => {}); // reported by serial
   },
 
-  // The directory's answer for a contact's identity (GET /api/identity), or null when there is
-  // none to trust: a failed request (offline, 404 for an account gone, a server error) or an
-  // answer whose key is not 32 bytes.
+  // The directory's answer for a contact's identity, or null when there is none to trust: a
+  // failed request (offline, throttled, a server error), no identity for the name, or an answer
+  // whose key is not 32 bytes.
   async fetchIdentity(name) {
+    return (await this.fetchIdentities([name])).get(name) || null;
+  },
+
+  // The directory's identities for names (POST /api/identities, at most 64): a Map of the names
+  // that have one whose key is 32 bytes; empty when the request failed.
+  async fetchIdentities(names) {
+    const out = new Map();
     try {
-      const b = await request('GET', `/api/identity/${encodeURIComponent(name)}`);
-      return typeof b?.identityKey === 'string' && fromB64u(b.identityKey).length === 32 ? b : null;
+      const b = await request('POST', '/api/identities', { users: names });
+      for (const id of Array.isArray(b?.identities) ? b.identities : []) {
+        if (typeof id?.username === 'string' && names.includes(id.username) &&
+            typeof id.identityKey === 'string' && fromB64u(id.identityKey).length === 32) {
+          out.set(id.username, id);
+        }
+      }
     } catch {
-      return null;
+      // offline, throttled, a server error: nothing to trust this time
     }
+    return out;
   },
 
   // The identity key changed (the caller stores the contacts): sending stops until the person
