@@ -186,26 +186,48 @@ cJSON *api_json_parse(const char *buf, size_t len)
     return root;
 }
 
-int api_json_repeated_key(const cJSON *item, int max_keys)
+/* 1 when the object names a key twice or has more than max_keys keys. */
+static int object_repeats(const cJSON *obj, int max_keys)
 {
-    for (; item != NULL; item = item->next) {
-        if (cJSON_IsObject(item)) {
-            int n = 0;
-            for (const cJSON *a = item->child; a != NULL; a = a->next) {
-                if (++n > max_keys) {
-                    return 1;
-                }
-                for (const cJSON *b = a->next; b != NULL; b = b->next) {
-                    if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
-                        return 1;
-                    }
-                }
-            }
-        }
-        if ((cJSON_IsObject(item) || cJSON_IsArray(item)) &&
-            api_json_repeated_key(item->child, max_keys)) {
+    int n = 0;
+
+    for (const cJSON *a = obj->child; a != NULL; a = a->next) {
+        if (++n > max_keys) {
             return 1;
         }
+        for (const cJSON *b = a->next; b != NULL; b = b->next) {
+            if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int api_json_repeated_key(const cJSON *item, int max_keys)
+{
+    /* Depth first without recursion: the path from item down to the current value (cJSON
+     * parses at most CJSON_NESTING_LIMIT levels). */
+    const cJSON *path[CJSON_NESTING_LIMIT + 1];
+    int depth = 0;
+    const cJSON *cur = item;
+
+    while (cur != NULL) {
+        if (cJSON_IsObject(cur) && object_repeats(cur, max_keys)) {
+            return 1;
+        }
+        if ((cJSON_IsObject(cur) || cJSON_IsArray(cur)) && cur->child != NULL) {
+            if (depth == CJSON_NESTING_LIMIT + 1) {
+                return 1;
+            }
+            path[depth++] = cur;
+            cur = cur->child;
+            continue;
+        }
+        while (cur->next == NULL && depth > 0) {
+            cur = path[--depth];
+        }
+        cur = cur->next;
     }
     return 0;
 }
