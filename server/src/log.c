@@ -55,3 +55,37 @@ void log_msg(enum log_level level, const char *fmt, ...)
     fflush(stderr);
     pthread_mutex_unlock(&lock);
 }
+
+void log_redact_names(const char *line, char *out, size_t cap)
+{
+    static const char *const prefixes[] = {"/api/keys/", "/api/identity/"};
+    size_t o = 0;
+
+    if (cap == 0) {
+        return;
+    }
+    while (*line != '\0' && o + 1 < cap) {
+        size_t plen = 0;
+        for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+            size_t n = strlen(prefixes[i]);
+            if (strncmp(line, prefixes[i], n) == 0 && strncmp(line + n, "me/count", 8) != 0) {
+                plen = n;
+                break;
+            }
+        }
+        if (plen == 0) {
+            out[o++] = *line++;
+            continue;
+        }
+        for (size_t i = 0; i < plen && o + 1 < cap; i++) {
+            out[o++] = *line++;
+        }
+        if (o + 1 < cap) {
+            out[o++] = '*';
+        }
+        while (*line != '\0' && *line != ' ' && *line != '"' && *line != '?') {
+            line++; /* the name (or whatever stands there) */
+        }
+    }
+    out[o] = '\0';
+}

@@ -49,8 +49,11 @@ static int log_civetweb_message(const struct mg_connection *conn, const char *me
 
 static int log_civetweb_access(const struct mg_connection *conn, const char *message)
 {
+    char line[1024];
+
     (void)conn;
-    log_msg(LOG_INFO, "access: %s", message);
+    log_redact_names(message, line, sizeof line); /* no names of others in the log */
+    log_msg(LOG_INFO, "access: %s", line);
     return 1;
 }
 

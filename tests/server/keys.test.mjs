@@ -316,3 +316,19 @@ test('POST /api/identities: several identities in one body, the unknown left out
   // Another account is not affected.
   assert.equal((await api(base, 'GET', `/api/identity/${a.username}`, { token: asker.token })).status, 200);
 });
+
+test('the access log names nobody looked up: /api/keys/NAME and /api/identity/NAME are logged without the name', async () => {
+  const friend = await newUser(base, 'friendname');
+  const asker = await newUser(base, 'asker');
+  await upload(friend, newIdentity(), { otpks: oneTimePrekeys(1, 2) });
+  const from = server.logs().length;
+  assert.equal((await api(base, 'GET', `/api/identity/${friend.username}`, { token: asker.token })).status, 200);
+  assert.equal((await api(base, 'GET', `/api/keys/${friend.username}?x=1`, { token: asker.token })).status, 200);
+  assert.equal((await api(base, 'GET', '/api/keys/me/count', { token: asker.token })).status, 200);
+  await new Promise((r) => setTimeout(r, 200));
+  const logged = server.logs().slice(from);
+  assert.match(logged, /GET \/api\/identity\/\* /);
+  assert.match(logged, /GET \/api\/keys\/\*/);
+  assert.match(logged, /GET \/api\/keys\/me\/count/);
+  assert.equal(logged.includes(friend.username), false, `the log names the one looked up:\n${logged}`);
+});
