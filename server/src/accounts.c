@@ -25,6 +25,9 @@ static struct rl_table *ip_limits;
 static struct rl_table *account_limits;
 
 static const char *const reserved_names[] = {"me"};
+/* The skeletons of the operator's reserved names (accounts_set_reserved). */
+static char reserved_skeletons[NAMES_RESERVED_MAX][NAMES_SKELETON_MAX + 1];
+static int n_reserved_skeletons;
 static void (*revoke_listener)(const char *username);
 
 /* The time tokens are issued and checked at, in Unix seconds. */
@@ -81,6 +84,34 @@ const char *account_username_fold(const char *name, char out[USERNAME_MAX + 1])
     }
     out[len] = '\0';
     return account_username_valid(out) ? out : NULL;
+}
+
+void accounts_set_reserved(const char (*names)[NAMES_NAME_LEN], int n)
+{
+    n_reserved_skeletons = 0;
+    for (int i = 0; i < n && i < NAMES_RESERVED_MAX; i++) {
+        if (names_skeleton(names[i], reserved_skeletons[n_reserved_skeletons]) > 0) {
+            n_reserved_skeletons++;
+        }
+    }
+}
+
+/* 1 when skeleton is a reserved name's: the defaults' or the operator's. */
+static int skeleton_reserved(const char *skeleton)
+{
+    char other[NAMES_SKELETON_MAX + 1];
+
+    for (size_t i = 0; names_reserved_default[i] != NULL; i++) {
+        if (names_skeleton(names_reserved_default[i], other) > 0 && strcmp(skeleton, other) == 0) {
+            return 1;
+        }
+    }
+    for (int i = 0; i < n_reserved_skeletons; i++) {
+        if (strcmp(skeleton, reserved_skeletons[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int password_valid(const char *pw)
@@ -253,9 +284,24 @@ static int read_credentials(struct mg_connection *conn, cJSON **body, const char
     return 0;
 }
 
+static int username_taken(struct mg_connection *conn)
+{
+    return http_send_error(conn, 409, "username_taken", "this username is taken");
+}
+
+/* The answer names no account: it says no more than username_taken would about which. */
+static int username_confusable(struct mg_connection *conn)
+{
+    return http_send_error(conn, 409, "username_confusable",
+                           "this username looks too much like one that is taken (0/o, 1/i/l, "
+                           "rn/m, vv/w, cl/d and names with or without . _ - are not told "
+                           "apart); choose another");
+}
+
 int accounts_signup(struct mg_connection *conn)
 {
     char folded[USERNAME_MAX + 1];
+    char skeleton[NAMES_SKELETON_MAX + 1];
     cJSON *body = NULL;
     const char *username = NULL;
     const char *password = NULL;
@@ -279,19 +325,43 @@ int accounts_signup(struct mg_connection *conn)
         return http_send_error(conn, 400, "invalid_password",
                                "the password must be 8 to 1024 bytes long");
     }
+    (void)names_skeleton(username, skeleton);
+    if (skeleton_reserved(skeleton)) {
+        delete_body(body);
+        log_msg(LOG_INFO, "signup: refused reserved name %s", username);
+        return http_send_error(conn, 409, "username_reserved",
+                               "this username is reserved, or looks like a reserved one; choose "
+                               "another");
+    }
+    /* Taken or confusable already: answered before spending a password hash. The insert below
+     * checks both again, atomically (UNIQUE username and skeleton), for sign-ups racing. */
     if (accounts_exists(username, NULL) != 0) {
         delete_body(body);
-        return http_send_error(conn, 409, "username_taken", "this username is taken");
+        return username_taken(conn);
+    }
+    rc = store_user_lookalike(skeleton);
+    if (rc != 0) {
+        delete_body(body);
+        if (rc < 0) {
+            return http_send_error(conn, 500, "internal", "the account could not be stored");
+        }
+        log_msg(LOG_INFO, "signup: refused %s, a look-alike of an account", username);
+        return username_confusable(conn);
     }
     if (hash_password(password, hash) != 0) {
         delete_body(body);
         return http_send_error(conn, 503, "busy", "cannot hash the password now; retry later");
     }
-    rc = store_user_create(username, hash);
+    rc = store_user_create(username, skeleton, hash);
     sodium_memzero(hash, sizeof hash);
     if (rc == STORE_TAKEN) {
         delete_body(body);
-        return http_send_error(conn, 409, "username_taken", "this username is taken");
+        return username_taken(conn);
+    }
+    if (rc == STORE_LOOKALIKE) {
+        delete_body(body);
+        log_msg(LOG_INFO, "signup: refused %s, a look-alike of an account", username);
+        return username_confusable(conn);
     }
     if (rc != STORE_OK) {
         delete_body(body);

@@ -10,6 +10,8 @@
 #ifndef PARLEY_SERVER_ACCOUNTS_H
 #define PARLEY_SERVER_ACCOUNTS_H
 
+#include "names.h"
+
 #include <civetweb.h>
 #include <stddef.h>
 
@@ -44,6 +46,13 @@ int account_username_valid(const char *name);
  * and "alice" are one account.
  */
 const char *account_username_fold(const char *name, char out[USERNAME_MAX + 1]);
+
+/*
+ * Reserves names[0..n) (valid, case-folded usernames: the operator's --reserved-names) besides
+ * names_reserved_default. Sign-up refuses a reserved name and every name that looks like one
+ * (the same skeleton, names.h); logging in is not affected. Called at start, before serving.
+ */
+void accounts_set_reserved(const char (*names)[NAMES_NAME_LEN], int n);
 
 /* Loads DATA/jwt.key, prepares the dummy hash and the hashing slots. 0, or -1 with err set. */
 int accounts_init(const char *data_dir, char *err, size_t errlen);

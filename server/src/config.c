@@ -57,6 +57,14 @@ void config_usage(const char *prog)
            "                      (PARLEY_MAIL_QUOTA_MIB, default 32)\n"
            "  --mail-batch N      envelopes stored per transaction at most, 1..4096; 1 makes\n"
            "                      one disk flush per envelope (PARLEY_MAIL_BATCH, default 512)\n"
+           "  --reserved-names FILE\n"
+           "                      more usernames nobody may sign up with, nor with a\n"
+           "                      look-alike of one: one per line, '#' starts a comment,\n"
+           "                      up to 1024 (PARLEY_RESERVED_NAMES). Reserved always:\n"
+           "                      admin, administrator, root, system, support, help,\n"
+           "                      parley, security, moderator, staff, official, server,\n"
+           "                      postmaster, abuse, noreply. Accounts that exist keep\n"
+           "                      logging in\n"
            "  --help              print this help and exit\n"
            "  --version           print the version and exit\n",
            prog);
@@ -356,6 +364,13 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
                            errlen);
     } else if (strcmp(name, "mail-batch") == 0) {
         return parse_count(name, value, CONFIG_MAIL_BATCH_LIMIT, &cfg->mail_batch, err, errlen);
+    } else if (strcmp(name, "reserved-names") == 0) {
+        if (copy_value(cfg->reserved_file, sizeof cfg->reserved_file, value) != 0) {
+            snprintf(err, errlen, "invalid --reserved-names: empty or too long");
+            return -1;
+        }
+        return names_read_file(value, cfg->reserved, NAMES_RESERVED_MAX, &cfg->n_reserved, err,
+                               errlen);
     } else {
         snprintf(err, errlen, "unknown option --%.60s (see --help)", name);
         return -1;
@@ -382,6 +397,7 @@ static const struct {
     {"mail-quota", "PARLEY_MAIL_QUOTA"},
     {"mail-quota-mib", "PARLEY_MAIL_QUOTA_MIB"},
     {"mail-batch", "PARLEY_MAIL_BATCH"},
+    {"reserved-names", "PARLEY_RESERVED_NAMES"},
 };
 
 static int is_known(const char *name)

@@ -2,6 +2,8 @@
 #ifndef PARLEY_SERVER_CONFIG_H
 #define PARLEY_SERVER_CONFIG_H
 
+#include "names.h"
+
 #include <stddef.h>
 
 #define CONFIG_PATH_MAX 4096
@@ -47,6 +49,11 @@ struct config {
     int mail_batch; /* envelopes per transaction at most (1: one flush each) */
     int mail_quota;     /* envelopes waiting for one recipient at most */
     int mail_quota_mib; /* and their MiB */
+    /* Names refused at sign-up besides names.h's defaults (--reserved-names FILE), read and
+     * checked when the configuration is loaded. */
+    char reserved_file[CONFIG_PATH_MAX];
+    char reserved[NAMES_RESERVED_MAX][NAMES_NAME_LEN];
+    int n_reserved;
 };
 
 /* 1 when the server speaks TLS. */

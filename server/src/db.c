@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include "log.h"
+#include "names.h"
 #include "store.h"
 
 #include <errno.h>
@@ -65,7 +66,32 @@ static const char *const migrations[] = {
     /* One identity key, one account: looked up by key on every identity upload. (Not UNIQUE:
      * a database from before may hold a key twice; uploads refuse a new one.) */
     "CREATE INDEX identities_by_key ON identities (identity_key);",
+    /* 2 -> 3: each username's confusable skeleton (names.h), unique, so that sign-up refuses a
+     * look-alike of an existing account (a1ice beside alice) in the same step as the insert.
+     * Existing rows get theirs from parley_skeleton() (names_skeleton, registered on the
+     * connection by db_open). Accounts that already look alike are all kept, and log in as
+     * before: the oldest (lowest id) of each group holds the skeleton, the younger ones get
+     * NULL, which the UNIQUE index lets repeat and no sign-up ever stores; a new name that looks
+     * like any of them meets the oldest's skeleton. */
+    "ALTER TABLE users ADD COLUMN skeleton TEXT;"
+    "UPDATE users SET skeleton = parley_skeleton(username);"
+    "UPDATE users SET skeleton = NULL"
+    "  WHERE id NOT IN (SELECT min(id) FROM users GROUP BY skeleton);"
+    "CREATE UNIQUE INDEX users_by_skeleton ON users (skeleton);",
 };
+
+/* parley_skeleton(name): names_skeleton() of a text, NULL when it has none (empty, too long). */
+static void sql_skeleton(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    char out[NAMES_SKELETON_MAX + 1];
+    const unsigned char *name = argc == 1 ? sqlite3_value_text(argv[0]) : NULL;
+
+    if (name == NULL || names_skeleton((const char *)name, out) == 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
+}
 
 long long db_now(void)
 {
@@ -89,6 +115,22 @@ static int user_version(sqlite3 *db, int *out)
     }
     sqlite3_finalize(st);
     return -1;
+}
+
+/* After migration 3: says how many existing accounts look like an older one (kept). */
+static void report_lookalikes(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM users WHERE skeleton IS NULL", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+        log_msg(LOG_WARN,
+                "%lld existing accounts look like older ones (e.g. a1ice beside alice); they are "
+                "kept and log in as before; new look-alikes are refused",
+                (long long)sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
 }
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)
@@ -119,6 +161,9 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
         }
         log_msg(LOG_INFO, "database migrated to schema version %d", version + 1);
         version++;
+        if (version == 3) {
+            report_lookalikes(db);
+        }
     }
     return 0;
 }
@@ -168,6 +213,13 @@ int db_open(const char *path, char *err, size_t errlen)
         return -1;
     }
     sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_create_function_v2(db, "parley_skeleton", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                   sql_skeleton, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot register parley_skeleton(): %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
     for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++) {
         if (db_exec(db, pragmas[i]) != SQLITE_OK) {
             snprintf(err, errlen, "%s failed: %s", pragmas[i], sqlite3_errmsg(db));

@@ -235,6 +235,7 @@ int main(int argc, char **argv)
     } else if (CONFIG_TLS(&cfg)) {
         tls_set_files(cfg.tls_cert, cfg.tls_key);
     }
+    accounts_set_reserved((const char(*)[NAMES_NAME_LEN])cfg.reserved, cfg.n_reserved);
     if (accounts_init(cfg.data_dir, err, sizeof err) != 0) {
         fprintf(stderr, "parley-server: %s\n", err);
         db_close();

@@ -31,13 +31,16 @@ enum store_result {
     STORE_CONFLICT = 5,  /* a different identity key is stored: nothing was stored */
     STORE_DUPLICATE = 6, /* a one-time prekey with that id is stored: nothing was stored */
     STORE_IN_USE = 7,    /* the identity key is another account's: nothing was stored */
+    STORE_LOOKALIKE = 8, /* another username has the same skeleton: nothing was stored */
     STORE_ERROR = -1     /* the database failed: nothing was stored */
 };
 
 /*
- * Accounts. A user has an id (never reused), a unique canonical username, a password hash
- * (crypto_pwhash_str text, made by the caller) and a token generation (0 at sign-up; a token
- * carries the generation it was issued with and is valid while it is the current one).
+ * Accounts. A user has an id (never reused), a unique canonical username, its skeleton (names.h:
+ * unique among accounts created since schema version 3; of accounts that already looked alike
+ * then, only the oldest holds it), a password hash (crypto_pwhash_str text, made by the caller)
+ * and a token generation (0 at sign-up; a token carries the generation it was issued with and is
+ * valid while it is the current one).
  */
 
 /*
@@ -48,9 +51,16 @@ enum store_result {
 int store_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
                    size_t pwhash_size);
 
-/* Creates the user with token generation 0, stamped with the current time. STORE_OK,
- * STORE_TAKEN (the username exists) or STORE_ERROR. */
-int store_user_create(const char *username, const char *pwhash);
+/* 1 when an account holds skeleton (names_skeleton), 0 none, -1 a database error. */
+int store_user_lookalike(const char *skeleton);
+
+/*
+ * Creates the user with its skeleton and token generation 0, stamped with the current time,
+ * checking both in the same step (sign-ups racing for alice and a1ice: one wins). STORE_OK,
+ * STORE_TAKEN (the username exists), STORE_LOOKALIKE (another account holds the skeleton) or
+ * STORE_ERROR.
+ */
+int store_user_create(const char *username, const char *skeleton, const char *pwhash);
 
 /*
  * Revokes every token of user_id: its token generation goes up by one, and its password hash

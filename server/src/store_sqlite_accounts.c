@@ -11,6 +11,7 @@
 enum stmt_id {
     ST_USER_GET,
     ST_USER_INSERT,
+    ST_SKELETON_GET,
     ST_REVOKE,
     ST_REVOKE_PASSWORD,
     ST_PRESENCE_GET,
@@ -20,9 +21,10 @@ enum stmt_id {
 
 static struct sqlite_stmt stmts[ST_COUNT] = {
     [ST_USER_GET] = {"SELECT id, token_gen, pwhash FROM users WHERE username = ?", NULL},
-    [ST_USER_INSERT] = {"INSERT INTO users (username, pwhash, token_gen, created_at) "
-                        "VALUES (?, ?, 0, ?)",
+    [ST_USER_INSERT] = {"INSERT INTO users (username, skeleton, pwhash, token_gen, created_at) "
+                        "VALUES (?, ?, ?, 0, ?)",
                         NULL},
+    [ST_SKELETON_GET] = {"SELECT 1 FROM users WHERE skeleton = ?", NULL},
     [ST_REVOKE] = {"UPDATE users SET token_gen = token_gen + 1 WHERE id = ? RETURNING token_gen",
                    NULL},
     [ST_REVOKE_PASSWORD] = {"UPDATE users SET token_gen = token_gen + 1, pwhash = ? "
@@ -75,15 +77,41 @@ int store_user_get(const char *username, long long *id, long long *token_gen, ch
     return found;
 }
 
-int store_user_create(const char *username, const char *pwhash)
+/* 1 when a row has column = value (the statement id selects it), 0 none, -1 an error. The
+ * caller holds the lock. */
+static int row_exists(sqlite3 *db, enum stmt_id id, const char *value)
+{
+    sqlite3_stmt *st = stmt(db, id);
+    int found = -1;
+
+    if (st != NULL && sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+        sqlite3_reset(st);
+    }
+    return found;
+}
+
+int store_user_lookalike(const char *skeleton)
+{
+    sqlite3 *db = db_lock();
+    int found = row_exists(db, ST_SKELETON_GET, skeleton);
+
+    db_unlock();
+    return found;
+}
+
+int store_user_create(const char *username, const char *skeleton, const char *pwhash)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt(db, ST_USER_INSERT);
     int rc = SQLITE_ERROR;
+    int result;
 
     if (st != NULL && sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_text(st, 2, pwhash, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 3, db_now()) == SQLITE_OK) {
+        sqlite3_bind_text(st, 2, skeleton, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_text(st, 3, pwhash, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 4, db_now()) == SQLITE_OK) {
         rc = sqlite3_step(st);
     }
     if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT) {
@@ -93,11 +121,15 @@ int store_user_create(const char *username, const char *pwhash)
         sqlite3_reset(st);
         sqlite3_clear_bindings(st); /* keeps no pointer to the caller's hash */
     }
-    db_unlock();
     if (rc == SQLITE_CONSTRAINT) {
-        return STORE_TAKEN; /* the username is UNIQUE */
+        /* The username or the skeleton is UNIQUE: which one, asked under the same lock. */
+        int taken = row_exists(db, ST_USER_GET, username);
+        result = taken == 1 ? STORE_TAKEN : taken == 0 ? STORE_LOOKALIKE : STORE_ERROR;
+    } else {
+        result = rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
     }
-    return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+    db_unlock();
+    return result;
 }
 
 int store_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen)

@@ -3,7 +3,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
 import { api, newUser, uniqueName } from '../lib/api.mjs';
@@ -187,4 +189,160 @@ test('logs never hold passwords or tokens', async () => {
   assert.ok(!logs.includes(u.password), 'password in logs');
   assert.ok(!logs.includes(u.token.split('.')[2]), 'token in logs');
   assert.match(logs, /signup: new account/);
+});
+
+// Look-alike names (docs/API.md, Usernames). Each test has a server of its own: the names are
+// the review's own (alice, mallory, dave), and the sign-ups stay within one address's burst.
+
+const sql = (db, q) => execFileSync('sqlite3', [db, q]).toString().trim();
+const signup = (url, username, password = 'long enough') => api(url, 'POST', '/api/signup', { body: { username, password } });
+const login = (url, username, password = 'long enough') => api(url, 'POST', '/api/login', { body: { username, password } });
+
+/** Runs fn with a server of its own, which must then exit 0 without a sanitizer's report. */
+async function withServer(options, fn) {
+  const s = await startServer(options);
+  try {
+    await fn(s);
+  } finally {
+    const { code } = await s.stop();
+    assert.equal(code, 0, `parley-server exited with ${code}:\n${s.logs().slice(-4000)}`);
+    assert.doesNotMatch(s.logs(), /Sanitizer|runtime error:/);
+  }
+}
+
+/** A random run of letters the skeleton leaves as they are. */
+function plainLetters(n) {
+  const letters = 'abefghjkpqstuxyz';
+  return Array.from(crypto.randomBytes(n), (b) => letters[b % letters.length]).join('');
+}
+
+test('a look-alike of an existing account is refused: 409 username_confusable, naming no account', async () => {
+  await withServer({}, async (s) => {
+    const lookalikes = {
+      alice: ['a1ice', 'aiice', 'aIice', 'al1ce', 'a.lice', 'a_l-i.c-e', 'alice.', 'A1ICE'],
+      mallory: ['rnallory', 'rna11ory', 'mal1ory', 'ma.llory', 'rnaiiory', 'malI0ry'],
+      dave: ['dave.', 'd.ave', 'd_ave', 'dave-', 'clave', 'c1ave'],
+      walter: ['vvalter', 'wa1ter', 'vva-lter'],
+      tom: ['t0m', 'torn', 't.o.m', 'T0M'],
+    };
+    for (const name of Object.keys(lookalikes)) {
+      assert.equal((await signup(s.url, name, `pw of ${name}`)).status, 201, name);
+    }
+    for (const [original, names] of Object.entries(lookalikes)) {
+      for (const name of names) {
+        const r = await signup(s.url, name);
+        isError(r, 409, 'username_confusable');
+        assert.deepEqual(Object.keys(r.body), ['error']);
+        for (const other of Object.keys(lookalikes)) {
+          assert.ok(!r.body.error.message.toLowerCase().includes(other), `${name}: the message names ${other}`);
+        }
+        assert.ok(!JSON.stringify(r.body).includes(original));
+      }
+    }
+    // The same name in any case is taken, as before; names that only share letters are not refused
+    // (nn is not m, alicia is not alice).
+    isError(await signup(s.url, 'alice'), 409, 'username_taken');
+    isError(await signup(s.url, 'ALICE'), 409, 'username_taken');
+    for (const name of ['alicia', 'davey', 'tonn', 'walters']) {
+      assert.equal((await signup(s.url, name)).status, 201, name);
+    }
+    // Nothing was stored for a refused name; the originals log in as before.
+    isError(await login(s.url, 'a1ice'), 401, 'invalid_credentials');
+    isError(await login(s.url, 'rnallory'), 401, 'invalid_credentials');
+    for (const name of ['alice', 'mallory', 'dave']) {
+      const r = await login(s.url, name, `pw of ${name}`);
+      assert.equal(r.status, 200, name);
+      assert.equal(r.body.username, name);
+    }
+    assert.match(s.logs(), /signup: refused a1ice, a look-alike of an account/);
+  });
+});
+
+test('reserved names and their look-alikes are refused: 409 username_reserved', async () => {
+  await withServer({}, async (s) => {
+    const reserved = ['admin', 'ADMIN', 'adm1n', 'a.d.m.i.n', 'support', 'supp0rt', 'system', 'sys.tem', 'systern',
+      'parley', 'par1ey', 'PARLEY', 'root', 'r00t', 'administrator', 'help', 'he1p', 'security', 'moderator', 'staff',
+      'official', 'server', 'postmaster', 'abuse', 'noreply', 'm.e', 'rne'];
+    for (const name of reserved) {
+      const r = await signup(s.url, name);
+      isError(r, 409, 'username_reserved');
+    }
+    isError(await signup(s.url, 'me'), 400, 'invalid_username');
+    for (const name of ['admins', 'parleyfan', 'supporter']) {
+      assert.equal((await signup(s.url, name)).status, 201, name);
+    }
+    isError(await login(s.url, 'admin'), 401, 'invalid_credentials');
+  });
+});
+
+test('look-alike sign-ups racing: exactly one of them succeeds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-race-'));
+  try {
+    await withServer({ dataDir: dir }, async (s) => {
+      for (let round = 0; round < 3; round += 1) {
+        const x = plainLetters(6);
+        // Sixteen different names, one skeleton (rnol...vv).
+        const names = [`mol${x}w`, `rnol${x}w`, `m0l${x}w`, `mo1${x}w`, `moi${x}w`, `mol${x}vv`, `m.ol${x}w`,
+          `mo_l${x}w`, `mol${x}-w`, `rn0i${x}vv`, `rn.o.1${x}vv`, `m0i${x}w`, `rnoi${x}vv`, `mol.${x}.w`,
+          `r.nol${x}w`, `mo-l${x}w`];
+        assert.equal(new Set(names).size, names.length);
+        const results = await Promise.all(names.map((name) => signup(s.url, name, `pw ${name}`)));
+        const won = names.filter((_, i) => results[i].status === 201);
+        assert.equal(won.length, 1, `round ${round}: ${results.map((r, i) => `${names[i]} ${r.status}`).join(', ')}`);
+        for (const r of results) {
+          if (r.status !== 201) isError(r, 409, 'username_confusable');
+        }
+        assert.equal((await login(s.url, won[0], `pw ${won[0]}`)).status, 200);
+      }
+    });
+    const db = join(dir, 'parley.db');
+    assert.equal(sql(db, 'SELECT count(*) FROM users;'), '3');
+    assert.equal(sql(db, 'SELECT count(DISTINCT skeleton) FROM users;'), '3');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a schema-2 database that holds look-alike accounts opens, and every one of them still logs in', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-migrate-'));
+  try {
+    const x = plainLetters(6);
+    const db = join(dir, 'parley.db');
+    const users = [`alice${x}`, `bob${x}`, `carol${x}`, `erin${x}`, `frank${x}`];
+    await withServer({ dataDir: dir }, async (s) => {
+      for (const name of users) assert.equal((await signup(s.url, name, `pw ${name}`)).status, 201);
+    });
+    // Back to schema version 2 (no skeleton column), then names that version let through: bob
+    // becomes a1ice (alice's look-alike), erin a.l.i.c.e (a third), frank the reserved admin.
+    sql(db, 'DROP INDEX users_by_skeleton; ALTER TABLE users DROP COLUMN skeleton; PRAGMA user_version = 2;');
+    assert.doesNotMatch(sql(db, '.schema users'), /skeleton/);
+    const renamed = { [`bob${x}`]: `a1ice${x}`, [`erin${x}`]: `a.l.i.c.e${x}`, [`frank${x}`]: 'admin' };
+    for (const [from, to] of Object.entries(renamed)) {
+      sql(db, `UPDATE users SET username = '${to}' WHERE username = '${from}';`);
+    }
+    await withServer({ dataDir: dir }, async (s) => {
+      assert.equal(sql(db, 'PRAGMA user_version;'), '3');
+      assert.match(s.logs(), /database migrated to schema version 3/);
+      assert.match(s.logs(), /2 existing accounts look like older ones/);
+      // Every account logs in with its password, and its tokens work.
+      for (const name of users) {
+        const username = renamed[name] || name;
+        const r = await login(s.url, username, `pw ${name}`);
+        assert.equal(r.status, 200, username);
+        assert.equal(r.body.username, username);
+        assert.equal((await api(s.url, 'POST', '/api/token/refresh', { token: r.body.token })).status, 200);
+      }
+      // The oldest of the look-alikes holds the skeleton; the others are kept without one.
+      assert.equal(sql(db, `SELECT username || ' ' || ifnull(skeleton, 'NULL') FROM users ORDER BY id;`),
+        [`alice${x} allce${x}`, `a1ice${x} NULL`, `carol${x} carol${x}`, `a.l.i.c.e${x} NULL`, 'admin aclrnln'].join('\n'));
+      // New look-alikes of any of them are refused, the backfilled carol's too.
+      isError(await signup(s.url, `aiice${x}`), 409, 'username_confusable');
+      isError(await signup(s.url, `a1ice${x}`), 409, 'username_taken');
+      isError(await signup(s.url, `car0l${x}`), 409, 'username_confusable');
+      isError(await signup(s.url, 'adm1n'), 409, 'username_reserved');
+      assert.equal((await signup(s.url, `dave${x}`)).status, 201);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -32,14 +32,17 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
       if (existsSync(join(dir, f))) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     }
-    assert.equal(sql(db, 'PRAGMA user_version;'), '2');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '3');
     assert.equal(sql(db, 'PRAGMA journal_mode;'), 'wal');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
     assert.match(sql(db, '.schema one_time_prekeys'), /REFERENCES users\(id\) ON DELETE CASCADE/);
+    // Each username's look-alike skeleton, unique (schema version 3).
+    assert.match(sql(db, '.schema users'), /CREATE UNIQUE INDEX users_by_skeleton ON users \(skeleton\)/);
+    assert.equal(sql(db, 'SELECT count(*) FROM users WHERE skeleton IS NOT NULL;'), '1');
     // A restart keeps the version and the data.
     const s2 = await startServer({ dataDir: dir });
     await s2.stop();
-    assert.equal(sql(db, 'PRAGMA user_version;'), '2');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '3');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
   } finally {
     rmSync(dir, { recursive: true, force: true });

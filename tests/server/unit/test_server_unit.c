@@ -138,6 +138,7 @@ int main(void)
     test_tls_flags();
     test_jwt();
     test_usernames();
+    test_names();
     test_ratelimit();
     test_b64();
     test_json_nul();

@@ -19,6 +19,7 @@ extern int unit_failed;
 
 void test_jwt(void);
 void test_usernames(void);
+void test_names(void);
 void test_ratelimit(void);
 void test_b64(void);
 void test_json_nul(void);
