@@ -13,6 +13,8 @@ export class ApiError extends Error {
 const PLAIN = {
   invalid_credentials: 'Wrong username or password.',
   username_taken: 'That username is taken. Choose another one.',
+  username_confusable: 'That username looks too much like someone else\'s (1 and l, 0 and o, rn and m, dots and dashes count as alike). Choose another one.',
+  username_reserved: 'That username is reserved. Choose another one.',
   invalid_username: 'A username is 3 to 32 characters: letters, digits, dots, - and _, starting with a letter.',
   unknown_user: 'There is no one with that username.',
   no_keys: 'That person has not finished setting up Parley yet.',
