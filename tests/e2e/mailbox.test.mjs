@@ -3,8 +3,9 @@
 // request seen with them later, the replies going back the same way, and every message delivered.
 // Also: 200 messages each way while the direct link goes up and down (reloads, a lost network);
 // a recipient whose mailbox is full; envelopes the page cannot read, and a chat request whose
-// sealed name does not match its keys; one-time prekeys that never run out; and, after all of it,
-// nothing at rest on the server that says who wrote to whom or what.
+// sealed name does not match its keys; one-time prekeys that never run out (the allowances that
+// keep them from being drained, the owner's page topping up); and, after all of it, nothing at
+// rest on the server that says who wrote to whom or what.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, serverForTests, startServer } from '../lib/server.mjs';
-import { api, newUser, uniqueName } from '../lib/api.mjs';
+import {
+  api, newIdentity, newUser, oneTimePrekeys, signedPrekey, uniqueName,
+} from '../lib/api.mjs';
 import { login as wsLogin } from '../lib/ws.mjs';
 import { apartFromNetworkLoss, isolatedNetwork, personIn } from '../lib/netns.mjs';
 import {
@@ -26,8 +29,23 @@ const server = serverForTests();
 // and the name of everyone who left mail for someone.
 const written = new Set();
 const writers = new Set();
+const waiting = []; // mailbox rows seen while they waited: [{recipient, expiresAt, hex}]
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The core's bundle (docs/PROTOCOL.md section 3) for a directory answer, as web/js/keys.js makes it. */
+function coreBundle(j) {
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const b64 = (x) => Buffer.from(x, 'base64url');
+  const parts = [Buffer.from([1]), b64(j.identityKey), u32(j.signedPrekey.id), b64(j.signedPrekey.publicKey), b64(j.signedPrekey.signature)];
+  if (j.oneTimePrekey) parts.push(Buffer.from([0, 1]), u32(j.oneTimePrekey.id), b64(j.oneTimePrekey.publicKey));
+  else parts.push(Buffer.from([0, 0]));
+  return new Uint8Array(Buffer.concat(parts));
+}
 
 /**
  * Sends each text in turn through the open chat's composer, in the page: the text goes into the
@@ -73,9 +91,11 @@ function screenState(page) {
 }
 
 /**
- * Waits for the log-in form (after a page load). Now and then a page loaded through the network
- * namespace shows no log-in form within 20 s (tests/e2e/storage.test.mjs saw it too): what it
- * shows is told in the log, and the page is loaded once more.
+ * Waits for the log-in form after a page load. A page that shows none within 15 s is told about in
+ * the log (what it shows, what it loaded, what failed) and loaded once more: page loads are not
+ * what these tests are about. (A browser started in a new network namespace before its IPv6
+ * addresses settled saw its module scripts fail with net::ERR_NETWORK_CHANGED and never started;
+ * tests/lib/netns.mjs now waits for that, and this stays as a safety net.)
  */
 async function loaded(t, p) {
   const login = p.page.getByRole('button', { name: 'Log in' });
@@ -83,23 +103,71 @@ async function loaded(t, p) {
     await login.waitFor({ state: 'visible', timeout: 15000 });
   } catch {
     t.diagnostic(`${p.name}: no log-in form after 15 s; the page shows ${JSON.stringify(await screenState(p.page))}; last requests ${JSON.stringify(p.requests.slice(-12).map((r) => r.url.replace(server.url, '')))}; problems ${JSON.stringify(p.problems)}; loading it again`);
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync('/tmp/dbg-nologin.json', JSON.stringify({ st: await screenState(p.page), problems: p.problems, req: p.requests.map((r) => r.url) }, null, 1));
     await p.page.reload();
     await login.waitFor({ state: 'visible', timeout: WAIT });
   }
 }
 
+/**
+ * Keeps every text the page's banner shows, across reloads (in sessionStorage), from the next
+ * page load on: banners() returns them. (A banner is replaced by the next one, and cleared at
+ * log-in.)
+ */
+async function recordBanners(p) {
+  await p.context.addInitScript(() => {
+    document.addEventListener('DOMContentLoaded', () => {
+      const text = document.getElementById('banner-text');
+      if (!text) return;
+      new MutationObserver(() => {
+        if (!text.textContent) return;
+        const seen = JSON.parse(sessionStorage.getItem('test-banners') || '[]');
+        seen.push(text.textContent);
+        sessionStorage.setItem('test-banners', JSON.stringify(seen));
+      }).observe(text, { childList: true, characterData: true, subtree: true });
+    });
+  });
+  await p.page.reload();
+  p.banners = () => p.page.evaluate(() => JSON.parse(sessionStorage.getItem('test-banners') || '[]'));
+}
+
 /** Whether the open chat's header says it is connected. */
 const headerConnected = (page) => page.evaluate(() => document.getElementById('chat-status').textContent.startsWith('connected'));
 
-/** The envelopes waiting in the mailbox: [{recipient, hex}] (sqlite3 reads beside the server). */
+/** The crypto core the page uses (web/core), loaded in Node. */
+let coreLoaded = null;
+function nodeCore() {
+  coreLoaded = coreLoaded || import(`${ROOT}/web/core/parley.js`).then(async (core) => {
+    await core.init({ wasmBinary: readFileSync(join(ROOT, 'web/core/parley-core.wasm')) });
+    return core;
+  });
+  return coreLoaded;
+}
+
+/** Someone with an account and no page, who leaves mail through their own WebSocket client. */
+async function mailer(srv, prefix) {
+  const user = await newUser(srv.url, prefix);
+  const ws = await wsLogin(srv, user.token);
+  let n = 0;
+  return {
+    ...user,
+    ws,
+    /** Leaves an envelope (bytes) for `to`; resolves to the server's answer. */
+    async put(to, env) {
+      n += 1;
+      const id = `put${n}`;
+      ws.send({ type: 'mail-put', to, env: Buffer.from(env).toString('base64url'), id });
+      return ws.next((m) => m.ref === id, 10000);
+    },
+  };
+}
+
+/** The envelopes waiting in the mailbox: [{recipient, expiresAt, hex}] (sqlite3 reads beside the server). */
 function mailboxRows(dataDir) {
   const out = execFileSync('sqlite3', ['-readonly', join(dataDir, 'parley.db'),
-    'SELECT u.username, hex(m.envelope) FROM mailbox m JOIN users u ON u.id = m.recipient_id ORDER BY m.id'], { encoding: 'utf8' });
+    'SELECT u.username, m.expires_at, hex(m.envelope) FROM mailbox m JOIN users u ON u.id = m.recipient_id ORDER BY m.id'], { encoding: 'utf8' });
   return out.split('\n').filter(Boolean).map((l) => {
-    const [recipient, hex] = l.split('|');
-    return { recipient, hex };
+    const [recipient, expiresAt, hex] = l.split('|');
+    return { recipient, expiresAt: Number(expiresAt), hex };
   });
 }
 
@@ -125,6 +193,9 @@ test('a chat started with someone who has never been online: request, messages a
     fromAlice.length, { timeout: WAIT });
     await shots(a.page, 'mailbox-sent');
     await leave(a);
+    writers.add(aName);
+    for (const text of fromAlice) written.add(text);
+    waiting.push(...mailboxRows(server.dataDir)); // for the last test: what the server keeps
 
     // Bob comes back in his own browser: the request is there with Alice's messages.
     b = await person(server, bName, { profileDir: profileB });
@@ -140,6 +211,8 @@ test('a chat started with someone who has never been online: request, messages a
     await waitForCount(b.page, fromAlice.length);
     const fromBob = ['yes! just saw this', 'sorry, I was away', 'talk soon'];
     for (const text of fromBob) await send(b, text);
+    writers.add(bName);
+    for (const text of fromBob) written.add(text);
     await b.page.waitForFunction(() => [...document.querySelectorAll('#transcript .delivery')].every((e) => e.dataset.state === 'sent'),
       null, { timeout: WAIT });
     await leave(b);
@@ -189,83 +262,32 @@ test('a chat started with someone who has never been online: request, messages a
 });
 
 test('200 messages each way while the direct link goes up and down (two reloads, a lost network): each side has every message once, in the order sent, all delivered', { timeout: 300000 }, async (t) => {
+  // KNOWN BUGS (see the commit message that added it): this fails in most runs. Seen:
+  // (1) Bob is told "N messages waiting for you on the server could not be read … and were
+  // discarded" about Alice's own mail: copies of messages he already had over the link, whose
+  // ratchet chain his session has forgotten by the time the mailed copy comes (more than 8 newer
+  // receiving chains: PROTOCOL.md 5.3), are refused (AUTH) and counted as unreadable (inbox.js
+  // openMail) instead of being dropped as repeats;
+  // (2) a message typed just after a link opened goes ahead of older unacknowledged ones
+  // (outbox.js send() transmits the new entry alone when the link is open, before the flush
+  // queued by the link's open event has run), so Bob sees e.g. 132 before 129;
+  // (3) a mail-put dropped by the server's rate limit is answered with an error that has no
+  // "ref" (signaling.c), so the page keeps it "in flight" and never mails it again while later
+  // messages are stored first: out of order again;
+  // (4) every envelope is often put twice (outbox.js onMailAnswer forgets the put before the
+  // queued mailStored marks the message mailed; a mailOut in between puts it again), which
+  // doubles the mail and feeds (1) and (3).
   const network = await isolatedNetwork(server.port);
   let a;
   let b;
   try {
     a = await person(server, uniqueName('alice'));
     b = await personIn(network, server, uniqueName('bob'));
-    for (const p of [a, b]) {
-      await p.context.addInitScript(() => {
-        document.addEventListener('DOMContentLoaded', () => {
-          const t = document.getElementById('banner-text');
-          new MutationObserver(() => {
-            const l = JSON.parse(sessionStorage.getItem('banners') || '[]');
-            l.push(`${Date.now()} ${t.textContent}`);
-            sessionStorage.setItem('banners', JSON.stringify(l));
-          }).observe(t, { childList: true, characterData: true, subtree: true });
-        });
-        import('/core/parley.js').then(({ Session, Account }) => {
-          const push = (k, v) => {
-            const l = JSON.parse(sessionStorage.getItem(k) || '[]');
-            l.push(v);
-            sessionStorage.setItem(k, JSON.stringify(l));
-          };
-          const hdr = (m) => {
-            const o = m[0] === 2 ? 74 : 0;
-            const v = new DataView(m.buffer, m.byteOffset + o);
-            return `${[...m.subarray(o + 1, o + 4)].map((x) => x.toString(16).padStart(2, '0')).join('')} pn${v.getUint32(33)} n${v.getUint32(37)}`;
-          };
-          const d = Session.prototype.decrypt;
-          Session.prototype.decrypt = function (m) {
-            const where = new Error().stack.split('\n').slice(2, 3).join('').replace(/.*at (async )?/, '').replace(/ \(.*/, '');
-            try {
-              const r = d.call(this, m);
-              const t = new TextDecoder().decode(r);
-              push('dec', `${Date.now()} ok ${hdr(m)} ${where} ${t.slice(0, 60)}`);
-              return r;
-            } catch (e) {
-              push('dec', `${Date.now()} ${e.codeName} ${hdr(m)} ${where}`);
-              throw e;
-            }
-          };
-          const en = Session.prototype.encrypt;
-          Session.prototype.encrypt = function (p) {
-            const r = en.call(this, p);
-            const where = new Error().stack.split('\n').slice(2, 3).join('').replace(/.*at (async )?/, '').replace(/ \(.*/, '');
-            push('enc', `${Date.now()} ${hdr(r)} ${where} ${(typeof p === 'string' ? p : new TextDecoder().decode(p)).slice(0, 60)}`);
-            return r;
-          };
-          const o = Account.prototype.openSealed;
-          Account.prototype.openSealed = function (env) {
-            try {
-              return o.call(this, env);
-            } catch (e) {
-              push('decryptErrors', `${Date.now()} openSealed ${e.codeName}`);
-              throw e;
-            }
-          };
-        });
-      });
-    }
+    await Promise.all([recordBanners(a), recordBanners(b)]);
     await Promise.all([loaded(t, a), loaded(t, b)]);
     await Promise.all([signUp(a), signUp(b)]);
     writers.add(a.name);
     writers.add(b.name);
-    await a.page.evaluate(async () => {
-      const { Messenger } = await import('/js/messenger.js');
-      window.mailLog = [];
-      const mw = Messenger.prototype.mailWire;
-      Messenger.prototype.mailWire = function (name, wire, what) {
-        window.mailLog.push({ at: Date.now(), seq: (this.mailSeq || 0) + 1, entry: what?.entry?.text, state: what?.entry?.state, ctl: what?.control?.t, hello: !!what?.hello, none: !what, stack: what ? '' : new Error().stack.split('\n').slice(2, 5).join(' | ') });
-        return mw.call(this, name, wire, what);
-      };
-      const mo = Messenger.prototype.mailOut;
-      Messenger.prototype.mailOut = function (name) {
-        window.mailLog.push({ at: Date.now(), mailOut: true, inflight: this.mailInFlight?.size, stack: new Error().stack.split('\n').slice(2, 6).join(' | ') });
-        return mo.call(this, name);
-      };
-    });
     await connectPair(a, b);
 
     const PER = 25;
@@ -276,16 +298,16 @@ test('200 messages each way while the direct link goes up and down (two reloads,
     const fromB = Array.from({ length: PER * STEPS }, (_, i) => line('bob', i));
     const part = (list, k) => list.slice(k * PER, (k + 1) * PER);
     const timings = [];
-    // Both write at once: Alice's part and Bob's (with whatever happens to Bob first).
+    // Both write at once: Alice her part, Bob his (after whatever happens to him first).
     const step = async (label, k, bobFirst = async () => {}, aliceFirst = async () => {}) => {
       const t0 = Date.now();
       await Promise.all([
         (async () => { await aliceFirst(); await compose(a, part(fromA, k)); })(),
         (async () => { await bobFirst(); await compose(b, part(fromB, k)); })(),
       ]);
-      timings.push(`${label}: ${Date.now() - t0} ms`);
+      timings.push(`${label} ${Date.now() - t0} ms`);
     };
-    // Bob's page goes away (Alice's link with it) and he logs in again.
+    // Bob's page goes away (the link with it) and he logs in again, while Alice writes.
     const comeBack = async () => {
       await b.page.reload();
       await loaded(t, b);
@@ -296,8 +318,8 @@ test('200 messages each way while the direct link goes up and down (two reloads,
     await step('both on the link', 0);
     await step('bob reloads', 1, comeBack);
     await step('link back', 2);
-    // Bob's network goes: what he writes waits on his device; what Alice writes once her page
-    // has seen the link go takes the mailbox.
+    // Bob's network goes: what he writes waits on his device; Alice writes once her page has seen
+    // the link go.
     network.down();
     await step('bob without network', 3, async () => {}, async () => {
       await a.page.waitForFunction(() => !document.getElementById('chat-status').textContent.startsWith('connected'),
@@ -312,29 +334,25 @@ test('200 messages each way while the direct link goes up and down (two reloads,
     t.diagnostic(timings.join('; '));
 
     const t0 = Date.now();
-    await Promise.all([waitForCount(a.page, 2 * PER * STEPS, 120000), waitForCount(b.page, 2 * PER * STEPS, 120000)]);
+    const total = 2 * PER * STEPS;
+    await Promise.all([waitForCount(a.page, total, 120000), waitForCount(b.page, total, 120000)]);
     await Promise.all([waitAllDelivered(a.page, 120000), waitAllDelivered(b.page, 120000)]);
     t.diagnostic(`all there and delivered ${Date.now() - t0} ms after the last was written`);
     await sleep(3000); // anything sent twice has its chance to show up twice
 
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync('/tmp/dbg-a.json', JSON.stringify(a.frames));
-    writeFileSync('/tmp/dbg-b.json', JSON.stringify(b.frames));
-    writeFileSync('/tmp/dbg-banners.json', JSON.stringify({ a: await a.page.evaluate(() => sessionStorage.getItem('banners')), b: await b.page.evaluate(() => sessionStorage.getItem('banners')), ea: await a.page.evaluate(() => sessionStorage.getItem('decryptErrors')), eb: await b.page.evaluate(() => sessionStorage.getItem('decryptErrors')) }));
-    writeFileSync('/tmp/dbg-crypto.json', JSON.stringify({ aenc: await a.page.evaluate(() => sessionStorage.getItem('enc')), adec: await a.page.evaluate(() => sessionStorage.getItem('dec')), benc: await b.page.evaluate(() => sessionStorage.getItem('enc')), bdec: await b.page.evaluate(() => sessionStorage.getItem('dec')) }));
-    writeFileSync('/tmp/dbg-log.json', JSON.stringify(await a.page.evaluate(() => window.mailLog), null, 1));
-    writeFileSync('/tmp/dbg-t.json', JSON.stringify({ a: await transcript(a.page), b: await transcript(b.page), timings }));
     for (const [p, mine, theirs, other] of [[a, fromA, fromB, b.name], [b, fromB, fromA, a.name]]) {
       const list = await transcript(p.page);
-      assert.equal(list.length, 2 * PER * STEPS, `${p.name}: ${list.length} messages in the transcript`);
+      assert.equal(list.length, total, `${p.name}: ${list.length} messages in the transcript`);
       assert.deepEqual(list.filter((m) => m.sender === 'You').map((m) => m.text), mine, `${p.name}'s own messages: each once, in the order written`);
       assert.deepEqual(list.filter((m) => m.sender === other).map((m) => m.text), theirs, `${p.name}: ${other}'s messages each once, in the order written`);
       assert.deepEqual([...new Set(list.filter((m) => m.sender === 'You').map((m) => m.state))], ['delivered'], `${p.name}: all delivered`);
+      // Nothing either wrote was taken for damaged mail.
+      assert.deepEqual((await p.banners()).filter((x) => /could not be read/.test(x)), [], `${p.name}: no mail of the other's refused`);
     }
-    // The two routes were both used: some of Alice's went by mail (while Bob was away).
-    const puts = a.frames.filter((f) => f.dir === 'sent' && f.payload.includes('"mail-put"')).length;
+    // Both routes were used: Alice mailed at least what she wrote while Bob was away.
+    const puts = a.frames.filter((f) => f.dir === 'sent' && f.payload.includes('"type":"mail-put"')).length;
     t.diagnostic(`alice's mail-puts: ${puts}`);
-    assert.ok(puts >= PER, `alice mailed at least the ${PER} written while bob was away (${puts})`);
+    assert.ok(puts >= PER, `alice mailed what she wrote while bob was away (${puts} mail-puts)`);
 
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(apartFromNetworkLoss(b.problems), [], 'bob: no console errors but requests the lost network failed');
@@ -342,4 +360,375 @@ test('200 messages each way while the direct link goes up and down (two reloads,
     await Promise.all([leave(a), leave(b)]);
     network.cleanup();
   }
+});
+
+test('a recipient whose mailbox is full: the sender is told, 5 wait on the server and the rest on her device, and all arrive in order once he is back', { timeout: 180000 }, async (t) => {
+  // A server of its own, whose mailbox keeps 5 envelopes per recipient.
+  const full = await startServer({ args: ['--mail-quota', '5'] });
+  let a;
+  let b;
+  try {
+    a = await person(full, uniqueName('alice'));
+    b = await person(full, uniqueName('bob'));
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await send(a, 'hello before you go');
+    await waitForMessage(b.page, 'hello before you go');
+    await waitAllDelivered(a.page);
+
+    // Bob goes away (his page back at the log-in form); Alice sees it.
+    await b.page.reload();
+    await b.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
+    await a.page.waitForFunction((n) => document.getElementById('chat-status').textContent === `${n} is offline; messages wait for them on the server`,
+      b.name, { timeout: WAIT });
+    assert.deepEqual(mailboxRows(full.dataDir).filter((r) => r.recipient === b.name), [], 'nothing waits for bob yet');
+
+    const seven = Array.from({ length: 7 }, (_, i) => `while you are away, number ${i + 1} of 7`);
+    for (const text of seven) await send(a, text);
+    // Alice is told, in words, in the chat.
+    const notice = a.page.getByRole('status').filter({ hasText: 'too many messages waiting' });
+    await notice.waitFor({ state: 'visible', timeout: WAIT });
+    assert.equal(await notice.textContent(),
+      `${b.name} has too many messages waiting on the server; yours stay on this device and go when they have read theirs.`);
+    // The first five wait on the server ("sent"), the last two on her device ("sending").
+    // KNOWN BUG (see the commit message that added it): now and then one of the five places is
+    // taken by the same message put twice (outbox.js: onMailAnswer forgets the put before the
+    // queued mailStored marks it mailed, and a mailOut in between puts it again), and Alice sees
+    // four "sent" and three "sending" while five envelopes wait for Bob.
+    const states = () => a.page.locator('#transcript li.mine .delivery').evaluateAll((els) => els.slice(-7).map((e) => e.textContent));
+    await until(async () => JSON.stringify(await states()) === JSON.stringify(['sent', 'sent', 'sent', 'sent', 'sent', 'sending', 'sending']),
+      { timeout: WAIT, message: 'five sent and two sending' }).catch(async (e) => {
+      throw new Error(`${e.message}: alice shows ${JSON.stringify(await states())}; ${mailboxRows(full.dataDir).length} envelopes wait for bob`);
+    });
+    const rows = mailboxRows(full.dataDir);
+    assert.equal(rows.filter((r) => r.recipient === b.name).length, 5, 'five envelopes wait for bob');
+    // At rest: the envelopes name neither Alice nor anything she wrote.
+    const hex = (x) => Buffer.from(x).toString('hex').toUpperCase();
+    for (const r of rows) {
+      for (const x of [a.name, ...seven]) assert.equal(r.hex.includes(hex(x)), false, `"${x}" in an envelope at rest`);
+    }
+
+    // Bob comes back and reads: the five from the mailbox, the other two after them (over the
+    // link his coming back opens, or by mail once there is room), each once, in order.
+    await logIn(b);
+    await openChat(b, a.name);
+    await waitForCount(b.page, 1 + seven.length, 90000);
+    await waitAllDelivered(a.page, 90000);
+    await sleep(2000); // a repeat has its chance to show
+    assert.deepEqual(texts(await transcript(b.page)), [
+      { text: 'hello before you go', sender: a.name },
+      ...seven.map((text) => ({ text, sender: a.name })),
+    ], "bob's transcript: every message once, in order");
+    assert.deepEqual(await a.page.locator('#transcript li.mine .delivery').allTextContents(), Array(8).fill('delivered'));
+    // Once the chat is connected, the notice has gone.
+    await waitConnected(a.page);
+    assert.equal(await notice.count(), 0, 'the notice has gone');
+    await until(() => mailboxRows(full.dataDir).length === 0, { message: "bob's mailbox emptied" });
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+    const { code, signal } = await full.stop();
+    assert.equal(code, 0, `the quota server exited with ${code ?? signal}:\n${full.logs().slice(-2000)}`);
+    assert.doesNotMatch(full.logs(), /Sanitizer|runtime error:/);
+  }
+});
+
+test('envelopes bob cannot read (random bytes of a valid size, sealed for another account, a message no session reads): discarded with one notice saying how many, acknowledged, and chats go on', async (t) => {
+  const core = await nodeCore();
+  let a;
+  let b;
+  const mallory = await mailer(server, 'mallory');
+  try {
+    b = await person(server, uniqueName('bob'));
+    await recordBanners(b);
+    await signUp(b);
+    await b.page.reload(); // Bob is away
+    await b.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
+
+    const junk = (size) => {
+      const env = crypto.getRandomValues(new Uint8Array(size));
+      env[0] = 0x01; // version 1, as the server checks
+      return env;
+    };
+    const bobKey = (await api(server.url, 'GET', `/api/identity/${b.name}`, { token: mallory.token })).body.identityKey;
+    const someone = core.Account.create();
+    const other = core.Account.create();
+    const envelopes = [
+      junk(512), junk(512), junk(2048), junk(8192),
+      // Well made, but for another account.
+      someone.sealTo(other.identityKey(), mallory.username, crypto.getRandomValues(new Uint8Array(80))),
+      // Well made and for Bob, but the message inside is no message of any session he has.
+      someone.sealTo(Buffer.from(bobKey, 'base64url'), mallory.username, Uint8Array.from([0x01, ...crypto.getRandomValues(new Uint8Array(90))])),
+    ];
+    someone.free();
+    other.free();
+    for (const env of envelopes) {
+      assert.equal((await mallory.put(b.name, env)).type, 'mail-stored');
+    }
+    writers.add(mallory.username);
+    const rows = mailboxRows(server.dataDir).filter((r) => r.recipient === b.name);
+    assert.equal(rows.length, envelopes.length, 'they wait for bob');
+    waiting.push(...rows);
+
+    await logIn(b);
+    const banner = b.page.getByRole('alert').filter({ hasText: 'could not be read' });
+    await banner.waitFor({ state: 'visible', timeout: WAIT });
+    // In plain words, how many were discarded. KNOWN BUG (see the commit message that added it): the
+    // page counts per batch of mail it handles (inbox.js takeMail) and each batch's notice
+    // replaces the last; the envelopes come one by one, so Bob is told six times "A message
+    // waiting for you on the server could not be read … and was discarded" and is left with
+    // that, when six were.
+    const counted = `${envelopes.length} messages waiting for you on the server could not be read (not sealed for this account, or damaged) and were discarded.`;
+    await b.page.waitForFunction((text) => document.getElementById('banner-text').textContent === text, counted, { timeout: WAIT })
+      .catch(async () => assert.fail(`bob was shown ${JSON.stringify((await b.banners()).filter((x) => /could not be read/.test(x)))}; the last should say "${counted}"`));
+    await until(() => mailboxRows(server.dataDir).filter((r) => r.recipient === b.name).length === 0,
+      { message: 'the discarded envelopes acknowledged (deleted from the server)' });
+    assert.equal(await requestGroup(b, mallory.username).count(), 0, 'no request from the sender');
+    assert.equal(await b.page.getByRole('list', { name: 'Conversations' }).getByRole('listitem').count(), 0, 'no conversation');
+
+    // Chats work as before.
+    a = await person(server, uniqueName('alice'));
+    await signUp(a);
+    await connectPair(a, b);
+    for (const [from, to, text] of [[a, b, 'after the junk: hello'], [b, a, 'after the junk: hi, all fine']]) {
+      written.add(text);
+      await send(from, text);
+      await waitForMessage(to.page, text);
+    }
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
+    assert.deepEqual(a.problems, [], 'alice: no console errors');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    mallory.ws.close();
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('a chat request sealed under the name "alice" with keys that are not hers: discarded with a notice, no request shown', async () => {
+  const core = await nodeCore();
+  let b;
+  const mallory = await mailer(server, 'mallory');
+  // The real Alice: an account with keys in the directory (no page needed).
+  const alice = await withKeys(server, 'alice');
+  const forger = core.Account.create();
+  try {
+    b = await person(server, uniqueName('bob'));
+    await recordBanners(b);
+    await signUp(b);
+    await b.page.reload(); // Bob is away
+    await b.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
+
+    // Mallory makes a real chat request to Bob (X3DH with Bob's bundle, a hello as the page
+    // makes it) with a key of her own, and seals it under Alice's name.
+    const bundle = await api(server.url, 'GET', `/api/keys/${b.name}`, { token: mallory.token });
+    assert.equal(bundle.status, 200);
+    const session = core.Session.outbound(forger, coreBundle(bundle.body));
+    const hello = session.encrypt(JSON.stringify({ t: 'hello', cap: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url') }));
+    session.free();
+    assert.equal(core.messageType(hello), core.MESSAGE_PREKEY);
+    const bobKey = Buffer.from(bundle.body.identityKey, 'base64url');
+    assert.equal((await mallory.put(b.name, forger.sealTo(bobKey, alice.username, hello))).type, 'mail-stored');
+    writers.add(mallory.username);
+    waiting.push(...mailboxRows(server.dataDir).filter((r) => r.recipient === b.name));
+
+    await logIn(b);
+    const banner = b.page.getByRole('alert').filter({ hasText: 'did not match' });
+    await banner.waitFor({ state: 'visible', timeout: WAIT });
+    assert.equal(await b.page.locator('#banner-text').textContent(),
+      `A chat request signed "${alice.username}" did not match ${alice.username}'s keys on the server and was discarded.`);
+    await until(() => mailboxRows(server.dataDir).filter((r) => r.recipient === b.name).length === 0,
+      { message: 'the forged request acknowledged (deleted from the server)' });
+    await sleep(1000);
+    assert.equal(await requestGroup(b, alice.username).count(), 0, 'no request from alice');
+    assert.equal(await b.page.getByRole('region', { name: 'Chat requests' }).getByRole('group').count(), 0, 'no request at all');
+    assert.equal(await b.page.getByRole('list', { name: 'Conversations' }).getByRole('listitem').count(), 0, 'no conversation');
+    // After a reload it has not come back from anywhere.
+    await b.page.reload();
+    await logIn(b);
+    await sleep(1500);
+    assert.equal(await requestGroup(b, alice.username).count(), 0, 'no request from alice after a reload');
+    assert.deepEqual(b.problems, [], 'bob: no console errors');
+  } finally {
+    forger.free();
+    mallory.ws.close();
+    await leave(b);
+  }
+});
+
+/** The directory's count of the page's own one-time prekeys, asked with the page's token. */
+function ownCount(page) {
+  return page.evaluate(async () => (await import('/js/api.js')).request('GET', '/api/keys/me/count'));
+}
+
+/**
+ * Fetches `target`'s bundle over HTTP from fresh accounts, `each` times per account, until a fresh
+ * account's first bundle comes without a one-time prekey. Returns how many came with one.
+ */
+async function drain(srv, target, each = 3) {
+  let taken = 0;
+  for (let k = 0; k < 60; k += 1) {
+    const fetcher = await newUser(srv.url, 'drain');
+    for (let i = 0; i < each; i += 1) {
+      const r = await api(srv.url, 'GET', `/api/keys/${target}`, { token: fetcher.token });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      if (!r.body.oneTimePrekey) {
+        if (i === 0) return taken;
+        break;
+      }
+      taken += 1;
+    }
+  }
+  throw new Error(`still handing out one-time prekeys after ${taken}`);
+}
+
+/** An account with keys in the directory and no page: { username, token, ... }. */
+async function withKeys(srv, prefix, prekeys = 5) {
+  const user = await newUser(srv.url, prefix);
+  const ik = newIdentity();
+  const r = await api(srv.url, 'PUT', '/api/keys', {
+    token: user.token,
+    body: { identityKey: ik.publicKey, signedPrekey: signedPrekey(ik), oneTimePrekeys: oneTimePrekeys(1, prekeys) },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return user;
+}
+
+test("one account gets at most 3 of someone's one-time prekeys, and fetching past that does not spend what the others may take", async () => {
+  // KNOWN BUG (see the commit message that added it): keys.c takes a token from the target's allowance
+  // on every fetch, also when the pair's allowance already said no (the target's rl_take is
+  // evaluated before the && looks at the pair's answer), so one account fetching 20 times spends
+  // 20 of the 50 and everybody else gets only 33: one account can keep everyone from Alice's
+  // one-time prekeys for most of an hour.
+  const srv = await startServer();
+  try {
+    const target = await withKeys(srv, 'carol', 100);
+    const greedy = await newUser(srv.url, 'greedy');
+    const got = [];
+    for (let i = 0; i < 20; i += 1) {
+      const r = await api(srv.url, 'GET', `/api/keys/${target.username}`, { token: greedy.token });
+      assert.equal(r.status, 200);
+      got.push(r.body.oneTimePrekey ? 1 : 0);
+    }
+    assert.deepEqual(got, [1, 1, 1, ...Array(17).fill(0)], 'three, then bundles without one');
+    const others = await drain(srv, target.username);
+    assert.equal(3 + others, 50, `all accounts together took ${3 + others} at once (the greedy one 3, the others ${others})`);
+  } finally {
+    const { code } = await srv.stop();
+    assert.equal(code, 0);
+  }
+});
+
+test("one-time prekeys never run out: drained, bundles come without one and a new chat still works; the owner's page is told and tops up", { timeout: 180000 }, async (t) => {
+  // A server of its own, started again on the same port and data (the allowances are kept in
+  // memory: a restart is how this test takes more than one allowance's worth).
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-prekeys-'));
+  let srv = await startServer({ dataDir });
+  const { port } = srv;
+  let a;
+  let d;
+  const stopped = async () => {
+    const { code, signal } = await srv.stop();
+    assert.equal(code, 0, `parley-server exited with ${code ?? signal}:\n${srv.logs().slice(-2000)}`);
+    assert.doesNotMatch(srv.logs(), /Sanitizer|runtime error:/);
+  };
+  try {
+    a = await person(srv, uniqueName('alice'));
+    await signUp(a);
+    assert.deepEqual(await ownCount(a.page), { count: 100, low: false });
+
+    // Many accounts fetch her bundle: each gets at most 3 one-time prekeys, all together 50, and
+    // then bundles come without one.
+    const first = await drain(srv, a.name);
+    t.diagnostic(`first drain: ${first} one-time prekeys handed out`);
+    assert.ok(first >= 50 && first <= 51, `${first} handed out at once`);
+    assert.equal((await ownCount(a.page)).count, 100 - first);
+    const lowFrames = () => a.frames.filter((f) => f.dir === 'received' && f.payload.includes('"prekeys-low"')).length;
+    assert.equal(lowFrames(), 0, 'not low yet: her page is not told');
+
+    // The server restarts (same port, same data): her page reconnects by itself.
+    await stopped();
+    srv = await startServer({ dataDir, args: ['--listen', `127.0.0.1:${port}`] });
+    assert.equal(srv.port, port);
+    await a.page.waitForFunction(() => document.getElementById('connection').dataset.state === 'online', null, { timeout: 30000 });
+
+    // Drained again while she is online: when fewer than 20 are left her page is told, and tops up.
+    const second = await drain(srv, a.name);
+    t.diagnostic(`second drain: ${second} one-time prekeys handed out`);
+    assert.ok(second >= 50 && second <= 51, `${second} handed out at once`);
+    assert.ok(lowFrames() >= 1, 'her page was told prekeys-low');
+    const topped = await until(async () => {
+      const c = await ownCount(a.page);
+      return c.count >= 100 && !c.low ? c : null;
+    }, { timeout: WAIT, message: 'her page topping up' });
+    t.diagnostic(`after the top-up: ${JSON.stringify(topped)}`);
+
+    // A newcomer's bundle has no one-time prekey (the allowance is spent); the chat works anyway.
+    d = await person(srv, uniqueName('dave'));
+    await signUp(d);
+    await startChat(d, a.name);
+    const bundles = d.frames.filter((f) => f.dir === 'received' && f.payload.includes('"type":"bundle"')).map((f) => JSON.parse(f.payload).bundle);
+    assert.equal(bundles.length, 1, 'dave fetched one bundle');
+    assert.equal(bundles[0].oneTimePrekey, null, 'it came without a one-time prekey');
+    await accept(a, d.name);
+    await openChat(a, d.name);
+    await Promise.all([waitConnected(a.page), waitConnected(d.page)]);
+    for (const [from, to, text] of [[d, a, 'hi alice, your prekeys ran out'], [a, d, 'hi dave, it still works'], [d, a, 'good']]) {
+      await send(from, text);
+      await waitForMessage(to.page, text);
+    }
+    await Promise.all([waitAllDelivered(a.page), waitAllDelivered(d.page)]);
+    assert.deepEqual(texts(await transcript(a.page)), [
+      { text: 'hi alice, your prekeys ran out', sender: d.name },
+      { text: 'hi dave, it still works', sender: 'You' },
+      { text: 'good', sender: d.name },
+    ]);
+    // Alice's page saw the server go away for a moment while it restarted, and nothing else.
+    assert.deepEqual(a.problems.filter((x) => !/net::ERR_(CONNECTION_REFUSED|SOCKET_NOT_CONNECTED|CONNECTION_RESET|EMPTY_RESPONSE)/.test(x)), [],
+      'alice: no console errors but the restart\'s');
+    assert.deepEqual(d.problems, [], 'dave: no console errors');
+  } finally {
+    await Promise.all([leave(a), leave(d)]);
+    await stopped();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('at rest on the server, after all of the above: mailbox rows name nobody and hold no text, the database keeps no sender, and no log line names two people', () => {
+  const hex = (x) => Buffer.from(x).toString('hex').toUpperCase();
+  const rows = [...waiting, ...mailboxRows(server.dataDir)];
+  assert.ok(waiting.length >= 10, `rows were looked at while they waited (${waiting.length})`);
+  assert.ok(writers.size >= 4, `writers: ${[...writers].join(', ')}`);
+  // A row is a recipient, an expiry rounded up to the hour and an envelope: no sender column,
+  // and nothing in the envelope's bytes names the sender or says what it holds.
+  const columns = execFileSync('sqlite3', ['-readonly', join(server.dataDir, 'parley.db'), 'SELECT name FROM pragma_table_info(\'mailbox\') ORDER BY cid'], { encoding: 'utf8' })
+    .split('\n').filter(Boolean);
+  assert.deepEqual(columns, ['id', 'recipient_id', 'expires_at', 'envelope']);
+  for (const r of rows) {
+    assert.equal(r.expiresAt % 3600, 0, `an expiry to the second: ${r.expiresAt}`);
+    for (const name of writers) assert.equal(r.hex.includes(hex(name)), false, `${name} in an envelope for ${r.recipient}`);
+    for (const text of written) {
+      if (Buffer.byteLength(text) >= 8) assert.equal(r.hex.includes(hex(text)), false, `"${text}" in an envelope`);
+    }
+  }
+  // No message text anywhere in the database files.
+  const db = ['parley.db', 'parley.db-wal'].map((f) => {
+    try {
+      return readFileSync(join(server.dataDir, f));
+    } catch {
+      return Buffer.alloc(0);
+    }
+  });
+  assert.ok(written.size >= 400, `${written.size} texts written`);
+  for (const text of written) {
+    for (const file of db) assert.equal(file.indexOf(Buffer.from(text)), -1, `"${text}" at rest`);
+  }
+  // The log: no message text, and no line naming two accounts (who wrote to whom).
+  const names = execFileSync('sqlite3', ['-readonly', join(server.dataDir, 'parley.db'), 'SELECT username FROM users'], { encoding: 'utf8' })
+    .split('\n').filter(Boolean);
+  assert.ok(names.length >= 6, `${names.length} accounts`);
+  const log = server.logs();
+  for (const text of written) assert.equal(log.includes(text), false, `"${text}" in the log`);
+  const pairs = log.split('\n').map((line) => [line, names.filter((n) => line.includes(n))]).filter(([, n]) => n.length > 1);
+  assert.deepEqual(pairs.map(([line]) => line), [], 'log lines naming two accounts');
 });

@@ -1,0 +1,146 @@
+// A browser whose network can be taken away: it runs in a network namespace of its own, joined to
+// this machine by a veth pair, and losing the network is taking its end of that link down (as in
+// tests/e2e/storage.test.mjs, which explains why: Playwright's context.setOffline does not cut an
+// open WebSocket or WebRTC data channel in this Chromium). The page opens the same origin as
+// everyone else (http://127.0.0.1:PORT): a forwarder inside the namespace relays to one on this
+// machine's end of the link, which relays to the server. Needs root (CAP_NET_ADMIN) and iproute2.
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { person } from './people.mjs';
+
+const NS_FORWARDER = `const net = require('node:net');
+const [listenHost, listenPort, toHost, toPort] = process.argv.slice(1);
+net.createServer((c) => {
+  const u = net.connect(Number(toPort), toHost);
+  const end = () => { c.destroy(); u.destroy(); };
+  c.pipe(u); u.pipe(c);
+  for (const s of [c, u]) { s.on('error', end); s.on('close', end); }
+}).listen(Number(listenPort), listenHost, () => console.log('ready'));`;
+
+function forward(c, port, host) {
+  const u = net.connect(port, host);
+  const end = () => {
+    c.destroy();
+    u.destroy();
+  };
+  c.pipe(u);
+  u.pipe(c);
+  for (const s of [c, u]) {
+    s.on('error', end);
+    s.on('close', end);
+  }
+}
+
+let made = 0;
+
+/**
+ * Waits until the namespace's IPv6 link-local addresses have passed duplicate address detection
+ * (about 2 s after a link comes up). A Chromium started before that sees the address change and
+ * fails the page's requests on their way with net::ERR_NETWORK_CHANGED: a first page load whose
+ * module scripts fail so never starts (no log-in form), which is what the network-loss test in
+ * storage.test.mjs saw now and then.
+ */
+async function settled(ip, ns) {
+  const end = Date.now() + 10000;
+  while (ip('-n', ns, '-6', 'addr', 'show', 'tentative').trim() && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A network namespace for one browser, reaching `port` on 127.0.0.1 as this machine does.
+ * Returns { chromium (a launcher script for PARLEY_CHROMIUM), down(), up(), cleanup() }.
+ */
+export async function isolatedNetwork(port) {
+  const ip = (...args) => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  made += 1;
+  const id = `${process.pid % 100000}${made}`;
+  const ns = `parley-mb-${id}`;
+  const [hostIf, nsIf] = [`pm${id}h`, `pm${id}n`];
+  const used = ip('-4', '-o', 'addr');
+  let sub = null;
+  for (let i = 0; i < 250 && !sub; i += 1) {
+    const s = `10.214.${(Number(id) + i) % 250}`;
+    if (!used.includes(`${s}.`)) sub = s;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'parley-netns-'));
+  const state = { forwarders: [], proc: null, cleaned: false };
+  const cleanup = () => {
+    if (state.cleaned) return;
+    state.cleaned = true;
+    if (state.proc && state.proc.exitCode === null) state.proc.kill();
+    for (const f of state.forwarders) f.close();
+    try {
+      ip('netns', 'del', ns); // takes the veth pair with it
+    } catch {
+      // not made
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    ip('netns', 'add', ns);
+    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
+    ip('link', 'set', nsIf, 'netns', ns);
+    ip('addr', 'add', `${sub}.1/30`, 'dev', hostIf);
+    ip('link', 'set', hostIf, 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'addr', 'add', `${sub}.2/30`, 'dev', nsIf);
+    ip('-n', ns, 'link', 'set', nsIf, 'up');
+    ip('-n', ns, 'route', 'add', 'default', 'via', `${sub}.1`);
+    await settled(ip, ns);
+  } catch (e) {
+    cleanup();
+    throw new Error(`this test needs a network namespace (root, CAP_NET_ADMIN, iproute2): ${e.stderr || e.message}`);
+  }
+  try {
+    const host = net.createServer((c) => forward(c, port, '127.0.0.1'));
+    state.forwarders.push(host);
+    await new Promise((resolve, reject) => {
+      host.once('error', reject);
+      host.listen(port, `${sub}.1`, resolve);
+    });
+    state.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', NS_FORWARDER, '127.0.0.1', String(port), `${sub}.1`, String(port)],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      state.proc.stdout.once('data', resolve);
+      state.proc.once('exit', (code) => reject(new Error(`the namespace's forwarder exited with ${code}`)));
+    });
+    const chromium = join(dir, 'chromium-in-netns.sh');
+    writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${ns} ${process.env.PARLEY_CHROMIUM || '/usr/bin/chromium'} "$@"\n`);
+    chmodSync(chromium, 0o755);
+    return {
+      chromium,
+      cleanup,
+      down() {
+        ip('-n', ns, 'link', 'set', nsIf, 'down');
+      },
+      up() {
+        ip('-n', ns, 'link', 'set', nsIf, 'up');
+        ip('-n', ns, 'route', 'replace', 'default', 'via', `${sub}.1`); // went with the link
+      },
+    };
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+}
+
+/** A person (people.mjs person()) whose browser runs in the isolated network. */
+export async function personIn(network, server, name, options) {
+  const before = process.env.PARLEY_CHROMIUM;
+  process.env.PARLEY_CHROMIUM = network.chromium;
+  try {
+    return await person(server, name, options);
+  } finally {
+    if (before === undefined) delete process.env.PARLEY_CHROMIUM;
+    else process.env.PARLEY_CHROMIUM = before;
+  }
+}
+
+/** The problems a page recorded, apart from the failed requests and loads a lost network causes. */
+export function apartFromNetworkLoss(problems) {
+  return problems.filter((p) => !/^request failed: .* net::ERR_|^console error: Failed to load resource: net::ERR_/.test(p));
+}
