@@ -319,8 +319,9 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
         char key[RL_KEY_MAX];
         double now = rl_now();
         snprintf(key, sizeof key, "%s>%s", requester, username);
-        take_otpk = rl_take(pair_limits, key, now) == 0;
-        take_otpk = rl_take(target_limits, username, now) == 0 && take_otpk;
+        /* The target's allowance is spent only by fetches the pair's allows: one account past
+         * its 3 cannot use up everyone else's 50. */
+        take_otpk = rl_take(pair_limits, key, now) == 0 && rl_take(target_limits, username, now) == 0;
     }
     result = store_bundle_take(username, take_otpk, &b);
     switch (result) {

@@ -262,21 +262,10 @@ test('a chat started with someone who has never been online: request, messages a
 });
 
 test('200 messages each way while the direct link goes up and down (two reloads, a lost network): each side has every message once, in the order sent, all delivered', { timeout: 300000 }, async (t) => {
-  // KNOWN BUGS (see the commit message that added it): this fails in most runs. Seen:
-  // (1) Bob is told "N messages waiting for you on the server could not be read … and were
-  // discarded" about Alice's own mail: copies of messages he already had over the link, whose
-  // ratchet chain his session has forgotten by the time the mailed copy comes (more than 8 newer
-  // receiving chains: PROTOCOL.md 5.3), are refused (AUTH) and counted as unreadable (inbox.js
-  // openMail) instead of being dropped as repeats;
-  // (2) a message typed just after a link opened goes ahead of older unacknowledged ones
-  // (outbox.js send() transmits the new entry alone when the link is open, before the flush
-  // queued by the link's open event has run), so Bob sees e.g. 132 before 129;
-  // (3) a mail-put dropped by the server's rate limit is answered with an error that has no
-  // "ref" (signaling.c), so the page keeps it "in flight" and never mails it again while later
-  // messages are stored first: out of order again;
-  // (4) every envelope is often put twice (outbox.js onMailAnswer forgets the put before the
-  // queued mailStored marks the message mailed; a mailOut in between puts it again), which
-  // doubles the mail and feeds (1) and (3).
+  // What this guards against, each seen once: a late mailed copy of a message that came over
+  // the link counted as unreadable; a message typed just after a link opened going ahead of older
+  // unacknowledged ones; a put refused by the rate limit (no ref) never mailed again while later
+  // ones were stored; every envelope put twice.
   const network = await isolatedNetwork(server.port);
   let a;
   let b;
@@ -391,10 +380,7 @@ test('a recipient whose mailbox is full: the sender is told, 5 wait on the serve
     assert.equal(await notice.textContent(),
       `${b.name} has too many messages waiting on the server; yours stay on this device and go when they have read theirs.`);
     // The first five wait on the server ("sent"), the last two on her device ("sending").
-    // KNOWN BUG (see the commit message that added it): now and then one of the five places is
-    // taken by the same message put twice (outbox.js: onMailAnswer forgets the put before the
-    // queued mailStored marks it mailed, and a mailOut in between puts it again), and Alice sees
-    // four "sent" and three "sending" while five envelopes wait for Bob.
+    // Each message is put once: a message put twice would take one of the five places.
     const states = () => a.page.locator('#transcript li.mine .delivery').evaluateAll((els) => els.slice(-7).map((e) => e.textContent));
     await until(async () => JSON.stringify(await states()) === JSON.stringify(['sent', 'sent', 'sent', 'sent', 'sent', 'sending', 'sending']),
       { timeout: WAIT, message: 'five sent and two sending' }).catch(async (e) => {
@@ -474,11 +460,8 @@ test('envelopes bob cannot read (random bytes of a valid size, sealed for anothe
     await logIn(b);
     const banner = b.page.getByRole('alert').filter({ hasText: 'could not be read' });
     await banner.waitFor({ state: 'visible', timeout: WAIT });
-    // In plain words, how many were discarded. KNOWN BUG (see the commit message that added it): the
-    // page counts per batch of mail it handles (inbox.js takeMail) and each batch's notice
-    // replaces the last; the envelopes come one by one, so Bob is told six times "A message
-    // waiting for you on the server could not be read … and was discarded" and is left with
-    // that, when six were.
+    // In plain words, how many were discarded: one notice counting all of them (they come one
+    // by one, each in its own batch).
     const counted = `${envelopes.length} messages waiting for you on the server could not be read (not sealed for this account, or damaged) and were discarded.`;
     await b.page.waitForFunction((text) => document.getElementById('banner-text').textContent === text, counted, { timeout: WAIT })
       .catch(async () => assert.fail(`bob was shown ${JSON.stringify((await b.banners()).filter((x) => /could not be read/.test(x)))}; the last should say "${counted}"`));
@@ -595,11 +578,8 @@ async function withKeys(srv, prefix, prekeys = 5) {
 }
 
 test("one account gets at most 3 of someone's one-time prekeys, and fetching past that does not spend what the others may take", async () => {
-  // KNOWN BUG (see the commit message that added it): keys.c takes a token from the target's allowance
-  // on every fetch, also when the pair's allowance already said no (the target's rl_take is
-  // evaluated before the && looks at the pair's answer), so one account fetching 20 times spends
-  // 20 of the 50 and everybody else gets only 33: one account can keep everyone from Alice's
-  // one-time prekeys for most of an hour.
+  // Fetches past the pair's allowance must not spend the target's: one account fetching 20
+  // times would otherwise leave everybody else 30 of Alice's 50 for the hour.
   const srv = await startServer();
   try {
     const target = await withKeys(srv, 'carol', 100);

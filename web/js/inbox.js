@@ -193,8 +193,11 @@ export const inboxMethods = {
     }
     await commit();
     if (unreadable) {
+      // One notice for all of them since log-in (batches come one after the other).
+      this.unreadableMail = (this.unreadableMail || 0) + unreadable;
+      const n = this.unreadableMail;
       this.dispatchEvent(new CustomEvent('alert', {
-        detail: `${unreadable === 1 ? 'A message' : `${unreadable} messages`} waiting for you on the server could not be read (not sealed for this account, or damaged) and ${unreadable === 1 ? 'was' : 'were'} discarded.`,
+        detail: `${n === 1 ? 'A message' : `${n} messages`} waiting for you on the server could not be read (not sealed for this account, or damaged) and ${n === 1 ? 'was' : 'were'} discarded.`,
       }));
     }
   },
@@ -229,7 +232,11 @@ export const inboxMethods = {
       } catch (e) {
         if (!(e instanceof core.ParleyError)) throw e;
         if (e.codeName === 'DUPLICATE') return null; // delivered twice (at least once on the wire)
-        if (type !== core.MESSAGE_PREKEY) return 'unreadable';
+        // A ratchet message of this session that no longer opens is, in practice, a late mailed
+        // copy of one that came over the link while the session moved on (it keeps 8 earlier
+        // receiving chains). Not a loss: the sender sends again whatever we have not
+        // acknowledged, so it is dropped without a word.
+        if (type !== core.MESSAGE_PREKEY) return null;
       }
       if (plaintext) return { name, effect: this.applyPayload(name, parsePayload(plaintext)) };
     }

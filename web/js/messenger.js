@@ -70,6 +70,7 @@ export class Messenger extends EventTarget {
         this.subscribe();
         this.resendRequests();
         this.deliverAll();
+        this.pumpMail(); // puts left unanswered by the last connection go again
         // Neither holds up a chat: both run after the connection is ready, over HTTP.
         this.checkIdentitiesSoon();
         this.replenishSoon();
@@ -299,6 +300,7 @@ export class Messenger extends EventTarget {
       l = new PeerLink(this.me, name, this.signaling);
       l.addEventListener('open', () => {
         this.retry.delete(name);
+        this.mailGraceEnd(name);
         this.changed(name);
         this.flush(name); // in creation order: kept ciphertexts and unacknowledged messages alike
       });
@@ -377,8 +379,6 @@ export class Messenger extends EventTarget {
     this.stopped = true; // no prekey upkeep or identity check starts after this
     coolDown();
     this.mailConnectionLost();
-    for (const t of this.mailRetry?.values() || []) clearTimeout(t);
-    this.mailRetry?.clear();
     clearTimeout(this.replenishTimer);
     this.replenishTimer = null;
     clearTimeout(this.identityTimer);

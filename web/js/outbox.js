@@ -48,8 +48,9 @@ export const outboxMethods = {
       const session = c.renew ? null : await this.session(name);
       if (c.renew) this.renewSoon(name);
       if (session && this.links.get(name)?.open) {
-        // Stored together with its ratchet state, then sent.
-        await this.transmit(name, [entry]);
+        // Stored together with its ratchet state, then sent, after anything older that has not
+        // gone on this link yet (a flush queued by the link's opening may not have run).
+        await this.deliver(name);
         if (entry.state !== 'queued') return;
       }
       // No link: encrypt it now, so that it leaves as this very ciphertext, by mail now or on the
@@ -89,19 +90,21 @@ export const outboxMethods = {
     await this.mailOut(name);
   },
 
-  // True once the grace for a link has passed; the first call starts it (and a flush after it).
+  // True once the grace for a link has passed; the first call starts it (with a flush at its
+  // end). A link that opens ends it (mailGraceEnd), so the next loss starts a new one.
   mailGraceOver(name) {
     this.mailGrace = this.mailGrace || new Map();
     const since = this.mailGrace.get(name);
-    if (since && Date.now() - since >= MAIL_GRACE_MS) return true;
-    if (!since) {
-      this.mailGrace.set(name, Date.now());
-      setTimeout(() => {
-        if (!this.stopped && !this.links.get(name)?.open) this.flush(name).catch((e) => this.report(e));
-        this.mailGrace?.delete(name);
-      }, MAIL_GRACE_MS);
-    }
+    if (since) return Date.now() - since >= MAIL_GRACE_MS;
+    this.mailGrace.set(name, Date.now());
+    setTimeout(() => {
+      if (!this.stopped && !this.links.get(name)?.open) this.flush(name).catch((e) => this.report(e));
+    }, MAIL_GRACE_MS);
     return false;
+  },
+
+  mailGraceEnd(name) {
+    this.mailGrace?.delete(name);
   },
 
   // The accept and our capability, when owed, over the open link.
@@ -205,13 +208,11 @@ export const outboxMethods = {
   async mailOut(name) {
     const c = this.contacts[name];
     if (!c || c.held || c.renew || this.signaling.state !== 'online') return;
-    this.mailInFlight = this.mailInFlight || new Map();
+    const queued = this.mailQueue(name);
     if (c.status === 'pending') {
       if (!c.hello) return;
       if (c.helloMailed !== c.hello) {
-        if (![...this.mailInFlight.values()].some((w) => w.name === name && w.hello === c.hello)) {
-          this.mailWire(name, fromB64u(c.hello), { hello: c.hello });
-        }
+        if (!queued.some((w) => w.hello === c.hello)) this.mailWire(name, fromB64u(c.hello), { hello: c.hello });
         return; // the messages follow once the hello is stored
       }
     } else if (c.status !== 'active') {
@@ -220,14 +221,16 @@ export const outboxMethods = {
     const session = await this.session(name);
     if (!session) return;
     for (const payload of this.owedControls(name)) {
-      if ([...this.mailInFlight.values()].some((w) => w.name === name && w.control?.t === payload.t)) continue;
+      if (queued.some((w) => w.control?.t === payload.t)) continue;
       const wire = session.encrypt(JSON.stringify(payload));
       await this.persist(name, session);
       this.mailWire(name, wire, { control: payload });
     }
     const history = this.history(name);
-    const inFlight = new Set([...this.mailInFlight.values()].filter((w) => w.name === name && w.entry).map((w) => w.entry));
-    const todo = history.filter((m) => m.from === 'me' && (m.state === 'queued' || m.state === 'sent') && !m.mailed && !inFlight.has(m));
+    const inQueue = new Set(queued.filter((w) => w.entry).map((w) => w.entry));
+    this.tooLarge = this.tooLarge || new WeakSet();
+    const todo = history.filter((m) => m.from === 'me' && (m.state === 'queued' || m.state === 'sent') &&
+      !m.mailed && !inQueue.has(m) && !this.tooLarge.has(m));
     if (!todo.length) return;
     const touched = [];
     for (const entry of todo) {
@@ -240,11 +243,21 @@ export const outboxMethods = {
     for (const entry of todo) this.mailWire(name, this.sealedWire(entry), { entry });
   },
 
-  // Seals a ratchet message to the contact and hands it to the server (mail-put). What to do
-  // once it is stored is kept with its id: the hello marked mailed, an entry "sent", a control
-  // handed. Without a connection nothing leaves (the next ready mails again).
-  // identityKey: theirs, when they are neither a contact nor a waiting request (a request being
-  // declined).
+  // The puts made for a contact and not yet stored, in order (the first may be on its way).
+  mailQueue(name) {
+    this.mailQueues = this.mailQueues || new Map();
+    let q = this.mailQueues.get(name);
+    if (!q) {
+      q = [];
+      this.mailQueues.set(name, q);
+    }
+    return q;
+  },
+
+  // Seals a ratchet message to the contact and queues the put (mail-put) behind the others for
+  // them. What to do once it is stored is kept with it: the hello marked mailed, an entry
+  // "sent", a control handed. identityKey: theirs, when they are neither a contact nor a waiting
+  // request (a request being declined).
   mailWire(name, wire, what, identityKey = null) {
     const key = identityKey || this.contacts[name]?.identityKey || this.requests.get(name)?.identityKey;
     if (!key) return;
@@ -254,75 +267,91 @@ export const outboxMethods = {
     } catch (e) {
       if (e instanceof core.ParleyError && e.codeName === 'TOO_LARGE') {
         // Larger than the mailbox takes (64 KiB): it waits for a link.
-        if (what?.entry) what.entry.mailed = true;
+        if (what?.entry) {
+          this.tooLarge = this.tooLarge || new WeakSet();
+          this.tooLarge.add(what.entry);
+        }
         return;
       }
       throw e;
     }
     this.mailSeq = (this.mailSeq || 0) + 1;
     const id = `m${this.mailSeq}`;
-    this.mailInFlight = this.mailInFlight || new Map();
-    this.mailInFlight.set(id, { name, ...(what || {}), put: { type: 'mail-put', to: name, env: toB64u(envelope), id } });
+    this.mailQueue(name).push({ id, name, ...(what || {}), put: { type: 'mail-put', to: name, env: toB64u(envelope), id } });
     this.pumpMail();
   },
 
-  // Sends the puts waiting in the order made, within MAIL_RATE; the rest a little later. A put
-  // left unanswered for MAIL_ANSWER_MS is given up (the next flush sends it again).
+  /**
+   * Sends, for each contact, the first put of its queue, and the next only once the server has
+   * stored that one: what goes by mail is stored in the order it was written, whatever is refused
+   * or lost on the way (a put is sent again, the same bytes, after a refusal or MAIL_ANSWER_MS
+   * without an answer; a copy stored twice is a repeat the receiver drops). At most MAIL_RATE
+   * puts a second in all.
+   */
   pumpMail() {
-    if (!this.mailInFlight || this.stopped) return;
+    if (!this.mailQueues || this.stopped) return;
     const now = Date.now();
     const b = this.mailBucket || { tokens: MAIL_BURST, at: now };
     b.tokens = Math.min(MAIL_BURST, b.tokens + ((now - b.at) / 1000) * MAIL_RATE);
     b.at = now;
     this.mailBucket = b;
-    let waiting = false;
-    let stale = false;
-    for (const [id, w] of this.mailInFlight) {
-      if (w.sentAt) {
-        if (now - w.sentAt > MAIL_ANSWER_MS) {
-          this.mailInFlight.delete(id);
-          stale = true;
-        }
+    let wake = Infinity;
+    for (const [name, q] of this.mailQueues) {
+      const head = q[0];
+      if (!head) {
+        this.mailQueues.delete(name);
+        continue;
+      }
+      if (head.answered) continue; // stored: its effects are being recorded
+      const due = head.sentAt ? head.sentAt + MAIL_ANSWER_MS : (head.retryAt || 0);
+      if (due > now) {
+        wake = Math.min(wake, due);
         continue;
       }
       if (b.tokens < 1) {
-        waiting = true;
-        break;
-      }
-      if (!this.signaling.send(w.put)) {
-        this.mailInFlight.delete(id); // not connected: the next ready mails again
+        wake = Math.min(wake, now + Math.ceil(1000 / MAIL_RATE));
         continue;
       }
+      if (!this.signaling.send(head.put)) return; // not connected: the next ready goes on
       b.tokens -= 1;
-      w.sentAt = now;
+      head.sentAt = now;
+      head.retryAt = 0;
+      wake = Math.min(wake, now + MAIL_ANSWER_MS);
     }
-    if (stale) this.deliverAll();
     clearTimeout(this.mailPumpTimer);
-    this.mailPumpTimer = null;
-    if (waiting) {
-      this.mailPumpTimer = setTimeout(() => this.pumpMail(), Math.ceil(1000 / MAIL_RATE));
-    } else if (this.mailInFlight.size) {
-      this.mailPumpTimer = setTimeout(() => this.pumpMail(), MAIL_ANSWER_MS);
-    }
+    this.mailPumpTimer = Number.isFinite(wake) ? setTimeout(() => this.pumpMail(), Math.max(1, wake - now)) : null;
   },
 
-  // The server's answer to a mail-put: stored, or refused (tried again later).
+  // The server's answer to a mail-put: stored (the next one for that contact goes), or refused
+  // (the same put again later).
   onMailAnswer(msg) {
-    const w = this.mailInFlight?.get(msg.ref);
-    if (!w) return;
-    this.mailInFlight.delete(msg.ref);
+    const q = [...(this.mailQueues?.values() || [])].find((x) => x[0]?.id === msg.ref && x[0].sentAt);
+    if (!q) return;
+    const head = q[0];
     if (msg.type === 'mail-stored') {
-      this.serial(() => this.mailStored(w));
+      head.answered = true;
+      this.serial(async () => {
+        try {
+          await this.mailStored(head);
+        } finally {
+          if (q[0] === head) q.shift();
+          this.pumpMail();
+        }
+      }).catch((e) => this.report(e));
       return;
     }
-    const code = msg.code;
-    if (code === 'mailbox_full') {
+    head.sentAt = 0;
+    if (msg.code === 'mailbox_full') {
       this.dispatchEvent(new CustomEvent('notice', {
-        detail: { name: w.name, text: 'has too many messages waiting on the server; yours stay on this device and go when they have read theirs.' },
+        detail: { name: head.name, text: 'has too many messages waiting on the server; yours stay on this device and go when they have read theirs.' },
       }));
     }
-    if (code === 'unknown_recipient' || code === 'invalid_recipient') return;
-    this.mailRetrySoon(w.name, code === 'mailbox_full' ? MAIL_FULL_RETRY_MS : MAIL_RETRY_MS);
+    if (msg.code === 'invalid_recipient') {
+      q.length = 0; // cannot be mailed (the name is ours): the link takes them
+    } else {
+      head.retryAt = Date.now() + (msg.code === 'mailbox_full' ? MAIL_FULL_RETRY_MS : MAIL_RETRY_MS);
+    }
+    this.pumpMail();
   },
 
   async mailStored(w) {
@@ -331,7 +360,7 @@ export const outboxMethods = {
       if (c && c.hello === w.hello) {
         c.helloMailed = w.hello;
         await this.saveContacts();
-        await this.deliver(w.name); // the messages typed meanwhile follow it
+        this.flush(w.name).catch((e) => this.report(e)); // the messages typed meanwhile follow it
       }
       return;
     }
@@ -351,19 +380,12 @@ export const outboxMethods = {
     this.changed(w.name);
   },
 
-  mailRetrySoon(name, ms) {
-    this.mailRetry = this.mailRetry || new Map();
-    if (this.mailRetry.has(name)) return;
-    this.mailRetry.set(name, setTimeout(() => {
-      this.mailRetry.delete(name);
-      if (!this.stopped) this.flush(name).catch((e) => this.report(e));
-    }, ms));
-  },
-
-  // The connection went: what was in flight may or may not be stored, so it goes again (the same
-  // ciphertexts: the receiver drops repeats).
+  // The connection went: a put on its way may or may not be stored, so it goes again after the
+  // next ready (the same bytes: the receiver drops a repeat).
   mailConnectionLost() {
-    this.mailInFlight?.clear();
+    for (const q of this.mailQueues?.values() || []) {
+      if (q[0] && !q[0].answered) q[0].sentAt = 0;
+    }
     clearTimeout(this.mailPumpTimer);
     this.mailPumpTimer = null;
   },
