@@ -151,19 +151,64 @@ civetweb_patch='s/if ((conn->request_len == 0) \&\& (conn->data_len == conn->buf
 # WS_FRAME_MAX; only a 64-bit length field can) is answered at once with a close frame 1009 and
 # the connection closed, before anything is allocated or read.
 civetweb_patch_frame='s/if (data_len > (uint64_t)0x7FFF0000ul) {/if (data_len > (uint64_t)PARLEY_WS_FRAME_MAX) { static const char parley_too_big[2] = {3, (char)0xF1}; mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, parley_too_big, 2); mg_cry_internal(conn, "%s", "websocket frame over the size limit: closed with 1009"); break; } if (data_len > (uint64_t)0x7FFF0000ul) {/'
+# Request framing (RFC 9112): this server and a reverse proxy in front of it must agree where a
+# request ends, or a request can hide in another's body (request smuggling). The checks are in
+# server/civetweb/http.inc, inserted after parse_range_header; these lines call them. A request
+# they refuse is answered through the http_error callback (JSON) and the connection closed.
+# - Civetweb 1.15 read the first 64 headers (MG_MAX_HEADERS) and dropped the rest unseen, and
+#   stopped as silently at a line it could not read (folded, starting with whitespace or a CR): a
+#   Content-Length there was ignored and the body read as the next request. What is left after
+#   the last header read now fails the request: 431 past the 64th, 400 otherwise. And the answer
+#   to a request that cannot be parsed starts "HTTP/1.1": Civetweb echoed what followed "HTTP/"
+#   up to the end of the headers ("HTTP/HTTP/1.1 junk\r\nSet-Cookie: a=b\r\n\r 400 Bad Request").
+civetweb_patch_headers='/^parse_http_request(char \*buf, int len, struct mg_request_info \*ri)$/,/^}$/s/^\tri->num_headers = parse_http_headers(&buf, ri->http_headers);$/&\n\tif ((ri->num_headers >= 0) \&\& parley_headers_left(buf)) { ri->num_headers = (ri->num_headers == (int)MG_MAX_HEADERS) ? -2 : -1; }/'
+civetweb_patch_431='/^\tif (parse_http_request(conn->buf, conn->buf_size, &conn->request_info)$/,/\*err = 400;/s/\*err = 400;/*err = (conn->request_info.num_headers == -2) ? 431 : 400; conn->request_info.http_version = "1.1";/'
+# - It read whitespace before the first header as part of the line end and whitespace between a
+#   header's name and its colon as nothing (RFC 9112 2.2 and 5.1: a proxy may read either line as
+#   something else): 400 for both.
+civetweb_patch_line='s/^\tif (skip_to_end_of_word_and_terminate(&buf, 1) <= 0) {$/\tif (parley_bad_line_end(buf) || (skip_to_end_of_word_and_terminate(\&buf, 1) <= 0)) {/'
+civetweb_patch_colon="s/^\\t\\twhile (\\*dp == ' ') {\$/\\t\\tif (*dp == ' ') { return -1; }\\n&/"
+# - A request it could not read was answered with "Connection: keep-alive" and then closed
+#   (must_close was set after the answer): it now says "Connection: close".
+civetweb_patch_close='s/^\t\t\t\tmg_send_http_error(conn, reqerr, "%s", ebuf);$/\t\t\t\tconn->must_close = 1; mg_send_http_error(conn, reqerr, "%s", ebuf);/'
+# - Content-Length more than once, with Transfer-Encoding, or not a plain number ("+47", "47abc"
+#   were 47); Transfer-Encoding other than one "chunked" ("identity" was ignored), or in HTTP/1.0:
+#   400 (parley_framing), before get_request reads the length.
+civetweb_patch_framing='s/^\t\/\* Message is a valid request \*\/$/\tif (!parley_framing(conn, ebuf, ebuf_len, err)) { return 0; }\n&/'
+# Ranges (RFC 9110 14): Civetweb answered "bytes=100000-" on a smaller file, or "bytes=5-1", with
+# 206 and a negative Content-Length, one byte too many for a range past the end, and only the
+# first of several ranges. parley_range (http.inc) decides instead: 206 for one satisfiable
+# range (suffixes too), 416 with "Content-Range: bytes */SIZE" for a start at or past the end,
+# 200 with the whole file for anything else.
+civetweb_patch_range='/^handle_static_file_request(struct mg_connection \*conn,$/,/^}$/s/^\tr1 = r2 = 0;$/&\n\tn = (range_hdr != NULL) ? parley_range(conn, range_hdr, cl, \&r1, \&r2) : 0;\n\tif (n < 0) { (void)mg_fclose(\&filep->access); return; }/'
+civetweb_patch_range_use='s/^\t    && ((n = parse_range_header(range_hdr, &r1, &r2)) > 0) && (r1 >= 0)$/\t    \&\& (n > 0) \&\& (r1 >= 0)/'
+civetweb_http="$here/server/civetweb/http.inc"
 # server/civetweb/detach.inc is appended to civetweb.c: mg_parley_detach() hands an upgraded
 # WebSocket (socket, TLS session, bytes read past the upgrade request) to the server's event
 # loops (server/src/wsloop.c), so that a WebSocket no longer holds a worker thread.
 civetweb_detach="$here/server/civetweb/detach.inc"
-civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $civetweb_patch_frame $(sha256sum < "$civetweb_detach") $(cc --version | head -n 1)")"
+civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $civetweb_patch_frame $civetweb_patch_headers $civetweb_patch_431 $civetweb_patch_line $civetweb_patch_colon $civetweb_patch_close $civetweb_patch_framing $civetweb_patch_range $civetweb_patch_range_use $(sha256sum < "$civetweb_http") $(sha256sum < "$civetweb_detach") $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"
 if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   log "building Civetweb into $civetweb_lib"
   rm -rf "$civetweb_lib"
   mkdir -p "$civetweb_lib/include" "$civetweb_lib/lib"
-  sed -e "$civetweb_patch" -e "$civetweb_patch_frame" "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
+  # http.inc goes right after parse_range_header's closing brace (sed's r), before its callers.
+  sed -e "$civetweb_patch" -e "$civetweb_patch_frame" -e "$civetweb_patch_headers" \
+      -e "$civetweb_patch_431" -e "$civetweb_patch_line" -e "$civetweb_patch_colon" \
+      -e "$civetweb_patch_close" -e "$civetweb_patch_framing" -e "$civetweb_patch_range" -e "$civetweb_patch_range_use" \
+      -e '/^parse_range_header(const char \*header, int64_t \*a, int64_t \*b)$/,/^}$/{/^}$/r '"$civetweb_http" \
+      -e '}' "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
   grep -q 'request_len == -2) ||' "$civetweb_lib/civetweb.c"
   grep -q 'PARLEY_WS_FRAME_MAX) {' "$civetweb_lib/civetweb.c"
+  # Each of the framing and range patches applied exactly once, and http.inc is in.
+  for applied in '&& parley_headers_left(buf)) {' '? 431 : 400; conn->request_info.http_version = "1.1";' 'if (parley_bad_line_end(buf) ||' \
+                 "if (*dp == ' ') { return -1; }" 'must_close = 1; mg_send_http_error(conn, reqerr' \
+                 'if (!parley_framing(conn, ebuf, ebuf_len, err))' \
+                 'n = (range_hdr != NULL) ? parley_range(' '&& (n > 0) && (r1 >= 0)' \
+                 'parley_range(struct mg_connection *conn,'; do
+    [ "$(grep -cF -e "$applied" "$civetweb_lib/civetweb.c")" -eq 1 ] || { log "Civetweb patch not applied: $applied"; exit 1; }
+  done
   cat "$civetweb_detach" >> "$civetweb_lib/civetweb.c"
   # shellcheck disable=SC2086
   cc $civetweb_cflags $civetweb_defs -I"$civetweb_src/include" -I"$civetweb_src/src" \

@@ -64,12 +64,31 @@ int static_guard(struct mg_connection *conn, void *cbdata)
     return 0;
 }
 
+/* 1 if text is "bytes *" then "/" and the file's size in digits: the Content-Range of a range
+ * that cannot be satisfied (RFC 9110 14.4). */
+static int is_unsatisfied_range(const char *text)
+{
+    static const char prefix[] = "bytes */";
+    const char *p;
+
+    if (strncmp(text, prefix, sizeof prefix - 1) != 0 || text[sizeof prefix - 1] == '\0') {
+        return 0;
+    }
+    for (p = text + sizeof prefix - 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int static_http_error(struct mg_connection *conn, int status, const char *msg)
 {
     const char *code;
     const char *message;
 
-    (void)msg; /* Civetweb's text may echo the path; the JSON says only what kind of error. */
+    /* Civetweb's text may echo the path: the JSON says only what kind of error (the text is
+     * read only for a 416 of parley_range). */
     switch (status) {
     case 400:
         code = "bad_request";
@@ -92,8 +111,20 @@ int static_http_error(struct mg_connection *conn, int status, const char *msg)
         message = "the request is too large";
         break;
     case 416:
+        /* From parley_range (server/civetweb/http.inc): the message is the Content-Range to
+         * send with it. */
+        if (msg != NULL && is_unsatisfied_range(msg)) {
+            http_send_error_header(conn, status, "range_not_satisfiable",
+                                   "the requested range starts at or past the end of the file",
+                                   "Content-Range", msg);
+            return 0;
+        }
         code = "range_not_satisfiable";
         message = "the requested range is not satisfiable";
+        break;
+    case 431:
+        code = "too_many_headers";
+        message = "a request may have at most 64 header fields";
         break;
     default:
         if (status < 500) {

@@ -22,7 +22,11 @@ int static_path_is_safe(const char *path);
  */
 int static_guard(struct mg_connection *conn, void *cbdata);
 
-/* Civetweb's http_error callback: every error Civetweb raises itself is answered in JSON. */
+/*
+ * Civetweb's http_error callback: every error Civetweb raises itself is answered in JSON. A 416
+ * whose message is a Content-Range for an unsatisfiable range (from parley_range in
+ * server/civetweb/http.inc) carries that header too.
+ */
 int static_http_error(struct mg_connection *conn, int status, const char *msg);
 
 #endif
