@@ -11,12 +11,8 @@
 //    reconnects by itself and every message arrives exactly once, in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { serverForTests } from '../lib/server.mjs';
+import { isolatedNetwork, personIn } from '../lib/netns.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
   WAIT, connectPair, leave, person, send, signUp, texts, transcript, waitAllDelivered, waitConnected,
@@ -435,115 +431,9 @@ test('nothing readable at rest: every stored value is a sealed record, no messag
 // when a laptop drops off Wi-Fi. Bob opens the same origin as Alice (http://127.0.0.1:PORT): a
 // forwarder inside his namespace relays to one on this machine's end of the link, which relays to
 // the server. This needs root (CAP_NET_ADMIN), as these tests run.
-const NS_FORWARDER = `const net = require('node:net');
-const [listenHost, listenPort, toHost, toPort] = process.argv.slice(1);
-net.createServer((c) => {
-  const u = net.connect(Number(toPort), toHost);
-  const end = () => { c.destroy(); u.destroy(); };
-  c.pipe(u); u.pipe(c);
-  for (const s of [c, u]) { s.on('error', end); s.on('close', end); }
-}).listen(Number(listenPort), listenHost, () => console.log('ready'));`;
-
-function forward(c, port, host) {
-  const u = net.connect(port, host);
-  const end = () => {
-    c.destroy();
-    u.destroy();
-  };
-  c.pipe(u);
-  u.pipe(c);
-  for (const s of [c, u]) {
-    s.on('error', end);
-    s.on('close', end);
-  }
-}
-
-/** A network namespace for one browser, reaching `port` on 127.0.0.1 as this machine does. */
-async function isolatedNetwork(port) {
-  const ip = (...args) => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const id = `${process.pid}`;
-  const ns = `parley-net-${id}`;
-  const [hostIf, nsIf] = [`pv${id}h`, `pv${id}n`];
-  const used = ip('-4', '-o', 'addr');
-  let sub = null;
-  for (let i = 0; i < 250 && !sub; i += 1) {
-    const s = `10.213.${(Number(id) + i) % 250}`;
-    if (!used.includes(`${s}.`)) sub = s;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'parley-netns-'));
-  const state = { ns, dir, forwarders: [], proc: null };
-  const cleanup = () => {
-    if (state.cleaned) return;
-    state.cleaned = true;
-    if (state.proc && state.proc.exitCode === null) state.proc.kill();
-    for (const f of state.forwarders) f.close();
-    try {
-      ip('netns', 'del', ns); // takes the veth pair with it
-    } catch {
-      // not made
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    ip('netns', 'add', ns);
-    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
-    ip('link', 'set', nsIf, 'netns', ns);
-    ip('addr', 'add', `${sub}.1/30`, 'dev', hostIf);
-    ip('link', 'set', hostIf, 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'addr', 'add', `${sub}.2/30`, 'dev', nsIf);
-    ip('-n', ns, 'link', 'set', nsIf, 'up');
-    ip('-n', ns, 'route', 'add', 'default', 'via', `${sub}.1`);
-  } catch (e) {
-    cleanup();
-    throw new Error(`this test needs a network namespace (root, CAP_NET_ADMIN, iproute2): ${e.stderr || e.message}`);
-  }
-  try {
-    // This machine's end: the link's address, same port, to the server.
-    const host = net.createServer((c) => forward(c, port, '127.0.0.1'));
-    state.forwarders.push(host);
-    await new Promise((resolve, reject) => {
-      host.once('error', reject);
-      host.listen(port, `${sub}.1`, resolve);
-    });
-    // The namespace's end: 127.0.0.1:port there, over the link.
-    state.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', NS_FORWARDER, '127.0.0.1', String(port), `${sub}.1`, String(port)],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      state.proc.stdout.once('data', resolve);
-      state.proc.once('exit', (code) => reject(new Error(`the namespace's forwarder exited with ${code}`)));
-    });
-    const chromium = join(dir, 'chromium-in-netns.sh');
-    writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${ns} ${process.env.PARLEY_CHROMIUM || '/usr/bin/chromium'} "$@"\n`);
-    chmodSync(chromium, 0o755);
-    return {
-      chromium,
-      cleanup,
-      down() {
-        ip('-n', ns, 'link', 'set', nsIf, 'down');
-      },
-      up() {
-        ip('-n', ns, 'link', 'set', nsIf, 'up');
-        ip('-n', ns, 'route', 'replace', 'default', 'via', `${sub}.1`); // went with the link
-      },
-    };
-  } catch (e) {
-    cleanup();
-    throw e;
-  }
-}
-
-/** A person whose browser runs in the isolated network (person() launches PARLEY_CHROMIUM). */
-async function personIn(network, name) {
-  const before = process.env.PARLEY_CHROMIUM;
-  process.env.PARLEY_CHROMIUM = network.chromium;
-  try {
-    return await person(server, name);
-  } finally {
-    if (before === undefined) delete process.env.PARLEY_CHROMIUM;
-    else process.env.PARLEY_CHROMIUM = before;
-  }
-}
+// tests/lib/netns.mjs builds it (and waits for the namespace's addresses to settle before a
+// browser starts there: one started too early had its module loads fail with
+// net::ERR_NETWORK_CHANGED, the "no log-in form" this test once saw).
 
 /**
  * Waits for the log-in form. Once in a full CI run (not reproduced in 25 loads through the
@@ -576,7 +466,7 @@ test('a peer who loses the network: shown, messages typed meanwhile wait encrypt
   let b;
   try {
     a = await person(server, uniqueName('alice'));
-    b = await personIn(network, uniqueName('bob'));
+    b = await personIn(network, server, uniqueName('bob'));
     await Promise.all([loaded(t, a), loaded(t, b)]);
     await Promise.all([signUp(a), signUp(b)]);
     await connectPair(a, b);
