@@ -444,7 +444,15 @@ function wireMessenger(m, s) {
     const { name, text } = ev.detail;
     notice(name, `${name} ${text}`);
   });
-  m.addEventListener('alert', (ev) => banner(ev.detail));
+  // A word about mail that could not be read goes beside what the banner says already (e.g. that
+  // this browser made new keys), replacing only its own earlier word.
+  let lastAlert = '';
+  m.addEventListener('alert', (ev) => {
+    const shown = $('banner').hidden ? '' : $('banner-text').textContent;
+    const base = (lastAlert && shown.endsWith(lastAlert) ? shown.slice(0, shown.length - lastAlert.length) : shown).trim();
+    lastAlert = ev.detail;
+    banner(base ? `${base} ${ev.detail}` : ev.detail, base ? bannerAction : null);
+  });
   m.addEventListener('problem', (ev) => {
     console.warn('Parley:', ev.detail);
   });

@@ -72,11 +72,15 @@ export const transcriptMethods = {
   dropWires(name) {
     const touched = [];
     this.history(name).forEach((m, i) => {
-      if (m.wire !== undefined) {
+      if (m.wire !== undefined || (m.mailed && m.state !== 'delivered')) {
         delete m.wire;
+        delete m.mailed; // the copy in their mailbox was sealed for the old session: mail again
         touched.push(i);
       }
     });
+    // Puts of the old session not yet stored are forgotten too (an answer to one is ignored).
+    const q = this.mailQueues?.get(name);
+    if (q) q.length = 0;
     return touched;
   },
 
