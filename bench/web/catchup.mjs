@@ -85,8 +85,21 @@ try {
         for (let i = 0; i < n; i += 1) {
           const before = list.children.length;
           box.value = `catch-up message ${i} ${'·'.repeat(i % 40)}`;
+          const t0 = performance.now();
+          // The page takes one send at a time (the box is emptied when it takes it): submit
+          // again until it does.
           form.requestSubmit();
-          while (list.children.length === before) await new Promise((r) => setTimeout(r, 1));
+          while (box.value !== '') {
+            if (performance.now() - t0 > 30000) throw new Error(`message ${i} was not taken`);
+            await new Promise((r) => setTimeout(r, 1));
+            form.requestSubmit();
+          }
+          while (list.children.length === before) {
+            if (performance.now() - t0 > 30000) {
+              throw new Error(`message ${i} was not taken: "${document.getElementById('chat-status').textContent}", banner "${document.getElementById('banner-text').textContent}", box "${box.value.slice(0, 40)}"`);
+            }
+            await new Promise((r) => setTimeout(r, 1));
+          }
         }
       }, N);
       await a.page.waitForFunction((n) => document.querySelectorAll('#transcript .delivery[data-state="sent"]').length >= n,
