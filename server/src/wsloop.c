@@ -1,4 +1,5 @@
 #include "wsloop.h"
+#include "wsloop_internal.h"
 
 #include "log.h"
 #include "relay.h"
@@ -22,56 +23,11 @@
 #define WAIT_MS 250
 #define SWEEP_EVERY 1.0 /* seconds between checks of deadlines and keep-alives */
 
-struct loop;
-
-struct ws {
-    int fd;
-    SSL *ssl;
-    struct loop *loop;
-    void *user;
-
-    /* Under lock: everything a sending thread touches (and the TLS session, which OpenSSL
-     * does not let two threads use at once). */
-    pthread_mutex_t lock;
-    char *out; /* bytes the socket has not taken yet: out[out_off .. out_off + out_len) */
-    size_t out_off, out_len, out_cap;
-    int registered;     /* added to the loop's epoll set */
-    unsigned events;    /* what it waits for there */
-    int tls_read_wants_write;
-    int dead;           /* being torn down: nothing more is sent */
-    int doomed;         /* to be closed at the next sweep (a write failed, or the queue is full) */
-    double close_sent;  /* when a close frame was queued, or 0 */
-
-    /* The loop thread's own. */
-    int finishing;      /* close once the queue is written */
-    int draining;       /* failed with a close frame: discard input until the client closes */
-    double last_rx;
-    double last_ping;
-    char *in;           /* a partial frame kept between reads, or what Civetweb had read */
-    size_t in_len;
-    size_t in_held;     /* its allocation, counted in partial_total */
-    int in_partial;     /* in holds one frame's first in_len bytes, its header checked */
-    struct ws *reap_next;   /* in a sweep's list of connections to close */
-    struct ws *next, *prev; /* the loop's connections (under the loop's lock) */
-    struct ws *fresh_next;  /* waiting to be added by the loop (under the loop's lock) */
-};
-
-struct loop {
-    pthread_t thread;
-    int ep;
-    int wake; /* eventfd: new connections, stop */
-    pthread_mutex_t lock;
-    struct ws *all;
-    struct ws *fresh;
-    unsigned char *scratch;
-    double last_sweep;
-};
 
 static struct loop loops[WSLOOP_THREADS_MAX];
 static int n_loops;
 static unsigned next_loop;
 static atomic_int stopping;
-static atomic_size_t queued_total; /* bytes in every connection's send queue */
 static atomic_size_t partial_total; /* bytes held for frames still arriving, every connection */
 static struct ws_handlers handlers;
 static size_t max_frame;
@@ -79,14 +35,6 @@ static size_t scratch_size;
 static double grace;
 static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 static int n_open;
-
-static double now_mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void count_add(int d)
 {
@@ -103,239 +51,6 @@ int wsloop_count(void)
     n = n_open;
     pthread_mutex_unlock(&count_lock);
     return n;
-}
-
-/* ---- Socket and TLS I/O ---------------------------------------------------------------------- */
-
-static void set_events(struct ws *ws);
-
-/* > 0: bytes read; 0: the client closed; -1: nothing now; -2: error. */
-static long raw_read(struct ws *ws, void *buf, size_t n)
-{
-    if (ws->ssl != NULL) {
-        int r, err;
-        pthread_mutex_lock(&ws->lock);
-        ERR_clear_error();
-        r = SSL_read(ws->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-        err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ws->ssl, r);
-        if (ws->tls_read_wants_write != (err == SSL_ERROR_WANT_WRITE)) {
-            /* TLS may have to write to read on (a key update): wait for the socket to take it */
-            ws->tls_read_wants_write = err == SSL_ERROR_WANT_WRITE;
-            set_events(ws);
-        }
-        pthread_mutex_unlock(&ws->lock);
-        if (r > 0) {
-            return r;
-        }
-        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-            return -1;
-        }
-        return err == SSL_ERROR_ZERO_RETURN ? 0 : -2;
-    }
-    for (;;) {
-        ssize_t r = read(ws->fd, buf, n);
-        if (r >= 0) {
-            return (long)r;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
-    }
-}
-
-/* lock held. > 0: bytes written; -1: the socket takes nothing now; -2: error. */
-static long raw_write(struct ws *ws, const char *buf, size_t n)
-{
-    if (ws->ssl != NULL) {
-        int r, err;
-        ERR_clear_error();
-        r = SSL_write(ws->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-        if (r > 0) {
-            return r;
-        }
-        err = SSL_get_error(ws->ssl, r);
-        return err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ ? -1 : -2;
-    }
-    for (;;) {
-        ssize_t r = send(ws->fd, buf, n, MSG_NOSIGNAL);
-        if (r >= 0) {
-            return (long)r;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
-    }
-}
-
-/* lock held: makes the epoll set wait for want (EPOLLIN, plus EPOLLOUT while there is a queue). */
-static void set_events(struct ws *ws)
-{
-    /* A client whose own queue is long is not read from until the queue shrinks: it cannot make
-     * the server queue more for it by sending pings or requests it does not read the answers to. */
-    unsigned want = ws->out_len > WS_OUT_PAUSE ? 0 : EPOLLIN;
-    struct epoll_event ev;
-
-    if (ws->out_len > 0 || ws->tls_read_wants_write) {
-        want |= EPOLLOUT;
-    }
-    if (!ws->registered || ws->events == want) {
-        return;
-    }
-    memset(&ev, 0, sizeof ev);
-    ev.events = want;
-    ev.data.ptr = ws;
-    if (epoll_ctl(ws->loop->ep, EPOLL_CTL_MOD, ws->fd, &ev) == 0) {
-        ws->events = want;
-    } else {
-        ws->doomed = 1;
-    }
-}
-
-/* lock held: writes as much of the queue as the socket takes. */
-static void flush_locked(struct ws *ws)
-{
-    while (ws->out_len > 0 && !ws->doomed) {
-        long r = raw_write(ws, ws->out + ws->out_off, ws->out_len);
-        if (r == -1) {
-            break;
-        }
-        if (r < 0) {
-            ws->doomed = 1;
-            break;
-        }
-        ws->out_off += (size_t)r;
-        ws->out_len -= (size_t)r;
-        atomic_fetch_sub(&queued_total, (size_t)r);
-    }
-    if (ws->out_len == 0 && ws->out != NULL) {
-        /* An idle connection keeps no buffer. */
-        free(ws->out);
-        ws->out = NULL;
-        ws->out_off = 0;
-        ws->out_cap = 0;
-    }
-    set_events(ws);
-}
-
-/* lock held: sends bytes (a whole frame) or queues what the socket does not take now. A relayed
- * frame that would have to wait behind WS_RELAY_QUEUE_MAX bytes, or beyond the budget of every
- * queue together, is not sent (WS_BUSY); anything else that would grow the queue past WS_OUT_MAX
- * closes the connection. */
-static int send_locked(struct ws *ws, const char *bytes, size_t n, int relayed)
-{
-    if (relayed && ws->out_len > 0 &&
-        (ws->out_len + n > WS_RELAY_QUEUE_MAX ||
-         atomic_load(&queued_total) + n > WS_QUEUED_TOTAL_MAX)) {
-        return WS_BUSY;
-    }
-    if (ws->out_len == 0) {
-        while (n > 0) {
-            long r = raw_write(ws, bytes, n);
-            if (r == -1) {
-                break;
-            }
-            if (r < 0) {
-                ws->doomed = 1;
-                return -1;
-            }
-            bytes += r;
-            n -= (size_t)r;
-        }
-        if (n == 0) {
-            return 0;
-        }
-    }
-    if (ws->out_len + n > WS_OUT_MAX) {
-        log_msg(LOG_WARN, "ws: a client reads too slowly (%zu bytes waiting): closing",
-                ws->out_len);
-        ws->doomed = 1;
-        return -1;
-    }
-    if (ws->out_off + ws->out_len + n > ws->out_cap) {
-        size_t cap = ws->out_cap > 0 ? ws->out_cap : 4096;
-        char *grown;
-        if (ws->out_off > 0) {
-            memmove(ws->out, ws->out + ws->out_off, ws->out_len);
-            ws->out_off = 0;
-        }
-        while (cap < ws->out_len + n) {
-            cap *= 2;
-        }
-        if (cap != ws->out_cap) {
-            grown = realloc(ws->out, cap);
-            if (grown == NULL) {
-                ws->doomed = 1;
-                return -1;
-            }
-            ws->out = grown;
-            ws->out_cap = cap;
-        }
-    }
-    memcpy(ws->out + ws->out_off + ws->out_len, bytes, n);
-    ws->out_len += n;
-    atomic_fetch_add(&queued_total, n);
-    set_events(ws);
-    return 0;
-}
-
-static int send_frame(struct ws *ws, char *frame, int opcode, size_t len, int relayed)
-{
-    size_t hlen = ws_frame_header((unsigned char *)frame, opcode, len);
-    int rc;
-
-    pthread_mutex_lock(&ws->lock);
-    if (ws->dead || ws->doomed || ws->close_sent > 0) {
-        rc = -1; /* RFC 6455 5.5.1: nothing after a close frame */
-    } else {
-        if (opcode == WS_OP_CLOSE) {
-            ws->close_sent = now_mono();
-        }
-        rc = send_locked(ws, frame + WS_HEADER_MAX - hlen, hlen + len, relayed);
-    }
-    pthread_mutex_unlock(&ws->lock);
-    return rc;
-}
-
-int ws_send_frame(struct ws *ws, char *frame, int opcode, size_t len)
-{
-    return send_frame(ws, frame, opcode, len, 0);
-}
-
-int ws_relay_frame(struct ws *ws, char *frame, size_t len)
-{
-    return send_frame(ws, frame, WS_OP_TEXT, len, 1);
-}
-
-/* send_frame of a copy of data[0..len) with room for the header in front of it. */
-static int send_copy(struct ws *ws, int opcode, const char *data, size_t len, int relayed)
-{
-    char small[WS_HEADER_MAX + 256];
-    char *frame = len <= 256 ? small : malloc(WS_HEADER_MAX + len);
-    int rc;
-
-    if (frame == NULL) {
-        return -1;
-    }
-    if (len > 0) {
-        memcpy(frame + WS_HEADER_MAX, data, len);
-    }
-    rc = send_frame(ws, frame, opcode, len, relayed);
-    if (frame != small) {
-        free(frame);
-    }
-    return rc;
-}
-
-int ws_send(struct ws *ws, int opcode, const char *data, size_t len)
-{
-    return send_copy(ws, opcode, data, len, 0);
-}
-
-int ws_relay(struct ws *ws, const char *text, size_t len)
-{
-    return send_copy(ws, WS_OP_TEXT, text, len, 1);
 }
 
 /* ---- Connections ----------------------------------------------------------------------------- */
@@ -367,7 +82,7 @@ struct ws *ws_create(int fd, void *ssl, const char *pending, size_t n, void *use
         atomic_fetch_add(&partial_total, n);
     }
     pthread_mutex_init(&ws->lock, NULL);
-    ws->last_rx = now_mono();
+    ws->last_rx = ws_now();
     count_add(1);
     return ws;
 }
@@ -449,28 +164,12 @@ static void destroy(struct ws *ws)
         SSL_free(ws->ssl);
     }
     close(ws->fd);
-    atomic_fetch_sub(&queued_total, ws->out_len);
+    atomic_fetch_sub(&ws_queued_total, ws->out_len);
     free(ws->out);
     drop_in(ws);
     pthread_mutex_destroy(&ws->lock);
     free(ws);
     count_add(-1);
-}
-
-void ws_close(struct ws *ws, int code, const char *reason)
-{
-    char payload[125]; /* a control frame's limit */
-    size_t len = strlen(reason);
-
-    if (len > sizeof payload - 2) {
-        len = sizeof payload - 2;
-    }
-    payload[0] = (char)((code >> 8) & 0xff);
-    payload[1] = (char)(code & 0xff);
-    for (size_t i = 0; i < len; i++) {
-        payload[i + 2] = reason[i];
-    }
-    (void)ws_send(ws, WS_OP_CLOSE, payload, len + 2);
 }
 
 /* Fails the connection (RFC 6455 7.1.7): a close frame, then input is discarded until the
@@ -603,14 +302,14 @@ static int read_rest(struct ws *ws, size_t need)
             fail(ws, WS_CLOSE_BUSY, "the server is busy; try again later");
             return 0;
         }
-        r = raw_read(ws, ws->in + ws->in_len, need - ws->in_len);
+        r = ws_raw_read(ws, ws->in + ws->in_len, need - ws->in_len);
         if (r == 0 || r == -2) {
             return -1;
         }
         if (r == -1) {
             return 0;
         }
-        ws->last_rx = now_mono();
+        ws->last_rx = ws_now();
         ws->in_len += (size_t)r;
         if (ws->in_len < need) {
             return 0;
@@ -644,7 +343,7 @@ static int on_readable(struct loop *l, struct ws *ws)
         paused = ws->out_len > WS_OUT_PAUSE;
         pthread_mutex_unlock(&ws->lock);
         if (paused || ws->finishing) {
-            return 0; /* set_events resumes reading once the queue is written */
+            return 0; /* ws_set_events resumes reading once the queue is written */
         }
         if (ws->in_partial && ws->in_len >= 14 && !ws->draining) {
             /* A frame in pieces whose header is complete (at most 14 bytes) and was checked by
@@ -662,9 +361,9 @@ static int on_readable(struct loop *l, struct ws *ws)
             have = ws->in_len;
             drop_in(ws);
         }
-        r = raw_read(ws, buf + have, scratch_size - have);
+        r = ws_raw_read(ws, buf + have, scratch_size - have);
         if (r > 0) {
-            ws->last_rx = now_mono();
+            ws->last_rx = ws_now();
             have += (size_t)r;
         }
         if (ws->draining) {
@@ -708,7 +407,7 @@ static void on_event(struct loop *l, struct ws *ws, unsigned events)
 {
     if (events & EPOLLOUT) {
         pthread_mutex_lock(&ws->lock);
-        flush_locked(ws);
+        ws_flush_locked(ws);
         pthread_mutex_unlock(&ws->lock);
     }
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP) || (ws->ssl != NULL && (events & EPOLLOUT))) {
@@ -782,7 +481,7 @@ static void sweep(struct loop *l, double now)
             /* an empty ping is its 2-byte header (the lock is held already) */
             static const char frame[2] = {(char)(0x80 | WS_OP_PING), 0};
             ws->last_ping = now;
-            (void)send_locked(ws, frame, sizeof frame, 0);
+            (void)ws_send_locked(ws, frame, sizeof frame, 0);
         }
         pthread_mutex_unlock(&ws->lock);
         if (close_now) {
@@ -817,7 +516,7 @@ static void *loop_main(void *arg)
                 on_event(l, events[i].data.ptr, events[i].events);
             }
         }
-        now = now_mono();
+        now = ws_now();
         if (now - l->last_sweep >= SWEEP_EVERY) {
             l->last_sweep = now;
             sweep(l, now);
@@ -845,7 +544,7 @@ int wsloop_start(int threads, size_t frame_max, double close_grace, const struct
         l->ep = epoll_create1(EPOLL_CLOEXEC);
         l->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         l->scratch = malloc(scratch_size);
-        l->last_sweep = now_mono();
+        l->last_sweep = ws_now();
         memset(&ev, 0, sizeof ev);
         ev.events = EPOLLIN;
         ev.data.ptr = NULL;
@@ -868,10 +567,10 @@ int wsloop_start(int threads, size_t frame_max, double close_grace, const struct
 
 void wsloop_stop(double wait)
 {
-    double until = now_mono() + wait;
+    double until = ws_now() + wait;
     uint64_t one = 1;
 
-    while (wsloop_count() > 0 && now_mono() < until) {
+    while (wsloop_count() > 0 && ws_now() < until) {
         struct timespec ts = {0, 10000000L}; /* 10 ms */
         nanosleep(&ts, NULL);
     }
