@@ -1,5 +1,6 @@
 //# allFunctionsCalledOnLoad
-// The page: start-up (core self-test, one active tab), sign up and log in, and the messenger UI.
+// The page: start-up (one active tab), sign up and log in, and the messenger UI. The core's
+// self-test is selfcheck.js; the transcript's rendering transcript-view.js.
 // Untrusted text (usernames, messages) is only ever put into the page with textContent.
 import * as core from './core/parley.js';
 import { ApiError, request, setToken } from './js/api.js';
@@ -10,18 +11,9 @@ import { setIceServers } from './js/peer.js';
 import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
 import { Vault, VaultError } from './js/vault.js';
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...children) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(e.dataset, v);
-    else if (k.startsWith('aria-') || k === 'role') e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  for (const c of children) e.append(c);
-  return e;
-};
+import { $, el } from './js/dom.js';
+import { selfTest } from './js/selfcheck.js';
+import { followTranscript, renderTranscript, resetTranscript, shortWhen } from './js/transcript-view.js';
 
 const state = {
   username: null,
@@ -82,58 +74,6 @@ function plain(e) {
   if (e instanceof UserError || e instanceof ApiError || e instanceof VaultError) return e.message;
   if (e instanceof core.ParleyError) return 'The encryption core refused this operation.';
   return 'Something went wrong. Please try again.';
-}
-
-// ---- self-test -----------------------------------------------------------------------------
-
-function addCheck(text) {
-  $('selftest-details').append(el('li', { textContent: text }));
-}
-
-function roundTrips() {
-  const key = core.randomBytes(core.AEAD_KEY_BYTES);
-  const nonce = core.randomBytes(core.AEAD_NONCE_BYTES);
-  const ad = utf8('parley self-test');
-  const message = utf8('Hello from Parley 👋');
-  const sealed = core.aeadSeal(key, nonce, ad, message);
-  const opened = core.aeadOpen(key, nonce, ad, sealed);
-  if (toB64u(opened) !== toB64u(message)) throw new Error('AES-256-GCM round trip returned other bytes');
-  sealed[0] ^= 1;
-  let refused = false;
-  try {
-    core.aeadOpen(key, nonce, ad, sealed);
-  } catch (e) {
-    refused = e instanceof core.ParleyError && e.code === core.ErrorCode.AUTH;
-  }
-  if (!refused) throw new Error('AES-256-GCM accepted a tampered message');
-  addCheck('AES-256-GCM seal and open round trip; a tampered message is refused');
-  const alice = core.x25519Keypair();
-  const bob = core.x25519Keypair();
-  if (toB64u(core.x25519(alice.privateKey, bob.publicKey)) !== toB64u(core.x25519(bob.privateKey, alice.publicKey))) {
-    throw new Error('X25519 agreement gave two different secrets');
-  }
-  addCheck('X25519 agreement between two fresh key pairs');
-}
-
-async function selfTest() {
-  const t0 = performance.now();
-  try {
-    await core.init();
-    $('core-version').textContent = core.version();
-    core.selftest();
-    addCheck('Known-answer tests of AES-256-GCM and X25519 in the core');
-    roundTrips();
-    performance.mark('parley-ready'); // the core is instantiated and self-tested
-    $('selftest').textContent = `passed (${Math.round(performance.now() - t0)} ms)`;
-    $('selftest').dataset.state = 'pass';
-    return true;
-  } catch (e) {
-    if ($('core-version').textContent === 'loading…') $('core-version').textContent = 'unavailable';
-    $('selftest').textContent = 'failed: the encryption core does not work in this browser';
-    $('selftest').dataset.state = 'fail';
-    addCheck(`What went wrong: ${e && e.message ? e.message : String(e)}`);
-    return false;
-  }
 }
 
 // ---- one active tab ------------------------------------------------------------------------
@@ -394,9 +334,7 @@ function stop() {
   $('message').style.height = '';
   $('requests').replaceChildren();
   $('contacts').replaceChildren();
-  $('transcript').replaceChildren();
-  rendered.name = null;
-  rendered.items = new Map();
+  resetTranscript();
 }
 
 function leave() {
@@ -572,9 +510,6 @@ function renderBack() {
 }
 
 /** A time for the conversation list: the hour today, the date before. */
-function shortWhen(ts) {
-  return new Date(ts).toDateString() === new Date().toDateString() ? timeFmt.format(ts) : dayFmt.format(ts);
-}
 
 function lastActivity(c) {
   const h = state.messenger.history(c.name);
@@ -612,12 +547,6 @@ function closeChat() {
   (item || $('contact')).focus();
 }
 
-// sending: still on this device; sent: the peer's link took it or the server stored it for them;
-// delivered: their receipt came.
-const DELIVERY = { queued: 'sending', sent: 'sent', delivered: 'delivered' };
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
-
 function renderChat() {
   const m = state.messenger;
   const name = state.chat;
@@ -650,68 +579,6 @@ function renderChat() {
   const sendable = c && c.status !== 'declined' && !c.held;
   $('send').disabled = !sendable;
   $('message').disabled = !sendable;
-}
-
-// The transcript is updated in place: one list item per message, keyed by message id, so a
-// receipt changes one element instead of redrawing the whole conversation.
-// Whether the transcript follows new messages is kept from its scroll events, so rendering never
-// has to ask for a layout in the middle of a change (the scroll waits for the next frame).
-// A scroll event can arrive after a new message was appended but before the queued scroll to it
-// has run; measured then, the transcript looks scrolled up. So a scroll only stops the following
-// when it went above where the transcript was last taken to (autoTop), that is, when the person
-// scrolled up.
-const rendered = { name: null, items: new Map(), stick: true, scrollQueued: false, autoTop: 0 };
-
-function follow(log) {
-  log.scrollTop = log.scrollHeight;
-  rendered.autoTop = log.scrollTop;
-}
-
-function messageItem(msg, name) {
-  const delivery = msg.from === 'me'
-    ? el('span', { className: 'delivery', dataset: { state: msg.state }, textContent: DELIVERY[msg.state] || msg.state })
-    : null;
-  const meta = el('span', { className: 'meta' },
-    el('span', { className: 'sender', textContent: msg.from === 'me' ? 'You' : name }),
-    ' · ',
-    el('time', { dateTime: new Date(msg.ts).toISOString(), textContent: timeFmt.format(msg.ts) }));
-  if (delivery) meta.append(' · ', delivery);
-  const li = el('li', { className: `msg ${msg.from === 'me' ? 'mine' : 'theirs'}` },
-    el('p', { className: 'text', textContent: msg.text }), meta);
-  return { li, delivery, state: msg.state };
-}
-
-function renderTranscript(m, name) {
-  const log = $('transcript');
-  if (rendered.name !== name) {
-    rendered.name = name;
-    rendered.items = new Map();
-    rendered.stick = true;
-    rendered.autoTop = 0;
-    log.replaceChildren();
-  }
-  let added = false;
-  for (const msg of m.history(name)) {
-    const key = `${msg.from}:${msg.id}`;
-    let item = rendered.items.get(key);
-    if (!item) {
-      item = messageItem(msg, name);
-      rendered.items.set(key, item);
-      log.append(item.li);
-      added = true;
-    } else if (item.delivery && item.state !== msg.state) {
-      item.state = msg.state;
-      item.delivery.dataset.state = msg.state;
-      item.delivery.textContent = DELIVERY[msg.state] || msg.state;
-    }
-  }
-  if (added && rendered.stick && !rendered.scrollQueued) {
-    rendered.scrollQueued = true;
-    requestAnimationFrame(() => {
-      rendered.scrollQueued = false;
-      if (rendered.stick) follow(log);
-    });
-  }
 }
 
 // The box is emptied at once, so that what is typed while the message is being encrypted and
@@ -816,18 +683,7 @@ function wire() {
   });
   $('message').addEventListener('input', autoGrow);
   $('back').addEventListener('click', closeChat);
-  $('transcript').addEventListener('scroll', () => {
-    const log = $('transcript');
-    rendered.stick = log.scrollTop >= rendered.autoTop - 1 || log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    // Scrolled up: only coming back to the end follows again (not passing the old end on the
-    // way down while newer messages are below it).
-    if (!rendered.stick) rendered.autoTop = Infinity;
-  }, { passive: true });
-  // A transcript that was following keeps following when it changes size (a phone's keyboard
-  // opening, the window resized, the message box growing).
-  new ResizeObserver(() => {
-    if (rendered.stick) follow($('transcript'));
-  }).observe($('transcript'));
+  followTranscript();
   $('verify').addEventListener('click', openVerify);
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());
   $('mark-verified').addEventListener('click', () => busy($('mark-verified'), async () => {
