@@ -122,11 +122,16 @@ export const inboxMethods = {
   onMail(msg) {
     this.mailIn = this.mailIn || [];
     this.mailIn.push(msg);
-    if (this.mailDraining) return;
+    this.drainSoon();
+  },
+
+  // One drain in the queue at a time; mail that came while it ran gets the next one.
+  drainSoon() {
+    if (this.mailDraining || this.stopped) return;
     this.mailDraining = true;
     this.serial(() => this.drainMail()).catch((e) => this.report(e)).finally(() => {
       this.mailDraining = false;
-      if (this.mailIn.length && !this.stopped) this.onMail(this.mailIn.pop());
+      if (this.mailIn.length) this.drainSoon();
     });
   },
 
