@@ -43,7 +43,6 @@ export class Messenger extends EventTarget {
     this.requests = new Map(); // incoming requests waiting for Accept / Decline
     this.retry = new Map();
     this.earlyOffers = new Map(); // sender -> {offer, timer}: an offer sent ahead of their chat request
-    this.undelivered = new Set(); // pending requests the server could not deliver (peer offline)
     this.retrying = new Set(); // pending requests to send again after recipient_busy / rate_limited
     this.requestWrites = new Map(); // sender -> the write of their shown request, until answered
     this.acceptChecks = new Set(); // contacts whose chat-accept waits 3 s for a link
@@ -164,10 +163,9 @@ export class Messenger extends EventTarget {
         if (was === 'offline' && l && !l.open && l.initiator && l.pc) l.reset();
         this.connectSoon(msg.user);
       }
-      // A pending request goes again when they come back (not when the subscription merely
-      // reports them online: it was delivered then).
-      if (msg.state === 'online' && this.contacts[msg.user]?.status === 'pending' &&
-          (was === 'offline' || this.undelivered.has(msg.user))) {
+      // A pending request goes again when they come back (seen only when they gave us their
+      // capability before: a renewed chat). Otherwise its mailed copy is what reaches them.
+      if (msg.state === 'online' && this.contacts[msg.user]?.status === 'pending' && was === 'offline') {
         this.sendRequest(msg.user).catch((e) => this.report(e));
       }
       this.changed(msg.user);
@@ -195,7 +193,6 @@ export class Messenger extends EventTarget {
       // Only refusals of our chat requests (ref "req:NAME") are acted on.
       const name = typeof msg.ref === 'string' && msg.ref.startsWith('req:') ? msg.ref.slice(4) : null;
       if (name && msg.code === 'recipient_offline') {
-        this.undelivered.add(name);
         this.dispatchEvent(new CustomEvent('notice', {
           detail: { name, text: 'is not online right now; your request waits for them on the server.' },
         }));

@@ -141,7 +141,6 @@ export const requestMethods = {
     if (this.stopped) return;
     const c = this.contacts[name];
     if (!c || c.status !== 'pending' || !c.hello || c.renew) return; // renew: a dead hello
-    this.undelivered.delete(name);
     const offer = await this.link(name).heldOffer().catch((e) => {
       this.report(e);
       return null;
