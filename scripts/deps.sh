@@ -182,12 +182,18 @@ civetweb_patch_framing='s/^\t\/\* Message is a valid request \*\/$/\tif (!parley
 # 200 with the whole file for anything else.
 civetweb_patch_range='/^handle_static_file_request(struct mg_connection \*conn,$/,/^}$/s/^\tr1 = r2 = 0;$/&\n\tn = (range_hdr != NULL) ? parley_range(conn, range_hdr, cl, \&r1, \&r2) : 0;\n\tif (n < 0) { (void)mg_fclose(\&filep->access); return; }/'
 civetweb_patch_range_use='s/^\t    && ((n = parse_range_header(range_hdr, &r1, &r2)) > 0) && (r1 >= 0)$/\t    \&\& (n > 0) \&\& (r1 >= 0)/'
+# One deadline for a whole request (RFC 9112 leaves it to the server): Civetweb bounded the
+# headers by request_timeout_ms from the request's start, but gave each read of the body the
+# whole timeout again, so one byte every few seconds held a worker for hours. pull_all (the
+# body's reads) now waits only for what is left of request_timeout_ms since the request
+# started (conn->req_time), and ends the connection when it has passed.
+civetweb_patch_deadline='/^pull_all(FILE \*fp, struct mg_connection \*conn, char \*buf, int len)$/,/^}$/s/^\t\tn = pull_inner(fp, conn, buf + nread, len, timeout);$/\t\t{ struct timespec parley_now; double parley_left; clock_gettime(CLOCK_MONOTONIC, \&parley_now); parley_left = timeout - mg_difftimespec(\&parley_now, \&(conn->req_time)); if (parley_left <= 0.0) { conn->must_close = 1; break; } n = pull_inner(fp, conn, buf + nread, len, parley_left); }/'
 civetweb_http="$here/server/civetweb/http.inc"
 # server/civetweb/detach.inc is appended to civetweb.c: mg_parley_detach() hands an upgraded
 # WebSocket (socket, TLS session, bytes read past the upgrade request) to the server's event
 # loops (server/src/wsloop.c), so that a WebSocket no longer holds a worker thread.
 civetweb_detach="$here/server/civetweb/detach.inc"
-civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $civetweb_patch_frame $civetweb_patch_headers $civetweb_patch_431 $civetweb_patch_line $civetweb_patch_colon $civetweb_patch_close $civetweb_patch_framing $civetweb_patch_range $civetweb_patch_range_use $(sha256sum < "$civetweb_http") $(sha256sum < "$civetweb_detach") $(cc --version | head -n 1)")"
+civetweb_key="$(basename "$civetweb_src")-$(recipe_hash "$civetweb_defs $civetweb_cflags $civetweb_patch $civetweb_patch_frame $civetweb_patch_headers $civetweb_patch_431 $civetweb_patch_line $civetweb_patch_colon $civetweb_patch_close $civetweb_patch_framing $civetweb_patch_range $civetweb_patch_range_use $civetweb_patch_deadline $(sha256sum < "$civetweb_http") $(sha256sum < "$civetweb_detach") $(cc --version | head -n 1)")"
 civetweb_lib="$cache/civetweb/$civetweb_key"
 if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   log "building Civetweb into $civetweb_lib"
@@ -196,7 +202,7 @@ if [ ! -f "$civetweb_lib/.parley-complete" ]; then
   # http.inc goes right after parse_range_header's closing brace (sed's r), before its callers.
   sed -e "$civetweb_patch" -e "$civetweb_patch_frame" -e "$civetweb_patch_headers" \
       -e "$civetweb_patch_431" -e "$civetweb_patch_line" -e "$civetweb_patch_colon" \
-      -e "$civetweb_patch_close" -e "$civetweb_patch_framing" -e "$civetweb_patch_range" -e "$civetweb_patch_range_use" \
+      -e "$civetweb_patch_close" -e "$civetweb_patch_framing" -e "$civetweb_patch_range" -e "$civetweb_patch_range_use" -e "$civetweb_patch_deadline" \
       -e '/^parse_range_header(const char \*header, int64_t \*a, int64_t \*b)$/,/^}$/{/^}$/r '"$civetweb_http" \
       -e '}' "$civetweb_src/src/civetweb.c" > "$civetweb_lib/civetweb.c"
   grep -q 'request_len == -2) ||' "$civetweb_lib/civetweb.c"
@@ -206,7 +212,7 @@ if [ ! -f "$civetweb_lib/.parley-complete" ]; then
                  "if (*dp == ' ') { return -1; }" 'must_close = 1; mg_send_http_error(conn, reqerr' \
                  'if (!parley_framing(conn, ebuf, ebuf_len, err))' \
                  'n = (range_hdr != NULL) ? parley_range(' '&& (n > 0) && (r1 >= 0)' \
-                 'parley_range(struct mg_connection *conn,'; do
+                 'parley_range(struct mg_connection *conn,' 'parley_left = timeout - mg_difftimespec('; do
     [ "$(grep -cF -e "$applied" "$civetweb_lib/civetweb.c")" -eq 1 ] || { log "Civetweb patch not applied: $applied"; exit 1; }
   done
   cat "$civetweb_detach" >> "$civetweb_lib/civetweb.c"

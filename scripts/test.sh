@@ -8,7 +8,8 @@
 #   core js           parley-tool (native and wasm), an independent check of docs/vectors, and
 #                     the JavaScript binding under Node (node:test)
 #   fuzz              libFuzzer on message decoding, state unsealing and sealed envelopes, 20 s
-#                     per target
+#                     per target; on the server's parsers (WebSocket frames, signaling messages,
+#                     API bodies, tokens), 10 s per target
 #   server (unit)     the server's pure functions, under the sanitizers
 #   server            the real parley-server binary over HTTP (node:test)
 #   e2e               the page in headless Chromium driven by Playwright (node:test)

@@ -14,7 +14,13 @@
 // ratio, one-way latency p50/p99, and the CPU used over the relay window by the generator
 // (getrusage), by the server (/proc/PID/stat) and by the whole machine (/proc/stat).
 // Prints figures; asserts nothing.
+//
+// The server's limits against abuse shape the set-up only: the generator connects from several
+// loopback addresses (16 waiting to authenticate per address at most), keeps fewer in flight than
+// the server lets wait in all, and parley-server gets --max-per-address 2P+100; the two ends of a pair become contacts before relaying (the users
+// file carries each client's presence capability and its hash, computed here; see loadgen.c).
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,14 +68,21 @@ async function runParley(pairs) {
   const n = 2 * pairs;
   const dataDir = join(baseDir, `parley-${pairs}`);
   const srv = await launch(SERVER, ['--listen', '127.0.0.1:0', '--data', dataDir, '--web', join(ROOT, 'web'),
-    '--log-level', 'error', '--max-connections', String(n + 100)], /listening on https?:\/\/[^\s]*:(\d+)\//);
+    '--log-level', 'error', '--max-connections', String(n + 100), '--max-per-address', String(n + 100)], /listening on https?:\/\/[^\s]*:(\d+)\//);
   try {
-    // Users straight into the database; tokens signed with the server's key (lib.mjs).
-    const lines = benchUsers(dataDir, 'cap', n).map((u) => `${u.name} ${u.token}`);
+    // Users straight into the database; tokens signed with the server's key (lib.mjs); a
+    // presence capability and its hash each (docs/API.md "Presence").
+    const lines = benchUsers(dataDir, 'cap', n).map((u) => {
+      const cap = crypto.randomBytes(32);
+      const capHash = crypto.createHmac('sha256', 'parley-presence-cap-v1').update(cap).digest('base64url');
+      return `${u.name} ${u.token} ${cap.toString('base64url')} ${capHash}`;
+    });
     const file = join(baseDir, `parley-${pairs}.users`);
     writeFileSync(file, `${lines.join('\n')}\n`);
     await sleep(500);
-    return await loadgen(['--kind', 'parley', '--port', String(srv.port), '--users', file, '--pairs', String(pairs),
+    // At most max(64, max-connections / 4) WebSockets may wait to authenticate at once.
+    const inflight = Math.min(128, Math.max(64, Math.floor((n + 100) / 4)));
+    return await loadgen(['--kind', 'parley', '--port', String(srv.port), '--users', file, '--pairs', String(pairs), '--inflight', String(inflight),
       '--secs', String(SECS), '--threads', String(THREADS), '--server-pid', String(srv.proc.pid), '--busy-poll', BUSY, '--rate', String(RATE)]);
   } finally {
     await stop(srv.proc);
@@ -102,11 +115,12 @@ for (const pairs of SIZES) {
 const f = (x, d = 2) => (Number.isFinite(x) && x >= 0 ? x.toFixed(d) : '-');
 const spread = (r) => `${Math.min(...r.perSec)}-${Math.max(...r.perSec)}`;
 console.log(`Full-speed relay on 127.0.0.1 (${SECS} s; C load generator, 1 process, ${THREADS} thread${THREADS > 1 ? 's' : ''}, epoll, ${BUSY === '1' ? 'busy-polling' : 'sleeping when idle'}); 200-byte offers, ${RATE > 0 ? `${RATE} a second in all, round-robin over the pairs` : 'each pair bouncing one message'}`);
-const none = { held: '-', rate: NaN, perSec: [NaN], p50: NaN, p99: NaN, received: NaN, rateLimited: '-', lost: '-' };
+const none = { held: '-', contacts: '-', contactSecs: NaN, rate: NaN, perSec: [NaN], p50: NaN, p99: NaN, received: NaN, rateLimited: '-', lost: '-' };
 for (const { pairs, parley = none, peerjs = none } of results.map((r) => ({ pairs: r.pairs, parley: r.parley ?? undefined, peerjs: r.peerjs ?? undefined }))) {
   console.log(`\n${pairs} pairs (${2 * pairs} clients)                         parley-server  PeerJS server`);
   const rows = [
     ['clients held', `${parley.held}`, `${peerjs.held}`],
+    ['pairs made contacts (s to make them)', `${parley.contacts} (${f(parley.contactSecs, 1)})`, `${peerjs.contacts}`],
     ['delivered msgs/s', f(parley.rate, 0), f(peerjs.rate, 0)],
     ['  ratio parley / PeerJS', f(parley.rate / peerjs.rate), ''],
     ['  slowest-fastest second (msgs)', spread(parley), spread(peerjs)],

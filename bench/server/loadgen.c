@@ -10,7 +10,21 @@
  *   parley: GET /ws (Origin: --origin), {"type":"auth","token":T}, waits for {"type":"ready"...}
  *   peerjs: GET /peerjs?key=peerjs&id=NAME&token=T, waits for {"type":"OPEN"}; sends
  *           {"type":"HEARTBEAT"} every --heartbeat-ms as bench/server/capacity.mjs does.
- * FILE has one client a line, "NAME TOKEN" (line i is client i; clients 2k and 2k+1 are a pair).
+ * FILE has one client a line, "NAME TOKEN CAP CAPHASH" (line i is client i; clients 2k and 2k+1
+ * are a pair; CAP and CAPHASH, a presence capability in base64url and its HMAC-SHA256 under
+ * "parley-presence-cap-v1", only for parley, where fullspeed.mjs computes them).
+ *
+ * The server's limits against abuse shape the set-up, not the relay: one address may have 16
+ * WebSockets waiting to authenticate, so each thread connects from its own loopback addresses
+ * (127.0.0.10 and up, one per 16 clients it may have in flight; the server's --max-per-address
+ * must allow the clients an address ends up holding, and --inflight must not pass the
+ * max(64, max-connections / 4) it lets wait in all), and only accepted contacts may relay
+ * anything but chat requests, so once both ends of a parley pair are ready they become contacts
+ * as pages do: client 2k+1 sends {"type":"presence-settings","capHash":CAPHASH,"visible":true}
+ * and, once it is answered "presence-saved", client 2k subscribes with
+ * {"type":"subscribe","users":[{"user":NAME,"cap":CAP}]} and waits for the "presence" answer
+ * (a subscription with the recipient's capability makes both directions relayable). Only pairs
+ * that became contacts relay.
  *
  * Then, like capacity.mjs's full-speed phase: every pair bounces one 200-byte offer back and
  * forth as fast as it arrives for --secs seconds. With --rate R, like capacity.mjs's fixed-rate
@@ -64,6 +78,9 @@ struct conn {
     bool blocked; /* last send hit EAGAIN: wait for EPOLLOUT */
     bool close_sent;
     bool was_ready;
+    bool cap_saved; /* parley: its presence-settings were answered presence-saved */
+    bool contact;   /* both ends of its pair are contacts (peerjs: once both are ready) */
+    int8_t slot;    /* its worker's source address, while connecting */
     uint8_t frag_op;
     int64_t started;
     uint8_t *in;
@@ -83,6 +100,11 @@ struct worker {
     pthread_t th;
     /* connect phase */
     int next, inflight, settled, held, failed;
+    int nslots;            /* source addresses 127.0.0.(first_slot + k), k < nslots */
+    int first_slot;
+    int *slot_inflight;    /* clients of each source address between connect() and ready */
+    int contacts;          /* pairs made contacts */
+    int64_t connected_at;  /* the connect phase's end (relative ns) */
     /* relay */
     uint64_t sent, received, late, rate_limited, errors, lost;
     uint64_t *per_sec;
@@ -100,7 +122,7 @@ static struct {
     double rate; /* 0: full speed (bounce); else offers per second in all */
     long server_pid;
     struct sockaddr_in addr;
-    char **names, **tokens;
+    char **names, **tokens, **caps, **cap_hashes;
     struct conn *c;
     struct worker *w;
     pthread_barrier_t connected, go;
@@ -158,6 +180,19 @@ static const uint8_t *find(const uint8_t *hay, size_t n, const char *needle)
 
 /* ------------------------------------------------------------------------- output -------- */
 
+/* One source address may have at most this many clients waiting to authenticate (the server's
+ * GUARD_WS_UNAUTH_PER_ADDRESS). */
+#define UNAUTH_PER_ADDRESS 16
+
+static void leave_inflight(struct conn *c)
+{
+    struct worker *w = c->w;
+    w->inflight--;
+    w->settled++;
+    if (c->slot >= 0) w->slot_inflight[c->slot]--;
+    c->slot = -1;
+}
+
 static void kill_conn(struct conn *c)
 {
     if (c->state == C_DEAD) return;
@@ -165,8 +200,7 @@ static void kill_conn(struct conn *c)
     if (c->state == C_IDLE) { /* never started (connect phase over): counted as failed */
         w->failed++;
     } else if (c->state < C_READY) {
-        w->inflight--;
-        w->settled++;
+        leave_inflight(c);
         w->failed++;
     } else if (c->state == C_READY && now_ns() < atomic_load(&G.run_end)) {
         w->lost++; /* dropped before the end of the window */
@@ -264,9 +298,36 @@ static void became_ready(struct conn *c)
 {
     c->state = C_READY;
     c->was_ready = true;
-    c->w->inflight--;
-    c->w->settled++;
+    leave_inflight(c);
     c->w->held++;
+}
+
+/* Parley: client a (even) subscribes to its partner b with b's capability. */
+static void send_subscribe(struct conn *a)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "{\"type\":\"subscribe\",\"users\":[{\"user\":\"%s\",\"cap\":\"%s\"}]}",
+                     G.names[a->partner], G.caps[a->partner]);
+    if (n > 0 && (size_t)n < sizeof buf) send_text(a, buf, (size_t)n);
+}
+
+/* Parley: the contact messages (see the top). 1 when m was one of their answers. */
+static int on_contact_answer(struct conn *c, const uint8_t *m, size_t n)
+{
+    struct conn *partner = &G.c[c->partner];
+    if (find(m, n, "\"type\":\"presence-saved\"")) {
+        c->cap_saved = true;
+        if (partner->state == C_READY && !partner->contact) send_subscribe(partner);
+        return 1;
+    }
+    if (find(m, n, "\"type\":\"presence\"")) {
+        if ((c->idx & 1) == 0 && !c->contact && partner->state == C_READY && find(m, n, "\"state\":\"online\"")) {
+            c->contact = partner->contact = true;
+            c->w->contacts++;
+        }
+        return 1;
+    }
+    return 0;
 }
 
 static void on_text(struct conn *c, const uint8_t *m, size_t n)
@@ -282,6 +343,7 @@ static void on_text(struct conn *c, const uint8_t *m, size_t n)
         return;
     }
     if (c->state != C_READY) return;
+    if (G.kind == KIND_PARLEY && on_contact_answer(c, m, n)) return;
     const uint8_t *t = find(m, n, "\"t\":");
     if (!t || find(m, n, "\"type\":\"error\"") || find(m, n, "\"type\":\"ERROR\"")) {
         if (find(m, n, "rate_limited")) w->rate_limited++;
@@ -494,14 +556,25 @@ static void on_event(struct conn *c, uint32_t ev)
 
 static void start_connect(struct worker *w, struct conn *c)
 {
+    int slot = 0;
+    for (int k = 1; k < w->nslots && w->slot_inflight[slot] >= UNAUTH_PER_ADDRESS; k++) slot = k;
     c->w = w;
     c->started = now_ns();
+    c->slot = (int8_t)slot;
+    w->slot_inflight[slot]++;
     w->inflight++;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0) die("socket");
     int one = 1;
     if (fcntl(c->fd, F_SETFL, O_NONBLOCK) != 0) die("fcntl");
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* From the slot's loopback address (the port is chosen at connect(), per destination). */
+    struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = 0,
+                              .sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)(w->first_slot + slot))};
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+    if (bind(c->fd, (struct sockaddr *)&src, sizeof src) != 0) die("bind");
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) die("epoll_ctl");
     c->state = C_CONNECTING;
@@ -553,6 +626,28 @@ static void *worker_main(void *arg)
     }
     for (int i = w->first; i < w->first + w->count; i++)
         if (G.c[i].state < C_READY) kill_conn(&G.c[i]);
+    w->connected_at = now_ns();
+    /* Contacts (see the top): every pair whose both ends are ready. */
+    int want = 0;
+    for (int i = w->first; i + 1 < w->first + w->count; i += 2) {
+        if (G.c[i].state != C_READY || G.c[i + 1].state != C_READY) continue;
+        want++;
+        if (G.kind == KIND_PEERJS) {
+            G.c[i].contact = G.c[i + 1].contact = true;
+            w->contacts++;
+            continue;
+        }
+        char buf[256];
+        int n = snprintf(buf, sizeof buf, "{\"type\":\"presence-settings\",\"capHash\":\"%s\",\"visible\":true}",
+                         G.cap_hashes[i + 1]);
+        if (n > 0 && (size_t)n < sizeof buf) send_text(&G.c[i + 1], buf, (size_t)n);
+    }
+    int64_t contact_deadline = now_ns() + 60 * (int64_t)1000000000;
+    while (w->contacts < want && now_ns() < contact_deadline) {
+        poll_once(w, 50);
+        heartbeat(w, &next_hb);
+    }
+    if (w->contacts < want) fprintf(stderr, "loadgen: %d of %d pairs did not become contacts\n", want - w->contacts, want);
     pthread_barrier_wait(&G.connected);
     pthread_barrier_wait(&G.go);
     int64_t t0 = now_ns();
@@ -560,7 +655,7 @@ static void *worker_main(void *arg)
     if (G.rate == 0) {
         /* Full speed: every pair whose both ends are ready starts one message. */
         for (int i = w->first; i + 1 < w->first + w->count; i += 2)
-            if (G.c[i].state == C_READY && G.c[i + 1].state == C_READY) send_offer(&G.c[i], t0);
+            if (G.c[i].state == C_READY && G.c[i + 1].state == C_READY && G.c[i].contact) send_offer(&G.c[i], t0);
     }
     double per_ns = G.rate / G.threads / 1e9;
     uint64_t scheduled = 0;
@@ -575,7 +670,7 @@ static void *worker_main(void *arg)
                 struct conn *a = &G.c[w->first + 2 * pair];
                 struct conn *b = a + 1;
                 if (w->first + 2 * pair + 1 >= w->first + w->count) break;
-                if (a->state == C_READY && b->state == C_READY)
+                if (a->state == C_READY && b->state == C_READY && a->contact)
                     send_offer((scheduled / (uint64_t)(w->count / 2)) % 2 ? b : a, t0 + (int64_t)((double)scheduled / per_ns));
             }
         }
@@ -682,17 +777,25 @@ static void load_users(void)
     if (!f) die(G.users_path);
     G.names = calloc((size_t)G.conns, sizeof *G.names);
     G.tokens = calloc((size_t)G.conns, sizeof *G.tokens);
+    G.caps = calloc((size_t)G.conns, sizeof *G.caps);
+    G.cap_hashes = calloc((size_t)G.conns, sizeof *G.cap_hashes);
     char *line = NULL;
     size_t cap = 0;
     int i = 0;
     while (i < G.conns && getline(&line, &cap, f) > 0) {
-        char *sp = strchr(line, ' ');
-        if (!sp) continue;
-        *sp = 0;
-        char *tok = sp + 1;
-        tok[strcspn(tok, "\r\n")] = 0;
-        G.names[i] = strdup(line);
-        G.tokens[i] = strdup(tok);
+        char *field[4] = {NULL, NULL, NULL, NULL};
+        int nf = 0;
+        for (char *save = NULL, *t = strtok_r(line, " \r\n", &save); t && nf < 4; t = strtok_r(NULL, " \r\n", &save))
+            field[nf++] = t;
+        if (nf < 2) continue;
+        if (G.kind == KIND_PARLEY && (nf < 4 || strlen(field[2]) > 64 || strlen(field[3]) > 64)) {
+            fprintf(stderr, "loadgen: %s line %d: NAME TOKEN CAP CAPHASH expected for parley\n", G.users_path, i + 1);
+            exit(2);
+        }
+        G.names[i] = strdup(field[0]);
+        G.tokens[i] = strdup(field[1]);
+        G.caps[i] = nf > 2 ? strdup(field[2]) : NULL;
+        G.cap_hashes[i] = nf > 3 ? strdup(field[3]) : NULL;
         i++;
     }
     free(line);
@@ -766,7 +869,7 @@ int main(int argc, char **argv)
 
     G.c = calloc((size_t)G.conns, sizeof *G.c);
     G.w = calloc((size_t)G.threads, sizeof *G.w);
-    for (int i = 0; i < G.conns; i++) G.c[i] = (struct conn){.fd = -1, .idx = i, .partner = i ^ 1, .state = C_IDLE};
+    for (int i = 0; i < G.conns; i++) G.c[i] = (struct conn){.fd = -1, .idx = i, .partner = i ^ 1, .state = C_IDLE, .slot = -1};
     uint64_t seed = 0;
     FILE *ur = fopen("/dev/urandom", "rb");
     if (!ur || fread(&seed, sizeof seed, 1, ur) != 1) seed = (uint64_t)G.t_base;
@@ -781,14 +884,26 @@ int main(int argc, char **argv)
         w->count = 2 * (p1 - p0);
         w->rng = (seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(t + 1))) | 1;
         w->per_sec = calloc((size_t)G.secs + 1, sizeof *w->per_sec);
+        int limit = G.inflight / G.threads > 0 ? G.inflight / G.threads : 1;
+        w->nslots = (limit + UNAUTH_PER_ADDRESS - 1) / UNAUTH_PER_ADDRESS;
+        w->first_slot = 10 + t * w->nslots;
+        w->slot_inflight = calloc((size_t)w->nslots, sizeof *w->slot_inflight);
+        if (w->first_slot + w->nslots > 255) {
+            fprintf(stderr, "loadgen: --inflight too large: more source addresses than 127.0.0.10-254\n");
+            return 2;
+        }
         for (int i = w->first; i < w->first + w->count; i++) G.c[i].w = w;
         if (pthread_create(&w->th, NULL, worker_main, w) != 0) die("pthread_create");
     }
     int64_t t_conn0 = now_ns();
     pthread_barrier_wait(&G.connected);
-    double connect_s = (double)(now_ns() - t_conn0) / 1e9;
-    int held = 0, failed = 0, ready_pairs = 0;
-    for (int t = 0; t < G.threads; t++) held += G.w[t].held, failed += G.w[t].failed;
+    int64_t t_contacts = now_ns(), connected_at = t_conn0;
+    int held = 0, failed = 0, ready_pairs = 0, contacts = 0;
+    for (int t = 0; t < G.threads; t++) {
+        held += G.w[t].held, failed += G.w[t].failed, contacts += G.w[t].contacts;
+        if (G.w[t].connected_at > connected_at) connected_at = G.w[t].connected_at;
+    }
+    double connect_s = (double)(connected_at - t_conn0) / 1e9, contact_s = (double)(t_contacts - connected_at) / 1e9;
     for (int i = 0; i + 1 < G.conns; i += 2) ready_pairs += G.c[i].state == C_READY && G.c[i + 1].state == C_READY;
     struct timespec settle = {1, 0};
     nanosleep(&settle, NULL); /* let the connect phase's work (server side too) finish */
@@ -833,10 +948,10 @@ int main(int argc, char **argv)
     qsort(lat, nlat, sizeof *lat, cmp_u32);
 #define PCT(p) (nlat ? lat[(size_t)((p) / 100.0 * (double)nlat) < nlat ? (size_t)((p) / 100.0 * (double)nlat) : nlat - 1] / 1000.0 : -1.0)
     printf("{\"kind\":\"%s\",\"pairs\":%d,\"clients\":%d,\"threads\":%d,\"held\":%d,\"failed\":%d,\"readyPairs\":%d,"
-           "\"connectSecs\":%.3f,\"secs\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"afterWindow\":%" PRIu64 ","
+           "\"contacts\":%d,\"connectSecs\":%.3f,\"contactSecs\":%.3f,\"secs\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"afterWindow\":%" PRIu64 ","
            "\"rate\":%.1f,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"rateLimited\":%" PRIu64 ",\"otherErrors\":%" PRIu64
            ",\"lost\":%" PRIu64 ",",
-           G.kind == KIND_PARLEY ? "parley" : "peerjs", G.pairs, G.conns, G.threads, held, failed, ready_pairs, connect_s,
+           G.kind == KIND_PARLEY ? "parley" : "peerjs", G.pairs, G.conns, G.threads, held, failed, ready_pairs, contacts, connect_s, contact_s,
            wall, sent, received, late, (double)received / wall, PCT(50), PCT(99), nlat ? lat[nlat - 1] / 1000.0 : -1.0, rlim,
            errs, lost);
     printf("\"perSec\":[");

@@ -9,7 +9,7 @@
 //     putting 512-byte envelopes to one of 50 recipients (offline) at RATE a second with at most
 //     IN_FLIGHT unanswered; envelopes stored per second = mail-stored answers in the window. Run
 //     with grouped commits (the default --mail-batch) and, in the same run, with --mail-batch 1
-//     (one transaction, so one disk flush, per envelope). The per-connection rate limit (50
+//     (one transaction, so one disk flush, per envelope). The per-account rate limit (50
 //     messages/s, burst 100) bounds what one connection may offer; RATE stays under it. The
 //     quota is raised (--mail-quota 100000) so that no recipient fills up during the run.
 // (b) Catch-up. A recipient with 1,000 envelopes waiting (put beforehand by 20 senders) connects
@@ -19,12 +19,20 @@
 //
 // Prints figures, including the CPU of the server and of the generator, so that a generator that
 // cannot offer more than the server takes shows as such. Asserts nothing.
+//
+// The server's limits against abuse shape the set-up, not the figures: a stranger may mail
+// someone 10 envelopes (then one per 6 minutes), so every sender is its recipient's accepted
+// contact, as a page is (the recipient showed a presence capability; the sender's connection
+// subscribes with it before it puts); one address may have 16 WebSockets waiting to
+// authenticate, so the senders connect from several loopback addresses (127.0.0.20 and up),
+// and --max-per-address is raised for the many senders that share them.
 import { execFileSync, fork } from 'node:child_process';
 import crypto from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { benchUsers, processGroup, sleep } from './lib.mjs';
+import { presenceCap } from '../../tests/lib/ws.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
@@ -38,7 +46,7 @@ const envelope = (n) => {
 
 // ------------------------------------------------------------------ worker (child process) ----
 if (process.argv[2] === '--worker') {
-  const { url, origin, users, recipients, rate, inFlight } = await new Promise((r) => process.once('message', r));
+  const { url, origin, users, recipients, caps, rate, inFlight, lanes, localAddresses } = await new Promise((r) => process.once('message', r));
   const envs = Array.from({ length: 16 }, () => envelope(512));
   const conns = [];
   let counting = false;
@@ -47,17 +55,26 @@ if (process.argv[2] === '--worker') {
   const errors = {};
   let lat = [];
 
-  const openOne = (u, k) => new Promise((resolve) => {
-    const ws = new WebSocket(`${url}/ws`, { origin, perMessageDeflate: false });
-    const c = { ws, tokens: 1, inflight: 0, sentAt: [], n: 0, to: recipients[k % recipients.length] };
+  const openOne = (u, k, localAddress) => new Promise((resolve) => {
+    const ws = new WebSocket(`${url}/ws`, { origin, localAddress, perMessageDeflate: false });
+    const to = recipients[k % recipients.length];
+    const c = { ws, tokens: 1, inflight: 0, sentAt: [], n: 0, to };
     let ready = false;
+    let contact = false;
     ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token: u.token })));
     ws.on('message', (d) => {
       const s = d.toString();
       if (!ready) {
         ready = s.startsWith('{"type":"ready"');
-        resolve(ready ? c : null);
-        if (!ready) ws.terminate();
+        // A contact of its recipient: subscribed with the recipient's capability.
+        if (ready) ws.send(JSON.stringify({ type: 'subscribe', users: [{ user: to, cap: caps[to] }] }));
+        else { resolve(null); ws.terminate(); }
+        return;
+      }
+      if (!contact) {
+        contact = s.startsWith('{"type":"presence"');
+        resolve(contact ? c : null);
+        if (!contact) ws.terminate();
         return;
       }
       // Answers come in the order of the puts (one mailbox thread, one connection's queue).
@@ -82,10 +99,11 @@ if (process.argv[2] === '--worker') {
   process.on('message', async (cmd) => {
     if (cmd.cmd === 'connect') {
       let next = 0;
-      await Promise.all(Array.from({ length: 50 }, async () => {
+      // `lanes` at a time, spread over the addresses (at most 16 each waiting to authenticate).
+      await Promise.all(Array.from({ length: lanes }, async (_, lane) => {
         while (next < users.length) {
           const k = next++;
-          const c = await openOne(users[k], k);
+          const c = await openOne(users[k], k, localAddresses[lane % localAddresses.length]);
           if (c) conns.push(c);
         }
       }));
@@ -162,6 +180,29 @@ async function main() {
   const machine = () => { const v = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number); return { busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7], all: v.reduce((a, b) => a + b, 0) }; };
   const sql = (dir, q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(dir, 'parley.db'), q]).toString().trim();
 
+  /**
+   * Each of users shows a fresh presence capability (connects, presence-settings, goes); resolves
+   * to { name: cap }, the capability a contact subscribes with.
+   */
+  async function showCaps(srv, users) {
+    const caps = {};
+    for (const u of users) {
+      const { cap, capHash } = presenceCap();
+      await new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${srv.url}/ws`, { origin: srv.origin, perMessageDeflate: false });
+        ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token: u.token })));
+        ws.on('message', (d) => {
+          const m = JSON.parse(d.toString());
+          if (m.type === 'ready') ws.send(JSON.stringify({ type: 'presence-settings', capHash, visible: true }));
+          else if (m.type === 'presence-saved') { ws.close(); resolve(); } else reject(new Error(JSON.stringify(m)));
+        });
+        ws.on('error', reject);
+      });
+      caps[u.name] = cap;
+    }
+    return caps;
+  }
+
   async function startParley(name, args) {
     const dataDir = join(baseDir, name);
     const srv = await launch(bin, ['--listen', '127.0.0.1:0', '--data', dataDir, '--web', web, '--log-level', 'warn', ...args], listenRe);
@@ -170,16 +211,22 @@ async function main() {
 
   /** (a) on a fresh server started with args. */
   async function throughput(name, args) {
-    const srv = await startParley(name, ['--max-connections', String(SENDERS + 100), '--mail-quota', '100000', '--mail-quota-mib', '4096', ...args]);
+    const srv = await startParley(name, ['--max-connections', String(SENDERS + 100), '--max-per-address', String(SENDERS + 100),
+      '--mail-quota', '100000', '--mail-quota-mib', '4096', ...args]);
     try {
       const senders = benchUsers(srv.dataDir, 'msend', SENDERS);
-      const recipients = benchUsers(srv.dataDir, 'mrcpt', RECIPIENTS).map((u) => u.name);
+      const rcpts = benchUsers(srv.dataDir, 'mrcpt', RECIPIENTS);
+      const caps = await showCaps(srv, rcpts);
+      const recipients = rcpts.map((u) => u.name);
       const per = Math.ceil(SENDERS / WORKERS);
+      // At most max(64, max-connections / 4) connections may wait to authenticate at once.
+      const lanes = Math.min(48, Math.floor(Math.max(64, Math.floor((SENDERS + 100) / 4)) / WORKERS));
       const workers = [];
       for (let w = 0; w < WORKERS; w++) {
         const child = fork(SELF, ['--worker'], { serialization: 'advanced' });
         children.add(child);
-        child.send({ url: srv.url, origin: srv.origin, users: senders.slice(w * per, (w + 1) * per), recipients, rate: RATE, inFlight: IN_FLIGHT });
+        child.send({ url: srv.url, origin: srv.origin, users: senders.slice(w * per, (w + 1) * per), recipients, caps, rate: RATE, inFlight: IN_FLIGHT,
+          lanes, localAddresses: [0, 1, 2, 3].map((k) => `127.0.0.${20 + 4 * w + k}`) });
         await new Promise((r) => child.once('message', r));
         workers.push(child);
       }
@@ -227,18 +274,23 @@ async function main() {
     const srv = await startParley(`catchup${size}`, []);
     const out = [];
     try {
-      const senders = benchUsers(srv.dataDir, 'csend', 20);
       const recipients = benchUsers(srv.dataDir, 'crcpt', 3);
+      const caps = await showCaps(srv, recipients);
       const env = Array.from({ length: 8 }, () => envelope(size));
-      for (const rcpt of recipients) {
-        // Fill the mailbox: 20 senders, 50 puts each (within the burst of 100).
+      for (const [j, rcpt] of recipients.entries()) {
+        // Fill the mailbox: 20 senders (fresh accounts each round: the rate is per account), 50
+        // puts each (within the burst of 100), contacts of the recipient, from 4 addresses (20
+        // at once would be more than one address may have waiting to authenticate).
+        const senders = benchUsers(srv.dataDir, `c${j}send`, 20);
         await Promise.all(senders.map((u, k) => new Promise((resolve, reject) => {
-          const ws = new WebSocket(`${srv.url}/ws`, { origin: srv.origin, perMessageDeflate: false });
+          const ws = new WebSocket(`${srv.url}/ws`, { origin: srv.origin, localAddress: `127.0.0.${20 + (k % 4)}`, perMessageDeflate: false });
           let answered = 0;
           ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token: u.token })));
           ws.on('message', (d) => {
             const m = JSON.parse(d.toString());
             if (m.type === 'ready') {
+              ws.send(JSON.stringify({ type: 'subscribe', users: [{ user: rcpt.name, cap: caps[rcpt.name] }] }));
+            } else if (m.type === 'presence') {
               for (let i = 0; i < N / senders.length; i++) ws.send(JSON.stringify({ type: 'mail-put', to: rcpt.name, env: env[(k + i) & 7], id: i }));
             } else if (m.type === 'mail-stored') {
               if (++answered === N / senders.length) { ws.close(); resolve(); }

@@ -11,12 +11,18 @@
 // buffers per connection then count too).
 // Users and tokens are made as in capacity.mjs (straight into the database; tokens signed with
 // the data folder's jwt.key). One client process; prints figures, asserts nothing.
+//
+// The server's limits against abuse shape the set-up: the clients connect 64 at a time from 4
+// loopback addresses (one address may have 16 waiting to authenticate) with --max-per-address
+// N, and the two clients of a pair become contacts before relaying (one shows a presence
+// capability, the other subscribes with it; measured as a step of its own).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { benchUsers, sleep } from './lib.mjs';
+import { presenceCap } from '../../tests/lib/ws.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2).filter((a) => a !== '--tls');
@@ -76,7 +82,7 @@ const bin = process.env.PARLEY_SERVER_BIN || join(ROOT, 'build/native/server/par
 const base = mkdtempSync(join(tmpdir(), 'parley-mem-'));
 const dataDir = join(base, 'data');
 const proc = spawn(bin, ['--listen', '127.0.0.1:0', '--data', dataDir, '--web', join(ROOT, 'web'),
-  '--log-level', 'error', '--max-connections', String(N), ...(TLS ? ['--self-signed'] : [])],
+  '--log-level', 'error', '--max-connections', String(N), '--max-per-address', String(N), ...(TLS ? ['--self-signed'] : [])],
 { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   const port = await new Promise((resolve, reject) => {
@@ -91,27 +97,47 @@ try {
   report('idle', idle, 0);
 
   const conns = new Array(N);
+  const answers = new Array(N); // a resolver for the next answer that is not an offer
   let received = 0;
-  const open = (i) => new Promise((resolve) => {
+  const open = (i, localAddress) => new Promise((resolve) => {
     const scheme = TLS ? 'https' : 'http';
     const ws = new WebSocket(`${TLS ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
-      { origin: `${scheme}://127.0.0.1:${port}`, perMessageDeflate: false, rejectUnauthorized: false });
+      { origin: `${scheme}://127.0.0.1:${port}`, localAddress, perMessageDeflate: false, rejectUnauthorized: false });
     ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token: token(`mem${i}`) })));
     ws.on('message', (d) => {
       const m = JSON.parse(d.toString());
       if (m.type === 'ready') { conns[i] = ws; resolve(); } else if (m.type === 'offer') received++;
-      else if (m.type !== 'presence') resolve();
+      else if (answers[i]) { const r = answers[i]; answers[i] = null; r(m); } else resolve();
     });
     ws.on('error', () => resolve());
     ws.on('close', () => resolve());
   });
   let next = 0;
-  await Promise.all(Array.from({ length: 64 }, async () => { while (next < N) await open(next++); }));
+  await Promise.all(Array.from({ length: 64 }, async (_, lane) => { while (next < N) await open(next++, `127.0.0.${40 + (lane % 4)}`); }));
   const held = conns.filter(Boolean).length;
   await sleep(2000);
   const connected = smaps(proc.pid);
   report(`${held} connected`, connected, held);
   diff('connected - idle', idle, connected, held);
+
+  // Contacts: in each pair the second shows a presence capability, the first subscribes with it.
+  const answer = (i, msg) => new Promise((r) => { answers[i] = r; conns[i].send(JSON.stringify(msg)); });
+  let contacts = 0;
+  let k = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (k + 1 < N) {
+      const i = k;
+      k += 2;
+      if (!conns[i] || !conns[i + 1]) continue;
+      const { cap, capHash } = presenceCap();
+      if ((await answer(i + 1, { type: 'presence-settings', capHash, visible: true })).type !== 'presence-saved') continue;
+      if ((await answer(i, { type: 'subscribe', users: [{ user: `mem${i + 1}`, cap }] })).type === 'presence') contacts++;
+    }
+  }));
+  await sleep(1000);
+  const withContacts = smaps(proc.pid);
+  report(`${contacts} pairs made contacts`, withContacts, held);
+  diff('contacts - connected', connected, withContacts, held);
 
   const payload = 'x'.repeat(200);
   for (let round = 0; round < 5; round++) {

@@ -16,6 +16,9 @@
 #include <strings.h>
 #include <time.h>
 
+_Static_assert(NAMES_NAME_MIN == USERNAME_MIN && NAMES_NAME_MAX == USERNAME_MAX,
+               "names.h and accounts.h agree on the length of a username");
+
 #define AUTH_BODY_MAX 4096
 
 static unsigned char jwt_key[JWT_KEY_BYTES];
@@ -24,7 +27,6 @@ static sem_t hash_slots;
 static struct rl_table *ip_limits;
 static struct rl_table *account_limits;
 
-static const char *const reserved_names[] = {"me"};
 /* The skeletons of the operator's reserved names (accounts_set_reserved). */
 static char reserved_skeletons[NAMES_RESERVED_MAX][NAMES_SKELETON_MAX + 1];
 static int n_reserved_skeletons;
@@ -39,51 +41,6 @@ static long long now_seconds(void)
 void accounts_set_revoke_listener(void (*listener)(const char *username))
 {
     revoke_listener = listener;
-}
-
-int account_username_valid(const char *name)
-{
-    size_t len;
-
-    if (name == NULL) {
-        return 0;
-    }
-    len = strnlen(name, USERNAME_MAX + 1);
-    if (len < USERNAME_MIN || len > USERNAME_MAX || name[0] < 'a' || name[0] > 'z') {
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-              c == '.')) {
-            return 0;
-        }
-    }
-    for (size_t i = 0; i < sizeof reserved_names / sizeof reserved_names[0]; i++) {
-        if (strcmp(name, reserved_names[i]) == 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-const char *account_username_fold(const char *name, char out[USERNAME_MAX + 1])
-{
-    size_t len;
-
-    if (name == NULL) {
-        return NULL;
-    }
-    len = strnlen(name, USERNAME_MAX + 1);
-    if (len > USERNAME_MAX) {
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        out[i] = (char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
-    }
-    out[len] = '\0';
-    return account_username_valid(out) ? out : NULL;
 }
 
 void accounts_set_reserved(const char (*names)[NAMES_NAME_LEN], int n)

@@ -34,18 +34,8 @@ struct account {
     char username[USERNAME_MAX + 1];
 };
 
-/*
- * 1 when name is a valid username in canonical (lower-case) form: 3..32 bytes of a-z, 0-9,
- * '_', '.' and '-', starting with a letter, and not reserved ("me").
- */
-int account_username_valid(const char *name);
-
-/*
- * Case-folds a username as a client sent it (ASCII A-Z to a-z) into out and returns out when the
- * result is valid, NULL otherwise. Every username from a request goes through this, so "Alice"
- * and "alice" are one account.
- */
-const char *account_username_fold(const char *name, char out[USERNAME_MAX + 1]);
+/* account_username_valid and account_username_fold, the username rules, are in names.h (pure
+ * functions, fuzzed by tests/fuzz/fuzz_server_body.c). */
 
 /*
  * Reserves names[0..n) (valid, case-folded usernames: the operator's --reserved-names) besides

@@ -35,8 +35,14 @@ void config_usage(const char *prog)
            "                      (PARLEY_ORIGIN, one origin)\n"
            "  --max-connections N concurrent WebSocket connections, 1..19500; more are\n"
            "                      refused at once. Each takes an open file: the open-file\n"
-           "                      limit (ulimit -Hn) must exceed N by 160\n"
+           "                      limit (ulimit -Hn) must exceed N by 224\n"
            "                      (PARLEY_MAX_CONNECTIONS, default 256)\n"
+           "  --max-per-address N WebSocket connections one client address (an IPv4 address,\n"
+           "                      an IPv6 /64) may hold, 1..19500 (PARLEY_MAX_PER_ADDRESS,\n"
+           "                      default 64); raise it for many users behind one NAT\n"
+           "  --max-http-per-address N\n"
+           "                      HTTP connections one client address may hold at once,\n"
+           "                      1..128 (PARLEY_MAX_HTTP_PER_ADDRESS, default 32)\n"
            "  --io-threads N      threads that serve the WebSockets (event loops), 1..16\n"
            "                      (PARLEY_IO_THREADS, default one per 2 processors, 1..4)\n"
            "  --tls-cert FILE     serve HTTPS with this PEM certificate chain (PARLEY_TLS_CERT)\n"
@@ -353,6 +359,12 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
     } else if (strcmp(name, "max-connections") == 0) {
         return parse_count(name, value, CONFIG_MAX_CONNECTIONS_LIMIT, &cfg->max_connections, err,
                            errlen);
+    } else if (strcmp(name, "max-per-address") == 0) {
+        return parse_count(name, value, CONFIG_MAX_CONNECTIONS_LIMIT, &cfg->max_per_address, err,
+                           errlen);
+    } else if (strcmp(name, "max-http-per-address") == 0) {
+        return parse_count(name, value, CONFIG_HTTP_PER_ADDRESS_LIMIT, &cfg->max_http_per_address,
+                           err, errlen);
     } else if (strcmp(name, "io-threads") == 0) {
         return parse_count(name, value, CONFIG_IO_THREADS_LIMIT, &cfg->io_threads, err, errlen);
     } else if (strcmp(name, "mail-ttl") == 0) {
@@ -388,6 +400,8 @@ static const struct {
     {"log-level", "PARLEY_LOG_LEVEL"},
     {"origin", "PARLEY_ORIGIN"},
     {"max-connections", "PARLEY_MAX_CONNECTIONS"},
+    {"max-per-address", "PARLEY_MAX_PER_ADDRESS"},
+    {"max-http-per-address", "PARLEY_MAX_HTTP_PER_ADDRESS"},
     {"io-threads", "PARLEY_IO_THREADS"},
     {"tls-cert", "PARLEY_TLS_CERT"},
     {"tls-key", "PARLEY_TLS_KEY"},
@@ -418,6 +432,8 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     (void)copy_value(cfg->web_dir, sizeof cfg->web_dir, DEFAULT_WEB);
     cfg->log_level = LOG_INFO;
     cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
+    cfg->max_per_address = CONFIG_PER_ADDRESS_DEFAULT;
+    cfg->max_http_per_address = CONFIG_HTTP_PER_ADDRESS_DEFAULT;
     cfg->mail_ttl = CONFIG_MAIL_TTL_DEFAULT;
     cfg->mail_batch = CONFIG_MAIL_BATCH_DEFAULT;
     cfg->mail_quota = CONFIG_MAIL_QUOTA_DEFAULT;

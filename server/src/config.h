@@ -24,6 +24,9 @@
 #define CONFIG_MAIL_QUOTA_LIMIT 100000
 #define CONFIG_MAIL_QUOTA_MIB_DEFAULT 32     /* mailbox.h MAIL_QUOTA_BYTES */
 #define CONFIG_MAIL_QUOTA_MIB_LIMIT 4096
+#define CONFIG_PER_ADDRESS_DEFAULT 64        /* WebSockets per client address */
+#define CONFIG_HTTP_PER_ADDRESS_DEFAULT 32   /* HTTP connections per client address */
+#define CONFIG_HTTP_PER_ADDRESS_LIMIT 128    /* main.c HTTP_THREADS */
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
@@ -38,6 +41,8 @@ struct config {
     int n_origins;
     int max_connections; /* concurrent WebSocket connections */
     int io_threads;      /* event loops serving the WebSockets */
+    int max_per_address;      /* WebSockets one client address (IPv4, IPv6 /64) may hold */
+    int max_http_per_address; /* HTTP connections one client address may hold in the workers */
     char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate chain (--tls-cert) */
     char tls_key[CONFIG_PATH_MAX];  /* PEM private key (--tls-key) */
     int self_signed;                /* --self-signed: generate into the data folder */

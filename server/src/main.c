@@ -3,6 +3,7 @@
 #include "api.h"
 #include "config.h"
 #include "db.h"
+#include "guard.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
@@ -23,11 +24,14 @@
 #include <sys/stat.h>
 
 /* Civetweb's worker threads: HTTP requests and WebSocket upgrade requests. A thread is held by an
- * accepted connection until its request is read (at most HTTP_REQUEST_TIMEOUT_MS per read) and
- * then by an idle keep-alive connection (HTTP_KEEP_ALIVE_MS), so the pool is sized well beyond
- * what the requests themselves need; idle threads cost a page or two of stack each. */
-#define HTTP_THREADS 64
-#define HTTP_REQUEST_TIMEOUT_MS "10000"
+ * accepted connection until its request is read (headers and body together within
+ * HTTP_REQUEST_TIMEOUT_MS: the scripts/deps.sh patch of pull_all) and then by an idle keep-alive
+ * connection (HTTP_KEEP_ALIVE_MS), so the pool is sized well beyond what the requests
+ * themselves need; idle threads cost a page or two of stack each. One client address holds at
+ * most --max-http-per-address of them (guard.h), so that a few addresses sending slowly cannot
+ * hold them all. */
+#define HTTP_THREADS 128
+#define HTTP_REQUEST_TIMEOUT_MS "5000"
 #define HTTP_KEEP_ALIVE_MS "2000"
 /* Open files besides the WebSockets and the worker threads' connections: the listening
  * sockets, the database and its WAL and shm files, jwt.key, TLS files, standard streams,
@@ -58,6 +62,41 @@ static int log_civetweb_access(const struct mg_connection *conn, const char *mes
 }
 
 /* mkdir -p with mode 0700 for the folders it creates. */
+/* A worker took a connection (Civetweb's init_connection): counted against its address, or
+ * answered 503 and closed when the address holds its share already. */
+static const char http_counted = 1;
+
+static int http_connection_open(const struct mg_connection *conn, void **conn_data)
+{
+    const char *addr = mg_parley_remote_addr(conn);
+    static const char body[] = "{\"error\":{\"code\":\"too_many_requests\",\"message\":\"this "
+                               "address has too many requests in progress; retry in a few "
+                               "seconds\"}}";
+    char refusal[512];
+    int n;
+
+    if (guard_http_enter(addr) == 0) {
+        *conn_data = (void *)&http_counted;
+        return 0;
+    }
+    log_msg(LOG_WARN, "http: refused %s: too many connections from that address", addr);
+    n = snprintf(refusal, sizeof refusal,
+                 "HTTP/1.1 503 Service Unavailable\r\n"
+                 "Content-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s",
+                 sizeof body - 1, body);
+    mg_parley_refuse((struct mg_connection *)conn, refusal,
+                     n > 0 && (size_t)n < sizeof refusal ? (size_t)n : 0);
+    return 0;
+}
+
+static void http_connection_close(const struct mg_connection *conn)
+{
+    if (mg_get_user_connection_data(conn) == &http_counted) {
+        guard_http_leave(mg_parley_remote_addr(conn));
+    }
+}
+
 static int make_dirs(const char *path, char *err, size_t errlen)
 {
     char buf[CONFIG_PATH_MAX];
@@ -310,10 +349,24 @@ int main(int argc, char **argv)
     options[n++] = threads;
     options[n] = NULL;
 
+    {
+        /* Unauthenticated WebSockets may take a quarter of the slots at most (at least 64):
+         * the rest stay for users who have authenticated. */
+        struct guard_limits limits;
+        limits.ws_per_address = cfg.max_per_address;
+        limits.ws_unauth_total = cfg.max_connections / 4 > 64 ? cfg.max_connections / 4 : 64;
+        limits.http_per_address = cfg.max_http_per_address;
+        if (guard_init(&limits) != 0) {
+            fprintf(stderr, "parley-server: out of memory\n");
+            return 1;
+        }
+    }
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.log_message = log_civetweb_message;
     callbacks.log_access = log_civetweb_access;
     callbacks.http_error = static_http_error;
+    callbacks.init_connection = http_connection_open;
+    callbacks.connection_close = http_connection_close;
     if (CONFIG_TLS(&cfg)) {
         callbacks.init_ssl = tls_init_ssl;
     }
@@ -362,6 +415,7 @@ int main(int argc, char **argv)
     signaling_close_all();
     mg_stop(ctx);
     signaling_shutdown();
+    guard_shutdown();
     mg_exit_library();
     accounts_shutdown();
     keys_shutdown();

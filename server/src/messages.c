@@ -5,6 +5,7 @@
 #include "accounts.h"
 #include "b64.h"
 #include "keys.h"
+#include "senders.h"
 #include "presence.h"
 #include "relay.h"
 #include "signaling.h"
@@ -168,6 +169,18 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
     }
     peer = client_hold_user(to);
     if (peer != NULL) {
+        /* Only what reaches someone counts against what a stranger may send them. */
+        const char *message = NULL;
+        int retry_after = 0;
+        const char *code = limits_check_send(c, to, type, peer->ws, &message, &retry_after);
+        if (code != NULL) {
+            client_release(peer);
+            cJSON_free(text);
+            client_send_refusal(c->ws, code, message, retry_after, ref);
+            return 1;
+        }
+    }
+    if (peer != NULL) {
         int rc = ws_relay(peer->ws, text, strlen(text));
         client_release(peer);
         cJSON_free(text);
@@ -225,6 +238,11 @@ int messages_relay_fast(struct client *c, const char *data, size_t len)
     if (peer == NULL) {
         free(frame);
         return 0; /* offline or unknown: the general path says which */
+    }
+    if (!limits_accepted(c, folded, peer->ws)) {
+        client_release(peer);
+        free(frame);
+        return 0; /* from a stranger: the general path counts it, or refuses it */
     }
     rc = ws_relay_frame(peer->ws, frame, n);
     client_release(peer);
@@ -294,4 +312,25 @@ int messages_get_bundle(struct client *c, const cJSON *msg, const cJSON *ref)
     }
     client_write_object(c->ws, out);
     return 1;
+}
+
+const char *messages_mail_allowed(struct client *c, const cJSON *msg, const char **message,
+                                  int *retry_after)
+{
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(msg, "to");
+    char folded[USERNAME_MAX + 1];
+    struct client *peer;
+    const char *code;
+
+    *retry_after = 0;
+    if (!cJSON_IsString(to) || account_username_fold(to->valuestring, folded) == NULL) {
+        return NULL; /* mailbox_put answers it */
+    }
+    peer = client_hold_user(folded);
+    code = limits_check_send(c, folded, NULL, peer != NULL ? peer->ws : NULL, message,
+                             retry_after);
+    if (peer != NULL) {
+        client_release(peer);
+    }
+    return code;
 }

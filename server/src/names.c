@@ -1,12 +1,11 @@
 #include "names.h"
 
-#include "accounts.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(NAMES_NAME_MAX == USERNAME_MAX, "names.h and accounts.h agree on the length");
+/* Refused by the username rules themselves (/api/keys/me is the caller's own keys). */
+static const char *const username_reserved[] = {"me"};
 
 /* Names someone could use to pass for the server or its operator. "me" is refused by the
  * username rules already (it is too short, and /api/keys/me is the caller's own); listed here
@@ -15,6 +14,51 @@ const char *const names_reserved_default[] = {
     "admin",  "administrator", "root",  "system",   "support", "help",       "parley",
     "security", "moderator",   "staff", "official", "server",  "postmaster", "abuse",
     "noreply",  "me",          NULL};
+
+int account_username_valid(const char *name)
+{
+    size_t len;
+
+    if (name == NULL) {
+        return 0;
+    }
+    len = strnlen(name, NAMES_NAME_MAX + 1);
+    if (len < NAMES_NAME_MIN || len > NAMES_NAME_MAX || name[0] < 'a' || name[0] > 'z') {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.')) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof username_reserved / sizeof username_reserved[0]; i++) {
+        if (strcmp(name, username_reserved[i]) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *account_username_fold(const char *name, char out[NAMES_NAME_LEN])
+{
+    size_t len;
+
+    if (name == NULL) {
+        return NULL;
+    }
+    len = strnlen(name, NAMES_NAME_MAX + 1);
+    if (len > NAMES_NAME_MAX) {
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out[i] = (char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
+    }
+    out[len] = '\0';
+    return account_username_valid(out) ? out : NULL;
+}
 
 size_t names_skeleton(const char *name, char out[NAMES_SKELETON_MAX + 1])
 {
@@ -120,7 +164,7 @@ int names_read_file(const char *path, char (*out)[NAMES_NAME_LEN], int max, int 
                     size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    char buf[256];
+    char buf[256] = {0}; /* zeroed: clang-analyzer does not see read_line's NUL bound strnlen */
     long line_no = 0;
     int rc;
 

@@ -1,6 +1,6 @@
 /*
- * Look-alike usernames: the confusable skeleton of a username, the reserved names, and the
- * operator's file of more reserved names (--reserved-names).
+ * Usernames: what a valid one is, the confusable skeleton of look-alikes, the reserved names,
+ * and the operator's file of more reserved names (--reserved-names).
  *
  * Two usernames look alike when their skeletons are equal: sign-up refuses a name whose skeleton
  * is an existing account's (409 username_confusable) or a reserved name's (409
@@ -34,10 +34,24 @@
 
 #include <stddef.h>
 
+#define NAMES_NAME_MIN 3                        /* accounts.h USERNAME_MIN */
 #define NAMES_NAME_MAX 32                       /* accounts.h USERNAME_MAX */
 #define NAMES_NAME_LEN (NAMES_NAME_MAX + 1)     /* a name with its NUL */
 #define NAMES_SKELETON_MAX (2 * NAMES_NAME_MAX) /* m, w and d become two characters */
 #define NAMES_RESERVED_MAX 1024                 /* names an operator's file may add */
+
+/*
+ * 1 when name is a valid username in canonical (lower-case) form: 3..32 bytes of a-z, 0-9,
+ * '_', '.' and '-', starting with a letter, and not reserved ("me").
+ */
+int account_username_valid(const char *name);
+
+/*
+ * Case-folds a username as a client sent it (ASCII A-Z to a-z) into out and returns out when the
+ * result is valid, NULL otherwise. Every username from a request goes through this, so "Alice"
+ * and "alice" are one account.
+ */
+const char *account_username_fold(const char *name, char out[NAMES_NAME_LEN]);
 
 /*
  * Writes the skeleton of name (upper-case ASCII folded first) into out and returns its length;

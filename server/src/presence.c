@@ -5,6 +5,7 @@
 #include "wsloop.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ struct watch {
     int has_cap;
     unsigned char cap_hash[PRESENCE_HASH_BYTES];
     int authorized;          /* the view last sent was the real state */
+    int contact;             /* the capability is the user's current one: an accepted contact */
     struct watch *next_user; /* the watched user's chain */
     struct watch **pprev_user;
     struct watch *next_ws;   /* the watcher's list */
@@ -44,6 +46,7 @@ static struct watch **by_user;     /* watches by watched user */
 static struct watcher **by_ws;     /* watchers by connection */
 static struct online **online_tab; /* online users */
 static size_t mask;
+static atomic_uint generation; /* changes whenever a watch's contact flag may have */
 
 /* capHash = HMAC-SHA256(key = "parley-presence-cap-v1", cap). */
 static void cap_hash(unsigned char out[PRESENCE_HASH_BYTES], const unsigned char cap[PRESENCE_CAP_BYTES])
@@ -135,11 +138,16 @@ static struct online *find_online(const char *user)
     return NULL;
 }
 
+/* Whether a watch presents the current capability of a user with these settings. */
+static int matches(const struct watch *w, int has_cap, const unsigned char *cap_hash)
+{
+    return has_cap && w->has_cap && sodium_memcmp(w->cap_hash, cap_hash, PRESENCE_HASH_BYTES) == 0;
+}
+
 /* Whether a watch sees the real state of a user with these settings. */
 static int allowed(const struct watch *w, int has_cap, const unsigned char *cap_hash, int visible)
 {
-    return visible && has_cap && w->has_cap &&
-           sodium_memcmp(w->cap_hash, cap_hash, PRESENCE_HASH_BYTES) == 0;
+    return visible && matches(w, has_cap, cap_hash);
 }
 
 static void send_state(struct ws *ws, const char *user, const char *state)
@@ -171,6 +179,7 @@ static void unwatch_locked(struct ws *ws)
                 free(x);
             }
             free(w);
+            atomic_fetch_add(&generation, 1);
             return;
         }
     }
@@ -192,8 +201,10 @@ void presence_watch(struct ws *ws, const struct presence_watch *list, int n)
     /* Settings of watched users who are offline, read before taking the lock. */
     unsigned char (*stored_hash)[PRESENCE_HASH_BYTES] = calloc((size_t)n + 1, sizeof *stored_hash);
     int *stored = calloc((size_t)n + 1, sizeof *stored);
+    int *stored_contact = calloc((size_t)n + 1, sizeof *stored_contact);
 
-    if (w == NULL || made == NULL || stored_hash == NULL || stored == NULL) {
+    if (w == NULL || made == NULL || stored_hash == NULL || stored == NULL ||
+        stored_contact == NULL) {
         goto out;
     }
     for (int i = 0; i < n; i++) {
@@ -209,8 +220,10 @@ void presence_watch(struct ws *ws, const struct presence_watch *list, int n)
         if (list[i].has_cap) {
             cap_hash(made[i]->cap_hash, list[i].cap);
             /* 1: visible, with a hash this watch matches. */
-            stored[i] = store_presence_get(list[i].user, stored_hash[i], &has_cap, &visible) == 1 &&
-                        allowed(made[i], has_cap, stored_hash[i], visible);
+            if (store_presence_get(list[i].user, stored_hash[i], &has_cap, &visible) == 1) {
+                stored_contact[i] = matches(made[i], has_cap, stored_hash[i]);
+                stored[i] = stored_contact[i] && visible;
+            }
         }
     }
     pthread_mutex_lock(&lock);
@@ -247,14 +260,17 @@ void presence_watch(struct ws *ws, const struct presence_watch *list, int n)
         o = find_online(x->user);
         if (o != NULL) {
             x->authorized = allowed(x, o->has_cap, o->cap_hash, o->visible);
+            x->contact = matches(x, o->has_cap, o->cap_hash);
             send_state(ws, x->user, x->authorized ? "online" : "unknown");
         } else {
             x->authorized = stored[i];
+            x->contact = stored_contact[i];
             send_state(ws, x->user, x->authorized ? "offline" : "unknown");
         }
         made[i] = NULL; /* linked: freed by unwatch */
     }
     w = NULL;
+    atomic_fetch_add(&generation, 1);
     pthread_mutex_unlock(&lock);
 out:
     if (made != NULL) {
@@ -266,6 +282,7 @@ out:
     free(w);
     free(stored_hash);
     free(stored);
+    free(stored_contact);
 }
 
 /* Tells each watcher of o (or of user, going offline when o is NULL) its view, when it changed
@@ -278,6 +295,7 @@ static void tell_watchers(const char *user, const struct online *o, int always)
         }
         if (o != NULL) {
             int now = allowed(x, o->has_cap, o->cap_hash, o->visible);
+            x->contact = matches(x, o->has_cap, o->cap_hash);
             if (now != x->authorized || (always && now)) {
                 send_state(x->ws, user, now ? "online" : "unknown");
             }
@@ -290,6 +308,7 @@ static void tell_watchers(const char *user, const struct online *o, int always)
 
 static void set_settings(struct online *o, const unsigned char *cap_hash, int visible)
 {
+    atomic_fetch_add(&generation, 1);
     o->has_cap = cap_hash != NULL;
     if (cap_hash != NULL) {
         memcpy(o->cap_hash, cap_hash, PRESENCE_HASH_BYTES);
@@ -367,4 +386,40 @@ void presence_identity_changed(const char *user)
         }
     }
     pthread_mutex_unlock(&lock);
+}
+
+/* Whether the watch of connection ws on user presents user's current capability; lock held. */
+static int watch_is_contact(const struct ws *ws, const char *user)
+{
+    for (const struct watcher *w = by_ws[hash_ptr(ws)]; w != NULL; w = w->next) {
+        if (w->ws != ws) {
+            continue;
+        }
+        for (const struct watch *x = w->list; x != NULL; x = x->next_ws) {
+            if (x->contact && strcmp(x->user, user) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 0;
+}
+
+int presence_accepted(const struct ws *sender_ws, const char *sender, const char *recipient,
+                      const struct ws *recipient_ws)
+{
+    int yes = 0;
+
+    pthread_mutex_lock(&lock);
+    if (by_ws != NULL) {
+        yes = watch_is_contact(sender_ws, recipient) ||
+              (recipient_ws != NULL && watch_is_contact(recipient_ws, sender));
+    }
+    pthread_mutex_unlock(&lock);
+    return yes;
+}
+
+unsigned presence_generation(void)
+{
+    return atomic_load(&generation);
 }

@@ -56,4 +56,19 @@ void presence_settings(const char *user, const unsigned char *cap_hash, int visi
  * directory answers anyone). */
 void presence_identity_changed(const char *user);
 
+/*
+ * Whether recipient has accepted sender as a contact, as far as the server can tell without a
+ * contact list: sender's connection watches recipient with recipient's current capability
+ * (recipient handed it over inside the Double Ratchet), or recipient's connection (when
+ * recipient_ws is not NULL) watches sender with sender's current one (which sender handed to
+ * recipient in its chat request, and recipient presents once it has accepted). Nothing of it is
+ * stored: it lives with the connections' subscriptions.
+ */
+int presence_accepted(const struct ws *sender_ws, const char *sender, const char *recipient,
+                      const struct ws *recipient_ws);
+
+/* A number that changes whenever presence_accepted's answer may have changed (a subscription,
+ * a connection gone, a capability changed): a caller may keep an answer while it stays. */
+unsigned presence_generation(void);
+
 #endif

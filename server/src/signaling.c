@@ -7,6 +7,8 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include "accounts.h"
 #include "api.h"
 #include "config.h"
+#include "guard.h"
+#include "senders.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
@@ -69,9 +71,8 @@ void client_write_object(struct ws *ws, cJSON *obj)
     }
 }
 
-/* {"type":"error","code":...,"message":...,"ref":ref} */
-void client_send_error(struct ws *ws, const char *code, const char *message,
-                       const cJSON *ref)
+void client_send_refusal(struct ws *ws, const char *code, const char *message, int retry_after,
+                         const cJSON *ref)
 {
     cJSON *obj = cJSON_CreateObject();
 
@@ -81,10 +82,19 @@ void client_send_error(struct ws *ws, const char *code, const char *message,
     cJSON_AddStringToObject(obj, "type", "error");
     cJSON_AddStringToObject(obj, "code", code);
     cJSON_AddStringToObject(obj, "message", message);
+    if (retry_after > 0) {
+        cJSON_AddNumberToObject(obj, "retryAfter", retry_after);
+    }
     if (ref != NULL) {
         cJSON_AddItemToObject(obj, "ref", cJSON_Duplicate(ref, 1));
     }
     client_write_object(ws, obj);
+}
+
+/* {"type":"error","code":...,"message":...,"ref":ref} */
+void client_send_error(struct ws *ws, const char *code, const char *message, const cJSON *ref)
+{
+    client_send_refusal(ws, code, message, 0, ref);
 }
 
 /* Takes a reference on c (reg_lock held) so that it can be written to without the lock. */
@@ -269,10 +279,32 @@ static int ws_connect(const struct mg_connection *cconn, void *cbdata)
                         "the server has reached its connection limit; retry later");
         return 1;
     }
+    switch (guard_ws_check(ri->remote_addr)) {
+    case GUARD_ADDRESS_FULL:
+        log_msg(LOG_WARN, "ws: refused %s: connection limit of that address reached",
+                ri->remote_addr);
+        http_send_error_raw(conn, 503, "too_many_connections",
+                            "this address holds as many connections as it may; retry later");
+        return 1;
+    case GUARD_UNAUTH_FULL:
+        log_msg(LOG_WARN, "ws: refused %s: too many connections waiting to authenticate",
+                ri->remote_addr);
+        http_send_error_raw(conn, 503, "too_many_connections",
+                            "too many connections are waiting to authenticate; retry later");
+        return 1;
+    case GUARD_TOO_FAST:
+        log_msg(LOG_WARN, "ws: refused %s: too many connections from that address lately",
+                ri->remote_addr);
+        http_send_error_raw(conn, 503, "too_many_connections",
+                            "this address opened too many connections lately; retry in a few "
+                            "seconds");
+        return 1;
+    case GUARD_OK:
+        break;
+    }
     return 0;
 }
 
-static int close_with(struct client *c, int code, const char *reason);
 
 /* Hands the upgraded connection to the event loops (wsloop.h): from here on no Civetweb thread
  * is held by it. */
@@ -307,7 +339,11 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
     }
     pthread_mutex_lock(&reg_lock);
     full = n_clients >= max_clients;
+    if (!full && guard_ws_open(c->addr) != GUARD_OK) {
+        full = 2; /* the address's share, or the slots of unauthenticated connections, are taken */
+    }
     if (!full) {
+        c->guarded = 1;
         c->next = clients;
         if (clients != NULL) {
             clients->prev = c;
@@ -319,11 +355,12 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
     }
     pthread_mutex_unlock(&reg_lock);
     if (full) {
-        ws_close(c->ws, WS_CLOSE_TRY_LATER, "the server has reached its connection limit");
+        ws_close(c->ws, WS_CLOSE_TRY_LATER, full == 2 ? "too many connections from this address"
+                                                      : "the server has reached its connection limit");
     } else if (atomic_load(&shutting_down)) {
         /* Upgraded after signaling_close_all went by: closed like the others. */
         log_msg(LOG_INFO, "ws: connect from %s during shutdown", c->addr);
-        close_with(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        client_close_with(c, WS_CLOSE_GOING_AWAY, "server shutting down");
     } else {
         log_msg(LOG_INFO, "ws: connect from %s", c->addr);
     }
@@ -380,6 +417,9 @@ static void client_gone(struct ws *ws, void *user)
     } else {
         log_msg(LOG_INFO, "ws: close unauthenticated (%s)", c->addr);
     }
+    if (c->guarded) {
+        guard_ws_closed(c->addr, c->authed);
+    }
     presence_unwatch(c->ws);
     if (c->authed) {
         mailbox_offline(c->user, c->cid);
@@ -398,7 +438,7 @@ static void client_gone(struct ws *ws, void *user)
  * unread, makes the kernel send a reset that can overtake the close frame (the client would see
  * 1006, not our code). Whatever the client sends meanwhile is dropped.
  */
-static int close_with(struct client *c, int code, const char *reason)
+int client_close_with(struct client *c, int code, const char *reason)
 {
     pthread_mutex_lock(&reg_lock);
     c->closing = 1;
@@ -407,7 +447,7 @@ static int close_with(struct client *c, int code, const char *reason)
     return 1;
 }
 
-static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
+int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref)
 {
     const char *token = NULL;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "token");
@@ -427,7 +467,7 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
                                                     : "invalid_token";
         log_msg(LOG_INFO, "ws: authentication failed (%s) from %s", code, c->addr);
         client_send_error(c->ws, code, "authentication failed", ref);
-        return close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication failed");
+        return client_close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication failed");
     }
     pthread_mutex_lock(&reg_lock);
     if (c->closing) {
@@ -444,6 +484,9 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
     c->authed = 1;
     set_registered(c, 1);
     pthread_mutex_unlock(&reg_lock);
+    if (c->guarded) {
+        guard_ws_authed(c->addr);
+    }
     if (old != NULL) {
         log_msg(LOG_INFO, "ws: %s replaced an older connection", acc.username);
         ws_close(old->ws, WS_CLOSE_REPLACED, "replaced by a newer connection");
@@ -472,114 +515,6 @@ static int handle_auth(struct client *c, const cJSON *msg, const cJSON *ref)
 
 
 
-
-/* Token bucket per connection; 0 when the message must be dropped, -1 to close. */
-static int admit(struct client *c)
-{
-    double now = rl_now();
-
-    if (now - c->window_start >= 1.0) {
-        if (c->window_msgs > (int)(WS_ABUSE_FACTOR * WS_RATE)) {
-            c->abusive_windows++;
-        } else {
-            c->abusive_windows = 0;
-        }
-        c->window_start = now;
-        c->window_msgs = 0;
-    }
-    c->window_msgs++;
-    if (c->abusive_windows >= WS_ABUSE_SECONDS) {
-        return -1;
-    }
-    return rl_bucket_take(&c->bucket, WS_BURST, WS_RATE, now) == 0 ? 1 : 0;
-}
-
-/* A usable "id" of the client's message to echo as "ref": a short string or a number. */
-static const cJSON *message_ref(const cJSON *msg)
-{
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-
-    if (cJSON_IsNumber(id) || (cJSON_IsString(id) && strlen(id->valuestring) <= 64)) {
-        return id;
-    }
-    return NULL;
-}
-
-
-
-static int handle_text(struct client *c, const char *data, size_t len)
-{
-    cJSON *msg = api_json_has_nul(data, len) ? NULL : api_json_parse(data, len);
-    const cJSON *ref;
-    const char *type;
-    int rc = 1;
-
-    if (msg == NULL) {
-        client_send_error(c->ws, "invalid_json", "the message is not valid JSON", NULL);
-        return 1;
-    }
-    if (messages_repeated_key(msg)) {
-        /* Parsers disagree on which of two equal keys counts (cJSON: the first; browsers: the
-         * last): {"type":"offer",...,"type":"presence"} would be checked as one type and read
-         * as another. */
-        client_send_error(c->ws, "invalid_message",
-                   "a message may not repeat a key, and has at most 64 top-level keys", NULL);
-        cJSON_Delete(msg);
-        return c->authed ? 1 : close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
-    }
-    ref = message_ref(msg);
-    type = cJSON_IsObject(msg) ? (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "type"))
-                                      ? cJSON_GetObjectItemCaseSensitive(msg, "type")->valuestring
-                                      : NULL)
-                               : NULL;
-    if (type == NULL) {
-        client_send_error(c->ws, "invalid_message", "a message is a JSON object with a string type",
-                   ref);
-        if (!c->authed) {
-            rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
-        }
-    } else if (!c->authed) {
-        if (strcmp(type, "auth") == 0) {
-            rc = handle_auth(c, msg, ref);
-        } else {
-            client_send_error(c->ws, "auth_required", "the first message must be type auth", ref);
-            rc = close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication required");
-        }
-    } else if (strcmp(type, "auth") == 0) {
-        client_send_error(c->ws, "already_authenticated", "this connection is authenticated", ref);
-    } else if (strcmp(type, "subscribe") == 0) {
-        rc = messages_subscribe(c, msg, ref);
-    } else if (strcmp(type, "presence-settings") == 0) {
-        rc = messages_presence_settings(c, msg, ref);
-    } else if (strcmp(type, "get-bundle") == 0) {
-        rc = messages_get_bundle(c, msg, ref);
-    } else if (strcmp(type, "mail-put") == 0) {
-        const char *message = NULL;
-        const char *code = mailbox_put(c->user, c->cid, msg, ref, &message);
-        if (code != NULL) {
-            client_send_error(c->ws, code, message, ref);
-        }
-    } else if (strcmp(type, "mail-ack") == 0) {
-        const char *message = NULL;
-        const char *code = mailbox_ack(c->user, c->cid, msg, &message);
-        if (code != NULL) {
-            client_send_error(c->ws, code, message, ref);
-        }
-    } else if (strcmp(type, "ping") == 0) {
-        cJSON *pong = cJSON_CreateObject();
-        if (pong != NULL) {
-            cJSON_AddStringToObject(pong, "type", "pong");
-            if (ref != NULL) {
-                cJSON_AddItemToObject(pong, "ref", cJSON_Duplicate(ref, 1));
-            }
-            client_write_object(c->ws, pong);
-        }
-    } else {
-        rc = messages_relay(c, msg, type, ref);
-    }
-    cJSON_Delete(msg);
-    return rc;
-}
 
 /* A frame from c's connection (wsloop.h on_frame). */
 static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t len)
@@ -611,15 +546,22 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
         return 1; /* waiting for the client's close frame (wsloop enforces the grace) */
     }
     if (!(flags & WS_FIN) || opcode == WS_OP_CONTINUATION) {
-        return close_with(c, WS_CLOSE_POLICY, "fragmented messages are not supported");
+        return client_close_with(c, WS_CLOSE_POLICY, "fragmented messages are not supported");
     }
-    admitted = admit(c);
+    admitted = limits_admit(c, 0);
     if (admitted < 0) {
+        /* Failed: what it sends from now on is discarded, and it is gone within a second. */
         log_msg(LOG_WARN, "ws: sustained flood from %s: closing", c->addr);
-        return close_with(c, WS_CLOSE_POLICY, "rate limit exceeded for too long");
+        (void)client_close_with(c, WS_CLOSE_POLICY, "rate limit exceeded for too long");
+        return -1;
     }
     if (admitted == 0) {
-        client_send_error(ws, "rate_limited", "too many messages; slow down", NULL);
+        if (limits_refusal_first(c)) {
+            client_send_error(ws, "rate_limited",
+                              "too many messages; slow down (what follows within the second is "
+                              "dropped)",
+                              NULL);
+        }
         return 1;
     }
     if (opcode != WS_OP_TEXT) {
@@ -630,13 +572,37 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
         /* RFC 6455 8.1: a text frame that is not UTF-8 fails the connection (relayed, it would
          * fail the recipient's). */
         log_msg(LOG_WARN, "ws: text frame from %s is not UTF-8: closing", c->addr);
-        return close_with(c, WS_CLOSE_INVALID_DATA, "text frames must be UTF-8");
+        return client_close_with(c, WS_CLOSE_INVALID_DATA, "text frames must be UTF-8");
     }
     was_authed = c->authed;
     if (was_authed && messages_relay_fast(c, data, len)) {
         return 1;
     }
-    return handle_text(c, data, len);
+    return client_dispatch(c, data, len);
+}
+
+/* A ping or pong from c's connection (wsloop.h on_control): counted like a message. */
+static int client_control(struct ws *ws, void *user, int opcode)
+{
+    struct client *c = user;
+    int closing;
+    int admitted;
+
+    (void)ws;
+    (void)opcode;
+    pthread_mutex_lock(&reg_lock);
+    closing = c->closing;
+    pthread_mutex_unlock(&reg_lock);
+    if (closing) {
+        return 0;
+    }
+    admitted = limits_admit(c, 1);
+    if (admitted < 0) {
+        log_msg(LOG_WARN, "ws: a flood of control frames from %s: closing", c->addr);
+        (void)client_close_with(c, WS_CLOSE_POLICY, "too many pings");
+        return -1;
+    }
+    return admitted; /* a ping beyond the rate is not answered */
 }
 
 /* ---- Authentication deadline ----------------------------------------------------------------- */
@@ -672,7 +638,7 @@ static void *watchdog_main(void *arg)
             }
             log_msg(LOG_INFO, "ws: no authentication within %d s from %s: closing",
                     WS_AUTH_TIMEOUT, late->addr);
-            client_send_error(late->ws, "auth_timeout", "no auth message within 10 seconds", NULL);
+            client_send_error(late->ws, "auth_timeout", "no auth message within 5 seconds", NULL);
             ws_close(late->ws, WS_CLOSE_UNAUTHORIZED, "authentication timeout");
             client_release(late);
         }
@@ -685,7 +651,7 @@ static void *watchdog_main(void *arg)
 int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads,
                    const struct mailbox_config *mail)
 {
-    static const struct ws_handlers handlers = {client_frame, client_gone};
+    static const struct ws_handlers handlers = {client_frame, client_control, client_gone};
 
     n_origins = 0;
     for (int i = 0; i < n_allowed && i < WS_ORIGINS_MAX; i++) {
@@ -705,7 +671,8 @@ int signaling_init(const char *const *allowed, int n_allowed, int max_connection
     }
     stopping = 0;
     atomic_store(&shutting_down, 0);
-    if (presence_init(max_connections) != 0 || mailbox_init(mail, send_to_user) != 0) {
+    if (presence_init(max_connections) != 0 || limits_init(max_connections) != 0 ||
+        mailbox_init(mail, send_to_user) != 0) {
         return -1;
     }
     if (wsloop_start(io_threads, WS_FRAME_MAX, WS_CLOSE_GRACE, &handlers) != 0) {
@@ -750,6 +717,7 @@ void signaling_shutdown(void)
     user_table = NULL;
     pthread_mutex_unlock(&reg_lock);
     presence_shutdown();
+    limits_shutdown();
     if (!watchdog_running) {
         return;
     }

@@ -14,10 +14,12 @@
 /* server/civetweb/detach.inc, appended to Civetweb by scripts/deps.sh. */
 int mg_parley_detach(struct mg_connection *conn, int *fd, void **ssl, char *pending,
                      size_t pending_max, size_t *pending_len);
+void mg_parley_refuse(struct mg_connection *conn, const char *response, size_t len);
+const char *mg_parley_remote_addr(const struct mg_connection *conn);
 
 /* A mail-put carries an envelope of up to 64 KiB in base64url (87,382 characters). */
 #define WS_FRAME_MAX 98304
-#define WS_AUTH_TIMEOUT 10
+#define WS_AUTH_TIMEOUT 5
 #define WS_RATE 50.0
 #define WS_BURST 100.0
 #define WS_ABUSE_FACTOR 3

@@ -93,8 +93,9 @@ static long raw_write(struct ws *ws, const char *buf, size_t n)
 void ws_set_events(struct ws *ws)
 {
     /* A client whose own queue is long is not read from until the queue shrinks: it cannot make
-     * the server queue more for it by sending pings or requests it does not read the answers to. */
-    unsigned want = ws->out_len > WS_OUT_PAUSE ? 0 : EPOLLIN;
+     * the server queue more for it by sending pings or requests it does not read the answers to.
+     * One failed for abuse is not read from again. */
+    unsigned want = ws->out_len > WS_OUT_PAUSE || ws->muted ? 0 : EPOLLIN;
     struct epoll_event ev;
 
     if (ws->out_len > 0 || ws->tls_read_wants_write) {

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "wsframe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,10 +181,16 @@ static void fail(struct ws *ws, int code, const char *reason)
     ws->draining = 1;
 }
 
-static int opcode_known(int op)
+/* Fails ws for abuse (its handler sent the close frame): nothing more is read from it, not even
+ * to discard (a flood would cost as much discarded as handled), and the sweep closes it once
+ * WS_FAIL_LINGER has passed, time for the close frame to reach a client that listens. */
+static void mute(struct ws *ws)
 {
-    return op == WS_OP_CONTINUATION || op == WS_OP_TEXT || op == WS_OP_BINARY ||
-           op == WS_OP_CLOSE || op == WS_OP_PING || op == WS_OP_PONG;
+    pthread_mutex_lock(&ws->lock);
+    ws->muted = 1;
+    ws_set_events(ws);
+    pthread_mutex_unlock(&ws->lock);
+    ws->draining = 1;
 }
 
 /* Handles the complete frames in buf[0..have); returns how many bytes they took. */
@@ -194,54 +201,45 @@ static size_t parse(struct ws *ws, unsigned char *buf, size_t have)
     while (!ws->finishing && !ws->draining && have - off >= 2) {
         unsigned char *p = buf + off;
         size_t avail = have - off;
-        int fin = p[0] & 0x80;
-        int op = p[0] & 0x0f;
-        size_t hlen = 2;
-        uint64_t len = p[1] & 0x7f;
+        struct wsframe h;
+        enum wsframe_result r = wsframe_parse(p, avail, max_frame, &h);
         unsigned char *data;
+        size_t len;
+        int op;
 
-        if (len == 126) {
-            if (avail < 4) {
-                break;
-            }
-            len = ((uint64_t)p[2] << 8) | p[3];
-            hlen = 4;
-        } else if (len == 127) {
-            if (avail < 10) {
-                break;
-            }
-            len = 0;
-            for (int i = 2; i < 10; i++) {
-                len = (len << 8) | p[i];
-            }
-            hlen = 10;
-        }
-        if ((p[0] & 0x70) != 0 || !(p[1] & 0x80) || !opcode_known(op) ||
-            (op >= WS_OP_CLOSE && (!fin || len > 125))) {
+        if (r == WSFRAME_PROTOCOL) {
             fail(ws, 1002, "protocol error");
             break;
         }
-        if (len > max_frame) {
-            log_msg(LOG_WARN, "ws: a %llu-byte frame: closing", (unsigned long long)len);
+        if (r == WSFRAME_TOO_BIG) {
+            log_msg(LOG_WARN, "ws: a %llu-byte frame: closing", (unsigned long long)h.len);
             fail(ws, 1009, "frames are limited to 96 KiB");
             break;
         }
-        hlen += 4;
-        if (avail < hlen + len) {
+        if (r == WSFRAME_MORE || avail < h.header_len + h.len) {
             break;
         }
-        data = p + hlen;
-        for (size_t i = 0; i < len; i++) {
-            data[i] ^= p[hlen - 4 + (i & 3)];
-        }
-        off += hlen + (size_t)len;
-        if (op == WS_OP_PING) {
-            (void)ws_send(ws, WS_OP_PONG, (const char *)data, (size_t)len);
-        } else if (op == WS_OP_PONG) {
-            /* an answer to a keep-alive ping: last_rx is already updated */
-        } else if (handlers.on_frame(ws, ws->user, fin | op, (char *)data, (size_t)len) == 0 ||
-                   op == WS_OP_CLOSE) {
-            ws->finishing = 1;
+        len = (size_t)h.len;
+        op = h.opcode;
+        data = p + h.header_len;
+        wsframe_unmask(&h, data, len, 0);
+        off += h.header_len + len;
+        if (op == WS_OP_PING || op == WS_OP_PONG) {
+            /* Counted in the connection's limits like any message (a flood of pings is one). */
+            int verdict = handlers.on_control(ws, ws->user, op);
+            if (verdict < 0) {
+                mute(ws);
+            } else if (verdict > 0 && op == WS_OP_PING) {
+                (void)ws_send(ws, WS_OP_PONG, (const char *)data, len);
+            }
+            /* a pong answers a keep-alive ping: last_rx is already updated */
+        } else {
+            int verdict = handlers.on_frame(ws, ws->user, h.fin | op, (char *)data, len);
+            if (verdict < 0 && op != WS_OP_CLOSE) {
+                mute(ws);
+            } else if (verdict <= 0 || op == WS_OP_CLOSE) {
+                ws->finishing = 1;
+            }
         }
     }
     return off;
@@ -266,26 +264,12 @@ static void keep_partial(struct ws *ws, const unsigned char *buf, size_t n)
  * there, else 0. parse() has checked that header already. */
 static size_t frame_size(const unsigned char *p, size_t n)
 {
-    size_t len = p[1] & 0x7f;
-    size_t hlen = 2;
+    struct wsframe h;
 
-    if (len == 126) {
-        if (n < 4) {
-            return 0;
-        }
-        len = ((size_t)p[2] << 8) | p[3];
-        hlen = 4;
-    } else if (len == 127) {
-        if (n < 10) {
-            return 0;
-        }
-        len = 0;
-        for (int i = 2; i < 10; i++) {
-            len = (len << 8) | p[i];
-        }
-        hlen = 10;
+    if (wsframe_parse(p, n, max_frame, &h) != WSFRAME_OK) {
+        return 0;
     }
-    return hlen + 4 + len;
+    return h.header_len + (size_t)h.len;
 }
 
 /* Reads the rest of a partial frame whose size is known straight into its buffer, so that a frame
@@ -340,7 +324,7 @@ static int on_readable(struct loop *l, struct ws *ws)
         int paused;
 
         pthread_mutex_lock(&ws->lock);
-        paused = ws->out_len > WS_OUT_PAUSE;
+        paused = ws->out_len > WS_OUT_PAUSE || ws->muted;
         pthread_mutex_unlock(&ws->lock);
         if (paused || ws->finishing) {
             return 0; /* ws_set_events resumes reading once the queue is written */
@@ -405,6 +389,10 @@ static int settle(struct ws *ws)
 
 static void on_event(struct loop *l, struct ws *ws, unsigned events)
 {
+    if (ws->muted && (events & (EPOLLERR | EPOLLHUP))) {
+        destroy(ws); /* gone: nothing more to wait for (and the event would come back at once) */
+        return;
+    }
     if (events & EPOLLOUT) {
         pthread_mutex_lock(&ws->lock);
         ws_flush_locked(ws);

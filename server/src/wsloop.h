@@ -4,9 +4,10 @@
  * mg_parley_detach (server/civetweb/detach.inc) and hands it here, and the worker thread goes
  * back to Civetweb's pool. Each loop waits on epoll for its share of the connections, reads and
  * checks frames (RFC 6455: masked client frames, no extensions, control frames at most 125
- * bytes), answers pings, keeps idle connections alive, and passes every other complete frame to
- * a handler. Any thread may send to a connection: what the socket does not take at once waits in
- * a per-connection queue (bounded: a reader that falls WS_OUT_MAX behind is dropped).
+ * bytes; wsframe.h), answers the pings its handler admits, keeps idle connections alive, and
+ * passes every other complete frame to a handler. Any thread may send to a connection: what the
+ * socket does not take at once waits in a per-connection queue (bounded: a reader that falls
+ * WS_OUT_MAX behind is dropped).
  */
 #ifndef PARLEY_SERVER_WSLOOP_H
 #define PARLEY_SERVER_WSLOOP_H
@@ -53,9 +54,15 @@ struct ws;
 struct ws_handlers {
     /* A complete frame other than ping and pong, on the connection's loop thread; flags is
      * WS_FIN (when set) | opcode, data is unmasked and may be changed. Returns 1 to go on, 0 to
-     * close the connection once what was sent to it is written. After a close frame the
-     * connection is closed in any case. */
+     * close the connection once what was sent to it is written, -1 to fail it for abuse (the
+     * handler has sent its close frame): it is not read from again and is closed after
+     * WS_FAIL_LINGER, time for the close frame to arrive before the reset that closing a socket
+     * with unread input sends. After a close frame the connection is closed in any case. */
     int (*on_frame)(struct ws *ws, void *user, int flags, char *data, size_t len);
+    /* A ping or pong (opcode), on the loop thread, counted by the handler like any message:
+     * 1 answers a ping with a pong, 0 ignores the frame, -1 fails the connection for abuse as
+     * on_frame's -1 does. */
+    int (*on_control)(struct ws *ws, void *user, int opcode);
     /* The connection is gone (the client closed it, an error, a close that completed or timed
      * out, shutdown). Called once, on the loop thread (on the caller's at wsloop_stop); ws is
      * freed when it returns, so no other thread may use it afterwards. */

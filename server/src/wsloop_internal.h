@@ -31,6 +31,7 @@ struct ws {
     int dead;           /* being torn down: nothing more is sent */
     int doomed;         /* to be closed at the next sweep (a write failed, or the queue is full) */
     double close_sent;  /* when a close frame was queued, or 0 */
+    int muted;          /* failed for abuse: never read again (set on the loop thread) */
 
     /* The loop thread's own. */
     int finishing;      /* close once the queue is written */

@@ -10,10 +10,11 @@ export function wsUrl(httpUrl) {
  * Opens a WebSocket to server (a startServer() result) with the given Origin (default: the
  * server's own). Resolves to a client once open; rejects with the HTTP status on refusal.
  */
-export function connect(server, { origin = server.url, headers = {}, ca } = {}) {
+export function connect(server, { origin = server.url, headers = {}, ca, localAddress } = {}) {
   return new Promise((resolve, reject) => {
     const opts = { headers: { ...headers } };
     if (ca) opts.ca = ca;
+    if (localAddress) opts.localAddress = localAddress; // another loopback address: another client
     if (origin !== null) opts.origin = origin;
     const ws = new WebSocket(wsUrl(server.url), opts);
     const queue = [];
@@ -109,4 +110,24 @@ export async function showPresence(c, capHash, visible = true) {
   c.send({ type: 'presence-settings', capHash, visible, id });
   const m = await c.next((x) => x.ref === id);
   if (m.type !== 'presence-saved') throw new Error(`presence-settings refused: ${JSON.stringify(m)}`);
+}
+
+/**
+ * Makes the clients (logged in, c.user set) accepted contacts of one another, as pages do
+ * (docs/API.md "Limits against abuse"): each shows a fresh presence capability, then subscribes
+ * to every other with theirs, and waits for the answers, so that the server knows of it before
+ * anything is relayed. A subscribe replaces the previous one: give every contact of a client in
+ * one call. A recipient who goes offline afterwards stays a contact for the connections that
+ * subscribed meanwhile.
+ */
+export async function makeContacts(...clients) {
+  for (const c of clients) {
+    c.presence = presenceCap();
+    await showPresence(c, c.presence.capHash);
+  }
+  for (const c of clients) {
+    const others = clients.filter((o) => o !== c);
+    c.send({ type: 'subscribe', users: others.map((o) => ({ user: o.user, cap: o.presence.cap })) });
+    for (const o of others) await c.next((m) => m.type === 'presence' && m.user === o.user);
+  }
 }

@@ -186,16 +186,20 @@ test('JSON with anything after the value, or a key named twice at any depth, is 
   assert.equal((await api(base, 'POST', '/api/login', { raw: `${JSON.stringify({ username: u.username, password: u.password })} \r\n\t`, headers: json })).status, 200);
 
   // The WebSocket: a message with something after it is not JSON, and is not relayed.
-  const { login } = await import('../lib/ws.mjs');
+  const { login, makeContacts } = await import('../lib/ws.mjs');
   const peer = await newUser(base, 'peer');
   const a = await login(server, u.token);
   const b = await login(server, peer.token);
+  await makeContacts(a, b); // else nothing but chat requests would be relayed anyway
   a.send(`{"type":"note","to":"${peer.username}","id":1}{"type":"note","to":"${peer.username}"}`);
   assert.equal((await a.next((m) => m.type === 'error')).code, 'invalid_json');
   a.send(`{"type":"note","to":"${peer.username}","id":2} x`);
   assert.equal((await a.next((m) => m.type === 'error')).code, 'invalid_json');
   a.send({ type: 'ping', id: 'after' });
   await a.next((m) => m.type === 'pong');
+  // A well-formed note is relayed: only the two with trailing data were not.
+  a.send({ type: 'note', to: peer.username, id: 3 });
+  assert.equal((await b.next((m) => m.type === 'note')).id, 3);
   assert.equal(b.messages.filter((m) => m.type === 'note').length, 0);
   a.close();
   b.close();

@@ -5,20 +5,41 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
 import { newUser } from '../lib/api.mjs';
-import { connect, login } from '../lib/ws.mjs';
+import { connect, login, presenceCap, showPresence } from '../lib/ws.mjs';
 
 test('connect/replace/subscribe/relay/close churn keeps the server healthy', async () => {
-  const s = await startServer();
+  // Hundreds of reconnects a second from one address (all of it is 127.0.0.1): more than one
+  // address may make by default (20 a second after a burst); a larger --max-per-address allows
+  // a quarter of it a second.
+  const s = await startServer({ args: ['--max-per-address', '2000'] });
   try {
     const users = [];
     for (let i = 0; i < 12; i++) users.push(await newUser(s.url, 'churn'));
     const names = users.map((u) => u.username);
+    // Everyone is everyone's contact (else only chat requests are relayed): each shows a
+    // presence capability once (it is kept), and every connection subscribes with them.
+    const caps = [];
+    for (const u of users) {
+      const c = await login(s, u.token);
+      caps.push(presenceCap());
+      await showPresence(c, caps.at(-1).capHash);
+      c.close();
+      await c.closed();
+    }
+    const subscriptions = names.map((user, i) => ({ user, cap: caps[i].cap }));
     let delivered = 0;
+    let notes = 0;
+    const refusals = [];
     const worker = async (u, k) => {
       for (let round = 0; round < 6; round++) {
         const c = await login(s, u.token);
-        c.ws.on('message', () => { delivered += 1; });
-        c.send({ type: 'subscribe', users: names });
+        c.ws.on('message', (data) => {
+          delivered += 1;
+          const m = JSON.parse(data.toString());
+          if (m.type === 'note') notes += 1;
+          if (m.code === 'not_accepted') refusals.push(m);
+        });
+        c.send({ type: 'subscribe', users: subscriptions });
         for (let j = 0; j < 20; j++) {
           c.send({ type: 'note', to: names[(k + j) % names.length], j });
         }
@@ -40,6 +61,8 @@ test('connect/replace/subscribe/relay/close churn keeps the server healthy', asy
     };
     await Promise.all(users.map((u, k) => worker(u, k)));
     assert.ok(delivered > 100, `delivered ${delivered}`);
+    assert.ok(notes > 200, `relayed ${notes} notes`);
+    assert.deepEqual(refusals, [], 'contacts are never refused');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
     const last = await login(s, users[0].token);

@@ -1,4 +1,5 @@
-// GET /api/config and the --stun flag: the STUN servers the pages are told to use.
+// GET /api/config and the --stun flag: the STUN servers the pages are told to use; the
+// --reserved-names file; the per-address connection limits (--max-per-address, --max-http-per-address).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -170,6 +171,39 @@ test('a --reserved-names file with a bad line, or that cannot be read, is refuse
     assert.equal(help.code, 0);
     assert.match(help.out, /--reserved-names FILE/);
     assert.match(help.out, /PARLEY_RESERVED_NAMES/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--max-per-address (1..19500) and --max-http-per-address (1..128), as flags or variables: out-of-range values are refused at start, the limits are accepted, --help lists them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-peraddr-'));
+  try {
+    const bad = [
+      ['max-per-address', 19500, ['0', '19501', '-1', '1.5', 'x', '', ' 5']],
+      ['max-http-per-address', 128, ['0', '129', '-2', '64k', '+5']],
+    ];
+    for (const [flag, max, values] of bad) {
+      for (const value of values) {
+        const r = await run(['--listen', '127.0.0.1:0', '--data', dir, `--${flag}`, value]);
+        assert.equal(r.code, 2, `--${flag} ${JSON.stringify(value)} refused`);
+        assert.match(r.err, new RegExp(`invalid --${flag} .*expected 1\\.\\.${max}`), r.err);
+      }
+      const variable = `PARLEY_${flag.toUpperCase().replaceAll('-', '_')}`;
+      const r = await run(['--listen', '127.0.0.1:0', '--data', dir], { [variable]: '0' });
+      assert.equal(r.code, 2, `${variable}=0 refused`);
+      assert.match(r.err, new RegExp(`invalid --${flag} '0'.*from ${variable}`), r.err);
+    }
+    for (const args of [['--max-per-address', '19500', '--max-http-per-address', '128'], ['--max-per-address', '1', '--max-http-per-address', '1']]) {
+      const s = await startServer({ args });
+      assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+      assert.equal((await s.stop()).code, 0);
+    }
+    const help = await run(['--help']);
+    assert.equal(help.code, 0);
+    for (const word of ['--max-per-address', '--max-http-per-address', 'PARLEY_MAX_PER_ADDRESS', 'PARLEY_MAX_HTTP_PER_ADDRESS']) {
+      assert.ok(help.out.includes(word), `--help names ${word}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

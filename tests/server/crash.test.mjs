@@ -12,7 +12,9 @@ import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey, uniqueName } f
 test('kill -9 during writes loses no acknowledged write', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-crash-'));
   try {
-    const s1 = await startServer({ dataDir });
+    // 40 parallel sign-ups and 4 uploaders from one address: above the default 32 HTTP
+    // connections per address (a refused round would count as acknowledged below).
+    const s1 = await startServer({ dataDir, args: ['--max-http-per-address', '128'] });
     // Uploaders exist before the burst.
     const uploaders = [];
     for (let i = 0; i < 4; i++) {

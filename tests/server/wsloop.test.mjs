@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { serverForTests, startServer } from '../lib/server.mjs';
 import { httpsPostJson } from '../lib/http.mjs';
 import { newUser } from '../lib/api.mjs';
-import { login } from '../lib/ws.mjs';
+import { login, makeContacts, presenceCap } from '../lib/ws.mjs';
 
 const server = serverForTests({ args: ['--io-threads', '2'] });
 
@@ -70,14 +70,14 @@ function upgradeRequest(srv) {
 /**
  * A raw WebSocket client. Connects to srv (plain TCP, or TLS when ca is given), writes the
  * upgrade request followed by the bytes `pipelined` in ONE write, and resolves once the 101
- * answer arrived. The server's frames are parsed incrementally into `frames` ({ fin, rsv, op,
+ * answer arrived. localAddress: another loopback address (127.0.0.2...) stands for another client. The server's frames are parsed incrementally into `frames` ({ fin, rsv, op,
  * payload }); text frames are also parsed as JSON into `messages`.
  */
-function rawWs(srv, { ca, pipelined = Buffer.alloc(0), end = false } = {}) {
+function rawWs(srv, { ca, pipelined = Buffer.alloc(0), end = false, localAddress } = {}) {
   return new Promise((resolve, reject) => {
     const sock = ca
-      ? tls.connect({ host: '127.0.0.1', port: srv.port, ca })
-      : net.connect(srv.port, '127.0.0.1');
+      ? tls.connect({ host: '127.0.0.1', port: srv.port, ca, localAddress })
+      : net.connect({ port: srv.port, host: '127.0.0.1', localAddress });
     sock.setNoDelay(true);
     let head = Buffer.alloc(0);
     let upgraded = false;
@@ -191,6 +191,23 @@ async function rawLogin(srv, user, opts) {
   const ready = await c.next((m) => m.type === 'ready' || m.type === 'error');
   assert.equal(ready.type, 'ready', JSON.stringify(ready));
   return c;
+}
+
+/** Shows a fresh presence capability from raw client c; resolves to it ({ cap, capHash }). */
+async function rawShowPresence(c) {
+  const p = presenceCap();
+  const id = `ps-${crypto.randomBytes(4).toString('hex')}`;
+  c.send({ type: 'presence-settings', capHash: p.capHash, visible: true, id });
+  assert.equal((await c.next((m) => m.ref === id)).type, 'presence-saved');
+  return p;
+}
+
+/** Raw client c subscribes to users ([{ user, cap }]) and waits for their presence answers. */
+async function rawSubscribe(c, users) {
+  c.messages.splice(0); // the answers of this subscribe only
+  c.send({ type: 'subscribe', users });
+  for (const { user } of users) await c.next((m) => m.type === 'presence' && m.user === user);
+  c.messages.splice(0);
 }
 
 /** The server still serves: HTTP, and a new normal WebSocket session that authenticates and pings. */
@@ -378,15 +395,19 @@ test('a WebSocket ping control frame gets a pong with the same payload', { timeo
 test('a recipient too slow for what is relayed to it stays connected; its senders get recipient_busy', { timeout: 30000 }, async () => {
   const [ua, ub, uc] = [await newUser(server.url, 'slowa'), await newUser(server.url, 'slowb'), await newUser(server.url, 'slowc')];
   const a = await rawLogin(server, ua);
-  a.sock.pause(); // A stops reading
   const b = await login(server, ub.token);
   const c = await login(server, uc.token);
+  // All three are contacts (else only chat requests reach A): B and C of each other, and A
+  // subscribes to both with their capabilities.
+  await makeContacts(b, c);
+  await rawSubscribe(a, [{ user: ub.username, cap: b.presence.cap }, { user: uc.username, cap: c.presence.cap }]);
+  a.sock.pause(); // A stops reading
   const logFrom = server.logs().length;
   const d = 'x'.repeat(60 * 1024);
   const busy = { [ub.username]: new Set(), [uc.username]: new Set() };
   const sent = { [ub.username]: [], [uc.username]: [] };
   const busySeen = () => busy[ub.username].size > 0 && busy[uc.username].size > 0;
-  // Each round: 90 messages of 60 KiB from each of B and C (within their bursts of 100), about
+  // Each round: 90 messages of 60 KiB from each of B and C (within their accounts' bursts of 100), about
   // 10.8 MB for A, more than the kernel's socket buffers plus the server's 256 KiB relay queue.
   let rounds = 0;
   while (!busySeen() && rounds < 4) {
@@ -443,43 +464,62 @@ test('a client that sends without reading is paused, not dropped, and gets every
   const x = await rawLogin(server, u);
   const logFrom = server.logs().length;
   x.sock.pause();
-  // 100,000 ping frames with 125-byte payloads: about 13 MB of pongs, far more than socket
-  // buffers and the 1 MiB a queue may hold. The server stops reading while it has 64 KiB queued.
-  const N = 100000;
-  const payload = (i) => Buffer.from(String(i).padStart(125, '.'));
+  // 90 messages of 95 KiB relayed to itself, and a WebSocket ping after every 18th: about 8.5 MB
+  // of answers, far more than socket buffers and the 1 MiB a queue may hold. The server stops
+  // reading while it has 64 KiB queued. (Before: 100,000 pings; now pings count in the message
+  // rate, 50/s with a burst of 100 per account, and more than 20 in a second close the
+  // connection, so the answers are made big instead of many: all within one burst.)
+  const N = 90;
+  const d = (i) => `${i}:`.padEnd(95 * 1024, String.fromCharCode(97 + (i % 26)));
   const chunk = [];
   for (let i = 0; i < N; i++) {
-    chunk.push(frame(OP.ping, payload(i)));
-    if (chunk.length === 1000) x.write(Buffer.concat(chunk.splice(0)));
+    chunk.push(textFrame({ type: 'blob', to: u.username, n: i, d: d(i) }));
+    if (i % 18 === 17) chunk.push(frame(OP.ping, `ping-${i}`));
+    if (chunk.length >= 10) x.write(Buffer.concat(chunk.splice(0)));
   }
+  x.write(Buffer.concat(chunk.splice(0)));
   await sleep(1500);
   x.sock.resume();
   const deadline = Date.now() + 20000;
-  const pongs = () => x.frames.filter((f) => f.op === OP.pong);
-  while (pongs().length < N && Date.now() < deadline && !x.ended) await sleep(50);
-  const got = pongs();
-  assert.equal(got.length, N, `pongs received (connection ${x.ended ? 'closed' : 'open'})`);
-  for (const i of [0, 1, 4999, 50000, N - 1]) assert.equal(got[i].payload.toString(), payload(i).toString());
+  const blobs = () => x.messages.filter((m) => m.type === 'blob');
+  while (blobs().length < N && Date.now() < deadline && !x.ended) await sleep(50);
+  const got = blobs();
+  assert.equal(got.length, N, `messages received (connection ${x.ended ? 'closed' : 'open'}); errors ${JSON.stringify(x.messages.filter((m) => m.type === 'error'))}`);
+  got.forEach((m, i) => {
+    assert.equal(m.n, i, 'in order');
+    assert.equal(m.d, d(i), `message ${i} intact`);
+  });
+  // The pongs, each after the message it followed, with its payload.
+  const order = x.frames.filter((f) => f.op === OP.pong || f.op === OP.text).map((f) => (f.op === OP.pong ? f.payload.toString() : JSON.parse(f.payload).n));
+  assert.deepEqual(order.filter((v) => typeof v === 'string'), [17, 35, 53, 71, 89].map((i) => `ping-${i}`));
+  for (const i of [17, 35, 53, 71, 89]) assert.equal(order[order.indexOf(`ping-${i}`) - 1], i);
   assert.ok(!x.ended, 'still connected');
   x.send({ type: 'ping', id: 'after' });
   assert.deepEqual(await x.next((m) => m.type === 'pong' && m.ref === 'after'), { type: 'pong', ref: 'after' });
+  assert.deepEqual(x.messages.filter((m) => m.type === 'error'), []);
   assert.doesNotMatch(server.logs().slice(logFrom), /reads too slowly/);
   x.destroy();
 });
 
-test('frames still arriving are held within a budget for all connections (close 1013 beyond it), released when they go', { timeout: 60000 }, async () => {
+test('frames still arriving are held within a budget for all connections (close 1013 beyond it), released when they go', { timeout: 60000 }, async (t) => {
   // 128 MiB (WS_PARTIAL_TOTAL_MAX) holds 1,365 frames of the largest size, 96 KiB (98,318 bytes
-  // with header and mask), that stop one byte short.
-  const s = await startServer({ args: ['--max-connections', '1600', '--io-threads', '2', '--log-level', 'warn'] });
+  // with header and mask), that stop one byte short. The 1450 connections never authenticate:
+  // an address may hold 16 such, and the server max(64, max-connections / 4) in all, so they
+  // come from 91 loopback addresses (16 each) and --max-connections is 6000.
+  const s = await startServer({ args: ['--max-connections', '6000', '--io-threads', '2', '--log-level', 'warn'] });
   const conns = [];
   try {
     const whole = frame(OP.text, Buffer.alloc(96 * 1024, 0x61));
     assert.equal(whole.length, 98318);
     const partial = whole.subarray(0, whole.length - 1);
     const fit = Math.floor((128 * 1024 * 1024) / whole.length);
+    const t0 = Date.now();
     for (let i = 0; i < 1450; i += 50) {
-      conns.push(...await Promise.all(Array.from({ length: 50 }, () => rawWs(s, { pipelined: partial }))));
+      conns.push(...await Promise.all(Array.from({ length: 50 }, (_, k) => rawWs(s, { pipelined: partial, localAddress: `127.0.0.${2 + Math.floor((i + k) / 16)}` }))));
     }
+    // All of them within the 5 s authentication deadline (else the first ones would be closed,
+    // and their frames released, before the last ones came).
+    t.diagnostic(`1450 connections opened in ${Date.now() - t0} ms`);
     const deadline = Date.now() + 20000;
     const refused = () => conns.filter((c) => c.frames.some((f) => f.op === OP.close && closeCode(f) === 1013));
     while (refused().length < 1450 - fit && Date.now() < deadline) await sleep(100);
@@ -517,6 +557,7 @@ test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split
     const [alice, bob, carol, dave, erin] = [await signup('tlsalice'), await signup('tlsbob'), await signup('tlscarol'), await signup('tlsdave'), await signup('tlserin')];
     const a = await login(s, alice.token, { ca });
     const b = await login(s, bob.token, { ca });
+    await makeContacts(a, b);
     a.send({ type: 'offer', to: bob.username, sdp: 'a to b' });
     assert.deepEqual(await b.next((m) => m.type === 'offer'), { type: 'offer', to: bob.username, sdp: 'a to b', from: alice.username });
     b.send({ type: 'answer', to: alice.username, sdp: 'b to a' });
@@ -575,7 +616,9 @@ test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split
     }
     await split.next((m) => m.ref === 'tls-tiny');
     assert.equal(split.frames.find((f) => f.op === OP.pong).payload.toString(), 'tls-hello');
-    // Raw and normal clients talk to each other.
+    // Raw clients talk to each other (contacts: dave holds carol's capability).
+    const carolCap = await rawShowPresence(r);
+    await rawSubscribe(split, [{ user: carol.username, cap: carolCap.cap }]);
     split.send({ type: 'poke', to: carol.username, n: 7 });
     assert.deepEqual(await r.next((m) => m.type === 'poke'), { type: 'poke', to: carol.username, n: 7, from: dave.username });
     // A protocol error over TLS: close 1002.

@@ -196,15 +196,18 @@ export class Messenger extends EventTarget {
         this.dispatchEvent(new CustomEvent('notice', {
           detail: { name, text: 'is not online right now; your request waits for them on the server.' },
         }));
-      } else if (name && (msg.code === 'recipient_busy' || msg.code === 'rate_limited')) {
-        // Not relayed this time (their connection is backed up, or ours sent too much at once):
-        // the request goes again after a pause while it is still waiting, one retry at a time.
+      } else if (name && (msg.code === 'recipient_busy' || msg.code === 'rate_limited' ||
+                          msg.code === 'too_many_requests')) {
+        // Not relayed this time (their connection is backed up, ours sent too much at once, or
+        // they have had too many chat requests lately): the request goes again after a pause
+        // (what the server asks for, when it says) while it is still waiting, one at a time.
         if (!this.retrying.has(name)) {
           this.retrying.add(name);
+          const wait = Math.max(REQUEST_RETRY_MS, Math.min(3600, Number(msg.retryAfter) || 0) * 1000);
           setTimeout(() => {
             this.retrying.delete(name);
             if (!this.stopped) this.sendRequest(name).catch((e) => this.report(e));
-          }, REQUEST_RETRY_MS);
+          }, wait);
         }
       }
       return;

@@ -346,8 +346,18 @@ export const outboxMethods = {
         detail: { name: head.name, text: 'has too many messages waiting on the server; yours stay on this device and go when they have read theirs.' },
       }));
     }
+    if (msg.code === 'too_many_requests' && !head.held) {
+      // Until they accept, the server takes only a few envelopes from us for them (chat
+      // requests): the rest wait here, and go once their capability says they have accepted.
+      head.held = true;
+      this.dispatchEvent(new CustomEvent('notice', {
+        detail: { name: head.name, text: 'has not accepted your chat request yet; your messages stay on this device and go once they do.' },
+      }));
+    }
     if (msg.code === 'invalid_recipient') {
       q.length = 0; // cannot be mailed (the name is ours): the link takes them
+    } else if (msg.code === 'too_many_requests') {
+      head.retryAt = Date.now() + Math.max(MAIL_FULL_RETRY_MS, Math.min(3600, Number(msg.retryAfter) || 0) * 1000);
     } else {
       head.retryAt = Date.now() + (msg.code === 'mailbox_full' ? MAIL_FULL_RETRY_MS : MAIL_RETRY_MS);
     }

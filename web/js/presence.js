@@ -66,6 +66,13 @@ export const presenceMethods = {
     if (!c || !valid || c.cap === valid) return false;
     c.cap = valid;
     this.subscribe();
+    // Mail held back while they had not accepted us goes now (the subscription, sent first,
+    // tells the server they have).
+    const head = this.mailQueues?.get(name)?.[0];
+    if (head && !head.sentAt) {
+      head.retryAt = 0;
+      this.pumpMail();
+    }
     return true;
   },
 };

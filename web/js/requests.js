@@ -197,10 +197,12 @@ export const requestMethods = {
     }
     const prev = this.contacts[name];
     this.activate(name, req);
-    // The link first: the answer to the offer that came with the request (made already, or
+    // Our subscription with their capability goes first: it is what tells the server we have
+    // accepted them, so that it relays what follows between us (docs/API.md, limits).
+    this.subscribe();
+    // Then the link: the answer to the offer that came with the request (made already, or
     // now), else an offer of ours. None of it waits for anything to be stored.
     this.connectAccepted(name, req.offer);
-    this.subscribe();
     this.changed(name);
     // The request was shown while its session and spent prekey were being stored (takeRequest):
     // that write must have landed before the contact is stored as active and they are told.

@@ -143,6 +143,7 @@ int main(void)
     test_b64();
     test_json_nul();
     test_relay();
+    test_guard();
     printf("%d passed, %d failed\n", unit_passed, unit_failed);
     return unit_failed == 0 ? 0 : 1;
 }

@@ -24,5 +24,6 @@ void test_ratelimit(void);
 void test_b64(void);
 void test_json_nul(void);
 void test_relay(void);
+void test_guard(void);
 
 #endif
