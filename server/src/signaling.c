@@ -261,6 +261,7 @@ static int ws_connect(const struct mg_connection *cconn, void *cbdata)
 {
     struct mg_connection *conn = (struct mg_connection *)cconn; /* Civetweb's callback type */
     const struct mg_request_info *ri = mg_get_request_info(conn);
+    enum guard_verdict verdict;
     int full;
 
     (void)cbdata;
@@ -279,28 +280,23 @@ static int ws_connect(const struct mg_connection *cconn, void *cbdata)
                         "the server has reached its connection limit; retry later");
         return 1;
     }
-    switch (guard_ws_check(ri->remote_addr)) {
-    case GUARD_ADDRESS_FULL:
-        log_msg(LOG_WARN, "ws: refused %s: connection limit of that address reached",
-                ri->remote_addr);
-        http_send_error_raw(conn, 503, "too_many_connections",
-                            "this address holds as many connections as it may; retry later");
+    verdict = guard_ws_check(ri->remote_addr);
+    if (verdict != GUARD_OK) {
+        /* What the log says, and what the client is told. */
+        static const char *const why[][2] = {
+            [GUARD_ADDRESS_FULL] = {"the connection limit of that address reached",
+                                    "this address holds as many connections as it may; retry "
+                                    "later"},
+            [GUARD_UNAUTH_FULL] = {"too many connections waiting to authenticate",
+                                   "too many connections are waiting to authenticate; retry "
+                                   "later"},
+            [GUARD_TOO_FAST] = {"too many connections from that address lately",
+                                "this address opened too many connections lately; retry in a "
+                                "few seconds"},
+        };
+        log_msg(LOG_WARN, "ws: refused %s: %s", ri->remote_addr, why[verdict][0]);
+        http_send_error_raw(conn, 503, "too_many_connections", why[verdict][1]);
         return 1;
-    case GUARD_UNAUTH_FULL:
-        log_msg(LOG_WARN, "ws: refused %s: too many connections waiting to authenticate",
-                ri->remote_addr);
-        http_send_error_raw(conn, 503, "too_many_connections",
-                            "too many connections are waiting to authenticate; retry later");
-        return 1;
-    case GUARD_TOO_FAST:
-        log_msg(LOG_WARN, "ws: refused %s: too many connections from that address lately",
-                ri->remote_addr);
-        http_send_error_raw(conn, 503, "too_many_connections",
-                            "this address opened too many connections lately; retry in a few "
-                            "seconds");
-        return 1;
-    case GUARD_OK:
-        break;
     }
     return 0;
 }
