@@ -266,6 +266,43 @@ PARLEY_API PARLEY_NODISCARD int parley_challenge_verify(
     double issued_at_ms, const uint8_t nonce[PARLEY_CHALLENGE_NONCEBYTES],
     const uint8_t sig[PARLEY_ED25519_SIGNATUREBYTES]);
 
+/* ---- Device lists (docs/PROTOCOL.md section 14.1) ---------------------------------------- */
+
+#define PARLEY_DEVICES_VERSION 0x01
+#define PARLEY_MAX_DEVICES 8                 /* devices one identity may list */
+#define PARLEY_DEVICE_ID_MAX 0x7FFFFFFFu     /* device ids are 1..2^31-1 */
+#define PARLEY_DEVICE_LABEL_MAX 64           /* bytes of a device's label (UTF-8) */
+/* The largest unsigned list and signed list: 6 header bytes, 8 entries of 5 + 64 bytes. */
+#define PARLEY_DEVICES_MAX_LIST (6 + PARLEY_MAX_DEVICES * (5 + PARLEY_DEVICE_LABEL_MAX))
+#define PARLEY_DEVICES_MAX_BYTES (PARLEY_DEVICES_MAX_LIST + PARLEY_ED25519_SIGNATUREBYTES)
+
+/*
+ * Signs a device list with the identity key: checks that list (list_len bytes) is a well-formed
+ * unsigned list (PARLEY_ERR_VERSION, PARLEY_ERR_MALFORMED otherwise) and writes list || signature,
+ * list_len + 64 bytes, into out (PARLEY_ERR_BUFFER when out_cap is smaller). out may equal list.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_account_sign_devices(const parley_account *account,
+                                                            const uint8_t *list, size_t list_len,
+                                                            uint8_t *out, size_t out_cap,
+                                                            size_t *out_len);
+
+/*
+ * Opens a signed device list of identity_key: 0 with its generation and number of entries, or
+ * PARLEY_ERR_VERSION (another version byte), PARLEY_ERR_MALFORMED (any field out of range, ids
+ * not strictly ascending, truncation, trailing bytes) or PARLEY_ERR_BAD_SIGNATURE.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_devices_open(const uint8_t identity_key[PARLEY_KEY_BYTES],
+                                                    const uint8_t *in, size_t in_len,
+                                                    uint32_t *generation, uint32_t *count);
+
+/*
+ * Entry index (from 0) of a signed list that parley_devices_open accepted: its device id, and
+ * where its label lies in `in` (offset and length). PARLEY_ERR_ARGUMENT for an index out of range.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_devices_entry(const uint8_t *in, size_t in_len,
+                                                     uint32_t index, uint32_t *device_id,
+                                                     uint32_t *label_offset, uint32_t *label_len);
+
 /* Sealed state: versioned bytes encrypted with AES-256-GCM under a caller-supplied 32-byte key. */
 PARLEY_API size_t parley_account_sealed_size(const parley_account *account);
 PARLEY_API PARLEY_NODISCARD int parley_account_seal(const parley_account *account,

@@ -17,6 +17,7 @@
 #define PARLEY_LABEL_FINGERPRINT "parley-fingerprint-v1"
 #define PARLEY_LABEL_SEALED "parley-sealed-v1"
 #define PARLEY_LABEL_SEALED_STATIC "parley-sealed-v1-static"
+#define PARLEY_LABEL_DEVICES "parley-devices-v1"
 
 #define PARLEY_BUNDLE_VERSION 0x01
 #define PARLEY_STATE_VERSION 0x01
