@@ -35,14 +35,18 @@ export const inboxMethods = {
   // A ratchet message from the data channel.
   async onData(name, bytes) {
     const session = await this.session(name);
-    if (!session) return;
-    let plaintext;
+    let plaintext = null;
     try {
-      plaintext = session.decrypt(bytes);
+      if (session) plaintext = session.decrypt(bytes);
     } catch (e) {
-      if (e instanceof core.ParleyError) return; // refused: state unchanged
-      throw e;
+      if (!(e instanceof core.ParleyError)) throw e;
+      if (e.codeName === 'DUPLICATE') return; // a repeat: state unchanged
     }
+    if (plaintext === null) {
+      await this.undecryptable(name); // refused (state unchanged): said, and repaired
+      return;
+    }
+    this.noteChain(name, bytes);
     const effect = this.applyPayload(name, parsePayload(plaintext));
     if (effect.receipt) {
       const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [effect.receipt] }));
@@ -93,6 +97,7 @@ export const inboxMethods = {
         c.status = 'active';
         delete c.hello;
         delete c.helloMailed;
+        delete c.repair;
         effect.accepted = true;
       }
       this.takeCap(name, inner.cap);
@@ -179,6 +184,9 @@ export const inboxMethods = {
       const result = await this.openMail(m.env);
       if (result === 'unreadable') {
         unreadable += 1;
+      } else if (result?.undecryptable) {
+        await commit(); // what came before it is stored first
+        await this.undecryptable(result.name, result.message);
       } else if (result?.request) {
         await commit(); // what came before it is stored first
         await this.takeMailRequest(result);
@@ -230,6 +238,7 @@ export const inboxMethods = {
       return 'unreadable';
     }
     const session = await this.session(name);
+    const contactKey = this.contacts[name]?.identityKey;
     if (session && equalBytes(session.peerIdentity(), opened.senderIdentity)) {
       let plaintext = null;
       try {
@@ -237,13 +246,17 @@ export const inboxMethods = {
       } catch (e) {
         if (!(e instanceof core.ParleyError)) throw e;
         if (e.codeName === 'DUPLICATE') return null; // delivered twice (at least once on the wire)
-        // A ratchet message of this session that no longer opens is, in practice, a late mailed
-        // copy of one that came over the link while the session moved on (it keeps 8 earlier
-        // receiving chains). Not a loss: the sender sends again whatever we have not
-        // acknowledged, so it is dropped without a word.
-        if (type !== core.MESSAGE_PREKEY) return null;
+        // A ratchet message of this session that does not open: a late copy of one read before
+        // (12.12) is dropped; anything else is said and the session repaired.
+        if (type !== core.MESSAGE_PREKEY) return { name, undecryptable: true, message };
       }
-      if (plaintext) return { name, effect: this.applyPayload(name, parsePayload(plaintext)) };
+      if (plaintext) {
+        this.noteChain(name, message);
+        return { name, effect: this.applyPayload(name, parsePayload(plaintext)) };
+      }
+    } else if (!session && type === core.MESSAGE_RATCHET && contactKey === toB64u(opened.senderIdentity)) {
+      // From a contact whose session this device no longer holds: said, and repaired.
+      return { name, undecryptable: true, message };
     }
     // A new session: the first message must name the same identity as the envelope.
     if (type === core.MESSAGE_PREKEY && equalBytes(core.messageSenderIdentity(message), opened.senderIdentity)) {

@@ -17,6 +17,7 @@ import { replenish } from './keys.js';
 import { outboxMethods } from './outbox.js';
 import { PeerLink, coolDown, warmUp } from './peer.js';
 import { presenceMethods } from './presence.js';
+import { repairMethods } from './repair.js';
 import { requestMethods } from './requests.js';
 import { transcriptMethods } from './transcript.js';
 
@@ -61,6 +62,7 @@ export class Messenger extends EventTarget {
       this.histories.set(name, await this.loadHistory(name));
     }
     this.signaling.addEventListener('message', (ev) => this.onSignal(ev.detail));
+    this.installTestHooks();
     warmUp(); // WebRTC readied now, not when the first chat starts
     this.signaling.addEventListener('state', (ev) => {
       if (ev.detail.state !== 'online') this.mailConnectionLost();
@@ -230,6 +232,7 @@ export class Messenger extends EventTarget {
             c.status = 'active';
             delete c.hello;
             delete c.helloMailed;
+            delete c.repair;
             this.saveContacts().catch((e) => this.report(e)); // in order with later writes
             this.changed(from);
           }
@@ -391,4 +394,4 @@ export class Messenger extends EventTarget {
 }
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
-  inboxMethods, presenceMethods);
+  inboxMethods, presenceMethods, repairMethods);

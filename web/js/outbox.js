@@ -78,6 +78,9 @@ export const outboxMethods = {
     const c = this.contacts[name];
     if (!c || this.stopped) return;
     const link = this.links.get(name);
+    // Repairing (12.12): our new session is not theirs until they take its hello (relayed); what
+    // we send waits for their accept, so that no message of it reaches them first.
+    if (link?.open && c.repair && c.status === 'pending') return;
     if (link?.open) {
       await this.sendControls(name);
       const pending = this.history(name).filter((m) => m.from === 'me' && (m.state === 'queued' || m.state === 'sent'));

@@ -300,6 +300,7 @@ export const requestMethods = {
     delete this.contacts[name].hello;
     delete this.contacts[name].helloMailed;
     delete this.contacts[name].renew; // their request made the new session
+    delete this.contacts[name].repair;
     if (!this.histories.has(name)) this.histories.set(name, []);
   },
 

@@ -29,6 +29,14 @@ function follow(log) {
 }
 
 function messageItem(msg, name) {
+  if (msg.from === 'system') {
+    // A line of the app's own about this chat (a message that could not be decrypted).
+    const li = el('li', { className: 'msg notice' },
+      el('p', { className: 'text', textContent: msg.text }),
+      el('span', { className: 'meta' },
+        el('time', { dateTime: new Date(msg.ts).toISOString(), textContent: timeFmt.format(msg.ts) })));
+    return { li, delivery: null, state: msg.state };
+  }
   const delivery = msg.from === 'me'
     ? el('span', { className: 'delivery', dataset: { state: msg.state }, textContent: DELIVERY[msg.state] || msg.state })
     : null;

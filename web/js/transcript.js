@@ -72,6 +72,7 @@ export const transcriptMethods = {
   dropWires(name) {
     const touched = [];
     this.history(name).forEach((m, i) => {
+      this.sentOn.delete(m); // what went on the link under the old session goes again
       if (m.wire !== undefined || (m.mailed && m.state !== 'delivered')) {
         delete m.wire;
         delete m.mailed; // the copy in their mailbox was sealed for the old session: mail again
