@@ -14,6 +14,7 @@ import { Vault, VaultError } from './js/vault.js';
 import { $, el } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
 import { followTranscript, renderTranscript, resetTranscript, shortWhen } from './js/transcript-view.js';
+import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, signInKept } from './js/keep.js';
 
 const state = {
   username: null,
@@ -70,6 +71,9 @@ async function busy(buttons, fn, fail = (e) => banner(plain(e))) {
   }
 }
 
+// A failure that may pass by itself: no answer, the server failing, busy or throttling.
+const transient = (e) => e instanceof ApiError && (e.status === 0 || e.status >= 500 || e.status === 429);
+
 function plain(e) {
   if (e instanceof UserError || e instanceof ApiError || e instanceof VaultError) return e.message;
   if (e instanceof core.ParleyError) return 'The encryption core refused this operation.';
@@ -124,10 +128,7 @@ function waitForTabLock() {
   lockWait = abort;
   requestTabLock({ signal: abort.signal }, () => {
     lockWait = null;
-    if (!$('locked-screen').hidden) {
-      show('auth-screen');
-      $('username').focus();
-    }
+    if (!$('locked-screen').hidden) toAuth();
   });
 }
 
@@ -155,7 +156,7 @@ function authError(text) {
 }
 
 function setBusy(busy, text = '') {
-  for (const id of ['login', 'signup', 'username', 'password']) $(id).disabled = busy;
+  for (const id of ['login', 'signup', 'username', 'password', 'keep']) $(id).disabled = busy;
   $('auth-progress').textContent = text;
 }
 
@@ -185,16 +186,22 @@ async function submitAuth(mode) {
   try {
     stillCurrent(gen); // the tab may have lost the lock meanwhile
     const { vaultKey, loginSecret } = deriveKeys(username, password);
-    let res;
+    const toKeep = $('keep').checked && keepSupported() ? vaultKey.slice() : null; // the vault owns vaultKey
     try {
-      res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret });
-      stillCurrent(gen);
-    } catch (e) {
-      vaultKey.fill(0);
-      throw e;
+      let res;
+      try {
+        res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret });
+        stillCurrent(gen);
+      } catch (e) {
+        vaultKey.fill(0);
+        throw e;
+      }
+      await enter(username, res, vaultKey, mode === 'signup', gen);
+      $('password').value = '';
+      await rememberLogin(username, toKeep, loginSecret, gen);
+    } finally {
+      toKeep?.fill(0);
     }
-    await enter(username, res, vaultKey, mode === 'signup', gen);
-    $('password').value = '';
   } catch (e) {
     if (!(e instanceof Superseded)) authError(plain(e));
   } finally {
@@ -288,19 +295,23 @@ async function refreshToken() {
     scheduleRefresh();
   } catch (e) {
     if (gen !== generation) return;
-    const transient = e instanceof ApiError && (e.status === 0 || e.status >= 500 || e.status === 429);
-    if (transient && Date.now() + REFRESH_RETRY_MS < state.expiresAt * 1000) {
+    if (transient(e) && Date.now() + REFRESH_RETRY_MS < state.expiresAt * 1000) {
       state.refreshTimer = setTimeout(refreshToken, REFRESH_RETRY_MS);
       return;
     }
-    banner('Your session has expired. Please log in again.');
-    leave();
+    sessionEnded('Your session has expired. Please log in again.');
   }
 }
 
-// Leaves at once; the server is told in the background (the token would expire anyway).
+// Leaves at once; the server is told in the background (the token would expire anyway). A kept
+// sign-in is forgotten: logging out here means the password is needed again.
 function logout() {
   const token = state.token;
+  keptAt = 0;
+  $('keep').checked = false;
+  forgetKept().catch(() => {
+    banner('You are logged out, but this browser could not forget that it kept you signed in. Clear this site\'s data in the browser settings.');
+  });
   leave();
   if (token) request('POST', '/api/logout', undefined, { token, timeoutMs: 10000 }).catch(() => {});
 }
@@ -344,6 +355,71 @@ function leave() {
   $('username').focus();
 }
 
+// ---- kept sign-in ("Keep me signed in on this device", keep.js) ---------------------------------
+
+let keptAt = 0; // when this page last made or used the kept sign-in (0: none)
+
+// After a log-in with the form: the sign-in is kept when asked for; otherwise any kept one (of
+// whoever it was) is forgotten. A log-out meanwhile wins.
+async function rememberLogin(username, vaultKey, loginSecret, gen) {
+  try {
+    await keepOrForget(username, vaultKey, loginSecret);
+    keptAt = vaultKey ? Date.now() : 0;
+    if (gen !== generation) await forgetKept();
+  } catch {
+    if (vaultKey && gen === generation) banner('You are logged in, but this browser could not keep you signed in: you will need your password next time.');
+  }
+}
+
+// Opens the app with the kept sign-in, if there is one (false when not). A sign-in that no longer
+// works is forgotten and the log-in form says why; a server out of reach leaves it kept, with
+// "Try again".
+async function resume() {
+  const who = await keptUser();
+  if (!who) return false;
+  const gen = generation;
+  show('auth-screen');
+  banner('');
+  authError('');
+  $('username').value = who;
+  $('keep').checked = true;
+  setBusy(true, `Signing in as ${who}…`);
+  try {
+    const { auth, vaultKey } = await signInKept(who, () => stillCurrent(gen));
+    await enter(who, auth, vaultKey, false, gen);
+    keptAt = Date.now();
+  } catch (e) {
+    if (gen !== generation) return true;
+    if (transient(e)) {
+      banner(`Could not sign you in as ${who}. ${plain(e)}`, { label: 'Try again', run: resume });
+    } else {
+      if (!(e instanceof KeptRefused)) await forgetKept().catch(() => {});
+      $('keep').checked = false;
+      authError(`Please log in again: ${plain(e).replace(/^./, (c) => c.toLowerCase())}`);
+    }
+  } finally {
+    if (gen === generation) setBusy(false);
+  }
+  return true;
+}
+
+// The log-in form, or the app at once with a kept sign-in.
+async function toAuth() {
+  if (await resume()) return;
+  show('auth-screen');
+  $('username').focus();
+}
+
+// The session ended without the person asking (token expired or revoked). A kept sign-in signs in
+// again by itself, unless it did so within the last minute (the server keeps refusing): then the
+// person may try again.
+function sessionEnded(text) {
+  const again = keptAt !== 0 && Date.now() - keptAt > 60_000;
+  leave();
+  banner(text, keptAt ? { label: 'Try again', run: resume } : null);
+  if (again) resume();
+}
+
 // ---- messenger UI --------------------------------------------------------------------------
 
 const CONNECTION_TEXT = {
@@ -359,10 +435,7 @@ function wireMessenger(m, s) {
     $('connection').dataset.state = st;
     $('connection').textContent = CONNECTION_TEXT[st] || st;
   });
-  s.addEventListener('auth-failed', () => {
-    banner('You were logged out. Please log in again.');
-    leave();
-  });
+  s.addEventListener('auth-failed', () => sessionEnded('You were logged out. Please log in again.'));
   s.addEventListener('replaced', () => {
     banner('Parley was opened for your account somewhere else, so this page is offline.', {
       label: 'Reconnect here',
@@ -509,8 +582,6 @@ function renderBack() {
   back.setAttribute('aria-label', waiting ? `Back to conversations (${waiting} new)` : 'Back to conversations');
 }
 
-/** A time for the conversation list: the hour today, the date before. */
-
 function lastActivity(c) {
   const h = state.messenger.history(c.name);
   return h.length ? h[h.length - 1].ts : (c.since || 0);
@@ -645,10 +716,7 @@ function wire() {
       lockWait.abort();
       lockWait = null;
     }
-    if (await holdTabLock(true)) {
-      show('auth-screen');
-      $('username').focus();
-    }
+    if (await holdTabLock(true)) toAuth();
   });
   $('contact-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -719,12 +787,14 @@ async function start() {
   window.addEventListener('pagehide', () => {
     if (state.messenger) state.messenger.shutdown();
   });
+  $('keep-row').hidden = !keepSupported();
   const ok = await selfTest();
   if (!await holdTabLock()) {
     show('locked-screen');
     waitForTabLock();
     return;
   }
+  if (ok && await resume()) return;
   show('auth-screen');
   if (!ok) {
     authError('This browser cannot run Parley’s encryption. Try an up-to-date Chrome, Firefox or Safari.');
