@@ -626,7 +626,8 @@ function renderChat() {
   if (!m || !name) return;
   const c = m.contacts[name];
   $('chat-name').textContent = name;
-  const status = !c ? '' : c.status === 'pending' ? `waiting for ${name} to accept`
+  const status = !c ? '' : c.repair ? `setting up a new secure session with ${name}…`
+    : c.status === 'pending' ? `waiting for ${name} to accept`
     : c.status === 'declined' ? 'not connected: start the chat again to reconnect'
       : {
         connected: 'connected, end-to-end encrypted',
