@@ -7,9 +7,9 @@
 #   core (wasm)       the same tests compiled to WebAssembly, run by Node
 #   core js           parley-tool (native and wasm), an independent check of docs/vectors, and
 #                     the JavaScript binding under Node (node:test)
-#   fuzz              libFuzzer on message decoding, state unsealing and sealed envelopes, 20 s
-#                     per target; on the server's parsers (WebSocket frames, signaling messages,
-#                     API bodies, tokens), 10 s per target
+#   fuzz              libFuzzer on message decoding, state unsealing, sealed envelopes, device
+#                     lists and identity transfers, 20 s per target; on the server's parsers
+#                     (WebSocket frames, signaling messages, API bodies, tokens), 10 s per target
 #   server (unit)     the server's pure functions, under the sanitizers
 #   server            the real parley-server binary over HTTP (node:test)
 #   e2e               the page in headless Chromium driven by Playwright (node:test)

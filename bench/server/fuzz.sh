@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Long fuzzing runs: every libFuzzer target, the server's parsers (WebSocket frames, signaling
-# messages, API bodies, tokens) and the core's (messages, sealed state, sealed envelopes), one
-# after the other for PARLEY_FUZZ_RUNS executions each (default 10,000,000), from the same seeds
-# as tests/fuzz/run.sh. Prints per target: executions, seconds, executions per second, coverage
-# (edges and features), corpus size, peak RSS and what was found (crashes, leaks, timeouts,
-# out-of-memory; their inputs are kept in the artifacts folder).
+# messages, API bodies, tokens) and the core's (messages, sealed state, sealed envelopes, device
+# lists and identity transfers), one after the other for PARLEY_FUZZ_RUNS executions each
+# (default 10,000,000), from the same seeds as tests/fuzz/run.sh. Prints per target: executions,
+# seconds, executions per second, coverage (edges and features), corpus size, peak RSS and what
+# was found (crashes, leaks, timeouts, out-of-memory; their inputs are kept in the artifacts
+# folder).
 # Usage: bash bench/server/fuzz.sh [TARGET...]   (after scripts/build.sh --asan; targets are
 #        named without fuzz_, e.g. server_jwt; the corpora are kept for the next run in
 #        PARLEY_FUZZ_BENCH_DIR, default build/fuzz-bench)
@@ -16,7 +17,7 @@ work=${PARLEY_FUZZ_BENCH_DIR:-$root/build/fuzz-bench}
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  targets=(server_wsframe server_signal server_body server_jwt message state sealed)
+  targets=(server_wsframe server_signal server_body server_jwt message state sealed devices)
 fi
 
 # final_stat NAME: libFuzzer's closing statistic NAME (-print_final_stats=1) from $log.

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time from seed corpora: the core's targets
-# (PARLEY_FUZZ_SECONDS each, default 20) from the protocol vectors, real sealed state and real
-# sealed envelopes; the server's parsers (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the
-# frames, messages, bodies and tokens each target writes when PARLEY_FUZZ_SEEDS is set.
+# (PARLEY_FUZZ_SECONDS each, default 20) from the protocol vectors, real sealed state, real
+# sealed envelopes, real device lists and an identity transfer; the server's parsers
+# (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
+# target writes when PARLEY_FUZZ_SEEDS is set.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${PARLEY_FUZZ_SECONDS:-20}
 server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
-core_targets=(message state sealed)
+core_targets=(message state sealed devices)
 server_targets=(server_wsframe server_signal server_body server_jwt)
 rm -rf "$work"
 for target in "${core_targets[@]}" "${server_targets[@]}"; do
@@ -19,7 +20,7 @@ passed=0
 failed=0
 
 node "$root/tests/fuzz/seed-messages.mjs" "$work/message-seeds"
-for target in state sealed "${server_targets[@]}"; do
+for target in state sealed devices "${server_targets[@]}"; do
   PARLEY_FUZZ_SEEDS="$work/$target-seeds" "$root/build/fuzz/fuzz_$target" -runs=0 \
     "$work/$target-seeds" >/dev/null 2>&1
 done

@@ -1,6 +1,7 @@
 // The JavaScript binding under Node: the same wasm module the page loads (web/core/), a full
-// conversation, sealed state, sealed sender envelopes, error mapping, no heap growth over 10,000
-// calls, and no key or plaintext left behind in the module's memory.
+// conversation, sealed state, sealed sender envelopes, device lists, identity transfer, error
+// mapping, no heap growth over 10,000 calls, and no key or plaintext left behind in the module's
+// memory.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -266,4 +267,161 @@ test('sealed sender: no heap growth over 1,000 rounds of seal, open and a refuse
     assert.notEqual(j, marker.length, 'a sealed message left in wasm memory');
   }
   for (const o of [alice, bob, carol]) o.free();
+});
+
+test('device lists: encode, sign, open, and every refusal as a ParleyError', () => {
+  const alice = core.Account.create();
+  const bob = core.Account.create();
+  const isCode = (name) => (e) => e instanceof core.ParleyError && e.codeName === name;
+  const list = core.encodeDeviceList(1, [{ id: 1, label: 'Chromium on Linux' }, { id: 7, label: '' }]);
+  assert.equal(list.length, 6 + 5 + 17 + 5);
+  const signed = alice.signDevices(list);
+  assert.equal(signed.length, list.length + core.SIGNATURE_BYTES);
+  assert.deepEqual(signed.subarray(0, list.length), list);
+  const opened = core.openDevices(alice.identityKey(), signed);
+  assert.equal(opened.generation, 1);
+  assert.deepEqual(opened.devices.map((d) => d.id), [1, 7]);
+  assert.equal(text(opened.devices[0].label), 'Chromium on Linux');
+  assert.ok(opened.devices[1].label instanceof Uint8Array && opened.devices[1].label.length === 0);
+  // The largest list, with labels given as bytes and as multi-byte UTF-8.
+  const eight = Array.from({ length: core.MAX_DEVICES }, (_, i) => ({
+    id: core.DEVICE_ID_MAX - 7 + i,
+    label: i % 2 ? new Uint8Array(core.DEVICE_LABEL_MAX).fill(i) : 'é'.repeat(32),
+  }));
+  const big = alice.signDevices(core.encodeDeviceList(0xffffffff, eight));
+  assert.equal(big.length, core.DEVICES_MAX_BYTES);
+  const bigOpened = core.openDevices(alice.identityKey(), big);
+  assert.equal(bigOpened.generation, 0xffffffff);
+  bigOpened.devices.forEach((d, i) => {
+    assert.equal(d.id, eight[i].id);
+    assert.deepEqual(d.label, i % 2 ? eight[i].label : new TextEncoder().encode(eight[i].label));
+  });
+  // Refusals of the reader.
+  assert.throws(() => core.openDevices(bob.identityKey(), signed), isCode('BAD_SIGNATURE'));
+  assert.throws(() => core.openDevices(alice.identityKey(), bob.signDevices(list)), isCode('BAD_SIGNATURE'));
+  assert.throws(() => core.openDevices(alice.identityKey(), new Uint8Array(0)), isCode('MALFORMED'));
+  const v2 = signed.slice();
+  v2[0] = 2;
+  assert.throws(() => core.openDevices(alice.identityKey(), v2), isCode('VERSION'));
+  assert.throws(() => core.openDevices(alice.identityKey(), signed.subarray(0, signed.length - 1)), isCode('MALFORMED'));
+  const trailing = new Uint8Array(signed.length + 1);
+  trailing.set(signed);
+  assert.throws(() => core.openDevices(alice.identityKey(), trailing), isCode('MALFORMED'));
+  for (const i of [1, 5, 9, 20, signed.length - 1]) {
+    const flipped = signed.slice();
+    flipped[i] ^= 0x10;
+    assert.throws(() => core.openDevices(alice.identityKey(), flipped), (e) => e instanceof core.ParleyError);
+  }
+  // Refusals of the signer: lists the encoder would not write, built by hand.
+  const zeroGen = list.slice();
+  zeroGen.fill(0, 1, 5);
+  assert.throws(() => alice.signDevices(zeroGen), isCode('MALFORMED'));
+  assert.throws(() => alice.signDevices(list.subarray(0, list.length - 1)), isCode('MALFORMED'));
+  assert.throws(() => alice.signDevices(new Uint8Array([3, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0])), isCode('VERSION'));
+  // The encoder's own checks.
+  assert.throws(() => core.encodeDeviceList(0, [{ id: 1, label: '' }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(2 ** 32, [{ id: 1, label: '' }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1.5, [{ id: 1, label: '' }]), TypeError);
+  assert.throws(() => core.encodeDeviceList(1, []), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [...eight, { id: core.DEVICE_ID_MAX, label: '' }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: 2, label: '' }, { id: 2, label: '' }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: 3, label: '' }, { id: 2, label: '' }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: 0, label: '' }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: 2 ** 31, label: '' }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: 1, label: 'x'.repeat(65) }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: 1, label: 'é'.repeat(33) }]), RangeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: 1, label: 5 }]), TypeError);
+  assert.throws(() => core.encodeDeviceList(1, [{ id: '1', label: '' }]), TypeError);
+  assert.throws(() => core.encodeDeviceList(1, 'devices'), TypeError);
+  assert.throws(() => alice.signDevices([1, 2, 3]), TypeError);
+  assert.throws(() => core.openDevices(alice.identityKey().subarray(1), signed), TypeError);
+  for (const o of [alice, bob]) o.free();
+});
+
+test('identity transfer: a linked account has the same identity and its own prekeys', () => {
+  const alice = core.Account.create();
+  alice.generatePrekeys(3);
+  alice.rotateSignedPrekey();
+  const carol = core.Account.create();
+  const key = core.randomBytes(32);
+  const isCode = (name) => (e) => e instanceof core.ParleyError && e.codeName === name;
+  const transfer = alice.exportIdentity(key);
+  assert.equal(transfer.length, core.IDENTITY_TRANSFER_BYTES);
+  assert.equal(transfer[0], 1);
+  assert.notDeepEqual(alice.exportIdentity(key), transfer, 'a fresh nonce each time');
+  const linked = core.Account.linked(key, transfer);
+  assert.deepEqual(linked.identityKey(), alice.identityKey());
+  assert.equal(linked.signedPrekeyId, 1);
+  assert.equal(linked.prekeyCount, 0);
+  assert.notDeepEqual(linked.bundle().subarray(37, 69), alice.bundle().subarray(37, 69), 'its own signed prekey');
+  // Both devices sign the same device list the same way (one identity key).
+  const list = core.encodeDeviceList(2, [{ id: 1, label: 'old' }, { id: 2, label: 'new' }]);
+  assert.deepEqual(linked.signDevices(list), alice.signDevices(list));
+  // A contact can start a session with the new device's bundle, and envelopes sealed to the
+  // identity open there.
+  linked.generatePrekeys(1);
+  const outbound = core.Session.outbound(carol, singleBundle(linked.bundle()));
+  const { session, plaintext } = core.Session.inbound(linked, outbound.encrypt('hello, new device'));
+  assert.equal(text(plaintext), 'hello, new device');
+  assert.deepEqual(session.peerIdentity(), carol.identityKey());
+  assert.equal(linked.openSealed(carol.sealTo(alice.identityKey(), 'carol', new Uint8Array([1]))).sender, 'carol');
+  // Refusals.
+  const wrong = key.slice();
+  wrong[0] ^= 1;
+  assert.throws(() => core.Account.linked(wrong, transfer), isCode('AUTH'));
+  assert.throws(() => core.Account.linked(key, new Uint8Array(0)), isCode('MALFORMED'));
+  const v2 = transfer.slice();
+  v2[0] = 2;
+  assert.throws(() => core.Account.linked(key, v2), isCode('VERSION'));
+  assert.throws(() => core.Account.linked(key, transfer.subarray(0, 60)), isCode('MALFORMED'));
+  const flipped = transfer.slice();
+  flipped[40] ^= 4;
+  assert.throws(() => core.Account.linked(key, flipped), isCode('AUTH'));
+  assert.throws(() => core.Account.linked(key.subarray(1), transfer), TypeError);
+  assert.throws(() => alice.exportIdentity('key'), TypeError);
+  for (const o of [alice, carol, linked, outbound, session]) o.free();
+});
+
+test('devices and transfer: no heap growth over 1,000 rounds, no transfer key left in the heap', () => {
+  const alice = core.Account.create();
+  const bob = core.Account.create();
+  const key = core.randomBytes(32);
+  const list = core.encodeDeviceList(3, [{ id: 1, label: 'one' }, { id: 2, label: 'two' }]);
+  const round = () => {
+    const signed = alice.signDevices(list);
+    core.openDevices(alice.identityKey(), signed);
+    assert.throws(() => core.openDevices(bob.identityKey(), signed), (e) => e.codeName === 'BAD_SIGNATURE');
+    assert.throws(() => alice.signDevices(list.subarray(1)), (e) => e.codeName === 'VERSION');
+    const transfer = alice.exportIdentity(key);
+    core.Account.linked(key, transfer).free();
+    assert.throws(() => core.Account.linked(core.randomBytes(32), transfer), (e) => e.codeName === 'AUTH');
+  };
+  for (let i = 0; i < 20; i += 1) round();
+  const before = core.heapUsed();
+  for (let i = 0; i < 1000; i += 1) round();
+  const after = core.heapUsed();
+  assert.ok(before > 0, 'heap accounting works');
+  assert.equal(after, before, `heap in use before ${before}, after ${after}`);
+  const heap = module.HEAPU8;
+  for (let i = heap.indexOf(key[0]); i !== -1; i = heap.indexOf(key[0], i + 1)) {
+    let j = 1;
+    while (j < key.length && heap[i + j] === key[j]) j += 1;
+    assert.notEqual(j, key.length, 'a transfer key left in wasm memory');
+  }
+  for (const o of [alice, bob]) o.free();
+});
+
+test('devices and transfer: the binding reproduces and opens the protocol vectors', () => {
+  const V = JSON.parse(readFileSync(`${ROOT}/docs/vectors/protocol-v1.json`, 'utf8'));
+  const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
+  const d = V.devices;
+  assert.deepEqual(core.encodeDeviceList(d.generation, d.devices), hex(d.list));
+  const opened = core.openDevices(hex(d.identityKey), hex(d.signed));
+  assert.equal(opened.generation, d.generation);
+  assert.deepEqual(opened.devices.map(({ id, label }) => ({ id, label: text(label) })), d.devices);
+  const t = V.identityTransfer;
+  const linked = core.Account.linked(hex(t.key), hex(t.transfer));
+  assert.deepEqual(linked.identityKey(), hex(t.identityKey));
+  assert.deepEqual(linked.signDevices(hex(d.list)), hex(d.signed), 'the new device signs as Alice');
+  linked.free();
 });

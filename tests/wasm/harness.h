@@ -56,5 +56,6 @@ void suite_x25519(void);
 void suite_primitives(void);
 void suite_session(void);
 void suite_sealed(void);
+void suite_devices(void);
 
 #endif

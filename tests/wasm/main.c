@@ -178,6 +178,7 @@ int main(int argc, char **argv)
     suite_primitives();
     suite_session();
     suite_sealed();
+    suite_devices();
     printf("%d passed, %d failed", passed, failed);
     if (skipped != 0) {
         printf(", %d skipped", skipped);

@@ -273,3 +273,65 @@ test('Sealed sender: identity keys, DH1, DH2, k1, ck, k2, c1, c2, padding and si
   assert.ok(seen.classes.has(512) && seen.classes.has(2048), 'the 512 and 2048 classes');
   assert.ok(seen.exact >= 1, 'an envelope that fills its class exactly');
 });
+
+// Device lists and identity transfer (PROTOCOL.md section 14): the list encoded from the JSON's
+// fields, signed with node:crypto's Ed25519 (deterministic, so the signature must match), the
+// transfer sealed with AES-256-GCM from the labelled key and nonce.
+const vectorRandom = (label) => crypto.createHash('sha256').update('parley-vectors-v1').update(label).digest();
+const edPrivateOf = (seed) => crypto.createPrivateKey({ key: Buffer.concat([hex('302e020100300506032b657004220420'), seed]), format: 'der', type: 'pkcs8' });
+
+test('Device list: encoding, signed message and signature', () => {
+  const d = V.devices;
+  const x = V.x3dh;
+  eq(hex(d.identitySeed), hex(x.aliceIdentitySeed), 'Alice of the x3dh vectors');
+  eq(edPublicOf(hex(d.identitySeed)), hex(d.identityKey), 'identity key from its seed');
+  assert.deepEqual(d.devices, [{ id: 1, label: 'Chromium on Linux' }, { id: 7, label: '' }]);
+  const entries = d.devices.map(({ id, label }) => {
+    const l = Buffer.from(label, 'utf8');
+    return Buffer.concat([u32(id), Buffer.from([l.length]), l]);
+  });
+  const list = Buffer.concat([Buffer.from([1]), u32(d.generation), Buffer.from([d.devices.length]), ...entries]);
+  eq(list, hex(d.list), 'list');
+  const message = Buffer.concat([Buffer.from('parley-devices-v1'), hex(d.identityKey), list]);
+  eq(message, hex(d.signedMessage), 'signed message');
+  const sig = crypto.sign(null, message, edPrivateOf(hex(d.identitySeed)));
+  eq(sig, hex(d.signature), 'signature');
+  eq(Buffer.concat([list, sig]), hex(d.signed), 'signed list');
+  const edPub = crypto.createPublicKey({ key: Buffer.concat([hex('302a300506032b6570032100'), hex(d.identityKey)]), format: 'der', type: 'spki' });
+  assert.ok(crypto.verify(null, message, edPub, sig), 'verifies under the identity key');
+  const otherKey = Buffer.concat([Buffer.from('parley-devices-v1'), hex(x.bobIdentityKey), list]);
+  assert.ok(!crypto.verify(null, otherKey, edPub, sig), 'the identity key is part of what is signed');
+});
+
+test('Identity transfer: key, nonce, AD, sealed seed and the new device\'s signed prekey', () => {
+  const t = V.identityTransfer;
+  const x = V.x3dh;
+  eq(hex(t.identitySeed), hex(x.aliceIdentitySeed), 'Alice of the x3dh vectors');
+  eq(edPublicOf(hex(t.identitySeed)), hex(t.identityKey), 'identity key from its seed');
+  const key = vectorRandom(t.keyLabel);
+  const nonce = vectorRandom(t.nonceLabel).subarray(0, 12);
+  eq(key, hex(t.key), 'key');
+  eq(nonce, hex(t.nonce), 'nonce');
+  const ad = Buffer.concat([Buffer.from('parley-identity-v1'), Buffer.from([1])]);
+  eq(ad, hex(t.ad), 'ad');
+  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
+  c.setAAD(ad);
+  const sealed = Buffer.concat([c.update(hex(t.identitySeed)), c.final(), c.getAuthTag()]);
+  const transfer = Buffer.concat([Buffer.from([1]), nonce, sealed]);
+  assert.equal(transfer.length, 61);
+  eq(transfer, hex(t.transfer), 'transfer');
+  // The receiving side, from the transfer alone.
+  const got = hex(t.transfer);
+  const d = crypto.createDecipheriv('aes-256-gcm', key, got.subarray(1, 13));
+  d.setAAD(ad);
+  d.setAuthTag(got.subarray(45));
+  eq(Buffer.concat([d.update(got.subarray(13, 45)), d.final()]), hex(t.identitySeed), 'the seed opens');
+  // The new device's signed prekey: its own key, id 1, signed by the shared identity.
+  const spk = vectorRandom(t.linkedSignedPrekeyLabel);
+  eq(spk, hex(t.linkedSignedPrekeyPrivate), 'signed prekey private key');
+  eq(pubOf(spk), hex(t.linkedSignedPrekey), 'signed prekey');
+  assert.equal(t.linkedSignedPrekeyId, 1);
+  assert.notEqual(t.linkedSignedPrekey, x.bobSignedPrekey);
+  const signed = Buffer.concat([Buffer.from('parley-spk-v1'), u32(t.linkedSignedPrekeyId), hex(t.linkedSignedPrekey)]);
+  eq(crypto.sign(null, signed, edPrivateOf(hex(t.identitySeed))), hex(t.linkedSignedPrekeySignature), 'signed prekey signature');
+});

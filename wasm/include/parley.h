@@ -303,6 +303,33 @@ PARLEY_API PARLEY_NODISCARD int parley_devices_entry(const uint8_t *in, size_t i
                                                      uint32_t index, uint32_t *device_id,
                                                      uint32_t *label_offset, uint32_t *label_len);
 
+/* ---- Identity transfer (docs/PROTOCOL.md section 14.2) ----------------------------------- */
+
+#define PARLEY_IDENTITY_TRANSFER_VERSION 0x01
+/* version(1) nonce(12) sealed identity seed(32 + 16) */
+#define PARLEY_IDENTITY_TRANSFER_BYTES 61
+
+/*
+ * Seals the account's identity seed under key (32 bytes from the web app's provisioning channel)
+ * with a fresh nonce, for a new device of the same identity: writes
+ * PARLEY_IDENTITY_TRANSFER_BYTES bytes to out. Anyone who holds the key and these bytes holds the
+ * identity: use a key once, for one transfer.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_account_export_identity(
+    const parley_account *account, const uint8_t key[PARLEY_KEY_BYTES],
+    uint8_t out[PARLEY_IDENTITY_TRANSFER_BYTES]);
+
+/*
+ * A new account (a new device) with the identity seed of a transfer sealed under key: its own
+ * fresh signed prekey (id 1) and no one-time prekeys, as parley_account_new. Refuses, in this
+ * order: in_len 0 (PARLEY_ERR_MALFORMED), another first byte (PARLEY_ERR_VERSION), a length other
+ * than PARLEY_IDENTITY_TRANSFER_BYTES (PARLEY_ERR_MALFORMED), a tag that does not verify
+ * (PARLEY_ERR_AUTH, a wrong key among others). *out is NULL on every failure.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_account_new_linked(parley_account **out,
+                                                          const uint8_t key[PARLEY_KEY_BYTES],
+                                                          const uint8_t *in, size_t in_len);
+
 /* Sealed state: versioned bytes encrypted with AES-256-GCM under a caller-supplied 32-byte key. */
 PARLEY_API size_t parley_account_sealed_size(const parley_account *account);
 PARLEY_API PARLEY_NODISCARD int parley_account_seal(const parley_account *account,

@@ -51,6 +51,12 @@ export const MESSAGE_PREKEY = 2;
 export const SEALED_MIN = 512;
 export const SEALED_MAX = 65536;
 export const SEALED_NAME_MAX = 64;
+export const DEVICES_VERSION = 1;
+export const MAX_DEVICES = 8;
+export const DEVICE_ID_MAX = 0x7fffffff;
+export const DEVICE_LABEL_MAX = 64;
+export const DEVICES_MAX_BYTES = 622;
+export const IDENTITY_TRANSFER_BYTES = 61;
 
 let modulePromise = null;
 let core = null;
@@ -232,6 +238,19 @@ export class Account extends Handle {
     return construct(Account, '_parley_account_free', (m, a, out) => m._parley_account_new(out));
   }
 
+  /**
+   * A new device of an existing identity (docs/PROTOCOL.md section 14.2): the identity seed from a
+   * transfer that exportIdentity(key) made on another device, a fresh signed prekey (id 1) and no
+   * one-time prekeys. Throws ParleyError: MALFORMED, VERSION, or AUTH (a wrong key or damaged
+   * bytes).
+   */
+  static linked(key, transfer) {
+    bytes('key', key, KEY_BYTES);
+    bytes('transfer', transfer);
+    return construct(Account, '_parley_account_free',
+      (m, a, out) => m._parley_account_new_linked(out, a.input(key), a.input(transfer), transfer.length));
+  }
+
   /** Restores an account sealed with seal(key). */
   static unseal(key, sealed) {
     bytes('key', key, KEY_BYTES);
@@ -296,6 +315,34 @@ export class Account extends Handle {
       check(m, m._parley_account_sign_challenge(this.ptr, a.input(room), room.length, issuedAtMs,
         a.input(nonce), sig));
       return a.read(sig, SIGNATURE_BYTES);
+    });
+  }
+
+  /**
+   * Signs a device list (docs/PROTOCOL.md section 14.1; encodeDeviceList() writes one) with the
+   * identity key: returns list || signature. Throws ParleyError (VERSION, MALFORMED) for a list the
+   * reader would refuse.
+   */
+  signDevices(list) {
+    bytes('list', list);
+    return withArena((m, a) => {
+      const l = a.input(list);
+      return sized(m, a, list.length + SIGNATURE_BYTES,
+        (out, cap, len) => m._parley_account_sign_devices(this.ptr, l, list.length, out, cap, len));
+    });
+  }
+
+  /**
+   * The identity seed sealed under key (32 bytes from the provisioning channel) for a new device:
+   * IDENTITY_TRANSFER_BYTES bytes that Account.linked(key, transfer) opens (section 14.2). Whoever
+   * holds both the key and these bytes holds the identity.
+   */
+  exportIdentity(key) {
+    bytes('key', key, KEY_BYTES);
+    return withArena((m, a) => {
+      const out = a.alloc(IDENTITY_TRANSFER_BYTES);
+      check(m, m._parley_account_export_identity(this.ptr, a.input(key), out));
+      return a.read(out, IDENTITY_TRANSFER_BYTES);
     });
   }
 
@@ -448,6 +495,79 @@ export function messageSenderIdentity(message) {
     const out = a.alloc(KEY_BYTES);
     check(m, m._parley_message_sender_identity(a.input(message), message.length, out));
     return a.read(out, KEY_BYTES);
+  });
+}
+
+/**
+ * The bytes of an unsigned device list (docs/PROTOCOL.md section 14.1) for Account.signDevices():
+ * generation 1..2^32-1; devices 1..MAX_DEVICES entries {id, label}, ids 1..DEVICE_ID_MAX in
+ * strictly ascending order, each label a string (written as UTF-8) or a Uint8Array of at most
+ * DEVICE_LABEL_MAX bytes. Throws TypeError for wrong types, RangeError for values out of range.
+ */
+export function encodeDeviceList(generation, devices) {
+  if (!Number.isInteger(generation)) throw new TypeError('generation must be an integer');
+  if (generation < 1 || generation > 0xffffffff) throw new RangeError('generation must be 1..2^32-1');
+  if (!Array.isArray(devices)) throw new TypeError('devices must be an array');
+  if (devices.length < 1 || devices.length > MAX_DEVICES) {
+    throw new RangeError(`a list holds 1..${MAX_DEVICES} devices, got ${devices.length}`);
+  }
+  let prev = 0;
+  const entries = devices.map((d) => {
+    if (d === null || typeof d !== 'object' || !Number.isInteger(d.id)) {
+      throw new TypeError('each device must be {id: integer, label}');
+    }
+    if (d.id <= prev || d.id > DEVICE_ID_MAX) {
+      throw new RangeError('device ids must be 1..2^31-1 and strictly ascending');
+    }
+    prev = d.id;
+    if (typeof d.label !== 'string' && !(d.label instanceof Uint8Array)) {
+      throw new TypeError('a device label must be a string or a Uint8Array');
+    }
+    const label = utf8(d.label);
+    if (label.length > DEVICE_LABEL_MAX) {
+      throw new RangeError(`a device label is at most ${DEVICE_LABEL_MAX} bytes, got ${label.length}`);
+    }
+    return { id: d.id, label };
+  });
+  const out = new Uint8Array(6 + entries.reduce((n, e) => n + 5 + e.label.length, 0));
+  const view = new DataView(out.buffer);
+  out[0] = DEVICES_VERSION;
+  view.setUint32(1, generation);
+  out[5] = entries.length;
+  let at = 6;
+  for (const { id, label } of entries) {
+    view.setUint32(at, id);
+    out[at + 4] = label.length;
+    out.set(label, at + 5);
+    at += 5 + label.length;
+  }
+  return out;
+}
+
+/**
+ * Opens a signed device list of identityKey: {generation, devices: [{id, label}]}, labels as
+ * Uint8Array (the core checks only their length). Throws ParleyError: VERSION, MALFORMED, or
+ * BAD_SIGNATURE. The caller must still refuse a generation below the largest it accepted for this
+ * identity, and the same generation with other bytes (section 14.1).
+ */
+export function openDevices(identityKey, signed) {
+  bytes('identityKey', identityKey, KEY_BYTES);
+  bytes('signed', signed);
+  return withArena((m, a) => {
+    const s = a.input(signed);
+    const gen = a.alloc(4);
+    const count = a.alloc(4);
+    check(m, m._parley_devices_open(a.input(identityKey), s, signed.length, gen, count));
+    const id = a.alloc(4);
+    const offset = a.alloc(4);
+    const len = a.alloc(4);
+    const devices = [];
+    for (let i = 0; i < a.u32(count); i += 1) {
+      check(m, m._parley_devices_entry(s, signed.length, i, id, offset, len));
+      const at = a.u32(offset);
+      devices.push({ id: a.u32(id), label: signed.slice(at, at + a.u32(len)) });
+    }
+    return { generation: a.u32(gen), devices };
   });
 }
 

@@ -18,6 +18,7 @@
 #define PARLEY_LABEL_SEALED "parley-sealed-v1"
 #define PARLEY_LABEL_SEALED_STATIC "parley-sealed-v1-static"
 #define PARLEY_LABEL_DEVICES "parley-devices-v1"
+#define PARLEY_LABEL_IDENTITY "parley-identity-v1"
 
 #define PARLEY_BUNDLE_VERSION 0x01
 #define PARLEY_STATE_VERSION 0x01
@@ -113,6 +114,16 @@ int account_add_prekeys_with(struct parley_account *a, size_t count, const uint8
 void account_spk_message(uint8_t out[PARLEY_SPK_SIGNED_BYTES], uint32_t id, const uint8_t pub[32]);
 int account_derive_keys(struct parley_account *a);
 void account_wipe(struct parley_account *a);
+
+/* ---- transfer.c ---- */
+/* The identity transfer with a given nonce (never reuse one under a key). */
+int account_export_identity_with(const struct parley_account *a, const uint8_t key[32],
+                                 const uint8_t nonce[PARLEY_AEAD_NONCEBYTES],
+                                 uint8_t out[PARLEY_IDENTITY_TRANSFER_BYTES]);
+/* Opens a transfer and initialises a as a new device of its identity, with the signed prekey of
+ * spk_random. A refused transfer leaves a as it was; a that account_init refuses is wiped. */
+int account_new_linked_with(struct parley_account *a, const uint8_t key[32], const uint8_t *in,
+                            size_t in_len, const uint8_t spk_random[32]);
 
 /* ---- x3dh.c ---- */
 struct parley_bundle {

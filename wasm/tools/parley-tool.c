@@ -424,6 +424,114 @@ static cJSON *sealed_section(const struct parley_account *a, const struct parley
     return sealed;
 }
 
+/* Alice's device list (docs/PROTOCOL.md 14.1): generation 1, devices 1 "Chromium on Linux" and
+ * 7 with an empty label, signed by her identity key; opened and read back before it is written. */
+static cJSON *devices_section(const struct parley_account *a, int *ok)
+{
+    static const uint32_t ids[2] = {1, 7};
+    static const char *const labels[2] = {"Chromium on Linux", ""};
+    enum { LABEL_LEN = sizeof(PARLEY_LABEL_DEVICES) - 1 };
+    cJSON *d = cJSON_CreateObject(), *list;
+    uint8_t unsigned_list[PARLEY_DEVICES_MAX_LIST], out[PARLEY_DEVICES_MAX_BYTES],
+        msg[LABEL_LEN + 32 + PARLEY_DEVICES_MAX_LIST];
+    size_t len = 6, out_len = 0;
+    uint32_t generation = 0, count = 0;
+
+    unsigned_list[0] = PARLEY_DEVICES_VERSION;
+    put_u32be(unsigned_list + 1, 1);
+    unsigned_list[5] = 2;
+    for (size_t i = 0; i < 2; i++) {
+        put_u32be(unsigned_list + len, ids[i]);
+        unsigned_list[len + 4] = (uint8_t)strlen(labels[i]);
+        memcpy(unsigned_list + len + 5, labels[i], strlen(labels[i]));
+        len += 5 + strlen(labels[i]);
+    }
+    memcpy(msg, PARLEY_LABEL_DEVICES, LABEL_LEN);
+    memcpy(msg + LABEL_LEN, a->identity_pub, 32);
+    memcpy(msg + LABEL_LEN + 32, unsigned_list, len);
+    if (parley_account_sign_devices(a, unsigned_list, len, out, sizeof out, &out_len) !=
+            PARLEY_OK ||
+        parley_devices_open(a->identity_pub, out, out_len, &generation, &count) != PARLEY_OK ||
+        generation != 1 || count != 2) {
+        *ok = 0;
+    }
+    for (uint32_t i = 0; *ok && i < count; i++) {
+        uint32_t id = 0, off = 0, label_len = 0;
+        if (parley_devices_entry(out, out_len, i, &id, &off, &label_len) != PARLEY_OK ||
+            id != ids[i] || label_len != strlen(labels[i]) ||
+            memcmp(out + off, labels[i], label_len) != 0) {
+            *ok = 0;
+        }
+    }
+    cJSON_AddStringToObject(d, "note",
+                            "Alice of \"x3dh\" signs generation 1 listing device 1, labelled "
+                            "\"Chromium on Linux\", and device 7 with an empty label. "
+                            "signedMessage = \"parley-devices-v1\" || identityKey || list; "
+                            "signed = list || signature (Ed25519 is deterministic).");
+    add_hex(d, "identitySeed", a->identity_seed, 32);
+    add_hex(d, "identityKey", a->identity_pub, 32);
+    cJSON_AddNumberToObject(d, "generation", 1);
+    list = cJSON_AddArrayToObject(d, "devices");
+    for (size_t i = 0; i < 2; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "id", ids[i]);
+        cJSON_AddStringToObject(e, "label", labels[i]);
+        cJSON_AddItemToArray(list, e);
+    }
+    add_hex(d, "list", unsigned_list, len);
+    add_hex(d, "signedMessage", msg, LABEL_LEN + 32 + len);
+    add_hex(d, "signature", out + len, PARLEY_ED25519_SIGNATUREBYTES);
+    add_hex(d, "signed", out, out_len);
+    return d;
+}
+
+/* Alice's identity seed sealed for a new device (docs/PROTOCOL.md 14.2), and the new device's
+ * account made from it with a fixed signed prekey. */
+static cJSON *transfer_section(const struct parley_account *a, int *ok)
+{
+    enum { LABEL_LEN = sizeof(PARLEY_LABEL_IDENTITY) - 1 };
+    cJSON *t = cJSON_CreateObject();
+    uint8_t key[32], nonce[32], spk[32], ad[LABEL_LEN + 1], out[PARLEY_IDENTITY_TRANSFER_BYTES];
+    struct parley_account linked;
+
+    fixed_random(key, "identity-transfer-key");
+    fixed_random(nonce, "identity-transfer-nonce");
+    fixed_random(spk, "alice-linked-signed-prekey");
+    memcpy(ad, PARLEY_LABEL_IDENTITY, LABEL_LEN);
+    ad[LABEL_LEN] = PARLEY_IDENTITY_TRANSFER_VERSION;
+    memset(&linked, 0, sizeof linked);
+    if (account_export_identity_with(a, key, nonce, out) != PARLEY_OK ||
+        account_new_linked_with(&linked, key, out, sizeof out, spk) != PARLEY_OK ||
+        memcmp(linked.identity_pub, a->identity_pub, 32) != 0 || linked.spk.id != 1 ||
+        linked.n_opk != 0) {
+        *ok = 0;
+    }
+    cJSON_AddStringToObject(t, "note",
+                            "Alice of \"x3dh\" seals her identity seed for a new device: key = "
+                            "SHA-256(\"parley-vectors-v1\" || keyLabel), nonce = the first 12 "
+                            "bytes of SHA-256(\"parley-vectors-v1\" || nonceLabel), ad = "
+                            "\"parley-identity-v1\" || 0x01, transfer = 0x01 || nonce || "
+                            "AES-256-GCM(key, nonce, ad, identitySeed). The new device's signed "
+                            "prekey (id 1) is SHA-256(\"parley-vectors-v1\" || "
+                            "linkedSignedPrekeyLabel).");
+    add_hex(t, "identitySeed", a->identity_seed, 32);
+    add_hex(t, "identityKey", a->identity_pub, 32);
+    cJSON_AddStringToObject(t, "keyLabel", "identity-transfer-key");
+    add_hex(t, "key", key, 32);
+    cJSON_AddStringToObject(t, "nonceLabel", "identity-transfer-nonce");
+    add_hex(t, "nonce", nonce, PARLEY_AEAD_NONCEBYTES);
+    add_hex(t, "ad", ad, sizeof ad);
+    add_hex(t, "transfer", out, sizeof out);
+    cJSON_AddStringToObject(t, "linkedSignedPrekeyLabel", "alice-linked-signed-prekey");
+    cJSON_AddNumberToObject(t, "linkedSignedPrekeyId", linked.spk.id);
+    add_hex(t, "linkedSignedPrekeyPrivate", linked.spk.priv, 32);
+    add_hex(t, "linkedSignedPrekey", linked.spk.pub, 32);
+    add_hex(t, "linkedSignedPrekeySignature", linked.spk.sig, 64);
+    account_wipe(&linked);
+    sodium_memzero(key, sizeof key);
+    return t;
+}
+
 static int cmd_vectors(void)
 {
     /* The script: who sends what, and in which order messages are delivered. */
@@ -561,6 +669,8 @@ static int cmd_vectors(void)
     }
     if (ok) {
         cJSON_AddItemToObject(root, "sealed", sealed_section(&a, &b, &sent[0], &ok));
+        cJSON_AddItemToObject(root, "devices", devices_section(&a, &ok));
+        cJSON_AddItemToObject(root, "identityTransfer", transfer_section(&a, &ok));
     }
     for (int i = 0; i < sent_count; i++) {
         free(sent[i].bytes);
