@@ -11,9 +11,10 @@ import { setIceServers } from './js/peer.js';
 import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
 import { Vault, VaultError } from './js/vault.js';
-import { $, el } from './js/dom.js';
+import { $ } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
-import { followTranscript, renderTranscript, resetTranscript, shortWhen } from './js/transcript-view.js';
+import { followTranscript, renderTranscript, resetTranscript } from './js/transcript-view.js';
+import { renderBack, renderContacts, renderRequests } from './js/contacts-view.js';
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, signInKept } from './js/keep.js';
 
 const state = {
@@ -446,11 +447,11 @@ function wireMessenger(m, s) {
     });
   });
   m.addEventListener('change', (ev) => {
-    if (ev.detail.name && m.requests.has(ev.detail.name)) renderRequests(); // messages that came with it
-    renderContacts();
+    if (ev.detail.name && m.requests.has(ev.detail.name)) renderRequests(state.messenger, state.chat, { busy, openChat }); // messages that came with it
+    renderContacts(state.messenger, state.chat, openChat);
     if (!ev.detail.name || ev.detail.name === state.chat) renderChat();
   });
-  m.addEventListener('request', () => renderRequests());
+  m.addEventListener('request', () => renderRequests(state.messenger, state.chat, { busy, openChat }));
   m.addEventListener('notice', (ev) => {
     const { name, text } = ev.detail;
     notice(name, `${name} ${text}`);
@@ -492,99 +493,9 @@ function clearNotice(where) {
 }
 
 function renderAll() {
-  renderRequests();
-  renderContacts();
+  renderRequests(state.messenger, state.chat, { busy, openChat });
+  renderContacts(state.messenger, state.chat, openChat);
   renderChat();
-}
-
-function renderRequests() {
-  const box = $('requests');
-  box.replaceChildren();
-  const m = state.messenger;
-  if (!m) return;
-  renderBack();
-  for (const name of m.requests.keys()) {
-    const accept = el('button', { type: 'button', textContent: 'Accept' });
-    const decline = el('button', { type: 'button', className: 'secondary', textContent: 'Decline' });
-    accept.addEventListener('click', () => busy([accept, decline], async () => {
-      await m.answerRequest(name, true); // the list is drawn again on its 'request' event
-      if (m.contacts[name]) openChat(name); // not when the accept had to be undone
-    }));
-    decline.addEventListener('click', () => busy([accept, decline], () => m.answerRequest(name, false)));
-    const who = el('strong', { textContent: name });
-    // What they wrote while the request waited (it came with the request, by mail): shown as
-    // text only, unacknowledged until Accept.
-    const waiting = m.history(name).filter((x) => x.from === 'them');
-    const said = waiting.length
-      ? el('ol', { className: 'request-messages', 'aria-label': `Messages from ${name}` },
-        ...waiting.slice(-20).map((x) => el('li', { textContent: x.text })))
-      : '';
-    box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Request from ${name}` },
-      el('p', {}, who, ' wants to chat with you.'), said,
-      el('div', { className: 'actions' }, accept, decline)));
-  }
-}
-
-const STATUS_TEXT = {
-  connected: 'connected',
-  connecting: 'connecting…',
-  online: 'online',
-  offline: 'offline',
-  hidden: 'presence hidden',
-};
-
-function renderContacts() {
-  const m = state.messenger;
-  const list = $('contacts');
-  list.replaceChildren();
-  if (!m) return;
-  const contacts = Object.values(m.contacts).sort((a, b) => lastActivity(b) - lastActivity(a));
-  for (const c of contacts) {
-    const link = m.linkState(c.name);
-    const presence = el('span', { className: 'presence', dataset: { state: link }, textContent: STATUS_TEXT[link] });
-    const unread = c.unread ? el('span', { className: 'unread', textContent: String(c.unread), 'aria-label': `${c.unread} unread` }) : '';
-    const h = m.history(c.name);
-    const last = h[h.length - 1];
-    const when = last ? el('time', { className: 'when', dateTime: new Date(last.ts).toISOString(), textContent: shortWhen(last.ts) }) : '';
-    // The last message, cut to one line (textContent only, like the transcript).
-    const preview = last ? el('span', { className: 'preview', textContent: `${last.from === 'me' ? 'You: ' : ''}${Array.from(last.text.slice(0, 240)).slice(0, 120).join('').replace(/\s+/g, ' ')}` }) : '';
-    const btn = el('button', { type: 'button', className: 'contact', dataset: { name: c.name }, 'aria-current': state.chat === c.name ? 'true' : 'false' },
-      el('span', { className: 'name', textContent: c.name }), when,
-      el('span', { className: 'line' }, presence, preview), unread);
-    btn.addEventListener('click', () => openChat(c.name));
-    list.append(el('li', {}, btn));
-  }
-  $('empty').hidden = !!state.chat;
-  renderBack();
-}
-
-// On a phone the list is hidden while a chat is open: the Back button counts what waits there
-// (chat requests, and unread messages of other chats). The page title counts them all, for a tab
-// in the background.
-function renderBack() {
-  const m = state.messenger;
-  let waiting = m ? m.requests.size : 0;
-  let all = waiting;
-  if (m) {
-    for (const c of Object.values(m.contacts)) {
-      all += c.unread || 0;
-      if (c.name !== state.chat) waiting += c.unread || 0;
-    }
-  }
-  // Touched only when a count changed: this runs with every render.
-  const title = all ? `(${all}) Parley` : 'Parley';
-  if (document.title !== title) document.title = title;
-  const back = $('back');
-  if (back.dataset.waiting === String(waiting)) return;
-  back.dataset.waiting = String(waiting);
-  back.replaceChildren('←');
-  if (waiting) back.append(el('span', { className: 'count', textContent: String(waiting) }));
-  back.setAttribute('aria-label', waiting ? `Back to conversations (${waiting} new)` : 'Back to conversations');
-}
-
-function lastActivity(c) {
-  const h = state.messenger.history(c.name);
-  return h.length ? h[h.length - 1].ts : (c.since || 0);
 }
 
 function openChat(name) {
@@ -597,7 +508,7 @@ function openChat(name) {
     notice(name, text);
   }
   $('app-screen').classList.add('chat-open');
-  renderContacts();
+  renderContacts(state.messenger, state.chat, openChat);
   renderChat();
   // Focused with the next frame, which lays the opened chat out anyway (focusing now would
   // force that layout in the middle of this task).
@@ -611,7 +522,7 @@ function closeChat() {
   state.chat = null;
   state.messenger.activeChat = null;
   $('app-screen').classList.remove('chat-open');
-  renderContacts();
+  renderContacts(state.messenger, state.chat, openChat);
   renderChat();
   // Keyboard focus goes back to the conversation just left (the Back button is gone).
   const item = [...$('contacts').querySelectorAll('button.contact')].find((b) => b.dataset.name === was);
