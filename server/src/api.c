@@ -2,6 +2,7 @@
 
 #include "accounts.h"
 #include "http.h"
+#include "iceconfig.h"
 #include "keys.h"
 
 #include <stdio.h>
@@ -10,45 +11,6 @@
 #include <strings.h>
 
 typedef int (*api_handler)(struct mg_connection *conn);
-
-/* The STUN servers GET /api/config names (api_config_init, at start). */
-static char stun_servers[CONFIG_STUN_MAX][CONFIG_STUN_LEN];
-static int n_stun_servers;
-
-int api_config_init(const char (*stun)[CONFIG_STUN_LEN], int n)
-{
-    if (n < 0 || n > CONFIG_STUN_MAX) {
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        snprintf(stun_servers[i], sizeof stun_servers[i], "%s", stun[i]);
-    }
-    n_stun_servers = n;
-    return 0;
-}
-
-/* {"iceServers":[]} or {"iceServers":[{"urls":[...]}]}: what the page needs of this server's
- * setup, in the form RTCPeerConnection takes. */
-static int api_config(struct mg_connection *conn)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON *servers = cJSON_AddArrayToObject(root, "iceServers");
-    cJSON *urls = NULL;
-
-    if (servers != NULL && n_stun_servers > 0) {
-        cJSON *entry = cJSON_CreateObject();
-        cJSON_AddItemToArray(servers, entry);
-        urls = cJSON_AddArrayToObject(entry, "urls");
-        for (int i = 0; urls != NULL && i < n_stun_servers; i++) {
-            cJSON_AddItemToArray(urls, cJSON_CreateString(stun_servers[i]));
-        }
-    }
-    if (servers == NULL || (n_stun_servers > 0 && urls == NULL)) {
-        cJSON_Delete(root);
-        return http_send_error(conn, 500, "internal", "out of memory");
-    }
-    return api_send_object(conn, 200, root);
-}
 
 struct route {
     const char *path;
@@ -65,7 +27,7 @@ static const struct route routes[] = {
     {"/api/keys", "PUT", keys_put},
     {"/api/keys/me/count", "GET", keys_count},
     {"/api/identities", "POST", keys_identities},
-    {"/api/config", "GET", api_config},
+    {"/api/config", "GET", iceconfig_get},
 };
 
 #define KEYS_PREFIX "/api/keys/"

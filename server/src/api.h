@@ -11,10 +11,6 @@
 
 #define API_ADDR_MAX 48
 
-/* Keeps the STUN servers configured (at most CONFIG_STUN_MAX) for GET /api/config, which answers
- * {"iceServers":[...]} in the form RTCPeerConnection takes. 0, or -1 for a count out of range. */
-int api_config_init(const char (*stun)[CONFIG_STUN_LEN], int n);
-
 /* Request handler for "/api": dispatches by path and method, JSON 404/405 otherwise. */
 int api_dispatch(struct mg_connection *conn, void *cbdata);
 

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "turn.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -54,6 +55,15 @@ void config_usage(const char *prog)
            "                      different NATs can connect; repeatable (up to 4). Default:\n"
            "                      none (pages connect directly on the same network only)\n"
            "                      (PARLEY_STUN, one URI)\n"
+           "  --turn URI          a TURN relay (coturn) for people whose networks cannot\n"
+           "                      reach each other, e.g. turn:turn.example.org:3478 or\n"
+           "                      turns:turn.example.org:5349?transport=tcp; repeatable (up\n"
+           "                      to 4); needs --turn-secret-file (PARLEY_TURN, one URI)\n"
+           "  --turn-secret-file FILE\n"
+           "                      the secret shared with the relay (coturn's\n"
+           "                      static-auth-secret), one line (PARLEY_TURN_SECRET_FILE)\n"
+           "  --turn-ttl SECONDS  how long a relay credential handed to a page lives,\n"
+           "                      60..86400 (PARLEY_TURN_TTL, default 3600)\n"
            "  --mail-ttl SECONDS  how long the mailbox keeps an envelope its recipient has\n"
            "                      not fetched, 1..31536000 (PARLEY_MAIL_TTL, default\n"
            "                      2592000: 30 days)\n"
@@ -230,21 +240,9 @@ static int stun_host_valid(const char *host, size_t len)
     return 1;
 }
 
-int config_stun_valid(const char *value)
+/* host[:port] at p (after the scheme): the end of it, or NULL when it is not valid. */
+static const char *ice_host_port(const char *p)
 {
-    size_t n = strlen(value);
-    const char *p;
-
-    if (n >= CONFIG_STUN_LEN) {
-        return 0;
-    }
-    if (strncmp(value, "stun:", 5) == 0) {
-        p = value + 5;
-    } else if (strncmp(value, "stuns:", 6) == 0) {
-        p = value + 6;
-    } else {
-        return 0;
-    }
     if (*p == '[') {
         /* An IPv6 literal. */
         const char *end = strchr(p, ']');
@@ -253,22 +251,22 @@ int config_stun_valid(const char *value)
         size_t len;
 
         if (end == NULL) {
-            return 0;
+            return NULL;
         }
         len = (size_t)(end - p - 1);
         if (len == 0 || len >= sizeof ip) {
-            return 0;
+            return NULL;
         }
         memcpy(ip, p + 1, len);
         ip[len] = '\0';
         if (inet_pton(AF_INET6, ip, &a6) != 1) {
-            return 0;
+            return NULL;
         }
         p = end + 1;
     } else {
         const char *end = p + strcspn(p, ":");
         if (!stun_host_valid(p, (size_t)(end - p))) {
-            return 0;
+            return NULL;
         }
         p = end;
     }
@@ -279,7 +277,7 @@ int config_stun_valid(const char *value)
 
         p++;
         if (*p == '0') {
-            return 0;
+            return NULL;
         }
         while (isdigit((unsigned char)*p) && digits < 5) {
             port = port * 10 + (*p - '0');
@@ -287,10 +285,55 @@ int config_stun_valid(const char *value)
             digits++;
         }
         if (digits == 0 || port > 65535) {
-            return 0;
+            return NULL;
         }
     }
-    return *p == '\0';
+    return p;
+}
+
+int config_stun_valid(const char *value)
+{
+    const char *p;
+
+    if (strlen(value) >= CONFIG_STUN_LEN) {
+        return 0;
+    }
+    if (strncmp(value, "stun:", 5) == 0) {
+        p = value + 5;
+    } else if (strncmp(value, "stuns:", 6) == 0) {
+        p = value + 6;
+    } else {
+        return 0;
+    }
+    p = ice_host_port(p);
+    return p != NULL && *p == '\0';
+}
+
+int config_turn_valid(const char *value)
+{
+    const char *p;
+    int tls;
+
+    if (strlen(value) >= CONFIG_TURN_LEN) {
+        return 0;
+    }
+    if (strncmp(value, "turn:", 5) == 0) {
+        p = value + 5;
+        tls = 0;
+    } else if (strncmp(value, "turns:", 6) == 0) {
+        p = value + 6;
+        tls = 1;
+    } else {
+        return 0;
+    }
+    p = ice_host_port(p);
+    if (p == NULL) {
+        return 0;
+    }
+    if (*p == '\0') {
+        return 1;
+    }
+    return strcmp(p, "?transport=tcp") == 0 || (!tls && strcmp(p, "?transport=udp") == 0);
 }
 
 static int apply(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
@@ -356,6 +399,32 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
             return -1;
         }
         snprintf(cfg->stun[cfg->n_stun++], CONFIG_STUN_LEN, "%s", value);
+    } else if (strcmp(name, "turn") == 0) {
+        if (!config_turn_valid(value)) {
+            snprintf(err, errlen,
+                     "invalid TURN server '%.80s': expected turn:host[:port][?transport=udp|tcp] "
+                     "or turns:host[:port][?transport=tcp]",
+                     value);
+            return -1;
+        }
+        if (cfg->n_turn >= CONFIG_TURN_MAX) {
+            snprintf(err, errlen, "too many TURN servers (at most %d)", CONFIG_TURN_MAX);
+            return -1;
+        }
+        snprintf(cfg->turn[cfg->n_turn++], CONFIG_TURN_LEN, "%s", value);
+    } else if (strcmp(name, "turn-secret-file") == 0) {
+        if (copy_value(cfg->turn_secret_file, sizeof cfg->turn_secret_file, value) != 0) {
+            snprintf(err, errlen, "invalid --turn-secret-file: empty or too long");
+            return -1;
+        }
+    } else if (strcmp(name, "turn-ttl") == 0) {
+        if (parse_count(name, value, TURN_TTL_MAX, &cfg->turn_ttl, err, errlen) != 0) {
+            return -1;
+        }
+        if (cfg->turn_ttl < TURN_TTL_MIN) {
+            snprintf(err, errlen, "--turn-ttl must be %d..%d seconds", TURN_TTL_MIN, TURN_TTL_MAX);
+            return -1;
+        }
     } else if (strcmp(name, "max-connections") == 0) {
         return parse_count(name, value, CONFIG_MAX_CONNECTIONS_LIMIT, &cfg->max_connections, err,
                            errlen);
@@ -407,6 +476,9 @@ static const struct {
     {"tls-key", "PARLEY_TLS_KEY"},
     {"self-signed", "PARLEY_SELF_SIGNED"},
     {"stun", "PARLEY_STUN"},
+    {"turn", "PARLEY_TURN"},
+    {"turn-secret-file", "PARLEY_TURN_SECRET_FILE"},
+    {"turn-ttl", "PARLEY_TURN_TTL"},
     {"mail-ttl", "PARLEY_MAIL_TTL"},
     {"mail-quota", "PARLEY_MAIL_QUOTA"},
     {"mail-quota-mib", "PARLEY_MAIL_QUOTA_MIB"},
@@ -435,6 +507,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     cfg->max_per_address = CONFIG_PER_ADDRESS_DEFAULT;
     cfg->max_http_per_address = CONFIG_HTTP_PER_ADDRESS_DEFAULT;
     cfg->mail_ttl = CONFIG_MAIL_TTL_DEFAULT;
+    cfg->turn_ttl = TURN_TTL_DEFAULT;
     cfg->mail_batch = CONFIG_MAIL_BATCH_DEFAULT;
     cfg->mail_quota = CONFIG_MAIL_QUOTA_DEFAULT;
     cfg->mail_quota_mib = CONFIG_MAIL_QUOTA_MIB_DEFAULT;
@@ -511,6 +584,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     }
     if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
+        return CONFIG_ERROR;
+    }
+    if ((cfg->n_turn == 0) != (cfg->turn_secret_file[0] == '\0')) {
+        snprintf(err, errlen, "--turn and --turn-secret-file go together");
         return CONFIG_ERROR;
     }
     if (cfg->self_signed && cfg->tls_cert[0] != '\0') {

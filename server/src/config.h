@@ -16,6 +16,8 @@
 #define CONFIG_IO_THREADS_DEFAULT_MAX 4 /* the default: one per 2 processors, at most this many */
 #define CONFIG_STUN_MAX 4   /* --stun servers */
 #define CONFIG_STUN_LEN 128 /* "stun:host:port", with its NUL */
+#define CONFIG_TURN_MAX 4   /* --turn servers */
+#define CONFIG_TURN_LEN 160 /* "turns:host:port?transport=tcp", with its NUL */
 #define CONFIG_MAIL_TTL_DEFAULT 2592000 /* 30 days: mailbox.h MAIL_TTL_DEFAULT */
 #define CONFIG_MAIL_TTL_LIMIT 31536000   /* 365 days: mailbox.h MAIL_TTL_MAX */
 #define CONFIG_MAIL_BATCH_DEFAULT 512        /* mailbox.h MAIL_BATCH_DEFAULT */
@@ -50,6 +52,12 @@ struct config {
      * default, so that pages on a LAN contact nothing outside it. */
     char stun[CONFIG_STUN_MAX][CONFIG_STUN_LEN];
     int n_stun;
+    /* TURN relays (--turn, repeatable) and the secret shared with them (--turn-secret-file,
+     * coturn's static-auth-secret); credentials live turn_ttl seconds. */
+    char turn[CONFIG_TURN_MAX][CONFIG_TURN_LEN];
+    int n_turn;
+    char turn_secret_file[CONFIG_PATH_MAX];
+    int turn_ttl;
     int mail_ttl;   /* seconds the mailbox keeps an undelivered envelope */
     int mail_batch; /* envelopes per transaction at most (1: one flush each) */
     int mail_quota;     /* envelopes waiting for one recipient at most */
@@ -83,6 +91,11 @@ int config_origin_valid(const char *value);
  * hyphens), an IPv4 address or an IPv6 address in brackets, port 1..65535 without leading
  * zeros, less than CONFIG_STUN_LEN bytes. */
 int config_stun_valid(const char *value);
+
+/* 1 when value is a TURN URI (RFC 7065) this server hands out: turn:host[:port] or
+ * turns:host[:port] (host as for STUN), optionally followed by ?transport=udp or ?transport=tcp
+ * (turns: only tcp, the one Chromium speaks over TLS), less than CONFIG_TURN_LEN bytes. */
+int config_turn_valid(const char *value);
 
 void config_usage(const char *prog);
 

@@ -5,12 +5,14 @@
 #include "db.h"
 #include "guard.h"
 #include "http.h"
+#include "iceconfig.h"
 #include "keys.h"
 #include "log.h"
 #include "mailbox.h"
 #include "signaling.h"
 #include "static_files.h"
 #include "tls.h"
+#include "turn.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -251,10 +253,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: libsodium cannot be initialised\n");
         return 1;
     }
-    if (api_config_init((const char(*)[CONFIG_STUN_LEN])cfg.stun, cfg.n_stun) != 0) {
-        fprintf(stderr, "parley-server: too many STUN servers\n");
-        return 1;
-    }
     snprintf(db_path, sizeof db_path, "%s/parley.db", cfg.data_dir);
     if (db_open(db_path, err, sizeof err) != 0) {
         fprintf(stderr, "parley-server: %s\n", err);
@@ -282,6 +280,18 @@ int main(int argc, char **argv)
     }
     if (keys_init() != 0) {
         fprintf(stderr, "parley-server: out of memory\n");
+        accounts_shutdown();
+        db_close();
+        return 1;
+    }
+    /* TURN relays: the shared secret is read now, so that a wrong file stops the start. */
+    if ((cfg.n_turn > 0 && turn_init(cfg.turn_secret_file, cfg.data_dir, cfg.turn_ttl, err,
+                                     sizeof err) != 0) ||
+        iceconfig_init(&cfg) != 0) {
+        fprintf(stderr, "parley-server: %s\n",
+                cfg.n_turn > 0 && !turn_enabled() ? err : "out of memory");
+        turn_shutdown();
+        keys_shutdown();
         accounts_shutdown();
         db_close();
         return 1;
@@ -384,6 +394,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: cannot start on %s: %s\n", cfg.listen,
                 error_text[0] != '\0' ? error_text : "unknown error");
         mg_exit_library();
+        iceconfig_shutdown();
+        turn_shutdown();
         accounts_shutdown();
         keys_shutdown();
         db_close();
@@ -398,6 +410,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: no listening port or no signaling\n");
         mg_stop(ctx);
         mg_exit_library();
+        iceconfig_shutdown();
+        turn_shutdown();
         accounts_shutdown();
         keys_shutdown();
         db_close();
@@ -417,6 +431,8 @@ int main(int argc, char **argv)
     signaling_shutdown();
     guard_shutdown();
     mg_exit_library();
+    iceconfig_shutdown();
+    turn_shutdown();
     accounts_shutdown();
     keys_shutdown();
     db_close();
