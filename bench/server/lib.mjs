@@ -19,7 +19,12 @@ export function benchUsers(dataDir, prefix, count) {
   const now = Math.floor(Date.now() / 1000);
   execFileSync('sqlite3', [join(dataDir, 'parley.db'),
     `PRAGMA busy_timeout=5000; WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ${count - 1}) ` +
-    `INSERT INTO users (username, pwhash, token_gen, created_at) SELECT '${prefix}' || i, '${NO_PASSWORD}', 0, ${now} FROM c;`]);
+    `INSERT INTO users (username, pwhash, token_gen, created_at) SELECT '${prefix}' || i, '${NO_PASSWORD}', 0, ${now} FROM c; ` +
+    // Each account's device 1, listed (an account without a device list), token generation 0:
+    // what the tokens below (no device claim) are checked against.
+    `INSERT INTO devices (user_id, device_id, created_at, last_seen, listed, removed, token_gen) ` +
+    `SELECT id, 1, ${now}, ${now - (now % 3600)}, 1, 0, 0 FROM users u WHERE NOT EXISTS ` +
+    `(SELECT 1 FROM devices d WHERE d.user_id = u.id);`]);
   const key = readFileSync(join(dataDir, 'jwt.key'));
   return Array.from({ length: count }, (_, i) => {
     const name = `${prefix}${i}`;

@@ -1,6 +1,7 @@
 #include "accounts.h"
 
 #include "api.h"
+#include "devlist.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
@@ -30,7 +31,7 @@ static struct rl_table *account_limits;
 /* The skeletons of the operator's reserved names (accounts_set_reserved). */
 static char reserved_skeletons[NAMES_RESERVED_MAX][NAMES_SKELETON_MAX + 1];
 static int n_reserved_skeletons;
-static void (*revoke_listener)(const char *username);
+static void (*revoke_listener)(const char *username, uint32_t device);
 
 /* The time tokens are issued and checked at, in Unix seconds. */
 static long long now_seconds(void)
@@ -38,7 +39,7 @@ static long long now_seconds(void)
     return (long long)time(NULL);
 }
 
-void accounts_set_revoke_listener(void (*listener)(const char *username))
+void accounts_set_revoke_listener(void (*listener)(const char *username, uint32_t device))
 {
     revoke_listener = listener;
 }
@@ -198,19 +199,22 @@ static int throttle_account(struct mg_connection *conn, const char *username)
     return 0;
 }
 
-/* Sends {"username","token","expiresAt"} for the account. */
-static int send_token(struct mg_connection *conn, int status, const char *username, long long gen)
+/* Sends {"username","device","token","expiresAt"} for the account's device. */
+static int send_token(struct mg_connection *conn, int status, const char *username, long long gen,
+                      uint32_t device, long long device_gen)
 {
     char token[JWT_MAX_LEN + 1];
     long long now = now_seconds();
     cJSON *obj;
 
-    if (jwt_sign(jwt_key, username, gen, now, now + JWT_LIFETIME, token, sizeof token) != 0) {
+    if (jwt_sign(jwt_key, username, gen, device, device_gen, now, now + JWT_LIFETIME, token,
+                 sizeof token) != 0) {
         return http_send_error(conn, 500, "internal", "cannot issue a token");
     }
     obj = cJSON_CreateObject();
     if (obj != NULL) {
         cJSON_AddStringToObject(obj, "username", username);
+        cJSON_AddNumberToObject(obj, "device", (double)device);
         cJSON_AddStringToObject(obj, "token", token);
         cJSON_AddNumberToObject(obj, "expiresAt", (double)(now + JWT_LIFETIME));
     }
@@ -223,9 +227,9 @@ int accounts_exists(const char *username, long long *id)
     return store_user_get(username, id, NULL, NULL, 0);
 }
 
-/* Reads and checks {"username","password"}; 0, or the status already sent. */
+/* Reads and checks {"username","password"[,"device"]}; 0, or the status already sent. */
 static int read_credentials(struct mg_connection *conn, cJSON **body, const char **username,
-                            const char **password)
+                            const char **password, uint32_t *device)
 {
     int rc = api_read_json(conn, AUTH_BODY_MAX, body);
 
@@ -237,6 +241,11 @@ static int read_credentials(struct mg_connection *conn, cJSON **body, const char
     if (*username == NULL || *password == NULL) {
         return http_send_error(conn, 400, "missing_field",
                                "username and password are required strings");
+    }
+    /* Absent: device 1, the only device of an account from before devices. */
+    if (devlist_field(*body, "device", 1, device) != 0) {
+        return http_send_error(conn, 400, "invalid_field",
+                               "device must be an integer from 1 to 2147483647");
     }
     return 0;
 }
@@ -263,10 +272,12 @@ int accounts_signup(struct mg_connection *conn)
     const char *username = NULL;
     const char *password = NULL;
     char hash[crypto_pwhash_STRBYTES];
+    uint32_t device = 1;
+    long long device_gen = 0;
     int rc;
 
     if ((rc = throttle_ip(conn)) != 0 ||
-        (rc = read_credentials(conn, &body, &username, &password)) != 0) {
+        (rc = read_credentials(conn, &body, &username, &password, &device)) != 0) {
         delete_body(body);
         return rc;
     }
@@ -309,7 +320,7 @@ int accounts_signup(struct mg_connection *conn)
         delete_body(body);
         return http_send_error(conn, 503, "busy", "cannot hash the password now; retry later");
     }
-    rc = store_user_create(username, skeleton, hash);
+    rc = store_user_create(username, skeleton, hash, device, now_seconds(), &device_gen);
     sodium_memzero(hash, sizeof hash);
     if (rc == STORE_TAKEN) {
         delete_body(body);
@@ -325,8 +336,8 @@ int accounts_signup(struct mg_connection *conn)
         log_msg(LOG_ERROR, "signup: database error");
         return http_send_error(conn, 500, "internal", "the account could not be stored");
     }
-    log_msg(LOG_INFO, "signup: new account %s", username);
-    rc = send_token(conn, 201, username, 0);
+    log_msg(LOG_INFO, "signup: new account %s (device %u)", username, (unsigned)device);
+    rc = send_token(conn, 201, username, 0, device, device_gen);
     delete_body(body);
     return rc;
 }
@@ -345,12 +356,14 @@ int accounts_login(struct mg_connection *conn)
     char hash[crypto_pwhash_STRBYTES];
     long long id = 0;
     long long gen = 0;
+    long long device_gen = 0;
+    uint32_t device = 1;
     int found = 0;
     int ok;
     int rc;
 
     if ((rc = throttle_ip(conn)) != 0 ||
-        (rc = read_credentials(conn, &body, &username, &password)) != 0) {
+        (rc = read_credentials(conn, &body, &username, &password, &device)) != 0) {
         delete_body(body);
         return rc;
     }
@@ -376,10 +389,26 @@ int accounts_login(struct mg_connection *conn)
         delete_body(body);
         return invalid_credentials(conn);
     }
-    log_msg(LOG_INFO, "login: %s", username);
-    rc = send_token(conn, 200, username, gen);
     delete_body(body);
-    return rc;
+    /* Only now, the password verified: whether the device may log in (an unknown user and a
+     * wrong password were answered alike above). */
+    switch (store_device_login(id, device, now_seconds(), &device_gen)) {
+    case STORE_OK:
+        break;
+    case STORE_REMOVED:
+        log_msg(LOG_INFO, "login: %s named a removed device", username);
+        return http_send_error(conn, 403, "device_removed",
+                               "this device was removed from the account; log in with another "
+                               "device id");
+    case STORE_FULL:
+        return http_send_error(conn, 409, "too_many_devices",
+                               "the account has 16 devices already; remove one from the device "
+                               "list first");
+    default:
+        return http_send_error(conn, 500, "internal", "the device could not be stored");
+    }
+    log_msg(LOG_INFO, "login: %s (device %u)", username, (unsigned)device);
+    return send_token(conn, 200, username, gen, device, device_gen);
 }
 
 int accounts_logout(struct mg_connection *conn)
@@ -391,12 +420,12 @@ int accounts_logout(struct mg_connection *conn)
     if (rc != 0) {
         return rc;
     }
-    if (store_user_revoke(acc.id, NULL, &gen) != 0) {
+    if (store_device_revoke(acc.id, acc.device, &gen) != 0) {
         return http_send_error(conn, 500, "internal", "cannot revoke the tokens");
     }
-    log_msg(LOG_INFO, "logout: %s", acc.username);
+    log_msg(LOG_INFO, "logout: %s (device %u)", acc.username, (unsigned)acc.device);
     if (revoke_listener != NULL) {
-        revoke_listener(acc.username);
+        revoke_listener(acc.username, acc.device);
     }
     return http_send_json(conn, 200, "{\"ok\":true}");
 }
@@ -409,7 +438,7 @@ int accounts_refresh(struct mg_connection *conn)
     if (rc != 0) {
         return rc;
     }
-    return send_token(conn, 200, acc.username, acc.gen);
+    return send_token(conn, 200, acc.username, acc.gen, acc.device, acc.device_gen);
 }
 
 int accounts_password(struct mg_connection *conn)
@@ -461,16 +490,15 @@ int accounts_password(struct mg_connection *conn)
     }
     log_msg(LOG_INFO, "password: changed for %s", acc.username);
     if (revoke_listener != NULL) {
-        revoke_listener(acc.username);
+        revoke_listener(acc.username, 0);
     }
-    return send_token(conn, 200, acc.username, gen);
+    return send_token(conn, 200, acc.username, gen, acc.device, acc.device_gen);
 }
 
 enum auth_result accounts_verify_token(const char *token, struct account *acc)
 {
     struct jwt_claims claims;
-    long long id = 0;
-    long long gen = 0;
+    struct store_device_auth dev;
     enum auth_result result = AUTH_INVALID;
 
     if (token == NULL || token[0] == '\0') {
@@ -487,14 +515,20 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
     if (!account_username_valid(claims.sub)) {
         return AUTH_INVALID;
     }
-    if (store_user_get(claims.sub, &id, &gen, NULL, 0) == 1) {
-        if (gen == claims.gen) {
-            acc->id = id;
+    if (store_device_auth(claims.sub, (uint32_t)claims.dev, now_seconds(), &dev) == 1) {
+        if (dev.state == STORE_REMOVED) {
+            result = AUTH_REMOVED; /* for good, whatever the generations say */
+        } else if (dev.account_gen != claims.gen || dev.state != STORE_OK ||
+                   dev.device_gen != claims.dgen) {
+            result = AUTH_REVOKED; /* a password change, a logout, or a device forgotten */
+        } else {
+            acc->id = dev.user_id;
             acc->gen = claims.gen;
+            acc->device = (uint32_t)claims.dev;
+            acc->device_gen = claims.dgen;
+            acc->listed = dev.listed;
             memcpy(acc->username, claims.sub, strlen(claims.sub) + 1);
             result = AUTH_OK;
-        } else {
-            result = AUTH_REVOKED;
         }
     }
     return result;
@@ -522,6 +556,9 @@ int accounts_authenticate(struct mg_connection *conn, struct account *acc)
     case AUTH_REVOKED:
         return http_send_error(conn, 401, "token_revoked",
                                "the token was revoked by a logout or a password change");
+    case AUTH_REMOVED:
+        return http_send_error(conn, 403, "device_removed",
+                               "this device was removed from the account");
     case AUTH_INVALID:
         break;
     }

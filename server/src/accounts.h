@@ -14,6 +14,7 @@
 
 #include <civetweb.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define USERNAME_MIN 3
 #define USERNAME_MAX 32
@@ -28,9 +29,13 @@
 #define AUTH_ACCOUNT_BURST 10.0
 #define AUTH_ACCOUNT_PER_SECOND 0.1
 
+/* Who a token speaks for: an account and one of its devices. */
 struct account {
     long long id;
-    long long gen;
+    long long gen;        /* the account's token generation */
+    uint32_t device;      /* 1..2^31-1 (1 for a token from before devices) */
+    long long device_gen; /* the device's token generation */
+    int listed;           /* the device is listed (docs/API.md "Devices"), as of the check */
     char username[USERNAME_MAX + 1];
 };
 
@@ -48,22 +53,32 @@ void accounts_set_reserved(const char (*names)[NAMES_NAME_LEN], int n);
 int accounts_init(const char *data_dir, char *err, size_t errlen);
 void accounts_shutdown(void);
 
-enum auth_result { AUTH_OK = 0, AUTH_MISSING, AUTH_INVALID, AUTH_EXPIRED, AUTH_REVOKED };
+enum auth_result {
+    AUTH_OK = 0,
+    AUTH_MISSING,
+    AUTH_INVALID,
+    AUTH_EXPIRED,
+    AUTH_REVOKED,
+    AUTH_REMOVED /* the token's device was removed from the account */
+};
 
-/* Checks a token (signature, times, the account's current generation); fills *acc on AUTH_OK. */
+/* Checks a token (signature, times, the account's and the device's current generations, the
+ * device not removed); fills *acc on AUTH_OK. */
 enum auth_result accounts_verify_token(const char *token, struct account *acc);
 
 /*
- * Checks "Authorization: Bearer TOKEN". Returns 0 with *acc filled, or the status of the 401
- * already sent (codes: missing_token, invalid_token, token_expired, token_revoked).
+ * Checks "Authorization: Bearer TOKEN". Returns 0 with *acc filled, or the status of the error
+ * already sent (401 missing_token, invalid_token, token_expired, token_revoked; 403
+ * device_removed).
  */
 int accounts_authenticate(struct mg_connection *conn, struct account *acc);
 
 /* Looks a username up. 1 found (id in *id when not NULL), 0 unknown, -1 database error. */
 int accounts_exists(const char *username, long long *id);
 
-/* Called (outside any lock) after every token of username was revoked. */
-void accounts_set_revoke_listener(void (*listener)(const char *username));
+/* Called (outside any lock) after tokens of username were revoked: device's (a logout), or every
+ * device's when device is 0 (a password change). */
+void accounts_set_revoke_listener(void (*listener)(const char *username, uint32_t device));
 
 int accounts_signup(struct mg_connection *conn);
 int accounts_login(struct mg_connection *conn);

@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "accounts.h"
+#include "devices.h"
 #include "http.h"
 #include "iceconfig.h"
 #include "keys.h"
@@ -11,6 +12,20 @@
 #include <strings.h>
 
 typedef int (*api_handler)(struct mg_connection *conn);
+
+/* GET or PUT /api/devices. */
+static int api_devices(struct mg_connection *conn)
+{
+    const char *method = mg_get_request_info(conn)->request_method;
+
+    if (strcmp(method, "GET") == 0) {
+        return devices_get(conn);
+    }
+    if (strcmp(method, "PUT") == 0) {
+        return devices_put(conn);
+    }
+    return http_method_not_allowed(conn, "GET, PUT");
+}
 
 struct route {
     const char *path;
@@ -28,6 +43,7 @@ static const struct route routes[] = {
     {"/api/keys/me/count", "GET", keys_count},
     {"/api/identities", "POST", keys_identities},
     {"/api/config", "GET", iceconfig_get},
+    {"/api/devices", NULL, api_devices}, /* the handler checks the method */
 };
 
 #define KEYS_PREFIX "/api/keys/"
@@ -40,7 +56,7 @@ static int api_route(struct mg_connection *conn)
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(path, routes[i].path) == 0) {
-            if (strcmp(ri->request_method, routes[i].method) != 0) {
+            if (routes[i].method != NULL && strcmp(ri->request_method, routes[i].method) != 0) {
                 return http_method_not_allowed(conn, routes[i].method);
             }
             return routes[i].handler(conn);

@@ -10,7 +10,9 @@
 #include "ratelimit.h"
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ws;
 
@@ -18,9 +20,13 @@ struct client {
     struct ws *ws;
     unsigned long long cid; /* a number no other connection of this run has */
     char user[USERNAME_MAX + 1];
+    long long user_id;
+    uint32_t device;  /* the device the connection authenticated as */
+    atomic_int listed; /* the device is listed (set under reg_lock when the account's list
+                        * changes): an unlisted one (being linked) talks to its own devices only */
     char addr[48];
     int authed;
-    int registered; /* in the list of authenticated users (not replaced) */
+    int registered; /* in the table of authenticated connections (not replaced, not removed) */
     int closing;    /* a close frame was sent: later messages are dropped */
     int refs;       /* other threads writing to ws right now */
     double connected_at;
@@ -53,15 +59,49 @@ void client_send_error(struct ws *ws, const char *code, const char *message, con
 void client_send_refusal(struct ws *ws, const char *code, const char *message, int retry_after,
                          const cJSON *ref);
 
-/* The open connection of user, held (client_release() it when done), or NULL. */
-struct client *client_hold_user(const char *user);
+/* The most connections one user has registered: one per device that is not removed. */
+#define CLIENT_USER_MAX 16
+
+/*
+ * The open connections of user, held (client_release() each when done), into out[0..return):
+ * device's alone when device is not 0; only those of listed devices when only_listed.
+ */
+size_t client_hold_user(const char *user, uint32_t device, int only_listed,
+                        struct client *out[CLIENT_USER_MAX]);
 void client_release(struct client *c);
+
+/* The registry of connections and its lock: what follows runs with it held. */
+void client_registry_lock(void);
+void client_registry_unlock(void);
+
+/* The chain of registered connections that holds user's (follow hnext, comparing user). */
+struct client *client_chain(const char *user);
+
+/* The registered connection of user's device, or NULL. */
+struct client *client_find_device(const char *user, uint32_t device);
+
+/* Takes a reference on c (client_release() it, without the lock). */
+void client_hold(struct client *c);
+
+/* Closes (with code and reason, after an error code when error is not NULL; without the lock)
+ * every connection matching: user's device's (user's when device is 0), or all when user is
+ * NULL. */
+void client_close_matching(const char *user, uint32_t device, int code, const char *reason,
+                           const char *error);
 
 /* Sends a close frame (code, reason) and drops what the client sends until it answers; 1. */
 int client_close_with(struct client *c, int code, const char *reason);
 
 /* The auth message: authenticates c or refuses it (closing it); 1. */
 int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref);
+
+/* ---- signaling_devices.c ------------------------------------------------------------------ */
+
+/* Tells presence which of user's listed devices are connected now (with settings from the store
+ * when has_settings); under the registry's lock, so that concurrent changes reach presence in
+ * their order. */
+void client_publish_devices(const char *user, int has_settings, const unsigned char *cap_hash,
+                            int visible);
 
 /* ---- dispatch.c --------------------------------------------------------------------------- */
 

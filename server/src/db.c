@@ -78,6 +78,70 @@ static const char *const migrations[] = {
     "UPDATE users SET skeleton = NULL"
     "  WHERE id NOT IN (SELECT min(id) FROM users GROUP BY skeleton);"
     "CREATE UNIQUE INDEX users_by_skeleton ON users (skeleton);",
+    /* 3 -> 4: several devices per account (docs/API.md "Devices"). Each device has its own signed
+     * prekey, one-time prekeys (ids unique per device), mail, token generation and last-seen
+     * hour; the account keeps the device list its identity key signed and the list's
+     * generation. Existing keys and mail become device 1's, and device 1 is listed (served as
+     * the account's only device, as before: "absent device means device 1"). Its token
+     * generation starts at 0, the one tokens without a device claim are checked against, so
+     * nobody is logged out by the upgrade. */
+    "CREATE TABLE devices ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  device_id INTEGER NOT NULL CHECK (device_id BETWEEN 1 AND 2147483647),"
+    "  created_at INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  listed INTEGER NOT NULL DEFAULT 0 CHECK (listed IN (0, 1)),"
+    "  removed INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)),"
+    "  token_gen INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, device_id)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO devices (user_id, device_id, created_at, last_seen, listed, removed, token_gen)"
+    "  SELECT id, 1, created_at, created_at / 3600 * 3600, 1, 0, 0 FROM users;"
+    "CREATE INDEX devices_pending ON devices (created_at) WHERE listed = 0 AND removed = 0;"
+    "ALTER TABLE users ADD COLUMN device_list BLOB"
+    "  CHECK (device_list IS NULL OR length(device_list) BETWEEN 70 AND 622);"
+    "ALTER TABLE users ADD COLUMN device_list_gen INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE signed_prekeys ("
+    "  user_id INTEGER NOT NULL,"
+    "  device_id INTEGER NOT NULL,"
+    "  spk_id INTEGER NOT NULL,"
+    "  spk_public BLOB NOT NULL CHECK (length(spk_public) = 32),"
+    "  spk_signature BLOB NOT NULL CHECK (length(spk_signature) = 64),"
+    "  PRIMARY KEY (user_id, device_id),"
+    "  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE"
+    ") WITHOUT ROWID;"
+    "INSERT INTO signed_prekeys (user_id, device_id, spk_id, spk_public, spk_signature)"
+    "  SELECT user_id, 1, spk_id, spk_public, spk_signature FROM identities;"
+    "ALTER TABLE identities DROP COLUMN spk_id;"
+    "ALTER TABLE identities DROP COLUMN spk_public;"
+    "ALTER TABLE identities DROP COLUMN spk_signature;"
+    "CREATE TABLE one_time_prekeys_v4 ("
+    "  user_id INTEGER NOT NULL,"
+    "  device_id INTEGER NOT NULL,"
+    "  key_id INTEGER NOT NULL,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  PRIMARY KEY (user_id, device_id, key_id),"
+    "  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE"
+    ") WITHOUT ROWID;"
+    "INSERT INTO one_time_prekeys_v4 (user_id, device_id, key_id, public_key)"
+    "  SELECT user_id, 1, key_id, public_key FROM one_time_prekeys;"
+    "DROP TABLE one_time_prekeys;"
+    "ALTER TABLE one_time_prekeys_v4 RENAME TO one_time_prekeys;"
+    /* Mail is filed under the recipient's device; quotas count per device. */
+    "ALTER TABLE mailbox ADD COLUMN recipient_device INTEGER NOT NULL DEFAULT 1;"
+    "DROP INDEX mailbox_by_recipient;"
+    "CREATE INDEX mailbox_by_recipient ON mailbox (recipient_id, recipient_device, id);"
+    "CREATE TABLE mailbox_usage_v4 ("
+    "  recipient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  recipient_device INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL CHECK (count >= 0),"
+    "  bytes INTEGER NOT NULL CHECK (bytes >= 0),"
+    "  PRIMARY KEY (recipient_id, recipient_device)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO mailbox_usage_v4 (recipient_id, recipient_device, count, bytes)"
+    "  SELECT recipient_id, 1, count, bytes FROM mailbox_usage;"
+    "DROP TABLE mailbox_usage;"
+    "ALTER TABLE mailbox_usage_v4 RENAME TO mailbox_usage;",
 };
 
 /* parley_skeleton(name): names_skeleton() of a text, NULL when it has none (empty, too long). */

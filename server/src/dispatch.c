@@ -62,6 +62,14 @@ int client_dispatch(struct client *c, const char *data, size_t len)
         }
     } else if (strcmp(type, "auth") == 0) {
         client_send_error(c->ws, "already_authenticated", "this connection is authenticated", ref);
+    } else if (!c->listed && (strcmp(type, "presence-settings") == 0 ||
+                              strcmp(type, "get-bundle") == 0 || strcmp(type, "mail-put") == 0 ||
+                              strcmp(type, "mail-ack") == 0)) {
+        /* A device being linked: only ping, subscribe and its own account's devices. */
+        client_send_error(c->ws, "device_not_listed",
+                          "this device is not in the account's device list yet: it may only talk "
+                          "to the account's other devices",
+                          ref);
     } else if (strcmp(type, "subscribe") == 0) {
         rc = messages_subscribe(c, msg, ref);
     } else if (strcmp(type, "presence-settings") == 0) {
@@ -73,14 +81,14 @@ int client_dispatch(struct client *c, const char *data, size_t len)
         int retry_after = 0;
         const char *code = messages_mail_allowed(c, msg, &message, &retry_after);
         if (code == NULL) {
-            code = mailbox_put(c->user, c->cid, msg, ref, &message);
+            code = mailbox_put(c->user, c->device, c->cid, msg, ref, &message);
         }
         if (code != NULL) {
             client_send_refusal(c->ws, code, message, retry_after, ref);
         }
     } else if (strcmp(type, "mail-ack") == 0) {
         const char *message = NULL;
-        const char *code = mailbox_ack(c->user, c->cid, msg, &message);
+        const char *code = mailbox_ack(c->user, c->device, c->cid, msg, &message);
         if (code != NULL) {
             client_send_error(c->ws, code, message, ref);
         }

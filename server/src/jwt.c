@@ -18,7 +18,8 @@ static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 #define SEG_MAX JWT_MAX_LEN
 
 int jwt_sign(const unsigned char key[JWT_KEY_BYTES], const char *sub, long long gen,
-             long long iat, long long exp, char *out, size_t outlen)
+             long long dev, long long dgen, long long iat, long long exp, char *out,
+             size_t outlen)
 {
     cJSON *payload;
     char *json;
@@ -26,7 +27,7 @@ int jwt_sign(const unsigned char key[JWT_KEY_BYTES], const char *sub, long long 
     size_t jlen, used;
     int rc = -1;
 
-    if (strlen(sub) > JWT_SUB_MAX) {
+    if (strlen(sub) > JWT_SUB_MAX || dev < 1 || dev > JWT_DEVICE_MAX) {
         return -1;
     }
     payload = cJSON_CreateObject();
@@ -35,6 +36,8 @@ int jwt_sign(const unsigned char key[JWT_KEY_BYTES], const char *sub, long long 
     }
     if (cJSON_AddStringToObject(payload, "sub", sub) == NULL ||
         cJSON_AddNumberToObject(payload, "gen", (double)gen) == NULL ||
+        cJSON_AddNumberToObject(payload, "dev", (double)dev) == NULL ||
+        cJSON_AddNumberToObject(payload, "dgen", (double)dgen) == NULL ||
         cJSON_AddNumberToObject(payload, "iat", (double)iat) == NULL ||
         cJSON_AddNumberToObject(payload, "exp", (double)exp) == NULL) {
         cJSON_Delete(payload);
@@ -123,6 +126,8 @@ static enum jwt_result check_payload(const char *seg, size_t len, long long now,
     const cJSON *sub;
     struct jwt_claims c;
     enum jwt_result rc = JWT_OK;
+    int has_dev;
+    int has_dgen;
 
     memset(&c, 0, sizeof c);
     if (!cJSON_IsObject(p)) {
@@ -130,10 +135,15 @@ static enum jwt_result check_payload(const char *seg, size_t len, long long now,
         return JWT_MALFORMED;
     }
     sub = cJSON_GetObjectItemCaseSensitive(p, "sub");
+    c.dev = 1; /* a token from before devices: device 1, generation 0 */
+    has_dev = cJSON_GetObjectItemCaseSensitive(p, "dev") != NULL;
+    has_dgen = cJSON_GetObjectItemCaseSensitive(p, "dgen") != NULL;
     if (!cJSON_IsString(sub) || sub->valuestring[0] == '\0' ||
         strlen(sub->valuestring) > JWT_SUB_MAX || get_int(p, "gen", &c.gen) != 0 ||
         get_int(p, "iat", &c.iat) != 0 || get_int(p, "exp", &c.exp) != 0 || c.exp <= c.iat ||
-        c.exp - c.iat > JWT_LIFETIME) {
+        c.exp - c.iat > JWT_LIFETIME || has_dev != has_dgen ||
+        (has_dev && (get_int(p, "dev", &c.dev) != 0 || get_int(p, "dgen", &c.dgen) != 0 ||
+                     c.dev < 1 || c.dev > JWT_DEVICE_MAX))) {
         rc = JWT_MALFORMED;
     } else if (c.exp <= now) {
         rc = JWT_EXPIRED;

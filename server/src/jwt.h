@@ -1,8 +1,11 @@
 /*
- * HS256 JSON Web Tokens: {"alg":"HS256","typ":"JWT"} . {"sub","gen","iat","exp"} . HMAC-SHA-256.
- * The 32-byte secret lives in DATA/jwt.key (mode 0600, created on first run). Verification
- * accepts only that exact algorithm, compares the MAC in constant time, requires integral iat,
- * exp and gen, exp in the future and iat no more than JWT_SKEW seconds in the future.
+ * HS256 JSON Web Tokens: {"alg":"HS256","typ":"JWT"} . {"sub","gen","dev","dgen","iat","exp"} .
+ * HMAC-SHA-256. gen is the account's token generation, dev the device (1..JWT_DEVICE_MAX) and
+ * dgen that device's token generation. The 32-byte secret lives in DATA/jwt.key (mode 0600,
+ * created on first run). Verification accepts only that exact algorithm, compares the MAC in
+ * constant time, requires integral iat, exp, gen (and dev and dgen, both or neither: a token
+ * from before devices has neither and is device 1's, generation 0), exp in the future and iat no
+ * more than JWT_SKEW seconds in the future.
  */
 #ifndef PARLEY_SERVER_JWT_H
 #define PARLEY_SERVER_JWT_H
@@ -14,10 +17,13 @@
 #define JWT_SKEW 60
 #define JWT_LIFETIME 86400LL /* 24 hours */
 #define JWT_SUB_MAX 64
+#define JWT_DEVICE_MAX 2147483647LL
 
 struct jwt_claims {
     char sub[JWT_SUB_MAX + 1];
     long long gen;
+    long long dev;  /* 1..JWT_DEVICE_MAX (1 when the token has no dev) */
+    long long dgen; /* 0 when the token has no dev */
     long long iat;
     long long exp;
 };
@@ -32,9 +38,11 @@ enum jwt_result {
     JWT_NOT_YET_VALID  /* iat > now + JWT_SKEW */
 };
 
-/* Writes a token for sub into out. 0, or -1 if it does not fit or sub is too long. */
+/* Writes a token for sub's device dev into out. 0, or -1 if it does not fit, sub is too long or
+ * dev is out of range. */
 int jwt_sign(const unsigned char key[JWT_KEY_BYTES], const char *sub, long long gen,
-             long long iat, long long exp, char *out, size_t outlen);
+             long long dev, long long dgen, long long iat, long long exp, char *out,
+             size_t outlen);
 
 /* Verifies token at time now; on JWT_OK fills *claims. */
 enum jwt_result jwt_verify(const unsigned char key[JWT_KEY_BYTES], const char *token,

@@ -3,6 +3,8 @@
 #include "accounts.h"
 #include "api.h"
 #include "b64.h"
+#include "devices.h"
+#include "devlist.h"
 #include "http.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -12,12 +14,14 @@
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void (*identity_listener)(const char *username);
-static void (*low_listener)(const char *username);
+static void (*low_listener)(const char *username, uint32_t device);
 
-void keys_set_low_listener(void (*listener)(const char *username))
+void keys_set_low_listener(void (*listener)(const char *username, uint32_t device))
 {
     low_listener = listener;
 }
@@ -144,9 +148,9 @@ static int parse_upload(struct mg_connection *conn, const cJSON *body, struct up
         return http_send_error(conn, 400, "invalid_field", "resetIdentity must be a boolean");
     }
     k->reset_identity = cJSON_IsTrue(reset);
+    k->max_one_time = KEYS_STORED_MAX;
     k->one_time = up->otpk;
     k->n_one_time = 0;
-    k->max_one_time = KEYS_STORED_MAX;
     if (otpks == NULL) {
         return 0;
     }
@@ -218,11 +222,17 @@ int keys_put(struct mg_connection *conn)
         sodium_free(up);
         return rc;
     }
-    result = store_keys_upload(acc.id, &up->keys, &out);
+    up->keys.device = acc.device;
+    result = store_keys_upload(acc.id, &up->keys, (long long)time(NULL), &out);
     sodium_free(up);
     switch (result) {
     case STORE_OK:
         break;
+    case STORE_NOT_LISTED:
+        return http_send_error(conn, 403, "device_not_listed",
+                               "this device is not in the account's device list: it uploads "
+                               "keys once a listed device has listed it (or with resetIdentity "
+                               "to start a new identity)");
     case STORE_CONFLICT:
         return http_send_error(conn, 409, "identity_conflict",
                                "a different identity key is registered; send resetIdentity: true "
@@ -240,11 +250,15 @@ int keys_put(struct mg_connection *conn)
         log_msg(LOG_ERROR, "keys: database error storing keys of %s", acc.username);
         return http_send_error(conn, 500, "internal", "the keys could not be stored");
     }
-    log_msg(LOG_INFO, "keys: %s uploaded keys (%lld one-time prekeys stored)%s", acc.username,
-            out.one_time_count, out.identity_replaced ? ", identity replaced" : "");
+    log_msg(LOG_INFO, "keys: %s (device %u) uploaded keys (%lld one-time prekeys stored)%s",
+            acc.username, (unsigned)acc.device, out.one_time_count,
+            out.identity_replaced ? ", identity replaced" : "");
     if (out.identity_replaced && identity_listener != NULL) {
         identity_listener(acc.username);
     }
+    /* A new identity forgets the device list and removes the other devices. */
+    devices_after_change(acc.username, acc.device, out.removed, out.n_removed,
+                         out.list_forgotten);
     obj = count_object(out.one_time_count);
     if (obj != NULL) {
         cJSON_AddNumberToObject(obj, "identityCounter", (double)out.identity_counter);
@@ -262,7 +276,7 @@ int keys_count(struct mg_connection *conn)
     if (rc != 0) {
         return rc;
     }
-    n = store_keys_count(acc.id);
+    n = store_keys_count(acc.id, acc.device);
     if (n < 0) {
         return http_send_error(conn, 500, "internal", "the keys could not be read");
     }
@@ -278,6 +292,17 @@ static void add_b64(cJSON *obj, const char *name, const unsigned char *bin, size
     }
 }
 
+void keys_add_list(cJSON *obj, const char *name, const unsigned char *bin, size_t n)
+{
+    char text[B64_LEN(STORE_DEVICE_LIST_MAX) + 1];
+
+    if (n > 0 && n <= STORE_DEVICE_LIST_MAX && b64_encode(text, sizeof text, bin, n) == 0) {
+        cJSON_AddStringToObject(obj, name, text);
+    } else {
+        cJSON_AddNullToObject(obj, name);
+    }
+}
+
 static cJSON *refuse(struct keys_refusal *why, int status, const char *code, const char *message)
 {
     why->status = status;
@@ -286,13 +311,74 @@ static cJSON *refuse(struct keys_refusal *why, int status, const char *code, con
     return NULL;
 }
 
-cJSON *keys_fetch(const char *requester, const char *username, struct keys_refusal *why)
+/* {"id","publicKey","signature"} of a device's signed prekey. */
+static cJSON *spk_object(const struct store_device_bundle *d)
+{
+    cJSON *spk = cJSON_CreateObject();
+
+    if (spk != NULL) {
+        cJSON_AddNumberToObject(spk, "id", (double)d->spk_id);
+        add_b64(spk, "publicKey", d->spk_public, 32);
+        add_b64(spk, "signature", d->spk_signature, 64);
+    }
+    return spk;
+}
+
+/* {"id","publicKey"} of the one-time prekey taken, or null. */
+static cJSON *otpk_object(const struct store_device_bundle *d)
+{
+    cJSON *otpk;
+
+    if (!d->has_one_time) {
+        return cJSON_CreateNull();
+    }
+    otpk = cJSON_CreateObject();
+    if (otpk != NULL) {
+        cJSON_AddNumberToObject(otpk, "id", (double)d->one_time.id);
+        add_b64(otpk, "publicKey", d->one_time.public_key, 32);
+    }
+    return otpk;
+}
+
+/* The JSON of a bundle: the identity, the first device's keys at the top (what clients from
+ * before devices read), and every device's in "bundles". NULL when out of memory. */
+static cJSON *bundle_object(const char *username, const struct store_bundle *b)
+{
+    cJSON *obj = cJSON_CreateObject();
+    cJSON *list = cJSON_CreateArray();
+    int ok = obj != NULL && list != NULL;
+
+    if (ok) {
+        cJSON_AddStringToObject(obj, "username", username);
+        add_b64(obj, "identityKey", b->identity.key, 32);
+        cJSON_AddNumberToObject(obj, "identityCounter", (double)b->identity.counter);
+        cJSON_AddNumberToObject(obj, "identityChangedAt", (double)b->identity.changed_at);
+        keys_add_list(obj, "devices", b->identity.list, b->identity.list_len);
+        ok = cJSON_AddItemToObject(obj, "signedPrekey", spk_object(&b->devices[0])) &&
+             cJSON_AddItemToObject(obj, "oneTimePrekey", otpk_object(&b->devices[0]));
+    }
+    for (size_t i = 0; ok && i < b->n; i++) {
+        cJSON *item = cJSON_CreateObject();
+        ok = item != NULL && cJSON_AddItemToArray(list, item) &&
+             cJSON_AddNumberToObject(item, "device", (double)b->devices[i].device) != NULL &&
+             cJSON_AddItemToObject(item, "signedPrekey", spk_object(&b->devices[i])) &&
+             cJSON_AddItemToObject(item, "oneTimePrekey", otpk_object(&b->devices[i]));
+    }
+    if (ok && cJSON_AddItemToObject(obj, "bundles", list)) {
+        return obj;
+    }
+    cJSON_Delete(obj);
+    cJSON_Delete(list);
+    return NULL;
+}
+
+cJSON *keys_fetch(const char *requester, const char *username, uint32_t device,
+                  struct keys_refusal *why)
 {
     char folded[USERNAME_MAX + 1];
-    struct store_bundle b;
+    struct store_bundle *b;
     int result;
     cJSON *obj;
-    cJSON *spk;
     int take_otpk;
 
     why->retry_after = 0;
@@ -300,7 +386,7 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
     if (username == NULL) {
         return refuse(why, 400, "invalid_username", "that is not a valid username");
     }
-    /* Each bundle consumes a one-time prekey: one account may not drain others' quickly. */
+    /* Each bundle consumes one-time prekeys: one account may not drain others' quickly. */
     {
         char key[RL_KEY_MAX];
         int wait;
@@ -313,8 +399,9 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
                           "too many bundle requests; retry after retryAfter seconds");
         }
     }
-    /* A one-time prekey only within the pair's and the target's allowances; past them the
-     * bundle comes without one (docs/API.md: what draining costs). */
+    /* One-time prekeys only within the pair's and the target's allowances; past them the
+     * bundle comes without (docs/API.md: what draining costs). One fetch is one unit of each,
+     * however many devices it covers. */
     {
         char key[RL_KEY_MAX];
         double now = rl_now();
@@ -323,59 +410,60 @@ cJSON *keys_fetch(const char *requester, const char *username, struct keys_refus
          * its 3 cannot use up everyone else's 50. */
         take_otpk = rl_take(pair_limits, key, now) == 0 && rl_take(target_limits, username, now) == 0;
     }
-    result = store_bundle_take(username, take_otpk, &b);
+    b = malloc(sizeof *b);
+    if (b == NULL) {
+        return refuse(why, 500, "internal", "out of memory");
+    }
+    result = store_bundle_take(username, device, take_otpk, b);
     switch (result) {
     case STORE_OK:
         break;
     case STORE_NO_USER:
+        free(b);
         return refuse(why, 404, "unknown_user", "no such user");
     case STORE_NO_KEYS:
+        free(b);
         return refuse(why, 404, "no_keys", "this user has not uploaded keys yet");
+    case STORE_UNKNOWN_DEVICE:
+        free(b);
+        return refuse(why, 404, "unknown_device", "this user has no such device in its list");
     default:
+        free(b);
         log_msg(LOG_ERROR, "keys: database error fetching a bundle");
         return refuse(why, 500, "internal", "the keys could not be read");
     }
-    obj = cJSON_CreateObject();
-    spk = cJSON_CreateObject();
-    if (obj == NULL || spk == NULL) {
-        cJSON_Delete(obj);
-        cJSON_Delete(spk);
-        return refuse(why, 500, "internal", "out of memory");
-    }
-    cJSON_AddStringToObject(obj, "username", username);
-    add_b64(obj, "identityKey", b.identity.key, 32);
-    cJSON_AddNumberToObject(obj, "identityCounter", (double)b.identity.counter);
-    cJSON_AddNumberToObject(obj, "identityChangedAt", (double)b.identity.changed_at);
-    cJSON_AddNumberToObject(spk, "id", (double)b.spk_id);
-    add_b64(spk, "publicKey", b.spk_public, 32);
-    add_b64(spk, "signature", b.spk_signature, 64);
-    cJSON_AddItemToObject(obj, "signedPrekey", spk);
-    if (b.has_one_time) {
-        cJSON *otpk = cJSON_AddObjectToObject(obj, "oneTimePrekey");
-        if (otpk != NULL) {
-            cJSON_AddNumberToObject(otpk, "id", (double)b.one_time.id);
-            add_b64(otpk, "publicKey", b.one_time.public_key, 32);
+    obj = bundle_object(username, b);
+    for (size_t i = 0; obj != NULL && i < b->n; i++) {
+        const struct store_device_bundle *d = &b->devices[i];
+        if (d->has_one_time && d->one_time_left < KEYS_LOW_WATER && low_listener != NULL) {
+            low_listener(username, d->device); /* that device, if connected, tops up now */
         }
-    } else {
-        cJSON_AddNullToObject(obj, "oneTimePrekey");
     }
-    if (b.has_one_time && b.one_time_left < KEYS_LOW_WATER && low_listener != NULL) {
-        low_listener(username); /* the owner's page, if connected, tops up now */
+    sodium_memzero(b, sizeof *b);
+    free(b);
+    if (obj == NULL) {
+        return refuse(why, 500, "internal", "out of memory");
     }
     return obj; /* not logged: a fetch says who is about to talk to whom */
 }
 
 int keys_get(struct mg_connection *conn, const char *username)
 {
+    const struct mg_request_info *ri = mg_get_request_info(conn);
     struct account acc;
     struct keys_refusal why;
+    uint32_t device = 0;
     cJSON *obj;
     int rc;
 
     if ((rc = accounts_authenticate(conn, &acc)) != 0) {
         return rc;
     }
-    obj = keys_fetch(acc.username, username, &why);
+    if (devlist_query(ri->query_string, &device) < 0) {
+        return http_send_error(conn, 400, "invalid_field",
+                               "device must be an integer from 1 to 2147483647");
+    }
+    obj = keys_fetch(acc.username, username, device, &why);
     if (obj != NULL) {
         return api_send_object(conn, 200, obj);
     }
@@ -404,8 +492,8 @@ static int identity_allowance(const char *requester, int n)
     return 0;
 }
 
-/* {"username","identityKey","identityCounter","identityChangedAt"}, or NULL when username has
- * no identity (no such user, or no keys yet: told apart nowhere). */
+/* {"username","identityKey","identityCounter","identityChangedAt","devices"}, or NULL when
+ * username has no identity (no such user, or no keys yet: told apart nowhere). */
 static cJSON *identity_object(const char *username, int *failed)
 {
     struct store_identity id;
@@ -425,6 +513,7 @@ static cJSON *identity_object(const char *username, int *failed)
     add_b64(obj, "identityKey", id.key, 32);
     cJSON_AddNumberToObject(obj, "identityCounter", (double)id.counter);
     cJSON_AddNumberToObject(obj, "identityChangedAt", (double)id.changed_at);
+    keys_add_list(obj, "devices", id.list, id.list_len);
     return obj;
 }
 

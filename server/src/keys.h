@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #define KEYS_BODY_MAX 32768
+/* One-time prekeys uploaded at once, stored per device, and the count below which a device is
+ * told to upload more. */
 #define KEYS_UPLOAD_MAX 100
 #define KEYS_STORED_MAX 200
 #define KEYS_LOW_WATER 20
@@ -39,9 +41,9 @@ void keys_shutdown(void);
 /* Writes the signed-prekey message: "parley-spk-v1" || id (4 bytes, big-endian) || public. */
 void keys_spk_message(uint32_t id, const unsigned char public_key[32], unsigned char out[49]);
 
-/* Called (outside any lock) when a fetch left a user fewer than KEYS_LOW_WATER one-time
+/* Called (outside any lock) when a fetch left a user's device fewer than KEYS_LOW_WATER one-time
  * prekeys. */
-void keys_set_low_listener(void (*listener)(const char *username));
+void keys_set_low_listener(void (*listener)(const char *username, uint32_t device));
 
 /* Called (outside any lock) after a user's identity key was replaced. */
 void keys_set_identity_listener(void (*listener)(const char *username));
@@ -55,11 +57,16 @@ struct keys_refusal {
     int retry_after;
 };
 
-/* The bundle of username (any case) for the account requester, consuming one one-time prekey
- * atomically, as the JSON object GET /api/keys/{username} answers (the caller owns it); NULL and
- * *why filled when refused. Shared by HTTP and the WebSocket's get-bundle, under one throttle. */
+/* The bundle of username (any case) for the account requester, consuming one one-time prekey of
+ * each device it covers atomically (every listed device, or device alone when it is not 0), as
+ * the JSON object GET /api/keys/{username} answers (the caller owns it); NULL and *why filled
+ * when refused. Shared by HTTP and the WebSocket's get-bundle, under one throttle. */
 struct cJSON;
-struct cJSON *keys_fetch(const char *requester, const char *username, struct keys_refusal *why);
+struct cJSON *keys_fetch(const char *requester, const char *username, uint32_t device,
+                         struct keys_refusal *why);
+
+/* Adds name: the base64url of bin[0..n), or null when n is 0 (a device list). */
+void keys_add_list(struct cJSON *obj, const char *name, const unsigned char *bin, size_t n);
 
 int keys_put(struct mg_connection *conn);
 int keys_get(struct mg_connection *conn, const char *username);

@@ -4,6 +4,7 @@
 #include "b64.h"
 #include "config.h"
 #include "db.h"
+#include "devlist.h"
 #include "log.h"
 #include "store.h"
 
@@ -33,8 +34,10 @@ enum job_kind { JOB_PUT, JOB_ACK, JOB_ONLINE, JOB_OFFLINE };
 struct job {
     enum job_kind kind;
     char user[USERNAME_MAX + 1]; /* the sender of a put; the recipient otherwise */
+    uint32_t device;             /* user's device */
     unsigned long long cid;
     char to[USERNAME_MAX + 1];   /* put */
+    uint32_t to_device;          /* put */
     char ref[REF_TEXT_MAX + 1];  /* put: the message's id as JSON text, or "" */
     unsigned char *envelope;     /* put */
     size_t len;
@@ -80,12 +83,14 @@ static void enqueue(struct job *j)
     pthread_mutex_unlock(&q_lock);
 }
 
-static struct job *new_job(enum job_kind kind, const char *user, unsigned long long cid)
+static struct job *new_job(enum job_kind kind, const char *user, uint32_t device,
+                           unsigned long long cid)
 {
     struct job *j = calloc(1, sizeof *j);
 
     if (j != NULL) {
         j->kind = kind;
+        j->device = device;
         j->cid = cid;
         snprintf(j->user, sizeof j->user, "%s", user);
     }
@@ -100,9 +105,9 @@ static void free_job(struct job *j)
     }
 }
 
-void mailbox_online(const char *user, unsigned long long cid)
+void mailbox_online(const char *user, uint32_t device, unsigned long long cid)
 {
-    struct job *j = new_job(JOB_ONLINE, user, cid);
+    struct job *j = new_job(JOB_ONLINE, user, device, cid);
 
     if (j != NULL) {
         enqueue(j);
@@ -111,21 +116,22 @@ void mailbox_online(const char *user, unsigned long long cid)
     }
 }
 
-void mailbox_offline(const char *user, unsigned long long cid)
+void mailbox_offline(const char *user, uint32_t device, unsigned long long cid)
 {
-    struct job *j = new_job(JOB_OFFLINE, user, cid);
+    struct job *j = new_job(JOB_OFFLINE, user, device, cid);
 
     if (j != NULL) {
         enqueue(j);
     }
 }
 
-const char *mailbox_put(const char *user, unsigned long long cid, const cJSON *msg,
-                        const cJSON *ref, const char **message)
+const char *mailbox_put(const char *user, uint32_t device, unsigned long long cid,
+                        const cJSON *msg, const cJSON *ref, const char **message)
 {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(msg, "to");
     const cJSON *env = cJSON_GetObjectItemCaseSensitive(msg, "env");
     char folded[USERNAME_MAX + 1];
+    uint32_t to_device = 0;
     size_t b64_len;
     struct job *j;
     int busy;
@@ -134,8 +140,13 @@ const char *mailbox_put(const char *user, unsigned long long cid, const cJSON *m
         *message = "to must be a valid username";
         return "invalid_recipient";
     }
-    if (strcmp(folded, user) == 0) {
-        *message = "an envelope cannot be addressed to yourself";
+    if (devlist_field(msg, "device", 0, &to_device) != 0) {
+        *message = "device must be an integer from 1 to 2147483647";
+        return "invalid_recipient";
+    }
+    /* To oneself only to another device named explicitly (one's own devices keeping in step). */
+    if (strcmp(folded, user) == 0 && (to_device == 0 || to_device == device)) {
+        *message = "an envelope cannot be addressed to yourself, only to another of your devices";
         return "invalid_recipient";
     }
     if (!cJSON_IsString(env)) {
@@ -154,7 +165,7 @@ const char *mailbox_put(const char *user, unsigned long long cid, const cJSON *m
         *message = "the mailbox is busy; try again in a moment";
         return "server_busy";
     }
-    j = new_job(JOB_PUT, user, cid);
+    j = new_job(JOB_PUT, user, device, cid);
     if (j != NULL) {
         j->envelope = malloc(b64_len * 3 / 4 + 1);
     }
@@ -171,6 +182,7 @@ const char *mailbox_put(const char *user, unsigned long long cid, const cJSON *m
         return "invalid_envelope";
     }
     memcpy(j->to, folded, sizeof j->to);
+    j->to_device = to_device != 0 ? to_device : 1; /* absent: device 1, as before devices */
     if (ref != NULL) {
         char *text = cJSON_PrintUnformatted(ref);
         if (text != NULL && strlen(text) < sizeof j->ref) {
@@ -182,8 +194,8 @@ const char *mailbox_put(const char *user, unsigned long long cid, const cJSON *m
     return NULL;
 }
 
-const char *mailbox_ack(const char *user, unsigned long long cid, const cJSON *msg,
-                        const char **message)
+const char *mailbox_ack(const char *user, uint32_t device, unsigned long long cid,
+                        const cJSON *msg, const char **message)
 {
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(msg, "ids");
     const cJSON *item;
@@ -194,7 +206,7 @@ const char *mailbox_ack(const char *user, unsigned long long cid, const cJSON *m
         *message = "mail-ack needs ids: an array of 1 to 256 envelope ids";
         return "invalid_message";
     }
-    j = new_job(JOB_ACK, user, cid);
+    j = new_job(JOB_ACK, user, device, cid);
     if (j == NULL) {
         *message = "out of memory";
         return "internal";
@@ -217,6 +229,7 @@ const char *mailbox_ack(const char *user, unsigned long long cid, const cJSON *m
 
 struct box {
     char user[USERNAME_MAX + 1];
+    uint32_t device;
     long long uid;
     unsigned long long cid;
     long long cursor; /* the highest id delivered to this connection */
@@ -241,20 +254,20 @@ static size_t box_bucket(const char *user)
     return h % BOX_BUCKETS;
 }
 
-static struct box *find_box(const char *user)
+static struct box *find_box(const char *user, uint32_t device)
 {
     for (struct box *b = boxes[box_bucket(user)]; b != NULL; b = b->next) {
-        if (strcmp(b->user, user) == 0) {
+        if (b->device == device && strcmp(b->user, user) == 0) {
             return b;
         }
     }
     return NULL;
 }
 
-static void drop_box(const char *user)
+static void drop_box(const char *user, uint32_t device)
 {
     for (struct box **p = &boxes[box_bucket(user)]; *p != NULL; p = &(*p)->next) {
-        if (strcmp((*p)->user, user) == 0) {
+        if ((*p)->device == device && strcmp((*p)->user, user) == 0) {
             struct box *b = *p;
             *p = b->next;
             free(b);
@@ -265,11 +278,11 @@ static void drop_box(const char *user)
 
 static void go_online(const struct job *j)
 {
-    struct box *b = find_box(j->user);
+    struct box *b = find_box(j->user, j->device);
     long long uid = 0;
 
-    if (accounts_exists(j->user, &uid) != 1) {
-        return;
+    if (store_device_listed(j->user, j->device, &uid) != 1) {
+        return; /* not listed (any more): no mailbox */
     }
     if (b == NULL) {
         b = calloc(1, sizeof *b);
@@ -278,6 +291,7 @@ static void go_online(const struct job *j)
             return;
         }
         snprintf(b->user, sizeof b->user, "%s", j->user);
+        b->device = j->device;
         b->next = boxes[box_bucket(j->user)];
         boxes[box_bucket(j->user)] = b;
     }
@@ -293,10 +307,10 @@ static void go_online(const struct job *j)
 
 static void go_offline(const struct job *j)
 {
-    struct box *b = find_box(j->user);
+    struct box *b = find_box(j->user, j->device);
 
     if (b != NULL && b->cid == j->cid) {
-        drop_box(j->user);
+        drop_box(j->user, j->device);
     }
 }
 
@@ -382,8 +396,8 @@ static void fill(struct box *b)
     if (b->n_inflight > 0) {
         d.first_max = room_bytes;
     }
-    if (store_mail_fetch(b->uid, b->cursor, db_now(), room_count, room_bytes, collect_one, &d) <
-            0 ||
+    if (store_mail_fetch(b->uid, b->device, b->cursor, db_now(), room_count, room_bytes,
+                         collect_one, &d) < 0 ||
         d.failed) {
         b->dirty = 1; /* tried again with the next job */
     }
@@ -402,7 +416,7 @@ static void fill(struct box *b)
         free(o);
     }
     if (gone) {
-        drop_box(b->user); /* its offline job follows */
+        drop_box(b->user, b->device); /* its offline job follows */
     }
 }
 
@@ -440,7 +454,7 @@ static void store_puts(struct job **jobs, struct store_put *puts, size_t n)
         switch (puts[i].result) {
         case STORE_OK:
             answer(jobs[i], NULL, NULL);
-            b = find_box(jobs[i]->to);
+            b = find_box(jobs[i]->to, jobs[i]->to_device);
             if (b != NULL) {
                 b->dirty = 1;
             }
@@ -503,10 +517,11 @@ static void run_jobs(struct job *list)
                 answer(j, "internal", "out of memory");
                 break;
             }
-            switch (accounts_exists(j->to, &uid)) {
+            switch (store_device_listed(j->to, j->to_device, &uid)) {
             case 1:
                 put_jobs[n_put] = j;
                 puts[n_put].recipient_id = uid;
+                puts[n_put].recipient_device = j->to_device;
                 puts[n_put].envelope = j->envelope;
                 puts[n_put].len = j->len;
                 puts[n_put].expires_at = expiry(now);
@@ -514,7 +529,7 @@ static void run_jobs(struct job *list)
                 break;
             case 0:
                 /* Answered like a stored envelope, and dropped: the mailbox tells nobody who
-                 * exists (a page only mails people whose keys it fetched). */
+                 * exists, nor which devices (a page only mails devices whose keys it fetched). */
                 answer(j, NULL, NULL);
                 break;
             default:
@@ -523,7 +538,7 @@ static void run_jobs(struct job *list)
             }
             break;
         case JOB_ACK:
-            b = find_box(j->user);
+            b = find_box(j->user, j->device);
             if (b != NULL) {
                 uid = b->uid;
             } else if (accounts_exists(j->user, &uid) != 1) {
@@ -531,6 +546,7 @@ static void run_jobs(struct job *list)
             }
             for (size_t i = 0; i < j->n_ids && acks != NULL; i++) {
                 acks[n_ack].recipient_id = uid;
+                acks[n_ack].recipient_device = j->device;
                 acks[n_ack].id = j->ids[i];
                 n_ack++;
                 if (b != NULL) {
@@ -564,9 +580,13 @@ static void run_jobs(struct job *list)
 static void sweep(void)
 {
     long long swept = store_mail_sweep(db_now());
+    long long forgotten = store_devices_sweep(db_now());
 
     if (swept > 0) {
         log_msg(LOG_INFO, "mailbox: %lld expired envelopes deleted", swept);
+    }
+    if (forgotten > 0) {
+        log_msg(LOG_INFO, "devices: %lld pending for a day forgotten", forgotten);
     }
 }
 

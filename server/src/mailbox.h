@@ -1,8 +1,9 @@
 /*
- * The mailbox: sealed envelopes (docs/PROTOCOL.md 13) kept for a recipient until it
+ * The mailbox: sealed envelopes (docs/PROTOCOL.md 13) kept for a recipient's device until it
  * acknowledges them. Messages on the WebSocket (docs/API.md "Mailbox"):
  *
- *   {"type":"mail-put","to":NAME,"env":B64,"id":…}  ->  {"type":"mail-stored","ref":…} once the
+ *   {"type":"mail-put","to":NAME[,"device":N],"env":B64,"id":…}
+ *                                                   ->  {"type":"mail-stored","ref":…} once the
  *                                                        row is durable, or an error
  *   server -> recipient: {"type":"mail","id":N,"env":B64}, every waiting envelope after it
  *                        authenticates and each new one at once, at most MAIL_WINDOW_COUNT /
@@ -18,6 +19,7 @@
 #define PARLEY_SERVER_MAILBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct cJSON;
 
@@ -59,23 +61,25 @@ int mailbox_init(const struct mailbox_config *cfg, mailbox_send_fn send);
 /* Stores what is queued, then stops the thread. */
 void mailbox_shutdown(void);
 
-/* user (connection cid) authenticated: its waiting envelopes are delivered from the start. */
-void mailbox_online(const char *user, unsigned long long cid);
+/* user's listed device (connection cid) authenticated, or was listed: its waiting envelopes are
+ * delivered from the start. */
+void mailbox_online(const char *user, uint32_t device, unsigned long long cid);
 
-/* user's connection cid closed (or was replaced). */
-void mailbox_offline(const char *user, unsigned long long cid);
+/* user's device's connection cid closed (or was replaced). */
+void mailbox_offline(const char *user, uint32_t device, unsigned long long cid);
 
 /*
- * A mail-put from user's connection cid. Checks its shape and queues it; the answer (mail-stored
- * or an error, with ref) comes from the mailbox thread. Returns NULL when queued, else an error
- * code to answer at once, with *message set.
+ * A mail-put from user's device's connection cid. Checks its shape and queues it; the answer
+ * (mail-stored or an error, with ref) comes from the mailbox thread. Returns NULL when queued,
+ * else an error code to answer at once, with *message set.
  */
-const char *mailbox_put(const char *user, unsigned long long cid, const struct cJSON *msg,
-                        const struct cJSON *ref, const char **message);
+const char *mailbox_put(const char *user, uint32_t device, unsigned long long cid,
+                        const struct cJSON *msg, const struct cJSON *ref, const char **message);
 
-/* A mail-ack from user's connection cid. NULL when queued, else an error code and *message. */
-const char *mailbox_ack(const char *user, unsigned long long cid, const struct cJSON *msg,
-                        const char **message);
+/* A mail-ack from user's device's connection cid. NULL when queued, else an error code and
+ * *message. */
+const char *mailbox_ack(const char *user, uint32_t device, unsigned long long cid,
+                        const struct cJSON *msg, const char **message);
 
 /* 1 when len is an envelope size class (MAIL_ENVELOPE_MIN * 4^k up to MAIL_ENVELOPE_MAX). */
 int mailbox_size_class(size_t len);

@@ -5,6 +5,7 @@
 #include "db.h"
 #include "guard.h"
 #include "http.h"
+#include "devices.h"
 #include "iceconfig.h"
 #include "keys.h"
 #include "log.h"
@@ -197,6 +198,12 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
     keys_set_identity_listener(signaling_identity_changed);
     keys_set_low_listener(signaling_prekeys_low);
     accounts_set_revoke_listener(signaling_revoked);
+    {
+        static const struct devices_hooks hooks = {signaling_devices_removed,
+                                                   signaling_devices_changed,
+                                                   signaling_device_connected};
+        devices_set_hooks(&hooks);
+    }
     signaling_register(ctx);
     return 0;
 }

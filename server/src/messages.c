@@ -4,6 +4,7 @@
 
 #include "accounts.h"
 #include "b64.h"
+#include "devlist.h"
 #include "keys.h"
 #include "senders.h"
 #include "presence.h"
@@ -21,7 +22,7 @@
 static const char *const reserved_types[] = {
     "auth", "ready", "error", "subscribe", "presence", "identity-changed", "ping", "pong",
     "get-bundle", "bundle", "mail-put", "mail-stored", "mail", "mail-ack", "presence-settings",
-    "presence-saved", "prekeys-low"};
+    "presence-saved", "prekeys-low", "devices-changed"};
 
 int signaling_type_relayable(const char *type)
 {
@@ -93,7 +94,7 @@ int messages_subscribe(struct client *c, const cJSON *msg, const cJSON *ref)
         w->has_cap = cap != NULL;
         n++;
     }
-    presence_watch(c->ws, list, n);
+    presence_watch(c->ws, c->user, list, n);
     sodium_memzero(list, sizeof *list * (size_t)n);
     free(list);
     return 1;
@@ -133,11 +134,64 @@ int messages_presence_settings(struct client *c, const cJSON *msg, const cJSON *
     return 1;
 }
 
+/*
+ * The connections a message from c to user `to` goes to (held), into peers: device to_device's
+ * alone when it is not 0, else every listed device's. Another account's devices that are not
+ * listed (being linked) get nothing from others. Returns how many, or -1 with *code and
+ * *message when c may not send it (to itself without another device, or from a device that is
+ * not listed to anyone but its own account).
+ */
+static int relay_targets(const struct client *c, const char *to, uint32_t to_device,
+                         struct client *peers[CLIENT_USER_MAX], const char **code,
+                         const char **message)
+{
+    int own = strcmp(to, c->user) == 0;
+
+    if (own && (to_device == 0 || to_device == c->device)) {
+        *code = "invalid_recipient";
+        *message = "a message to yourself needs toDevice naming another of your devices";
+        return -1;
+    }
+    if (!own && !c->listed) {
+        *code = "device_not_listed";
+        *message = "this device is not in the account's device list yet: it may only talk to the "
+                   "account's other devices";
+        return -1;
+    }
+    return (int)client_hold_user(to, to_device, !own, peers);
+}
+
+/* Relays text[0..len) (a frame at text - WS_HEADER_MAX when frame is set, see relay.h) to
+ * peers[0..n), releasing them: 1 when at least one connection took it. */
+static int relay_to(struct client **peers, size_t n, char *text, size_t len, int frame)
+{
+    int taken = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int rc = frame ? ws_relay_frame(peers[i]->ws, text - WS_HEADER_MAX, len)
+                       : ws_relay(peers[i]->ws, text, len);
+        taken |= rc != WS_BUSY;
+        client_release(peers[i]);
+    }
+    return taken;
+}
+
+static void release_all(struct client **peers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        client_release(peers[i]);
+    }
+}
+
 int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *ref)
 {
     const char *to = NULL;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "to");
-    struct client *peer;
+    struct client *peers[CLIENT_USER_MAX];
+    const char *code = NULL;
+    const char *message = NULL;
+    uint32_t to_device = 0;
+    int n;
     char *text;
 
     if (!signaling_type_relayable(type)) {
@@ -153,101 +207,113 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
         }
         to = t->valuestring;
     }
-    if (!account_username_valid(to)) {
+    if (to == NULL || !account_username_valid(to)) {
         client_send_error(c->ws, "invalid_recipient", "to must be a valid username", ref);
         return 1;
     }
+    if (devlist_field(msg, "toDevice", 0, &to_device) != 0) {
+        client_send_error(c->ws, "invalid_recipient",
+                          "toDevice must be an integer from 1 to 2147483647", ref);
+        return 1;
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(msg, "from");
-    if (cJSON_AddStringToObject(msg, "from", c->user) == NULL) {
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "fromDevice");
+    if (cJSON_AddStringToObject(msg, "from", c->user) == NULL ||
+        cJSON_AddNumberToObject(msg, "fromDevice", (double)c->device) == NULL) {
         client_send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
-    text = cJSON_PrintUnformatted(msg);
-    if (text == NULL) {
-        client_send_error(c->ws, "internal", "out of memory", ref);
+    n = relay_targets(c, to, to_device, peers, &code, &message);
+    if (n < 0) {
+        client_send_error(c->ws, code, message, ref);
         return 1;
     }
-    peer = client_hold_user(to);
-    if (peer != NULL) {
-        /* Only what reaches someone counts against what a stranger may send them. */
-        const char *message = NULL;
+    if (n == 0) {
+        /* Whether the name is an account or not, the answer is the same: relaying tells nobody
+         * who exists. */
+        client_send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
+        return 1;
+    }
+    /* Only what reaches someone counts against what a stranger may send them. */
+    {
         int retry_after = 0;
-        const char *code = limits_check_send(c, to, type, peer->ws, &message, &retry_after);
+        code = limits_check_send(c, to, type, &message, &retry_after);
         if (code != NULL) {
-            client_release(peer);
-            cJSON_free(text);
+            release_all(peers, (size_t)n);
             client_send_refusal(c->ws, code, message, retry_after, ref);
             return 1;
         }
     }
-    if (peer != NULL) {
-        int rc = ws_relay(peer->ws, text, strlen(text));
-        client_release(peer);
-        cJSON_free(text);
-        if (rc == WS_BUSY) {
-            client_send_error(c->ws, "recipient_busy",
-                       "the recipient is not reading fast enough; the message was not relayed",
-                       ref);
-        }
+    text = cJSON_PrintUnformatted(msg);
+    if (text == NULL) {
+        release_all(peers, (size_t)n);
+        client_send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
+    if (!relay_to(peers, (size_t)n, text, strlen(text), 0)) {
+        client_send_error(c->ws, "recipient_busy",
+                          "the recipient is not reading fast enough; the message was not relayed",
+                          ref);
+    }
     cJSON_free(text);
-    /* Whether the name is an account or not, the answer is the same: relaying tells nobody who
-     * exists. */
-    client_send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
     return 1;
 }
 
 /*
- * The common case without a cJSON tree: an authenticated client's well-formed message of a
- * relayable type to a connected user (relay.h says which messages qualify). Returns 1 when it
+ * The common case without a cJSON tree: a listed device's well-formed message of a relayable
+ * type to every device of another user (relay.h says which messages qualify). Returns 1 when it
  * was relayed, 0 when the general path must take it (it also answers every error).
  */
 int messages_relay_fast(struct client *c, const char *data, size_t len)
 {
     size_t from_len = strlen(c->user);
-    char *frame = malloc(WS_HEADER_MAX + len + from_len + RELAY_EXTRA);
+    char *frame;
     char *out;
     struct relay_fields f;
     char type[33];
     char to[USERNAME_MAX + 1];
     char folded[USERNAME_MAX + 1];
-    struct client *peer = NULL;
+    struct client *peers[CLIENT_USER_MAX];
     size_t n;
-    int rc;
+    size_t n_peers;
+    int taken;
 
+    if (!c->listed) {
+        return 0; /* a device being linked: the general path says what it may do */
+    }
+    frame = malloc(WS_HEADER_MAX + len + from_len + RELAY_EXTRA);
     if (frame == NULL) {
         return 0;
     }
     out = frame + WS_HEADER_MAX;
-    n = relay_rewrite(data, len, c->user, out, &f);
-    if (n == 0 || f.type_len >= sizeof type || f.to_len >= sizeof to) {
+    n = relay_rewrite(data, len, c->user, c->device, out, &f);
+    if (n == 0 || f.has_to_device || f.type_len >= sizeof type || f.to_len >= sizeof to) {
         free(frame);
-        return 0;
+        return 0; /* (one device of the recipient: the general path reads toDevice) */
     }
     memcpy(type, out + f.type_off, f.type_len);
     type[f.type_len] = '\0';
     memcpy(to, out + f.to_off, f.to_len);
     to[f.to_len] = '\0';
-    if (!signaling_type_relayable(type) || account_username_fold(to, folded) == NULL) {
+    if (!signaling_type_relayable(type) || account_username_fold(to, folded) == NULL ||
+        strcmp(folded, c->user) == 0) {
         free(frame);
         return 0;
     }
     memcpy(out + f.to_off, folded, f.to_len); /* same length, canonical form */
-    peer = client_hold_user(folded);
-    if (peer == NULL) {
+    n_peers = client_hold_user(folded, 0, 1, peers);
+    if (n_peers == 0) {
         free(frame);
         return 0; /* offline or unknown: the general path says which */
     }
-    if (!limits_accepted(c, folded, peer->ws)) {
-        client_release(peer);
+    if (!limits_accepted(c, folded)) {
+        release_all(peers, n_peers);
         free(frame);
         return 0; /* from a stranger: the general path counts it, or refuses it */
     }
-    rc = ws_relay_frame(peer->ws, frame, n);
-    client_release(peer);
+    taken = relay_to(peers, n_peers, out, n, 1);
     free(frame);
-    return rc != WS_BUSY; /* the general path answers recipient_busy with the message's ref */
+    return taken; /* the general path answers recipient_busy with the message's ref */
 }
 
 /* 1 when the top level of an object names a key twice, or has more than RELAY_KEYS_MAX keys
@@ -282,6 +348,7 @@ int messages_get_bundle(struct client *c, const cJSON *msg, const cJSON *ref)
 {
     const cJSON *user = cJSON_GetObjectItemCaseSensitive(msg, "user");
     struct keys_refusal why;
+    uint32_t device = 0;
     cJSON *bundle;
     cJSON *out;
 
@@ -289,7 +356,12 @@ int messages_get_bundle(struct client *c, const cJSON *msg, const cJSON *ref)
         client_send_error(c->ws, "invalid_message", "get-bundle needs a string user", ref);
         return 1;
     }
-    bundle = keys_fetch(c->user, user->valuestring, &why);
+    if (devlist_field(msg, "device", 0, &device) != 0) {
+        client_send_error(c->ws, "invalid_field", "device must be an integer from 1 to 2147483647",
+                          ref);
+        return 1;
+    }
+    bundle = keys_fetch(c->user, user->valuestring, device, &why);
     out = cJSON_CreateObject();
     if (out == NULL || (bundle != NULL && (cJSON_AddStringToObject(out, "type", "bundle") == NULL ||
                                            !cJSON_AddItemToObject(out, "bundle", bundle)))) {
@@ -319,18 +391,10 @@ const char *messages_mail_allowed(struct client *c, const cJSON *msg, const char
 {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(msg, "to");
     char folded[USERNAME_MAX + 1];
-    struct client *peer;
-    const char *code;
 
     *retry_after = 0;
     if (!cJSON_IsString(to) || account_username_fold(to->valuestring, folded) == NULL) {
         return NULL; /* mailbox_put answers it */
     }
-    peer = client_hold_user(folded);
-    code = limits_check_send(c, folded, NULL, peer != NULL ? peer->ws : NULL, message,
-                             retry_after);
-    if (peer != NULL) {
-        client_release(peer);
-    }
-    return code;
+    return limits_check_send(c, folded, NULL, message, retry_after);
 }

@@ -15,6 +15,7 @@
 /* One subscription of one connection. */
 struct watch {
     struct ws *ws;
+    char watcher[33]; /* the user whose connection ws is */
     char user[33];
     int has_cap;
     unsigned char cap_hash[PRESENCE_HASH_BYTES];
@@ -38,6 +39,8 @@ struct online {
     int has_cap;
     unsigned char cap_hash[PRESENCE_HASH_BYTES];
     int visible;
+    size_t n_devices; /* its listed devices connected, at least 1 */
+    uint32_t devices[PRESENCE_DEVICES_MAX];
     struct online *next;
 };
 
@@ -150,12 +153,21 @@ static int allowed(const struct watch *w, int has_cap, const unsigned char *cap_
     return visible && matches(w, has_cap, cap_hash);
 }
 
-static void send_state(struct ws *ws, const char *user, const char *state)
+/* {"type":"presence","user":USER,"state":STATE}, with "devices":[...] when o is not NULL (the
+ * state is "online"). */
+static void send_state(struct ws *ws, const char *user, const char *state, const struct online *o)
 {
-    char text[128];
-    int n = snprintf(text, sizeof text, "{\"type\":\"presence\",\"user\":\"%s\",\"state\":\"%s\"}",
+    char text[128 + PRESENCE_DEVICES_MAX * 11];
+    int n = snprintf(text, sizeof text, "{\"type\":\"presence\",\"user\":\"%s\",\"state\":\"%s\"",
                      user, state);
 
+    for (size_t i = 0; o != NULL && i < o->n_devices && n > 0 && (size_t)n < sizeof text; i++) {
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s%u", i == 0 ? ",\"devices\":[" : ",",
+                      (unsigned)o->devices[i]);
+    }
+    if (n > 0 && (size_t)n < sizeof text) {
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s}", o != NULL ? "]" : "");
+    }
     if (n > 0 && (size_t)n < sizeof text) {
         (void)ws_send(ws, WS_OP_TEXT, text, (size_t)n);
     }
@@ -194,7 +206,7 @@ void presence_unwatch(struct ws *ws)
     pthread_mutex_unlock(&lock);
 }
 
-void presence_watch(struct ws *ws, const struct presence_watch *list, int n)
+void presence_watch(struct ws *ws, const char *watcher, const struct presence_watch *list, int n)
 {
     struct watcher *w = calloc(1, sizeof *w);
     struct watch **made = calloc((size_t)n + 1, sizeof(struct watch *));
@@ -215,6 +227,7 @@ void presence_watch(struct ws *ws, const struct presence_watch *list, int n)
             goto out;
         }
         snprintf(made[i]->user, sizeof made[i]->user, "%s", list[i].user);
+        snprintf(made[i]->watcher, sizeof made[i]->watcher, "%s", watcher);
         made[i]->ws = ws;
         made[i]->has_cap = list[i].has_cap;
         if (list[i].has_cap) {
@@ -261,11 +274,11 @@ void presence_watch(struct ws *ws, const struct presence_watch *list, int n)
         if (o != NULL) {
             x->authorized = allowed(x, o->has_cap, o->cap_hash, o->visible);
             x->contact = matches(x, o->has_cap, o->cap_hash);
-            send_state(ws, x->user, x->authorized ? "online" : "unknown");
+            send_state(ws, x->user, x->authorized ? "online" : "unknown", x->authorized ? o : NULL);
         } else {
             x->authorized = stored[i];
             x->contact = stored_contact[i];
-            send_state(ws, x->user, x->authorized ? "offline" : "unknown");
+            send_state(ws, x->user, x->authorized ? "offline" : "unknown", NULL);
         }
         made[i] = NULL; /* linked: freed by unwatch */
     }
@@ -286,7 +299,8 @@ out:
 }
 
 /* Tells each watcher of o (or of user, going offline when o is NULL) its view, when it changed
- * or always. lock held. */
+ * or always (then only to those who see the real state: it is "online" with its devices). lock
+ * held. */
 static void tell_watchers(const char *user, const struct online *o, int always)
 {
     for (struct watch *x = by_user[hash_name(user)]; x != NULL; x = x->next_user) {
@@ -297,13 +311,30 @@ static void tell_watchers(const char *user, const struct online *o, int always)
             int now = allowed(x, o->has_cap, o->cap_hash, o->visible);
             x->contact = matches(x, o->has_cap, o->cap_hash);
             if (now != x->authorized || (always && now)) {
-                send_state(x->ws, user, now ? "online" : "unknown");
+                send_state(x->ws, user, now ? "online" : "unknown", now ? o : NULL);
             }
             x->authorized = now;
         } else if (x->authorized) {
-            send_state(x->ws, user, "offline");
+            send_state(x->ws, user, "offline", NULL);
         }
     }
+}
+
+/* Sets o's devices to devices[0..n); 1 when they changed. */
+static int set_devices(struct online *o, const uint32_t *devices, size_t n)
+{
+    int changed;
+
+    if (n > PRESENCE_DEVICES_MAX) {
+        n = PRESENCE_DEVICES_MAX;
+    }
+    changed = n != o->n_devices ||
+              (n > 0 && memcmp(o->devices, devices, n * sizeof devices[0]) != 0);
+    if (n > 0) {
+        memcpy(o->devices, devices, n * sizeof devices[0]);
+    }
+    o->n_devices = n;
+    return changed;
 }
 
 static void set_settings(struct online *o, const unsigned char *cap_hash, int visible)
@@ -318,40 +349,58 @@ static void set_settings(struct online *o, const unsigned char *cap_hash, int vi
     o->visible = visible != 0;
 }
 
-void presence_online(const char *user, const unsigned char *cap_hash, int visible)
+/* user's devices are devices[0..n) (n at least 1), with these settings when settings is set
+ * (else kept; none known for a new entry: nobody sees it). lock held. */
+static void online_locked(const char *user, int settings, const unsigned char *cap_hash,
+                          int visible, const uint32_t *devices, size_t n)
+{
+    struct online *o = find_online(user);
+
+    if (o != NULL) {
+        /* A replaced connection, or a device more or less: told only when the view changed, or
+         * to those who see it when the devices did. */
+        int changed = set_devices(o, devices, n);
+        if (settings) {
+            set_settings(o, cap_hash, visible);
+        }
+        tell_watchers(user, o, changed);
+    } else if ((o = calloc(1, sizeof *o)) != NULL) {
+        snprintf(o->user, sizeof o->user, "%s", user);
+        set_settings(o, settings ? cap_hash : NULL, settings ? visible : 0);
+        (void)set_devices(o, devices, n);
+        o->next = online_tab[hash_name(user)];
+        online_tab[hash_name(user)] = o;
+        tell_watchers(user, o, 1);
+    } else {
+        log_msg(LOG_ERROR, "presence: out of memory");
+    }
+}
+
+void presence_online(const char *user, const unsigned char *cap_hash, int visible,
+                     const uint32_t *devices, size_t n)
 {
     pthread_mutex_lock(&lock);
-    if (online_tab != NULL) {
-        struct online *o = find_online(user);
-        if (o != NULL) {
-            set_settings(o, cap_hash, visible); /* a replaced connection: no change announced */
-            tell_watchers(user, o, 0);
-        } else if ((o = calloc(1, sizeof *o)) != NULL) {
-            snprintf(o->user, sizeof o->user, "%s", user);
-            set_settings(o, cap_hash, visible);
-            o->next = online_tab[hash_name(user)];
-            online_tab[hash_name(user)] = o;
-            tell_watchers(user, o, 1);
-        } else {
-            log_msg(LOG_ERROR, "presence: out of memory");
-        }
+    if (online_tab != NULL && n > 0) {
+        online_locked(user, 1, cap_hash, visible, devices, n);
     }
     pthread_mutex_unlock(&lock);
 }
 
-void presence_offline(const char *user)
+void presence_devices(const char *user, const uint32_t *devices, size_t n)
 {
     pthread_mutex_lock(&lock);
-    if (online_tab != NULL) {
+    if (online_tab != NULL && n > 0) {
+        online_locked(user, 0, NULL, 0, devices, n);
+    } else if (online_tab != NULL) {
         for (struct online **p = &online_tab[hash_name(user)]; *p != NULL; p = &(*p)->next) {
             if (strcmp((*p)->user, user) == 0) {
                 struct online *o = *p;
                 *p = o->next;
                 free(o);
+                tell_watchers(user, NULL, 0);
                 break;
             }
         }
-        tell_watchers(user, NULL, 0);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -369,10 +418,10 @@ void presence_settings(const char *user, const unsigned char *cap_hash, int visi
     pthread_mutex_unlock(&lock);
 }
 
-void presence_identity_changed(const char *user)
+void presence_notice(const char *user, const char *type)
 {
-    char text[96];
-    int n = snprintf(text, sizeof text, "{\"type\":\"identity-changed\",\"user\":\"%s\"}", user);
+    char text[128];
+    int n = snprintf(text, sizeof text, "{\"type\":\"%s\",\"user\":\"%s\"}", type, user);
 
     if (n <= 0 || (size_t)n >= sizeof text) {
         return;
@@ -388,32 +437,25 @@ void presence_identity_changed(const char *user)
     pthread_mutex_unlock(&lock);
 }
 
-/* Whether the watch of connection ws on user presents user's current capability; lock held. */
-static int watch_is_contact(const struct ws *ws, const char *user)
+/* Whether a connection of watcher watches user with user's current capability; lock held. The
+ * watches of user are chained by user: a walk as long as its watchers. */
+static int watch_is_contact(const char *watcher, const char *user)
 {
-    for (const struct watcher *w = by_ws[hash_ptr(ws)]; w != NULL; w = w->next) {
-        if (w->ws != ws) {
-            continue;
+    for (const struct watch *x = by_user[hash_name(user)]; x != NULL; x = x->next_user) {
+        if (x->contact && strcmp(x->user, user) == 0 && strcmp(x->watcher, watcher) == 0) {
+            return 1;
         }
-        for (const struct watch *x = w->list; x != NULL; x = x->next_ws) {
-            if (x->contact && strcmp(x->user, user) == 0) {
-                return 1;
-            }
-        }
-        return 0;
     }
     return 0;
 }
 
-int presence_accepted(const struct ws *sender_ws, const char *sender, const char *recipient,
-                      const struct ws *recipient_ws)
+int presence_accepted(const char *sender, const char *recipient)
 {
     int yes = 0;
 
     pthread_mutex_lock(&lock);
-    if (by_ws != NULL) {
-        yes = watch_is_contact(sender_ws, recipient) ||
-              (recipient_ws != NULL && watch_is_contact(recipient_ws, sender));
+    if (by_user != NULL) {
+        yes = watch_is_contact(sender, recipient) || watch_is_contact(recipient, sender);
     }
     pthread_mutex_unlock(&lock);
     return yes;

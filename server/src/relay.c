@@ -209,9 +209,11 @@ static size_t scan_value(const char *p, size_t i, size_t n, int max_depth)
     }
 }
 
-size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
-                     struct relay_fields *f)
+size_t relay_rewrite(const char *data, size_t len, const char *from, unsigned long from_device,
+                     char *out, struct relay_fields *f)
 {
+    char device[24];
+    size_t device_len = 0;
     size_t i = skip_ws(data, 0, len);
     size_t o = 0;
     size_t from_len = strlen(from);
@@ -221,6 +223,12 @@ size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
     if (i >= len || data[i] != '{') {
         return 0;
     }
+    /* The sender's device in decimal, written backwards and then turned round. */
+    do {
+        device[device_len++] = (char)('0' + from_device % 10);
+        from_device /= 10;
+    } while (from_device > 0 && device_len < 10);
+    f->has_to_device = 0;
     out[o++] = '{';
     i = skip_ws(data, i + 1, len);
     if (i < len && data[i] == '}') {
@@ -262,9 +270,13 @@ size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
         if (value_end == 0) {
             return 0;
         }
-        if (klen == 4 && memcmp(k, "from", 4) == 0) {
-            /* dropped: the server sets "from" */
+        if ((klen == 4 && memcmp(k, "from", 4) == 0) ||
+            (klen == 10 && memcmp(k, "fromDevice", 10) == 0)) {
+            /* dropped: the server sets "from" and "fromDevice" */
         } else {
+            if (klen == 8 && memcmp(k, "toDevice", 8) == 0) {
+                f->has_to_device = 1;
+            }
             int is_type = klen == 4 && memcmp(k, "type", 4) == 0;
             int is_to = klen == 2 && memcmp(k, "to", 2) == 0;
             if (is_type || is_to) {
@@ -313,6 +325,12 @@ size_t relay_rewrite(const char *data, size_t len, const char *from, char *out,
         out[o++] = from[k];
     }
     out[o++] = '"';
+    for (const char *p = ",\"fromDevice\":"; *p != '\0'; p++) {
+        out[o++] = *p;
+    }
+    while (device_len > 0) {
+        out[o++] = device[--device_len];
+    }
     out[o++] = '}';
     return o;
 }

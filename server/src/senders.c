@@ -79,7 +79,7 @@ int limits_refusal_first(const struct client *c)
     return c->window_refused == 1;
 }
 
-int limits_accepted(struct client *c, const char *to, const struct ws *recipient_ws)
+int limits_accepted(struct client *c, const char *to)
 {
     unsigned gen = presence_generation();
 
@@ -89,7 +89,7 @@ int limits_accepted(struct client *c, const char *to, const struct ws *recipient
     if (c->accepted_valid && c->accepted_gen == gen && strcmp(c->accepted_to, to) == 0) {
         return 1;
     }
-    if (!presence_accepted(c->ws, c->user, to, recipient_ws)) {
+    if (!presence_accepted(c->user, to)) {
         return 0;
     }
     snprintf(c->accepted_to, sizeof c->accepted_to, "%s", to);
@@ -112,15 +112,14 @@ static int is_request_type(const char *type)
 }
 
 const char *limits_check_send(struct client *c, const char *to, const char *type,
-                              const struct ws *recipient_ws, const char **message,
-                              int *retry_after)
+                              const char **message, int *retry_after)
 {
     char key[RL_KEY_MAX + 1];
     double now = rl_now();
     int wait;
 
     *retry_after = 0;
-    if (limits_accepted(c, to, recipient_ws)) {
+    if (limits_accepted(c, to)) {
         return NULL;
     }
     if (type != NULL && !is_request_type(type)) {

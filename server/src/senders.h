@@ -12,7 +12,6 @@
 #define PARLEY_SERVER_SENDERS_H
 
 struct client;
-struct ws;
 
 /* Chat requests a stranger may send one recipient: a burst, then one every LIMITS_PAIR_EVERY s. */
 #define LIMITS_PAIR_BURST 10.0
@@ -37,17 +36,17 @@ int limits_admit(struct client *c, int control);
 /* 1 for the first refusal of the current second (the one the client is told of). */
 int limits_refusal_first(const struct client *c);
 
-/* 1 when c's user is an accepted contact of to (recipient_ws: to's connection, or NULL). */
-int limits_accepted(struct client *c, const char *to, const struct ws *recipient_ws);
+/* 1 when c's user is an accepted contact of to, or is to (a message to one's own devices). */
+int limits_accepted(struct client *c, const char *to);
 
 /*
- * Whether c may send to (recipient_ws: to's connection, or NULL) a message of type (NULL for a
- * mailed envelope): NULL when it may, else an error code with *message and *retry_after (seconds,
- * 0 when waiting does not help). "not_accepted": only chat requests go to someone who has not
- * accepted the sender; "too_many_requests": the chat requests allowed are spent for now.
+ * Whether c may send to a message of type (NULL for a mailed envelope): NULL when it may, else an
+ * error code with *message and *retry_after (seconds, 0 when waiting does not help).
+ * "not_accepted": only chat requests go to someone who has not accepted the sender;
+ * "too_many_requests": the chat requests allowed are spent for now. Per account on both sides:
+ * any device of either may have made them contacts.
  */
 const char *limits_check_send(struct client *c, const char *to, const char *type,
-                              const struct ws *recipient_ws, const char **message,
-                              int *retry_after);
+                              const char **message, int *retry_after);
 
 #endif

@@ -103,6 +103,21 @@ static void hold(struct client *c)
     c->refs++;
 }
 
+void client_hold(struct client *c)
+{
+    hold(c);
+}
+
+void client_registry_lock(void)
+{
+    pthread_mutex_lock(&reg_lock);
+}
+
+void client_registry_unlock(void)
+{
+    pthread_mutex_unlock(&reg_lock);
+}
+
 void client_release(struct client *c)
 {
     pthread_mutex_lock(&reg_lock);
@@ -113,18 +128,9 @@ void client_release(struct client *c)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static int send_to_user(const char *user, unsigned long long cid, const char *text, size_t len);
-
-void signaling_prekeys_low(const char *username)
-{
-    static const char text[] = "{\"type\":\"prekeys-low\"}";
-
-    (void)send_to_user(username, 0, text, sizeof text - 1);
-}
-
 void signaling_identity_changed(const char *username)
 {
-    presence_identity_changed(username);
+    presence_notice(username, "identity-changed");
 }
 
 static size_t user_bucket(const char *user)
@@ -137,47 +143,60 @@ static size_t user_bucket(const char *user)
     return h & user_mask;
 }
 
-/* The registered (current) connection of user, or NULL; reg_lock held. */
-static struct client *find_user(const char *user)
+struct client *client_chain(const char *user)
+{
+    return user_table != NULL ? user_table[user_bucket(user)] : NULL;
+}
+
+struct client *client_find_device(const char *user, uint32_t device)
 {
     if (user == NULL || user_table == NULL) {
         return NULL;
     }
     for (struct client *c = user_table[user_bucket(user)]; c != NULL; c = c->hnext) {
-        if (strcmp(c->user, user) == 0) {
+        if (c->device == device && strcmp(c->user, user) == 0) {
             return c;
         }
     }
     return NULL;
 }
 
-/* The open connection of user, held (client_release() it when done), or NULL. */
-struct client *client_hold_user(const char *user)
+size_t client_hold_user(const char *user, uint32_t device, int only_listed,
+                        struct client *out[CLIENT_USER_MAX])
 {
-    struct client *peer;
+    size_t n = 0;
 
     pthread_mutex_lock(&reg_lock);
-    peer = find_user(user);
-    if (peer != NULL && !peer->closing) {
-        hold(peer);
-    } else {
-        peer = NULL;
+    for (struct client *c = user_table != NULL ? user_table[user_bucket(user)] : NULL;
+         c != NULL && n < CLIENT_USER_MAX; c = c->hnext) {
+        if (!c->closing && (device == 0 || c->device == device) && (!only_listed || c->listed) &&
+            strcmp(c->user, user) == 0) {
+            hold(c);
+            out[n++] = c;
+        }
     }
     pthread_mutex_unlock(&reg_lock);
-    return peer;
+    return n;
 }
 
-/* mailbox.h mailbox_send_fn: text to user's current connection, when it is connection cid (or
- * cid is 0). */
+/* mailbox.h mailbox_send_fn: text to user's connection cid. */
 static int send_to_user(const char *user, unsigned long long cid, const char *text, size_t len)
 {
-    struct client *peer = client_hold_user(user);
+    struct client *peer = NULL;
     int rc = -1;
 
-    if (peer != NULL) {
-        if (cid == 0 || peer->cid == cid) {
-            rc = ws_send(peer->ws, WS_OP_TEXT, text, len);
+    pthread_mutex_lock(&reg_lock);
+    for (struct client *c = user_table != NULL ? user_table[user_bucket(user)] : NULL; c != NULL;
+         c = c->hnext) {
+        if (c->cid == cid && !c->closing) {
+            peer = c;
+            hold(peer);
+            break;
         }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (peer != NULL) {
+        rc = ws_send(peer->ws, WS_OP_TEXT, text, len);
         client_release(peer);
     }
     return rc;
@@ -208,14 +227,16 @@ static void set_registered(struct client *c, int registered)
     c->registered = registered;
 }
 
-/* Closes (with code and reason) every connection matching: user's, or all when user is NULL. */
-static void close_matching(const char *user, int code, const char *reason)
+void client_close_matching(const char *user, uint32_t device, int code, const char *reason,
+                           const char *error)
 {
     for (;;) {
         struct client *target = NULL;
         pthread_mutex_lock(&reg_lock);
         for (struct client *c = clients; c != NULL; c = c->next) {
-            if (!c->closing && (user == NULL || (c->authed && strcmp(c->user, user) == 0))) {
+            if (!c->closing &&
+                (user == NULL || (c->authed && (device == 0 || c->device == device) &&
+                                  strcmp(c->user, user) == 0))) {
                 target = c;
                 target->closing = 1;
                 hold(target);
@@ -226,20 +247,23 @@ static void close_matching(const char *user, int code, const char *reason)
         if (target == NULL) {
             return;
         }
+        if (error != NULL) {
+            client_send_error(target->ws, error, reason, NULL);
+        }
         ws_close(target->ws, code, reason);
         client_release(target);
     }
 }
 
-void signaling_revoked(const char *username)
+void signaling_revoked(const char *username, uint32_t device)
 {
-    close_matching(username, WS_CLOSE_UNAUTHORIZED, "session revoked");
+    client_close_matching(username, device, WS_CLOSE_UNAUTHORIZED, "session revoked", NULL);
 }
 
 void signaling_close_all(void)
 {
     atomic_store(&shutting_down, 1);
-    close_matching(NULL, WS_CLOSE_GOING_AWAY, "server shutting down");
+    client_close_matching(NULL, 0, WS_CLOSE_GOING_AWAY, "server shutting down", NULL);
 }
 
 /* ---- Connection life cycle ------------------------------------------------------------------- */
@@ -400,6 +424,9 @@ static void client_gone(struct ws *ws, void *user)
     was_registered = c->registered;
     set_registered(c, 0);
     c->closing = 1;
+    if (was_registered && c->listed) {
+        client_publish_devices(c->user, 0, NULL, 0); /* one device fewer, or offline */
+    }
     while (c->refs > 0) {
         pthread_cond_wait(&refs_zero, &reg_lock);
     }
@@ -418,10 +445,8 @@ static void client_gone(struct ws *ws, void *user)
     }
     presence_unwatch(c->ws);
     if (c->authed) {
-        mailbox_offline(c->user, c->cid);
-    }
-    if (was_registered) {
-        presence_offline(c->user);
+        mailbox_offline(c->user, c->device, c->cid);
+        (void)store_device_seen(c->user_id, c->device, (long long)time(NULL));
     }
     free(c);
 }
@@ -451,11 +476,20 @@ int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref)
     enum auth_result result;
     struct client *old;
     cJSON *ready;
+    unsigned char cap_hash[PRESENCE_HASH_BYTES];
+    int has_cap = 0;
+    int visible = 0;
 
     if (cJSON_IsString(t)) {
         token = t->valuestring;
     }
     result = accounts_verify_token(token, &acc);
+    if (result == AUTH_REMOVED) {
+        log_msg(LOG_INFO, "ws: authentication of a removed device from %s", c->addr);
+        client_send_error(c->ws, "device_removed", "this device was removed from the account",
+                          ref);
+        return client_close_with(c, WS_CLOSE_DEVICE_REMOVED, "device removed");
+    }
     if (result != AUTH_OK) {
         const char *code = result == AUTH_MISSING   ? "missing_token"
                            : result == AUTH_EXPIRED ? "token_expired"
@@ -465,45 +499,52 @@ int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref)
         client_send_error(c->ws, code, "authentication failed", ref);
         return client_close_with(c, WS_CLOSE_UNAUTHORIZED, "authentication failed");
     }
+    /* Read before the lock: the presence settings (shown to nobody until they can be read). */
+    if (acc.listed && store_presence_get(acc.username, cap_hash, &has_cap, &visible) != 1) {
+        has_cap = 0;
+    }
+    (void)store_device_seen(acc.id, acc.device, (long long)time(NULL));
     pthread_mutex_lock(&reg_lock);
     if (c->closing) {
         pthread_mutex_unlock(&reg_lock);
         return 1; /* closed meanwhile (e.g. the deadline passed): wait for the close frame */
     }
-    old = find_user(acc.username);
+    old = client_find_device(acc.username, acc.device);
     if (old != NULL) {
         set_registered(old, 0);
         old->closing = 1;
         hold(old);
     }
     memcpy(c->user, acc.username, sizeof c->user);
+    c->user_id = acc.id;
+    c->device = acc.device;
+    c->listed = acc.listed;
     c->authed = 1;
     set_registered(c, 1);
+    if (c->listed) {
+        client_publish_devices(c->user, 1, has_cap ? cap_hash : NULL, visible);
+    }
     pthread_mutex_unlock(&reg_lock);
     if (c->guarded) {
         guard_ws_authed(c->addr);
     }
     if (old != NULL) {
-        log_msg(LOG_INFO, "ws: %s replaced an older connection", acc.username);
+        log_msg(LOG_INFO, "ws: %s (device %u) replaced an older connection", acc.username,
+                (unsigned)acc.device);
         ws_close(old->ws, WS_CLOSE_REPLACED, "replaced by a newer connection");
         client_release(old);
     }
-    log_msg(LOG_INFO, "ws: authenticated %s (%s)", c->user, c->addr);
+    log_msg(LOG_INFO, "ws: authenticated %s (device %u%s) (%s)", c->user, (unsigned)c->device,
+            c->listed ? "" : ", not listed", c->addr);
     ready = cJSON_CreateObject();
     if (ready != NULL) {
         cJSON_AddStringToObject(ready, "type", "ready");
         cJSON_AddStringToObject(ready, "user", c->user);
+        cJSON_AddNumberToObject(ready, "device", (double)c->device);
         client_write_object(c->ws, ready);
     }
-    mailbox_online(c->user, c->cid);
-    {
-        unsigned char cap_hash[PRESENCE_HASH_BYTES];
-        int has_cap = 0;
-        int visible = 0;
-        if (store_presence_get(c->user, cap_hash, &has_cap, &visible) != 1) {
-            has_cap = 0; /* shown to nobody until the settings can be read */
-        }
-        presence_online(c->user, has_cap ? cap_hash : NULL, visible);
+    if (c->listed) {
+        mailbox_online(c->user, c->device, c->cid);
     }
     return 1;
 }

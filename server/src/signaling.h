@@ -1,8 +1,9 @@
 /*
  * WebSocket signaling at GET /ws. The page authenticates with its first message
- * {"type":"auth","token":...}; afterwards messages {type, to, ...} are relayed to the
- * recipient's connection with "from" set by the server, presence is published to subscribers,
- * and identity changes are announced. One connection per user: a newer one replaces the older
+ * {"type":"auth","token":...} as a user's device; afterwards messages {type, to[, toDevice], ...}
+ * are relayed to the recipient's connections (one device's, or every listed device's) with
+ * "from" and "fromDevice" set by the server, presence is published to subscribers, and identity
+ * and device changes are announced. One connection per device: a newer one replaces the older
  * (closed with 4409). Message shapes, limits and close codes are in docs/API.md.
  */
 #ifndef PARLEY_SERVER_SIGNALING_H
@@ -10,6 +11,7 @@
 
 #include <civetweb.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* server/civetweb/detach.inc, appended to Civetweb by scripts/deps.sh. */
 int mg_parley_detach(struct mg_connection *conn, int *fd, void **ssl, char *pending,
@@ -36,6 +38,7 @@ const char *mg_parley_remote_addr(const struct mg_connection *conn);
 #define WS_CLOSE_TOO_BIG 1009
 #define WS_CLOSE_TRY_LATER 1013
 #define WS_CLOSE_UNAUTHORIZED 4401
+#define WS_CLOSE_DEVICE_REMOVED 4403
 #define WS_CLOSE_REPLACED 4409
 
 /* 1 when type may be relayed: ^[a-z][a-z0-9-]{0,31}$ and not reserved by the server. */
@@ -56,14 +59,27 @@ void signaling_register(struct mg_context *ctx);
 /* Closes what is still open, stops the event loops and the watchdog (call after mg_stop). */
 void signaling_shutdown(void);
 
-/* Closes username's connection with 4401 "session revoked" (after a logout or password change). */
-void signaling_revoked(const char *username);
+/* Closes the connection of username's device with 4401 "session revoked" (after a logout), or
+ * every connection of username when device is 0 (after a password change). */
+void signaling_revoked(const char *username, uint32_t device);
+
+/* ids[0..n) of username were removed: their connections are sent an error device_removed and
+ * closed with 4403. */
+void signaling_devices_removed(const char *username, const uint32_t *ids, size_t n);
+
+/* username's device list changed (uploaded by device by, 0 for none): its connections learn
+ * which are listed, presence shows the listed ones, and the subscribers of username's presence
+ * and its other devices are sent {"type":"devices-changed","user":username}. */
+void signaling_devices_changed(const char *username, uint32_t by);
+
+/* 1 when username's device has a connection. */
+int signaling_device_connected(const char *username, uint32_t device);
 
 /* Closes every connection with 1001 "server shutting down" (call before mg_stop). */
 void signaling_close_all(void);
 
-/* Tells username's connection, if any, that its one-time prekeys are running low. */
-void signaling_prekeys_low(const char *username);
+/* Tells the connection of username's device, if any, that its one-time prekeys are running low. */
+void signaling_prekeys_low(const char *username, uint32_t device);
 
 /* Tells the subscribers of username's presence that its identity key changed. */
 void signaling_identity_changed(const char *username);

@@ -37,9 +37,32 @@ int sqlite_step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int sqlite_transaction(sqlite3 *db, int (*body)(sqlite3 *db, void *arg), void *arg,
+                       const char *what)
+{
+    int result;
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        log_msg(LOG_ERROR, "store: %s failed: %s", what, sqlite3_errmsg(db));
+        return STORE_ERROR;
+    }
+    result = body(db, arg);
+    if (result == STORE_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        result = STORE_ERROR;
+    }
+    if (result == STORE_ERROR) {
+        log_msg(LOG_ERROR, "store: %s failed: %s", what, sqlite3_errmsg(db));
+    }
+    if (result != STORE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return result;
+}
+
 void store_close(void)
 {
     store_sqlite_accounts_close();
+    store_sqlite_devices_close();
     store_sqlite_keys_close();
     store_sqlite_mail_close();
 }

@@ -5,6 +5,7 @@
  *
  *   store_sqlite.c           this header's helpers and store_close
  *   store_sqlite_accounts.c  users: accounts, token generations, presence settings
+ *   store_sqlite_devices.c   devices: registration, tokens, lists, removal
  *   store_sqlite_keys.c      the key directory
  *   store_sqlite_mail.c      the mailbox
  */
@@ -13,6 +14,7 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A statement kept prepared: its SQL, and the statement once prepared (NULL before). */
 struct sqlite_stmt {
@@ -30,8 +32,32 @@ void sqlite_stmt_drop(struct sqlite_stmt *stmts, size_t n);
 /* Runs a statement that returns no row to its end and resets it. 0 or -1. */
 int sqlite_step_done(sqlite3_stmt *st);
 
+/*
+ * Runs body(db, arg) inside BEGIN IMMEDIATE; commits when it returns STORE_OK, rolls back
+ * otherwise. Returns body's result, or STORE_ERROR when the transaction could not begin or
+ * commit (what names the work in the log line of a failure).
+ */
+int sqlite_transaction(sqlite3 *db, int (*body)(sqlite3 *db, void *arg), void *arg,
+                       const char *what);
+
+/* Removes device of user_id for good within the caller's transaction: flagged removed (no longer
+ * listed), its keys and mail deleted. 0 or -1. */
+int sqlite_device_remove(sqlite3 *db, long long user_id, uint32_t device);
+
+/* Forgets device of user_id within the caller's transaction: its row, keys and mail deleted
+ * (its id may be registered again). 0 or -1. */
+int sqlite_device_forget(sqlite3 *db, long long user_id, uint32_t device);
+
+/* Registers device of user_id at now within the caller's transaction: listed when listed is
+ * non-zero; its token generation is now (larger than any a forgotten device of the same id had:
+ * a device is forgotten a day after its registration, and fewer logouts than seconds fit in a
+ * day, the account's log-ins being throttled). 0 with *token_gen, -1 (a constraint too). */
+int sqlite_device_insert(sqlite3 *db, long long user_id, uint32_t device, int listed,
+                         long long now, long long *token_gen);
+
 /* Each file's store_close part: drops its prepared statements. */
 void store_sqlite_accounts_close(void);
+void store_sqlite_devices_close(void);
 void store_sqlite_keys_close(void);
 void store_sqlite_mail_close(void);
 

@@ -101,34 +101,56 @@ int store_user_lookalike(const char *skeleton)
     return found;
 }
 
-int store_user_create(const char *username, const char *skeleton, const char *pwhash)
+struct create_args {
+    const char *username;
+    const char *skeleton;
+    const char *pwhash;
+    uint32_t device;
+    long long now;
+    long long device_gen; /* out */
+};
+
+static int create_locked(sqlite3 *db, void *arg)
 {
-    sqlite3 *db = db_lock();
+    struct create_args *a = arg;
     sqlite3_stmt *st = stmt(db, ST_USER_INSERT);
     int rc = SQLITE_ERROR;
-    int result;
+    int taken;
 
-    if (st != NULL && sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_text(st, 2, skeleton, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_text(st, 3, pwhash, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 4, db_now()) == SQLITE_OK) {
+    if (st != NULL && sqlite3_bind_text(st, 1, a->username, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, a->skeleton, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_text(st, 3, a->pwhash, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 4, a->now) == SQLITE_OK) {
         rc = sqlite3_step(st);
-    }
-    if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT) {
-        log_msg(LOG_ERROR, "store: storing an account failed: %s", sqlite3_errmsg(db));
     }
     if (st != NULL) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st); /* keeps no pointer to the caller's hash */
     }
-    if (rc == SQLITE_CONSTRAINT) {
-        /* The username or the skeleton is UNIQUE: which one, asked under the same lock. */
-        int taken = row_exists(db, ST_USER_GET, username);
-        result = taken == 1 ? STORE_TAKEN : taken == 0 ? STORE_LOOKALIKE : STORE_ERROR;
-    } else {
-        result = rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+    if (rc == SQLITE_DONE) {
+        /* The first device: listed when it is device 1 (a new account has no list). */
+        return sqlite_device_insert(db, sqlite3_last_insert_rowid(db), a->device, a->device == 1,
+                                    a->now, &a->device_gen) == 0
+                   ? STORE_OK
+                   : STORE_ERROR;
     }
+    if (rc != SQLITE_CONSTRAINT) {
+        return STORE_ERROR;
+    }
+    /* The username or the skeleton is UNIQUE: which one, asked in the same transaction. */
+    taken = row_exists(db, ST_USER_GET, a->username);
+    return taken == 1 ? STORE_TAKEN : taken == 0 ? STORE_LOOKALIKE : STORE_ERROR;
+}
+
+int store_user_create(const char *username, const char *skeleton, const char *pwhash,
+                      uint32_t device, long long now, long long *device_gen)
+{
+    struct create_args a = {username, skeleton, pwhash, device, now, 0};
+    sqlite3 *db = db_lock();
+    int result = sqlite_transaction(db, create_locked, &a, "storing an account");
+
     db_unlock();
+    *device_gen = a.device_gen;
     return result;
 }
 

@@ -1,4 +1,5 @@
-/* The mailbox (store.h) on SQLite: sealed envelopes and each recipient's usage, kept in step. */
+/* The mailbox (store.h) on SQLite: sealed envelopes and each recipient device's usage, kept in
+ * step. */
 #include "store.h"
 #include "store_sqlite.h"
 
@@ -20,29 +21,34 @@ enum stmt_id {
 };
 
 static struct sqlite_stmt stmts[ST_COUNT] = {
-    [ST_USAGE] = {"SELECT count, bytes FROM mailbox_usage WHERE recipient_id = ?", NULL},
-    [ST_INSERT] = {"INSERT INTO mailbox (recipient_id, expires_at, envelope) VALUES (?, ?, ?)",
+    [ST_USAGE] = {"SELECT count, bytes FROM mailbox_usage WHERE recipient_id = ? AND "
+                  "recipient_device = ?",
+                  NULL},
+    [ST_INSERT] = {"INSERT INTO mailbox (recipient_id, recipient_device, expires_at, envelope) "
+                   "VALUES (?, ?, ?, ?)",
                    NULL},
-    [ST_USAGE_ADD] = {"INSERT INTO mailbox_usage (recipient_id, count, bytes) VALUES (?, 1, ?) "
-                      "ON CONFLICT (recipient_id) DO UPDATE SET count = count + 1, "
-                      "bytes = bytes + excluded.bytes",
+    [ST_USAGE_ADD] = {"INSERT INTO mailbox_usage (recipient_id, recipient_device, count, bytes) "
+                      "VALUES (?, ?, 1, ?) ON CONFLICT (recipient_id, recipient_device) DO UPDATE "
+                      "SET count = count + 1, bytes = bytes + excluded.bytes",
                       NULL},
-    [ST_DELETE] = {"DELETE FROM mailbox WHERE id = ? AND recipient_id = ? "
-                   "RETURNING length(envelope)",
+    [ST_DELETE] = {"DELETE FROM mailbox WHERE id = ? AND recipient_id = ? AND "
+                   "recipient_device = ? RETURNING length(envelope)",
                    NULL},
     [ST_USAGE_SUB] = {"UPDATE mailbox_usage SET count = count - 1, bytes = bytes - ? "
-                      "WHERE recipient_id = ?",
+                      "WHERE recipient_id = ? AND recipient_device = ?",
                       NULL},
-    [ST_FETCH] = {"SELECT id, envelope FROM mailbox WHERE recipient_id = ? AND id > ? "
-                  "AND expires_at > ? ORDER BY id LIMIT ?",
+    [ST_FETCH] = {"SELECT id, envelope FROM mailbox WHERE recipient_id = ? AND "
+                  "recipient_device = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?",
                   NULL},
-    [ST_EXPIRED_USERS] = {"SELECT DISTINCT recipient_id FROM mailbox WHERE expires_at <= ?", NULL},
+    [ST_EXPIRED_USERS] = {"SELECT DISTINCT recipient_id, recipient_device FROM mailbox "
+                          "WHERE expires_at <= ?",
+                          NULL},
     [ST_SWEEP] = {"DELETE FROM mailbox WHERE expires_at <= ?", NULL},
     [ST_USAGE_RECOUNT] =
         {"UPDATE mailbox_usage SET count = (SELECT count(*) FROM mailbox m WHERE "
-         "m.recipient_id = mailbox_usage.recipient_id), bytes = (SELECT coalesce(sum(length("
-         "m.envelope)), 0) FROM mailbox m WHERE m.recipient_id = mailbox_usage.recipient_id) "
-         "WHERE recipient_id = ?",
+         "m.recipient_id = ?1 AND m.recipient_device = ?2), bytes = (SELECT coalesce(sum(length("
+         "m.envelope)), 0) FROM mailbox m WHERE m.recipient_id = ?1 AND m.recipient_device = ?2) "
+         "WHERE recipient_id = ?1 AND recipient_device = ?2",
          NULL},
 };
 
@@ -56,12 +62,14 @@ void store_sqlite_mail_close(void)
     sqlite_stmt_drop(stmts, ST_COUNT);
 }
 
-static int usage_locked(sqlite3 *db, long long recipient_id, long long *count, long long *bytes)
+static int usage_locked(sqlite3 *db, long long recipient_id, uint32_t device, long long *count,
+                        long long *bytes)
 {
     sqlite3_stmt *st = stmt(db, ST_USAGE);
     int rc;
 
-    if (st == NULL || sqlite3_bind_int64(st, 1, recipient_id) != SQLITE_OK) {
+    if (st == NULL || sqlite3_bind_int64(st, 1, recipient_id) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)device) != SQLITE_OK) {
         return -1;
     }
     rc = sqlite3_step(st);
@@ -76,10 +84,10 @@ static int usage_locked(sqlite3 *db, long long recipient_id, long long *count, l
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_mail_usage(long long recipient_id, long long *count, long long *bytes)
+int store_mail_usage(long long recipient_id, uint32_t device, long long *count, long long *bytes)
 {
     sqlite3 *db = db_lock();
-    int rc = usage_locked(db, recipient_id, count, bytes);
+    int rc = usage_locked(db, recipient_id, device, count, bytes);
 
     db_unlock();
     return rc;
@@ -92,7 +100,7 @@ static int put_one(sqlite3 *db, struct store_put *p, const struct store_quota *q
     long long bytes;
     sqlite3_stmt *st;
 
-    if (usage_locked(db, p->recipient_id, &count, &bytes) != 0) {
+    if (usage_locked(db, p->recipient_id, p->recipient_device, &count, &bytes) != 0) {
         return STORE_ERROR;
     }
     if (count + 1 > quota->max_count || bytes + (long long)p->len > quota->max_bytes) {
@@ -100,15 +108,17 @@ static int put_one(sqlite3 *db, struct store_put *p, const struct store_quota *q
     }
     st = stmt(db, ST_INSERT);
     if (st == NULL || sqlite3_bind_int64(st, 1, p->recipient_id) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, p->expires_at) != SQLITE_OK ||
-        sqlite3_bind_blob(st, 3, p->envelope, (int)p->len, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)p->recipient_device) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, p->expires_at) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 4, p->envelope, (int)p->len, SQLITE_STATIC) != SQLITE_OK ||
         sqlite_step_done(st) != 0) {
         return STORE_ERROR;
     }
     p->id = sqlite3_last_insert_rowid(db);
     st = stmt(db, ST_USAGE_ADD);
     if (st == NULL || sqlite3_bind_int64(st, 1, p->recipient_id) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, (long long)p->len) != SQLITE_OK || sqlite_step_done(st) != 0) {
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)p->recipient_device) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, (long long)p->len) != SQLITE_OK || sqlite_step_done(st) != 0) {
         return STORE_ERROR;
     }
     return STORE_OK;
@@ -149,7 +159,8 @@ int store_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted
         int rc;
 
         if (st == NULL || sqlite3_bind_int64(st, 1, acks[i].id) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 2, acks[i].recipient_id) != SQLITE_OK) {
+            sqlite3_bind_int64(st, 2, acks[i].recipient_id) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)acks[i].recipient_device) != SQLITE_OK) {
             failed = 1;
             break;
         }
@@ -168,6 +179,7 @@ int store_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted
         st = stmt(db, ST_USAGE_SUB);
         if (st == NULL || sqlite3_bind_int64(st, 1, len) != SQLITE_OK ||
             sqlite3_bind_int64(st, 2, acks[i].recipient_id) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)acks[i].recipient_device) != SQLITE_OK ||
             sqlite_step_done(st) != 0) {
             failed = 1;
         }
@@ -186,8 +198,8 @@ int store_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted
     return failed ? STORE_ERROR : STORE_OK;
 }
 
-int store_mail_fetch(long long recipient_id, long long after_id, long long now, size_t max_count,
-                     size_t max_bytes, store_mail_fn fn, void *arg)
+int store_mail_fetch(long long recipient_id, uint32_t device, long long after_id, long long now,
+                     size_t max_count, size_t max_bytes, store_mail_fn fn, void *arg)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt(db, ST_FETCH);
@@ -195,9 +207,10 @@ int store_mail_fetch(long long recipient_id, long long after_id, long long now, 
     int rc = SQLITE_ERROR;
 
     if (st != NULL && sqlite3_bind_int64(st, 1, recipient_id) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 2, after_id) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 3, now) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 4, (long long)max_count) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)device) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 3, after_id) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 4, now) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 5, (long long)max_count) == SQLITE_OK) {
         size_t bytes = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             const unsigned char *env = sqlite3_column_blob(st, 1);
@@ -230,6 +243,7 @@ long long store_mail_sweep(long long now)
     sqlite3 *db = db_lock();
     long long swept = -1;
     long long users[256];
+    uint32_t devices[256];
     size_t n_users = 0;
     int more = 1;
     sqlite3_stmt *st;
@@ -243,7 +257,8 @@ long long store_mail_sweep(long long now)
         goto fail;
     }
     while (n_users < sizeof users / sizeof users[0] && sqlite3_step(st) == SQLITE_ROW) {
-        users[n_users++] = sqlite3_column_int64(st, 0);
+        users[n_users] = sqlite3_column_int64(st, 0);
+        devices[n_users++] = (uint32_t)sqlite3_column_int64(st, 1);
     }
     more = n_users == sizeof users / sizeof users[0];
     sqlite3_reset(st);
@@ -255,15 +270,18 @@ long long store_mail_sweep(long long now)
     if (more) {
         /* More recipients than the list holds: recount every one. */
         if (db_exec(db, "UPDATE mailbox_usage SET count = (SELECT count(*) FROM mailbox m WHERE "
-                        "m.recipient_id = mailbox_usage.recipient_id), bytes = (SELECT "
+                        "m.recipient_id = mailbox_usage.recipient_id AND m.recipient_device = "
+                        "mailbox_usage.recipient_device), bytes = (SELECT "
                         "coalesce(sum(length(m.envelope)), 0) FROM mailbox m WHERE "
-                        "m.recipient_id = mailbox_usage.recipient_id)") != SQLITE_OK) {
+                        "m.recipient_id = mailbox_usage.recipient_id AND m.recipient_device = "
+                        "mailbox_usage.recipient_device)") != SQLITE_OK) {
             goto fail;
         }
     } else {
         for (size_t i = 0; i < n_users; i++) {
             st = stmt(db, ST_USAGE_RECOUNT);
             if (st == NULL || sqlite3_bind_int64(st, 1, users[i]) != SQLITE_OK ||
+                sqlite3_bind_int64(st, 2, (sqlite3_int64)devices[i]) != SQLITE_OK ||
                 sqlite_step_done(st) != 0) {
                 goto fail;
             }

@@ -679,11 +679,11 @@ test('at rest on the server, after all of the above: mailbox rows name nobody an
   const rows = [...waiting, ...mailboxRows(server.dataDir)];
   assert.ok(waiting.length >= 10, `rows were looked at while they waited (${waiting.length})`);
   assert.ok(writers.size >= 4, `writers: ${[...writers].join(', ')}`);
-  // A row is a recipient, an expiry rounded up to the hour and an envelope: no sender column,
-  // and nothing in the envelope's bytes names the sender or says what it holds.
+  // A row is a recipient (and its device), an expiry rounded up to the hour and an envelope: no
+  // sender column, and nothing in the envelope's bytes names the sender or says what it holds.
   const columns = execFileSync('sqlite3', ['-readonly', join(server.dataDir, 'parley.db'), 'SELECT name FROM pragma_table_info(\'mailbox\') ORDER BY cid'], { encoding: 'utf8' })
     .split('\n').filter(Boolean);
-  assert.deepEqual(columns, ['id', 'recipient_id', 'expires_at', 'envelope']);
+  assert.deepEqual(columns, ['id', 'recipient_id', 'expires_at', 'envelope', 'recipient_device']);
   for (const r of rows) {
     assert.equal(r.expiresAt % 3600, 0, `an expiry to the second: ${r.expiresAt}`);
     for (const name of writers) assert.equal(r.hex.includes(hex(name)), false, `${name} in an envelope for ${r.recipient}`);

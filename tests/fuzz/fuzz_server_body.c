@@ -13,11 +13,25 @@
  * messages, and a browser fails a connection on a text frame that is not UTF-8); a folded name
  * folds to itself; a skeleton is at most NAMES_SKELETON_MAX, uses only its own alphabet and is
  * its own skeleton.
+ *
+ * Devices (server/src/devlist.c), each compared with a reference written here from docs/API.md
+ * and docs/PROTOCOL.md 14.1:
+ *   - the body of PUT /api/devices (devlist_body): a list string that decodes, re-encodes to
+ *     itself (canonical base64url) and fits 622 bytes;
+ *   - device ids in bodies and messages (devlist_field: "device", "toDevice") and in a query
+ *     string (devlist_query, the input as GET /api/keys/NAME?QUERY);
+ *   - the signed list (devlist_open, the crypto core's parser), on the input's bytes and on the
+ *     list of a body: the list part signed here with a fixed identity opens exactly when the
+ *     reference parser accepts it, with the same generation and ids; under another identity key
+ *     it is refused, as malformed or as a bad signature for the same lists.
  */
 #include "fuzz_server.h"
+#include "b64.h"
+#include "devlist.h"
 #include "json.h"
 #include "names.h"
 
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +161,184 @@ static int ref_username(const char *s)
     return strcmp(s, "me") != 0;
 }
 
+/* A device id in JSON: a number without a fraction, 1..2^31-1. */
+static int ref_device(const cJSON *item, uint32_t *out)
+{
+    double v;
+
+    if (!cJSON_IsNumber(item)) {
+        return -1;
+    }
+    v = item->valuedouble;
+    if (v < 1.0 || v > 2147483647.0 || (double)(long long)v != v) {
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* The "device" parameter of a query: 0 found (plain digits, no leading zero, 1..2^31-1), 1
+ * absent, -1 malformed or repeated. */
+static int ref_query(const char *q, uint32_t *out)
+{
+    int found = 0;
+
+    while (*q != '\0') {
+        size_t len = strcspn(q, "&");
+        if (len >= 6 && strncmp(q, "device", 6) == 0 && (len == 6 || q[6] == '=')) {
+            unsigned long long v = 0;
+            if (found || len <= 7 || len > 17 || q[7] == '0') {
+                return -1;
+            }
+            for (size_t i = 7; i < len; i++) {
+                if (q[i] < '0' || q[i] > '9') {
+                    return -1;
+                }
+                v = v * 10 + (unsigned long long)(q[i] - '0');
+            }
+            if (v > 2147483647ULL) {
+                return -1;
+            }
+            *out = (uint32_t)v;
+            found = 1;
+        }
+        q += len;
+        if (*q == '&') {
+            q++;
+        }
+    }
+    return found ? 0 : 1;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* An unsigned list of docs/PROTOCOL.md 14.1 (at most 558 bytes): 1 with its generation and ids. */
+static int ref_list(const unsigned char *in, size_t len, uint32_t *gen, uint32_t ids[8], size_t *n)
+{
+    size_t pos = 6;
+    uint32_t prev = 0;
+
+    if (len < 6 || len > 558 || in[0] != 1 || be32(in + 1) == 0 || in[5] == 0 || in[5] > 8) {
+        return 0;
+    }
+    *n = in[5];
+    for (size_t i = 0; i < *n; i++) {
+        uint32_t id;
+        if (len - pos < 5) {
+            return 0;
+        }
+        id = be32(in + pos);
+        if (id <= prev || id > 0x7fffffffu || in[pos + 4] > 64 || len - pos - 5 < in[pos + 4]) {
+            return 0;
+        }
+        ids[i] = prev = id;
+        pos += 5 + in[pos + 4];
+    }
+    *gen = be32(in + 1);
+    return pos == len;
+}
+
+/* The identities lists are signed with here, and a key that signs none of them. */
+static unsigned char list_pk[crypto_sign_PUBLICKEYBYTES];
+static unsigned char list_sk[crypto_sign_SECRETKEYBYTES];
+static unsigned char other_pk[crypto_sign_PUBLICKEYBYTES];
+
 /* ---- Checks --------------------------------------------------------------------------------- */
+
+/* list[0..len) as a signed list as it is, and its list part signed here. */
+static void check_list(const unsigned char *list, size_t len)
+{
+    static const char label[] = "parley-devices-v1";
+    unsigned char msg[sizeof label - 1 + 32 + 622];
+    unsigned char signed_list[622];
+    struct devlist got;
+    uint32_t gen = 0;
+    uint32_t ids[8];
+    size_t n = 0;
+    size_t part;
+    int good;
+    enum devlist_result rc;
+
+    /* As it is: accepted only when the part before the last 64 bytes is a list and those are its
+     * signature by list_pk (which random bytes are not). */
+    rc = devlist_open(list_pk, list, len, &got);
+    good = len >= 70 && len <= 622 && list[0] == 1 && ref_list(list, len - 64, &gen, ids, &n);
+    CHECK(rc != DEVLIST_OK || good);
+    if (rc != DEVLIST_OK) {
+        CHECK(got.n == 0);
+    }
+    CHECK(rc != DEVLIST_BAD_SIGNATURE || good);
+    /* Its first bytes (up to 558) signed here. */
+    part = len < 558 ? len : 558;
+    if (part == 0) {
+        return;
+    }
+    memcpy(msg, label, sizeof label - 1);
+    memcpy(msg + sizeof label - 1, list_pk, 32);
+    memcpy(msg + sizeof label - 1 + 32, list, part);
+    memcpy(signed_list, list, part);
+    crypto_sign_detached(signed_list + part, NULL, msg, sizeof label - 1 + 32 + part, list_sk);
+    good = ref_list(list, part, &gen, ids, &n);
+    rc = devlist_open(list_pk, signed_list, part + 64, &got);
+    CHECK((rc == DEVLIST_OK) == good);
+    if (good) {
+        CHECK(got.generation == gen && got.n == n && memcmp(got.ids, ids, n * sizeof ids[0]) == 0);
+    } else {
+        CHECK(rc == DEVLIST_MALFORMED);
+    }
+    rc = devlist_open(other_pk, signed_list, part + 64, &got);
+    CHECK(rc == (good ? DEVLIST_BAD_SIGNATURE : DEVLIST_MALFORMED));
+}
+
+/* The device fields of a body, and its list. */
+static void check_devices_body(const cJSON *root)
+{
+    static const char *const fields[] = {"device", "toDevice"};
+    unsigned char list[DEVLIST_BYTES_MAX];
+    size_t len = 99;
+    const cJSON *item;
+
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        uint32_t got = 0;
+        uint32_t want = 0;
+        item = cJSON_GetObjectItemCaseSensitive(root, fields[i]);
+        if (item == NULL) {
+            CHECK(devlist_field(root, fields[i], 5, &got) == 0 && got == 5);
+            continue;
+        }
+        CHECK(devlist_field(root, fields[i], 5, &got) == ref_device(item, &want));
+        CHECK(ref_device(item, &want) != 0 || got == want);
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "list");
+    if (devlist_body(root, list, &len) == 0) {
+        char again[B64_LEN(DEVLIST_BYTES_MAX) + 1];
+        CHECK(cJSON_IsString(item) && len >= 1 && len <= DEVLIST_BYTES_MAX);
+        CHECK(b64_encode(again, sizeof again, list, len) == 0 &&
+              strcmp(again, item->valuestring) == 0);
+        check_list(list, len);
+    } else {
+        CHECK(len == 0);
+    }
+}
+
+/* The input as the query string of GET /api/keys/NAME?QUERY (a C string: up to a NUL). */
+static void check_query(const uint8_t *data, size_t size)
+{
+    char q[256];
+    size_t n = size < sizeof q - 1 ? size : sizeof q - 1;
+    uint32_t got = 0;
+    uint32_t want = 0;
+    int rc;
+
+    memcpy(q, data, n);
+    q[n] = '\0';
+    rc = devlist_query(q, &got);
+    CHECK(rc == ref_query(q, &want));
+    CHECK(rc != 0 || got == want);
+}
 
 /* The username rules on name (any C string of at most 64 bytes); returns whether it folds to a
  * valid username. */
@@ -278,6 +469,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!api_json_has_nul(body, size) && utf8 &&
             !api_json_repeated_key(root, API_JSON_KEYS_MAX) && cJSON_IsObject(root)) {
             check_body_names(root);
+            check_devices_body(root);
         }
         cJSON_Delete(root);
     }
@@ -285,6 +477,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(name, data, size < 64 ? size : 64);
     name[size < 64 ? size : 64] = '\0';
     check_username(name);
+    /* The body's bytes as a query string, and as a device list. */
+    check_query(data, size);
+    check_list(data, size < DEVLIST_BYTES_MAX ? size : DEVLIST_BYTES_MAX);
     free(body);
     return 0;
 }
@@ -320,14 +515,55 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) // NOLINT(readability-non-cons
         "mallory_the-1.st",
     };
     const char *dir = seed_dir();
+    static const unsigned char seed[32] = {'p', 'a', 'r', 'l', 'e', 'y', '-', 'f', 'u', 'z', 'z'};
+    unsigned char other_sk[crypto_sign_SECRETKEYBYTES];
+    unsigned char other_seed[32];
 
     (void)argc;
     (void)argv;
+    if (sodium_init() < 0) {
+        abort();
+    }
+    crypto_sign_seed_keypair(list_pk, list_sk, seed);
+    memcpy(other_seed, seed, sizeof seed);
+    other_seed[31] = 1;
+    crypto_sign_seed_keypair(other_pk, other_sk, other_seed);
     if (dir == NULL) {
         return 0;
     }
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         seed_write(dir, "body", bodies[i], strlen(bodies[i]));
     }
+    /* Device lists: bare (generation 3, devices 1 "phone" and 7 ""), in a body, signed by the
+     * fixed identity; device ids and queries. */
+    {
+        static const unsigned char list[] = {1, 0, 0, 0, 3, 2, 0, 0, 0, 1, 5, 'p', 'h', 'o', 'n',
+                                             'e', 0, 0, 0, 7, 0};
+        unsigned char msg[17 + 32 + sizeof list];
+        unsigned char signed_list[sizeof list + 64];
+        char b64[B64_LEN(sizeof signed_list) + 1];
+        char text[256];
+        static const char *const more[] = {
+            "{\"username\":\"alice\",\"password\":\"12345678\",\"device\":7}",
+            "{\"type\":\"mail-put\",\"to\":\"bob\",\"device\":2147483647,\"toDevice\":1.5}",
+            "device=7&x=1",
+            "x=&device=01&device=2",
+        };
+        memcpy(msg, "parley-devices-v1", 17);
+        memcpy(msg + 17, list_pk, 32);
+        memcpy(msg + 49, list, sizeof list);
+        memcpy(signed_list, list, sizeof list);
+        crypto_sign_detached(signed_list + sizeof list, NULL, msg, sizeof msg, list_sk);
+        seed_write(dir, "list", list, sizeof list);
+        seed_write(dir, "list", signed_list, sizeof signed_list);
+        if (b64_encode(b64, sizeof b64, signed_list, sizeof signed_list) == 0) {
+            snprintf(text, sizeof text, "{\"list\":\"%s\"}", b64);
+            seed_write(dir, "body", text, strlen(text));
+        }
+        for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+            seed_write(dir, "body", more[i], strlen(more[i]));
+        }
+    }
+    sodium_memzero(other_sk, sizeof other_sk);
     return 0;
 }

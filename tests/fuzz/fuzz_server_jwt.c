@@ -8,9 +8,11 @@
  *      header and claim checks. A token that verifies has the claims its payload says (decoded
  *      here again with libsodium and cJSON), within the rules of jwt.h, and jwt_sign makes a
  *      token of the same claims that verifies;
- *   2  arguments of jwt_sign (three 64-bit numbers, a flag byte, the subject): the token must
- *      verify exactly when the claims keep the rules, with the same claims (for numbers below
- *      10^15, which cJSON prints exactly: see exact()).
+ *   2  arguments of jwt_sign (three 64-bit numbers, a flag byte, a 32-bit device and a 32-bit
+ *      device generation, the subject): the token must verify exactly when the claims keep the
+ *      rules, with the same claims (for numbers below 10^15, which cJSON prints exactly: see
+ *      exact()).
+ * A token without "dev" and "dgen" (from before devices) is device 1's, generation 0.
  * Whatever verifies must not verify under another key, and a token longer than JWT_MAX_LEN is
  * JWT_TOO_LONG.
  */
@@ -37,8 +39,8 @@ static const unsigned char other_key[JWT_KEY_BYTES] = {0x5a, 0x17, 0x04};
 
 static int same_claims(const struct jwt_claims *a, const struct jwt_claims *b)
 {
-    return strcmp(a->sub, b->sub) == 0 && a->gen == b->gen && a->iat == b->iat &&
-           a->exp == b->exp;
+    return strcmp(a->sub, b->sub) == 0 && a->gen == b->gen && a->dev == b->dev &&
+           a->dgen == b->dgen && a->iat == b->iat && a->exp == b->exp;
 }
 
 /* The rules jwt.h states for a token that verifies at NOW. */
@@ -47,8 +49,9 @@ static void check_claims(const struct jwt_claims *c)
     size_t len = strnlen(c->sub, sizeof c->sub);
 
     CHECK(len >= 1 && len <= JWT_SUB_MAX);
-    CHECK(c->gen >= 0 && c->iat >= 0 && c->exp >= 0);
-    CHECK((double)c->gen <= TWO_53 && (double)c->exp <= TWO_53);
+    CHECK(c->gen >= 0 && c->iat >= 0 && c->exp >= 0 && c->dgen >= 0);
+    CHECK((double)c->gen <= TWO_53 && (double)c->exp <= TWO_53 && (double)c->dgen <= TWO_53);
+    CHECK(c->dev >= 1 && c->dev <= JWT_DEVICE_MAX);
     CHECK(c->exp > NOW && c->iat <= NOW + JWT_SKEW);
     CHECK(c->exp > c->iat && (uint64_t)c->exp - (uint64_t)c->iat <= (uint64_t)JWT_LIFETIME);
 }
@@ -60,7 +63,8 @@ static char *resign(const struct jwt_claims *c)
     struct jwt_claims again;
 
     CHECK(token != NULL);
-    CHECK(jwt_sign(key, c->sub, c->gen, c->iat, c->exp, token, JWT_MAX_LEN + 1) == 0);
+    CHECK(jwt_sign(key, c->sub, c->gen, c->dev, c->dgen, c->iat, c->exp, token,
+                   JWT_MAX_LEN + 1) == 0);
     memset(&again, 0, sizeof again);
     CHECK(jwt_verify(key, token, NOW, &again) == JWT_OK && same_claims(c, &again));
     return token;
@@ -113,6 +117,12 @@ static void check_segments(const char *token, const struct jwt_claims *c)
     CHECK(cJSON_IsString(sub) && strcmp(sub->valuestring, c->sub) == 0);
     CHECK(number_is(payload, "gen", c->gen) && number_is(payload, "iat", c->iat) &&
           number_is(payload, "exp", c->exp));
+    if (cJSON_GetObjectItemCaseSensitive(payload, "dev") != NULL) {
+        CHECK(number_is(payload, "dev", c->dev) && number_is(payload, "dgen", c->dgen));
+    } else {
+        CHECK(cJSON_GetObjectItemCaseSensitive(payload, "dgen") == NULL && c->dev == 1 &&
+              c->dgen == 0);
+    }
     cJSON_Delete(header);
     cJSON_Delete(payload);
 }
@@ -141,7 +151,8 @@ static void mode_token(const char *token)
 
     if (verify(token, &c) == JWT_OK) {
         char *again = resign(&c);
-        CHECK(strcmp(again, token) == 0);
+        /* The same token, unless it is one from before devices (jwt_sign writes dev and dgen). */
+        CHECK(strcmp(again, token) == 0 || (c.dev == 1 && c.dgen == 0));
         free(again);
     }
 }
@@ -191,13 +202,14 @@ static int exact(long long v)
     return v > -1000000000000000LL && v < 1000000000000000LL;
 }
 
-/* p: gen, iat, exp (64-bit big-endian), a flag byte, then the subject. Without a flag, iat and
- * exp are taken near NOW and near each other, where the rules' edges are. */
+/* p: gen, iat, exp (64-bit big-endian), a flag byte, dev and dgen (32-bit big-endian), then the
+ * subject. Without a flag, iat and exp are taken near NOW and near each other, where the rules'
+ * edges are, and dev near its range's ends. */
 static void mode_sign(const uint8_t *p, size_t n)
 {
     char sub[JWT_SUB_MAX + 2];
     char *token = malloc(JWT_MAX_LEN + 1);
-    long long gen, iat, exp, cg, ci, ce;
+    long long gen, iat, exp, dev, dgen, cg, ci, ce, cd;
     uint8_t flags;
     size_t sub_len;
     int rc;
@@ -206,7 +218,7 @@ static void mode_sign(const uint8_t *p, size_t n)
     struct jwt_claims c;
 
     CHECK(token != NULL);
-    if (n < 25) {
+    if (n < 33) {
         free(token);
         return;
     }
@@ -217,19 +229,26 @@ static void mode_sign(const uint8_t *p, size_t n)
     exp = (flags & 4) ? get_i64(p + 16)
                       : (long long)((uint64_t)iat - 128u +
                                     (uint64_t)get_i64(p + 16) % (uint64_t)(JWT_LIFETIME + 256));
-    sub_len = n - 25 < sizeof sub - 1 ? n - 25 : sizeof sub - 1;
-    memcpy(sub, p + 25, sub_len);
+    dev = (long long)((uint32_t)get_i64(p + 21)); /* bytes 25..28 */
+    if (!(flags & 8)) {
+        dev = (dev & 1) ? JWT_DEVICE_MAX - (dev >> 1) % 3 + 1 : (dev >> 1) % 3;
+    }
+    dgen = (long long)((uint32_t)get_i64(p + 25)); /* bytes 29..32 */
+    sub_len = n - 33 < sizeof sub - 1 ? n - 33 : sizeof sub - 1;
+    memcpy(sub, p + 33, sub_len);
     sub[sub_len] = '\0';
 
-    rc = jwt_sign(key, sub, gen, iat, exp, token, JWT_MAX_LEN + 1);
-    CHECK((rc == 0) == (strlen(sub) <= JWT_SUB_MAX));
+    rc = jwt_sign(key, sub, gen, dev, dgen, iat, exp, token, JWT_MAX_LEN + 1);
+    CHECK((rc == 0) == (strlen(sub) <= JWT_SUB_MAX && dev >= 1 && dev <= JWT_DEVICE_MAX));
     if (rc == 0 && !(exact(gen) && exact(iat) && exact(exp))) {
         (void)verify(token, &c);
     } else if (rc == 0) {
         cg = claim_of(gen);
         ci = claim_of(iat);
         ce = claim_of(exp);
-        if (sub[0] == '\0' || cg < 0 || ci < 0 || ce < 0 || ce <= ci || ce - ci > JWT_LIFETIME) {
+        cd = claim_of(dgen);
+        if (sub[0] == '\0' || cg < 0 || ci < 0 || ce < 0 || cd < 0 || ce <= ci ||
+            ce - ci > JWT_LIFETIME) {
             want = JWT_MALFORMED;
         } else if (ce <= NOW) {
             want = JWT_EXPIRED;
@@ -240,8 +259,8 @@ static void mode_sign(const uint8_t *p, size_t n)
         }
         got = verify(token, &c);
         CHECK(got == want);
-        CHECK(got != JWT_OK || (strcmp(c.sub, sub) == 0 && c.gen == cg && c.iat == ci &&
-                                c.exp == ce));
+        CHECK(got != JWT_OK || (strcmp(c.sub, sub) == 0 && c.gen == cg && c.dev == dev &&
+                                c.dgen == cd && c.iat == ci && c.exp == ce));
     }
     free(token);
 }
@@ -278,7 +297,9 @@ static void token_seed(const char *dir, const char *sub, long long gen, long lon
 {
     char token[JWT_MAX_LEN + 1];
 
-    CHECK(jwt_sign(key, sub, gen, iat, exp, token, sizeof token) == 0);
+    CHECK(jwt_sign(key, sub, gen, 1, 0, iat, exp, token, sizeof token) == 0);
+    seed_write_text(dir, "token", MODE_TOKEN, token);
+    CHECK(jwt_sign(key, sub, gen, 7, iat, iat, exp, token, sizeof token) == 0);
     seed_write_text(dir, "token", MODE_TOKEN, token);
 }
 
@@ -300,8 +321,9 @@ static void signed_part_seed(const char *dir, const char *header, const char *pa
 static void sign_seed(const char *dir, long long gen, long long iat, long long exp,
                       uint8_t flags, const char *sub)
 {
-    uint8_t buf[1 + 25 + JWT_SUB_MAX + 2];
+    uint8_t buf[1 + 33 + JWT_SUB_MAX + 2];
     const long long v[3] = {gen, iat, exp};
+    const uint32_t device[2] = {3, 5}; /* dev and dgen (used as they are with flag 8) */
     size_t len = strlen(sub);
 
     CHECK(len <= JWT_SUB_MAX + 1);
@@ -312,10 +334,15 @@ static void sign_seed(const char *dir, long long gen, long long iat, long long e
         }
     }
     buf[25] = flags;
-    for (size_t i = 0; i < len; i++) {
-        buf[26 + i] = (uint8_t)sub[i]; /* no NUL: the subject runs to the end of the input */
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 4; k++) {
+            buf[26 + 4 * i + k] = (uint8_t)(device[i] >> (24 - 8 * k));
+        }
     }
-    seed_write(dir, "sign", buf, 26 + len);
+    for (size_t i = 0; i < len; i++) {
+        buf[34 + i] = (uint8_t)sub[i]; /* no NUL: the subject runs to the end of the input */
+    }
+    seed_write(dir, "sign", buf, 34 + len);
 }
 
 /* libFuzzer's signature. */
@@ -361,6 +388,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) // NOLINT(readability-non-cons
     sign_seed(dir, 0, 0, 0, 0, "alice");
     sign_seed(dir, 5, NOW - 60, NOW + 60, 6, "Bob");
     sign_seed(dir, 9007199254740993LL, NOW, NOW + 1, 7, "x");
+    sign_seed(dir, 2, NOW - 60, NOW + 60, 8 | 6, "dev");
     sign_seed(dir, -1, -5, INT64_MAX, 7, "");
     return 0;
 }

@@ -6,8 +6,9 @@
  * When relay_rewrite accepts a message, the general path must accept it too (no NUL, one JSON
  * value, an object with at most RELAY_KEYS_MAX keys and none repeated, string "type" and "to"),
  * and both must relay the same thing: the rewritten text parses with cJSON to the input's members
- * without "from", in order, then "from" set to the sender, which cJSON prints exactly as it
- * prints the general path's tree. The offsets of "type" and "to" must frame those strings; the
+ * without "from" and "fromDevice", in order, then "from" and "fromDevice" set to the sender's
+ * name and device, which cJSON prints exactly as it prints the general path's tree; the fast
+ * path notices a top-level "toDevice" (which sends the message to the general path). The offsets of "type" and "to" must frame those strings; the
  * output must fit the room relay.h promises (the buffer is that size exactly, so ASan sees any
  * byte past it), hold no NUL, and be UTF-8 whenever the input was.
  */
@@ -23,8 +24,10 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Senders: valid usernames of each edge (the shortest, the longest, every character class). */
+/* Senders: valid usernames of each edge (the shortest, the longest, every character class), and
+ * device ids (the smallest, a middling one, the largest). */
 static const char *const senders[] = {"alice", "bob", "a.b-c_d0123456789abcdefghijklmnop"};
+static const unsigned long devices[] = {1, 7, 40000, 2147483647};
 
 /* messages_repeated_key (messages.c) written again: 1 when the top level of msg is an object with
  * at most RELAY_KEYS_MAX keys, none repeated. */
@@ -61,8 +64,9 @@ static void check_field(const cJSON *msg, const char *name, const char *out, siz
 }
 
 /* The general path's relay (messages_relay): "to" folded to its canonical form when it is a
- * username, the client's "from" dropped, the sender's appended; the text cJSON prints. */
-static char *general_relay(cJSON *msg, const char *from)
+ * username, the client's "from" and "fromDevice" dropped, the sender's appended; the text cJSON
+ * prints. */
+static char *general_relay(cJSON *msg, const char *from, unsigned long device)
 {
     cJSON *to = cJSON_GetObjectItemCaseSensitive(msg, "to");
     char folded[NAMES_NAME_LEN];
@@ -71,17 +75,20 @@ static char *general_relay(cJSON *msg, const char *from)
         memcpy(to->valuestring, folded, strlen(folded) + 1);
     }
     cJSON_DeleteItemFromObjectCaseSensitive(msg, "from");
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "fromDevice");
     CHECK(cJSON_AddStringToObject(msg, "from", from) != NULL);
+    CHECK(cJSON_AddNumberToObject(msg, "fromDevice", (double)device) != NULL);
     return cJSON_PrintUnformatted(msg);
 }
 
 /* What relay_rewrite wrote (out[0..n)), checked and compared with the general path's result. */
-static void check_rewrite(const char *in, size_t in_len, const char *from, char *out, size_t n,
-                          const struct relay_fields *f)
+static void check_rewrite(const char *in, size_t in_len, const char *from, unsigned long device,
+                          char *out, size_t n, const struct relay_fields *f)
 {
     cJSON *msg;
     cJSON *fast;
     const cJSON *last;
+    const cJSON *before;
     char *want;
     char *got;
     char to[NAMES_NAME_LEN];
@@ -102,12 +109,17 @@ static void check_rewrite(const char *in, size_t in_len, const char *from, char 
     check_field(fast, "type", out, n, f->type_off, f->type_len);
     check_field(fast, "to", out, n, f->to_off, f->to_len);
     check_field(msg, "type", out, n, f->type_off, f->type_len);
+    CHECK(f->has_to_device == (cJSON_GetObjectItemCaseSensitive(msg, "toDevice") != NULL));
+    before = NULL;
     last = fast->child;
     while (last->next != NULL) {
+        before = last;
         last = last->next;
     }
-    CHECK(strcmp(last->string, "from") == 0 && cJSON_IsString(last) &&
-          strcmp(last->valuestring, from) == 0);
+    CHECK(before != NULL && strcmp(before->string, "from") == 0 && cJSON_IsString(before) &&
+          strcmp(before->valuestring, from) == 0);
+    CHECK(strcmp(last->string, "fromDevice") == 0 && cJSON_IsNumber(last) &&
+          last->valuedouble == (double)device);
     /* messages_relay_fast then folds "to" in place (the same length). */
     if (f->to_len < sizeof to) {
         char folded[NAMES_NAME_LEN];
@@ -122,7 +134,7 @@ static void check_rewrite(const char *in, size_t in_len, const char *from, char 
         }
     }
     /* Both paths relay the same message. */
-    want = general_relay(msg, from);
+    want = general_relay(msg, from, device);
     got = cJSON_PrintUnformatted(fast);
     CHECK(want != NULL && got != NULL && strcmp(want, got) == 0);
     cJSON_free(want);
@@ -134,6 +146,7 @@ static void check_rewrite(const char *in, size_t in_len, const char *from, char 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *from = senders[size % (sizeof senders / sizeof senders[0])];
+    unsigned long device = devices[(size / 3) % (sizeof devices / sizeof devices[0])];
     /* Exact sizes: the input as a frame payload (no NUL after it), the output as relay.h says. */
     char *in = malloc(size > 0 ? size : 1);
     char *out = malloc(size + strlen(from) + RELAY_EXTRA);
@@ -143,9 +156,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(in != NULL && out != NULL);
     memcpy(in, data, size);
     memset(&f, 0, sizeof f);
-    n = relay_rewrite(in, size, from, out, &f);
+    n = relay_rewrite(in, size, from, device, out, &f);
     if (n > 0) {
-        check_rewrite(in, size, from, out, n, &f);
+        check_rewrite(in, size, from, device, out, n, &f);
     }
     free(in);
     free(out);
@@ -183,6 +196,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) // NOLINT(readability-non-cons
         "{\"type\":\"mail-put\",\"to\":\"bob\",\"env\":\"AQIDBAUGBwgJCgsMDQ4PEA\",\"id\":\"m1\"}",
         "{\"type\":\"ping\",\"id\":1e400}",
         "{\"type\":\"caf\xc3\xa9\",\"to\":\"\xe2\x82\xac\",\"n\":-0.0e-0}",
+        "{\"type\":\"answer\",\"to\":\"bob\",\"toDevice\":7,\"fromDevice\":3,\"sdp\":\"v=0\"}",
+        "{\"fromDevice\":\"x\",\"type\":\"link-hello\",\"to\":\"alice\",\"toDevice\":2147483647}",
+        "{\"type\":\"offer\",\"to\":\"bob\",\"fromDevice\":1,\"fromDevice\":2}",
     };
     const char *dir = seed_dir();
 

@@ -62,3 +62,35 @@ export function signedPrekey(identity, id = 1, publicKey = x25519Public()) {
 export function oneTimePrekeys(from, n) {
   return Array.from({ length: n }, (_, i) => ({ id: from + i, publicKey: x25519Public() }));
 }
+
+/**
+ * A device list signed by identity (docs/PROTOCOL.md 14.1), in base64url: generation and
+ * devices (ids, or { id, label }), with node:crypto's Ed25519, independently of the core:
+ *   list = u8(0x01) || u32(generation) || u8(count) || count x (u32(id) || u8(label_len) || label)
+ *   signed = list || Ed25519-Sign("parley-devices-v1" || IK || list)
+ * raw: the list's bytes instead (version, count and entries as given, for malformed lists).
+ */
+export function deviceList(identity, generation, devices, { version = 1, raw = false } = {}) {
+  const parts = [Buffer.from([version]), Buffer.alloc(4), Buffer.from([devices.length])];
+  parts[1].writeUInt32BE(generation);
+  for (const d of devices) {
+    const { id, label = '' } = typeof d === 'number' ? { id: d } : d;
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(id);
+    head[4] = Buffer.byteLength(label);
+    parts.push(head, Buffer.from(label));
+  }
+  const list = Buffer.concat(parts);
+  if (raw) return list;
+  const msg = Buffer.concat([Buffer.from('parley-devices-v1'), Buffer.from(identity.publicKey, 'base64url'), list]);
+  return b64u(Buffer.concat([list, crypto.sign(null, msg, identity.privateKey)]));
+}
+
+/** Logs username in as device (undefined: none named); returns the answer's body (token, ...). */
+export async function loginDevice(base, user, device) {
+  const body = { username: user.username, password: user.password };
+  if (device !== undefined) body.device = device;
+  const r = await api(base, 'POST', '/api/login', { body });
+  if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}

@@ -1,6 +1,7 @@
 // A WebSocket test client (npm ws) with a message queue: next(pred) waits for a matching message.
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
+import { loginDevice } from './api.mjs';
 
 export function wsUrl(httpUrl) {
   return `${httpUrl.replace(/^http/, 'ws')}/ws`;
@@ -92,6 +93,7 @@ export async function login(server, token, opts) {
   const ready = await c.next((m) => m.type === 'ready' || m.type === 'error');
   if (ready.type !== 'ready') throw new Error(`auth failed: ${JSON.stringify(ready)}`);
   c.user = ready.user;
+  c.device = ready.device;
   return c;
 }
 
@@ -130,4 +132,15 @@ export async function makeContacts(...clients) {
     c.send({ type: 'subscribe', users: others.map((o) => ({ user: o.user, cap: o.presence.cap })) });
     for (const o of others) await c.next((m) => m.type === 'presence' && m.user === o.user);
   }
+}
+
+/**
+ * Logs user ({ username, password }) in as another of its devices (default 2) over HTTP and
+ * connects that device: where a message to oneself goes (with "toDevice"), since a message to
+ * one's own name never comes back to the connection that sent it (docs/API.md "Relaying between
+ * devices").
+ */
+export async function otherDevice(server, user, device = 2, opts) {
+  const { token } = await loginDevice(server.url, user, device);
+  return login(server, token, opts);
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
 import { api, newUser, uniqueName } from '../lib/api.mjs';
+import { legacyDatabase } from '../lib/legacy.mjs';
 
 let server;
 let base;
@@ -122,7 +123,7 @@ test('tokens: missing, malformed, forged, alg none and wrong scheme are refused'
   assert.equal((await api(base, 'POST', '/api/token/refresh', { token: u.token })).status, 200);
 });
 
-test('logout revokes every token of the account', async () => {
+test('logout revokes every token of the device (device 1, named or not)', async () => {
   const u = await newUser(base);
   const second = await api(base, 'POST', '/api/login', { body: { username: u.username, password: u.password } });
   const r = await api(base, 'POST', '/api/logout', { token: u.token });
@@ -305,25 +306,29 @@ test('look-alike sign-ups racing: exactly one of them succeeds', async () => {
 
 test('a schema-2 database that holds look-alike accounts opens, and every one of them still logs in', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-migrate-'));
+  const old = mkdtempSync(join(tmpdir(), 'parley-migrate-'));
   try {
     const x = plainLetters(6);
     const db = join(dir, 'parley.db');
     const users = [`alice${x}`, `bob${x}`, `carol${x}`, `erin${x}`, `frank${x}`];
-    await withServer({ dataDir: dir }, async (s) => {
+    // Real password hashes from today's server, moved into a database of schema version 2 (no
+    // skeleton column), with names that version let through: bob becomes a1ice (alice's
+    // look-alike), erin a.l.i.c.e (a third), frank the reserved admin.
+    await withServer({ dataDir: old }, async (s) => {
       for (const name of users) assert.equal((await signup(s.url, name, `pw ${name}`)).status, 201);
     });
-    // Back to schema version 2 (no skeleton column), then names that version let through: bob
-    // becomes a1ice (alice's look-alike), erin a.l.i.c.e (a third), frank the reserved admin.
-    sql(db, 'DROP INDEX users_by_skeleton; ALTER TABLE users DROP COLUMN skeleton; PRAGMA user_version = 2;');
-    assert.doesNotMatch(sql(db, '.schema users'), /skeleton/);
     const renamed = { [`bob${x}`]: `a1ice${x}`, [`erin${x}`]: `a.l.i.c.e${x}`, [`frank${x}`]: 'admin' };
-    for (const [from, to] of Object.entries(renamed)) {
-      sql(db, `UPDATE users SET username = '${to}' WHERE username = '${from}';`);
+    legacyDatabase(db, 2);
+    for (const name of users) {
+      const [pwhash, created] = sql(join(old, 'parley.db'), `SELECT pwhash, created_at FROM users WHERE username = '${name}';`).split('|');
+      sql(db, `INSERT INTO users (username, pwhash, token_gen, created_at) VALUES ('${renamed[name] || name}', '${pwhash}', 0, ${created});`);
     }
+    assert.doesNotMatch(sql(db, '.schema users'), /skeleton/);
     await withServer({ dataDir: dir }, async (s) => {
-      assert.equal(sql(db, 'PRAGMA user_version;'), '3');
+      assert.equal(sql(db, 'PRAGMA user_version;'), '4');
       assert.match(s.logs(), /database migrated to schema version 3/);
       assert.match(s.logs(), /2 existing accounts look like older ones/);
+      assert.match(s.logs(), /database migrated to schema version 4/);
       // Every account logs in with its password, and its tokens work.
       for (const name of users) {
         const username = renamed[name] || name;
@@ -344,5 +349,6 @@ test('a schema-2 database that holds look-alike accounts opens, and every one of
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
   }
 });

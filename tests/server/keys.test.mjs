@@ -336,3 +336,15 @@ test('the access log names nobody looked up: /api/keys/NAME and /api/identity/NA
   assert.match(logged, /GET \/api\/keys\/me\/count/);
   assert.equal(logged.includes(friend.username), false, `the log names the one looked up:\n${logged}`);
 });
+
+test('base64url is its 64 characters only: bytes from 0x80 up are refused, not read as "_" or "-"', async () => {
+  const u = await newUser(base, 'nonascii');
+  const id = newIdentity();
+  // Two characters swapped for "é" (two bytes in UTF-8): the same length, not base64url.
+  const key = `${id.publicKey.slice(0, 10)}é${id.publicKey.slice(12)}`;
+  assert.equal(Buffer.byteLength(key), id.publicKey.length);
+  isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: key, signedPrekey: signedPrekey(id, 1) } }), 400, 'invalid_identity_key');
+  const spk = signedPrekey(id, 1);
+  spk.signature = `${spk.signature.slice(0, 20)}\u00ff${spk.signature.slice(22)}`;
+  isError(await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: spk } }), 400, 'invalid_signed_prekey');
+});

@@ -608,8 +608,9 @@ test('at rest: the mailbox rows hold recipient, expiry and envelope only; the da
       b.close();
       await b.closed();
 
-      assert.deepEqual(sql(dataDir, "SELECT group_concat(name, ',') FROM pragma_table_info('mailbox');"), 'id,recipient_id,expires_at,envelope');
-      assert.deepEqual(sql(dataDir, "SELECT group_concat(name, ',') FROM pragma_table_info('mailbox_usage');"), 'recipient_id,count,bytes');
+      // The recipient's device (schema version 4: mail is filed per device), never a sender.
+      assert.deepEqual(sql(dataDir, "SELECT group_concat(name, ',') FROM pragma_table_info('mailbox');"), 'id,recipient_id,expires_at,envelope,recipient_device');
+      assert.deepEqual(sql(dataDir, "SELECT group_concat(name, ',') FROM pragma_table_info('mailbox_usage');"), 'recipient_id,recipient_device,count,bytes');
       // Expiry rounded up to the hour (30 days by default): the row's time says little about when it came.
       const now = Math.floor(Date.now() / 1000);
       for (const t of sql(dataDir, 'SELECT DISTINCT expires_at FROM mailbox;').split('\n').map(Number)) {

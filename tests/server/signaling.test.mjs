@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
 import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
 import net from 'node:net';
-import { connect, login, makeContacts, presenceCap, showPresence } from '../lib/ws.mjs';
+import { connect, login, makeContacts, otherDevice, presenceCap, showPresence } from '../lib/ws.mjs';
 
 let server;
 let authDeadline; // a connection that never authenticates, watched while the other tests run
@@ -31,7 +31,7 @@ test('auth: the first message authenticates and gets ready', async () => {
   const c = await connect(server);
   c.send({ type: 'auth', token: u.token });
   const ready = await c.next();
-  assert.deepEqual(ready, { type: 'ready', user: u.username });
+  assert.deepEqual(ready, { type: 'ready', user: u.username, device: 1 });
   c.send({ type: 'ping', id: 'p1' });
   assert.deepEqual(await c.next(), { type: 'pong', ref: 'p1' });
   c.send({ type: 'auth', token: u.token });
@@ -298,19 +298,21 @@ test('a frame declaring more than 96 KiB is refused with 1009 before its payload
 test('an oversized frame closes the connection with 1009; the server stays up', async () => {
   const u = await newUser(server.url);
   const c = await login(server, u.token);
+  const echo = await otherDevice(server, u); // where messages to oneself go
   // One byte over 96 KiB (98,304 bytes).
-  const base = JSON.stringify({ type: 'blob', to: u.username, d: '' }).length;
-  c.send(JSON.stringify({ type: 'blob', to: u.username, d: 'x'.repeat(98304 + 1 - base) }));
+  const base = JSON.stringify({ type: 'blob', to: u.username, toDevice: 2, d: '' }).length;
+  c.send(JSON.stringify({ type: 'blob', to: u.username, toDevice: 2, d: 'x'.repeat(98304 + 1 - base) }));
   const { code, reason } = await c.closed();
   assert.equal(code, 1009);
   assert.equal(reason, 'frames are limited to 96 KiB');
   const again = await login(server, u.token);
   again.send({ type: 'ping' });
   await again.next((m) => m.type === 'pong');
-  // Exactly the cap passes (here to oneself).
-  again.send(JSON.stringify({ type: 'blob', to: u.username, d: 'y'.repeat(98304 - base) }));
-  assert.equal((await again.next((m) => m.type === 'blob')).d.length, 98304 - base);
+  // Exactly the cap passes (here to one's own other device).
+  again.send(JSON.stringify({ type: 'blob', to: u.username, toDevice: 2, d: 'y'.repeat(98304 - base) }));
+  assert.equal((await echo.next((m) => m.type === 'blob')).d.length, 98304 - base);
   again.close();
+  echo.close();
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 });
 
@@ -488,9 +490,11 @@ test('connections beyond --max-connections are refused at once with 503', async 
 test('logs hold no tokens and no message bodies', async () => {
   const u = await newUser(server.url);
   const c = await login(server, u.token);
-  c.send({ type: 'offer', to: u.username, sdp: 'SECRET-SDP-BODY-123' });
-  await c.next((m) => m.type === 'offer');
+  const echo = await otherDevice(server, u);
+  c.send({ type: 'offer', to: u.username, toDevice: 2, sdp: 'SECRET-SDP-BODY-123' });
+  await echo.next((m) => m.type === 'offer');
   c.close();
+  echo.close();
   await new Promise((r) => setTimeout(r, 200));
   const logs = server.logs();
   assert.ok(!logs.includes('SECRET-SDP-BODY-123'));

@@ -2,11 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import crypto from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverBinary, startServer } from '../lib/server.mjs';
+import { api, b64u, newIdentity, signedPrekey, x25519Public } from '../lib/api.mjs';
 import { newUser } from '../lib/api.mjs';
+import { legacyDatabase } from '../lib/legacy.mjs';
+import { login } from '../lib/ws.mjs';
 
 const sql = (db, q) => execFileSync('sqlite3', [db, q]).toString().trim();
 
@@ -32,17 +36,20 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
       if (existsSync(join(dir, f))) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     }
-    assert.equal(sql(db, 'PRAGMA user_version;'), '3');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '4');
     assert.equal(sql(db, 'PRAGMA journal_mode;'), 'wal');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
-    assert.match(sql(db, '.schema one_time_prekeys'), /REFERENCES users\(id\) ON DELETE CASCADE/);
+    assert.match(sql(db, '.schema devices'), /REFERENCES users\(id\) ON DELETE CASCADE/);
+    assert.match(sql(db, '.schema one_time_prekeys'), /REFERENCES devices \(user_id, device_id\) ON DELETE CASCADE/);
+    // The account's first device (1: none named), listed, as an account without a device list.
+    assert.equal(sql(db, 'SELECT device_id, listed, removed FROM devices;'), '1|1|0');
     // Each username's look-alike skeleton, unique (schema version 3).
     assert.match(sql(db, '.schema users'), /CREATE UNIQUE INDEX users_by_skeleton ON users \(skeleton\)/);
     assert.equal(sql(db, 'SELECT count(*) FROM users WHERE skeleton IS NOT NULL;'), '1');
     // A restart keeps the version and the data.
     const s2 = await startServer({ dataDir: dir });
     await s2.stop();
-    assert.equal(sql(db, 'PRAGMA user_version;'), '3');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '4');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -66,6 +73,68 @@ test('database files made 0644 by an older server are made 0600, and new ones ar
       }
     } finally {
       await s2.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// An HS256 token as the server made them before devices ({"sub","gen","iat","exp"}: no device).
+function legacyToken(dir, sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${b64u('{"alg":"HS256","typ":"JWT"}')}.${b64u(JSON.stringify({ sub, gen: 0, iat: now, exp: now + 3600 }))}`;
+  return `${body}.${crypto.createHmac('sha256', readFileSync(join(dir, 'jwt.key'))).update(body).digest('base64url')}`;
+}
+
+test('schema 3 to 4: existing keys, one-time prekeys and mail become device 1\'s, and tokens from before still work', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+  try {
+    const db = join(dir, 'parley.db');
+    const s0 = await startServer({ dataDir: dir }); // only to make jwt.key
+    await s0.stop();
+    rmSync(db);
+    for (const f of ['parley.db-wal', 'parley.db-shm']) rmSync(join(dir, f), { force: true });
+    legacyDatabase(db, 3);
+    const id = newIdentity();
+    const spk = signedPrekey(id, 9);
+    const hex = (b64) => Buffer.from(b64, 'base64url').toString('hex');
+    const now = Math.floor(Date.now() / 1000);
+    const env = Buffer.concat([Buffer.from([1]), crypto.randomBytes(511)]);
+    const otpk = x25519Public();
+    sql(db, `INSERT INTO users (username, pwhash, token_gen, created_at) VALUES ('olduser', 'x', 0, ${now - 7200}), ('other', 'x', 0, ${now});` +
+      `INSERT INTO identities VALUES (1, X'${hex(id.publicKey)}', 1, ${now}, 9, X'${hex(spk.publicKey)}', X'${hex(spk.signature)}');` +
+      `INSERT INTO one_time_prekeys VALUES (1, 5, X'${hex(otpk)}');` +
+      `INSERT INTO mailbox (recipient_id, expires_at, envelope) VALUES (1, ${now + 86400}, X'${env.toString('hex')}');` +
+      `INSERT INTO mailbox_usage VALUES (1, 1, 512);`);
+    const s = await startServer({ dataDir: dir });
+    try {
+      assert.match(s.logs(), /database migrated to schema version 4/);
+      assert.equal(sql(db, 'PRAGMA user_version;'), '4');
+      assert.equal(sql(db, 'SELECT user_id, device_id, listed, removed, token_gen, last_seen % 3600 FROM devices ORDER BY user_id;'), '1|1|1|0|0|0\n2|1|1|0|0|0');
+      assert.equal(sql(db, 'SELECT user_id, device_id, spk_id FROM signed_prekeys;'), '1|1|9');
+      assert.equal(sql(db, 'SELECT user_id, device_id, key_id FROM one_time_prekeys;'), '1|1|5');
+      assert.equal(sql(db, 'SELECT recipient_id, recipient_device, count, bytes FROM mailbox_usage;'), '1|1|1|512');
+      assert.doesNotMatch(sql(db, '.schema identities'), /spk_/);
+      // A token from before devices is device 1's; its bundle, count and mail are as they were.
+      const olduser = legacyToken(dir, 'olduser');
+      const other = legacyToken(dir, 'other');
+      const count = await api(s.url, 'GET', '/api/keys/me/count', { token: olduser });
+      assert.deepEqual(count.body, { count: 1, low: true });
+      const b = await api(s.url, 'GET', '/api/keys/olduser', { token: other });
+      assert.equal(b.status, 200, JSON.stringify(b.body));
+      assert.equal(b.body.devices, null);
+      assert.deepEqual(b.body.signedPrekey, spk);
+      assert.deepEqual(b.body.oneTimePrekey, { id: 5, publicKey: otpk });
+      assert.deepEqual(b.body.bundles, [{ device: 1, signedPrekey: spk, oneTimePrekey: { id: 5, publicKey: otpk } }]);
+      const c = await login(s, olduser);
+      assert.equal(c.device, 1);
+      const mail = await c.next((m) => m.type === 'mail');
+      assert.equal(Buffer.from(mail.env, 'base64url').toString('hex'), env.toString('hex'));
+      c.close();
+      await c.closed();
+    } finally {
+      const { code } = await s.stop();
+      assert.equal(code, 0, s.logs().slice(-3000));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { serverForTests, startServer } from '../lib/server.mjs';
 import { httpsPostJson } from '../lib/http.mjs';
 import { newUser } from '../lib/api.mjs';
-import { login, makeContacts, presenceCap } from '../lib/ws.mjs';
+import { login, makeContacts, otherDevice, presenceCap } from '../lib/ws.mjs';
 
 const server = serverForTests({ args: ['--io-threads', '2'] });
 
@@ -228,9 +228,9 @@ test('frames pipelined in the same write as the upgrade request are not lost', {
   ]);
   const c = await rawWs(server, { pipelined });
   const ready = await c.next((m) => m.type === 'ready');
-  assert.deepEqual(ready, { type: 'ready', user: u.username });
+  assert.deepEqual(ready, { type: 'ready', user: u.username, device: 1 });
   assert.deepEqual(await c.next((m) => m.type === 'pong'), { type: 'pong', ref: 'p' });
-  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username }, { type: 'pong', ref: 'p' }]);
+  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username, device: 1 }, { type: 'pong', ref: 'p' }]);
   // The connection goes on normally after the pending bytes were used up.
   c.send({ type: 'ping', id: 'later' });
   assert.deepEqual(await c.next((m) => m.ref === 'later'), { type: 'pong', ref: 'later' });
@@ -244,20 +244,22 @@ test('frames pipelined in the same write as the upgrade request are not lost', {
   c2.write(ping.subarray(5));
   assert.deepEqual(await c2.next((m) => m.type === 'pong'), { type: 'pong', ref: 'split-across-handover' });
 
-  // More than Civetweb's 8 KiB request buffer behind the request: a 60 KiB message (to oneself)
-  // is partly in the pending bytes and partly still in the socket.
+  // More than Civetweb's 8 KiB request buffer behind the request: a 60 KiB message (to one's
+  // own other device) is partly in the pending bytes and partly still in the socket.
   const u3 = await newUser(server.url, 'pipe');
+  const echo = await otherDevice(server, u3);
   const d = crypto.randomBytes(45 * 1024).toString('base64');
   const c3 = await rawWs(server, {
     pipelined: Buffer.concat([
       textFrame({ type: 'auth', token: u3.token }),
-      textFrame({ type: 'blob', to: u3.username, d }),
+      textFrame({ type: 'blob', to: u3.username, toDevice: 2, d }),
       textFrame({ type: 'ping', id: 'after-blob' }),
     ]),
   });
   await c3.next((m) => m.ref === 'after-blob');
-  assert.deepEqual(c3.messages.map((m) => m.type), ['ready', 'blob', 'pong']);
-  assert.equal(c3.messages[1].d, d);
+  assert.deepEqual(c3.messages.map((m) => m.type), ['ready', 'pong']);
+  assert.equal((await echo.next((m) => m.type === 'blob')).d, d);
+  echo.close();
   c.destroy();
   c2.destroy();
   c3.destroy();
@@ -272,7 +274,7 @@ test('frames pipelined behind the upgrade request are handled even when the clie
   ]);
   const c = await rawWs(server, { pipelined, end: true });
   await c.closed(5000);
-  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username }, { type: 'pong', ref: 'h' }]);
+  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username, device: 1 }, { type: 'pong', ref: 'h' }]);
   const close = c.frames.find((f) => f.op === OP.close);
   assert.ok(close, 'the close frame was answered');
   assert.equal(closeCode(close), 1000);
@@ -298,7 +300,7 @@ test('a message split into many tiny writes (header too) is reassembled and answ
     await sleep(2);
   }
   assert.ok(writes > 150, `${writes} writes`);
-  assert.deepEqual(await c.next((m) => m.type === 'ready'), { type: 'ready', user: u.username });
+  assert.deepEqual(await c.next((m) => m.type === 'ready'), { type: 'ready', user: u.username, device: 1 });
   assert.deepEqual(await c.next((m) => m.ref === 'tiny-1'), { type: 'pong', ref: 'tiny-1' });
   assert.deepEqual(await c.next((m) => m.ref === 'tiny-2'), { type: 'pong', ref: 'tiny-2' });
   assert.equal(c.messages.length, 3, JSON.stringify(c.messages));
@@ -317,7 +319,7 @@ test('many frames in one write are all answered, in order', { timeout: 30000 }, 
     ...ids.slice(10).map((id) => textFrame({ type: 'ping', id })),
   ]));
   await c.next((m) => m.ref === 'p19');
-  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username }, ...ids.map((id) => ({ type: 'pong', ref: id }))]);
+  assert.deepEqual(c.messages, [{ type: 'ready', user: u.username, device: 1 }, ...ids.map((id) => ({ type: 'pong', ref: id }))]);
   const ops = c.frames.map((f) => f.op);
   assert.deepEqual(ops, [OP.text, ...Array(10).fill(OP.text), OP.pong, ...Array(10).fill(OP.text)]);
   assert.equal(c.frames[11].payload.toString(), 'mid');
@@ -464,16 +466,19 @@ test('a client that sends without reading is paused, not dropped, and gets every
   const x = await rawLogin(server, u);
   const logFrom = server.logs().length;
   x.sock.pause();
-  // 90 messages of 95 KiB relayed to itself, and a WebSocket ping after every 18th: about 8.5 MB
-  // of answers, far more than socket buffers and the 1 MiB a queue may hold. The server stops
-  // reading while it has 64 KiB queued. (Before: 100,000 pings; now pings count in the message
-  // rate, 50/s with a burst of 100 per account, and more than 20 in a second close the
-  // connection, so the answers are made big instead of many: all within one burst.)
+  // 90 subscriptions of 256 names of 32 characters, each answered with 256 presence messages
+  // (about 20 KB), and a WebSocket ping after every 18th: about 1.8 MB of answers, more than the
+  // 1 MiB a queue may hold. The server stops reading while it has 64 KiB queued. (Before devices
+  // the answers were 90 messages of 95 KiB relayed to oneself, 8.5 MB; a message to one's own
+  // name no longer comes back to the connection that sent it, so the answers are presence
+  // messages now. Pings count in the message rate, 50/s with a burst of 100 per account, and
+  // more than 20 in a second close the connection: all of it fits one burst.)
   const N = 90;
-  const d = (i) => `${i}:`.padEnd(95 * 1024, String.fromCharCode(97 + (i % 26)));
+  const K = 256;
+  const name = (i, k) => `d${i}x${k}`.padEnd(32, 'q');
   const chunk = [];
   for (let i = 0; i < N; i++) {
-    chunk.push(textFrame({ type: 'blob', to: u.username, n: i, d: d(i) }));
+    chunk.push(textFrame({ type: 'subscribe', users: Array.from({ length: K }, (_, k) => name(i, k)) }));
     if (i % 18 === 17) chunk.push(frame(OP.ping, `ping-${i}`));
     if (chunk.length >= 10) x.write(Buffer.concat(chunk.splice(0)));
   }
@@ -481,18 +486,18 @@ test('a client that sends without reading is paused, not dropped, and gets every
   await sleep(1500);
   x.sock.resume();
   const deadline = Date.now() + 20000;
-  const blobs = () => x.messages.filter((m) => m.type === 'blob');
-  while (blobs().length < N && Date.now() < deadline && !x.ended) await sleep(50);
-  const got = blobs();
-  assert.equal(got.length, N, `messages received (connection ${x.ended ? 'closed' : 'open'}); errors ${JSON.stringify(x.messages.filter((m) => m.type === 'error'))}`);
-  got.forEach((m, i) => {
-    assert.equal(m.n, i, 'in order');
-    assert.equal(m.d, d(i), `message ${i} intact`);
+  const presences = () => x.messages.filter((m) => m.type === 'presence');
+  while (presences().length < N * K && Date.now() < deadline && !x.ended) await sleep(50);
+  const got = presences();
+  assert.equal(got.length, N * K, `messages received (connection ${x.ended ? 'closed' : 'open'}); errors ${JSON.stringify(x.messages.filter((m) => m.type === 'error'))}`);
+  got.forEach((m, j) => {
+    assert.equal(m.user, name(Math.floor(j / K), j % K), 'in order');
+    assert.equal(m.state, 'unknown', `message ${j} intact`);
   });
-  // The pongs, each after the message it followed, with its payload.
-  const order = x.frames.filter((f) => f.op === OP.pong || f.op === OP.text).map((f) => (f.op === OP.pong ? f.payload.toString() : JSON.parse(f.payload).n));
-  assert.deepEqual(order.filter((v) => typeof v === 'string'), [17, 35, 53, 71, 89].map((i) => `ping-${i}`));
-  for (const i of [17, 35, 53, 71, 89]) assert.equal(order[order.indexOf(`ping-${i}`) - 1], i);
+  // The pongs, each after the answers of the subscription it followed, with its payload.
+  const order = x.frames.filter((f) => f.op === OP.pong || f.op === OP.text).map((f) => (f.op === OP.pong ? f.payload.toString() : JSON.parse(f.payload).user));
+  assert.deepEqual(order.filter((v) => v.startsWith('ping-')), [17, 35, 53, 71, 89].map((i) => `ping-${i}`));
+  for (const i of [17, 35, 53, 71, 89]) assert.equal(order[order.indexOf(`ping-${i}`) - 1], name(i, K - 1));
   assert.ok(!x.ended, 'still connected');
   x.send({ type: 'ping', id: 'after' });
   assert.deepEqual(await x.next((m) => m.type === 'pong' && m.ref === 'after'), { type: 'pong', ref: 'after' });
@@ -559,9 +564,9 @@ test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split
     const b = await login(s, bob.token, { ca });
     await makeContacts(a, b);
     a.send({ type: 'offer', to: bob.username, sdp: 'a to b' });
-    assert.deepEqual(await b.next((m) => m.type === 'offer'), { type: 'offer', to: bob.username, sdp: 'a to b', from: alice.username });
+    assert.deepEqual(await b.next((m) => m.type === 'offer'), { type: 'offer', to: bob.username, sdp: 'a to b', from: alice.username, fromDevice: 1 });
     b.send({ type: 'answer', to: alice.username, sdp: 'b to a' });
-    assert.deepEqual(await a.next((m) => m.type === 'answer'), { type: 'answer', to: alice.username, sdp: 'b to a', from: bob.username });
+    assert.deepEqual(await a.next((m) => m.type === 'answer'), { type: 'answer', to: alice.username, sdp: 'b to a', from: bob.username, fromDevice: 1 });
     // 60 KiB spans several TLS records each way.
     const big = crypto.randomBytes(45 * 1024).toString('base64'); // 61440 characters
     a.send({ type: 'blob', to: bob.username, id: 1, d: big });
@@ -579,21 +584,25 @@ test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split
       ca,
       pipelined: Buffer.concat([textFrame({ type: 'auth', token: carol.token }), textFrame({ type: 'ping', id: 'tls-p' })]),
     });
-    assert.deepEqual(await r.next((m) => m.type === 'ready'), { type: 'ready', user: carol.username });
+    assert.deepEqual(await r.next((m) => m.type === 'ready'), { type: 'ready', user: carol.username, device: 1 });
     assert.deepEqual(await r.next((m) => m.type === 'pong'), { type: 'pong', ref: 'tls-p' });
     // Pipelined past Civetweb's 8 KiB buffer: the rest of the TLS record stays decrypted inside
-    // OpenSSL, where the socket does not signal it.
+    // OpenSSL, where the socket does not signal it. (The blob goes to erin's other device.)
+    const erin2 = await httpsPostJson(`${s.url}/api/login`, ca, { username: erin.username, password: `pw ${erin.username} secret`, device: 2 });
+    assert.equal(erin2.status, 200, JSON.stringify(erin2.body));
+    const echo = await login(s, erin2.body.token, { ca });
     const bigPipe = await rawWs(s, {
       ca,
       pipelined: Buffer.concat([
         textFrame({ type: 'auth', token: erin.token }),
-        textFrame({ type: 'blob', to: erin.username, d: big }),
+        textFrame({ type: 'blob', to: erin.username, toDevice: 2, d: big }),
         textFrame({ type: 'ping', id: 'tls-after-blob' }),
       ]),
     });
     await bigPipe.next((m) => m.ref === 'tls-after-blob');
-    assert.deepEqual(bigPipe.messages.map((m) => m.type), ['ready', 'blob', 'pong']);
-    assert.equal(bigPipe.messages[1].d, big);
+    assert.deepEqual(bigPipe.messages.map((m) => m.type), ['ready', 'pong']);
+    assert.equal((await echo.next((m) => m.type === 'blob')).d, big);
+    echo.close();
     bigPipe.destroy();
     // The same with one TLS record of about 12 KiB and nothing after it: what Civetweb's buffer
     // did not take waits inside OpenSSL with the socket silent, so only the read the loop does
@@ -620,7 +629,7 @@ test('over TLS: relaying both ways, a 60 KiB message intact, pipelined and split
     const carolCap = await rawShowPresence(r);
     await rawSubscribe(split, [{ user: carol.username, cap: carolCap.cap }]);
     split.send({ type: 'poke', to: carol.username, n: 7 });
-    assert.deepEqual(await r.next((m) => m.type === 'poke'), { type: 'poke', to: carol.username, n: 7, from: dave.username });
+    assert.deepEqual(await r.next((m) => m.type === 'poke'), { type: 'poke', to: carol.username, n: 7, from: dave.username, fromDevice: 1 });
     // A protocol error over TLS: close 1002.
     split.write(frame(OP.text, '{"type":"ping"}', { masked: false }));
     assert.equal(closeCode(await split.frame((f) => f.op === OP.close)), 1002);

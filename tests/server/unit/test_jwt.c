@@ -43,12 +43,19 @@ static enum jwt_result verify(const char *token)
 static void test_round_trip(void)
 {
     char token[JWT_MAX_LEN + 1];
+    char other_token[JWT_MAX_LEN + 1];
     struct jwt_claims c;
     unsigned char other[JWT_KEY_BYTES];
 
-    EXPECT(jwt_sign(key, "alice", 3, now, now + 3600, token, sizeof token) == 0);
+    EXPECT(jwt_sign(key, "alice", 3, 7, 12, now, now + 3600, token, sizeof token) == 0);
     EXPECT(jwt_verify(key, token, now, &c) == JWT_OK && strcmp(c.sub, "alice") == 0 &&
-           c.gen == 3 && c.iat == now && c.exp == now + 3600);
+           c.gen == 3 && c.dev == 7 && c.dgen == 12 && c.iat == now && c.exp == now + 3600);
+    /* Device ids are 1..2^31-1. */
+    EXPECT(jwt_sign(key, "alice", 3, 0, 0, now, now + 3600, other_token, sizeof other_token) != 0);
+    EXPECT(jwt_sign(key, "alice", 3, JWT_DEVICE_MAX + 1, 0, now, now + 3600, other_token,
+                    sizeof other_token) != 0);
+    EXPECT(jwt_sign(key, "alice", 3, JWT_DEVICE_MAX, 0, now, now + 3600, other_token,
+                    sizeof other_token) == 0);
     /* Another server's key. */
     randombytes_buf(other, sizeof other);
     EXPECT(jwt_verify(other, token, now, &c) == JWT_BAD_SIGNATURE);
@@ -58,7 +65,7 @@ static void test_round_trip(void)
     EXPECT(jwt_verify(key, token, now - JWT_SKEW, &c) == JWT_OK);
     EXPECT(jwt_verify(key, token, now - JWT_SKEW - 1, &c) == JWT_NOT_YET_VALID);
     /* Too small a buffer. */
-    EXPECT(jwt_sign(key, "alice", 3, now, now + 3600, token, 20) != 0);
+    EXPECT(jwt_sign(key, "alice", 3, 1, 0, now, now + 3600, token, 20) != 0);
 }
 
 static void test_tampering(void)
@@ -68,7 +75,7 @@ static void test_tampering(void)
     char *dot;
     size_t len;
 
-    jwt_sign(key, "alice", 0, now, now + 3600, token, sizeof token);
+    jwt_sign(key, "alice", 0, 1, 0, now, now + 3600, token, sizeof token);
     len = strlen(token);
 
     /* Signature stripped, emptied, or one character flipped. */
@@ -95,7 +102,7 @@ static void test_tampering(void)
         const char *o1;
         const char *o2;
 
-        jwt_sign(key, "mallory", 0, now, now + 3600, other, sizeof other);
+        jwt_sign(key, "mallory", 0, 1, 0, now, now + 3600, other, sizeof other);
         o1 = strchr(other, '.');
         o2 = strrchr(other, '.');
         snprintf(mixed, sizeof mixed, "%.*s%.*s%s", (int)(p1 - token), token, (int)(o2 - o1), o1,
@@ -171,7 +178,17 @@ static void test_claims(void)
         "{\"sub\":\"alice\",\"gen\":-1,\"iat\":1700000000,\"exp\":1700003600}",    /* negative */
         "{\"sub\":\"alice\",\"gen\":0,\"iat\":1700000000,\"exp\":1e300}",          /* huge */
         "{\"sub\":\"alice\",\"gen\":0,\"iat\":1699000000,\"exp\":1800000000}", /* too long-lived */
+        /* dev and dgen: both or neither, dev 1..2^31-1, dgen a non-negative integer */
+        "{\"sub\":\"alice\",\"gen\":0,\"dev\":2,\"iat\":1700000000,\"exp\":1700003600}",
+        "{\"sub\":\"alice\",\"gen\":0,\"dgen\":2,\"iat\":1700000000,\"exp\":1700003600}",
+        "{\"sub\":\"alice\",\"gen\":0,\"dev\":0,\"dgen\":0,\"iat\":1700000000,\"exp\":1700003600}",
+        "{\"sub\":\"alice\",\"gen\":0,\"dev\":2147483648,\"dgen\":0,\"iat\":1700000000,"
+        "\"exp\":1700003600}",
+        "{\"sub\":\"alice\",\"gen\":0,\"dev\":\"2\",\"dgen\":0,\"iat\":1700000000,\"exp\":1700003600}",
+        "{\"sub\":\"alice\",\"gen\":0,\"dev\":2,\"dgen\":-1,\"iat\":1700000000,\"exp\":1700003600}",
+        "{\"sub\":\"alice\",\"gen\":0,\"dev\":2.5,\"dgen\":0,\"iat\":1700000000,\"exp\":1700003600}",
     };
+    struct jwt_claims c;
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         forge(t, sizeof t, h, bad[i], key);
@@ -192,6 +209,13 @@ static void test_claims(void)
     forge(t, sizeof t, h, "{\"sub\":\"alice\",\"gen\":0,\"iat\":1700000060,\"exp\":1700003600}",
           key);
     EXPECT(verify(t) == JWT_OK);
+    /* A token from before devices is device 1's, generation 0. */
+    EXPECT(jwt_verify(key, t, now, &c) == JWT_OK && c.dev == 1 && c.dgen == 0);
+    forge(t, sizeof t, h,
+          "{\"sub\":\"alice\",\"gen\":0,\"dev\":2147483647,\"dgen\":9,\"iat\":1700000060,"
+          "\"exp\":1700003600}",
+          key);
+    EXPECT(jwt_verify(key, t, now, &c) == JWT_OK && c.dev == 2147483647 && c.dgen == 9);
 }
 
 static void test_malformed(void)
@@ -389,6 +413,11 @@ void test_b64(void)
     EXPECT(b64_decode_exact(NULL, out, 4) != 0);
     EXPECT(b64_decode("A", 1, out, sizeof out, &n) != 0);
     EXPECT(b64_encode(text, 10, in, 32) != 0);
+    /* Bytes from 0x80 up are not base64url (libsodium alone would read them as '_' or '-'). */
+    EXPECT(b64_decode_exact("AAAA\xc3\xa9" "AA", out, 6) != 0);
+    EXPECT(b64_decode("AAA\xef\xbb\xbf" "AA", 8, out, sizeof out, &n) != 0);
+    EXPECT(b64_decode("AAAA\x80\x80" "AA", 8, out, sizeof out, &n) != 0);
+    EXPECT(b64_decode("AAAA__AA", 8, out, sizeof out, &n) == 0 && n == 6);
 }
 
 void test_json_nul(void)

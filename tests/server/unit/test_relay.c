@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Rewrites in with from "alice"; returns the text (static buffer) or NULL when refused. */
+/* Rewrites in with from "alice", device 7; returns the text (static buffer) or NULL when refused. */
 static const char *rewrite(const char *in, struct relay_fields *f)
 {
     static char out[512];
-    size_t n = relay_rewrite(in, strlen(in), "alice", out, f);
+    size_t n = relay_rewrite(in, strlen(in), "alice", 7, out, f);
 
     if (n == 0) {
         return NULL;
@@ -47,16 +47,33 @@ void test_relay(void)
     unsigned char h[WS_HEADER_MAX];
 
     EXPECT(rewrites_to("{\"type\":\"offer\",\"to\":\"bob\",\"id\":3,\"sdp\":\"v=0\"}",
-                       "{\"type\":\"offer\",\"to\":\"bob\",\"id\":3,\"sdp\":\"v=0\",\"from\":\"alice\"}"));
+                       "{\"type\":\"offer\",\"to\":\"bob\",\"id\":3,\"sdp\":\"v=0\",\"from\":\"alice\",\"fromDevice\":7}"));
     /* A top-level "from" goes, wherever it is; nested ones stay. */
     EXPECT(rewrites_to("{\"from\":\"x\",\"type\":\"a\",\"to\":\"bob\"}",
-                       "{\"type\":\"a\",\"to\":\"bob\",\"from\":\"alice\"}"));
+                       "{\"type\":\"a\",\"to\":\"bob\",\"from\":\"alice\",\"fromDevice\":7}"));
     EXPECT(rewrites_to("{\"type\":\"a\",\"from\":null,\"to\":\"bob\"}",
-                       "{\"type\":\"a\",\"to\":\"bob\",\"from\":\"alice\"}"));
+                       "{\"type\":\"a\",\"to\":\"bob\",\"from\":\"alice\",\"fromDevice\":7}"));
     EXPECT(rewrites_to("{\"type\":\"a\",\"to\":\"b\",\"x\":{\"from\":\"y\"}}",
-                       "{\"type\":\"a\",\"to\":\"b\",\"x\":{\"from\":\"y\"},\"from\":\"alice\"}"));
+                       "{\"type\":\"a\",\"to\":\"b\",\"x\":{\"from\":\"y\"},\"from\":\"alice\",\"fromDevice\":7}"));
     EXPECT(rewrites_to(" {\"type\" : \"a\" ,\n\"to\":\"b\", \"v\":[1,-2.5e+3,true,false,null,\"\\u00e9\\n\",{},[]]} \r\n",
-                       "{\"type\" : \"a\",\"to\":\"b\",\"v\":[1,-2.5e+3,true,false,null,\"\\u00e9\\n\",{},[]],\"from\":\"alice\"}"));
+                       "{\"type\" : \"a\",\"to\":\"b\",\"v\":[1,-2.5e+3,true,false,null,\"\\u00e9\\n\",{},[]],\"from\":\"alice\",\"fromDevice\":7}"));
+    /* A top-level "fromDevice" goes too; "toDevice" stays and is noticed. */
+    EXPECT(rewrites_to("{\"fromDevice\":9,\"type\":\"a\",\"to\":\"bob\"}",
+                       "{\"type\":\"a\",\"to\":\"bob\",\"from\":\"alice\",\"fromDevice\":7}"));
+    out = rewrite("{\"type\":\"a\",\"to\":\"bob\",\"toDevice\":3}", &f);
+    EXPECT(out != NULL && f.has_to_device == 1 &&
+           strcmp(out, "{\"type\":\"a\",\"to\":\"bob\",\"toDevice\":3,\"from\":\"alice\","
+                       "\"fromDevice\":7}") == 0);
+    EXPECT(refused("{\"type\":\"a\",\"to\":\"b\",\"fromDevice\":1,\"fromDevice\":2}"));
+    {
+        static const char in[] = "{\"type\":\"a\",\"to\":\"b\"}";
+        static char wide[128];
+        size_t n = relay_rewrite(in, sizeof in - 1, "alice", 2147483647UL, wide, &f);
+        wide[n] = '\0';
+        EXPECT(n > 0 && n <= sizeof in - 1 + 5 + RELAY_EXTRA && f.has_to_device == 0 &&
+               strcmp(wide, "{\"type\":\"a\",\"to\":\"b\",\"from\":\"alice\","
+                            "\"fromDevice\":2147483647}") == 0);
+    }
     out = rewrite("{\"type\":\"offer\",\"to\":\"Bob\"}", &f);
     EXPECT(out != NULL && f.type_len == 5 && memcmp(out + f.type_off, "offer", 5) == 0 &&
            f.to_len == 3 && memcmp(out + f.to_off, "Bob", 3) == 0);
