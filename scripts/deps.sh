@@ -29,7 +29,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       autoconf automake libtool dpkg-dev xz-utils)
 if [ "$want_test" -eq 1 ]; then
   pkgs+=(chromium fonts-noto-color-emoji cppcheck clang-tidy clang-14 libclang-rt-14-dev valgrind
-         openssl sqlite3 iproute2)
+         openssl sqlite3 iproute2 coturn)
 fi
 
 missing=()

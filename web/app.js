@@ -7,7 +7,7 @@ import { ApiError, request, setToken } from './js/api.js';
 import { USERNAME_RE, toB64u, utf8 } from './js/encoding.js';
 import { publish } from './js/keys.js';
 import { Messenger, UserError } from './js/messenger.js';
-import { setIceServers } from './js/peer.js';
+import { IceConfig } from './js/relay.js';
 import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
 import { Vault, VaultError } from './js/vault.js';
@@ -26,6 +26,7 @@ const state = {
   messenger: null,
   chat: null,
   refreshTimer: null,
+  ice: null, // the ICE servers, kept current (relay.js)
 };
 
 function show(screen) {
@@ -218,9 +219,11 @@ async function enter(username, auth, vaultKey, fresh, gen) {
   let vault = null;
   let account = null;
   let messenger = null;
-  // The server's setup (its STUN servers), asked for meanwhile; without an answer, links use
-  // host candidates only.
-  const setup = request('GET', '/api/config', undefined, { timeoutMs: 5000 }).catch(() => null);
+  // The server's setup (its STUN servers, and relays with a credential of ours), asked for
+  // meanwhile and renewed before the credential ends; without an answer, links use host
+  // candidates only.
+  const ice = new IceConfig(() => state.messenger?.relayRenewed().catch(() => {}));
+  const setup = ice.load();
   try {
     vault = await Vault.open(username, vaultKey); // refused: the key is wiped
     stillCurrent(gen);
@@ -241,7 +244,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
       stillCurrent(gen);
       if (!fresh) banner('This browser had no keys for your account, so it made new ones. Your contacts will see that your safety number changed.');
     }
-    setIceServers((await setup)?.iceServers);
+    await setup;
     stillCurrent(gen);
     const signaling = new Signaling(() => state.token);
     messenger = new Messenger({ username, account, vault, signaling });
@@ -251,6 +254,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
     state.vault = vault;
     state.signaling = signaling;
     state.messenger = messenger;
+    state.ice = ice;
     wireMessenger(messenger, signaling);
   } catch (e) {
     // Back to log-in (or the locked screen) with nothing kept: no token, no open vault, and the
@@ -263,6 +267,8 @@ async function enter(username, auth, vaultKey, fresh, gen) {
   }
   $('whoami').textContent = username;
   $('show-presence').checked = state.messenger.showPresence;
+  $('hide-ip').checked = state.messenger.hideIp;
+  renderNetworkHint();
   show('app-screen');
   renderAll();
   state.signaling.start();
@@ -322,13 +328,14 @@ function logout() {
 function stop() {
   generation += 1;
   clearTimeout(state.refreshTimer);
+  state.ice?.stop();
   if (state.messenger) {
     state.messenger.shutdown();
     state.messenger.account.free(); // the identity and prekeys, wiped from memory
   }
   if (state.signaling) state.signaling.stop();
   if (state.vault) state.vault.close();
-  Object.assign(state, { username: null, token: null, expiresAt: 0, vault: null, signaling: null, messenger: null, chat: null });
+  Object.assign(state, { username: null, token: null, expiresAt: 0, vault: null, signaling: null, messenger: null, chat: null, ice: null });
   document.title = 'Parley';
   setToken(null);
   $('app-screen').classList.remove('chat-open');
@@ -470,6 +477,13 @@ function wireMessenger(m, s) {
   });
 }
 
+// Under "Hide my IP address": what it costs when this server offers no relay.
+function renderNetworkHint() {
+  showText('hide-ip-hint', state.messenger?.relayMissing()
+    ? 'This server offers no relay, so chats cannot connect directly now: messages go through the server\'s mailbox.'
+    : '');
+}
+
 function contactError(text) {
   showText('contact-error', text);
 }
@@ -546,6 +560,7 @@ function renderChat() {
         online: 'online, connecting…',
         offline: `${name} is offline; messages wait for them on the server`,
         hidden: `${name} does not show when they are online; messages wait for them on the server`,
+        unreachable: `cannot connect directly to ${name}; messages go through the server`,
       }[m.linkState(name)];
   $('chat-status').textContent = status;
   $('verify').textContent = c?.verified ? 'Verified ✓' : 'Verify';
@@ -687,6 +702,13 @@ function wire() {
   $('show-presence').addEventListener('change', (ev) => {
     const box = ev.target;
     busy(box, () => state.messenger?.setShowPresence(box.checked));
+  });
+  $('hide-ip').addEventListener('change', (ev) => {
+    const box = ev.target;
+    busy(box, async () => {
+      await state.messenger?.setHideIp(box.checked);
+      renderNetworkHint();
+    });
   });
   $('banner-close').addEventListener('click', () => banner(''));
   $('banner-action').addEventListener('click', () => bannerAction?.run());

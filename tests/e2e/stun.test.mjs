@@ -58,7 +58,7 @@ test('the pages gather through the configured STUN server, say so in their candi
   }
 });
 
-test('the page takes only STUN URLs from the server\'s setup: no TURN, no credentials, at most 8', async () => {
+test('the page takes STUN URLs, and TURN URLs only with a credential, from the server\'s setup: nothing else, at most 8', async () => {
   const a = await person(server, uniqueName('alice'));
   try {
     // Every RTCPeerConnection the page makes records the ICE servers it was given.
@@ -78,6 +78,9 @@ test('the page takes only STUN URLs from the server\'s setup: no TURN, no creden
       body: JSON.stringify({
         iceServers: [
           { urls: 'turn:relay.example.org:3478', username: 'u', credential: 'secret' },
+          { urls: ['turn:nocredential.example.org'] },
+          { urls: ['turns:relay.example.org:5349?transport=udp', 'turn:relay.example.org?transport=sctp'], username: 'u', credential: 'c' },
+          { urls: ['turn:relay.example.org'], username: 'u', credential: 42 },
           { urls: ['stun:ok.example.org:3478', 'https://example.org/', 'stun:bad host', 42] },
           { urls: many },
         ],
@@ -87,7 +90,11 @@ test('the page takes only STUN URLs from the server\'s setup: no TURN, no creden
     await signUp(a);
     await a.page.waitForFunction(() => window.iceConfigs.length > 0, null, { timeout: WAIT });
     const configs = await a.page.evaluate(() => window.iceConfigs);
-    const want = [{ urls: ['stun:ok.example.org:3478', ...many.slice(0, 7)] }];
+    const want = [
+      { urls: ['turn:relay.example.org:3478'], username: 'u', credential: 'secret' },
+      { urls: ['stun:ok.example.org:3478'] },
+      { urls: many.slice(0, 6) },
+    ];
     for (const c of configs) assert.deepEqual(c, want);
   } finally {
     await leave(a);

@@ -52,7 +52,9 @@ async function settled(ip, ns) {
 
 /**
  * A network namespace for one browser, reaching `port` on 127.0.0.1 as this machine does.
- * Returns { chromium (a launcher script for PARLEY_CHROMIUM), down(), up(), cleanup() }.
+ * Returns { chromium (a launcher script for PARLEY_CHROMIUM), ns (its name), address (the
+ * namespace's IPv4 address), hostAddress (this machine's end of the link), down(), up(),
+ * cleanup() }.
  */
 export async function isolatedNetwork(port) {
   const ip = (...args) => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -113,6 +115,9 @@ export async function isolatedNetwork(port) {
     chmodSync(chromium, 0o755);
     return {
       chromium,
+      ns,
+      address: `${sub}.2`,
+      hostAddress: `${sub}.1`,
       cleanup,
       down() {
         ip('-n', ns, 'link', 'set', nsIf, 'down');

@@ -39,6 +39,7 @@ const STATUS_TEXT = {
   online: 'online',
   offline: 'offline',
   hidden: 'presence hidden',
+  unreachable: 'online, no direct link',
 };
 
 /** Draws the contact list; a click opens the chat (openChat). */

@@ -17,7 +17,9 @@ import { replenish } from './keys.js';
 import { outboxMethods } from './outbox.js';
 import { PeerLink, coolDown, warmUp } from './peer.js';
 import { presenceMethods } from './presence.js';
+import { relayMethods } from './relay.js';
 import { repairMethods } from './repair.js';
+import { testHookMethods } from './testhooks.js';
 import { requestMethods } from './requests.js';
 import { transcriptMethods } from './transcript.js';
 
@@ -43,6 +45,7 @@ export class Messenger extends EventTarget {
     this.presence = new Map();
     this.requests = new Map(); // incoming requests waiting for Accept / Decline
     this.retry = new Map();
+    this.unreachable = new Set(); // contacts whose last link failed before it opened
     this.earlyOffers = new Map(); // sender -> {offer, timer}: an offer sent ahead of their chat request
     this.retrying = new Set(); // pending requests to send again after recipient_busy / rate_limited
     this.requestWrites = new Map(); // sender -> the write of their shown request, until answered
@@ -54,6 +57,7 @@ export class Messenger extends EventTarget {
   async load() {
     this.contacts = await this.vault.getJson('contacts', {});
     await this.loadPresence();
+    await this.loadNetworkSettings(); // before any link or spare exists
     // Requests waiting for the person are stored with the session they made (their one-time
     // prekey is spent), so that a reload does not lose them.
     this.requests = new Map(Object.entries(await this.vault.getJson('requests', {})));
@@ -303,11 +307,13 @@ export class Messenger extends EventTarget {
       l = new PeerLink(this.me, name, this.signaling);
       l.addEventListener('open', () => {
         this.retry.delete(name);
+        this.unreachable.delete(name);
         this.mailGraceEnd(name);
         this.changed(name);
         this.flush(name); // in creation order: kept ciphertexts and unacknowledged messages alike
       });
-      l.addEventListener('close', () => {
+      l.addEventListener('close', (ev) => {
+        if (!ev.detail?.wasOpen) this.unreachable.add(name);
         this.changed(name);
         this.scheduleReconnect(name);
         // What went into the link and was not acknowledged may be lost: unless a link is open
@@ -325,8 +331,11 @@ export class Messenger extends EventTarget {
   linkState(name) {
     const l = this.links.get(name);
     if (l?.open) return 'connected';
-    if (l?.pc) return 'connecting';
     const p = this.presence.get(name);
+    // Online, but a link to them failed since the last one that opened (no path between the
+    // two networks, or a relay that refused us): the mailbox carries the chat meanwhile.
+    if (p === 'online' && this.unreachable.has(name)) return 'unreachable';
+    if (l?.pc) return 'connecting';
     // "unknown": they do not show their presence to us (hidden, or no capability of theirs yet).
     return p === 'online' ? 'online' : p === 'unknown' ? 'hidden' : 'offline';
   }
@@ -394,4 +403,4 @@ export class Messenger extends EventTarget {
 }
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
-  inboxMethods, presenceMethods, repairMethods);
+  inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods);

@@ -41,31 +41,68 @@ const freshCertificate = () => !!certificate && certificate.expires - Date.now()
 const fresh = (s) => !!s && Date.now() - s.at < SPARE_MAX_AGE_MS &&
   s.cert === certificate && (!certificate || freshCertificate());
 
-// The STUN servers the server names (GET /api/config; none by default: host candidates only).
+// The ICE servers the server names (GET /api/config): STUN servers, and TURN relays with a
+// short-lived credential for a logged-in page; none by default (host candidates only).
 let iceServers = [];
+// "Hide my IP address": every connection relay-only (iceTransportPolicy "relay"), so that no host
+// or server-reflexive candidate is ever gathered, let alone sent.
+let relayOnly = false;
 const MAX_ICE_URLS = 8;
-const STUN_URL_RE = /^stuns?:(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const MAX_CREDENTIAL = 512; // characters of a TURN username or credential
+const HOST = '(?:[A-Za-z0-9][A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]+\\])(?::\\d{1,5})?';
+const STUN_URL_RE = new RegExp(`^stuns?:${HOST}$`);
+const TURN_URL_RE = new RegExp(`^(?:turn:${HOST}(?:\\?transport=(?:udp|tcp))?|turns:${HOST}(?:\\?transport=tcp)?)$`);
 
 /**
- * Sets the ICE servers for links made from now on, from the server's `iceServers`: only STUN
- * URLs are taken (at most 8), anything else is ignored. Spares made with other servers are dropped.
+ * Sets the ICE servers for links made from now on, from the server's `iceServers`: STUN URLs, and
+ * TURN URLs in an entry with a string username and credential (at most 8 URLs in all); anything
+ * else is ignored. Spares made with other servers are dropped. Returns whether a relay is known.
  */
 export function setIceServers(list) {
-  const urls = [];
+  const next = [];
+  let count = 0;
   for (const entry of Array.isArray(list) ? list : []) {
-    const u = entry && typeof entry === 'object' ? entry.urls : null;
-    for (const url of Array.isArray(u) ? u : [u]) {
-      if (typeof url === 'string' && url.length < 128 && STUN_URL_RE.test(url) && urls.length < MAX_ICE_URLS) urls.push(url);
+    if (!entry || typeof entry !== 'object') continue;
+    const { username, credential } = entry;
+    const turn = typeof username === 'string' && typeof credential === 'string' &&
+      username.length <= MAX_CREDENTIAL && credential.length <= MAX_CREDENTIAL;
+    const urls = [];
+    for (const url of Array.isArray(entry.urls) ? entry.urls : [entry.urls]) {
+      if (typeof url !== 'string' || url.length >= 160 || count >= MAX_ICE_URLS) continue;
+      if (STUN_URL_RE.test(url) || (turn && TURN_URL_RE.test(url))) {
+        urls.push(url);
+        count += 1;
+      }
     }
+    if (!urls.length) continue;
+    next.push(urls.some((u) => u.startsWith('turn')) ? { urls, username, credential } : { urls });
   }
-  const next = urls.length ? [{ urls }] : [];
-  if (JSON.stringify(next) === JSON.stringify(iceServers)) return;
-  iceServers = next;
+  if (JSON.stringify(next) !== JSON.stringify(iceServers)) {
+    iceServers = next;
+    dropSpares();
+  }
+  return hasRelay();
+}
+
+/** Whether a TURN relay is configured for new links. */
+export function hasRelay() {
+  return iceServers.some((s) => s.username !== undefined);
+}
+
+/** "Hide my IP address": links made from now on gather relay candidates only. */
+export function setRelayOnly(on) {
+  if (relayOnly === !!on) return;
+  relayOnly = !!on;
   dropSpares();
+  if (ready) warmUp();
 }
 
 function peerConfig(pool = 0) {
-  const config = { iceServers: iceServers.map((s) => ({ urls: [...s.urls] })), iceCandidatePoolSize: pool };
+  const config = {
+    iceServers: iceServers.map((s) => ({ ...s, urls: [...s.urls] })),
+    iceTransportPolicy: relayOnly ? 'relay' : 'all',
+    iceCandidatePoolSize: pool,
+  };
   if (certificate) config.certificates = [certificate];
   return config;
 }
@@ -373,6 +410,24 @@ export class PeerLink extends EventTarget {
     const list = this.pendingIce;
     this.pendingIce = [];
     for (const c of list) await this.pc.addIceCandidate(c).catch(() => {});
+  }
+
+  /** Whether the link's selected candidate pair goes through a TURN relay (either end). */
+  async relayed() {
+    const { pc } = this;
+    if (!pc || !this.open) return false;
+    try {
+      const stats = await pc.getStats();
+      let pair = null;
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+      });
+      if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+      if (!pair) return false;
+      return [pair.localCandidateId, pair.remoteCandidateId].some((id) => stats.get(id)?.candidateType === 'relay');
+    } catch {
+      return false;
+    }
   }
 
   /** Sends ciphertext; false when the channel is not open. */

@@ -16,7 +16,6 @@ const REPAIR_QUIET_MS = 120000;
 // copy of a message that came over the link, read after the session moved past the chains it
 // remembers, 5.3): at most this many per contact, in memory.
 const MAX_SEEN_CHAINS = 512;
-const TEST_HOOKS_KEY = 'parley-test-hooks';
 
 // The ratchet key in a message's header (5.1): bytes 1..33 of a ratchet message, 75..107 of a
 // prekey message (whose ratchet message starts after a 74-byte prefix).
@@ -77,32 +76,5 @@ export const repairMethods = {
     await this.persist(name, null, [history.length - 1], true);
     this.changed(name);
     this.renewSoon(name);
-  },
-
-  // Test hooks (tests/e2e), only where this origin's storage asks for them: a session's sealed
-  // state is kept and later put back, as a restored backup would (a session rolled back cannot
-  // read what the peer sent after the snapshot).
-  installTestHooks() {
-    let on = false;
-    try {
-      on = globalThis.localStorage?.getItem(TEST_HOOKS_KEY) === '1';
-    } catch {
-      on = false;
-    }
-    if (!on) return;
-    const snapshots = new Map();
-    globalThis.parleyTestHooks = {
-      snapshotSession: (name) => this.serial(async () => {
-        const s = await this.session(name);
-        if (!s) throw new Error(`no session with ${name}`);
-        snapshots.set(name, this.vault.sessionRecord(name, s));
-      }),
-      restoreSession: (name) => this.serial(async () => {
-        const record = snapshots.get(name);
-        if (!record) throw new Error(`no snapshot of the session with ${name}`);
-        this.dropSession(name);
-        await this.vault.putMany([record]);
-      }),
-    };
   },
 };
