@@ -11,6 +11,7 @@ import { IceConfig } from './js/relay.js';
 import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
 import { Vault, VaultError } from './js/vault.js';
+import { listKnown, newDeviceId, syncDeviceList } from './js/devices.js';
 import { $ } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
 import { followTranscript, renderTranscript, resetTranscript } from './js/transcript-view.js';
@@ -192,7 +193,9 @@ async function submitAuth(mode) {
     try {
       let res;
       try {
-        res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret });
+        // The device id this browser uses for the account (a new one for a browser that has none).
+      const device = (await Vault.deviceOf(username)) ?? newDeviceId();
+      res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret, device });
         stillCurrent(gen);
       } catch (e) {
         vaultKey.fill(0);
@@ -227,6 +230,8 @@ async function enter(username, auth, vaultKey, fresh, gen) {
   try {
     vault = await Vault.open(username, vaultKey); // refused: the key is wiped
     stillCurrent(gen);
+    const device = Number.isSafeInteger(auth.device) ? auth.device : 1;
+    await vault.setDevice(device);
     try {
       account = await vault.loadAccount();
     } catch (e) {
@@ -244,10 +249,17 @@ async function enter(username, auth, vaultKey, fresh, gen) {
       stillCurrent(gen);
       if (!fresh) banner('This browser had no keys for your account, so it made new ones. Your contacts will see that your safety number changed.');
     }
+    // This device in the account's signed list before the connection opens: an unlisted device
+    // may only talk to its own devices (a list made now for a new account, or for one made before
+    // devices; later changes are checked after each ready).
+    if (!await listKnown(vault)) {
+      await syncDeviceList(account, vault, device);
+      stillCurrent(gen);
+    }
     await setup;
     stillCurrent(gen);
     const signaling = new Signaling(() => state.token);
-    messenger = new Messenger({ username, account, vault, signaling });
+    messenger = new Messenger({ username, device, account, vault, signaling });
     await messenger.load();
     stillCurrent(gen);
     messenger.replenishKeys().catch(() => {}); // one-time prekeys topped up (single-flight)
@@ -393,7 +405,7 @@ async function resume() {
   $('keep').checked = true;
   setBusy(true, `Signing in as ${who}…`);
   try {
-    const { auth, vaultKey } = await signInKept(who, () => stillCurrent(gen));
+    const { auth, vaultKey } = await signInKept(who, () => stillCurrent(gen), (await Vault.deviceOf(who)) ?? newDeviceId());
     await enter(who, auth, vaultKey, false, gen);
     keptAt = Date.now();
   } catch (e) {
@@ -444,6 +456,7 @@ function wireMessenger(m, s) {
     $('connection').textContent = CONNECTION_TEXT[st] || st;
   });
   s.addEventListener('auth-failed', () => sessionEnded('You were logged out. Please log in again.'));
+  s.addEventListener('device-removed', () => sessionEnded('This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.'));
   s.addEventListener('replaced', () => {
     banner('Parley was opened for your account somewhere else, so this page is offline.', {
       label: 'Reconnect here',

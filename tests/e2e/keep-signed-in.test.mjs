@@ -168,7 +168,10 @@ test('Keep me signed in: a reload opens the vault without the password; after lo
     assert.equal(await a.page.getByLabel('Password').inputValue(), '', 'no password was typed');
     const again = logins(a, before);
     assert.equal(again.length, 1, 'one log-in with the kept login secret');
-    assert.deepEqual(JSON.parse(again[0].body), { username: a.name, password: Buffer.from(d.loginSecret, 'hex').toString('base64url') });
+    // The kept login secret, and the device id this browser logged in with at sign-up.
+    const device = JSON.parse(a.requests.find((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/signup').body).device;
+    assert.ok(Number.isSafeInteger(device));
+    assert.deepEqual(JSON.parse(again[0].body), { username: a.name, password: Buffer.from(d.loginSecret, 'hex').toString('base64url'), device });
     assert.equal(await a.page.locator('#whoami').textContent(), a.name);
     await openChat(a, b.name);
     assert.deepEqual((await transcript(a.page)).map((m) => m.text), ['written before the reload']);

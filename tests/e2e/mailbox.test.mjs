@@ -151,11 +151,11 @@ async function mailer(srv, prefix) {
   return {
     ...user,
     ws,
-    /** Leaves an envelope (bytes) for `to`; resolves to the server's answer. */
-    async put(to, env) {
+    /** Leaves an envelope (bytes) for `to`'s device; resolves to the server's answer. */
+    async put(to, env, device) {
       n += 1;
       const id = `put${n}`;
-      ws.send({ type: 'mail-put', to, env: Buffer.from(env).toString('base64url'), id });
+      ws.send({ type: 'mail-put', to, device, env: Buffer.from(env).toString('base64url'), id });
       return ws.next((m) => m.ref === id, 10000);
     },
   };
@@ -437,7 +437,9 @@ test('envelopes bob cannot read (random bytes of a valid size, sealed for anothe
       env[0] = 0x01; // version 1, as the server checks
       return env;
     };
-    const bobKey = (await api(server.url, 'GET', `/api/identity/${b.name}`, { token: mallory.token })).body.identityKey;
+    const bobKeys = (await api(server.url, 'GET', `/api/keys/${b.name}`, { token: mallory.token })).body;
+    const bobKey = bobKeys.identityKey;
+    const bobDevice = bobKeys.bundles[0].device; // his browser, the one device he has
     const someone = core.Account.create();
     const other = core.Account.create();
     const envelopes = [
@@ -450,7 +452,7 @@ test('envelopes bob cannot read (random bytes of a valid size, sealed for anothe
     someone.free();
     other.free();
     for (const env of envelopes) {
-      assert.equal((await mallory.put(b.name, env)).type, 'mail-stored');
+      assert.equal((await mallory.put(b.name, env, bobDevice)).type, 'mail-stored');
     }
     writers.add(mallory.username);
     const rows = mailboxRows(server.dataDir).filter((r) => r.recipient === b.name);
@@ -511,7 +513,7 @@ test('a chat request sealed under the name "alice" with keys that are not hers: 
     session.free();
     assert.equal(core.messageType(hello), core.MESSAGE_PREKEY);
     const bobKey = Buffer.from(bundle.body.identityKey, 'base64url');
-    assert.equal((await mallory.put(b.name, forger.sealTo(bobKey, alice.username, hello))).type, 'mail-stored');
+    assert.equal((await mallory.put(b.name, forger.sealTo(bobKey, alice.username, hello), bundle.body.bundles[0].device)).type, 'mail-stored');
     writers.add(mallory.username);
     waiting.push(...mailboxRows(server.dataDir).filter((r) => r.recipient === b.name));
 

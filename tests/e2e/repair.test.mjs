@@ -90,7 +90,7 @@ test('a message that does not decrypt on the link: the line shows, the session r
   }
 });
 
-test('a mailed message that does not decrypt: the line shows at log-in, the repair goes by the server, every message arrives once', async () => {
+test('a mailed message that does not decrypt: the line shows at log-in, the repair goes by the server, every message arrives once', async (t) => {
   const a = await hooked(uniqueName('alice'));
   const b = await hooked(uniqueName('bob'));
   try {
@@ -111,7 +111,15 @@ test('a mailed message that does not decrypt: the line shows at log-in, the repa
 
     await logIn(b);
     await openChat(b, a.name);
-    await b.page.getByText(LINE(a.name)).waitFor({ state: 'visible', timeout: WAIT });
+    try {
+      await b.page.getByText(LINE(a.name)).waitFor({ state: 'visible', timeout: 30000 });
+    } catch (e) {
+      // What bob's page shows and was sent, to tell a slow machine from a wrong turn.
+      t.diagnostic(`bob shows ${JSON.stringify(await transcript(b.page))}; status ${await b.page.locator('#chat-status').textContent()}`);
+      t.diagnostic(`bob received ${JSON.stringify(b.frames.filter((f) => f.dir === 'received').map((f) => f.payload.slice(0, 60)).slice(-30))}`);
+      t.diagnostic(`bob problems ${JSON.stringify(b.problems)} warnings ${JSON.stringify(b.warnings.slice(-10))}`);
+      throw e;
+    }
     for (const text of mailed) await waitForMessage(b.page, text, 30000);
     await waitAllDelivered(a.page, 30000);
     await send(b, 'bob after the mailed repair');

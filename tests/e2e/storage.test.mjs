@@ -310,8 +310,14 @@ test('nothing readable at rest: every stored value is a sealed record, no messag
 
       const format = store.records.filter((r) => r.key === 'format');
       assert.equal(format.length, 1, 'one format mark');
-      assert.deepEqual(format[0].value, { type: 'number', value: '2' }, 'format 2, the only value in the clear');
-      const sealed = store.records.filter((r) => r.key !== 'format');
+      assert.deepEqual(format[0].value, { type: 'number', value: '2' }, 'format 2 in the clear');
+      // The device id (docs/PROTOCOL.md 14.4), the only other value in the clear: a number the
+      // server knows too.
+      const device = store.records.filter((r) => r.key === 'device');
+      assert.equal(device.length, 1, 'one device mark');
+      assert.equal(device[0].value?.type, 'number');
+      assert.ok(Number(device[0].value.value) >= 1 && Number(device[0].value.value) <= 0x7fffffff);
+      const sealed = store.records.filter((r) => r.key !== 'format' && r.key !== 'device');
       const pooled = [];
       let accounts = 0;
       let sessions = 0;

@@ -24,6 +24,8 @@ const PLAIN = {
   token_revoked: 'You were logged out. Please log in again.',
   invalid_token: 'Your session is no longer valid. Please log in again.',
   missing_token: 'Please log in again.',
+  device_removed: 'This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.',
+  too_many_devices: 'Your account has too many devices. Remove one you no longer use from the Devices list on another device, then try again.',
 };
 
 export function plainMessage(code, fallback) {

@@ -5,6 +5,7 @@ import * as core from '../core/parley.js';
 import { request } from './api.js';
 import { fromB64u } from './encoding.js';
 import { publish } from './keys.js';
+import { syncDeviceList } from './devices.js';
 
 // After each `ready`, the contacts' identity keys are compared with the directory's (a change
 // made while this page was away sends no identity-changed notice): at most this many contacts
@@ -218,6 +219,9 @@ export const identityMethods = {
     this.account.free();
     this.account = fresh;
     await publish(fresh, this.vault, { resetIdentity: true });
+    // The new identity's list (generation 1, this device alone: the reset removed the others).
+    const { devices } = await syncDeviceList(fresh, this.vault, this.device);
+    this.ownDevices = devices;
     for (const c of Object.values(this.contacts)) {
       c.status = 'declined';
       c.verified = false;

@@ -8,6 +8,7 @@
 import * as core from '../core/parley.js';
 import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, fromUtf8, toB64u } from './encoding.js';
 import { MAX_TEXT } from './transcript.js';
+import { parseSealedName } from './devices.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
@@ -228,9 +229,10 @@ export const inboxMethods = {
       if (e instanceof core.ParleyError || e instanceof Error) return 'unreadable';
       throw e;
     }
-    const name = opened.sender;
+    const sender = parseSealedName(opened.sender);
+    const name = sender?.name;
     const message = opened.message;
-    if (!USERNAME_RE.test(name) || name === this.me) return 'unreadable';
+    if (!sender || !USERNAME_RE.test(name) || name === this.me) return 'unreadable';
     let type;
     try {
       type = core.messageType(message);
@@ -260,7 +262,7 @@ export const inboxMethods = {
     }
     // A new session: the first message must name the same identity as the envelope.
     if (type === core.MESSAGE_PREKEY && equalBytes(core.messageSenderIdentity(message), opened.senderIdentity)) {
-      return { request: true, name, message, identityKey: toB64u(opened.senderIdentity) };
+      return { request: true, name, device: sender.device, message, identityKey: toB64u(opened.senderIdentity) };
     }
     return 'unreadable';
   },
@@ -268,7 +270,7 @@ export const inboxMethods = {
   // A chat request that came by mail. The envelope's name is the sender's own claim: the
   // directory must give that name the same identity key (the server authenticates the sender of
   // a relayed request; nobody authenticates a sealed one).
-  async takeMailRequest({ name, message, identityKey }) {
+  async takeMailRequest({ name, device, message, identityKey }) {
     const known = this.contacts[name]?.identityKey === identityKey;
     if (!known) {
       const directory = await this.fetchIdentity(name);
@@ -279,6 +281,6 @@ export const inboxMethods = {
         return;
       }
     }
-    await this.takeRequest(name, { hello: toB64u(message) }, message, null);
+    await this.takeRequest(name, { hello: toB64u(message) }, message, null, device);
   },
 };

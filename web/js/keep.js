@@ -137,8 +137,9 @@ export function forgetKept() {
  * key (the caller's to wipe). A sign-in that can no longer work is forgotten and thrown as
  * KeptRefused; a server out of reach, busy or throttling is thrown as its ApiError, and kept.
  * `check` runs once logged in and may throw (the page has moved on): the vault key is wiped.
+ * `device` is this browser's device id for the account (devices.js).
  */
-export async function signInKept(username, check) {
+export async function signInKept(username, check, device) {
   const r = await readRecord();
   if (!r || r.username !== username) throw new KeptRefused('this browser no longer keeps you signed in.');
   let vaultKey = null;
@@ -151,12 +152,15 @@ export async function signInKept(username, check) {
       throw new KeptRefused('what this browser kept to sign you in could not be read.');
     }
     try {
-      const auth = await request('POST', '/api/login', { username, password: toB64u(secret) });
+      const auth = await request('POST', '/api/login', { username, password: toB64u(secret), device });
       check();
       return { auth, vaultKey };
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         throw new KeptRefused('the server no longer takes the sign-in kept in this browser (the password may have been changed).');
+      }
+      if (e instanceof ApiError && e.code === 'device_removed') {
+        throw new KeptRefused('this browser was removed from your account on another of your devices.');
       }
       throw e;
     }

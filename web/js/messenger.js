@@ -11,6 +11,7 @@
 //   {t: "ack", ids: [...]}                    delivery receipt
 // Messages stay "sent" until acknowledged and are sent again (same id) after a reconnect; the
 // receiver keeps ids, so nothing is lost or shown twice.
+import { deviceMethods } from './devices.js';
 import { identityMethods } from './identity.js';
 import { inboxMethods } from './inbox.js';
 import { replenish } from './keys.js';
@@ -32,9 +33,11 @@ const RECONNECT_MAX_MS = 15000;
 const LINK_LOST_MAIL_MS = 5000; // a closed link's unacknowledged messages wait this long for a new one
 
 export class Messenger extends EventTarget {
-  constructor({ username, account, vault, signaling }) {
+  constructor({ username, device = 1, account, vault, signaling }) {
     super();
     this.me = username;
+    this.device = device; // this browser's device id for the account (devices.js)
+    this.ownDevices = []; // the account's devices, from its signed list
     this.account = account;
     this.vault = vault;
     this.signaling = signaling;
@@ -76,9 +79,10 @@ export class Messenger extends EventTarget {
         this.resendRequests();
         this.deliverAll();
         this.pumpMail(); // puts left unanswered by the last connection go again
-        // Neither holds up a chat: both run after the connection is ready, over HTTP.
+        // Neither holds up a chat: they run after the connection is ready, over HTTP.
         this.checkIdentitiesSoon();
         this.replenishSoon();
+        this.ensureDeviceList().catch((e) => this.report(e));
       }
     });
   }
@@ -403,4 +407,4 @@ export class Messenger extends EventTarget {
 }
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
-  inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods);
+  inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods);

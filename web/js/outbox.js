@@ -13,6 +13,7 @@ import * as core from '../core/parley.js';
 import { fromB64u, randomId, toB64u } from './encoding.js';
 import { UserError } from './errors.js';
 import { MAX_TEXT } from './transcript.js';
+import { sealedName } from './devices.js';
 
 const TRANSMIT_BATCH = 32; // messages encrypted and stored in one transaction before they leave
 // While the peer is online and a link to them is on its way, the mailbox waits this long for it.
@@ -266,7 +267,7 @@ export const outboxMethods = {
     if (!key) return;
     let envelope;
     try {
-      envelope = this.account.sealTo(fromB64u(key), this.me, wire);
+      envelope = this.account.sealTo(fromB64u(key), sealedName(this.me, this.device), wire);
     } catch (e) {
       if (e instanceof core.ParleyError && e.codeName === 'TOO_LARGE') {
         // Larger than the mailbox takes (64 KiB): it waits for a link.
@@ -280,7 +281,8 @@ export const outboxMethods = {
     }
     this.mailSeq = (this.mailSeq || 0) + 1;
     const id = `m${this.mailSeq}`;
-    this.mailQueue(name).push({ id, name, ...(what || {}), put: { type: 'mail-put', to: name, env: toB64u(envelope), id } });
+    const device = this.contacts[name]?.device ?? this.requests.get(name)?.device ?? 1;
+    this.mailQueue(name).push({ id, name, ...(what || {}), put: { type: 'mail-put', to: name, device, env: toB64u(envelope), id } });
     this.pumpMail();
   },
 

@@ -6,6 +6,7 @@ import * as core from '../core/parley.js';
 import { ApiError, plainMessage, request } from './api.js';
 import { RANDOM_ID_RE, fromB64u, fromUtf8, toB64u } from './encoding.js';
 import { bundleFromJson } from './keys.js';
+import { chooseBundle, deviceId } from './devices.js';
 import { HOLD_MS } from './peer.js';
 import { UserError } from './errors.js';
 import { validCap } from './presence.js';
@@ -66,7 +67,14 @@ export const requestMethods = {
         }
         throw e;
       }
-      const session = core.Session.outbound(this.account, bundleFromJson(bundle));
+      let chosen;
+      try {
+        chosen = chooseBundle(name, bundle);
+      } catch (e) {
+        if (this.contacts[name]?.status !== 'pending' && this.links.get(name)?.holding) this.dropLink(name);
+        throw new UserError(e.message);
+      }
+      const session = core.Session.outbound(this.account, bundleFromJson(chosen.keys));
       // Our presence capability rides in the hello: they see when we are online once they accept.
       const hello = session.encrypt(JSON.stringify({ t: 'hello', cap: this.presenceCap }));
       this.useSession(name, session);
@@ -79,6 +87,8 @@ export const requestMethods = {
         status: 'pending',
         identityKey: bundle.identityKey,
         identityCounter: bundle.identityCounter,
+        device: chosen.device, // their device this chat's session is with (14.4)
+        ...(chosen.list ? { deviceList: chosen.list } : {}),
         verified: !!existing?.verified,
         unread: existing?.unread || 0,
         hello: toB64u(hello),
@@ -297,6 +307,7 @@ export const requestMethods = {
       since: prev?.since || Date.now(),
     };
     if (req.cap) this.contacts[name].cap = req.cap; // the capability their hello carried
+    this.contacts[name].device = deviceId(req.device); // the device their request came from (14.4)
     delete this.contacts[name].hello;
     delete this.contacts[name].helloMailed;
     delete this.contacts[name].renew; // their request made the new session
@@ -320,13 +331,13 @@ export const requestMethods = {
       this.earlyOffers.delete(from);
     }
     try {
-      await this.takeRequest(from, msg, hello, requestOffer(msg.offer) || early?.offer || null);
+      await this.takeRequest(from, msg, hello, requestOffer(msg.offer) || early?.offer || null, deviceId(msg.fromDevice));
     } finally {
       if (early) this.dropUnwantedAnswer(from, early.offer);
     }
   },
 
-  async takeRequest(from, msg, hello, offer) {
+  async takeRequest(from, msg, hello, offer, device = 1) {
     const waiting = this.requests.get(from);
     if (waiting && waiting.hello === msg.hello) {
       // The same request again (they came back online, or reconnected): keep its newest offer.
@@ -401,7 +412,7 @@ export const requestMethods = {
     // A request for the person is stored with its session: after a reload it is still there,
     // and the same request sent again is recognised as a repeat.
     const cap = validCap(inner.cap);
-    if (!known) this.requests.set(from, { identityKey, at: Date.now(), hello: msg.hello, offer, ...(cap ? { cap } : {}) });
+    if (!known) this.requests.set(from, { identityKey, device, at: Date.now(), hello: msg.hello, offer, ...(cap ? { cap } : {}) });
     const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session),
       ...(stale.length ? this.historyRecords(from, stale) : []),
       ...(known ? [] : this.contactsRecords(true))]);
@@ -428,7 +439,7 @@ export const requestMethods = {
     if (known) {
       // A known contact (or both asked at once, and theirs is the session kept): no question
       // to ask.
-      this.activate(from, { identityKey, cap });
+      this.activate(from, { identityKey, cap, device });
       this.connectAccepted(from, offer);
       this.subscribe();
       this.acceptStored(from);

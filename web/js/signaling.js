@@ -103,6 +103,12 @@ export class Signaling extends EventTarget {
         this.dispatchEvent(new CustomEvent('auth-failed'));
         return;
       }
+      if (ev.code === 4403) {
+        // This device was removed from the account (docs/API.md, "Devices"): for good.
+        this.setState('offline', 'removed');
+        this.dispatchEvent(new CustomEvent('device-removed'));
+        return;
+      }
       if (ev.code === 4409) {
         this.replaced = true;
         this.setState('offline', 'replaced');

@@ -12,6 +12,9 @@ import { fromUtf8, toB64u, utf8 } from './encoding.js';
 
 export const FORMAT = 2;
 const FORMAT_KEY = 'format'; // stored in the clear (a number), beside the HMAC-named records
+// This browser's device id for the account (docs/PROTOCOL.md 14.4), in the clear like the format
+// mark: it is needed before the password unlocks anything (log-in names it), and the server knows it.
+const DEVICE_KEY = 'device';
 const EMPTY = new Uint8Array(0);
 const subkey = (vaultKey, label) => core.hkdf(vaultKey, EMPTY, utf8(label), 32);
 
@@ -95,6 +98,31 @@ export class Vault {
       throw e;
     }
     return new Vault(db, vaultKey, username);
+  }
+
+  /**
+   * The device id this browser uses for the account, read without the vault key: the stored one,
+   * 1 for a vault made before devices (records but no device mark), or null for no vault at all.
+   */
+  static async deviceOf(username) {
+    if (!await Vault.exists(username)) return null;
+    const db = await openDb(`parley-v1-${username}`);
+    try {
+      return await tx(db, 'readonly', async (s) => {
+        const id = await reqP(s.get(DEVICE_KEY));
+        if (Number.isSafeInteger(id) && id >= 1 && id <= 0x7fffffff) return id;
+        // Records beside the format mark (sealed, HMAC-named): a vault made before devices.
+        const marks = (await reqP(s.get(FORMAT_KEY))) === undefined ? 0 : 1;
+        return await reqP(s.count()) > marks ? 1 : null;
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Keeps the device id (in the clear) once the account is opened with it. */
+  async setDevice(id) {
+    await tx(this.db, 'readwrite', (s) => reqP(s.put(id, DEVICE_KEY)));
   }
 
   static async exists(username) {
