@@ -4,22 +4,12 @@
 // words, cannot send, and is refused at its next log-in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT, serverForTests } from '../lib/server.mjs';
+import { nodeCore } from '../lib/core.mjs';
+import { serverForTests } from '../lib/server.mjs';
 import { newUser, uniqueName } from '../lib/api.mjs';
 import { WAIT, leave, logIn, person, signUp } from '../lib/people.mjs';
 
 const server = serverForTests();
-
-let coreLoaded = null;
-function nodeCore() {
-  coreLoaded = coreLoaded || import(`${ROOT}/web/core/parley.js`).then(async (core) => {
-    await core.init({ wasmBinary: readFileSync(join(ROOT, 'web/core/parley-core.wasm')) });
-    return core;
-  });
-  return coreLoaded;
-}
 
 const loginDevice = (p) => p.requests.filter((r) => /\/api\/(login|signup)$/.test(r.url)).map((r) => JSON.parse(r.body).device);
 

@@ -12,7 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serverForTests, startServer } from '../lib/server.mjs';
+import { nodeCore } from '../lib/core.mjs';
+import { serverForTests, startServer } from '../lib/server.mjs';
 import {
   api, newIdentity, newUser, oneTimePrekeys, signedPrekey, uniqueName,
 } from '../lib/api.mjs';
@@ -133,15 +134,6 @@ async function recordBanners(p) {
 /** Whether the open chat's header says it is connected. */
 const headerConnected = (page) => page.evaluate(() => document.getElementById('chat-status').textContent.startsWith('connected'));
 
-/** The crypto core the page uses (web/core), loaded in Node. */
-let coreLoaded = null;
-function nodeCore() {
-  coreLoaded = coreLoaded || import(`${ROOT}/web/core/parley.js`).then(async (core) => {
-    await core.init({ wasmBinary: readFileSync(join(ROOT, 'web/core/parley-core.wasm')) });
-    return core;
-  });
-  return coreLoaded;
-}
 
 /** Someone with an account and no page, who leaves mail through their own WebSocket client. */
 async function mailer(srv, prefix) {

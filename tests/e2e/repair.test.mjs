@@ -31,6 +31,18 @@ async function counts(page) {
   return out;
 }
 
+/** Alice and Bob in a chat whose session on Bob's side has been rolled back (rollBack). */
+async function rolledBackPair() {
+  const a = await hooked(uniqueName('alice'));
+  const b = await hooked(uniqueName('bob'));
+  await signUp(a);
+  await signUp(b);
+  await connectPair(a, b);
+  await openChat(b, a.name);
+  await rollBack(a, b);
+  return [a, b];
+}
+
 /** A rolled-back session: snapshot, one message each way (both ratchets step), snapshot put back. */
 async function rollBack(a, b) {
   await hook(b, 'snapshotSession', a.name);
@@ -47,14 +59,8 @@ function expectEachOnce(seen, list, who) {
 }
 
 test('a message that does not decrypt on the link: the line shows, the session repairs, nothing is lost or doubled', async () => {
-  const a = await hooked(uniqueName('alice'));
-  const b = await hooked(uniqueName('bob'));
+  const [a, b] = await rolledBackPair();
   try {
-    await signUp(a);
-    await signUp(b);
-    await connectPair(a, b);
-    await openChat(b, a.name);
-    await rollBack(a, b);
 
     const after = ['after the rollback 1', 'after the rollback 2 🔐', 'after the rollback 3'];
     for (const text of after) await send(a, text);
@@ -91,14 +97,8 @@ test('a message that does not decrypt on the link: the line shows, the session r
 });
 
 test('a mailed message that does not decrypt: the line shows at log-in, the repair goes by the server, every message arrives once', async (t) => {
-  const a = await hooked(uniqueName('alice'));
-  const b = await hooked(uniqueName('bob'));
+  const [a, b] = await rolledBackPair();
   try {
-    await signUp(a);
-    await signUp(b);
-    await connectPair(a, b);
-    await openChat(b, a.name);
-    await rollBack(a, b);
 
     // Bob's page goes (the rolled-back session is what his vault holds); Alice writes by mail.
     await b.page.reload();

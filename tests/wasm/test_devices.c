@@ -5,6 +5,7 @@
  * output buffers and aliasing; the transfer's round trip, wrong keys, every refusal and that a
  * refusal writes nothing.
  */
+#include "fixtures.h"
 #include "harness.h"
 #include "state.h"
 
@@ -16,39 +17,15 @@
 #define LABEL_BYTES (sizeof(PARLEY_LABEL_DEVICES) - 1)
 #define MARK 0xA5A5A5A5u
 
-/* SHA-256(label): the fixed "random" inputs of these tests. */
-static void fixed(uint8_t out[32], const char *label)
-{
-    crypto_hash_sha256(out, (const uint8_t *)label, strlen(label));
-}
+/* The fixed inputs of these tests (fixtures.h). */
+#define fixed fixture_bytes
 
 static struct parley_account *account_from(const char *name)
 {
-    struct parley_account *a = malloc(sizeof *a);
-    uint8_t seed[32], spk[32];
-    char label[64];
-
-    if (a == NULL) {
-        return NULL;
-    }
-    snprintf(label, sizeof label, "devices-test-%s-identity", name);
-    fixed(seed, label);
-    snprintf(label, sizeof label, "devices-test-%s-spk", name);
-    fixed(spk, label);
-    if (account_init(a, seed, spk) != PARLEY_OK) {
-        free(a);
-        return NULL;
-    }
-    return a;
+    return fixture_account("devices-test", name);
 }
 
-static void account_release(struct parley_account *a)
-{
-    if (a != NULL) {
-        account_wipe(a);
-        free(a);
-    }
-}
+#define account_release fixture_account_free
 
 struct entry {
     uint32_t id;

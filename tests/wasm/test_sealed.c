@@ -3,6 +3,7 @@
  * wrong recipients, lengths, content checks (envelopes a correct sender never makes, built with
  * the internal sealer), low-order keys, argument checks and determinism for a fixed ephemeral key.
  */
+#include "fixtures.h"
 #include "harness.h"
 #include "state.h"
 
@@ -16,30 +17,12 @@ enum { N_CLASSES = sizeof classes / sizeof classes[0] };
 /* The content a message leaves room for, besides the name: 97 + 5 bytes. */
 enum { FIXED = PARLEY_SEALED_OVERHEAD + PARLEY_SEALED_CONTENT_FIXED };
 
-/* SHA-256(label): the fixed "random" inputs of these tests. */
-static void fixed(uint8_t out[32], const char *label)
-{
-    crypto_hash_sha256(out, (const uint8_t *)label, strlen(label));
-}
+/* The fixed inputs of these tests (fixtures.h). */
+#define fixed fixture_bytes
 
 static struct parley_account *account_from(const char *name)
 {
-    struct parley_account *a = malloc(sizeof *a);
-    uint8_t seed[32], spk[32];
-    char label[64];
-
-    if (a == NULL) {
-        return NULL;
-    }
-    snprintf(label, sizeof label, "sealed-test-%s-identity", name);
-    fixed(seed, label);
-    snprintf(label, sizeof label, "sealed-test-%s-spk", name);
-    fixed(spk, label);
-    if (account_init(a, seed, spk) != PARLEY_OK) {
-        free(a);
-        return NULL;
-    }
-    return a;
+    return fixture_account("sealed-test", name);
 }
 
 /* Three people: alice seals to bob; carol is someone else. */
