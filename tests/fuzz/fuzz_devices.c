@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LABEL_BYTES (sizeof(PARLEY_LABEL_DEVICES) - 1)
 #define MARK 0xA5A5A5A5u
 #define BUF_BYTES 4096 /* inputs longer than this are only opened, never signed */
 
@@ -37,13 +36,11 @@ static void seed_bytes(uint8_t out[32], uint8_t label)
 /* list || Ed25519-Sign(seed, "parley-devices-v1" || IK || list), with no check of the list. */
 static void sign_raw(const uint8_t *list, size_t len, uint8_t *out)
 {
-    static uint8_t msg[LABEL_BYTES + 32 + BUF_BYTES];
+    static uint8_t msg[PARLEY_DEVICES_MESSAGE_BYTES(BUF_BYTES)];
 
-    memcpy(msg, PARLEY_LABEL_DEVICES, LABEL_BYTES);
-    memcpy(msg + LABEL_BYTES, alice.identity_pub, 32);
-    memcpy(msg + LABEL_BYTES + 32, list, len);
+    devices_message(msg, alice.identity_pub, list, len);
     memmove(out, list, len);
-    if (parley_ed25519_sign(out + len, alice.identity_seed, msg, LABEL_BYTES + 32 + len) !=
+    if (parley_ed25519_sign(out + len, alice.identity_seed, msg, PARLEY_DEVICES_MESSAGE_BYTES(len)) !=
         PARLEY_OK) {
         abort();
     }

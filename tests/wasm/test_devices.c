@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LABEL_BYTES (sizeof(PARLEY_LABEL_DEVICES) - 1)
 #define MARK 0xA5A5A5A5u
 
 /* The fixed inputs of these tests (fixtures.h). */
@@ -55,15 +54,14 @@ static size_t encode(uint8_t *out, uint8_t version, uint32_t generation, uint8_t
  * that refused lists carry a genuine signature. */
 static int sign_raw(const struct parley_account *a, uint8_t *buf, size_t list_len)
 {
-    uint8_t msg[LABEL_BYTES + 32 + PARLEY_DEVICES_MAX_BYTES + 600];
+    uint8_t msg[PARLEY_DEVICES_MESSAGE_BYTES(PARLEY_DEVICES_MAX_BYTES + 600)];
 
     if (list_len > PARLEY_DEVICES_MAX_BYTES + 600 - 64) {
         return PARLEY_ERR_ARGUMENT;
     }
-    memcpy(msg, PARLEY_LABEL_DEVICES, LABEL_BYTES);
-    memcpy(msg + LABEL_BYTES, a->identity_pub, 32);
-    memcpy(msg + LABEL_BYTES + 32, buf, list_len);
-    return parley_ed25519_sign(buf + list_len, a->identity_seed, msg, LABEL_BYTES + 32 + list_len);
+    devices_message(msg, a->identity_pub, buf, list_len);
+    return parley_ed25519_sign(buf + list_len, a->identity_seed, msg,
+                               PARLEY_DEVICES_MESSAGE_BYTES(list_len));
 }
 
 /* parley_devices_open whose outputs start as marks; a refusal must leave both marks. */
@@ -305,7 +303,7 @@ static void test_devices_signatures(void)
             a_signed[i] ^= (uint8_t)(1u << bit);
             rc = open_checked(alice->identity_pub, a_signed, a_len);
             a_signed[i] ^= (uint8_t)(1u << bit);
-            CHECK(rc == (i == 0 ? PARLEY_ERR_VERSION : rc));
+            CHECK(i != 0 || rc == PARLEY_ERR_VERSION);
             CHECK(rc == PARLEY_ERR_VERSION || rc == PARLEY_ERR_MALFORMED ||
                   rc == PARLEY_ERR_BAD_SIGNATURE);
             refused += rc == PARLEY_ERR_BAD_SIGNATURE;

@@ -64,26 +64,18 @@ static int parse_list(const uint8_t *in, size_t len, uint32_t *generation, uint3
     return PARLEY_OK;
 }
 
-/* "parley-devices-v1" || IK || list: what the identity key signs. */
-static int signed_message(uint8_t out[DEVICES_LABEL_BYTES + 32 + PARLEY_DEVICES_MAX_LIST],
-                          size_t *out_len, const uint8_t identity_key[32], const uint8_t *list,
-                          size_t list_len)
+void devices_message(uint8_t *out, const uint8_t identity_key[32], const uint8_t *list,
+                     size_t list_len)
 {
-    if (list_len > PARLEY_DEVICES_MAX_LIST) {
-        return PARLEY_ERR_MALFORMED;
-    }
     memcpy(out, PARLEY_LABEL_DEVICES, DEVICES_LABEL_BYTES);
     memcpy(out + DEVICES_LABEL_BYTES, identity_key, 32);
     memcpy(out + DEVICES_LABEL_BYTES + 32, list, list_len);
-    *out_len = DEVICES_LABEL_BYTES + 32 + list_len;
-    return PARLEY_OK;
 }
 
 int parley_account_sign_devices(const parley_account *account, const uint8_t *list,
                                 size_t list_len, uint8_t *out, size_t out_cap, size_t *out_len)
 {
-    uint8_t msg[DEVICES_LABEL_BYTES + 32 + PARLEY_DEVICES_MAX_LIST];
-    size_t msg_len;
+    uint8_t msg[PARLEY_DEVICES_MESSAGE_BYTES(PARLEY_DEVICES_MAX_LIST)];
     int rc;
 
     if (account == NULL || list == NULL || out == NULL || out_len == NULL) {
@@ -96,11 +88,11 @@ int parley_account_sign_devices(const parley_account *account, const uint8_t *li
     if (out_cap < list_len + PARLEY_ED25519_SIGNATUREBYTES) {
         return PARLEY_ERR_BUFFER;
     }
-    rc = signed_message(msg, &msg_len, account->identity_pub, list, list_len);
-    if (rc == PARLEY_OK) {
-        memmove(out, list, list_len);
-        rc = parley_ed25519_sign(out + list_len, account->identity_seed, msg, msg_len);
-    }
+    /* parse_list bounded list_len by PARLEY_DEVICES_MAX_LIST. */
+    devices_message(msg, account->identity_pub, list, list_len);
+    memmove(out, list, list_len);
+    rc = parley_ed25519_sign(out + list_len, account->identity_seed, msg,
+                             PARLEY_DEVICES_MESSAGE_BYTES(list_len));
     if (rc == PARLEY_OK) {
         *out_len = list_len + PARLEY_ED25519_SIGNATUREBYTES;
     }
@@ -110,8 +102,8 @@ int parley_account_sign_devices(const parley_account *account, const uint8_t *li
 int parley_devices_open(const uint8_t identity_key[PARLEY_KEY_BYTES], const uint8_t *in,
                         size_t in_len, uint32_t *generation, uint32_t *count)
 {
-    uint8_t msg[DEVICES_LABEL_BYTES + 32 + PARLEY_DEVICES_MAX_LIST];
-    size_t msg_len, list_len;
+    uint8_t msg[PARLEY_DEVICES_MESSAGE_BYTES(PARLEY_DEVICES_MAX_LIST)];
+    size_t list_len;
     uint32_t gen = 0, n = 0;
     int rc;
 
@@ -131,10 +123,9 @@ int parley_devices_open(const uint8_t identity_key[PARLEY_KEY_BYTES], const uint
     list_len = in_len - PARLEY_ED25519_SIGNATUREBYTES;
     rc = parse_list(in, list_len, &gen, &n);
     if (rc == PARLEY_OK) {
-        rc = signed_message(msg, &msg_len, identity_key, in, list_len);
-    }
-    if (rc == PARLEY_OK) {
-        rc = parley_ed25519_verify(identity_key, msg, msg_len, in + list_len);
+        devices_message(msg, identity_key, in, list_len);
+        rc = parley_ed25519_verify(identity_key, msg, PARLEY_DEVICES_MESSAGE_BYTES(list_len),
+                                   in + list_len);
     }
     if (rc == PARLEY_OK) {
         if (generation != NULL) {

@@ -112,6 +112,12 @@ int account_init(struct parley_account *a, const uint8_t identity_seed[32],
 int account_rotate_spk_with(struct parley_account *a, const uint8_t random[32]);
 int account_add_prekeys_with(struct parley_account *a, size_t count, const uint8_t *random);
 void account_spk_message(uint8_t out[PARLEY_SPK_SIGNED_BYTES], uint32_t id, const uint8_t pub[32]);
+
+/* What an identity key signs for a device list (docs/PROTOCOL.md 14.1): "parley-devices-v1" ||
+ * identity_key || list, written into out, PARLEY_DEVICES_MESSAGE_BYTES(list_len) bytes. */
+#define PARLEY_DEVICES_MESSAGE_BYTES(list_len) (sizeof(PARLEY_LABEL_DEVICES) - 1 + 32 + (list_len))
+void devices_message(uint8_t *out, const uint8_t identity_key[32], const uint8_t *list,
+                     size_t list_len);
 int account_derive_keys(struct parley_account *a);
 void account_wipe(struct parley_account *a);
 

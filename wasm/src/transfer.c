@@ -28,19 +28,14 @@ int account_export_identity_with(const struct parley_account *a, const uint8_t k
                                  const uint8_t nonce[PARLEY_AEAD_NONCEBYTES],
                                  uint8_t out[PARLEY_IDENTITY_TRANSFER_BYTES])
 {
-    uint8_t ad[TRANSFER_AD_BYTES], buf[PARLEY_IDENTITY_TRANSFER_BYTES];
-    int rc;
+    uint8_t ad[TRANSFER_AD_BYTES];
 
+    /* out holds only the version, the nonce and ciphertext: nothing secret to stage elsewhere. */
     transfer_ad(ad);
-    buf[0] = PARLEY_IDENTITY_TRANSFER_VERSION;
-    memcpy(buf + 1, nonce, PARLEY_AEAD_NONCEBYTES);
-    rc = parley_aead_seal(buf + TRANSFER_HEADER_BYTES, key, nonce, ad, sizeof ad,
-                          a->identity_seed, 32);
-    if (rc == PARLEY_OK) {
-        memcpy(out, buf, sizeof buf);
-    }
-    PARLEY_WIPE(buf);
-    return rc;
+    out[0] = PARLEY_IDENTITY_TRANSFER_VERSION;
+    memcpy(out + 1, nonce, PARLEY_AEAD_NONCEBYTES);
+    return parley_aead_seal(out + TRANSFER_HEADER_BYTES, key, nonce, ad, sizeof ad,
+                            a->identity_seed, 32);
 }
 
 int account_new_linked_with(struct parley_account *a, const uint8_t key[32], const uint8_t *in,
@@ -110,7 +105,7 @@ int parley_account_new_linked(parley_account **out, const uint8_t key[PARLEY_KEY
     }
     PARLEY_WIPE(spk_random);
     if (rc != PARLEY_OK) {
-        sodium_memzero(a, sizeof *a);
+        account_wipe(a);
         free(a);
         return rc;
     }

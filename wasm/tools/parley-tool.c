@@ -430,10 +430,9 @@ static cJSON *devices_section(const struct parley_account *a, int *ok)
 {
     static const uint32_t ids[2] = {1, 7};
     static const char *const labels[2] = {"Chromium on Linux", ""};
-    enum { LABEL_LEN = sizeof(PARLEY_LABEL_DEVICES) - 1 };
     cJSON *d = cJSON_CreateObject(), *list;
     uint8_t unsigned_list[PARLEY_DEVICES_MAX_LIST], out[PARLEY_DEVICES_MAX_BYTES],
-        msg[LABEL_LEN + 32 + PARLEY_DEVICES_MAX_LIST];
+        msg[PARLEY_DEVICES_MESSAGE_BYTES(PARLEY_DEVICES_MAX_LIST)];
     size_t len = 6, out_len = 0;
     uint32_t generation = 0, count = 0;
 
@@ -446,9 +445,7 @@ static cJSON *devices_section(const struct parley_account *a, int *ok)
         memcpy(unsigned_list + len + 5, labels[i], strlen(labels[i]));
         len += 5 + strlen(labels[i]);
     }
-    memcpy(msg, PARLEY_LABEL_DEVICES, LABEL_LEN);
-    memcpy(msg + LABEL_LEN, a->identity_pub, 32);
-    memcpy(msg + LABEL_LEN + 32, unsigned_list, len);
+    devices_message(msg, a->identity_pub, unsigned_list, len);
     if (parley_account_sign_devices(a, unsigned_list, len, out, sizeof out, &out_len) !=
             PARLEY_OK ||
         parley_devices_open(a->identity_pub, out, out_len, &generation, &count) != PARLEY_OK ||
@@ -479,7 +476,7 @@ static cJSON *devices_section(const struct parley_account *a, int *ok)
         cJSON_AddItemToArray(list, e);
     }
     add_hex(d, "list", unsigned_list, len);
-    add_hex(d, "signedMessage", msg, LABEL_LEN + 32 + len);
+    add_hex(d, "signedMessage", msg, PARLEY_DEVICES_MESSAGE_BYTES(len));
     add_hex(d, "signature", out + len, PARLEY_ED25519_SIGNATUREBYTES);
     add_hex(d, "signed", out, out_len);
     return d;
