@@ -194,8 +194,8 @@ async function submitAuth(mode) {
       let res;
       try {
         // The device id this browser uses for the account (a new one for a browser that has none).
-      const device = (await Vault.deviceOf(username)) ?? newDeviceId();
-      res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret, device });
+        const device = (await Vault.deviceOf(username)) ?? newDeviceId();
+        res = await request('POST', mode === 'signup' ? '/api/signup' : '/api/login', { username, password: loginSecret, device });
         stillCurrent(gen);
       } catch (e) {
         vaultKey.fill(0);

@@ -90,33 +90,28 @@ export function parseSealedName(sealed) {
 }
 
 /**
- * Makes sure the directory lists this device under a list signed by our identity, and returns the
- * account's devices ({devices: [{id, label}], rows: GET /api/devices' "devices"}): an account
- * whose list is still absent (just made, or made before devices) gets one naming this device,
- * generation 1. The newest own list is kept in the vault. At log-in before the connection opens
- * (an unlisted device may talk only to its own devices), and after each ready.
+ * Makes sure the directory lists this device under a list signed by our identity: an account whose
+ * list is still absent (just made, or made before devices, or a new identity) gets one naming this
+ * device, generation 1. The newest own list is kept in the vault. At log-in before the connection
+ * opens (an unlisted device may talk only to its own devices), and after each ready.
  */
 export async function syncDeviceList(account, vault, device) {
-  const mine = account.identityKey();
   const dir = await request('GET', '/api/devices');
-  const rows = Array.isArray(dir?.devices) ? dir.devices : [];
   if (typeof dir?.list === 'string') {
     const known = await vault.getJson(LIST_RECORD, null);
-    const { generation, devices } = readList(mine, fromB64u(dir.list));
+    const { generation } = readList(account.identityKey(), fromB64u(dir.list));
     if (!known || generation > known.generation) await vault.putJson(LIST_RECORD, { list: dir.list, generation });
-    return { devices, rows };
+    return;
   }
-  const devices = [{ id: device, label: deviceLabel() }];
-  const signed = toB64u(account.signDevices(core.encodeDeviceList(1, devices)));
+  const signed = toB64u(account.signDevices(core.encodeDeviceList(1, [{ id: device, label: deviceLabel() }])));
   try {
     await request('PUT', '/api/devices', { list: signed });
   } catch (e) {
     // Another device of ours uploaded one meanwhile: the next run reads it.
-    if (e instanceof ApiError && e.status === 409) return { devices: [], rows };
+    if (e instanceof ApiError && e.status === 409) return;
     throw e;
   }
   await vault.putJson(LIST_RECORD, { list: signed, generation: 1 });
-  return { devices, rows };
 }
 
 /** Whether this vault has seen the account's signed list (else log-in makes sure of it first). */
@@ -125,13 +120,8 @@ export async function listKnown(vault) {
 }
 
 export const deviceMethods = {
-  /** The account's devices, checked after each ready (devices.js syncDeviceList). */
+  /** The account's list, checked after each ready (syncDeviceList). */
   async ensureDeviceList() {
-    if (this.stopped) return;
-    const { devices, rows } = await syncDeviceList(this.account, this.vault, this.device);
-    if (this.stopped) return;
-    this.ownDevices = devices;
-    this.deviceRows = rows;
-    this.changed(null);
+    if (!this.stopped) await syncDeviceList(this.account, this.vault, this.device);
   },
 };

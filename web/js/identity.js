@@ -220,8 +220,7 @@ export const identityMethods = {
     this.account = fresh;
     await publish(fresh, this.vault, { resetIdentity: true });
     // The new identity's list (generation 1, this device alone: the reset removed the others).
-    const { devices } = await syncDeviceList(fresh, this.vault, this.device);
-    this.ownDevices = devices;
+    await syncDeviceList(fresh, this.vault, this.device);
     for (const c of Object.values(this.contacts)) {
       c.status = 'declined';
       c.verified = false;

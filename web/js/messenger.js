@@ -37,7 +37,6 @@ export class Messenger extends EventTarget {
     super();
     this.me = username;
     this.device = device; // this browser's device id for the account (devices.js)
-    this.ownDevices = []; // the account's devices, from its signed list
     this.account = account;
     this.vault = vault;
     this.signaling = signaling;

@@ -56,7 +56,7 @@ const TURN_URL_RE = new RegExp(`^(?:turn:${HOST}(?:\\?transport=(?:udp|tcp))?|tu
 /**
  * Sets the ICE servers for links made from now on, from the server's `iceServers`: STUN URLs, and
  * TURN URLs in an entry with a string username and credential (at most 8 URLs in all); anything
- * else is ignored. Spares made with other servers are dropped. Returns whether a relay is known.
+ * else is ignored. Spares made with other servers are dropped.
  */
 export function setIceServers(list) {
   const next = [];
@@ -81,7 +81,6 @@ export function setIceServers(list) {
     iceServers = next;
     dropSpares();
   }
-  return hasRelay();
 }
 
 /** Whether a TURN relay is configured for new links. */
