@@ -534,7 +534,7 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
     return result;
 }
 
-int accounts_authenticate(struct mg_connection *conn, struct account *acc)
+const char *accounts_bearer_token(const struct mg_connection *conn)
 {
     const char *header = mg_get_header(conn, "Authorization");
     const char *token = NULL;
@@ -545,7 +545,13 @@ int accounts_authenticate(struct mg_connection *conn, struct account *acc)
             token++;
         }
     }
-    switch (accounts_verify_token(token, acc)) {
+    return token;
+}
+
+int accounts_authenticate(struct mg_connection *conn, struct account *acc)
+{
+    memset(acc, 0, sizeof *acc);
+    switch (accounts_verify_token(accounts_bearer_token(conn), acc)) {
     case AUTH_OK:
         return 0;
     case AUTH_MISSING:

@@ -66,6 +66,9 @@ enum auth_result {
  * device not removed); fills *acc on AUTH_OK. */
 enum auth_result accounts_verify_token(const char *token, struct account *acc);
 
+/* The token of "Authorization: Bearer TOKEN" (spaces after "Bearer" skipped), or NULL. */
+const char *accounts_bearer_token(const struct mg_connection *conn);
+
 /*
  * Checks "Authorization: Bearer TOKEN". Returns 0 with *acc filled, or the status of the error
  * already sent (401 missing_token, invalid_token, token_expired, token_revoked; 403

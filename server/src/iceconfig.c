@@ -11,7 +11,6 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define ISSUE_SLOTS 4096 /* accounts tracked by the issuing throttle */
@@ -55,12 +54,9 @@ void iceconfig_shutdown(void)
  * the answer simply has no relay). */
 static int bearer_account(struct mg_connection *conn, struct account *acc)
 {
-    const char *h = mg_get_header(conn, "Authorization");
+    const char *token = accounts_bearer_token(conn);
 
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
-        return 0;
-    }
-    return accounts_verify_token(h + 7, acc) == AUTH_OK;
+    return token != NULL && accounts_verify_token(token, acc) == AUTH_OK;
 }
 
 /* {"urls":[...]} of list[0..n), with username and credential when given. */

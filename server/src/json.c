@@ -83,15 +83,17 @@ cJSON *api_json_parse(const char *buf, size_t len)
     return root;
 }
 
-/* 1 when the object names a key twice or has more than max_keys keys. */
-static int object_repeats(const cJSON *obj, int max_keys)
+int json_object_repeats(const cJSON *obj, int max_keys)
 {
     int n = 0;
 
+    /* Counted first, so the pairwise check below runs over at most max_keys keys. */
     for (const cJSON *a = obj->child; a != NULL; a = a->next) {
         if (++n > max_keys) {
             return 1;
         }
+    }
+    for (const cJSON *a = obj->child; a != NULL; a = a->next) {
         for (const cJSON *b = a->next; b != NULL; b = b->next) {
             if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
                 return 1;
@@ -110,7 +112,7 @@ int api_json_repeated_key(const cJSON *item, int max_keys)
     const cJSON *cur = item;
 
     while (cur != NULL) {
-        if (cJSON_IsObject(cur) && object_repeats(cur, max_keys)) {
+        if (cJSON_IsObject(cur) && json_object_repeats(cur, max_keys)) {
             return 1;
         }
         if ((cJSON_IsObject(cur) || cJSON_IsArray(cur)) && cur->child != NULL) {

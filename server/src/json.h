@@ -31,4 +31,7 @@ cJSON *api_json_parse(const char *buf, size_t len);
  * disagree on which counts) or has more than max_keys keys. */
 int api_json_repeated_key(const cJSON *item, int max_keys);
 
+/* 1 when the object itself (its top level) names a key twice or has more than max_keys keys. */
+int json_object_repeats(const cJSON *obj, int max_keys);
+
 #endif

@@ -439,8 +439,7 @@ cJSON *keys_fetch(const char *requester, const char *username, uint32_t device,
             low_listener(username, d->device); /* that device, if connected, tops up now */
         }
     }
-    sodium_memzero(b, sizeof *b);
-    free(b);
+    free(b); /* public keys only: nothing to wipe */
     if (obj == NULL) {
         return refuse(why, 500, "internal", "out of memory");
     }

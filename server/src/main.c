@@ -64,7 +64,6 @@ static int log_civetweb_access(const struct mg_connection *conn, const char *mes
     return 1;
 }
 
-/* mkdir -p with mode 0700 for the folders it creates. */
 /* A worker took a connection (Civetweb's init_connection): counted against its address, or
  * answered 503 and closed when the address holds its share already. */
 static const char http_counted = 1;
@@ -100,6 +99,7 @@ static void http_connection_close(const struct mg_connection *conn)
     }
 }
 
+/* mkdir -p with mode 0700 for the folders it creates. */
 static int make_dirs(const char *path, char *err, size_t errlen)
 {
     char buf[CONFIG_PATH_MAX];
@@ -375,6 +375,11 @@ int main(int argc, char **argv)
         limits.http_per_address = cfg.max_http_per_address;
         if (guard_init(&limits) != 0) {
             fprintf(stderr, "parley-server: out of memory\n");
+            iceconfig_shutdown();
+            turn_shutdown();
+            keys_shutdown();
+            accounts_shutdown();
+            db_close();
             return 1;
         }
     }

@@ -5,6 +5,7 @@
 #include "accounts.h"
 #include "b64.h"
 #include "devlist.h"
+#include "json.h"
 #include "keys.h"
 #include "senders.h"
 #include "presence.h"
@@ -320,24 +321,7 @@ int messages_relay_fast(struct client *c, const char *data, size_t len)
  * (which bounds this quadratic check; messages have a handful). */
 int messages_repeated_key(const cJSON *msg)
 {
-    int n = 0;
-
-    if (!cJSON_IsObject(msg)) {
-        return 0;
-    }
-    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
-        if (++n > RELAY_KEYS_MAX) {
-            return 1;
-        }
-    }
-    for (const cJSON *a = msg->child; a != NULL; a = a->next) {
-        for (const cJSON *b = a->next; b != NULL; b = b->next) {
-            if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return cJSON_IsObject(msg) && json_object_repeats(msg, RELAY_KEYS_MAX);
 }
 
 /* {"type":"get-bundle","user":NAME[,"id":ID]}: NAME's prekey bundle exactly as
@@ -362,22 +346,19 @@ int messages_get_bundle(struct client *c, const cJSON *msg, const cJSON *ref)
         return 1;
     }
     bundle = keys_fetch(c->user, user->valuestring, device, &why);
+    if (bundle == NULL) {
+        client_send_refusal(c->ws, why.code, why.message, why.status == 429 ? why.retry_after : 0,
+                            ref);
+        return 1;
+    }
     out = cJSON_CreateObject();
-    if (out == NULL || (bundle != NULL && (cJSON_AddStringToObject(out, "type", "bundle") == NULL ||
-                                           !cJSON_AddItemToObject(out, "bundle", bundle)))) {
+    if (out == NULL || cJSON_AddStringToObject(out, "type", "bundle") == NULL ||
+        !cJSON_AddItemToObject(out, "bundle", bundle)) {
         /* The one-time prekey is spent all the same (as when an HTTP answer is lost). */
         cJSON_Delete(bundle);
         cJSON_Delete(out);
         client_send_error(c->ws, "internal", "out of memory", ref);
         return 1;
-    }
-    if (bundle == NULL) {
-        cJSON_AddStringToObject(out, "type", "error");
-        cJSON_AddStringToObject(out, "code", why.code);
-        cJSON_AddStringToObject(out, "message", why.message);
-        if (why.status == 429) {
-            cJSON_AddNumberToObject(out, "retryAfter", why.retry_after);
-        }
     }
     if (ref != NULL) {
         cJSON_AddItemToObject(out, "ref", cJSON_Duplicate(ref, 1));

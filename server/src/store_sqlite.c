@@ -37,6 +37,18 @@ int sqlite_step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+sqlite3_stmt *sqlite_stmt_device(sqlite3 *db, struct sqlite_stmt *s, long long user_id,
+                                 uint32_t device)
+{
+    sqlite3_stmt *st = sqlite_stmt_get(db, s);
+
+    if (st == NULL || sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)device) != SQLITE_OK) {
+        return NULL;
+    }
+    return st;
+}
+
 int sqlite_transaction(sqlite3 *db, int (*body)(sqlite3 *db, void *arg), void *arg,
                        const char *what)
 {

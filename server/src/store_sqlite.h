@@ -32,6 +32,10 @@ void sqlite_stmt_drop(struct sqlite_stmt *stmts, size_t n);
 /* Runs a statement that returns no row to its end and resets it. 0 or -1. */
 int sqlite_step_done(sqlite3_stmt *st);
 
+/* The prepared statement s with (user_id, device) bound as parameters 1 and 2; NULL on failure. */
+sqlite3_stmt *sqlite_stmt_device(sqlite3 *db, struct sqlite_stmt *s, long long user_id,
+                                 uint32_t device);
+
 /*
  * Runs body(db, arg) inside BEGIN IMMEDIATE; commits when it returns STORE_OK, rolls back
  * otherwise. Returns body's result, or STORE_ERROR when the transaction could not begin or
@@ -43,6 +47,10 @@ int sqlite_transaction(sqlite3 *db, int (*body)(sqlite3 *db, void *arg), void *a
 /* Removes device of user_id for good within the caller's transaction: flagged removed (no longer
  * listed), its keys and mail deleted. 0 or -1. */
 int sqlite_device_remove(sqlite3 *db, long long user_id, uint32_t device);
+
+/* Forgets user_id's devices pending (unlisted) since before the 24 h cut-off: their ids may be
+ * registered again. 0 or -1. */
+int sqlite_devices_forget_pending(sqlite3 *db, long long user_id, long long now);
 
 /* Forgets device of user_id within the caller's transaction: its row, keys and mail deleted
  * (its id may be registered again). 0 or -1. */

@@ -93,17 +93,10 @@ void store_sqlite_devices_close(void)
     sqlite_stmt_drop(stmts, ST_COUNT);
 }
 
-/* Binds (user_id, device) as parameters 1 and 2 of statement id; NULL on failure. */
 static sqlite3_stmt *stmt_device(sqlite3 *db, enum stmt_id id, long long user_id,
                                  uint32_t device)
 {
-    sqlite3_stmt *st = stmt(db, id);
-
-    if (st == NULL || sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)device) != SQLITE_OK) {
-        return NULL;
-    }
-    return st;
+    return sqlite_stmt_device(db, &stmts[id], user_id, device);
 }
 
 /* Runs statement id on (user_id, device) to its end. 0 or -1. */
@@ -162,8 +155,7 @@ int sqlite_device_insert(sqlite3 *db, long long user_id, uint32_t device, int li
     return 0;
 }
 
-/* Forgets user_id's devices pending since before the cut-off. 0 or -1. */
-static int forget_pending_of_user(sqlite3 *db, long long user_id, long long now)
+int sqlite_devices_forget_pending(sqlite3 *db, long long user_id, long long now)
 {
     uint32_t ids[STORE_DEVICES_KNOWN_MAX * 2];
     size_t n = 0;
@@ -260,7 +252,7 @@ static int login_locked(sqlite3 *db, void *arg)
     int rc;
     int has_list;
 
-    if (forget_pending_of_user(db, a->user_id, a->now) != 0) {
+    if (sqlite_devices_forget_pending(db, a->user_id, a->now) != 0) {
         return STORE_ERROR;
     }
     st = stmt_device(db, ST_DEVICE, a->user_id, a->device);
@@ -518,7 +510,7 @@ static int put_locked(sqlite3 *db, void *arg)
     if (in->generation <= old_gen) {
         return STORE_STALE;
     }
-    if (forget_pending_of_user(db, a->user_id, a->now) != 0) {
+    if (sqlite_devices_forget_pending(db, a->user_id, a->now) != 0) {
         return STORE_ERROR;
     }
     for (size_t i = 0; i < in->n; i++) {

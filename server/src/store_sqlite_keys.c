@@ -97,17 +97,10 @@ void store_sqlite_keys_close(void)
     sqlite_stmt_drop(stmts, ST_COUNT);
 }
 
-/* Binds (user_id, device) as parameters 1 and 2 of statement id; NULL on failure. */
 static sqlite3_stmt *stmt_device(sqlite3 *db, enum stmt_id id, long long user_id,
                                  uint32_t device)
 {
-    sqlite3_stmt *st = stmt(db, id);
-
-    if (st == NULL || sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)device) != SQLITE_OK) {
-        return NULL;
-    }
-    return st;
+    return sqlite_stmt_device(db, &stmts[id], user_id, device);
 }
 
 /* The one-time prekeys of user_id's device, or -1. db_lock held. */
@@ -206,6 +199,10 @@ static int reset_devices_locked(sqlite3 *db, long long user_id, uint32_t uploade
     sqlite3_stmt *st = stmt(db, ST_DROP_OTPK);
     int rc;
 
+    /* Abandoned link attempts are forgotten, not removed for good: their ids stay usable. */
+    if (sqlite_devices_forget_pending(db, user_id, now) != 0) {
+        return -1;
+    }
     if (st == NULL || sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK ||
         sqlite_step_done(st) != 0) {
         return -1;

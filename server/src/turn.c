@@ -111,28 +111,27 @@ int turn_credentials(const unsigned char *key_secret, size_t key_secret_len,
     unsigned char sha1[EVP_MAX_MD_SIZE];
     unsigned int sha1_len = 0;
     char opaque[32];
-    int n;
+    int n, rc = -1;
 
     if (key_secret == NULL || key_secret_len == 0 || account == NULL || expiry < 0) {
         return -1;
     }
     crypto_auth_hmacsha256(mac, (const unsigned char *)account, strlen(account), key);
-    if (b64_encode(opaque, sizeof opaque, mac, OPAQUE_BYTES) != 0) {
-        return -1;
-    }
-    n = snprintf(username, TURN_USERNAME_LEN, "%lld:%s", expiry, opaque);
-    if (n < 0 || n >= TURN_USERNAME_LEN) {
-        return -1;
-    }
+    n = b64_encode(opaque, sizeof opaque, mac, OPAQUE_BYTES) == 0
+            ? snprintf(username, TURN_USERNAME_LEN, "%lld:%s", expiry, opaque)
+            : -1;
     /* coturn's scheme fixes HMAC-SHA1 here (not a choice of ours: RFC 5389's long-term
-     * credential mechanism keys on it). */
-    if (HMAC(EVP_sha1(), key_secret, (int)key_secret_len, (const unsigned char *)username,
-             (size_t)n, sha1, &sha1_len) == NULL ||
-        sha1_len != 20) {
-        return -1;
+     * credential mechanism keys on it). Standard base64 with padding, as coturn compares it:
+     * 28 characters and a NUL. */
+    if (n > 0 && n < TURN_USERNAME_LEN &&
+        HMAC(EVP_sha1(), key_secret, (int)key_secret_len, (const unsigned char *)username,
+             (size_t)n, sha1, &sha1_len) != NULL &&
+        sha1_len == 20 && EVP_EncodeBlock((unsigned char *)credential, sha1, (int)sha1_len) == 28) {
+        rc = 0;
     }
-    /* Standard base64 with padding, as coturn compares it: 28 characters and a NUL. */
-    return EVP_EncodeBlock((unsigned char *)credential, sha1, (int)sha1_len) == 28 ? 0 : -1;
+    sodium_memzero(mac, sizeof mac);
+    sodium_memzero(sha1, sizeof sha1);
+    return rc;
 }
 
 int turn_issue(const char *account, long long now, char username[TURN_USERNAME_LEN],
