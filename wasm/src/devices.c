@@ -102,7 +102,6 @@ int parley_account_sign_devices(const parley_account *account, const uint8_t *li
 int parley_devices_open(const uint8_t identity_key[PARLEY_KEY_BYTES], const uint8_t *in,
                         size_t in_len, uint32_t *generation, uint32_t *count)
 {
-    uint8_t msg[PARLEY_DEVICES_MESSAGE_BYTES(PARLEY_DEVICES_MAX_LIST)];
     size_t list_len;
     uint32_t gen = 0, n = 0;
     int rc;
@@ -123,6 +122,8 @@ int parley_devices_open(const uint8_t identity_key[PARLEY_KEY_BYTES], const uint
     list_len = in_len - PARLEY_ED25519_SIGNATUREBYTES;
     rc = parse_list(in, list_len, &gen, &n);
     if (rc == PARLEY_OK) {
+        uint8_t msg[PARLEY_DEVICES_MESSAGE_BYTES(PARLEY_DEVICES_MAX_LIST)];
+
         devices_message(msg, identity_key, in, list_len);
         rc = parley_ed25519_verify(identity_key, msg, PARLEY_DEVICES_MESSAGE_BYTES(list_len),
                                    in + list_len);
