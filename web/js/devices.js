@@ -122,6 +122,8 @@ export async function listKnown(vault) {
 export const deviceMethods = {
   /** The account's list, checked after each ready (syncDeviceList). */
   async ensureDeviceList() {
-    if (!this.stopped) await syncDeviceList(this.account, this.vault, this.device);
+    if (this.stopped) return;
+    await syncDeviceList(this.account, this.vault, this.device);
+    if (!this.stopped) await this.loadOwnDevices(); // fanout.js: which devices of ours get copies
   },
 };

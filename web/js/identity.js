@@ -6,6 +6,7 @@ import { request } from './api.js';
 import { fromB64u } from './encoding.js';
 import { publish } from './keys.js';
 import { syncDeviceList } from './devices.js';
+import { address } from './fanout.js';
 
 // After each `ready`, the contacts' identity keys are compared with the directory's (a change
 // made while this page was away sends no identity-changed notice): at most this many contacts
@@ -38,6 +39,12 @@ export const identityMethods = {
         c.renew = true;
         this.dropLink(name);
       }
+      // Sessions with their other devices and their list were the former identity's.
+      for (const d of this.listedDevices(name)) {
+        if (d !== this.primaryDevice(name)) await this.forgetDevice(name, d);
+      }
+      delete c.deviceList;
+      if (c.device === 0) c.device = 1; // the new session (renew) picks its device
     }
     this.raiseIdentityWarning(name);
     await this.saveContacts();
@@ -89,6 +96,14 @@ export const identityMethods = {
   checkIdentity(name, current) {
     const known = this.contacts[name]?.identityKey;
     if (!known) return;
+    if (current && !this.stopped && current.identityKey === known && current.devices !== undefined) {
+      // The same identity: its signed list of devices, kept when newer (fanout.js).
+      this.serial(async () => {
+        if (this.contacts[name]?.identityKey === known && await this.takeDeviceList(name, current.devices)) {
+          await this.saveContacts();
+        }
+      }).catch(() => {}); // reported by serial
+    }
     if (!current || this.stopped || current.identityKey === known) return;
     // The warning's path, in the queue, unless something replaced the key meanwhile (a request,
     // a Start chat or a notice did, and warned if it had to).
@@ -211,6 +226,11 @@ export const identityMethods = {
       await this.vault.deleteSession(name);
     }
     this.sessions.clear();
+    // Sessions with other devices (fanout.js), loaded or not: all made with the former identity.
+    for (const c of Object.values(this.contacts)) {
+      for (const d of this.listedDevices(c.name)) await this.vault.deleteSession(address(c.name, d));
+    }
+    for (const d of this.ownDevices || []) await this.vault.deleteSession(address(this.me, d));
     this.requests.clear(); // made for the former identity's keys
     this.requestWrites.clear();
     this.requestsChanged(null);
@@ -226,6 +246,7 @@ export const identityMethods = {
       c.verified = false;
       delete c.renew; // our new identity starts every chat afresh anyway
       delete c.hello;
+      if (c.device === 0) c.device = 1; // Start chat picks the device of the new session
     }
     await this.saveContacts(true); // the requests are gone too
     this.changed(null);

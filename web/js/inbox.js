@@ -115,11 +115,13 @@ export const inboxMethods = {
   afterPayload(name, effect) {
     if (effect.indexes || effect.contactsChanged) this.changed(name);
     if (effect.accepted) {
+      this.syncContact(name);
       this.subscribe();
       this.connect(name, true);
       this.flush(name).catch((e) => this.report(e));
     }
     if (effect.declined) this.serial(() => this.declined(name));
+    if (effect.joined) this.subscribe(); // a contact another device of ours made
   },
 
   // ---- mail ---------------------------------------------------------------------------------------
@@ -152,26 +154,41 @@ export const inboxMethods = {
   // receipts; then the server is told it may delete them.
   async takeMail(batch) {
     const done = [];
-    const touched = new Map(); // name -> {indexes: Set, receipts: [], effects: []}
+    // Per session (its key: a contact's name, or a device's address, fanout.js): its name for
+    // the receipts and where they go; per contact: the transcript indexes and effects.
+    const sessions = new Map(); // key -> {name, receipts: [], receiptTo}
+    const touched = new Map(); // name -> {indexes: Set, effects: []}
     let contactsChanged = false;
+    let spent = false;
     let unreadable = 0;
     const commit = async () => {
-      if (!touched.size && !contactsChanged && !done.length) return;
+      if (!sessions.size && !touched.size && !contactsChanged && !spent && !done.length) return;
       const records = [];
+      if (spent) records.push(this.vault.accountRecord(this.account));
+      for (const key of sessions.keys()) {
+        const s = this.sessions.get(key);
+        if (s) records.push(this.vault.sessionRecord(key, s));
+      }
       for (const [name, t] of touched) {
-        const s = this.sessions.get(name);
-        if (s) records.push(this.vault.sessionRecord(name, s));
         if (t.indexes.size) records.push(...this.historyRecords(name, [...t.indexes]));
       }
       if (contactsChanged) records.push(...this.contactsRecords());
       if (records.length) await this.vault.putMany(records);
+      if (spent) this.replenishSoon();
+      const receipts = [...sessions.values()];
       const work = [...touched];
+      sessions.clear();
       touched.clear();
       contactsChanged = false;
-      for (const [name, t] of work) {
-        for (let i = 0; i < t.receipts.length; i += MAX_ACK_IDS) {
-          await this.sendControl(name, { t: 'ack', ids: t.receipts.slice(i, i + MAX_ACK_IDS) });
+      spent = false;
+      for (const r of receipts) {
+        for (let i = 0; i < r.receipts.length; i += MAX_ACK_IDS) {
+          const payload = { t: 'ack', ids: r.receipts.slice(i, i + MAX_ACK_IDS) };
+          if (r.receiptTo) await this.sendToDevice(r.receiptTo, payload);
+          else await this.sendControl(r.name, payload);
         }
+      }
+      for (const [name, t] of work) {
         for (const effect of t.effects) this.afterPayload(name, effect);
         if (t.indexes.size) this.changed(name);
       }
@@ -193,14 +210,23 @@ export const inboxMethods = {
         await this.takeMailRequest(result);
       } else if (result) {
         const { name, effect } = result;
-        let t = touched.get(name);
-        if (!t) {
-          t = { indexes: new Set(), receipts: [], effects: [] };
-          touched.set(name, t);
+        const key = result.key || name;
+        let r = sessions.get(key);
+        if (!r) {
+          r = { name, receipts: [], receiptTo: result.receiptTo || null };
+          sessions.set(key, r);
         }
-        for (const i of effect.indexes || []) t.indexes.add(i);
-        if (effect.receipt) t.receipts.push(effect.receipt);
-        if (effect.accepted || effect.declined) t.effects.push(effect);
+        if (effect.receipt) r.receipts.push(effect.receipt);
+        spent = spent || !!result.spent;
+        if (name) {
+          let t = touched.get(name);
+          if (!t) {
+            t = { indexes: new Set(), effects: [] };
+            touched.set(name, t);
+          }
+          for (const i of effect.indexes || []) t.indexes.add(i);
+          if (effect.accepted || effect.declined || effect.joined) t.effects.push(effect);
+        }
         contactsChanged = contactsChanged || effect.contactsChanged;
       }
       done.push(m.id);
@@ -232,7 +258,11 @@ export const inboxMethods = {
     const sender = parseSealedName(opened.sender);
     const name = sender?.name;
     const message = opened.message;
-    if (!sender || !USERNAME_RE.test(name) || name === this.me) return 'unreadable';
+    if (!sender || !USERNAME_RE.test(name)) return 'unreadable';
+    if (name === this.me && sender.device === this.device) return 'unreadable';
+    // Another device of ours, or one of a contact's that is not the chat's primary (fanout.js).
+    const key = this.sessionKeyFor(name, sender.device);
+    if (key !== name) return this.openFromDevice(key, message, opened.senderIdentity);
     let type;
     try {
       type = core.messageType(message);

@@ -11,7 +11,8 @@
 //   {t: "ack", ids: [...]}                    delivery receipt
 // Messages stay "sent" until acknowledged and are sent again (same id) after a reconnect; the
 // receiver keeps ids, so nothing is lost or shown twice.
-import { deviceMethods } from './devices.js';
+import { deviceMethods, deviceId } from './devices.js';
+import { fanoutMethods } from './fanout.js';
 import { identityMethods } from './identity.js';
 import { inboxMethods } from './inbox.js';
 import { replenish } from './keys.js';
@@ -60,6 +61,7 @@ export class Messenger extends EventTarget {
     this.contacts = await this.vault.getJson('contacts', {});
     await this.loadPresence();
     await this.loadNetworkSettings(); // before any link or spare exists
+    await this.loadOwnDevices();
     // Requests waiting for the person are stored with the session they made (their one-time
     // prekey is spent), so that a reload does not lose them.
     this.requests = new Map(Object.entries(await this.vault.getJson('requests', {})));
@@ -77,6 +79,7 @@ export class Messenger extends EventTarget {
         this.subscribe();
         this.resendRequests();
         this.deliverAll();
+        this.fanOutAll();
         this.pumpMail(); // puts left unanswered by the last connection go again
         // Neither holds up a chat: they run after the connection is ready, over HTTP.
         this.checkIdentitiesSoon();
@@ -184,6 +187,10 @@ export class Messenger extends EventTarget {
       this.serial(() => this.identityChanged(msg.user));
       return;
     }
+    if (msg.type === 'devices-changed' && msg.from === undefined && typeof msg.user === 'string') {
+      this.onDevicesChanged(msg.user);
+      return;
+    }
     // The mailbox (the server's own messages: no "from").
     if (msg.from === undefined && msg.type === 'mail') {
       this.onMail(msg);
@@ -241,6 +248,7 @@ export class Messenger extends EventTarget {
             delete c.helloMailed;
             delete c.repair;
             this.saveContacts().catch((e) => this.report(e)); // in order with later writes
+            this.syncContact(from);
             this.changed(from);
           }
           // The one who accepted answers our offer (or offers); offer anew only if neither comes
@@ -265,8 +273,9 @@ export class Messenger extends EventTarget {
       case 'ice':
       case 'bye': {
         // "pending": we asked them; their offer may overtake the chat-accept being processed.
+        // Links run between the chat's primary pair of devices only (fanout.js).
         const st = this.contacts[from]?.status;
-        if (st === 'active' || st === 'pending') {
+        if ((st === 'active' || st === 'pending') && deviceId(msg.fromDevice) === this.primaryDevice(from)) {
           this.link(from).onSignal(msg).catch((e) => this.report(e));
         }
         break;
@@ -304,10 +313,13 @@ export class Messenger extends EventTarget {
 
   // ---- links -------------------------------------------------------------------------------------
 
-  link(name) {
+  // The link to a contact's primary device (device: the one a request came from, before the
+  // contact is stored).
+  link(name, device = null) {
     let l = this.links.get(name);
     if (!l) {
       l = new PeerLink(this.me, name, this.signaling);
+      l.toDevice = device ?? (this.contacts[name] ? this.primaryDevice(name) || null : null);
       l.addEventListener('open', () => {
         this.retry.delete(name);
         this.unreachable.delete(name);
@@ -348,6 +360,7 @@ export class Messenger extends EventTarget {
     if (this.stopped) return;
     const c = this.contacts[name];
     if (!c || c.status !== 'active' || c.renew) return; // renew: the session is dead (12.8)
+    if (this.primaryDevice(name) === 0) return; // no primary pair: the mailbox carries the chat
     // Offline: presence "online" will call again. (A forced start follows a message from the
     // peer, which proves they are connected even before their presence arrives.)
     if (!force && this.presence.get(name) !== 'online') return;
@@ -406,4 +419,4 @@ export class Messenger extends EventTarget {
 }
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
-  inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods);
+  inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods, fanoutMethods);

@@ -42,6 +42,8 @@ export const outboxMethods = {
       if (!c || c.status === 'declined') throw new UserError('This chat is not open. Start it again to reconnect.');
       if (c.held) throw new UserError(`${name}'s safety number changed. Review it before sending.`);
       const entry = { id: randomId(), from: 'me', text, ts: Date.now(), state: 'queued' };
+      this.fanMark(name, entry); // their other devices and ours get it too (fanout.js)
+      this.fanOutSoon(name); // after this, in the queue
       const history = this.history(name);
       history.push(entry);
       // renew: the session was made with their former keys; the message waits, unencrypted (in
@@ -77,14 +79,14 @@ export const outboxMethods = {
   // every own message not yet acknowledged, in transcript order.
   async deliver(name) {
     const c = this.contacts[name];
-    if (!c || this.stopped) return;
+    if (!c || this.stopped || this.primaryDevice(name) === 0) return; // none: fanout.js carries it
     const link = this.links.get(name);
     // Repairing (12.12): our new session is not theirs until they take its hello (relayed); what
     // we send waits for their accept, so that no message of it reaches them first.
     if (link?.open && c.repair && c.status === 'pending') return;
     if (link?.open) {
       await this.sendControls(name);
-      const pending = this.history(name).filter((m) => m.from === 'me' && (m.state === 'queued' || m.state === 'sent'));
+      const pending = this.history(name).filter((m) => m.from === 'me' && !m.copied && (m.state === 'queued' || m.state === 'sent'));
       if (pending.length) await this.transmit(name, pending);
       return;
     }
@@ -233,7 +235,7 @@ export const outboxMethods = {
     const history = this.history(name);
     const inQueue = new Set(queued.filter((w) => w.entry).map((w) => w.entry));
     this.tooLarge = this.tooLarge || new WeakSet();
-    const todo = history.filter((m) => m.from === 'me' && (m.state === 'queued' || m.state === 'sent') &&
+    const todo = history.filter((m) => m.from === 'me' && !m.copied && (m.state === 'queued' || m.state === 'sent') &&
       !m.mailed && !inQueue.has(m) && !this.tooLarge.has(m));
     if (!todo.length) return;
     const touched = [];
@@ -370,6 +372,10 @@ export const outboxMethods = {
   },
 
   async mailStored(w) {
+    if (w.fan) {
+      await this.fanStored(w.fan);
+      return;
+    }
     const c = this.contacts[w.name];
     if (w.hello) {
       if (c && c.hello === w.hello) {

@@ -205,6 +205,7 @@ export class PeerLink extends EventTarget {
     super();
     this.me = me;
     this.peer = peer;
+    this.toDevice = null; // the peer's device this link is with (set by the messenger)
     this.signaling = signaling;
     this.pc = null;
     this.dc = null;
@@ -306,7 +307,7 @@ export class PeerLink extends EventTarget {
       held = held.filter((msg) => msg.type !== 'ice' || !named.has(candidateKey(msg.candidate.candidate)));
       answer.sdp = sdp;
     }
-    for (const msg of held) this.signaling.send({ ...msg, to: this.peer, link: this.link });
+    for (const msg of held) this.signaling.send(this.addressed(msg));
     this.armTimer(ICE_TIMEOUT_MS);
   }
 
@@ -325,7 +326,12 @@ export class PeerLink extends EventTarget {
       if (this.held.length < MAX_HELD) this.held.push(msg);
       return;
     }
-    this.signaling.send({ ...msg, to: this.peer, link: this.link });
+    this.signaling.send(this.addressed(msg));
+  }
+
+  // A signal for the peer's device (toDevice: the chat's primary device, when known).
+  addressed(msg) {
+    return { ...msg, to: this.peer, ...(this.toDevice ? { toDevice: this.toDevice } : {}), link: this.link };
   }
 
   armTimer(ms) {

@@ -7,6 +7,7 @@ import { ApiError, plainMessage, request } from './api.js';
 import { RANDOM_ID_RE, fromB64u, fromUtf8, toB64u } from './encoding.js';
 import { bundleFromJson } from './keys.js';
 import { chooseBundle, deviceId } from './devices.js';
+import { address } from './fanout.js';
 import { HOLD_MS } from './peer.js';
 import { UserError } from './errors.js';
 import { validCap } from './presence.js';
@@ -19,7 +20,7 @@ const EARLY_OFFER_MS = 30000; // how long such an offer waits for its request
 const MAX_OFFER_SDP = 60000; // characters of a request's (or early) offer SDP
 // get-bundle's refusals, with the status GET /api/keys/{username} gives them; any other answer
 // (an older server, say) means asking over HTTP instead.
-const BUNDLE_REFUSALS = Object.freeze({ unknown_user: 404, no_keys: 404, invalid_username: 400, rate_limited: 429, internal: 500 });
+const BUNDLE_REFUSALS = Object.freeze({ unknown_user: 404, no_keys: 404, unknown_device: 404, invalid_username: 400, rate_limited: 429, internal: 500 });
 
 export const requestMethods = {
   // ---- starting a chat -----------------------------------------------------------------------
@@ -33,7 +34,8 @@ export const requestMethods = {
       if (renewOnly && !existing?.renew) return name; // a new session was made meanwhile
       // A contact whose identity changed (renew, 12.8) has a session made with their former keys
       // that their new ones cannot read: a new one is made below, as for a new contact.
-      if (existing && existing.status === 'active' && !existing.renew && await this.session(name)) {
+      if (existing && existing.status === 'active' && !existing.renew &&
+          (this.primaryDevice(name) === 0 || await this.session(name))) {
         this.connect(name);
         return name;
       }
@@ -74,6 +76,7 @@ export const requestMethods = {
         if (this.contacts[name]?.status !== 'pending' && this.links.get(name)?.holding) this.dropLink(name);
         throw new UserError(e.message);
       }
+      if (this.links.get(name)) this.links.get(name).toDevice = chosen.device;
       const session = core.Session.outbound(this.account, bundleFromJson(chosen.keys));
       // Our presence capability rides in the hello: they see when we are online once they accept.
       const hello = session.encrypt(JSON.stringify({ t: 'hello', cap: this.presenceCap }));
@@ -122,12 +125,12 @@ export const requestMethods = {
 
   // A contact's prekey bundle (one of their one-time prekeys spent): asked over the signaling
   // connection, which is open already, else (not connected, or no answer within 5 s) over HTTP.
-  async fetchBundle(name) {
-    const answer = await this.signaling.request({ type: 'get-bundle', user: name });
+  async fetchBundle(name, device = null) {
+    const answer = await this.signaling.request({ type: 'get-bundle', user: name, ...(device ? { device } : {}) });
     if (answer?.type === 'bundle' && answer.bundle && typeof answer.bundle === 'object') return answer.bundle;
     const status = answer?.type === 'error' && Object.hasOwn(BUNDLE_REFUSALS, answer.code) ? BUNDLE_REFUSALS[answer.code] : 0;
     if (status) throw new ApiError(status, answer.code, plainMessage(answer.code, String(answer.message || '')));
-    return request('GET', `/api/keys/${encodeURIComponent(name)}`);
+    return request('GET', `/api/keys/${encodeURIComponent(name)}${device ? `?device=${device}` : ''}`);
   },
 
   // Start chat whose session could not be stored: the contact, session and transcript go back
@@ -157,6 +160,7 @@ export const requestMethods = {
     });
     if (this.contacts[name] !== c || c.status !== 'pending' || !c.hello) return;
     const msg = { type: 'chat-request', to: name, id: `req:${name}`, hello: c.hello };
+    if (this.primaryDevice(name)) msg.toDevice = this.primaryDevice(name);
     if (offer) msg.offer = offer;
     this.signaling.send(msg);
   },
@@ -190,7 +194,7 @@ export const requestMethods = {
     this.requests.delete(name);
     this.requestsChanged(name);
     if (!accept) {
-      this.signaling.send({ type: 'chat-decline', to: name });
+      this.signaling.send({ type: 'chat-decline', to: name, toDevice: deviceId(req.device) });
       if (!this.contacts[name] || this.contacts[name].status !== 'active') {
         // Told inside the session too, by mail when they are away, before it is dropped.
         if (writing) await writing.catch(() => {});
@@ -253,7 +257,9 @@ export const requestMethods = {
     const c = this.contacts[name];
     if (c) c.acceptOwed = true;
     this.saveContacts(withRequests).then(() => {
-      this.signaling.send({ type: 'chat-accept', to: name });
+      this.signaling.send({ type: 'chat-accept', to: name, toDevice: this.primaryDevice(name) || 1 });
+      this.syncContact(name);
+      this.serial(() => this.refreshDevices(name)).catch((e) => this.report(e)); // their other devices
       this.serial(() => this.acknowledgeWaiting(name)).catch((e) => this.report(e));
       this.flush(name).catch((e) => this.report(e));
     }, (e) => this.report(e));
@@ -281,6 +287,7 @@ export const requestMethods = {
   // After accepting (or when both asked at once): answer their offer, or offer ourselves.
   connectAccepted(name, offer) {
     const l = this.link(name);
+    if (!l.toDevice) l.toDevice = this.primaryDevice(name) || null;
     if (l.holdsAnswerTo(offer)) {
       l.release();
     } else if (l.active) {
@@ -344,13 +351,19 @@ export const requestMethods = {
       if (offer && offer.link !== waiting.offer?.link &&
           !(Date.now() - (waiting.offer?.at || 0) < OFFER_REPLACE_MS)) {
         waiting.offer = offer;
-        this.answerAhead(from, offer);
+        this.answerAhead(from, offer, device);
         await this.vault.putMany([this.requestsRecord()]);
       }
       return;
     }
     const identity = core.messageSenderIdentity(hello);
     const existing = this.contacts[from];
+    if (existing?.status === 'active' && this.primaryDevice(from) !== 0 && device !== this.primaryDevice(from)) {
+      // Another device of a contact (one linked since, or one that does not know the chat yet):
+      // a session of its own beside the chat's primary one, taken without asking (fanout.js).
+      await this.takeDeviceRequest(from, device, hello);
+      return;
+    }
     // A repeat of the request we already answered arrives through the existing session. (Only
     // contacts and waiting requests have one stored: a stranger's request reads nothing.)
     const current = existing || this.requests.has(from) ? await this.session(from) : null;
@@ -365,7 +378,7 @@ export const requestMethods = {
         repeat = e.codeName === 'DUPLICATE' && existing?.status === 'active';
       }
       if (repeat) {
-        this.signaling.send({ type: 'chat-accept', to: from });
+        this.signaling.send({ type: 'chat-accept', to: from, toDevice: device });
         const l = this.links.get(from);
         if (!l || (!l.open && !l.pc)) this.connectAccepted(from, offer);
         return;
@@ -418,7 +431,7 @@ export const requestMethods = {
       ...(known ? [] : this.contactsRecords(true))]);
     // The answer is made while the keys are stored and the person decides; it stays here until
     // they accept.
-    if (!known && offer) this.answerAhead(from, offer);
+    if (!known && offer) this.answerAhead(from, offer, device);
     const keyChanged = !!existing?.identityKey && existing.identityKey !== identityKey;
     if (!known && !keyChanged) {
       // A new request is shown while it is being stored, and the queue goes on meanwhile: what
@@ -450,14 +463,46 @@ export const requestMethods = {
     this.changed(from);
   },
 
+  // A chat request from a listed device of an active contact that is not the chat's primary one:
+  // its session is kept under the device's address, and the device is told the chat is accepted.
+  async takeDeviceRequest(from, device, hello) {
+    const addr = address(from, device);
+    const c = this.contacts[from];
+    const have = await this.session(addr);
+    if (have) {
+      try {
+        have.decrypt(hello);
+      } catch (e) {
+        if (!(e instanceof core.ParleyError)) throw e;
+        if (e.codeName !== 'DUPLICATE') return;
+      }
+      this.signaling.send({ type: 'chat-accept', to: from, toDevice: device });
+      return;
+    }
+    if (toB64u(core.messageSenderIdentity(hello)) !== c.identityKey) return; // a new identity: its own path
+    if (!this.listedDevices(from).includes(device)) await this.refreshDevices(from);
+    if (!this.listedDevices(from).includes(device)) return;
+    let result;
+    try {
+      result = core.Session.inbound(this.account, hello);
+    } catch (e) {
+      if (e instanceof core.ParleyError) return;
+      throw e;
+    }
+    this.useSession(addr, result.session);
+    await this.vault.putMany([this.vault.accountRecord(this.account), this.vault.sessionRecord(addr, result.session)]);
+    this.replenishSoon();
+    this.signaling.send({ type: 'chat-accept', to: from, toDevice: device });
+  },
+
   // Prepares the answer to a request's offer before the person accepts (a few at a time). A link
   // is made only when an answer is: strangers' offers beyond the limit leave nothing behind.
-  answerAhead(name, offer) {
+  answerAhead(name, offer, device = null) {
     const l = this.links.get(name);
     if (l && (l.holdsAnswerTo(offer) || l.active)) return;
     const ahead = [...this.links.values()].filter((x) => x.holding && !x.initiator).length;
     if (ahead >= MAX_HELD_ANSWERS) return;
-    this.link(name).answer(offer, { hold: true }).catch((e) => this.report(e));
+    this.link(name, device).answer(offer, { hold: true }).catch((e) => this.report(e));
   },
 
   // An offer sent just ahead of a chat request (while its sender runs X3DH): the answer is
@@ -471,7 +516,7 @@ export const requestMethods = {
     const timer = setTimeout(() => this.dropEarlyOffer(from), EARLY_OFFER_MS);
     this.earlyOffers.set(from, { offer, timer });
     while (this.earlyOffers.size > MAX_EARLY_OFFERS) this.dropEarlyOffer(this.earlyOffers.keys().next().value);
-    this.answerAhead(from, offer);
+    this.answerAhead(from, offer, deviceId(msg.fromDevice));
   },
 
   // An early offer timed out or was pushed out: its timer goes, and so does the answer made to

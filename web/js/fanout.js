@@ -1,0 +1,520 @@
+//# allFunctionsCalledOnLoad
+// Several devices per person (docs/PROTOCOL.md 14.6). A chat between two people is carried by
+// one session per pair of devices. One pair is the chat's primary pair: the devices that made the
+// chat with a request and its accept, between which the data channel runs (messenger.js,
+// outbox.js, inbox.js; the contact's `device`). Every other device, a contact's other listed
+// devices and this account's own other devices, is reached here, through the mailbox:
+//   - a contact's device gets each own message ({"t":"msg"}) in a session of its own, started
+//     with X3DH on that device's bundle when there is none (a known contact's device: the
+//     receiving device takes it without asking, once its identity's signed list names it);
+//   - an own device gets a copy of each own message ({"t":"sent","peer":NAME,…}) and of each
+//     contact that became active ({"t":"contact",…}), so that every device of a person shows
+//     the whole conversation.
+// Which devices exist is what the identity's signed list says (14.1), kept per contact with the
+// largest generation accepted; a list that does not open under their identity key is refused and
+// said. A device that leaves the list is forgotten: its session goes, and nothing more is sent
+// to it.
+import * as core from '../core/parley.js';
+import { RANDOM_ID_RE, USERNAME_RE, fromB64u, randomId, toB64u } from './encoding.js';
+import { deviceId, readList, sealedName } from './devices.js';
+import { bundleFromJson } from './keys.js';
+import { MAX_TEXT } from './transcript.js';
+import { validCap } from './presence.js';
+
+const FAN_RETRY_MS = 5000; // a device whose session could not be started is tried again after this
+const MAX_EXTRA_DEVICES = 16; // devices reached besides the primary one, per person (8 listed each side)
+
+/** An address: one device of a person, "NAME/DEVICE". */
+export function address(name, device) {
+  return `${name}/${device}`;
+}
+
+/** {name, device} of an address. */
+export function splitAddress(addr) {
+  const i = addr.lastIndexOf('/');
+  return { name: addr.slice(0, i), device: Number(addr.slice(i + 1)) };
+}
+
+export const fanoutMethods = {
+  // ---- which devices ---------------------------------------------------------------------------
+
+  /**
+   * The contact's device of the chat's primary pair: `device` as stored (a contact from before
+   * devices: 1); 0 when there is none (a chat this device learned from another of ours, or whose
+   * primary device left their list): then every device of theirs is reached here.
+   */
+  primaryDevice(name) {
+    const d = this.contacts[name]?.device;
+    return d === 0 ? 0 : deviceId(d, 1);
+  },
+
+  /** The key of the session with a device: the name alone for the primary pair, else the address. */
+  sessionKeyFor(name, device) {
+    if (name === this.me) return address(name, device);
+    const c = this.contacts[name];
+    if (!c || c.status !== 'active' || device === this.primaryDevice(name)) return name;
+    return address(name, device);
+  },
+
+  /** A contact's listed device ids (their signed list, opened once and kept in memory). */
+  listedDevices(name) {
+    if (name === this.me) return this.ownDevices || [this.device];
+    const c = this.contacts[name];
+    // No list known yet (one comes with the identity check after each ready, or a
+    // devices-changed): the chat's own device alone; an account without a list: device 1.
+    if (!c?.deviceList?.list) return [this.primaryDevice(name) || 1];
+    this.deviceCache = this.deviceCache || new Map();
+    const cached = this.deviceCache.get(name);
+    if (cached && cached.list === c.deviceList.list) return cached.ids;
+    let ids;
+    try {
+      ids = readList(fromB64u(c.identityKey), fromB64u(c.deviceList.list)).devices.map((d) => d.id);
+    } catch {
+      ids = [this.primaryDevice(name) || 1]; // a kept list that no longer opens (a new identity)
+    }
+    this.deviceCache.set(name, { list: c.deviceList.list, ids });
+    return ids;
+  },
+
+  /** The addresses an own message to `name` goes to here: their other devices, then ours. */
+  fanTargets(name) {
+    const c = this.contacts[name];
+    if (!c || c.status !== 'active') return [];
+    const primary = this.primaryDevice(name);
+    const theirs = this.listedDevices(name).filter((d) => d !== primary).map((d) => address(name, d));
+    const ours = (this.ownDevices || []).filter((d) => d !== this.device).map((d) => address(this.me, d));
+    return [...theirs, ...ours].slice(0, MAX_EXTRA_DEVICES);
+  },
+
+  // ---- device lists ----------------------------------------------------------------------------
+
+  // This account's listed devices, from the vault's newest own list (devices.js).
+  async loadOwnDevices() {
+    const known = await this.vault.getJson('devices', null);
+    let ids = [this.device];
+    if (known?.list) {
+      try {
+        ids = readList(this.account.identityKey(), fromB64u(known.list)).devices.map((d) => d.id);
+      } catch {
+        // a list of a former identity: this device alone until the next sync
+      }
+    }
+    const gone = (this.ownDevices || []).filter((d) => !ids.includes(d));
+    this.ownDevices = ids;
+    for (const d of gone) await this.forgetDevice(this.me, d);
+  },
+
+  /**
+   * A contact's signed list as the directory gave it (B64, or null for an account without one):
+   * kept when it opens under their identity key with a larger generation than the one kept; one
+   * that does not open is refused and said, and the kept one stays. Devices that left it are
+   * forgotten. True when something changed (the caller stores the contacts).
+   */
+  async takeDeviceList(name, list) {
+    const c = this.contacts[name];
+    if (!c || typeof list !== 'string') return false;
+    let opened;
+    try {
+      opened = readList(fromB64u(c.identityKey), fromB64u(list));
+    } catch {
+      if (this.refusedLists?.get(name) !== list) {
+        this.refusedLists = this.refusedLists || new Map();
+        this.refusedLists.set(name, list);
+        this.dispatchEvent(new CustomEvent('alert', {
+          detail: `The server gave a list of ${name}'s devices that ${name}'s identity did not sign. It was refused: nothing is sent to devices it names.`,
+        }));
+      }
+      return false;
+    }
+    if (c.deviceList && opened.generation <= c.deviceList.generation) return false;
+    const before = this.listedDevices(name);
+    c.deviceList = { list, generation: opened.generation };
+    const ids = opened.devices.map((d) => d.id);
+    for (const d of before.filter((x) => !ids.includes(x))) await this.forgetDevice(name, d);
+    if (!ids.includes(this.primaryDevice(name)) && this.primaryDevice(name) !== 0) {
+      // The chat's primary device left their list: their other devices carry it from now on.
+      c.device = 0;
+      this.dropLink(name);
+      this.dropSession(name);
+      await this.vault.deleteSession(name);
+    }
+    this.changed(name);
+    return true;
+  },
+
+  // A device that left a list: its session goes, and own messages still owed to it are not sent.
+  async forgetDevice(name, device) {
+    const addr = address(name, device);
+    this.dropSession(addr);
+    await this.vault.deleteSession(addr);
+    const q = this.mailQueues?.get(addr);
+    if (q) q.length = 0;
+  },
+
+  /** The directory's list of a contact, fetched again (a devices-changed, an unknown device). */
+  async refreshDevices(name) {
+    const found = await this.fetchIdentity(name);
+    if (!found || found.identityKey !== this.contacts[name]?.identityKey) return;
+    if (await this.takeDeviceList(name, found.devices)) await this.saveContacts();
+  },
+
+  // {"type":"devices-changed","user":NAME}: our own list (another device of ours changed it), or
+  // a contact's.
+  onDevicesChanged(user) {
+    if (user === this.me) {
+      this.ensureDeviceList().catch((e) => this.report(e));
+    } else if (this.contacts[user]) {
+      this.serial(() => this.refreshDevices(user)).catch((e) => this.report(e));
+    }
+  },
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  /** Marks a new own message for every other device it goes to (the caller stores the entry). */
+  fanMark(name, entry) {
+    const targets = this.fanTargets(name);
+    if (targets.length) entry.fan = Object.fromEntries(targets.map((a) => [a, 'queued']));
+  },
+
+  // What an own message is, for a device: theirs read it as a message, ours as a copy.
+  fanPayload(name, addr, entry) {
+    if (splitAddress(addr).name === this.me) {
+      return JSON.stringify({ t: 'sent', peer: name, id: entry.id, ts: entry.ts, text: entry.text });
+    }
+    return this.wireText(entry);
+  },
+
+  fanOutSoon(name) {
+    this.serial(() => this.fanOut(name)).catch((e) => this.report(e));
+  },
+
+  /**
+   * Sends own messages to the other devices they are owed to, by mail: each ciphertext is stored
+   * with its session's state (and kept in the entry until the server has stored it, so a retry
+   * sends the same bytes). Devices no longer listed are dropped from the entries. In the queue.
+   */
+  async fanOut(name) {
+    const c = this.contacts[name];
+    if (!c || c.status !== 'active' || c.held || this.stopped || this.signaling.state !== 'online') return;
+    const history = this.history(name);
+    const listed = new Set(this.fanTargets(name));
+    const queued = new Set();
+    for (const [addr, q] of this.mailQueues || []) {
+      for (const w of q) if (w.fan) queued.add(`${addr} ${w.fan.entry.id}`);
+    }
+    const owed = new Map(); // addr -> indexes
+    const dropped = [];
+    history.forEach((e, i) => {
+      if (e.from !== 'me' || !e.fan) return;
+      for (const [addr, st] of Object.entries(e.fan)) {
+        if (!listed.has(addr)) {
+          delete e.fan[addr];
+          if (e.fanWire) delete e.fanWire[addr];
+          dropped.push(i);
+        } else if (st === 'queued' && !queued.has(`${addr} ${e.id}`)) {
+          if (!owed.has(addr)) owed.set(addr, []);
+          owed.get(addr).push(i);
+        }
+      }
+    });
+    if (dropped.length) await this.saveHistory(name, dropped);
+    for (const [addr, indexes] of owed) {
+      const session = await this.deviceSession(addr);
+      if (!session || this.stopped) {
+        this.fanRetry(name); // no keys for that device yet (being linked), or offline: later
+        continue;
+      }
+      const touched = [];
+      for (const i of indexes) {
+        const e = history[i];
+        if (!e.fanWire?.[addr]) {
+          e.fanWire = e.fanWire || {};
+          e.fanWire[addr] = toB64u(session.encrypt(this.fanPayload(name, addr, e)));
+          touched.push(i);
+        }
+      }
+      if (touched.length) {
+        await this.vault.putMany([this.vault.sessionRecord(addr, session), ...this.historyRecords(name, touched)]);
+      }
+      for (const i of indexes) {
+        const e = history[i];
+        this.mailTo(addr, fromB64u(e.fanWire[addr]), { fan: { entry: e, addr, name } });
+      }
+    }
+  },
+
+  // One retry per contact at a time, FAN_RETRY_MS later.
+  fanRetry(name) {
+    this.fanRetries = this.fanRetries || new Set();
+    if (this.fanRetries.has(name)) return;
+    this.fanRetries.add(name);
+    setTimeout(() => {
+      this.fanRetries.delete(name);
+      if (!this.stopped) this.fanOutSoon(name);
+    }, FAN_RETRY_MS);
+  },
+
+  /** After a ready: what each active contact's other devices are owed. */
+  fanOutAll() {
+    for (const c of Object.values(this.contacts)) {
+      if (c.status === 'active') this.fanOutSoon(c.name);
+    }
+  },
+
+  /**
+   * The session with a device other than a chat's primary one, loaded or started (X3DH with that
+   * device's bundle, checked against the identity we know and its signed list). null when it
+   * cannot be had now (offline, no keys, a bundle that does not check out); the messages wait.
+   */
+  async deviceSession(addr) {
+    const have = await this.session(addr);
+    if (have) return have;
+    const { name, device } = splitAddress(addr);
+    const identityKey = name === this.me ? toB64u(this.account.identityKey()) : this.contacts[name]?.identityKey;
+    if (!identityKey) return null;
+    let answer;
+    try {
+      answer = await this.fetchBundle(name, device);
+    } catch {
+      return null; // no keys yet (a device being linked), offline, throttled: next time
+    }
+    if (answer?.identityKey !== identityKey || typeof answer.devices !== 'string') return null;
+    let ids;
+    try {
+      ids = readList(fromB64u(identityKey), fromB64u(answer.devices)).devices.map((d) => d.id);
+    } catch {
+      return null;
+    }
+    const part = Array.isArray(answer.bundles) ? answer.bundles.find((b) => b?.device === device) : null;
+    if (!ids.includes(device) || !part) return null;
+    const keys = { ...answer, signedPrekey: part.signedPrekey, oneTimePrekey: part.oneTimePrekey ?? null };
+    let session;
+    try {
+      session = core.Session.outbound(this.account, bundleFromJson(keys));
+    } catch {
+      return null;
+    }
+    this.useSession(addr, session);
+    return session; // stored with the first message it makes
+  },
+
+  /** A payload that is no transcript entry (a receipt, a contact), to a device by mail. */
+  async sendToDevice(addr, payload) {
+    const session = await this.deviceSession(addr);
+    if (!session) return;
+    const wire = session.encrypt(JSON.stringify(payload));
+    await this.vault.saveSession(addr, session);
+    this.mailTo(addr, wire, null);
+  },
+
+  // Seals a ratchet message to a device and queues its put behind the others for that device.
+  mailTo(addr, wire, what) {
+    const { name, device } = splitAddress(addr);
+    const key = name === this.me ? this.account.identityKey() : fromB64u(this.contacts[name]?.identityKey || '');
+    if (key.length !== 32) return;
+    let envelope;
+    try {
+      envelope = this.account.sealTo(key, sealedName(this.me, this.device), wire);
+    } catch (e) {
+      if (e instanceof core.ParleyError && e.codeName === 'TOO_LARGE') return;
+      throw e;
+    }
+    this.mailSeq = (this.mailSeq || 0) + 1;
+    const id = `m${this.mailSeq}`;
+    this.mailQueue(addr).push({ id, name, ...(what || {}), put: { type: 'mail-put', to: name, device, env: toB64u(envelope), id } });
+    this.pumpMail();
+  },
+
+  // A copy of an own message stored in a device's mailbox.
+  async fanStored({ entry, addr, name }) {
+    const history = this.history(name);
+    const i = history.lastIndexOf(entry);
+    if (i < 0 || !entry.fan || !(addr in entry.fan)) return;
+    entry.fan[addr] = 'sent';
+    if (entry.fanWire) {
+      delete entry.fanWire[addr];
+      if (!Object.keys(entry.fanWire).length) delete entry.fanWire;
+    }
+    // Without a primary device, "sent" is what the other devices say.
+    if (entry.state === 'queued' && this.primaryDevice(name) === 0) entry.state = 'sent';
+    await this.saveHistory(name, [i]);
+    this.changed(name);
+  },
+
+  // A contact that became active here: our other devices learn of it.
+  syncContact(name) {
+    const c = this.contacts[name];
+    if (!c || c.status !== 'active') return;
+    const payload = {
+      t: 'contact',
+      name,
+      identityKey: c.identityKey,
+      ...(Number.isSafeInteger(c.identityCounter) ? { identityCounter: c.identityCounter } : {}),
+      ...(c.deviceList ? { deviceList: c.deviceList.list } : {}),
+      ...(validCap(c.cap) ? { cap: c.cap } : {}),
+    };
+    for (const d of this.ownDevices || []) {
+      if (d !== this.device) this.serial(() => this.sendToDevice(address(this.me, d), payload)).catch((e) => this.report(e));
+    }
+  },
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  /**
+   * A mailed ratchet message from a device other than a chat's primary one (an own device, or a
+   * listed device of an active contact): decrypted with its session, or a new session taken when
+   * it is the first message of one (the device must be listed under the identity that signed
+   * it). {key, name, effect} or 'unreadable' / null (a repeat).
+   */
+  async openFromDevice(addr, message, senderIdentity) {
+    const { name, device } = splitAddress(addr);
+    const own = name === this.me;
+    const expected = own ? toB64u(this.account.identityKey()) : this.contacts[name]?.identityKey;
+    if (!expected || toB64u(senderIdentity) !== expected) return 'unreadable';
+    let type;
+    try {
+      type = core.messageType(message);
+    } catch {
+      return 'unreadable';
+    }
+    let plaintext = null;
+    let spent = false;
+    const session = await this.session(addr);
+    if (session) {
+      try {
+        plaintext = session.decrypt(message);
+      } catch (e) {
+        if (!(e instanceof core.ParleyError)) throw e;
+        if (e.codeName === 'DUPLICATE') return null;
+      }
+    }
+    if (plaintext === null && type === core.MESSAGE_PREKEY &&
+        toB64u(core.messageSenderIdentity(message)) === expected) {
+      if (!this.listedDevices(name).includes(device)) {
+        if (own) await this.ensureDeviceList().catch(() => {});
+        else await this.refreshDevices(name);
+      }
+      if (!this.listedDevices(name).includes(device)) return 'unreadable';
+      let result;
+      try {
+        result = core.Session.inbound(this.account, message);
+      } catch {
+        result = null;
+      }
+      if (result) {
+        this.useSession(addr, result.session);
+        plaintext = result.plaintext;
+        spent = true;
+      }
+    }
+    if (plaintext === null) {
+      if (session && type === core.MESSAGE_RATCHET) {
+        // A session of theirs we cannot read: it goes, and the next message we send to that
+        // device starts a new one; what they sent is said, never dropped without a word.
+        this.dropSession(addr);
+        await this.vault.deleteSession(addr);
+        if (!own) this.undecryptableLine(name);
+      }
+      return 'unreadable';
+    }
+    const inner = parseJson(plaintext);
+    const effect = own ? this.applyOwn(inner) : this.applyPayload(name, inner);
+    return { key: addr, name: own ? effect.name : name, effect, spent, receiptTo: own ? null : addr };
+  },
+
+  // A line in the transcript for a message of theirs that no session here opens.
+  undecryptableLine(name) {
+    const history = this.history(name);
+    if (!this.histories.has(name)) this.histories.set(name, history);
+    history.push({
+      id: randomId(),
+      from: 'system',
+      text: `A message from ${name} could not be decrypted. This device set up a new secure session with that device of theirs.`,
+      ts: Date.now(),
+      state: 'notice',
+    });
+    this.saveHistory(name).catch((e) => this.report(e));
+    this.changed(name);
+  },
+
+  /**
+   * A payload from another device of ours: a copy of a message we sent ({"t":"sent"}), or a contact
+   * that became active there ({"t":"contact"}). Returns an effect as applyPayload does, with the
+   * contact's name whose transcript changed.
+   */
+  applyOwn(inner) {
+    const effect = { name: null, indexes: null, contactsChanged: false, receipt: null, accepted: false, declined: false };
+    if (!inner) return effect;
+    if (inner.t === 'sent' && typeof inner.peer === 'string' && this.contacts[inner.peer] &&
+        typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
+      const name = inner.peer;
+      const history = this.history(name);
+      if (!this.histories.has(name)) this.histories.set(name, history);
+      effect.name = name;
+      if (!this.ownSeen(name, inner.id)) {
+        const ts = Number(inner.ts);
+        history.push({ id: inner.id, from: 'me', text: inner.text.slice(0, MAX_TEXT),
+          ts: Number.isFinite(ts) ? ts : Date.now(), state: 'sent', copied: true });
+        effect.indexes = [history.length - 1];
+      }
+    } else if (inner.t === 'contact' && typeof inner.name === 'string' && USERNAME_RE.test(inner.name) &&
+               inner.name !== this.me && typeof inner.identityKey === 'string') {
+      let key;
+      try {
+        key = fromB64u(inner.identityKey);
+      } catch {
+        return effect;
+      }
+      const c = this.contacts[inner.name];
+      if (key.length !== 32 || c?.status === 'active') return effect;
+      this.contacts[inner.name] = {
+        ...(c || {}),
+        name: inner.name,
+        status: 'active',
+        identityKey: inner.identityKey,
+        ...(Number.isSafeInteger(inner.identityCounter) ? { identityCounter: inner.identityCounter } : {}),
+        device: 0, // every device of theirs is reached through the mailbox from here
+        verified: c?.identityKey === inner.identityKey ? !!c.verified : false,
+        unread: c?.unread || 0,
+        since: c?.since || Date.now(),
+      };
+      const cap = validCap(inner.cap);
+      if (cap) this.contacts[inner.name].cap = cap;
+      if (typeof inner.deviceList === 'string') {
+        try {
+          const g = readList(key, fromB64u(inner.deviceList)).generation;
+          this.contacts[inner.name].deviceList = { list: inner.deviceList, generation: g };
+        } catch {
+          // a list their identity did not sign: fetched from the directory when needed
+        }
+      }
+      if (!this.histories.has(inner.name)) this.histories.set(inner.name, []);
+      effect.name = inner.name;
+      effect.contactsChanged = true;
+      effect.joined = true;
+    }
+    return effect;
+  },
+
+  // Whether an own message id is in a contact's transcript already (copies come once per device).
+  ownSeen(name, id) {
+    this.ownIds = this.ownIds || new Map();
+    let set = this.ownIds.get(name);
+    if (!set) {
+      set = new Set(this.history(name).filter((m) => m.from === 'me').map((m) => m.id));
+      this.ownIds.set(name, set);
+    }
+    if (set.has(id)) return true;
+    set.add(id);
+    return false;
+  },
+};
+
+function parseJson(bytes) {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
