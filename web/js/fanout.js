@@ -21,6 +21,7 @@ import { bundleFromJson } from './keys.js';
 import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
 
+const REPAIR_QUIET_MS = 120000; // one new session per device at most this often (repair.js too)
 const FAN_RETRY_MS = 5000; // a device whose session could not be started is tried again after this
 const MAX_EXTRA_DEVICES = 16; // devices reached besides the primary one, per person (8 listed each side)
 
@@ -408,18 +409,68 @@ export const fanoutMethods = {
       }
     }
     if (plaintext === null) {
-      if (session && type === core.MESSAGE_RATCHET) {
-        // A session of theirs we cannot read: it goes, and the next message we send to that
-        // device starts a new one; what they sent is said, never dropped without a word.
-        this.dropSession(addr);
-        await this.vault.deleteSession(addr);
-        if (!own) this.undecryptableLine(name);
-      }
+      if (session && type === core.MESSAGE_RATCHET) await this.deviceUnreadable(addr);
       return 'unreadable';
     }
     const inner = parseJson(plaintext);
     const effect = own ? this.applyOwn(inner) : this.applyPayload(name, inner);
+    if (inner?.t === 'ack' && Array.isArray(inner.ids) && !own) this.fanDelivered(name, addr, inner.ids, effect);
+    if (inner?.t === 'renew') this.resendTo(addr);
     return { key: addr, name: own ? effect.name : name, effect, spent, receiptTo: own ? null : addr };
+  },
+
+  /**
+   * A message from a device that the session we hold with it cannot read: the session goes, the
+   * transcript says so (never dropped without a word), and a new session is started at once with
+   * {"t":"renew"}, on which that device sends again what we have not acknowledged. At most once
+   * per device in REPAIR_QUIET_MS (what follows is the old session's, still on its way).
+   */
+  async deviceUnreadable(addr) {
+    const { name } = splitAddress(addr);
+    this.dropSession(addr);
+    await this.vault.deleteSession(addr);
+    this.deviceRepairs = this.deviceRepairs || new Map();
+    if (Date.now() - (this.deviceRepairs.get(addr) || 0) < REPAIR_QUIET_MS) return;
+    this.deviceRepairs.set(addr, Date.now());
+    if (name !== this.me) this.undecryptableLine(name);
+    this.serial(() => this.sendToDevice(addr, { t: 'renew' })).catch((e) => this.report(e));
+  },
+
+  // A device acknowledged own messages: they are delivered there (not sent again on a renew).
+  fanDelivered(name, addr, ids, effect) {
+    const history = this.history(name);
+    const touched = [];
+    for (let i = history.length - 1; i >= 0 && touched.length < ids.length; i -= 1) {
+      const e = history[i];
+      if (e.from === 'me' && e.fan?.[addr] === 'sent' && ids.includes(e.id)) {
+        e.fan[addr] = 'delivered';
+        touched.push(i);
+      }
+    }
+    if (touched.length) effect.indexes = [...(effect.indexes || []), ...touched];
+  },
+
+  // A device started a new session with us ({"t":"renew"}: ours could not be read there): every
+  // own message it has not acknowledged goes to it again, under the new session.
+  resendTo(addr) {
+    const { name } = splitAddress(addr);
+    const q = this.mailQueues?.get(addr);
+    if (q) q.length = 0; // puts of the old session not yet stored: their answers are ignored
+    const names = name === this.me ? Object.keys(this.contacts) : [name];
+    for (const n of names) {
+      const history = this.history(n);
+      const touched = [];
+      history.forEach((e, i) => {
+        if (e.from !== 'me' || !e.fan || !(addr in e.fan) || e.fan[addr] === 'delivered') return;
+        e.fan[addr] = 'queued';
+        if (e.fanWire) delete e.fanWire[addr];
+        touched.push(i);
+      });
+      if (touched.length) {
+        this.saveHistory(n, touched).catch((e) => this.report(e));
+        this.fanOutSoon(n);
+      }
+    }
   },
 
   // A line in the transcript for a message of theirs that no session here opens.
