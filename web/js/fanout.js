@@ -22,7 +22,8 @@ import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
 
 const REPAIR_QUIET_MS = 120000; // one new session per device at most this often (repair.js too)
-const FAN_RETRY_MS = 5000; // a device whose session could not be started is tried again after this
+const FAN_RETRY_MS = 5000;
+const FAN_LINK_GRACE_MS = 4000; // a link to a connected device on its way: the mailbox waits this long // a device whose session could not be started is tried again after this
 const MAX_EXTRA_DEVICES = 16; // devices reached besides the primary one, per person (8 listed each side)
 
 /** An address: one device of a person, "NAME/DEVICE". */
@@ -212,7 +213,9 @@ export const fanoutMethods = {
           delete e.fan[addr];
           if (e.fanWire) delete e.fanWire[addr];
           dropped.push(i);
-        } else if (st === 'queued' && !queued.has(`${addr} ${e.id}`)) {
+        } else if ((st === 'queued' || (st === 'sent' && e.fanLinks?.[addr] && e.fanLinks[addr] !== this.links.get(addr)?.link)) &&
+                   !queued.has(`${addr} ${e.id}`)) {
+          // (A copy handed to a link that is gone may not have arrived: it goes again.)
           if (!owed.has(addr)) owed.set(addr, []);
           owed.get(addr).push(i);
         }
@@ -237,10 +240,46 @@ export const fanoutMethods = {
       if (touched.length) {
         await this.vault.putMany([this.vault.sessionRecord(addr, session), ...this.historyRecords(name, touched)]);
       }
-      for (const i of indexes) {
-        const e = history[i];
-        this.mailTo(addr, fromB64u(e.fanWire[addr]), { fan: { entry: e, addr, name } });
+      await this.fanSend(name, addr, indexes.map((i) => history[i]));
+    }
+  },
+
+  // Copies with their ciphertext made: over the device's open link (devicelinks.js), else by mail
+  // (after a moment when a link to that connected device is on its way).
+  async fanSend(name, addr, entries) {
+    const link = this.links.get(addr);
+    if (link?.open) {
+      const history = this.history(name);
+      const handed = [];
+      for (const e of entries) {
+        if (!link.send(fromB64u(e.fanWire[addr]))) break;
+        e.fan[addr] = 'sent';
+        e.fanLinks = { ...(e.fanLinks || {}), [addr]: link.link }; // sent again if this link goes before a receipt
+        delete e.fanWire[addr];
+        if (!Object.keys(e.fanWire).length) delete e.fanWire;
+        handed.push(history.lastIndexOf(e));
       }
+      if (handed.length) {
+        await this.saveHistory(name, handed);
+        if (handed.length === entries.length) return;
+        entries = entries.slice(handed.length);
+      }
+    } else if (splitAddress(addr).name !== this.me) {
+      this.connectDevice(addr);
+      const l = this.links.get(addr);
+      this.linkWaits = this.linkWaits || new Map();
+      if (l?.pc && !l.open) {
+        const since = this.linkWaits.get(addr) || Date.now();
+        this.linkWaits.set(addr, since);
+        if (Date.now() - since < FAN_LINK_GRACE_MS) {
+          this.fanRetry(name);
+          return;
+        }
+      }
+      this.linkWaits.delete(addr);
+    }
+    for (const e of entries) {
+      if (e.fanWire?.[addr]) this.mailTo(addr, fromB64u(e.fanWire[addr]), { fan: { entry: e, addr, name } });
     }
   },
 
@@ -332,6 +371,7 @@ export const fanoutMethods = {
     const i = history.lastIndexOf(entry);
     if (i < 0 || !entry.fan || !(addr in entry.fan)) return;
     entry.fan[addr] = 'sent';
+    if (entry.fanLinks) delete entry.fanLinks[addr]; // stored by the server: not sent again
     if (entry.fanWire) {
       delete entry.fanWire[addr];
       if (!Object.keys(entry.fanWire).length) delete entry.fanWire;

@@ -13,6 +13,7 @@
 // receiver keeps ids, so nothing is lost or shown twice.
 import { deviceMethods, deviceId } from './devices.js';
 import { fanoutMethods } from './fanout.js';
+import { deviceLinkMethods } from './devicelinks.js';
 import { identityMethods } from './identity.js';
 import { inboxMethods } from './inbox.js';
 import { replenish } from './keys.js';
@@ -46,6 +47,7 @@ export class Messenger extends EventTarget {
     this.sessions = new Map();
     this.links = new Map();
     this.presence = new Map();
+    this.presenceDevices = new Map(); // name -> their connected device ids (null: not said)
     this.requests = new Map(); // incoming requests waiting for Accept / Decline
     this.retry = new Map();
     this.unreachable = new Set(); // contacts whose last link failed before it opened
@@ -164,11 +166,19 @@ export class Messenger extends EventTarget {
     if (!msg || typeof msg.type !== 'string') return;
     if (msg.type === 'presence') {
       const was = this.presence.get(msg.user);
+      const primaryWas = this.primaryOnline(msg.user);
       this.presence.set(msg.user, msg.state);
+      // Which of their devices are connected (several devices, fanout.js): the link goes to the
+      // chat's primary device only while that one is.
+      this.presenceDevices.set(msg.user, msg.state === 'online' && Array.isArray(msg.devices)
+        ? msg.devices.filter((d) => deviceId(d, 0) !== 0) : null);
+      const primaryNow = this.primaryOnline(msg.user);
       const l = this.links.get(msg.user);
-      if (msg.state === 'offline' && l && (l.open || l.pc)) {
+      if ((msg.state === 'offline' || (primaryWas && !primaryNow)) && l && (l.open || l.pc)) {
         l.reset(); // the peer's page is gone: do not wait for ICE to notice
       }
+      this.devicePresence(msg.user);
+      if (primaryNow && !primaryWas && was === 'online') this.connectSoon(msg.user); // their device came back
       if (msg.state === 'online' && was !== 'online') {
         // An offer of ours made while they were known to be away cannot succeed; one made before
         // we knew (right after they accepted), or a link they started, is fine.
@@ -277,6 +287,8 @@ export class Messenger extends EventTarget {
         const st = this.contacts[from]?.status;
         if ((st === 'active' || st === 'pending') && deviceId(msg.fromDevice) === this.primaryDevice(from)) {
           this.link(from).onSignal(msg).catch((e) => this.report(e));
+        } else if (st === 'active') {
+          this.onDeviceSignal(from, msg); // another device of theirs (devicelinks.js)
         }
         break;
       }
@@ -346,6 +358,8 @@ export class Messenger extends EventTarget {
   linkState(name) {
     const l = this.links.get(name);
     if (l?.open) return 'connected';
+    // No primary pair (fanout.js): a link to any device of theirs is the chat's.
+    if (this.primaryDevice(name) === 0 && [...this.links].some(([k, x]) => k.startsWith(`${name}/`) && x.open)) return 'connected';
     const p = this.presence.get(name);
     // Online, but a link to them failed since the last one that opened (no path between the
     // two networks, or a relay that refused us): the mailbox carries the chat meanwhile.
@@ -363,7 +377,7 @@ export class Messenger extends EventTarget {
     if (this.primaryDevice(name) === 0) return; // no primary pair: the mailbox carries the chat
     // Offline: presence "online" will call again. (A forced start follows a message from the
     // peer, which proves they are connected even before their presence arrives.)
-    if (!force && this.presence.get(name) !== 'online') return;
+    if (!force && !this.primaryOnline(name)) return;
     const l = this.link(name);
     if (l.open || l.pc) return;
     if (force || this.me < name) {
@@ -372,12 +386,20 @@ export class Messenger extends EventTarget {
       // The other side offers; if it has not after a moment, offer ourselves.
       setTimeout(() => {
         const again = this.links.get(name);
-        if (!this.stopped && again && !again.open && !again.pc && this.presence.get(name) === 'online') {
+        if (!this.stopped && again && !again.open && !again.pc && this.primaryOnline(name)) {
           again.start().catch((e) => this.report(e));
         }
       }, 3000);
     }
     this.changed(name);
+  }
+
+  // Whether the contact's device of the chat's primary pair is connected (presence "online" and,
+  // when presence names their devices, among them).
+  primaryOnline(name) {
+    if (this.presence.get(name) !== 'online') return false;
+    const devices = this.presenceDevices.get(name);
+    return !devices || devices.includes(this.primaryDevice(name));
   }
 
   connectSoon(name) {
@@ -389,7 +411,7 @@ export class Messenger extends EventTarget {
     this.retry.set(name, attempt);
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** (attempt - 1));
     setTimeout(() => {
-      if (!this.stopped && this.presence.get(name) === 'online' && !this.links.get(name)?.open) this.connect(name);
+      if (!this.stopped && this.primaryOnline(name) && !this.links.get(name)?.open) this.connect(name);
     }, delay);
   }
 
@@ -400,7 +422,10 @@ export class Messenger extends EventTarget {
       c.unread = 0;
       this.serial(() => this.saveContacts());
     }
-    if (c?.status === 'active') this.connect(name);
+    if (c?.status === 'active') {
+      this.connect(name);
+      this.connectDevices(name);
+    }
   }
 
   shutdown() {
@@ -419,4 +444,5 @@ export class Messenger extends EventTarget {
 }
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
-  inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods, fanoutMethods);
+  inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods, fanoutMethods,
+  deviceLinkMethods);

@@ -92,7 +92,7 @@ export const outboxMethods = {
     }
     if (c.status === 'active') this.connect(name);
     // A link to an online peer is on its way: give it a moment before using the mailbox.
-    if (this.presence.get(name) === 'online' && link?.pc && !this.mailGraceOver(name)) return;
+    if (this.primaryOnline(name) && link?.pc && !this.mailGraceOver(name)) return;
     await this.mailOut(name);
   },
 

@@ -206,6 +206,7 @@ export class PeerLink extends EventTarget {
     this.me = me;
     this.peer = peer;
     this.toDevice = null; // the peer's device this link is with (set by the messenger)
+    this.tiebreak = null; // whether our offer wins a glare (default: the smaller username's)
     this.signaling = signaling;
     this.pc = null;
     this.dc = null;
@@ -388,7 +389,7 @@ export class PeerLink extends EventTarget {
       // Both started at once: ours wins, they will answer it. (An offer held for our request
       // yields: offering instead of answering it means they will not answer it.)
       if (this.link && msg.link !== this.link && this.initiator && !this.holding && !this.open &&
-          this.me < this.peer && Date.now() - this.startedAt < GLARE_WINDOW_MS) {
+          (this.tiebreak ?? this.me < this.peer) && Date.now() - this.startedAt < GLARE_WINDOW_MS) {
         return;
       }
       await this.answer({ link: msg.link, sdp: msg.sdp });
