@@ -75,7 +75,8 @@ export function offerLink({ username, device, vault, getToken, show, plain }) {
       finish();
       reject(new UserError('You are logged out. Nothing was changed on this browser.'));
     });
-    on('link-cancel', () => choose());
+    // The other device is told (it stops waiting), and the keys of this attempt are wiped.
+    on('link-cancel', () => (link ? link.fail(new UserError('Linking was cancelled. Press "Link this device" to try again.')) : choose()));
     on('link-start', async () => {
       choose();
       $('link-choice').hidden = true;
