@@ -7,9 +7,10 @@ import * as core from '../core/parley.js';
 import { request } from './api.js';
 import { deviceLabel, readList } from './devices.js';
 import { $, el } from './dom.js';
-import { fromB64u, toB64u, utf8 } from './encoding.js';
+import { fromB64u, randomId, toB64u, utf8 } from './encoding.js';
 import { UserError } from './errors.js';
 import { NewDeviceLink, OldDeviceLink, installLinked } from './link.js';
+import { historyChunks } from './transcript.js';
 import { drawQr } from './qr.js';
 import { Signaling } from './signaling.js';
 
@@ -196,6 +197,7 @@ export function wireDevices(ctx, { busy, plain }) {
     }, (e) => error(plain(e)));
   }
 
+  installLinkHooks(ctx);
   $('devices-open').addEventListener('click', () => {
     error('');
     status('');
@@ -257,4 +259,32 @@ export function wireDevices(ctx, { busy, plain }) {
 /** Closes the dialog (log-out): a link in progress is abandoned. */
 export function closeDevices() {
   if ($('devices-dialog').open) $('devices-dialog').close();
+}
+
+// A test hook (bench/web/linking.mjs), installed only when this origin's localStorage key
+// "parley-test-hooks" is "1" when the page starts: `fillHistory(name, n)` writes n made-up messages
+// as the stored history with a contact (what the vault holds; the open page's memory is not
+// changed), so that linking can be timed with a long history without sending it.
+function installLinkHooks(ctx) {
+  let on = false;
+  try {
+    on = globalThis.localStorage?.getItem('parley-test-hooks') === '1';
+  } catch {
+    on = false;
+  }
+  if (!on) return;
+  globalThis.parleyLinkHooks = {
+    async fillHistory(name, n) {
+      const { vault } = ctx();
+      const now = Date.now() - n * 1000;
+      const entries = Array.from({ length: n }, (_, i) => (i % 2
+        ? { id: randomId(), from: 'them', text: `history message ${i} from them`, ts: now + i * 1000, state: 'received' }
+        : { id: randomId(), from: 'me', text: `history message ${i}, sent a while ago`, ts: now + i * 1000, state: 'delivered' }));
+      const chunks = historyChunks(entries);
+      const records = chunks.map((chunk, k) => [`history:${name}:${k}`, vault.sealJson(`history:${name}:${k}`, chunk)]);
+      records.push([`history-chunks:${name}`, vault.sealJson(`history-chunks:${name}`, chunks.length)]);
+      await vault.putMany(records);
+      return entries.at(-1).text;
+    },
+  };
 }
