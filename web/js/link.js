@@ -28,6 +28,7 @@ const FRAME_MIN_GAP_MS = 60; // at most ~16 frames a second each way: within the
 const ACK_TIMEOUT_MS = 15_000;
 const HELLO_TIMEOUT_MS = 15_000;
 const MAX_BOX_CHARS = 90_000;
+const STALL_MS = 60_000; // the new device gives up on a transfer that stops this long
 
 // Frame kinds (the first byte of a sealed frame's plaintext).
 export const KIND = Object.freeze({
@@ -357,6 +358,10 @@ export class NewDeviceLink {
       throw new UserError('What came from your other device could not be opened. Start again on both devices.');
     }
     this.recvSeq += 1;
+    // Once the transfer has begun, the code no longer expires; an old device that stops sending
+    // for a minute ends it.
+    clearTimeout(this.expiry);
+    this.expiry = setTimeout(() => this.fail(new UserError('Your other device stopped sending. Start again on both devices.')), STALL_MS);
     await this.take(w.seq, frame);
   }
 
@@ -577,7 +582,9 @@ export class OldDeviceLink {
       onProgress(`Sending your contacts and messages… ${Math.floor((off * 100) / stream.length)}%`);
       await this.frame(KIND.DATA, stream.subarray(off, off + CHUNK_BYTES));
     }
-    const got = await this.frame(KIND.DONE, utf8(JSON.stringify({ contacts, messages, bytes: stream.length })));
+    const bytes = stream.length;
+    stream.fill(0);
+    const got = await this.frame(KIND.DONE, utf8(JSON.stringify({ contacts, messages, bytes })));
     let counts = null;
     try {
       counts = JSON.parse(fromUtf8(got));
