@@ -164,14 +164,14 @@ export function wireDevices(ctx, { busy, plain }) {
       listed = readList(c.account.identityKey(), fromB64u(dir.list));
       for (const d of listed.devices) labels.set(d.id, d.label);
     }
-    const rows = (Array.isArray(dir?.devices) ? dir.devices : []).filter((d) => d.listed);
+    const rows = Array.isArray(dir?.devices) ? dir.devices : [];
     $('device-list').replaceChildren(...rows.map((d) => {
       const labelId = `device-label-${d.device}`;
       const li = el('li', { className: 'device' },
-        el('span', { className: 'device-label', id: labelId, textContent: labels.get(d.device) || `Device ${d.device}` }),
+        el('span', { className: 'device-label', id: labelId, textContent: labels.get(d.device) || (d.listed ? `Device ${d.device}` : 'A browser that logged in') }),
         el('span', { className: 'muted', textContent: d.current ? ' (this device) ' : ' ' }),
-        el('span', { className: 'muted device-seen', textContent: lastActive(d) }));
-      if (!d.current && listed) {
+        el('span', { className: 'muted device-seen', textContent: d.listed ? lastActive(d) : 'not linked yet' }));
+      if (!d.current && d.listed && listed) {
         const b = el('button', { type: 'button', className: 'secondary', textContent: 'Remove device', 'aria-describedby': labelId });
         b.addEventListener('click', () => remove(d.device, labels.get(d.device) || `Device ${d.device}`, b));
         li.append(b);
