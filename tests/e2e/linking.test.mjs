@@ -9,7 +9,7 @@ import { nodeCore } from '../lib/core.mjs';
 import { serverForTests } from '../lib/server.mjs';
 import { newUser, uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, logIn, openChat, person, send, signUp, texts, transcript, until, waitAllDelivered, waitForApp,
+  WAIT, connectPair, leave, logIn, openChat, person, send, shots, signUp, texts, transcript, until, waitAllDelivered, waitForApp,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -69,6 +69,8 @@ test('a new browser is linked from a logged-in one: same identity, the contacts 
     await onA.waitFor({ state: 'visible', timeout: WAIT });
     const onB = b.page.getByRole('main').getByLabel('Link check number');
     await onB.waitFor({ state: 'visible', timeout: WAIT });
+    await shots(a.page, 'linking-old-device-confirm');
+    await shots(b.page, 'linking-new-device-code');
     assert.match(await onA.textContent(), /^\d{4} \d{4} \d{4}$/);
     assert.equal(await onA.textContent(), await onB.textContent(), 'both screens show the same number');
     const started = Date.now();
@@ -98,6 +100,8 @@ test('a new browser is linked from a logged-in one: same identity, the contacts 
     // The Devices screen lists both; A removes B, which is told and can no longer send.
     const list = a.page.getByRole('list', { name: 'Your devices' });
     await until(async () => (await list.getByRole('listitem').count()) === 2, { message: 'two devices listed' });
+    await shots(a.page, 'linking-devices');
+    console.log('# problems A', JSON.stringify(a.problems), 'B', JSON.stringify(b.problems), 'bob', JSON.stringify(bob.problems));
     await list.getByText('(this device)').waitFor({ timeout: WAIT });
     a.acceptDialogs = true;
     await list.getByRole('button', { name: 'Remove device' }).click();

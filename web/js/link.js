@@ -17,10 +17,11 @@ import { MAX_TEXT, historyChunks } from './transcript.js';
 export const LINK_VERSION = 1;
 export const CODE_BYTES = 37; // u8 version || u32 device id || X25519 public key (32)
 export const CODE_LIFE_MS = 10 * 60_000;
-// Stream bytes per DATA frame: a frame of about 22 KB. Well under the server's 96 KiB, because
-// Chromium may send a message of some 64 KiB or more as several WebSocket frames, which the server
-// refuses (close 1008, "fragmented messages are not supported").
-export const CHUNK_BYTES = 16 * 1024;
+// Stream bytes per DATA frame: a message of about 55 KB on the wire. Under 64 KiB, not only under
+// the server's 96 KiB: Chromium may send a longer message as several WebSocket frames (it keeps
+// shorter ones whole when there is time between them), and the server refuses fragmented messages
+// (close 1008). A 65,672-byte frame was seen split that way.
+export const CHUNK_BYTES = 40 * 1024;
 export const MAX_STREAM = 64 * 1024 * 1024; // contacts and history together, as JSON
 const LABEL = utf8('parley-link-v1');
 const DEVICE_ID_MAX = 0x7fffffff;
