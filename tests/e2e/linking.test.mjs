@@ -116,14 +116,22 @@ test('a new browser is linked from a logged-in one: same identity, the contacts 
   }
 });
 
-test('"Start over on this device" makes a new identity after its warning', async () => {
+test('a link cancelled on the new device is reported on the old one; "Start over on this device" makes a new identity after its warning', async () => {
   const name = uniqueName('alice');
   const a = await person(server, name);
   const b = await person(server, name);
   try {
     await signUp(a);
-    await logIn(b, { expectApp: false });
-    await b.page.getByRole('button', { name: 'Link this device' }).waitFor({ timeout: WAIT });
+    // A link cancelled on the new device while the old one waits for the person's confirm: the
+    // old device says so.
+    const code = await showCode(b);
+    await enterCode(a, code);
+    await a.page.getByRole('button', { name: 'Confirm' }).waitFor({ timeout: WAIT });
+    await b.page.getByRole('button', { name: 'Cancel' }).click();
+    await a.page.getByRole('dialog').getByRole('alert').filter({ hasText: 'Linking was cancelled on the new device.' }).waitFor({ timeout: WAIT });
+    assert.equal(await a.page.getByRole('button', { name: 'Confirm' }).isVisible(), false);
+    await b.page.getByRole('alert').filter({ hasText: 'Linking was cancelled' }).waitFor({ timeout: WAIT });
+    await a.page.getByRole('button', { name: 'Close' }).click();
     // Dismissed: nothing happens.
     await b.page.getByRole('button', { name: 'Start over on this device' }).click();
     assert.match(b.dialogs.at(-1).message, /Make a new identity\?.*safety number changed/);

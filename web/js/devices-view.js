@@ -198,15 +198,23 @@ export function wireDevices(ctx, { busy, plain }) {
   }
 
   installLinkHooks(ctx);
+  // While the dialog is open, the list is read again every 15 s (who is online, a new browser).
+  let refresh = null;
   $('devices-open').addEventListener('click', () => {
     error('');
     status('');
     resetLink();
     $('devices-dialog').showModal();
     render().catch((e) => error(plain(e)));
+    clearInterval(refresh);
+    refresh = setInterval(() => render().catch(() => {}), 15_000);
   });
   $('close-devices').addEventListener('click', () => $('devices-dialog').close());
-  $('devices-dialog').addEventListener('close', resetLink);
+  $('devices-dialog').addEventListener('close', () => {
+    clearInterval(refresh);
+    refresh = null;
+    resetLink();
+  });
   $('link-new').addEventListener('click', () => {
     error('');
     status('');
@@ -220,7 +228,17 @@ export function wireDevices(ctx, { busy, plain }) {
     const c = ctx();
     busy($('link-go'), async () => {
       link?.cancel();
-      link = new OldDeviceLink({ username: c.username, signaling: c.signaling, account: c.account, vault: c.vault, code: $('link-code-input').value });
+      link = new OldDeviceLink({
+        username: c.username,
+        signaling: c.signaling,
+        account: c.account,
+        vault: c.vault,
+        code: $('link-code-input').value,
+        onAbort: (e) => {
+          resetLink();
+          error(plain(e));
+        },
+      });
       status('Contacting the new device…');
       const { fingerprint, label } = await link.start();
       status('');

@@ -459,7 +459,7 @@ export class NewDeviceLink {
  * for its acknowledgement. `cancel()` abandons at any point.
  */
 export class OldDeviceLink {
-  constructor({ username, signaling, account, vault, code }) {
+  constructor({ username, signaling, account, vault, code, onAbort = () => {} }) {
     const { device, publicKey } = parseCode(code);
     this.username = username;
     this.signaling = signaling;
@@ -471,6 +471,7 @@ export class OldDeviceLink {
     this.recvSeq = -1;
     this.waiting = null; // {match(event), resolve, reject}
     this.lastSent = 0;
+    this.onAbort = onAbort; // the new device cancelled while nothing was being waited for
     this.listener = (ev) => this.onMessage(ev.detail);
     this.signaling.addEventListener('message', this.listener);
   }
@@ -536,7 +537,13 @@ export class OldDeviceLink {
     const w = parseWire(msg);
     if (!w) return;
     if (w.step === 'abort') {
-      this.waiting?.reject(new UserError('Linking was cancelled on the new device.'));
+      const e = new UserError('Linking was cancelled on the new device.');
+      if (this.waiting) {
+        this.waiting.reject(e);
+      } else {
+        this.close();
+        this.onAbort(e);
+      }
       return;
     }
     if (w.step !== undefined || w.seq <= this.recvSeq) return; // only forward: nothing replayed
