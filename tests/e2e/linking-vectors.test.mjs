@@ -139,9 +139,14 @@ test('the wire and the transfer are read strictly', async () => {
   };
   const enc = (x) => new TextEncoder().encode(JSON.stringify(x));
   assert.equal(L.parseTransfer(enc(good)).messages, 2);
+  const cap = Buffer.alloc(32, 9).toString('base64url');
+  assert.deepEqual(L.parseTransfer(enc({ ...good, presence: { cap, visible: false } })).presence, { cap, visible: false });
   const bad = [
     { ...good, v: 2 },
     { ...good, extra: 1 },
+    { ...good, presence: { cap: cap.slice(1), visible: true } },
+    { ...good, presence: { cap, visible: 'yes' } },
+    { ...good, presence: { cap, visible: true, more: 1 } },
     { ...good, contacts: { bob: { ...good.contacts.bob, session: 'x' } } },
     { ...good, contacts: { bob: { ...good.contacts.bob, status: 'pending' } } },
     { ...good, contacts: { bob: { ...good.contacts.bob, identityKey: 'AAAA' } } },

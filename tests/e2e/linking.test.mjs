@@ -101,7 +101,7 @@ test('a new browser is linked from a logged-in one: same identity, the contacts 
     const list = a.page.getByRole('list', { name: 'Your devices' });
     await until(async () => (await list.getByRole('listitem').count()) === 2, { message: 'two devices listed' });
     await shots(a.page, 'linking-devices');
-    console.log('# problems A', JSON.stringify(a.problems), 'B', JSON.stringify(b.problems), 'bob', JSON.stringify(bob.problems));
+    assert.deepEqual([a.problems, b.problems, bob.problems], [[], [], []], 'no console errors nor failed requests');
     await list.getByText('(this device)').waitFor({ timeout: WAIT });
     a.acceptDialogs = true;
     await list.getByRole('button', { name: 'Remove device' }).click();
@@ -109,6 +109,10 @@ test('a new browser is linked from a logged-in one: same identity, the contacts 
     await b.page.getByText(REMOVED).waitFor({ timeout: WAIT });
     assert.equal(await b.page.locator('#app-screen').isVisible(), false, 'no Send offered');
     await until(async () => (await list.getByRole('listitem').count()) === 1, { message: 'one device listed' });
+    // Its next log-in is refused in the same words.
+    await logIn(b, { expectApp: false });
+    await b.page.getByRole('alert').filter({ hasText: REMOVED }).waitFor({ timeout: WAIT });
+    assert.equal(await b.page.locator('#app-screen').isVisible(), false);
   } finally {
     await leave(a);
     await leave(b);

@@ -168,6 +168,8 @@ export function transferableEntry(m) {
   return { id: m.id, from: 'them', text: m.text, ts: m.ts, state: 'received' };
 }
 
+const isB64u = (s, max) => typeof s === 'string' && s.length <= max && /^[A-Za-z0-9_-]*$/.test(s);
+
 /** The old device's stream: its active contacts and their history, from its vault. */
 export async function collectTransfer(vault) {
   const contacts = {};
@@ -186,10 +188,13 @@ export async function collectTransfer(vault) {
     history[name] = entries;
     messages += entries.length;
   }
-  return { stream: utf8(JSON.stringify({ v: 1, contacts, history })), contacts: Object.keys(contacts).length, messages };
+  // The presence capability is the account's, not the device's (the server keeps one hash per
+  // account): the new device uses the same one, so that contacts keep seeing us.
+  const stored = await vault.getJson('presence', null);
+  const presence = isB64u(stored?.cap, 43) && stored.cap.length === 43 ? { cap: stored.cap, visible: stored.visible !== false } : undefined;
+  return { stream: utf8(JSON.stringify({ v: 1, contacts, history, presence })), contacts: Object.keys(contacts).length, messages };
 }
 
-const isB64u = (s, max) => typeof s === 'string' && s.length <= max && /^[A-Za-z0-9_-]*$/.test(s);
 const fail = () => {
   throw new Error('malformed transfer');
 };
@@ -225,8 +230,11 @@ function checkEntry(m) {
 /** The new device's reading of the stream: {contacts, history, messages}; throws if malformed. */
 export function parseTransfer(bytes) {
   const data = JSON.parse(fromUtf8(bytes));
-  if (!data || data.v !== 1 || Object.keys(data).length !== 3) fail();
-  const { contacts, history } = data;
+  if (!data || typeof data !== 'object' || data.v !== 1) fail();
+  if (Object.keys(data).some((k) => !['v', 'contacts', 'history', 'presence'].includes(k))) fail();
+  const { contacts, history, presence } = data;
+  if (presence !== undefined && (!presence || typeof presence !== 'object' || Object.keys(presence).length !== 2 ||
+      !isB64u(presence.cap, 43) || presence.cap.length !== 43 || typeof presence.visible !== 'boolean')) fail();
   if (!contacts || typeof contacts !== 'object' || Array.isArray(contacts)) fail();
   if (!history || typeof history !== 'object' || Array.isArray(history)) fail();
   let messages = 0;
@@ -239,7 +247,7 @@ export function parseTransfer(bytes) {
     entries.forEach(checkEntry);
     messages += entries.length;
   }
-  return { contacts, history, messages };
+  return { contacts, history, presence, messages };
 }
 
 /**
@@ -255,6 +263,7 @@ export async function installLinked(vault, account, data, list, generation) {
     records.push([`history-chunks:${name}`, vault.sealJson(`history-chunks:${name}`, chunks.length)]);
   }
   records.push(['devices', vault.sealJson('devices', { list, generation })]);
+  if (data.presence) records.push(['presence', vault.sealJson('presence', data.presence)]);
   await vault.putMany(records);
   account.generatePrekeys(100);
   for (let attempt = 0; ; attempt += 1) {
