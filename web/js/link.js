@@ -256,7 +256,10 @@ export function parseTransfer(bytes) {
  * contact's history (chunks of 100) and the account's list, then the sealed account.
  */
 export async function installLinked(vault, account, data, list, generation) {
-  const records = [['contacts', vault.sealJson('contacts', data.contacts)]];
+  // No chat has a primary pair of devices on this device yet (device 0, 14.6): every device of
+  // the contact is reached through the mailbox until one is made.
+  const contacts = Object.fromEntries(Object.entries(data.contacts).map(([name, c]) => [name, { ...c, device: 0 }]));
+  const records = [['contacts', vault.sealJson('contacts', contacts)]];
   for (const [name, entries] of Object.entries(data.history)) {
     const chunks = historyChunks(entries);
     chunks.forEach((chunk, k) => records.push([`history:${name}:${k}`, vault.sealJson(`history:${name}:${k}`, chunk)]));
