@@ -9,7 +9,7 @@ import { nodeCore } from '../lib/core.mjs';
 import { serverForTests } from '../lib/server.mjs';
 import { newUser, uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, logIn, openChat, person, send, shots, signUp, texts, transcript, until, waitAllDelivered, waitForApp,
+  WAIT, connectPair, leave, logIn, openChat, person, send, shots, signUp, texts, transcript, until, waitAllDelivered, waitForApp, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -96,6 +96,14 @@ test('a new browser is linked from a logged-in one: same identity, the contacts 
     // Bob sees no change of identity.
     await openChat(bob, name);
     assert.equal(await bob.page.locator('#identity-warning').isVisible(), false);
+
+    // The new device writes to Bob (the old one gets a copy), and Bob's answer reaches both.
+    await send(b, 'written on the new device');
+    await waitForMessage(bob.page, 'written on the new device', 30000);
+    await waitForMessage(a.page, 'written on the new device', 30000); // the copy for our other device
+    await send(bob, 'answer to both of your devices');
+    await waitForMessage(b.page, 'answer to both of your devices', 30000);
+    await waitForMessage(a.page, 'answer to both of your devices', 30000);
 
     // The Devices screen lists both; A removes B, which is told and can no longer send.
     const list = a.page.getByRole('list', { name: 'Your devices' });
