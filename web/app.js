@@ -733,7 +733,9 @@ function wire() {
       renderNetworkHint();
     });
   });
-  wireDevices(() => (state.messenger ? { username: state.username, account: state.messenger.account, vault: state.vault, signaling: state.signaling } : null), { busy, plain });
+  wireDevices(() => (state.messenger ? {
+    username: state.username, account: state.messenger.account, vault: state.vault, signaling: state.signaling, messenger: state.messenger,
+  } : null), { busy, plain });
   $('banner-close').addEventListener('click', () => banner(''));
   $('banner-action').addEventListener('click', () => bannerAction?.run());
 }

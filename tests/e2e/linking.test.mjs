@@ -104,8 +104,13 @@ test('a new browser is linked from a logged-in one: same identity, the contacts 
     await send(bob, 'answer to both of your devices');
     await waitForMessage(b.page, 'answer to both of your devices', 30000);
     await waitForMessage(a.page, 'answer to both of your devices', 30000);
+    await a.page.getByRole('button', { name: 'Close' }).click();
+    await send(a, 'and the old device still writes');
+    await waitForMessage(bob.page, 'and the old device still writes', 30000);
+    await waitForMessage(b.page, 'and the old device still writes', 30000); // its copy
 
     // The Devices screen lists both; A removes B, which is told and can no longer send.
+    await a.page.getByRole('button', { name: 'Devices', exact: true }).click();
     const list = a.page.getByRole('list', { name: 'Your devices' });
     await until(async () => (await list.getByRole('listitem').count()) === 2, { message: 'two devices listed' });
     await shots(a.page, 'linking-devices');

@@ -115,6 +115,7 @@ export function offerLink({ username, device, vault, getToken, show, plain }) {
           await installLinked(vault, account, data, list, generation);
         } catch (e) {
           account.free();
+          current.fail(e); // the old device is told
           throw e;
         }
         current.acknowledge();
@@ -138,7 +139,7 @@ function lastActive(d) {
 }
 
 /**
- * Wires the Devices dialog. `ctx()` gives {username, device, account, vault, signaling} of the
+ * Wires the Devices dialog. `ctx()` gives {username, account, vault, signaling, messenger} of the
  * session (null when logged out); `busy` and `plain` are the app's.
  */
 export function wireDevices(ctx, { busy, plain }) {
@@ -192,6 +193,7 @@ export function wireDevices(ctx, { busy, plain }) {
       const signed = toB64u(c.account.signDevices(core.encodeDeviceList(current.generation + 1, entries)));
       await request('PUT', '/api/devices', { list: signed });
       await c.vault.putJson('devices', { list: signed, generation: current.generation + 1 });
+      c.messenger.ensureDeviceList().catch(() => {}); // its sessions with that device go
       status(`"${label}" was removed from your account.`);
       await render();
     }, (e) => error(plain(e)));
@@ -262,6 +264,7 @@ export function wireDevices(ctx, { busy, plain }) {
     if (!current) return;
     busy([$('link-confirm-button'), $('link-abort')], async () => {
       const { contacts, messages, label } = await current.transfer(status);
+      ctx()?.messenger.ensureDeviceList().catch(() => {}); // copies of what we send go to it now
       link = null;
       resetLink();
       status(`${label || 'The new device'} is linked: ${contacts} contact${contacts === 1 ? '' : 's'} and ${messages} message${messages === 1 ? '' : 's'} copied.`);

@@ -501,7 +501,7 @@ export class OldDeviceLink {
     shared.fill(0);
     const hello = this.expect((ev) => ev.kind === KIND.HELLO, HELLO_TIMEOUT_MS,
       'No new device answered this code. Check that the new device still shows it (codes last 10 minutes), and try again.');
-    this.relay({ step: 'start', key: toB64u(pair.publicKey), id: 'link-start' });
+    this.relayWaiting({ step: 'start', key: toB64u(pair.publicKey), id: 'link-start' });
     const { body } = await hello;
     let label;
     try {
@@ -511,6 +511,15 @@ export class OldDeviceLink {
     }
     this.label = utf8(label).length <= 64 ? label : '';
     return { fingerprint: this.keys.fingerprint, label: this.label };
+  }
+
+  // Sends while an answer is awaited: a send that fails ends that wait with its reason.
+  relayWaiting(fields) {
+    try {
+      this.relay(fields);
+    } catch (e) {
+      this.waiting?.reject(e);
+    }
   }
 
   relay(fields) {
@@ -582,7 +591,7 @@ export class OldDeviceLink {
         new DataView(ev.body.buffer, ev.body.byteOffset).getUint32(0) === seq) || ev.ref === `link-${seq}`,
       ms, 'The new device stopped answering. Start again on both devices.');
       this.lastSent = Date.now();
-      this.relay({ seq, box, id: `link-${seq}` });
+      this.relayWaiting({ seq, box, id: `link-${seq}` });
       const ev = await got;
       if (!ev.error) return ev.body.subarray(4);
       if (attempt >= 10) throw new UserError('The server is too busy to link a device now. Try again in a minute.');
