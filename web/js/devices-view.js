@@ -74,6 +74,7 @@ export function offerLink({ username, device, vault, getToken, show, plain }) {
     });
     on('link-leave', () => {
       finish();
+      request('POST', '/api/logout', undefined, { timeoutMs: 10000 }).catch(() => {}); // the token is not kept
       reject(new UserError('You are logged out. Nothing was changed on this browser.'));
     });
     // The other device is told (it stops waiting), and the keys of this attempt are wiped.
