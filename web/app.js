@@ -12,6 +12,7 @@ import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
 import { Vault, VaultError } from './js/vault.js';
 import { listKnown, newDeviceId, syncDeviceList } from './js/devices.js';
+import { cancelLinking, closeDevices, offerLink, wireDevices } from './js/devices-view.js';
 import { $ } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
 import { followTranscript, renderTranscript, resetTranscript } from './js/transcript-view.js';
@@ -31,7 +32,7 @@ const state = {
 };
 
 function show(screen) {
-  for (const id of ['auth-screen', 'locked-screen', 'app-screen']) $(id).hidden = id !== screen;
+  for (const id of ['auth-screen', 'locked-screen', 'link-screen', 'app-screen']) $(id).hidden = id !== screen;
   const inApp = screen === 'app-screen';
   $('logout').hidden = !inApp;
   $('whoami').hidden = !inApp;
@@ -241,8 +242,14 @@ async function enter(username, auth, vaultKey, fresh, gen) {
       throw e;
     }
     stillCurrent(gen);
+    if (!account && !fresh) {
+      // This browser has never held the keys of an account that exists: linked from another of
+      // the account's devices (link.js), or, when the person chooses so, a new identity below.
+      account = await offerLink({ username, device, vault, getToken: () => state.token, show, plain });
+      stillCurrent(gen);
+    }
     if (!account) {
-      // A new account, or this browser has never held this account's keys.
+      // A new account, or the person started over on this browser.
       account = core.Account.create();
       account.generatePrekeys(100);
       await publish(account, vault, { resetIdentity: !fresh });
@@ -275,6 +282,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
     if (account) account.free();
     if (vault) vault.close();
     if (gen === generation) forgetLogin();
+    if (!$('link-screen').hidden) show('auth-screen'); // left the link screen
     throw e;
   }
   $('whoami').textContent = username;
@@ -352,6 +360,8 @@ function stop() {
   setToken(null);
   $('app-screen').classList.remove('chat-open');
   if ($('verify-dialog').open) $('verify-dialog').close();
+  closeDevices();
+  cancelLinking();
   // Nothing of this account stays on screen for whoever uses the tab next (the banner's text
   // may still say why the session ended; its action belonged to the session).
   bannerAction = null;
@@ -723,6 +733,9 @@ function wire() {
       renderNetworkHint();
     });
   });
+  wireDevices(() => (state.messenger ? {
+    username: state.username, account: state.messenger.account, vault: state.vault, signaling: state.signaling, messenger: state.messenger,
+  } : null), { busy, plain });
   $('banner-close').addEventListener('click', () => banner(''));
   $('banner-action').addEventListener('click', () => bannerAction?.run());
 }

@@ -98,3 +98,10 @@ export const transcriptMethods = {
     return false;
   },
 };
+
+/** A transcript cut into the chunks it is stored in (records `history:NAME:K`, K from 0). */
+export function historyChunks(entries) {
+  const out = [];
+  for (let i = 0; i < entries.length; i += CHUNK) out.push(entries.slice(i, i + CHUNK));
+  return out;
+}
