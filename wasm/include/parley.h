@@ -193,6 +193,40 @@ PARLEY_API PARLEY_NODISCARD int parley_password_derive(uint8_t *out, size_t out_
                                                        const uint8_t *password, size_t password_len,
                                                        const uint8_t salt[PARLEY_PASSWORD_SALTBYTES]);
 
+/* ---- ML-KEM-1024 (FIPS 203), deterministic ------------------------------------------------ */
+
+#define PARLEY_MLKEM_SEEDBYTES 64          /* d || z: the seed form of a decapsulation key */
+#define PARLEY_MLKEM_PUBLICKEYBYTES 1568   /* encapsulation key */
+#define PARLEY_MLKEM_SECRETKEYBYTES 3168   /* expanded decapsulation key */
+#define PARLEY_MLKEM_CIPHERTEXTBYTES 1568
+#define PARLEY_MLKEM_SHAREDBYTES 32
+#define PARLEY_MLKEM_COINBYTES 32          /* m: the randomness of one encapsulation */
+
+PARLEY_API size_t parley_mlkem_publickeybytes(void);
+PARLEY_API size_t parley_mlkem_ciphertextbytes(void);
+
+/* ML-KEM.KeyGen_internal(d, z) of a seed of seed_len (PARLEY_MLKEM_SEEDBYTES) bytes: writes the
+ * encapsulation key pk and the expanded decapsulation key sk. PARLEY_ERR_MALFORMED for another
+ * seed length (sk zeroed). */
+PARLEY_API PARLEY_NODISCARD int parley_mlkem_keypair(uint8_t pk[PARLEY_MLKEM_PUBLICKEYBYTES],
+                                                     uint8_t sk[PARLEY_MLKEM_SECRETKEYBYTES],
+                                                     const uint8_t *seed, size_t seed_len);
+
+/* ML-KEM.Encaps_internal(pk, coins): ciphertext ct and shared secret ss. PARLEY_ERR_MALFORMED
+ * (ss zeroed) for a pk_len other than PARLEY_MLKEM_PUBLICKEYBYTES or a key that fails FIPS 203's
+ * modulus check. */
+PARLEY_API PARLEY_NODISCARD int parley_mlkem_encaps(uint8_t ct[PARLEY_MLKEM_CIPHERTEXTBYTES],
+                                                    uint8_t ss[PARLEY_MLKEM_SHAREDBYTES],
+                                                    const uint8_t *pk, size_t pk_len,
+                                                    const uint8_t coins[PARLEY_MLKEM_COINBYTES]);
+
+/* ML-KEM.Decaps(sk, ct): the shared secret, or the implicit-rejection secret for a ciphertext
+ * that does not match. PARLEY_ERR_MALFORMED (ss zeroed) for a wrong ct_len or sk_len or a key
+ * that fails FIPS 203's hash check. */
+PARLEY_API PARLEY_NODISCARD int parley_mlkem_decaps(uint8_t ss[PARLEY_MLKEM_SHAREDBYTES],
+                                                    const uint8_t *ct, size_t ct_len,
+                                                    const uint8_t *sk, size_t sk_len);
+
 /* ---- Protocol limits (docs/PROTOCOL.md) -------------------------------------------------- */
 
 #define PARLEY_MAX_ONE_TIME_PREKEYS 200   /* one-time prekeys an account holds */
