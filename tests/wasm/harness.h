@@ -58,5 +58,6 @@ void suite_session(void);
 void suite_sealed(void);
 void suite_devices(void);
 void suite_mlkem(void);
+void suite_pqxdh(void);
 
 #endif

@@ -180,6 +180,7 @@ int main(int argc, char **argv)
     suite_sealed();
     suite_devices();
     suite_mlkem();
+    suite_pqxdh();
     printf("%d passed, %d failed", passed, failed);
     if (skipped != 0) {
         printf(", %d skipped", skipped);
