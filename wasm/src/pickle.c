@@ -250,6 +250,9 @@ static int account_read(struct parley_account *a, const uint8_t *in, size_t len)
     a->next_kem_id = 1;
     if (version == PLAIN_VERSION_PQ && !r.err) {
         account_read_kem(&r, a);
+        if (!account_has_kem_state(a)) {
+            r.err = 1; /* written as version 1: one encoding per account */
+        }
     }
     if (r.err || r.pos != len) {
         return PARLEY_ERR_MALFORMED;
