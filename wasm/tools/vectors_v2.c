@@ -770,7 +770,7 @@ int cmd_vectors_v2(void)
     for (size_t i = 0; i < sizeof room; i++) {
         room[i] = (uint8_t)('a' + i % 26);
     }
-    cJSON_AddItemToArray(ch, challenge_entry(a, room, sizeof room, 9007199254740991.0, &ok));
+    cJSON_AddItemToArray(ch, challenge_entry(a, room, sizeof room, 4102444800000.0, &ok));
     if (ok && first.bytes != NULL) {
         cJSON_AddItemToObject(root, "mailbox", sealed_entry(a, b, "mailbox-ephemeral", "alice",
                                                             first.bytes, first.len, &ok));
