@@ -371,6 +371,43 @@ static void test_pq_v1_beside(void)
     peer_free(&bob);
 }
 
+/* The previous signed prekey's id must be below the current one's (docs/PROTOCOL.md 6.1). */
+static void test_prev_spk_id(void)
+{
+    static const uint8_t key[32] = {6}, nonce[12] = {7};
+    struct parley_account *a = malloc(sizeof *a);
+    parley_account *out = NULL;
+    uint8_t seed[64] = {3}, r[32] = {4}, *plain = NULL, *sealed = NULL;
+    size_t plain_len, len = 0, cap;
+
+    CHECK(a != NULL);
+    CHECK_RC(account_init(a, seed, seed + 32), PARLEY_OK);
+    CHECK_RC(account_rotate_spk_with(a, r), PARLEY_OK);
+    CHECK(a->has_prev && a->spk_prev.id == 1 && a->spk.id == 2);
+    plain_len = account_plain_size(a);
+    cap = plain_len + 30;
+    plain = malloc(plain_len);
+    sealed = malloc(cap);
+    CHECK(plain != NULL && sealed != NULL);
+    CHECK_RC(account_seal_with(a, key, nonce, sealed, cap, &len), PARLEY_OK);
+    CHECK_RC(parley_aead_open(plain, key, nonce, sealed, 2, sealed + 14, len - 14), PARLEY_OK);
+    CHECK(get_u32be(plain + 134) == 1); /* version, seed, current spk (100), has_prev */
+    put_u32be(plain + 134, 2);          /* the same id as the current one */
+    CHECK_RC(seal_state(PARLEY_STATE_KIND_ACCOUNT, plain, plain_len, key, nonce, sealed, cap, &len),
+             PARLEY_OK);
+    CHECK_RC(parley_account_unseal(&out, key, sealed, len), PARLEY_ERR_MALFORMED);
+    put_u32be(plain + 134, 0); /* any lower id is accepted */
+    CHECK_RC(seal_state(PARLEY_STATE_KIND_ACCOUNT, plain, plain_len, key, nonce, sealed, cap, &len),
+             PARLEY_OK);
+    CHECK_RC(parley_account_unseal(&out, key, sealed, len), PARLEY_OK);
+    parley_account_free(out);
+    sodium_memzero(plain, plain_len);
+    free(plain);
+    free(sealed);
+    account_wipe(a);
+    free(a);
+}
+
 void suite_pqxdh(void)
 {
     t_run("pqxdh: one-time prekey and one-time KEM prekey", test_pq_one_time_both);
@@ -382,4 +419,5 @@ void suite_pqxdh(void)
     t_run("pqxdh: KEM prekey limits, publishing, forgetting", test_pq_limits);
     t_run("pqxdh: sealed state of both versions", test_pq_state);
     t_run("pqxdh: version 1 sessions beside version 2", test_pq_v1_beside);
+    t_run("state: the previous signed prekey's id is below the current one's", test_prev_spk_id);
 }

@@ -236,7 +236,8 @@ static int account_read(struct parley_account *a, const uint8_t *in, size_t len)
     a->next_spk_id = r_u32(&r);
     a->next_opk_id = r_u32(&r);
     a->n_opk = r_u16(&r);
-    if (r.err || a->n_opk > PARLEY_MAX_ONE_TIME_PREKEYS || a->spk.id >= a->next_spk_id) {
+    if (r.err || a->n_opk > PARLEY_MAX_ONE_TIME_PREKEYS || a->spk.id >= a->next_spk_id ||
+        (a->has_prev && a->spk_prev.id >= a->spk.id)) {
         return PARLEY_ERR_MALFORMED;
     }
     for (size_t i = 0; i < a->n_opk && !r.err; i++) {
