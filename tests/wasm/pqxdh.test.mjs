@@ -133,3 +133,47 @@ test('version 2: no heap growth over 50 session starts and answers', () => {
   alice.free();
   bob.free();
 });
+
+test('version 2: no KEM shared secret or expanded decapsulation key is left in the module memory', async () => {
+  const { createDecipheriv } = await import('node:crypto');
+  const { ml_kem1024: noble } = await import('@noble/post-quantum/ml-kem.js');
+  const m = await core.init();
+  const alice = core.Account.create();
+  const bob = core.Account.create();
+  bob.generateKemPrekeys(1);
+  const rec = core.parseKemUpload(bob.kemUpload()).oneTime[0].record;
+  const a = core.Session.outboundPq(alice, singleBundle(bob.bundle()), rec);
+  const first = a.encrypt('kem');
+  // Bob's one-time KEM seed, read from his sealed account (docs/PROTOCOL.md 6.3), before it is spent.
+  const key = core.randomBytes(32);
+  const sealed = bob.seal(key);
+  const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(2, 14));
+  d.setAAD(sealed.subarray(0, 2));
+  d.setAuthTag(sealed.subarray(sealed.length - 16));
+  const plain = Buffer.concat([d.update(sealed.subarray(14, sealed.length - 16)), d.final()]);
+  assert.equal(plain[0], 2);
+  // The one-time KEM prekey is the last kem entry: id(4) seed(64) sig(64) published(1).
+  const seed = plain.subarray(plain.length - 133 + 4, plain.length - 133 + 68);
+  const { secretKey } = noble.keygen(seed);
+  const ct = first.subarray(78, 78 + 1568);
+  const ss = noble.decapsulate(ct, secretKey);
+  const { session: b } = core.Session.inbound(bob, first);
+  assert.equal(bob.kemPrekeyCount, 0);
+  const heap = m.HEAPU8;
+  const find = (needle) => {
+    for (let i = heap.indexOf(needle[0]); i !== -1; i = heap.indexOf(needle[0], i + 1)) {
+      let j = 1;
+      while (j < needle.length && heap[i + j] === needle[j]) j += 1;
+      if (j === needle.length) return i;
+    }
+    return -1;
+  };
+  assert.notEqual(find(ct.subarray(0, 32)), -1, 'the search finds what the session holds (its ciphertext)');
+  assert.equal(find(ss), -1, 'KEM shared secret left in wasm memory');
+  // The expanded key is s (1536 bytes) || ek (1568, public) || H(ek) (32, public) || z (32).
+  for (const at of [0, 512, 1504, 3136]) {
+    assert.equal(find(secretKey.subarray(at, at + 32)), -1, `expanded decapsulation key bytes ${at}.. left in wasm memory`);
+  }
+  assert.equal(find(seed), -1, 'the spent one-time KEM seed left in wasm memory');
+  for (const o of [alice, bob, a, b]) o.free();
+});
