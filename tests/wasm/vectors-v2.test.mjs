@@ -323,6 +323,9 @@ test('named limits: each is refused with its error', () => {
     PARLEY_MAX_KEM_PREKEYS: [100, 'PARLEY_ERR_LIMIT'], PARLEY_MAX_PLAINTEXT: [262144, 'PARLEY_ERR_TOO_LARGE'],
     'message number': [2 ** 32 - 1, 'PARLEY_ERR_LIMIT'], PARLEY_MAX_ROOM_ID: [256, 'PARLEY_ERR_ARGUMENT'],
     PARLEY_SEALED_NAME_MAX: [64, 'PARLEY_ERR_ARGUMENT'], PARLEY_MAX_DEVICES: [8, 'PARLEY_ERR_MALFORMED'],
+    PARLEY_DEVICE_ID_MAX: [2 ** 31 - 1, 'PARLEY_ERR_MALFORMED'], PARLEY_DEVICE_LABEL_MAX: [64, 'PARLEY_ERR_MALFORMED'],
+    PARLEY_SEALED_MAX: [65536, 'PARLEY_ERR_TOO_LARGE'], PARLEY_PASSWORD_MAX_BYTES: [4096, 'PARLEY_ERR_TOO_LARGE'],
+    PARLEY_HKDF_MAX_OUTPUT: [8160, 'PARLEY_ERR_TOO_LARGE'],
   };
   for (const l of V.limits) assert.deepEqual([l.value, l.error], want[l.limit], l.limit);
   assert.deepEqual(new Set(V.limits.map((l) => l.limit)), new Set(Object.keys(want)));

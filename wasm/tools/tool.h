@@ -42,5 +42,12 @@ cJSON *sealed_entry(const struct parley_account *a, const struct parley_account 
 
 /* vectors_v2.c: prints docs/vectors/protocol-v2.json. */
 int cmd_vectors_v2(void);
+/* The name of an error code ("PARLEY_ERR_LIMIT"). */
+const char *v2_error_name(int rc);
+/* Bob's single bundle, with his first one-time prekey or without; 0 on failure. */
+int v2_bundle_of(const struct parley_account *b, int with_opk, uint8_t out[171], size_t *len);
+/* vectors_v2_state.c: the "limits" and "sealedState" sections. */
+cJSON *v2_limits_section(const struct parley_account *a, const struct parley_account *b, int *ok);
+cJSON *v2_state_section(const struct parley_account *a, const struct parley_account *b, int *ok);
 
 #endif
