@@ -111,6 +111,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     write_seed(dir, "session-responder", 'S', buf, len);
     session_wipe(&sa);
     session_wipe(&sb);
+    /* Version 2: an account with KEM prekeys, and a PQXDH session. */
+    {
+        struct parley_kem_bundle kb;
+        uint8_t rec[PARLEY_KEM_PREKEY_BYTES];
+        if (account_rotate_kem_with(&b, buf) != PARLEY_OK ||
+            account_add_kem_prekeys_with(&b, 1, buf + 64) != PARLEY_OK ||
+            account_rotate_kem_with(&b, buf + 128) != PARLEY_OK ||
+            account_kem_record(&b.kem_otk[0], rec) != PARLEY_OK ||
+            kem_bundle_parse(&kb, rec, sizeof rec) != PARLEY_OK ||
+            session_outbound_pq_with(&sa, &a, &bb, &kb, r[5], r[6], r[7], NULL) != PARLEY_OK ||
+            account_seal_with(&b, key, nonce, buf, sizeof buf, &len) != PARLEY_OK) {
+            abort();
+        }
+        write_seed(dir, "account-v2", 'A', buf, len);
+        if (session_seal_with(&sa, key, nonce, buf, sizeof buf, &len) != PARLEY_OK) {
+            abort();
+        }
+        write_seed(dir, "session-v2", 'S', buf, len);
+        session_wipe(&sa);
+    }
     return 0;
 }
 

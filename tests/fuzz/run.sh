@@ -10,8 +10,13 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${PARLEY_FUZZ_SECONDS:-20}
 server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
-core_targets=(message state sealed devices)
+core_targets=(message state sealed devices pqxdh)
 server_targets=(server_wsframe server_signal server_body server_jwt)
+# scripts/build.sh --asan builds the fuzz targets it lists; this builds any core target it lacks.
+for target in "${core_targets[@]}"; do
+  [ -x "$root/build/fuzz/fuzz_$target" ] ||
+    cmake --build "$root/build/fuzz" -j 2 --target "fuzz_$target" >/dev/null
+done
 rm -rf "$work"
 for target in "${core_targets[@]}" "${server_targets[@]}"; do
   mkdir -p "$work/$target-seeds" "$work/$target-corpus"
@@ -20,7 +25,7 @@ passed=0
 failed=0
 
 node "$root/tests/fuzz/seed-messages.mjs" "$work/message-seeds"
-for target in state sealed devices "${server_targets[@]}"; do
+for target in state sealed devices pqxdh "${server_targets[@]}"; do
   PARLEY_FUZZ_SEEDS="$work/$target-seeds" "$root/build/fuzz/fuzz_$target" -runs=0 \
     "$work/$target-seeds" >/dev/null 2>&1
 done

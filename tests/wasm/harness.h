@@ -57,5 +57,7 @@ void suite_primitives(void);
 void suite_session(void);
 void suite_sealed(void);
 void suite_devices(void);
+void suite_mlkem(void);
+void suite_pqxdh(void);
 
 #endif

@@ -179,6 +179,8 @@ int main(int argc, char **argv)
     suite_session();
     suite_sealed();
     suite_devices();
+    suite_mlkem();
+    suite_pqxdh();
     printf("%d passed, %d failed", passed, failed);
     if (skipped != 0) {
         printf(", %d skipped", skipped);

@@ -853,12 +853,17 @@ static void test_plain_format_checks(void)
                         sealed_cap, &sealed_len),
              PARLEY_OK);
     CHECK_RC(parley_account_unseal(&out, key, sealed, sealed_len), PARLEY_ERR_MALFORMED);
-    /* Unknown plain version. */
-    plain[0] = 2;
+    /* Unknown plain version (3); version 1 fields labelled version 2 lack the KEM part. */
+    plain[0] = 3;
     CHECK_RC(seal_state(PARLEY_STATE_KIND_ACCOUNT, plain, plain_len, key, nonce, sealed,
                         sealed_cap, &sealed_len),
              PARLEY_OK);
     CHECK_RC(parley_account_unseal(&out, key, sealed, sealed_len), PARLEY_ERR_VERSION);
+    plain[0] = 2;
+    CHECK_RC(seal_state(PARLEY_STATE_KIND_ACCOUNT, plain, plain_len, key, nonce, sealed,
+                        sealed_cap, &sealed_len),
+             PARLEY_OK);
+    CHECK_RC(parley_account_unseal(&out, key, sealed, sealed_len), PARLEY_ERR_MALFORMED);
     plain[0] = 1;
     /* has_prev flag out of range (offset 1 + 32 + 100). */
     plain[133] = 2;

@@ -2,6 +2,8 @@
 #include "harness.h"
 #include "parley.h"
 
+#include <sodium.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +137,50 @@ static void test_agreement_and_low_order(void)
     CHECK(parley_x25519_bytes() == 32);
 }
 
+/*
+ * The Ed25519-to-X25519 map the protocol uses for identity keys (docs/PROTOCOL.md section 1): a
+ * key with a torsion component (a main-subgroup point plus a point of order 8) is refused, a
+ * small-order key is refused, and no encoding with a non-canonical y (y + p, possible for y < 19)
+ * converts, with either sign bit. Checked through a public function that converts a peer's
+ * identity key: sealing an envelope to it (PARLEY_ERR_WEAK_KEY).
+ */
+static void test_identity_key_checks(void)
+{
+    static const uint8_t order8[32] = {
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05};
+    parley_account *a = NULL;
+    uint8_t ik[32], bad[32], x[32], *env = malloc(512);
+    size_t len = 0;
+
+    CHECK(env != NULL);
+    CHECK_RC(parley_account_new(&a), PARLEY_OK);
+    CHECK_RC(parley_account_identity_key(a, ik), PARLEY_OK);
+    CHECK_RC(parley_sealed_seal(a, ik, (const uint8_t *)"a", 1, ik, 1, env, 512, &len), PARLEY_OK);
+    CHECK(crypto_core_ed25519_add(bad, ik, order8) == 0);
+    CHECK(crypto_sign_ed25519_pk_to_curve25519(x, bad) != 0);
+    CHECK_RC(parley_sealed_seal(a, bad, (const uint8_t *)"a", 1, ik, 1, env, 512, &len),
+             PARLEY_ERR_WEAK_KEY);
+    CHECK_RC(parley_sealed_seal(a, order8, (const uint8_t *)"a", 1, ik, 1, env, 512, &len),
+             PARLEY_ERR_WEAK_KEY);
+    for (unsigned y = 0; y < 19; y++) {
+        for (unsigned sign = 0; sign < 2; sign++) {
+            /* y + p, little-endian: p = 2^255 - 19 = 0xed, 0xff x 30, 0x7f. */
+            memset(bad, 0xff, 32);
+            bad[0] = (uint8_t)(0xed + y);
+            bad[31] = (uint8_t)(0x7f | sign << 7);
+            CHECK(crypto_sign_ed25519_pk_to_curve25519(x, bad) != 0);
+            memset(bad, 0, 32);
+            bad[0] = (uint8_t)y; /* the canonical encodings of the same y: none is usable */
+            bad[31] = (uint8_t)(sign << 7);
+            CHECK(crypto_sign_ed25519_pk_to_curve25519(x, bad) != 0);
+        }
+    }
+    parley_account_free(a);
+    free(env);
+}
+
 void suite_x25519(void)
 {
     if (t_vectors_dir() != NULL) {
@@ -145,4 +191,6 @@ void suite_x25519(void)
         t_skip("x25519: Wycheproof", "shared vectors folder absent");
     }
     t_run("x25519: agreement, low-order points, arguments", test_agreement_and_low_order);
+    t_run("ed25519 to x25519: torsion, small order, non-canonical y refused",
+          test_identity_key_checks);
 }

@@ -1,5 +1,6 @@
 // parley-tool, native and wasm (Node): hex in, hex out, exit 0 success / 1 rejected / 2 usage,
-// and `vectors` reproduces docs/vectors/protocol-v1.json byte for byte.
+// and `vectors` / `vectors-v2` reproduce docs/vectors/protocol-v1.json / protocol-v2.json byte for
+// byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -71,5 +72,10 @@ for (const [name, run] of Object.entries(TOOLS)) {
   test(`${name}: vectors reproduces docs/vectors/protocol-v1.json`, () => {
     const r = ok(['vectors']);
     assert.equal(r.stdout, readFileSync(`${ROOT}/docs/vectors/protocol-v1.json`, 'utf8'));
+  });
+
+  test(`${name}: vectors-v2 reproduces docs/vectors/protocol-v2.json`, () => {
+    const r = ok(['vectors-v2']);
+    assert.equal(r.stdout, readFileSync(`${ROOT}/docs/vectors/protocol-v2.json`, 'utf8'));
   });
 }

@@ -193,10 +193,45 @@ PARLEY_API PARLEY_NODISCARD int parley_password_derive(uint8_t *out, size_t out_
                                                        const uint8_t *password, size_t password_len,
                                                        const uint8_t salt[PARLEY_PASSWORD_SALTBYTES]);
 
+/* ---- ML-KEM-1024 (FIPS 203), deterministic ------------------------------------------------ */
+
+#define PARLEY_MLKEM_SEEDBYTES 64          /* d || z: the seed form of a decapsulation key */
+#define PARLEY_MLKEM_PUBLICKEYBYTES 1568   /* encapsulation key */
+#define PARLEY_MLKEM_SECRETKEYBYTES 3168   /* expanded decapsulation key */
+#define PARLEY_MLKEM_CIPHERTEXTBYTES 1568
+#define PARLEY_MLKEM_SHAREDBYTES 32
+#define PARLEY_MLKEM_COINBYTES 32          /* m: the randomness of one encapsulation */
+
+PARLEY_API size_t parley_mlkem_publickeybytes(void);
+PARLEY_API size_t parley_mlkem_ciphertextbytes(void);
+
+/* ML-KEM.KeyGen_internal(d, z) of a seed of seed_len (PARLEY_MLKEM_SEEDBYTES) bytes: writes the
+ * encapsulation key pk and the expanded decapsulation key sk. PARLEY_ERR_MALFORMED for another
+ * seed length (sk zeroed). */
+PARLEY_API PARLEY_NODISCARD int parley_mlkem_keypair(uint8_t pk[PARLEY_MLKEM_PUBLICKEYBYTES],
+                                                     uint8_t sk[PARLEY_MLKEM_SECRETKEYBYTES],
+                                                     const uint8_t *seed, size_t seed_len);
+
+/* ML-KEM.Encaps_internal(pk, coins): ciphertext ct and shared secret ss. PARLEY_ERR_MALFORMED
+ * (ss zeroed) for a pk_len other than PARLEY_MLKEM_PUBLICKEYBYTES or a key that fails FIPS 203's
+ * modulus check. */
+PARLEY_API PARLEY_NODISCARD int parley_mlkem_encaps(uint8_t ct[PARLEY_MLKEM_CIPHERTEXTBYTES],
+                                                    uint8_t ss[PARLEY_MLKEM_SHAREDBYTES],
+                                                    const uint8_t *pk, size_t pk_len,
+                                                    const uint8_t coins[PARLEY_MLKEM_COINBYTES]);
+
+/* ML-KEM.Decaps(sk, ct): the shared secret, or the implicit-rejection secret for a ciphertext
+ * that does not match. PARLEY_ERR_MALFORMED (ss zeroed) for a wrong ct_len or sk_len or a key
+ * that fails FIPS 203's hash check. */
+PARLEY_API PARLEY_NODISCARD int parley_mlkem_decaps(uint8_t ss[PARLEY_MLKEM_SHAREDBYTES],
+                                                    const uint8_t *ct, size_t ct_len,
+                                                    const uint8_t *sk, size_t sk_len);
+
 /* ---- Protocol limits (docs/PROTOCOL.md) -------------------------------------------------- */
 
 #define PARLEY_MAX_ONE_TIME_PREKEYS 200   /* one-time prekeys an account holds */
 #define PARLEY_MAX_PREKEY_BATCH 100       /* one-time prekeys one call may create */
+#define PARLEY_MAX_KEM_PREKEYS 100        /* one-time KEM prekeys an account holds */
 #define PARLEY_MAX_SKIP 1000              /* largest gap the ratchet skips in one chain */
 #define PARLEY_MAX_SKIPPED_KEYS 2000      /* skipped message keys a session stores */
 #define PARLEY_MAX_RECEIVING_CHAINS 8     /* earlier receiving chains a session remembers */
@@ -209,7 +244,13 @@ PARLEY_API PARLEY_NODISCARD int parley_password_derive(uint8_t *out, size_t out_
 
 /* Message types: the first byte of every message. */
 #define PARLEY_MESSAGE_RATCHET 0x01
-#define PARLEY_MESSAGE_PREKEY 0x02
+#define PARLEY_MESSAGE_PREKEY 0x02     /* protocol version 1: X3DH initial message */
+#define PARLEY_MESSAGE_PREKEY_PQ 0x03  /* protocol version 2: PQXDH initial message */
+
+/* A signed KEM prekey as it travels: id(4) || ML-KEM-1024 encapsulation key(1568) ||
+ * Ed25519 signature(64) over "parley-kem-prekey-v1" || id || encapsulation key. */
+#define PARLEY_KEM_PREKEY_BYTES (4 + PARLEY_MLKEM_PUBLICKEYBYTES + 64)
+#define PARLEY_KEM_UPLOAD_VERSION 0x01
 
 /* ---- Account: identity, signed prekey, one-time prekeys ----------------------------------- */
 
@@ -252,6 +293,42 @@ PARLEY_API size_t parley_account_forget_prekeys(parley_account *account, size_t 
 
 /* Marks every one-time prekey as published (after the bundle reached the directory). */
 PARLEY_API PARLEY_NODISCARD int parley_account_mark_published(parley_account *account);
+
+/* ---- KEM prekeys for PQXDH (docs/PROTOCOL.md section 15) ---------------------------------- */
+
+/* Replaces the last-resort KEM prekey with a fresh one (new id); the replaced one still answers
+ * initial messages already in flight until the next rotation. New and linked accounts have one;
+ * an account sealed before protocol version 2 gets its first here. */
+PARLEY_API PARLEY_NODISCARD int parley_account_rotate_kem_prekey(parley_account *account);
+
+/* The id of the current last-resort KEM prekey; 0 when the account has none yet. */
+PARLEY_API uint32_t parley_account_kem_prekey_id(const parley_account *account);
+
+/* Creates count (1..PARLEY_MAX_PREKEY_BATCH) one-time KEM prekeys, signed with the identity key;
+ * PARLEY_ERR_LIMIT when the account would hold more than PARLEY_MAX_KEM_PREKEYS. */
+PARLEY_API PARLEY_NODISCARD int parley_account_generate_kem_prekeys(parley_account *account,
+                                                                    size_t count);
+
+/* One-time KEM prekeys held, and of those not yet marked published. */
+PARLEY_API size_t parley_account_kem_prekey_count(const parley_account *account);
+PARLEY_API size_t parley_account_kem_unpublished_count(const parley_account *account);
+
+/*
+ * The KEM prekeys to upload: version(1) = PARLEY_KEM_UPLOAD_VERSION || identity key(32) ||
+ * the last-resort KEM prekey (PARLEY_KEM_PREKEY_BYTES) || count(2, big-endian) || count one-time
+ * KEM prekeys not yet marked published (PARLEY_KEM_PREKEY_BYTES each). PARLEY_ERR_STATE when the
+ * account has no last-resort KEM prekey (rotate one in first).
+ */
+PARLEY_API size_t parley_account_kem_upload_size(const parley_account *account);
+PARLEY_API PARLEY_NODISCARD int parley_account_kem_upload(const parley_account *account,
+                                                          uint8_t *out, size_t out_cap,
+                                                          size_t *out_len);
+
+/* Marks every one-time KEM prekey as published (after the upload reached the directory). */
+PARLEY_API PARLEY_NODISCARD int parley_account_mark_kem_published(parley_account *account);
+
+/* Erases the count oldest published one-time KEM prekeys; returns how many were erased. */
+PARLEY_API size_t parley_account_forget_kem_prekeys(parley_account *account, size_t count);
 
 /* Signs the canonical encoding of {roomId, issuedAt, nonce} (issued_at_ms: an integer number of
  * milliseconds, 0..2^53-1) with the identity key. */
@@ -354,10 +431,28 @@ PARLEY_API PARLEY_NODISCARD int parley_session_new_outbound(parley_session **out
                                                             size_t bundle_len);
 
 /*
- * Answers a prekey message: runs X3DH as the responder, decrypts the message into plaintext and,
+ * Answers a prekey message (type 0x02, X3DH; or 0x03, PQXDH): runs the key agreement as the
+ * responder, decrypts the message into plaintext and,
  * only when it authenticates, consumes the one-time prekey it used from account (seal the account
  * again afterwards). plaintext must hold parley_message_plaintext_size() bytes.
  */
+/*
+ * Starts a protocol version 2 (PQXDH) session: as parley_session_new_outbound, plus an
+ * encapsulation to kem_prekey (one signed KEM prekey of the same identity, PARLEY_KEM_PREKEY_BYTES
+ * bytes, as the directory hands it out with the bundle). PARLEY_ERR_MALFORMED for a wrong length
+ * or an encapsulation key that fails ML-KEM's check, PARLEY_ERR_BAD_SIGNATURE for a signature
+ * that does not verify. Messages before the first reply are PQXDH prekey messages (type 0x03).
+ */
+PARLEY_API PARLEY_NODISCARD int parley_session_new_outbound_pq(parley_session **out,
+                                                               const parley_account *account,
+                                                               const uint8_t *bundle,
+                                                               size_t bundle_len,
+                                                               const uint8_t *kem_prekey,
+                                                               size_t kem_prekey_len);
+
+/* The protocol version of a session: 1 (X3DH) or 2 (PQXDH); 0 for NULL. */
+PARLEY_API uint32_t parley_session_version(const parley_session *session);
+
 PARLEY_API PARLEY_NODISCARD int parley_session_new_inbound(parley_session **out,
                                                            parley_account *account,
                                                            const uint8_t *message,
@@ -398,7 +493,8 @@ PARLEY_API PARLEY_NODISCARD int parley_session_unseal(parley_session **out,
 
 /* ---- Messages ----------------------------------------------------------------------------- */
 
-/* The message type (PARLEY_MESSAGE_RATCHET or PARLEY_MESSAGE_PREKEY), or a negative error. */
+/* The message type (PARLEY_MESSAGE_RATCHET, PARLEY_MESSAGE_PREKEY or PARLEY_MESSAGE_PREKEY_PQ),
+ * or a negative error. */
 PARLEY_API int parley_message_type(const uint8_t *message, size_t message_len);
 
 /* The plaintext size a well-formed message carries; PARLEY_ERR_MALFORMED otherwise. */

@@ -48,6 +48,12 @@ export const CHALLENGE_NONCE_BYTES = 32;
 export const PASSWORD_SALT_BYTES = 16;
 export const MESSAGE_RATCHET = 1;
 export const MESSAGE_PREKEY = 2;
+/** A PQXDH initial message (protocol version 2): Session.inbound() answers it like MESSAGE_PREKEY. */
+export const MESSAGE_PREKEY_PQ = 3;
+/** A signed KEM prekey record: id(4, big-endian) || ML-KEM-1024 key(1568) || signature(64). */
+export const KEM_PREKEY_BYTES = 1636;
+export const KEM_UPLOAD_VERSION = 1;
+export const MAX_KEM_PREKEYS = 100;
 export const SEALED_MIN = 512;
 export const SEALED_MAX = 65536;
 export const SEALED_NAME_MAX = 64;
@@ -306,6 +312,54 @@ export class Account extends Handle {
     check(m, m._parley_account_mark_published(this.ptr));
   }
 
+  /**
+   * Creates count (1..100) one-time KEM prekeys (ML-KEM-1024) signed with the identity key; throws
+   * ParleyError LIMIT when the account would hold more than MAX_KEM_PREKEYS.
+   */
+  generateKemPrekeys(count) {
+    const m = ready();
+    check(m, m._parley_account_generate_kem_prekeys(this.ptr, count));
+  }
+
+  /** Replaces the last-resort KEM prekey (the previous one still answers messages in flight). */
+  rotateKemPrekey() {
+    const m = ready();
+    check(m, m._parley_account_rotate_kem_prekey(this.ptr));
+  }
+
+  /** The id of the last-resort KEM prekey; 0 for an account restored from before version 2. */
+  get kemPrekeyId() {
+    return ready()._parley_account_kem_prekey_id(this.ptr) >>> 0;
+  }
+
+  get kemPrekeyCount() {
+    return ready()._parley_account_kem_prekey_count(this.ptr) >>> 0;
+  }
+
+  get kemUnpublishedCount() {
+    return ready()._parley_account_kem_unpublished_count(this.ptr) >>> 0;
+  }
+
+  /**
+   * The KEM prekeys to upload (docs/PROTOCOL.md section 15.3): version || identity key ||
+   * last-resort record || count(2) || unpublished one-time records. parseKemUpload() splits it.
+   * Throws ParleyError STATE when the account has no last-resort KEM prekey (rotateKemPrekey()).
+   */
+  kemUpload() {
+    return withArena((m, a) => sized(m, a, m._parley_account_kem_upload_size(this.ptr) >>> 0,
+      (out, cap, len) => m._parley_account_kem_upload(this.ptr, out, cap, len)));
+  }
+
+  markKemPublished() {
+    const m = ready();
+    check(m, m._parley_account_mark_kem_published(this.ptr));
+  }
+
+  /** Erases the count oldest published one-time KEM prekeys; returns how many were erased. */
+  forgetKemPrekeys(count) {
+    return ready()._parley_account_forget_kem_prekeys(this.ptr, count) >>> 0;
+  }
+
   /** Signs {roomId, issuedAt, nonce} for a key-based room. */
   signChallenge(roomId, issuedAtMs, nonce) {
     const room = utf8(roomId);
@@ -411,8 +465,21 @@ export class Session extends Handle {
   }
 
   /**
-   * Answers a prekey message: { session, plaintext }. The account loses the one-time prekey the
-   * message used, so seal the account again afterwards.
+   * Starts a protocol version 2 (PQXDH) session from the peer's bundle and one signed KEM prekey
+   * record of the same identity (KEM_PREKEY_BYTES, as the directory hands it out). Throws
+   * ParleyError: BAD_SIGNATURE (either signature), MALFORMED (lengths, a bad ML-KEM key).
+   */
+  static outboundPq(account, bundle, kemPrekey) {
+    bytes('bundle', bundle);
+    bytes('kemPrekey', kemPrekey);
+    return construct(Session, '_parley_session_free',
+      (m, a, out) => m._parley_session_new_outbound_pq(out, account.ptr, a.input(bundle),
+        bundle.length, a.input(kemPrekey), kemPrekey.length));
+  }
+
+  /**
+   * Answers a prekey message (MESSAGE_PREKEY or MESSAGE_PREKEY_PQ): { session, plaintext }. The
+   * account loses the one-time prekeys the message used, so seal the account again afterwards.
    */
   static inbound(account, message) {
     bytes('message', message);
@@ -432,6 +499,11 @@ export class Session extends Handle {
     bytes('sealed', sealed);
     return construct(Session, '_parley_session_free',
       (m, a, out) => m._parley_session_unseal(out, a.input(key), a.input(sealed), sealed.length));
+  }
+
+  /** The protocol version: 1 (X3DH) or 2 (PQXDH). */
+  get version() {
+    return ready()._parley_session_version(this.ptr) >>> 0;
   }
 
   /** The peer's Ed25519 identity key. */
@@ -478,7 +550,7 @@ function plaintextSize(m, a, message) {
   return a.u32(out);
 }
 
-/** MESSAGE_RATCHET or MESSAGE_PREKEY; throws ParleyError for anything else. */
+/** MESSAGE_RATCHET, MESSAGE_PREKEY or MESSAGE_PREKEY_PQ; throws ParleyError for anything else. */
 export function messageType(message) {
   bytes('message', message);
   return withArena((m, a) => {
@@ -496,6 +568,31 @@ export function messageSenderIdentity(message) {
     check(m, m._parley_message_sender_identity(a.input(message), message.length, out));
     return a.read(out, KEY_BYTES);
   });
+}
+
+/**
+ * Splits an upload from Account.kemUpload(): { identityKey, lastResort, oneTime: [...] }, each
+ * KEM prekey as { id, record } (record: KEM_PREKEY_BYTES, what Session.outboundPq() takes). Checks
+ * the layout only (the signatures are checked by whoever starts a session with a record). Throws
+ * ParleyError VERSION or MALFORMED.
+ */
+export function parseKemUpload(upload) {
+  bytes('upload', upload);
+  if (upload.length < 1) throw new ParleyError(ErrorCode.MALFORMED, 'empty KEM prekey upload');
+  if (upload[0] !== KEM_UPLOAD_VERSION) throw new ParleyError(ErrorCode.VERSION, 'unknown KEM prekey upload version');
+  const head = 1 + KEY_BYTES + KEM_PREKEY_BYTES + 2;
+  if (upload.length < head) throw new ParleyError(ErrorCode.MALFORMED, 'truncated KEM prekey upload');
+  const count = (upload[head - 2] << 8) | upload[head - 1];
+  if (count > MAX_KEM_PREKEYS || upload.length !== head + count * KEM_PREKEY_BYTES) {
+    throw new ParleyError(ErrorCode.MALFORMED, 'KEM prekey upload of the wrong length');
+  }
+  const entry = (at) => {
+    const record = upload.slice(at, at + KEM_PREKEY_BYTES);
+    return { id: new DataView(record.buffer).getUint32(0), record };
+  };
+  const oneTime = [];
+  for (let i = 0; i < count; i += 1) oneTime.push(entry(head + i * KEM_PREKEY_BYTES));
+  return { identityKey: upload.slice(1, 1 + KEY_BYTES), lastResort: entry(1 + KEY_BYTES), oneTime };
 }
 
 /**

@@ -1,7 +1,7 @@
 /*
  * The account: a long-term Ed25519 identity (its X25519 agreement key is derived from it with
  * libsodium's birational map), a signed prekey with an id, the previous signed prekey, and up to
- * PARLEY_MAX_ONE_TIME_PREKEYS one-time prekeys with ids.
+ * PARLEY_MAX_ONE_TIME_PREKEYS one-time prekeys with ids. Its KEM prekeys are in kemkeys.c.
  */
 #include "state.h"
 
@@ -68,6 +68,7 @@ int account_init(struct parley_account *a, const uint8_t identity_seed[32],
     memcpy(a->identity_seed, identity_seed, 32);
     a->next_spk_id = 1;
     a->next_opk_id = 1;
+    a->next_kem_id = 1;
     rc = account_derive_keys(a);
     if (rc == PARLEY_OK) {
         a->spk.id = a->next_spk_id++;
@@ -137,7 +138,7 @@ void account_wipe(struct parley_account *a)
 
 int parley_account_new(parley_account **out)
 {
-    uint8_t random[64];
+    uint8_t random[64 + PARLEY_MLKEM_SEEDBYTES];
     struct parley_account *a;
     int rc;
 
@@ -155,8 +156,12 @@ int parley_account_new(parley_account **out)
         return PARLEY_ERR_NO_MEMORY;
     }
     rc = account_init(a, random, random + 32);
+    if (rc == PARLEY_OK) {
+        rc = account_rotate_kem_with(a, random + 64); /* the last-resort KEM prekey */
+    }
     PARLEY_WIPE(random);
     if (rc != PARLEY_OK) {
+        account_wipe(a);
         free(a);
         return rc;
     }

@@ -12,6 +12,11 @@
 
 #define SEAL_HEADER_BYTES 14 /* version, kind, nonce */
 #define PLAIN_VERSION 0x01
+/* Version 2 of the plain account adds the KEM prekeys; of the plain session, the PQXDH fields.
+ * Version 1 is still read (and written for accounts without KEM prekeys and for X3DH sessions,
+ * so that their bytes do not change). */
+#define PLAIN_VERSION_PQ 0x02
+#define KEM_PLAIN_BYTES (4 + PARLEY_MLKEM_SEEDBYTES + 64)
 
 struct writer {
     uint8_t *p;
@@ -101,10 +106,38 @@ static int all_zero(const uint8_t *b, size_t n)
 
 /* ---- account ---- */
 
+static int account_has_kem_state(const struct parley_account *a)
+{
+    return a->has_kem || a->has_kem_prev || a->n_kem_otk != 0 || a->next_kem_id != 1;
+}
+
 size_t account_plain_size(const struct parley_account *a)
 {
-    return 1 + 32 + (4 + 32 + 64) + 1 + (a->has_prev ? 4 + 32 + 64 : 0) + 4 + 4 + 2 +
-           a->n_opk * (4 + 32 + 1);
+    size_t n = 1 + 32 + (4 + 32 + 64) + 1 + (a->has_prev ? 4 + 32 + 64 : 0) + 4 + 4 + 2 +
+               a->n_opk * (4 + 32 + 1);
+
+    if (account_has_kem_state(a)) {
+        n += 4 + 1 + (a->has_kem ? KEM_PLAIN_BYTES : 0) + 1 +
+             (a->has_kem_prev ? KEM_PLAIN_BYTES : 0) + 2 + a->n_kem_otk * (KEM_PLAIN_BYTES + 1);
+    }
+    return n;
+}
+
+static void write_kem(struct writer *w, const struct parley_kem_prekey *k)
+{
+    w_u32(w, k->id);
+    w_bytes(w, k->seed, sizeof k->seed);
+    w_bytes(w, k->sig, sizeof k->sig);
+}
+
+static void read_kem(struct reader *r, struct parley_kem_prekey *k, uint32_t next_id)
+{
+    k->id = r_u32(r);
+    r_bytes(r, k->seed, sizeof k->seed);
+    r_bytes(r, k->sig, sizeof k->sig);
+    if (k->id == 0 || k->id >= next_id) {
+        r->err = 1;
+    }
 }
 
 static void write_spk(struct writer *w, const struct parley_signed_prekey *spk)
@@ -118,7 +151,7 @@ static void account_write(const struct parley_account *a, const struct writer *w
 {
     struct writer w = *wp;
 
-    w_u8(&w, PLAIN_VERSION);
+    w_u8(&w, account_has_kem_state(a) ? PLAIN_VERSION_PQ : PLAIN_VERSION);
     w_bytes(&w, a->identity_seed, 32);
     write_spk(&w, &a->spk);
     w_u8(&w, a->has_prev);
@@ -132,6 +165,45 @@ static void account_write(const struct parley_account *a, const struct writer *w
         w_u32(&w, a->opk[i].id);
         w_bytes(&w, a->opk[i].priv, 32);
         w_u8(&w, a->opk[i].published);
+    }
+    if (account_has_kem_state(a)) {
+        w_u32(&w, a->next_kem_id);
+        w_u8(&w, a->has_kem);
+        if (a->has_kem) {
+            write_kem(&w, &a->kem);
+        }
+        w_u8(&w, a->has_kem_prev);
+        if (a->has_kem_prev) {
+            write_kem(&w, &a->kem_prev);
+        }
+        w_u16(&w, (uint16_t)a->n_kem_otk);
+        for (size_t i = 0; i < a->n_kem_otk; i++) {
+            write_kem(&w, &a->kem_otk[i]);
+            w_u8(&w, a->kem_otk[i].published);
+        }
+    }
+}
+
+/* The KEM part of a version 2 plain account. */
+static void account_read_kem(struct reader *r, struct parley_account *a)
+{
+    a->next_kem_id = r_u32(r);
+    a->has_kem = r_flag(r);
+    if (a->has_kem) {
+        read_kem(r, &a->kem, a->next_kem_id);
+    }
+    a->has_kem_prev = r_flag(r);
+    if (a->has_kem_prev) {
+        read_kem(r, &a->kem_prev, a->next_kem_id);
+    }
+    a->n_kem_otk = r_u16(r);
+    if (a->next_kem_id == 0 || a->n_kem_otk > PARLEY_MAX_KEM_PREKEYS ||
+        (a->has_kem_prev && !a->has_kem)) {
+        r->err = 1;
+    }
+    for (size_t i = 0; i < a->n_kem_otk && !r->err; i++) {
+        read_kem(r, &a->kem_otk[i], a->next_kem_id);
+        a->kem_otk[i].published = r_flag(r);
     }
 }
 
@@ -152,7 +224,7 @@ static int account_read(struct parley_account *a, const uint8_t *in, size_t len)
     if (r.err) {
         return PARLEY_ERR_MALFORMED;
     }
-    if (version != PLAIN_VERSION) {
+    if (version != PLAIN_VERSION && version != PLAIN_VERSION_PQ) {
         return PARLEY_ERR_VERSION;
     }
     r_bytes(&r, a->identity_seed, 32);
@@ -164,7 +236,8 @@ static int account_read(struct parley_account *a, const uint8_t *in, size_t len)
     a->next_spk_id = r_u32(&r);
     a->next_opk_id = r_u32(&r);
     a->n_opk = r_u16(&r);
-    if (r.err || a->n_opk > PARLEY_MAX_ONE_TIME_PREKEYS || a->spk.id >= a->next_spk_id) {
+    if (r.err || a->n_opk > PARLEY_MAX_ONE_TIME_PREKEYS || a->spk.id >= a->next_spk_id ||
+        (a->has_prev && a->spk_prev.id >= a->spk.id)) {
         return PARLEY_ERR_MALFORMED;
     }
     for (size_t i = 0; i < a->n_opk && !r.err; i++) {
@@ -173,6 +246,13 @@ static int account_read(struct parley_account *a, const uint8_t *in, size_t len)
         a->opk[i].published = r_flag(&r);
         if (a->opk[i].id >= a->next_opk_id) {
             r.err = 1;
+        }
+    }
+    a->next_kem_id = 1;
+    if (version == PLAIN_VERSION_PQ && !r.err) {
+        account_read_kem(&r, a);
+        if (!account_has_kem_state(a)) {
+            r.err = 1; /* written as version 1: one encoding per account */
         }
     }
     if (r.err || r.pos != len) {
@@ -186,6 +266,7 @@ static int account_read(struct parley_account *a, const uint8_t *in, size_t len)
 size_t session_plain_size(const struct parley_session *s)
 {
     return 1 + 1 + 64 + 32 + 1 + 4 + 1 + 4 + /* session */
+           (s->version == 2 ? 4 + PARLEY_MLKEM_CIPHERTEXTBYTES : 0) + /* PQXDH */
            32 + 32 + 1 + 32 * 3 + 4 * 3 +    /* ratchet */
            1 + s->r.n_old * (32 + 4) + 2 + s->r.n_skipped * (32 + 4 + 32);
 }
@@ -195,7 +276,7 @@ static void session_write(const struct parley_session *s, const struct writer *w
     struct writer w = *wp;
     const struct parley_ratchet *r = &s->r;
 
-    w_u8(&w, PLAIN_VERSION);
+    w_u8(&w, s->version == 2 ? PLAIN_VERSION_PQ : PLAIN_VERSION);
     w_u8(&w, s->role);
     w_bytes(&w, s->ad, sizeof s->ad);
     w_bytes(&w, s->base_key, 32);
@@ -203,6 +284,10 @@ static void session_write(const struct parley_session *s, const struct writer *w
     w_u32(&w, s->spk_id);
     w_u8(&w, s->has_opk);
     w_u32(&w, s->opk_id);
+    if (s->version == 2) {
+        w_u32(&w, s->kem_id);
+        w_bytes(&w, s->kem_ct, sizeof s->kem_ct);
+    }
     w_bytes(&w, r->rk, 32);
     w_bytes(&w, r->dhs_priv, 32);
     w_u8(&w, (uint8_t)(r->has_dhr | r->has_cks << 1 | r->has_ckr << 2));
@@ -237,9 +322,10 @@ static int session_read(struct parley_session *s, const uint8_t *in, size_t len)
     if (rd.err) {
         return PARLEY_ERR_MALFORMED;
     }
-    if (version != PLAIN_VERSION) {
+    if (version != PLAIN_VERSION && version != PLAIN_VERSION_PQ) {
         return PARLEY_ERR_VERSION;
     }
+    s->version = version == PLAIN_VERSION_PQ ? 2 : 1;
     s->role = r_flag(&rd);
     r_bytes(&rd, s->ad, sizeof s->ad);
     r_bytes(&rd, s->base_key, 32);
@@ -247,6 +333,10 @@ static int session_read(struct parley_session *s, const uint8_t *in, size_t len)
     s->spk_id = r_u32(&rd);
     s->has_opk = r_flag(&rd);
     s->opk_id = r_u32(&rd);
+    if (s->version == 2) {
+        s->kem_id = r_u32(&rd);
+        r_bytes(&rd, s->kem_ct, sizeof s->kem_ct);
+    }
     r_bytes(&rd, r->rk, 32);
     r_bytes(&rd, r->dhs_priv, 32);
     flags = r_u8(&rd);

@@ -19,6 +19,8 @@
 #define PARLEY_LABEL_SEALED_STATIC "parley-sealed-v1-static"
 #define PARLEY_LABEL_DEVICES "parley-devices-v1"
 #define PARLEY_LABEL_IDENTITY "parley-identity-v1"
+#define PARLEY_LABEL_PQXDH "parley-pqxdh-v2"
+#define PARLEY_LABEL_KEM_PREKEY "parley-kem-prekey-v1"
 
 #define PARLEY_BUNDLE_VERSION 0x01
 #define PARLEY_STATE_VERSION 0x01
@@ -28,7 +30,10 @@
 /* Wire sizes. */
 #define PARLEY_HEADER_BYTES 41 /* type(1) dh(32) pn(4) n(4) */
 #define PARLEY_PREKEY_PREFIX_BYTES 74 /* type(1) ik(32) ek(32) spk_id(4) has_opk(1) opk_id(4) */
+/* PQXDH (protocol version 2) initial message: the X3DH prefix, then kem_id(4) kem_ct(1568). */
+#define PARLEY_PQ_PREFIX_BYTES (PARLEY_PREKEY_PREFIX_BYTES + 4 + PARLEY_MLKEM_CIPHERTEXTBYTES)
 #define PARLEY_AD_BYTES 64
+#define PARLEY_KEM_SIGNED_BYTES (sizeof(PARLEY_LABEL_KEM_PREKEY) - 1 + 4 + PARLEY_MLKEM_PUBLICKEYBYTES)
 #define PARLEY_SPK_SIGNED_BYTES (sizeof(PARLEY_LABEL_SPK) - 1 + 4 + 32)
 /* Sealed envelope: version(1) E_pub(32) c1(32 + 16) c2(content + 16). */
 #define PARLEY_SEALED_C1_BYTES (32 + PARLEY_AEAD_TAGBYTES)
@@ -50,6 +55,14 @@ struct parley_signed_prekey {
     uint8_t sig[64];
 };
 
+/* An ML-KEM-1024 prekey, kept in seed form (d || z); its keys are derived when needed. */
+struct parley_kem_prekey {
+    uint32_t id;
+    uint8_t seed[PARLEY_MLKEM_SEEDBYTES];
+    uint8_t sig[64]; /* Ed25519 over "parley-kem-prekey-v1" || id || encapsulation key */
+    uint8_t published;
+};
+
 struct parley_account {
     uint8_t identity_seed[32]; /* Ed25519 seed: the identity secret */
     uint8_t identity_pub[32];  /* Ed25519 public key */
@@ -62,6 +75,15 @@ struct parley_account {
     uint32_t next_opk_id;
     size_t n_opk;
     struct parley_prekey opk[PARLEY_MAX_ONE_TIME_PREKEYS];
+    /* PQXDH: the last-resort KEM prekey (absent in accounts sealed before version 2 until
+     * rotated in), the one it replaced, and the one-time KEM prekeys. One id counter for all. */
+    uint8_t has_kem;
+    uint8_t has_kem_prev;
+    struct parley_kem_prekey kem;
+    struct parley_kem_prekey kem_prev;
+    uint32_t next_kem_id;
+    size_t n_kem_otk;
+    struct parley_kem_prekey kem_otk[PARLEY_MAX_KEM_PREKEYS];
 };
 
 struct parley_skipped {
@@ -103,6 +125,9 @@ struct parley_session {
     uint32_t spk_id;
     uint8_t has_opk;
     uint32_t opk_id;
+    uint8_t version;  /* 1: X3DH; 2: PQXDH */
+    uint32_t kem_id;  /* version 2: the KEM prekey used, and the ciphertext sent to it */
+    uint8_t kem_ct[PARLEY_MLKEM_CIPHERTEXTBYTES];
     struct parley_ratchet r;
 };
 
@@ -120,6 +145,30 @@ void devices_message(uint8_t *out, const uint8_t identity_key[32], const uint8_t
                      size_t list_len);
 int account_derive_keys(struct parley_account *a);
 void account_wipe(struct parley_account *a);
+
+/* ---- kemkeys.c ---- */
+/* A signed KEM prekey as it travels: id(4) || encapsulation key(1568) || signature(64). */
+struct parley_kem_bundle {
+    uint32_t id;
+    uint8_t pk[PARLEY_MLKEM_PUBLICKEYBYTES];
+    uint8_t sig[64];
+};
+void account_kem_message(uint8_t out[PARLEY_KEM_SIGNED_BYTES], uint32_t id,
+                         const uint8_t pk[PARLEY_MLKEM_PUBLICKEYBYTES]);
+/* A new last-resort KEM prekey from 64 random bytes; the current one becomes the previous. */
+int account_rotate_kem_with(struct parley_account *a, const uint8_t random[64]);
+/* count one-time KEM prekeys from 64 * count random bytes. */
+int account_add_kem_prekeys_with(struct parley_account *a, size_t count, const uint8_t *random);
+/* The KEM prekey of an id (one-time first, then the last-resort and the previous one), NULL when
+ * the account holds none; *index is the one-time index or -1. */
+const struct parley_kem_prekey *account_find_kem(const struct parley_account *a, uint32_t id,
+                                                 long *index);
+void account_consume_kem(struct parley_account *a, long index);
+/* The expanded decapsulation key of a prekey (wipe it after use). */
+int account_kem_secret(const struct parley_kem_prekey *k, uint8_t sk[PARLEY_MLKEM_SECRETKEYBYTES]);
+/* Writes a KEM prekey as it travels (PARLEY_KEM_PREKEY_BYTES). */
+int account_kem_record(const struct parley_kem_prekey *k, uint8_t out[PARLEY_KEM_PREKEY_BYTES]);
+int kem_bundle_parse(struct parley_kem_bundle *kb, const uint8_t *in, size_t len);
 
 /* ---- transfer.c ---- */
 /* The identity transfer with a given nonce (never reuse one under a key). */
@@ -145,6 +194,13 @@ int bundle_parse_single(struct parley_bundle *b, const uint8_t *in, size_t len);
 int session_outbound_with(struct parley_session *s, const struct parley_account *a,
                           const struct parley_bundle *b, const uint8_t ek_random[32],
                           const uint8_t ratchet_random[32], uint8_t sk_out[32]);
+/* PQXDH as the initiator: the X3DH of session_outbound_with plus an encapsulation to the signed
+ * KEM prekey kb (verified against the bundle's identity key) with kem_coins. */
+int session_outbound_pq_with(struct parley_session *s, const struct parley_account *a,
+                             const struct parley_bundle *b, const struct parley_kem_bundle *kb,
+                             const uint8_t ek_random[32], const uint8_t ratchet_random[32],
+                             const uint8_t kem_coins[32], uint8_t sk_out[32]);
+/* Answers an X3DH (type 0x02) or PQXDH (type 0x03) initial message. */
 int session_inbound_with(struct parley_session *s, struct parley_account *a,
                          const uint8_t *msg, size_t len, uint8_t *pt, size_t cap, size_t *pt_len,
                          const uint8_t ratchet_random[32], uint8_t sk_out[32]);

@@ -104,6 +104,9 @@ int parley_account_new_linked(parley_account **out, const uint8_t key[PARLEY_KEY
         rc = account_new_linked_with(a, key, in, in_len, spk_random);
     }
     PARLEY_WIPE(spk_random);
+    if (rc == PARLEY_OK) {
+        rc = parley_account_rotate_kem_prekey(a); /* its own last-resort KEM prekey */
+    }
     if (rc != PARLEY_OK) {
         account_wipe(a);
         free(a);

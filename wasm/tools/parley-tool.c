@@ -3,16 +3,11 @@
  * Exit status: 0 success, 1 rejected (bad tag, bad signature, weak key, too large), 2 usage.
  * Built natively (build/native/parley-tool) and to wasm (node build/wasm/parley-tool.js).
  */
-#include "parley.h"
-#include "state.h"
+#include "tool.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define EXIT_REJECTED 1
-#define EXIT_USAGE 2
 
 static void usage(void)
 {
@@ -23,7 +18,8 @@ static void usage(void)
           "  hmac KEY DATA                              prints HMAC-SHA256\n"
           "  x25519 SCALAR U                            prints the shared secret\n"
           "  ed25519-verify PUBLIC MESSAGE SIGNATURE    exits 0 valid, 1 invalid\n"
-          "  vectors                                    prints the protocol test vectors (JSON)\n"
+          "  vectors                                    prints docs/vectors/protocol-v1.json\n"
+          "  vectors-v2                                 prints docs/vectors/protocol-v2.json\n"
           "exit status: 0 success, 1 rejected, 2 usage error\n",
           stderr);
 }
@@ -68,7 +64,7 @@ static void print_hex(const uint8_t *b, size_t n)
     free(s);
 }
 
-static void add_hex(cJSON *obj, const char *name, const uint8_t *b, size_t n)
+void add_hex(cJSON *obj, const char *name, const uint8_t *b, size_t n)
 {
     char *s = hex_string(b, n);
 
@@ -242,31 +238,20 @@ static int cmd_ed25519_verify(int argc, char **argv)
 
 /* ---- vectors ---- */
 
-/* The fixed "random" inputs: SHA-256("parley-vectors-v1" || label). */
-static void fixed_random(uint8_t out[32], const char *label)
+const char *vectors_prefix = "parley-vectors-v1";
+
+/* The fixed "random" inputs: SHA-256(vectors_prefix || label). */
+void fixed_random(uint8_t out[32], const char *label)
 {
     crypto_hash_sha256_state st;
 
     crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *)"parley-vectors-v1", 17);
+    crypto_hash_sha256_update(&st, (const uint8_t *)vectors_prefix, strlen(vectors_prefix));
     crypto_hash_sha256_update(&st, (const uint8_t *)label, strlen(label));
     crypto_hash_sha256_final(&st, out);
 }
 
-struct party {
-    const char *name;
-    struct parley_session s;
-    int ratchet_steps;
-};
-
-struct sent {
-    uint8_t *bytes;
-    size_t len;
-    int from; /* 0 alice, 1 bob */
-    int index;
-};
-
-static cJSON *message_entry(struct party *p, int index, const char *text, struct sent *out)
+cJSON *message_entry(struct party *p, int index, const char *text, struct sent *out)
 {
     cJSON *e = cJSON_CreateObject();
     uint8_t mk[32], ck_next[32], key[32], nonce[12];
@@ -290,7 +275,9 @@ static cJSON *message_entry(struct party *p, int index, const char *text, struct
     }
     out->len = len;
     out->index = index;
-    ratchet_msg = out->bytes + (out->bytes[0] == PARLEY_MESSAGE_PREKEY ? PARLEY_PREKEY_PREFIX_BYTES : 0);
+    ratchet_msg = out->bytes + (out->bytes[0] == PARLEY_MESSAGE_PREKEY      ? PARLEY_PREKEY_PREFIX_BYTES
+                                : out->bytes[0] == PARLEY_MESSAGE_PREKEY_PQ ? PARLEY_PQ_PREFIX_BYTES
+                                                                            : 0);
     add_hex(e, "header", ratchet_msg, PARLEY_HEADER_BYTES);
     add_hex(e, "ciphertext", ratchet_msg + PARLEY_HEADER_BYTES, len - (size_t)(ratchet_msg - out->bytes) - PARLEY_HEADER_BYTES);
     add_hex(e, "message", out->bytes, len);
@@ -299,7 +286,7 @@ static cJSON *message_entry(struct party *p, int index, const char *text, struct
     return e;
 }
 
-static cJSON *delivery_entry(struct party *to, const struct sent *m, int *ok)
+cJSON *delivery_entry(struct party *to, const struct sent *m, int *ok)
 {
     cJSON *e = cJSON_CreateObject();
     uint8_t pt[256], random[32];
@@ -342,7 +329,7 @@ static cJSON *delivery_entry(struct party *to, const struct sent *m, int *ok)
 }
 
 /* One sealed envelope from a to b, with every intermediate value (docs/PROTOCOL.md 13). */
-static cJSON *sealed_entry(const struct parley_account *a, const struct parley_account *b,
+cJSON *sealed_entry(const struct parley_account *a, const struct parley_account *b,
                            const char *label, const char *name, const uint8_t *msg,
                            size_t msg_len, int *ok)
 {
@@ -724,6 +711,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "vectors") == 0 && argc == 2) {
         return cmd_vectors();
+    }
+    if (strcmp(cmd, "vectors-v2") == 0 && argc == 2) {
+        return cmd_vectors_v2();
     }
     usage();
     return EXIT_USAGE;
