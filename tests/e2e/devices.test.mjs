@@ -8,6 +8,7 @@ import { nodeCore } from '../lib/core.mjs';
 import { serverForTests } from '../lib/server.mjs';
 import { newUser, uniqueName } from '../lib/api.mjs';
 import { WAIT, leave, logIn, person, signUp } from '../lib/people.mjs';
+import { startOver } from '../lib/linking.mjs';
 
 const server = serverForTests();
 
@@ -59,7 +60,7 @@ test('a browser removed from the account (its owner started over elsewhere) is t
     await signUp(first);
     // The same person logs in on another browser that holds nothing: it starts over there, which
     // removes every other device of the account.
-    await logIn(second);
+    await startOver(second);
     await second.page.getByText('This browser had no keys for your account').waitFor({ timeout: WAIT });
     const told = 'This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.';
     await first.page.getByText(told).waitFor({ timeout: WAIT });

@@ -11,6 +11,7 @@ import {
   WAIT, accept, connectPair, leave, logIn, openChat, person, send, signUp, texts, transcript, until,
   waitAllDelivered, waitConnected, waitForMessage,
 } from '../lib/people.mjs';
+import { startOver } from '../lib/linking.mjs';
 
 const server = serverForTests();
 
@@ -83,7 +84,7 @@ test('a contact who logged in from a new browser while we were away: at log-in t
     // server bumps his identity counter). Nobody asks Alice to chat again: only the check can tell.
     await logOut(a);
     b = await person(server, bName);
-    await logIn(b);
+    await startOver(b);
     await b.page.locator('#banner').filter({ hasText: 'made new ones' }).waitFor({ timeout: WAIT });
 
     const mark = a.requests.length;
