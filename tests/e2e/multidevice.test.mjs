@@ -103,7 +103,7 @@ test('a device left out of the list receives nothing sent afterwards', { timeout
     // Its next log-in is refused.
     await a2.page.reload();
     await logIn(a2, { expectApp: false });
-    await a2.page.getByText(/removed from your account/).waitFor({ timeout: WAIT });
+    await a2.page.getByRole('alert').filter({ hasText: /removed from your account/ }).waitFor({ timeout: WAIT });
   } finally {
     await Promise.all([leave(a1), leave(a2), leave(bob)]);
   }

@@ -72,7 +72,7 @@ export function chooseBundle(name, answer) {
   return {
     device: entry.device,
     keys: { ...answer, signedPrekey: entry.signedPrekey, oneTimePrekey: entry.oneTimePrekey ?? null },
-    list: { list: answer.devices, generation: listed.generation },
+    list: { list: answer.devices, generation: listed.generation, ids: listed.devices.map((d) => d.id) },
   };
 }
 

@@ -23,6 +23,9 @@ import { validCap } from './presence.js';
 
 const REPAIR_QUIET_MS = 120000; // one new session per device at most this often (repair.js too)
 const FAN_RETRY_MS = 5000;
+const FAN_RETRY_MAX_MS = 300000;
+const SYNC_TRIES = 12; // a contact told to a device of ours that has no keys yet: tried this often, 5 s apart
+const RESEND_OWN_MAX = 100; // copies sent again per chat to an own device that renewed its session
 const FAN_LINK_GRACE_MS = 4000; // a link to a connected device on its way: the mailbox waits this long // a device whose session could not be started is tried again after this
 const MAX_EXTRA_DEVICES = 16; // devices reached besides the primary one, per person (8 listed each side)
 
@@ -54,8 +57,16 @@ export const fanoutMethods = {
   sessionKeyFor(name, device) {
     if (name === this.me) return address(name, device);
     const c = this.contacts[name];
-    if (!c || c.status !== 'active' || device === this.primaryDevice(name)) return name;
+    // (A pending chat too: one being repaired or renewed keeps its other devices' sessions.)
+    if (!c || !c.identityKey || c.status === 'declined' || device === this.primaryDevice(name)) return name;
     return address(name, device);
+  },
+
+  // Whether own messages to a contact go to their other devices and ours: an active chat, or one
+  // being repaired (its primary session is being made again).
+  fanEligible(name) {
+    const c = this.contacts[name];
+    return !!c && (c.status === 'active' || (c.status === 'pending' && !!c.repair));
   },
 
   /** A contact's listed device ids (their signed list, opened once and kept in memory). */
@@ -65,6 +76,7 @@ export const fanoutMethods = {
     // No list known yet (one comes with the identity check after each ready, or a
     // devices-changed): the chat's own device alone; an account without a list: device 1.
     if (!c?.deviceList?.list) return [this.primaryDevice(name) || 1];
+    if (Array.isArray(c.deviceList.ids) && c.deviceList.ids.every((d) => deviceId(d, 0) !== 0)) return c.deviceList.ids;
     this.deviceCache = this.deviceCache || new Map();
     const cached = this.deviceCache.get(name);
     if (cached && cached.list === c.deviceList.list) return cached.ids;
@@ -80,8 +92,7 @@ export const fanoutMethods = {
 
   /** The addresses an own message to `name` goes to here: their other devices, then ours. */
   fanTargets(name) {
-    const c = this.contacts[name];
-    if (!c || c.status !== 'active') return [];
+    if (!this.fanEligible(name)) return [];
     const primary = this.primaryDevice(name);
     const theirs = this.listedDevices(name).filter((d) => d !== primary).map((d) => address(name, d));
     const ours = (this.ownDevices || []).filter((d) => d !== this.device).map((d) => address(this.me, d));
@@ -101,9 +112,22 @@ export const fanoutMethods = {
         // a list of a former identity: this device alone until the next sync
       }
     }
-    const gone = (this.ownDevices || []).filter((d) => !ids.includes(d));
+    const before = this.ownDevices;
     this.ownDevices = ids;
-    for (const d of gone) await this.forgetDevice(this.me, d);
+    if (!before) return;
+    // In the queue (a session being used there is not freed under it); not awaited, so that a
+    // caller inside the queue does not wait for itself.
+    for (const d of before.filter((x) => !ids.includes(x))) {
+      this.serial(() => this.forgetDevice(this.me, d)).catch((e) => this.report(e));
+    }
+    // A device of ours that is new here learns of every active chat (linking copied those of its
+    // time; any made since would otherwise stay unknown there).
+    const added = ids.filter((x) => !before.includes(x) && x !== this.device);
+    if (added.length) {
+      for (const c of Object.values(this.contacts)) {
+        if (c.status === 'active') this.syncContact(c.name, added);
+      }
+    }
   },
 
   /**
@@ -130,8 +154,8 @@ export const fanoutMethods = {
     }
     if (c.deviceList && opened.generation <= c.deviceList.generation) return false;
     const before = this.listedDevices(name);
-    c.deviceList = { list, generation: opened.generation };
     const ids = opened.devices.map((d) => d.id);
+    c.deviceList = { list, generation: opened.generation, ids };
     for (const d of before.filter((x) => !ids.includes(x))) await this.forgetDevice(name, d);
     if (!ids.includes(this.primaryDevice(name)) && this.primaryDevice(name) !== 0) {
       // The chat's primary device left their list: their other devices carry it from now on.
@@ -197,7 +221,7 @@ export const fanoutMethods = {
    */
   async fanOut(name) {
     const c = this.contacts[name];
-    if (!c || c.status !== 'active' || c.held || this.stopped || this.signaling.state !== 'online') return;
+    if (!this.fanEligible(name) || c.held || this.stopped || this.signaling.state !== 'online') return;
     const history = this.history(name);
     const listed = new Set(this.fanTargets(name));
     const queued = new Set();
@@ -284,20 +308,24 @@ export const fanoutMethods = {
   },
 
   // One retry per contact at a time, FAN_RETRY_MS later.
+  // (Doubling while it keeps failing, up to FAN_RETRY_MAX_MS: a device that stays unreachable
+  // is not asked for a bundle every few seconds.)
   fanRetry(name) {
-    this.fanRetries = this.fanRetries || new Set();
-    if (this.fanRetries.has(name)) return;
-    this.fanRetries.add(name);
-    setTimeout(() => {
-      this.fanRetries.delete(name);
+    this.fanRetries = this.fanRetries || new Map();
+    const r = this.fanRetries.get(name) || { timer: null, wait: FAN_RETRY_MS };
+    if (r.timer) return;
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      r.wait = Math.min(FAN_RETRY_MAX_MS, r.wait * 2);
       if (!this.stopped) this.fanOutSoon(name);
-    }, FAN_RETRY_MS);
+    }, r.wait);
+    this.fanRetries.set(name, r);
   },
 
   /** After a ready: what each active contact's other devices are owed. */
   fanOutAll() {
     for (const c of Object.values(this.contacts)) {
-      if (c.status === 'active') this.fanOutSoon(c.name);
+      if (this.fanEligible(c.name)) this.fanOutSoon(c.name);
     }
   },
 
@@ -335,16 +363,19 @@ export const fanoutMethods = {
       return null;
     }
     this.useSession(addr, session);
+    this.unanswered = this.unanswered || new Set();
+    this.unanswered.add(addr); // until a message of that device decrypts with it (crossing starts)
     return session; // stored with the first message it makes
   },
 
   /** A payload that is no transcript entry (a receipt, a contact), to a device by mail. */
   async sendToDevice(addr, payload) {
     const session = await this.deviceSession(addr);
-    if (!session) return;
+    if (!session) return false;
     const wire = session.encrypt(JSON.stringify(payload));
     await this.vault.saveSession(addr, session);
-    this.mailTo(addr, wire, null);
+    if (!this.links.get(addr)?.send(wire)) this.mailTo(addr, wire, null);
+    return true;
   },
 
   // Seals a ratchet message to a device and queues its put behind the others for that device.
@@ -383,7 +414,7 @@ export const fanoutMethods = {
   },
 
   // A contact that became active here: our other devices learn of it.
-  syncContact(name) {
+  syncContact(name, devices = null) {
     const c = this.contacts[name];
     if (!c || c.status !== 'active') return;
     const payload = {
@@ -394,9 +425,21 @@ export const fanoutMethods = {
       ...(c.deviceList ? { deviceList: c.deviceList.list } : {}),
       ...(validCap(c.cap) ? { cap: c.cap } : {}),
     };
-    for (const d of this.ownDevices || []) {
-      if (d !== this.device) this.serial(() => this.sendToDevice(address(this.me, d), payload)).catch((e) => this.report(e));
+    for (const d of devices || this.ownDevices || []) {
+      if (d !== this.device) this.sendSoon(address(this.me, d), payload, SYNC_TRIES);
     }
+  },
+
+  // A payload to a device, in the queue; tried again 5 s later while the device has no keys yet.
+  sendSoon(addr, payload, tries) {
+    this.serial(async () => {
+      if (await this.sendToDevice(addr, payload) || tries <= 1) return;
+      setTimeout(() => {
+        if (!this.stopped && this.listedDevices(splitAddress(addr).name).includes(splitAddress(addr).device)) {
+          this.sendSoon(addr, payload, tries - 1);
+        }
+      }, FAN_RETRY_MS);
+    }).catch((e) => this.report(e));
   },
 
   // ---- receiving -------------------------------------------------------------------------------
@@ -424,13 +467,19 @@ export const fanoutMethods = {
     if (session) {
       try {
         plaintext = session.decrypt(message);
+        this.unanswered?.delete(addr); // that device has our session: no crossing any more
       } catch (e) {
         if (!(e instanceof core.ParleyError)) throw e;
         if (e.codeName === 'DUPLICATE') return null;
       }
     }
+    let replaced = false;
     if (plaintext === null && type === core.MESSAGE_PREKEY &&
         toB64u(core.messageSenderIdentity(message)) === expected) {
+      // Both devices started a session with each other at once: the smaller address's session
+      // is kept by both. Ours wins: theirs is dropped (they take ours when it comes, and send
+      // again under it what they sent under theirs).
+      if (session && this.unanswered?.has(addr) && address(this.me, this.device) < addr) return null;
       if (!this.listedDevices(name).includes(device)) {
         if (own) await this.ensureDeviceList().catch(() => {});
         else await this.refreshDevices(name);
@@ -444,18 +493,31 @@ export const fanoutMethods = {
       }
       if (result) {
         this.useSession(addr, result.session);
+        this.unanswered?.delete(addr);
         plaintext = result.plaintext;
         spent = true;
+        replaced = !!session;
       }
     }
     if (plaintext === null) {
-      if (session && type === core.MESSAGE_RATCHET) await this.deviceUnreadable(addr);
+      // A ratchet message no session here reads (a session lost, or rolled back): said, and
+      // repaired with a new session (deviceUnreadable).
+      if (type === core.MESSAGE_RATCHET && this.listedDevices(name).includes(device)) await this.deviceUnreadable(addr);
       return 'unreadable';
     }
     const inner = parseJson(plaintext);
-    const effect = own ? this.applyOwn(inner) : this.applyPayload(name, inner);
+    let effect;
+    if (!own && inner?.t === 'ack' && this.primaryDevice(name) !== 0) {
+      // A receipt from a device that is not the chat's primary one is for its copies only: the
+      // primary device may not have the message yet.
+      effect = { indexes: null, contactsChanged: false, receipt: null, accepted: false, declined: false };
+    } else {
+      effect = own ? this.applyOwn(inner) : this.applyPayload(name, inner);
+    }
     if (inner?.t === 'ack' && Array.isArray(inner.ids) && !own) this.fanDelivered(name, addr, inner.ids, effect);
-    if (inner?.t === 'renew') this.resendTo(addr);
+    // A new session replaced the one we held (a renew, or their start crossing ours and winning):
+    // what we sent under the old one goes again under it.
+    if (inner?.t === 'renew' || replaced) this.resendTo(addr);
     return { key: addr, name: own ? effect.name : name, effect, spent, receiptTo: own ? null : addr };
   },
 
@@ -467,13 +529,16 @@ export const fanoutMethods = {
    */
   async deviceUnreadable(addr) {
     const { name } = splitAddress(addr);
+    this.deviceRepairs = this.deviceRepairs || new Map();
+    if (Date.now() - (this.deviceRepairs.get(addr) || 0) < REPAIR_QUIET_MS) return; // the old session's, late
+    this.deviceRepairs.set(addr, Date.now());
     this.dropSession(addr);
     await this.vault.deleteSession(addr);
-    this.deviceRepairs = this.deviceRepairs || new Map();
-    if (Date.now() - (this.deviceRepairs.get(addr) || 0) < REPAIR_QUIET_MS) return;
-    this.deviceRepairs.set(addr, Date.now());
+    this.unanswered?.delete(addr);
     if (name !== this.me) this.undecryptableLine(name);
-    this.serial(() => this.sendToDevice(addr, { t: 'renew' })).catch((e) => this.report(e));
+    // The renew first, then what they have not acknowledged, all under the new session.
+    this.sendSoon(addr, { t: 'renew' }, SYNC_TRIES);
+    this.resendTo(addr);
   },
 
   // A device acknowledged own messages: they are delivered there (not sent again on a renew).
@@ -500,8 +565,10 @@ export const fanoutMethods = {
     for (const n of names) {
       const history = this.history(n);
       const touched = [];
+      // (Own devices do not acknowledge copies: to one of them, the most recent ones only.)
+      const from = name === this.me ? Math.max(0, history.length - RESEND_OWN_MAX) : 0;
       history.forEach((e, i) => {
-        if (e.from !== 'me' || !e.fan || !(addr in e.fan) || e.fan[addr] === 'delivered') return;
+        if (i < from || e.from !== 'me' || !e.fan || !(addr in e.fan) || e.fan[addr] === 'delivered') return;
         e.fan[addr] = 'queued';
         if (e.fanWire) delete e.fanWire[addr];
         touched.push(i);
@@ -573,8 +640,10 @@ export const fanoutMethods = {
       if (cap) this.contacts[inner.name].cap = cap;
       if (typeof inner.deviceList === 'string') {
         try {
-          const g = readList(key, fromB64u(inner.deviceList)).generation;
-          this.contacts[inner.name].deviceList = { list: inner.deviceList, generation: g };
+          const opened = readList(key, fromB64u(inner.deviceList));
+          this.contacts[inner.name].deviceList = {
+            list: inner.deviceList, generation: opened.generation, ids: opened.devices.map((d) => d.id),
+          };
         } catch {
           // a list their identity did not sign: fetched from the directory when needed
         }

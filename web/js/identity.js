@@ -26,6 +26,9 @@ export const identityMethods = {
   async identityChanged(name, known = false, fetched = null) {
     const c = this.contacts[name];
     if (!c) return;
+    // Sessions with their other devices and their list are the former identity's (read before
+    // anything changes: the list's device ids are kept with it).
+    const former = c.deviceList ? this.listedDevices(name).filter((d) => d !== this.primaryDevice(name)) : [];
     if (!known) {
       const b = fetched || await this.fetchIdentity(name);
       if (b) {
@@ -39,13 +42,10 @@ export const identityMethods = {
         c.renew = true;
         this.dropLink(name);
       }
-      // Sessions with their other devices and their list were the former identity's.
-      for (const d of this.listedDevices(name)) {
-        if (d !== this.primaryDevice(name)) await this.forgetDevice(name, d);
-      }
-      delete c.deviceList;
       if (c.device === 0) c.device = 1; // the new session (renew) picks its device
     }
+    for (const d of former) await this.forgetDevice(name, d);
+    delete c.deviceList;
     this.raiseIdentityWarning(name);
     await this.saveContacts();
     this.changed(name);
@@ -241,6 +241,7 @@ export const identityMethods = {
     await publish(fresh, this.vault, { resetIdentity: true });
     // The new identity's list (generation 1, this device alone: the reset removed the others).
     await syncDeviceList(fresh, this.vault, this.device);
+    await this.loadOwnDevices(); // this device alone now
     for (const c of Object.values(this.contacts)) {
       c.status = 'declined';
       c.verified = false;

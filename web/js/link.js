@@ -157,6 +157,8 @@ export function transferableContact(name, c) {
   const out = {};
   for (const f of CONTACT_FIELDS) if (c[f] !== undefined) out[f] = c[f];
   if (out.name === undefined) out.name = name;
+  // The signed list and its generation travel; the device ids kept beside them are read again.
+  if (c.deviceList) out.deviceList = { list: c.deviceList.list, generation: c.deviceList.generation };
   return out;
 }
 

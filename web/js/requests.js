@@ -45,7 +45,10 @@ export const requestMethods = {
         await this.answerNow(name, true);
         return name;
       }
-      const fetching = this.fetchBundle(name);
+      // A session made again (repair, renew) stays with the chat's device while their list names
+      // it, so that the pair does not move to another device of theirs.
+      const keep = existing?.renew ? deviceId(existing.device, 0) : 0;
+      const fetching = keep ? this.fetchBundle(name, keep).catch(() => this.fetchBundle(name)) : this.fetchBundle(name);
       // The WebRTC offer is made while the bundle is on its way and sent ahead of the request
       // (and with it), so that they can prepare their answer meanwhile. It names no address.
       const link = this.link(name);
@@ -72,6 +75,13 @@ export const requestMethods = {
       let chosen;
       try {
         chosen = chooseBundle(name, bundle);
+        // A list older than the one kept for the same identity (or none where one is kept) would
+        // bring back a device they removed: refused, as 14.1 says.
+        const kept = existing?.identityKey === bundle.identityKey ? existing.deviceList : null;
+        if (kept && (!chosen.list || chosen.list.generation < kept.generation ||
+            (chosen.list.generation === kept.generation && chosen.list.list !== kept.list))) {
+          throw new Error(`The server gave an older list of ${name}'s devices than this device knows. Nothing was sent.`);
+        }
       } catch (e) {
         if (this.contacts[name]?.status !== 'pending' && this.links.get(name)?.holding) this.dropLink(name);
         throw new UserError(e.message);
@@ -84,6 +94,10 @@ export const requestMethods = {
       // Compared with the key we knew before it is replaced: a new key raises the warning and
       // holds sending (the verified mark goes with it).
       const keyChanged = !!existing?.identityKey && existing.identityKey !== bundle.identityKey;
+      if (keyChanged && existing.deviceList) {
+        // Sessions with their other devices were the former identity's.
+        for (const d of this.listedDevices(name)) if (d !== this.primaryDevice(name)) await this.forgetDevice(name, d);
+      }
       this.contacts[name] = {
         ...(existing || {}),
         name,
