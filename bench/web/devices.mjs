@@ -5,8 +5,9 @@
 // For each setup: the sender types BENCH_MESSAGES messages (default 50) one after the other in
 // the chat with the primary peer; timed on the test's clock from the first Enter to the moment
 // every device of the recipient (and the sender's other device) shows the last one. Counted from
-// the sender page's WebSocket frames: the mail-puts it made per message and their bytes (the
-// primary pair's copy goes over the data channel, every other device's through the mailbox).
+// the sender page's WebSocket frames: the mail-puts it made per message and their bytes (copies
+// go over a data channel to each device of the contact whose chat is open, devicelinks.js;
+// copies to the sender's own other devices go through the mailbox).
 import { ROOT, startServer } from '../../tests/lib/server.mjs';
 import { uniqueName } from '../../tests/lib/api.mjs';
 import { connectPair, leave, openChat, person, send, signUp, waitForMessage } from '../../tests/lib/people.mjs';
