@@ -134,6 +134,11 @@ int store_presence_set(const char *username, const unsigned char *cap_hash, int 
     return engine->presence_set(username, cap_hash, visible);
 }
 
+int store_presence_get_many(struct store_presence *p, size_t n)
+{
+    return engine->presence_get_many(p, n);
+}
+
 int store_keys_upload(long long user_id, const struct store_keys_upload *up, long long now,
                       struct store_keys_stored *out)
 {

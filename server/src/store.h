@@ -199,6 +199,19 @@ int store_presence_get(const char *username, unsigned char cap_hash[32], int *ha
                        int *visible);
 int store_presence_set(const char *username, const unsigned char *cap_hash, int visible);
 
+/* One user's presence settings in store_presence_get_many: username in, the rest out. */
+struct store_presence {
+    const char *username;
+    unsigned char cap_hash[32];
+    int found; /* 1 the user exists (the rest is filled), 0 not */
+    int has_cap;
+    int visible;
+};
+
+/* The presence settings of p[0..n) at once (one round trip on PostgreSQL, whatever n is). 0, or
+ * -1 a database error (then every found is 0). */
+int store_presence_get_many(struct store_presence *p, size_t n);
+
 /*
  * The key directory. Each user has at most one identity key (32-byte Ed25519) with its counter
  * (1 for the first, +1 at each replacement) and the time it was last set; each of its devices one

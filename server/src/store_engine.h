@@ -33,6 +33,7 @@ struct store_engine {
     int (*presence_get)(const char *username, unsigned char cap_hash[32], int *has_cap,
                         int *visible);
     int (*presence_set)(const char *username, const unsigned char *cap_hash, int visible);
+    int (*presence_get_many)(struct store_presence *p, size_t n);
     int (*keys_upload)(long long user_id, const struct store_keys_upload *up, long long now,
                        struct store_keys_stored *out);
     long long (*keys_count)(long long user_id, uint32_t device);

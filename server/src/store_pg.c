@@ -107,6 +107,10 @@ static struct {
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_free = PTHREAD_COND_INITIALIZER;
 static char url[PG_URL_MAX];
+/* The statements met so far: a statement's index here names it on every connection ("p12"). */
+static const char *stmts[PG_STMTS_MAX];
+static size_t n_stmts;
+static pthread_mutex_t stmts_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void pg_args_init(struct pg_args *a)
 {
@@ -163,6 +167,7 @@ static int connect_one(struct pg *pg)
     if (pg->conn != NULL) {
         PQfinish(pg->conn);
     }
+    memset(pg->prepared, 0, sizeof pg->prepared);
     pg->conn = PQconnectdbParams(keys, values, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         log_msg(LOG_ERROR, "store: cannot connect to PostgreSQL: %s",
@@ -224,6 +229,46 @@ static int retryable(const char *sqlstate)
     return strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0;
 }
 
+/* The index of sql in the table of statements (added when new), or -1 when it is full. */
+static int stmt_index(const char *sql)
+{
+    int found = -1;
+
+    pthread_mutex_lock(&stmts_lock);
+    for (size_t i = 0; i < n_stmts && found < 0; i++) {
+        if (stmts[i] == sql) {
+            found = (int)i;
+        }
+    }
+    if (found < 0 && n_stmts < PG_STMTS_MAX) {
+        stmts[n_stmts] = sql;
+        found = (int)n_stmts++;
+    }
+    pthread_mutex_unlock(&stmts_lock);
+    return found;
+}
+
+/* Prepares statement index (sql) on pg's connection unless it is already, the parameters'
+ * types inferred by PostgreSQL. The failure's result (the caller reads and clears it), or NULL
+ * when it is prepared. */
+static PGresult *prepare(struct pg *pg, int index, const char *sql)
+{
+    char name[16];
+    PGresult *res;
+
+    if (pg->prepared[index]) {
+        return NULL;
+    }
+    snprintf(name, sizeof name, "p%d", index);
+    res = PQprepare(pg->conn, name, sql, 0, NULL);
+    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+        PQclear(res);
+        pg->prepared[index] = 1;
+        return NULL;
+    }
+    return res != NULL ? res : PQmakeEmptyPGresult(pg->conn, PGRES_FATAL_ERROR);
+}
+
 PGresult *pg_run(struct pg *pg, const char *sql, const struct pg_args *args)
 {
     static const struct pg_args none;
@@ -237,7 +282,20 @@ PGresult *pg_run(struct pg *pg, const char *sql, const struct pg_args *args)
         log_msg(LOG_ERROR, "store: a statement has too many parameters");
         return NULL;
     }
-    res = PQexecParams(pg->conn, sql, a->n, NULL, a->values, a->lengths, a->formats, 0);
+    {
+        int index = stmt_index(sql);
+        char name[16];
+
+        if (index < 0) {
+            log_msg(LOG_ERROR, "store: more statements than PG_STMTS_MAX");
+            return NULL;
+        }
+        res = prepare(pg, index, sql);
+        if (res == NULL) {
+            snprintf(name, sizeof name, "p%d", index);
+            res = PQexecPrepared(pg->conn, name, a->n, a->values, a->lengths, a->formats, 0);
+        }
+    }
     status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         return res;
@@ -478,6 +536,7 @@ const struct store_engine store_pg_engine = {
     .devices_sweep = store_pg_devices_sweep,
     .presence_get = store_pg_presence_get,
     .presence_set = store_pg_presence_set,
+    .presence_get_many = store_pg_presence_get_many,
     .keys_upload = store_pg_keys_upload,
     .keys_count = store_pg_keys_count,
     .identity_get = store_pg_identity_get,

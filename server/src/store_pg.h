@@ -2,8 +2,9 @@
  * What the PostgreSQL files of the store share (private to store_pg*.c; the interface is
  * store.h, the engine's table store_engine.h). The server holds a pool of PG_POOL_SIZE
  * connections to one database (several server instances may share it); a call takes one for its
- * work and gives it back. Every statement goes through PQexecParams with its values as
- * parameters, never spliced into the SQL. Results come back as text; bytea values as hex.
+ * work and gives it back. Every statement is prepared once per connection (PQprepare, on its
+ * first use) and run with PQexecPrepared, its values as parameters, never spliced into the SQL.
+ * Results come back as text; bytea values as hex.
  *
  *   store_pg.c           the pool, the schema's migrations, this header's helpers, the table
  *   store_pg_accounts.c  users: accounts, token generations, presence settings
@@ -27,10 +28,13 @@
 
 #define PG_POOL_SIZE 16
 #define PG_PARAMS_MAX 8
+#define PG_STMTS_MAX 128 /* distinct statements the files run, at most */
 
-/* One connection taken from the pool, and the SQLSTATE of its last failed statement. */
+/* One connection taken from the pool, the statements prepared on it (by their index in
+ * store_pg.c's table), and the SQLSTATE of its last failed statement. */
 struct pg {
     PGconn *conn;
+    unsigned char prepared[PG_STMTS_MAX];
     char sqlstate[6];
 };
 
@@ -54,7 +58,8 @@ struct pg *pg_take(void);
 void pg_give(struct pg *pg);
 
 /*
- * Runs sql with args (NULL: none) on pg. Returns the result (the caller PQclears it) when the
+ * Runs sql (a string constant: statements are told apart by their address) with args (NULL:
+ * none) on pg, preparing it on the connection first when it is new there. Returns the result (the caller PQclears it) when the
  * statement succeeded, NULL when it failed: then pg->sqlstate holds its SQLSTATE ("" when the
  * connection failed) and the error is logged unless it is a unique violation (23505) or a
  * serialization failure (40001, 40P01), which callers handle.
@@ -101,6 +106,7 @@ int store_pg_user_create(const char *username, const char *skeleton, const char 
 int store_pg_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen);
 int store_pg_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
                           int *visible);
+int store_pg_presence_get_many(struct store_presence *p, size_t n);
 int store_pg_presence_set(const char *username, const unsigned char *cap_hash, int visible);
 int store_pg_device_auth(const char *username, uint32_t device, long long now,
                          struct store_device_auth *out);

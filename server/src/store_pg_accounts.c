@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int store_pg_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
@@ -162,6 +163,85 @@ int store_pg_presence_get(const char *username, unsigned char cap_hash[32], int 
     }
     pg_give(pg);
     return found;
+}
+
+/* The text[] literal of p's usernames ({"a","b"}, each quoted and escaped), malloc'd; NULL when
+ * out of memory. */
+static char *names_array(const struct store_presence *p, size_t n)
+{
+    size_t size = 3;
+    char *out;
+    char *w;
+
+    for (size_t i = 0; i < n; i++) {
+        size += 2 * strlen(p[i].username) + 3;
+    }
+    out = malloc(size);
+    if (out == NULL) {
+        return NULL;
+    }
+    w = out;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            *w++ = ',';
+        }
+        *w++ = '"';
+        for (const char *c = p[i].username; *c != '\0'; c++) {
+            if (*c == '"' || *c == '\\') {
+                *w++ = '\\';
+            }
+            *w++ = *c;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return out;
+}
+
+int store_pg_presence_get_many(struct store_presence *p, size_t n)
+{
+    struct pg *pg;
+    struct pg_args a;
+    PGresult *res;
+    char *names;
+
+    for (size_t i = 0; i < n; i++) {
+        p[i].found = 0;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    names = names_array(p, n);
+    pg = names != NULL ? pg_take() : NULL;
+    if (pg == NULL) {
+        free(names);
+        return -1;
+    }
+    pg_args_init(&a);
+    pg_arg_text(&a, names);
+    res = pg_run(pg,
+                 "SELECT username, contact_cap_hash, show_presence FROM users "
+                 "WHERE username = ANY ($1::text[])",
+                 &a);
+    pg_give(pg);
+    free(names);
+    if (res == NULL) {
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *name = PQgetvalue(res, r, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(p[i].username, name) == 0) {
+                p[i].found = 1;
+                p[i].has_cap = pg_get_bytes(res, r, 1, p[i].cap_hash, 32) == 32;
+                p[i].visible = pg_get_int(res, r, 2) != 0;
+            }
+        }
+    }
+    PQclear(res);
+    return 0;
 }
 
 int store_pg_presence_set(const char *username, const unsigned char *cap_hash, int visible)

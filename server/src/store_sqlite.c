@@ -101,6 +101,7 @@ const struct store_engine store_sqlite_engine = {
     .devices_sweep = store_sqlite_devices_sweep,
     .presence_get = store_sqlite_presence_get,
     .presence_set = store_sqlite_presence_set,
+    .presence_get_many = store_sqlite_presence_get_many,
     .keys_upload = store_sqlite_keys_upload,
     .keys_count = store_sqlite_keys_count,
     .identity_get = store_sqlite_identity_get,

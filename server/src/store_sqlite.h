@@ -86,6 +86,7 @@ int store_sqlite_device_listed(const char *username, uint32_t device, long long 
 long long store_sqlite_devices_sweep(long long now);
 int store_sqlite_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
                        int *visible);
+int store_sqlite_presence_get_many(struct store_presence *p, size_t n);
 int store_sqlite_presence_set(const char *username, const unsigned char *cap_hash, int visible);
 int store_sqlite_keys_upload(long long user_id, const struct store_keys_upload *up, long long now,
                       struct store_keys_stored *out);

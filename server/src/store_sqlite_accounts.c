@@ -208,6 +208,22 @@ int store_sqlite_presence_get(const char *username, unsigned char cap_hash[32], 
     return found;
 }
 
+int store_sqlite_presence_get_many(struct store_presence *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int found = store_sqlite_presence_get(p[i].username, p[i].cap_hash, &p[i].has_cap,
+                                              &p[i].visible);
+        if (found < 0) {
+            for (size_t j = 0; j < n; j++) {
+                p[j].found = 0;
+            }
+            return -1;
+        }
+        p[i].found = found;
+    }
+    return 0;
+}
+
 int store_sqlite_presence_set(const char *username, const unsigned char *cap_hash, int visible)
 {
     sqlite3 *db = db_lock();
