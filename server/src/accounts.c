@@ -303,9 +303,12 @@ int accounts_signup(struct mg_connection *conn)
     }
     /* Taken or confusable already: answered before spending a password hash. The insert below
      * checks both again, atomically (UNIQUE username and skeleton), for sign-ups racing. */
-    if (accounts_exists(username, NULL) != 0) {
+    rc = accounts_exists(username, NULL);
+    if (rc != 0) {
         delete_body(body);
-        return username_taken(conn);
+        /* A database that does not answer is not a taken name. */
+        return rc < 0 ? http_send_error(conn, 500, "internal", "the account could not be stored")
+                      : username_taken(conn);
     }
     rc = store_user_lookalike(skeleton);
     if (rc != 0) {
@@ -499,7 +502,6 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
 {
     struct jwt_claims claims;
     struct store_device_auth dev;
-    enum auth_result result = AUTH_INVALID;
 
     if (token == NULL || token[0] == '\0') {
         return AUTH_MISSING;
@@ -515,23 +517,27 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
     if (!account_username_valid(claims.sub)) {
         return AUTH_INVALID;
     }
-    if (store_device_auth(claims.sub, (uint32_t)claims.dev, now_seconds(), &dev) == 1) {
-        if (dev.state == STORE_REMOVED) {
-            result = AUTH_REMOVED; /* for good, whatever the generations say */
-        } else if (dev.account_gen != claims.gen || dev.state != STORE_OK ||
-                   dev.device_gen != claims.dgen) {
-            result = AUTH_REVOKED; /* a password change, a logout, or a device forgotten */
-        } else {
-            acc->id = dev.user_id;
-            acc->gen = claims.gen;
-            acc->device = (uint32_t)claims.dev;
-            acc->device_gen = claims.dgen;
-            acc->listed = dev.listed;
-            memcpy(acc->username, claims.sub, strlen(claims.sub) + 1);
-            result = AUTH_OK;
-        }
+    switch (store_device_auth(claims.sub, (uint32_t)claims.dev, now_seconds(), &dev)) {
+    case 1:
+        break;
+    case 0:
+        return AUTH_INVALID; /* no such account */
+    default:
+        return AUTH_UNAVAILABLE;
     }
-    return result;
+    if (dev.state == STORE_REMOVED) {
+        return AUTH_REMOVED; /* for good, whatever the generations say */
+    }
+    if (dev.account_gen != claims.gen || dev.state != STORE_OK || dev.device_gen != claims.dgen) {
+        return AUTH_REVOKED; /* a password change, a logout, or a device forgotten */
+    }
+    acc->id = dev.user_id;
+    acc->gen = claims.gen;
+    acc->device = (uint32_t)claims.dev;
+    acc->device_gen = claims.dgen;
+    acc->listed = dev.listed;
+    memcpy(acc->username, claims.sub, strlen(claims.sub) + 1);
+    return AUTH_OK;
 }
 
 const char *accounts_bearer_token(const struct mg_connection *conn)
@@ -565,6 +571,10 @@ int accounts_authenticate(struct mg_connection *conn, struct account *acc)
     case AUTH_REMOVED:
         return http_send_error(conn, 403, "device_removed",
                                "this device was removed from the account");
+    case AUTH_UNAVAILABLE:
+        return http_send_error_header(conn, 503, "database_unavailable",
+                                      "the database cannot be reached now; retry later",
+                                      "Retry-After", "5");
     case AUTH_INVALID:
         break;
     }
