@@ -54,9 +54,9 @@ struct store_engine {
 extern const struct store_engine store_sqlite_engine;
 extern const struct store_engine store_pg_engine;
 
-/* PostgreSQL: connects to url (a postgres:// URL) and migrates the schema. 0, or -1 with err
+/* PostgreSQL: connects to database (a postgres:// URL) and migrates the schema. 0, or -1 with err
  * set (never the URL: it may hold a password). store_pg_close drops every connection. */
-int store_pg_open(const char *url, char *err, size_t errlen);
+int store_pg_open(const char *database, char *err, size_t errlen);
 void store_pg_close(void);
 
 #endif
