@@ -167,6 +167,28 @@ static void delete_body(cJSON *body)
     cJSON_Delete(body);
 }
 
+/*
+ * Takes a token of key's bucket: in the database when it is shared by several instances
+ * (PostgreSQL), so that the limit holds across them, else (or when the database fails) in t. The
+ * database sees a hash of the key keyed by the token key (every instance has the same), never
+ * an address or a username.
+ */
+static int throttle_take(struct rl_table *t, const char *key, double burst, double per_second)
+{
+    unsigned char h[16];
+    char hex[2 * sizeof h + 1];
+    int wait;
+
+    crypto_generichash(h, sizeof h, (const unsigned char *)key, strlen(key), jwt_key,
+                       sizeof jwt_key);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    wait = store_throttle_take(hex, burst, per_second);
+    if (wait < 0) {
+        wait = rl_take(t, key, rl_now());
+    }
+    return wait;
+}
+
 static int throttle_ip(struct mg_connection *conn)
 {
     char addr[API_ADDR_MAX];
@@ -177,7 +199,7 @@ static int throttle_ip(struct mg_connection *conn)
     api_client_addr(conn, addr, sizeof addr);
     rl_address_key(addr, prefix, sizeof prefix);
     snprintf(key, sizeof key, "ip:%s", prefix);
-    wait = rl_take(ip_limits, key, rl_now());
+    wait = throttle_take(ip_limits, key, AUTH_IP_BURST, AUTH_IP_PER_SECOND);
     if (wait > 0) {
         log_msg(LOG_WARN, "auth: throttled address %s for %d s", addr, wait);
         return api_send_throttled(conn, wait);
@@ -191,7 +213,7 @@ static int throttle_account(struct mg_connection *conn, const char *username)
     int wait;
 
     snprintf(key, sizeof key, "user:%s", username);
-    wait = rl_take(account_limits, key, rl_now());
+    wait = throttle_take(account_limits, key, AUTH_ACCOUNT_BURST, AUTH_ACCOUNT_PER_SECOND);
     if (wait > 0) {
         log_msg(LOG_WARN, "auth: throttled account %s for %d s", username, wait);
         return api_send_throttled(conn, wait);

@@ -49,6 +49,11 @@ const char *store_engine_name(void)
     return engine->name;
 }
 
+int store_throttle_take(const char *key, double burst, double per_second)
+{
+    return engine->throttle_take(key, burst, per_second);
+}
+
 int store_ping(void)
 {
     return engine->ping();

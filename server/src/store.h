@@ -375,6 +375,16 @@ int store_mail_usage(long long recipient_id, uint32_t device, long long *count, 
 int store_open(const char *database, const char *data_dir, char *err, size_t errlen);
 void store_shutdown(void);
 
+/*
+ * Throttles that hold across the instances sharing a database: takes one token from the bucket
+ * key (at most 64 bytes; callers pass a keyed hash, never an address or a name in clear) that
+ * holds up to burst tokens and gains per_second a second, by the database's clock. 0 allowed,
+ * else the seconds to wait (>= 1); -1 a database error; STORE_THROTTLE_LOCAL when the engine is
+ * one instance's alone (SQLite), whose callers throttle in memory.
+ */
+#define STORE_THROTTLE_LOCAL (-2)
+int store_throttle_take(const char *key, double burst, double per_second);
+
 /* "sqlite" or "postgres". */
 const char *store_engine_name(void);
 

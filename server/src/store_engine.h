@@ -47,6 +47,7 @@ struct store_engine {
     long long (*mail_sweep)(long long now);
     int (*mail_usage)(long long recipient_id, uint32_t device, long long *count,
                       long long *bytes);
+    int (*throttle_take)(const char *key, double burst, double per_second);
     /* 1 when the engine answers now (a round trip), 0 not. */
     int (*ping)(void);
 };

@@ -93,7 +93,16 @@ static const char *const pg_migrations[] = {
     "  count bigint NOT NULL CHECK (count >= 0),"
     "  bytes bigint NOT NULL CHECK (bytes >= 0),"
     "  PRIMARY KEY (recipient_id, recipient_device)"
-    ");",
+    ");"
+    /* Throttles shared by the instances (store_throttle_take): token buckets by keyed hash,
+     * timed by the database's clock (seconds since the epoch). */
+    "CREATE TABLE throttles ("
+    "  key text PRIMARY KEY CHECK (length(key) <= 64),"
+    "  tokens double precision NOT NULL,"
+    "  last double precision NOT NULL,"
+    "  allowed smallint NOT NULL"
+    ");"
+    "CREATE INDEX throttles_by_last ON throttles (last);",
 };
 
 _Static_assert(sizeof pg_versions / sizeof pg_versions[0] ==
@@ -284,7 +293,6 @@ PGresult *pg_run(struct pg *pg, const char *sql, const struct pg_args *args)
     }
     {
         int index = stmt_index(sql);
-        char name[16];
 
         if (index < 0) {
             log_msg(LOG_ERROR, "store: more statements than PG_STMTS_MAX");
@@ -292,6 +300,7 @@ PGresult *pg_run(struct pg *pg, const char *sql, const struct pg_args *args)
         }
         res = prepare(pg, index, sql);
         if (res == NULL) {
+            char name[16];
             snprintf(name, sizeof name, "p%d", index);
             res = PQexecPrepared(pg->conn, name, a->n, a->values, a->lengths, a->formats, 0);
         }
@@ -546,5 +555,6 @@ const struct store_engine store_pg_engine = {
     .mail_fetch = store_pg_mail_fetch,
     .mail_sweep = store_pg_mail_sweep,
     .mail_usage = store_pg_mail_usage,
+    .throttle_take = store_pg_throttle_take,
     .ping = pg_ping,
 };

@@ -101,6 +101,7 @@ int pg_device_insert(struct pg *pg, long long user_id, uint32_t device, int list
 int store_pg_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
                       size_t pwhash_size);
 int store_pg_user_lookalike(const char *skeleton);
+int store_pg_throttle_take(const char *key, double burst, double per_second);
 int store_pg_user_create(const char *username, const char *skeleton, const char *pwhash,
                          uint32_t device, long long now, long long *device_gen);
 int store_pg_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen);

@@ -57,6 +57,56 @@ int store_pg_user_lookalike(const char *skeleton)
     return found;
 }
 
+int store_pg_throttle_take(const char *key, double burst, double per_second)
+{
+    struct pg *pg;
+    struct pg_args a;
+    PGresult *res;
+    int wait = -1;
+
+    if (strlen(key) > 64 || burst < 1.0 || per_second <= 0.0) {
+        return -1;
+    }
+    pg = pg_take();
+    if (pg == NULL) {
+        return -1;
+    }
+    pg_args_init(&a);
+    pg_arg_text(&a, key);
+    pg_arg_int(&a, (long long)burst);
+    {
+        char rate[40];
+        snprintf(rate, sizeof rate, "%.9g", per_second);
+        pg_arg_text(&a, rate);
+        /* One statement, atomic across instances: the bucket refilled up to now (the
+         * database's clock), less one token when it has one. */
+        res = pg_run(pg,
+                     "WITH now AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS t) "
+                     "INSERT INTO throttles AS b (key, tokens, last, allowed) "
+                     "SELECT $1, $2::float8 - 1, now.t, 1 FROM now "
+                     "ON CONFLICT (key) DO UPDATE SET "
+                     "tokens = least($2::float8, b.tokens + (excluded.last - b.last) * $3::float8) "
+                     "- CASE WHEN least($2::float8, b.tokens + (excluded.last - b.last) * "
+                     "$3::float8) >= 1 THEN 1 ELSE 0 END, "
+                     "allowed = CASE WHEN least($2::float8, b.tokens + (excluded.last - b.last) * "
+                     "$3::float8) >= 1 THEN 1 ELSE 0 END, last = excluded.last "
+                     "RETURNING tokens, allowed",
+                     &a);
+    }
+    pg_give(pg);
+    if (res != NULL && PQntuples(res) == 1) {
+        if (pg_get_int(res, 0, 1) != 0) {
+            wait = 0;
+        } else {
+            double tokens = strtod(PQgetvalue(res, 0, 0), NULL);
+            double seconds = (1.0 - tokens) / per_second;
+            wait = seconds < 1.0 ? 1 : seconds > 86400.0 ? 86400 : (int)seconds + 1;
+        }
+    }
+    PQclear(res);
+    return wait;
+}
+
 struct create_args {
     const char *username;
     const char *skeleton;

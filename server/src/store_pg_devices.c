@@ -414,12 +414,12 @@ static int identity_is(struct pg *pg, long long user_id, const unsigned char key
     struct pg_args a;
     PGresult *res;
     int result = STORE_ERROR;
-    unsigned char stored[32];
 
     pg_args_init(&a);
     pg_arg_int(&a, user_id);
     res = pg_run(pg, "SELECT identity_key FROM identities WHERE user_id = $1", &a);
     if (res != NULL) {
+        unsigned char stored[32];
         if (PQntuples(res) == 0) {
             result = STORE_NO_KEYS;
         } else if (pg_get_bytes(res, 0, 0, stored, sizeof stored) == 32) {
@@ -578,6 +578,16 @@ long long store_pg_devices_sweep(long long now)
 {
     long long forgotten = 0;
     struct sweep_args s = {now, 256};
+    struct pg *pg = pg_take();
+
+    /* Throttle buckets untouched for an hour are full again: forgotten. */
+    if (pg == NULL) {
+        return -1;
+    }
+    (void)pg_do(pg,
+                "DELETE FROM throttles WHERE last < extract(epoch FROM clock_timestamp()) - 3600",
+                NULL);
+    pg_give(pg);
 
     /* A bounded number per transaction. */
     while (s.n == 256) {

@@ -74,6 +74,15 @@ int sqlite_transaction(sqlite3 *db, int (*body)(sqlite3 *db, void *arg), void *a
     return result;
 }
 
+/* One instance's database: its callers throttle in memory. */
+static int sqlite_throttle_take(const char *key, double burst, double per_second)
+{
+    (void)key;
+    (void)burst;
+    (void)per_second;
+    return STORE_THROTTLE_LOCAL;
+}
+
 /* One round trip on the connection. */
 static int sqlite_ping(void)
 {
@@ -111,6 +120,7 @@ const struct store_engine store_sqlite_engine = {
     .mail_fetch = store_sqlite_mail_fetch,
     .mail_sweep = store_sqlite_mail_sweep,
     .mail_usage = store_sqlite_mail_usage,
+    .throttle_take = sqlite_throttle_take,
     .ping = sqlite_ping,
 };
 

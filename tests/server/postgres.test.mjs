@@ -150,6 +150,32 @@ test('two instances on one database: sign-up on A, log-in on B; 50 parallel bund
   }
 });
 
+test('the log-in throttle of an account holds across instances: wrong passwords on A and B count together', async () => {
+  const { a, b } = await cluster('two_throttle');
+  try {
+    const carol = await newUser(a.url, 'carol');
+    const statuses = [];
+    for (let i = 0; i < 10; i++) {
+      const s = i % 2 ? b : a;
+      statuses.push((await api(s.url, 'POST', '/api/login', { body: { username: carol.username, password: `wrong ${i}` } })).status);
+    }
+    assert.deepEqual(statuses, Array(10).fill(401), 'the burst of 10 is shared, not 10 on each');
+    for (const s of [a, b]) {
+      const r = await api(s.url, 'POST', '/api/login', { body: { username: carol.username, password: carol.password } });
+      assert.equal(r.status, 429, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, 'rate_limited');
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    }
+    // The database keeps keyed hashes, never the username or an address.
+    const keys = psql(pg.url, 'SELECT key FROM throttles', 'two_throttle');
+    assert.doesNotMatch(keys, new RegExp(carol.username));
+    assert.doesNotMatch(keys, /127\.0\.0\.1|user:|ip:/);
+  } finally {
+    await stopClean(a);
+    await stopClean(b);
+  }
+});
+
 test('mail stored through A is delivered by B; A killed (-9) while storing loses no acknowledged envelope', async () => {
   const { a, b } = await cluster('two_mail');
   let aliveA = true;
