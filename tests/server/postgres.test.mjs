@@ -94,6 +94,14 @@ test('a new PostgreSQL database gets schema version 4; a restart keeps it; a new
 });
 
 test('--database refuses what is neither sqlite nor a postgres URL, without repeating it; an unreachable database stops the start', async () => {
+  const help = await new Promise((resolve) => {
+    const p = spawn(serverBinary(), ['--help']);
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.on('exit', () => resolve(out));
+  });
+  assert.match(help, /--database URL/);
+  assert.match(help, /PARLEY_DATABASE/);
   for (const bad of ['mysql://u:secretpw@h/db', 'postgres://', 'postgres://u:secret pw@h/db', 'x'.repeat(2000)]) {
     const r = await run(['--listen', '127.0.0.1:0', '--data', tempDir('parley-pg-'), '--database', bad]);
     assert.equal(r.code, 2, bad);
