@@ -188,6 +188,18 @@ static int connect_one(struct pg *pg)
     return 0;
 }
 
+/* 1 when an idle connection was closed by the server: whatever it sent while idle (a FATAL
+ * notice before closing) is read, then the end of input shows on the second read. */
+static int stale(PGconn *conn)
+{
+    for (int i = 0; i < 2; i++) {
+        if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 struct pg *pg_take(void)
 {
     struct pg *pg = NULL;
@@ -206,7 +218,13 @@ struct pg *pg_take(void)
     }
     pthread_mutex_unlock(&pool_lock);
     pg->sqlstate[0] = '\0';
-    if ((pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) && connect_one(pg) != 0) {
+    /* A connection the server closed while it sat in the pool (PostgreSQL restarted, an idle
+     * timeout) shows as end of input: made again now rather than failing its next statement. */
+    if (pg->conn != NULL && stale(pg->conn)) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    if (pg->conn == NULL && connect_one(pg) != 0) {
         pg_give(pg);
         return NULL;
     }

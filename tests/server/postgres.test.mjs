@@ -266,6 +266,13 @@ test('PostgreSQL stopped: clear 503 errors and an unhealthy /healthz, nothing lo
       assert.deepEqual((await api(s.url, 'GET', '/api/keys/me/count', { token: alice.token })).body, { count: 5, low: true });
     }
     assert.equal((await newUser(b.url, 'after')).username.startsWith('after'), true);
+    // Restarted while nothing asks: the pooled connections it closed are made again on their
+    // next use, before any request fails on them.
+    await Promise.all([a, b].flatMap((s) => Array.from({ length: 8 }, () => api(s.url, 'GET', '/api/keys/me/count', { token: alice.token }))));
+    pg.stop();
+    pg.start();
+    const after = await Promise.all([a, b].flatMap((s) => Array.from({ length: 8 }, () => api(s.url, 'GET', '/api/keys/me/count', { token: alice.token }))));
+    assert.deepEqual(after.map((r) => r.status), Array(16).fill(200), JSON.stringify(after.map((r) => r.body)));
     const integrity = psql(pg.url, 'SELECT count(*) FROM mailbox_usage u WHERE (u.count, u.bytes) <> (SELECT count(*), coalesce(sum(length(m.envelope)), 0) FROM mailbox m WHERE m.recipient_id = u.recipient_id AND m.recipient_device = u.recipient_device)', 'two_down');
     assert.equal(integrity, '0');
   } finally {
