@@ -11,7 +11,9 @@
 #                     lists and identity transfers, 20 s per target; on the server's parsers
 #                     (WebSocket frames, signaling messages, API bodies, tokens), 10 s per target
 #   server (unit)     the server's pure functions, under the sanitizers
-#   server            the real parley-server binary over HTTP (node:test)
+#   server            the real parley-server binary over HTTP (node:test), on SQLite
+#   server postgres   the same suite again with every server on PostgreSQL (a private cluster
+#                     started by scripts/pg.sh for the run; PARLEY_TEST_DATABASE=postgres)
 #   e2e               the page in headless Chromium driven by Playwright (node:test)
 #
 # Installs what it needs first (scripts/deps.sh --test) and builds (scripts/build.sh --asan).
@@ -126,6 +128,20 @@ suite "core js" node --test --test-reporter=tap tests/wasm/
 suite "fuzz" bash tests/fuzz/run.sh
 suite "server unit" build/asan/server/test_server_unit
 suite "server" node --test --test-reporter=tap tests/server/
+# The server suite on PostgreSQL: one private cluster for the run, a database per server. An
+# engine that cannot start is a failure, never a skip.
+pgdir=$(mktemp -d)
+pgport=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+if pgurl=$(bash scripts/pg.sh start --dir "$pgdir" --port "$pgport" 2>"$logs/postgres-start.log"); then
+  suite "server postgres" env PARLEY_TEST_DATABASE=postgres PARLEY_TEST_PG_URL="$pgurl" \
+    node --test --test-reporter=tap tests/server/
+else
+  echo "0 passed, 1 failed" >>"$logs/postgres-start.log"
+  record "server postgres" "$logs/postgres-start.log" 1
+fi
+bash scripts/pg.sh stop --dir "$pgdir" >/dev/null 2>&1
+rm -rf "$pgdir"
+unset pgurl
 suite "e2e" node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
 
 elapsed=$(( $(date +%s) - started ))

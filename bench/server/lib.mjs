@@ -10,21 +10,22 @@ const NO_PASSWORD = '$argon2id$v=19$m=65536,t=2,p=1$bm90LWEtaGFzaA$bm90LWEtaGFza
 const JWT_HEADER = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url');
 
 /**
- * Inserts users PREFIX0 .. PREFIX{count-1} into the running server's database with the sqlite3
- * CLI (19,000 Argon2id sign-ups would take half an hour) and returns [{ name, token }], each token
- * an HS256 JWT signed with the folder's jwt.key as server/src/jwt.c makes them
- * ({"sub","gen","iat","exp"}, 24 h).
+ * Inserts users PREFIX0 .. PREFIX{count-1} into the running server's database (19,000 Argon2id
+ * sign-ups would take half an hour) and returns [{ name, token }], each token an HS256 JWT signed
+ * with the folder's jwt.key as server/src/jwt.c makes them ({"sub","gen","iat","exp"}, 24 h).
+ * The SQL is the same on both engines; query(sql) runs it: by default the sqlite3 CLI on
+ * DATA/parley.db, else e.g. tests/lib/server.mjs's dbQuery for a server on PostgreSQL.
  */
-export function benchUsers(dataDir, prefix, count) {
+export function benchUsers(dataDir, prefix, count, query = null) {
   const now = Math.floor(Date.now() / 1000);
-  execFileSync('sqlite3', [join(dataDir, 'parley.db'),
-    `PRAGMA busy_timeout=5000; WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ${count - 1}) ` +
+  const run = query || ((q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(dataDir, 'parley.db'), q]));
+  run(`WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ${count - 1}) ` +
     `INSERT INTO users (username, pwhash, token_gen, created_at) SELECT '${prefix}' || i, '${NO_PASSWORD}', 0, ${now} FROM c; ` +
     // Each account's device 1, listed (an account without a device list), token generation 0:
     // what the tokens below (no device claim) are checked against.
     `INSERT INTO devices (user_id, device_id, created_at, last_seen, listed, removed, token_gen) ` +
     `SELECT id, 1, ${now}, ${now - (now % 3600)}, 1, 0, 0 FROM users u WHERE NOT EXISTS ` +
-    `(SELECT 1 FROM devices d WHERE d.user_id = u.id);`]);
+    `(SELECT 1 FROM devices d WHERE d.user_id = u.id);`);
   const key = readFileSync(join(dataDir, 'jwt.key'));
   return Array.from({ length: count }, (_, i) => {
     const name = `${prefix}${i}`;

@@ -2,6 +2,8 @@
 // "Mailbox"), on 127.0.0.1.
 //
 //   node bench/server/mailbox.mjs [seconds=10] [senders=1000] [ratePerSender=40] [inFlight=8]
+//   PARLEY_BENCH_DATABASE=postgres node bench/server/mailbox.mjs ...   (the same on PostgreSQL:
+//     a private cluster started by scripts/pg.sh in a temporary folder, one database per server)
 //
 // (a) Durability throughput. A server on a temporary data folder (on disk, not tmpfs: the figure
 //     is about disk flushes), SENDERS authenticated sender connections (users inserted with the
@@ -33,6 +35,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { benchUsers, processGroup, sleep } from './lib.mjs';
 import { presenceCap } from '../../tests/lib/ws.mjs';
+import { psql, startPostgres, withDatabase } from '../../tests/lib/pg.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
@@ -178,7 +181,13 @@ async function main() {
     return { all: ticks(`/proc/${pid}/stat`), threads };
   };
   const machine = () => { const v = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number); return { busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7], all: v.reduce((a, b) => a + b, 0) }; };
-  const sql = (dir, q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(dir, 'parley.db'), q]).toString().trim();
+  // PARLEY_BENCH_DATABASE=postgres: every server on PostgreSQL, a database per data folder.
+  const pg = process.env.PARLEY_BENCH_DATABASE === 'postgres' ? await startPostgres() : null;
+  if (pg) process.on('exit', () => pg.close());
+  const databases = new Map();
+  const sql = (dir, q) => (pg ? psql(pg.url, q, databases.get(dir))
+    : execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(dir, 'parley.db'), q]).toString().trim());
+  const users = (srv, prefix, n) => benchUsers(srv.dataDir, prefix, n, pg ? (q) => sql(srv.dataDir, q) : null);
 
   /**
    * Each of users shows a fresh presence capability (connects, presence-settings, goes); resolves
@@ -205,6 +214,11 @@ async function main() {
 
   async function startParley(name, args) {
     const dataDir = join(baseDir, name);
+    if (pg) {
+      const db = `bench_${name.replace(/[^a-z0-9]/g, '_')}`;
+      databases.set(dataDir, db);
+      args = [...args, '--database', withDatabase(pg.database(db), db)];
+    }
     const srv = await launch(bin, ['--listen', '127.0.0.1:0', '--data', dataDir, '--web', web, '--log-level', 'warn', ...args], listenRe);
     return { ...srv, dataDir, url: `ws://127.0.0.1:${srv.port}`, origin: `http://127.0.0.1:${srv.port}` };
   }
@@ -214,8 +228,8 @@ async function main() {
     const srv = await startParley(name, ['--max-connections', String(SENDERS + 100), '--max-per-address', String(SENDERS + 100),
       '--mail-quota', '100000', '--mail-quota-mib', '4096', ...args]);
     try {
-      const senders = benchUsers(srv.dataDir, 'msend', SENDERS);
-      const rcpts = benchUsers(srv.dataDir, 'mrcpt', RECIPIENTS);
+      const senders = users(srv, 'msend', SENDERS);
+      const rcpts = users(srv, 'mrcpt', RECIPIENTS);
       const caps = await showCaps(srv, rcpts);
       const recipients = rcpts.map((u) => u.name);
       const per = Math.ceil(SENDERS / WORKERS);
@@ -274,14 +288,14 @@ async function main() {
     const srv = await startParley(`catchup${size}`, []);
     const out = [];
     try {
-      const recipients = benchUsers(srv.dataDir, 'crcpt', 3);
+      const recipients = users(srv, 'crcpt', 3);
       const caps = await showCaps(srv, recipients);
       const env = Array.from({ length: 8 }, () => envelope(size));
       for (const [j, rcpt] of recipients.entries()) {
         // Fill the mailbox: 20 senders (fresh accounts each round: the rate is per account), 50
         // puts each (within the burst of 100), contacts of the recipient, from 4 addresses (20
         // at once would be more than one address may have waiting to authenticate).
-        const senders = benchUsers(srv.dataDir, `c${j}send`, 20);
+        const senders = users(srv, `c${j}send`, 20);
         await Promise.all(senders.map((u, k) => new Promise((resolve, reject) => {
           const ws = new WebSocket(`${srv.url}/ws`, { origin: srv.origin, localAddress: `127.0.0.${20 + (k % 4)}`, perMessageDeflate: false });
           let answered = 0;

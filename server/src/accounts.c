@@ -167,6 +167,28 @@ static void delete_body(cJSON *body)
     cJSON_Delete(body);
 }
 
+/*
+ * Takes a token of key's bucket: in the database when it is shared by several instances
+ * (PostgreSQL), so that the limit holds across them, else (or when the database fails) in t. The
+ * database sees a hash of the key keyed by the token key (every instance has the same), never
+ * an address or a username.
+ */
+static int throttle_take(struct rl_table *t, const char *key, double burst, double per_second)
+{
+    unsigned char h[16];
+    char hex[2 * sizeof h + 1];
+    int wait;
+
+    crypto_generichash(h, sizeof h, (const unsigned char *)key, strlen(key), jwt_key,
+                       sizeof jwt_key);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    wait = store_throttle_take(hex, burst, per_second);
+    if (wait < 0) {
+        wait = rl_take(t, key, rl_now());
+    }
+    return wait;
+}
+
 static int throttle_ip(struct mg_connection *conn)
 {
     char addr[API_ADDR_MAX];
@@ -177,7 +199,7 @@ static int throttle_ip(struct mg_connection *conn)
     api_client_addr(conn, addr, sizeof addr);
     rl_address_key(addr, prefix, sizeof prefix);
     snprintf(key, sizeof key, "ip:%s", prefix);
-    wait = rl_take(ip_limits, key, rl_now());
+    wait = throttle_take(ip_limits, key, AUTH_IP_BURST, AUTH_IP_PER_SECOND);
     if (wait > 0) {
         log_msg(LOG_WARN, "auth: throttled address %s for %d s", addr, wait);
         return api_send_throttled(conn, wait);
@@ -191,7 +213,7 @@ static int throttle_account(struct mg_connection *conn, const char *username)
     int wait;
 
     snprintf(key, sizeof key, "user:%s", username);
-    wait = rl_take(account_limits, key, rl_now());
+    wait = throttle_take(account_limits, key, AUTH_ACCOUNT_BURST, AUTH_ACCOUNT_PER_SECOND);
     if (wait > 0) {
         log_msg(LOG_WARN, "auth: throttled account %s for %d s", username, wait);
         return api_send_throttled(conn, wait);
@@ -303,9 +325,12 @@ int accounts_signup(struct mg_connection *conn)
     }
     /* Taken or confusable already: answered before spending a password hash. The insert below
      * checks both again, atomically (UNIQUE username and skeleton), for sign-ups racing. */
-    if (accounts_exists(username, NULL) != 0) {
+    rc = accounts_exists(username, NULL);
+    if (rc != 0) {
         delete_body(body);
-        return username_taken(conn);
+        /* A database that does not answer is not a taken name. */
+        return rc < 0 ? http_send_error(conn, 500, "internal", "the account could not be stored")
+                      : username_taken(conn);
     }
     rc = store_user_lookalike(skeleton);
     if (rc != 0) {
@@ -499,7 +524,6 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
 {
     struct jwt_claims claims;
     struct store_device_auth dev;
-    enum auth_result result = AUTH_INVALID;
 
     if (token == NULL || token[0] == '\0') {
         return AUTH_MISSING;
@@ -515,23 +539,27 @@ enum auth_result accounts_verify_token(const char *token, struct account *acc)
     if (!account_username_valid(claims.sub)) {
         return AUTH_INVALID;
     }
-    if (store_device_auth(claims.sub, (uint32_t)claims.dev, now_seconds(), &dev) == 1) {
-        if (dev.state == STORE_REMOVED) {
-            result = AUTH_REMOVED; /* for good, whatever the generations say */
-        } else if (dev.account_gen != claims.gen || dev.state != STORE_OK ||
-                   dev.device_gen != claims.dgen) {
-            result = AUTH_REVOKED; /* a password change, a logout, or a device forgotten */
-        } else {
-            acc->id = dev.user_id;
-            acc->gen = claims.gen;
-            acc->device = (uint32_t)claims.dev;
-            acc->device_gen = claims.dgen;
-            acc->listed = dev.listed;
-            memcpy(acc->username, claims.sub, strlen(claims.sub) + 1);
-            result = AUTH_OK;
-        }
+    switch (store_device_auth(claims.sub, (uint32_t)claims.dev, now_seconds(), &dev)) {
+    case 1:
+        break;
+    case 0:
+        return AUTH_INVALID; /* no such account */
+    default:
+        return AUTH_UNAVAILABLE;
     }
-    return result;
+    if (dev.state == STORE_REMOVED) {
+        return AUTH_REMOVED; /* for good, whatever the generations say */
+    }
+    if (dev.account_gen != claims.gen || dev.state != STORE_OK || dev.device_gen != claims.dgen) {
+        return AUTH_REVOKED; /* a password change, a logout, or a device forgotten */
+    }
+    acc->id = dev.user_id;
+    acc->gen = claims.gen;
+    acc->device = (uint32_t)claims.dev;
+    acc->device_gen = claims.dgen;
+    acc->listed = dev.listed;
+    memcpy(acc->username, claims.sub, strlen(claims.sub) + 1);
+    return AUTH_OK;
 }
 
 const char *accounts_bearer_token(const struct mg_connection *conn)
@@ -565,6 +593,10 @@ int accounts_authenticate(struct mg_connection *conn, struct account *acc)
     case AUTH_REMOVED:
         return http_send_error(conn, 403, "device_removed",
                                "this device was removed from the account");
+    case AUTH_UNAVAILABLE:
+        return http_send_error_header(conn, 503, "database_unavailable",
+                                      "the database cannot be reached now; retry later",
+                                      "Retry-After", "5");
     case AUTH_INVALID:
         break;
     }

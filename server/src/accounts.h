@@ -59,7 +59,8 @@ enum auth_result {
     AUTH_INVALID,
     AUTH_EXPIRED,
     AUTH_REVOKED,
-    AUTH_REMOVED /* the token's device was removed from the account */
+    AUTH_REMOVED,    /* the token's device was removed from the account */
+    AUTH_UNAVAILABLE /* the database did not answer: the token could not be checked */
 };
 
 /* Checks a token (signature, times, the account's and the device's current generations, the
@@ -72,7 +73,7 @@ const char *accounts_bearer_token(const struct mg_connection *conn);
 /*
  * Checks "Authorization: Bearer TOKEN". Returns 0 with *acc filled, or the status of the error
  * already sent (401 missing_token, invalid_token, token_expired, token_revoked; 403
- * device_removed).
+ * device_removed; 503 database_unavailable).
  */
 int accounts_authenticate(struct mg_connection *conn, struct account *acc);
 

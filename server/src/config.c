@@ -26,6 +26,10 @@ void config_usage(const char *prog)
            "                      (PARLEY_LISTEN, default " DEFAULT_LISTEN ")\n"
            "  --data DIR          data folder, created with mode 0700 if missing\n"
            "                      (PARLEY_DATA, default " DEFAULT_DATA ")\n"
+           "  --database URL      where accounts, keys and mail are kept: sqlite (the\n"
+           "                      default: DATA/parley.db) or a PostgreSQL URL,\n"
+           "                      postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAMS], shared\n"
+           "                      by every instance of a cluster (PARLEY_DATABASE)\n"
            "  --web DIR           folder of the web app to serve; must exist\n"
            "                      (PARLEY_WEB, default " DEFAULT_WEB ")\n"
            "  --log-level LEVEL   error, warn, info or debug (PARLEY_LOG_LEVEL, default info)\n"
@@ -336,6 +340,32 @@ int config_turn_valid(const char *value)
     return strcmp(p, "?transport=tcp") == 0 || (!tls && strcmp(p, "?transport=udp") == 0);
 }
 
+int config_database_valid(const char *value)
+{
+    size_t len = strlen(value);
+    size_t scheme;
+
+    if (strcmp(value, "sqlite") == 0) {
+        return 1;
+    }
+    if (strncmp(value, "postgres://", 11) == 0) {
+        scheme = 11;
+    } else if (strncmp(value, "postgresql://", 13) == 0) {
+        scheme = 13;
+    } else {
+        return 0;
+    }
+    if (len >= CONFIG_DATABASE_LEN || len == scheme) {
+        return 0;
+    }
+    for (size_t i = scheme; i < len; i++) {
+        if (value[i] <= ' ' || value[i] > '~') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int apply(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
     if (strcmp(name, "listen") == 0) {
@@ -348,6 +378,20 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
         if (copy_value(cfg->data_dir, sizeof cfg->data_dir, value) != 0) {
             snprintf(err, errlen, "invalid data folder: empty or too long");
             return -1;
+        }
+    } else if (strcmp(name, "database") == 0) {
+        if (!config_database_valid(value)) {
+            /* The value may hold a password: it is not repeated. */
+            snprintf(err, errlen,
+                     "invalid --database: expected sqlite or postgres://USER@HOST[:PORT]/DB "
+                     "(printable, no spaces, under %d bytes)",
+                     CONFIG_DATABASE_LEN);
+            return -1;
+        }
+        if (strcmp(value, "sqlite") == 0) {
+            cfg->database[0] = '\0';
+        } else {
+            snprintf(cfg->database, sizeof cfg->database, "%s", value);
         }
     } else if (strcmp(name, "web") == 0) {
         if (copy_value(cfg->web_dir, sizeof cfg->web_dir, value) != 0) {
@@ -465,6 +509,7 @@ static const struct {
 } env_names[] = {
     {"listen", "PARLEY_LISTEN"},
     {"data", "PARLEY_DATA"},
+    {"database", "PARLEY_DATABASE"},
     {"web", "PARLEY_WEB"},
     {"log-level", "PARLEY_LOG_LEVEL"},
     {"origin", "PARLEY_ORIGIN"},

@@ -29,6 +29,7 @@
 #define CONFIG_PER_ADDRESS_DEFAULT 64        /* WebSockets per client address */
 #define CONFIG_HTTP_PER_ADDRESS_DEFAULT 32   /* HTTP connections per client address */
 #define CONFIG_HTTP_PER_ADDRESS_LIMIT 128    /* main.c HTTP_THREADS */
+#define CONFIG_DATABASE_LEN 1024 /* a postgres:// URL, with its NUL */
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
@@ -36,6 +37,10 @@ struct config {
     int port;                       /* 0 asks the system for a free port */
     int ipv6;
     char data_dir[CONFIG_PATH_MAX];
+    /* Where accounts, keys and mail are kept (--database): empty for SQLite in the data folder
+     * (DATA/parley.db), else a postgres:// or postgresql:// URL (libpq's URI form; it may hold a
+     * password, so it is never logged). */
+    char database[CONFIG_DATABASE_LEN];
     char web_dir[CONFIG_PATH_MAX];
     int log_level;
     /* Allowed WebSocket origins (--origin, repeatable); none given means the defaults. */
@@ -96,6 +101,11 @@ int config_stun_valid(const char *value);
  * turns:host[:port] (host as for STUN), optionally followed by ?transport=udp or ?transport=tcp
  * (turns: only tcp, the one Chromium speaks over TLS), less than CONFIG_TURN_LEN bytes. */
 int config_turn_valid(const char *value);
+
+/* 1 when value names a database this server opens: "sqlite" (the default, DATA/parley.db) or a
+ * postgres:// or postgresql:// URL of printable ASCII without spaces, less than
+ * CONFIG_DATABASE_LEN bytes. */
+int config_database_valid(const char *value);
 
 void config_usage(const char *prog);
 

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "names.h"
 #include "store.h"
+#include "store_sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -303,7 +304,7 @@ void db_close(void)
 {
     pthread_mutex_lock(&lock);
     if (conn != NULL) {
-        store_close();
+        store_sqlite_close();
         sqlite3_close(conn);
         conn = NULL;
     }

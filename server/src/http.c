@@ -1,5 +1,7 @@
 #include "http.h"
 
+#include "store.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,11 +71,22 @@ int http_send_json(struct mg_connection *conn, int status, const char *json)
 static int send_error(struct mg_connection *conn, int status, const char *code,
                       const char *message, const char *hname, const char *hvalue)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *err = cJSON_AddObjectToObject(root, "error");
+    cJSON *root;
+    cJSON *err;
     char *text;
     int rc;
 
+    /* An internal error while the database cannot be reached (PostgreSQL stopped, the network
+     * to it cut) is told as what it is: unavailable for now, to be retried. */
+    if (status == 500 && strcmp(code, "internal") == 0 && !store_ping()) {
+        status = 503;
+        code = "database_unavailable";
+        message = "the database cannot be reached now; retry later";
+        hname = "Retry-After";
+        hvalue = "5";
+    }
+    root = cJSON_CreateObject();
+    err = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(err, "code", code);
     cJSON_AddStringToObject(err, "message", message);
     text = cJSON_PrintUnformatted(root);
@@ -142,7 +155,13 @@ int http_healthz(struct mg_connection *conn, void *cbdata)
     if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0) {
         return http_method_not_allowed(conn, "GET, HEAD");
     }
-    return http_send_json(conn, 200, "{\"status\":\"ok\",\"version\":\"" PARLEY_SERVER_VERSION "\"}");
+    /* A load balancer takes an instance whose database does not answer out of its rotation. */
+    if (!store_ping()) {
+        return http_send_json(conn, 503,
+                              "{\"status\":\"unavailable\",\"database\":\"unavailable\","
+                              "\"version\":\"" PARLEY_SERVER_VERSION "\"}");
+    }
+    return http_send_json(conn, 200, "{\"status\":\"ok\",\"database\":\"ok\",\"version\":\"" PARLEY_SERVER_VERSION "\"}");
 }
 
 int http_api_not_found(struct mg_connection *conn, void *cbdata)

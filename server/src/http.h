@@ -33,7 +33,8 @@ int http_send_error_raw(struct mg_connection *conn, int status, const char *code
 /* 405 with an Allow header listing the methods the resource takes, e.g. "GET, HEAD". */
 int http_method_not_allowed(struct mg_connection *conn, const char *allow);
 
-/* GET|HEAD /healthz: 200 {"status":"ok","version":...}. */
+/* GET|HEAD /healthz: 200 {"status":"ok","database":"ok","version":...}, or 503 with
+ * "status":"unavailable" when the database does not answer (store_ping). */
 int http_healthz(struct mg_connection *conn, void *cbdata);
 
 /* Any /api/... route not otherwise handled: JSON 404. */

@@ -2,7 +2,7 @@
 #include "accounts.h"
 #include "api.h"
 #include "config.h"
-#include "db.h"
+#include "store.h"
 #include "guard.h"
 #include "http.h"
 #include "devices.h"
@@ -224,7 +224,6 @@ int main(int argc, char **argv)
     int nports, sig;
     const char *options[64]; /* name, value pairs and a NULL */
     char threads[16];
-    char db_path[CONFIG_PATH_MAX + 16];
     char listen_opt[CONFIG_LISTEN_MAX + 2];
     size_t n = 0;
 
@@ -260,8 +259,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "parley-server: libsodium cannot be initialised\n");
         return 1;
     }
-    snprintf(db_path, sizeof db_path, "%s/parley.db", cfg.data_dir);
-    if (db_open(db_path, err, sizeof err) != 0) {
+    if (store_open(cfg.database, cfg.data_dir, err, sizeof err) != 0) {
         fprintf(stderr, "parley-server: %s\n", err);
         return 1;
     }
@@ -272,7 +270,7 @@ int main(int argc, char **argv)
         if (tls_self_signed(cfg.data_dir, cfg.host, cert_path, key_path, sizeof cert_path, err,
                             sizeof err) != 0) {
             fprintf(stderr, "parley-server: %s\n", err);
-            db_close();
+            store_shutdown();
             return 1;
         }
         tls_set_files(cert_path, key_path);
@@ -282,13 +280,13 @@ int main(int argc, char **argv)
     accounts_set_reserved((const char(*)[NAMES_NAME_LEN])cfg.reserved, cfg.n_reserved);
     if (accounts_init(cfg.data_dir, err, sizeof err) != 0) {
         fprintf(stderr, "parley-server: %s\n", err);
-        db_close();
+        store_shutdown();
         return 1;
     }
     if (keys_init() != 0) {
         fprintf(stderr, "parley-server: out of memory\n");
         accounts_shutdown();
-        db_close();
+        store_shutdown();
         return 1;
     }
     /* TURN relays: the shared secret is read now, so that a wrong file stops the start. */
@@ -300,7 +298,7 @@ int main(int argc, char **argv)
         turn_shutdown();
         keys_shutdown();
         accounts_shutdown();
-        db_close();
+        store_shutdown();
         return 1;
     }
 
@@ -379,7 +377,7 @@ int main(int argc, char **argv)
             turn_shutdown();
             keys_shutdown();
             accounts_shutdown();
-            db_close();
+            store_shutdown();
             return 1;
         }
     }
@@ -410,7 +408,7 @@ int main(int argc, char **argv)
         turn_shutdown();
         accounts_shutdown();
         keys_shutdown();
-        db_close();
+        store_shutdown();
         return 1;
     }
     mg_set_request_handler(ctx, "/healthz$", http_healthz, NULL);
@@ -426,7 +424,7 @@ int main(int argc, char **argv)
         turn_shutdown();
         accounts_shutdown();
         keys_shutdown();
-        db_close();
+        store_shutdown();
         return 1;
     }
     log_msg(LOG_INFO, "serving %s, data in %s", web_real, cfg.data_dir);
@@ -447,7 +445,7 @@ int main(int argc, char **argv)
     turn_shutdown();
     accounts_shutdown();
     keys_shutdown();
-    db_close();
+    store_shutdown();
     log_msg(LOG_INFO, "stopped");
     return 0;
 }

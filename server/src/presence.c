@@ -210,18 +210,18 @@ void presence_watch(struct ws *ws, const char *watcher, const struct presence_wa
 {
     struct watcher *w = calloc(1, sizeof *w);
     struct watch **made = calloc((size_t)n + 1, sizeof(struct watch *));
-    /* Settings of watched users who are offline, read before taking the lock. */
-    unsigned char (*stored_hash)[PRESENCE_HASH_BYTES] = calloc((size_t)n + 1, sizeof *stored_hash);
+    /* Settings of the watched users, read at once before taking the lock (used for those who
+     * are offline). */
+    struct store_presence *settings = calloc((size_t)n + 1, sizeof *settings);
     int *stored = calloc((size_t)n + 1, sizeof *stored);
     int *stored_contact = calloc((size_t)n + 1, sizeof *stored_contact);
+    size_t n_read = 0;
 
-    if (w == NULL || made == NULL || stored_hash == NULL || stored == NULL ||
+    if (w == NULL || made == NULL || settings == NULL || stored == NULL ||
         stored_contact == NULL) {
         goto out;
     }
     for (int i = 0; i < n; i++) {
-        int has_cap = 0;
-        int visible = 0;
         made[i] = calloc(1, sizeof *made[i]);
         if (made[i] == NULL) {
             goto out;
@@ -232,10 +232,20 @@ void presence_watch(struct ws *ws, const char *watcher, const struct presence_wa
         made[i]->has_cap = list[i].has_cap;
         if (list[i].has_cap) {
             cap_hash(made[i]->cap_hash, list[i].cap);
-            /* 1: visible, with a hash this watch matches. */
-            if (store_presence_get(list[i].user, stored_hash[i], &has_cap, &visible) == 1) {
-                stored_contact[i] = matches(made[i], has_cap, stored_hash[i]);
-                stored[i] = stored_contact[i] && visible;
+            settings[n_read++].username = made[i]->user;
+        }
+    }
+    /* 1: visible, with a hash this watch matches (settings[] in the order of those with a
+     * capability). */
+    if (store_presence_get_many(settings, n_read) == 0) {
+        size_t k = 0;
+        for (int i = 0; i < n; i++) {
+            if (list[i].has_cap) {
+                const struct store_presence *st = &settings[k++];
+                if (st->found) {
+                    stored_contact[i] = matches(made[i], st->has_cap, st->cap_hash);
+                    stored[i] = stored_contact[i] && st->visible;
+                }
             }
         }
     }
@@ -293,7 +303,7 @@ out:
     }
     free(made);
     free(w);
-    free(stored_hash);
+    free(settings);
     free(stored);
     free(stored_contact);
 }

@@ -490,6 +490,12 @@ int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref)
                           ref);
         return client_close_with(c, WS_CLOSE_DEVICE_REMOVED, "device removed");
     }
+    if (result == AUTH_UNAVAILABLE) {
+        log_msg(LOG_WARN, "ws: authentication from %s: the database did not answer", c->addr);
+        client_send_error(c->ws, "database_unavailable",
+                          "the database cannot be reached now; retry later", ref);
+        return client_close_with(c, WS_CLOSE_TRY_LATER, "try again later");
+    }
     if (result != AUTH_OK) {
         const char *code = result == AUTH_MISSING   ? "missing_token"
                            : result == AUTH_EXPIRED ? "token_expired"

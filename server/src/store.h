@@ -4,12 +4,16 @@
  * header, without touching the code that serves requests. Behind it: accounts (username,
  * password hash, token generation), their devices (device list signed by the identity key, each
  * device's token generation and last-seen hour), presence settings, the key directory (identity
- * key per account; signed prekey and one-time prekeys per device) and the mailbox (per device). SQL and the engine's types stay in the
- * implementation (and db.c, which opens and migrates the SQLite database).
+ * key per account; signed prekey and one-time prekeys per device) and the mailbox (per device).
+ * SQL and the engine's types stay in the implementations: store_sqlite*.c with db.c (SQLite),
+ * store_pg*.c (PostgreSQL, shared by several server instances); store.c hands each call to the
+ * one store_open chose (store_engine.h).
  *
  * Any thread may call any function (on SQLite they take turns on one connection behind
- * db_lock()). Whatever a function changes, it changes atomically: writes to more than one row
- * are one transaction, committed durably before the function returns (SQLite: synchronous=FULL),
+ * db_lock(); on PostgreSQL each takes a connection of a pool). Whatever a function changes, it
+ * changes atomically, also against other server instances on the same PostgreSQL: writes to more
+ * than one row are one transaction, committed durably before the function returns (SQLite:
+ * synchronous=FULL; PostgreSQL: synchronous_commit on),
  * so what it reports as stored survives kill -9 and power loss, and what it refuses or fails
  * leaves nothing behind. Slow work (password hashing) is done by the callers, never inside.
  *
@@ -195,6 +199,19 @@ int store_presence_get(const char *username, unsigned char cap_hash[32], int *ha
                        int *visible);
 int store_presence_set(const char *username, const unsigned char *cap_hash, int visible);
 
+/* One user's presence settings in store_presence_get_many: username in, the rest out. */
+struct store_presence {
+    const char *username;
+    unsigned char cap_hash[32];
+    int found; /* 1 the user exists (the rest is filled), 0 not */
+    int has_cap;
+    int visible;
+};
+
+/* The presence settings of p[0..n) at once (one round trip on PostgreSQL, whatever n is). 0, or
+ * -1 a database error (then every found is 0). */
+int store_presence_get_many(struct store_presence *p, size_t n);
+
 /*
  * The key directory. Each user has at most one identity key (32-byte Ed25519) with its counter
  * (1 for the first, +1 at each replacement) and the time it was last set; each of its devices one
@@ -350,7 +367,28 @@ long long store_mail_sweep(long long now);
  * swept). */
 int store_mail_usage(long long recipient_id, uint32_t device, long long *count, long long *bytes);
 
-/* Drops the statements the store keeps prepared (before db_close). */
-void store_close(void);
+/*
+ * Opening and closing. store_open opens database: empty for SQLite in data_dir (parley.db,
+ * db.c), else a postgres:// URL (store_pg*.c), migrating the schema either way. 0, or -1 with
+ * err set (never the URL, which may hold a password). store_shutdown closes what it opened.
+ */
+int store_open(const char *database, const char *data_dir, char *err, size_t errlen);
+void store_shutdown(void);
+
+/*
+ * Throttles that hold across the instances sharing a database: takes one token from the bucket
+ * key (at most 64 bytes; callers pass a keyed hash, never an address or a name in clear) that
+ * holds up to burst tokens and gains per_second a second, by the database's clock. 0 allowed,
+ * else the seconds to wait (>= 1); -1 a database error; STORE_THROTTLE_LOCAL when the engine is
+ * one instance's alone (SQLite), whose callers throttle in memory.
+ */
+#define STORE_THROTTLE_LOCAL (-2)
+int store_throttle_take(const char *key, double burst, double per_second);
+
+/* "sqlite" or "postgres". */
+const char *store_engine_name(void);
+
+/* 1 when the database answers now, 0 not (health checks). */
+int store_ping(void);
 
 #endif

@@ -4,7 +4,10 @@
  * store_sqlite_mail.c; this file holds what they share (store_sqlite.h).
  */
 #include "store.h"
+#include "store_engine.h"
 #include "store_sqlite.h"
+
+#include "db.h"
 
 #include "log.h"
 
@@ -71,7 +74,57 @@ int sqlite_transaction(sqlite3 *db, int (*body)(sqlite3 *db, void *arg), void *a
     return result;
 }
 
-void store_close(void)
+/* One instance's database: its callers throttle in memory. */
+static int sqlite_throttle_take(const char *key, double burst, double per_second)
+{
+    (void)key;
+    (void)burst;
+    (void)per_second;
+    return STORE_THROTTLE_LOCAL;
+}
+
+/* One round trip on the connection. */
+static int sqlite_ping(void)
+{
+    sqlite3 *db = db_lock();
+    int ok = db != NULL && db_exec(db, "SELECT 1") == SQLITE_OK;
+
+    db_unlock();
+    return ok;
+}
+
+const struct store_engine store_sqlite_engine = {
+    .name = "sqlite",
+    .user_get = store_sqlite_user_get,
+    .user_lookalike = store_sqlite_user_lookalike,
+    .user_create = store_sqlite_user_create,
+    .user_revoke = store_sqlite_user_revoke,
+    .device_auth = store_sqlite_device_auth,
+    .device_login = store_sqlite_device_login,
+    .device_revoke = store_sqlite_device_revoke,
+    .device_seen = store_sqlite_device_seen,
+    .devices_get = store_sqlite_devices_get,
+    .devices_listed = store_sqlite_devices_listed,
+    .devices_put = store_sqlite_devices_put,
+    .device_listed = store_sqlite_device_listed,
+    .devices_sweep = store_sqlite_devices_sweep,
+    .presence_get = store_sqlite_presence_get,
+    .presence_set = store_sqlite_presence_set,
+    .presence_get_many = store_sqlite_presence_get_many,
+    .keys_upload = store_sqlite_keys_upload,
+    .keys_count = store_sqlite_keys_count,
+    .identity_get = store_sqlite_identity_get,
+    .bundle_take = store_sqlite_bundle_take,
+    .mail_put_batch = store_sqlite_mail_put_batch,
+    .mail_ack_batch = store_sqlite_mail_ack_batch,
+    .mail_fetch = store_sqlite_mail_fetch,
+    .mail_sweep = store_sqlite_mail_sweep,
+    .mail_usage = store_sqlite_mail_usage,
+    .throttle_take = sqlite_throttle_take,
+    .ping = sqlite_ping,
+};
+
+void store_sqlite_close(void)
 {
     store_sqlite_accounts_close();
     store_sqlite_devices_close();

@@ -3,7 +3,7 @@
  * store.h). Each file keeps the statements it runs prepared in a table of its own, on the one
  * connection of db.c; every function here is called with db_lock() held.
  *
- *   store_sqlite.c           this header's helpers and store_close
+ *   store_sqlite.c           this header's helpers, the engine's table and store_sqlite_close
  *   store_sqlite_accounts.c  users: accounts, token generations, presence settings
  *   store_sqlite_devices.c   devices: registration, tokens, lists, removal
  *   store_sqlite_keys.c      the key directory
@@ -11,6 +11,8 @@
  */
 #ifndef PARLEY_SERVER_STORE_SQLITE_H
 #define PARLEY_SERVER_STORE_SQLITE_H
+
+#include "store.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
@@ -63,10 +65,49 @@ int sqlite_device_forget(sqlite3 *db, long long user_id, uint32_t device);
 int sqlite_device_insert(sqlite3 *db, long long user_id, uint32_t device, int listed,
                          long long now, long long *token_gen);
 
-/* Each file's store_close part: drops its prepared statements. */
+/* The engine's functions (store.h, store_engine.h), each named store_sqlite_ and its store_
+ * name's end. */
+int store_sqlite_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
+                   size_t pwhash_size);
+int store_sqlite_user_lookalike(const char *skeleton);
+int store_sqlite_user_create(const char *username, const char *skeleton, const char *pwhash,
+                      uint32_t device, long long now, long long *device_gen);
+int store_sqlite_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen);
+int store_sqlite_device_auth(const char *username, uint32_t device, long long now,
+                      struct store_device_auth *out);
+int store_sqlite_device_login(long long user_id, uint32_t device, long long now, long long *device_gen);
+int store_sqlite_device_revoke(long long user_id, uint32_t device, long long *device_gen);
+int store_sqlite_device_seen(long long user_id, uint32_t device, long long now);
+int store_sqlite_devices_get(long long user_id, long long now, struct store_devices *out);
+int store_sqlite_devices_listed(const char *username, uint32_t ids[STORE_DEVICES_KNOWN_MAX], size_t *n);
+int store_sqlite_devices_put(long long user_id, const struct store_devices_put *in, long long now,
+                      uint32_t removed[STORE_DEVICES_KNOWN_MAX], size_t *n_removed);
+int store_sqlite_device_listed(const char *username, uint32_t device, long long *user_id);
+long long store_sqlite_devices_sweep(long long now);
+int store_sqlite_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
+                       int *visible);
+int store_sqlite_presence_get_many(struct store_presence *p, size_t n);
+int store_sqlite_presence_set(const char *username, const unsigned char *cap_hash, int visible);
+int store_sqlite_keys_upload(long long user_id, const struct store_keys_upload *up, long long now,
+                      struct store_keys_stored *out);
+long long store_sqlite_keys_count(long long user_id, uint32_t device);
+int store_sqlite_identity_get(const char *username, struct store_identity *out);
+int store_sqlite_bundle_take(const char *username, uint32_t device, int take_one_time,
+                      struct store_bundle *b);
+int store_sqlite_mail_put_batch(struct store_put *puts, size_t n, const struct store_quota *quota);
+int store_sqlite_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted);
+int store_sqlite_mail_fetch(long long recipient_id, uint32_t device, long long after_id, long long now,
+                     size_t max_count, size_t max_bytes, store_mail_fn fn, void *arg);
+long long store_sqlite_mail_sweep(long long now);
+int store_sqlite_mail_usage(long long recipient_id, uint32_t device, long long *count, long long *bytes);
+
+/* Each file's store_sqlite_close part: drops its prepared statements. */
 void store_sqlite_accounts_close(void);
 void store_sqlite_devices_close(void);
 void store_sqlite_keys_close(void);
 void store_sqlite_mail_close(void);
+
+/* Drops the statements the store keeps prepared (db_close calls it). */
+void store_sqlite_close(void);
 
 #endif

@@ -47,7 +47,7 @@ void store_sqlite_accounts_close(void)
     sqlite_stmt_drop(stmts, ST_COUNT);
 }
 
-int store_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
+int store_sqlite_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
                    size_t pwhash_size)
 {
     sqlite3 *db = db_lock();
@@ -92,7 +92,7 @@ static int row_exists(sqlite3 *db, enum stmt_id id, const char *value)
     return found;
 }
 
-int store_user_lookalike(const char *skeleton)
+int store_sqlite_user_lookalike(const char *skeleton)
 {
     sqlite3 *db = db_lock();
     int found = row_exists(db, ST_SKELETON_GET, skeleton);
@@ -142,7 +142,7 @@ static int create_locked(sqlite3 *db, void *arg)
     return taken == 1 ? STORE_TAKEN : taken == 0 ? STORE_LOOKALIKE : STORE_ERROR;
 }
 
-int store_user_create(const char *username, const char *skeleton, const char *pwhash,
+int store_sqlite_user_create(const char *username, const char *skeleton, const char *pwhash,
                       uint32_t device, long long now, long long *device_gen)
 {
     struct create_args a = {username, skeleton, pwhash, device, now, 0};
@@ -154,7 +154,7 @@ int store_user_create(const char *username, const char *skeleton, const char *pw
     return result;
 }
 
-int store_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen)
+int store_sqlite_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt(db, new_pwhash != NULL ? ST_REVOKE_PASSWORD : ST_REVOKE);
@@ -182,7 +182,7 @@ int store_user_revoke(long long user_id, const char *new_pwhash, long long *toke
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
+int store_sqlite_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
                        int *visible)
 {
     sqlite3 *db = db_lock();
@@ -208,7 +208,23 @@ int store_presence_get(const char *username, unsigned char cap_hash[32], int *ha
     return found;
 }
 
-int store_presence_set(const char *username, const unsigned char *cap_hash, int visible)
+int store_sqlite_presence_get_many(struct store_presence *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int found = store_sqlite_presence_get(p[i].username, p[i].cap_hash, &p[i].has_cap,
+                                              &p[i].visible);
+        if (found < 0) {
+            for (size_t j = 0; j < n; j++) {
+                p[j].found = 0;
+            }
+            return -1;
+        }
+        p[i].found = found;
+    }
+    return 0;
+}
+
+int store_sqlite_presence_set(const char *username, const unsigned char *cap_hash, int visible)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt(db, ST_PRESENCE_SET);

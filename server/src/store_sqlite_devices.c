@@ -181,7 +181,7 @@ int sqlite_devices_forget_pending(sqlite3 *db, long long user_id, long long now)
     return 0;
 }
 
-int store_device_auth(const char *username, uint32_t device, long long now,
+int store_sqlite_device_auth(const char *username, uint32_t device, long long now,
                       struct store_device_auth *out)
 {
     sqlite3 *db = db_lock();
@@ -295,7 +295,7 @@ static int login_locked(sqlite3 *db, void *arg)
                : STORE_ERROR;
 }
 
-int store_device_login(long long user_id, uint32_t device, long long now, long long *device_gen)
+int store_sqlite_device_login(long long user_id, uint32_t device, long long now, long long *device_gen)
 {
     struct login_args a = {user_id, device, now, 0};
     sqlite3 *db = db_lock();
@@ -306,7 +306,7 @@ int store_device_login(long long user_id, uint32_t device, long long now, long l
     return result;
 }
 
-int store_device_revoke(long long user_id, uint32_t device, long long *device_gen)
+int store_sqlite_device_revoke(long long user_id, uint32_t device, long long *device_gen)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt_device(db, ST_REVOKE, user_id, device);
@@ -327,7 +327,7 @@ int store_device_revoke(long long user_id, uint32_t device, long long *device_ge
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_device_seen(long long user_id, uint32_t device, long long now)
+int store_sqlite_device_seen(long long user_id, uint32_t device, long long now)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt_device(db, ST_SEEN, user_id, device);
@@ -372,7 +372,7 @@ static int account_list_locked(sqlite3 *db, long long user_id, unsigned char *li
     return rc;
 }
 
-int store_devices_get(long long user_id, long long now, struct store_devices *out)
+int store_sqlite_devices_get(long long user_id, long long now, struct store_devices *out)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st;
@@ -402,7 +402,7 @@ int store_devices_get(long long user_id, long long now, struct store_devices *ou
     return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
 
-int store_devices_listed(const char *username, uint32_t ids[STORE_DEVICES_KNOWN_MAX], size_t *n)
+int store_sqlite_devices_listed(const char *username, uint32_t ids[STORE_DEVICES_KNOWN_MAX], size_t *n)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt(db, ST_LISTED_OF_NAME);
@@ -424,7 +424,7 @@ int store_devices_listed(const char *username, uint32_t ids[STORE_DEVICES_KNOWN_
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_device_listed(const char *username, uint32_t device, long long *user_id)
+int store_sqlite_device_listed(const char *username, uint32_t device, long long *user_id)
 {
     sqlite3 *db = db_lock();
     sqlite3_stmt *st = stmt(db, ST_LISTED_ONE);
@@ -567,7 +567,7 @@ static int put_locked(sqlite3 *db, void *arg)
     return STORE_OK;
 }
 
-int store_devices_put(long long user_id, const struct store_devices_put *in, long long now,
+int store_sqlite_devices_put(long long user_id, const struct store_devices_put *in, long long now,
                       uint32_t removed[STORE_DEVICES_KNOWN_MAX], size_t *n_removed)
 {
     struct put_args a;
@@ -593,7 +593,7 @@ int store_devices_put(long long user_id, const struct store_devices_put *in, lon
     return result;
 }
 
-long long store_devices_sweep(long long now)
+long long store_sqlite_devices_sweep(long long now)
 {
     sqlite3 *db = db_lock();
     long long forgotten = 0;

@@ -118,7 +118,7 @@ static long long count_locked(sqlite3 *db, long long user_id, uint32_t device)
     return n;
 }
 
-long long store_keys_count(long long user_id, uint32_t device)
+long long store_sqlite_keys_count(long long user_id, uint32_t device)
 {
     sqlite3 *db = db_lock();
     long long n = count_locked(db, user_id, device);
@@ -357,7 +357,7 @@ static int upload_locked(sqlite3 *db, void *arg)
     return store_prekeys_locked(db, a->user_id, up);
 }
 
-int store_keys_upload(long long user_id, const struct store_keys_upload *up, long long now,
+int store_sqlite_keys_upload(long long user_id, const struct store_keys_upload *up, long long now,
                       struct store_keys_stored *out)
 {
     struct upload_args a = {user_id, up, now, out};
@@ -409,7 +409,7 @@ static int identity_of_name_locked(sqlite3 *db, const char *username, long long 
     return result;
 }
 
-int store_identity_get(const char *username, struct store_identity *out)
+int store_sqlite_identity_get(const char *username, struct store_identity *out)
 {
     sqlite3 *db = db_lock();
     long long user_id = 0;
@@ -515,7 +515,7 @@ static int bundle_locked(sqlite3 *db, void *arg)
     return STORE_OK;
 }
 
-int store_bundle_take(const char *username, uint32_t device, int take_one_time,
+int store_sqlite_bundle_take(const char *username, uint32_t device, int take_one_time,
                       struct store_bundle *b)
 {
     struct bundle_args a = {username, device, take_one_time, b};

@@ -84,7 +84,7 @@ static int usage_locked(sqlite3 *db, long long recipient_id, uint32_t device, lo
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_mail_usage(long long recipient_id, uint32_t device, long long *count, long long *bytes)
+int store_sqlite_mail_usage(long long recipient_id, uint32_t device, long long *count, long long *bytes)
 {
     sqlite3 *db = db_lock();
     int rc = usage_locked(db, recipient_id, device, count, bytes);
@@ -124,7 +124,7 @@ static int put_one(sqlite3 *db, struct store_put *p, const struct store_quota *q
     return STORE_OK;
 }
 
-int store_mail_put_batch(struct store_put *puts, size_t n, const struct store_quota *quota)
+int store_sqlite_mail_put_batch(struct store_put *puts, size_t n, const struct store_quota *quota)
 {
     sqlite3 *db = db_lock();
     int failed = db_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK;
@@ -147,7 +147,7 @@ int store_mail_put_batch(struct store_put *puts, size_t n, const struct store_qu
     return failed ? STORE_ERROR : STORE_OK;
 }
 
-int store_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted)
+int store_sqlite_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted)
 {
     sqlite3 *db = db_lock();
     int failed = db_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK;
@@ -198,7 +198,7 @@ int store_mail_ack_batch(const struct store_ack *acks, size_t n, size_t *deleted
     return failed ? STORE_ERROR : STORE_OK;
 }
 
-int store_mail_fetch(long long recipient_id, uint32_t device, long long after_id, long long now,
+int store_sqlite_mail_fetch(long long recipient_id, uint32_t device, long long after_id, long long now,
                      size_t max_count, size_t max_bytes, store_mail_fn fn, void *arg)
 {
     sqlite3 *db = db_lock();
@@ -238,7 +238,7 @@ int store_mail_fetch(long long recipient_id, uint32_t device, long long after_id
     return handed;
 }
 
-long long store_mail_sweep(long long now)
+long long store_sqlite_mail_sweep(long long now)
 {
     sqlite3 *db = db_lock();
     long long swept = -1;

@@ -1,10 +1,11 @@
 // Starts the real parley-server binary on a free port with a temporary data folder.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { currentCluster, databaseFor, psql, testCluster } from './pg.mjs';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 
@@ -14,12 +15,52 @@ export function serverBinary() {
 }
 
 /**
+ * The engine the servers under test keep their data in: PARLEY_TEST_DATABASE=postgres runs them
+ * on PostgreSQL (tests/lib/pg.mjs: a database per data folder), anything else on SQLite.
+ */
+export function testEngine() {
+  return process.env.PARLEY_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+}
+
+/**
+ * Runs one SQL statement on the database of the server whose data folder is dataDir (SQLite's
+ * DATA/parley.db when there is one, else its PostgreSQL database), and returns the rows as text: columns joined by
+ * |, rows by newlines (sqlite3's and psql -At's common form).
+ */
+export function dbQuery(dataDir, sql) {
+  if (testEngine() === 'postgres' && !existsSync(join(dataDir, 'parley.db'))) return psql(currentCluster().url, sql, databaseFor(dataDir));
+  return execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(dataDir, 'parley.db'), sql]).toString().trim();
+}
+
+/**
+ * Whether the database of dataDir is whole: 'ok', or what is wrong. SQLite: PRAGMA
+ * integrity_check. PostgreSQL (which checks its own pages): every mailbox usage row counts the
+ * envelopes and bytes its device really has.
+ */
+export function dbIntegrity(dataDir) {
+  if (testEngine() === 'postgres' && !existsSync(join(dataDir, 'parley.db'))) {
+    return dbQuery(dataDir, "SELECT CASE WHEN count(*) = 0 THEN 'ok' ELSE count(*) || ' usage rows differ' END " +
+      'FROM mailbox_usage u WHERE (u.count, u.bytes) <> (SELECT count(*), coalesce(sum(length(m.envelope)), 0) ' +
+      'FROM mailbox m WHERE m.recipient_id = u.recipient_id AND m.recipient_device = u.recipient_device)');
+  }
+  return dbQuery(dataDir, 'PRAGMA integrity_check;');
+}
+
+/**
  * Spawns the server and resolves once it prints its listening line.
  * Returns { url, port, proc, dataDir, logs(), stop(signal) }; stop() resolves to the exit code.
  */
 export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'), env = {} } = {}) {
   const dir = dataDir || mkdtempSync(join(tmpdir(), 'parley-test-'));
-  const proc = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data', dir, '--web', web, ...args], {
+  // On PostgreSQL, the data folder's own database (made on first use, kept with the folder),
+  // unless the test names a database itself.
+  let pg = null;
+  const dbArgs = [];
+  if (testEngine() === 'postgres' && !args.some((a) => String(a).startsWith('--database'))) {
+    pg = await testCluster();
+    dbArgs.push('--database', pg.database(databaseFor(dir)));
+  }
+  const proc = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data', dir, '--web', web, ...dbArgs, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -54,7 +95,10 @@ export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'),
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const result = await exited;
-      if (!dataDir) rmSync(dir, { recursive: true, force: true });
+      if (!dataDir) {
+        rmSync(dir, { recursive: true, force: true });
+        if (pg) pg.drop(databaseFor(dir));
+      }
       return result;
     },
   };

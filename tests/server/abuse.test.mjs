@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { startServer } from '../lib/server.mjs';
+import { dbQuery, startServer } from '../lib/server.mjs';
 import { newUser } from '../lib/api.mjs';
 import { connect, login, makeContacts, presenceCap, showPresence } from '../lib/ws.mjs';
 import { benchUsers } from '../../bench/server/lib.mjs';
@@ -248,7 +248,7 @@ test('strangers may send chat requests only, a bounded number per sender and in 
     for (const c of [victim, stranger, friend, asked]) c.close();
 
     // In all, one recipient takes 60 chat requests from strangers; mail counts too.
-    const many = benchUsers(s.dataDir, 'flood', 8);
+    const many = benchUsers(s.dataDir, 'flood', 8, (q) => dbQuery(s.dataDir, q));
     const target = await newUser(s.url, 'target');
     const floods = await Promise.all(many.map((u) => login(s, u.token)));
     let stored = 0;

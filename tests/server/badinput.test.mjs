@@ -2,10 +2,9 @@
 // stays up, earlier data is intact and SQLite's integrity check passes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
-import { startServer } from '../lib/server.mjs';
+import { dbIntegrity, startServer } from '../lib/server.mjs';
 import { rawRequest } from '../lib/http.mjs';
 import { api, b64u, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
 
@@ -19,9 +18,6 @@ after(async () => {
   if (server) await server.stop();
 });
 
-function integrity(dataDir) {
-  return execFileSync('sqlite3', [join(dataDir, 'parley.db'), 'PRAGMA integrity_check;']).toString().trim();
-}
 
 test('40+ bad inputs: right status, JSON error, server up, data intact, integrity ok', async () => {
   const base = server.url;
@@ -140,7 +136,7 @@ test('40+ bad inputs: right status, JSON error, server up, data intact, integrit
   const bundle = await api(base, 'GET', `/api/keys/${alice.username}`, { token: login.body.token });
   assert.equal(bundle.body.identityKey, id.publicKey);
   assert.equal(bundle.body.signedPrekey.signature, spk.signature);
-  assert.equal(integrity(server.dataDir), 'ok');
+  assert.equal(await dbIntegrity(server.dataDir), 'ok');
 });
 
 test('same origin only: no CORS headers, preflights refused', async () => {

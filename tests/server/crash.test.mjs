@@ -2,11 +2,10 @@
 // folder: every acknowledged write is there and SQLite's integrity check passes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../lib/server.mjs';
+import { dbIntegrity, startServer } from '../lib/server.mjs';
 import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey, uniqueName } from '../lib/api.mjs';
 
 test('kill -9 during writes loses no acknowledged write', async () => {
@@ -49,7 +48,7 @@ test('kill -9 during writes loses no acknowledged write', async () => {
     await Promise.allSettled([...signups, ...uploads]);
     assert.ok(signedUp.length >= 5);
 
-    const check = execFileSync('sqlite3', [join(dataDir, 'parley.db'), 'PRAGMA integrity_check;']).toString().trim();
+    const check = await dbIntegrity(dataDir);
     assert.equal(check, 'ok');
 
     const s2 = await startServer({ dataDir });
@@ -66,7 +65,7 @@ test('kill -9 during writes loses no acknowledged write', async () => {
         assert.ok(r.body.count >= u.acked * 4, `${u.username}: ${r.body.count} >= ${u.acked * 4}`);
         assert.ok(r.body.count <= (u.acked + 1) * 4);
       }
-      const after = execFileSync('sqlite3', [join(dataDir, 'parley.db'), 'PRAGMA integrity_check;']).toString().trim();
+      const after = await dbIntegrity(dataDir);
       assert.equal(after, 'ok');
     } finally {
       await s2.stop();

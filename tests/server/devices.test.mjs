@@ -6,16 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startServer } from '../lib/server.mjs';
+import { dbQuery, startServer } from '../lib/server.mjs';
 import { login, makeContacts, presenceCap, showPresence } from '../lib/ws.mjs';
 import {
   api, deviceList, loginDevice, newIdentity, newUser, oneTimePrekeys, signedPrekey,
 } from '../lib/api.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const sql = (srv, q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(srv.dataDir, 'parley.db'), q]).toString().trim();
+const sql = (srv, q) => dbQuery(srv.dataDir, q);
 
 function isError(r, status, code) {
   assert.equal(r.status, status, `status of ${JSON.stringify(r.body)}`);

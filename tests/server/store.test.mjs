@@ -13,6 +13,9 @@ import { legacyDatabase } from '../lib/legacy.mjs';
 import { login } from '../lib/ws.mjs';
 
 const sql = (db, q) => execFileSync('sqlite3', [db, q]).toString().trim();
+// These tests are about SQLite's own files: they run on SQLite whichever engine the suite runs on
+// (tests/server/postgres.test.mjs has PostgreSQL's).
+const sqlite = ['--database', 'sqlite'];
 
 function run(args) {
   return new Promise((resolve) => {
@@ -28,7 +31,7 @@ function run(args) {
 test('a new database gets the current schema version in WAL mode with foreign keys', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
   try {
-    const s = await startServer({ dataDir: dir });
+    const s = await startServer({ dataDir: dir, args: sqlite });
     await newUser(s.url);
     await s.stop();
     const db = join(dir, 'parley.db');
@@ -47,7 +50,7 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     assert.match(sql(db, '.schema users'), /CREATE UNIQUE INDEX users_by_skeleton ON users \(skeleton\)/);
     assert.equal(sql(db, 'SELECT count(*) FROM users WHERE skeleton IS NOT NULL;'), '1');
     // A restart keeps the version and the data.
-    const s2 = await startServer({ dataDir: dir });
+    const s2 = await startServer({ dataDir: dir, args: sqlite });
     await s2.stop();
     assert.equal(sql(db, 'PRAGMA user_version;'), '4');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
@@ -59,13 +62,13 @@ test('a new database gets the current schema version in WAL mode with foreign ke
 test('database files made 0644 by an older server are made 0600, and new ones are 0600 while it runs', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
   try {
-    const s = await startServer({ dataDir: dir });
+    const s = await startServer({ dataDir: dir, args: sqlite });
     await newUser(s.url);
     await s.stop();
     for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
       if (existsSync(join(dir, f))) chmodSync(join(dir, f), 0o644);
     }
-    const s2 = await startServer({ dataDir: dir });
+    const s2 = await startServer({ dataDir: dir, args: sqlite });
     try {
       await newUser(s2.url); // writes: the WAL and shared-memory files exist now
       for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
@@ -90,7 +93,7 @@ test('schema 3 to 4: existing keys, one-time prekeys and mail become device 1\'s
   const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
   try {
     const db = join(dir, 'parley.db');
-    const s0 = await startServer({ dataDir: dir }); // only to make jwt.key
+    const s0 = await startServer({ dataDir: dir, args: sqlite }); // only to make jwt.key
     await s0.stop();
     rmSync(db);
     for (const f of ['parley.db-wal', 'parley.db-shm']) rmSync(join(dir, f), { force: true });
@@ -106,7 +109,7 @@ test('schema 3 to 4: existing keys, one-time prekeys and mail become device 1\'s
       `INSERT INTO one_time_prekeys VALUES (1, 5, X'${hex(otpk)}');` +
       `INSERT INTO mailbox (recipient_id, expires_at, envelope) VALUES (1, ${now + 86400}, X'${env.toString('hex')}');` +
       `INSERT INTO mailbox_usage VALUES (1, 1, 512);`);
-    const s = await startServer({ dataDir: dir });
+    const s = await startServer({ dataDir: dir, args: sqlite });
     try {
       assert.match(s.logs(), /database migrated to schema version 4/);
       assert.equal(sql(db, 'PRAGMA user_version;'), '4');
