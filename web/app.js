@@ -591,7 +591,9 @@ function renderChat() {
   const warn = !!c?.identityWarning;
   $('identity-warning').hidden = !warn;
   if (warn) {
-    $('identity-warning-text').textContent = c.held
+    $('identity-warning-text').textContent = c.pqWarning
+      ? `${name}'s keys on the server no longer offer post-quantum protection, as they did before. Sending is paused until you check their safety number: this can mean ${name} went back to an older version of Parley, or that someone is trying to weaken your chat.`
+      : c.held
       ? `${name}'s safety number has changed. Sending is paused until you review it: this can mean ${name} reinstalled Parley, or that someone is trying to listen in.`
       : `${name}'s safety number has changed. This can mean ${name} reinstalled Parley, or that someone is trying to listen in.`;
   }

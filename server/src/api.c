@@ -4,6 +4,7 @@
 #include "devices.h"
 #include "http.h"
 #include "iceconfig.h"
+#include "kem.h"
 #include "keys.h"
 
 #include <stdio.h>
@@ -40,6 +41,7 @@ static const struct route routes[] = {
     {"/api/password", "POST", accounts_password},
     {"/api/token/refresh", "POST", accounts_refresh},
     {"/api/keys", "PUT", keys_put},
+    {"/api/keys/me/kem", "PUT", kem_put},
     {"/api/keys/me/count", "GET", keys_count},
     {"/api/identities", "POST", keys_identities},
     {"/api/config", "GET", iceconfig_get},

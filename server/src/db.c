@@ -143,6 +143,18 @@ static const char *const migrations[] = {
     "  SELECT recipient_id, 1, count, bytes FROM mailbox_usage;"
     "DROP TABLE mailbox_usage;"
     "ALTER TABLE mailbox_usage_v4 RENAME TO mailbox_usage;",
+    /* 4 -> 5: post-quantum KEM prekeys (docs/PROTOCOL.md 15): per device, one last-resort record
+     * and one-time records (each u32 id || ML-KEM-1024 key || signature, 1636 bytes), going with
+     * the device's row. */
+    "CREATE TABLE kem_prekeys ("
+    "  user_id INTEGER NOT NULL,"
+    "  device_id INTEGER NOT NULL,"
+    "  key_id INTEGER NOT NULL,"
+    "  record BLOB NOT NULL CHECK (length(record) = 1636),"
+    "  last_resort INTEGER NOT NULL CHECK (last_resort IN (0, 1)),"
+    "  PRIMARY KEY (user_id, device_id, key_id),"
+    "  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE"
+    ") WITHOUT ROWID;",
 };
 
 /* parley_skeleton(name): names_skeleton() of a text, NULL when it has none (empty, too long). */

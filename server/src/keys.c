@@ -1,6 +1,7 @@
 #include "keys.h"
 
 #include "accounts.h"
+#include "kem.h"
 #include "api.h"
 #include "b64.h"
 #include "devices.h"
@@ -197,6 +198,15 @@ static cJSON *count_object(long long count)
     return obj;
 }
 
+/* Adds the device's one-time KEM prekeys (docs/PROTOCOL.md 15) to a count object. */
+static void add_kem_count(cJSON *obj, long long kem)
+{
+    if (obj != NULL) {
+        cJSON_AddNumberToObject(obj, "kemCount", (double)kem);
+        cJSON_AddBoolToObject(obj, "kemLow", kem < KEM_LOW_WATER);
+    }
+}
+
 int keys_put(struct mg_connection *conn)
 {
     struct account acc;
@@ -270,6 +280,8 @@ int keys_put(struct mg_connection *conn)
 int keys_count(struct mg_connection *conn)
 {
     struct account acc;
+    cJSON *obj;
+    long long kem;
     long long n;
     int rc = accounts_authenticate(conn, &acc);
 
@@ -277,10 +289,13 @@ int keys_count(struct mg_connection *conn)
         return rc;
     }
     n = store_keys_count(acc.id, acc.device);
-    if (n < 0) {
+    kem = store_kem_count(acc.id, acc.device);
+    if (n < 0 || kem < 0) {
         return http_send_error(conn, 500, "internal", "the keys could not be read");
     }
-    return api_send_object(conn, 200, count_object(n));
+    obj = count_object(n);
+    add_kem_count(obj, kem);
+    return api_send_object(conn, 200, obj);
 }
 
 static void add_b64(cJSON *obj, const char *name, const unsigned char *bin, size_t n)
@@ -363,6 +378,9 @@ static cJSON *bundle_object(const char *username, const struct store_bundle *b)
              cJSON_AddNumberToObject(item, "device", (double)b->devices[i].device) != NULL &&
              cJSON_AddItemToObject(item, "signedPrekey", spk_object(&b->devices[i])) &&
              cJSON_AddItemToObject(item, "oneTimePrekey", otpk_object(&b->devices[i]));
+        if (ok) {
+            kem_add_record(item, b->devices[i].has_kem ? b->devices[i].kem : NULL);
+        }
     }
     if (ok && cJSON_AddItemToObject(obj, "bundles", list)) {
         return obj;
@@ -435,7 +453,9 @@ cJSON *keys_fetch(const char *requester, const char *username, uint32_t device,
     obj = bundle_object(username, b);
     for (size_t i = 0; obj != NULL && i < b->n; i++) {
         const struct store_device_bundle *d = &b->devices[i];
-        if (d->has_one_time && d->one_time_left < KEYS_LOW_WATER && low_listener != NULL) {
+        if (((d->has_one_time && d->one_time_left < KEYS_LOW_WATER) ||
+             (d->kem_one_time && d->kem_left < KEM_LOW_WATER)) &&
+            low_listener != NULL) {
             low_listener(username, d->device); /* that device, if connected, tops up now */
         }
     }

@@ -160,6 +160,16 @@ int store_identity_get(const char *username, struct store_identity *out)
     return engine->identity_get(username, out);
 }
 
+int store_kem_upload(long long user_id, const struct store_kem_upload *up, long long *count)
+{
+    return engine->kem_upload(user_id, up, count);
+}
+
+long long store_kem_count(long long user_id, uint32_t device)
+{
+    return engine->kem_count(user_id, device);
+}
+
 int store_bundle_take(const char *username, uint32_t device, int take_one_time,
                       struct store_bundle *b)
 {

@@ -67,6 +67,7 @@ enum store_result {
 #define STORE_DEVICE_PENDING_SECONDS 86400LL
 #define STORE_DEVICE_LIST_MAX 622 /* a signed list, at most (PARLEY_DEVICES_MAX_BYTES) */
 #define STORE_SEEN_GRAIN 3600LL   /* last-seen times are rounded down to the hour */
+#define STORE_KEM_RECORD 1636     /* a KEM prekey record (docs/PROTOCOL.md 15.2) */
 
 /*
  * Accounts. A user has an id (never reused), a unique canonical username, its skeleton (names.h:
@@ -288,7 +289,36 @@ struct store_device_bundle {
     int has_one_time;                  /* one_time holds a one-time prekey, taken */
     struct store_prekey one_time;
     long long one_time_left;           /* when take_one_time: the device's one-time prekeys left */
+    int has_kem;                       /* kem holds a KEM prekey record (docs/PROTOCOL.md 15) */
+    int kem_one_time;                  /* ... a one-time one, taken (else the last-resort one) */
+    unsigned char kem[STORE_KEM_RECORD];
+    long long kem_left;                /* when take_one_time: one-time KEM prekeys left */
 };
+
+/*
+ * Post-quantum KEM prekeys (docs/PROTOCOL.md 15): per device one last-resort record and up to
+ * max_one_time one-time records, each STORE_KEM_RECORD bytes (u32 id || ML-KEM-1024 key ||
+ * signature), checked by the caller against identity_key. Ids are unique per device across both
+ * kinds. A new identity deletes every device's; a removed device's go with it.
+ */
+struct store_kem_upload {
+    uint32_t device;
+    unsigned char identity_key[32];   /* the key the records were checked with */
+    const unsigned char *last_resort; /* STORE_KEM_RECORD bytes: replaces the stored one */
+    const unsigned char *one_time;    /* n_one_time x STORE_KEM_RECORD: appended */
+    size_t n_one_time;
+    long long max_one_time;
+};
+
+/* Stores an upload in one transaction: STORE_OK with *count (the device's one-time KEM prekeys
+ * now); STORE_NO_KEYS (no identity key), STORE_CONFLICT (the stored identity key is not
+ * up->identity_key), STORE_NOT_LISTED (the account has a list without this device, or the device
+ * is gone), STORE_FULL, STORE_DUPLICATE (an id is stored for the device) or STORE_ERROR, each
+ * having stored nothing. */
+int store_kem_upload(long long user_id, const struct store_kem_upload *up, long long *count);
+
+/* The one-time KEM prekeys user_id's device has stored, or -1 on a database error. */
+long long store_kem_count(long long user_id, uint32_t device);
 
 /* A prekey bundle (GET /api/keys/{username}): the identity and each listed device's keys. */
 struct store_bundle {
@@ -302,7 +332,9 @@ struct store_bundle {
  * never handed to two callers: the listed devices that have a signed prekey (device alone when
  * it is not 0); when take_one_time is non-zero, each one's one-time prekey with the lowest id is
  * deleted and handed over (has_one_time 0 when it has none left; one_time_left counts those that
- * remain). STORE_OK with *b filled (b->n at least 1), STORE_NO_USER, STORE_NO_KEYS (no identity
+ * remain), and likewise its one-time KEM prekey with the lowest id, else (and without
+ * take_one_time) its last-resort KEM prekey (has_kem 0 when it has none). STORE_OK with *b
+ * filled (b->n at least 1), STORE_NO_USER, STORE_NO_KEYS (no identity
  * key, or no listed device with keys), STORE_UNKNOWN_DEVICE (device is not listed) or STORE_ERROR
  * (then nothing was taken).
  */

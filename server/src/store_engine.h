@@ -40,6 +40,8 @@ struct store_engine {
     int (*identity_get)(const char *username, struct store_identity *out);
     int (*bundle_take)(const char *username, uint32_t device, int take_one_time,
                        struct store_bundle *b);
+    int (*kem_upload)(long long user_id, const struct store_kem_upload *up, long long *count);
+    long long (*kem_count)(long long user_id, uint32_t device);
     int (*mail_put_batch)(struct store_put *puts, size_t n, const struct store_quota *quota);
     int (*mail_ack_batch)(const struct store_ack *acks, size_t n, size_t *deleted);
     int (*mail_fetch)(long long recipient_id, uint32_t device, long long after_id, long long now,

@@ -25,7 +25,7 @@
  * so that both engines count versions alike (db.h DB_SCHEMA_VERSION). Integers are bigint; flags
  * smallint 0/1; blobs bytea with SQLite's length checks.
  */
-static const int pg_versions[] = {4};
+static const int pg_versions[] = {4, 5};
 static const char *const pg_migrations[] = {
     "CREATE TABLE users ("
     "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
@@ -103,6 +103,16 @@ static const char *const pg_migrations[] = {
     "  allowed smallint NOT NULL"
     ");"
     "CREATE INDEX throttles_by_last ON throttles (last);",
+    /* 4 -> 5: post-quantum KEM prekeys, as SQLite's (db.c). */
+    "CREATE TABLE kem_prekeys ("
+    "  user_id bigint NOT NULL,"
+    "  device_id bigint NOT NULL,"
+    "  key_id bigint NOT NULL,"
+    "  record bytea NOT NULL CHECK (octet_length(record) = 1636),"
+    "  last_resort smallint NOT NULL CHECK (last_resort IN (0, 1)),"
+    "  PRIMARY KEY (user_id, device_id, key_id),"
+    "  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE"
+    ");",
 };
 
 _Static_assert(sizeof pg_versions / sizeof pg_versions[0] ==
@@ -568,6 +578,8 @@ const struct store_engine store_pg_engine = {
     .keys_count = store_pg_keys_count,
     .identity_get = store_pg_identity_get,
     .bundle_take = store_pg_bundle_take,
+    .kem_upload = store_pg_kem_upload,
+    .kem_count = store_pg_kem_count,
     .mail_put_batch = store_pg_mail_put_batch,
     .mail_ack_batch = store_pg_mail_ack_batch,
     .mail_fetch = store_pg_mail_fetch,

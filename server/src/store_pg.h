@@ -97,6 +97,10 @@ int pg_devices_forget_pending(struct pg *pg, long long user_id, long long now);
 int pg_device_insert(struct pg *pg, long long user_id, uint32_t device, int listed, long long now,
                      long long *token_gen);
 
+/* Puts a KEM prekey of user_id's device d->device into d within the caller's transaction (as
+ * store_sqlite.h's sqlite_kem_take). 0 or -1. */
+int pg_kem_take(struct pg *pg, long long user_id, struct store_device_bundle *d, int take_one_time);
+
 /* The engine's functions (store_engine.h), each named store_pg_ and its store_ name's end. */
 int store_pg_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
                       size_t pwhash_size);
@@ -125,6 +129,8 @@ long long store_pg_devices_sweep(long long now);
 int store_pg_keys_upload(long long user_id, const struct store_keys_upload *up, long long now,
                          struct store_keys_stored *out);
 long long store_pg_keys_count(long long user_id, uint32_t device);
+int store_pg_kem_upload(long long user_id, const struct store_kem_upload *up, long long *count);
+long long store_pg_kem_count(long long user_id, uint32_t device);
 int store_pg_identity_get(const char *username, struct store_identity *out);
 int store_pg_bundle_take(const char *username, uint32_t device, int take_one_time,
                          struct store_bundle *b);

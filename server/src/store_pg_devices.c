@@ -42,7 +42,8 @@ int pg_device_remove(struct pg *pg, long long user_id, uint32_t device)
     static const char *const steps[] = {
         "UPDATE devices SET removed = 1, listed = 0 WHERE user_id = $1 AND device_id = $2",
         "DELETE FROM signed_prekeys WHERE user_id = $1 AND device_id = $2",
-        "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2"};
+        "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2",
+        "DELETE FROM kem_prekeys WHERE user_id = $1 AND device_id = $2"};
 
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (run_device(pg, steps[i], user_id, device) != 0) {

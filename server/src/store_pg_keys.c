@@ -119,7 +119,9 @@ static int reset_devices(struct pg *pg, long long user_id, uint32_t uploader_id,
     }
     pg_args_init(&a);
     pg_arg_int(&a, user_id);
-    if (pg_do(pg, "DELETE FROM one_time_prekeys WHERE user_id = $1", &a) != 0) {
+    if (pg_do(pg, "DELETE FROM one_time_prekeys WHERE user_id = $1", &a) != 0 ||
+        /* The KEM prekeys were signed by the former identity, the uploader's too. */
+        pg_do(pg, "DELETE FROM kem_prekeys WHERE user_id = $1", &a) != 0) {
         return -1;
     }
     pg_arg_int(&a, (long long)uploader_id);
@@ -464,8 +466,9 @@ static int bundle_body(struct pg *pg, void *arg)
     if (b->n == 0) {
         return STORE_NO_KEYS;
     }
-    for (size_t i = 0; ba->take_one_time && i < b->n; i++) {
-        if (take(pg, user_id, &b->devices[i]) != 0) {
+    for (size_t i = 0; i < b->n; i++) {
+        if ((ba->take_one_time && take(pg, user_id, &b->devices[i]) != 0) ||
+            pg_kem_take(pg, user_id, &b->devices[i], ba->take_one_time) != 0) {
             return STORE_ERROR;
         }
     }

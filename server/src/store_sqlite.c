@@ -115,6 +115,8 @@ const struct store_engine store_sqlite_engine = {
     .keys_count = store_sqlite_keys_count,
     .identity_get = store_sqlite_identity_get,
     .bundle_take = store_sqlite_bundle_take,
+    .kem_upload = store_sqlite_kem_upload,
+    .kem_count = store_sqlite_kem_count,
     .mail_put_batch = store_sqlite_mail_put_batch,
     .mail_ack_batch = store_sqlite_mail_ack_batch,
     .mail_fetch = store_sqlite_mail_fetch,
@@ -129,5 +131,6 @@ void store_sqlite_close(void)
     store_sqlite_accounts_close();
     store_sqlite_devices_close();
     store_sqlite_keys_close();
+    store_sqlite_kem_close();
     store_sqlite_mail_close();
 }

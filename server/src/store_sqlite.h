@@ -65,6 +65,12 @@ int sqlite_device_forget(sqlite3 *db, long long user_id, uint32_t device);
 int sqlite_device_insert(sqlite3 *db, long long user_id, uint32_t device, int listed,
                          long long now, long long *token_gen);
 
+/* Puts a KEM prekey of user_id's device d->device into d within the caller's transaction: with
+ * take_one_time its one-time one with the lowest id (deleted), else (or when none is left) its
+ * last-resort one; has_kem 0 when it has neither. 0 or -1. */
+int sqlite_kem_take(sqlite3 *db, long long user_id, struct store_device_bundle *d,
+                    int take_one_time);
+
 /* The engine's functions (store.h, store_engine.h), each named store_sqlite_ and its store_
  * name's end. */
 int store_sqlite_user_get(const char *username, long long *id, long long *token_gen, char *pwhash,
@@ -91,6 +97,8 @@ int store_sqlite_presence_set(const char *username, const unsigned char *cap_has
 int store_sqlite_keys_upload(long long user_id, const struct store_keys_upload *up, long long now,
                       struct store_keys_stored *out);
 long long store_sqlite_keys_count(long long user_id, uint32_t device);
+int store_sqlite_kem_upload(long long user_id, const struct store_kem_upload *up, long long *count);
+long long store_sqlite_kem_count(long long user_id, uint32_t device);
 int store_sqlite_identity_get(const char *username, struct store_identity *out);
 int store_sqlite_bundle_take(const char *username, uint32_t device, int take_one_time,
                       struct store_bundle *b);
@@ -105,6 +113,7 @@ int store_sqlite_mail_usage(long long recipient_id, uint32_t device, long long *
 void store_sqlite_accounts_close(void);
 void store_sqlite_devices_close(void);
 void store_sqlite_keys_close(void);
+void store_sqlite_kem_close(void);
 void store_sqlite_mail_close(void);
 
 /* Drops the statements the store keeps prepared (db_close calls it). */

@@ -26,6 +26,7 @@ enum stmt_id {
     ST_REMOVE,
     ST_DROP_SPK,
     ST_DROP_OTPK,
+    ST_DROP_KEM,
     ST_DROP_MAIL,
     ST_DROP_USAGE,
     ST_FORGET,
@@ -71,6 +72,7 @@ static struct sqlite_stmt stmts[ST_COUNT] = {
                    NULL},
     [ST_DROP_SPK] = {"DELETE FROM signed_prekeys WHERE user_id = ? AND device_id = ?", NULL},
     [ST_DROP_OTPK] = {"DELETE FROM one_time_prekeys WHERE user_id = ? AND device_id = ?", NULL},
+    [ST_DROP_KEM] = {"DELETE FROM kem_prekeys WHERE user_id = ? AND device_id = ?", NULL},
     [ST_DROP_MAIL] = {"DELETE FROM mailbox WHERE recipient_id = ? AND recipient_device = ?", NULL},
     [ST_DROP_USAGE] = {"DELETE FROM mailbox_usage WHERE recipient_id = ? AND recipient_device = ?",
                        NULL},
@@ -116,8 +118,8 @@ static long long pending_cutoff(long long now)
 
 int sqlite_device_remove(sqlite3 *db, long long user_id, uint32_t device)
 {
-    static const enum stmt_id steps[] = {ST_REMOVE, ST_DROP_SPK, ST_DROP_OTPK, ST_DROP_MAIL,
-                                         ST_DROP_USAGE};
+    static const enum stmt_id steps[] = {ST_REMOVE, ST_DROP_SPK, ST_DROP_OTPK, ST_DROP_KEM,
+                                         ST_DROP_MAIL, ST_DROP_USAGE};
 
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (run_device(db, steps[i], user_id, device) != 0) {

@@ -18,6 +18,7 @@ enum stmt_id {
     ST_UPLOADER_LISTED,
     ST_UPLOADER_PENDING,
     ST_DROP_OTPK,
+    ST_DROP_KEM,
     ST_UPSERT_IDENTITY,
     ST_UPSERT_SPK,
     ST_INSERT_OTPK,
@@ -50,6 +51,7 @@ static struct sqlite_stmt stmts[ST_COUNT] = {
                              "WHERE user_id = ?1 AND device_id = ?2",
                              NULL},
     [ST_DROP_OTPK] = {"DELETE FROM one_time_prekeys WHERE user_id = ?", NULL},
+    [ST_DROP_KEM] = {"DELETE FROM kem_prekeys WHERE user_id = ?", NULL},
     [ST_UPSERT_IDENTITY] = {"INSERT INTO identities (user_id, identity_key, identity_counter, "
                             "identity_changed_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO "
                             "UPDATE SET identity_key = excluded.identity_key, "
@@ -203,6 +205,12 @@ static int reset_devices_locked(sqlite3 *db, long long user_id, uint32_t uploade
     if (sqlite_devices_forget_pending(db, user_id, now) != 0) {
         return -1;
     }
+    if (st == NULL || sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK ||
+        sqlite_step_done(st) != 0) {
+        return -1;
+    }
+    /* The KEM prekeys were signed by the former identity, the uploader's too. */
+    st = stmt(db, ST_DROP_KEM);
     if (st == NULL || sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK ||
         sqlite_step_done(st) != 0) {
         return -1;
@@ -506,9 +514,11 @@ static int bundle_locked(sqlite3 *db, void *arg)
     if (b->n == 0) {
         return STORE_NO_KEYS;
     }
-    /* Without take_one_time: the signed prekeys alone (X3DH without DH4). */
-    for (size_t i = 0; a->take_one_time && i < b->n; i++) {
-        if (take_locked(db, user_id, &b->devices[i]) != 0) {
+    /* Without take_one_time: the signed prekeys alone (X3DH without DH4), and the last-resort
+     * KEM prekeys. */
+    for (size_t i = 0; i < b->n; i++) {
+        if ((a->take_one_time && take_locked(db, user_id, &b->devices[i]) != 0) ||
+            sqlite_kem_take(db, user_id, &b->devices[i], a->take_one_time) != 0) {
             return STORE_ERROR;
         }
     }

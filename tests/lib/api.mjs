@@ -94,3 +94,18 @@ export async function loginDevice(base, user, device) {
   if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
+
+/**
+ * A signed KEM prekey record (docs/PROTOCOL.md 15.2) for identity, in base64url, made with
+ * @noble/post-quantum and node:crypto independently of the core:
+ *   record = u32(id) || ML-KEM-1024 encapsulation key (1568) || Ed25519-Sign("parley-kem-prekey-v1" || u32(id) || key)
+ * key: the encapsulation key's bytes to use instead of a fresh one (for malformed keys).
+ */
+export async function kemRecord(identity, id, { key } = {}) {
+  const { ml_kem1024: mlkem } = await import('@noble/post-quantum/ml-kem.js');
+  const ek = key || mlkem.keygen().publicKey;
+  const idBytes = Buffer.alloc(4);
+  idBytes.writeUInt32BE(id);
+  const sig = crypto.sign(null, Buffer.concat([Buffer.from('parley-kem-prekey-v1'), idBytes, Buffer.from(ek)]), identity.privateKey);
+  return b64u(Buffer.concat([idBytes, Buffer.from(ek), sig]));
+}

@@ -328,7 +328,7 @@ test('a schema-2 database that holds look-alike accounts opens, and every one of
     }
     assert.doesNotMatch(sql(db, '.schema users'), /skeleton/);
     await withServer({ dataDir: dir, args: sqlite }, async (s) => {
-      assert.equal(sql(db, 'PRAGMA user_version;'), '4');
+      assert.equal(sql(db, 'PRAGMA user_version;'), '5');
       assert.match(s.logs(), /database migrated to schema version 3/);
       assert.match(s.logs(), /2 existing accounts look like older ones/);
       assert.match(s.logs(), /database migrated to schema version 4/);

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { dbIntegrity, startServer } from '../lib/server.mjs';
 import { rawRequest } from '../lib/http.mjs';
-import { api, b64u, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
+import { api, b64u, newIdentity, newUser, oneTimePrekeys, signedPrekey, kemRecord } from '../lib/api.mjs';
 
 let server;
 
@@ -27,6 +27,11 @@ test('40+ bad inputs: right status, JSON error, server up, data intact, integrit
   assert.equal((await api(base, 'PUT', '/api/keys', { token: alice.token, body: { identityKey: id.publicKey, signedPrekey: spk, oneTimePrekeys: oneTimePrekeys(0, 30) } })).status, 200);
   const t = alice.token;
   const json = { 'Content-Type': 'application/json' };
+  const kem1 = await kemRecord(id, 1);
+  const kemShort = Buffer.from(kem1, 'base64url').subarray(0, 1635).toString('base64url');
+  const kemLong = Buffer.concat([Buffer.from(kem1, 'base64url'), Buffer.alloc(1)]).toString('base64url');
+  const kemForeign = await kemRecord(newIdentity(), 1);
+  const kemZeroSig = Buffer.concat([Buffer.from(kem1, 'base64url').subarray(0, 1572), Buffer.alloc(64)]).toString('base64url');
   const longName = 'a'.repeat(5000);
   const deep = '['.repeat(5000) + ']'.repeat(5000);
 
@@ -77,6 +82,18 @@ test('40+ bad inputs: right status, JSON error, server up, data intact, integrit
     ['keys: resetIdentity string', 'PUT', '/api/keys', { token: t, body: { identityKey: id.publicKey, signedPrekey: spk, resetIdentity: 'true' } }, 400, 'invalid_field'],
     ['keys: body too large', 'PUT', '/api/keys', { token: t, raw: JSON.stringify({ pad: 'x'.repeat(40000) }), headers: json }, 413, 'too_large'],
     ['keys: no token', 'PUT', '/api/keys', { body: {} }, 401, 'missing_token'],
+    ['kem: empty object', 'PUT', '/api/keys/me/kem', { token: t, body: {} }, 400, 'invalid_kem_prekey'],
+    ['kem: record one byte short', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: kemShort } }, 400, 'invalid_kem_prekey'],
+    ['kem: record one byte long', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: kemLong } }, 400, 'invalid_kem_prekey'],
+    ['kem: record number', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: 7 } }, 400, 'invalid_kem_prekey'],
+    ['kem: one-time object', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: kem1, oneTime: {} } }, 400, 'invalid_kem_prekey'],
+    ['kem: signed by another identity', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: kemForeign } }, 400, 'bad_signature'],
+    ['kem: signature zeros', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: kemZeroSig } }, 400, 'bad_signature'],
+    ['kem: 26 one-time', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: kem1, oneTime: Array(26).fill(kem1) } }, 400, 'too_many_prekeys'],
+    ['kem: repeated id', 'PUT', '/api/keys/me/kem', { token: t, body: { lastResort: kem1, oneTime: [kem1] } }, 400, 'duplicate_prekey_id'],
+    ['kem: body too large', 'PUT', '/api/keys/me/kem', { token: t, raw: JSON.stringify({ pad: 'x'.repeat(100000) }), headers: json }, 413, 'too_large'],
+    ['kem: no token', 'PUT', '/api/keys/me/kem', { body: {} }, 401, 'missing_token'],
+    ['kem: GET', 'GET', '/api/keys/me/kem', { token: t }, 405, 'method_not_allowed'],
     ['keys: GET collection', 'GET', '/api/keys', { token: t }, 405, 'method_not_allowed'],
     ['keys: bundle of a percent-encoded name', 'GET', '/api/keys/A%20B', { token: t }, 400, 'invalid_username'],
     ['keys: bundle of empty name', 'GET', '/api/keys/', { token: t }, 400, 'invalid_username'],

@@ -170,8 +170,8 @@ test('bundles: every listed device with keys, the first at the top; ?device=N al
     const fourth = await api(base, 'GET', `/api/keys/${user.username}`, { token: bob.token });
     assert.deepEqual(fourth.body.bundles.map((x) => x.oneTimePrekey), [null, null]);
     // Each device counts its own one-time prekeys.
-    assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: d1 })).body, { count: 0, low: true });
-    assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: d2 })).body, { count: 0, low: true });
+    assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: d1 })).body, { count: 0, low: true, kemCount: 0, kemLow: true });
+    assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: d2 })).body, { count: 0, low: true, kemCount: 0, kemLow: true });
     const carol = await newUser(base, 'carol');
     assert.equal((await putKeys(base, d2, id, { spkId: 23, from: 210, n: 2 })).status, 200);
     const only = await api(base, 'GET', `/api/keys/${user.username}?device=2`, { token: carol.token });

@@ -42,7 +42,7 @@ test('upload, then a bundle per GET, each one-time prekey handed out once', asyn
   assert.equal(r.body.identityCounter, 1);
 
   const count = await api(base, 'GET', '/api/keys/me/count', { token: alice.token });
-  assert.deepEqual(count.body, { count: 3, low: true });
+  assert.deepEqual(count.body, { count: 3, low: true, kemCount: 0, kemLow: true });
 
   const seen = [];
   for (let i = 0; i < 3; i++) {
@@ -59,7 +59,7 @@ test('upload, then a bundle per GET, each one-time prekey handed out once', asyn
   const empty = await api(base, 'GET', `/api/keys/${alice.username}`, { token: bob.token });
   assert.equal(empty.status, 200);
   assert.equal(empty.body.oneTimePrekey, null);
-  assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: alice.token })).body, { count: 0, low: true });
+  assert.deepEqual((await api(base, 'GET', '/api/keys/me/count', { token: alice.token })).body, { count: 0, low: true, kemCount: 0, kemLow: true });
 });
 
 test('49 parallel GETs for 20 one-time prekeys: every id handed out at most once', async () => {

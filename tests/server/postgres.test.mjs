@@ -65,15 +65,15 @@ function run(args) {
   });
 }
 
-test('a new PostgreSQL database gets schema version 4; a restart keeps it; a newer one is refused untouched', async () => {
+test('a new PostgreSQL database gets the current schema version (5); a restart keeps it; a newer one is refused untouched', async () => {
   const url = pg.database('schema_new');
   const dir = tempDir('parley-pg-');
   const s = await startServer({ dataDir: dir, args: ['--database', url] });
   await newUser(s.url);
   await stopClean(s);
-  assert.match(s.logs(), /database migrated to schema version 4/);
+  assert.match(s.logs(), /database migrated to schema version 5/);
   const q = (sql) => psql(pg.url, sql, 'schema_new');
-  assert.equal(q('SELECT version FROM parley_schema'), '4');
+  assert.equal(q('SELECT version FROM parley_schema'), '5');
   assert.equal(q('SELECT count(*) FROM users'), '1');
   assert.equal(q('SELECT device_id, listed, removed FROM devices'), '1|1|0');
   assert.equal(q("SELECT count(*) FROM pg_indexes WHERE indexname = 'users_skeleton_key'"), '1');
@@ -151,7 +151,7 @@ test('two instances on one database: sign-up on A, log-in on B; 50 parallel bund
     const ids = results.map((r) => r.body.oneTimePrekey?.id);
     assert.equal(ids.filter((x) => x !== undefined).length, 50, 'every fetch got a one-time prekey');
     assert.equal(new Set(ids).size, 50, 'no one-time prekey handed out twice');
-    assert.deepEqual((await api(b.url, 'GET', '/api/keys/me/count', { token })).body, { count: 10, low: true });
+    assert.deepEqual((await api(b.url, 'GET', '/api/keys/me/count', { token })).body, { count: 10, low: true, kemCount: 0, kemLow: true });
   } finally {
     await stopClean(a);
     await stopClean(b);
@@ -263,7 +263,7 @@ test('PostgreSQL stopped: clear 503 errors and an unhealthy /healthz, nothing lo
     pg.start();
     for (const s of [a, b]) {
       assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
-      assert.deepEqual((await api(s.url, 'GET', '/api/keys/me/count', { token: alice.token })).body, { count: 5, low: true });
+      assert.deepEqual((await api(s.url, 'GET', '/api/keys/me/count', { token: alice.token })).body, { count: 5, low: true, kemCount: 0, kemLow: true });
     }
     assert.equal((await newUser(b.url, 'after')).username.startsWith('after'), true);
     // Restarted while nothing asks: the pooled connections it closed are made again on their

@@ -71,7 +71,7 @@ export function chooseBundle(name, answer) {
   if (!entry) throw new Error(`${name} has no device with keys on the server yet.`);
   return {
     device: entry.device,
-    keys: { ...answer, signedPrekey: entry.signedPrekey, oneTimePrekey: entry.oneTimePrekey ?? null },
+    keys: { ...answer, signedPrekey: entry.signedPrekey, oneTimePrekey: entry.oneTimePrekey ?? null, kemPrekey: entry.kemPrekey ?? null },
     list: { list: answer.devices, generation: listed.generation, ids: listed.devices.map((d) => d.id) },
   };
 }

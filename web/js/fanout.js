@@ -17,7 +17,7 @@
 import * as core from '../core/parley.js';
 import { RANDOM_ID_RE, USERNAME_RE, fromB64u, randomId, toB64u } from './encoding.js';
 import { deviceId, readList, sealedName } from './devices.js';
-import { bundleFromJson } from './keys.js';
+import { outboundSession } from './keys.js';
 import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
 
@@ -355,10 +355,13 @@ export const fanoutMethods = {
     }
     const part = Array.isArray(answer.bundles) ? answer.bundles.find((b) => b?.device === device) : null;
     if (!ids.includes(device) || !part) return null;
-    const keys = { ...answer, signedPrekey: part.signedPrekey, oneTimePrekey: part.oneTimePrekey ?? null };
+    const keys = { ...answer, signedPrekey: part.signedPrekey, oneTimePrekey: part.oneTimePrekey ?? null, kemPrekey: part.kemPrekey ?? null };
+    // A contact who offered post-quantum keys before and offers none now is not downgraded
+    // silently: no session is made with that device (15; Start chat says so).
+    if (name !== this.me && this.contacts[name]?.pq && typeof keys.kemPrekey !== 'string') return null;
     let session;
     try {
-      session = core.Session.outbound(this.account, bundleFromJson(keys));
+      session = outboundSession(this.account, keys);
     } catch {
       return null;
     }
@@ -474,7 +477,7 @@ export const fanoutMethods = {
       }
     }
     let replaced = false;
-    if (plaintext === null && type === core.MESSAGE_PREKEY &&
+    if (plaintext === null && isPrekeyType(type) &&
         toB64u(core.messageSenderIdentity(message)) === expected) {
       // Both devices started a session with each other at once: the smaller address's session
       // is kept by both. Ours wins: theirs is dropped (they take ours when it comes, and send
@@ -669,6 +672,11 @@ export const fanoutMethods = {
     return false;
   },
 };
+
+/** Whether a message type starts a session: X3DH (2) or PQXDH (3, docs/PROTOCOL.md 15.5). */
+export function isPrekeyType(type) {
+  return type === core.MESSAGE_PREKEY || type === core.MESSAGE_PREKEY_PQ;
+}
 
 function parseJson(bytes) {
   try {

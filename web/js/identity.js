@@ -157,6 +157,12 @@ export const identityMethods = {
       if (!c) return false;
       c.identityWarning = false;
       c.held = false;
+      if (c.pqWarning) {
+        // They no longer offer post-quantum keys and the person has looked: the chat goes on
+        // without them (until they offer them again).
+        delete c.pq;
+        delete c.pqWarning;
+      }
       await this.saveContacts();
       this.changed(name);
       if (!c.renew) this.flush(name);

@@ -9,6 +9,7 @@ import * as core from '../core/parley.js';
 import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, fromUtf8, toB64u } from './encoding.js';
 import { MAX_TEXT } from './transcript.js';
 import { parseSealedName } from './devices.js';
+import { isPrekeyType } from './fanout.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
@@ -280,7 +281,7 @@ export const inboxMethods = {
         if (e.codeName === 'DUPLICATE') return null; // delivered twice (at least once on the wire)
         // A ratchet message of this session that does not open: a late copy of one read before
         // (12.12) is dropped; anything else is said and the session repaired.
-        if (type !== core.MESSAGE_PREKEY) return { name, undecryptable: true, message };
+        if (!isPrekeyType(type)) return { name, undecryptable: true, message };
       }
       if (plaintext) {
         this.noteChain(name, message);
@@ -291,7 +292,7 @@ export const inboxMethods = {
       return { name, undecryptable: true, message };
     }
     // A new session: the first message must name the same identity as the envelope.
-    if (type === core.MESSAGE_PREKEY && equalBytes(core.messageSenderIdentity(message), opened.senderIdentity)) {
+    if (isPrekeyType(type) && equalBytes(core.messageSenderIdentity(message), opened.senderIdentity)) {
       return { request: true, name, device: sender.device, message, identityKey: toB64u(opened.senderIdentity) };
     }
     return 'unreadable';

@@ -1,10 +1,16 @@
 //# allFunctionsCalledOnLoad
 // Converts between the core's binary bundle (docs/PROTOCOL.md section 3) and the directory's
 // JSON (docs/API.md), and keeps this account's prekeys published.
+import * as core from '../core/parley.js';
 import { concat, fromB64u, toB64u, u32be } from './encoding.js';
 import { ApiError, request } from './api.js';
 
 const PREKEY_BATCH = 100;
+// Post-quantum KEM prekeys (docs/PROTOCOL.md 15; docs/API.md PUT /api/keys/me/kem): at most 100
+// one-time ones held, uploaded 20 to a request (a record is 1,636 bytes).
+const KEM_MAX = 100;
+const KEM_BATCH = 80;
+const KEM_UPLOAD_PART = 20;
 const SPK_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 
 /** The directory's JSON upload for a core bundle. */
@@ -27,6 +33,41 @@ export function bundleToJson(bundle, resetIdentity = false) {
     oneTimePrekeys,
     resetIdentity,
   };
+}
+
+/**
+ * A new session with a device from its part of a directory answer: PQXDH (protocol version 2)
+ * when the part carries a KEM prekey, else X3DH.
+ */
+export function outboundSession(account, keys) {
+  const bundle = bundleFromJson(keys);
+  if (typeof keys.kemPrekey === 'string') return core.Session.outboundPq(account, bundle, fromB64u(keys.kemPrekey));
+  return core.Session.outbound(account, bundle);
+}
+
+// An account sealed before KEM prekeys gets its last-resort one; one without one-time KEM
+// prekeys gets a batch (the caller stores the account).
+function kemReady(account) {
+  if (!account.kemPrekeyId) account.rotateKemPrekey();
+  if (account.kemPrekeyCount === 0) account.generateKemPrekeys(KEM_MAX);
+}
+
+// Uploads the last-resort KEM prekey and the unpublished one-time ones (20 to a request); a part
+// the directory holds already (409 duplicate_prekey_id: a page that died before noting it) is
+// taken as published.
+async function publishKem(account, vault) {
+  const up = core.parseKemUpload(account.kemUpload());
+  const lastResort = toB64u(up.lastResort.record);
+  const oneTime = up.oneTime.map((k) => toB64u(k.record));
+  for (let i = 0; i === 0 || i < oneTime.length; i += KEM_UPLOAD_PART) {
+    try {
+      await request('PUT', '/api/keys/me/kem', { lastResort, oneTime: oneTime.slice(i, i + KEM_UPLOAD_PART) });
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 409 && e.code === 'duplicate_prekey_id')) throw e;
+    }
+  }
+  account.markKemPublished();
+  await vault.saveAccount(account);
 }
 
 /** The core bundle (zero or one one-time prekey) for a directory answer. */
@@ -56,6 +97,7 @@ export function bundleFromJson(j) {
  * is on the server already, so it is taken as published and the rest goes on.
  */
 export async function publish(account, vault, { resetIdentity = false } = {}) {
+  kemReady(account);
   if (!resetIdentity) await vault.saveAccount(account);
   const body = bundleToJson(account.bundle(), resetIdentity);
   const keys = body.oneTimePrekeys;
@@ -72,6 +114,7 @@ export async function publish(account, vault, { resetIdentity = false } = {}) {
   if (!res) res = await request('PUT', '/api/keys', { ...body, oneTimePrekeys: [] });
   account.markPublished();
   await vault.saveAccount(account);
+  await publishKem(account, vault);
   return res;
 }
 
@@ -90,7 +133,14 @@ export async function replenish(account, vault) {
     meta.spkRotatedAt = Date.now();
     dirty = true;
   }
-  const { count, low } = await request('GET', '/api/keys/me/count');
+  const { low, kemLow } = await request('GET', '/api/keys/me/count');
+  if (!account.kemPrekeyId) dirty = true; // an account from before KEM prekeys: publish() makes them
+  if (kemLow) {
+    const over = account.kemPrekeyCount + KEM_BATCH - KEM_MAX;
+    if (over > 0) account.forgetKemPrekeys(over);
+    account.generateKemPrekeys(KEM_BATCH);
+    dirty = true;
+  }
   if (low) {
     // Keys handed out but never used stay in the account; the oldest make room for a new batch.
     const over = account.prekeyCount + PREKEY_BATCH - 200;

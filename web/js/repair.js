@@ -17,10 +17,10 @@ const REPAIR_QUIET_MS = 120000;
 // remembers, 5.3): at most this many per contact, in memory.
 const MAX_SEEN_CHAINS = 512;
 
-// The ratchet key in a message's header (5.1): bytes 1..33 of a ratchet message, 75..107 of a
-// prekey message (whose ratchet message starts after a 74-byte prefix).
+// The ratchet key in a message's header (5.1): bytes 1..33 of a ratchet message; in a prekey
+// message, after its prefix (74 bytes for X3DH, 4.x; 1646 for PQXDH, 15.5).
 function headerKey(bytes) {
-  const at = bytes[0] === core.MESSAGE_PREKEY ? 75 : 1;
+  const at = bytes[0] === core.MESSAGE_PREKEY ? 75 : bytes[0] === core.MESSAGE_PREKEY_PQ ? 1647 : 1;
   return bytes.length >= at + 32 ? toB64u(bytes.subarray(at, at + 32)) : null;
 }
 

@@ -5,9 +5,9 @@
 import * as core from '../core/parley.js';
 import { ApiError, plainMessage, request } from './api.js';
 import { RANDOM_ID_RE, fromB64u, fromUtf8, toB64u } from './encoding.js';
-import { bundleFromJson } from './keys.js';
+import { outboundSession } from './keys.js';
 import { chooseBundle, deviceId } from './devices.js';
-import { address } from './fanout.js';
+import { address, isPrekeyType } from './fanout.js';
 import { HOLD_MS } from './peer.js';
 import { UserError } from './errors.js';
 import { validCap } from './presence.js';
@@ -86,8 +86,20 @@ export const requestMethods = {
         if (this.contacts[name]?.status !== 'pending' && this.links.get(name)?.holding) this.dropLink(name);
         throw new UserError(e.message);
       }
+      if (existing?.pq && existing.identityKey === bundle.identityKey && typeof chosen.keys.kemPrekey !== 'string') {
+        // They offered post-quantum keys before and offer none now: not downgraded silently
+        // (docs/PROTOCOL.md 15.8). Until the person has looked, nothing is sent.
+        if (this.contacts[name]?.status !== 'pending' && this.links.get(name)?.holding) this.dropLink(name);
+        if (!existing.held) {
+          this.raiseIdentityWarning(name);
+          existing.pqWarning = true;
+          await this.saveContacts();
+          this.changed(name);
+        }
+        throw new UserError(`${name}'s keys on the server no longer offer post-quantum protection, as they did before. Nothing was sent. Check their safety number; once you have, the chat goes on without it.`);
+      }
       if (this.links.get(name)) this.links.get(name).toDevice = chosen.device;
-      const session = core.Session.outbound(this.account, bundleFromJson(chosen.keys));
+      const session = outboundSession(this.account, chosen.keys);
       // Our presence capability rides in the hello: they see when we are online once they accept.
       const hello = session.encrypt(JSON.stringify({ t: 'hello', cap: this.presenceCap }));
       this.useSession(name, session);
@@ -105,6 +117,7 @@ export const requestMethods = {
         identityKey: bundle.identityKey,
         identityCounter: bundle.identityCounter,
         device: chosen.device, // their device this chat's session is with (14.4)
+        ...(session.version === 2 ? { pq: true } : {}), // they offer KEM prekeys (15)
         ...(chosen.list ? { deviceList: chosen.list } : {}),
         verified: !!existing?.verified,
         unread: existing?.unread || 0,
@@ -328,6 +341,7 @@ export const requestMethods = {
       since: prev?.since || Date.now(),
     };
     if (req.cap) this.contacts[name].cap = req.cap; // the capability their hello carried
+    if (req.pq) this.contacts[name].pq = true; // their session started with PQXDH (15)
     this.contacts[name].device = deviceId(req.device); // the device their request came from (14.4)
     delete this.contacts[name].hello;
     delete this.contacts[name].helloMailed;
@@ -340,7 +354,7 @@ export const requestMethods = {
     let hello;
     try {
       hello = fromB64u(msg.hello);
-      if (core.messageType(hello) !== core.MESSAGE_PREKEY) return;
+      if (!isPrekeyType(core.messageType(hello))) return;
     } catch {
       return;
     }
@@ -434,12 +448,16 @@ export const requestMethods = {
       return;
     }
     const known = existing?.status === 'active' || existing?.status === 'pending';
+    if (result.session.version === 2 && existing) existing.pq = true; // (a new contact: in activate)
     this.useSession(from, result.session);
     const stale = this.dropWires(from);
     // A request for the person is stored with its session: after a reload it is still there,
     // and the same request sent again is recognised as a repeat.
     const cap = validCap(inner.cap);
-    if (!known) this.requests.set(from, { identityKey, device, at: Date.now(), hello: msg.hello, offer, ...(cap ? { cap } : {}) });
+    if (!known) {
+      this.requests.set(from, { identityKey, device, at: Date.now(), hello: msg.hello, offer, ...(cap ? { cap } : {}),
+        ...(result.session.version === 2 ? { pq: true } : {}) });
+    }
     const storing = this.vault.putMany([spent, this.vault.sessionRecord(from, result.session),
       ...(stale.length ? this.historyRecords(from, stale) : []),
       ...(known ? [] : this.contactsRecords(true))]);
@@ -466,7 +484,7 @@ export const requestMethods = {
     if (known) {
       // A known contact (or both asked at once, and theirs is the session kept): no question
       // to ask.
-      this.activate(from, { identityKey, cap, device });
+      this.activate(from, { identityKey, cap, device, pq: result.session.version === 2 });
       this.connectAccepted(from, offer);
       this.subscribe();
       this.acceptStored(from);
