@@ -3,7 +3,8 @@
 # (PARLEY_FUZZ_SECONDS each, default 20) from the protocol vectors, real sealed state, real
 # sealed envelopes, real device lists and an identity transfer; the server's parsers
 # (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
-# target writes when PARLEY_FUZZ_SEEDS is set.
+# target writes when PARLEY_FUZZ_SEEDS is set; and tests/fuzz/fuzz_link.mjs, the web app's
+# linking readers under Node, as long as a server target.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -53,5 +54,13 @@ done
 for target in "${server_targets[@]}"; do
   run "$target" "$server_seconds"
 done
+# The web app's linking formats, whose readers are JavaScript: a mutation fuzzer under Node.
+if node "$root/tests/fuzz/fuzz_link.mjs" "$server_seconds" >"$work/link.log" 2>&1; then
+  head -n 1 "$work/link.log"
+  passed=$((passed + 1))
+else
+  cat "$work/link.log"
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
