@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "accounts.h"
+#include "cors.h"
 #include "devices.h"
 #include "http.h"
 #include "iceconfig.h"
@@ -80,6 +81,10 @@ static int api_route(struct mg_connection *conn)
 int api_dispatch(struct mg_connection *conn, void *cbdata)
 {
     (void)cbdata;
+    /* A CORS preflight from a page served elsewhere (cors.c). */
+    if (strcmp(mg_get_request_info(conn)->request_method, "OPTIONS") == 0) {
+        return cors_preflight(conn);
+    }
     return api_route(conn);
 }
 
