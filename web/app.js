@@ -473,6 +473,7 @@ async function openOffline(who, gen) {
   const retry = () => backOnline(who, device, gen);
   offlineRetry = { timer: setInterval(retry, OFFLINE_RETRY_MS), retry, busy: false };
   window.addEventListener('online', retry);
+  $('server-retry').onclick = () => busy($('server-retry'), retry);
   return true;
 }
 
