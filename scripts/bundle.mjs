@@ -5,7 +5,8 @@
 // Integrity for every script (the entry module, and a modulepreload link per module of the graph),
 // the style sheet and the wasm core. The version is a hash of all files, so any change makes a new
 // service worker that waits for the person's "Reload" (web/js/updates.js).
-// --server URL also writes config.json ({"server": URL}): the page then talks to that server.
+// --server URL also writes config.json ({"server": URL}): the page then talks to that server; and
+// a Content-Security-Policy <meta> allowing it, for static servers that send no CSP header.
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -82,6 +83,16 @@ html = html
   .replace(entry, `${preload}\n  <meta name="parley-wasm" content="${files['core/parley-core.wasm']}">\n  `
     + attr('<script type="module" src="app.js"', 'app.js') + '></script>');
 files['index.html'] = sri(html);
+// With --server, a Content-Security-Policy for static servers that send none (python3 -m
+// http.server): what parley-server sends (server/src/http.c), with that server in connect-src.
+if (server !== null) {
+  const origin = new URL(server).origin;
+  const ws = origin.replace(/^http/, 'ws');
+  const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    + `img-src 'self' data: blob:; connect-src 'self' ${origin} ${ws}; media-src 'self' blob:; `
+    + "object-src 'none'; base-uri 'none'; form-action 'self'";
+  html = html.replace('<meta charset="utf-8">', `<meta charset="utf-8">\n  <meta http-equiv="Content-Security-Policy" content="${csp}">`);
+}
 const version = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
 html = html.replace('<head>', `<head>\n  <meta name="parley-build" content="${version}">`);
 files['index.html'] = sri(html);

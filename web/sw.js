@@ -26,7 +26,8 @@ async function precache() {
   try {
     for (const [path, hash] of Object.entries(BUILD.files)) {
       const url = new URL(path, scope).href;
-      const res = await fetch(url, { cache: 'reload', credentials: 'omit' });
+      // Revalidated: a file the page has just loaded comes back as 304 from the HTTP cache.
+      const res = await fetch(url, { cache: 'no-cache', credentials: 'omit' });
       if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
       const bytes = await res.clone().arrayBuffer();
       const got = `sha256-${b64(await crypto.subtle.digest('SHA-256', bytes))}`;

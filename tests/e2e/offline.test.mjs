@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, openChat, person, send, signUp, transcript, until, waitForApp, waitForMessage,
+  WAIT, connectPair, leave, openChat, person, send, signUp, transcript, waitForApp, waitForMessage,
 } from '../lib/people.mjs';
 
 const KEEP = 'Keep me signed in on this device';
@@ -87,7 +87,6 @@ test('after one visit, the app and a kept vault open with the server unreachable
 
   const port = server.port;
   await server.stop();
-  await leave(b);
 
   await a.page.reload();
   const note = a.page.getByRole('status').filter({ hasText: 'Server unreachable' });
@@ -99,11 +98,20 @@ test('after one visit, the app and a kept vault open with the server unreachable
   const texts = (await transcript(a.page)).map((m) => m.text);
   assert.deepEqual(texts, ['written while online', 'an answer kept in the vault']);
   assert.equal(await a.page.locator('#connection').textContent(), 'Offline');
+  // Sending waits: the message is kept here, not delivered.
+  await send(a, 'written while the server was away');
+  const mine = (await transcript(a.page)).at(-1);
+  assert.equal(mine.text, 'written while the server was away');
+  assert.notEqual(mine.state, 'delivered');
+  assert.deepEqual(a.problems.filter((x) => x.startsWith('page error')), [], 'no script failed offline');
 
-  // Back online: the kept sign-in logs in by itself and the note goes.
+  // Back online: the kept sign-in logs in by itself (or with "Try again"), the note goes, and
+  // what waited is delivered.
   server = await serve(dist, { dataDir: data, args: ['--listen', `127.0.0.1:${port}`] });
-  await a.page.waitForFunction(() => document.getElementById('connection').dataset.state === 'online', null, { timeout: 40000 });
+  await note.getByRole('button', { name: 'Try again' }).click();
+  await a.page.waitForFunction(() => document.getElementById('connection').dataset.state === 'online', null, { timeout: WAIT });
   assert.equal(await note.isVisible(), false, 'the note went with the server back');
+  await waitForMessage(b.page, 'written while the server was away', 60000);
 });
 
 test('a new deployment waits for "Reload": nothing changes under an open vault until then', async () => {
@@ -207,11 +215,13 @@ async function staticServer(dir) {
 }
 
 test('the bundle on a static server talks to parley-server on another origin (--origin, CORS)', async () => {
-  const dist = tempDir('parley-dist-');
-  bundle(join(ROOT, 'web'), dist);
-  const site = await staticServer(dist);
+  // python3 -m http.server serves the bundle under /app/ (config.json and a CSP written by
+  // bundle.mjs --server); parley-server lists the site's origin.
+  const root = tempDir('parley-site-');
+  const site = await staticServer(root);
   const server = await serve(join(ROOT, 'web'), { args: ['--origin', site] });
-  writeFileSync(join(dist, 'config.json'), JSON.stringify({ server: server.url }));
+  bundle(join(ROOT, 'web'), join(root, 'app'), ['--server', server.url]);
+  assert.deepEqual(JSON.parse(readFileSync(join(root, 'app/config.json'), 'utf8')), { server: server.url });
 
   // The API answers the listed origin's preflight, and no other.
   const preflight = (origin) => fetch(`${server.url}/api/login`, {
@@ -226,8 +236,8 @@ test('the bundle on a static server talks to parley-server on another origin (--
   assert.equal(other.status, 403);
   assert.equal(other.headers.get('access-control-allow-origin'), null);
 
-  const a = await person({ url: site }, uniqueName('site'));
-  const b = await person({ url: site }, uniqueName('site'));
+  const a = await person({ url: `${site}/app` }, uniqueName('site'));
+  const b = await person({ url: `${site}/app` }, uniqueName('site'));
   cleanups.push(() => leave(a), () => leave(b));
   await signUp(a);
   await signUp(b);
@@ -238,5 +248,6 @@ test('the bundle on a static server talks to parley-server on another origin (--
   await waitForMessage(a.page, 'and back');
   assert.ok(a.requests.some((r) => r.url === `${server.url}/api/signup`), 'the API is the server\'s, not the site\'s');
   assert.ok(!a.requests.some((r) => r.url.startsWith(`${site}/api/`)));
-  await until(() => a.frames.length > 0, { message: 'WebSocket frames' });
+  assert.deepEqual(a.problems.filter((x) => !x.includes('/favicon.ico')), [], 'no errors on the page');
+  assert.equal(await a.page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content.includes("connect-src 'self' http://")), true);
 });
