@@ -49,8 +49,9 @@ int cors_preflight(struct mg_connection *conn)
     const char *origin = cors_allowed_origin(conn);
 
     if (origin == NULL || mg_get_header(conn, "Access-Control-Request-Method") == NULL) {
-        return http_send_error(conn, 403, "forbidden_origin",
-                               "this page origin may not call the API (see --origin)");
+        return http_send_error(conn, 403, "not_a_preflight",
+                               "OPTIONS is answered only as a CORS preflight from a page origin "
+                               "of the --origin list");
     }
     mg_response_header_start(conn, 204);
     mg_response_header_add(conn, "Access-Control-Allow-Origin", origin, -1);

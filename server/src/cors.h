@@ -18,8 +18,9 @@ const char *cors_allowed_origin(struct mg_connection *conn);
  * mg_response_header_start when the request's Origin is allowed. */
 void cors_add_headers(struct mg_connection *conn);
 
-/* Answers an OPTIONS request (a CORS preflight): 204 with the allowed methods and headers
- * (Authorization, Content-Type) for an allowed origin, 403 with a JSON reason otherwise. */
+/* Answers an OPTIONS request from an allowed origin (a CORS preflight): 204 with the allowed
+ * methods and headers (Authorization, Content-Type); 403 with a JSON reason when it is no
+ * preflight (no Access-Control-Request-Method). */
 int cors_preflight(struct mg_connection *conn);
 
 #endif
