@@ -485,11 +485,16 @@ async function backOnline(who, device, gen) {
     const { auth, vaultKey } = await signInKept(who, () => stillCurrent(gen), device);
     vaultKey.fill(0); // the vault is open already
     if (auth.device !== undefined && auth.device !== device) throw new UserError('the server gave this browser another device number; log in again.');
-    stopOffline();
     setToken(auth.token);
     state.token = auth.token;
     state.expiresAt = auth.expiresAt;
     state.ice.load();
+    // As enter() does before the connection opens (skipped while offline).
+    if (!await listKnown(state.vault)) {
+      await syncDeviceList(state.messenger.account, state.vault, device);
+      stillCurrent(gen);
+    }
+    stopOffline();
     state.messenger.replenishKeys().catch(() => {});
     state.signaling.start();
     scheduleRefresh();
@@ -498,6 +503,8 @@ async function backOnline(who, device, gen) {
     if (e instanceof KeptRefused || e instanceof UserError) {
       leave();
       authError(`Please log in again: ${plain(e).replace(/^./, (c) => c.toLowerCase())}`);
+    } else {
+      banner(`The server answered but could not sign you in yet. ${plain(e)}`); // busy, throttled: tried again
     }
   } finally {
     r.busy = false;
