@@ -2,7 +2,7 @@
 // a kept vault open without the server, and say "Server unreachable"; a new deployment waits for
 // the person's "Reload"; a script or wasm whose bytes differ from the build's hash is refused in
 // plain words and not run; the bundle served by any static server talks to parley-server on
-// another origin (--origin, CORS).
+// another origin (--origin, CORS); Chromium finds the bundle installable (web app manifest).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -124,6 +124,14 @@ test('a new deployment waits for "Reload": nothing changes under an open vault u
   await swActive(a.page);
   await a.page.reload(); // from now on the page is the service worker's
   assert.equal(await controlled(a.page), true);
+  // Installable: Chromium reads the manifest without error and names no reason against it but
+  // the test's own private-window profile.
+  const cdp = await a.context.newCDPSession(a.page);
+  const manifest = await cdp.send('Page.getAppManifest');
+  assert.deepEqual(manifest.errors, []);
+  assert.match(manifest.url, /\/manifest\.webmanifest$/);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  assert.deepEqual(installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito'), []);
   await signUp(a);
   const tagline = a.page.locator('.tagline');
   const before = await tagline.textContent();
