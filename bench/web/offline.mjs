@@ -43,6 +43,7 @@ for (const f of Object.keys(manifest.files)) {
 let server = await startServer({ web: dist, dataDir: data, env: { PARLEY_SERVER_BIN: bin } });
 const browser = await launchBrowser();
 const { page } = await openPage(browser, `${server.url}/`);
+await page.locator('#selftest[data-state="pass"]').waitFor({ state: 'attached', timeout: 30000 });
 const cold = await page.evaluate(() => {
   const nav = performance.getEntriesByType('navigation')[0];
   return nav.transferSize + performance.getEntriesByType('resource').reduce((n, e) => n + e.transferSize, 0);

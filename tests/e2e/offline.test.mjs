@@ -243,6 +243,18 @@ test('the bundle on a static server talks to parley-server on another origin (--
   const other = await preflight('http://elsewhere.example');
   assert.equal(other.status, 405);
   assert.equal(other.headers.get('access-control-allow-origin'), null);
+  // Answers, errors included, name the listed origin only.
+  for (const [origin, allowed] of [[site, site], ['http://elsewhere.example', null]]) {
+    const r = await fetch(`${server.url}/api/nothing`, { headers: { Origin: origin } });
+    assert.equal(r.status, 404);
+    assert.equal(r.headers.get('access-control-allow-origin'), allowed, origin);
+    assert.equal(r.headers.get('vary'), 'Origin');
+    await r.arrayBuffer();
+  }
+  // Its own pages find no config.json in its web folder: it answers {} (the page's own origin).
+  const own = await fetch(`${server.url}/config.json`);
+  assert.equal(own.status, 200);
+  assert.deepEqual(await own.json(), {});
 
   const a = await person({ url: `${site}/app` }, uniqueName('site'));
   const b = await person({ url: `${site}/app` }, uniqueName('site'));
