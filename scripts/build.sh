@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Parley: the native server, core and tools (build/native), the wasm core staged into
-# web/core/ (build/wasm) and, with --asan, the sanitizer build of the tests (build/asan) and the
-# libFuzzer targets (build/fuzz).
+# web/core/ (build/wasm), the static bundle of the web app (dist/, scripts/bundle.sh) and, with
+# --asan, the sanitizer build of the tests (build/asan) and the libFuzzer targets (build/fuzz).
 # Expects scripts/deps.sh to have run (it writes the dependency paths this reads).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +24,10 @@ cmake --build "$root/build/native" -j "$jobs"
 
 configure build/wasm emcmake cmake -DCMAKE_BUILD_TYPE=Release
 cmake --build "$root/build/wasm" -j "$jobs"
+
+# The static bundle of the web app, with its build hashes (dist/ and its tarball; README, "Static
+# bundle and offline use").
+bash "$root/scripts/bundle.sh" >/dev/null
 
 if [ "${1:-}" = "--asan" ]; then
   configure build/asan cmake -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON

@@ -17,7 +17,10 @@ import { $ } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
 import { followTranscript, renderTranscript, resetTranscript } from './js/transcript-view.js';
 import { renderBack, renderContacts, renderRequests } from './js/contacts-view.js';
-import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, signInKept } from './js/keep.js';
+import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
+import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
+import { loadCore } from './js/build.js';
+import { watchUpdates } from './js/updates.js';
 
 const state = {
   username: null,
@@ -142,7 +145,8 @@ const MAX_PASSWORD_BYTES = 4096; // the core's limit for a password (UTF-8)
 
 // From the password: a vault key that stays here and a login secret the server hashes again.
 function deriveKeys(username, password) {
-  const salt = core.passwordSalt(`${location.origin}\u0000${username}`);
+  // The server's origin: the page's own, unless a bundle's config.json names another (config.js).
+  const salt = core.passwordSalt(`${serverOrigin()}\u0000${username}`);
   const out = core.passwordDerive(password, salt, 64);
   const keys = { vaultKey: out.slice(0, 32), loginSecret: toB64u(out.subarray(32)) };
   out.fill(0);
@@ -215,7 +219,7 @@ async function submitAuth(mode) {
   }
 }
 
-async function enter(username, auth, vaultKey, fresh, gen) {
+async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
   setToken(auth.token);
   state.token = auth.token;
   state.expiresAt = auth.expiresAt;
@@ -227,7 +231,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
   // meanwhile and renewed before the credential ends; without an answer, links use host
   // candidates only.
   const ice = new IceConfig(() => state.messenger?.relayRenewed().catch(() => {}));
-  const setup = ice.load();
+  const setup = offline ? null : ice.load();
   try {
     vault = await Vault.open(username, vaultKey); // refused: the key is wiped
     stillCurrent(gen);
@@ -242,6 +246,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
       throw e;
     }
     stillCurrent(gen);
+    if (!account && offline) throw new UserError('This browser holds no keys for your account yet, and that needs the server.');
     if (!account && !fresh) {
       // This browser has never held the keys of an account that exists: linked from another of
       // the account's devices (link.js), or, when the person chooses so, a new identity below.
@@ -259,7 +264,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
     // This device in the account's signed list before the connection opens: an unlisted device
     // may only talk to its own devices (a list made now for a new account, or for one made before
     // devices; later changes are checked after each ready).
-    if (!await listKnown(vault)) {
+    if (!offline && !await listKnown(vault)) {
       await syncDeviceList(account, vault, device);
       stillCurrent(gen);
     }
@@ -269,7 +274,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
     messenger = new Messenger({ username, device, account, vault, signaling });
     await messenger.load();
     stillCurrent(gen);
-    messenger.replenishKeys().catch(() => {}); // one-time prekeys topped up (single-flight)
+    if (!offline) messenger.replenishKeys().catch(() => {}); // one-time prekeys topped up (single-flight)
     state.vault = vault;
     state.signaling = signaling;
     state.messenger = messenger;
@@ -291,6 +296,7 @@ async function enter(username, auth, vaultKey, fresh, gen) {
   renderNetworkHint();
   show('app-screen');
   renderAll();
+  if (offline) return;
   state.signaling.start();
   scheduleRefresh();
 }
@@ -347,6 +353,7 @@ function logout() {
 // closed, the token forgotten; a log-in still in progress gives up (see generation).
 function stop() {
   generation += 1;
+  stopOffline();
   clearTimeout(state.refreshTimer);
   state.ice?.stop();
   if (state.messenger) {
@@ -420,6 +427,7 @@ async function resume() {
     keptAt = Date.now();
   } catch (e) {
     if (gen !== generation) return true;
+    if (unreachable(e) && await openOffline(who, gen)) return true;
     if (transient(e)) {
       banner(`Could not sign you in as ${who}. ${plain(e)}`, { label: 'Try again', run: resume });
     } else {
@@ -431,6 +439,85 @@ async function resume() {
     if (gen === generation) setBusy(false);
   }
   return true;
+}
+
+// ---- server unreachable: the kept sign-in opens the vault without it ------------------------------
+
+// No answer at all, or a gateway's word that the server behind it does not answer.
+const unreachable = (e) => e instanceof ApiError && (e.status === 0 || e.status === 502 || e.status === 504);
+const OFFLINE_RETRY_MS = 15_000;
+let offlineRetry = null;
+
+// The vault opens with the kept vault key alone: chats can be read, messages sent wait in the
+// outbox; the server is asked again every OFFLINE_RETRY_MS (and when the browser says it is back
+// online), and once it answers the session goes on online, in place. False when this browser has
+// no vault for that person yet (the server is needed to begin).
+async function openOffline(who, gen) {
+  const device = await Vault.deviceOf(who);
+  if (!device) return false;
+  let vaultKey;
+  try {
+    vaultKey = await keptVaultKey(who);
+  } catch {
+    return false;
+  }
+  stillCurrent(gen);
+  try {
+    await enter(who, { token: null, expiresAt: 0, device }, vaultKey, false, gen, true);
+  } catch (e) {
+    if (gen === generation) authError(plain(e));
+    return true;
+  }
+  keptAt = Date.now();
+  $('server-note').hidden = false;
+  const retry = () => backOnline(who, device, gen);
+  offlineRetry = { timer: setInterval(retry, OFFLINE_RETRY_MS), retry, busy: false };
+  window.addEventListener('online', retry);
+  $('server-retry').onclick = () => busy($('server-retry'), retry);
+  return true;
+}
+
+async function backOnline(who, device, gen) {
+  const r = offlineRetry;
+  if (!r || r.busy || gen !== generation) return;
+  r.busy = true;
+  try {
+    const { auth, vaultKey } = await signInKept(who, () => stillCurrent(gen), device);
+    vaultKey.fill(0); // the vault is open already
+    if (auth.device !== undefined && auth.device !== device) throw new UserError('the server gave this browser another device number; log in again.');
+    setToken(auth.token);
+    state.token = auth.token;
+    state.expiresAt = auth.expiresAt;
+    state.ice.load();
+    // As enter() does before the connection opens (skipped while offline).
+    if (!await listKnown(state.vault)) {
+      await syncDeviceList(state.messenger.account, state.vault, device);
+      stillCurrent(gen);
+    }
+    stopOffline();
+    state.messenger.replenishKeys().catch(() => {});
+    state.signaling.start();
+    scheduleRefresh();
+  } catch (e) {
+    if (gen !== generation || unreachable(e)) return;
+    if (e instanceof KeptRefused || e instanceof UserError) {
+      leave();
+      authError(`Please log in again: ${plain(e).replace(/^./, (c) => c.toLowerCase())}`);
+    } else {
+      banner(`The server answered but could not sign you in yet. ${plain(e)}`); // busy, throttled: tried again
+    }
+  } finally {
+    r.busy = false;
+  }
+}
+
+function stopOffline() {
+  if (offlineRetry) {
+    clearInterval(offlineRetry.timer);
+    window.removeEventListener('online', offlineRetry.retry);
+    offlineRetry = null;
+  }
+  $('server-note').hidden = true;
 }
 
 // The log-in form, or the app at once with a kept sign-in.
@@ -743,6 +830,26 @@ function wire() {
 }
 
 async function start() {
+  watchUpdates({
+    ready: (reload) => {
+      $('update').hidden = false;
+      $('update-reload').onclick = () => {
+        $('update-reload').disabled = true;
+        reload();
+      };
+    },
+    failed: (text) => banner(text),
+  });
+  try {
+    await loadConfig();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    show('auth-screen');
+    authError(e.message);
+    setBusy(true);
+    return;
+  }
+  if (!await loadCore()) return; // its bytes differ from the build: guard.js says so
   wire();
   // Closing or leaving the page tells peers at once (a "bye" per link) instead of letting ICE
   // time out on their side.

@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "accounts.h"
+#include "cors.h"
 #include "devices.h"
 #include "http.h"
 #include "iceconfig.h"
@@ -82,6 +83,12 @@ static int api_route(struct mg_connection *conn)
 int api_dispatch(struct mg_connection *conn, void *cbdata)
 {
     (void)cbdata;
+    /* A CORS preflight from a page of the --origin list (cors.c); any other OPTIONS is refused
+     * like every method the API does not take. */
+    if (strcmp(mg_get_request_info(conn)->request_method, "OPTIONS") == 0 &&
+        cors_allowed_origin(conn) != NULL) {
+        return cors_preflight(conn);
+    }
     return api_route(conn);
 }
 

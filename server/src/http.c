@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include "cors.h"
 #include "store.h"
 
 #include <cjson/cJSON.h>
@@ -50,6 +51,7 @@ static int send_json(struct mg_connection *conn, int status, const char *json, c
     mg_response_header_add(conn, "Content-Type", "application/json; charset=utf-8", -1);
     mg_response_header_add(conn, "Content-Length", length, -1);
     mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    cors_add_headers(conn); /* pages of the --origin list served elsewhere (cors.c) */
     if (hname != NULL && hvalue != NULL) {
         mg_response_header_add(conn, hname, hvalue, -1);
     }

@@ -2,6 +2,7 @@
 #include "accounts.h"
 #include "api.h"
 #include "config.h"
+#include "cors.h"
 #include "store.h"
 #include "guard.h"
 #include "http.h"
@@ -313,6 +314,7 @@ int main(int argc, char **argv)
                     MG_FEATURES_COMPRESSION);
 
     http_init(CONFIG_TLS(&cfg));
+    cors_init(&cfg); /* the API answers pages of these origins (cors.c) */
     /* Civetweb marks a TLS port with a trailing 's'. */
     snprintf(listen_opt, sizeof listen_opt, "%s%s", cfg.listen, CONFIG_TLS(&cfg) ? "s" : "");
     options[n++] = "listening_ports";

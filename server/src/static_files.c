@@ -51,6 +51,17 @@ int static_guard(struct mg_connection *conn, void *cbdata)
                                "the path may hold only letters, digits and - . _ ~ /, no segment "
                                "may start with a dot, and it must be shorter than 1024 bytes");
     }
+    /* A page asks for config.json to find its server (web/js/config.js): a web folder without
+     * one has this server, the page's own origin. */
+    if (strcmp(ri->local_uri_raw, "/config.json") == 0) {
+        char path[STATIC_PATH_MAX + 4096];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/config.json", web_root);
+        if (stat(path, &st) != 0) {
+            return http_send_json(conn, 200, "{}");
+        }
+    }
     /* Folders other than the root are never listed nor redirected to. */
     if (strcmp(ri->local_uri_raw, "/") != 0) {
         char path[STATIC_PATH_MAX + 4096];

@@ -1,6 +1,8 @@
 //# allFunctionsCalledOnLoad
 // The server's JSON API (docs/API.md). Errors become ApiError with the server's code and a
 // sentence a person can act on.
+import { apiUrl } from './config.js';
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -52,7 +54,7 @@ export async function request(method, path, body, opts = {}) {
   let res;
   let data = null;
   try {
-    res = await fetch(path, {
+    res = await fetch(apiUrl(path), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

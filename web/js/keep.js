@@ -133,6 +133,20 @@ export function forgetKept() {
 }
 
 /**
+ * The vault key of the kept sign-in, without the server (the vault opens while it is out of
+ * reach; app.js logs in with signInKept once it answers). The caller wipes it.
+ */
+export async function keptVaultKey(username) {
+  const r = await readRecord();
+  if (!r || r.username !== username) throw new KeptRefused('this browser no longer keeps you signed in.');
+  try {
+    return await open(r.key, 'vault-key', username, r.vaultKey);
+  } catch {
+    throw new KeptRefused('what this browser kept to sign you in could not be read.');
+  }
+}
+
+/**
  * Logs in to the server with the kept login secret. Returns the server's answer and the vault
  * key (the caller's to wipe). A sign-in that can no longer work is forgotten and thrown as
  * KeptRefused; a server out of reach, busy or throttling is thrown as its ApiError, and kept.

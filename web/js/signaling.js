@@ -1,6 +1,8 @@
 //# allFunctionsCalledOnLoad
 // The signaling WebSocket (docs/API.md, "WebSocket signaling"): authenticates with the token as
 // the first message, reconnects with exponential backoff and jitter, and reports its state.
+import { wsUrl } from './config.js';
+
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 const REQUEST_TIMEOUT_MS = 5000; // a request the server answers itself (get-bundle, ping)
@@ -63,7 +65,7 @@ export class Signaling extends EventTarget {
 
   connect() {
     if (this.stopped) return;
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+    const url = wsUrl();
     let ws;
     try {
       ws = new WebSocket(url);

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Writes the static bundle of the web app: a copy of web/ (or --src DIR) into dist/ (or --out DIR)
+// with its build hashes. Every file's SHA-256 goes into build-manifest.json and into the service
+// worker (sw.js), whose precache checks each response against it; index.html gets Subresource
+// Integrity for every script (the entry module, and a modulepreload link per module of the graph),
+// the style sheet and the wasm core. The version is a hash of all files, so any change makes a new
+// service worker that waits for the person's "Reload" (web/js/updates.js).
+// --server URL also writes config.json ({"server": URL}): the page then talks to that server; and
+// a Content-Security-Policy <meta> allowing it, for static servers that send no CSP header.
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const src = resolve(opt('--src', join(root, 'web')));
+const out = resolve(opt('--out', join(root, 'dist')));
+const server = opt('--server', null);
+
+// What the bundle holds: the app, its modules, the core, icons and the manifest; not the test hooks'
+// data nor anything a deployment adds (config.json).
+const SKIP = new Set(['config.json', 'build-manifest.json']);
+function walk(dir) {
+  const files = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) files.push(...walk(p));
+    else if (!SKIP.has(relative(src, p))) files.push(p);
+  }
+  return files;
+}
+
+const sri = (bytes) => `sha256-${createHash('sha256').update(bytes).digest('base64')}`;
+
+if (!existsSync(join(src, 'core/parley-core.wasm'))) {
+  console.error(`bundle: ${src}/core/parley-core.wasm is missing: run scripts/build.sh first`);
+  process.exit(1);
+}
+if (server !== null) {
+  const u = new URL(server);
+  if (!/^https?:$/.test(u.protocol) || u.pathname !== '/' || u.search || u.hash || u.username) {
+    console.error(`bundle: --server must be an origin like https://chat.example, not ${server}`);
+    process.exit(1);
+  }
+}
+if (resolve(out) !== resolve(src)) {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  cpSync(src, out, { recursive: true, filter: (p) => !SKIP.has(relative(src, p)) });
+}
+
+// Hashes of everything but sw.js and index.html, which are written from them.
+const files = {};
+for (const p of walk(out)) {
+  const rel = relative(out, p).split(sep).join('/');
+  if (rel === 'sw.js' || rel === 'index.html') continue;
+  files[rel] = sri(readFileSync(p));
+}
+
+// index.html: SRI on the entry module, the guard and the style sheet; a modulepreload with its hash
+// for every other module, so that the whole graph is checked; the wasm's hash for js/build.js.
+let html = readFileSync(join(out, 'index.html'), 'utf8');
+const attr = (tag, rel) => {
+  if (!files[rel]) throw new Error(`index.html refers to ${rel}, which is not in the bundle`);
+  return `${tag} integrity="${files[rel]}"`;
+};
+const entry = '<script type="module" src="app.js"></script>';
+const guard = '<script src="guard.js"></script>';
+const style = '<link rel="stylesheet" href="style.css">';
+for (const [needle] of [[entry], [guard], [style]]) {
+  if (!html.includes(needle)) throw new Error(`index.html no longer has ${needle}`);
+}
+const modules = Object.keys(files).filter((f) => /\.(m?js)$/.test(f) && f !== 'app.js' && f !== 'guard.js' && f !== 'sw.js');
+const preload = modules.map((f) => `  <link rel="modulepreload" href="${f}" integrity="${files[f]}">`).join('\n');
+html = html
+  .replace(guard, attr('<script src="guard.js"', 'guard.js') + '></script>')
+  .replace(style, attr('<link rel="stylesheet" href="style.css"', 'style.css') + '>')
+  .replace(entry, `${preload}\n  <meta name="parley-wasm" content="${files['core/parley-core.wasm']}">\n  `
+    + attr('<script type="module" src="app.js"', 'app.js') + '></script>');
+files['index.html'] = sri(html);
+// With --server, a Content-Security-Policy for static servers that send none (python3 -m
+// http.server): what parley-server sends (server/src/http.c), with that server in connect-src.
+if (server !== null) {
+  const origin = new URL(server).origin;
+  const ws = origin.replace(/^http/, 'ws');
+  const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    + `img-src 'self' data: blob:; connect-src 'self' ${origin} ${ws}; media-src 'self' blob:; `
+    + "object-src 'none'; base-uri 'none'; form-action 'self'";
+  html = html.replace('<meta charset="utf-8">', `<meta charset="utf-8">\n  <meta http-equiv="Content-Security-Policy" content="${csp}">`);
+}
+const version = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
+html = html.replace('<head>', `<head>\n  <meta name="parley-build" content="${version}">`);
+files['index.html'] = sri(html);
+writeFileSync(join(out, 'index.html'), html);
+
+// sw.js: the same list, with the version, in its one replaced line.
+const swPath = join(out, 'sw.js');
+const sw = readFileSync(swPath, 'utf8');
+const marker = /^const BUILD = null;.*$/m;
+if (!marker.test(sw)) throw new Error('sw.js has no "const BUILD = null;" line to fill in');
+writeFileSync(swPath, sw.replace(marker, `const BUILD = ${JSON.stringify({ version, files })};`));
+
+const manifest = { version, files: { ...files, 'sw.js': sri(readFileSync(swPath)) } };
+writeFileSync(join(out, 'build-manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+if (server !== null) writeFileSync(join(out, 'config.json'), `${JSON.stringify({ server: new URL(server).origin })}\n`);
+console.log(`bundle ${version}: ${Object.keys(manifest.files).length} files in ${out}`);
