@@ -183,6 +183,18 @@ int store_sqlite_kem_upload(long long user_id, const struct store_kem_upload *up
     return result;
 }
 
+/* Copies the record in column 0 of st's row into d: 1 (has_kem set), or 0 when it is not a
+ * record's size. */
+static int read_record(sqlite3_stmt *st, struct store_device_bundle *d)
+{
+    if (sqlite3_column_bytes(st, 0) != STORE_KEM_RECORD) {
+        return 0;
+    }
+    memcpy(d->kem, sqlite3_column_blob(st, 0), STORE_KEM_RECORD);
+    d->has_kem = 1;
+    return 1;
+}
+
 int sqlite_kem_take(sqlite3 *db, long long user_id, struct store_device_bundle *d,
                     int take_one_time)
 {
@@ -197,9 +209,7 @@ int sqlite_kem_take(sqlite3 *db, long long user_id, struct store_device_bundle *
             return -1;
         }
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == STORE_KEM_RECORD) {
-            memcpy(d->kem, sqlite3_column_blob(st, 0), STORE_KEM_RECORD);
-            d->has_kem = 1;
+        if (rc == SQLITE_ROW && read_record(st, d)) {
             d->kem_one_time = 1;
             rc = sqlite3_step(st);
         }
@@ -220,9 +230,8 @@ int sqlite_kem_take(sqlite3 *db, long long user_id, struct store_device_bundle *
         return -1;
     }
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == STORE_KEM_RECORD) {
-        memcpy(d->kem, sqlite3_column_blob(st, 0), STORE_KEM_RECORD);
-        d->has_kem = 1;
+    if (rc == SQLITE_ROW) {
+        read_record(st, d);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;

@@ -16,6 +16,23 @@ import { linkSecondBrowser, removeOtherDevice } from '../lib/linking.mjs';
 
 const server = serverForTests();
 
+// alice's two browsers (the second not linked yet) and bob's, each offering the test hooks.
+async function threeBrowsers() {
+  const aliceName = uniqueName('alice');
+  const a1 = await person(server, aliceName);
+  const a2 = await person(server, aliceName);
+  const bob = await person(server, uniqueName('bob'));
+  for (const p of [a1, a2, bob]) await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
+  return { aliceName, a1, a2, bob };
+}
+
+// alice's first browser and bob sign up and start a chat, connected.
+async function chatting(a1, bob) {
+  await signUp(a1);
+  await signUp(bob);
+  await connectPair(a1, bob);
+}
+
 const texts = async (page) => (await transcript(page)).map((m) => `${m.sender}:${m.text}`);
 
 async function safetyNumber(p, other) {
@@ -27,15 +44,9 @@ async function safetyNumber(p, other) {
 }
 
 test('alice on two browsers: the same safety number for bob, no warning for bob, and every message on every device', async () => {
-  const aliceName = uniqueName('alice');
-  const a1 = await person(server, aliceName);
-  const a2 = await person(server, aliceName);
-  const bob = await person(server, uniqueName('bob'));
+  const { aliceName, a1, a2, bob } = await threeBrowsers();
   try {
-    for (const p of [a1, a2, bob]) await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
-    await signUp(a1);
-    await signUp(bob);
-    await connectPair(a1, bob);
+    await chatting(a1, bob);
     await send(a1, 'before linking');
     await waitForMessage(bob.page, 'before linking');
 
@@ -79,15 +90,9 @@ test('alice on two browsers: the same safety number for bob, no warning for bob,
 });
 
 test('a device left out of the list receives nothing sent afterwards', { timeout: 180000 }, async () => {
-  const aliceName = uniqueName('alice');
-  const a1 = await person(server, aliceName);
-  const a2 = await person(server, aliceName);
-  const bob = await person(server, uniqueName('bob'));
+  const { aliceName, a1, a2, bob } = await threeBrowsers();
   try {
-    for (const p of [a1, a2, bob]) await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
-    await signUp(a1);
-    await signUp(bob);
-    await connectPair(a1, bob);
+    await chatting(a1, bob);
     const second = await linkSecondBrowser(a1, a2);
     await send(bob, 'to both');
     await openChat(a2, bob.name);
@@ -155,16 +160,10 @@ test('a device the server adds on its own (straight into its database) is refuse
 });
 
 test('a message a second device cannot decrypt: the line shows, a new session is made with that device, and nothing is lost or doubled', { timeout: 180000 }, async () => {
-  const aliceName = uniqueName('alice');
-  const a1 = await person(server, aliceName);
-  const a2 = await person(server, aliceName);
-  const bob = await person(server, uniqueName('bob'));
+  const { aliceName, a1, a2, bob } = await threeBrowsers();
   const hook = (p, fn, arg) => p.page.evaluate(([f, x]) => globalThis.parleyTestHooks[f](x), [fn, arg]);
   try {
-    for (const p of [a1, a2, bob]) await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
-    await signUp(a1);
-    await signUp(bob);
-    await connectPair(a1, bob);
+    await chatting(a1, bob);
     await linkSecondBrowser(a1, a2);
     await openChat(a2, bob.name);
     await openChat(bob, aliceName);

@@ -128,7 +128,7 @@ test('schema 3 to 4: existing keys, one-time prekeys and mail become device 1\'s
       assert.equal(b.body.devices, null);
       assert.deepEqual(b.body.signedPrekey, spk);
       assert.deepEqual(b.body.oneTimePrekey, { id: 5, publicKey: otpk });
-      assert.deepEqual(b.body.bundles, [{ device: 1, signedPrekey: spk, oneTimePrekey: { id: 5, publicKey: otpk } }]);
+      assert.deepEqual(b.body.bundles, [{ device: 1, signedPrekey: spk, oneTimePrekey: { id: 5, publicKey: otpk }, kemPrekey: null }]);
       const c = await login(s, olduser);
       assert.equal(c.device, 1);
       const mail = await c.next((m) => m.type === 'mail');
