@@ -609,7 +609,7 @@ test("one-time prekeys never run out: drained, bundles come without one and a ne
   try {
     a = await person(srv, uniqueName('alice'));
     await signUp(a);
-    assert.deepEqual(await ownCount(a.page), { count: 100, low: false });
+    assert.deepEqual(await ownCount(a.page), { count: 100, low: false, kemCount: 100, kemLow: false });
 
     // Many accounts fetch her bundle: each gets at most 3 one-time prekeys, all together 50, and
     // then bundles come without one.
