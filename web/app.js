@@ -1,6 +1,8 @@
 //# allFunctionsCalledOnLoad
-// The page: start-up (one active tab), sign up and log in, and the messenger UI. The core's
-// self-test is selfcheck.js; the transcript's rendering transcript-view.js.
+// The page: start-up (one active tab), sign up and log in, the session's life (token refresh,
+// log-out, the kept sign-in, the vault opened offline) and the controls' wiring. The shell
+// (state, screens, banner, plain words) is shell.js; the messenger's screen chat-view.js; the
+// core's self-test selfcheck.js; the transcript's rendering transcript-view.js.
 // Untrusted text (usernames, messages) is only ever put into the page with textContent.
 import * as core from './core/parley.js';
 import { ApiError, request, setToken } from './js/api.js';
@@ -8,84 +10,24 @@ import { USERNAME_RE, toB64u, utf8 } from './js/encoding.js';
 import { publish } from './js/keys.js';
 import { Messenger, UserError } from './js/messenger.js';
 import { IceConfig } from './js/relay.js';
-import { drawQr } from './js/qr.js';
 import { Signaling } from './js/signaling.js';
-import { Vault, VaultError } from './js/vault.js';
+import { Vault } from './js/vault.js';
 import { listKnown, newDeviceId, syncDeviceList } from './js/devices.js';
 import { cancelLinking, closeDevices, offerLink, wireDevices } from './js/devices-view.js';
 import { $ } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
-import { followTranscript, renderTranscript, resetTranscript } from './js/transcript-view.js';
-import { renderBack, renderContacts, renderRequests } from './js/contacts-view.js';
+import { followTranscript, resetTranscript } from './js/transcript-view.js';
+import {
+  banner, busy, dropBannerAction, plain, runBannerAction, setGenerationSource, show, showText, state, transient,
+} from './js/shell.js';
+import {
+  autoGrow, clearNotice, closeChat, contactError, openChat, openVerify, renderAll, renderNetworkHint,
+  sendMessage, wireMessenger,
+} from './js/chat-view.js';
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
 import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
-
-const state = {
-  username: null,
-  token: null,
-  expiresAt: 0,
-  vault: null,
-  signaling: null,
-  messenger: null,
-  chat: null,
-  refreshTimer: null,
-  ice: null, // the ICE servers, kept current (relay.js)
-};
-
-function show(screen) {
-  for (const id of ['auth-screen', 'locked-screen', 'link-screen', 'app-screen']) $(id).hidden = id !== screen;
-  const inApp = screen === 'app-screen';
-  $('logout').hidden = !inApp;
-  $('whoami').hidden = !inApp;
-  $('connection').hidden = !inApp;
-}
-
-// The banner: one message for the whole page, with an optional action, until dismissed or
-// replaced.
-let bannerAction = null;
-
-function banner(text, action = null) {
-  $('banner-text').textContent = text || '';
-  $('banner').hidden = !text;
-  bannerAction = text ? action : null;
-  $('banner-action').hidden = !bannerAction;
-  if (bannerAction) $('banner-action').textContent = bannerAction.label;
-}
-
-/**
- * Runs an action behind a button: the button is disabled (and marked busy) until it ends, and a
- * failure is shown in plain words through `fail` (the banner unless told otherwise).
- */
-async function busy(buttons, fn, fail = (e) => banner(plain(e))) {
-  const list = Array.isArray(buttons) ? buttons : [buttons];
-  const gen = generation;
-  for (const b of list) {
-    b.disabled = true;
-    b.setAttribute('aria-busy', 'true');
-  }
-  try {
-    return await fn();
-  } catch (e) {
-    if (gen === generation) fail(e); // not about a session that has ended meanwhile
-    return undefined;
-  } finally {
-    for (const b of list) {
-      b.disabled = false;
-      b.removeAttribute('aria-busy');
-    }
-  }
-}
-
-// A failure that may pass by itself: no answer, the server failing, busy or throttling.
-const transient = (e) => e instanceof ApiError && (e.status === 0 || e.status >= 500 || e.status === 429);
-
-function plain(e) {
-  if (e instanceof UserError || e instanceof ApiError || e instanceof VaultError) return e.message;
-  if (e instanceof core.ParleyError) return 'The encryption core refused this operation.';
-  return 'Something went wrong. Please try again.';
-}
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -93,6 +35,7 @@ function plain(e) {
 // still in progress checks it after each step it waits for, and drops what it has opened
 // instead of entering the app in a tab that no longer holds the lock.
 let generation = 0;
+setGenerationSource(() => generation);
 
 class Superseded extends Error {}
 
@@ -154,10 +97,6 @@ function deriveKeys(username, password) {
 }
 
 // Shows text in the element (textContent only), or hides it when there is none.
-function showText(id, text) {
-  $(id).textContent = text || '';
-  $(id).hidden = !text;
-}
 
 function authError(text) {
   showText('auth-error', text);
@@ -279,7 +218,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
     state.signaling = signaling;
     state.messenger = messenger;
     state.ice = ice;
-    wireMessenger(messenger, signaling);
+    wireMessenger(messenger, signaling, sessionEnded);
   } catch (e) {
     // Back to log-in (or the locked screen) with nothing kept: no token, no open vault, and the
     // account's keys wiped from memory.
@@ -371,8 +310,7 @@ function stop() {
   cancelLinking();
   // Nothing of this account stays on screen for whoever uses the tab next (the banner's text
   // may still say why the session ended; its action belonged to the session).
-  bannerAction = null;
-  $('banner-action').hidden = true;
+  dropBannerAction();
   clearNotice('chat');
   clearNotice('list');
   contactError('');
@@ -537,210 +475,6 @@ function sessionEnded(text) {
   if (again) resume();
 }
 
-// ---- messenger UI --------------------------------------------------------------------------
-
-const CONNECTION_TEXT = {
-  online: 'Connected',
-  connecting: 'Connecting…',
-  reconnecting: 'Reconnecting…',
-  offline: 'Offline',
-};
-
-function wireMessenger(m, s) {
-  s.addEventListener('state', (ev) => {
-    const { state: st } = ev.detail;
-    $('connection').dataset.state = st;
-    $('connection').textContent = CONNECTION_TEXT[st] || st;
-  });
-  s.addEventListener('auth-failed', () => sessionEnded('You were logged out. Please log in again.'));
-  s.addEventListener('device-removed', () => sessionEnded('This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.'));
-  s.addEventListener('replaced', () => {
-    banner('Parley was opened for your account somewhere else, so this page is offline.', {
-      label: 'Reconnect here',
-      run: () => {
-        banner('');
-        if (s === state.signaling) s.start();
-      },
-    });
-  });
-  m.addEventListener('change', (ev) => {
-    if (ev.detail.name && m.requests.has(ev.detail.name)) renderRequests(state.messenger, state.chat, { busy, openChat }); // messages that came with it
-    renderContacts(state.messenger, state.chat, openChat);
-    if (!ev.detail.name || ev.detail.name === state.chat) renderChat();
-  });
-  m.addEventListener('request', () => renderRequests(state.messenger, state.chat, { busy, openChat }));
-  m.addEventListener('notice', (ev) => {
-    const { name, text } = ev.detail;
-    notice(name, `${name} ${text}`);
-  });
-  // A word about mail that could not be read goes beside what the banner says already (e.g. that
-  // this browser made new keys), replacing only its own earlier word.
-  let lastAlert = '';
-  m.addEventListener('alert', (ev) => {
-    const shown = $('banner').hidden ? '' : $('banner-text').textContent;
-    const base = (lastAlert && shown.endsWith(lastAlert) ? shown.slice(0, shown.length - lastAlert.length) : shown).trim();
-    lastAlert = ev.detail;
-    banner(base ? `${base} ${ev.detail}` : ev.detail, base ? bannerAction : null);
-  });
-  m.addEventListener('problem', (ev) => {
-    console.warn('Parley:', ev.detail);
-  });
-}
-
-// Under "Hide my IP address": what it costs when this server offers no relay.
-function renderNetworkHint() {
-  showText('hide-ip-hint', state.messenger?.relayMissing()
-    ? 'This server offers no relay, so chats cannot connect directly now: messages go through the server\'s mailbox.'
-    : '');
-}
-
-function contactError(text) {
-  showText('contact-error', text);
-}
-
-// A notice about a contact (declined, not online, ...): in their chat when it is open, else
-// under the contact form. It stays until the next one, or until that chat connects.
-const notices = { chat: null, list: null }; // {name, text} shown in each place
-const NOTICE_ELEMENT = { chat: 'chat-notice', list: 'contact-notice' };
-
-function setNotice(where, n) {
-  notices[where] = n;
-  showText(NOTICE_ELEMENT[where], n?.text);
-}
-
-function notice(name, text) {
-  setNotice(state.chat === name ? 'chat' : 'list', { name, text });
-}
-
-function clearNotice(where) {
-  setNotice(where, null);
-}
-
-function renderAll() {
-  renderRequests(state.messenger, state.chat, { busy, openChat });
-  renderContacts(state.messenger, state.chat, openChat);
-  renderChat();
-}
-
-function openChat(name) {
-  state.chat = name;
-  state.messenger.openChat(name);
-  if (notices.list?.name === name) {
-    // It is about this chat: shown there now.
-    const { text } = notices.list;
-    clearNotice('list');
-    notice(name, text);
-  }
-  $('app-screen').classList.add('chat-open');
-  renderContacts(state.messenger, state.chat, openChat);
-  renderChat();
-  // Focused with the next frame, which lays the opened chat out anyway (focusing now would
-  // force that layout in the middle of this task).
-  requestAnimationFrame(() => {
-    if (state.chat === name) $('message').focus({ preventScroll: true });
-  });
-}
-
-function closeChat() {
-  const was = state.chat;
-  state.chat = null;
-  state.messenger.activeChat = null;
-  $('app-screen').classList.remove('chat-open');
-  renderContacts(state.messenger, state.chat, openChat);
-  renderChat();
-  // Keyboard focus goes back to the conversation just left (the Back button is gone).
-  const item = [...$('contacts').querySelectorAll('button.contact')].find((b) => b.dataset.name === was);
-  (item || $('contact')).focus();
-}
-
-function renderChat() {
-  const m = state.messenger;
-  const name = state.chat;
-  $('chat').hidden = !name;
-  $('empty').hidden = !!name;
-  if (!m || !name) return;
-  const c = m.contacts[name];
-  $('chat-name').textContent = name;
-  const status = !c ? '' : c.repair ? `setting up a new secure session with ${name}…`
-    : c.status === 'pending' ? `waiting for ${name} to accept`
-    : c.status === 'declined' ? 'not connected: start the chat again to reconnect'
-      : {
-        connected: 'connected, end-to-end encrypted',
-        connecting: 'connecting…',
-        online: 'online, connecting…',
-        offline: `${name} is offline; messages wait for them on the server`,
-        hidden: `${name} does not show when they are online; messages wait for them on the server`,
-        unreachable: `cannot connect directly to ${name}; messages go through the server`,
-      }[m.linkState(name)];
-  $('chat-status').textContent = status;
-  $('verify').textContent = c?.verified ? 'Verified ✓' : 'Verify';
-  $('verify').setAttribute('aria-label', c?.verified ? 'Verify (verified)' : 'Verify');
-  const warn = !!c?.identityWarning;
-  $('identity-warning').hidden = !warn;
-  if (warn) {
-    $('identity-warning-text').textContent = c.pqWarning
-      ? `${name}'s keys on the server no longer offer post-quantum protection, as they did before. Sending is paused until you check their safety number: this can mean ${name} went back to an older version of Parley, or that someone is trying to weaken your chat.`
-      : c.held
-      ? `${name}'s safety number has changed. Sending is paused until you review it: this can mean ${name} reinstalled Parley, or that someone is trying to listen in.`
-      : `${name}'s safety number has changed. This can mean ${name} reinstalled Parley, or that someone is trying to listen in.`;
-  }
-  if (notices.chat && (notices.chat.name !== name || m.linkState(name) === 'connected')) clearNotice('chat');
-  renderTranscript(m, name);
-  const sendable = c && c.status !== 'declined' && !c.held;
-  $('send').disabled = !sendable;
-  $('message').disabled = !sendable;
-}
-
-// The box is emptied at once, so that what is typed while the message is being encrypted and
-// stored stays there; when it is refused (too long, the chat closed, a safety number to review)
-// the text comes back, ahead of anything typed since. (A later failure, in storage, leaves the
-// message in the transcript, so it is not put back to be sent twice.) One send at a time: a held
-// Enter cannot send the same text twice (one send per chat at a time).
-const sending = new Set();
-
-async function sendMessage() {
-  const box = $('message');
-  const text = box.value;
-  const name = state.chat;
-  if (!text.trim() || !name || sending.has(name)) return;
-  sending.add(name);
-  box.value = '';
-  box.style.height = ''; // back to one row, without measuring
-  try {
-    await state.messenger.send(name, text);
-  } catch (e) {
-    if (e instanceof UserError && state.chat === name) {
-      box.value = box.value ? `${text}\n${box.value}` : text;
-      autoGrow();
-    }
-    banner(plain(e));
-  } finally {
-    sending.delete(name);
-  }
-}
-
-function autoGrow() {
-  const t = $('message');
-  t.style.height = 'auto';
-  t.style.height = `${Math.min(t.scrollHeight, 160)}px`;
-}
-
-// ---- safety numbers --------------------------------------------------------------------------
-
-function openVerify() {
-  const name = state.chat;
-  const ids = state.messenger.identities(name);
-  if (!ids) return;
-  const digits = core.safetyNumber(ids.mine, ids.theirs);
-  $('verify-name').textContent = name;
-  $('safety-number').textContent = digits.match(/.{5}/g).join(' ');
-  drawQr($('safety-qr'), core.safetyQr(ids.mine, ids.theirs));
-  const c = state.messenger.contacts[name];
-  $('verify-state').textContent = c.verified ? `You have verified ${name}.` : `${name} is not verified yet.`;
-  $('mark-verified').textContent = c.verified ? 'Mark as not verified' : 'Mark as verified';
-  $('verify-dialog').showModal();
-}
-
 // ---- start-up ---------------------------------------------------------------------------------
 
 function wire() {
@@ -826,7 +560,7 @@ function wire() {
     username: state.username, account: state.messenger.account, vault: state.vault, signaling: state.signaling, messenger: state.messenger,
   } : null), { busy, plain });
   $('banner-close').addEventListener('click', () => banner(''));
-  $('banner-action').addEventListener('click', () => bannerAction?.run());
+  $('banner-action').addEventListener('click', runBannerAction);
 }
 
 async function start() {
