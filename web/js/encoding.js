@@ -16,8 +16,21 @@ export function toB64u(bytes) {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+const B64U = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * The bytes of base64url without padding, read strictly: one encoding per value (a final
+ * character whose unused bits are not zero is refused, as is a length that leaves a single
+ * character), so that two strings never read as the same bytes.
+ */
 export function fromB64u(text) {
-  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('invalid base64url');
+  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
+    throw new Error('invalid base64url');
+  }
+  const tail = text.length % 4;
+  if (tail && (B64U.indexOf(text[text.length - 1]) & (tail === 2 ? 0x0f : 0x03)) !== 0) {
+    throw new Error('invalid base64url (not canonical)');
+  }
   const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i += 1) out[i] = s.charCodeAt(i);
@@ -54,6 +67,16 @@ export function randomId() {
 }
 
 /** What randomId() draws: the only form a message id or a link id is taken in. */
+/** The JSON object in UTF-8 bytes (a ratchet payload), or null for anything else. */
+export function parseObject(bytes) {
+  try {
+    const v = JSON.parse(fromUtf8(bytes));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
 export const RANDOM_ID_RE = /^[0-9a-f]{32}$/;
 
 /** Usernames as the server accepts them (docs/API.md). */
