@@ -33,7 +33,7 @@ int kem_record_valid(const unsigned char rec[KEM_RECORD_BYTES], const unsigned c
      * thrown away. */
     ok = parley_mlkem_encaps(ct, ss, rec + 4, KEM_KEY_BYTES, coins) == PARLEY_OK;
     sodium_memzero(ss, sizeof ss);
-    *id = (uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 | (uint32_t)rec[2] << 8 | rec[3];
+    *id = store_kem_record_id(rec);
     return ok;
 }
 

@@ -160,6 +160,12 @@ int store_identity_get(const char *username, struct store_identity *out)
     return engine->identity_get(username, out);
 }
 
+uint32_t store_kem_record_id(const unsigned char *record)
+{
+    return (uint32_t)record[0] << 24 | (uint32_t)record[1] << 16 | (uint32_t)record[2] << 8 |
+           record[3];
+}
+
 int store_kem_upload(long long user_id, const struct store_kem_upload *up, long long *count)
 {
     return engine->kem_upload(user_id, up, count);

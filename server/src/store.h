@@ -317,6 +317,9 @@ struct store_kem_upload {
  * having stored nothing. */
 int store_kem_upload(long long user_id, const struct store_kem_upload *up, long long *count);
 
+/* The id of a KEM prekey record: its first 4 bytes, big-endian. */
+uint32_t store_kem_record_id(const unsigned char *record);
+
 /* The one-time KEM prekeys user_id's device has stored, or -1 on a database error. */
 long long store_kem_count(long long user_id, uint32_t device);
 

@@ -8,11 +8,6 @@
 #include <sodium.h>
 #include <string.h>
 
-static uint32_t record_id(const unsigned char *rec)
-{
-    return (uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 | (uint32_t)rec[2] << 8 | rec[3];
-}
-
 static long long count_one_time(struct pg *pg, long long user_id, uint32_t device)
 {
     struct pg_args a;
@@ -53,7 +48,7 @@ static int insert(struct pg *pg, long long user_id, uint32_t device, const unsig
     pg_args_init(&a);
     pg_arg_int(&a, user_id);
     pg_arg_int(&a, (long long)device);
-    pg_arg_int(&a, (long long)record_id(rec));
+    pg_arg_int(&a, (long long)store_kem_record_id(rec));
     pg_arg_bytes(&a, rec, STORE_KEM_RECORD);
     pg_arg_int(&a, last_resort);
     inserted = pg_int(pg,

@@ -55,11 +55,6 @@ static sqlite3_stmt *stmt_device(sqlite3 *db, enum stmt_id id, long long user_id
     return sqlite_stmt_device(db, &stmts[id], user_id, device);
 }
 
-static uint32_t record_id(const unsigned char *rec)
-{
-    return (uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 | (uint32_t)rec[2] << 8 | rec[3];
-}
-
 /* The device's one-time KEM prekeys, or -1. db_lock held. */
 static long long count_locked(sqlite3 *db, long long user_id, uint32_t device)
 {
@@ -92,7 +87,7 @@ static int insert_locked(sqlite3 *db, long long user_id, uint32_t device,
     sqlite3_stmt *st = stmt_device(db, ST_INSERT, user_id, device);
     int rc;
 
-    if (st == NULL || sqlite3_bind_int64(st, 3, (sqlite3_int64)record_id(rec)) != SQLITE_OK ||
+    if (st == NULL || sqlite3_bind_int64(st, 3, (sqlite3_int64)store_kem_record_id(rec)) != SQLITE_OK ||
         sqlite3_bind_blob(st, 4, rec, STORE_KEM_RECORD, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int(st, 5, last_resort) != SQLITE_OK) {
         return STORE_ERROR;

@@ -15,8 +15,8 @@
 // said. A device that leaves the list is forgotten: its session goes, and nothing more is sent
 // to it.
 import * as core from '../core/parley.js';
-import { RANDOM_ID_RE, USERNAME_RE, fromB64u, randomId, toB64u } from './encoding.js';
-import { deviceId, readList, sealedName } from './devices.js';
+import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, parseObject, toB64u } from './encoding.js';
+import { deviceId, readList } from './devices.js';
 import { outboundSession } from './keys.js';
 import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
@@ -385,18 +385,7 @@ export const fanoutMethods = {
   mailTo(addr, wire, what) {
     const { name, device } = splitAddress(addr);
     const key = name === this.me ? this.account.identityKey() : fromB64u(this.contacts[name]?.identityKey || '');
-    if (key.length !== 32) return;
-    let envelope;
-    try {
-      envelope = this.account.sealTo(key, sealedName(this.me, this.device), wire);
-    } catch (e) {
-      if (e instanceof core.ParleyError && e.codeName === 'TOO_LARGE') return;
-      throw e;
-    }
-    this.mailSeq = (this.mailSeq || 0) + 1;
-    const id = `m${this.mailSeq}`;
-    this.mailQueue(addr).push({ id, name, ...(what || {}), put: { type: 'mail-put', to: name, device, env: toB64u(envelope), id } });
-    this.pumpMail();
+    if (key.length === 32) this.queueSealed(addr, name, device, key, wire, what);
   },
 
   // A copy of an own message stored in a device's mailbox.
@@ -457,7 +446,7 @@ export const fanoutMethods = {
     const { name, device } = splitAddress(addr);
     const own = name === this.me;
     const expected = own ? toB64u(this.account.identityKey()) : this.contacts[name]?.identityKey;
-    if (!expected || toB64u(senderIdentity) !== expected) return 'unreadable';
+    if (!expected || !equalBytes(senderIdentity, fromB64u(expected))) return 'unreadable';
     let type;
     try {
       type = core.messageType(message);
@@ -478,7 +467,7 @@ export const fanoutMethods = {
     }
     let replaced = false;
     if (plaintext === null && isPrekeyType(type) &&
-        toB64u(core.messageSenderIdentity(message)) === expected) {
+        equalBytes(core.messageSenderIdentity(message), fromB64u(expected))) {
       // Both devices started a session with each other at once: the smaller address's session
       // is kept by both. Ours wins: theirs is dropped (they take ours when it comes, and send
       // again under it what they sent under theirs).
@@ -508,7 +497,7 @@ export const fanoutMethods = {
       if (type === core.MESSAGE_RATCHET && this.listedDevices(name).includes(device)) await this.deviceUnreadable(addr);
       return 'unreadable';
     }
-    const inner = parseJson(plaintext);
+    const inner = parseObject(plaintext);
     let effect;
     if (!own && inner?.t === 'ack' && this.primaryDevice(name) !== 0) {
       // A receipt from a device that is not the chat's primary one is for its copies only: the
@@ -585,15 +574,7 @@ export const fanoutMethods = {
 
   // A line in the transcript for a message of theirs that no session here opens.
   undecryptableLine(name) {
-    const history = this.history(name);
-    if (!this.histories.has(name)) this.histories.set(name, history);
-    history.push({
-      id: randomId(),
-      from: 'system',
-      text: `A message from ${name} could not be decrypted. This device set up a new secure session with that device of theirs.`,
-      ts: Date.now(),
-      state: 'notice',
-    });
+    this.noticeLine(name, `A message from ${name} could not be decrypted. This device set up a new secure session with that device of theirs.`);
     this.saveHistory(name).catch((e) => this.report(e));
     this.changed(name);
   },
@@ -678,11 +659,3 @@ export function isPrekeyType(type) {
   return type === core.MESSAGE_PREKEY || type === core.MESSAGE_PREKEY_PQ;
 }
 
-function parseJson(bytes) {
-  try {
-    const v = JSON.parse(new TextDecoder().decode(bytes));
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
-}

@@ -6,7 +6,7 @@
 // is decrypted in memory, stored in one transaction, answered with one receipt per sender, and
 // only then acknowledged to the server, which deletes it.
 import * as core from '../core/parley.js';
-import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, fromUtf8, toB64u } from './encoding.js';
+import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, parseObject, toB64u } from './encoding.js';
 import { MAX_TEXT } from './transcript.js';
 import { parseSealedName } from './devices.js';
 import { isPrekeyType } from './fanout.js';
@@ -24,14 +24,6 @@ function peerTime(ts) {
   return Number.isFinite(n) && Math.abs(n - Date.now()) < MAX_PEER_TIME_SKEW_MS ? n : Date.now();
 }
 
-function parsePayload(bytes) {
-  try {
-    const v = JSON.parse(fromUtf8(bytes));
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
 
 export const inboxMethods = {
   // A ratchet message from the data channel.
@@ -49,7 +41,7 @@ export const inboxMethods = {
       return;
     }
     this.noteChain(name, bytes);
-    const effect = this.applyPayload(name, parsePayload(plaintext));
+    const effect = this.applyPayload(name, parseObject(plaintext));
     if (effect.receipt) {
       const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [effect.receipt] }));
       await this.persist(name, session, effect.indexes, effect.contactsChanged);
@@ -285,7 +277,7 @@ export const inboxMethods = {
       }
       if (plaintext) {
         this.noteChain(name, message);
-        return { name, effect: this.applyPayload(name, parsePayload(plaintext)) };
+        return { name, effect: this.applyPayload(name, parseObject(plaintext)) };
       }
     } else if (!session && type === core.MESSAGE_RATCHET && contactKey === toB64u(opened.senderIdentity)) {
       // From a contact whose session this device no longer holds: said, and repaired.

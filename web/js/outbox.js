@@ -267,25 +267,32 @@ export const outboxMethods = {
   mailWire(name, wire, what, identityKey = null) {
     const key = identityKey || this.contacts[name]?.identityKey || this.requests.get(name)?.identityKey;
     if (!key) return;
+    const device = this.contacts[name]?.device ?? this.requests.get(name)?.device ?? 1;
+    if (!this.queueSealed(name, name, device, fromB64u(key), wire, what) && what?.entry) {
+      // Larger than the mailbox takes (64 KiB): it waits for a link.
+      this.tooLarge = this.tooLarge || new WeakSet();
+      this.tooLarge.add(what.entry);
+    }
+  },
+
+  /**
+   * Seals wire to identityKey (bytes) under our sealed name and queues its put for name's device
+   * behind the others of queue (a contact's name, or a device's address, fanout.js). False when
+   * it is larger than the mailbox takes.
+   */
+  queueSealed(queue, name, device, identityKey, wire, what) {
     let envelope;
     try {
-      envelope = this.account.sealTo(fromB64u(key), sealedName(this.me, this.device), wire);
+      envelope = this.account.sealTo(identityKey, sealedName(this.me, this.device), wire);
     } catch (e) {
-      if (e instanceof core.ParleyError && e.codeName === 'TOO_LARGE') {
-        // Larger than the mailbox takes (64 KiB): it waits for a link.
-        if (what?.entry) {
-          this.tooLarge = this.tooLarge || new WeakSet();
-          this.tooLarge.add(what.entry);
-        }
-        return;
-      }
+      if (e instanceof core.ParleyError && e.codeName === 'TOO_LARGE') return false;
       throw e;
     }
     this.mailSeq = (this.mailSeq || 0) + 1;
     const id = `m${this.mailSeq}`;
-    const device = this.contacts[name]?.device ?? this.requests.get(name)?.device ?? 1;
-    this.mailQueue(name).push({ id, name, ...(what || {}), put: { type: 'mail-put', to: name, device, env: toB64u(envelope), id } });
+    this.mailQueue(queue).push({ id, name, ...(what || {}), put: { type: 'mail-put', to: name, device, env: toB64u(envelope), id } });
     this.pumpMail();
+    return true;
   },
 
   /**

@@ -7,7 +7,7 @@
 // not acknowledged, encrypted under it: nothing is lost, and the receiver's dedupe by id shows
 // nothing twice. Nobody has to do anything.
 import * as core from '../core/parley.js';
-import { randomId, toB64u } from './encoding.js';
+import { toB64u } from './encoding.js';
 
 // After a repair starts, further failures from that contact are messages of the old session still
 // on their way: all of them are unacknowledged, so they come again under the new session.
@@ -60,20 +60,12 @@ export const repairMethods = {
     this.repairs = this.repairs || new Map();
     if (Date.now() - (this.repairs.get(name) || 0) < REPAIR_QUIET_MS) return;
     this.repairs.set(name, Date.now());
-    const history = this.history(name);
-    if (!this.histories.has(name)) this.histories.set(name, history);
-    history.push({
-      id: randomId(),
-      from: 'system',
-      text: `A message from ${name} could not be decrypted. This device is setting up a new secure session with them; they will send it again.`,
-      ts: Date.now(),
-      state: 'notice',
-    });
+    const at = this.noticeLine(name, `A message from ${name} could not be decrypted. This device is setting up a new secure session with them; they will send it again.`);
     // renew: no message is encrypted with the session that failed; the new one is made next
     // (Start chat's way, in the queue after this) and clears it.
     c.renew = true;
     c.repair = true;
-    await this.persist(name, null, [history.length - 1], true);
+    await this.persist(name, null, [at], true);
     this.changed(name);
     this.renewSoon(name);
   },

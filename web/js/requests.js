@@ -4,7 +4,7 @@
 // answers made ahead for offers that come before the person decides.
 import * as core from '../core/parley.js';
 import { ApiError, plainMessage, request } from './api.js';
-import { RANDOM_ID_RE, fromB64u, fromUtf8, toB64u } from './encoding.js';
+import { RANDOM_ID_RE, equalBytes, fromB64u, parseObject, toB64u } from './encoding.js';
 import { outboundSession } from './keys.js';
 import { chooseBundle, deviceId } from './devices.js';
 import { address, isPrekeyType } from './fanout.js';
@@ -419,12 +419,7 @@ export const requestMethods = {
       if (e instanceof core.ParleyError) return; // not for us, replayed or forged: ignore
       throw e;
     }
-    let inner;
-    try {
-      inner = JSON.parse(fromUtf8(result.plaintext));
-    } catch {
-      inner = null;
-    }
+    const inner = parseObject(result.plaintext);
     const spent = this.vault.accountRecord(this.account); // its one-time prekey is spent
     if (!inner || inner.t !== 'hello') {
       result.session.free();
@@ -511,7 +506,7 @@ export const requestMethods = {
       this.signaling.send({ type: 'chat-accept', to: from, toDevice: device });
       return;
     }
-    if (toB64u(core.messageSenderIdentity(hello)) !== c.identityKey) return; // a new identity: its own path
+    if (!equalBytes(core.messageSenderIdentity(hello), fromB64u(c.identityKey))) return; // a new identity: its own path
     if (!this.listedDevices(from).includes(device)) await this.refreshDevices(from);
     if (!this.listedDevices(from).includes(device)) return;
     let result;

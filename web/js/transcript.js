@@ -1,7 +1,7 @@
 //# allFunctionsCalledOnLoad
 // The transcript: each contact's messages, stored in sealed chunks of 100 (docs/PROTOCOL.md
 // 12.8), written in the same transaction as the ratchet state that made or read them.
-import { fromB64u } from './encoding.js';
+import { fromB64u, randomId } from './encoding.js';
 
 export const MAX_TEXT = 16384; // UTF-16 code units of a message's text
 const CHUNK = 100; // history is stored in sealed chunks of 100 messages
@@ -18,6 +18,14 @@ export const transcriptMethods = {
 
   history(name) {
     return this.histories.get(name) || [];
+  },
+
+  // A line of the app's own in a transcript (12.8, state "notice"); its index (the caller stores it).
+  noticeLine(name, text) {
+    const history = this.history(name);
+    if (!this.histories.has(name)) this.histories.set(name, history);
+    history.push({ id: randomId(), from: 'system', text, ts: Date.now(), state: 'notice' });
+    return history.length - 1;
   },
 
   async loadHistory(name) {
