@@ -1,0 +1,214 @@
+// Voice and video calls between two browsers with fake media (docs/PROTOCOL.md 12.17): media flow
+// both ways on the chat's existing RTCPeerConnection, "Call verification" reads "Not verified"
+// until both mark each other's safety number verified, decline, hang-up from either side, mute,
+// a fingerprint swapped in one page ends the call with a warning, ten calls make at most two new
+// RTCPeerConnections, and the server's frames carry no SDP, fingerprint or candidate of a call.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverForTests } from '../lib/server.mjs';
+import { uniqueName } from '../lib/api.mjs';
+import { WAIT, connectPair, leave, person, signUp, transcript, until } from '../lib/people.mjs';
+
+const server = serverForTests();
+let a;
+let b;
+
+// Counts the RTCPeerConnections the page makes (window.parleyPcCount).
+const COUNT_PCS = `(() => {
+  const Real = window.RTCPeerConnection;
+  window.parleyPcCount = 0;
+  window.RTCPeerConnection = class extends Real {
+    constructor(...args) { super(...args); window.parleyPcCount += 1; }
+  };
+})();`;
+
+async function setUp(name) {
+  const p = await person(server, uniqueName(name));
+  await p.context.addInitScript(COUNT_PCS);
+  await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
+  await p.page.reload();
+  await signUp(p);
+  return p;
+}
+
+before(async () => {
+  [a, b] = await Promise.all([setUp('alice'), setUp('bob')]);
+  await connectPair(a, b);
+});
+
+after(async () => {
+  await Promise.all([leave(a), leave(b)]);
+});
+
+const panel = (p) => p.page.getByRole('region', { name: 'Call' });
+
+/** What the call's connection has received so far: audio packets and video frames decoded. */
+function received(p) {
+  return p.page.evaluate(async () => {
+    const pc = globalThis.parleyTestHooks?.calls?.call?.negotiator?.pc;
+    if (!pc) return null;
+    let audio = 0;
+    let frames = 0;
+    let level = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        audio += s.packetsReceived || 0;
+        level = Math.max(level, s.audioLevel || 0);
+      }
+      if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
+    });
+    return { audio, frames, level };
+  });
+}
+
+async function mediaGrows(p, { video }) {
+  const first = await until(async () => {
+    const r = await received(p);
+    return r && r.audio > 0 && (!video || r.frames > 0) ? r : null;
+  }, { timeout: WAIT, message: `${p.name} receives media` });
+  await until(async () => {
+    const r = await received(p);
+    return r && r.audio > first.audio && (!video || r.frames > first.frames);
+  }, { timeout: WAIT, message: `${p.name}'s received media grow` });
+}
+
+async function verification(p) {
+  return (await p.page.getByLabel('Call verification').textContent()).trim();
+}
+
+async function waitVerification(p, text) {
+  await until(async () => (await verification(p).catch(() => '')) === text,
+    { timeout: WAIT, message: `${p.name}'s call verification reads ${text}` });
+}
+
+/** a calls b (video or not); b answers; both see the call up. */
+async function call(caller, callee, { video = false } = {}) {
+  await caller.page.getByRole('button', { name: video ? 'Video call' : 'Call', exact: true }).click();
+  const incoming = callee.page.getByRole('group', { name: new RegExp(`^Incoming (video )?call from ${caller.name}$`) });
+  await incoming.waitFor({ timeout: WAIT });
+  await incoming.getByRole('button', { name: 'Answer' }).click();
+  for (const p of [caller, callee]) {
+    await p.page.getByRole('status').filter({ hasText: /^In call with/ }).waitFor({ timeout: WAIT });
+  }
+}
+
+async function hangUp(p) {
+  await panel(p).getByRole('button', { name: 'Hang up' }).click();
+}
+
+async function panelGone(p) {
+  await p.page.locator('#call-panel').waitFor({ state: 'hidden', timeout: WAIT });
+}
+
+async function lines(p) {
+  return (await transcript(p.page)).map((m) => m.text);
+}
+
+async function lineAppears(p, re) {
+  await until(async () => (await lines(p)).some((t) => re.test(t)), { timeout: WAIT, message: `${p.name}'s transcript shows ${re}` });
+}
+
+async function markVerified(p) {
+  await p.page.getByRole('button', { name: 'Verify', exact: true }).click();
+  const dialog = p.page.getByRole('dialog');
+  await dialog.getByRole('button', { name: 'Mark as verified' }).click();
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT });
+}
+
+let framesAtStart = null; // [a, b]: how many frames each had seen before the first call
+
+test('an audio call: media both ways, Not verified until both verify, then Verified; hang-up', async () => {
+  framesAtStart = [a.frames.length, b.frames.length];
+  await call(a, b);
+  await Promise.all([mediaGrows(a, { video: false }), mediaGrows(b, { video: false })]);
+  await waitVerification(a, 'Not verified');
+  await waitVerification(b, 'Not verified');
+  // The statement checked out (both ways) but the safety numbers are not marked yet.
+  await until(() => a.page.evaluate(() => globalThis.parleyTestHooks.calls.call?.bound === true), { message: 'alice checked bob\'s statement' });
+  await until(() => b.page.evaluate(() => globalThis.parleyTestHooks.calls.call?.bound === true), { message: 'bob checked alice\'s statement' });
+  assert.equal(await verification(a), 'Not verified');
+  await markVerified(a);
+  await waitVerification(a, 'Verified');
+  assert.equal(await verification(b), 'Not verified', 'bob has not verified alice yet');
+  await markVerified(b);
+  await waitVerification(b, 'Verified');
+  await hangUp(a);
+  await Promise.all([panelGone(a), panelGone(b)]);
+  await lineAppears(a, /^Outgoing call, \d+:\d\d$/);
+  await lineAppears(b, /^Incoming call, \d+:\d\d$/);
+});
+
+test('a video call: a tile per remote video, frames decoded both ways; mute silences; hang-up by the callee', async () => {
+  await call(b, a, { video: true });
+  await Promise.all([mediaGrows(a, { video: true }), mediaGrows(b, { video: true })]);
+  await a.page.getByRole('region', { name: 'Call' }).locator('video[aria-label="Video from ' + b.name + '"]').waitFor({ timeout: WAIT });
+  await b.page.locator(`video[aria-label="Video from ${a.name}"]`).waitFor({ timeout: WAIT });
+  await a.page.locator('video[aria-label="Your camera"]').waitFor({ timeout: WAIT });
+  await waitVerification(a, 'Verified');
+  // Mute: the fake microphone's beeps no longer reach bob.
+  await until(async () => (await received(b)).level > 0.01, { message: 'bob hears alice' });
+  await panel(a).getByRole('button', { name: 'Mute' }).click();
+  assert.equal(await panel(a).getByRole('button', { name: 'Mute' }).getAttribute('aria-pressed'), 'true');
+  await until(async () => (await received(b)).level < 0.001, { timeout: WAIT, message: 'bob\'s received audio level falls to silence' });
+  // Camera off and on again.
+  await panel(a).getByRole('button', { name: 'Camera' }).click();
+  assert.equal(await panel(a).getByRole('button', { name: 'Camera' }).getAttribute('aria-pressed'), 'false');
+  await hangUp(a);
+  await Promise.all([panelGone(a), panelGone(b)]);
+  await lineAppears(b, /^Outgoing video call, \d+:\d\d$/);
+  await lineAppears(a, /^Incoming video call, \d+:\d\d$/);
+});
+
+test('decline: the caller is told, both transcripts say so', async () => {
+  await a.page.getByRole('button', { name: 'Call', exact: true }).click();
+  const incoming = b.page.getByRole('group', { name: `Incoming call from ${a.name}` });
+  await incoming.waitFor({ timeout: WAIT });
+  await incoming.getByRole('button', { name: 'Decline' }).click();
+  await Promise.all([panelGone(a), panelGone(b)]);
+  await lineAppears(a, new RegExp(`^${b.name} declined the call$`));
+  await lineAppears(b, new RegExp(`^You declined a call from ${a.name}$`));
+});
+
+test('a fingerprint swapped in one page: the call ends at once on both sides, with a warning', async () => {
+  await a.page.evaluate(() => { globalThis.parleyTestHooks.swapCallFingerprint = true; });
+  try {
+    await a.page.getByRole('button', { name: 'Call', exact: true }).click();
+    const incoming = b.page.getByRole('group', { name: `Incoming call from ${a.name}` });
+    await incoming.waitFor({ timeout: WAIT });
+    await incoming.getByRole('button', { name: 'Answer' }).click();
+    // From the moment the media are negotiated, the check takes one exchange of messages.
+    const up = Date.now();
+    await Promise.all([panelGone(a), panelGone(b)]);
+    const took = Date.now() - up;
+    for (const p of [a, b]) {
+      const other = p === a ? b.name : a.name;
+      await until(async () => (await p.page.locator('#banner-text').textContent()).includes(`The call with ${other} ended: it may have been intercepted`),
+        { message: `${p.name} is warned` });
+      await lineAppears(p, new RegExp(`^The call with ${other} ended: it may have been intercepted`));
+    }
+    assert.ok(took < 10000, `ended ${took} ms after Answer`);
+  } finally {
+    await a.page.evaluate(() => { globalThis.parleyTestHooks.swapCallFingerprint = false; });
+  }
+});
+
+test('ten calls in a row make at most two new RTCPeerConnections; the server sees no call SDP', async () => {
+  const count = (p) => p.page.evaluate(() => window.parleyPcCount);
+  const before = [await count(a), await count(b)];
+  for (let i = 0; i < 10; i += 1) {
+    const [caller, callee] = i % 2 ? [b, a] : [a, b];
+    await call(caller, callee, { video: i % 3 === 0 });
+    await mediaGrows(callee, { video: false });
+    await hangUp(i % 4 === 0 ? callee : caller);
+    await Promise.all([panelGone(a), panelGone(b)]);
+  }
+  const made = [(await count(a)) - before[0], (await count(b)) - before[1]];
+  assert.ok(made[0] <= 2 && made[1] <= 2, `new connections: ${made}`);
+  const frames = [...a.frames, ...b.frames].map((f) => f.payload);
+  for (const f of frames) {
+    assert.ok(!/m=audio|m=video|a=ssrc:|a=msid:/.test(f), `no media SDP through the server: ${f.slice(0, 200)}`);
+  }
+  // Since the first call, nothing of a call's connection went through the server.
+  const later = [...a.frames.slice(framesAtStart[0]), ...b.frames.slice(framesAtStart[1])].map((f) => f.payload);
+  for (const f of later) assert.ok(!/a=fingerprint|"candidate"/.test(f), `no fingerprint or candidate: ${f.slice(0, 200)}`);
+});
