@@ -2,7 +2,10 @@
 // both ways on the chat's existing RTCPeerConnection, "Call verification" reads "Not verified"
 // until both mark each other's safety number verified, decline, hang-up from either side, mute,
 // a fingerprint swapped in one page ends the call with a warning, ten calls make at most two new
-// RTCPeerConnections, and the server's frames carry no SDP, fingerprint or candidate of a call.
+// RTCPeerConnections, and the server's frames carry no SDP, fingerprint or candidate of a call;
+// an ICE restart keeps the call and checks the binding again; a refused camera leaves an
+// audio-only or receive-only call; with the pages' clocks driven, an unanswered call is missed
+// after 45 s and a call with nothing received for 30 s ends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
@@ -211,4 +214,97 @@ test('ten calls in a row make at most two new RTCPeerConnections; the server see
   // Since the first call, nothing of a call's connection went through the server.
   const later = [...a.frames.slice(framesAtStart[0]), ...b.frames.slice(framesAtStart[1])].map((f) => f.payload);
   for (const f of later) assert.ok(!/a=fingerprint|"candidate"/.test(f), `no fingerprint or candidate: ${f.slice(0, 200)}`);
+});
+
+const checks = (p) => p.page.evaluate(() => globalThis.parleyTestHooks.calls.call?.checks ?? -1);
+
+test('an ICE restart keeps the call, sends its candidates inside the ratchet and checks the binding again', async () => {
+  await call(a, b);
+  await until(async () => (await checks(a)) >= 1 && (await checks(b)) >= 1, { message: 'the first checks' });
+  const ufrag = (p) => p.page.evaluate(() => /a=ice-ufrag:(\S+)/.exec(globalThis.parleyTestHooks.calls.call.negotiator.pc.remoteDescription.sdp)[1]);
+  const was = [await ufrag(a), await ufrag(b), await checks(a), await checks(b)];
+  const frames = [a.frames.length, b.frames.length];
+  const iceSent = () => Promise.all([a, b].map((p) => p.page.evaluate(() => globalThis.parleyTestHooks.calls.sent.ice || 0)));
+  const iceBefore = await iceSent();
+  await a.page.evaluate(() => globalThis.parleyTestHooks.calls.call.negotiator.restartIce());
+  await until(async () => (await ufrag(a)) !== was[0] && (await ufrag(b)) !== was[1], { message: 'new ICE credentials on both sides' });
+  await until(async () => (await checks(a)) > was[2] && (await checks(b)) > was[3], { message: 'the binding checked again after the restart' });
+  await Promise.all([mediaGrows(a, { video: false }), mediaGrows(b, { video: false })]);
+  const iceAfter = await iceSent();
+  assert.ok(iceAfter[0] > iceBefore[0] && iceAfter[1] > iceBefore[1], `candidates went inside the ratchet: ${iceBefore} -> ${iceAfter}`);
+  for (const f of [...a.frames.slice(frames[0]), ...b.frames.slice(frames[1])]) {
+    assert.ok(!/candidate|a=fingerprint|sdp/.test(f.payload), `nothing of the restart through the server: ${f.payload.slice(0, 200)}`);
+  }
+  await hangUp(b);
+  await Promise.all([panelGone(a), panelGone(b)]);
+});
+
+test('a refused camera: the call goes on audio only; refused camera and microphone: receive only', async () => {
+  const refuse = (p, kinds) => p.page.evaluate((k) => {
+    const md = navigator.mediaDevices;
+    md.realGetUserMedia ||= md.getUserMedia.bind(md);
+    md.getUserMedia = (c) => (k.some((x) => c[x])
+      ? Promise.reject(new DOMException('Permission denied', 'NotAllowedError')) : md.realGetUserMedia(c));
+  }, kinds);
+  const restore = (p) => p.page.evaluate(() => {
+    const md = navigator.mediaDevices;
+    if (md.realGetUserMedia) md.getUserMedia = md.realGetUserMedia;
+  });
+  try {
+    await refuse(b, ['video']);
+    await call(a, b, { video: true });
+    await panel(b).getByText('The camera could not be used, so the call is audio only.').waitFor({ timeout: WAIT });
+    await Promise.all([mediaGrows(a, { video: false }), mediaGrows(b, { video: true })]);
+    await b.page.locator(`video[aria-label="Video from ${a.name}"]`).waitFor({ timeout: WAIT });
+    assert.equal(await a.page.locator(`video[aria-label="Video from ${b.name}"]`).count(), 0, 'no tile for a camera that is off');
+    await hangUp(a);
+    await Promise.all([panelGone(a), panelGone(b)]);
+
+    await refuse(b, ['video', 'audio']);
+    await call(a, b, { video: true });
+    await panel(b).getByText(/you can only listen and watch/).waitFor({ timeout: WAIT });
+    await mediaGrows(b, { video: true });
+    await hangUp(b);
+    await Promise.all([panelGone(a), panelGone(b)]);
+  } finally {
+    await restore(b);
+  }
+});
+
+test('the pages\' clocks driven: no answer in 45 s is a missed call in both transcripts; 30 s without media ends a call', async () => {
+  for (const p of [a, b]) await p.page.clock.install();
+  await a.page.getByRole('button', { name: 'Call', exact: true }).click();
+  await b.page.getByRole('group', { name: `Incoming call from ${a.name}` }).waitFor({ timeout: WAIT });
+  await Promise.all([a.page.clock.fastForward(44000), b.page.clock.fastForward(44000)]);
+  assert.equal(await b.page.getByRole('group', { name: `Incoming call from ${a.name}` }).count(), 1, 'still ringing at 44 s');
+  await Promise.all([a.page.clock.fastForward(2000), b.page.clock.fastForward(2000)]);
+  await Promise.all([panelGone(a), panelGone(b)]);
+  await lineAppears(a, new RegExp(`^Missed call: ${b.name} did not answer$`));
+  await lineAppears(b, new RegExp(`^Missed call from ${a.name}$`));
+
+  // A check every 60 s: a certificate swapped meanwhile in Bob's view ends the call within 2 s.
+  await call(a, b);
+  await until(async () => (await checks(a)) >= 1 && (await checks(b)) >= 1, { message: 'the first checks' });
+  await b.page.evaluate(() => { globalThis.parleyTestHooks.swapCallFingerprint = true; });
+  try {
+    await Promise.all([a.page.clock.fastForward(60000), b.page.clock.fastForward(60000)]);
+    const at = Date.now();
+    await Promise.all([panelGone(a), panelGone(b)]);
+    assert.ok(Date.now() - at < 2000, `ended ${Date.now() - at} ms after the check was due`);
+  } finally {
+    await b.page.evaluate(() => { globalThis.parleyTestHooks.swapCallFingerprint = false; });
+  }
+  await lineAppears(b, new RegExp(`^The call with ${a.name} ended: it may have been intercepted, \\d+:\\d\\d$`));
+
+  // Bob stops sending anything: after 30 s without a byte, Alice's side ends the call.
+  await call(a, b);
+  await mediaGrows(a, { video: false });
+  await b.page.evaluate(() => Promise.all([...globalThis.parleyTestHooks.calls.call.transceivers].map((t) => t.sender.replaceTrack(null))));
+  await a.page.clock.fastForward(6000); // a poll notes what came so far
+  await new Promise((r) => { setTimeout(r, 1500); }); // the last packets in flight arrive
+  await a.page.clock.fastForward(6000);
+  await new Promise((r) => { setTimeout(r, 500); });
+  await a.page.clock.fastForward(31000);
+  await Promise.all([panelGone(a), panelGone(b)]);
+  await lineAppears(a, new RegExp(`^The call with ${b.name} ended: nothing came through for 30 seconds`));
 });

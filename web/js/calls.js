@@ -40,6 +40,12 @@ export function duration(ms) {
   return h ? `${h}:${mm.padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
 
+// The ICE username fragment of a session description (its first), or null.
+function iceUfrag(sdp) {
+  const m = typeof sdp === 'string' ? /^a=ice-ufrag:(\S+)/m.exec(sdp) : null;
+  return m ? m[1] : null;
+}
+
 // Renegotiates one RTCPeerConnection (a link's) through call messages.
 class Negotiator {
   constructor(calls, name, link) {
@@ -55,11 +61,8 @@ class Negotiator {
     this.pc.addEventListener('negotiationneeded', () => this.offer());
     this.pc.addEventListener('track', () => calls.changed());
     this.pc.addEventListener('iceconnectionstatechange', () => {
-      if (this.pc.iceConnectionState === 'connected' || this.pc.iceConnectionState === 'completed') {
-        if (this.restarting) {
-          this.restarting = false;
-          calls.afterIceRestart(this);
-        }
+      if (this.iceUp()) {
+        this.restarted();
       } else if (this.pc.iceConnectionState === 'disconnected' && calls.call?.negotiator === this) {
         this.restartIce(); // a network change: new addresses, without asking anybody
       }
@@ -69,6 +72,17 @@ class Negotiator {
       calls.send(name, 'ice', this.callId, { cand: cand.toJSON() });
       return true;
     };
+  }
+
+  iceUp() {
+    return this.pc.iceConnectionState === 'connected' || this.pc.iceConnectionState === 'completed';
+  }
+
+  // An ICE restart (ours, or theirs seen as new ICE credentials in an offer) that has completed.
+  restarted() {
+    if (!this.restarting || !this.iceUp() || this.pc.signalingState !== 'stable') return;
+    this.restarting = false;
+    this.calls.afterIceRestart(this);
   }
 
   restartIce() {
@@ -98,6 +112,8 @@ class Negotiator {
     if (this.ignoreOffer) return;
     if (desc.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // a late one
     this.callId = callId;
+    const ufrag = iceUfrag(pc.remoteDescription?.sdp);
+    if (desc.type === 'offer' && ufrag && iceUfrag(desc.sdp) !== ufrag) this.restarting = true;
     await pc.setRemoteDescription(desc); // an offer of theirs rolls ours back (polite)
     if (desc.type === 'offer') {
       this.calls.adopt(this, callId);
@@ -106,6 +122,7 @@ class Negotiator {
       await this.calls.send(this.name, 'sdp', callId, { desc: { type: d.type, sdp: d.sdp } });
     }
     this.calls.negotiated(this);
+    this.restarted();
   }
 
   async onCandidate(cand) {
@@ -125,6 +142,7 @@ export class Calls extends EventTarget {
     this.incoming = null; // a call ringing here, not answered yet
     this.negotiators = new WeakMap(); // RTCPeerConnection -> Negotiator
     this.queue = Promise.resolve();
+    this.sent = {}; // call messages sent, by kind
     if (globalThis.parleyTestHooks) globalThis.parleyTestHooks.calls = this;
   }
 
@@ -141,6 +159,7 @@ export class Calls extends EventTarget {
   /** A call payload over the open link, encrypted (its ratchet state stored first); false if none. */
   send(name, k, callId, fields = {}) {
     const payload = callPayload(k, callId, fields);
+    this.sent[k] = (this.sent[k] || 0) + 1;
     return this.m.serial(async () => {
       const link = this.m.links.get(name);
       const session = await this.m.session(name);
@@ -196,7 +215,7 @@ export class Calls extends EventTarget {
   newCall(name, fields) {
     return {
       name, negotiator: null, stream: null, note: '', transceivers: new Set(), timers: new Set(),
-      nonces: new Map(), bound: false, muted: false, cameraOff: false, screen: null, activeAt: 0,
+      nonces: new Map(), bound: false, checks: 0, muted: false, cameraOff: false, screen: null, activeAt: 0,
       received: -1, receivedAt: 0, ...fields,
     };
   }
@@ -575,6 +594,7 @@ export class Calls extends EventTarget {
       return;
     }
     call.bound = true;
+    call.checks += 1;
     this.changed();
   }
 
