@@ -258,16 +258,34 @@ export class Calls extends EventTarget {
     call.state = 'connecting';
     for (const t of call.timers) clearTimeout(t);
     call.timers.clear();
-    this.changed();
-    Object.assign(call, await this.media(call.media === 'video'));
-    if (this.call !== call) return;
-    call.negotiator = this.negotiator(call.name);
-    if (!call.negotiator || !await this.send(call.name, 'accept', call.id)) {
-      this.finish(call, 'lost');
+    const n = this.negotiator(call.name);
+    if (!n) {
+      this.finish(call, 'lost', { tell: 'end' });
       return;
     }
-    call.negotiator.callId = call.id;
+    call.negotiator = n;
+    n.callId = call.id;
+    // The one who answers offers the call's media at once (the caller has its devices already):
+    // the transceivers now, our tracks as soon as the browser gives them (no new negotiation).
+    const added = (call.media === 'video' ? ['audio', 'video'] : ['audio'])
+      .map((kind) => n.pc.addTransceiver(kind, { direction: 'sendrecv' }));
+    for (const t of added) call.transceivers.add(t);
+    const accepted = this.send(call.name, 'accept', call.id); // before the offer (negotiationneeded)
     this.watchLink(call);
+    this.changed();
+    const media = await this.media(call.media === 'video');
+    if (this.call !== call) {
+      for (const t of media.stream?.getTracks() || []) t.stop();
+      return;
+    }
+    Object.assign(call, media);
+    for (const t of added) {
+      const kind = t.receiver.track.kind;
+      const track = (kind === 'audio' ? call.stream?.getAudioTracks() : call.stream?.getVideoTracks())?.[0] || null;
+      if (track) await t.sender.replaceTrack(track);
+      else t.direction = 'recvonly';
+    }
+    if (!await accepted && this.call === call) this.finish(call, 'lost');
     this.changed();
   }
 
@@ -423,32 +441,29 @@ export class Calls extends EventTarget {
     }
     call.negotiator = n;
     n.callId = call.id;
-    const { pc } = n;
-    const audio = call.stream?.getAudioTracks()[0];
-    call.transceivers.add(pc.addTransceiver(audio || 'audio', { direction: audio ? 'sendrecv' : 'recvonly', ...(audio ? { streams: [call.stream] } : {}) }));
-    if (call.media === 'video') {
-      const video = call.stream?.getVideoTracks()[0];
-      call.transceivers.add(pc.addTransceiver(video || 'video', { direction: video ? 'sendrecv' : 'recvonly', ...(video ? { streams: [call.stream] } : {}) }));
-    }
     this.changed();
   }
 
-  // An offer came: the call's new transceivers take our tracks; outside a call they stay silent.
+  // An offer came: in the call it names, each new transceiver takes our track of its kind (one
+  // transceiver per track; without a track it only receives); outside a call they stay silent.
   adopt(n, callId) {
-    const call = this.call?.negotiator === n && this.call.id === callId && !this.call.outgoing ? this.call : null;
+    const call = this.call?.negotiator === n && this.call.id === callId ? this.call : null;
+    const sending = new Set([...call?.transceivers || []].map((t) => t.sender.track).filter(Boolean));
     for (const t of n.pc.getTransceivers()) {
-      if (t.stopped || t.currentDirection === 'stopped' || !t.mid) continue;
-      const kind = t.receiver.track.kind;
-      if (call && !call.transceivers.has(t) && t.currentDirection === null) {
-        const track = (kind === 'audio' ? call.stream?.getAudioTracks() : call.stream?.getVideoTracks())?.[0] || null;
+      if (t.stopped || t.currentDirection === 'stopped' || !t.mid || call?.transceivers.has(t)) continue;
+      if (call && t.currentDirection === null) {
+        const kind = t.receiver.track.kind;
+        const track = (kind === 'audio' ? call.stream?.getAudioTracks() : call.stream?.getVideoTracks())
+          ?.find((x) => !sending.has(x)) || null;
         if (track) {
+          sending.add(track);
           t.sender.replaceTrack(track).catch(() => {});
           t.sender.setStreams(call.stream);
         }
         t.direction = track ? 'sendrecv' : 'recvonly';
         call.transceivers.add(t);
-      } else if (!call || !call.transceivers.has(t)) {
-        if (!this.call?.transceivers.has(t)) t.direction = 'inactive';
+      } else if (!this.call?.transceivers.has(t)) {
+        t.direction = 'inactive';
       }
     }
   }
