@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
-import { WAIT, connectPair, leave, person, signUp, transcript, until } from '../lib/people.mjs';
+import { WAIT, connectPair, leave, logIn, person, shots, signUp, transcript, until, waitConnected } from '../lib/people.mjs';
 
 const server = serverForTests();
 let a;
@@ -148,6 +148,7 @@ test('a video call: a tile per remote video, frames decoded both ways; mute sile
   await b.page.locator(`video[aria-label="Video from ${a.name}"]`).waitFor({ timeout: WAIT });
   await a.page.locator('video[aria-label="Your camera"]').waitFor({ timeout: WAIT });
   await waitVerification(a, 'Verified');
+  await shots(a.page, 'call-video');
   // Mute: the fake microphone's beeps no longer reach bob.
   await until(async () => (await received(b)).level > 0.01, { message: 'bob hears alice' });
   await panel(a).getByRole('button', { name: 'Mute' }).click();
@@ -307,4 +308,32 @@ test('the pages\' clocks driven: no answer in 45 s is a missed call in both tran
   await a.page.clock.fastForward(31000);
   await Promise.all([panelGone(a), panelGone(b)]);
   await lineAppears(a, new RegExp(`^The call with ${b.name} ended: nothing came through for 30 seconds`));
+});
+
+// The DTLS fingerprints a page's links show (a=fingerprint in the link SDP it sent through the server).
+const sentFingerprints = (p, from = 0) => new Set(p.frames.slice(from).filter((f) => f.dir === 'sent')
+  .flatMap((f) => [...f.payload.matchAll(/a=fingerprint:sha-256 ([0-9A-F:]+)/g)].map((m) => m[1])));
+
+test('the certificate is kept per identity: the same fingerprint after logging in again; closing the page ends the call', async () => {
+  const before = sentFingerprints(a);
+  const theirs = sentFingerprints(b);
+  // Alice logs in again: her new link to Bob is made with the certificate kept in her vault.
+  const from = a.frames.length;
+  await a.page.reload();
+  await logIn(a);
+  await a.page.getByRole('list', { name: 'Conversations' }).getByRole('button').filter({ hasText: b.name }).first().click();
+  await waitConnected(a.page);
+  // Her side of the new link (an offer or an answer) names her certificate.
+  await until(() => sentFingerprints(a, from).size > 0, { message: 'a new link after the reload' });
+  const after = sentFingerprints(a, from);
+  assert.equal(before.size, 1, `alice's links before: ${[...before]}`);
+  assert.deepEqual([...after], [...before], 'the same fingerprint after logging in again');
+  assert.equal(theirs.size, 1);
+  assert.ok(!theirs.has([...before][0]), 'bob has another');
+
+  await call(a, b);
+  await mediaGrows(a, { video: false });
+  await b.page.close();
+  await panelGone(a);
+  await lineAppears(a, new RegExp(`^The call with ${b.name} ended: the connection was lost`));
 });
