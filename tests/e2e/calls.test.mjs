@@ -173,6 +173,21 @@ test('decline: the caller is told, both transcripts say so', async () => {
   await lineAppears(b, new RegExp(`^You declined a call from ${a.name}$`));
 });
 
+test('sharing the screen in an audio call: the peer gets a video tile, and it goes when sharing stops', async () => {
+  await call(a, b);
+  await panel(a).getByRole('button', { name: 'Share screen' }).click();
+  await b.page.locator(`video[aria-label="Video from ${a.name}"]`).waitFor({ timeout: WAIT });
+  await mediaGrows(b, { video: true });
+  assert.equal(await panel(a).getByRole('button', { name: 'Share screen' }).getAttribute('aria-pressed'), 'true');
+  await a.page.locator('video[aria-label="Your screen"]').waitFor({ timeout: WAIT });
+  await panel(a).getByRole('button', { name: 'Share screen' }).click();
+  await a.page.locator('video[aria-label="Your screen"]').waitFor({ state: 'detached', timeout: WAIT });
+  await b.page.locator(`video[aria-label="Video from ${a.name}"]`).waitFor({ state: 'detached', timeout: WAIT });
+  await mediaGrows(b, { video: false });
+  await hangUp(b);
+  await Promise.all([panelGone(a), panelGone(b)]);
+});
+
 test('a fingerprint swapped in one page: the call ends at once on both sides, with a warning', async () => {
   await a.page.evaluate(() => { globalThis.parleyTestHooks.swapCallFingerprint = true; });
   try {

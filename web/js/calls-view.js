@@ -102,7 +102,7 @@ function render() {
   if (!call) {
     const kind = incoming.media === 'video' ? 'video call' : 'call';
     const group = el('div', { className: 'call-incoming', role: 'group', 'aria-label': `Incoming ${kind} from ${incoming.name}` },
-      el('p', { className: 'call-title', textContent: `${incoming.name} is calling you (${kind})…` }),
+      el('p', { className: 'call-title', role: 'alert', textContent: `${incoming.name} is calling you (${kind})…` }),
       el('div', { className: 'actions' },
         button('Answer', () => calls.answer().catch((e) => banner(plain(e))), { className: '' }),
         button('Decline', () => calls.decline())));

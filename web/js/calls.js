@@ -352,7 +352,14 @@ export class Calls extends EventTarget {
     call.screen = null;
     const t = this.videoTransceiver(call);
     const camera = call.stream?.getVideoTracks()[0] || null;
-    if (t && call.negotiator?.pc.signalingState !== 'closed') t.sender.replaceTrack(camera).catch(() => {});
+    if (t && call.negotiator?.pc.signalingState !== 'closed') {
+      if (camera) {
+        t.sender.replaceTrack(camera).catch(() => {});
+      } else {
+        t.stop(); // an audio call's screen: its video goes (negotiated away)
+        call.transceivers.delete(t);
+      }
+    }
     this.changed();
   }
 
