@@ -157,6 +157,12 @@ test('a video call: a tile per remote video, frames decoded both ways; mute sile
   // Camera off and on again.
   await panel(a).getByRole('button', { name: 'Camera' }).click();
   assert.equal(await panel(a).getByRole('button', { name: 'Camera' }).getAttribute('aria-pressed'), 'false');
+  // The tiles play on through the panel's changes (mute, camera, a message).
+  for (const [p, other] of [[a, b], [b, a]]) {
+    const tile = p.page.locator(`video[aria-label="Video from ${other.name}"]`);
+    const t0 = await tile.evaluate((v) => v.currentTime);
+    await until(() => tile.evaluate((v, t) => !v.paused && v.currentTime > t + 0.2, t0), { message: `${p.name}'s tile plays` });
+  }
   await hangUp(a);
   await Promise.all([panelGone(a), panelGone(b)]);
   await lineAppears(b, /^Outgoing video call, \d+:\d\d$/);
