@@ -1,6 +1,6 @@
 // A call through a network blip (docs/PROTOCOL.md 12.17): Bob's browser runs in a network
 // namespace of its own (tests/lib/netns.mjs; needs root), whose link is taken down in the middle
-// of a call until his connection goes "disconnected", then brought back. The call goes on without
+// of a call until his connection goes "disconnected" and 8 s more, then brought back. The call goes on without
 // anyone asking: the ICE restart it triggers completes, the binding is checked again with new
 // nonces, and media flow both ways again.
 import { test } from 'node:test';
@@ -49,6 +49,8 @@ test('a network blip in a call: ICE restarts by itself, the binding is checked a
         const s = [await callState(a), await callState(b)];
         return s.some((x) => x?.ice === 'disconnected');
       }, { timeout: 30000, interval: 50, message: 'the connection seen disconnected' });
+      // Longer than a chat's link waits for a connection to recover by itself (4 s).
+      await new Promise((r) => { setTimeout(r, 8000); });
     } finally {
       network.up();
     }

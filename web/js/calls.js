@@ -26,6 +26,7 @@ const MEDIA_POLL_MS = 5000;
 const CONNECT_WAIT_MS = 15000; // for a link to open when a call starts without one
 const MAX_NONCES = 4; // nonces of ours waiting for a statement
 const FP_TRIES = 20; // reads of the transport's certificates before giving up (250 ms apart)
+const CALL_DISCONNECTED_GRACE_MS = 30000; // a call's link waits this long for an ICE restart
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
@@ -496,6 +497,8 @@ export class Calls extends EventTarget {
     if (call?.negotiator === n && call.activeAt) this.sendNonce(call);
   }
 
+  // The call ends with its link; meanwhile the link waits longer for a lost connection to come
+  // back (the ICE restart crosses the outage).
   watchLink(call) {
     const link = this.m.links.get(call.name);
     if (!link) return;
@@ -503,7 +506,12 @@ export class Calls extends EventTarget {
       if (this.call === call) this.finish(call, 'lost');
     };
     link.addEventListener('close', onClose, { once: true });
-    call.unwatch = () => link.removeEventListener('close', onClose);
+    const grace = link.disconnectedGraceMs;
+    link.disconnectedGraceMs = Math.max(grace, CALL_DISCONNECTED_GRACE_MS);
+    call.unwatch = () => {
+      link.removeEventListener('close', onClose);
+      link.disconnectedGraceMs = grace;
+    };
   }
 
   // Nothing received for 30 s (bytes of every inbound stream): the call ends.

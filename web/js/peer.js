@@ -232,6 +232,9 @@ export class PeerLink extends EventTarget {
     // Calls (calls.js): once the link is open, a function that takes our new candidates (after
     // an ICE restart) to send inside the ratchet; true when it took one.
     this.candidateRoute = null;
+    // How long a "disconnected" connection may take to recover before the link is lost (calls.js
+    // lengthens it during a call, whose ICE restart must cross the outage).
+    this.disconnectedGraceMs = DISCONNECTED_GRACE_MS;
   }
 
   /** Starts a new link as the offering side. */
@@ -373,7 +376,7 @@ export class PeerLink extends EventTarget {
       if (pc.connectionState === 'disconnected') {
         setTimeout(() => {
           if (pc === this.pc && pc.connectionState === 'disconnected') this.fail('connection lost');
-        }, DISCONNECTED_GRACE_MS);
+        }, this.disconnectedGraceMs);
       }
     };
     this.armTimer(timeoutMs);
