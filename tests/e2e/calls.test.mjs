@@ -130,7 +130,11 @@ test('an audio call: media both ways, Not verified until both verify, then Verif
   await until(() => a.page.evaluate(() => globalThis.parleyTestHooks.calls.call?.bound === true), { message: 'alice checked bob\'s statement' });
   await until(() => b.page.evaluate(() => globalThis.parleyTestHooks.calls.call?.bound === true), { message: 'bob checked alice\'s statement' });
   assert.equal(await verification(a), 'Not verified');
-  await markVerified(a);
+  // The call's own way to verify: the safety number dialog for the contact.
+  await panel(a).getByRole('button', { name: `Verify ${b.name}` }).click();
+  const dialog = a.page.getByRole('dialog');
+  await dialog.getByRole('button', { name: 'Mark as verified' }).click();
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT });
   await waitVerification(a, 'Verified');
   assert.equal(await verification(b), 'Not verified', 'bob has not verified alice yet');
   await markVerified(b);
