@@ -333,6 +333,7 @@ test('the pages\' clocks driven: no answer in 45 s is a missed call in both tran
   await a.page.clock.fastForward(31000);
   await Promise.all([panelGone(a), panelGone(b)]);
   await lineAppears(a, new RegExp(`^The call with ${b.name} ended: nothing came through for 30 seconds`));
+  await lineAppears(b, new RegExp(`^The call with ${a.name} ended: nothing came through for 30 seconds`));
 });
 
 // The DTLS fingerprints a page's links show (a=fingerprint in the link SDP it sent through the server).

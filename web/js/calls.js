@@ -237,8 +237,12 @@ export class Calls extends EventTarget {
     this.changed();
     try {
       await this.openLink(name);
-      Object.assign(call, await this.media(video));
-      if (this.call !== call) return;
+      const media = await this.media(video);
+      if (this.call !== call) {
+        for (const t of media.stream?.getTracks() || []) t.stop(); // hung up meanwhile
+        return;
+      }
+      Object.assign(call, media);
       call.state = 'ringing';
       if (!await this.send(name, 'invite', call.id, { media: call.media })) throw new CallError(`${name} cannot be reached right now, so the call could not start.`);
       this.timer(call, () => this.finish(call, 'missed', { tell: 'cancel' }), RING_MS);
@@ -415,7 +419,10 @@ export class Calls extends EventTarget {
         if (call && call.outgoing && call.state === 'ringing') this.accepted(call);
         return;
       case 'end':
-        if (call) this.finish(call, p.reason === 'mismatch' || p.reason === 'unverified' ? 'peer-mismatch' : 'done');
+        if (call) {
+          this.finish(call, p.reason === 'mismatch' || p.reason === 'unverified' ? 'peer-mismatch'
+            : p.reason === 'media' ? 'no-media' : 'done');
+        }
         return;
       case 'sdp': {
         const n = this.negotiator(name);
@@ -437,7 +444,7 @@ export class Calls extends EventTarget {
     }
   }
 
-  // They answered: our media go on the link, and the offer follows (negotiationneeded).
+  // They answered: their offer of the call's media follows (adopt() gives it our tracks).
   accepted(call) {
     for (const t of call.timers) clearTimeout(t);
     call.timers.clear();
