@@ -15,6 +15,7 @@ import { WAIT, connectPair, leave, logIn, person, shots, signUp, transcript, unt
 const server = serverForTests();
 let a;
 let b;
+let framesAtStart = null; // [a, b]: how many frames each had seen before the first call
 
 // Counts the RTCPeerConnections the page makes (window.parleyPcCount).
 const COUNT_PCS = `(() => {
@@ -37,6 +38,7 @@ async function setUp(name) {
 before(async () => {
   [a, b] = await Promise.all([setUp('alice'), setUp('bob')]);
   await connectPair(a, b);
+  framesAtStart = [a.frames.length, b.frames.length];
 });
 
 after(async () => {
@@ -118,7 +120,6 @@ async function markVerified(p) {
   await dialog.waitFor({ state: 'hidden', timeout: WAIT });
 }
 
-let framesAtStart = null; // [a, b]: how many frames each had seen before the first call
 
 test('an audio call: media both ways, Not verified until both verify, then Verified; hang-up', async () => {
   framesAtStart = [a.frames.length, b.frames.length];
@@ -221,7 +222,7 @@ test('a fingerprint swapped in one page: the call ends at once on both sides, wi
   }
 });
 
-test('ten calls in a row make at most two new RTCPeerConnections; the server sees no call SDP', async () => {
+test('ten calls in a row make at most two new RTCPeerConnections; the server sees no call SDP', async (t) => {
   const count = (p) => p.page.evaluate(() => window.parleyPcCount);
   const before = [await count(a), await count(b)];
   for (let i = 0; i < 10; i += 1) {
@@ -232,6 +233,7 @@ test('ten calls in a row make at most two new RTCPeerConnections; the server see
     await Promise.all([panelGone(a), panelGone(b)]);
   }
   const made = [(await count(a)) - before[0], (await count(b)) - before[1]];
+  t.diagnostic(`new RTCPeerConnections during ten calls: alice ${made[0]}, bob ${made[1]}`);
   assert.ok(made[0] <= 2 && made[1] <= 2, `new connections: ${made}`);
   const frames = [...a.frames, ...b.frames].map((f) => f.payload);
   for (const f of frames) {
