@@ -1,7 +1,7 @@
-// The call binding statement (docs/PROTOCOL.md 12.17) without a browser: docs/vectors/calls-v1.json
-// is derived again with node:crypto (Ed25519, the identity transfer's AES-256-GCM) and with the
-// page's own calls-binding.js on the wasm core, and the strict reader takes the payloads it must
-// and refuses the rest.
+// The call binding statement and sealed frames (docs/PROTOCOL.md 12.17) without a browser:
+// docs/vectors/calls-v1.json is derived again with node:crypto (Ed25519, AES-256-GCM) and with the
+// page's own calls-binding.js on the wasm core and calls-frames.js on WebCrypto, and the strict
+// readers take what they must and refuse the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -86,7 +86,7 @@ test('the strict reader: every vector payload, and none of the refused ones', as
     assert.equal(got.call, V.callId);
     // Written back by callPayload (from the fields as read for the byte-carrying kinds).
     const { t: _t, v: _v, call: _c, k: _k, ...rest } = p;
-    const again = B.callPayload(k, V.callId, k === 'nonce' || k === 'bind' ? got : rest);
+    const again = B.callPayload(k, V.callId, ['nonce', 'bind', 'key'].includes(k) ? got : rest);
     assert.deepEqual(again, p, `${k} written back`);
   }
   const bind = B.parseCallPayload(V.payloads.bind);
@@ -112,4 +112,39 @@ test('fingerprints from a session description and from stats, read strictly', as
   assert.equal(B.sdpFingerprint(sdp.replace(/:BA\r\nm=/, ':BB\r\nm=')), null, 'two that differ');
   assert.equal(B.sdpFingerprint(sdp.replace(/sha-256/g, 'sha-1')), null, 'another algorithm');
   assert.equal(B.sdpFingerprint('v=0\r\n'), null, 'none');
+});
+
+test('a sealed frame: the vector derived again with node:crypto, sealed and opened by the page\'s code, any change refused', async () => {
+  const F = await import(`${ROOT}/web/js/calls-frames.js`);
+  const f = V.frame;
+  assert.deepEqual(hex(f.key), new Uint8Array(sha('call-frame-key')));
+  const data = hex(f.frame);
+  const clear = data.subarray(0, f.clear);
+  const iv = Buffer.alloc(12);
+  iv.writeBigUInt64BE(BigInt(f.ctr), 4);
+  const c = crypto.createCipheriv('aes-256-gcm', hex(f.key), iv);
+  c.setAAD(Buffer.concat([Buffer.from('parley-frame-v1'), Buffer.from([f.clear]), clear]));
+  const body = Buffer.concat([c.update(data.subarray(f.clear)), c.final(), c.getAuthTag()]);
+  const trailer = Buffer.alloc(9);
+  trailer.writeBigUInt64BE(BigInt(f.ctr));
+  trailer[8] = f.clear;
+  const expected = Buffer.concat([clear, body, trailer]);
+  assert.equal(expected.toString('hex'), f.sealed);
+  const key = await F.frameKey(hex(f.key));
+  assert.equal(Buffer.from(await F.sealFrame(key, BigInt(f.ctr), f.clear, data)).toString('hex'), f.sealed);
+  assert.deepEqual(await F.openFrame(key, hex(f.sealed)), data);
+  const sealed = hex(f.sealed);
+  for (let i = 0; i < sealed.length; i += 1) {
+    const changed = Uint8Array.from(sealed);
+    changed[i] ^= 0x01;
+    assert.equal(await F.openFrame(key, changed), null, `byte ${i} changed`);
+  }
+  assert.equal(await F.openFrame(key, sealed.subarray(0, sealed.length - 1)), null, 'cut');
+  assert.equal(await F.openFrame(await F.frameKey(new Uint8Array(32)), sealed), null, 'another key');
+  assert.equal(await F.openFrame(key, new Uint8Array(24)), null, 'too short');
+  // What stays in the clear: the codec's header.
+  assert.equal(F.clearBytes('video', 'key', 100), 10);
+  assert.equal(F.clearBytes('video', 'delta', 100), 3);
+  assert.equal(F.clearBytes('audio', undefined, 100), 1);
+  assert.equal(F.clearBytes('video', 'key', 4), 4);
 });

@@ -174,6 +174,30 @@ test('a video call: a tile per remote video, frames decoded both ways; mute sile
   await lineAppears(a, /^Incoming video call, \d+:\d\d$/);
 });
 
+test('frames are sealed end to end: frames a page sends unsealed (test hook) are dropped by the other side', async () => {
+  await call(a, b, { video: true });
+  await Promise.all([mediaGrows(a, { video: true }), mediaGrows(b, { video: true })]);
+  for (const p of [a, b]) assert.equal(await p.page.evaluate(() => globalThis.parleyTestHooks.calls.sealed()), true, `${p.name} seals`);
+  await hangUp(a);
+  await Promise.all([panelGone(a), panelGone(b)]);
+
+  // Alice's senders pass frames on as encoded: Bob, who opens them with her key, decodes nothing,
+  // while Alice still gets Bob's.
+  await a.page.evaluate(() => { globalThis.parleyTestHooks.plainFrames = true; });
+  try {
+    await call(a, b, { video: true });
+    await mediaGrows(a, { video: true });
+    await until(async () => (await received(b))?.audio > 50, { message: 'bob receives alice\'s packets' });
+    const r = await received(b);
+    assert.equal(r.frames, 0, 'no frame of alice\'s decoded');
+    assert.ok(r.level < 0.001, `no sound of alice's heard (level ${r.level})`);
+    await hangUp(a);
+    await Promise.all([panelGone(a), panelGone(b)]);
+  } finally {
+    await a.page.evaluate(() => { globalThis.parleyTestHooks.plainFrames = false; });
+  }
+});
+
 test('decline: the caller is told, both transcripts say so', async () => {
   await a.page.getByRole('button', { name: 'Call', exact: true }).click();
   const incoming = b.page.getByRole('group', { name: `Incoming call from ${a.name}` });

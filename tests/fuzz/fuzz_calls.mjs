@@ -1,9 +1,10 @@
 // A mutation fuzzer for the web app's call formats (docs/PROTOCOL.md 12.17), whose strict readers
-// are JavaScript (web/js/calls-binding.js), run under Node for a bounded time: call payloads, the
-// fingerprints read from session descriptions and stats, and the signed binding statement. Inputs
-// are the vectors (docs/vectors/calls-v1.json) with bytes flipped, inserted, deleted and
-// truncated, fields replaced, and random ones. A failure is a reader that throws, accepts a
-// payload that does not write back to itself, or a statement check that accepts a changed field.
+// are JavaScript (web/js/calls-binding.js, web/js/calls-frames.js), run under Node for a bounded
+// time: call payloads, the fingerprints read from session descriptions and stats, the signed
+// binding statement and sealed media frames. Inputs are the vectors (docs/vectors/calls-v1.json)
+// with bytes flipped, inserted, deleted and truncated, fields replaced, and random ones. A failure
+// is a reader that throws, accepts a payload that does not write back to itself, a statement
+// check that accepts a changed field, or a sealed frame that opens after a change.
 //   node tests/fuzz/fuzz_calls.mjs SECONDS
 // Prints one line, and "1 passed, 0 failed" (or "0 passed, 1 failed").
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { nodeCore } from '../lib/core.mjs';
 const seconds = Number(process.argv[2] || 10);
 await nodeCore();
 const B = await import('../../web/js/calls-binding.js');
+const F = await import('../../web/js/calls-frames.js');
 const V = JSON.parse(readFileSync(new URL('../../docs/vectors/calls-v1.json', import.meta.url), 'utf8'));
 const hex = (s) => new Uint8Array(Buffer.from(s, 'hex'));
 
@@ -50,6 +52,9 @@ const statement = {
 };
 const signer = hex(V.alice.identityKey);
 const verifier = hex(V.bob.identityKey);
+
+const frame = hex(V.frame.sealed);
+const frameKey = await F.frameKey(hex(V.frame.key));
 
 const failures = [];
 const fail = (what, input, e) => {
@@ -116,16 +121,27 @@ const cases = [
       : changed[name].length === statement[name].length && changed[name].every((x, i) => x === statement[name][i]);
     if (ok && !same) fail('checkStatement accepted a changed field', name, 'accepted');
   },
+  async () => {
+    const s = rnd(8) === 0 ? randomBytes(rnd(80)) : mutate(frame);
+    try {
+      const opened = await F.openFrame(frameKey, s);
+      const same = s.length === frame.length && s.every((x, i) => x === frame[i]);
+      if (opened && !same) fail('openFrame opened a changed frame', Buffer.from(s).toString('hex'), 'accepted');
+    } catch (e) {
+      fail('openFrame threw', Buffer.from(s).toString('hex'), e);
+    }
+  },
 ];
 
 // The valid inputs are accepted.
 for (const p of payloads) if (!B.parseCallPayload(p)) throw new Error('a vector payload was refused');
 if (!B.checkStatement(signer, verifier, statement)) throw new Error('the vector statement was refused');
+if (!await F.openFrame(frameKey, frame)) throw new Error('the vector frame was refused');
 
 let runs = 0;
 const end = Date.now() + seconds * 1000;
 while (Date.now() < end && failures.length === 0) {
-  for (let i = 0; i < 200; i += 1) cases[(runs + i) % cases.length]();
+  for (let i = 0; i < 200; i += 1) await cases[(runs + i) % cases.length]();
   runs += 200;
 }
 if (failures.length) {

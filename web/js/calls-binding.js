@@ -130,6 +130,10 @@ export function parseCallPayload(p) {
       const n = onlyKeys(p, [...base, 'n']) ? b64u32(p.n) : null;
       return n ? { k: 'nonce', call, nonce: n } : null;
     }
+    case 'key': {
+      const key = onlyKeys(p, [...base, 'key']) ? b64u32(p.key) : null;
+      return key ? { k: 'key', call, key } : null;
+    }
     case 'bind': {
       if (!onlyKeys(p, [...base, 'n', 'at', 'fp', 'peerFp', 'sig'])) return null;
       const nonce = b64u32(p.n);
@@ -153,6 +157,7 @@ export function parseCallPayload(p) {
 export function callPayload(k, call, fields = {}) {
   const out = { t: 'call', v: 1, call, k };
   if (k === 'nonce') out.n = toB64u(fields.nonce);
+  else if (k === 'key') out.key = toB64u(fields.key);
   else if (k === 'bind') {
     Object.assign(out, { n: toB64u(fields.nonce), at: fields.at, fp: toB64u(fields.ownFp), peerFp: toB64u(fields.peerFp), sig: toB64u(fields.sig) });
   } else Object.assign(out, fields);

@@ -217,7 +217,7 @@ export class Calls extends EventTarget {
     return {
       name, negotiator: null, stream: null, note: '', transceivers: new Set(), timers: new Set(),
       nonces: new Map(), bound: false, checks: 0, muted: false, cameraOff: false, screen: null, activeAt: 0,
-      received: -1, receivedAt: 0, ...fields,
+      received: -1, receivedAt: 0, myKey: null, peerKey: null, ...fields,
     };
   }
 
@@ -245,6 +245,7 @@ export class Calls extends EventTarget {
       Object.assign(call, media);
       call.state = 'ringing';
       if (!await this.send(name, 'invite', call.id, { media: call.media })) throw new CallError(`${name} cannot be reached right now, so the call could not start.`);
+      this.sendKey(call);
       this.timer(call, () => this.finish(call, 'missed', { tell: 'cancel' }), RING_MS);
       this.watchLink(call);
       this.changed();
@@ -274,7 +275,11 @@ export class Calls extends EventTarget {
     // the transceivers now, our tracks as soon as the browser gives them (no new negotiation).
     const added = (call.media === 'video' ? ['audio', 'video'] : ['audio'])
       .map((kind) => n.pc.addTransceiver(kind, { direction: 'sendrecv' }));
-    for (const t of added) call.transceivers.add(t);
+    if (call.peerKey) this.sendKey(call); // sealed both ways, or not at all
+    for (const t of added) {
+      call.transceivers.add(t);
+      this.protect(call, t, t.receiver.track.kind);
+    }
     const accepted = this.send(call.name, 'accept', call.id); // before the offer (negotiationneeded)
     this.watchLink(call);
     this.changed();
@@ -346,7 +351,9 @@ export class Calls extends EventTarget {
     if (t) {
       await t.sender.replaceTrack(track);
     } else {
-      call.transceivers.add(call.negotiator.pc.addTransceiver(track, { direction: 'sendrecv', streams: [screen] }));
+      const added = call.negotiator.pc.addTransceiver(track, { direction: 'sendrecv', streams: [screen] });
+      call.transceivers.add(added);
+      this.protect(call, added, 'video');
     }
     this.changed();
   }
@@ -434,6 +441,9 @@ export class Calls extends EventTarget {
         if (n) await n.onCandidate(p.cand);
         return;
       }
+      case 'key':
+        if (call && !call.peerKey) call.peerKey = p.key;
+        return;
       case 'nonce':
         if (call && call === this.call && call.negotiator) await this.answerNonce(call, p.nonce);
         return;
@@ -477,6 +487,7 @@ export class Calls extends EventTarget {
         }
         t.direction = track ? 'sendrecv' : 'recvonly';
         call.transceivers.add(t);
+        this.protect(call, t, kind);
       } else if (!this.call?.transceivers.has(t)) {
         t.direction = 'inactive';
       }
@@ -539,6 +550,30 @@ export class Calls extends EventTarget {
     } else if (Date.now() - call.receivedAt >= NO_MEDIA_MS) {
       this.finish(call, 'no-media', { tell: 'end', reason: 'media' });
     }
+  }
+
+  // ---- frame encryption (calls-frames.js) ------------------------------------------------------------
+
+  // Our media key for the call, when this browser can seal frames: a key the peer has means it
+  // can open them, so frames are sealed both ways once both sent one.
+  sendKey(call) {
+    if (typeof RTCRtpScriptTransform === 'undefined' || typeof Worker === 'undefined') return;
+    call.myKey = core.randomBytes(32);
+    this.send(call.name, 'key', call.id, { key: call.myKey }).catch((e) => this.m.report(e));
+  }
+
+  /** Whether the call's frames are sealed end to end (both sides gave a key). */
+  sealed(call = this.call) {
+    return !!call?.myKey && !!call.peerKey;
+  }
+
+  // A transceiver of the call: its sender seals with our key, its receiver opens with theirs.
+  protect(call, t, kind) {
+    if (!this.sealed(call)) return;
+    this.worker ||= new Worker(new URL('./calls-frames-worker.js', import.meta.url), { type: 'module' });
+    const plain = globalThis.parleyTestHooks?.plainFrames === true; // test hook: frames not sealed
+    t.sender.transform = new RTCRtpScriptTransform(this.worker, { side: 'send', kind, key: call.myKey, plain });
+    t.receiver.transform = new RTCRtpScriptTransform(this.worker, { side: 'recv', kind, key: call.peerKey });
   }
 
   // ---- the binding -----------------------------------------------------------------------------------
