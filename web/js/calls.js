@@ -275,7 +275,6 @@ export class Calls extends EventTarget {
     // the transceivers now, our tracks as soon as the browser gives them (no new negotiation).
     const added = (call.media === 'video' ? ['audio', 'video'] : ['audio'])
       .map((kind) => n.pc.addTransceiver(kind, { direction: 'sendrecv' }));
-    if (call.peerKey) this.sendKey(call); // sealed both ways, or not at all
     for (const t of added) {
       call.transceivers.add(t);
       this.protect(call, t, t.receiver.track.kind);
@@ -442,7 +441,12 @@ export class Calls extends EventTarget {
         return;
       }
       case 'key':
-        if (call && !call.peerKey) call.peerKey = p.key;
+        if (call && !call.peerKey) {
+          call.peerKey = p.key;
+          // Ours in answer, while it rings (off the path from Answer to media): sealed both ways,
+          // or not at all.
+          if (call === this.incoming && !call.myKey) this.sendKey(call);
+        }
         return;
       case 'nonce':
         if (call && call === this.call && call.negotiator) await this.answerNonce(call, p.nonce);
