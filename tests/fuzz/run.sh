@@ -11,7 +11,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${PARLEY_FUZZ_SECONDS:-20}
 server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
-core_targets=(message state sealed devices pqxdh)
+core_targets=(message state sealed devices pqxdh files)
 server_targets=(server_wsframe server_signal server_body server_jwt)
 # scripts/build.sh --asan builds the fuzz targets it lists; this builds any core target it lacks.
 for target in "${core_targets[@]}"; do
@@ -26,7 +26,7 @@ passed=0
 failed=0
 
 node "$root/tests/fuzz/seed-messages.mjs" "$work/message-seeds"
-for target in state sealed devices pqxdh "${server_targets[@]}"; do
+for target in state sealed devices pqxdh files "${server_targets[@]}"; do
   PARLEY_FUZZ_SEEDS="$work/$target-seeds" "$root/build/fuzz/fuzz_$target" -runs=0 \
     "$work/$target-seeds" >/dev/null 2>&1
 done
