@@ -28,6 +28,7 @@ import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVau
 import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
+import { wireFileControls } from './js/files-view.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -523,6 +524,7 @@ function wire() {
     }
   });
   $('message').addEventListener('input', autoGrow);
+  wireFileControls(); // Attach file, drop, paste (files-view.js)
   $('back').addEventListener('click', closeChat);
   followTranscript();
   $('verify').addEventListener('click', openVerify);
