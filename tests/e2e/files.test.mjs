@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, person, send, signUp, until, waitForMessage,
+  WAIT, connectPair, leave, logIn, person, send, signUp, until, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -254,3 +254,80 @@ test('Cancel on either side stops both within a second and frees the stored chun
     await leave(b);
   }
 });
+
+const FRAME = 17 + 64512 + 22; // a chunk frame of the default chunk size (PROTOCOL.md 18.5)
+
+test('resume: the receiver closes at about half and returns; the sender reloads; a file waits for an offline contact', { timeout: LONG * 2 }, async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'parley-profile-'));
+  const [a] = [await person(server, uniqueName('fa'))];
+  let b = await person(server, uniqueName('fb'), { profileDir: profile });
+  const bName = b.name;
+  try {
+    for (const p of [a, b]) await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
+    await signUp(a);
+    await signUp(b);
+    await connectPair(a, b);
+    const countOut = () => a.page.evaluate(() => {
+      globalThis.sentBytes = {};
+      globalThis.parleyTestHooks.fileChunkOut = (id, index, len) => {
+        globalThis.sentBytes[id] = (globalThis.sentBytes[id] || 0) + len;
+      };
+    });
+    await countOut();
+    const size = 40 * MIB;
+    const n = Math.ceil(size / 64512);
+    const bytes = randomBytes(size);
+    await attach(a, tempFile('resumed.bin', bytes));
+    await b.page.waitForFunction(() => [...document.querySelectorAll('#transcript li.file')]
+      .some((li) => li.querySelector('.file-name').textContent === 'resumed.bin' && li.querySelector('progress').value >= 40), null, { timeout: LONG });
+    await leave(b); // the whole browser goes away at about half
+    await a.page.waitForFunction((nm) => [...document.querySelectorAll('#transcript li.file .file-status')]
+      .some((s) => s.textContent === `Will send when ${nm} is online`), bName, { timeout: WAIT * 2 });
+    // A file for a contact who is offline waits, and says so.
+    const small = randomBytes(100000);
+    await attach(a, tempFile('while-away.bin', small));
+    await a.page.waitForFunction((nm) => [...document.querySelectorAll('#transcript li.file')]
+      .some((li) => li.querySelector('.file-name').textContent === 'while-away.bin'
+        && li.querySelector('.file-status').textContent === `Will send when ${nm} is online`), bName, { timeout: WAIT });
+
+    b = await person(server, bName, { profileDir: profile });
+    const stored = await storedChunks(b);
+    assert.ok(stored > n * 0.3 && stored < n, `stored ${stored} of ${n} chunks before the resume`);
+    await a.page.evaluate(() => { globalThis.sentBytes = {}; });
+    await logIn(b);
+    await openChatWith(b, a.name);
+    await fileItem(b, 'resumed.bin').getByRole('button', { name: 'Save' }).waitFor({ timeout: LONG });
+    await fileItem(b, 'while-away.bin').getByRole('button', { name: 'Save' }).waitFor({ timeout: WAIT });
+    const sent = await a.page.evaluate(() => globalThis.sentBytes);
+    const resumedId = await a.page.evaluate(() => [...document.querySelectorAll('#transcript li.file')]
+      .find((li) => li.querySelector('.file-name').textContent === 'resumed.bin').dataset.file);
+    const after = sent[resumedId] || 0;
+    console.log(`# resume: ${stored} of ${n} chunks were stored; ${after} bytes sent after the resume (missing ${size - stored * 64512})`);
+    assert.ok(after <= (n - stored + 1) * FRAME, `sent ${after} bytes after the resume, more than the missing part and one chunk`);
+    assert.equal((await saveAndHash(b, 'resumed.bin')).hash, sha(bytes));
+    assert.equal((await saveAndHash(b, 'while-away.bin')).hash, sha(small));
+
+    // The sender reloads its page mid-transfer: the kept file goes on from where the receiver is.
+    const third = randomBytes(24 * MIB);
+    await attach(a, tempFile('sender-reloads.bin', third));
+    await b.page.waitForFunction(() => [...document.querySelectorAll('#transcript li.file')]
+      .some((li) => li.querySelector('.file-name').textContent === 'sender-reloads.bin' && li.querySelector('progress').value >= 20), null, { timeout: LONG });
+    await a.page.reload();
+    await logIn(a);
+    await fileItem(b, 'sender-reloads.bin').getByRole('button', { name: 'Save' }).waitFor({ timeout: LONG });
+    assert.equal((await saveAndHash(b, 'sender-reloads.bin')).hash, sha(third));
+    await openChatWith(a, bName);
+    await a.page.waitForFunction(() => [...document.querySelectorAll('#transcript li.file')]
+      .some((li) => li.querySelector('.file-name').textContent === 'sender-reloads.bin' && li.dataset.state === 'done'), null, { timeout: WAIT });
+  } finally {
+    await leave(a);
+    await leave(b);
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+async function openChatWith(p, other) {
+  const list = p.page.getByRole('list', { name: 'Conversations' });
+  await list.getByRole('button').filter({ hasText: other }).first().click();
+  await p.page.waitForFunction((nm) => document.getElementById('chat-name').textContent === nm, other, { timeout: WAIT });
+}
