@@ -331,3 +331,43 @@ async function openChatWith(p, other) {
   await list.getByRole('button').filter({ hasText: other }).first().click();
   await p.page.waitForFunction((nm) => document.getElementById('chat-name').textContent === nm, other, { timeout: WAIT });
 }
+
+test('memory: during a 300 MiB transfer neither page\'s JS heap grows by more than 64 MiB (CDP)', { timeout: LONG * 2 }, async () => {
+  const [a, b] = await pair();
+  try {
+    const size = Number(process.env.PARLEY_FILES_MEMORY_MIB || 300) * MIB;
+    const path = tempFile('large.bin', randomBytes(size));
+    const cdp = {};
+    const base = {};
+    const peak = {};
+    for (const p of [a, b]) {
+      cdp[p.name] = await p.context.newCDPSession(p.page);
+      await cdp[p.name].send('HeapProfiler.enable');
+      await cdp[p.name].send('HeapProfiler.collectGarbage');
+      base[p.name] = (await cdp[p.name].send('Runtime.getHeapUsage')).usedSize;
+      peak[p.name] = base[p.name];
+    }
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const p of [a, b]) {
+          const { usedSize } = await cdp[p.name].send('Runtime.getHeapUsage');
+          peak[p.name] = Math.max(peak[p.name], usedSize);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    await attach(a, path);
+    await fileItem(b, 'large.bin').getByRole('button', { name: 'Save' }).waitFor({ timeout: LONG * 2 - 60000 });
+    sampling = false;
+    await sampler;
+    for (const p of [a, b]) {
+      const grew = peak[p.name] - base[p.name];
+      console.log(`# ${p === a ? 'sender' : 'receiver'}: JS heap ${(base[p.name] / MIB).toFixed(1)} MiB before, peak ${(peak[p.name] / MIB).toFixed(1)} MiB (+${(grew / MIB).toFixed(1)} MiB)`);
+      assert.ok(grew <= 64 * MIB, `${p.name}'s heap grew by ${(grew / MIB).toFixed(1)} MiB`);
+    }
+  } finally {
+    await leave(a);
+    await leave(b);
+  }
+});
