@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time from seed corpora: the core's targets
 # (PARLEY_FUZZ_SECONDS each, default 20) from the protocol vectors, real sealed state, real
-# sealed envelopes, real device lists and an identity transfer; the server's parsers
+# sealed envelopes, real device lists, an identity transfer and sealed file chunks; the server's parsers
 # (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
-# target writes when PARLEY_FUZZ_SEEDS is set; and tests/fuzz/fuzz_link.mjs, the web app's
-# linking readers under Node, as long as a server target.
+# target writes when PARLEY_FUZZ_SEEDS is set; and tests/fuzz/fuzz_link.mjs and fuzz_files.mjs, the
+# web app's linking and file readers under Node, each as long as a server target.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -60,6 +60,14 @@ if node "$root/tests/fuzz/fuzz_link.mjs" "$server_seconds" >"$work/link.log" 2>&
   passed=$((passed + 1))
 else
   cat "$work/link.log"
+  failed=$((failed + 1))
+fi
+# The web app's file formats (payloads, frames, safe names), whose readers are JavaScript.
+if node "$root/tests/fuzz/fuzz_files.mjs" "$server_seconds" >"$work/files-js.log" 2>&1; then
+  head -n 1 "$work/files-js.log"
+  passed=$((passed + 1))
+else
+  cat "$work/files-js.log"
   failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"

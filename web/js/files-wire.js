@@ -111,20 +111,20 @@ const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
  * inert: "evil.html" becomes "evil_html.txt". Never empty.
  */
 export function safeName(name) {
-  let s = String(name ?? '').normalize('NFC');
-  s = s.split(/[/\\]/).pop();
-  s = s.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}<>:"|?*\u{FFFD}]/gu, '').replace(/\s+/gu, ' ');
-  s = s.replace(/^[.\s]+/u, '').replace(/[.\s]+$/u, '');
+  let s = String(name ?? '').split(/[/\\]/).pop();
+  s = s.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}<>:"|?*\u{FFFD}]/gu, '').normalize('NFC').replace(/\s+/gu, ' ');
+  const trim = (t) => t.replace(/^[.\s]+/u, '').replace(/[.\s]+$/u, '');
+  s = trim(s);
   if (Array.from(s).length > 120) {
     const dot = s.lastIndexOf('.');
     const ext = dot > 0 && s.length - dot <= 12 ? s.slice(dot) : '';
-    s = Array.from(s.slice(0, s.length - ext.length)).slice(0, 120 - ext.length).join('') + ext;
+    s = trim(Array.from(s.slice(0, s.length - ext.length)).slice(0, 120 - ext.length).join('') + ext);
   }
+  if (!s) return 'file';
+  if (WINDOWS_RESERVED.test(s.split('.')[0])) s = `file_${s}`;
   const dot = s.lastIndexOf('.');
-  const base = dot > 0 ? s.slice(0, dot) : s;
-  if (!s || WINDOWS_RESERVED.test(base.split('.')[0])) s = `file${s ? `_${s}` : ''}`;
-  const ext = dot > 0 ? s.slice(s.lastIndexOf('.') + 1).toLowerCase() : '';
-  if (ACTIVE_EXT.has(ext)) s = `${s.slice(0, s.lastIndexOf('.'))}_${s.slice(s.lastIndexOf('.') + 1)}.txt`;
+  const ext = dot > 0 ? s.slice(dot + 1).toLowerCase() : '';
+  if (ACTIVE_EXT.has(ext)) s = `${s.slice(0, dot)}_${s.slice(dot + 1)}.txt`;
   return s;
 }
 
