@@ -52,6 +52,8 @@ export class FileTransfers extends EventTarget {
     for (const r of Object.values(this.records)) {
       if (r.dir === 'in' && r.state === 'receiving') {
         r.stored = await this.store.countChunks(r.id);
+      } else if (r.dir === 'out' && r.state === 'hashing') {
+        this.prepare(r).catch((e) => this.m.report(e)); // a reload cut its hashing short
       }
     }
   }
@@ -111,13 +113,25 @@ export class FileTransfers extends EventTarget {
       this.changed(id);
       // The File is kept (18.7) so that a reload does not lose it, then hashed.
       await this.store.putOutgoing(id, file);
-      r.sha256 = toB64u(await this.hashFile(id, file));
-      if (r.state === 'cancelled') continue;
-      r.state = 'offered';
       await this.save();
-      this.changed(id);
-      this.offer(r);
+      await this.prepare(r);
     }
+  }
+
+  // Hashes a kept file and offers it.
+  async prepare(r) {
+    const file = await this.fileOf(r);
+    if (!file) {
+      await this.stop(r, 'cancelled');
+      return;
+    }
+    const digest = await this.hashFile(r.id, file);
+    if (r.state !== 'hashing') return; // cancelled meanwhile
+    r.sha256 = toB64u(digest);
+    r.state = 'offered';
+    await this.save();
+    this.changed(r.id);
+    this.offer(r);
   }
 
   async hashFile(id, file) {
