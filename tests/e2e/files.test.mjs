@@ -1,7 +1,8 @@
 // Files between two people with their own browsers (docs/PROTOCOL.md section 18): a random file
 // each way at once while text messages flow, saved and compared by SHA-256; a chunk altered before
 // the receiver opens it ("File damaged in transit"), a withheld last chunk (never complete); a
-// picture shown as a thumbnail; a hostile name saved harmlessly; Cancel on either side.
+// picture shown as a thumbnail (attached, pasted), files dropped on the chat; a hostile name saved
+// harmlessly; Cancel on either side; resume after either page goes away; memory during 300 MiB.
 // PARLEY_FILES_MIB sets the size of the files of the first test (default 50).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -196,6 +197,25 @@ test('a picture shows as a thumbnail; ../../evil.html saves under a harmless nam
     await dialog.getByRole('button', { name: 'Close' }).click();
     // The sender sees its own picture too.
     await a.page.getByRole('button', { name: 'Open picture photo.png' }).waitFor({ timeout: WAIT });
+
+    // A picture pasted into the message box, and two files dropped on the chat at once.
+    await a.page.evaluate((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const paste = new DataTransfer();
+      paste.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+      document.getElementById('message').dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+      const drop = new DataTransfer();
+      drop.items.add(new File(['first dropped file'], 'dropped-1.txt', { type: 'text/plain' }));
+      drop.items.add(new File(['second dropped file'], 'dropped-2.txt', { type: 'text/plain' }));
+      const transcript = document.getElementById('transcript');
+      transcript.dispatchEvent(new DragEvent('dragover', { dataTransfer: drop, bubbles: true, cancelable: true }));
+      transcript.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
+    }, png.toString('base64'));
+    await b.page.getByRole('button', { name: 'Open picture pasted.png' }).waitFor({ timeout: WAIT * 2 });
+    for (const name of ['dropped-1.txt', 'dropped-2.txt']) {
+      await fileItem(b, name).getByRole('button', { name: 'Save' }).waitFor({ timeout: WAIT * 2 });
+    }
+    assert.equal((await saveAndHash(b, 'dropped-2.txt')).hash, sha(Buffer.from('second dropped file')));
 
     // Bytes named like a picture that are none: a plain file item, no thumbnail.
     await attach(a, tempFile('fake.png', randomBytes(5000)));
