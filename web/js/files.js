@@ -11,7 +11,7 @@ import { fromB64u, randomId, toB64u } from './encoding.js';
 import { UserError } from './errors.js';
 import { FileStore } from './filestore.js';
 import {
-  FRAME_CHUNK, FRAME_STORED, MAX_PICTURE, chunkCount, chunkLength, frame, hexToBytes, pictureType,
+  FRAME_CHUNK, FRAME_HEAD, FRAME_STORED, MAX_PICTURE, chunkCount, chunkLength, frame, hexToBytes, pictureType,
   readControl, readFrame, readOffer,
 } from './files-wire.js';
 
@@ -154,7 +154,8 @@ export class FileTransfers extends EventTarget {
     this.sendPayload(r.peer, { t: 'file', id, name, size, type, chunk, key, sha256, ts });
   }
 
-  // A ratchet payload over the open link (stored session first, 12.7); false without a link.
+  // A ratchet payload over the open link (stored session first, 12.7); false without a link (or
+  // when it failed: the messenger reports that).
   sendPayload(name, payload) {
     return this.m.serial(async () => {
       const l = this.m.links.get(name);
@@ -164,7 +165,7 @@ export class FileTransfers extends EventTarget {
       const bytes = session.encrypt(JSON.stringify(payload));
       await this.m.persist(name, session, null);
       return l.send(bytes);
-    });
+    }).catch(() => false);
   }
 
   async fileOf(r) {
@@ -190,6 +191,15 @@ export class FileTransfers extends EventTarget {
       const file = await this.fileOf(r);
       if (!file) {
         await this.cancel(r.id, 'cancelled');
+        return;
+      }
+      // Never beyond the negotiated sctp.maxMessageSize (18.5).
+      const max = this.m.links.get(r.peer)?.pc?.sctp?.maxMessageSize;
+      if (max && FRAME_HEAD + r.chunk + core.FILE_OVERHEAD > max) {
+        await this.cancel(r.id, 'cancelled');
+        this.m.dispatchEvent(new CustomEvent('notice', {
+          detail: { name: r.peer, text: `cannot receive "${r.name}" over this connection (it takes messages of at most ${max} bytes).` },
+        }));
         return;
       }
       const key = fromKey(r.key);
@@ -447,7 +457,19 @@ export class FileTransfers extends EventTarget {
       const bytes = l.batchBytes;
       l.batch = [];
       l.batchBytes = 0;
-      await this.store.putChunks(r.id, r.stored, list);
+      try {
+        await this.store.putChunks(r.id, r.stored, list);
+      } catch (e) {
+        // Storage full (or refused): the transfer ends, said in plain words.
+        if (r.state === 'receiving') {
+          await this.stop(r, 'cancelled');
+          this.tellCancel(r);
+          this.m.dispatchEvent(new CustomEvent('notice', {
+            detail: { name: r.peer, text: `sent "${r.name}", which does not fit in this browser's storage (${e?.name || 'refused'}).` },
+          }));
+        }
+        return;
+      }
       if (r.state !== 'receiving') {
         await this.store.deleteFile(r.id);
         return;
