@@ -165,17 +165,21 @@ test('an altered chunk fails with "File damaged in transit"; a withheld last chu
   }
 });
 
-/** Chunks stored in the page's file database (all files). */
+/** Chunks stored in the page's file database (all files; its name is opaque: found by prefix). */
 function storedChunks(p) {
-  return p.page.evaluate((user) => new Promise((resolve, reject) => {
-    const open = indexedDB.open(`parley-files-v1-${user}`);
+  return p.page.evaluate(async () => {
+    const names = (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('parley-files-v1-'));
+    if (names.length !== 1) throw new Error(`file databases: ${names.join(', ')}`);
+    return names[0];
+  }).then((name) => p.page.evaluate((dbName) => new Promise((resolve, reject) => {
+    const open = indexedDB.open(dbName);
     open.onsuccess = () => {
       const req = open.result.transaction('chunks').objectStore('chunks').count();
       req.onsuccess = () => { open.result.close(); resolve(req.result); };
       req.onerror = () => reject(req.error);
     };
     open.onerror = () => reject(open.error);
-  }), p.name);
+  }), name));
 }
 
 const stateOf = (p, name) => fileItem(p, name).getAttribute('data-state');

@@ -39,19 +39,24 @@ export class FileTransfers extends EventTarget {
     this.records = {}; // id -> the stored record (18.7)
     this.live = new Map(); // id -> what exists only in memory: file, hash, progress, timers
     this.channels = new Map(); // contact -> the files data channel of their open link
-    this.store = null;
+    this.storeOpen = null;
   }
 
   async load() {
-    this.store = await FileStore.open(this.m.me);
     this.records = await this.m.vault.getJson('files', {});
+    if (!Object.keys(this.records).length) {
+      // The last file was deleted: its (empty) database goes, without waiting for it.
+      FileStore.drop(this.m.vault.id('files-store')).catch(() => {});
+      return;
+    }
+    const store = await this.files();
     // What no record names any more (a deletion cut short) is deleted now.
-    for (const id of await this.store.ids()) {
-      if (!this.records[id]) await this.store.deleteFile(id);
+    for (const id of await store.ids()) {
+      if (!this.records[id]) await store.deleteFile(id);
     }
     for (const r of Object.values(this.records)) {
       if (r.dir === 'in' && r.state === 'receiving') {
-        r.stored = await this.store.countChunks(r.id);
+        r.stored = await store.countChunks(r.id);
       } else if (r.dir === 'out' && r.state === 'hashing') {
         this.prepare(r).catch((e) => this.m.report(e)); // a reload cut its hashing short
       }
@@ -62,7 +67,15 @@ export class FileTransfers extends EventTarget {
     for (const l of this.live.values()) l.hash?.free();
     this.live.clear();
     this.channels.clear();
-    this.store?.close();
+    this.storeOpen?.then((st) => st.close()).catch(() => {});
+    this.storeOpen = null;
+  }
+
+  // The file database (filestore.js), opened when first needed: a browser that never had a file
+  // has none.
+  files() {
+    this.storeOpen ||= FileStore.open(this.m.vault.id('files-store'));
+    return this.storeOpen;
   }
 
   list(name) {
@@ -112,7 +125,7 @@ export class FileTransfers extends EventTarget {
       this.liveOf(id).file = file;
       this.changed(id);
       // The File is kept (18.7) so that a reload does not lose it, then hashed.
-      await this.store.putOutgoing(id, file);
+      await (await this.files()).putOutgoing(id, file);
       await this.save();
       await this.prepare(r);
     }
@@ -170,7 +183,7 @@ export class FileTransfers extends EventTarget {
 
   async fileOf(r) {
     const l = this.liveOf(r.id);
-    if (!l.file) l.file = await this.store.getOutgoing(r.id);
+    if (!l.file) l.file = await (await this.files()).getOutgoing(r.id);
     return l.file;
   }
 
@@ -458,7 +471,7 @@ export class FileTransfers extends EventTarget {
       l.batch = [];
       l.batchBytes = 0;
       try {
-        await this.store.putChunks(r.id, r.stored, list);
+        await (await this.files()).putChunks(r.id, r.stored, list);
       } catch (e) {
         // Storage full (or refused): the transfer ends, said in plain words.
         if (r.state === 'receiving') {
@@ -471,7 +484,7 @@ export class FileTransfers extends EventTarget {
         return;
       }
       if (r.state !== 'receiving') {
-        await this.store.deleteFile(r.id);
+        await (await this.files()).deleteFile(r.id);
         return;
       }
       r.stored += list.length;
@@ -513,7 +526,7 @@ export class FileTransfers extends EventTarget {
     const n = chunkCount(r.size, r.chunk);
     try {
       for (let i = 0; i < r.stored; i += 1) {
-        const sealed = await this.store.getChunk(r.id, i);
+        const sealed = await (await this.files()).getChunk(r.id, i);
         core.fileCheckChunk(fromKey(r.key), hexToBytes(r.id), i, i === n - 1, sealed, hash);
       }
       l.hash = hash;
@@ -583,14 +596,14 @@ export class FileTransfers extends EventTarget {
     }
     r.storedBytes = 0;
     r.stored = 0;
-    await this.store.deleteFile(r.id);
+    await (await this.files()).deleteFile(r.id);
     await this.save();
     this.changed(r.id);
   }
 
   // The receiver has the file whole: the sender's kept copy goes.
   async forgetFile(r) {
-    await this.store.deleteFile(r.id);
+    await (await this.files()).deleteFile(r.id);
     await this.save();
     this.changed(r.id);
   }
@@ -604,7 +617,7 @@ export class FileTransfers extends EventTarget {
     const l = this.live.get(id);
     if (l?.url) URL.revokeObjectURL(l.url);
     this.live.delete(id);
-    await this.store.deleteFile(id);
+    await (await this.files()).deleteFile(id);
     await this.save();
     this.changed(id);
   }
@@ -620,7 +633,7 @@ export class FileTransfers extends EventTarget {
     const hash = core.FileHash.create();
     try {
       for (let i = 0; i < n; i += 1) {
-        const sealed = await this.store.getChunk(r.id, i);
+        const sealed = await (await this.files()).getChunk(r.id, i);
         if (!sealed) throw new UserError('File damaged in transit');
         await write(core.fileOpenChunk(fromKey(r.key), hexToBytes(r.id), i, i === n - 1, sealed, hash));
       }
@@ -639,7 +652,7 @@ export class FileTransfers extends EventTarget {
       return pictureType(new Uint8Array(await file.slice(0, 16).arrayBuffer()));
     }
     if (r.state !== 'done') return null;
-    const sealed = await this.store.getChunk(r.id, 0);
+    const sealed = await (await this.files()).getChunk(r.id, 0);
     if (!sealed) return null;
     const n = chunkCount(r.size, r.chunk);
     return pictureType(core.fileOpenChunk(fromKey(r.key), hexToBytes(r.id), 0, n === 1, sealed).subarray(0, 16));

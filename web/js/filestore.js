@@ -1,11 +1,13 @@
 //# allFunctionsCalledOnLoad
 // Where files live in this browser (docs/PROTOCOL.md 18.7): one IndexedDB database per user,
-// "parley-files-v1-USERNAME", beside the vault. Store "chunks": a received file's sealed chunks as
+// "parley-files-v1-TAG" (TAG the vault's opaque name of the record "files-store", so the name
+// does not give the username away), beside the vault, made when the first file comes or goes. Store "chunks": a received file's sealed chunks as
 // they came (key [file id, index], value the sealed chunk: AES-256-GCM under the file's key, which
 // only the vault holds), appended in order, so that a transfer resumes from the number stored.
 // Store "outgoing": the File of each file being sent (key file id), kept until the peer has it
 // whole or it is cancelled, so that a reload of the sender's page does not lose it.
 const VERSION = 1;
+const PREFIX = 'parley-files-v1-';
 
 function req(r) {
   return new Promise((resolve, reject) => {
@@ -30,8 +32,9 @@ export class FileStore {
     this.db = db;
   }
 
-  static async open(username) {
-    const open = indexedDB.open(`parley-files-v1-${username}`, VERSION);
+  /** Opens (or makes) the database named after `tag` (an opaque name the vault derives). */
+  static async open(tag) {
+    const open = indexedDB.open(`${PREFIX}${tag}`, VERSION);
     open.onupgradeneeded = () => {
       const db = open.result;
       if (!db.objectStoreNames.contains('chunks')) db.createObjectStore('chunks');
@@ -88,5 +91,12 @@ export class FileStore {
 
   close() {
     this.db.close();
+  }
+
+  /** Deletes the database named after `tag`, if there is one. */
+  static async drop(tag) {
+    const name = `${PREFIX}${tag}`;
+    if (indexedDB.databases && !(await indexedDB.databases()).some((d) => d.name === name)) return;
+    await req(indexedDB.deleteDatabase(name));
   }
 }
