@@ -109,6 +109,14 @@ test('a file each way at once while 20 messages flow: both saved intact, progres
     assert.equal(gotB.hash, sha(fromB));
     assert.equal(gotA.name, nameA);
     assert.match(await b.page.locator('#files-usage').textContent(), /Received files use \d/);
+    // At rest the chunks are ciphertext: the received file's first bytes are nowhere in its store.
+    assert.equal(await storedContains(b, fromA.subarray(0, 32)), false);
+    assert.ok(await storedChunks(b) >= Math.ceil(SIZE / 64512));
+    // Deleting the received file frees its space.
+    await fileItem(b, nameA).getByRole('button', { name: 'Delete' }).click();
+    await fileItem(b, nameA).waitFor({ state: 'detached', timeout: WAIT });
+    await until(async () => (await storedChunks(b)) === 0, { message: 'chunks of the deleted file freed' });
+    assert.equal(await b.page.evaluate(() => document.getElementById('files-usage').hidden), true);
     console.log(`# two ${SIZE / MIB} MiB files crossed in ${(totalMs / 1000).toFixed(1)} s (texts all delivered after ${(textsDoneMs / 1000).toFixed(1)} s)`);
     assert.deepEqual(a.problems, []);
     assert.deepEqual(b.problems, []);
@@ -180,6 +188,33 @@ function storedChunks(p) {
     };
     open.onerror = () => reject(open.error);
   }), name));
+}
+
+/** Whether any stored chunk contains `needle` (bytes). */
+async function storedContains(p, needle) {
+  return p.page.evaluate(async (hex) => {
+    const want = Uint8Array.from(hex.match(/../g), (h) => parseInt(h, 16));
+    const name = (await indexedDB.databases()).map((d) => d.name).find((n) => n.startsWith('parley-files-v1-'));
+    const db = await new Promise((resolve, reject) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const values = await new Promise((resolve, reject) => {
+      const r = db.transaction('chunks').objectStore('chunks').getAll();
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    db.close();
+    return values.some((v) => {
+      const b = new Uint8Array(v.buffer ?? v);
+      outer: for (let i = 0; i + want.length <= b.length; i += 1) {
+        for (let k = 0; k < want.length; k += 1) if (b[i + k] !== want[k]) continue outer;
+        return true;
+      }
+      return false;
+    });
+  }, Buffer.from(needle).toString('hex'));
 }
 
 const stateOf = (p, name) => fileItem(p, name).getAttribute('data-state');
