@@ -286,7 +286,7 @@ export class FileTransfers extends EventTarget {
           this.offer(r);
         } else if (r.dir === 'in' && r.state === 'receiving') {
           this.request(r);
-        } else if (r.dir === 'in' && (r.state === 'cancelled' || r.state === 'damaged') && r.owed) {
+        } else if ((r.state === 'cancelled' || r.state === 'damaged') && r.owed) {
           this.tellCancel(r);
         }
       }
@@ -543,6 +543,7 @@ export class FileTransfers extends EventTarget {
   }
 
   damaged(r) {
+    r.owed = true;
     this.stop(r, 'damaged').then(() => this.tellCancel(r)).catch((e) => this.m.report(e));
   }
 
@@ -579,6 +580,7 @@ export class FileTransfers extends EventTarget {
   async cancel(id, reason = 'cancelled') {
     const r = this.records[id];
     if (!r || r.state === 'done' || r.state === 'cancelled' || r.state === 'damaged') return;
+    r.owed = true; // stored with the new state: told at the next link if not now
     await this.stop(r, reason);
     this.tellCancel(r);
   }
