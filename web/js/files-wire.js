@@ -101,7 +101,7 @@ export function readFrame(bytes) {
 const ACTIVE_EXT = new Set(['html', 'htm', 'xhtml', 'xht', 'shtml', 'mht', 'mhtml', 'svg', 'svgz', 'xml',
   'xsl', 'js', 'mjs', 'jse', 'vbs', 'vbe', 'wsf', 'wsh', 'hta', 'exe', 'com', 'scr', 'pif', 'bat', 'cmd',
   'msi', 'msp', 'ps1', 'psm1', 'jar', 'lnk', 'url', 'reg', 'cpl', 'inf', 'desktop', 'sh', 'command', 'app',
-  'dmg', 'pkg', 'deb', 'rpm', 'appimage', 'swf', 'pdf.exe']);
+  'dmg', 'pkg', 'deb', 'rpm', 'appimage', 'swf']);
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
 
 /**
