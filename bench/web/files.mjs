@@ -5,7 +5,8 @@
 //   - a raw data channel between the same two browsers moving the same bytes with no crypto, swept
 //     over chunk size and low-water mark (the best is the reference)
 //   - the app's encrypted transfer of a random file (BENCH_FILES_MIB, default 256 MiB) through
-//     "Attach file", at each chunk size the app allows here: hashing time, transfer time, MB/s,
+//     "Attach file", at two chunk sizes and two windows (bytes sent but not yet stored by the
+//     receiver): hashing time, transfer time, MB/s,
 //     its share of the best raw figure, and the CPU share of the crypto (seal time at the measured
 //     core speed over the transfer time)
 // Usage: node bench/web/files.mjs   (PARLEY_SERVER_BIN: default build/native/server/parley-server)
@@ -130,11 +131,11 @@ try {
   const path = join(dir, 'bench.bin');
   writeFileSync(path, randomBytes(SIZE));
   let n = 0;
-  for (const chunk of [64512, 196608]) {
+  for (const [chunk, window] of [[64512, 8 * MIB], [64512, 32 * MIB], [196608, 8 * MIB]]) {
     const name = `bench-${n += 1}.bin`;
     const named = join(dir, name);
     copyFileSync(path, named); // the same bytes under a new name each run
-    await a.page.evaluate(async (c) => (await import('/js/files.js')).tuneTransfers({ chunk: c }), chunk);
+    await a.page.evaluate(async (t) => (await import('/js/files.js')).tuneTransfers(t), { chunk, window });
     const [chooser] = await Promise.all([
       a.page.waitForEvent('filechooser'),
       a.page.getByRole('button', { name: 'Attach file' }).click(),
@@ -149,7 +150,7 @@ try {
     const done = Date.now();
     const rate = mbps(SIZE, done - hashed);
     const cryptoMs = (SIZE / 1e6 / coreSeal) * 1000;
-    console.log(`encrypted transfer, ${SIZE / MIB} MiB, chunk ${chunk}: hashing ${f1((hashed - t0) / 1000)} s, transfer `
+    console.log(`encrypted transfer, ${SIZE / MIB} MiB, chunk ${chunk}, window ${window / MIB} MiB: hashing ${f1((hashed - t0) / 1000)} s, transfer `
       + `${f1((done - hashed) / 1000)} s = ${f1(rate)} MB/s (${Math.round((rate / best.rate) * 100)}% of the best raw); `
       + `sealing takes ~${Math.round((cryptoMs / (done - hashed)) * 100)}% of the sender's transfer time`);
     await item(b).getByRole('button', { name: 'Delete' }).click();

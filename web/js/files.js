@@ -18,8 +18,9 @@ import {
 export const FILES_CHANNEL_ID = 1000; // the negotiated channel's SCTP stream id (18.5)
 export const DEFAULT_CHUNK = 64512; // 63 KiB: a frame fits a 64 KiB data-channel message
 const HASH_READ = 1 << 20; // the sender hashes its file in reads of 1 MiB
-const HIGH_WATER = 1 << 20; // bufferedAmount above which the sender waits
-const LOW_WATER = 256 << 10; // bufferedamountlow threshold
+const HIGH_WATER = 4 << 20; // bufferedAmount above which the sender waits
+const LOW_WATER = 1 << 20; // bufferedamountlow threshold
+const READ_BLOCK = 1 << 20; // the sender reads its file in blocks of about this size
 const WINDOW_BYTES = 8 << 20; // sent but not yet stored by the receiver
 const BATCH_BYTES = 1 << 20; // received chunks stored per transaction
 const BATCH_MS = 50;
@@ -231,7 +232,7 @@ export class FileTransfers extends EventTarget {
         }
         const i = l.next;
         const start = i * r.chunk;
-        const pt = new Uint8Array(await file.slice(start, start + chunkLength(r.size, r.chunk, i)).arrayBuffer());
+        const pt = await this.readChunk(l, file, r, i, start);
         if (r.state !== 'sending' || l.next !== i || l.dc !== dc) continue; // cancelled, or asked again meanwhile
         const sealed = core.fileSealChunk(key, idBytes, i, i === n - 1, pt);
         const out = frame(FRAME_CHUNK, idBytes, sealed);
@@ -242,7 +243,30 @@ export class FileTransfers extends EventTarget {
       }
     } finally {
       l.pumping = false;
+      if (r.state !== 'sending' || l.next >= chunkCount(r.size, r.chunk)) {
+        l.block = null; // the blocks read ahead go with the transfer
+        l.ahead = null;
+      }
     }
+  }
+
+  // Chunk i's plaintext, from blocks of READ_BLOCK bytes read ahead one at a time: reading the
+  // file chunk by chunk costs a round trip to the browser's file store per chunk.
+  async readChunk(l, file, r, i, start) {
+    const len = chunkLength(r.size, r.chunk, i);
+    const per = Math.max(1, Math.floor(READ_BLOCK / r.chunk));
+    const first = i - (i % per);
+    const read = (k) => {
+      const from = k * r.chunk;
+      const bytes = file.slice(from, Math.min(r.size, from + per * r.chunk)).arrayBuffer();
+      bytes.catch(() => {}); // a read ahead that is never used may fail unseen
+      return { first: k, bytes };
+    };
+    if (!l.block || l.block.first !== first) l.block = l.ahead?.first === first ? l.ahead : read(first);
+    const buf = await l.block.bytes;
+    if (!l.ahead || l.ahead.first <= first) l.ahead = first + per < chunkCount(r.size, r.chunk) ? read(first + per) : null;
+    const off = start - first * r.chunk;
+    return new Uint8Array(buf, off, len);
   }
 
   // Waits until the channel's buffer falls below the low-water mark or the receiver stores more.
