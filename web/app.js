@@ -30,6 +30,7 @@ import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
 import { endCalls, loadCertificate, wireCallButtons, watchCalls } from './js/calls-entry.js'; // calls
 import { useCertificate } from './js/peer.js';
+import { wireFileControls } from './js/files-view.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -529,6 +530,7 @@ function wire() {
     }
   });
   $('message').addEventListener('input', autoGrow);
+  wireFileControls(); // Attach file, drop, paste (files-view.js)
   $('back').addEventListener('click', closeChat);
   followTranscript();
   $('verify').addEventListener('click', openVerify);

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time from seed corpora: the core's targets
 # (PARLEY_FUZZ_SECONDS each, default 20) from the protocol vectors, real sealed state, real
-# sealed envelopes, real device lists and an identity transfer; the server's parsers
+# sealed envelopes, real device lists, an identity transfer and sealed file chunks; the server's parsers
 # (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
-# target writes when PARLEY_FUZZ_SEEDS is set; and tests/fuzz/fuzz_link.mjs, the web app's
-# linking readers under Node, as long as a server target; and tests/fuzz/fuzz_calls.mjs, the
-# call payloads and binding statement, the same way.
+# target writes when PARLEY_FUZZ_SEEDS is set; and the web app's JavaScript readers (linking,
+# calls, files: tests/fuzz/fuzz_*.mjs), PARLEY_FUZZ_JS_SECONDS each (default 8), under Node.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${PARLEY_FUZZ_SECONDS:-20}
 server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
-core_targets=(message state sealed devices pqxdh)
+core_targets=(message state sealed devices pqxdh files)
 server_targets=(server_wsframe server_signal server_body server_jwt)
+js_targets=(link calls files)
+js_seconds=${PARLEY_FUZZ_JS_SECONDS:-8}
 # scripts/build.sh --asan builds the fuzz targets it lists; this builds any core target it lacks.
 for target in "${core_targets[@]}"; do
   [ -x "$root/build/fuzz/fuzz_$target" ] ||
@@ -27,7 +28,7 @@ passed=0
 failed=0
 
 node "$root/tests/fuzz/seed-messages.mjs" "$work/message-seeds"
-for target in state sealed devices pqxdh "${server_targets[@]}"; do
+for target in state sealed devices pqxdh files "${server_targets[@]}"; do
   PARLEY_FUZZ_SEEDS="$work/$target-seeds" "$root/build/fuzz/fuzz_$target" -runs=0 \
     "$work/$target-seeds" >/dev/null 2>&1
 done
@@ -55,21 +56,17 @@ done
 for target in "${server_targets[@]}"; do
   run "$target" "$server_seconds"
 done
-# The web app's linking formats, whose readers are JavaScript: a mutation fuzzer under Node.
-if node "$root/tests/fuzz/fuzz_link.mjs" "$server_seconds" >"$work/link.log" 2>&1; then
-  head -n 1 "$work/link.log"
-  passed=$((passed + 1))
-else
-  cat "$work/link.log"
-  failed=$((failed + 1))
-fi
-# The web app's call formats (tests/fuzz/fuzz_calls.mjs), the same way.
-if node "$root/tests/fuzz/fuzz_calls.mjs" "$server_seconds" >"$work/calls.log" 2>&1; then
-  head -n 1 "$work/calls.log"
-  passed=$((passed + 1))
-else
-  cat "$work/calls.log"
-  failed=$((failed + 1))
-fi
+# The web app's formats whose readers are JavaScript, each a mutation fuzzer under Node
+# (tests/fuzz/fuzz_NAME.mjs SECONDS, printing one line first): linking, calls, files.
+for target in "${js_targets[@]}"; do
+  if node "$root/tests/fuzz/fuzz_$target.mjs" "$js_seconds" >"$work/$target-js.log" 2>&1; then
+    head -n 1 "$work/$target-js.log"
+    passed=$((passed + 1))
+  else
+    echo "FAIL tests/fuzz/fuzz_$target.mjs: see $work/$target-js.log"
+    tail -n 40 "$work/$target-js.log"
+    failed=$((failed + 1))
+  fi
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -47,6 +47,9 @@ uint8_t *t_unhex_alloc(const char *hex, size_t *len);
 const char *t_vectors_dir(void);
 /* Parses a JSON file under the vectors folder; NULL (with a note) on failure. */
 cJSON *t_load_vectors(const char *relpath);
+/* Parses docs/vectors/NAME, the repository's own vectors (PARLEY_DOCS_VECTORS, else docs/vectors
+ * under the working directory: the tests run from the repository root); NULL on failure. */
+cJSON *t_load_docs_vectors(const char *name);
 /* A string member of a JSON object, or NULL. */
 const char *t_str(const cJSON *obj, const char *name);
 
@@ -59,5 +62,6 @@ void suite_sealed(void);
 void suite_devices(void);
 void suite_mlkem(void);
 void suite_pqxdh(void);
+void suite_files(void);
 
 #endif

@@ -104,19 +104,13 @@ const char *t_vectors_dir(void)
     return dir;
 }
 
-cJSON *t_load_vectors(const char *relpath)
+static cJSON *load_json(const char *path)
 {
-    char path[2048];
-    const char *dir = t_vectors_dir();
     FILE *f;
     long size;
     char *text;
     cJSON *json;
 
-    if (dir == NULL) {
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/%s", dir, relpath);
     f = fopen(path, "rb");
     if (f == NULL) {
         t_note("cannot open %s", path);
@@ -140,6 +134,27 @@ cJSON *t_load_vectors(const char *relpath)
         t_note("cannot parse %s", path);
     }
     return json;
+}
+
+cJSON *t_load_vectors(const char *relpath)
+{
+    char path[2048];
+    const char *dir = t_vectors_dir();
+
+    if (dir == NULL) {
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, relpath);
+    return load_json(path);
+}
+
+cJSON *t_load_docs_vectors(const char *name)
+{
+    char path[2048];
+    const char *dir = getenv("PARLEY_DOCS_VECTORS");
+
+    snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir : "docs/vectors", name);
+    return load_json(path);
 }
 
 const char *t_str(const cJSON *obj, const char *name)
@@ -181,6 +196,7 @@ int main(int argc, char **argv)
     suite_devices();
     suite_mlkem();
     suite_pqxdh();
+    suite_files();
     printf("%d passed, %d failed", passed, failed);
     if (skipped != 0) {
         printf(", %d skipped", skipped);

@@ -565,6 +565,65 @@ PARLEY_API PARLEY_NODISCARD int parley_safety_qr(uint8_t out[PARLEY_SAFETY_QR_BY
                                                  const uint8_t a[PARLEY_KEY_BYTES],
                                                  const uint8_t b[PARLEY_KEY_BYTES]);
 
+/* ---- Files: chunks sealed under a per-file key (docs/PROTOCOL.md section 18) -------------- */
+
+#define PARLEY_FILE_VERSION 1
+#define PARLEY_FILE_KEYBYTES 32
+#define PARLEY_FILE_IDBYTES 16
+#define PARLEY_FILE_HASHBYTES 32
+/* version(1) || flags(1) || index(4, big-endian) in front of the AES-256-GCM ciphertext. */
+#define PARLEY_FILE_HEADERBYTES 6
+/* Bytes a sealed chunk adds to its plaintext: the header and the 16-byte tag. */
+#define PARLEY_FILE_OVERHEAD 22
+/* The largest plaintext of one chunk (a sealed chunk then fits Chromium's 256 KiB data-channel
+ * message with room for framing). */
+#define PARLEY_FILE_CHUNK_MAX 196608
+
+PARLEY_API size_t parley_file_overhead(void);
+PARLEY_API size_t parley_file_chunk_max(void);
+
+/*
+ * Seals chunk `index` (last: 1 for the file's final chunk, else 0) of the file `id` under `key`:
+ * writes header || ciphertext || tag (pt_len + PARLEY_FILE_OVERHEAD bytes) to out and its length
+ * to *out_len. pt_len <= PARLEY_FILE_CHUNK_MAX. The nonce is derived from index and last, so a key
+ * must seal each (index, last) pair at most once with one plaintext (the sender's file is fixed).
+ */
+PARLEY_API PARLEY_NODISCARD int parley_file_seal(uint8_t *out, size_t out_cap, size_t *out_len,
+                                                 const uint8_t key[PARLEY_FILE_KEYBYTES],
+                                                 const uint8_t id[PARLEY_FILE_IDBYTES],
+                                                 uint32_t index, int last,
+                                                 const uint8_t *pt, size_t pt_len);
+
+/* A running SHA-256 of a file's plaintext (opaque; parley_file_hash_free wipes it). */
+struct parley_file_hash;
+
+/*
+ * Opens a sealed chunk that must be chunk `index` of file `id`, final when last is 1. Checks the
+ * version (PARLEY_ERR_VERSION), the flags and index against the expected ones
+ * (PARLEY_ERR_MALFORMED) and the tag (PARLEY_ERR_AUTH), decrypting into a scratch buffer that is
+ * wiped. On success the plaintext is copied to out (when out is not NULL; out_cap must hold it,
+ * else PARLEY_ERR_BUFFER), its length written to *out_len and, when hash is not NULL, absorbed
+ * into hash. On failure nothing is written and hash is unchanged.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_file_open(uint8_t *out, size_t out_cap, size_t *out_len,
+                                                 const uint8_t key[PARLEY_FILE_KEYBYTES],
+                                                 const uint8_t id[PARLEY_FILE_IDBYTES],
+                                                 uint32_t index, int last,
+                                                 const uint8_t *sealed, size_t sealed_len,
+                                                 struct parley_file_hash *hash);
+
+PARLEY_API PARLEY_NODISCARD int parley_file_hash_new(struct parley_file_hash **out);
+PARLEY_API PARLEY_NODISCARD int parley_file_hash_update(struct parley_file_hash *hash,
+                                                        const uint8_t *data, size_t len);
+/* The digest of everything absorbed so far (the running state stays usable). */
+PARLEY_API PARLEY_NODISCARD int parley_file_hash_digest(const struct parley_file_hash *hash,
+                                                        uint8_t out[PARLEY_FILE_HASHBYTES]);
+/* PARLEY_OK when the digest so far equals expected (compared in constant time), else
+ * PARLEY_ERR_AUTH. */
+PARLEY_API PARLEY_NODISCARD int parley_file_hash_check(const struct parley_file_hash *hash,
+                                                       const uint8_t expected[PARLEY_FILE_HASHBYTES]);
+PARLEY_API void parley_file_hash_free(struct parley_file_hash *hash);
+
 /* ---- Diagnostics ------------------------------------------------------------------------ */
 
 /* Bytes currently allocated on the core's heap (wasm builds; 0 natively). The binding's tests use

@@ -10,9 +10,10 @@
 // - Failures of the core throw ParleyError, carrying the core's numeric code and its name;
 //   wrong argument types throw TypeError before reaching the core.
 //
-// The binding is four modules by job, re-exported here (the one module callers import):
+// The binding is five modules by job, re-exported here (the one module callers import):
 // parley-runtime.js (errors, sizes, init and the memory discipline), parley-account.js,
-// parley-session.js and parley-util.js (stateless functions and primitives).
+// parley-session.js, parley-util.js (stateless functions and primitives) and parley-files.js (file
+// chunks).
 export {
   ErrorCode, ParleyError, init,
   AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, KEY_BYTES, SIGNATURE_BYTES, CHALLENGE_NONCE_BYTES,
@@ -23,3 +24,4 @@ export {
 export { Account, parseKemUpload } from './parley-account.js';
 export { Session, messageType, messageSenderIdentity } from './parley-session.js';
 export * from './parley-util.js';
+export * from './parley-files.js';

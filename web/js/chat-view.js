@@ -7,6 +7,7 @@ import { UserError } from './errors.js';
 import { drawQr } from './qr.js';
 import { $ } from './dom.js';
 import { renderTranscript } from './transcript-view.js';
+import { renderFiles, wireFiles } from './files-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
 import { banner, bannerActionNow, busy, plain, showText, state } from './shell.js';
 
@@ -58,6 +59,7 @@ export function wireMessenger(m, s, sessionEnded) {
   m.addEventListener('problem', (ev) => {
     console.warn('Parley:', ev.detail);
   });
+  wireFiles(m); // files in the transcript (files-view.js)
 }
 
 // Under "Hide my IP address": what it costs when this server offers no relay.
@@ -162,9 +164,11 @@ export function renderChat() {
   }
   if (notices.chat && (notices.chat.name !== name || m.linkState(name) === 'connected')) clearNotice('chat');
   renderTranscript(m, name);
+  renderFiles(m, name);
   const sendable = c && c.status !== 'declined' && !c.held;
   $('send').disabled = !sendable;
   $('message').disabled = !sendable;
+  $('attach').disabled = !sendable || c.status !== 'active';
 }
 
 // The box is emptied at once, so that what is typed while the message is being encrypted and

@@ -10,6 +10,7 @@ import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, parseObject, toB64u } 
 import { MAX_TEXT } from './transcript.js';
 import { parseSealedName } from './devices.js';
 import { isPrekeyType } from './fanout.js';
+import { isFilePayload } from './files-wire.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
@@ -99,8 +100,11 @@ export const inboxMethods = {
     } else if (inner.t === 'cap' && c) {
       effect.contactsChanged = this.takeCap(name, inner.cap);
     } else if (inner.t === 'decline' && c && c.status === 'pending') {
-      effect.declined = true;    } else if (inner.t === 'call' && c && c.status === 'active') {
+      effect.declined = true;
+    } else if (inner.t === 'call' && c && c.status === 'active') {
       effect.call = inner; // a call message (calls.js), handled once the session is stored
+    } else if (isFilePayload(inner) && c && c.status === 'active') {
+      effect.file = inner; // files.js, once the session is stored (docs/PROTOCOL.md 18.4)
     }
     return effect;
   },
@@ -115,6 +119,7 @@ export const inboxMethods = {
       this.flush(name).catch((e) => this.report(e));
     }
     if (effect.declined) this.serial(() => this.declined(name));
+    if (effect.file) this.files.onPayload(name, effect.file);
     if (effect.joined) this.subscribe(); // a contact another device of ours made
     if (effect.call) this.dispatchEvent(new CustomEvent('call', { detail: { name, payload: effect.call } }));
   },

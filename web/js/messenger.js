@@ -12,6 +12,7 @@
 // Messages stay "sent" until acknowledged and are sent again (same id) after a reconnect; the
 // receiver keeps ids, so nothing is lost or shown twice.
 import { deviceMethods, deviceId } from './devices.js';
+import { FileTransfers } from './files.js'; // files (docs/PROTOCOL.md 18)
 import { fanoutMethods } from './fanout.js';
 import { deviceLinkMethods } from './devicelinks.js';
 import { identityMethods } from './identity.js';
@@ -57,6 +58,7 @@ export class Messenger extends EventTarget {
     this.acceptChecks = new Set(); // contacts whose chat-accept waits 3 s for a link
     this.sentOn = new WeakMap(); // message entry -> the link it went out on
     this.busy = Promise.resolve(); // serialises state changes
+    this.files = new FileTransfers(this); // files and pictures (files.js)
   }
 
   async load() {
@@ -67,6 +69,7 @@ export class Messenger extends EventTarget {
     // Requests waiting for the person are stored with the session they made (their one-time
     // prekey is spent), so that a reload does not lose them.
     this.requests = new Map(Object.entries(await this.vault.getJson('requests', {})));
+    await this.files.load();
     // Contacts' transcripts, and what waiting requests brought with them (by mail).
     for (const name of new Set([...Object.keys(this.contacts), ...this.requests.keys()])) {
       this.histories.set(name, await this.loadHistory(name));
@@ -336,11 +339,13 @@ export class Messenger extends EventTarget {
         this.retry.delete(name);
         this.unreachable.delete(name);
         this.mailGraceEnd(name);
+        this.files.linkOpened(name, l); // its files channel (files.js)
         this.changed(name);
         this.flush(name); // in creation order: kept ciphertexts and unacknowledged messages alike
       });
       l.addEventListener('close', (ev) => {
         if (!ev.detail?.wasOpen) this.unreachable.add(name);
+        this.files.linkClosed(name);
         this.changed(name);
         this.scheduleReconnect(name);
         // What went into the link and was not acknowledged may be lost: unless a link is open
@@ -440,6 +445,7 @@ export class Messenger extends EventTarget {
     this.links.clear();
     for (const s of this.sessions.values()) s.free();
     this.sessions.clear();
+    this.files.shutdown();
   }
 }
 

@@ -1,0 +1,143 @@
+// A mutation fuzzer for the web app's file formats (docs/PROTOCOL.md 18.4-18.6), whose strict
+// readers are JavaScript (web/js/files-wire.js), run under Node for a bounded time: the offer and
+// the other file payloads, the frames of the files channel, and the safe names files are saved
+// under. Inputs are valid ones with bytes flipped, inserted, deleted and truncated. A failure is a
+// reader that throws, accepts what breaks the section's rules (a key that is not 32 bytes, a size
+// or chunk out of range, extra keys), or a safe name with a path part, a control or format
+// character, an active extension, or one that changes when made safe again.
+//   node tests/fuzz/fuzz_files.mjs SECONDS
+// Prints one line, and "1 passed, 0 failed" (or "0 passed, 1 failed").
+const seconds = Number(process.argv[2] || 10);
+const w = await import('../../web/js/files-wire.js');
+
+let seed = 0x2545f491;
+const rnd = (n) => {
+  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5; seed >>>= 0;
+  return seed % n;
+};
+
+function mutate(bytes) {
+  const out = [...bytes];
+  const edits = 1 + rnd(4);
+  for (let i = 0; i < edits; i += 1) {
+    const op = rnd(5);
+    const at = out.length ? rnd(out.length) : 0;
+    if (op === 0 && out.length) out[at] ^= 1 << rnd(8);
+    else if (op === 1) out.splice(at, 0, rnd(256));
+    else if (op === 2 && out.length) out.splice(at, 1);
+    else if (op === 3) out.length = rnd(out.length + 1);
+    else if (out.length) out[at] = rnd(256);
+  }
+  return Uint8Array.from(out);
+}
+const mutateText = (s) => new TextDecoder().decode(mutate(new TextEncoder().encode(s)));
+
+const failures = [];
+const fail = (what, input, e) => failures.push(`${what}: ${String(input).slice(0, 300)} -> ${e?.stack || e}`);
+
+const offer = {
+  t: 'file', id: '0123456789abcdef0123456789abcdef', name: 'holiday photo.jpg', size: 1234567, type: 'image/jpeg',
+  chunk: 64512, key: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8', sha256: '7_7_7_7_7_7_7_7_7_7_7_7_7_7_7_7_7_7_7_7_7_4', ts: 1765000000000,
+};
+const controls = [
+  { t: 'file-get', id: offer.id, from: 17 },
+  { t: 'file-done', id: offer.id },
+  { t: 'file-cancel', id: offer.id, reason: 'damaged' },
+];
+const names = ['../../evil.html', 'report.pdf', 'C:\\Users\\x\\run.exe', 'a\u202egpj.exe', '.bashrc', 'con.txt',
+  'photo.jpg      .exe', 'x'.repeat(300) + '.png', 'naïve café.txt', '\u0000\u0001name', '...', ''];
+
+// Known answers.
+const known = [['../../evil.html', 'evil_html.txt'], ['report.pdf', 'report.pdf'], ['C:\\Users\\x\\run.exe', 'run_exe.txt'],
+  ['.bashrc', 'bashrc'], ['con.txt', 'file_con.txt'], ['...', 'file'], ['', 'file'], ['a\u202egpj.exe', 'agpj_exe.txt']];
+for (const [input, want] of known) {
+  if (w.safeName(input) !== want) throw new Error(`safeName(${JSON.stringify(input)}) = ${JSON.stringify(w.safeName(input))}, want ${want}`);
+}
+if (!w.readOffer(offer)) throw new Error('the valid offer was refused');
+for (const c of controls) if (!w.readControl(c)) throw new Error(`a valid ${c.t} was refused`);
+
+// eslint-disable-next-line no-control-regex
+const BAD_NAME = /[/\\\p{Cc}\p{Cf}]|^[.\s]|[.\s]$/u;
+const ACTIVE = /\.(html?|svg|exe|js|bat|cmd|sh|hta|xml)$/i;
+
+function checkOffer(o, input) {
+  let r;
+  try {
+    r = w.readOffer(o);
+  } catch (e) {
+    fail('readOffer threw', input, e);
+    return;
+  }
+  if (!r) return;
+  if (r.key.length !== 32 || r.sha256.length !== 32) fail('readOffer accepted a bad key or hash', input, 'accepted');
+  if (!(r.chunk >= w.CHUNK_MIN && r.chunk <= w.CHUNK_MAX) || !Number.isSafeInteger(r.size) || r.size < 0 || r.size > w.MAX_FILE_BYTES) fail('readOffer accepted a bad size', input, 'accepted');
+  if (typeof r.name !== 'string' || r.name.length < 1 || r.name.length > w.MAX_NAME) fail('readOffer accepted a bad name', input, 'accepted');
+  if (Object.keys(o).length !== 9) fail('readOffer accepted extra or missing keys', input, 'accepted');
+}
+
+const cases = [
+  () => {
+    const text = mutateText(JSON.stringify(offer));
+    let o;
+    try {
+      o = JSON.parse(text);
+    } catch {
+      o = { ...offer, [Object.keys(offer)[rnd(9)]]: [null, -1, 2 ** 60, 'x', '', {}, [], 4095, 196609, 1.5][rnd(10)] };
+    }
+    checkOffer(o, JSON.stringify(o));
+  },
+  () => {
+    const base = controls[rnd(controls.length)];
+    let o;
+    try {
+      o = JSON.parse(mutateText(JSON.stringify(base)));
+    } catch {
+      o = { ...base, [['t', 'id', 'from', 'reason', 'x'][rnd(5)]]: [null, -1, 2 ** 33, 'cancelled', 'other', {}][rnd(6)] };
+    }
+    try {
+      const r = w.readControl(o);
+      if (r && (!/^[0-9a-f]{32}$/.test(r.id) || (r.t === 'file-get' && !(Number.isSafeInteger(r.from) && r.from >= 0 && r.from <= 0xffffffff))
+        || (r.t === 'file-cancel' && !w.CANCEL_REASONS.has(r.reason)))) fail('readControl accepted', JSON.stringify(o), 'accepted');
+    } catch (e) {
+      fail('readControl threw', JSON.stringify(o), e);
+    }
+  },
+  () => {
+    const id = Uint8Array.from({ length: 16 }, () => rnd(256));
+    const body = rnd(2) ? Uint8Array.from({ length: rnd(64) }, () => rnd(256)) : Uint8Array.of(0, 0, 0, 9);
+    const bytes = mutate(w.frame(1 + rnd(2), id, body));
+    try {
+      const r = w.readFrame(bytes);
+      if (r && ((r.kind !== 1 && r.kind !== 2) || !/^[0-9a-f]{32}$/.test(r.id) || (r.kind === 2 && r.body.length !== 4))) fail('readFrame accepted', [...bytes], 'accepted');
+    } catch (e) {
+      fail('readFrame threw', [...bytes], e);
+    }
+  },
+  () => {
+    const input = rnd(4) ? mutateText(names[rnd(names.length)]) : String.fromCodePoint(...Array.from({ length: rnd(40) }, () => rnd(0x3000)));
+    try {
+      const s = w.safeName(input);
+      if (!s || BAD_NAME.test(s) || ACTIVE.test(s) || Array.from(s).length > 125) fail('safeName gave an unsafe name', JSON.stringify(input), JSON.stringify(s));
+      else if (w.safeName(s) !== s) fail('safeName is not stable', JSON.stringify(input), JSON.stringify(s));
+    } catch (e) {
+      fail('safeName threw', JSON.stringify(input), e);
+    }
+  },
+];
+
+let runs = 0;
+const end = Date.now() + seconds * 1000;
+while (Date.now() < end && failures.length === 0) {
+  for (let i = 0; i < 200; i += 1) cases[(runs + i) % cases.length]();
+  runs += 200;
+}
+if (failures.length) {
+  console.log(`FAIL fuzz_files (JavaScript): after ${runs} inputs`);
+  for (const f of failures.slice(0, 5)) console.log(`  ${f}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+console.log(`ok   fuzz_files (JavaScript): ${runs} inputs in ${seconds}s, no failure`);
+console.log('1 passed, 0 failed');
