@@ -261,16 +261,56 @@ static int send_msg(const unsigned char *to, struct bus_msg *m)
 
 /* ---- Local users --------------------------------------------------------------------------- */
 
-/* Queues the USER message of every local user (local_lock held by the caller or not: takes it). */
-static void announce_all(void)
+/* Queues the USER message of every local user, for every instance (to NULL) or one. */
+static void announce_all(const unsigned char *to)
 {
     pthread_mutex_lock(&local_lock);
     for (size_t i = 0; i < LOCAL_BUCKETS; i++) {
         for (struct local *l = locals[i]; l != NULL; l = l->next) {
-            (void)send_msg(NULL, &l->m);
+            (void)send_msg(to, &l->m);
         }
     }
     pthread_mutex_unlock(&local_lock);
+}
+
+/* Instances that asked (SYNC) for this instance's users: answered on their own channels, so that
+ * one instance coming back costs one announcement per user, not one per user and instance. */
+static pthread_mutex_t askers_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char askers[BUS_INSTANCES_MAX][BUS_ID_BYTES];
+static int n_askers;
+static atomic_int have_askers;
+
+static void ask(const unsigned char id[BUS_ID_BYTES])
+{
+    pthread_mutex_lock(&askers_lock);
+    for (int i = 0; i < n_askers; i++) {
+        if (memcmp(askers[i], id, BUS_ID_BYTES) == 0) {
+            pthread_mutex_unlock(&askers_lock);
+            return;
+        }
+    }
+    if (n_askers < BUS_INSTANCES_MAX) {
+        memcpy(askers[n_askers++], id, BUS_ID_BYTES);
+        atomic_store(&have_askers, 1);
+    }
+    pthread_mutex_unlock(&askers_lock);
+}
+
+/* Answers the instances that asked (publisher thread). */
+static void answer_askers(void)
+{
+    unsigned char ids[BUS_INSTANCES_MAX][BUS_ID_BYTES];
+    int n;
+
+    pthread_mutex_lock(&askers_lock);
+    n = n_askers;
+    memcpy(ids, askers, sizeof askers);
+    n_askers = 0;
+    atomic_store(&have_askers, 0);
+    pthread_mutex_unlock(&askers_lock);
+    for (int i = 0; i < n; i++) {
+        announce_all(ids[i]);
+    }
 }
 
 void bus_local_user(const char *user, const struct bus_device *devs, size_t n, int has_settings,
@@ -799,12 +839,16 @@ static void *pub_main(void *arg)
                 (void)send_msg(NULL, &m);
             }
             if (atomic_exchange(&need_announce, 0)) {
-                announce_all();
+                announce_all(NULL);
+            }
+            if (atomic_load(&have_askers)) {
+                answer_askers();
             }
             pthread_mutex_lock(&q_lock);
             now = now_s();
             while (q_head == NULL && !atomic_load(&stopping) && now < next_alive &&
-                   !atomic_load(&need_sync) && !atomic_load(&need_announce)) {
+                   !atomic_load(&need_sync) && !atomic_load(&need_announce) &&
+                   !atomic_load(&have_askers)) {
                 struct timespec until;
                 clock_gettime(CLOCK_REALTIME, &until);
                 until.tv_nsec += 100 * 1000000L;
@@ -902,8 +946,10 @@ static void handle(const unsigned char *data, size_t len, double *heard_self)
     case BUS_ALIVE:
         break;
     case BUS_SYNC:
-        atomic_store(&need_announce, 1);
+        ask(m.from);
+        pthread_mutex_lock(&q_lock);
         pthread_cond_signal(&q_cond);
+        pthread_mutex_unlock(&q_lock);
         break;
     case BUS_BYE:
         forget(i);
