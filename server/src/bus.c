@@ -25,7 +25,7 @@ _Static_assert(BUS_URL_MAX == CONFIG_BUS_LEN, "one URL limit");
 
 /* ---- State ----------------------------------------------------------------------------------- */
 
-static int enabled;
+static atomic_int enabled;
 static atomic_int stopping;
 static atomic_int sub_up, pub_up;
 static atomic_int need_sync, need_announce;
@@ -194,7 +194,7 @@ static int enqueue(const unsigned char *to, const unsigned char *data, size_t le
 {
     struct item *it;
 
-    if (!enabled || !atomic_load(&pub_up) || len == 0) {
+    if (!atomic_load(&enabled) || !atomic_load(&pub_up) || len == 0) {
         atomic_fetch_add(&dropped, 1);
         return -1;
     }
@@ -211,7 +211,8 @@ static int enqueue(const unsigned char *to, const unsigned char *data, size_t le
     it->len = len;
     memcpy(it->data, data, len);
     pthread_mutex_lock(&q_lock);
-    if (q_bytes + len > BUS_QUEUE_BYTES_MAX) {
+    /* Checked again under the lock: bus_stop drops the queue under it after clearing these. */
+    if (q_bytes + len > BUS_QUEUE_BYTES_MAX || !atomic_load(&enabled) || !atomic_load(&pub_up)) {
         pthread_mutex_unlock(&q_lock);
         free(it);
         atomic_fetch_add(&dropped, 1);
@@ -326,6 +327,10 @@ void bus_local_user(const char *user, const struct bus_device *devs, size_t n, i
         n = BUS_DEVICES_MAX;
     }
     pthread_mutex_lock(&local_lock);
+    if (!atomic_load(&enabled)) {
+        pthread_mutex_unlock(&local_lock); /* stopped meanwhile: its tables are freed */
+        return;
+    }
     for (p = &locals[bucket(user, LOCAL_BUCKETS)]; *p != NULL; p = &(*p)->next) {
         if (strcmp((*p)->m.user, user) == 0) {
             l = *p;
@@ -1115,7 +1120,10 @@ void bus_stop(void)
     pthread_mutex_unlock(&q_lock);
     pthread_join(pub_thread, NULL);
     pthread_join(sub_thread, NULL);
-    enabled = 0;
+    pthread_mutex_lock(&q_lock);
+    atomic_store(&enabled, 0);
+    atomic_store(&pub_up, 0);
+    pthread_mutex_unlock(&q_lock);
     drop_queue();
     pthread_mutex_lock(&remote_lock);
     forget_locked(-1, &ns);

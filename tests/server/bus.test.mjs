@@ -105,9 +105,9 @@ test('--bus takes redis://HOST:PORT[/DB] only, and says so at start', async () =
   });
   assert.match(help, /--bus URL/);
   assert.match(help, /PARLEY_BUS/);
-  for (const bad of ['redis://', 'redis://127.0.0.1', 'redis://127.0.0.1:0', 'redis://127.0.0.1:65536',
-    'redis://127.0.0.1:6379/16', 'redis://127.0.0.1:6379/01', 'redis://h:6379/x', 'rediss://127.0.0.1:6379',
-    'redis://user:pw@127.0.0.1:6379', 'redis://[::1:6379', `redis://${'h'.repeat(300)}:1`, 'redis://h_1:6379']) {
+  // The grammar's cases are in the C unit test (tests/server/unit/test_bus.c); a few here.
+  for (const bad of ['redis://127.0.0.1', 'redis://127.0.0.1:6379/16', 'redis://user:pw@127.0.0.1:6379',
+    `redis://${'h'.repeat(300)}:1`]) {
     const r = await run(['--listen', '127.0.0.1:0', '--data', tempDir('parley-bus-'), '--bus', bad]);
     assert.equal(r.code, 2, bad);
     assert.match(r.err, /invalid --bus/, bad);
@@ -227,7 +227,7 @@ test('two instances, one database, one bus: relaying, presence, 4409, identity-c
   }
 });
 
-test('Redis restarted: both instances serve their own users and say "degraded"; relaying between them resumes within 5 s', async () => {
+test('Redis restarted: both instances serve their own users and say "degraded"; relaying between them resumes within 5 s', async (t) => {
   const { a, b } = await cluster('bus_restart');
   try {
     const alice = await newUser(a.url, 'alice');
@@ -254,6 +254,7 @@ test('Redis restarted: both instances serve their own users and say "degraded"; 
     await relayed(ca, cb, 'ping-test', WAIT);
     await relayed(cb, ca, 'ping-test', WAIT);
     const elapsed = Date.now() - t0;
+    t.diagnostic(`relaying both ways resumed ${elapsed} ms after Redis answered again`);
     assert.ok(elapsed < 5000, `relaying resumed ${elapsed} ms after Redis returned`);
     await until(async () => (await health(a)).body.status === 'ok' && (await health(b)).body.status === 'ok', WAIT, '"ok"');
     const busLines = (a.logs() + b.logs()).split('\n').filter((l) => / bus: /.test(l)).join('\n');
