@@ -13,8 +13,8 @@ import { spawn } from 'node:child_process';
 import { serverBinary, startServer } from '../lib/server.mjs';
 import { testCluster } from '../lib/pg.mjs';
 import { startRedis } from '../lib/redis.mjs';
-import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
-import { login, makeContacts } from '../lib/ws.mjs';
+import { api, deviceList, loginDevice, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
+import { login, makeContacts, presenceCap, showPresence } from '../lib/ws.mjs';
 
 let pg;
 let redis;
@@ -261,6 +261,52 @@ test('Redis restarted: both instances serve their own users and say "degraded"; 
     assert.match(busLines, /lost Redis/);
     assert.doesNotMatch(busLines, new RegExp(`${alice.username}|${bob.username}|${carol.username}`), 'the bus logs no names');
     for (const c of [ca, cb, cc]) c.close();
+  } finally {
+    await stopClean(a);
+    await stopClean(b);
+  }
+});
+
+test('account events across instances: presence shows devices on both, devices-changed, a removed device (4403) and a logout (4401) reach the other instance', async () => {
+  const { a, b } = await cluster('bus_events');
+  try {
+    const carol = await newUser(a.url, 'carol');
+    const dave = await newUser(b.url, 'dave');
+    const id = newIdentity();
+    const keys = (token, spk, from) => api(a.url, 'PUT', '/api/keys', { token, body: { identityKey: id.publicKey, signedPrekey: signedPrekey(id, spk), oneTimePrekeys: oneTimePrekeys(from, 3) } });
+    assert.equal((await keys(carol.token, 1, 10)).status, 200);
+    const d2 = (await loginDevice(b.url, carol, 2)).token;
+    const list = (token, generation, devices) => api(a.url, 'PUT', '/api/devices', { token, body: { list: deviceList(id, generation, devices) } });
+    assert.equal((await list(carol.token, 1, [1, 2])).status, 200);
+    assert.equal((await keys(d2, 2, 20)).status, 200);
+
+    // carol's device 1 on A, device 2 on B; dave watches her from B.
+    const c1 = await login(a, carol.token);
+    const cap = presenceCap();
+    await showPresence(c1, cap.capHash);
+    const dv = await login(b, dave.token);
+    dv.send({ type: 'subscribe', users: [{ user: carol.username, cap: cap.cap }] });
+    assert.deepEqual(await dv.next((m) => m.type === 'presence', WAIT), { type: 'presence', user: carol.username, state: 'online', devices: [1] });
+    const c2 = await login(b, d2);
+    assert.deepEqual(await dv.next((m) => m.type === 'presence', WAIT), { type: 'presence', user: carol.username, state: 'online', devices: [1, 2] });
+    // The devices API on A sees device 2 connected to B.
+    const listed = await api(a.url, 'GET', '/api/devices', { token: carol.token });
+    assert.equal(listed.body.devices.find((d) => d.device === 2)?.connected, true, JSON.stringify(listed.body));
+
+    // A list uploaded through A: dave and carol's device 2, both on B, hear devices-changed.
+    assert.equal((await list(carol.token, 2, [1, 2])).status, 200);
+    assert.deepEqual(await dv.next((m) => m.type === 'devices-changed', WAIT), { type: 'devices-changed', user: carol.username });
+    assert.deepEqual(await c2.next((m) => m.type === 'devices-changed', WAIT), { type: 'devices-changed', user: carol.username });
+    // Device 2 removed through A: its connection on B is told and closed with 4403.
+    assert.equal((await list(carol.token, 3, [1])).status, 200);
+    assert.equal((await c2.next((m) => m.type === 'error', WAIT)).code, 'device_removed');
+    assert.equal((await c2.closed()).code, 4403);
+    assert.deepEqual(await dv.next((m) => m.type === 'presence' && m.devices?.length === 1, WAIT), { type: 'presence', user: carol.username, state: 'online', devices: [1] });
+    // A logout through B closes device 1's connection on A with 4401; dave sees her offline.
+    assert.equal((await api(b.url, 'POST', '/api/logout', { token: carol.token })).status, 200);
+    assert.equal((await c1.closed()).code, 4401);
+    assert.equal((await dv.next((m) => m.type === 'presence' && m.state === 'offline', WAIT)).user, carol.username);
+    dv.close();
   } finally {
     await stopClean(a);
     await stopClean(b);
