@@ -534,6 +534,19 @@ static void remote_user(int i, const struct bus_msg *m)
         }
     }
     pthread_mutex_unlock(&remote_lock);
+    if (m->flags & BUS_USER_SETTINGS) {
+        /* The settings changed or were read there: what this instance announces of the same
+         * user carries them from now on (not older ones it read itself). */
+        pthread_mutex_lock(&local_lock);
+        for (struct local *l = locals[bucket(m->user, LOCAL_BUCKETS)]; l != NULL; l = l->next) {
+            if (strcmp(l->m.user, m->user) == 0) {
+                l->m.flags = m->flags;
+                memcpy(l->m.cap_hash, m->cap_hash, BUS_HASH_BYTES);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&local_lock);
+    }
     handlers.user(m->user, m);
 }
 

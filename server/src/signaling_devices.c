@@ -86,7 +86,9 @@ void client_presence_update(const char *user, int has_settings, const unsigned c
     _Static_assert(CLIENT_USER_MAX == BUS_DEVICES_MAX, "one device list size");
     bus_remote_devices(user, ids, &n, &remote_settings, remote_hash, &remote_cap,
                        &remote_visible);
-    if (!has_settings && remote_settings) {
+    /* Settings that changed anywhere reached this instance's presence (every instance hears
+     * them): those announced with remote devices serve only when presence has none yet. */
+    if (!has_settings && remote_settings && !presence_known(user)) {
         has_settings = 1;
         cap_hash = remote_cap ? remote_hash : NULL;
         visible = remote_visible;

@@ -289,9 +289,10 @@ test('account events across instances: presence shows devices on both, devices-c
     assert.deepEqual(await dv.next((m) => m.type === 'presence', WAIT), { type: 'presence', user: carol.username, state: 'online', devices: [1] });
     const c2 = await login(b, d2);
     assert.deepEqual(await dv.next((m) => m.type === 'presence', WAIT), { type: 'presence', user: carol.username, state: 'online', devices: [1, 2] });
-    // The devices API on A sees device 2 connected to B.
-    const listed = await api(a.url, 'GET', '/api/devices', { token: carol.token });
-    assert.equal(listed.body.devices.find((d) => d.device === 2)?.connected, true, JSON.stringify(listed.body));
+    // The devices API on A sees device 2 connected to B (once B's announcement has arrived:
+    // dave's presence above came from B itself).
+    await until(async () => (await api(a.url, 'GET', '/api/devices', { token: carol.token }))
+      .body.devices.find((d) => d.device === 2)?.connected === true, WAIT, 'device 2 connected, seen from A');
 
     // A list uploaded through A: dave and carol's device 2, both on B, hear devices-changed.
     assert.equal((await list(carol.token, 2, [1, 2])).status, 200);
