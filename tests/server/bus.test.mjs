@@ -267,7 +267,7 @@ test('Redis restarted: both instances serve their own users and say "degraded"; 
   }
 });
 
-test('account events across instances: presence shows devices on both, devices-changed, a removed device (4403) and a logout (4401) reach the other instance', async () => {
+test('account events across instances: presence shows devices on both, prekeys-low, devices-changed, a removed device (4403) and a logout (4401) reach the other instance', async () => {
   const { a, b } = await cluster('bus_events');
   try {
     const carol = await newUser(a.url, 'carol');
@@ -289,6 +289,11 @@ test('account events across instances: presence shows devices on both, devices-c
     assert.deepEqual(await dv.next((m) => m.type === 'presence', WAIT), { type: 'presence', user: carol.username, state: 'online', devices: [1] });
     const c2 = await login(b, d2);
     assert.deepEqual(await dv.next((m) => m.type === 'presence', WAIT), { type: 'presence', user: carol.username, state: 'online', devices: [1, 2] });
+    // A bundle of device 1 (3 one-time prekeys: below the low water) handed out by B: device 1,
+    // on A, is told to top up.
+    dv.send({ type: 'get-bundle', user: carol.username, device: 1, id: 'gb' });
+    assert.equal((await dv.next((m) => m.ref === 'gb', WAIT)).type, 'bundle');
+    assert.deepEqual(await c1.next((m) => m.type === 'prekeys-low', WAIT), { type: 'prekeys-low' });
     // The devices API on A sees device 2 connected to B (once B's announcement has arrived:
     // dave's presence above came from B itself).
     await until(async () => (await api(a.url, 'GET', '/api/devices', { token: carol.token }))
@@ -307,6 +312,7 @@ test('account events across instances: presence shows devices on both, devices-c
     assert.equal((await api(b.url, 'POST', '/api/logout', { token: carol.token })).status, 200);
     assert.equal((await c1.closed()).code, 4401);
     assert.equal((await dv.next((m) => m.type === 'presence' && m.state === 'offline', WAIT)).user, carol.username);
+    assert.equal(c2.messages.filter((m) => m.type === 'prekeys-low').length, 0, 'only the device that ran low');
     dv.close();
   } finally {
     await stopClean(a);
