@@ -35,5 +35,6 @@ if [ "${1:-}" = "--asan" ]; then
   # libFuzzer targets (clang): the core's, and the server's parsers (built from their pure files).
   configure build/fuzz env CC=clang-14 cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_FUZZ=ON
   cmake --build "$root/build/fuzz" -j "$jobs" --target fuzz_message fuzz_state fuzz_sealed \
-    fuzz_devices fuzz_server_wsframe fuzz_server_signal fuzz_server_body fuzz_server_jwt
+    fuzz_devices fuzz_server_wsframe fuzz_server_signal fuzz_server_body fuzz_server_jwt \
+    fuzz_server_bus
 fi

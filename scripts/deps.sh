@@ -25,11 +25,11 @@ as_root() {
 # ---- Debian packages ---------------------------------------------------------------------------
 pkgs=(build-essential cmake pkg-config git ca-certificates
       emscripten nodejs npm node-acorn
-      libsodium-dev libcjson-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev
+      libsodium-dev libcjson-dev libsqlite3-dev libpq-dev libhiredis-dev libssl-dev zlib1g-dev
       autoconf automake libtool dpkg-dev xz-utils)
 if [ "$want_test" -eq 1 ]; then
   pkgs+=(chromium fonts-noto-color-emoji cppcheck clang-tidy clang-14 libclang-rt-14-dev valgrind
-         openssl sqlite3 iproute2 coturn postgresql)
+         openssl sqlite3 iproute2 coturn postgresql redis-server)
 fi
 
 missing=()

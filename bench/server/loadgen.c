@@ -3,9 +3,10 @@
  *   bench_loadgen --kind parley|peerjs --port PORT --users FILE --pairs N
  *                 [--host 127.0.0.1] [--origin URL] [--secs 10] [--threads 1]
  *                 [--server-pid PID] [--inflight 128] [--heartbeat-ms 20000] [--busy-poll 0|1]
- *                 [--rate MSGS_PER_S]
+ *                 [--rate MSGS_PER_S] [--port2 PORT] [--slot-base 10]
  *
- * Opens 2 x N WebSocket clients to 127.0.0.1:PORT from one process (a fixed number of threads,
+ * Opens 2 x N WebSocket clients to 127.0.0.1:PORT (clients 2k+1 to --port2 when given: another
+ * instance of a cluster, bench/server/instances.mjs) from one process (a fixed number of threads,
  * each with its own epoll set and its own pairs; non-blocking sockets, edge-triggered):
  *   parley: GET /ws (Origin: --origin), {"type":"auth","token":T}, waits for {"type":"ready"...}
  *   peerjs: GET /peerjs?key=peerjs&id=NAME&token=T, waits for {"type":"OPEN"}; sends
@@ -16,7 +17,7 @@
  *
  * The server's limits against abuse shape the set-up, not the relay: one address may have 16
  * WebSockets waiting to authenticate, so each thread connects from its own loopback addresses
- * (127.0.0.10 and up, one per 16 clients it may have in flight; the server's --max-per-address
+ * (127.0.0.10 and up, or --slot-base and up, one per 16 clients it may have in flight; the server's --max-per-address
  * must allow the clients an address ends up holding, and --inflight must not pass the
  * max(64, max-connections / 4) it lets wait in all), and only accepted contacts may relay
  * anything but chat requests, so once both ends of a parley pair are ready they become contacts
@@ -116,12 +117,14 @@ static struct {
     enum kind kind;
     const char *host;
     int port;
+    int port2; /* --port2: clients 2k+1 connect there (another instance; 0: --port) */
+    int slot_base; /* --slot-base: the first source address 127.0.0.N (default 10) */
     const char *origin;
     const char *users_path;
     int pairs, conns, threads, inflight, secs, heartbeat_ms, busy_poll;
     double rate; /* 0: full speed (bounce); else offers per second in all */
     long server_pid;
-    struct sockaddr_in addr;
+    struct sockaddr_in addr, addr2;
     char **names, **tokens, **caps, **cap_hashes;
     struct conn *c;
     struct worker *w;
@@ -472,7 +475,7 @@ static void send_handshake(struct conn *c)
         n = snprintf(req, sizeof req,
                      "GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n",
-                     G.host, G.port, key, G.origin);
+                     G.host, (c->idx & 1) && G.port2 > 0 ? G.port2 : G.port, key, G.origin);
     else
         n = snprintf(req, sizeof req,
                      "GET /peerjs?key=peerjs&id=%s&token=%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
@@ -578,7 +581,8 @@ static void start_connect(struct worker *w, struct conn *c)
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) die("epoll_ctl");
     c->state = C_CONNECTING;
-    if (connect(c->fd, (struct sockaddr *)&G.addr, sizeof G.addr) != 0 && errno != EINPROGRESS) {
+    const struct sockaddr_in *dst = (c->idx & 1) && G.port2 > 0 ? &G.addr2 : &G.addr;
+    if (connect(c->fd, (const struct sockaddr *)dst, sizeof *dst) != 0 && errno != EINPROGRESS) {
         if (w->failed < 3) fprintf(stderr, "loadgen: client %d: connect: %s\n", c->idx, strerror(errno));
         kill_conn(c);
     }
@@ -808,7 +812,7 @@ static void load_users(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_loadgen --kind parley|peerjs --port PORT --users FILE --pairs N [--host 127.0.0.1]\n"
+    fprintf(stderr, "usage: bench_loadgen --kind parley|peerjs --port PORT [--port2 PORT] --users FILE --pairs N [--host 127.0.0.1]\n"
                     "       [--origin URL] [--secs 10] [--threads 1] [--server-pid PID] [--inflight 128] [--heartbeat-ms 20000] [--busy-poll 0|1]\n");
     exit(2);
 }
@@ -820,6 +824,7 @@ int main(int argc, char **argv)
     G.threads = 1;
     G.inflight = 128;
     G.heartbeat_ms = 20000;
+    G.slot_base = 10;
     G.kind = KIND_PARLEY;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -828,6 +833,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--kind")) G.kind = !strcmp(v, "peerjs") ? KIND_PEERJS : KIND_PARLEY;
         else if (!strcmp(a, "--host")) G.host = v;
         else if (!strcmp(a, "--port")) G.port = atoi(v);
+        else if (!strcmp(a, "--port2")) G.port2 = atoi(v);
+        else if (!strcmp(a, "--slot-base")) G.slot_base = atoi(v);
         else if (!strcmp(a, "--origin")) G.origin = v;
         else if (!strcmp(a, "--users")) G.users_path = v;
         else if (!strcmp(a, "--pairs")) G.pairs = atoi(v);
@@ -860,6 +867,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadgen: --host must be an IPv4 address\n");
         return 2;
     }
+    G.addr2 = G.addr;
+    G.addr2.sin_port = htons((uint16_t)(G.port2 > 0 ? G.port2 : G.port));
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     G.t_base = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -886,7 +895,7 @@ int main(int argc, char **argv)
         w->per_sec = calloc((size_t)G.secs + 1, sizeof *w->per_sec);
         int limit = G.inflight / G.threads > 0 ? G.inflight / G.threads : 1;
         w->nslots = (limit + UNAUTH_PER_ADDRESS - 1) / UNAUTH_PER_ADDRESS;
-        w->first_slot = 10 + t * w->nslots;
+        w->first_slot = G.slot_base + t * w->nslots;
         w->slot_inflight = calloc((size_t)w->nslots, sizeof *w->slot_inflight);
         if (w->first_slot + w->nslots > 255) {
             fprintf(stderr, "loadgen: --inflight too large: more source addresses than 127.0.0.10-254\n");

@@ -30,6 +30,8 @@ struct client {
     int closing;    /* a close frame was sent: later messages are dropped */
     int refs;       /* other threads writing to ws right now */
     double connected_at;
+    long long authed_ms; /* when it authenticated, ms since 1970 (bus.h: a newer one elsewhere
+                          * replaces it) */
     struct rl_bucket bucket;
     double window_start;
     int window_msgs;
@@ -80,6 +82,9 @@ struct client *client_chain(const char *user);
 /* The registered connection of user's device, or NULL. */
 struct client *client_find_device(const char *user, uint32_t device);
 
+/* Takes c out of the user table (a replaced connection); registry lock held. */
+void client_unregister(struct client *c);
+
 /* Takes a reference on c (client_release() it, without the lock). */
 void client_hold(struct client *c);
 
@@ -101,6 +106,12 @@ int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref);
  * when has_settings); under the registry's lock, so that concurrent changes reach presence in
  * their order. */
 void client_publish_devices(const char *user, int has_settings, const unsigned char *cap_hash,
+                            int visible);
+
+/* Tells presence user's listed devices connected here and at other instances (bus.h), with
+ * these settings when has_settings (else those announced with the remote devices, or those
+ * presence has); registry lock held. */
+void client_presence_update(const char *user, int has_settings, const unsigned char *cap_hash,
                             int visible);
 
 /* ---- dispatch.c --------------------------------------------------------------------------- */

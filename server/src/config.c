@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "bus.h"
 #include "log.h"
 #include "turn.h"
 
@@ -30,6 +31,9 @@ void config_usage(const char *prog)
            "                      default: DATA/parley.db) or a PostgreSQL URL,\n"
            "                      postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAMS], shared\n"
            "                      by every instance of a cluster (PARLEY_DATABASE)\n"
+           "  --bus URL           the instance bus of a cluster, redis://HOST:PORT[/DB]:\n"
+           "                      signaling reaches users connected to any instance that\n"
+           "                      shares it and the database (PARLEY_BUS; default none)\n"
            "  --web DIR           folder of the web app to serve; must exist\n"
            "                      (PARLEY_WEB, default " DEFAULT_WEB ")\n"
            "  --log-level LEVEL   error, warn, info or debug (PARLEY_LOG_LEVEL, default info)\n"
@@ -393,6 +397,15 @@ static int apply(struct config *cfg, const char *name, const char *value, char *
         } else {
             snprintf(cfg->database, sizeof cfg->database, "%s", value);
         }
+    } else if (strcmp(name, "bus") == 0) {
+        if (!bus_url_valid(value)) {
+            snprintf(err, errlen,
+                     "invalid --bus: expected redis://HOST:PORT[/DB] (HOST an address or a name, "
+                     "PORT 1..65535, DB 0..15, under %d bytes)",
+                     CONFIG_BUS_LEN);
+            return -1;
+        }
+        snprintf(cfg->bus, sizeof cfg->bus, "%s", value);
     } else if (strcmp(name, "web") == 0) {
         if (copy_value(cfg->web_dir, sizeof cfg->web_dir, value) != 0) {
             snprintf(err, errlen, "invalid web folder: empty or too long");
@@ -510,6 +523,7 @@ static const struct {
     {"listen", "PARLEY_LISTEN"},
     {"data", "PARLEY_DATA"},
     {"database", "PARLEY_DATABASE"},
+    {"bus", "PARLEY_BUS"},
     {"web", "PARLEY_WEB"},
     {"log-level", "PARLEY_LOG_LEVEL"},
     {"origin", "PARLEY_ORIGIN"},

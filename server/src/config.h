@@ -30,6 +30,7 @@
 #define CONFIG_HTTP_PER_ADDRESS_DEFAULT 32   /* HTTP connections per client address */
 #define CONFIG_HTTP_PER_ADDRESS_LIMIT 128    /* main.c HTTP_THREADS */
 #define CONFIG_DATABASE_LEN 1024 /* a postgres:// URL, with its NUL */
+#define CONFIG_BUS_LEN 256       /* bus.h BUS_URL_MAX */
 
 struct config {
     char listen[CONFIG_LISTEN_MAX]; /* "127.0.0.1:8080" or "[::1]:8080" (IP literal, port) */
@@ -41,6 +42,8 @@ struct config {
      * (DATA/parley.db), else a postgres:// or postgresql:// URL (libpq's URI form; it may hold a
      * password, so it is never logged). */
     char database[CONFIG_DATABASE_LEN];
+    /* The instance bus (--bus redis://HOST:PORT[/DB], bus.h): empty for a single instance. */
+    char bus[CONFIG_BUS_LEN];
     char web_dir[CONFIG_PATH_MAX];
     int log_level;
     /* Allowed WebSocket origins (--origin, repeatable); none given means the defaults. */

@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include "bus.h"
 #include "cors.h"
 #include "store.h"
 
@@ -157,13 +158,22 @@ int http_healthz(struct mg_connection *conn, void *cbdata)
     if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0) {
         return http_method_not_allowed(conn, "GET, HEAD");
     }
-    /* A load balancer takes an instance whose database does not answer out of its rotation. */
+    /* A load balancer takes an instance whose database does not answer out of its rotation. An
+     * instance that lost the bus still serves its own users: "degraded", 200. */
+    const char *bus = !bus_enabled() ? "none" : bus_up() ? "ok" : "unavailable";
+    char body[160];
+
     if (!store_ping()) {
-        return http_send_json(conn, 503,
-                              "{\"status\":\"unavailable\",\"database\":\"unavailable\","
-                              "\"version\":\"" PARLEY_SERVER_VERSION "\"}");
+        snprintf(body, sizeof body,
+                 "{\"status\":\"unavailable\",\"database\":\"unavailable\",\"bus\":\"%s\","
+                 "\"version\":\"" PARLEY_SERVER_VERSION "\"}",
+                 bus);
+        return http_send_json(conn, 503, body);
     }
-    return http_send_json(conn, 200, "{\"status\":\"ok\",\"database\":\"ok\",\"version\":\"" PARLEY_SERVER_VERSION "\"}");
+    snprintf(body, sizeof body,
+             "{\"status\":\"%s\",\"database\":\"ok\",\"bus\":\"%s\",\"version\":\"" PARLEY_SERVER_VERSION "\"}",
+             strcmp(bus, "unavailable") == 0 ? "degraded" : "ok", bus);
+    return http_send_json(conn, 200, body);
 }
 
 int http_api_not_found(struct mg_connection *conn, void *cbdata)

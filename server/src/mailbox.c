@@ -2,6 +2,7 @@
 
 #include "accounts.h"
 #include "b64.h"
+#include "bus.h"
 #include "config.h"
 #include "db.h"
 #include "devlist.h"
@@ -25,7 +26,7 @@ _Static_assert(CONFIG_MAIL_TTL_DEFAULT == MAIL_TTL_DEFAULT && CONFIG_MAIL_TTL_LI
 
 /* ---- Jobs: what the event loops hand the mailbox thread ------------------------------------ */
 
-enum job_kind { JOB_PUT, JOB_ACK, JOB_ONLINE, JOB_OFFLINE };
+enum job_kind { JOB_PUT, JOB_ACK, JOB_ONLINE, JOB_OFFLINE, JOB_WAKE };
 
 /* The longest "id" signaling echoes as "ref" (a string of up to 64 bytes, or a number) as JSON
  * text: every byte may print as \u00XX, between quotes. */
@@ -113,6 +114,15 @@ void mailbox_online(const char *user, uint32_t device, unsigned long long cid)
         enqueue(j);
     } else {
         log_msg(LOG_ERROR, "mailbox: out of memory: a connection gets no mail until it reconnects");
+    }
+}
+
+void mailbox_wake(const char *user, uint32_t device)
+{
+    struct job *j = new_job(JOB_WAKE, user != NULL ? user : "", device, 0);
+
+    if (j != NULL) {
+        enqueue(j);
     }
 }
 
@@ -457,6 +467,8 @@ static void store_puts(struct job **jobs, struct store_put *puts, size_t n)
             b = find_box(jobs[i]->to, jobs[i]->to_device);
             if (b != NULL) {
                 b->dirty = 1;
+            } else {
+                bus_mail(jobs[i]->to, jobs[i]->to_device); /* connected elsewhere, perhaps */
             }
             break;
         case STORE_FULL:
@@ -511,6 +523,17 @@ static void run_jobs(struct job *list)
             break;
         case JOB_OFFLINE:
             go_offline(j);
+            break;
+        case JOB_WAKE:
+            if (j->user[0] == '\0') {
+                for (size_t i = 0; i < BOX_BUCKETS; i++) {
+                    for (b = boxes[i]; b != NULL; b = b->next) {
+                        b->dirty = 1;
+                    }
+                }
+            } else if ((b = find_box(j->user, j->device)) != NULL) {
+                b->dirty = 1;
+            }
             break;
         case JOB_PUT:
             if (puts == NULL || put_jobs == NULL) {

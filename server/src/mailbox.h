@@ -65,6 +65,10 @@ void mailbox_shutdown(void);
  * delivered from the start. */
 void mailbox_online(const char *user, uint32_t device, unsigned long long cid);
 
+/* New mail for user's device was stored by another instance (bus.h): its box here looks again;
+ * user NULL: every box. */
+void mailbox_wake(const char *user, uint32_t device);
+
 /* user's device's connection cid closed (or was replaced). */
 void mailbox_offline(const char *user, uint32_t device, unsigned long long cid);
 

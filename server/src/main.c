@@ -1,6 +1,7 @@
 /* parley-server: entry point. Configuration, start-up checks, Civetweb, clean shutdown. */
 #include "accounts.h"
 #include "api.h"
+#include "bus.h"
 #include "config.h"
 #include "cors.h"
 #include "store.h"
@@ -204,6 +205,10 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
                                                    signaling_devices_changed,
                                                    signaling_device_connected};
         devices_set_hooks(&hooks);
+    }
+    if (cfg->bus[0] != '\0' && signaling_bus_start(cfg->bus) != 0) {
+        fprintf(stderr, "parley-server: cannot start the instance bus\n");
+        return -1;
     }
     signaling_register(ctx);
     return 0;
@@ -440,6 +445,7 @@ int main(int argc, char **argv)
     log_msg(LOG_INFO, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     signaling_close_all();
     mg_stop(ctx);
+    bus_stop(); /* the others forget this instance's users at once (BYE) */
     signaling_shutdown();
     guard_shutdown();
     mg_exit_library();

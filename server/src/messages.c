@@ -4,6 +4,7 @@
 
 #include "accounts.h"
 #include "b64.h"
+#include "bus.h"
 #include "devlist.h"
 #include "json.h"
 #include "keys.h"
@@ -124,6 +125,7 @@ int messages_presence_settings(struct client *c, const cJSON *msg, const cJSON *
         return 1;
     }
     presence_settings(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible));
+    bus_local_settings(c->user, has_cap ? cap_hash : NULL, cJSON_IsTrue(visible));
     saved = cJSON_CreateObject();
     if (saved != NULL) {
         cJSON_AddStringToObject(saved, "type", "presence-saved");
@@ -184,6 +186,37 @@ static void release_all(struct client **peers, size_t n)
     }
 }
 
+/* Publishes text[0..len) from c to user to's device to_device (0: every one) at the other
+ * instances holding it (bus.h); own: to c's own account; check: the recipient's instance checks
+ * it accepted c's user. Returns how many instances it went to. */
+static int relay_remote(const struct client *c, const char *to, uint32_t to_device, int own,
+                        int check, const cJSON *ref, const char *text, size_t len)
+{
+    struct bus_msg m;
+    char *ref_text = NULL;
+    int n;
+
+    if (!bus_enabled()) {
+        return 0;
+    }
+    memset(&m, 0, sizeof m);
+    snprintf(m.sender, sizeof m.sender, "%s", c->user);
+    m.sender_device = c->device;
+    snprintf(m.user, sizeof m.user, "%s", to);
+    m.device = to_device;
+    m.flags = (own ? BUS_RELAY_OWN : 0) | (check ? BUS_RELAY_CHECK : 0);
+    if (ref != NULL && (ref_text = cJSON_PrintUnformatted(ref)) != NULL &&
+        strlen(ref_text) <= BUS_REF_MAX) {
+        m.ref = ref_text;
+        m.ref_len = strlen(ref_text);
+    }
+    m.text = text;
+    m.text_len = len;
+    n = bus_relay(&m);
+    cJSON_free(ref_text);
+    return n;
+}
+
 int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *ref)
 {
     const char *to = NULL;
@@ -193,6 +226,9 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
     const char *message = NULL;
     uint32_t to_device = 0;
     int n;
+    int own;
+    int remote;
+    int taken;
     char *text;
 
     if (!signaling_type_relayable(type)) {
@@ -229,7 +265,9 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
         client_send_error(c->ws, code, message, ref);
         return 1;
     }
-    if (n == 0) {
+    own = strcmp(to, c->user) == 0;
+    remote = bus_remote_has(to, to_device, !own);
+    if (n == 0 && !remote) {
         /* Whether the name is an account or not, the answer is the same: relaying tells nobody
          * who exists. */
         client_send_error(c->ws, "recipient_offline", "the recipient is not connected", ref);
@@ -239,7 +277,7 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
     {
         int retry_after = 0;
         code = limits_check_send(c, to, type, &message, &retry_after);
-        if (code != NULL) {
+        if (code != NULL && !(remote && strcmp(code, "not_accepted") == 0)) {
             release_all(peers, (size_t)n);
             client_send_refusal(c->ws, code, message, retry_after, ref);
             return 1;
@@ -251,7 +289,16 @@ int messages_relay(struct client *c, cJSON *msg, const char *type, const cJSON *
         client_send_error(c->ws, "internal", "out of memory", ref);
         return 1;
     }
-    if (!relay_to(peers, (size_t)n, text, strlen(text), 0)) {
+    if (code != NULL) {
+        /* Not accepted as far as this instance can tell: the recipient's instance, which has
+         * its subscriptions, decides (and answers not_accepted itself). */
+        release_all(peers, (size_t)n);
+        taken = relay_remote(c, to, to_device, own, 1, ref, text, strlen(text)) > 0;
+    } else {
+        taken = relay_remote(c, to, to_device, own, 0, ref, text, strlen(text)) > 0;
+        taken |= relay_to(peers, (size_t)n, text, strlen(text), 0);
+    }
+    if (!taken) {
         client_send_error(c->ws, "recipient_busy",
                           "the recipient is not reading fast enough; the message was not relayed",
                           ref);
@@ -277,6 +324,7 @@ int messages_relay_fast(struct client *c, const char *data, size_t len)
     struct client *peers[CLIENT_USER_MAX];
     size_t n;
     size_t n_peers;
+    int remote;
     int taken;
 
     if (!c->listed) {
@@ -303,7 +351,8 @@ int messages_relay_fast(struct client *c, const char *data, size_t len)
     }
     memcpy(out + f.to_off, folded, f.to_len); /* same length, canonical form */
     n_peers = client_hold_user(folded, 0, 1, peers);
-    if (n_peers == 0) {
+    remote = bus_remote_has(folded, 0, 1);
+    if (n_peers == 0 && !remote) {
         free(frame);
         return 0; /* offline or unknown: the general path says which */
     }
@@ -312,7 +361,8 @@ int messages_relay_fast(struct client *c, const char *data, size_t len)
         free(frame);
         return 0; /* from a stranger: the general path counts it, or refuses it */
     }
-    taken = relay_to(peers, n_peers, out, n, 1);
+    taken = remote && relay_remote(c, folded, 0, 0, 0, NULL, out, n) > 0;
+    taken |= relay_to(peers, n_peers, out, n, 1);
     free(frame);
     return taken; /* the general path answers recipient_busy with the message's ref */
 }

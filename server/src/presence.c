@@ -415,6 +415,18 @@ void presence_devices(const char *user, const uint32_t *devices, size_t n)
     pthread_mutex_unlock(&lock);
 }
 
+int presence_known(const char *user)
+{
+    int yes = 0;
+
+    pthread_mutex_lock(&lock);
+    if (online_tab != NULL) {
+        yes = find_online(user) != NULL;
+    }
+    pthread_mutex_unlock(&lock);
+    return yes;
+}
+
 void presence_settings(const char *user, const unsigned char *cap_hash, int visible)
 {
     pthread_mutex_lock(&lock);

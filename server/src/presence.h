@@ -55,6 +55,9 @@ void presence_online(const char *user, const unsigned char *cap_hash, int visibl
  * are told as presence_online tells them (settings kept; none known: nobody sees it). */
 void presence_devices(const char *user, const uint32_t *devices, size_t n);
 
+/* 1 when user is online here with settings known (presence_online was told). */
+int presence_known(const char *user);
+
 /* user changed its settings (cap_hash NULL: no capability): watchers whose view changes are
  * told. */
 void presence_settings(const char *user, const unsigned char *cap_hash, int visible);

@@ -5,6 +5,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
                "Civetweb's frame limit must be the server's WS_FRAME_MAX");
 
 #include "accounts.h"
+#include "bus.h"
 #include "api.h"
 #include "config.h"
 #include "guard.h"
@@ -131,6 +132,7 @@ void client_release(struct client *c)
 void signaling_identity_changed(const char *username)
 {
     presence_notice(username, "identity-changed");
+    bus_notice(BUS_NOTICE_IDENTITY, username, NULL, 0);
 }
 
 static size_t user_bucket(const char *user)
@@ -202,6 +204,13 @@ static int send_to_user(const char *user, unsigned long long cid, const char *te
     return rc;
 }
 
+static void set_registered(struct client *c, int registered);
+
+void client_unregister(struct client *c)
+{
+    set_registered(c, 0);
+}
+
 /* Sets c->registered and keeps the user table in step; reg_lock held. */
 static void set_registered(struct client *c, int registered)
 {
@@ -258,6 +267,7 @@ void client_close_matching(const char *user, uint32_t device, int code, const ch
 void signaling_revoked(const char *username, uint32_t device)
 {
     client_close_matching(username, device, WS_CLOSE_UNAUTHORIZED, "session revoked", NULL);
+    bus_notice(BUS_NOTICE_REVOKED, username, &device, 1);
 }
 
 void signaling_close_all(void)
@@ -424,7 +434,7 @@ static void client_gone(struct ws *ws, void *user)
     was_registered = c->registered;
     set_registered(c, 0);
     c->closing = 1;
-    if (was_registered && c->listed) {
+    if (was_registered && (c->listed || bus_enabled())) {
         client_publish_devices(c->user, 0, NULL, 0); /* one device fewer, or offline */
     }
     while (c->refs > 0) {
@@ -522,13 +532,18 @@ int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref)
         hold(old);
     }
     memcpy(c->user, acc.username, sizeof c->user);
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c->authed_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     c->user_id = acc.id;
     c->device = acc.device;
     c->listed = acc.listed;
     c->authed = 1;
     set_registered(c, 1);
-    if (c->listed) {
-        client_publish_devices(c->user, 1, has_cap ? cap_hash : NULL, visible);
+    if (c->listed || bus_enabled()) {
+        client_publish_devices(c->user, c->listed, has_cap ? cap_hash : NULL, visible);
     }
     pthread_mutex_unlock(&reg_lock);
     if (c->guarded) {

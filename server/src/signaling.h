@@ -84,4 +84,13 @@ void signaling_prekeys_low(const char *username, uint32_t device);
 /* Tells the subscribers of username's presence that its identity key changed. */
 void signaling_identity_changed(const char *username);
 
+/* The same four for this instance's connections alone (what the instance bus brings from
+ * another instance: the public ones above also tell the others). */
+void signaling_devices_changed_here(const char *username, uint32_t by);
+void signaling_devices_removed_here(const char *username, const uint32_t *ids, size_t n);
+void signaling_prekeys_low_here(const char *username, uint32_t device);
+
+/* Joins the instance bus at url (bus.h, signaling_bus.c). 0 or -1. */
+int signaling_bus_start(const char *url);
+
 #endif

@@ -12,7 +12,7 @@ seconds=${PARLEY_FUZZ_SECONDS:-20}
 server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
 core_targets=(message state sealed devices pqxdh files)
-server_targets=(server_wsframe server_signal server_body server_jwt)
+server_targets=(server_wsframe server_signal server_body server_jwt server_bus)
 js_targets=(link calls files)
 js_seconds=${PARLEY_FUZZ_JS_SECONDS:-8}
 # scripts/build.sh --asan builds the fuzz targets it lists; this builds any core target it lacks.

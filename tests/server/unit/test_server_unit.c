@@ -145,6 +145,7 @@ int main(void)
     test_relay();
     test_guard();
     test_store();
+    test_bus();
     printf("%d passed, %d failed\n", unit_passed, unit_failed);
     return unit_failed == 0 ? 0 : 1;
 }

@@ -26,5 +26,6 @@ void test_json_nul(void);
 void test_relay(void);
 void test_guard(void);
 void test_store(void);
+void test_bus(void);
 
 #endif
