@@ -25,7 +25,9 @@ import {
   sendMessage, wireMessenger,
 } from './js/chat-view.js';
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
-import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
+import { ConfigError, hasServer, loadConfig, serverOrigin } from './js/config.js';
+import { resetProfileCard, wireProfile } from './js/profile-view.js';
+import { wireInvites } from './js/invite-view.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
 
@@ -296,6 +298,7 @@ function stop() {
   clearTimeout(state.refreshTimer);
   state.ice?.stop();
   if (state.messenger) {
+    state.messenger.invites?.close(); // a local profile's open invites (invite-chat.js)
     state.messenger.shutdown();
     state.messenger.account.free(); // the identity and prekeys, wiped from memory
   }
@@ -306,6 +309,8 @@ function stop() {
   setToken(null);
   $('app-screen').classList.remove('chat-open');
   if ($('verify-dialog').open) $('verify-dialog').close();
+  if ($('invite-dialog').open) $('invite-dialog').close();
+  resetProfileCard();
   closeDevices();
   cancelLinking();
   // Nothing of this account stays on screen for whoever uses the tab next (the banner's text
@@ -559,6 +564,8 @@ function wire() {
   wireDevices(() => (state.messenger ? {
     username: state.username, account: state.messenger.account, vault: state.vault, signaling: state.signaling, messenger: state.messenger,
   } : null), { busy, plain });
+  wireProfile({ generation: () => generation, sessionEnded, plain });
+  wireInvites();
   $('banner-close').addEventListener('click', () => banner(''));
   $('banner-action').addEventListener('click', runBannerAction);
 }
@@ -583,6 +590,7 @@ async function start() {
     setBusy(true);
     return;
   }
+  if (!hasServer()) document.body.dataset.server = 'none'; // the local profile is the only way in
   if (!await loadCore()) return; // its bytes differ from the build: guard.js says so
   wire();
   // Closing or leaving the page tells peers at once (a "bye" per link) instead of letting ICE
@@ -597,7 +605,7 @@ async function start() {
     waitForTabLock();
     return;
   }
-  if (ok && await resume()) return;
+  if (ok && hasServer() && await resume()) return;
   show('auth-screen');
   if (!ok) {
     authError('This browser cannot run Parley’s encryption. Try an up-to-date Chrome, Firefox or Safari.');

@@ -4,7 +4,8 @@
 # sealed envelopes, real device lists and an identity transfer; the server's parsers
 # (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
 # target writes when PARLEY_FUZZ_SEEDS is set; and tests/fuzz/fuzz_link.mjs, the web app's
-# linking readers under Node, as long as a server target.
+# linking readers under Node, as long as a server target; and tests/fuzz/fuzz_invite.mjs, the
+# invitation codes' readers, as long.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -60,6 +61,14 @@ if node "$root/tests/fuzz/fuzz_link.mjs" "$server_seconds" >"$work/link.log" 2>&
   passed=$((passed + 1))
 else
   cat "$work/link.log"
+  failed=$((failed + 1))
+fi
+# Invitation codes (docs/PROTOCOL.md 17), whose readers are JavaScript too.
+if node "$root/tests/fuzz/fuzz_invite.mjs" "$server_seconds" >"$work/invite.log" 2>&1; then
+  head -n 1 "$work/invite.log"
+  passed=$((passed + 1))
+else
+  cat "$work/invite.log"
   failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"
