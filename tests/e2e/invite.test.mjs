@@ -164,6 +164,24 @@ test('two local profiles set up a chat by codes, with no server: messages both w
   await assertAlert(a, 'This invite was already used');
   await closeDialog(a);
 
+  // The profile opens again after a reload, with its passphrase only, and the chat is kept; the
+  // chat says how to reach a code contact again.
+  await b.page.reload();
+  await b.page.getByRole('button', { name: 'Use without an account' }).click();
+  await b.page.getByRole('button', { name: 'Open profile' }).waitFor({ timeout: WAIT });
+  assert.equal(await b.page.getByLabel('Confirm passphrase').isVisible(), false);
+  await b.page.getByLabel('Passphrase', { exact: true }).fill('not the passphrase');
+  await b.page.getByRole('button', { name: 'Open profile' }).click();
+  await b.page.getByRole('alert').filter({ hasText: 'This passphrase does not open the local profile' }).waitFor({ timeout: 60000 });
+  await b.page.getByLabel('Passphrase', { exact: true }).fill(PASS);
+  await b.page.getByRole('button', { name: 'Open profile' }).click();
+  const contact = b.page.getByRole('list', { name: 'Conversations' }).getByRole('button').first();
+  await contact.waitFor({ timeout: 60000 });
+  await contact.click();
+  await waitForMessage(b.page, 'and back again');
+  await b.page.getByText('to chat again, send a new invite').waitFor({ timeout: WAIT });
+  assert.equal(await safety(b), sa);
+
   // Nothing went to any server: no API request, no WebSocket.
   for (const p of [a, b]) {
     assert.deepEqual(p.requests.filter((r) => r.url.includes('/api/') || r.url.startsWith('ws')), []);

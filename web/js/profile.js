@@ -57,6 +57,9 @@ export async function openLocal(passphrase, create, stillCurrent) {
       }
       throw e;
     }
+    // Record names are keyed by the vault key too: under another passphrase the account's
+    // record is simply not found (the device mark is written only after the account is stored).
+    if (!account && !create) throw new UserError('This passphrase does not open the local profile on this device.');
     if (!account) {
       account = core.Account.create();
       await vault.saveAccount(account);
