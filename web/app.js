@@ -109,9 +109,61 @@ function setBusy(busy, text = '') {
   $('auth-progress').textContent = text;
 }
 
+// ---- "Create account with this identity" (a local profile, profile.js) ----------------------------
+
+// The local profile's identity, copied, waiting for Sign up (Log in, or Cancel, drops it).
+let pendingIdentity = null;
+
+function dropPendingIdentity() {
+  pendingIdentity?.free();
+  pendingIdentity = null;
+}
+
+function alive(handle) {
+  try {
+    return handle.ptr !== 0;
+  } catch {
+    return false; // freed
+  }
+}
+
+function attachIdentity() {
+  const account = state.messenger?.account;
+  if (!account) return;
+  const k = core.randomBytes(32);
+  const sealed = account.seal(k);
+  const copy = core.Account.unseal(k, sealed);
+  k.fill(0);
+  sealed.fill(0);
+  leave(); // the local profile closes; it keeps its identity and its chats by code
+  pendingIdentity = copy;
+  banner('Choose a username and a password, then press Sign up: the new account keeps the identity of your local profile (the same safety number). Chats made by codes stay in the local profile.', {
+    label: 'Cancel',
+    run: () => {
+      dropPendingIdentity();
+      banner('');
+    },
+  });
+}
+
 async function submitAuth(mode) {
   authError('');
-  banner(''); // what was said about the last session
+  const identity = mode === 'signup' ? pendingIdentity : null; // "Create account with this identity"
+  pendingIdentity = null;
+  if (mode !== 'signup') dropPendingIdentity();
+  if (!identity) banner(''); // what was said about the last session
+  try {
+    await signUpOrLogIn(mode, identity);
+  } finally {
+    // Not taken (the name was taken, the server did not answer): Sign up may be pressed again.
+    if (identity && state.messenger?.account !== identity) {
+      if (alive(identity) && !pendingIdentity) pendingIdentity = identity;
+      else identity.free();
+    }
+  }
+}
+
+async function signUpOrLogIn(mode, identity) {
   const username = $('username').value.trim().toLowerCase();
   const password = $('password').value;
   if (!USERNAME_RE.test(username)) {
@@ -147,7 +199,8 @@ async function submitAuth(mode) {
         vaultKey.fill(0);
         throw e;
       }
-      await enter(username, res, vaultKey, mode === 'signup', gen);
+      await enter(username, res, vaultKey, mode === 'signup', gen, false, identity);
+      banner('');
       $('password').value = '';
       await rememberLogin(username, toKeep, loginSecret, gen);
     } finally {
@@ -160,7 +213,7 @@ async function submitAuth(mode) {
   }
 }
 
-async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
+async function enter(username, auth, vaultKey, fresh, gen, offline = false, identity = null) {
   setToken(auth.token);
   state.token = auth.token;
   state.expiresAt = auth.expiresAt;
@@ -196,7 +249,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
     }
     if (!account) {
       // A new account, or the person started over on this browser.
-      account = core.Account.create();
+      account = identity || core.Account.create(); // identity: a local profile's (attachIdentity)
       account.generatePrekeys(100);
       await publish(account, vault, { resetIdentity: !fresh });
       stillCurrent(gen);
@@ -293,6 +346,7 @@ function logout() {
 // Stops using the account in this tab: connections closed, keys wiped from memory, the vault
 // closed, the token forgotten; a log-in still in progress gives up (see generation).
 function stop() {
+  dropPendingIdentity(); // "Create account with this identity" ends with the session that asked
   generation += 1;
   stopOffline();
   clearTimeout(state.refreshTimer);
@@ -488,6 +542,7 @@ function wire() {
     submitAuth('login');
   });
   $('signup').addEventListener('click', () => submitAuth('signup'));
+  $('attach-account').addEventListener('click', attachIdentity);
   $('logout').addEventListener('click', logout);
   $('use-here').addEventListener('click', async () => {
     if (lockWait) {
