@@ -164,6 +164,7 @@ export class Invites {
       if (store.answered[key] || store.used[key] || store.pending[key]) throw new InviteError('used', MESSAGES.used);
     }
     const pc = codePc();
+    let attached = false;
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: buildSdp(inv.ice, 'offer') });
       await pc.setLocalDescription(await pc.createAnswer());
@@ -201,11 +202,11 @@ export class Invites {
         }
       });
       attach(m, name, pc, { timeoutMs: Math.max(CONNECT_TIMEOUT_MS, inv.expiry * 1000 - now), fingerprint: inv.ice.fingerprint });
+      attached = true;
       m.changed(name);
       return { code, name };
-    } catch (e) {
-      if (!m.links.get(codeName(inv.identityKey))?.pc || m.links.get(codeName(inv.identityKey)).pc !== pc) pc.close();
-      throw e;
+    } finally {
+      if (!attached) pc.close();
     }
   }
 
@@ -215,6 +216,7 @@ export class Invites {
     const rep = await decodeReply(text);
     const key = idText(rep.id);
     const now = this.now();
+    let offer = null; // the invite's connection, taken from this.open once the reply is accepted
     const name = await m.serial(async () => {
       const store = await loadStore(m, now);
       if (store.used[key]) throw new InviteError('used', MESSAGES.used);
@@ -241,6 +243,8 @@ export class Invites {
         session.free();
         throw new InviteError('damaged', MESSAGES.damaged);
       }
+      offer = this.open.get(key);
+      this.open.delete(key);
       const who = codeContact(m, rep.identityKey, now);
       const stale = m.dropWires(who);
       m.useSession(who, session);
@@ -256,10 +260,8 @@ export class Invites {
       ]);
       return who;
     });
-    const o = this.open.get(key);
-    this.open.delete(key);
-    attach(m, name, o.pc, { dc: o.dc, timeoutMs: CONNECT_TIMEOUT_MS, fingerprint: rep.ice.fingerprint });
-    await o.pc.setRemoteDescription({ type: 'answer', sdp: buildSdp(rep.ice, 'answer') });
+    attach(m, name, offer.pc, { dc: offer.dc, timeoutMs: CONNECT_TIMEOUT_MS, fingerprint: rep.ice.fingerprint });
+    await offer.pc.setRemoteDescription({ type: 'answer', sdp: buildSdp(rep.ice, 'answer') });
     m.changed(name);
     return name;
   }
