@@ -190,6 +190,42 @@ test('two local profiles set up a chat by codes, with no server: messages both w
   }
 });
 
+test('a new invite reconnects the same contact; what was written meanwhile arrives once', async () => {
+  const a = await localPerson('again-inviter');
+  const b = await localPerson('again-invitee');
+  const connectOnce = async () => {
+    const invite = await createInvite(a);
+    await pasteInvite(b, invite);
+    await b.page.waitForFunction(() => document.getElementById('invite-reply-code').value.length > 0, null, { timeout: WAIT });
+    await a.page.getByRole('textbox', { name: 'Reply code' }).fill(await b.page.getByRole('textbox', { name: 'Reply code' }).inputValue());
+    await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
+    for (const p of [a, b]) {
+      await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
+        && document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: 40000 });
+    }
+  };
+  await connectOnce();
+  await send(a, 'first');
+  await waitForMessage(b.page, 'first');
+  // B's page goes away: the link closes, and A's chat says how to reach B again.
+  await b.page.reload();
+  await a.page.getByText('to chat again, send a new invite').waitFor({ timeout: 40000 });
+  await send(a, 'written while apart');
+  await b.page.getByRole('button', { name: 'Use without an account' }).click();
+  await b.page.getByLabel('Passphrase', { exact: true }).fill(PASS);
+  await b.page.getByRole('button', { name: 'Open profile' }).click();
+  await b.page.getByRole('button', { name: 'Create invite' }).waitFor({ timeout: 60000 });
+  await connectOnce();
+  await waitForMessage(b.page, 'written while apart');
+  await send(b, 'got it');
+  await waitForMessage(a.page, 'got it');
+  // One contact on each side, and each message once.
+  for (const p of [a, b]) {
+    assert.equal(await p.page.getByRole('list', { name: 'Conversations' }).getByRole('listitem').count(), 1);
+    assert.deepEqual((await transcript(p.page)).map((m) => m.text), ['first', 'written while apart', 'got it']);
+  }
+});
+
 test('an invite older than 10 minutes is refused', async () => {
   const a = await localPerson('old-inviter');
   const b = await localPerson('late-invitee');
