@@ -200,7 +200,7 @@ async function signUpOrLogIn(mode, identity) {
         throw e;
       }
       await enter(username, res, vaultKey, mode === 'signup', gen, false, identity);
-      banner('');
+      if (identity) banner(''); // what it said about the identity waiting for Sign up
       $('password').value = '';
       await rememberLogin(username, toKeep, loginSecret, gen);
     } finally {
