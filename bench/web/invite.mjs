@@ -18,7 +18,7 @@ const max = (xs) => Math.max(...xs);
 const dist = mkdtempSync(join(tmpdir(), 'parley-bench-invite-'));
 execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--out', dist], { stdio: 'pipe' });
 writeFileSync(join(dist, 'config.json'), '{"server": false}\n');
-const http = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dist], { stdio: ['ignore', 'pipe', 'pipe'] });
+const http = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dist], { stdio: ['ignore', 'pipe', 'ignore'] });
 const port = await new Promise((resolve) => {
   let out = '';
   http.stdout.on('data', (d) => {

@@ -24,7 +24,7 @@ after(async () => {
 /** python3 -m http.server serving `dir` on a free port; resolves to its URL. */
 async function staticServer(dir) {
   const proc = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'ignore'], // its request log (stderr) unread would fill the pipe and stall it
   });
   cleanups.push(async () => {
     proc.kill('SIGTERM');
@@ -41,20 +41,24 @@ async function staticServer(dir) {
   return `http://127.0.0.1:${port}`;
 }
 
-let site = null;
-async function serverlessSite() {
-  if (site) return site;
-  const dist = mkdtempSync(join(tmpdir(), 'parley-invite-dist-'));
-  temps.push(dist);
-  execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', dist], { stdio: 'pipe' });
-  writeFileSync(join(dist, 'config.json'), '{"server": false}\n');
-  site = { url: await staticServer(dist) };
-  return site;
+// The bundle, built once; each test serves it with its own static server.
+let dist = null;
+const sites = new WeakMap(); // test -> {url}
+async function serverlessSite(t) {
+  if (!dist) {
+    dist = mkdtempSync(join(tmpdir(), 'parley-invite-dist-'));
+    temps.push(dist);
+    execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', dist], { stdio: 'pipe' });
+    writeFileSync(join(dist, 'config.json'), '{"server": false}\n');
+  }
+  if (!sites.has(t)) sites.set(t, { url: await staticServer(dist) });
+  return sites.get(t);
 }
 
-async function localPerson(label) {
-  const p = await person(await serverlessSite(), label);
-  cleanups.push(() => leave(p));
+// A person with a local profile; their browser is closed when test `t` ends.
+async function localPerson(t, label) {
+  const p = await person(await serverlessSite(t), label);
+  t.after(() => leave(p));
   const { page } = p;
   // No server: the account form is not offered, only the local profile.
   await page.getByRole('button', { name: 'Use without an account' }).click();
@@ -100,9 +104,9 @@ function changed(code, at) {
   return code.slice(0, at) + next + code.slice(at + 1);
 }
 
-test('two local profiles set up a chat by codes, with no server: messages both ways, same safety number', async () => {
-  const a = await localPerson('inviter');
-  const b = await localPerson('invitee');
+test('two local profiles set up a chat by codes, with no server: messages both ways, same safety number', async (t) => {
+  const a = await localPerson(t, 'inviter');
+  const b = await localPerson(t, 'invitee');
 
   const invite = await createInvite(a);
   assert.ok(invite.length <= 1000, `invite of ${invite.length} characters`);
@@ -190,9 +194,9 @@ test('two local profiles set up a chat by codes, with no server: messages both w
   }
 });
 
-test('a new invite reconnects the same contact; what was written meanwhile arrives once', async () => {
-  const a = await localPerson('again-inviter');
-  const b = await localPerson('again-invitee');
+test('a new invite reconnects the same contact; what was written meanwhile arrives once', async (t) => {
+  const a = await localPerson(t, 'again-inviter');
+  const b = await localPerson(t, 'again-invitee');
   const connectOnce = async () => {
     const invite = await createInvite(a);
     await pasteInvite(b, invite);
@@ -226,9 +230,9 @@ test('a new invite reconnects the same contact; what was written meanwhile arriv
   }
 });
 
-test('an invite older than 10 minutes is refused', async () => {
-  const a = await localPerson('old-inviter');
-  const b = await localPerson('late-invitee');
+test('an invite older than 10 minutes is refused', async (t) => {
+  const a = await localPerson(t, 'old-inviter');
+  const b = await localPerson(t, 'late-invitee');
   const invite = await createInvite(a);
   await closeDialog(a);
   // Eleven minutes later on the invitee's clock.
