@@ -25,7 +25,9 @@ import {
   sendMessage, wireMessenger,
 } from './js/chat-view.js';
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
-import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
+import { ConfigError, hasServer, loadConfig, serverOrigin } from './js/config.js';
+import { resetProfileCard, wireProfile } from './js/profile-view.js';
+import { wireInvites } from './js/invite-view.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
 import { endCalls, loadCertificate, wireCallButtons, watchCalls } from './js/calls-entry.js'; // calls
@@ -110,9 +112,61 @@ function setBusy(busy, text = '') {
   $('auth-progress').textContent = text;
 }
 
+// ---- "Create account with this identity" (a local profile, profile.js) ----------------------------
+
+// The local profile's identity, copied, waiting for Sign up (Log in, or Cancel, drops it).
+let pendingIdentity = null;
+
+function dropPendingIdentity() {
+  pendingIdentity?.free();
+  pendingIdentity = null;
+}
+
+function alive(handle) {
+  try {
+    return handle.ptr !== 0;
+  } catch {
+    return false; // freed
+  }
+}
+
+function attachIdentity() {
+  const account = state.messenger?.account;
+  if (!account) return;
+  const k = core.randomBytes(32);
+  const sealed = account.seal(k);
+  const copy = core.Account.unseal(k, sealed);
+  k.fill(0);
+  sealed.fill(0);
+  leave(); // the local profile closes; it keeps its identity and its chats by code
+  pendingIdentity = copy;
+  banner('Choose a username and a password, then press Sign up: the new account keeps the identity of your local profile (the same safety number). Chats made by codes stay in the local profile.', {
+    label: 'Cancel',
+    run: () => {
+      dropPendingIdentity();
+      banner('');
+    },
+  });
+}
+
 async function submitAuth(mode) {
   authError('');
-  banner(''); // what was said about the last session
+  const identity = mode === 'signup' ? pendingIdentity : null; // "Create account with this identity"
+  pendingIdentity = null;
+  if (mode !== 'signup') dropPendingIdentity();
+  if (!identity) banner(''); // what was said about the last session
+  try {
+    await signUpOrLogIn(mode, identity);
+  } finally {
+    // Not taken (the name was taken, the server did not answer): Sign up may be pressed again.
+    if (identity && state.messenger?.account !== identity) {
+      if (alive(identity) && !pendingIdentity) pendingIdentity = identity;
+      else identity.free();
+    }
+  }
+}
+
+async function signUpOrLogIn(mode, identity) {
   const username = $('username').value.trim().toLowerCase();
   const password = $('password').value;
   if (!USERNAME_RE.test(username)) {
@@ -148,7 +202,8 @@ async function submitAuth(mode) {
         vaultKey.fill(0);
         throw e;
       }
-      await enter(username, res, vaultKey, mode === 'signup', gen);
+      await enter(username, res, vaultKey, mode === 'signup', gen, false, identity);
+      if (identity) banner(''); // what it said about the identity waiting for Sign up
       $('password').value = '';
       await rememberLogin(username, toKeep, loginSecret, gen);
     } finally {
@@ -161,7 +216,7 @@ async function submitAuth(mode) {
   }
 }
 
-async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
+async function enter(username, auth, vaultKey, fresh, gen, offline = false, identity = null) {
   setToken(auth.token);
   state.token = auth.token;
   state.expiresAt = auth.expiresAt;
@@ -197,7 +252,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
     }
     if (!account) {
       // A new account, or the person started over on this browser.
-      account = core.Account.create();
+      account = identity || core.Account.create(); // identity: a local profile's (attachIdentity)
       account.generatePrekeys(100);
       await publish(account, vault, { resetIdentity: !fresh });
       stillCurrent(gen);
@@ -297,12 +352,14 @@ function logout() {
 // Stops using the account in this tab: connections closed, keys wiped from memory, the vault
 // closed, the token forgotten; a log-in still in progress gives up (see generation).
 function stop() {
+  dropPendingIdentity(); // "Create account with this identity" ends with the session that asked
   generation += 1;
   stopOffline();
   clearTimeout(state.refreshTimer);
   state.ice?.stop();
   endCalls(); // calls
   if (state.messenger) {
+    state.messenger.invites?.close(); // a local profile's open invites (invite-chat.js)
     state.messenger.shutdown();
     state.messenger.account.free(); // the identity and prekeys, wiped from memory
   }
@@ -313,6 +370,8 @@ function stop() {
   setToken(null);
   $('app-screen').classList.remove('chat-open');
   if ($('verify-dialog').open) $('verify-dialog').close();
+  if ($('invite-dialog').open) $('invite-dialog').close();
+  resetProfileCard();
   closeDevices();
   cancelLinking();
   // Nothing of this account stays on screen for whoever uses the tab next (the banner's text
@@ -490,6 +549,7 @@ function wire() {
     submitAuth('login');
   });
   $('signup').addEventListener('click', () => submitAuth('signup'));
+  $('attach-account').addEventListener('click', attachIdentity);
   $('logout').addEventListener('click', logout);
   $('use-here').addEventListener('click', async () => {
     if (lockWait) {
@@ -568,6 +628,8 @@ function wire() {
   wireDevices(() => (state.messenger ? {
     username: state.username, account: state.messenger.account, vault: state.vault, signaling: state.signaling, messenger: state.messenger,
   } : null), { busy, plain });
+  wireProfile({ generation: () => generation, sessionEnded, plain });
+  wireInvites();
   $('banner-close').addEventListener('click', () => banner(''));
   $('banner-action').addEventListener('click', runBannerAction);
 }
@@ -592,6 +654,7 @@ async function start() {
     setBusy(true);
     return;
   }
+  if (!hasServer()) document.body.dataset.server = 'none'; // the local profile is the only way in
   if (!await loadCore()) return; // its bytes differ from the build: guard.js says so
   wire();
   // Closing or leaving the page tells peers at once (a "bye" per link) instead of letting ICE
@@ -606,7 +669,7 @@ async function start() {
     waitForTabLock();
     return;
   }
-  if (ok && await resume()) return;
+  if (ok && hasServer() && await resume()) return;
   show('auth-screen');
   if (!ok) {
     authError('This browser cannot run Parley’s encryption. Try an up-to-date Chrome, Firefox or Safari.');

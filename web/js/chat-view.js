@@ -136,7 +136,9 @@ export function renderChat() {
   if (!m || !name) return;
   const c = m.contacts[name];
   $('chat-name').textContent = name;
-  const status = !c ? '' : c.repair ? `setting up a new secure session with ${name}…`
+  const status = !c ? '' : c.code && m.linkState(name) !== 'connected' // a code contact (invite-chat.js)
+    ? (m.linkState(name) === 'connecting' ? 'connecting…' : 'not connected: this contact has no account; to chat again, send a new invite (Create invite)')
+    : c.repair ? `setting up a new secure session with ${name}…`
     : c.status === 'pending' ? `waiting for ${name} to accept`
     : c.status === 'declined' ? 'not connected: start the chat again to reconnect'
       : {

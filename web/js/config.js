@@ -4,6 +4,9 @@
 // (README, "Static bundle and offline use"). No config.json, or none reachable, means the page's
 // own origin.
 let base = null; // the server's origin when it is not the page's, e.g. "https://chat.example"
+// {"server": false}: a bundle with no server at all; the page offers a local profile and chats by
+// invitation codes only (profile.js, invite-chat.js).
+let none = false;
 
 /** Thrown when config.json is there but does not name a server the page can use. */
 export class ConfigError extends Error {}
@@ -24,6 +27,10 @@ export async function loadConfig() {
   } catch {
     throw new ConfigError('This site\'s config.json is not valid JSON, so Parley does not know which server to use.');
   }
+  if (server === false) {
+    none = true;
+    return;
+  }
   if (server === undefined || server === null || server === '') return;
   let url;
   try {
@@ -35,6 +42,11 @@ export async function loadConfig() {
     throw new ConfigError('This site\'s config.json names a server that is not an address like https://chat.example, so Parley does not know which server to use.');
   }
   base = url.origin === location.origin ? null : url.origin;
+}
+
+/** False when config.json says there is no server ({"server": false}). */
+export function hasServer() {
+  return !none;
 }
 
 /** The server's origin (the page's own unless config.json names another). */

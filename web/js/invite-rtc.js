@@ -1,0 +1,107 @@
+//# allFunctionsCalledOnLoad
+// The WebRTC side of invitation codes (docs/PROTOCOL.md 17.5): a connection whose ICE gathering is
+// complete before its code is shown (no trickle: nothing else travels between the two), the few
+// fields a code keeps read out of the local description, and the peer's description rebuilt from
+// its code, so the DTLS fingerprint the connection checks is the one its author signed.
+import { equalBytes } from './encoding.js';
+
+const GATHER_TIMEOUT_MS = 15000; // gathering that has not completed by then goes with what it has
+
+/** A connection for a code chat: host candidates and the ICE servers given (none without a server). */
+export function codePc(iceServers = []) {
+  return new RTCPeerConnection({ iceServers, iceCandidatePoolSize: 0 });
+}
+
+/** Resolves once the connection's ICE gathering is complete (or after GATHER_TIMEOUT_MS). */
+export function gathered(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, GATHER_TIMEOUT_MS);
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === 'complete') done();
+    }
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+/** {ufrag, pwd, fingerprint (32 bytes), candidates [{type, address, port}]} of an SDP (UDP, component 1). */
+export function iceOf(sdp) {
+  const lines = sdp.split(/\r?\n/);
+  const value = (prefix) => lines.find((l) => l.startsWith(prefix))?.slice(prefix.length).trim();
+  const ufrag = value('a=ice-ufrag:');
+  const pwd = value('a=ice-pwd:');
+  const fp = lines.map((l) => /^a=fingerprint:sha-256 ((?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2})$/i.exec(l.trim())).find(Boolean);
+  if (!ufrag || !pwd || !fp) throw new Error('the connection has no ICE credentials or no SHA-256 fingerprint');
+  const fingerprint = Uint8Array.from(fp[1].split(':').map((x) => parseInt(x, 16)));
+  const candidates = [];
+  for (const l of lines) {
+    const m = /^a=candidate:\S+ (\d+) (\S+) \d+ (\S+) (\d+) typ (\S+)/.exec(l.trim());
+    if (!m || m[1] !== '1' || m[2].toLowerCase() !== 'udp') continue;
+    candidates.push({ address: m[3], port: Number(m[4]), type: m[5] });
+  }
+  return { ufrag, pwd, fingerprint, candidates };
+}
+
+const TYPE_PREF = { host: 126, prflx: 110, srflx: 100, relay: 0 };
+const colons = (b) => [...b].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(':');
+
+/**
+ * The peer's description from the fields of its code: an offer (setup actpass) or an answer
+ * (setup active), one data channel section, the candidates inline and ended.
+ */
+export function buildSdp(ice, type) {
+  const cands = ice.candidates.map((c, i) => {
+    const priority = (TYPE_PREF[c.type] * 2 ** 24) + ((65535 - i) * 2 ** 8) + 255;
+    const rel = c.type === 'host' ? '' : ' raddr 0.0.0.0 rport 0';
+    return `a=candidate:${i + 1} 1 udp ${priority} ${c.address} ${c.port} typ ${c.type}${rel}`;
+  });
+  return [
+    'v=0',
+    'o=- 1 2 IN IP4 127.0.0.1',
+    's=-',
+    't=0 0',
+    'a=group:BUNDLE 0',
+    'a=msid-semantic: WMS',
+    'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+    'c=IN IP4 0.0.0.0',
+    ...cands,
+    'a=end-of-candidates',
+    `a=ice-ufrag:${ice.ufrag}`,
+    `a=ice-pwd:${ice.pwd}`,
+    `a=fingerprint:sha-256 ${colons(ice.fingerprint)}`,
+    `a=setup:${type === 'offer' ? 'actpass' : 'active'}`,
+    'a=mid:0',
+    'a=sctp-port:5000',
+    'a=max-message-size:262144',
+    '',
+  ].join('\r\n');
+}
+
+/**
+ * After the link opened: whether the DTLS certificate the peer showed has the signed fingerprint
+ * (getStats' remote certificate). True when the browser does not say (the description the
+ * connection was given holds that fingerprint, and DTLS checked it already).
+ */
+export async function remoteFingerprintMatches(pc, fingerprint) {
+  let stats;
+  try {
+    stats = await pc.getStats();
+  } catch {
+    return true;
+  }
+  let seen = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.remoteCertificateId) {
+      const cert = stats.get(s.remoteCertificateId);
+      if (cert?.fingerprintAlgorithm === 'sha-256' && typeof cert.fingerprint === 'string') seen = cert.fingerprint;
+    }
+  });
+  if (seen === null) return true;
+  const bytes = Uint8Array.from(seen.split(':').map((x) => parseInt(x, 16)));
+  return equalBytes(bytes, fingerprint);
+}
