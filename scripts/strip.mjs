@@ -1,8 +1,8 @@
 // Removes the comments of a script for the bundle (scripts/bundle.mjs), with Debian's acorn
 // (node-acorn) telling exactly where each comment is, so that nothing inside a string, a template
 // or a regular expression is touched. A block comment that spans lines becomes a line break (it
-// counts as one for automatic semicolon insertion), any other a space; lines left blank and spaces
-// ending a line go, outside templates. The result is parsed again and must give the same tokens, or the bundle fails.
+// counts as one for automatic semicolon insertion), any other a space; lines left blank, and the
+// spaces that begin or end a line, go, except inside a template, string or regular expression. The result is parsed again and must give the same tokens, or the bundle fails.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -25,7 +25,7 @@ function scan(text) {
     try {
       for (const t of acorn.tokenizer(text, { ...OPTIONS, sourceType, onComment: comments })) {
         tokens.push(t.type.label === 'template' ? `tpl:${t.value}` : `${t.type.label}:${t.value ?? ''}`);
-        if (t.type.label === 'template') templates.push([t.start, t.end]);
+        if (t.end > t.start && /^(template|string|regexp)$/.test(t.type.label)) templates.push([t.start, t.end]);
       }
       acorn.parse(text, { ...OPTIONS, sourceType });
       return { comments, templates, tokens };
@@ -62,6 +62,7 @@ export function stripComments(text, name = 'script') {
     if (i === out.length || out[i] === '\n') {
       let line = out.slice(lineStart, i);
       if (!inTemplate(i - 1)) line = line.replace(/[ \t]+$/, '');
+      if (!inTemplate(lineStart - 1)) line = line.replace(/^[ \t]+/, '');
       if (line !== '' || inTemplate(lineStart)) result += line + (i < out.length ? '\n' : '');
       lineStart = i + 1;
     }

@@ -143,7 +143,7 @@ test('a new deployment waits for "Reload": nothing changes under an open vault u
   assert.notEqual(v2, v1);
   await a.page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r.update()));
   const ready = a.page.getByRole('status').filter({ hasText: 'A new version is ready' });
-  await ready.waitFor({ state: 'visible', timeout: WAIT });
+  await ready.waitFor({ state: 'visible', timeout: 3 * WAIT }); // the new version's every file fetched and checked first
   assert.equal(await tagline.textContent(), before, 'the running page is unchanged');
   assert.equal(await buildOf(a.page), v1);
   assert.equal(await a.page.locator('#app-screen').isVisible(), true, 'the vault is still open');
