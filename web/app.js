@@ -28,6 +28,7 @@ import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVau
 import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
+import { wireContactActions } from './js/block-view.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -544,6 +545,7 @@ function wire() {
       banner('You have a new identity. Start your chats again; your contacts will see a new safety number.');
     });
   });
+  wireContactActions(closeChat);
   $('identity-accept').addEventListener('click', () => busy($('identity-accept'), () => state.messenger.acknowledgeIdentity(state.chat)));
   $('show-presence').addEventListener('change', (ev) => {
     const box = ev.target;

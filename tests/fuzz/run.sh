@@ -62,5 +62,13 @@ else
   cat "$work/link.log"
   failed=$((failed + 1))
 fi
+# The vault record "blocks" and the "remove" payload (docs/PROTOCOL.md 12.16): JavaScript readers.
+if node "$root/tests/fuzz/fuzz_contacts.mjs" "$server_seconds" >"$work/contacts.log" 2>&1; then
+  head -n 1 "$work/contacts.log"
+  passed=$((passed + 1))
+else
+  cat "$work/contacts.log"
+  failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

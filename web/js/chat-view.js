@@ -8,6 +8,7 @@ import { drawQr } from './qr.js';
 import { $ } from './dom.js';
 import { renderTranscript } from './transcript-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
+import { renderContactActions } from './block-view.js';
 import { banner, bannerActionNow, busy, plain, showText, state } from './shell.js';
 
 // ---- messenger UI --------------------------------------------------------------------------
@@ -134,7 +135,8 @@ export function renderChat() {
   if (!m || !name) return;
   const c = m.contacts[name];
   $('chat-name').textContent = name;
-  const status = !c ? '' : c.repair ? `setting up a new secure session with ${name}…`
+  const status = !c ? '' : c.status === 'blocked' ? `You blocked ${name}: nothing of theirs reaches you, and they see you offline.`
+    : c.repair ? `setting up a new secure session with ${name}…`
     : c.status === 'pending' ? `waiting for ${name} to accept`
     : c.status === 'declined' ? 'not connected: start the chat again to reconnect'
       : {
@@ -159,7 +161,8 @@ export function renderChat() {
   }
   if (notices.chat && (notices.chat.name !== name || m.linkState(name) === 'connected')) clearNotice('chat');
   renderTranscript(m, name);
-  const sendable = c && c.status !== 'declined' && !c.held;
+  renderContactActions(m, name);
+  const sendable = c && c.status !== 'declined' && c.status !== 'blocked' && !c.held;
   $('send').disabled = !sendable;
   $('message').disabled = !sendable;
 }

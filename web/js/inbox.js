@@ -10,6 +10,7 @@ import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, parseObject, toB64u } 
 import { MAX_TEXT } from './transcript.js';
 import { parseSealedName } from './devices.js';
 import { isPrekeyType } from './fanout.js';
+import { isRemovePayload } from './contacts.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
@@ -65,6 +66,11 @@ export const inboxMethods = {
     const history = this.history(name);
     if (inner.t === 'msg' && typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
       if (!this.histories.has(name)) this.histories.set(name, history);
+      if (this.sentWhileBlocked(name, inner.ts)) {
+        // Written while they were blocked (contacts.js): stays dropped; the receipt stops resends.
+        if (c && c.status === 'active') effect.receipt = inner.id;
+        return effect;
+      }
       if (!this.seen(name, inner.id)) {
         history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: peerTime(inner.ts), state: 'received' });
         effect.indexes = [history.length - 1];
@@ -100,6 +106,8 @@ export const inboxMethods = {
       effect.contactsChanged = this.takeCap(name, inner.cap);
     } else if (inner.t === 'decline' && c && c.status === 'pending') {
       effect.declined = true;
+    } else if (isRemovePayload(inner) && c && c.status === 'active') {
+      effect.removed = true; // they removed us (contacts.js, 12.16)
     }
     return effect;
   },
@@ -114,6 +122,7 @@ export const inboxMethods = {
       this.flush(name).catch((e) => this.report(e));
     }
     if (effect.declined) this.serial(() => this.declined(name));
+    if (effect.removed) this.serial(() => this.removedBy(name));
     if (effect.joined) this.subscribe(); // a contact another device of ours made
   },
 
@@ -218,7 +227,7 @@ export const inboxMethods = {
             touched.set(name, t);
           }
           for (const i of effect.indexes || []) t.indexes.add(i);
-          if (effect.accepted || effect.declined || effect.joined) t.effects.push(effect);
+          if (effect.accepted || effect.declined || effect.joined || effect.removed) t.effects.push(effect);
         }
         contactsChanged = contactsChanged || effect.contactsChanged;
       }
@@ -252,6 +261,7 @@ export const inboxMethods = {
     const name = sender?.name;
     const message = opened.message;
     if (!sender || !USERNAME_RE.test(name)) return 'unreadable';
+    if (this.isBlocked(name)) return null; // blocked (contacts.js): dropped unseen, acknowledged
     if (name === this.me && sender.device === this.device) return 'unreadable';
     // Another device of ours, or one of a contact's that is not the chat's primary (fanout.js).
     const key = this.sessionKeyFor(name, sender.device);

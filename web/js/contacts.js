@@ -1,0 +1,241 @@
+//# allFunctionsCalledOnLoad
+// Contacts and blocking (docs/PROTOCOL.md 12.16): Block and Unblock, Remove contact, Delete chat,
+// and the 24 hours a declined person must wait before asking again. Installed on the Messenger.
+//
+// A blocked person's chat requests, signals and mail are dropped unseen (mail is acknowledged to
+// the server, which deletes it), and they see nothing of our presence: our capability (12.10) is
+// replaced and handed to every other contact, so the one they hold is stale and the server shows
+// us offline to them for good. Nothing is sent to them: they cannot tell a block from absence.
+import * as core from '../core/parley.js';
+import { USERNAME_RE, toB64u } from './encoding.js';
+import { UserError } from './errors.js';
+
+export const BLOCKS_RECORD = 'blocks';
+export const MAX_BLOCKED = 1024; // people blocked at once
+export const MAX_DECLINED = 1024; // declines remembered (the oldest forgotten first)
+export const DECLINE_WAIT_MS = 24 * 3600 * 1000; // a declined person may ask again after this
+const CAP_BYTES = 32;
+
+const isTime = (v) => Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * The strict reader of the vault record "blocks" (12.16): {"v":1,"blocked":{NAME:AT},
+ * "declined":{NAME:UNTIL}}, exactly those keys, usernames as the server spells them, times as
+ * non-negative integers (ms), at most MAX_BLOCKED and MAX_DECLINED entries. Anything else throws.
+ */
+export function parseBlocks(value) {
+  const fail = (why) => {
+    throw new TypeError(`blocks record: ${why}`);
+  };
+  if (!value || typeof value !== 'object' || Array.isArray(value)) fail('not an object');
+  const keys = Object.keys(value).sort().join(',');
+  if (keys !== 'blocked,declined,v') fail('unexpected fields');
+  if (value.v !== 1) fail('unknown version');
+  const table = (t, max, what) => {
+    if (!t || typeof t !== 'object' || Array.isArray(t)) fail(`${what} is not an object`);
+    const entries = Object.entries(t);
+    if (entries.length > max) fail(`too many ${what}`);
+    const out = new Map();
+    for (const [name, at] of entries) {
+      if (!USERNAME_RE.test(name)) fail(`${what}: not a username`);
+      if (!isTime(at)) fail(`${what}: not a time`);
+      out.set(name, at);
+    }
+    return out;
+  };
+  return { blocked: table(value.blocked, MAX_BLOCKED, 'blocked'), declined: table(value.declined, MAX_DECLINED, 'declined') };
+}
+
+/** The record's value for the two maps (the writer of what parseBlocks reads). */
+export function blocksValue(blocked, declined) {
+  return { v: 1, blocked: Object.fromEntries(blocked), declined: Object.fromEntries(declined) };
+}
+
+/** {"t":"remove"}: the only payload of 12.16; true when `inner` is exactly that. */
+export function isRemovePayload(inner) {
+  return !!inner && typeof inner === 'object' && !Array.isArray(inner) && inner.t === 'remove' && Object.keys(inner).length === 1;
+}
+
+export const contactMethods = {
+  // The record, read at load (before any signal is taken); a record that does not read is an
+  // error, never an empty list (that would unblock everyone without a word).
+  async loadBlocks() {
+    const stored = await this.vault.getJson(BLOCKS_RECORD, null);
+    let parsed;
+    try {
+      parsed = stored === null ? { blocked: new Map(), declined: new Map() } : parseBlocks(stored);
+    } catch {
+      throw new UserError('The list of people you blocked could not be read on this device.');
+    }
+    this.blocked = parsed.blocked;
+    this.declinedUntil = parsed.declined;
+    const now = Date.now();
+    for (const [name, until] of this.declinedUntil) if (until <= now) this.declinedUntil.delete(name);
+  },
+
+  blocksRecord() {
+    return [BLOCKS_RECORD, this.vault.sealJson(BLOCKS_RECORD, blocksValue(this.blocked, this.declinedUntil))];
+  },
+
+  isBlocked(name) {
+    return !!this.blocked?.has(name);
+  },
+
+  // A message of theirs sent (by their clock) between our last Block and Unblock of them: its
+  // first copy was dropped unseen, and copies sent again after Unblock are dropped too.
+  sentWhileBlocked(name, ts) {
+    const c = this.contacts[name];
+    const t = Number(ts);
+    return !!c && isTime(c.blockedAt) && Number.isFinite(t) && t >= c.blockedAt && (!isTime(c.unblockedAt) || t < c.unblockedAt);
+  },
+
+  /** Whether a chat request (or an offer ahead of one) from `name` is dropped unseen. */
+  refusesRequest(name) {
+    if (this.isBlocked(name)) return true;
+    const until = this.declinedUntil?.get(name) || 0;
+    return until > Date.now() && this.contacts[name]?.status !== 'active';
+  },
+
+  // Start chat with someone: not with a blocked person; a decline of ours is forgotten (we ask
+  // them now); after their decline, not within 24 hours.
+  checkAskAgain(name) {
+    if (this.isBlocked(name)) throw new UserError(`You blocked ${name}. Unblock them first.`);
+    const c = this.contacts[name];
+    const wait = c?.status === 'declined' && isTime(c.declinedAt) ? c.declinedAt + DECLINE_WAIT_MS - Date.now() : 0;
+    if (wait > 0) {
+      const hours = Math.ceil(wait / 3600000);
+      throw new UserError(`${name} declined your chat request. You can ask again in ${hours === 1 ? 'an hour' : `${hours} hours`}.`);
+    }
+    if (this.declinedUntil?.delete(name)) this.vault.putMany([this.blocksRecord()]).catch((e) => this.report(e));
+  },
+
+  // The person declined a request: its sender may not ask again for 24 hours (the caller stores).
+  noteDeclined(name) {
+    this.declinedUntil.delete(name);
+    this.declinedUntil.set(name, Date.now() + DECLINE_WAIT_MS);
+    while (this.declinedUntil.size > MAX_DECLINED) this.declinedUntil.delete(this.declinedUntil.keys().next().value);
+  },
+
+  // Whatever our capability opened is shut: a new one, told to the server, and owed to every
+  // active contact (handed by link or mail as 12.10 says); the one the dropped person holds is stale.
+  async replaceCap() {
+    this.presenceCap = toB64u(core.randomBytes(CAP_BYTES));
+    await this.vault.putJson('presence', { cap: this.presenceCap, visible: this.showPresence });
+    this.sendPresenceSettings();
+    this.deliverAll();
+  },
+
+  /** Block: their requests, signals and mail are dropped unseen from now on; they see us offline. */
+  block(name) {
+    return this.serial(async () => {
+      if (this.isBlocked(name) || name === this.me) return;
+      if (this.blocked.size >= MAX_BLOCKED) throw new UserError(`You can block at most ${MAX_BLOCKED} people.`);
+      this.blocked.set(name, Date.now());
+      const c = this.contacts[name];
+      const waiting = this.requests.get(name);
+      if (waiting) {
+        // A request is dropped without an answer (a decline would tell them we were here).
+        this.requestWrites.delete(name);
+        this.requests.delete(name);
+        this.requestsChanged(name);
+      }
+      if (c && c.status !== 'blocked') {
+        c.blockedFrom = c.status;
+        c.status = 'blocked';
+        c.blockedAt = Date.now();
+        delete c.unblockedAt;
+        delete c.acceptOwed;
+      }
+      if (!c) {
+        this.dropSession(name);
+        await this.vault.deleteSession(name);
+        await this.forgetHistory(name);
+      }
+      if (this.earlyOffers?.has(name)) this.dropEarlyOffer(name);
+      this.mailQueues?.delete(name);
+      await this.vault.putMany([this.blocksRecord(), ...this.contactsRecords(!!waiting)]);
+      await this.replaceCap();
+      this.dropLink(name, true);
+      this.changed(name);
+    });
+  },
+
+  unblock(name) {
+    return this.serial(async () => {
+      if (!this.blocked.delete(name)) return;
+      const c = this.contacts[name];
+      if (c?.status === 'blocked') {
+        // An active chat goes on (they are handed our capability again); one we had asked for
+        // and not heard back about must be started again.
+        c.status = c.blockedFrom === 'active' ? 'active' : 'declined';
+        c.unblockedAt = Date.now();
+        delete c.blockedFrom;
+      }
+      await this.vault.putMany([this.blocksRecord(), ...this.contactsRecords()]);
+      if (c?.status === 'active') {
+        this.flush(name).catch((e) => this.report(e));
+        this.connect(name);
+      }
+      this.changed(name);
+    });
+  },
+
+  /**
+   * Remove contact: they are told ({"t":"remove"}, 12.16; their chat ends as after a decline),
+   * then the contact, its sessions and its transcript are deleted here, and our capability is
+   * replaced. They may ask again later, like anyone.
+   */
+  removeContact(name) {
+    return this.serial(async () => {
+      const c = this.contacts[name];
+      if (!c) return;
+      const session = c.status === 'active' ? await this.session(name) : null;
+      if (session) {
+        // By mail even with a link open: the link is closed right after, which could lose it.
+        const wire = session.encrypt(JSON.stringify({ t: 'remove' }));
+        await this.persist(name, session);
+        this.mailWire(name, wire, null, c.identityKey);
+      }
+      this.dropLink(name, true);
+      this.dropSession(name);
+      await this.vault.deleteSession(name);
+      for (const d of this.listedDevices?.(name) || []) {
+        if (d !== this.primaryDevice(name)) await this.forgetDevice(name, d).catch((e) => this.report(e));
+      }
+      await this.forgetHistory(name);
+      delete this.contacts[name];
+      if (this.activeChat === name) this.activeChat = null;
+      await this.saveContacts();
+      await this.replaceCap();
+      this.subscribe();
+      this.changed(name);
+    });
+  },
+
+  /** Delete chat: the transcript is removed from this device's storage; the contact stays. */
+  deleteChat(name) {
+    return this.serial(async () => {
+      const own = this.history(name).filter((m) => m.from === 'me' && (m.state === 'queued' || (m.state === 'sent' && !m.mailed)));
+      if (own.length) throw new UserError('Some of your messages in this chat have not left yet. Wait until they are sent, then delete the chat.');
+      await this.forgetHistory(name);
+      this.histories.set(name, []);
+      const c = this.contacts[name];
+      if (c?.unread) {
+        c.unread = 0;
+        await this.saveContacts();
+      }
+      this.changed(name);
+    });
+  },
+
+  // {"t":"remove"} from an active contact: the chat ends on this side as after a decline.
+  async removedBy(name) {
+    const c = this.contacts[name];
+    if (!c || c.status !== 'active') return;
+    this.dropLink(name);
+    c.status = 'declined';
+    await this.saveContacts();
+    this.dispatchEvent(new CustomEvent('notice', { detail: { name, text: 'removed you from their contacts. Start the chat again to ask them.' } }));
+    this.changed(name);
+  },
+};
