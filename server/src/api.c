@@ -46,6 +46,7 @@ static const struct route routes[] = {
     {"/api/keys/me/count", "GET", keys_count},
     {"/api/identities", "POST", keys_identities},
     {"/api/config", "GET", iceconfig_get},
+    {"/api/origin", "POST", cors_origin_check},
     {"/api/devices", NULL, api_devices}, /* the handler checks the method */
 };
 

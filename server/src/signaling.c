@@ -7,6 +7,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include "accounts.h"
 #include "api.h"
 #include "config.h"
+#include "cors.h"
 #include "guard.h"
 #include "senders.h"
 #include "http.h"
@@ -268,8 +269,10 @@ void signaling_close_all(void)
 
 /* ---- Connection life cycle ------------------------------------------------------------------- */
 
-static int origin_allowed(const char *origin)
+int signaling_origin_allowed(const struct mg_connection *conn)
 {
+    const char *origin = mg_get_header(conn, "Origin");
+
     if (origin == NULL) {
         return 0;
     }
@@ -278,7 +281,7 @@ static int origin_allowed(const char *origin)
             return 1;
         }
     }
-    return 0;
+    return cors_same_host_origin(conn); /* no --origin: the page's own Host (cors.c) */
 }
 
 static int ws_connect(const struct mg_connection *cconn, void *cbdata)
@@ -289,7 +292,7 @@ static int ws_connect(const struct mg_connection *cconn, void *cbdata)
     int full;
 
     (void)cbdata;
-    if (!origin_allowed(mg_get_header(conn, "Origin"))) {
+    if (!signaling_origin_allowed(conn)) {
         log_msg(LOG_WARN, "ws: refused %s: origin not allowed", ri->remote_addr);
         http_send_error_raw(conn, 403, "forbidden_origin",
                         "this page origin may not open the WebSocket (see --origin)");

@@ -47,6 +47,10 @@ int signaling_type_relayable(const char *type);
 /* Allowed Origin values (copied), the connection cap, the number of event loops serving the
  * connections (wsloop.h), and the mailbox's settings (mailbox.h). Starts them, the mailbox thread and the auth watchdog. 0 or -1. */
 struct mailbox_config;
+/* Whether the request's Origin may open the WebSocket: one of the allowed origins, or (no
+ * --origin given) the page's own Host (cors.c). */
+int signaling_origin_allowed(const struct mg_connection *conn);
+
 int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads,
                    const struct mailbox_config *mail);
 

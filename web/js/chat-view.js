@@ -26,6 +26,7 @@ export function wireMessenger(m, s, sessionEnded) {
     $('connection').dataset.state = st;
     $('connection').textContent = CONNECTION_TEXT[st] || st;
   });
+  s.addEventListener('origin-refused', (ev) => banner(ev.detail)); // origin-check.js
   s.addEventListener('auth-failed', () => sessionEnded('You were logged out. Please log in again.'));
   s.addEventListener('device-removed', () => sessionEnded('This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.'));
   s.addEventListener('replaced', () => {
