@@ -104,7 +104,7 @@ function authError(text) {
 }
 
 function setBusy(busy, text = '') {
-  for (const id of ['login', 'signup', 'username', 'password', 'keep']) $(id).disabled = busy;
+  for (const id of ['login', 'signup', 'username', 'password', 'confirm', 'keep']) $(id).disabled = busy;
   $('auth-progress').textContent = text;
 }
 
@@ -128,6 +128,20 @@ async function submitAuth(mode) {
     $('password').focus();
     return;
   }
+  if (mode === 'signup') {
+    // Asked twice: nothing can recover a forgotten password (the hint under the second box).
+    if ($('confirm-row').hidden) {
+      $('confirm-row').hidden = false;
+      $('auth-progress').textContent = 'Type the password again to confirm it, then press Sign up.';
+      $('confirm').focus();
+      return;
+    }
+    if ($('confirm').value !== password) {
+      authError('The two passwords differ. Type the same password in both boxes.');
+      $('confirm').focus();
+      return;
+    }
+  }
   const gen = generation;
   setBusy(true, mode === 'signup' ? 'Creating your keys…' : 'Unlocking…');
   await new Promise((r) => setTimeout(r, 0)); // let the status paint before Argon2id runs
@@ -148,15 +162,23 @@ async function submitAuth(mode) {
       }
       await enter(username, res, vaultKey, mode === 'signup', gen);
       $('password').value = '';
+      resetConfirm();
       await rememberLogin(username, toKeep, loginSecret, gen);
     } finally {
       toKeep?.fill(0);
     }
   } catch (e) {
-    if (!(e instanceof Superseded)) authError(plain(e));
+    // Enter means Log in: someone new who typed a name and a password is told where to go.
+    const newcomer = mode === 'login' && e instanceof ApiError && e.code === 'invalid_credentials';
+    if (!(e instanceof Superseded)) authError(newcomer ? `${plain(e)} New to Parley? Press Sign up to make an account.` : plain(e));
   } finally {
     setBusy(false);
   }
+}
+
+function resetConfirm() {
+  $('confirm').value = '';
+  $('confirm-row').hidden = true;
 }
 
 async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
@@ -286,6 +308,7 @@ function logout() {
     banner('You are logged out, but this browser could not forget that it kept you signed in. Clear this site\'s data in the browser settings.');
   });
   leave();
+  $('username').value = ''; // logged out: nothing of the last person stays on the log-in form
   if (token) request('POST', '/api/logout', undefined, { token, timeoutMs: 10000 }).catch(() => {});
 }
 
@@ -326,6 +349,7 @@ function stop() {
 
 function leave() {
   stop();
+  resetConfirm();
   show('auth-screen');
   $('chat').hidden = true;
   $('username').focus();
@@ -484,6 +508,13 @@ function wire() {
     submitAuth('login');
   });
   $('signup').addEventListener('click', () => submitAuth('signup'));
+  $('confirm').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.isComposing) {
+      ev.preventDefault(); // Enter in the second box is Sign up, not the form's Log in
+      submitAuth('signup');
+    }
+  });
+  $('contact').addEventListener('input', () => contactError('')); // an error is about what was typed
   $('logout').addEventListener('click', logout);
   $('use-here').addEventListener('click', async () => {
     if (lockWait) {
@@ -538,11 +569,11 @@ function wire() {
   $('identity-review').addEventListener('click', openVerify);
   $('reset-identity').addEventListener('click', () => {
     // eslint-disable-next-line no-alert
-    if (!window.confirm('Make a new identity? Every contact will be told that your safety number changed, and chats must be started again.')) return;
+    if (!window.confirm('Make a new identity? This device asks each of your contacts to chat again with the new identity: each sees that your safety number changed, and the chat goes on once they accept. Messages still on their way to your former identity are lost.')) return;
     banner('Making a new identity…');
     busy($('reset-identity'), async () => {
       await state.messenger.resetIdentity();
-      banner('You have a new identity. Start your chats again; your contacts will see a new safety number.');
+      banner('You have a new identity. Your contacts were asked to chat again: each chat goes on once they accept and see your new safety number.');
     });
   });
   wireContactActions(closeChat);

@@ -155,6 +155,8 @@ export const identityMethods = {
     const renew = await this.serial(async () => {
       const c = this.contacts[name];
       if (!c) return false;
+      // The change stays in the transcript once the warning is gone.
+      if (c.identityWarning) await this.saveHistory(name, [this.noticeLine(name, `${name}'s safety number changed. You checked it, and sending resumed.`)]);
       c.identityWarning = false;
       c.held = false;
       if (c.pqWarning) {
@@ -186,6 +188,7 @@ export const identityMethods = {
       const c = this.contacts[name];
       if (!c) return;
       c.verified = verified;
+      if (verified && c.identityWarning) await this.saveHistory(name, [this.noticeLine(name, `${name}'s safety number changed. You compared it and marked ${name} as verified.`)]);
       if (verified) {
         c.identityWarning = false;
         c.held = false;
