@@ -29,6 +29,7 @@ import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
 import { wireContactActions } from './js/block-view.js';
+import { startNotify, stopNotify, wireNotify } from './js/notify.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -242,6 +243,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
     state.messenger = messenger;
     state.ice = ice;
     wireMessenger(messenger, signaling, sessionEnded);
+    await startNotify(messenger, vault); // notify.js
   } catch (e) {
     // Back to log-in (or the locked screen) with nothing kept: no token, no open vault, and the
     // account's keys wiped from memory.
@@ -316,6 +318,7 @@ function logout() {
 // closed, the token forgotten; a log-in still in progress gives up (see generation).
 function stop() {
   generation += 1;
+  stopNotify();
   stopOffline();
   clearTimeout(state.refreshTimer);
   state.ice?.stop();
@@ -577,6 +580,7 @@ function wire() {
     });
   });
   wireContactActions(closeChat);
+  wireNotify({ busy });
   $('identity-accept').addEventListener('click', () => busy($('identity-accept'), () => state.messenger.acknowledgeIdentity(state.chat)));
   $('show-presence').addEventListener('change', (ev) => {
     const box = ev.target;

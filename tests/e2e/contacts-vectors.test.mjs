@@ -38,3 +38,10 @@ test('remove payload: exactly {"t":"remove"}', async () => {
   for (const p of V.remove.valid) assert.equal(isRemovePayload(p), true);
   for (const p of V.remove.invalid) assert.equal(isRemovePayload(p), false, JSON.stringify(p));
 });
+
+test('notify record: the valid vectors read as given; the invalid ones are refused whole', async () => {
+  await nodeCore();
+  const { parseNotify } = await import(`${ROOT}/web/js/notify.js`);
+  for (const v of V.notify.valid) assert.deepEqual(parseNotify(v.value), { text: v.text, sound: v.sound });
+  for (const bad of V.notify.invalid) assert.throws(() => parseNotify(bad), TypeError, JSON.stringify(bad));
+});

@@ -1,5 +1,5 @@
-// A mutation fuzzer for the vault record "blocks" and the "remove" payload (docs/PROTOCOL.md
-// 12.16), whose strict readers are JavaScript (web/js/contacts.js), run under Node for a bounded
+// A mutation fuzzer for the vault records "blocks" and "notify" and the "remove" payload
+// (docs/PROTOCOL.md 12.8, 12.16), whose strict readers are JavaScript (web/js/contacts.js), run under Node for a bounded
 // time. Inputs are the valid vectors as JSON text with bytes flipped, inserted, deleted and
 // truncated. A failure is a reader that throws something other than its TypeError, accepts a
 // value its writer does not give back alike, or accepts a remove payload that is not exactly one.
@@ -12,6 +12,7 @@ import { ROOT } from '../lib/server.mjs';
 const seconds = Number(process.argv[2] || 10);
 await nodeCore();
 const { parseBlocks, blocksValue, isRemovePayload } = await import('../../web/js/contacts.js');
+const { parseNotify } = await import('../../web/js/notify.js');
 const V = JSON.parse(readFileSync(`${ROOT}/docs/vectors/contacts-v1.json`, 'utf8'));
 
 let seed = 0x2545f491;
@@ -37,7 +38,8 @@ function mutate(text) {
   return new TextDecoder().decode(Uint8Array.from(out));
 }
 
-const seeds = [...V.valid.map((v) => JSON.stringify(v.value)), ...V.remove.valid.map((p) => JSON.stringify(p))];
+const seeds = [...V.valid.map((v) => JSON.stringify(v.value)), ...V.remove.valid.map((p) => JSON.stringify(p)),
+  ...V.notify.valid.map((v) => JSON.stringify(v.value))];
 const failures = [];
 let runs = 0;
 const end = Date.now() + seconds * 1000;
@@ -58,6 +60,12 @@ while (Date.now() < end && failures.length === 0) {
       }
     } catch (e) {
       if (!(e instanceof TypeError)) failures.push(`blocks threw ${e}: ${text}`);
+    }
+    try {
+      const n = parseNotify(value);
+      if (JSON.stringify(parseNotify({ v: 1, text: n.text, sound: n.sound })) !== JSON.stringify(n)) failures.push(`notify read back differently: ${text}`);
+    } catch (e) {
+      if (!(e instanceof TypeError)) failures.push(`notify threw ${e}: ${text}`);
     }
     if (isRemovePayload(value) && JSON.stringify(value) !== '{"t":"remove"}') failures.push(`remove accepted: ${text}`);
   }
