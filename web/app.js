@@ -6,7 +6,7 @@
 // Untrusted text (usernames, messages) is only ever put into the page with textContent.
 import * as core from './core/parley.js';
 import { ApiError, request, setToken } from './js/api.js';
-import { USERNAME_RE, toB64u, utf8 } from './js/encoding.js';
+import { USERNAME_RE } from './js/encoding.js';
 import { publish } from './js/keys.js';
 import { Messenger, UserError } from './js/messenger.js';
 import { IceConfig } from './js/relay.js';
@@ -25,11 +25,13 @@ import {
   sendMessage, wireMessenger,
 } from './js/chat-view.js';
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
-import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
+import { ConfigError, loadConfig } from './js/config.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
+import { deriveKeys, passwordProblem } from './js/password.js';
 import { wireContactActions } from './js/block-view.js';
 import { startNotify, stopNotify, wireNotify } from './js/notify.js';
+import { resetAccount, wireAccount } from './js/account-view.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -86,17 +88,8 @@ function waitForTabLock() {
 
 // ---- sign up and log in ------------------------------------------------------------------
 
-const MAX_PASSWORD_BYTES = 4096; // the core's limit for a password (UTF-8)
-
-// From the password: a vault key that stays here and a login secret the server hashes again.
-function deriveKeys(username, password) {
-  // The server's origin: the page's own, unless a bundle's config.json names another (config.js).
-  const salt = core.passwordSalt(`${serverOrigin()}\u0000${username}`);
-  const out = core.passwordDerive(password, salt, 64);
-  const keys = { vaultKey: out.slice(0, 32), loginSecret: toB64u(out.subarray(32)) };
-  out.fill(0);
-  return keys;
-}
+// From the password: a vault key that stays here and a login secret the server hashes again
+// (password.js).
 
 // Shows text in the element (textContent only), or hides it when there is none.
 
@@ -119,13 +112,8 @@ async function submitAuth(mode) {
     $('username').focus();
     return;
   }
-  if (password.length < 8) {
-    authError('The password needs at least 8 characters.');
-    $('password').focus();
-    return;
-  }
-  if (utf8(password).length > MAX_PASSWORD_BYTES) {
-    authError('That password is too long: at most 4,096 bytes (about 4,000 plain letters and digits; accented letters and emoji take more).');
+  if (passwordProblem(password)) {
+    authError(passwordProblem(password));
     $('password').focus();
     return;
   }
@@ -319,6 +307,7 @@ function logout() {
 function stop() {
   generation += 1;
   stopNotify();
+  resetAccount();
   stopOffline();
   clearTimeout(state.refreshTimer);
   state.ice?.stop();
@@ -581,6 +570,7 @@ function wire() {
   });
   wireContactActions(closeChat);
   wireNotify({ busy });
+  wireAccount();
   $('identity-accept').addEventListener('click', () => busy($('identity-accept'), () => state.messenger.acknowledgeIdentity(state.chat)));
   $('show-presence').addEventListener('change', (ev) => {
     const box = ev.target;

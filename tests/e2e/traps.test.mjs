@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { serverForTests, startServer } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, logIn, person, signUp, transcript, until, waitForApp,
+  WAIT, connectPair, leave, logIn, person, send, signUp, transcript, until, waitForApp,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -148,5 +148,53 @@ test('the log-in throttle says how long to wait', { timeout: 180000 }, async () 
     assert.match(await error.textContent(), /^Too many attempts\. Try again in (\d+ seconds?|a minute|\d+ minutes)\.$/);
   } finally {
     await leave(a);
+  }
+});
+
+test('Change password in the page: the chats on this device open with the new password, the old one is refused, and the session goes on meanwhile', { timeout: 240000 }, async () => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await send(b, 'before the change');
+    await a.page.locator('#transcript').getByText('before the change').waitFor({ timeout: WAIT });
+    const open = async () => {
+      await a.page.getByRole('button', { name: 'Change password' }).click();
+      return a.page.getByRole('dialog', { name: 'Change password' });
+    };
+    let dialog = await open();
+    await dialog.getByLabel('Current password').fill('not my password');
+    await dialog.getByLabel('New password', { exact: true }).fill('a brand new secret');
+    await dialog.getByLabel('New password again').fill('a brand new secret');
+    await dialog.getByRole('button', { name: 'Save new password' }).click();
+    await dialog.getByText('The current password is wrong. Nothing was changed.').waitFor({ timeout: WAIT });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    dialog = await open();
+    await dialog.getByLabel('Current password').fill(a.password);
+    await dialog.getByLabel('New password', { exact: true }).fill('a brand new secret');
+    await dialog.getByLabel('New password again').fill('a brand new secret');
+    await dialog.getByRole('button', { name: 'Save new password' }).click();
+    await a.page.getByText('Your password was changed. Use the new one from now on.').waitFor({ timeout: 60000 });
+    assert.equal(await a.page.locator('#account-dialog').count(), 0);
+    // Still in, connected again with the new token; messages still arrive.
+    await a.page.waitForFunction(() => document.getElementById('connection').dataset.state === 'online', null, { timeout: WAIT });
+    await send(b, 'after the change');
+    await a.page.locator('#transcript').getByText('after the change').waitFor({ timeout: 30000 });
+    assert.equal(await a.page.locator('#auth-screen').isVisible(), false);
+
+    await a.page.getByRole('button', { name: 'Log out' }).click();
+    await logIn(a, { expectApp: false });
+    await a.page.locator('#auth-error').filter({ hasText: 'Wrong username or password.' }).waitFor({ timeout: WAIT });
+    a.password = 'a brand new secret';
+    await logIn(a);
+    await a.page.getByRole('list', { name: 'Conversations' }).getByRole('button').filter({ hasText: b.name }).click();
+    await a.page.locator('#transcript').getByText('before the change').waitFor({ timeout: WAIT });
+    await a.page.locator('#transcript').getByText('after the change').waitFor({ timeout: WAIT });
+    await send(a, 'with the new password');
+    await b.page.locator('#transcript').getByText('with the new password').waitFor({ timeout: 30000 });
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
   }
 });

@@ -9,6 +9,7 @@ import { $ } from './dom.js';
 import { renderTranscript } from './transcript-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
 import { renderContactActions } from './block-view.js';
+import { revokedByPasswordChange } from './account-view.js';
 import { banner, bannerActionNow, busy, plain, showText, state } from './shell.js';
 
 // ---- messenger UI --------------------------------------------------------------------------
@@ -27,7 +28,9 @@ export function wireMessenger(m, s, sessionEnded) {
     $('connection').textContent = CONNECTION_TEXT[st] || st;
   });
   s.addEventListener('origin-refused', (ev) => banner(ev.detail)); // origin-check.js
-  s.addEventListener('auth-failed', () => sessionEnded('You were logged out. Please log in again.'));
+  s.addEventListener('auth-failed', () => {
+    if (!revokedByPasswordChange(s)) sessionEnded('You were logged out. Please log in again.'); // account-view.js
+  });
   s.addEventListener('device-removed', () => sessionEnded('This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.'));
   s.addEventListener('replaced', () => {
     banner('Parley was opened for your account somewhere else, so this page is offline.', {
