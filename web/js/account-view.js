@@ -1,10 +1,6 @@
 //# allFunctionsCalledOnLoad
-// Change password (docs/API.md "POST /api/password", docs/PROTOCOL.md 12.1, 12.8, 12.13): the old
-// password proves itself to the server, and every record of this device's vault is sealed again
-// under the new password's vault key, so that the next log-in with the new password opens it. The
-// records are sealed anew in memory first; the server is asked; only when it agreed are they
-// written, in one transaction. The form is made when opened and removed when closed, so nothing
-// of it is in the page (nor among its labels) otherwise.
+// Change password (docs/PROTOCOL.md 12.1): the vault sealed again under the new key. The form
+// exists only while open.
 import * as core from '../core/parley.js';
 import { request, setToken } from './api.js';
 import { $, el } from './dom.js';
@@ -14,17 +10,13 @@ import { keepOrForget, keptUser } from './keep.js';
 import { plain, state } from './shell.js';
 import { address } from './fanout.js';
 
-// Records that are not about one peer (12.8 and the modules that add their own).
 const FIXED_RECORDS = ['account', 'contacts', 'requests', 'meta', 'devices', 'presence', 'network', 'blocks', 'notify'];
 const CHANGED_GRACE_MS = 60000; // a WebSocket closed as revoked this soon after the change reconnects
 
 let changing = null; // {signaling: a connection to start again once the new token is here}
 let changedAt = 0;
 
-/**
- * The server closes every WebSocket of the account (4401) when the password changes: this page's
- * is started again with the new token instead of ending the session. True when it was that.
- */
+// The server closes the account's WebSockets (4401) on a change: this page's reconnects.
 export function revokedByPasswordChange(signaling) {
   if (changing) {
     changing.signaling = signaling; // started once the new token is in
@@ -37,8 +29,7 @@ export function revokedByPasswordChange(signaling) {
   return false;
 }
 
-// Every record name this vault may hold: the fixed ones, and per peer (a contact, a waiting
-// request, a transcript kept, a device of theirs or ours) its session and its transcript chunks.
+// Every record name the vault may hold.
 async function recordNames(m, vault) {
   const peers = new Set([...Object.keys(m.contacts), ...m.requests.keys(), ...m.histories.keys()]);
   for (const name of Object.keys(m.contacts)) for (const d of m.listedDevices(name)) peers.add(address(name, d));
@@ -79,8 +70,6 @@ async function changePassword(oldPassword, newPassword) {
         if (e.code === 'wrong_password') throw new UserError('The current password is wrong. Nothing was changed.');
         throw e;
       }
-      // The server has the new password: the vault follows it now, and the session goes on with
-      // the new token (every older one is revoked).
       setToken(res.token);
       state.token = res.token;
       state.expiresAt = res.expiresAt;
@@ -102,7 +91,6 @@ function close() {
   $('account-dialog')?.remove();
 }
 
-/** Opens the Change password form. */
 function open() {
   close();
   const field = (id, label, autocomplete) => [
@@ -142,7 +130,7 @@ function open() {
     }
     for (const b of [save, cancel]) b.disabled = true;
     progress.textContent = 'Changing the password and sealing this device\'s chats again…';
-    await new Promise((r) => setTimeout(r, 0)); // the words paint before Argon2id runs
+    await new Promise((r) => setTimeout(r, 0)); // paint before Argon2id
     try {
       await changePassword(oldPassword, newPassword);
       close();
@@ -167,7 +155,6 @@ export function wireAccount() {
   });
 }
 
-/** Nothing of the form stays for whoever uses the tab next. */
 export function resetAccount() {
   close();
   $('account-note').hidden = true;

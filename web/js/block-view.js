@@ -1,7 +1,5 @@
 //# allFunctionsCalledOnLoad
-// The controls of contacts.js: Block / Unblock, Remove contact and Delete chat in the open chat,
-// Block beside a chat request, and the list of blocked people with Unblock. Names go into the
-// page with textContent only.
+// The controls of contacts.js (names via textContent only).
 import { $, el } from './dom.js';
 import { banner, busy, plain, state } from './shell.js';
 import { resetTranscript } from './transcript-view.js';
@@ -9,7 +7,6 @@ import { resetTranscript } from './transcript-view.js';
 // eslint-disable-next-line no-alert
 const ask = (text) => window.confirm(text);
 
-/** Wires the open chat's buttons; closeChat() leaves a chat that is gone. */
 export function wireContactActions(closeChat) {
   $('block').addEventListener('click', () => {
     const m = state.messenger;
@@ -45,14 +42,12 @@ export function wireContactActions(closeChat) {
   });
 }
 
-/** The open chat's buttons, as its contact's state says. */
 export function renderContactActions(m, name) {
   const blocked = !!m && !!name && m.isBlocked(name);
   $('block').textContent = blocked ? 'Unblock' : 'Block';
   $('remove-contact').hidden = blocked;
 }
 
-/** Block beside a chat request (its Accept and Decline are passed in, disabled while it runs). */
 export function blockRequestButton(m, name, others) {
   const b = el('button', { type: 'button', className: 'secondary', textContent: 'Block' });
   b.addEventListener('click', () => {
@@ -62,7 +57,7 @@ export function blockRequestButton(m, name, others) {
   return b;
 }
 
-/** The people blocked who are not in the conversation list (strangers whose request was blocked). */
+// Blocked people not in the conversation list.
 export function renderBlocked(m) {
   const list = $('blocked-list');
   list.replaceChildren();

@@ -1,11 +1,6 @@
 //# allFunctionsCalledOnLoad
-// Contacts and blocking (docs/PROTOCOL.md 12.16): Block and Unblock, Remove contact, Delete chat,
-// and the 24 hours a declined person must wait before asking again. Installed on the Messenger.
-//
-// A blocked person's chat requests, signals and mail are dropped unseen (mail is acknowledged to
-// the server, which deletes it), and they see nothing of our presence: our capability (12.10) is
-// replaced and handed to every other contact, so the one they hold is stale and the server shows
-// us offline to them for good. Nothing is sent to them: they cannot tell a block from absence.
+// Block, Unblock, Remove contact, Delete chat, and 24 hours before a declined person may ask
+// again (docs/PROTOCOL.md 12.16). Installed on the Messenger.
 import * as core from '../core/parley.js';
 import { USERNAME_RE, toB64u } from './encoding.js';
 import { UserError } from './errors.js';
@@ -18,11 +13,7 @@ const CAP_BYTES = 32;
 
 const isTime = (v) => Number.isSafeInteger(v) && v >= 0;
 
-/**
- * The strict reader of the vault record "blocks" (12.16): {"v":1,"blocked":{NAME:AT},
- * "declined":{NAME:UNTIL}}, exactly those keys, usernames as the server spells them, times as
- * non-negative integers (ms), at most MAX_BLOCKED and MAX_DECLINED entries. Anything else throws.
- */
+/** The strict reader of the vault record "blocks" (12.16); anything else throws. */
 export function parseBlocks(value) {
   const fail = (why) => {
     throw new TypeError(`blocks record: ${why}`);
@@ -46,19 +37,17 @@ export function parseBlocks(value) {
   return { blocked: table(value.blocked, MAX_BLOCKED, 'blocked'), declined: table(value.declined, MAX_DECLINED, 'declined') };
 }
 
-/** The record's value for the two maps (the writer of what parseBlocks reads). */
 export function blocksValue(blocked, declined) {
   return { v: 1, blocked: Object.fromEntries(blocked), declined: Object.fromEntries(declined) };
 }
 
-/** {"t":"remove"}: the only payload of 12.16; true when `inner` is exactly that. */
+/** Exactly {"t":"remove"} (12.16). */
 export function isRemovePayload(inner) {
   return !!inner && typeof inner === 'object' && !Array.isArray(inner) && inner.t === 'remove' && Object.keys(inner).length === 1;
 }
 
 export const contactMethods = {
-  // The record, read at load (before any signal is taken); a record that does not read is an
-  // error, never an empty list (that would unblock everyone without a word).
+  // A record that does not read is an error, never an empty list (that would unblock everyone).
   async loadBlocks() {
     const stored = await this.vault.getJson(BLOCKS_RECORD, null);
     let parsed;
@@ -81,23 +70,20 @@ export const contactMethods = {
     return !!this.blocked?.has(name);
   },
 
-  // A message of theirs sent (by their clock) between our last Block and Unblock of them: its
-  // first copy was dropped unseen, and copies sent again after Unblock are dropped too.
+  // Sent (by their clock) between our last Block and Unblock: dropped, and so are its resends.
   sentWhileBlocked(name, ts) {
     const c = this.contacts[name];
     const t = Number(ts);
     return !!c && isTime(c.blockedAt) && Number.isFinite(t) && t >= c.blockedAt && (!isTime(c.unblockedAt) || t < c.unblockedAt);
   },
 
-  /** Whether a chat request (or an offer ahead of one) from `name` is dropped unseen. */
   refusesRequest(name) {
     if (this.isBlocked(name)) return true;
     const until = this.declinedUntil?.get(name) || 0;
     return until > Date.now() && this.contacts[name]?.status !== 'active';
   },
 
-  // Start chat with someone: not with a blocked person; a decline of ours is forgotten (we ask
-  // them now); after their decline, not within 24 hours.
+  // Start chat: not with someone blocked, nor within 24 hours of their decline; ours is forgotten.
   checkAskAgain(name) {
     if (this.isBlocked(name)) throw new UserError(`You blocked ${name}. Unblock them first.`);
     const c = this.contacts[name];
@@ -109,15 +95,13 @@ export const contactMethods = {
     if (this.declinedUntil?.delete(name)) this.vault.putMany([this.blocksRecord()]).catch((e) => this.report(e));
   },
 
-  // The person declined a request: its sender may not ask again for 24 hours (the caller stores).
   noteDeclined(name) {
     this.declinedUntil.delete(name);
     this.declinedUntil.set(name, Date.now() + DECLINE_WAIT_MS);
     while (this.declinedUntil.size > MAX_DECLINED) this.declinedUntil.delete(this.declinedUntil.keys().next().value);
   },
 
-  // Whatever our capability opened is shut: a new one, told to the server, and owed to every
-  // active contact (handed by link or mail as 12.10 says); the one the dropped person holds is stale.
+  // A new capability, told to the server and owed to every active contact (12.10).
   async replaceCap() {
     this.presenceCap = toB64u(core.randomBytes(CAP_BYTES));
     await this.vault.putJson('presence', { cap: this.presenceCap, visible: this.showPresence });
@@ -125,7 +109,6 @@ export const contactMethods = {
     this.deliverAll();
   },
 
-  /** Block: their requests, signals and mail are dropped unseen from now on; they see us offline. */
   block(name) {
     return this.serial(async () => {
       if (this.isBlocked(name) || name === this.me) return;
@@ -134,7 +117,6 @@ export const contactMethods = {
       const c = this.contacts[name];
       const waiting = this.requests.get(name);
       if (waiting) {
-        // A request is dropped without an answer (a decline would tell them we were here).
         this.requestWrites.delete(name);
         this.requests.delete(name);
         this.requestsChanged(name);
@@ -165,8 +147,6 @@ export const contactMethods = {
       if (!this.blocked.delete(name)) return;
       const c = this.contacts[name];
       if (c?.status === 'blocked') {
-        // An active chat goes on (they are handed our capability again); one we had asked for
-        // and not heard back about must be started again.
         c.status = c.blockedFrom === 'active' ? 'active' : 'declined';
         c.unblockedAt = Date.now();
         delete c.blockedFrom;
@@ -180,18 +160,13 @@ export const contactMethods = {
     });
   },
 
-  /**
-   * Remove contact: they are told ({"t":"remove"}, 12.16; their chat ends as after a decline),
-   * then the contact, its sessions and its transcript are deleted here, and our capability is
-   * replaced. They may ask again later, like anyone.
-   */
   removeContact(name) {
     return this.serial(async () => {
       const c = this.contacts[name];
       if (!c) return;
       const session = c.status === 'active' ? await this.session(name) : null;
       if (session) {
-        // By mail even with a link open: the link is closed right after, which could lose it.
+        // By mail: the link closes right after.
         const wire = session.encrypt(JSON.stringify({ t: 'remove' }));
         await this.persist(name, session);
         this.mailWire(name, wire, null, c.identityKey);
@@ -212,7 +187,6 @@ export const contactMethods = {
     });
   },
 
-  /** Delete chat: the transcript is removed from this device's storage; the contact stays. */
   deleteChat(name) {
     return this.serial(async () => {
       const own = this.history(name).filter((m) => m.from === 'me' && (m.state === 'queued' || (m.state === 'sent' && !m.mailed)));
@@ -228,7 +202,6 @@ export const contactMethods = {
     });
   },
 
-  // {"t":"remove"} from an active contact: the chat ends on this side as after a decline.
   async removedBy(name) {
     const c = this.contacts[name];
     if (!c || c.status !== 'active') return;

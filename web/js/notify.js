@@ -1,9 +1,5 @@
 //# allFunctionsCalledOnLoad
-// Desktop notifications (docs/PROTOCOL.md 12.8, record "notify"): while the tab is hidden, one
-// notification per message that arrives and per chat request, naming the sender only unless
-// "Show message text in notifications" is on, with an optional short sound. Permission is asked
-// only from the "Enable notifications" button, never on load. Messages of blocked people never
-// reach the transcript (contacts.js), so they are never announced.
+// Desktop notifications while the tab is hidden (docs/PROTOCOL.md 12.8, record "notify").
 import { $ } from './dom.js';
 import { state } from './shell.js';
 import { openChat } from './chat-view.js';
@@ -11,7 +7,6 @@ import { openChat } from './chat-view.js';
 export const NOTIFY_RECORD = 'notify';
 const PREVIEW_CHARS = 140;
 
-/** The strict reader of the record: {"v":1,"text":bool,"sound":bool}, exactly; anything else throws. */
 export function parseNotify(value) {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('notify record: not an object');
   if (Object.keys(value).sort().join(',') !== 'sound,text,v') throw new TypeError('notify record: unexpected fields');
@@ -25,7 +20,6 @@ const supported = () => typeof window.Notification === 'function';
 let settings = { text: false, sound: false };
 let watching = null; // {m, seen: Map(name -> Set of ids), asked: Set of names, off()}
 
-/** Starts announcing what reaches the messenger (after log-in); settings from the vault. */
 export async function startNotify(m, vault) {
   stopNotify();
   let stored = null;
@@ -33,7 +27,7 @@ export async function startNotify(m, vault) {
     stored = await vault.getJson(NOTIFY_RECORD, null);
     settings = stored === null ? { text: false, sound: false } : parseNotify(stored);
   } catch {
-    settings = { text: false, sound: false }; // only switches: the defaults, said nowhere else
+    settings = { text: false, sound: false };
   }
   const seen = new Map();
   for (const name of new Set([...Object.keys(m.contacts), ...m.requests.keys()])) {
@@ -63,7 +57,6 @@ function hidden() {
   return document.visibilityState === 'hidden';
 }
 
-// New messages from them in one chat (or in all, for a change without a name).
 function announceMessages(name) {
   if (!watching) return;
   const { m, seen } = watching;
@@ -75,8 +68,7 @@ function announceMessages(name) {
       if (known.has(x.id)) continue;
       known.add(x.id);
       if (x.from !== 'them') continue;
-      const waiting = m.requests.has(n); // said with the request
-      if (!waiting && hidden()) show(n, settings.text ? `${n}: ${preview(x.text)}` : `New message from ${n}`, n);
+      if (!m.requests.has(n) && hidden()) show(n, settings.text ? `${n}: ${preview(x.text)}` : `New message from ${n}`, n);
     }
   }
 }
@@ -107,12 +99,11 @@ function show(tag, body, chat) {
       n.close();
     };
   } catch {
-    return; // a browser that takes notifications only from a service worker: nothing to show
+    return; // only from a service worker in this browser
   }
   if (settings.sound) beep();
 }
 
-// A short, quiet tone (no file to load).
 function beep() {
   try {
     const Ctx = window.AudioContext || window.webkitAudioContext;
@@ -128,11 +119,10 @@ function beep() {
     osc.stop(ctx.currentTime + 0.25);
     osc.onended = () => ctx.close().catch(() => {});
   } catch {
-    // no sound: the notification was shown
+    // no sound
   }
 }
 
-// The controls, as the browser's permission and the settings say.
 function render() {
   const can = supported();
   const permission = can ? Notification.permission : 'unsupported';
@@ -153,7 +143,6 @@ async function save() {
   await watching.vault.putJson(NOTIFY_RECORD, { v: 1, text: settings.text, sound: settings.sound });
 }
 
-/** Wires the controls once; busy/plain from the shell. */
 export function wireNotify({ busy }) {
   $('notify-enable').addEventListener('click', () => busy($('notify-enable'), async () => {
     if (!supported()) return;
@@ -167,6 +156,6 @@ export function wireNotify({ busy }) {
   $('notify-sound').addEventListener('change', (ev) => {
     settings.sound = ev.target.checked;
     busy(ev.target, save);
-    if (settings.sound) beep(); // what it will sound like
+    if (settings.sound) beep();
   });
 }

@@ -1,17 +1,14 @@
 //# allFunctionsCalledOnLoad
-// Why the WebSocket does not open: a browser hides a refused handshake's answer from the page, so
-// after a connection that closed before it opened the page asks the server once (POST
-// /api/origin, docs/API.md) whether its origin is taken, and says so in plain words if not.
+// A WebSocket refused before it opened: is this page's origin refused? (POST /api/origin)
 import { ApiError, request } from './api.js';
 import { serverOrigin } from './config.js';
 
-/** A sentence for the person when the server refuses this page's origin, else null. */
 export async function originRefusal() {
   try {
     await request('POST', '/api/origin', undefined, { timeoutMs: 10000 });
     return null;
   } catch (e) {
-    if (!(e instanceof ApiError) || e.code !== 'forbidden_origin') return null; // not known to be that
+    if (!(e instanceof ApiError) || e.code !== 'forbidden_origin') return null;
     const here = location.origin;
     return `The server at ${serverOrigin()} does not accept pages opened at ${here}, so this page cannot connect. `
       + `Open Parley at the address its server was started with, or ask whoever runs it to add --origin ${here}.`;

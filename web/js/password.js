@@ -1,6 +1,5 @@
 //# allFunctionsCalledOnLoad
-// What the password gives (docs/PROTOCOL.md 12.1): a vault key that stays in the page and a login
-// secret the server hashes again. Log-in and sign-up (app.js) and Change password (account-view.js).
+// From the password: a vault key and a login secret (docs/PROTOCOL.md 12.1).
 import * as core from '../core/parley.js';
 import { toB64u, utf8 } from './encoding.js';
 import { serverOrigin } from './config.js';
@@ -9,7 +8,6 @@ export const MAX_PASSWORD_BYTES = 4096; // the core's limit for a password (UTF-
 export const MIN_PASSWORD_CHARS = 8;
 
 export function deriveKeys(username, password) {
-  // The server's origin: the page's own, unless a bundle's config.json names another (config.js).
   const salt = core.passwordSalt(`${serverOrigin()}\u0000${username}`);
   const out = core.passwordDerive(password, salt, 64);
   const keys = { vaultKey: out.slice(0, 32), loginSecret: toB64u(out.subarray(32)) };
@@ -17,7 +15,6 @@ export function deriveKeys(username, password) {
   return keys;
 }
 
-/** What is wrong with a new password, in plain words, or null. */
 export function passwordProblem(password) {
   if (password.length < MIN_PASSWORD_CHARS) return 'The password needs at least 8 characters.';
   if (utf8(password).length > MAX_PASSWORD_BYTES) {
