@@ -56,6 +56,7 @@ test('notifications: asked from the button only; hidden tab: one per message and
     await a.context.addInitScript(recordNotifications);
     await a.page.reload();
     await Promise.all([signUp(a), signUp(b), signUp(c)]);
+    await a.page.getByText('Notifications', { exact: true }).click(); // the settings' group
     const enable = a.page.getByRole('button', { name: 'Enable notifications' });
     await enable.waitFor({ timeout: WAIT });
     assert.equal(await a.page.evaluate(() => window.parleyTestAsked), 0, 'not asked on load');
@@ -87,6 +88,7 @@ test('notifications: asked from the button only; hidden tab: one per message and
     await a.page.getByRole('switch', { name: 'Show message text in notifications' }).check();
     await a.page.reload();
     await logIn(a);
+    await a.page.getByText('Notifications', { exact: true }).click();
     assert.equal(await a.page.getByRole('switch', { name: 'Show message text in notifications' }).isChecked(), true);
     await setHidden(a, true);
     await send(b, 'lunch at noon?');

@@ -129,7 +129,7 @@ function render() {
   $('notify-enable').hidden = permission === 'granted' || permission === 'unsupported';
   const words = {
     granted: 'Notifications are on while this tab is in the background.',
-    denied: 'This browser blocks notifications from Parley: allow them in the site settings.',
+    denied: 'This browser blocks notifications from Parley: allow them in the site settings, then press Enable notifications.',
     unsupported: 'This browser cannot show notifications.',
   }[permission] || '';
   $('notify-state').textContent = words;
