@@ -142,3 +142,30 @@ test('Decline: the requester cannot ask again for 24 hours; Delete chat empties 
     await Promise.all([leave(a), leave(d), leave(e)]);
   }
 });
+
+test('Decline: a request from the declined person is dropped unseen for 24 hours, even from a browser that does not know of the decline', { timeout: 180000 }, async () => {
+  const a = await person(server, uniqueName('alice'));
+  const d = await person(server, uniqueName('dave'));
+  let d2 = null;
+  try {
+    await Promise.all([signUp(a), signUp(d)]);
+    await startChat(d, a.name);
+    await decline(a, d.name);
+    // Dave, in another browser (nothing there says Alice declined), starts over and asks again.
+    d2 = await person(server, d.name);
+    d2.acceptDialogs = true;
+    await logIn(d2, { expectApp: false });
+    await d2.page.getByRole('button', { name: 'Start over on this device' }).click();
+    await d2.page.locator('#app-screen').waitFor({ timeout: WAIT });
+    const before = framesOf(a, 'received', (m) => m.type === 'chat-request' && m.from === d.name).length;
+    const mailBefore = framesOf(a, 'received', (m) => m.type === 'mail').length;
+    await startChat(d2, a.name);
+    await until(() => framesOf(a, 'received', (m) => m.type === 'chat-request' && m.from === d.name).length > before,
+      { timeout: WAIT, message: 'Dave\'s new request to reach Alice\'s page' });
+    // Its mailed copy too: taken and acknowledged, and nothing shown.
+    await mailTaken(a, mailBefore);
+    assert.equal(await requestGroup(a, d.name).count(), 0);
+  } finally {
+    await Promise.all([leave(a), leave(d), leave(d2)]);
+  }
+});
