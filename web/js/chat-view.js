@@ -140,7 +140,7 @@ export function renderChat() {
   const c = m.contacts[name];
   $('chat-name').textContent = name;
   const status = !c ? '' : c.status === 'blocked' ? `You blocked ${name}: nothing of theirs reaches you, and they see you offline.`
-    : c.held ? `${name}'s safety number changed: sending is paused until you review it`
+    : c.held ? (c.pqWarning ? `sending is paused until you check ${name}'s safety number` : `${name}'s safety number changed: sending is paused until you review it`)
     : c.repair ? `setting up a new secure session with ${name}…`
     : c.status === 'pending' ? `waiting for ${name} to accept`
     : c.status === 'declined' ? 'not connected: start the chat again to reconnect'

@@ -156,7 +156,11 @@ export const identityMethods = {
       const c = this.contacts[name];
       if (!c) return false;
       // The change stays in the transcript once the warning is gone.
-      if (c.identityWarning) await this.saveHistory(name, [this.noticeLine(name, `${name}'s safety number changed. You checked it, and sending resumed.`)]);
+      if (c.identityWarning) {
+        await this.saveHistory(name, [this.noticeLine(name, c.pqWarning
+          ? `${name}'s keys no longer offered post-quantum protection. You checked their safety number, and the chat went on without it.`
+          : `${name}'s safety number changed. You checked it, and sending resumed.`)]);
+      }
       c.identityWarning = false;
       c.held = false;
       if (c.pqWarning) {
