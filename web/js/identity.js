@@ -256,7 +256,8 @@ export const identityMethods = {
     await syncDeviceList(fresh, this.vault, this.device);
     await this.loadOwnDevices(); // this device alone now
     for (const c of Object.values(this.contacts)) {
-      c.status = 'declined';
+      if (c.status === 'blocked') c.blockedFrom = 'declined'; // still blocked (contacts.js)
+      else c.status = 'declined';
       c.verified = false;
       delete c.renew; // our new identity starts every chat afresh anyway
       delete c.hello;
