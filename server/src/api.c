@@ -40,6 +40,7 @@ static const struct route routes[] = {
     {"/api/login", "POST", accounts_login},
     {"/api/logout", "POST", accounts_logout},
     {"/api/password", "POST", accounts_password},
+    {"/api/account/delete", "POST", accounts_delete},
     {"/api/token/refresh", "POST", accounts_refresh},
     {"/api/keys", "PUT", keys_put},
     {"/api/keys/me/kem", "PUT", kem_put},

@@ -203,6 +203,7 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
     keys_set_identity_listener(signaling_identity_changed);
     keys_set_low_listener(signaling_prekeys_low);
     accounts_set_revoke_listener(signaling_revoked);
+    accounts_set_delete_listener(signaling_deleted);
     {
         static const struct devices_hooks hooks = {signaling_devices_removed,
                                                    signaling_devices_changed,

@@ -261,6 +261,12 @@ void signaling_revoked(const char *username, uint32_t device)
     client_close_matching(username, device, WS_CLOSE_UNAUTHORIZED, "session revoked", NULL);
 }
 
+void signaling_deleted(const char *username)
+{
+    client_close_matching(username, 0, WS_CLOSE_ACCOUNT_DELETED, "account deleted",
+                          "account_deleted");
+}
+
 void signaling_close_all(void)
 {
     atomic_store(&shutting_down, 1);

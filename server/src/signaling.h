@@ -40,6 +40,7 @@ const char *mg_parley_remote_addr(const struct mg_connection *conn);
 #define WS_CLOSE_UNAUTHORIZED 4401
 #define WS_CLOSE_DEVICE_REMOVED 4403
 #define WS_CLOSE_REPLACED 4409
+#define WS_CLOSE_ACCOUNT_DELETED 4410
 
 /* 1 when type may be relayed: ^[a-z][a-z0-9-]{0,31}$ and not reserved by the server. */
 int signaling_type_relayable(const char *type);
@@ -66,6 +67,10 @@ void signaling_shutdown(void);
 /* Closes the connection of username's device with 4401 "session revoked" (after a logout), or
  * every connection of username when device is 0 (after a password change). */
 void signaling_revoked(const char *username, uint32_t device);
+
+/* username's account was deleted: each of its connections is sent an error account_deleted and
+ * closed with 4410 "account deleted". */
+void signaling_deleted(const char *username);
 
 /* ids[0..n) of username were removed: their connections are sent an error device_removed and
  * closed with 4403. */
