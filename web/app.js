@@ -302,6 +302,21 @@ function logout() {
   if (token) request('POST', '/api/logout', undefined, { token, timeoutMs: 10000 }).catch(() => {});
 }
 
+// The account was deleted here (account-delete.js): left as by a log-out, then this browser's
+// vault and kept sign-in erased.
+async function accountDeleted(username) {
+  keptAt = 0;
+  $('keep').checked = false;
+  leave();
+  $('username').value = '';
+  try {
+    await Promise.all([forgetKept(), Vault.erase(username)]);
+    banner('Your account was deleted, and this browser erased what it kept of it.');
+  } catch {
+    banner('Your account was deleted, but this browser could not erase what it kept of it. Clear this site\'s data in the browser settings.');
+  }
+}
+
 // Stops using the account in this tab: connections closed, keys wiped from memory, the vault
 // closed, the token forgotten; a log-in still in progress gives up (see generation).
 function stop() {
@@ -570,7 +585,7 @@ function wire() {
   });
   wireContactActions(closeChat);
   wireNotify({ busy });
-  wireAccount();
+  wireAccount(accountDeleted);
   $('identity-accept').addEventListener('click', () => busy($('identity-accept'), () => state.messenger.acknowledgeIdentity(state.chat)));
   $('show-presence').addEventListener('change', (ev) => {
     const box = ev.target;

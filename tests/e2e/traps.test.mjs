@@ -198,3 +198,48 @@ test('Change password in the page: the chats on this device open with the new pa
     await Promise.all([leave(a), leave(b)]);
   }
 });
+
+test('Delete account in the page: the password asked again, then the account gone on the server, this browser\'s vault erased, the first screen shown and the name never given out again', { timeout: 240000 }, async () => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    const databases = () => a.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+    assert.ok((await databases()).includes(`parley-v1-${a.name}`));
+    const open = async () => {
+      await a.page.getByRole('button', { name: 'Delete account' }).click();
+      return a.page.getByRole('dialog', { name: 'Delete account' });
+    };
+    let dialog = await open();
+    await dialog.getByText('This cannot be undone.', { exact: false }).waitFor({ timeout: WAIT });
+    await dialog.getByRole('button', { name: 'Delete my account for good' }).click();
+    await dialog.getByText('Type your password.').waitFor({ timeout: WAIT });
+    await dialog.getByLabel('Your password').fill('not my password');
+    await dialog.getByRole('button', { name: 'Delete my account for good' }).click();
+    await dialog.getByText('The password is wrong. Nothing was deleted.').waitFor({ timeout: WAIT });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal(await a.page.locator('#app-screen').isVisible(), true);
+
+    dialog = await open();
+    await dialog.getByLabel('Your password').fill(a.password);
+    await dialog.getByRole('button', { name: 'Delete my account for good' }).click();
+    await a.page.locator('#auth-screen').waitFor({ timeout: 60000 });
+    await a.page.getByText('Your account was deleted, and this browser erased what it kept of it.').waitFor({ timeout: WAIT });
+    assert.equal(await a.page.getByLabel('Username').inputValue(), '');
+    await until(async () => !(await databases()).includes(`parley-v1-${a.name}`), { message: 'the vault erased' });
+
+    await logIn(a, { expectApp: false });
+    await a.page.locator('#auth-error').filter({ hasText: 'Wrong username or password.' }).waitFor({ timeout: WAIT });
+    await a.page.getByLabel('Username').fill(a.name);
+    await a.page.getByLabel('Password', { exact: true }).fill('another password');
+    await a.page.getByRole('button', { name: 'Sign up' }).click();
+    await a.page.getByLabel('Type it again').fill('another password');
+    await a.page.getByRole('button', { name: 'Sign up' }).click();
+    await a.page.locator('#auth-error').filter({ hasText: 'That username is taken. Choose another one.' }).waitFor({ timeout: WAIT });
+    // Bob's page goes on.
+    assert.equal(await b.page.locator('#app-screen').isVisible(), true);
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});

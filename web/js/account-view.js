@@ -9,6 +9,7 @@ import { deriveKeys, passwordProblem } from './password.js';
 import { keepOrForget, keptUser } from './keep.js';
 import { plain, state } from './shell.js';
 import { address } from './fanout.js';
+import { resetDeleteAccount, wireDeleteAccount } from './account-delete.js';
 
 const FIXED_RECORDS = ['account', 'contacts', 'requests', 'meta', 'devices', 'presence', 'network', 'blocks', 'notify'];
 const CHANGED_GRACE_MS = 60000; // a WebSocket closed as revoked this soon after the change reconnects
@@ -148,15 +149,17 @@ function open() {
   $('old-password').focus();
 }
 
-export function wireAccount() {
+export function wireAccount(onDeleted) {
   $('change-password').addEventListener('click', () => {
     $('account-note').hidden = true;
     open();
   });
+  wireDeleteAccount(onDeleted);
 }
 
 export function resetAccount() {
   close();
+  resetDeleteAccount();
   $('account-note').hidden = true;
   changedAt = 0;
 }

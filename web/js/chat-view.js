@@ -10,6 +10,7 @@ import { renderTranscript } from './transcript-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
 import { renderContactActions } from './block-view.js';
 import { revokedByPasswordChange } from './account-view.js';
+import { deletingHere } from './account-delete.js';
 import { banner, bannerActionNow, busy, plain, showText, state } from './shell.js';
 
 // ---- messenger UI --------------------------------------------------------------------------
@@ -31,6 +32,7 @@ export function wireMessenger(m, s, sessionEnded) {
   s.addEventListener('auth-failed', () => {
     if (!revokedByPasswordChange(s)) sessionEnded('You were logged out. Please log in again.'); // account-view.js
   });
+  s.addEventListener('account-deleted', () => deletingHere() || sessionEnded('Your account was deleted on another of your devices.')); // account-delete.js
   s.addEventListener('device-removed', () => sessionEnded('This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.'));
   s.addEventListener('replaced', () => {
     banner('Parley was opened for your account somewhere else, so this page is offline.', {

@@ -117,6 +117,12 @@ export class Signaling extends EventTarget {
         this.dispatchEvent(new CustomEvent('device-removed'));
         return;
       }
+      if (ev.code === 4410) {
+        // The account was deleted (docs/API.md POST /api/account/delete): for good.
+        this.setState('offline', 'deleted');
+        this.dispatchEvent(new CustomEvent('account-deleted'));
+        return;
+      }
       if (ev.code === 4409) {
         this.replaced = true;
         this.setState('offline', 'replaced');

@@ -125,6 +125,15 @@ export class Vault {
     await tx(this.db, 'readwrite', (s) => reqP(s.put(id, DEVICE_KEY)));
   }
 
+  /** Deletes a user's vault from this browser (after its account was deleted); close it first. */
+  static erase(username) {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.deleteDatabase(`parley-v1-${username}`);
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(req.error);
+    });
+  }
+
   static async exists(username) {
     if (indexedDB.databases) {
       const list = await indexedDB.databases();
