@@ -39,6 +39,14 @@ test('remove payload: exactly {"t":"remove"}', async () => {
   for (const p of V.remove.invalid) assert.equal(isRemovePayload(p), false, JSON.stringify(p));
 });
 
+test('a Block or Unblock copied to our own devices: exactly the fields of its kind, read strictly', async () => {
+  const { parseOwnBlock } = await load();
+  for (const v of V.ownBlock.valid) {
+    assert.deepEqual(parseOwnBlock(v.payload), { block: v.block, name: v.name, at: v.at, cap: v.cap });
+  }
+  for (const p of V.ownBlock.invalid) assert.equal(parseOwnBlock(p), null, JSON.stringify(p));
+});
+
 test('notify record: the valid vectors read as given; the invalid ones are refused whole', async () => {
   await nodeCore();
   const { parseNotify } = await import(`${ROOT}/web/js/notify.js`);

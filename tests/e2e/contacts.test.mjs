@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
+import { linkSecondBrowser } from '../lib/linking.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
   WAIT, accept, connectPair, decline, leave, logIn, openChat, person, requestGroup, send, signUp, startChat,
@@ -167,5 +168,58 @@ test('Decline: a request from the declined person is dropped unseen for 24 hours
     assert.equal(await requestGroup(a, d.name).count(), 0);
   } finally {
     await Promise.all([leave(a), leave(d), leave(d2)]);
+  }
+});
+
+test('Block on one device holds on the account\'s others: a linked device gets the blocks, an Unblock or Block there reaches the first, and a reconnect does not undo it', { timeout: 300000 }, async () => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  const a2 = await person(server, a.name);
+  const capHashes = (p) => framesOf(p, 'sent', (m) => m.type === 'presence-settings').map((m) => m.capHash);
+  const blockedList = (p) => p.page.getByRole('list', { name: 'Blocked people' });
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    a.acceptDialogs = true;
+    a2.acceptDialogs = true;
+    await a.page.getByRole('button', { name: 'Block', exact: true }).click();
+    await a.page.getByText(`You blocked ${b.name}`).waitFor({ timeout: WAIT });
+    await until(async () => (await presenceOf(b, a.name)) === 'offline', { timeout: WAIT, message: 'Bob to see Alice offline' });
+
+    // Linking brings the blocks along: the new browser lists Bob as blocked and shows the
+    // account's capability, so Bob still sees her offline.
+    await linkSecondBrowser(a, a2);
+    await a2.page.getByText('Blocked people').click();
+    await blockedList(a2).getByText(b.name).waitFor({ timeout: WAIT });
+    await until(() => capHashes(a2).length > 0, { message: 'the new browser to tell its presence settings' });
+    assert.equal(capHashes(a2).at(-1), capHashes(a).at(-1));
+    assert.equal(await presenceOf(b, a.name), 'offline');
+
+    // Unblock on the new browser reaches the first one.
+    await blockedList(a2).getByRole('button', { name: `Unblock ${b.name}` }).click();
+    await blockedList(a2).getByText(b.name).waitFor({ state: 'detached', timeout: WAIT });
+    await openChat(a, b.name);
+    await a.page.getByRole('button', { name: 'Block', exact: true }).waitFor({ timeout: 30000 });
+    await until(async () => (await presenceOf(b, a.name)) !== 'offline', { timeout: 30000, message: 'Bob to see Alice again' });
+
+    // Block again on the first: the second follows, takes the new capability, and its reconnect
+    // (a reload) tells the server that one, not the old: Bob keeps seeing her offline.
+    const before = capHashes(a).length;
+    await a.page.getByRole('button', { name: 'Block', exact: true }).click();
+    await a.page.getByText(`You blocked ${b.name}`).waitFor({ timeout: WAIT });
+    await until(() => capHashes(a).length > before, { message: 'the new capability told' });
+    const blockedCap = capHashes(a).at(-1);
+    await blockedList(a2).getByText(b.name).waitFor({ timeout: 30000 });
+    await until(() => capHashes(a2).at(-1) === blockedCap, { timeout: 30000, message: 'the second browser to take the new capability' });
+    await a2.page.reload();
+    await logIn(a2);
+    await until(() => framesOf(a2, 'received', (m) => m.type === 'ready').length > 1, { message: 'the second browser to reconnect' });
+    await a2.page.evaluate(() => new Promise((r) => setTimeout(r, 1000))); // its settings went out after ready
+    assert.equal(capHashes(a2).at(-1), blockedCap);
+    await until(async () => (await presenceOf(b, a.name)) === 'offline', { timeout: WAIT, message: 'Bob to see Alice offline' });
+    await a2.page.getByText('Blocked people').click();
+    await blockedList(a2).getByText(b.name).waitFor({ timeout: WAIT });
+  } finally {
+    await Promise.all([leave(a), leave(b), leave(a2)]);
   }
 });

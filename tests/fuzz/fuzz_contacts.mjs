@@ -1,4 +1,5 @@
-// A mutation fuzzer for the vault records "blocks" and "notify" and the "remove" payload
+// A mutation fuzzer for the vault records "blocks" and "notify", the "remove" payload and the
+// own-device Block/Unblock copy
 // (docs/PROTOCOL.md 12.8, 12.16), whose strict readers are JavaScript (web/js/contacts.js), run under Node for a bounded
 // time. Inputs are the valid vectors as JSON text with bytes flipped, inserted, deleted and
 // truncated. A failure is a reader that throws something other than its TypeError, accepts a
@@ -11,7 +12,7 @@ import { ROOT } from '../lib/server.mjs';
 
 const seconds = Number(process.argv[2] || 10);
 await nodeCore();
-const { parseBlocks, blocksValue, isRemovePayload } = await import('../../web/js/contacts.js');
+const { parseBlocks, blocksValue, isRemovePayload, parseOwnBlock } = await import('../../web/js/contacts.js');
 const { parseNotify } = await import('../../web/js/notify.js');
 const V = JSON.parse(readFileSync(`${ROOT}/docs/vectors/contacts-v1.json`, 'utf8'));
 
@@ -39,7 +40,7 @@ function mutate(text) {
 }
 
 const seeds = [...V.valid.map((v) => JSON.stringify(v.value)), ...V.remove.valid.map((p) => JSON.stringify(p)),
-  ...V.notify.valid.map((v) => JSON.stringify(v.value))];
+  ...V.notify.valid.map((v) => JSON.stringify(v.value)), ...V.ownBlock.valid.map((v) => JSON.stringify(v.payload))];
 const failures = [];
 let runs = 0;
 const end = Date.now() + seconds * 1000;
@@ -66,6 +67,14 @@ while (Date.now() < end && failures.length === 0) {
       if (JSON.stringify(parseNotify({ v: 1, text: n.text, sound: n.sound })) !== JSON.stringify(n)) failures.push(`notify read back differently: ${text}`);
     } catch (e) {
       if (!(e instanceof TypeError)) failures.push(`notify threw ${e}: ${text}`);
+    }
+    try {
+      const o = parseOwnBlock(value);
+      if (o && JSON.stringify(parseOwnBlock(o.block ? { t: 'block', name: o.name, at: o.at, cap: o.cap } : { t: 'unblock', name: o.name, at: o.at })) !== JSON.stringify(o)) {
+        failures.push(`own block read back differently: ${text}`);
+      }
+    } catch (e) {
+      failures.push(`own block threw ${e}: ${text}`);
     }
     if (isRemovePayload(value) && JSON.stringify(value) !== '{"t":"remove"}') failures.push(`remove accepted: ${text}`);
   }

@@ -65,7 +65,7 @@ export function renderBlocked(m) {
   $('blocked-people').hidden = names.length === 0;
   for (const name of names) {
     const b = el('button', { type: 'button', className: 'secondary', textContent: 'Unblock', 'aria-label': `Unblock ${name}` });
-    b.addEventListener('click', () => busy(b, () => m.unblock(name), (e) => banner(plain(e))));
+    b.addEventListener('click', () => busy(b, () => state.messenger?.unblock(name), (e) => banner(plain(e)))); // the current one
     list.append(el('li', {}, el('span', { textContent: name }), b));
   }
 }

@@ -4,6 +4,7 @@
 import * as core from '../core/parley.js';
 import { USERNAME_RE, toB64u } from './encoding.js';
 import { UserError } from './errors.js';
+import { validCap } from './presence.js';
 
 export const BLOCKS_RECORD = 'blocks';
 export const MAX_BLOCKED = 1024; // people blocked at once
@@ -44,6 +45,21 @@ export function blocksValue(blocked, declined) {
 /** Exactly {"t":"remove"} (12.16). */
 export function isRemovePayload(inner) {
   return !!inner && typeof inner === 'object' && !Array.isArray(inner) && inner.t === 'remove' && Object.keys(inner).length === 1;
+}
+
+/**
+ * The strict reader of a Block or Unblock copied to our own other devices (12.16): exactly
+ * {"t":"block","name","at","cap"} or {"t":"unblock","name","at"}; {block, name, at, cap} or null.
+ */
+export function parseOwnBlock(inner) {
+  if (!inner || typeof inner !== 'object' || Array.isArray(inner)) return null;
+  const block = inner.t === 'block';
+  if (!block && inner.t !== 'unblock') return null;
+  const keys = Object.keys(inner).sort().join(',');
+  if (keys !== (block ? 'at,cap,name,t' : 'at,name,t')) return null;
+  if (typeof inner.name !== 'string' || !USERNAME_RE.test(inner.name) || !isTime(inner.at)) return null;
+  if (block && !validCap(inner.cap)) return null;
+  return { block, name: inner.name, at: inner.at, cap: block ? inner.cap : null };
 }
 
 export const contactMethods = {
@@ -137,9 +153,93 @@ export const contactMethods = {
       this.mailQueues?.delete(name);
       await this.vault.putMany([this.blocksRecord(), ...this.contactsRecords(!!waiting)]);
       await this.replaceCap();
+      this.capAt = this.blocked.get(name);
+      this.copyToOwn({ t: 'block', name, at: this.capAt, cap: this.presenceCap });
       this.dropLink(name, true);
       this.changed(name);
+      this.requestsChanged(name);
     });
+  },
+
+  // A Block or Unblock made here, copied to our other devices (12.16).
+  copyToOwn(payload) {
+    for (const d of this.ownDevices || []) {
+      if (d !== this.device) this.sendSoon(`${this.me}/${d}`, payload, 12); // fanout.js address
+    }
+  },
+
+  /**
+   * A Block or Unblock copied from another device of ours (fanout.js applyOwn): applied in memory
+   * at once (what follows in the batch is dropped already), its records stored with the batch
+   * (ownRecords, inbox.js); then the rest in the queue. The capability with the later time wins.
+   */
+  applyOwnBlock(own, effect) {
+    const { name } = own;
+    if (name === this.me) return effect;
+    const c = this.contacts[name];
+    let withRequests = false;
+    let newCap = false;
+    if (own.block) {
+      if (this.isBlocked(name) || this.blocked.size >= MAX_BLOCKED) return effect;
+      this.blocked.set(name, own.at);
+      if (this.requests.has(name)) {
+        this.requestWrites.delete(name);
+        this.requests.delete(name);
+        this.requestsChanged(name);
+        withRequests = true;
+      }
+      if (c && c.status !== 'blocked') {
+        c.blockedFrom = c.status;
+        c.status = 'blocked';
+        c.blockedAt = own.at;
+        delete c.unblockedAt;
+        delete c.acceptOwed;
+      }
+      if (own.at > (this.capAt || 0) || (own.at === this.capAt && own.cap > this.presenceCap)) {
+        this.presenceCap = own.cap;
+        this.capAt = own.at;
+        newCap = true;
+      }
+    } else {
+      if (!this.blocked.delete(name)) return effect;
+      if (c?.status === 'blocked') {
+        c.status = c.blockedFrom === 'active' ? 'active' : 'declined';
+        c.unblockedAt = own.at;
+        delete c.blockedFrom;
+      }
+    }
+    this.ownRecords = [this.blocksRecord(), ...(withRequests ? [this.requestsRecord()] : []),
+      ...(newCap ? [['presence', this.vault.sealJson('presence', { cap: this.presenceCap, visible: this.showPresence })]] : [])];
+    effect.contactsChanged = true;
+    this.serial(async () => {
+      if (own.block) {
+        if (!c) {
+          this.dropSession(name);
+          await this.vault.deleteSession(name);
+          await this.forgetHistory(name);
+        }
+        if (this.earlyOffers?.has(name)) this.dropEarlyOffer(name);
+        this.mailQueues?.delete(name);
+        this.dropLink(name, true);
+        if (newCap) {
+          this.sendPresenceSettings();
+          this.deliverAll();
+        }
+      } else if (c?.status === 'active') {
+        this.flush(name).catch((e) => this.report(e));
+        this.connect(name);
+      }
+      this.changed(name);
+      this.requestsChanged(name);
+    }).catch((e) => this.report(e));
+    return effect;
+  },
+
+  // The records a copied Block or Unblock left to store with its batch (inbox.js).
+  takeOwnRecords() {
+    const out = this.ownRecords || [];
+    this.ownRecords = null;
+    return out;
   },
 
   unblock(name) {
@@ -152,11 +252,13 @@ export const contactMethods = {
         delete c.blockedFrom;
       }
       await this.vault.putMany([this.blocksRecord(), ...this.contactsRecords()]);
+      this.copyToOwn({ t: 'unblock', name, at: c?.unblockedAt || Date.now() });
       if (c?.status === 'active') {
         this.flush(name).catch((e) => this.report(e));
         this.connect(name);
       }
       this.changed(name);
+      this.requestsChanged(name); // the list of blocked people is drawn with the requests
     });
   },
 

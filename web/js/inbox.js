@@ -174,7 +174,7 @@ export const inboxMethods = {
       for (const [name, t] of touched) {
         if (t.indexes.size) records.push(...this.historyRecords(name, [...t.indexes]));
       }
-      if (contactsChanged) records.push(...this.contactsRecords());
+      if (contactsChanged) records.push(...this.contactsRecords(), ...this.takeOwnRecords()); // contacts.js
       if (records.length) await this.vault.putMany(records);
       if (spent) this.replenishSoon();
       const receipts = [...sessions.values()];
