@@ -180,21 +180,23 @@ export const contactMethods = {
     let withRequests = false;
     let newCap = false;
     if (own.block) {
-      if (this.isBlocked(name) || this.blocked.size >= MAX_BLOCKED) return effect;
-      this.blocked.set(name, own.at);
-      if (this.requests.has(name)) {
-        this.requestWrites.delete(name);
-        this.requests.delete(name);
-        this.requestsChanged(name);
-        withRequests = true;
+      if (!this.isBlocked(name) && this.blocked.size < MAX_BLOCKED) {
+        this.blocked.set(name, own.at);
+        if (this.requests.has(name)) {
+          this.requestWrites.delete(name);
+          this.requests.delete(name);
+          this.requestsChanged(name);
+          withRequests = true;
+        }
+        if (c && c.status !== 'blocked') {
+          c.blockedFrom = c.status;
+          c.status = 'blocked';
+          c.blockedAt = own.at;
+          delete c.unblockedAt;
+          delete c.acceptOwed;
+        }
       }
-      if (c && c.status !== 'blocked') {
-        c.blockedFrom = c.status;
-        c.status = 'blocked';
-        c.blockedAt = own.at;
-        delete c.unblockedAt;
-        delete c.acceptOwed;
-      }
+      // Taken even when NAME is blocked here already (both devices blocked at once).
       if (own.at > (this.capAt || 0) || (own.at === this.capAt && own.cap > this.presenceCap)) {
         this.presenceCap = own.cap;
         this.capAt = own.at;
@@ -208,7 +210,8 @@ export const contactMethods = {
         delete c.blockedFrom;
       }
     }
-    this.ownRecords = [this.blocksRecord(), ...(withRequests ? [this.requestsRecord()] : []),
+    // Added to what the batch holds already (later records of a name replace earlier ones).
+    this.ownRecords = [...(this.ownRecords || []), this.blocksRecord(), ...(withRequests ? [this.requestsRecord()] : []),
       ...(newCap ? [['presence', this.vault.sealJson('presence', { cap: this.presenceCap, visible: this.showPresence })]] : [])];
     effect.contactsChanged = true;
     this.serial(async () => {

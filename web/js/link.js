@@ -196,7 +196,7 @@ export async function collectTransfer(vault) {
   const stored = await vault.getJson('presence', null);
   const presence = isB64u(stored?.cap, 43) && stored.cap.length === 43 ? { cap: stored.cap, visible: stored.visible !== false } : undefined;
   // Blocks and declines are the person's too (12.16): the new device drops the same people.
-  const blocks = await vault.getJson(BLOCKS_RECORD, undefined);
+  const blocks = (await vault.getJson(BLOCKS_RECORD, null)) ?? undefined; // none: left out
   return { stream: utf8(JSON.stringify({ v: 1, contacts, history, presence, blocks })), contacts: Object.keys(contacts).length, messages };
 }
 
