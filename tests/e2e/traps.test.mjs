@@ -3,6 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests, startServer } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
+import { linkSecondBrowser } from '../lib/linking.mjs';
 import {
   WAIT, connectPair, leave, logIn, person, send, signUp, transcript, until, waitForApp,
 } from '../lib/people.mjs';
@@ -202,9 +203,11 @@ test('Change password in the page: the chats on this device open with the new pa
 test('Delete account in the page: the password asked again, then the account gone on the server, this browser\'s vault erased, the first screen shown and the name never given out again', { timeout: 240000 }, async () => {
   const a = await person(server, uniqueName('alice'));
   const b = await person(server, uniqueName('bob'));
+  const a2 = await person(server, a.name);
   try {
     await Promise.all([signUp(a), signUp(b)]);
     await connectPair(a, b);
+    await linkSecondBrowser(a, a2); // her other device is logged out when she deletes the account
     const databases = () => a.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
     assert.ok((await databases()).includes(`parley-v1-${a.name}`));
     const open = async () => {
@@ -237,9 +240,11 @@ test('Delete account in the page: the password asked again, then the account gon
     await a.page.getByLabel('Type it again').fill('another password');
     await a.page.getByRole('button', { name: 'Sign up' }).click();
     await a.page.locator('#auth-error').filter({ hasText: 'That username is taken. Choose another one.' }).waitFor({ timeout: WAIT });
-    // Bob's page goes on.
+    // Her other device is logged out and told why; Bob's page goes on.
+    await a2.page.getByText('Your account was deleted on another of your devices.').waitFor({ timeout: WAIT });
+    await a2.page.locator('#auth-screen').waitFor({ timeout: WAIT });
     assert.equal(await b.page.locator('#app-screen').isVisible(), true);
   } finally {
-    await Promise.all([leave(a), leave(b)]);
+    await Promise.all([leave(a), leave(b), leave(a2)]);
   }
 });
