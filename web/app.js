@@ -6,7 +6,7 @@
 // Untrusted text (usernames, messages) is only ever put into the page with textContent.
 import * as core from './core/parley.js';
 import { ApiError, request, setToken } from './js/api.js';
-import { USERNAME_RE, toB64u, utf8 } from './js/encoding.js';
+import { USERNAME_RE } from './js/encoding.js';
 import { publish } from './js/keys.js';
 import { Messenger, UserError } from './js/messenger.js';
 import { IceConfig } from './js/relay.js';
@@ -33,6 +33,10 @@ import { watchUpdates } from './js/updates.js';
 import { endCalls, loadCertificate, wireCallButtons, watchCalls } from './js/calls-entry.js'; // calls
 import { useCertificate } from './js/peer.js';
 import { wireFileControls } from './js/files-view.js';
+import { deriveKeys, passwordProblem } from './js/password.js';
+import { wireContactActions } from './js/block-view.js';
+import { startNotify, stopNotify, wireNotify } from './js/notify.js';
+import { resetAccount, wireAccount } from './js/account-view.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -89,17 +93,8 @@ function waitForTabLock() {
 
 // ---- sign up and log in ------------------------------------------------------------------
 
-const MAX_PASSWORD_BYTES = 4096; // the core's limit for a password (UTF-8)
-
-// From the password: a vault key that stays here and a login secret the server hashes again.
-function deriveKeys(username, password) {
-  // The server's origin: the page's own, unless a bundle's config.json names another (config.js).
-  const salt = core.passwordSalt(`${serverOrigin()}\u0000${username}`);
-  const out = core.passwordDerive(password, salt, 64);
-  const keys = { vaultKey: out.slice(0, 32), loginSecret: toB64u(out.subarray(32)) };
-  out.fill(0);
-  return keys;
-}
+// From the password: a vault key that stays here and a login secret the server hashes again
+// (password.js).
 
 // Shows text in the element (textContent only), or hides it when there is none.
 
@@ -108,7 +103,7 @@ function authError(text) {
 }
 
 function setBusy(busy, text = '') {
-  for (const id of ['login', 'signup', 'username', 'password', 'keep']) $(id).disabled = busy;
+  for (const id of ['login', 'signup', 'username', 'password', 'confirm', 'keep']) $(id).disabled = busy;
   $('auth-progress').textContent = text;
 }
 
@@ -174,15 +169,24 @@ async function signUpOrLogIn(mode, identity) {
     $('username').focus();
     return;
   }
-  if (password.length < 8) {
-    authError('The password needs at least 8 characters.');
+  if (passwordProblem(password)) {
+    authError(passwordProblem(password));
     $('password').focus();
     return;
   }
-  if (utf8(password).length > MAX_PASSWORD_BYTES) {
-    authError('That password is too long: at most 4,096 bytes (about 4,000 plain letters and digits; accented letters and emoji take more).');
-    $('password').focus();
-    return;
+  if (mode === 'signup') {
+    // Asked twice: nothing can recover a forgotten password (the hint under the second box).
+    if ($('confirm-row').hidden) {
+      $('confirm-row').hidden = false;
+      $('auth-progress').textContent = 'Type the password again to confirm it, then press Sign up.';
+      $('confirm').focus();
+      return;
+    }
+    if ($('confirm').value !== password) {
+      authError('The two passwords differ. Type the same password in both boxes.');
+      $('confirm').focus();
+      return;
+    }
   }
   const gen = generation;
   setBusy(true, mode === 'signup' ? 'Creating your keys…' : 'Unlocking…');
@@ -205,15 +209,23 @@ async function signUpOrLogIn(mode, identity) {
       await enter(username, res, vaultKey, mode === 'signup', gen, false, identity);
       if (identity) banner(''); // what it said about the identity waiting for Sign up
       $('password').value = '';
+      resetConfirm();
       await rememberLogin(username, toKeep, loginSecret, gen);
     } finally {
       toKeep?.fill(0);
     }
   } catch (e) {
-    if (!(e instanceof Superseded)) authError(plain(e));
+    // Enter means Log in: someone new who typed a name and a password is told where to go.
+    const newcomer = mode === 'login' && e instanceof ApiError && e.code === 'invalid_credentials';
+    if (!(e instanceof Superseded)) authError(newcomer ? `${plain(e)} New to Parley? Press Sign up to make an account.` : plain(e));
   } finally {
     setBusy(false);
   }
+}
+
+function resetConfirm() {
+  $('confirm').value = '';
+  $('confirm-row').hidden = true;
 }
 
 async function enter(username, auth, vaultKey, fresh, gen, offline = false, identity = null) {
@@ -280,6 +292,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
     state.ice = ice;
     wireMessenger(messenger, signaling, sessionEnded);
     watchCalls(state, messenger, (e) => banner(plain(e))); // calls
+    await startNotify(messenger, vault); // notify.js
   } catch (e) {
     // Back to log-in (or the locked screen) with nothing kept: no token, no open vault, and the
     // account's keys wiped from memory.
@@ -346,7 +359,23 @@ function logout() {
     banner('You are logged out, but this browser could not forget that it kept you signed in. Clear this site\'s data in the browser settings.');
   });
   leave();
+  $('username').value = ''; // logged out: nothing of the last person stays on the log-in form
   if (token) request('POST', '/api/logout', undefined, { token, timeoutMs: 10000 }).catch(() => {});
+}
+
+// The account was deleted here (account-delete.js): left as by a log-out, then this browser's
+// vault and kept sign-in erased.
+async function accountDeleted(username) {
+  keptAt = 0;
+  $('keep').checked = false;
+  leave();
+  $('username').value = '';
+  try {
+    await Promise.all([forgetKept(), Vault.erase(username)]);
+    banner('Your account was deleted, and this browser erased what it kept of it.');
+  } catch {
+    banner('Your account was deleted, but this browser could not erase what it kept of it. Clear this site\'s data in the browser settings.');
+  }
 }
 
 // Stops using the account in this tab: connections closed, keys wiped from memory, the vault
@@ -354,6 +383,8 @@ function logout() {
 function stop() {
   dropPendingIdentity(); // "Create account with this identity" ends with the session that asked
   generation += 1;
+  stopNotify();
+  resetAccount();
   stopOffline();
   clearTimeout(state.refreshTimer);
   state.ice?.stop();
@@ -391,6 +422,7 @@ function stop() {
 
 function leave() {
   stop();
+  resetConfirm();
   show('auth-screen');
   $('chat').hidden = true;
   $('username').focus();
@@ -550,6 +582,13 @@ function wire() {
   });
   $('signup').addEventListener('click', () => submitAuth('signup'));
   $('attach-account').addEventListener('click', attachIdentity);
+  $('confirm').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.isComposing) {
+      ev.preventDefault(); // Enter in the second box is Sign up, not the form's Log in
+      submitAuth('signup');
+    }
+  });
+  $('contact').addEventListener('input', () => contactError('')); // an error is about what was typed
   $('logout').addEventListener('click', logout);
   $('use-here').addEventListener('click', async () => {
     if (lockWait) {
@@ -606,13 +645,16 @@ function wire() {
   $('identity-review').addEventListener('click', openVerify);
   $('reset-identity').addEventListener('click', () => {
     // eslint-disable-next-line no-alert
-    if (!window.confirm('Make a new identity? Every contact will be told that your safety number changed, and chats must be started again.')) return;
+    if (!window.confirm('Make a new identity? This device asks each of your contacts to chat again with the new identity: each sees that your safety number changed, and the chat goes on once they accept. Messages still on their way to your former identity are lost.')) return;
     banner('Making a new identity…');
     busy($('reset-identity'), async () => {
       await state.messenger.resetIdentity();
-      banner('You have a new identity. Start your chats again; your contacts will see a new safety number.');
+      banner('You have a new identity. Your contacts were asked to chat again: each chat goes on once they accept and see your new safety number.');
     });
   });
+  wireContactActions(closeChat);
+  wireNotify({ busy });
+  wireAccount(accountDeleted);
   $('identity-accept').addEventListener('click', () => busy($('identity-accept'), () => state.messenger.acknowledgeIdentity(state.chat)));
   $('show-presence').addEventListener('change', (ev) => {
     const box = ev.target;

@@ -30,6 +30,8 @@ async function signUp(browser, name) {
   await p.page.getByLabel('Username').fill(name);
   await p.page.getByLabel('Password').fill(`password of ${name}`);
   await p.page.getByRole('button', { name: 'Sign up' }).click();
+  await p.page.getByLabel('Type it again').fill(`password of ${name}`); // sign-up asks twice
+  await p.page.getByRole('button', { name: 'Sign up' }).click();
   await p.page.getByLabel('Contact', { exact: true }).waitFor();
   await p.page.locator('#connection[data-state="online"]').waitFor();
   return p;

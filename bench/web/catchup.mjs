@@ -41,6 +41,10 @@ async function logIn(page, name, signup) {
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(`password of ${name}`);
   await page.getByRole('button', { name: signup ? 'Sign up' : 'Log in' }).click();
+  if (signup) {
+    await page.getByLabel('Type it again').fill(`password of ${name}`); // sign-up asks twice
+    await page.getByRole('button', { name: 'Sign up' }).click();
+  }
   await page.locator('#connection[data-state="online"]').waitFor({ timeout: 60000 });
 }
 

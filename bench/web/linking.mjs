@@ -20,6 +20,10 @@ async function logIn(page, name, signup, app = true) {
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(`password of ${name}`);
   await page.getByRole('button', { name: signup ? 'Sign up' : 'Log in' }).click();
+  if (signup) {
+    await page.getByLabel('Type it again').fill(`password of ${name}`); // sign-up asks twice
+    await page.getByRole('button', { name: 'Sign up' }).click();
+  }
   if (app) await page.locator('#connection[data-state="online"]').waitFor({ timeout: WAIT });
 }
 

@@ -53,6 +53,8 @@ await page.getByLabel('Username').fill(name);
 await page.getByLabel('Password').fill(`password of ${name}`);
 await page.getByRole('checkbox', { name: 'Keep me signed in on this device' }).check();
 await page.getByRole('button', { name: 'Sign up' }).click();
+await page.getByLabel('Type it again').fill(`password of ${name}`); // sign-up asks twice
+await page.getByRole('button', { name: 'Sign up' }).click();
 await page.locator('#connection[data-state="online"]').waitFor({ timeout: 30000 });
 await page.evaluate(() => navigator.serviceWorker.ready);
 

@@ -118,6 +118,8 @@ try {
     await p.page.getByLabel('Username').fill(name);
     await p.page.getByLabel('Password').fill(`password of ${name}`);
     await p.page.getByRole('button', { name: 'Sign up' }).click();
+    await p.page.getByLabel('Type it again').fill(`password of ${name}`); // sign-up asks twice
+    await p.page.getByRole('button', { name: 'Sign up' }).click();
     await p.page.locator('#connection[data-state="online"]').waitFor();
     if (hide) {
       await p.page.getByRole('switch', { name: 'Hide my IP address' }).check();

@@ -32,6 +32,7 @@ static struct rl_table *account_limits;
 static char reserved_skeletons[NAMES_RESERVED_MAX][NAMES_SKELETON_MAX + 1];
 static int n_reserved_skeletons;
 static void (*revoke_listener)(const char *username, uint32_t device);
+static void (*delete_listener)(const char *username);
 
 /* The time tokens are issued and checked at, in Unix seconds. */
 static long long now_seconds(void)
@@ -42,6 +43,11 @@ static long long now_seconds(void)
 void accounts_set_revoke_listener(void (*listener)(const char *username, uint32_t device))
 {
     revoke_listener = listener;
+}
+
+void accounts_set_delete_listener(void (*listener)(const char *username))
+{
+    delete_listener = listener;
 }
 
 void accounts_set_reserved(const char (*names)[NAMES_NAME_LEN], int n)
@@ -520,6 +526,58 @@ int accounts_password(struct mg_connection *conn)
     return send_token(conn, 200, acc.username, gen, acc.device, acc.device_gen);
 }
 
+/*
+ * POST /api/account/delete {"password"}: the password checked again (throttled like a log-in),
+ * then the account deleted in one transaction (store_user_delete), its name kept as a tombstone,
+ * and every WebSocket of the account closed (4410).
+ */
+int accounts_delete(struct mg_connection *conn)
+{
+    struct account acc;
+    cJSON *body = NULL;
+    const char *password;
+    char hash[crypto_pwhash_STRBYTES];
+    long long id = 0;
+    long long gen = 0;
+    int ok;
+    int rc;
+
+    if ((rc = accounts_authenticate(conn, &acc)) != 0 || (rc = throttle_ip(conn)) != 0 ||
+        (rc = throttle_account(conn, acc.username)) != 0 ||
+        (rc = api_read_json(conn, AUTH_BODY_MAX, &body)) != 0) {
+        return rc;
+    }
+    password = api_get_string(body, "password");
+    if (password == NULL) {
+        delete_body(body);
+        return http_send_error(conn, 400, "missing_field", "password is a required string");
+    }
+    if (store_user_get(acc.username, &id, &gen, hash, sizeof hash) != 1 || id != acc.id) {
+        sodium_memzero(hash, sizeof hash);
+        delete_body(body);
+        return http_send_error(conn, 500, "internal", "the account could not be read");
+    }
+    ok = password_valid(password) && verify_password(hash, password);
+    sodium_memzero(hash, sizeof hash);
+    delete_body(body);
+    if (!ok) {
+        return http_send_error(conn, 403, "wrong_password", "the password is wrong");
+    }
+    switch (store_user_delete(acc.id, now_seconds())) {
+    case STORE_OK:
+        break;
+    case STORE_NO_USER: /* deleted meanwhile by another request */
+        return http_send_error(conn, 401, "token_revoked", "the account was deleted");
+    default:
+        return http_send_error(conn, 500, "internal", "the account could not be deleted");
+    }
+    log_msg(LOG_INFO, "account: %s deleted", acc.username);
+    if (delete_listener != NULL) {
+        delete_listener(acc.username);
+    }
+    return http_send_json(conn, 200, "{\"ok\":true}");
+}
+
 enum auth_result accounts_verify_token(const char *token, struct account *acc)
 {
     struct jwt_claims claims;
@@ -589,7 +647,8 @@ int accounts_authenticate(struct mg_connection *conn, struct account *acc)
         return http_send_error(conn, 401, "token_expired", "the token has expired; log in again");
     case AUTH_REVOKED:
         return http_send_error(conn, 401, "token_revoked",
-                               "the token was revoked by a logout or a password change");
+                               "the token was revoked by a logout, a password change or the "
+                              "account's deletion");
     case AUTH_REMOVED:
         return http_send_error(conn, 403, "device_removed",
                                "this device was removed from the account");

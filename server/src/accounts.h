@@ -90,4 +90,8 @@ int accounts_logout(struct mg_connection *conn);
 int accounts_password(struct mg_connection *conn);
 int accounts_refresh(struct mg_connection *conn);
 
+/* Called (outside any lock) after username's account was deleted (POST /api/account/delete). */
+void accounts_set_delete_listener(void (*listener)(const char *username));
+int accounts_delete(struct mg_connection *conn);
+
 #endif

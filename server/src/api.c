@@ -40,12 +40,14 @@ static const struct route routes[] = {
     {"/api/login", "POST", accounts_login},
     {"/api/logout", "POST", accounts_logout},
     {"/api/password", "POST", accounts_password},
+    {"/api/account/delete", "POST", accounts_delete},
     {"/api/token/refresh", "POST", accounts_refresh},
     {"/api/keys", "PUT", keys_put},
     {"/api/keys/me/kem", "PUT", kem_put},
     {"/api/keys/me/count", "GET", keys_count},
     {"/api/identities", "POST", keys_identities},
     {"/api/config", "GET", iceconfig_get},
+    {"/api/origin", "POST", cors_origin_check},
     {"/api/devices", NULL, api_devices}, /* the handler checks the method */
 };
 

@@ -155,6 +155,9 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (user_id, device_id, key_id),"
     "  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE"
     ") WITHOUT ROWID;",
+    /* 5 -> 6: a deleted account keeps its row as a tombstone (store_user_delete), so that its
+     * username is never taken again: deleted_at, NULL while the account lives. */
+    "ALTER TABLE users ADD COLUMN deleted_at INTEGER;",
 };
 
 /* parley_skeleton(name): names_skeleton() of a text, NULL when it has none (empty, too long). */

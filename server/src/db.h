@@ -15,7 +15,7 @@
  * (store_sqlite*.c) include it and use the connection; everything else goes through store.h. */
 struct sqlite3;
 
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 /* Opens (creating if needed) and migrates path. 0, or -1 with err set. */
 int db_open(const char *path, char *err, size_t errlen);

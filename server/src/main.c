@@ -186,6 +186,10 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
             snprintf(defaults[1], sizeof defaults[1], "%s://localhost:%d", scheme, port);
             list[n++] = defaults[1];
         }
+        /* Also the page's own Host on this port: on 0.0.0.0 or :: the server is reached under
+         * addresses and names no list can hold (cors.c). */
+        cors_same_host(port, CONFIG_TLS(cfg));
+        log_msg(LOG_INFO, "WebSocket origin allowed: the page's own (Origin equal to the scheme and Host, on port %d)", port);
     }
     for (int i = 0; i < n; i++) {
         log_msg(LOG_INFO, "WebSocket origin allowed: %s", list[i]);
@@ -200,6 +204,7 @@ static int start_signaling(struct mg_context *ctx, const struct config *cfg, int
     keys_set_identity_listener(signaling_identity_changed);
     keys_set_low_listener(signaling_prekeys_low);
     accounts_set_revoke_listener(signaling_revoked);
+    accounts_set_delete_listener(signaling_deleted);
     {
         static const struct devices_hooks hooks = {signaling_devices_removed,
                                                    signaling_devices_changed,

@@ -153,6 +153,15 @@ static int allowed(const struct watch *w, int has_cap, const unsigned char *cap_
     return visible && matches(w, has_cap, cap_hash);
 }
 
+/* What a watch that may not see the real state is told: "unknown" without a capability or with
+ * the user's current one (presence switched off); "offline" with any other (a stale one, after
+ * the user replaced it to drop or block that contact: they see the user away, never that they
+ * were shut out). w->contact must be current. */
+static const char *hidden_state(const struct watch *w)
+{
+    return w->has_cap && !w->contact ? "offline" : "unknown";
+}
+
 /* {"type":"presence","user":USER,"state":STATE}, with "devices":[...] when o is not NULL (the
  * state is "online"). */
 static void send_state(struct ws *ws, const char *user, const char *state, const struct online *o)
@@ -284,11 +293,11 @@ void presence_watch(struct ws *ws, const char *watcher, const struct presence_wa
         if (o != NULL) {
             x->authorized = allowed(x, o->has_cap, o->cap_hash, o->visible);
             x->contact = matches(x, o->has_cap, o->cap_hash);
-            send_state(ws, x->user, x->authorized ? "online" : "unknown", x->authorized ? o : NULL);
+            send_state(ws, x->user, x->authorized ? "online" : hidden_state(x), x->authorized ? o : NULL);
         } else {
             x->authorized = stored[i];
             x->contact = stored_contact[i];
-            send_state(ws, x->user, x->authorized ? "offline" : "unknown", NULL);
+            send_state(ws, x->user, x->authorized ? "offline" : hidden_state(x), NULL);
         }
         made[i] = NULL; /* linked: freed by unwatch */
     }
@@ -321,7 +330,7 @@ static void tell_watchers(const char *user, const struct online *o, int always)
             int now = allowed(x, o->has_cap, o->cap_hash, o->visible);
             x->contact = matches(x, o->has_cap, o->cap_hash);
             if (now != x->authorized || (always && now)) {
-                send_state(x->ws, user, now ? "online" : "unknown", now ? o : NULL);
+                send_state(x->ws, user, now ? "online" : hidden_state(x), now ? o : NULL);
             }
             x->authorized = now;
         } else if (x->authorized) {

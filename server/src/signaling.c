@@ -8,6 +8,7 @@ _Static_assert(PARLEY_CIVETWEB_WS_FRAME_MAX == WS_FRAME_MAX,
 #include "bus.h"
 #include "api.h"
 #include "config.h"
+#include "cors.h"
 #include "guard.h"
 #include "senders.h"
 #include "http.h"
@@ -270,6 +271,12 @@ void signaling_revoked(const char *username, uint32_t device)
     bus_notice(BUS_NOTICE_REVOKED, username, &device, 1);
 }
 
+void signaling_deleted(const char *username)
+{
+    client_close_matching(username, 0, WS_CLOSE_ACCOUNT_DELETED, "account deleted",
+                          "account_deleted");
+}
+
 void signaling_close_all(void)
 {
     atomic_store(&shutting_down, 1);
@@ -278,8 +285,10 @@ void signaling_close_all(void)
 
 /* ---- Connection life cycle ------------------------------------------------------------------- */
 
-static int origin_allowed(const char *origin)
+int signaling_origin_allowed(const struct mg_connection *conn)
 {
+    const char *origin = mg_get_header(conn, "Origin");
+
     if (origin == NULL) {
         return 0;
     }
@@ -288,7 +297,7 @@ static int origin_allowed(const char *origin)
             return 1;
         }
     }
-    return 0;
+    return cors_same_host_origin(conn); /* no --origin: the page's own Host (cors.c) */
 }
 
 static int ws_connect(const struct mg_connection *cconn, void *cbdata)
@@ -299,7 +308,7 @@ static int ws_connect(const struct mg_connection *cconn, void *cbdata)
     int full;
 
     (void)cbdata;
-    if (!origin_allowed(mg_get_header(conn, "Origin"))) {
+    if (!signaling_origin_allowed(conn)) {
         log_msg(LOG_WARN, "ws: refused %s: origin not allowed", ri->remote_addr);
         http_send_error_raw(conn, 403, "forbidden_origin",
                         "this page origin may not open the WebSocket (see --origin)");

@@ -40,6 +40,7 @@ const char *mg_parley_remote_addr(const struct mg_connection *conn);
 #define WS_CLOSE_UNAUTHORIZED 4401
 #define WS_CLOSE_DEVICE_REMOVED 4403
 #define WS_CLOSE_REPLACED 4409
+#define WS_CLOSE_ACCOUNT_DELETED 4410
 
 /* 1 when type may be relayed: ^[a-z][a-z0-9-]{0,31}$ and not reserved by the server. */
 int signaling_type_relayable(const char *type);
@@ -47,6 +48,10 @@ int signaling_type_relayable(const char *type);
 /* Allowed Origin values (copied), the connection cap, the number of event loops serving the
  * connections (wsloop.h), and the mailbox's settings (mailbox.h). Starts them, the mailbox thread and the auth watchdog. 0 or -1. */
 struct mailbox_config;
+/* Whether the request's Origin may open the WebSocket: one of the allowed origins, or (no
+ * --origin given) the page's own Host (cors.c). */
+int signaling_origin_allowed(const struct mg_connection *conn);
+
 int signaling_init(const char *const *allowed, int n_allowed, int max_connections, int io_threads,
                    const struct mailbox_config *mail);
 
@@ -62,6 +67,10 @@ void signaling_shutdown(void);
 /* Closes the connection of username's device with 4401 "session revoked" (after a logout), or
  * every connection of username when device is 0 (after a password change). */
 void signaling_revoked(const char *username, uint32_t device);
+
+/* username's account was deleted: each of its connections is sent an error account_deleted and
+ * closed with 4410 "account deleted". */
+void signaling_deleted(const char *username);
 
 /* ids[0..n) of username were removed: their connections are sent an error device_removed and
  * closed with 4403. */

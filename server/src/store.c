@@ -81,6 +81,11 @@ int store_user_revoke(long long user_id, const char *new_pwhash, long long *toke
     return engine->user_revoke(user_id, new_pwhash, token_gen);
 }
 
+int store_user_delete(long long user_id, long long now)
+{
+    return engine->user_delete(user_id, now);
+}
+
 int store_device_auth(const char *username, uint32_t device, long long now,
                       struct store_device_auth *out)
 {

@@ -105,6 +105,16 @@ int store_user_create(const char *username, const char *skeleton, const char *pw
  */
 int store_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen);
 
+/*
+ * Deletes the account user_id, in one transaction: its identity, devices (and with them their
+ * signed, one-time and KEM prekeys), mail and mail usage go; its row stays as a tombstone that
+ * keeps the username (and its skeleton) taken for good: no password hash (no log-in can
+ * succeed), the token generation one up (every token issued before is refused), no presence
+ * capability, presence hidden, no device list, deleted_at = now. STORE_OK, STORE_NO_USER (no such
+ * user, or deleted already) or STORE_ERROR.
+ */
+int store_user_delete(long long user_id, long long now);
+
 /* What a token is checked against: the account's and the device's token generations. */
 struct store_device_auth {
     long long user_id;

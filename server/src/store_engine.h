@@ -19,6 +19,7 @@ struct store_engine {
     int (*user_create)(const char *username, const char *skeleton, const char *pwhash,
                        uint32_t device, long long now, long long *device_gen);
     int (*user_revoke)(long long user_id, const char *new_pwhash, long long *token_gen);
+    int (*user_delete)(long long user_id, long long now);
     int (*device_auth)(const char *username, uint32_t device, long long now,
                        struct store_device_auth *out);
     int (*device_login)(long long user_id, uint32_t device, long long now, long long *device_gen);

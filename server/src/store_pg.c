@@ -25,7 +25,7 @@
  * so that both engines count versions alike (db.h DB_SCHEMA_VERSION). Integers are bigint; flags
  * smallint 0/1; blobs bytea with SQLite's length checks.
  */
-static const int pg_versions[] = {4, 5};
+static const int pg_versions[] = {4, 5, 6};
 static const char *const pg_migrations[] = {
     "CREATE TABLE users ("
     "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
@@ -113,6 +113,8 @@ static const char *const pg_migrations[] = {
     "  PRIMARY KEY (user_id, device_id, key_id),"
     "  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE"
     ");",
+    /* 5 -> 6: deleted accounts' tombstones, as SQLite's (db.c). */
+    "ALTER TABLE users ADD COLUMN deleted_at bigint;",
 };
 
 _Static_assert(sizeof pg_versions / sizeof pg_versions[0] ==
@@ -562,6 +564,7 @@ const struct store_engine store_pg_engine = {
     .user_lookalike = store_pg_user_lookalike,
     .user_create = store_pg_user_create,
     .user_revoke = store_pg_user_revoke,
+    .user_delete = store_pg_user_delete,
     .device_auth = store_pg_device_auth,
     .device_login = store_pg_device_login,
     .device_revoke = store_pg_device_revoke,

@@ -109,6 +109,7 @@ int store_pg_throttle_take(const char *key, double burst, double per_second);
 int store_pg_user_create(const char *username, const char *skeleton, const char *pwhash,
                          uint32_t device, long long now, long long *device_gen);
 int store_pg_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen);
+int store_pg_user_delete(long long user_id, long long now);
 int store_pg_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,
                           int *visible);
 int store_pg_presence_get_many(struct store_presence *p, size_t n);

@@ -318,3 +318,50 @@ int store_pg_presence_set(const char *username, const unsigned char *cap_hash, i
     pg_give(pg);
     return rc;
 }
+
+struct delete_args {
+    long long user_id;
+    long long now;
+};
+
+static int delete_body(struct pg *pg, void *arg)
+{
+    static const char *const wipes[] = {
+        "DELETE FROM mailbox WHERE recipient_id = $1",
+        "DELETE FROM mailbox_usage WHERE recipient_id = $1",
+        "DELETE FROM identities WHERE user_id = $1",
+        /* The devices' signed, one-time and KEM prekeys go with them (ON DELETE CASCADE). */
+        "DELETE FROM devices WHERE user_id = $1",
+    };
+    const struct delete_args *d = arg;
+    struct pg_args a;
+    long long id = 0;
+    int found;
+
+    pg_args_init(&a);
+    pg_arg_int(&a, d->user_id);
+    pg_arg_int(&a, d->now);
+    found = pg_int(pg,
+                   "UPDATE users SET pwhash = '', token_gen = token_gen + 1, "
+                   "contact_cap_hash = NULL, show_presence = 0, device_list = NULL, "
+                   "deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+                   &a, &id);
+    if (found != 1) {
+        return found == 0 ? STORE_NO_USER : STORE_ERROR;
+    }
+    pg_args_init(&a);
+    pg_arg_int(&a, d->user_id);
+    for (size_t i = 0; i < sizeof wipes / sizeof wipes[0]; i++) {
+        if (pg_do(pg, wipes[i], &a) != 0) {
+            return STORE_ERROR;
+        }
+    }
+    return STORE_OK;
+}
+
+int store_pg_user_delete(long long user_id, long long now)
+{
+    struct delete_args d = {user_id, now};
+
+    return pg_transaction(1, delete_body, &d, "deleting an account");
+}

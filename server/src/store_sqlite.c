@@ -99,6 +99,7 @@ const struct store_engine store_sqlite_engine = {
     .user_lookalike = store_sqlite_user_lookalike,
     .user_create = store_sqlite_user_create,
     .user_revoke = store_sqlite_user_revoke,
+    .user_delete = store_sqlite_user_delete,
     .device_auth = store_sqlite_device_auth,
     .device_login = store_sqlite_device_login,
     .device_revoke = store_sqlite_device_revoke,

@@ -79,6 +79,7 @@ int store_sqlite_user_lookalike(const char *skeleton);
 int store_sqlite_user_create(const char *username, const char *skeleton, const char *pwhash,
                       uint32_t device, long long now, long long *device_gen);
 int store_sqlite_user_revoke(long long user_id, const char *new_pwhash, long long *token_gen);
+int store_sqlite_user_delete(long long user_id, long long now);
 int store_sqlite_device_auth(const char *username, uint32_t device, long long now,
                       struct store_device_auth *out);
 int store_sqlite_device_login(long long user_id, uint32_t device, long long now, long long *device_gen);

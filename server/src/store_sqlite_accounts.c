@@ -16,6 +16,11 @@ enum stmt_id {
     ST_REVOKE_PASSWORD,
     ST_PRESENCE_GET,
     ST_PRESENCE_SET,
+    ST_TOMBSTONE,
+    ST_DELETE_MAIL,
+    ST_DELETE_USAGE,
+    ST_DELETE_IDENTITY,
+    ST_DELETE_DEVICES,
     ST_COUNT
 };
 
@@ -35,6 +40,15 @@ static struct sqlite_stmt stmts[ST_COUNT] = {
     [ST_PRESENCE_SET] = {"UPDATE users SET contact_cap_hash = ?, show_presence = ? "
                          "WHERE username = ?",
                          NULL},
+    [ST_TOMBSTONE] = {"UPDATE users SET pwhash = '', token_gen = token_gen + 1, "
+                      "contact_cap_hash = NULL, show_presence = 0, device_list = NULL, "
+                      "deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+                      NULL},
+    [ST_DELETE_MAIL] = {"DELETE FROM mailbox WHERE recipient_id = ?1", NULL},
+    [ST_DELETE_USAGE] = {"DELETE FROM mailbox_usage WHERE recipient_id = ?1", NULL},
+    [ST_DELETE_IDENTITY] = {"DELETE FROM identities WHERE user_id = ?1", NULL},
+    /* The devices' signed, one-time and KEM prekeys go with them (ON DELETE CASCADE). */
+    [ST_DELETE_DEVICES] = {"DELETE FROM devices WHERE user_id = ?1", NULL},
 };
 
 static sqlite3_stmt *stmt(sqlite3 *db, enum stmt_id id)
@@ -180,6 +194,45 @@ int store_sqlite_user_revoke(long long user_id, const char *new_pwhash, long lon
     }
     db_unlock();
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+struct delete_args {
+    long long user_id;
+    long long now;
+};
+
+static int delete_locked(sqlite3 *db, void *arg)
+{
+    static const enum stmt_id wipes[] = {ST_DELETE_MAIL, ST_DELETE_USAGE, ST_DELETE_IDENTITY,
+                                         ST_DELETE_DEVICES};
+    const struct delete_args *a = arg;
+    sqlite3_stmt *st = stmt(db, ST_TOMBSTONE);
+
+    if (st == NULL || sqlite3_bind_int64(st, 1, a->user_id) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, a->now) != SQLITE_OK || sqlite_step_done(st) != 0) {
+        return STORE_ERROR;
+    }
+    if (sqlite3_changes(db) != 1) {
+        return STORE_NO_USER; /* no such user, or deleted already */
+    }
+    for (size_t i = 0; i < sizeof wipes / sizeof wipes[0]; i++) {
+        st = stmt(db, wipes[i]);
+        if (st == NULL || sqlite3_bind_int64(st, 1, a->user_id) != SQLITE_OK ||
+            sqlite_step_done(st) != 0) {
+            return STORE_ERROR;
+        }
+    }
+    return STORE_OK;
+}
+
+int store_sqlite_user_delete(long long user_id, long long now)
+{
+    struct delete_args a = {user_id, now};
+    sqlite3 *db = db_lock();
+    int result = sqlite_transaction(db, delete_locked, &a, "deleting an account");
+
+    db_unlock();
+    return result;
 }
 
 int store_sqlite_presence_get(const char *username, unsigned char cap_hash[32], int *has_cap,

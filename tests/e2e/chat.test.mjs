@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { serverForTests, startServer } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  PASSWORD, WAIT, accept, connectPair, decline, leave, logIn, mirrored, openChat, person, send,
-  shots, signUp, startChat, texts, transcript, until, waitAllDelivered, waitConnected, waitForApp,
+  confirmSignUp, PASSWORD, WAIT, accept, connectPair, decline, leave, logIn, mirrored, openChat, person,
+  requestGroup, send, shots, signUp, startChat, texts, transcript, until, waitAllDelivered, waitConnected, waitForApp,
   waitForCount, waitForMessage, watch,
 } from '../lib/people.mjs';
 
@@ -661,7 +661,8 @@ test('a wrong password says so, and the right one still works', async () => {
     const error = a.page.locator('#auth-error');
     await error.waitFor({ state: 'visible', timeout: WAIT });
     assert.equal(await a.page.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).count(), 1);
-    assert.equal((await error.textContent()).trim(), 'Wrong username or password.');
+    // Enter means Log in: a newcomer who typed a name and a password is pointed to Sign up.
+    assert.equal((await error.textContent()).trim(), 'Wrong username or password. New to Parley? Press Sign up to make an account.');
     await shots(a.page, 'wrong-password');
     assert.equal(await a.page.locator('#app-screen').isVisible(), false);
     await logIn(a);
@@ -686,7 +687,7 @@ test('a password over 4096 bytes is refused in the form, in plain words, before 
     assert.equal(a.requests.slice(before).filter((r) => r.url.includes('/api/')).length, 0, 'nothing sent');
     // 4096 bytes exactly is fine.
     await a.page.getByLabel('Password').fill('€'.repeat(1365) + 'a');
-    await a.page.getByRole('button', { name: 'Sign up' }).click();
+    await confirmSignUp(a.page, '€'.repeat(1365) + 'a');
     await waitForApp(a.page);
     assert.deepEqual(a.problems, []);
   } finally {
@@ -737,10 +738,9 @@ test('starting a chat again with someone whose identity changed warns, holds sen
   const b = await person(server, uniqueName('bob'));
   try {
     await Promise.all([signUp(a), signUp(b)]);
+    // Bob leaves her request unanswered (a declined one could not be made again for 24 hours).
     await startChat(a, b.name);
-    await decline(b, a.name);
-    await a.page.locator('#chat-notice').waitFor({ state: 'visible', timeout: WAIT });
-    await openChat(a, b.name);
+    await requestGroup(b, a.name).waitFor({ timeout: WAIT });
     await a.page.getByRole('button', { name: 'Verify', exact: true }).click();
     const dialog = a.page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'Mark as verified' }).click();

@@ -120,8 +120,9 @@ test('a contact who logged in from a new browser while we were away: at log-in t
     await send(b, 'got both');
     await waitForMessage(a.page, 'got both');
     await waitAllDelivered(b.page);
+    // The change she checked stays as a line of the app's own where it happened.
     assert.deepEqual(texts(await transcript(a.page)).map((m) => m.text),
-      ['hello before you move', 'typed while you were away', 'after the change', 'got both']);
+      ['hello before you move', 'typed while you were away', `${bName}'s safety number changed. You checked it, and sending resumed.`, 'after the change', 'got both']);
 
     assert.deepEqual(a.problems, [], 'alice: no console errors');
     assert.deepEqual(b.problems, [], 'bob: no console errors');

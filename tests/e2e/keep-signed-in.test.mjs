@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { api, uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, logIn, openChat, person, send, signUp, transcript, until, waitAllDelivered,
+  confirmSignUp, WAIT, connectPair, leave, logIn, openChat, person, send, signUp, transcript, until, waitAllDelivered,
   waitForApp,
 } from '../lib/people.mjs';
 
@@ -23,7 +23,7 @@ async function signUpKept(p) {
   await p.page.getByLabel('Username').fill(p.name);
   await p.page.getByLabel('Password').fill(p.password);
   await keepBox(p).check();
-  await p.page.getByRole('button', { name: 'Sign up' }).click();
+  await confirmSignUp(p.page, p.password);
   await waitForApp(p.page);
   await until(() => kept(p), { message: 'the sign-in to be kept' });
 }

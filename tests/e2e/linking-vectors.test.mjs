@@ -141,12 +141,18 @@ test('the wire and the transfer are read strictly', async () => {
   assert.equal(L.parseTransfer(enc(good)).messages, 2);
   const cap = Buffer.alloc(32, 9).toString('base64url');
   assert.deepEqual(L.parseTransfer(enc({ ...good, presence: { cap, visible: false } })).presence, { cap, visible: false });
+  // Blocks travel as the record "blocks" (12.16), read strictly.
+  const blocks = L.parseTransfer(enc({ ...good, blocks: { v: 1, blocked: { mallory: 7 }, declined: { eve: 9 } } })).blocks;
+  assert.deepEqual([[...blocks.blocked], [...blocks.declined]], [[['mallory', 7]], [['eve', 9]]]);
   const bad = [
     { ...good, v: 2 },
     { ...good, extra: 1 },
     { ...good, presence: { cap: cap.slice(1), visible: true } },
     { ...good, presence: { cap, visible: 'yes' } },
     { ...good, presence: { cap, visible: true, more: 1 } },
+    { ...good, blocks: { v: 1, blocked: { Mallory: 1 }, declined: {} } },
+    { ...good, blocks: { v: 2, blocked: {}, declined: {} } },
+    { ...good, blocks: null },
     { ...good, contacts: { bob: { ...good.contacts.bob, session: 'x' } } },
     { ...good, contacts: { bob: { ...good.contacts.bob, status: 'pending' } } },
     { ...good, contacts: { bob: { ...good.contacts.bob, identityKey: 'AAAA' } } },

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ROOT, startServer } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, openChat, person, send, signUp, transcript, waitForApp, waitForMessage,
+  confirmSignUp, WAIT, connectPair, leave, openChat, person, send, signUp, transcript, waitForApp, waitForMessage,
 } from '../lib/people.mjs';
 
 const KEEP = 'Keep me signed in on this device';
@@ -53,7 +53,7 @@ async function signUpKept(p) {
   await p.page.getByLabel('Username').fill(p.name);
   await p.page.getByLabel('Password').fill(p.password);
   await p.page.getByRole('checkbox', { name: KEEP }).check();
-  await p.page.getByRole('button', { name: 'Sign up' }).click();
+  await confirmSignUp(p.page, p.password);
   await waitForApp(p.page);
 }
 

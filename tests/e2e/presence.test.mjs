@@ -1,5 +1,6 @@
 // Presence only for contacts (docs/API.md "Presence only for contacts", docs/PROTOCOL.md 12.10):
-// a stranger who subscribes to Alice learns nothing ("unknown", and no change ever), her contact
+// a stranger who subscribes to Alice learns nothing ("unknown", or "offline" with a capability
+// that is not hers, and no change ever), her contact
 // Bob sees her come and go, and "Show when I'm online" switched off hides her from Bob too (his
 // page says "presence hidden", never "offline"), is kept across her reload, and does not stop
 // messages: they go by mail when there is no link.
@@ -66,11 +67,12 @@ test('presence: a stranger sees "unknown" and nothing more; a contact sees onlin
     await waitForMessage(b.page, 'hi bob');
     await waitAllDelivered(a.page);
 
-    // Carol subscribes to Alice by name, then with a capability of her own making: "unknown".
+    // Carol subscribes to Alice by name ("unknown"), then with a capability of her own making
+    // ("offline", for good: what a contact Alice shut out sees too).
     carol.send({ type: 'subscribe', users: [a.name] });
     assert.deepEqual(await carol.next((m) => m.type === 'presence'), { type: 'presence', user: a.name, state: 'unknown' });
     carol.send({ type: 'subscribe', users: [{ user: a.name, cap: presenceCap().cap }] });
-    assert.deepEqual(await carol.next((m) => m.type === 'presence'), { type: 'presence', user: a.name, state: 'unknown' });
+    assert.deepEqual(await carol.next((m) => m.type === 'presence'), { type: 'presence', user: a.name, state: 'offline' });
 
     // Bob sees Alice go and come back.
     assert.equal(await presenceOf(b, a.name), 'connected');

@@ -54,6 +54,7 @@ const stream = JSON.stringify({
     { id: 'c3d4', from: 'me', text: 'hello', ts: 2, state: 'sent', copied: true },
   ] },
   presence: { cap: toB64u(randomBytes(32)), visible: true },
+  blocks: { v: 1, blocked: { mallory: 1765000000000 }, declined: { eve: 1765086400000 } },
 });
 const wires = [
   { type: 'link', v: 1, step: 'start', key: toB64u(eB.publicKey), from: 'alice', fromDevice: 2 },
@@ -108,7 +109,8 @@ const cases = [
     const bytes = mutate(utf8(stream));
     try {
       const r = link.parseTransfer(bytes);
-      const again = { v: 1, contacts: r.contacts, history: r.history, ...(r.presence ? { presence: r.presence } : {}) };
+      const again = { v: 1, contacts: r.contacts, history: r.history, ...(r.presence ? { presence: r.presence } : {}),
+        ...(r.blocks ? { blocks: { v: 1, blocked: Object.fromEntries(r.blocks.blocked), declined: Object.fromEntries(r.blocks.declined) } } : {}) };
       link.parseTransfer(utf8(JSON.stringify(again))); // its own result must read again
     } catch (e) {
       if (!refused(e)) fail('parseTransfer', new TextDecoder().decode(bytes), e);

@@ -83,8 +83,15 @@ export async function waitForApp(page) {
 
 export async function signUp(p) {
   await fillCredentials(p.page, p.name, p.password);
-  await p.page.getByRole('button', { name: 'Sign up' }).click();
+  await confirmSignUp(p.page, p.password);
   await waitForApp(p.page);
+}
+
+/** Sign up: the button asks for the password again (its second box), then signs up. */
+export async function confirmSignUp(page, password) {
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.getByLabel('Type it again').fill(password);
+  await page.getByRole('button', { name: 'Sign up' }).click();
 }
 
 export async function logIn(p, { password = p.password, expectApp = true } = {}) {

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dbQuery, startServer, testEngine } from '../lib/server.mjs';
-import { api, newUser, uniqueName } from '../lib/api.mjs';
+import { api, kemRecord, newIdentity, newUser, oneTimePrekeys, signedPrekey, uniqueName } from '../lib/api.mjs';
+import { login as wsLogin, makeContacts } from '../lib/ws.mjs';
 import { legacyDatabase } from '../lib/legacy.mjs';
 
 let server;
@@ -150,6 +151,76 @@ test('password change needs the old password, revokes old tokens and returns a n
   assert.equal((await api(base, 'POST', '/api/token/refresh', { token: r.body.token })).status, 200);
   isError(await api(base, 'POST', '/api/login', { body: { username: u.username, password: u.password } }), 401, 'invalid_credentials');
   assert.equal((await api(base, 'POST', '/api/login', { body: { username: u.username, password: 'new password 1' } })).status, 200);
+});
+
+test('account deletion: password checked, keys, mail and tokens gone, sockets closed 4410, the name kept for good, others untouched', async () => {
+  const alice = await newUser(base, 'del');
+  const bob = await newUser(base, 'delb');
+  for (const u of [alice, bob]) {
+    const id = newIdentity();
+    u.identity = id;
+    assert.equal((await api(base, 'PUT', '/api/keys', { token: u.token, body: { identityKey: id.publicKey, signedPrekey: signedPrekey(id, 1), oneTimePrekeys: oneTimePrekeys(0, 5) } })).status, 200);
+    assert.equal((await api(base, 'PUT', '/api/keys/me/kem', { token: u.token, body: { lastResort: await kemRecord(id, 1), oneTime: [await kemRecord(id, 2)] } })).status, 200);
+  }
+  const second = await api(base, 'POST', '/api/login', { body: { username: alice.username, password: alice.password } });
+  assert.equal(second.status, 200);
+  // Mail waiting for alice (contacts: both show presence and subscribe to each other).
+  const a = await wsLogin(server, alice.token);
+  const b = await wsLogin(server, bob.token);
+  await makeContacts(a, b);
+  b.send({ type: 'mail-put', to: alice.username, env: Buffer.concat([Buffer.from([1]), crypto.randomBytes(511)]).toString('base64url'), id: 'm1' });
+  const stored = await b.next((m) => m.ref === 'm1');
+  assert.equal(stored.type, 'mail-stored', JSON.stringify(stored));
+  await a.next((m) => m.type === 'mail');
+  const uid = dbQuery(server.dataDir, `SELECT id FROM users WHERE username = '${alice.username}';`);
+  const count = (table, col = 'user_id') => Number(dbQuery(server.dataDir, `SELECT count(*) FROM ${table} WHERE ${col} = ${uid};`));
+  assert.equal(count('mailbox', 'recipient_id'), 1);
+  assert.ok(count('kem_prekeys') > 0 && count('one_time_prekeys') > 0);
+
+  // Bad input and a wrong password change nothing.
+  isError(await api(base, 'POST', '/api/account/delete', { token: alice.token, body: {} }), 400, 'missing_field');
+  isError(await api(base, 'POST', '/api/account/delete', { token: alice.token, body: { password: 7 } }), 400, 'missing_field');
+  isError(await api(base, 'POST', '/api/account/delete', { token: alice.token, raw: 'not json', headers: { 'Content-Type': 'application/json' } }), 400, 'invalid_json');
+  isError(await api(base, 'POST', '/api/account/delete', { body: { password: alice.password } }), 401, 'missing_token');
+  isError(await api(base, 'POST', '/api/account/delete', { token: alice.token, body: { password: 'not the password' } }), 403, 'wrong_password');
+  assert.equal((await api(base, 'GET', `/api/keys/${alice.username}`, { token: bob.token })).status, 200);
+
+  const r = await api(base, 'POST', '/api/account/delete', { token: alice.token, body: { password: alice.password } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { ok: true });
+  // The open WebSocket is told and closed; bob's stays open.
+  const err = await a.next((m) => m.type === 'error');
+  assert.equal(err.code, 'account_deleted');
+  assert.equal((await a.closed()).code, 4410);
+  b.send({ type: 'ping', id: 'still' });
+  assert.equal((await b.next((m) => m.ref === 'still')).type, 'pong');
+
+  // Every token from before is refused, and the password no longer logs in.
+  for (const t of [alice.token, second.body.token]) {
+    isError(await api(base, 'POST', '/api/token/refresh', { token: t }), 401, 'token_revoked');
+    isError(await api(base, 'POST', '/api/account/delete', { token: t, body: { password: alice.password } }), 401, 'token_revoked');
+  }
+  await assert.rejects(wsLogin(server, alice.token), /auth failed.*token_revoked/);
+  isError(await api(base, 'POST', '/api/login', { body: { username: alice.username, password: alice.password } }), 401, 'invalid_credentials');
+  // The name stays taken, in any case and as a look-alike.
+  isError(await api(base, 'POST', '/api/signup', { body: { username: alice.username, password: 'another password' } }), 409, 'username_taken');
+  isError(await api(base, 'POST', '/api/signup', { body: { username: alice.username.toUpperCase(), password: 'another password' } }), 409, 'username_taken');
+  // Keys, bundle, mail and presence settings are gone.
+  isError(await api(base, 'GET', `/api/keys/${alice.username}`, { token: bob.token }), 404, 'no_keys');
+  assert.equal((await api(base, 'GET', `/api/identity/${alice.username}`, { token: bob.token })).status, 404);
+  for (const [table, col] of [['mailbox', 'recipient_id'], ['mailbox_usage', 'recipient_id'], ['identities'], ['devices'], ['signed_prekeys'], ['one_time_prekeys'], ['kem_prekeys']]) {
+    assert.equal(count(table, col), 0, table);
+  }
+  assert.equal(dbQuery(server.dataDir, `SELECT coalesce(pwhash, 'x') || '|' || coalesce(contact_cap_hash IS NULL, true) || '|' || show_presence || '|' || (deleted_at > 0) FROM users WHERE id = ${uid};`).replace(/\btrue\b|\bt\b/g, '1'), '|1|0|1');
+  // Mail to the deleted account is not stored for anyone.
+  b.send({ type: 'mail-put', to: alice.username, env: Buffer.concat([Buffer.from([1]), crypto.randomBytes(511)]).toString('base64url'), id: 'm2' });
+  await b.next((m) => m.ref === 'm2');
+  assert.equal(count('mailbox', 'recipient_id'), 0);
+  // Bob is untouched.
+  assert.equal((await api(base, 'POST', '/api/token/refresh', { token: bob.token })).status, 200);
+  assert.equal((await api(base, 'GET', `/api/keys/${bob.username}`, { token: bob.token })).status, 200);
+  assert.equal((await api(base, 'POST', '/api/login', { body: { username: bob.username, password: bob.password } })).status, 200);
+  b.close();
 });
 
 test('the token key is 32 bytes in DATA/jwt.key with mode 0600; tokens survive a restart', async () => {
@@ -328,7 +399,7 @@ test('a schema-2 database that holds look-alike accounts opens, and every one of
     }
     assert.doesNotMatch(sql(db, '.schema users'), /skeleton/);
     await withServer({ dataDir: dir, args: sqlite }, async (s) => {
-      assert.equal(sql(db, 'PRAGMA user_version;'), '5');
+      assert.equal(sql(db, 'PRAGMA user_version;'), '6');
       assert.match(s.logs(), /database migrated to schema version 3/);
       assert.match(s.logs(), /2 existing accounts look like older ones/);
       assert.match(s.logs(), /database migrated to schema version 4/);

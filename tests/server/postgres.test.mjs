@@ -65,15 +65,15 @@ function run(args) {
   });
 }
 
-test('a new PostgreSQL database gets the current schema version (5); a restart keeps it; a newer one is refused untouched', async () => {
+test('a new PostgreSQL database gets the current schema version (6); a restart keeps it; a newer one is refused untouched', async () => {
   const url = pg.database('schema_new');
   const dir = tempDir('parley-pg-');
   const s = await startServer({ dataDir: dir, args: ['--database', url] });
   await newUser(s.url);
   await stopClean(s);
-  assert.match(s.logs(), /database migrated to schema version 5/);
+  assert.match(s.logs(), /database migrated to schema version 6/);
   const q = (sql) => psql(pg.url, sql, 'schema_new');
-  assert.equal(q('SELECT version FROM parley_schema'), '5');
+  assert.equal(q('SELECT version FROM parley_schema'), '6');
   assert.equal(q('SELECT count(*) FROM users'), '1');
   assert.equal(q('SELECT device_id, listed, removed FROM devices'), '1|1|0');
   assert.equal(q("SELECT count(*) FROM pg_indexes WHERE indexname = 'users_skeleton_key'"), '1');

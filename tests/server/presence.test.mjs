@@ -1,6 +1,7 @@
 // Presence only for contacts (docs/API.md "Presence"): a user's state reaches a watcher that
 // presents the capability whose SHA-256 the user registered, while the user shows its presence;
-// everyone else sees "unknown", before and after any change.
+// everyone else sees "unknown" (no capability) or "offline" (a capability that is not the user's
+// current one: a contact dropped or blocked sees the user away), before and after any change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests, startServer } from '../lib/server.mjs';
@@ -30,11 +31,12 @@ test('a stranger learns nothing; a contact with the capability sees online and o
   m.send({ type: 'subscribe', users: [alice.username, { user: bob.username, cap }] });
   assert.equal((await b.next(presenceOf(alice.username))).state, 'online');
   assert.equal((await m.next(presenceOf(alice.username))).state, 'unknown');
-  assert.equal((await m.next(presenceOf(bob.username))).state, 'unknown');
-  // A wrong capability is the same as none.
+  // Bob has no capability of his own yet: Alice's is not his.
+  assert.equal((await m.next(presenceOf(bob.username))).state, 'offline');
+  // A wrong capability shows the user away, whatever the user does.
   const m2 = await login(server, (await newUser(server.url, 'eve')).token);
   m2.send({ type: 'subscribe', users: [{ user: alice.username, cap: wrong.cap }] });
-  assert.equal((await m2.next(presenceOf(alice.username))).state, 'unknown');
+  assert.equal((await m2.next(presenceOf(alice.username))).state, 'offline');
 
   a0.close();
   assert.equal((await b.next(presenceOf(alice.username))).state, 'offline');
@@ -72,7 +74,7 @@ test('"Show when I\'m online" off: contacts see unknown, at once and after recon
   b.close();
 });
 
-test('a new capability hash shuts out holders of the old one', async () => {
+test('a new capability hash shuts out holders of the old one: they see the user offline, and no change', async () => {
   const alice = await newUser(server.url, 'alice');
   const bob = await newUser(server.url, 'bob');
   const carol = await newUser(server.url, 'carol');
@@ -85,15 +87,29 @@ test('a new capability hash shuts out holders of the old one', async () => {
   b.send({ type: 'subscribe', users: [{ user: alice.username, cap: first.cap }] });
   c.send({ type: 'subscribe', users: [{ user: alice.username, cap: second.cap }] });
   assert.equal((await b.next(presenceOf(alice.username))).state, 'online');
-  assert.equal((await c.next(presenceOf(alice.username))).state, 'unknown');
+  assert.equal((await c.next(presenceOf(alice.username))).state, 'offline');
   await showPresence(a, second.capHash);
-  assert.equal((await b.next(presenceOf(alice.username))).state, 'unknown');
+  // Bob's capability is the old one (Alice blocked or removed him): she is away to him.
+  assert.equal((await b.next(presenceOf(alice.username))).state, 'offline');
   assert.equal((await c.next(presenceOf(alice.username))).state, 'online');
-  // No capability at all: nobody.
-  a.send({ type: 'presence-settings', capHash: null, visible: true, id: 'none' });
-  assert.equal((await a.next((x) => x.ref === 'none')).type, 'presence-saved');
+  // Nothing more reaches Bob: not her going away, nor coming back, nor hiding her presence.
+  a.close();
+  assert.equal((await c.next(presenceOf(alice.username))).state, 'offline');
+  const a2 = await login(server, alice.token);
+  assert.equal((await c.next(presenceOf(alice.username))).state, 'online');
+  await showPresence(a2, second.capHash, false);
   assert.equal((await c.next(presenceOf(alice.username))).state, 'unknown');
-  for (const x of [a, b, c]) x.close();
+  await showPresence(a2, second.capHash, true);
+  assert.equal((await c.next(presenceOf(alice.username))).state, 'online');
+  await sleep(300);
+  assert.equal(b.messages.filter(presenceOf(alice.username)).length, 0, 'Bob was told nothing of the changes');
+  b.send({ type: 'subscribe', users: [{ user: alice.username, cap: first.cap }] });
+  assert.equal((await b.next(presenceOf(alice.username))).state, 'offline');
+  // No capability at all: nobody sees her; holders of one see her away.
+  a2.send({ type: 'presence-settings', capHash: null, visible: true, id: 'none' });
+  assert.equal((await a2.next((x) => x.ref === 'none')).type, 'presence-saved');
+  assert.equal((await c.next(presenceOf(alice.username))).state, 'offline');
+  for (const x of [a2, b, c]) x.close();
 });
 
 test('presence settings are kept across a server restart', async () => {
@@ -147,7 +163,8 @@ test('identity-changed still reaches every watcher; bad presence-settings are re
   // None of them changed anything: still shown to nobody.
   const bob = await newUser(server.url, 'bob');
   const b = await login(server, bob.token);
-  b.send({ type: 'subscribe', users: [{ user: alice.username, cap: presenceCap().cap }] });
+  b.send({ type: 'subscribe', users: [{ user: alice.username, cap: presenceCap().cap }, alice.username] });
+  assert.equal((await b.next(presenceOf(alice.username))).state, 'offline');
   assert.equal((await b.next(presenceOf(alice.username))).state, 'unknown');
   b.send({ type: 'presence-saved' });
   await b.next(errorOf('invalid_type'));

@@ -419,7 +419,8 @@ test('presence: subscribe gets the current state, then changes', async () => {
   const c = await login(server, carol.token);
   c.send({ type: 'subscribe', users: [{ user: dave.username, cap }, { user: 'nobody-here', cap }] });
   assert.deepEqual(await c.next((m) => m.type === 'presence' && m.user === dave.username), { type: 'presence', user: dave.username, state: 'offline' });
-  assert.equal((await c.next((m) => m.type === 'presence' && m.user === 'nobody-here')).state, 'unknown');
+  // A capability that is not the user's (here: no such user) shows them away, as for anyone.
+  assert.equal((await c.next((m) => m.type === 'presence' && m.user === 'nobody-here')).state, 'offline');
   const d = await login(server, dave.token);
   assert.equal((await c.next((m) => m.type === 'presence')).state, 'online');
   d.close();

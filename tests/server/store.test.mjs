@@ -39,7 +39,7 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     for (const f of ['parley.db', 'parley.db-wal', 'parley.db-shm']) {
       if (existsSync(join(dir, f))) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     }
-    assert.equal(sql(db, 'PRAGMA user_version;'), '5');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '6');
     assert.equal(sql(db, 'PRAGMA journal_mode;'), 'wal');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
     assert.match(sql(db, '.schema devices'), /REFERENCES users\(id\) ON DELETE CASCADE/);
@@ -52,7 +52,7 @@ test('a new database gets the current schema version in WAL mode with foreign ke
     // A restart keeps the version and the data.
     const s2 = await startServer({ dataDir: dir, args: sqlite });
     await s2.stop();
-    assert.equal(sql(db, 'PRAGMA user_version;'), '5');
+    assert.equal(sql(db, 'PRAGMA user_version;'), '6');
     assert.equal(sql(db, 'SELECT count(*) FROM users;'), '1');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -112,7 +112,7 @@ test('schema 3 to 4: existing keys, one-time prekeys and mail become device 1\'s
     const s = await startServer({ dataDir: dir, args: sqlite });
     try {
       assert.match(s.logs(), /database migrated to schema version 4/);
-      assert.equal(sql(db, 'PRAGMA user_version;'), '5');
+      assert.equal(sql(db, 'PRAGMA user_version;'), '6');
       assert.equal(sql(db, 'SELECT user_id, device_id, listed, removed, token_gen, last_seen % 3600 FROM devices ORDER BY user_id;'), '1|1|1|0|0|0\n2|1|1|0|0|0');
       assert.equal(sql(db, 'SELECT user_id, device_id, spk_id FROM signed_prekeys;'), '1|1|9');
       assert.equal(sql(db, 'SELECT user_id, device_id, key_id FROM one_time_prekeys;'), '1|1|5');

@@ -34,6 +34,18 @@ export function plainMessage(code, fallback) {
   return PLAIN[code] || fallback || 'Something went wrong. Please try again.';
 }
 
+// Retry-After in seconds (1 .. 1 day), or 0 when absent or not a plain number.
+function retryAfter(value) {
+  const n = /^[0-9]{1,6}$/.test(value || '') ? Number(value) : 0;
+  return Math.min(n, 86400);
+}
+
+function waitWords(seconds) {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? 'a minute' : `${minutes} minutes`;
+}
+
 let token = null;
 export function setToken(t) {
   token = t;
@@ -74,7 +86,8 @@ export async function request(method, path, body, opts = {}) {
   }
   if (!res.ok) {
     const code = data?.error?.code || `http_${res.status}`;
-    throw new ApiError(res.status, code, plainMessage(code, data?.error?.message));
+    const wait = res.status === 429 ? retryAfter(res.headers.get('Retry-After')) : 0;
+    throw new ApiError(res.status, code, wait ? `Too many attempts. Try again in ${waitWords(wait)}.` : plainMessage(code, data?.error?.message));
   }
   return data;
 }

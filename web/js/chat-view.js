@@ -9,6 +9,9 @@ import { $ } from './dom.js';
 import { renderTranscript } from './transcript-view.js';
 import { renderFiles, wireFiles } from './files-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
+import { renderContactActions } from './block-view.js';
+import { revokedByPasswordChange } from './account-view.js';
+import { deletingHere } from './account-delete.js';
 import { banner, bannerActionNow, busy, plain, showText, state } from './shell.js';
 
 // ---- messenger UI --------------------------------------------------------------------------
@@ -26,7 +29,11 @@ export function wireMessenger(m, s, sessionEnded) {
     $('connection').dataset.state = st;
     $('connection').textContent = CONNECTION_TEXT[st] || st;
   });
-  s.addEventListener('auth-failed', () => sessionEnded('You were logged out. Please log in again.'));
+  s.addEventListener('origin-refused', (ev) => banner(ev.detail)); // origin-check.js
+  s.addEventListener('auth-failed', () => {
+    if (!revokedByPasswordChange(s)) sessionEnded('You were logged out. Please log in again.'); // account-view.js
+  });
+  s.addEventListener('account-deleted', () => deletingHere() || sessionEnded('Your account was deleted on another of your devices.')); // account-delete.js
   s.addEventListener('device-removed', () => sessionEnded('This browser was removed from your account on another of your devices, so it can no longer send or receive your messages.'));
   s.addEventListener('replaced', () => {
     banner('Parley was opened for your account somewhere else, so this page is offline.', {
@@ -136,7 +143,9 @@ export function renderChat() {
   if (!m || !name) return;
   const c = m.contacts[name];
   $('chat-name').textContent = name;
-  const status = !c ? '' : c.code && m.linkState(name) !== 'connected' // a code contact (invite-chat.js)
+  const status = !c ? '' : c.status === 'blocked' ? `You blocked ${name}: nothing of theirs reaches you, and they see you offline.`
+    : c.held ? (c.pqWarning ? `sending is paused until you check ${name}'s safety number` : `${name}'s safety number changed: sending is paused until you review it`)
+    : c.code && m.linkState(name) !== 'connected' // a code contact (invite-chat.js)
     ? (m.linkState(name) === 'connecting' ? 'connecting…' : 'not connected: this contact has no account; to chat again, send a new invite (Create invite)')
     : c.repair ? `setting up a new secure session with ${name}…`
     : c.status === 'pending' ? `waiting for ${name} to accept`
@@ -167,7 +176,8 @@ export function renderChat() {
   if (notices.chat && (notices.chat.name !== name || m.linkState(name) === 'connected')) clearNotice('chat');
   renderTranscript(m, name);
   renderFiles(m, name);
-  const sendable = c && c.status !== 'declined' && !c.held;
+  renderContactActions(m, name);
+  const sendable = c && c.status !== 'declined' && c.status !== 'blocked' && !c.held;
   $('send').disabled = !sendable;
   $('message').disabled = !sendable;
   $('attach').disabled = !sendable || c.status !== 'active';

@@ -4,6 +4,7 @@
 // and in the page title. Untrusted text goes in through textContent only.
 import { $, el } from './dom.js';
 import { shortWhen } from './transcript-view.js';
+import { blockRequestButton, renderBlocked } from './block-view.js';
 
 /** Draws the waiting requests; ui: {busy, openChat} of the app. */
 export function renderRequests(m, chat, ui) {
@@ -29,8 +30,9 @@ export function renderRequests(m, chat, ui) {
       : '';
     box.append(el('div', { className: 'request', role: 'group', 'aria-label': `Request from ${name}` },
       el('p', {}, who, ' wants to chat with you.'), said,
-      el('div', { className: 'actions' }, accept, decline)));
+      el('div', { className: 'actions' }, accept, decline, blockRequestButton(m, name, [accept, decline]))));
   }
+  renderBlocked(m);
 }
 
 const STATUS_TEXT = {
@@ -40,6 +42,7 @@ const STATUS_TEXT = {
   offline: 'offline',
   hidden: 'presence hidden',
   unreachable: 'online, no direct link',
+  blocked: 'blocked',
 };
 
 /** Draws the contact list; a click opens the chat (openChat). */
@@ -49,7 +52,7 @@ export function renderContacts(m, chat, openChat) {
   if (!m) return;
   const contacts = Object.values(m.contacts).sort((a, b) => lastActivity(m, b) - lastActivity(m, a));
   for (const c of contacts) {
-    const link = m.linkState(c.name);
+    const link = c.status === 'blocked' ? 'blocked' : m.linkState(c.name);
     const presence = el('span', { className: 'presence', dataset: { state: link }, textContent: STATUS_TEXT[link] });
     const unread = c.unread ? el('span', { className: 'unread', textContent: String(c.unread), 'aria-label': `${c.unread} unread` }) : '';
     const h = m.history(c.name);

@@ -20,6 +20,7 @@ import { deviceId, readList } from './devices.js';
 import { outboundSession } from './keys.js';
 import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
+import { parseOwnBlock } from './contacts.js';
 
 const REPAIR_QUIET_MS = 120000; // one new session per device at most this often (repair.js too)
 const FAN_RETRY_MS = 5000;
@@ -587,6 +588,8 @@ export const fanoutMethods = {
   applyOwn(inner) {
     const effect = { name: null, indexes: null, contactsChanged: false, receipt: null, accepted: false, declined: false };
     if (!inner) return effect;
+    const own = parseOwnBlock(inner); // a Block or Unblock made on another device of ours (12.16)
+    if (own) return this.applyOwnBlock(own, effect);
     if (inner.t === 'sent' && typeof inner.peer === 'string' && this.contacts[inner.peer] &&
         typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
       const name = inner.peer;

@@ -155,6 +155,12 @@ export const identityMethods = {
     const renew = await this.serial(async () => {
       const c = this.contacts[name];
       if (!c) return false;
+      // The change stays in the transcript once the warning is gone.
+      if (c.identityWarning) {
+        await this.saveHistory(name, [this.noticeLine(name, c.pqWarning
+          ? `${name}'s keys no longer offered post-quantum protection. You checked their safety number, and the chat went on without it.`
+          : `${name}'s safety number changed. You checked it, and sending resumed.`)]);
+      }
       c.identityWarning = false;
       c.held = false;
       if (c.pqWarning) {
@@ -186,6 +192,7 @@ export const identityMethods = {
       const c = this.contacts[name];
       if (!c) return;
       c.verified = verified;
+      if (verified && c.identityWarning) await this.saveHistory(name, [this.noticeLine(name, `${name}'s safety number changed. You compared it and marked ${name} as verified.`)]);
       if (verified) {
         c.identityWarning = false;
         c.held = false;
@@ -249,7 +256,8 @@ export const identityMethods = {
     await syncDeviceList(fresh, this.vault, this.device);
     await this.loadOwnDevices(); // this device alone now
     for (const c of Object.values(this.contacts)) {
-      c.status = 'declined';
+      if (c.status === 'blocked') c.blockedFrom = 'declined'; // still blocked (contacts.js)
+      else c.status = 'declined';
       c.verified = false;
       delete c.renew; // our new identity starts every chat afresh anyway
       delete c.hello;

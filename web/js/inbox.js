@@ -11,6 +11,7 @@ import { MAX_TEXT } from './transcript.js';
 import { parseSealedName } from './devices.js';
 import { isPrekeyType } from './fanout.js';
 import { isFilePayload } from './files-wire.js';
+import { isRemovePayload } from './contacts.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
@@ -66,6 +67,11 @@ export const inboxMethods = {
     const history = this.history(name);
     if (inner.t === 'msg' && typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
       if (!this.histories.has(name)) this.histories.set(name, history);
+      if (this.sentWhileBlocked(name, inner.ts)) {
+        // Written while they were blocked (contacts.js): stays dropped; the receipt stops resends.
+        if (c && c.status === 'active') effect.receipt = inner.id;
+        return effect;
+      }
       if (!this.seen(name, inner.id)) {
         history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: peerTime(inner.ts), state: 'received' });
         effect.indexes = [history.length - 1];
@@ -105,6 +111,8 @@ export const inboxMethods = {
       effect.call = inner; // a call message (calls.js), handled once the session is stored
     } else if (isFilePayload(inner) && c && c.status === 'active') {
       effect.file = inner; // files.js, once the session is stored (docs/PROTOCOL.md 18.4)
+    } else if (isRemovePayload(inner) && c && c.status === 'active') {
+      effect.removed = true; // they removed us (contacts.js, 12.16)
     }
     return effect;
   },
@@ -120,6 +128,7 @@ export const inboxMethods = {
     }
     if (effect.declined) this.serial(() => this.declined(name));
     if (effect.file) this.files.onPayload(name, effect.file);
+    if (effect.removed) this.serial(() => this.removedBy(name));
     if (effect.joined) this.subscribe(); // a contact another device of ours made
     if (effect.call) this.dispatchEvent(new CustomEvent('call', { detail: { name, payload: effect.call } }));
   },
@@ -172,7 +181,7 @@ export const inboxMethods = {
       for (const [name, t] of touched) {
         if (t.indexes.size) records.push(...this.historyRecords(name, [...t.indexes]));
       }
-      if (contactsChanged) records.push(...this.contactsRecords());
+      if (contactsChanged) records.push(...this.contactsRecords(), ...this.takeOwnRecords()); // contacts.js
       if (records.length) await this.vault.putMany(records);
       if (spent) this.replenishSoon();
       const receipts = [...sessions.values()];
@@ -225,7 +234,7 @@ export const inboxMethods = {
             touched.set(name, t);
           }
           for (const i of effect.indexes || []) t.indexes.add(i);
-          if (effect.accepted || effect.declined || effect.joined || effect.call) t.effects.push(effect);
+          if (effect.accepted || effect.declined || effect.joined || effect.call || effect.removed) t.effects.push(effect);
         }
         contactsChanged = contactsChanged || effect.contactsChanged;
       }
@@ -259,6 +268,7 @@ export const inboxMethods = {
     const name = sender?.name;
     const message = opened.message;
     if (!sender || !USERNAME_RE.test(name)) return 'unreadable';
+    if (this.isBlocked(name)) return null; // blocked (contacts.js): dropped unseen, acknowledged
     if (name === this.me && sender.device === this.device) return 'unreadable';
     // Another device of ours, or one of a contact's that is not the chat's primary (fanout.js).
     const key = this.sessionKeyFor(name, sender.device);

@@ -13,6 +13,7 @@ import { UserError } from './errors.js';
 import { publish } from './keys.js';
 import { readList } from './devices.js';
 import { MAX_TEXT, historyChunks } from './transcript.js';
+import { BLOCKS_RECORD, blocksValue, parseBlocks } from './contacts.js';
 
 export const LINK_VERSION = 1;
 export const CODE_BYTES = 37; // u8 version || u32 device id || X25519 public key (32)
@@ -194,7 +195,9 @@ export async function collectTransfer(vault) {
   // account): the new device uses the same one, so that contacts keep seeing us.
   const stored = await vault.getJson('presence', null);
   const presence = isB64u(stored?.cap, 43) && stored.cap.length === 43 ? { cap: stored.cap, visible: stored.visible !== false } : undefined;
-  return { stream: utf8(JSON.stringify({ v: 1, contacts, history, presence })), contacts: Object.keys(contacts).length, messages };
+  // Blocks and declines are the person's too (12.16): the new device drops the same people.
+  const blocks = (await vault.getJson(BLOCKS_RECORD, null)) ?? undefined; // none: left out
+  return { stream: utf8(JSON.stringify({ v: 1, contacts, history, presence, blocks })), contacts: Object.keys(contacts).length, messages };
 }
 
 const fail = () => {
@@ -233,8 +236,10 @@ function checkEntry(m) {
 export function parseTransfer(bytes) {
   const data = JSON.parse(fromUtf8(bytes));
   if (!data || typeof data !== 'object' || data.v !== 1) fail();
-  if (Object.keys(data).some((k) => !['v', 'contacts', 'history', 'presence'].includes(k))) fail();
+  if (Object.keys(data).some((k) => !['v', 'contacts', 'history', 'presence', 'blocks'].includes(k))) fail();
   const { contacts, history, presence } = data;
+  // The record "blocks" as it is (12.16), read strictly: a list that does not read refuses the whole.
+  const blocks = data.blocks === undefined ? undefined : parseBlocks(data.blocks);
   if (presence !== undefined && (!presence || typeof presence !== 'object' || Object.keys(presence).length !== 2 ||
       !isB64u(presence.cap, 43) || presence.cap.length !== 43 || typeof presence.visible !== 'boolean')) fail();
   if (!contacts || typeof contacts !== 'object' || Array.isArray(contacts)) fail();
@@ -249,7 +254,7 @@ export function parseTransfer(bytes) {
     entries.forEach(checkEntry);
     messages += entries.length;
   }
-  return { contacts, history, presence, messages };
+  return { contacts, history, presence, blocks, messages };
 }
 
 /**
@@ -269,6 +274,7 @@ export async function installLinked(vault, account, data, list, generation) {
   }
   records.push(['devices', vault.sealJson('devices', { list, generation })]);
   if (data.presence) records.push(['presence', vault.sealJson('presence', data.presence)]);
+  if (data.blocks) records.push([BLOCKS_RECORD, vault.sealJson(BLOCKS_RECORD, blocksValue(data.blocks.blocked, data.blocks.declined))]);
   await vault.putMany(records);
   account.generatePrekeys(100);
   for (let attempt = 0; ; attempt += 1) {

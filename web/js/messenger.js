@@ -26,6 +26,7 @@ import { repairMethods } from './repair.js';
 import { testHookMethods } from './testhooks.js';
 import { requestMethods } from './requests.js';
 import { transcriptMethods } from './transcript.js';
+import { contactMethods } from './contacts.js';
 
 export { UserError } from './errors.js';
 
@@ -62,6 +63,7 @@ export class Messenger extends EventTarget {
   }
 
   async load() {
+    await this.loadBlocks(); // contacts.js: before anything of anyone is taken
     this.contacts = await this.vault.getJson('contacts', {});
     await this.loadPresence();
     await this.loadNetworkSettings(); // before any link or spare exists
@@ -242,7 +244,7 @@ export class Messenger extends EventTarget {
       return;
     }
     const from = typeof msg.from === 'string' ? msg.from : null;
-    if (!from) return;
+    if (!from || this.isBlocked(from)) return; // blocked (contacts.js): dropped unseen
     switch (msg.type) {
       case 'chat-offer':
         this.onEarlyOffer(from, msg);
@@ -451,4 +453,4 @@ export class Messenger extends EventTarget {
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
   inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods, fanoutMethods,
-  deviceLinkMethods);
+  deviceLinkMethods, contactMethods);

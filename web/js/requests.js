@@ -30,6 +30,7 @@ export const requestMethods = {
     return this.serial(async () => {
       const name = rawName.trim().toLowerCase();
       if (name === this.me) throw new UserError('That is you. Type the username of someone else.');
+      this.checkAskAgain(name); // blocked, or declined us less than 24 hours ago (contacts.js)
       const existing = this.contacts[name];
       if (renewOnly && !existing?.renew) return name; // a new session was made meanwhile
       // A contact whose identity changed (renew, 12.8) has a session made with their former keys
@@ -221,6 +222,7 @@ export const requestMethods = {
     this.requests.delete(name);
     this.requestsChanged(name);
     if (!accept) {
+      this.noteDeclined(name); // not asked again for 24 hours (contacts.js), stored below
       this.signaling.send({ type: 'chat-decline', to: name, toDevice: deviceId(req.device) });
       if (!this.contacts[name] || this.contacts[name].status !== 'active') {
         // Told inside the session too, by mail when they are away, before it is dropped.
@@ -232,7 +234,7 @@ export const requestMethods = {
         if (!this.contacts[name]) await this.forgetHistory(name);
         delete this.contacts[name];
       }
-      await this.saveContacts(true); // the request is gone, from the vault too
+      await this.vault.putMany([...this.contactsRecords(true), this.blocksRecord()]); // the request is gone, from the vault too
       this.changed(name);
       return;
     }
@@ -304,6 +306,7 @@ export const requestMethods = {
     if (!c || c.status !== 'pending') return;
     this.dropLink(name);
     c.status = 'declined';
+    c.declinedAt = Date.now(); // asked again only after 24 hours (contacts.js)
     delete c.hello;
     delete c.helloMailed;
     await this.saveContacts();
@@ -373,6 +376,7 @@ export const requestMethods = {
   },
 
   async takeRequest(from, msg, hello, offer, device = 1) {
+    if (this.refusesRequest(from)) return; // blocked, or declined within 24 hours (contacts.js)
     const waiting = this.requests.get(from);
     if (waiting && waiting.hello === msg.hello) {
       // The same request again (they came back online, or reconnected): keep its newest offer.
@@ -536,7 +540,7 @@ export const requestMethods = {
   // prepared at once and kept here with its one timer; if no request follows, it is dropped.
   // While one is kept for a sender, further early offers from them are ignored.
   onEarlyOffer(from, msg) {
-    if (this.earlyOffers.has(from)) return;
+    if (this.earlyOffers.has(from) || this.refusesRequest(from)) return;
     const offer = requestOffer(msg.offer);
     const st = this.contacts[from]?.status;
     if (!offer || st === 'active' || st === 'pending' || this.requests.has(from)) return;

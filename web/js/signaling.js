@@ -2,6 +2,7 @@
 // The signaling WebSocket (docs/API.md, "WebSocket signaling"): authenticates with the token as
 // the first message, reconnects with exponential backoff and jitter, and reports its state.
 import { wsUrl } from './config.js';
+import { originRefusal } from './origin-check.js';
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
@@ -75,7 +76,11 @@ export class Signaling extends EventTarget {
     }
     this.ws = ws;
     this.setState('connecting');
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: this.getToken() }));
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      ws.send(JSON.stringify({ type: 'auth', token: this.getToken() }));
+    };
     ws.onmessage = (ev) => {
       let msg;
       try {
@@ -91,6 +96,7 @@ export class Signaling extends EventTarget {
       }
       if (msg.type === 'ready') {
         this.attempt = 0;
+        this.originChecked = false; // a later streak of refusals is asked about again
         this.setState('online');
         this.beat(ws);
         if (this.subscriptions.length) this.send({ type: 'subscribe', users: this.subscriptions });
@@ -111,14 +117,31 @@ export class Signaling extends EventTarget {
         this.dispatchEvent(new CustomEvent('device-removed'));
         return;
       }
+      if (ev.code === 4410) {
+        // The account was deleted (docs/API.md POST /api/account/delete): for good.
+        this.setState('offline', 'deleted');
+        this.dispatchEvent(new CustomEvent('account-deleted'));
+        return;
+      }
       if (ev.code === 4409) {
         this.replaced = true;
         this.setState('offline', 'replaced');
         this.dispatchEvent(new CustomEvent('replaced'));
         return;
       }
+      if (!opened) this.checkOrigin(); // refused before it opened: perhaps this page's origin
       this.retry();
     };
+  }
+
+  // Asked once per log-in (origin-check.js); a refusal is an 'origin-refused' event with the
+  // sentence to show. The retries go on (the server may be restarted with the origin).
+  checkOrigin() {
+    if (this.originChecked) return;
+    this.originChecked = true;
+    originRefusal().then((text) => {
+      if (text && !this.stopped) this.dispatchEvent(new CustomEvent('origin-refused', { detail: text }));
+    });
   }
 
   beat(ws) {

@@ -125,6 +125,15 @@ export class Vault {
     await tx(this.db, 'readwrite', (s) => reqP(s.put(id, DEVICE_KEY)));
   }
 
+  /** Deletes a user's vault from this browser (after its account was deleted); close it first. */
+  static erase(username) {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.deleteDatabase(`parley-v1-${username}`);
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(req.error);
+    });
+  }
+
   static async exists(username) {
     if (indexedDB.databases) {
       const list = await indexedDB.databases();
@@ -233,6 +242,79 @@ export class Vault {
 
   async deleteSession(peer) {
     await this.delete(`session:${peer}`);
+  }
+
+  /**
+   * Change password (web/js/account-view.js): every record re-sealed under newKey, in two steps.
+   * prepareRekey(names, kinds) reads every record of the store and seals it again in memory;
+   * names must name them all (the store holds HMACs of names: a record none of them gives cannot
+   * be opened, and the whole change is refused, with nothing changed). kinds(name) is the core's
+   * class of a state record (Account, Session) or null for JSON. The returned commit() replaces
+   * them all in one transaction and takes newKey (owned from then on); cancel() wipes it.
+   */
+  async prepareRekey(names, kinds, newKey) {
+    const byId = new Map(names.map((n) => [this.id(n), n]));
+    const next = new Vault(this.db, newKey, this.username);
+    const old = await tx(this.db, 'readonly', (s) => new Promise((resolve, reject) => {
+      const out = [];
+      const req = s.openCursor();
+      req.onsuccess = () => {
+        const c = req.result;
+        if (!c) {
+          resolve(out);
+          return;
+        }
+        if (c.key !== FORMAT_KEY && c.key !== DEVICE_KEY) out.push([c.key, c.value]);
+        c.continue();
+      };
+      req.onerror = () => reject(req.error);
+    }));
+    const writes = [];
+    for (const [id, value] of old) {
+      const name = byId.get(id);
+      if (name === undefined) {
+        next.nameKey.fill(0);
+        next.recordKey.fill(0);
+        throw new VaultError('This device keeps data that this version of Parley cannot re-seal under a new password, so the password was not changed.');
+      }
+      const raw = value instanceof Uint8Array ? value : new Uint8Array(value);
+      const Kind = kinds(name);
+      if (Kind) {
+        const obj = this.unsealState(name, Kind, raw);
+        try {
+          writes.push([next.id(name), next.sealState(name, obj)]);
+        } finally {
+          obj.free();
+        }
+      } else {
+        const plain = core.aeadOpen(this.recordKey, raw.subarray(0, 12), utf8(`parley-record-v2:${name}`), raw.subarray(12));
+        const nonce = core.randomBytes(12);
+        const sealed = core.aeadSeal(next.recordKey, nonce, utf8(`parley-record-v2:${name}`), plain);
+        plain.fill(0);
+        const out = new Uint8Array(12 + sealed.length);
+        out.set(nonce);
+        out.set(sealed, 12);
+        writes.push([next.id(name), out]);
+      }
+    }
+    const cancel = () => {
+      next.nameKey.fill(0);
+      next.recordKey.fill(0);
+      newKey.fill(0);
+    };
+    const commit = async () => {
+      await tx(this.db, 'readwrite', (s) => Promise.all([
+        ...old.map(([id]) => reqP(s.delete(id))),
+        ...writes.map(([id, bytes]) => reqP(s.put(bytes, id))),
+      ]));
+      this.key.fill(0);
+      this.nameKey.fill(0);
+      this.recordKey.fill(0);
+      this.key = newKey;
+      this.nameKey = next.nameKey;
+      this.recordKey = next.recordKey;
+    };
+    return { commit, cancel, count: writes.length };
   }
 
   close() {

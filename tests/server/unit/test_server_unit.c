@@ -144,6 +144,7 @@ int main(void)
     test_json_nul();
     test_relay();
     test_guard();
+    test_cors();
     test_store();
     test_bus();
     printf("%d passed, %d failed\n", unit_passed, unit_failed);

@@ -241,6 +241,39 @@ static void test_mail(void)
     EXPECT(store_mail_usage(uid, 1, &count, &bytes) == 0 && count == 0 && bytes == 0);
 }
 
+/* Deleting an account: its devices and mail go, its row stays as a tombstone holding the name. */
+static void test_delete(void)
+{
+    struct store_quota quota = {4, 1 << 20};
+    unsigned char env[512] = {1};
+    struct store_put put;
+    struct store_device_auth auth;
+    char hash[32];
+    long long gen = 0;
+    long long token_gen = -1;
+    long long count = 0;
+    long long bytes = 0;
+    long long uid;
+
+    EXPECT(store_user_create("hal", "hal", "hash", 1, T0, &gen) == STORE_OK);
+    uid = user_id_of("hal");
+    memset(&put, 0, sizeof put);
+    put.recipient_id = uid;
+    put.recipient_device = 1;
+    put.envelope = env;
+    put.len = sizeof env;
+    put.expires_at = T0 + 1000;
+    EXPECT(store_mail_put_batch(&put, 1, &quota) == STORE_OK && put.result == STORE_OK);
+    EXPECT(store_user_delete(uid, T0 + 5) == STORE_OK);
+    EXPECT(store_user_get("hal", NULL, &token_gen, hash, sizeof hash) == 1 && token_gen == 1 &&
+           hash[0] == '\0');
+    EXPECT(store_mail_usage(uid, 1, &count, &bytes) == 0 && count == 0 && bytes == 0);
+    EXPECT(store_device_auth("hal", 1, T0 + 6, &auth) == 1 && auth.state == STORE_UNKNOWN_DEVICE);
+    EXPECT(store_user_delete(uid, T0 + 7) == STORE_NO_USER);
+    EXPECT(store_user_create("hal", "hal", "hash", 1, T0, &gen) == STORE_TAKEN);
+    EXPECT(store_user_lookalike("hal") == 1);
+}
+
 void test_store(void)
 {
     char dir[] = "/tmp/parley-unit-XXXXXX";
@@ -256,6 +289,7 @@ void test_store(void)
     test_registration();
     test_lists_and_keys();
     test_mail();
+    test_delete();
     db_close();
     for (size_t i = 0; i < 3; i++) {
         static const char *const suffixes[] = {"", "-wal", "-shm"};

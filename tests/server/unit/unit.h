@@ -25,6 +25,7 @@ void test_b64(void);
 void test_json_nul(void);
 void test_relay(void);
 void test_guard(void);
+void test_cors(void);
 void test_store(void);
 void test_bus(void);
 
