@@ -22,8 +22,9 @@ import {
 } from './js/shell.js';
 import {
   autoGrow, clearNotice, closeChat, contactError, openChat, openVerify, renderAll, renderNetworkHint,
-  sendMessage, wireMessenger,
+  renderChat, sendMessage, wireMessenger,
 } from './js/chat-view.js';
+import { installEveryday, wireEveryday } from './js/everyday-view.js'; // docs/PROTOCOL.md 12.15
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
 import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
 import { loadCore } from './js/build.js';
@@ -219,6 +220,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
     state.messenger = messenger;
     state.ice = ice;
     wireMessenger(messenger, signaling, sessionEnded);
+    wireEveryday(messenger, renderChat);
   } catch (e) {
     // Back to log-in (or the locked screen) with nothing kept: no token, no open vault, and the
     // account's keys wiped from memory.
@@ -525,6 +527,7 @@ function wire() {
   $('message').addEventListener('input', autoGrow);
   $('back').addEventListener('click', closeChat);
   followTranscript();
+  installEveryday(renderChat);
   $('verify').addEventListener('click', openVerify);
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());
   $('mark-verified').addEventListener('click', () => busy($('mark-verified'), async () => {

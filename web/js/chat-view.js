@@ -7,6 +7,7 @@ import { UserError } from './errors.js';
 import { drawQr } from './qr.js';
 import { $ } from './dom.js';
 import { renderTranscript } from './transcript-view.js';
+import { chatOpening, renderEveryday, sendComposed } from './everyday-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
 import { banner, bannerActionNow, busy, plain, showText, state } from './shell.js';
 
@@ -97,6 +98,7 @@ export function renderAll() {
 
 export function openChat(name) {
   state.chat = name;
+  chatOpening(state.messenger, name); // the "New messages" divider (everyday-view.js)
   state.messenger.openChat(name);
   if (notices.list?.name === name) {
     // It is about this chat: shown there now.
@@ -162,6 +164,7 @@ export function renderChat() {
   const sendable = c && c.status !== 'declined' && !c.held;
   $('send').disabled = !sendable;
   $('message').disabled = !sendable;
+  renderEveryday(m, name, sendable); // timer, typing, read (everyday-view.js)
 }
 
 // The box is emptied at once, so that what is typed while the message is being encrypted and
@@ -180,7 +183,7 @@ export async function sendMessage() {
   box.value = '';
   box.style.height = ''; // back to one row, without measuring
   try {
-    await state.messenger.send(name, text);
+    await sendComposed(state.messenger, name, text); // a reply or an edit too (everyday-view.js)
   } catch (e) {
     if (e instanceof UserError && state.chat === name) {
       box.value = box.value ? `${text}\n${box.value}` : text;

@@ -20,6 +20,7 @@ import { deviceId, readList } from './devices.js';
 import { outboundSession } from './keys.js';
 import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
+import { wirePayload } from './everyday-wire.js';
 
 const REPAIR_QUIET_MS = 120000; // one new session per device at most this often (repair.js too)
 const FAN_RETRY_MS = 5000;
@@ -205,7 +206,9 @@ export const fanoutMethods = {
   // What an own message is, for a device: theirs read it as a message, ours as a copy.
   fanPayload(name, addr, entry) {
     if (splitAddress(addr).name === this.me) {
-      return JSON.stringify({ t: 'sent', peer: name, id: entry.id, ts: entry.ts, text: entry.text });
+      if (entry.kind) return JSON.stringify(wirePayload(entry, name)); // an everyday action (12.15)
+      return JSON.stringify({ t: 'sent', peer: name, id: entry.id, ts: entry.ts, text: entry.text,
+        ...(entry.reply ? { reply: entry.reply } : {}), ...(entry.exp ? { exp: entry.exp } : {}) });
     }
     return this.wireText(entry);
   },
@@ -587,6 +590,7 @@ export const fanoutMethods = {
   applyOwn(inner) {
     const effect = { name: null, indexes: null, contactsChanged: false, receipt: null, accepted: false, declined: false };
     if (!inner) return effect;
+    if (this.isEverydayOwn(inner)) return this.applyEverydayOwn(inner, effect); // 12.15 (actions.js)
     if (inner.t === 'sent' && typeof inner.peer === 'string' && this.contacts[inner.peer] &&
         typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
       const name = inner.peer;
@@ -597,6 +601,7 @@ export const fanoutMethods = {
         const ts = Number(inner.ts);
         history.push({ id: inner.id, from: 'me', text: inner.text.slice(0, MAX_TEXT),
           ts: Number.isFinite(ts) ? ts : Date.now(), state: 'sent', copied: true });
+        this.copyExtras(history[history.length - 1], inner); // reply, exp (12.15)
         effect.indexes = [history.length - 1];
       }
     } else if (inner.t === 'contact' && typeof inner.name === 'string' && USERNAME_RE.test(inner.name) &&
