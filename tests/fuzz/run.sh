@@ -4,7 +4,8 @@
 # sealed envelopes, real device lists and an identity transfer; the server's parsers
 # (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
 # target writes when PARLEY_FUZZ_SEEDS is set; and tests/fuzz/fuzz_link.mjs, the web app's
-# linking readers under Node, as long as a server target.
+# linking readers under Node, and tests/fuzz/fuzz_everyday.mjs, the everyday payloads' reader,
+# each as long as a server target.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -60,6 +61,14 @@ if node "$root/tests/fuzz/fuzz_link.mjs" "$server_seconds" >"$work/link.log" 2>&
   passed=$((passed + 1))
 else
   cat "$work/link.log"
+  failed=$((failed + 1))
+fi
+# The everyday payloads (docs/PROTOCOL.md 12.15), whose strict reader is JavaScript too.
+if node "$root/tests/fuzz/fuzz_everyday.mjs" "$server_seconds" >"$work/everyday.log" 2>&1; then
+  head -n 1 "$work/everyday.log"
+  passed=$((passed + 1))
+else
+  cat "$work/everyday.log"
   failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"

@@ -202,8 +202,6 @@ export const actionMethods = {
         history.push({ id: p.id, from: 'me', kind: 'timer', secs: p.secs, text: timerLine('You', p.secs), ts: p.ts, state: 'sent', copied: true });
         addIndex(effect, history.length - 1);
       }
-    } else if (p.t === 'read') {
-      this.readElsewhere(name, p.ids, effect); // receipts.js
     } else {
       this.applyAction(name, p, 'me', effect);
     }

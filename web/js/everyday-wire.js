@@ -14,7 +14,7 @@ export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 /** The kinds this reader takes. */
 export const EVERYDAY_KINDS = new Set(['msg', 'timer', 'read', 'typing', 'edit', 'delete', 'react']);
 /** The kinds an own device gets with `peer` (the chat they belong to). */
-export const OWN_KINDS = new Set(['timer', 'edit', 'delete', 'react', 'read']);
+export const OWN_KINDS = new Set(['timer', 'edit', 'delete', 'react']);
 
 const FIELDS = {
   msg: { required: ['t', 'id', 'ts', 'text'], optional: ['reply', 'exp'] },
@@ -43,11 +43,11 @@ const isText = (v) => typeof v === 'string' && v.length >= 1 && v.length <= MAX_
  */
 export function readEveryday(obj, { own = false } = {}) {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) fail('not an object');
-  const spec = FIELDS[obj.t];
+  const spec = typeof obj.t === 'string' && Object.hasOwn(FIELDS, obj.t) ? FIELDS[obj.t] : null;
   if (!spec || (own && !OWN_KINDS.has(obj.t))) fail('unknown kind');
   const allowed = new Set([...spec.required, ...spec.optional, ...(own ? ['peer'] : [])]);
   for (const k of Object.keys(obj)) if (!allowed.has(k)) fail(`unknown field ${k}`);
-  for (const k of spec.required) if (!(k in obj)) fail(`missing ${k}`);
+  for (const k of spec.required) if (!Object.hasOwn(obj, k)) fail(`missing ${k}`);
   const out = { t: obj.t };
   if (own) {
     if (typeof obj.peer !== 'string' || !USERNAME_RE.test(obj.peer)) fail('bad peer');
@@ -59,7 +59,7 @@ export function readEveryday(obj, { own = false } = {}) {
   }
   if (spec.required.includes('ts')) {
     if (!Number.isSafeInteger(obj.ts) || obj.ts < 0) fail('bad ts');
-    out.ts = obj.ts;
+    out.ts = obj.ts || 0; // -0 reads as 0
   }
   if (spec.required.includes('of')) {
     if (!isId(obj.of)) fail('bad of');
@@ -69,18 +69,18 @@ export function readEveryday(obj, { own = false } = {}) {
     case 'msg':
       if (!isText(obj.text)) fail('bad text');
       out.text = obj.text;
-      if ('reply' in obj) {
+      if (Object.hasOwn(obj, 'reply')) {
         if (!isId(obj.reply)) fail('bad reply');
         out.reply = obj.reply;
       }
-      if ('exp' in obj) {
+      if (Object.hasOwn(obj, 'exp')) {
         if (!TIMERS.includes(obj.exp) || obj.exp === 0) fail('bad exp');
         out.exp = obj.exp;
       }
       break;
     case 'timer':
       if (!TIMERS.includes(obj.secs)) fail('bad secs');
-      out.secs = obj.secs;
+      out.secs = obj.secs || 0; // -0 reads as 0
       break;
     case 'read':
       if (!Array.isArray(obj.ids) || obj.ids.length < 1 || obj.ids.length > MAX_READ_IDS || !obj.ids.every(isId)) fail('bad ids');

@@ -78,9 +78,6 @@ export const receiptMethods = {
     });
   },
 
-  // (Reserved: another device of ours read them; nothing to do on this one.)
-  readElsewhere() {},
-
   // ---- typing -----------------------------------------------------------------------------------
 
   /** A key in the message box of the open chat: "typing" over the open link, now and then. */
