@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, person, send, signUp, transcript, until, waitForMessage,
+  WAIT, connectPair, leave, openChat, person, send, signUp, transcript, until, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -193,6 +193,34 @@ test('reply, edit, delete for everyone and a reaction arrive on the other side; 
     assert.equal(await item(b, 'edited words').getByRole('button', { name: 'Edit' }).count(), 0);
     assert.equal(await item(b, 'edited words').getByRole('button', { name: 'Delete for everyone' }).count(), 0);
 
+    // Reading aids: a date separator on the day's first message, the full date on each time
+    // (hover: title; keyboard: focusable), a long message folded behind "Show more".
+    assert.equal(await b.page.locator('#transcript > li').first().getByRole('separator').first().textContent(), 'Today');
+    const time = item(b, 'edited words').locator('time');
+    assert.match(await time.getAttribute('title'), /20\d\d/);
+    assert.equal(await time.getAttribute('tabindex'), '0');
+    const long = `${'a long message line\n'.repeat(40)}the end`;
+    await send(a, long);
+    await waitForMessage(b.page, long);
+    const longItem = item(b, 'the end');
+    assert.equal(await longItem.locator('.text.folded').count(), 1, 'folded');
+    await longItem.getByRole('button', { name: 'Show more' }).click();
+    await longItem.getByRole('button', { name: 'Show less' }).waitFor({ timeout: WAIT });
+    assert.equal(await longItem.locator('.text.folded').count(), 0, 'unfolded');
+
+    // "New messages": bob leaves the chat (phone width: the list and the chat are two screens),
+    // alice writes twice, and bob finds the divider before the first of them.
+    await b.page.setViewportSize({ width: 390, height: 844 });
+    await b.page.getByRole('button', { name: 'Back to conversations' }).click();
+    await send(a, 'unread one');
+    await send(a, 'unread two');
+    await b.page.waitForFunction((n) => document.querySelector(`#contacts button[data-name="${n}"] .unread`)?.textContent === '2', a.name, { timeout: WAIT });
+    await openChat(b, a.name);
+    await waitForMessage(b.page, 'unread two');
+    assert.equal(await item(b, 'unread one').getByRole('separator').filter({ hasText: 'New messages' }).count(), 1);
+    assert.equal(await b.page.getByRole('separator').filter({ hasText: 'New messages' }).count(), 1, 'one divider');
+    await b.page.setViewportSize({ width: 1280, height: 800 });
+
     // Search within the chat.
     await b.page.getByRole('button', { name: 'Search' }).click();
     await b.page.getByRole('searchbox', { name: 'Search' }).fill('REPLY');
@@ -202,6 +230,41 @@ test('reply, edit, delete for everyone and a reaction arrive on the other side; 
     await until(async () => (await transcript(b.page)).length > 1, { message: 'all back' });
     assert.deepEqual(unexpected(a.problems), []);
     assert.deepEqual(unexpected(b.problems), []);
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});
+
+test('an everyday payload that cannot be read or done is said in the transcript, never dropped', async () => {
+  const [a, b] = await pair();
+  try {
+    await send(b, 'bob owns this');
+    await waitForMessage(a.page, 'bob owns this');
+    const bobId = (await stored(a, b.name)).find((m) => m.text === 'bob owns this').id;
+    // Alice's page turns marked messages into payloads her app would never make: a message with
+    // a field 12.15 does not list, and an edit of bob's message.
+    await a.page.evaluate(async (target) => {
+      const core = await import('/core/parley.js');
+      const encrypt = core.Session.prototype.encrypt;
+      core.Session.prototype.encrypt = function patched(plaintext) {
+        const p = typeof plaintext === 'string' && plaintext.startsWith('{') ? JSON.parse(plaintext) : null;
+        if (p?.t === 'msg' && p.text === 'BAD FIELD') return encrypt.call(this, JSON.stringify({ ...p, color: 'red' }));
+        if (p?.t === 'msg' && p.text === 'FORGED EDIT') {
+          return encrypt.call(this, JSON.stringify({ t: 'edit', id: p.id, ts: p.ts, of: target, text: 'not yours' }));
+        }
+        return encrypt.call(this, plaintext);
+      };
+    }, bobId);
+    await send(a, 'BAD FIELD');
+    await send(a, 'FORGED EDIT');
+    await send(a, 'a good one');
+    await waitForMessage(b.page, 'a good one');
+    await waitForMessage(b.page, `A message from ${a.name} could not be shown: this version of Parley does not understand it.`);
+    await waitForMessage(b.page, `A message from ${a.name} could not be shown: ${a.name} tried to change a message that is not theirs; nothing was changed.`);
+    await waitForMessage(b.page, 'bob owns this');
+    assert.equal(await b.page.getByText('not yours').count(), 0);
+    // Both were acknowledged (not sent again and again): alice's three are delivered.
+    await a.page.waitForFunction(() => [...document.querySelectorAll('#transcript .delivery')].every((d) => d.dataset.state === 'delivered'), null, { timeout: WAIT });
   } finally {
     await Promise.all([leave(a), leave(b)]);
   }

@@ -88,8 +88,8 @@ function timeEl(ts) {
   return el('time', { dateTime: new Date(ts).toISOString(), textContent: timeFmt.format(ts), title: fullDate(ts), tabIndex: 0 });
 }
 
-function quote(history, id, name) {
-  const t = history.find((x) => x.id === id && !x.kind && x.from !== 'system');
+function quote(lookup, id, name) {
+  const t = lookup(id);
   const who = t ? (t.from === 'me' ? 'You' : name) : '';
   const words = !t ? 'Original message not found' : t.deleted ? 'This message was deleted'
     : Array.from(t.text).slice(0, QUOTE_CHARS).join('') + (t.text.length > QUOTE_CHARS ? '…' : '');
@@ -108,7 +108,7 @@ function reactionsEl(m, name) {
 }
 
 /**
- * The list item of one entry. opts: {name, history, day (a date separator's label, or null),
+ * The list item of one entry. opts: {name, lookup (id -> the message quoted), day (a date separator's label, or null),
  * divider (the "New messages" divider before it), expanded, picker (the emoji choice open),
  * readReceipts, handlers: {reply, edit, remove, react, toggleFold, togglePicker}}.
  */
@@ -137,7 +137,7 @@ export function messageItem(m, opts) {
     if (opts.readReceipts && m.read) meta.append(' · ', el('span', { className: 'read-state', textContent: 'read' }));
   }
   const li = el('li', { className: `msg ${mine ? 'mine' : 'theirs'}${m.deleted ? ' deleted' : ''}` }, ...before);
-  if (m.reply && !m.deleted) li.append(quote(opts.history, m.reply, name));
+  if (m.reply && !m.deleted) li.append(quote(opts.lookup, m.reply, name));
   li.append(text);
   if (!m.deleted && foldable(m.text)) {
     li.append(el('button', { type: 'button', className: 'link fold', textContent: folded ? 'Show more' : 'Show less',
@@ -169,6 +169,6 @@ export function messageItem(m, opts) {
 /** What a drawn item depends on: redrawn when this changes. */
 export function signature(m, opts) {
   return JSON.stringify([m.text, m.state, m.edited, m.deleted, m.reactions, m.read && opts.readReceipts, m.reply,
-    m.reply ? opts.history.find((x) => x.id === m.reply && !x.kind)?.text ?? null : null,
+    m.reply ? opts.lookup(m.reply)?.text ?? null : null, m.reply ? !!opts.lookup(m.reply)?.deleted : null,
     opts.day, opts.divider, opts.expanded, opts.picker, m.exp]);
 }

@@ -42,6 +42,15 @@ export function renderTranscript(m, name) {
   let added = false;
   const history = m.history(name);
   const readReceipts = m.settings?.().readReceipts ?? false;
+  // The messages replies quote, by id (made once per drawing, when a reply needs it).
+  let byId = null;
+  const lookup = (id) => {
+    if (!byId) {
+      byId = new Map();
+      for (const x of history) if (!x.kind && x.from !== 'system') byId.set(x.id, x);
+    }
+    return byId.get(id);
+  };
   const want = [];
   const keys = new Set();
   let lastDay = null;
@@ -50,7 +59,7 @@ export function renderTranscript(m, name) {
     const key = `${msg.from}:${msg.id}`;
     const day = dayKey(msg.ts);
     const opts = {
-      name, history, readReceipts, handlers: reading.handlers,
+      name, lookup, readReceipts, handlers: reading.handlers,
       day: day !== lastDay ? dayLabel(msg.ts) : null,
       divider: reading.dividerBefore === key,
       expanded: reading.expanded.has(key),
