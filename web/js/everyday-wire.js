@@ -1,19 +1,14 @@
-// The everyday payloads inside ratchet messages (docs/PROTOCOL.md 12.15): disappearing-message
-// timers, read receipts, typing, edits, deletes for everyone, reactions, and the `reply` and
-// `exp` fields of a chat message. One strict reader: a payload of one of these kinds with an
-// unknown field, a missing one or a value out of range is refused whole (the caller says so in
-// the transcript; it is never dropped without a word). Pure: no DOM, no storage (tests/fuzz).
+// The everyday payloads (docs/PROTOCOL.md 12.15) and their strict reader: an unknown field, a
+// missing one or a value out of range refuses the payload whole. No DOM, no storage.
 import { RANDOM_ID_RE, USERNAME_RE } from './encoding.js';
 
 export const MAX_TEXT = 16384;
 export const MAX_READ_IDS = 256;
-/** The disappearing-message timers a chat may have, in seconds (0: off). */
+/** Disappearing-message timers, seconds (0: off). */
 export const TIMERS = [0, 30, 300, 3600, 86400, 604800, 2419200];
-/** The reactions offered (one per person per message; '' takes one's reaction back). */
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
-/** The kinds this reader takes. */
 export const EVERYDAY_KINDS = new Set(['msg', 'timer', 'read', 'typing', 'edit', 'delete', 'react']);
-/** The kinds an own device gets with `peer` (the chat they belong to). */
+/** What own devices get, with `peer`. */
 export const OWN_KINDS = new Set(['timer', 'edit', 'delete', 'react']);
 
 const FIELDS = {
@@ -35,12 +30,7 @@ function fail(why) {
 const isId = (v) => typeof v === 'string' && RANDOM_ID_RE.test(v);
 const isText = (v) => typeof v === 'string' && v.length >= 1 && v.length <= MAX_TEXT;
 
-/**
- * Reads one decrypted payload object of an everyday kind. own: it came from another device of
- * this account, and must name the chat (`peer`); it may not be `msg` or `typing` (copies of own
- * messages are `sent`, fanout.js). Returns a fresh object holding only the fields read; throws
- * PayloadError for anything else.
- */
+/** A fresh object of the fields read, or PayloadError. own: from another device of ours. */
 export function readEveryday(obj, { own = false } = {}) {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) fail('not an object');
   const spec = typeof obj.t === 'string' && Object.hasOwn(FIELDS, obj.t) ? FIELDS[obj.t] : null;

@@ -590,7 +590,7 @@ export const fanoutMethods = {
   applyOwn(inner) {
     const effect = { name: null, indexes: null, contactsChanged: false, receipt: null, accepted: false, declined: false };
     if (!inner) return effect;
-    if (this.isEverydayOwn(inner)) return this.applyEverydayOwn(inner, effect); // 12.15 (actions.js)
+    if (this.isEveryday(inner)) return this.applyEverydayOwn(inner, effect); // 12.15 (everyday.js)
     if (inner.t === 'sent' && typeof inner.peer === 'string' && this.contacts[inner.peer] &&
         typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
       const name = inner.peer;

@@ -63,7 +63,7 @@ export const inboxMethods = {
     const c = this.contacts[name];
     const history = this.history(name);
     if (this.isEveryday(inner)) {
-      // A chat message, and the everyday payloads (docs/PROTOCOL.md 12.15), read strictly (actions.js).
+      // A chat message, and the everyday payloads (docs/PROTOCOL.md 12.15), read strictly (everyday.js).
       this.applyEveryday(name, inner, effect, peerTime);
     } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
       const touched = [];

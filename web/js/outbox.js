@@ -36,7 +36,7 @@ export const outboxMethods = {
   /**
    * Adds a message to the transcript and sends it now, or as soon as a route is open. extra:
    * fields of the everyday payloads (docs/PROTOCOL.md 12.15: reply; exp comes from the chat's
-   * timer, disappearing.js).
+   * timer, everyday.js).
    */
   send(name, text, extra = null) {
     return this.serial(async () => {
@@ -54,7 +54,7 @@ export const outboxMethods = {
     if (c.held) throw new UserError(`${name}'s safety number changed. Review it before sending.`);
   },
 
-  /** An own transcript entry (a message, or an everyday action, actions.js) out to the peer: in the queue. */
+  /** An own transcript entry (a message, or an everyday action, everyday.js) out to the peer: in the queue. */
   async enqueue(name, entry) {
     const c = this.contacts[name];
     this.fanMark(name, entry); // their other devices and ours get it too (fanout.js)

@@ -2,7 +2,7 @@
 // The open chat's transcript: one list item per message, kept in step with the messenger's
 // history, and following the conversation unless the person scrolled up.
 import { $ } from './dom.js';
-import { dayKey, dayLabel, matches, messageItem, shown, signature } from './transcript-tools.js';
+import { dayKey, dayLabel, matches, messageItem, reading, shown, signature } from './everyday-view.js';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
@@ -21,9 +21,6 @@ export function shortWhen(ts) {
 // when it went above where the transcript was last taken to (autoTop), that is, when the person
 // scrolled up.
 const rendered = { name: null, items: new Map(), stick: true, scrollQueued: false, autoTop: 0 };
-// What the reader chose (transcript-tools.js, everyday-view.js): folds opened, the emoji choice
-// open, the "New messages" divider, the search, and what the item actions do.
-export const reading = { expanded: new Set(), picker: null, dividerBefore: null, query: '', handlers: null, rerender: null };
 
 function follow(log) {
   log.scrollTop = log.scrollHeight;
