@@ -28,10 +28,11 @@ function findMessage(history, id, from = null) {
   return -1;
 }
 
-/** Deleted for everyone: a tombstone without text stays. */
+/** Deleted for everyone: a tombstone without text stays; an own one not yet sent never goes. */
 export function tombstone(m) {
   m.text = '';
   m.deleted = true;
+  if (m.from === 'me') m.state = 'delivered';
   for (const k of ['reply', 'reactions', 'edited', 'editTs', 'wire', 'fan', 'fanWire', 'fanLinks']) delete m[k];
 }
 
@@ -237,10 +238,7 @@ export const actionMethods = {
       const i = findMessage(h, id, 'me');
       if (i < 0) throw new UserError('That message can no longer be deleted.');
       if (h[i].deleted) return null;
-      // Unsent: it never goes (the delete names its id).
-      const unsent = h[i].state !== 'delivered';
-      tombstone(h[i]);
-      if (unsent) h[i].state = 'delivered';
+      tombstone(h[i]); // unsent, it never goes: the delete names its id
       return [i, ...this.forgetEdits(name, id)];
     });
   },
