@@ -342,6 +342,7 @@ export const disappearingMethods = {
 
 // ---- read receipts and typing ----
 
+const READ_DELAY_MS = 300;
 const TYPING_RESEND_MS = 3000; // "typing" again while typing goes on
 const TYPING_IDLE_MS = 4000; // no key for this long: "stopped"
 const TYPING_SHOWN_MS = 6000; // their indicator clears by itself after this
@@ -371,9 +372,19 @@ export const receiptMethods = {
   },
 
   // The chat is on screen: their unread messages are read (timers start); receipts for the last 256.
+  // Batched (READ_DELAY_MS): a burst of messages is one write and one receipt.
   markRead(name) {
     const h = this.history(name);
-    if (!this.contacts[name] || !h.some((m) => m.from === 'them' && !m.read && !m.kind)) return;
+    this.readSoon = this.readSoon || new Set();
+    if (this.readSoon.has(name) || !this.contacts[name] || !h.some((m) => m.from === 'them' && !m.read && !m.kind)) return;
+    this.readSoon.add(name);
+    setTimeout(() => this.readNow(name), READ_DELAY_MS);
+  },
+
+  readNow(name) {
+    this.readSoon.delete(name);
+    if (this.activeChat !== name) return; // left before: read when it is on screen again
+    const h = this.history(name);
     this.serial(async () => {
       const now = Date.now();
       const ids = [];
