@@ -5,11 +5,14 @@
 // Integrity for every script (the entry module, and a modulepreload link per module of the graph),
 // the style sheet and the wasm core. The version is a hash of all files, so any change makes a new
 // service worker that waits for the person's "Reload" (web/js/updates.js).
+// Scripts are shipped without their comments (scripts/strip.mjs): the sources explain themselves
+// at length, and a person loading the page should not pay for it.
 // --server URL also writes config.json ({"server": URL}): the page then talks to that server; and
 // a Content-Security-Policy <meta> allowing it, for static servers that send no CSP header.
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
+import { stripComments } from './strip.mjs';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const args = process.argv.slice(2);
@@ -54,10 +57,12 @@ if (resolve(out) !== resolve(src)) {
   cpSync(src, out, { recursive: true, filter: (p) => !SKIP.has(relative(src, p)) });
 }
 
-// Hashes of everything but sw.js and index.html, which are written from them.
+// Hashes of everything but sw.js and index.html, which are written from them (sw.js, like every
+// script, is stripped first).
 const files = {};
 for (const p of walk(out)) {
   const rel = relative(out, p).split(sep).join('/');
+  if (/\.m?js$/.test(rel)) writeFileSync(p, stripComments(readFileSync(p, 'utf8'), rel));
   if (rel === 'sw.js' || rel === 'index.html') continue;
   files[rel] = sri(readFileSync(p));
 }

@@ -13,7 +13,8 @@
 #   server (unit)     the server's pure functions, under the sanitizers
 #   server            the real parley-server binary over HTTP (node:test), on SQLite
 #   server postgres   the same suite again with every server on PostgreSQL (a private cluster
-#                     started by scripts/pg.sh for the run; PARLEY_TEST_DATABASE=postgres)
+#                     started by scripts/pg.sh for the run; PARLEY_TEST_DATABASE=postgres),
+#                     running beside the SQLite run
 #   e2e               the page in headless Chromium driven by Playwright (node:test)
 #
 # Installs what it needs first (scripts/deps.sh --test) and builds (scripts/build.sh --asan).
@@ -127,14 +128,25 @@ suite "core wasm" node build/wasm/test_core.js "$vectors"
 suite "core js" node --test --test-reporter=tap tests/wasm/
 suite "fuzz" bash tests/fuzz/run.sh
 suite "server unit" build/asan/server/test_server_unit
-suite "server" node --test --test-reporter=tap tests/server/
-# The server suite on PostgreSQL: one private cluster for the run, a database per server. An
-# engine that cannot start is a failure, never a skip.
+# The server suite on SQLite and again on PostgreSQL, the two runs side by side (each file waits
+# mostly on timers and sockets; every server listens on a port of its own). PostgreSQL: one
+# private cluster for the run, a database per server. An engine that cannot start is a failure,
+# never a skip.
 pgdir=$(mktemp -d)
 pgport=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+node --test --test-reporter=tap tests/server/ >"$logs/server.log" 2>&1 &
+sqlite_pid=$!
+pg_pid=
 if pgurl=$(bash scripts/pg.sh start --dir "$pgdir" --port "$pgport" 2>"$logs/postgres-start.log"); then
-  suite "server postgres" env PARLEY_TEST_DATABASE=postgres PARLEY_TEST_PG_URL="$pgurl" \
-    node --test --test-reporter=tap tests/server/
+  env PARLEY_TEST_DATABASE=postgres PARLEY_TEST_PG_URL="$pgurl" \
+    node --test --test-reporter=tap tests/server/ >"$logs/server_postgres.log" 2>&1 &
+  pg_pid=$!
+fi
+wait "$sqlite_pid"
+record "server" "$logs/server.log" $?
+if [ -n "$pg_pid" ]; then
+  wait "$pg_pid"
+  record "server postgres" "$logs/server_postgres.log" $?
 else
   echo "0 passed, 1 failed" >>"$logs/postgres-start.log"
   record "server postgres" "$logs/postgres-start.log" 1

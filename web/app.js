@@ -29,6 +29,8 @@ import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVau
 import { ConfigError, loadConfig, serverOrigin } from './js/config.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
+import { endCalls, loadCertificate, wireCallButtons, watchCalls } from './js/calls-entry.js'; // calls
+import { useCertificate } from './js/peer.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -210,6 +212,8 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
     }
     await setup;
     stillCurrent(gen);
+    useCertificate(await loadCertificate(vault, account.identityKey())); // calls: one per identity
+    stillCurrent(gen);
     const signaling = new Signaling(() => state.token);
     messenger = new Messenger({ username, device, account, vault, signaling });
     await messenger.load();
@@ -221,6 +225,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false) {
     state.ice = ice;
     wireMessenger(messenger, signaling, sessionEnded);
     wireEveryday(messenger, renderChat);
+    watchCalls(state, messenger, (e) => banner(plain(e))); // calls
   } catch (e) {
     // Back to log-in (or the locked screen) with nothing kept: no token, no open vault, and the
     // account's keys wiped from memory.
@@ -297,6 +302,7 @@ function stop() {
   stopOffline();
   clearTimeout(state.refreshTimer);
   state.ice?.stop();
+  endCalls(); // calls
   if (state.messenger) {
     state.messenger.shutdown();
     state.messenger.account.free(); // the identity and prekeys, wiped from memory
@@ -529,6 +535,7 @@ function wire() {
   followTranscript();
   installEveryday(renderChat);
   $('verify').addEventListener('click', openVerify);
+  wireCallButtons(state, (e) => banner(plain(e))); // calls
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());
   $('mark-verified').addEventListener('click', () => busy($('mark-verified'), async () => {
     const c = state.messenger.contacts[state.chat];

@@ -589,7 +589,8 @@ static int client_frame(struct ws *ws, void *user, int flags, char *data, size_t
         return 1; /* waiting for the client's close frame (wsloop enforces the grace) */
     }
     if (!(flags & WS_FIN) || opcode == WS_OP_CONTINUATION) {
-        return client_close_with(c, WS_CLOSE_POLICY, "fragmented messages are not supported");
+        /* wsloop.c puts fragmented messages together: only a whole one arrives here */
+        return client_close_with(c, WS_CLOSE_PROTOCOL, "protocol error");
     }
     admitted = limits_admit(c, 0);
     if (admitted < 0) {

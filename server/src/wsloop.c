@@ -136,6 +136,18 @@ static void drop_in(struct ws *ws)
     ws->in_partial = 0;
 }
 
+/* Forgets the fragmented message ws was putting together, if any. */
+static void drop_msg(struct ws *ws)
+{
+    free(ws->msg);
+    atomic_fetch_sub(&partial_total, ws->msg_held);
+    ws->msg = NULL;
+    ws->msg_len = 0;
+    ws->msg_held = 0;
+    ws->msg_op = 0;
+    ws->msg_frames = 0;
+}
+
 /* Closes and frees ws (its loop's thread, or any thread once the loops have stopped). */
 static void destroy(struct ws *ws)
 {
@@ -168,6 +180,7 @@ static void destroy(struct ws *ws)
     atomic_fetch_sub(&ws_queued_total, ws->out_len);
     free(ws->out);
     drop_in(ws);
+    drop_msg(ws);
     pthread_mutex_destroy(&ws->lock);
     free(ws);
     count_add(-1);
@@ -191,6 +204,58 @@ static void mute(struct ws *ws)
     ws_set_events(ws);
     pthread_mutex_unlock(&ws->lock);
     ws->draining = 1;
+}
+
+/* A text, binary or continuation frame (RFC 6455 5.4): a whole message goes to on_frame at once;
+ * the pieces of a fragmented one are put together first, within the frame limit for the whole
+ * message, WS_FRAGMENTS_MAX pieces and the budget for input held. 1 when delivered (verdict in
+ * *verdict), 0 when kept for later, -1 when ws was failed. */
+static int assemble(struct ws *ws, int fin, int op, const unsigned char *data, size_t len,
+                    int *verdict)
+{
+    if (op == WS_OP_CONTINUATION ? ws->msg_op == 0 : ws->msg_op != 0) {
+        fail(ws, 1002, op == WS_OP_CONTINUATION ? "a continuation frame with no message to continue"
+                                                : "a new message before the fragmented one ended");
+        return -1;
+    }
+    if (op != WS_OP_CONTINUATION && fin) {
+        *verdict = handlers.on_frame(ws, ws->user, WS_FIN | op, (char *)data, len);
+        return 1;
+    }
+    if (ws->msg_len + len > max_frame) {
+        log_msg(LOG_WARN, "ws: a fragmented message over the limit: closing");
+        fail(ws, 1009, "messages are limited to 96 KiB");
+        return -1;
+    }
+    if (++ws->msg_frames > WS_FRAGMENTS_MAX) {
+        fail(ws, 1008, "a message in too many fragments");
+        return -1;
+    }
+    if (ws->msg_len + len > ws->msg_held) {
+        size_t want = ws->msg_len + len;
+        char *grown;
+        if (atomic_load(&partial_total) + (want - ws->msg_held) > WS_PARTIAL_TOTAL_MAX ||
+            (grown = realloc(ws->msg, want)) == NULL) {
+            fail(ws, WS_CLOSE_BUSY, "the server is busy; try again later");
+            return -1;
+        }
+        ws->msg = grown;
+        atomic_fetch_add(&partial_total, want - ws->msg_held);
+        ws->msg_held = want;
+    }
+    if (len > 0) {
+        memcpy(ws->msg + ws->msg_len, data, len);
+        ws->msg_len += len;
+    }
+    if (op != WS_OP_CONTINUATION) {
+        ws->msg_op = op;
+    }
+    if (!fin) {
+        return 0;
+    }
+    *verdict = handlers.on_frame(ws, ws->user, WS_FIN | ws->msg_op, ws->msg, ws->msg_len);
+    drop_msg(ws);
+    return 1;
 }
 
 /* Handles the complete frames in buf[0..have); returns how many bytes they took. */
@@ -233,11 +298,18 @@ static size_t parse(struct ws *ws, unsigned char *buf, size_t have)
                 (void)ws_send(ws, WS_OP_PONG, (const char *)data, len);
             }
             /* a pong answers a keep-alive ping: last_rx is already updated */
+        } else if (op == WS_OP_CLOSE) {
+            (void)handlers.on_frame(ws, ws->user, h.fin | op, (char *)data, len);
+            ws->finishing = 1;
         } else {
-            int verdict = handlers.on_frame(ws, ws->user, h.fin | op, (char *)data, len);
-            if (verdict < 0 && op != WS_OP_CLOSE) {
+            int verdict = 1;
+            int done = assemble(ws, h.fin != 0, op, data, len, &verdict);
+            if (done < 0) {
+                break;
+            }
+            if (done > 0 && verdict < 0) {
                 mute(ws);
-            } else if (verdict <= 0 || op == WS_OP_CLOSE) {
+            } else if (done > 0 && verdict == 0) {
                 ws->finishing = 1;
             }
         }

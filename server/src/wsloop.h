@@ -27,6 +27,9 @@
 /* Bytes kept for frames still arriving (at most a frame, 96 KiB, per connection), all connections
  * together; beyond it a connection that would need more is closed with WS_CLOSE_BUSY. */
 #define WS_PARTIAL_TOTAL_MAX ((size_t)128 * 1024 * 1024)
+/* Frames one fragmented message may take. Chromium cuts a message where its send pipe is full
+ * (seen: 3 pieces for 200 KB); many tiny pieces would be a way to cost the loop work per byte. */
+#define WS_FRAGMENTS_MAX 64
 #define WS_CLOSE_BUSY 1013
 /* A connection is not read from while its own queue holds more than this. */
 #define WS_OUT_PAUSE ((size_t)64 * 1024)

@@ -42,6 +42,11 @@ struct ws {
     size_t in_len;
     size_t in_held;     /* its allocation, counted in partial_total */
     int in_partial;     /* in holds one frame's first in_len bytes, its header checked */
+    char *msg;          /* a fragmented message's payload so far (RFC 6455 5.4), or NULL */
+    size_t msg_len;
+    size_t msg_held;    /* its allocation, counted in partial_total */
+    int msg_op;         /* its opcode (text or binary) while one is open, else 0 */
+    int msg_frames;     /* its frames so far */
     struct ws *reap_next;   /* in a sweep's list of connections to close */
     struct ws *next, *prev; /* the loop's connections (under the loop's lock) */
     struct ws *fresh_next;  /* waiting to be added by the loop (under the loop's lock) */

@@ -317,7 +317,16 @@ test('nothing readable at rest: every stored value is a sealed record, no messag
       assert.equal(device.length, 1, 'one device mark');
       assert.equal(device[0].value?.type, 'number');
       assert.ok(Number(device[0].value.value) >= 1 && Number(device[0].value.value) <= 0x7fffffff);
-      const sealed = store.records.filter((r) => r.key !== 'format' && r.key !== 'device');
+      // Calls (docs/PROTOCOL.md 12.17): the identity's DTLS certificate, in the clear because the
+      // browser never lets its private key out: {v: 1, identity: the public identity key, cert}.
+      const certs = store.records.filter((r) => r.key === 'call-certificate');
+      assert.equal(certs.length, 1, 'one call certificate');
+      const certFields = Object.fromEntries(certs[0].value.entries);
+      assert.deepEqual(Object.keys(certFields).sort(), ['cert', 'identity', 'v']);
+      assert.deepEqual(certFields.v, { type: 'number', value: '1' });
+      assert.match(certFields.identity, /^[A-Za-z0-9_-]{43}$/);
+      assert.deepEqual(certFields.cert, { type: 'object', entries: [] }, 'an RTCCertificate (no readable fields)');
+      const sealed = store.records.filter((r) => r.key !== 'format' && r.key !== 'device' && r.key !== 'call-certificate');
       const pooled = [];
       let accounts = 0;
       let sessions = 0;

@@ -4,8 +4,9 @@
 # sealed envelopes, real device lists and an identity transfer; the server's parsers
 # (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
 # target writes when PARLEY_FUZZ_SEEDS is set; and tests/fuzz/fuzz_link.mjs, the web app's
-# linking readers under Node, and tests/fuzz/fuzz_everyday.mjs, the everyday payloads' reader,
-# each as long as a server target.
+# linking readers under Node, as long as a server target; tests/fuzz/fuzz_calls.mjs, the
+# call payloads and binding statement, and tests/fuzz/fuzz_everyday.mjs, the everyday payloads'
+# reader, the same way.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -69,6 +70,14 @@ if node "$root/tests/fuzz/fuzz_everyday.mjs" "$server_seconds" >"$work/everyday.
   passed=$((passed + 1))
 else
   cat "$work/everyday.log"
+  failed=$((failed + 1))
+fi
+# The web app's call formats (tests/fuzz/fuzz_calls.mjs), the same way.
+if node "$root/tests/fuzz/fuzz_calls.mjs" "$server_seconds" >"$work/calls.log" 2>&1; then
+  head -n 1 "$work/calls.log"
+  passed=$((passed + 1))
+else
+  cat "$work/calls.log"
   failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"

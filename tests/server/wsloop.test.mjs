@@ -336,6 +336,9 @@ test('protocol errors are answered with close 1002; nothing after them is handle
     ['an unknown control opcode (0xB)', frame(0xb, 'x')],
     ['a ping with a 126-byte payload', frame(OP.ping, Buffer.alloc(126, 0x61))],
     ['a fragmented ping (no FIN)', frame(OP.ping, 'x', { fin: false })],
+    ['a continuation frame with no message to continue', frame(OP.cont, ping('bad'))],
+    ['a new text frame while a fragmented message is open',
+      Buffer.concat([frame(OP.text, '{"type":', { fin: false }), frame(OP.text, ping('bad'))])],
   ];
   assert.equal(cases[5][1][1] & 0x7f, 126, 'the 126-byte ping uses the 16-bit length');
   // All at once (each its own user, since a user has one connection), so that the grace time
@@ -359,6 +362,49 @@ test('protocol errors are answered with close 1002; nothing after them is handle
     assert.equal(c.messages.find((m) => m.ref === 'after'), undefined, `${what}: the frame after it was not handled`);
     await assertServerUp(server);
   }));
+});
+
+test('a message in fragments (Chromium cuts a long one where its send pipe is full) is put together and handled once; control frames may come between the pieces', { timeout: 30000 }, async () => {
+  const u = await newUser(server.url, 'frag');
+  const c = await rawLogin(server, u);
+  const text = JSON.stringify({ type: 'ping', id: 'pieces' });
+  c.write(Buffer.concat([
+    frame(OP.text, text.slice(0, 5), { fin: false }),
+    frame(OP.ping, 'between'),
+    frame(OP.cont, text.slice(5, 12), { fin: false }),
+    frame(OP.cont, Buffer.alloc(0), { fin: false }),
+    frame(OP.cont, text.slice(12)),
+  ]));
+  await c.next((m) => m.ref === 'pieces');
+  assert.ok(c.frames.some((f) => f.op === OP.pong && f.payload.toString() === 'between'), 'the ping between the pieces is answered');
+  // Near the 96 KiB limit, in the three pieces Chromium was seen to send (41000, 131000 and 28000
+  // bytes of a 200 KB message, scaled down): one message, answered once.
+  const big = JSON.stringify({ type: 'ping', id: 'big', pad: 'p'.repeat(90000) });
+  const cuts = [0, 20000, 85000, big.length];
+  c.write(Buffer.concat(cuts.slice(1).map((end, i) =>
+    frame(i === 0 ? OP.text : OP.cont, big.slice(cuts[i], end), { fin: i === cuts.length - 2 }))));
+  const answer = await c.next((m) => m.ref === 'big');
+  c.send({ type: 'ping', id: 'after' });
+  await c.next((m) => m.ref === 'after');
+  assert.equal(c.messages.filter((m) => m.ref === 'big').length, 1, `answered once: ${JSON.stringify(answer)}`);
+  c.destroy();
+});
+
+test('a fragmented message over 96 KiB in all is closed with 1009, one in more than 64 pieces with 1008; the server stays up', { timeout: 30000 }, async () => {
+  const cases = [
+    [1009, [frame(OP.text, 'x'.repeat(60000), { fin: false }), frame(OP.cont, 'x'.repeat(60000))]],
+    [1008, [...Array(65).fill(0).map((_, i) => frame(i === 0 ? OP.text : OP.cont, ' ', { fin: false })), frame(OP.cont, '{}')]],
+  ];
+  await Promise.all(cases.map(async ([code, frames]) => {
+    const u = await newUser(server.url, 'fragbad');
+    const c = await rawLogin(server, u);
+    c.write(Buffer.concat([...frames, textFrame({ type: 'ping', id: 'after' })]));
+    const close = await c.frame((f) => f.op === OP.close);
+    assert.equal(closeCode(close), code);
+    assert.equal(c.messages.find((m) => m.ref === 'after'), undefined, 'nothing after it is handled');
+    c.destroy();
+  }));
+  await assertServerUp(server);
 });
 
 test('a WebSocket ping control frame gets a pong with the same payload', { timeout: 30000 }, async () => {
@@ -435,7 +481,13 @@ test('a recipient too slow for what is relayed to it stays connected; its sender
     }
   }
   assert.ok(busySeen(), `no recipient_busy for both senders after ${rounds} rounds`);
-  await sleep(300); // the last answers
+  // The last answers: each sender's messages are handled in order, so once a ping sent after
+  // them is answered, every recipient_busy for them has been sent (no fixed wait: under load the
+  // answers may take longer than any pause).
+  for (const [x, tag] of [[b, 'b-barrier'], [c, 'c-barrier']]) {
+    x.send({ type: 'ping', id: tag });
+    await x.next((m) => m.type === 'pong' && m.ref === tag, 15000);
+  }
   for (const [x, u] of [[b, ub], [c, uc]]) {
     for (const e of x.messages.filter((m) => m.type === 'error')) busy[u.username].add(e.ref);
   }

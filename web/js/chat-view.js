@@ -148,6 +148,9 @@ export function renderChat() {
         unreachable: `cannot connect directly to ${name}; messages go through the server`,
       }[m.linkState(name)];
   $('chat-status').textContent = status;
+  const callable = c?.status === 'active' && !c.held; // calls (calls-entry.js)
+  $('call').disabled = !callable;
+  $('video-call').disabled = !callable;
   $('verify').textContent = c?.verified ? 'Verified ✓' : 'Verify';
   $('verify').setAttribute('aria-label', c?.verified ? 'Verify (verified)' : 'Verify');
   const warn = !!c?.identityWarning;

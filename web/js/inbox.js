@@ -90,7 +90,8 @@ export const inboxMethods = {
     } else if (inner.t === 'cap' && c) {
       effect.contactsChanged = this.takeCap(name, inner.cap);
     } else if (inner.t === 'decline' && c && c.status === 'pending') {
-      effect.declined = true;
+      effect.declined = true;    } else if (inner.t === 'call' && c && c.status === 'active') {
+      effect.call = inner; // a call message (calls.js), handled once the session is stored
     }
     return effect;
   },
@@ -106,6 +107,7 @@ export const inboxMethods = {
     }
     if (effect.declined) this.serial(() => this.declined(name));
     if (effect.joined) this.subscribe(); // a contact another device of ours made
+    if (effect.call) this.dispatchEvent(new CustomEvent('call', { detail: { name, payload: effect.call } }));
   },
 
   // ---- mail ---------------------------------------------------------------------------------------
@@ -209,7 +211,7 @@ export const inboxMethods = {
             touched.set(name, t);
           }
           for (const i of effect.indexes || []) t.indexes.add(i);
-          if (effect.accepted || effect.declined || effect.joined) t.effects.push(effect);
+          if (effect.accepted || effect.declined || effect.joined || effect.call) t.effects.push(effect);
         }
         contactsChanged = contactsChanged || effect.contactsChanged;
       }

@@ -156,6 +156,17 @@ export function warmUp() {
   return warming;
 }
 
+/**
+ * Links made from now on use this certificate (calls: one kept per identity with the vault,
+ * calls-entry.js, so that its fingerprint stays the same); null lets the page make its own.
+ */
+export function useCertificate(cert) {
+  if (cert === certificate || (cert && cert.expires - Date.now() <= CERT_RENEW_MS)) return;
+  certificate = cert;
+  dropSpares();
+  if (ready) warmUp();
+}
+
 /** Closes the spare connections and forgets the certificate (on logout). */
 export function coolDown() {
   ready = false;
@@ -218,6 +229,12 @@ export class PeerLink extends EventTarget {
     this.holding = false;
     this.held = [];
     this.preparing = null;
+    // Calls (calls.js): once the link is open, a function that takes our new candidates (after
+    // an ICE restart) to send inside the ratchet; true when it took one.
+    this.candidateRoute = null;
+    // How long a "disconnected" connection may take to recover before the link is lost (calls.js
+    // lengthens it during a call, whose ICE restart must cross the outage).
+    this.disconnectedGraceMs = DISCONNECTED_GRACE_MS;
   }
 
   /** Starts a new link as the offering side. */
@@ -346,7 +363,9 @@ export class PeerLink extends EventTarget {
   createPc(timeoutMs = ICE_TIMEOUT_MS, pc = takePc()) {
     this.pc = pc;
     pc.onicecandidate = (ev) => {
-      if (ev.candidate && pc === this.pc) this.signal({ type: 'ice', candidate: ev.candidate.toJSON() });
+      if (!ev.candidate || pc !== this.pc) return;
+      if (this.open && this.candidateRoute?.(ev.candidate)) return;
+      this.signal({ type: 'ice', candidate: ev.candidate.toJSON() });
     };
     pc.ondatachannel = (ev) => {
       if (pc === this.pc) this.attach(ev.channel);
@@ -357,7 +376,7 @@ export class PeerLink extends EventTarget {
       if (pc.connectionState === 'disconnected') {
         setTimeout(() => {
           if (pc === this.pc && pc.connectionState === 'disconnected') this.fail('connection lost');
-        }, DISCONNECTED_GRACE_MS);
+        }, this.disconnectedGraceMs);
       }
     };
     this.armTimer(timeoutMs);

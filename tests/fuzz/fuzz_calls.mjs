@@ -1,0 +1,154 @@
+// A mutation fuzzer for the web app's call formats (docs/PROTOCOL.md 12.17), whose strict readers
+// are JavaScript (web/js/calls-binding.js, web/js/calls-frames.js), run under Node for a bounded
+// time: call payloads, the fingerprints read from session descriptions and stats, the signed
+// binding statement and sealed media frames. Inputs are the vectors (docs/vectors/calls-v1.json)
+// with bytes flipped, inserted, deleted and truncated, fields replaced, and random ones. A failure
+// is a reader that throws, accepts a payload that does not write back to itself, a statement
+// check that accepts a changed field, or a sealed frame that opens after a change.
+//   node tests/fuzz/fuzz_calls.mjs SECONDS
+// Prints one line, and "1 passed, 0 failed" (or "0 passed, 1 failed").
+import { readFileSync } from 'node:fs';
+import { nodeCore } from '../lib/core.mjs';
+
+const seconds = Number(process.argv[2] || 10);
+await nodeCore();
+const B = await import('../../web/js/calls-binding.js');
+const F = await import('../../web/js/calls-frames.js');
+const V = JSON.parse(readFileSync(new URL('../../docs/vectors/calls-v1.json', import.meta.url), 'utf8'));
+const hex = (s) => new Uint8Array(Buffer.from(s, 'hex'));
+
+let seed = 0x2545f491;
+const rnd = (n) => {
+  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5; seed >>>= 0;
+  return seed % n;
+};
+
+function mutate(bytes) {
+  const out = [...bytes];
+  const edits = 1 + rnd(4);
+  for (let i = 0; i < edits; i += 1) {
+    const op = rnd(5);
+    const at = out.length ? rnd(out.length) : 0;
+    if (op === 0 && out.length) out[at] ^= 1 << rnd(8);
+    else if (op === 1) out.splice(at, 0, rnd(256));
+    else if (op === 2 && out.length) out.splice(at, 1);
+    else if (op === 3) out.length = rnd(out.length + 1);
+    else if (out.length) out[at] = rnd(256);
+  }
+  return Uint8Array.from(out);
+}
+const mutateText = (s) => new TextDecoder().decode(mutate(new TextEncoder().encode(s)));
+const randomBytes = (n) => Uint8Array.from({ length: n }, () => rnd(256));
+
+const payloads = Object.values(V.payloads);
+const FIELDS = ['t', 'v', 'call', 'k', 'media', 'reason', 'desc', 'cand', 'n', 'at', 'fp', 'peerFp', 'sig', 'x'];
+const VALUES = [null, 0, 1, 2, -1, 1.5, 2 ** 53, '', 'call', 'x'.repeat(70000), {}, [], true, 'offer', V.callId, V.payloads.bind.sig, V.payloads.nonce.n];
+
+const statement = {
+  callId: V.callId, at: V.issuedAt, nonce: hex(V.nonce), ownFp: hex(V.aliceFingerprint),
+  peerFp: hex(V.bobFingerprint), sig: hex(V.signature),
+};
+const signer = hex(V.alice.identityKey);
+const verifier = hex(V.bob.identityKey);
+
+const frame = hex(V.frame.sealed);
+const frameKey = await F.frameKey(hex(V.frame.key));
+
+const failures = [];
+const fail = (what, input, e) => {
+  if (failures.length < 5) failures.push(`${what}: ${e} on ${JSON.stringify(String(input)).slice(0, 200)}`);
+};
+
+// Rebuilds the JSON object a parsed payload came from (the writer's own form).
+function writeBack(r) {
+  const { k, call, ...rest } = r;
+  return B.callPayload(k, call, rest);
+}
+
+const cases = [
+  () => {
+    const base = payloads[rnd(payloads.length)];
+    let msg;
+    const text = mutateText(JSON.stringify(base));
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      msg = { ...base, [FIELDS[rnd(FIELDS.length)]]: VALUES[rnd(VALUES.length)] };
+    }
+    try {
+      const r = B.parseCallPayload(msg);
+      if (r) {
+        const again = writeBack(r);
+        if (JSON.stringify(B.parseCallPayload(JSON.parse(JSON.stringify(again)))) !== JSON.stringify(r)) fail('a payload read does not read back the same', JSON.stringify(msg), 'accepted');
+        for (const key of Object.keys(msg)) {
+          if (!(key in again)) fail('a payload read with a field the writer does not know', JSON.stringify(msg), key);
+        }
+      }
+    } catch (e) {
+      fail('parseCallPayload threw', JSON.stringify(msg), e);
+    }
+  },
+  () => {
+    const sdp = `v=0\r\na=fingerprint:sha-256 ${[...hex(V.aliceFingerprint)].map((x) => x.toString(16).padStart(2, '0')).join(':')}\r\n`;
+    const s = rnd(8) === 0 ? String.fromCharCode(...randomBytes(rnd(120))) : mutateText(sdp);
+    try {
+      const fp = B.sdpFingerprint(s);
+      if (fp && (fp.length !== 32)) fail('sdpFingerprint gave a bad length', s, fp.length);
+      const line = s.split(/\r?\n/).find((l) => l.startsWith('a=fingerprint:'));
+      if (fp && line && B.fpFromHex(line.trim().split(' ')[1])?.join() !== fp.join()) fail('sdpFingerprint disagrees with its line', s, 'accepted');
+    } catch (e) {
+      fail('sdpFingerprint threw', s, e);
+    }
+  },
+  () => {
+    // One field of the statement changed: the check must fail.
+    const names = ['callId', 'at', 'nonce', 'ownFp', 'peerFp', 'sig'];
+    const name = names[rnd(names.length)];
+    const changed = { ...statement };
+    if (name === 'callId') changed.callId = mutateText(V.callId);
+    else if (name === 'at') changed.at = [V.issuedAt + 1 + rnd(1000), V.issuedAt - 1, -1, 2 ** 53, 0.5, NaN][rnd(6)];
+    else changed[name] = mutate(statement[name]);
+    let ok;
+    try {
+      ok = B.checkStatement(signer, verifier, changed);
+    } catch (e) {
+      fail('checkStatement threw', name, e);
+      return;
+    }
+    const same = name === 'callId' ? changed.callId === V.callId : name === 'at' ? changed.at === V.issuedAt
+      : changed[name].length === statement[name].length && changed[name].every((x, i) => x === statement[name][i]);
+    if (ok && !same) fail('checkStatement accepted a changed field', name, 'accepted');
+  },
+  async () => {
+    const s = rnd(8) === 0 ? randomBytes(rnd(80)) : mutate(frame);
+    try {
+      const opened = await F.openFrame(frameKey, s);
+      const same = s.length === frame.length && s.every((x, i) => x === frame[i]);
+      if (opened && !same) fail('openFrame opened a changed frame', Buffer.from(s).toString('hex'), 'accepted');
+    } catch (e) {
+      fail('openFrame threw', Buffer.from(s).toString('hex'), e);
+    }
+  },
+];
+
+// The valid inputs are accepted.
+for (const p of payloads) if (!B.parseCallPayload(p)) throw new Error('a vector payload was refused');
+if (!B.checkStatement(signer, verifier, statement)) throw new Error('the vector statement was refused');
+if (!await F.openFrame(frameKey, frame)) throw new Error('the vector frame was refused');
+
+let runs = 0;
+const end = Date.now() + seconds * 1000;
+while (Date.now() < end && failures.length === 0) {
+  for (let i = 0; i < 200; i += 1) await cases[(runs + i) % cases.length]();
+  runs += 200;
+}
+if (failures.length) {
+  console.log(`FAIL fuzz_calls (JavaScript): after ${runs} inputs`);
+  for (const f of failures) console.log(`  ${f}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+console.log(`ok   fuzz_calls (JavaScript): ${runs} inputs in ${seconds}s, no failure`);
+console.log('1 passed, 0 failed');

@@ -1,0 +1,759 @@
+//# allFunctionsCalledOnLoad
+// Voice and video calls (docs/PROTOCOL.md 12.17), one at a time, on the link a chat already has
+// (peer.js): the call's media are added to that RTCPeerConnection and negotiated again, so no new
+// connection is made per call. Every call message (the invite, the session descriptions and
+// candidates, the identity binding) is a ratchet payload {"t":"call",...} sent over the link's
+// data channel: the server sees none of it. Renegotiation follows the "perfect negotiation"
+// pattern: the side whose offer wins a link's glare (the smaller username) is impolite.
+//
+// The binding (calls-binding.js): each side asks the other with a fresh nonce, and answers with
+// a statement signed by its identity key naming its own DTLS fingerprint and the peer's as it
+// sees it. Each side checks the peer's statement against its local certificate, the remote
+// description and the transport's certificate stats; any mismatch ends the call at once. The
+// check is repeated every 60 s and after an ICE restart.
+import * as core from '../core/parley.js';
+import { equalBytes, randomId, toB64u } from './encoding.js';
+import { UserError } from './errors.js';
+import {
+  NONCE_BYTES, callPayload, checkStatement, fpFromHex, parseCallPayload, sdpFingerprint, signStatement,
+} from './calls-binding.js';
+
+export const RING_MS = 45000; // an unanswered call rings this long
+export const RECHECK_MS = 60000; // the binding is checked again this often
+const BIND_WAIT_MS = 20000; // a statement must answer our nonce within this
+const NO_MEDIA_MS = 30000; // a call with nothing received for this long ends
+const MEDIA_POLL_MS = 5000;
+const CONNECT_WAIT_MS = 15000; // for a link to open when a call starts without one
+const MAX_NONCES = 4; // nonces of ours waiting for a statement
+const FP_TRIES = 20; // reads of the transport's certificates before giving up (250 ms apart)
+const CALL_DISCONNECTED_GRACE_MS = 30000; // a call's link waits this long for an ICE restart
+
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+/** A call failure meant for the person. */
+export class CallError extends UserError {}
+
+export function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60));
+  const ss = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${mm.padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
+// The ICE username fragment of a session description (its first), or null.
+function iceUfrag(sdp) {
+  const m = typeof sdp === 'string' ? /^a=ice-ufrag:(\S+)/m.exec(sdp) : null;
+  return m ? m[1] : null;
+}
+
+// Renegotiates one RTCPeerConnection (a link's) through call messages.
+class Negotiator {
+  constructor(calls, name, link) {
+    this.calls = calls;
+    this.name = name;
+    this.link = link;
+    this.pc = link.pc;
+    this.polite = !(link.tiebreak ?? calls.m.me < name);
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.restarting = false;
+    this.callId = null; // the call the last messages were about
+    this.pc.addEventListener('negotiationneeded', () => this.offer());
+    this.pc.addEventListener('track', () => calls.changed());
+    this.pc.addEventListener('iceconnectionstatechange', () => {
+      if (this.iceUp()) {
+        this.restarted();
+      } else if (this.pc.iceConnectionState === 'disconnected' && calls.call?.negotiator === this) {
+        this.restartIce(); // a network change: new addresses, without asking anybody
+      }
+    });
+    link.candidateRoute = (cand) => {
+      if (!this.callId || link.pc !== this.pc) return false;
+      calls.send(name, 'ice', this.callId, { cand: cand.toJSON() });
+      return true;
+    };
+  }
+
+  iceUp() {
+    return this.pc.iceConnectionState === 'connected' || this.pc.iceConnectionState === 'completed';
+  }
+
+  // An ICE restart (ours, or theirs seen as new ICE credentials in an offer) that has completed.
+  restarted() {
+    if (!this.restarting || !this.iceUp() || this.pc.signalingState !== 'stable') return;
+    this.restarting = false;
+    this.calls.afterIceRestart(this);
+  }
+
+  restartIce() {
+    if (this.pc.signalingState === 'closed' || this.restarting) return;
+    this.restarting = true;
+    this.pc.restartIce();
+  }
+
+  async offer() {
+    if (!this.callId || this.link.pc !== this.pc || !this.link.open) return;
+    try {
+      this.makingOffer = true;
+      await this.pc.setLocalDescription();
+      const d = this.pc.localDescription;
+      if (d?.type === 'offer') await this.calls.send(this.name, 'sdp', this.callId, { desc: { type: d.type, sdp: d.sdp } });
+    } catch (e) {
+      this.calls.m.report(e);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  async onDescription(callId, desc) {
+    const { pc } = this;
+    const collision = desc.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
+    this.ignoreOffer = !this.polite && collision;
+    if (this.ignoreOffer) return;
+    if (desc.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // a late one
+    this.callId = callId;
+    const ufrag = iceUfrag(pc.remoteDescription?.sdp);
+    if (desc.type === 'offer' && ufrag && iceUfrag(desc.sdp) !== ufrag) this.restarting = true;
+    await pc.setRemoteDescription(desc); // an offer of theirs rolls ours back (polite)
+    if (desc.type === 'offer') {
+      this.calls.adopt(this, callId);
+      await pc.setLocalDescription();
+      const d = pc.localDescription;
+      await this.calls.send(this.name, 'sdp', callId, { desc: { type: d.type, sdp: d.sdp } });
+    }
+    this.calls.negotiated(this);
+    this.restarted();
+  }
+
+  async onCandidate(cand) {
+    try {
+      await this.pc.addIceCandidate(cand);
+    } catch (e) {
+      if (!this.ignoreOffer) this.calls.m.report(e);
+    }
+  }
+}
+
+export class Calls extends EventTarget {
+  constructor(messenger) {
+    super();
+    this.m = messenger;
+    this.call = null; // the call (one at a time)
+    this.incoming = null; // a call ringing here, not answered yet
+    this.negotiators = new WeakMap(); // RTCPeerConnection -> Negotiator
+    this.queue = Promise.resolve();
+    this.sent = {}; // call messages sent, by kind
+    if (globalThis.parleyTestHooks) globalThis.parleyTestHooks.calls = this;
+  }
+
+  changed() {
+    this.dispatchEvent(new Event('change'));
+  }
+
+  warn(text) {
+    this.dispatchEvent(new CustomEvent('warning', { detail: text }));
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  /** A call payload over the open link, encrypted (its ratchet state stored first); false if none. */
+  send(name, k, callId, fields = {}) {
+    const payload = callPayload(k, callId, fields);
+    this.sent[k] = (this.sent[k] || 0) + 1;
+    return this.m.serial(async () => {
+      const link = this.m.links.get(name);
+      const session = await this.m.session(name);
+      if (!link?.open || !session) return false;
+      const wire = session.encrypt(JSON.stringify(payload));
+      await this.m.persist(name, session);
+      return link.send(wire);
+    });
+  }
+
+  negotiator(name) {
+    const link = this.m.links.get(name);
+    if (!link?.open || !link.pc) return null;
+    let n = this.negotiators.get(link.pc);
+    if (!n) {
+      n = new Negotiator(this, name, link);
+      this.negotiators.set(link.pc, n);
+    }
+    return n;
+  }
+
+  // The open link to a contact, opened if need be.
+  async openLink(name) {
+    const c = this.m.contacts[name];
+    if (!c || c.status !== 'active') throw new CallError(`You can call ${name} once they have accepted your chat.`);
+    if (c.held) throw new CallError(`${name}'s safety number changed. Review it before calling.`);
+    if (this.m.links.get(name)?.open) return;
+    this.m.connect(name, true);
+    const until = Date.now() + CONNECT_WAIT_MS;
+    while (!this.m.links.get(name)?.open) {
+      if (Date.now() > until || this.m.stopped) throw new CallError(`${name} cannot be reached right now, so the call could not start.`);
+      await sleep(200);
+    }
+  }
+
+  // Microphone (and camera): what the browser gives; a refusal is said, and the call goes on
+  // with less (audio only, or receiving only).
+  async media(video) {
+    const tries = video ? [{ audio: true, video: true }, { audio: true }, { video: true }] : [{ audio: true }];
+    for (const constraints of tries) {
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia(constraints);
+        const note = video && !constraints.video ? 'The camera could not be used, so the call is audio only.'
+          : video && !constraints.audio ? 'The microphone could not be used, so the other side will not hear you.' : '';
+        return { stream, note };
+      } catch {
+        // the next, smaller request
+      }
+    }
+    return { stream: null, note: 'The microphone and camera could not be used (refused or missing), so you can only listen and watch.' };
+  }
+
+  newCall(name, fields) {
+    return {
+      name, negotiator: null, stream: null, note: '', transceivers: new Set(), timers: new Set(),
+      nonces: new Map(), bound: false, checks: 0, muted: false, cameraOff: false, screen: null, activeAt: 0,
+      received: -1, receivedAt: 0, myKey: null, peerKey: null, ...fields,
+    };
+  }
+
+  timer(call, fn, ms, repeat = false) {
+    const t = repeat ? setInterval(fn, ms) : setTimeout(fn, ms);
+    call.timers.add(t);
+    return t;
+  }
+
+  // ---- the person's actions ------------------------------------------------------------------------
+
+  /** Calls a contact (video: with the camera). */
+  async start(name, video) {
+    if (this.call || this.incoming) throw new CallError('You are already in a call.');
+    const call = this.newCall(name, { id: randomId(), outgoing: true, media: video ? 'video' : 'audio', state: 'starting' });
+    this.call = call;
+    this.changed();
+    try {
+      await this.openLink(name);
+      const media = await this.media(video);
+      if (this.call !== call) {
+        for (const t of media.stream?.getTracks() || []) t.stop(); // hung up meanwhile
+        return;
+      }
+      Object.assign(call, media);
+      call.state = 'ringing';
+      if (!await this.send(name, 'invite', call.id, { media: call.media })) throw new CallError(`${name} cannot be reached right now, so the call could not start.`);
+      this.sendKey(call);
+      this.timer(call, () => this.finish(call, 'missed', { tell: 'cancel' }), RING_MS);
+      this.watchLink(call);
+      this.changed();
+    } catch (e) {
+      if (this.call === call) this.finish(call, 'failed');
+      throw e;
+    }
+  }
+
+  /** Answers the call ringing here. */
+  async answer() {
+    const call = this.incoming;
+    if (!call || this.call) return;
+    this.incoming = null;
+    this.call = call;
+    call.state = 'connecting';
+    for (const t of call.timers) clearTimeout(t);
+    call.timers.clear();
+    const n = this.negotiator(call.name);
+    if (!n) {
+      this.finish(call, 'lost', { tell: 'end' });
+      return;
+    }
+    call.negotiator = n;
+    n.callId = call.id;
+    // The one who answers offers the call's media at once (the caller has its devices already):
+    // the transceivers now, our tracks as soon as the browser gives them (no new negotiation).
+    const added = (call.media === 'video' ? ['audio', 'video'] : ['audio'])
+      .map((kind) => n.pc.addTransceiver(kind, { direction: 'sendrecv' }));
+    for (const t of added) {
+      call.transceivers.add(t);
+      this.protect(call, t, t.receiver.track.kind);
+    }
+    const accepted = this.send(call.name, 'accept', call.id); // before the offer (negotiationneeded)
+    this.watchLink(call);
+    this.changed();
+    const media = await this.media(call.media === 'video');
+    if (this.call !== call) {
+      for (const t of media.stream?.getTracks() || []) t.stop();
+      return;
+    }
+    Object.assign(call, media);
+    for (const t of added) {
+      const kind = t.receiver.track.kind;
+      const track = (kind === 'audio' ? call.stream?.getAudioTracks() : call.stream?.getVideoTracks())?.[0] || null;
+      if (track) await t.sender.replaceTrack(track);
+      else t.direction = 'recvonly';
+    }
+    if (!await accepted && this.call === call) this.finish(call, 'lost');
+    this.changed();
+  }
+
+  /** Declines the call ringing here. */
+  decline() {
+    const call = this.incoming;
+    if (!call) return;
+    this.incoming = null;
+    this.send(call.name, 'decline', call.id, { reason: 'declined' }).catch((e) => this.m.report(e));
+    this.ended(call, 'declined-here');
+  }
+
+  /** Ends the call (or stops calling). */
+  hangUp() {
+    const call = this.call;
+    if (!call) return;
+    this.finish(call, call.activeAt ? 'done' : 'cancelled', { tell: call.state === 'ringing' ? 'cancel' : 'end' });
+  }
+
+  setMuted(on) {
+    const call = this.call;
+    if (!call) return;
+    call.muted = !!on;
+    for (const t of call.stream?.getAudioTracks() || []) t.enabled = !call.muted;
+    this.changed();
+  }
+
+  setCamera(on) {
+    const call = this.call;
+    if (!call) return;
+    call.cameraOff = !on;
+    for (const t of call.stream?.getVideoTracks() || []) t.enabled = !call.cameraOff;
+    this.changed();
+  }
+
+  /** Shares the screen in place of the camera (a video transceiver is added for an audio call). */
+  async shareScreen(on) {
+    const call = this.call;
+    if (!call?.negotiator) return;
+    if (!on) {
+      this.stopScreen(call);
+      return;
+    }
+    const screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    if (this.call !== call) {
+      for (const t of screen.getTracks()) t.stop();
+      return;
+    }
+    const [track] = screen.getVideoTracks();
+    call.screen = screen;
+    track.addEventListener('ended', () => this.stopScreen(call));
+    const t = this.videoTransceiver(call);
+    if (t) {
+      await t.sender.replaceTrack(track);
+    } else {
+      const added = call.negotiator.pc.addTransceiver(track, { direction: 'sendrecv', streams: [screen] });
+      call.transceivers.add(added);
+      this.protect(call, added, 'video');
+    }
+    this.changed();
+  }
+
+  stopScreen(call) {
+    if (!call.screen) return;
+    for (const t of call.screen.getTracks()) t.stop();
+    call.screen = null;
+    const t = this.videoTransceiver(call);
+    const camera = call.stream?.getVideoTracks()[0] || null;
+    if (t && call.negotiator?.pc.signalingState !== 'closed') {
+      if (camera) {
+        t.sender.replaceTrack(camera).catch(() => {});
+      } else {
+        t.stop(); // an audio call's screen: its video goes (negotiated away)
+        call.transceivers.delete(t);
+      }
+    }
+    this.changed();
+  }
+
+  videoTransceiver(call) {
+    return [...call.transceivers].find((t) => !t.stopped && t.receiver.track.kind === 'video') || null;
+  }
+
+  // ---- what the peer sends ---------------------------------------------------------------------------
+
+  /** A call payload from a contact (inbox.js): handled in order. */
+  onPayload(name, raw) {
+    const p = parseCallPayload(raw);
+    if (!p) {
+      this.m.report(new Error(`a call message from ${name} that this version cannot read was ignored`));
+      return this.queue;
+    }
+    this.queue = this.queue.then(() => this.handle(name, p)).catch((e) => this.m.report(e));
+    return this.queue;
+  }
+
+  async handle(name, p) {
+    const call = this.call?.name === name && this.call.id === p.call ? this.call
+      : this.incoming?.name === name && this.incoming.id === p.call ? this.incoming : null;
+    switch (p.k) {
+      case 'invite':
+        if (this.call || this.incoming) {
+          await this.send(name, 'decline', p.call, { reason: 'busy' });
+          return;
+        }
+        this.incoming = this.newCall(name, { id: p.call, outgoing: false, media: p.media, state: 'incoming' });
+        this.timer(this.incoming, () => {
+          const c = this.incoming;
+          if (c?.id === p.call) {
+            this.incoming = null;
+            this.ended(c, 'missed');
+          }
+        }, RING_MS);
+        this.changed();
+        return;
+      case 'cancel':
+        if (call && call === this.incoming) {
+          this.incoming = null;
+          this.ended(call, 'missed');
+        } else if (call) {
+          this.finish(call, 'cancelled');
+        }
+        return;
+      case 'decline':
+        if (call && call.outgoing && !call.activeAt) this.finish(call, p.reason === 'busy' ? 'busy' : 'declined');
+        return;
+      case 'accept':
+        if (call && call.outgoing && call.state === 'ringing') this.accepted(call);
+        return;
+      case 'end':
+        if (call) {
+          this.finish(call, p.reason === 'mismatch' || p.reason === 'unverified' ? 'peer-mismatch'
+            : p.reason === 'media' ? 'no-media' : 'done');
+        }
+        return;
+      case 'sdp': {
+        const n = this.negotiator(name);
+        if (n) await n.onDescription(p.call, p.desc);
+        return;
+      }
+      case 'ice': {
+        const n = this.negotiator(name);
+        if (n) await n.onCandidate(p.cand);
+        return;
+      }
+      case 'key':
+        if (call && !call.peerKey) {
+          call.peerKey = p.key;
+          // Ours in answer, while it rings (off the path from Answer to media): sealed both ways,
+          // or not at all.
+          if (call === this.incoming && !call.myKey) this.sendKey(call);
+        }
+        return;
+      case 'nonce':
+        if (call && call === this.call && call.negotiator) await this.answerNonce(call, p.nonce);
+        return;
+      case 'bind':
+        if (call && call === this.call && call.negotiator) await this.checkBind(call, p);
+        return;
+      default:
+    }
+  }
+
+  // They answered: their offer of the call's media follows (adopt() gives it our tracks).
+  accepted(call) {
+    for (const t of call.timers) clearTimeout(t);
+    call.timers.clear();
+    call.state = 'connecting';
+    const n = this.negotiator(call.name);
+    if (!n) {
+      this.finish(call, 'lost', { tell: 'end' });
+      return;
+    }
+    call.negotiator = n;
+    n.callId = call.id;
+    this.changed();
+  }
+
+  // An offer came: in the call it names, each new transceiver takes our track of its kind (one
+  // transceiver per track; without a track it only receives); outside a call they stay silent.
+  adopt(n, callId) {
+    const call = this.call?.negotiator === n && this.call.id === callId ? this.call : null;
+    const sending = new Set([...call?.transceivers || []].map((t) => t.sender.track).filter(Boolean));
+    for (const t of n.pc.getTransceivers()) {
+      if (t.stopped || t.currentDirection === 'stopped' || !t.mid || call?.transceivers.has(t)) continue;
+      if (call && t.currentDirection === null) {
+        const kind = t.receiver.track.kind;
+        const track = (kind === 'audio' ? call.stream?.getAudioTracks() : call.stream?.getVideoTracks())
+          ?.find((x) => !sending.has(x)) || null;
+        if (track) {
+          sending.add(track);
+          t.sender.replaceTrack(track).catch(() => {});
+          t.sender.setStreams(call.stream);
+        }
+        t.direction = track ? 'sendrecv' : 'recvonly';
+        call.transceivers.add(t);
+        this.protect(call, t, kind);
+      } else if (!this.call?.transceivers.has(t)) {
+        t.direction = 'inactive';
+      }
+    }
+  }
+
+  // A negotiation finished: a call whose media are now negotiated begins (and its check).
+  negotiated(n) {
+    const call = this.call;
+    if (!call || call.negotiator !== n || n.pc.signalingState !== 'stable' || call.activeAt) {
+      this.changed();
+      return;
+    }
+    if (![...call.transceivers].some((t) => t.currentDirection && t.currentDirection !== 'stopped')) return;
+    call.state = 'active';
+    call.activeAt = Date.now();
+    this.sendNonce(call);
+    this.timer(call, () => this.sendNonce(call), RECHECK_MS, true);
+    this.timer(call, () => this.checkMedia(call), MEDIA_POLL_MS, true);
+    this.changed();
+  }
+
+  afterIceRestart(n) {
+    const call = this.call;
+    if (call?.negotiator === n && call.activeAt) this.sendNonce(call);
+  }
+
+  // The call ends with its link; meanwhile the link waits longer for a lost connection to come
+  // back (the ICE restart crosses the outage).
+  watchLink(call) {
+    const link = this.m.links.get(call.name);
+    if (!link) return;
+    const onClose = () => {
+      if (this.call === call) this.finish(call, 'lost');
+    };
+    link.addEventListener('close', onClose, { once: true });
+    const grace = link.disconnectedGraceMs;
+    link.disconnectedGraceMs = Math.max(grace, CALL_DISCONNECTED_GRACE_MS);
+    call.unwatch = () => {
+      link.removeEventListener('close', onClose);
+      link.disconnectedGraceMs = grace;
+    };
+  }
+
+  // Nothing received for 30 s (bytes of every inbound stream): the call ends.
+  async checkMedia(call) {
+    const pc = call.negotiator?.pc;
+    if (!pc || this.call !== call) return;
+    let bytes = 0;
+    try {
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp') bytes += s.bytesReceived || 0;
+      });
+    } catch {
+      return;
+    }
+    if (bytes !== call.received) {
+      call.received = bytes;
+      call.receivedAt = Date.now();
+    } else if (Date.now() - call.receivedAt >= NO_MEDIA_MS) {
+      this.finish(call, 'no-media', { tell: 'end', reason: 'media' });
+    }
+  }
+
+  // ---- frame encryption (calls-frames.js) ------------------------------------------------------------
+
+  // Our media key for the call, when this browser can seal frames: a key the peer has means it
+  // can open them, so frames are sealed both ways once both sent one.
+  sendKey(call) {
+    if (typeof RTCRtpScriptTransform === 'undefined' || typeof Worker === 'undefined') return;
+    call.myKey = core.randomBytes(32);
+    this.send(call.name, 'key', call.id, { key: call.myKey }).catch((e) => this.m.report(e));
+  }
+
+  /** Whether the call's frames are sealed end to end (both sides gave a key). */
+  sealed(call = this.call) {
+    return !!call?.myKey && !!call.peerKey;
+  }
+
+  // A transceiver of the call: its sender seals with our key, its receiver opens with theirs.
+  protect(call, t, kind) {
+    if (!this.sealed(call)) return;
+    this.worker ||= new Worker(new URL('./calls-frames-worker.js', import.meta.url), { type: 'module' });
+    const plain = globalThis.parleyTestHooks?.plainFrames === true; // test hook: frames not sealed
+    t.sender.transform = new RTCRtpScriptTransform(this.worker, { side: 'send', kind, key: call.myKey, plain });
+    t.receiver.transform = new RTCRtpScriptTransform(this.worker, { side: 'recv', kind, key: call.peerKey });
+  }
+
+  // ---- the binding -----------------------------------------------------------------------------------
+
+  sendNonce(call) {
+    if (this.call !== call) return;
+    const nonce = core.randomBytes(NONCE_BYTES);
+    call.nonces.set(toB64u(nonce), Date.now());
+    while (call.nonces.size > MAX_NONCES) call.nonces.delete(call.nonces.keys().next().value);
+    this.send(call.name, 'nonce', call.id, { nonce }).catch((e) => this.m.report(e));
+    this.timer(call, () => {
+      if (this.call === call && call.nonces.has(toB64u(nonce))) {
+        this.intercepted(call, 'unverified');
+      }
+    }, BIND_WAIT_MS);
+  }
+
+  /**
+   * The fingerprints as this side sees them: {local, remote} (32 bytes each), each the one value
+   * that every source agrees on (local: our certificate, local description, transport stats;
+   * remote: remote description, transport stats), or null when they disagree or are not known.
+   */
+  async fingerprints(pc) {
+    let stats = null;
+    for (let i = 0; i < FP_TRIES && this.call; i += 1) {
+      stats = await pc.getStats();
+      let transport = null;
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.dtlsState === 'connected' && s.remoteCertificateId) transport = s;
+      });
+      if (transport) {
+        const agree = (list) => (list.every((x) => x && equalBytes(x, list[0])) ? list[0] : null);
+        const cert = pc.getConfiguration().certificates?.[0]?.getFingerprints()
+          .find((f) => f.algorithm === 'sha-256');
+        const local = agree([
+          cert ? fpFromHex(cert.value) : null,
+          sdpFingerprint(pc.localDescription?.sdp),
+          fpFromHex(stats.get(transport.localCertificateId)?.fingerprint),
+        ]);
+        let remote = agree([
+          sdpFingerprint(pc.remoteDescription?.sdp),
+          fpFromHex(stats.get(transport.remoteCertificateId)?.fingerprint),
+        ]);
+        // Test hook (tests/e2e/calls.test.mjs): this page sees another certificate, as it would
+        // through a machine in the middle.
+        if (remote && globalThis.parleyTestHooks?.swapCallFingerprint) {
+          remote = Uint8Array.from(remote);
+          remote[0] ^= 0xff;
+        }
+        return { local, remote };
+      }
+      await sleep(250);
+    }
+    return { local: null, remote: null };
+  }
+
+  identities(name) {
+    const ids = this.m.identities(name);
+    return ids ? { mine: ids.mine, theirs: ids.theirs } : null;
+  }
+
+  // Their nonce: our statement answers it.
+  async answerNonce(call, nonce) {
+    const { local, remote } = await this.fingerprints(call.negotiator.pc);
+    const ids = this.identities(call.name);
+    if (this.call !== call) return;
+    if (!local || !remote || !ids) {
+      this.intercepted(call, 'mismatch');
+      return;
+    }
+    const at = Date.now();
+    const sig = signStatement(this.m.account, { callId: call.id, at, nonce, ownFp: local, peerFp: remote, peerIdentity: ids.theirs });
+    await this.send(call.name, 'bind', call.id, { nonce, at, ownFp: local, peerFp: remote, sig });
+  }
+
+  // Their statement: it must answer a nonce of ours, be signed by their identity key, and name
+  // the fingerprints this side sees.
+  async checkBind(call, p) {
+    const key = toB64u(p.nonce);
+    if (!call.nonces.has(key)) return; // not ours, or answered already
+    call.nonces.delete(key);
+    const ids = this.identities(call.name);
+    const { local, remote } = await this.fingerprints(call.negotiator.pc);
+    if (this.call !== call) return;
+    const ok = !!ids && !!local && !!remote &&
+      checkStatement(ids.theirs, ids.mine, { callId: call.id, at: p.at, nonce: p.nonce, ownFp: p.ownFp, peerFp: p.peerFp, sig: p.sig }) &&
+      equalBytes(p.ownFp, remote) && equalBytes(p.peerFp, local);
+    if (!ok) {
+      this.intercepted(call, 'mismatch');
+      return;
+    }
+    call.bound = true;
+    call.checks += 1;
+    this.changed();
+  }
+
+  intercepted(call, reason) {
+    this.finish(call, 'intercepted', { tell: 'end', reason });
+  }
+
+  /** "Verified" only when the statement checked out and the safety number is marked verified. */
+  verification(call = this.call) {
+    return !!call?.bound && !!this.m.contacts[call.name]?.verified;
+  }
+
+  // ---- the end ---------------------------------------------------------------------------------------
+
+  // Ends the call here: timers, our tracks, the call's transceivers (negotiated away), a line in
+  // the transcript; tell: what the peer is sent first.
+  finish(call, outcome, { tell = null, reason = 'hangup' } = {}) {
+    if (this.call !== call) return;
+    this.call = null;
+    if (tell) this.send(call.name, tell, call.id, tell === 'end' ? { reason } : {}).catch((e) => this.m.report(e));
+    const pc = call.negotiator?.pc;
+    for (const t of call.transceivers) {
+      if (pc && pc.signalingState !== 'closed' && !t.stopped) {
+        try {
+          t.stop();
+        } catch {
+          // the connection went meanwhile
+        }
+      }
+    }
+    this.ended(call, outcome);
+  }
+
+  ended(call, outcome) {
+    for (const t of call.timers) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
+    call.timers.clear();
+    call.unwatch?.();
+    for (const t of call.stream?.getTracks() || []) t.stop();
+    for (const t of call.screen?.getTracks() || []) t.stop();
+    const { name } = call;
+    const kind = call.media === 'video' ? 'video call' : 'call';
+    const took = call.activeAt ? `, ${duration(Date.now() - call.activeAt)}` : '';
+    const lines = {
+      missed: call.outgoing ? `Missed call: ${name} did not answer` : `Missed call from ${name}`,
+      declined: `${name} declined the ${kind}`,
+      'declined-here': `You declined a ${kind} from ${name}`,
+      busy: `${name} is in another call`,
+      cancelled: call.outgoing ? `Call cancelled` : `Missed call from ${name}`,
+      intercepted: `The ${kind} with ${name} ended: it may have been intercepted`,
+      'peer-mismatch': `The ${kind} with ${name} ended: it may have been intercepted`,
+      'no-media': `The ${kind} with ${name} ended: nothing came through for 30 seconds`,
+      lost: `The ${kind} with ${name} ended: the connection was lost`,
+      failed: '',
+      done: `${call.outgoing ? 'Outgoing' : 'Incoming'} ${kind}${took}`,
+    };
+    if (call.activeAt && outcome !== 'done' && lines[outcome]) lines[outcome] += took;
+    const text = lines[outcome] ?? '';
+    if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
+      this.warn(`The call with ${name} ended: it may have been intercepted. Someone may be between you and ${name}; compare your safety numbers before calling again.`);
+    } else if (outcome === 'no-media' || outcome === 'lost') {
+      this.warn(`${text}.`);
+    }
+    if (text && !this.m.stopped) {
+      this.m.serial(async () => {
+        const i = this.m.noticeLine(name, text);
+        await this.m.saveHistory(name, [i]);
+        this.m.changed(name);
+      }).catch((e) => this.m.report(e));
+    }
+    this.changed();
+  }
+
+  /** Ends everything (log-out, page closing). */
+  shutdown() {
+    if (this.call) this.finish(this.call, 'done', { tell: 'end' });
+    if (this.incoming) {
+      const c = this.incoming;
+      this.incoming = null;
+      this.ended(c, 'missed');
+    }
+  }
+}
+
