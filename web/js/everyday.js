@@ -372,17 +372,21 @@ export const receiptMethods = {
   },
 
   // The chat is on screen: their unread messages are read (timers start); receipts for the last 256.
-  // Batched (READ_DELAY_MS): a burst of messages is one write and one receipt.
+  // At once, then at most once per READ_DELAY_MS: a burst of messages is a few writes and receipts.
   markRead(name) {
     const h = this.history(name);
     this.readSoon = this.readSoon || new Set();
+    this.readAt = this.readAt || new Map();
     if (this.readSoon.has(name) || !this.contacts[name] || !h.some((m) => m.from === 'them' && !m.read && !m.kind)) return;
     this.readSoon.add(name);
-    setTimeout(() => this.readNow(name), READ_DELAY_MS);
+    const wait = (this.readAt.get(name) || 0) + READ_DELAY_MS - Date.now();
+    if (wait > 0) setTimeout(() => this.readNow(name), wait);
+    else this.readNow(name);
   },
 
   readNow(name) {
     this.readSoon.delete(name);
+    this.readAt.set(name, Date.now());
     if (this.activeChat !== name) return; // left before: read when it is on screen again
     const h = this.history(name);
     this.serial(async () => {
