@@ -22,8 +22,9 @@ import {
 } from './js/shell.js';
 import {
   autoGrow, clearNotice, closeChat, contactError, openChat, openVerify, renderAll, renderNetworkHint,
-  sendMessage, wireMessenger,
+  renderChat, sendMessage, wireMessenger,
 } from './js/chat-view.js';
+import { installEveryday, wireEveryday } from './js/everyday-view.js'; // docs/PROTOCOL.md 12.15
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
 import { ConfigError, hasServer, loadConfig, serverOrigin } from './js/config.js';
 import { resetProfileCard, wireProfile } from './js/profile-view.js';
@@ -291,6 +292,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
     state.messenger = messenger;
     state.ice = ice;
     wireMessenger(messenger, signaling, sessionEnded);
+    wireEveryday(messenger, renderChat);
     watchCalls(state, messenger, (e) => banner(plain(e))); // calls
     await startNotify(messenger, vault); // notify.js
   } catch (e) {
@@ -632,6 +634,7 @@ function wire() {
   wireFileControls(); // Attach file, drop, paste (files-view.js)
   $('back').addEventListener('click', closeChat);
   followTranscript();
+  installEveryday(renderChat);
   $('verify').addEventListener('click', openVerify);
   wireCallButtons(state, (e) => banner(plain(e))); // calls
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());

@@ -8,6 +8,7 @@ import { drawQr } from './qr.js';
 import { $ } from './dom.js';
 import { renderTranscript } from './transcript-view.js';
 import { renderFiles, wireFiles } from './files-view.js';
+import { chatOpening, renderEveryday, sendComposed } from './everyday-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
 import { renderContactActions } from './block-view.js';
 import { revokedByPasswordChange } from './account-view.js';
@@ -106,6 +107,7 @@ export function renderAll() {
 
 export function openChat(name) {
   state.chat = name;
+  chatOpening(state.messenger, name); // the "New messages" divider (everyday-view.js)
   state.messenger.openChat(name);
   if (notices.list?.name === name) {
     // It is about this chat: shown there now.
@@ -181,6 +183,7 @@ export function renderChat() {
   $('send').disabled = !sendable;
   $('message').disabled = !sendable;
   $('attach').disabled = !sendable || c.status !== 'active';
+  renderEveryday(m, name, sendable); // timer, typing, read (everyday-view.js)
 }
 
 // The box is emptied at once, so that what is typed while the message is being encrypted and
@@ -199,7 +202,7 @@ export async function sendMessage() {
   box.value = '';
   box.style.height = ''; // back to one row, without measuring
   try {
-    await state.messenger.send(name, text);
+    await sendComposed(state.messenger, name, text); // a reply or an edit too (everyday-view.js)
   } catch (e) {
     if (e instanceof UserError && state.chat === name) {
       box.value = box.value ? `${text}\n${box.value}` : text;

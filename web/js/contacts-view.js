@@ -5,6 +5,7 @@
 import { $, el } from './dom.js';
 import { shortWhen } from './transcript-view.js';
 import { blockRequestButton, renderBlocked } from './block-view.js';
+import { lastShown } from './everyday-view.js';
 
 /** Draws the waiting requests; ui: {busy, openChat} of the app. */
 export function renderRequests(m, chat, ui) {
@@ -56,7 +57,7 @@ export function renderContacts(m, chat, openChat) {
     const presence = el('span', { className: 'presence', dataset: { state: link }, textContent: STATUS_TEXT[link] });
     const unread = c.unread ? el('span', { className: 'unread', textContent: String(c.unread), 'aria-label': `${c.unread} unread` }) : '';
     const h = m.history(c.name);
-    const last = h[h.length - 1];
+    const last = lastShown(h); // not an action; a deleted message's words
     const when = last ? el('time', { className: 'when', dateTime: new Date(last.ts).toISOString(), textContent: shortWhen(last.ts) }) : '';
     // The last message, cut to one line (textContent only, like the transcript).
     const preview = last ? el('span', { className: 'preview', textContent: `${last.from === 'me' ? 'You: ' : ''}${Array.from(last.text.slice(0, 240)).slice(0, 120).join('').replace(/\s+/g, ' ')}` }) : '';

@@ -21,6 +21,7 @@ import { outboundSession } from './keys.js';
 import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
 import { parseOwnBlock } from './contacts.js';
+import { wirePayload } from './everyday-wire.js';
 
 const REPAIR_QUIET_MS = 120000; // one new session per device at most this often (repair.js too)
 const FAN_RETRY_MS = 5000;
@@ -206,7 +207,9 @@ export const fanoutMethods = {
   // What an own message is, for a device: theirs read it as a message, ours as a copy.
   fanPayload(name, addr, entry) {
     if (splitAddress(addr).name === this.me) {
-      return JSON.stringify({ t: 'sent', peer: name, id: entry.id, ts: entry.ts, text: entry.text });
+      if (entry.kind) return JSON.stringify(wirePayload(entry, name)); // an everyday action (12.15)
+      return JSON.stringify({ t: 'sent', peer: name, id: entry.id, ts: entry.ts, text: entry.text,
+        ...(entry.reply ? { reply: entry.reply } : {}), ...(entry.exp ? { exp: entry.exp } : {}) });
     }
     return this.wireText(entry);
   },
@@ -590,6 +593,7 @@ export const fanoutMethods = {
     if (!inner) return effect;
     const own = parseOwnBlock(inner); // a Block or Unblock made on another device of ours (12.16)
     if (own) return this.applyOwnBlock(own, effect);
+    if (this.isEveryday(inner)) return this.applyEverydayOwn(inner, effect); // 12.15 (everyday.js)
     if (inner.t === 'sent' && typeof inner.peer === 'string' && this.contacts[inner.peer] &&
         typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
       const name = inner.peer;
@@ -600,6 +604,7 @@ export const fanoutMethods = {
         const ts = Number(inner.ts);
         history.push({ id: inner.id, from: 'me', text: inner.text.slice(0, MAX_TEXT),
           ts: Number.isFinite(ts) ? ts : Date.now(), state: 'sent', copied: true });
+        this.copyExtras(history[history.length - 1], inner); // reply, exp (12.15)
         effect.indexes = [history.length - 1];
       }
     } else if (inner.t === 'contact' && typeof inner.name === 'string' && USERNAME_RE.test(inner.name) &&

@@ -6,8 +6,7 @@
 // is decrypted in memory, stored in one transaction, answered with one receipt per sender, and
 // only then acknowledged to the server, which deletes it.
 import * as core from '../core/parley.js';
-import { RANDOM_ID_RE, USERNAME_RE, equalBytes, fromB64u, parseObject, toB64u } from './encoding.js';
-import { MAX_TEXT } from './transcript.js';
+import { USERNAME_RE, equalBytes, fromB64u, parseObject, toB64u } from './encoding.js';
 import { parseSealedName } from './devices.js';
 import { isPrekeyType } from './fanout.js';
 import { isFilePayload } from './files-wire.js';
@@ -65,22 +64,9 @@ export const inboxMethods = {
     if (!inner) return effect;
     const c = this.contacts[name];
     const history = this.history(name);
-    if (inner.t === 'msg' && typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {
-      if (!this.histories.has(name)) this.histories.set(name, history);
-      if (this.sentWhileBlocked(name, inner.ts)) {
-        // Written while they were blocked (contacts.js): stays dropped; the receipt stops resends.
-        if (c && c.status === 'active') effect.receipt = inner.id;
-        return effect;
-      }
-      if (!this.seen(name, inner.id)) {
-        history.push({ id: inner.id, from: 'them', text: inner.text.slice(0, MAX_TEXT), ts: peerTime(inner.ts), state: 'received' });
-        effect.indexes = [history.length - 1];
-        if (this.activeChat !== name && c) {
-          c.unread = (c.unread || 0) + 1;
-          effect.contactsChanged = true;
-        }
-      }
-      if (c && c.status === 'active') effect.receipt = inner.id;
+    if (this.isEveryday(inner)) {
+      // A chat message, and the everyday payloads (docs/PROTOCOL.md 12.15), read strictly (everyday.js).
+      this.applyEveryday(name, inner, effect, peerTime);
     } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
       const touched = [];
       // Receipts are for recent messages: search from the end.

@@ -185,7 +185,7 @@ export async function collectTransfer(vault) {
     const entries = [];
     for (let i = 0; i < chunks; i += 1) {
       for (const m of await vault.getJson(`history:${name}:${i}`, [])) {
-        if (m && (m.from === 'me' || m.from === 'them') && typeof m.text === 'string') entries.push(transferableEntry(m));
+        if (m && (m.from === 'me' || m.from === 'them') && typeof m.text === 'string' && !m.kind && !m.deleted && !m.exp) entries.push(transferableEntry(m));
       }
     }
     history[name] = entries;

@@ -9,6 +9,7 @@
 //   {t: "hello"}                              first message of a chat request
 //   {t: "msg", id, ts, text}                  a chat message (id: 128-bit random hex)
 //   {t: "ack", ids: [...]}                    delivery receipt
+//   timer, read, typing, edit, delete, react  everyday payloads (12.15, everyday.js)
 // Messages stay "sent" until acknowledged and are sent again (same id) after a reconnect; the
 // receiver keeps ids, so nothing is lost or shown twice.
 import { deviceMethods, deviceId } from './devices.js';
@@ -27,6 +28,8 @@ import { testHookMethods } from './testhooks.js';
 import { requestMethods } from './requests.js';
 import { transcriptMethods } from './transcript.js';
 import { contactMethods } from './contacts.js';
+// Everyday features (docs/PROTOCOL.md 12.15): actions, disappearing messages, receipts and typing.
+import { actionMethods, disappearingMethods, receiptMethods } from './everyday.js';
 
 export { UserError } from './errors.js';
 
@@ -76,6 +79,8 @@ export class Messenger extends EventTarget {
     for (const name of new Set([...Object.keys(this.contacts), ...this.requests.keys()])) {
       this.histories.set(name, await this.loadHistory(name));
     }
+    await this.loadEveryday(); // everyday.js
+    this.startExpiry();
     this.signaling.addEventListener('message', (ev) => this.onSignal(ev.detail));
     this.installTestHooks();
     warmUp(); // WebRTC readied now, not when the first chat starts
@@ -453,4 +458,4 @@ export class Messenger extends EventTarget {
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
   inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods, fanoutMethods,
-  deviceLinkMethods, contactMethods);
+  deviceLinkMethods, contactMethods, actionMethods, disappearingMethods, receiptMethods);

@@ -33,41 +33,55 @@ export const outboxMethods = {
     return !!c && (c.status === 'active' || c.status === 'pending') && !c.held;
   },
 
-  /** Adds a message to the transcript and sends it now, or as soon as a route is open. */
-  send(name, text) {
+  /**
+   * Adds a message to the transcript and sends it now, or as soon as a route is open. extra:
+   * fields of the everyday payloads (docs/PROTOCOL.md 12.15: reply; exp comes from the chat's
+   * timer, everyday.js).
+   */
+  send(name, text, extra = null) {
     return this.serial(async () => {
       if (typeof text !== 'string' || text.length === 0) return;
       if (text.length > MAX_TEXT) throw new UserError('That message is too long (at most 16,384 characters).');
-      const c = this.contacts[name];
-      if (!c || c.status === 'declined') throw new UserError('This chat is not open. Start it again to reconnect.');
-      if (c.held) throw new UserError(`${name}'s safety number changed. Review it before sending.`);
-      const entry = { id: randomId(), from: 'me', text, ts: Date.now(), state: 'queued' };
-      this.fanMark(name, entry); // their other devices and ours get it too (fanout.js)
-      this.fanOutSoon(name); // after this, in the queue
-      const history = this.history(name);
-      history.push(entry);
-      // renew: the session was made with their former keys; the message waits, unencrypted (in
-      // the sealed transcript), for the new one, which this asks for (after this, in the queue).
-      const session = c.renew ? null : await this.session(name);
-      if (c.renew) this.renewSoon(name);
-      if (session && this.links.get(name)?.open) {
-        // Stored together with its ratchet state, then sent, after anything older that has not
-        // gone on this link yet (a flush queued by the link's opening may not have run).
-        await this.deliver(name);
-        if (entry.state !== 'queued') return;
-      }
-      // No link: encrypt it now, so that it leaves as this very ciphertext, by mail now or on the
-      // link when it opens, after a reload too (re-encrypting would leave the receiver a gap of
-      // skipped keys). The ratchet state that made it is stored with it.
-      if (session) {
-        entry.wire = toB64u(session.encrypt(this.wireText(entry)));
-        await this.persist(name, session, [history.lastIndexOf(entry)]);
-      } else {
-        await this.saveHistory(name);
-      }
-      this.changed(name);
-      await this.deliver(name);
+      this.checkSendable(name);
+      const entry = { id: randomId(), from: 'me', text, ts: Date.now(), state: 'queued', ...this.messageExtras(name, extra) };
+      await this.enqueue(name, entry);
     });
+  },
+
+  checkSendable(name) {
+    const c = this.contacts[name];
+    if (!c || c.status === 'declined') throw new UserError('This chat is not open. Start it again to reconnect.');
+    if (c.held) throw new UserError(`${name}'s safety number changed. Review it before sending.`);
+  },
+
+  /** An own transcript entry (a message, or an everyday action, everyday.js) out to the peer: in the queue. */
+  async enqueue(name, entry) {
+    const c = this.contacts[name];
+    this.fanMark(name, entry); // their other devices and ours get it too (fanout.js)
+    this.fanOutSoon(name); // after this, in the queue
+    const history = this.history(name);
+    history.push(entry);
+    // renew: the session was made with their former keys; the message waits, unencrypted (in
+    // the sealed transcript), for the new one, which this asks for (after this, in the queue).
+    const session = c.renew ? null : await this.session(name);
+    if (c.renew) this.renewSoon(name);
+    if (session && this.links.get(name)?.open) {
+      // Stored together with its ratchet state, then sent, after anything older that has not
+      // gone on this link yet (a flush queued by the link's opening may not have run).
+      await this.deliver(name);
+      if (entry.state !== 'queued') return;
+    }
+    // No link: encrypt it now, so that it leaves as this very ciphertext, by mail now or on the
+    // link when it opens, after a reload too (re-encrypting would leave the receiver a gap of
+    // skipped keys). The ratchet state that made it is stored with it.
+    if (session) {
+      entry.wire = toB64u(session.encrypt(this.wireText(entry)));
+      await this.persist(name, session, [history.lastIndexOf(entry)]);
+    } else {
+      await this.saveHistory(name);
+    }
+    this.changed(name);
+    await this.deliver(name);
   },
 
   // Sends what a contact is owed (after a link opened, a ready, an accept): in the queue.

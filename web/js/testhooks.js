@@ -30,6 +30,8 @@ export const testHookMethods = {
       relayed: (name) => this.links.get(name)?.relayed() ?? false,
       listed: (name) => this.listedDevices(name),
       ownDevices: () => this.ownDevices,
+      // A transcript as the vault holds it (read and unsealed from IndexedDB, not from memory).
+      storedHistory: (name) => this.serial(() => this.loadHistory(name)),
     };
   },
 };

@@ -1,11 +1,9 @@
 //# allFunctionsCalledOnLoad
 // The open chat's transcript: one list item per message, kept in step with the messenger's
 // history, and following the conversation unless the person scrolled up.
-import { $, el } from './dom.js';
+import { $ } from './dom.js';
+import { dayKey, dayLabel, matches, messageItem, reading, shown, signature } from './everyday-view.js';
 
-// sending: still on this device; sent: the peer's link took it or the server stored it for them;
-// delivered: their receipt came.
-const DELIVERY = { queued: 'sending', sent: 'sent', delivered: 'delivered' };
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
 
@@ -13,8 +11,9 @@ export function shortWhen(ts) {
   return new Date(ts).toDateString() === new Date().toDateString() ? timeFmt.format(ts) : dayFmt.format(ts);
 }
 
-// The transcript is updated in place: one list item per message, keyed by message id, so a
-// receipt changes one element instead of redrawing the whole conversation.
+// The transcript is updated in place: one list item per message, keyed by message id; an item is
+// drawn again only when what it shows changed (a receipt, an edit, a reaction), and items are
+// moved or removed to follow the transcript (a message that disappeared, a search).
 // Whether the transcript follows new messages is kept from its scroll events, so rendering never
 // has to ask for a layout in the middle of a change (the scroll waits for the next frame).
 // A scroll event can arrive after a new message was appended but before the queued scroll to it
@@ -28,28 +27,6 @@ function follow(log) {
   rendered.autoTop = log.scrollTop;
 }
 
-function messageItem(msg, name) {
-  if (msg.from === 'system') {
-    // A line of the app's own about this chat (a message that could not be decrypted).
-    const li = el('li', { className: 'msg notice' },
-      el('p', { className: 'text', textContent: msg.text }),
-      el('span', { className: 'meta' },
-        el('time', { dateTime: new Date(msg.ts).toISOString(), textContent: timeFmt.format(msg.ts) })));
-    return { li, delivery: null, state: msg.state };
-  }
-  const delivery = msg.from === 'me'
-    ? el('span', { className: 'delivery', dataset: { state: msg.state }, textContent: DELIVERY[msg.state] || msg.state })
-    : null;
-  const meta = el('span', { className: 'meta' },
-    el('span', { className: 'sender', textContent: msg.from === 'me' ? 'You' : name }),
-    ' · ',
-    el('time', { dateTime: new Date(msg.ts).toISOString(), textContent: timeFmt.format(msg.ts) }));
-  if (delivery) meta.append(' · ', delivery);
-  const li = el('li', { className: `msg ${msg.from === 'me' ? 'mine' : 'theirs'}` },
-    el('p', { className: 'text', textContent: msg.text }), meta);
-  return { li, delivery, state: msg.state };
-}
-
 export function renderTranscript(m, name) {
   const log = $('transcript');
   if (rendered.name !== name) {
@@ -60,20 +37,57 @@ export function renderTranscript(m, name) {
     log.replaceChildren();
   }
   let added = false;
-  for (const msg of m.history(name)) {
+  const history = m.history(name);
+  const readReceipts = m.settings?.().readReceipts ?? false;
+  // The messages replies quote, by id (made once per drawing, when a reply needs it).
+  let byId = null;
+  const lookup = (id) => {
+    if (!byId) {
+      byId = new Map();
+      for (const x of history) if (!x.kind && x.from !== 'system') byId.set(x.id, x);
+    }
+    return byId.get(id);
+  };
+  const want = [];
+  const keys = new Set();
+  let lastDay = null;
+  for (const msg of history) {
+    if (!shown(msg) || !matches(msg, reading.query)) continue;
     const key = `${msg.from}:${msg.id}`;
+    const day = dayKey(msg.ts);
+    const opts = {
+      name, lookup, readReceipts, handlers: reading.handlers,
+      day: day !== lastDay ? dayLabel(msg.ts) : null,
+      divider: reading.dividerBefore === key,
+      expanded: reading.expanded.has(key),
+      picker: reading.picker === key,
+    };
+    lastDay = day;
+    const sig = signature(msg, opts);
     let item = rendered.items.get(key);
     if (!item) {
-      item = messageItem(msg, name);
+      item = { li: messageItem(msg, opts), sig };
       rendered.items.set(key, item);
-      log.append(item.li);
       added = true;
-    } else if (item.delivery && item.state !== msg.state) {
-      item.state = msg.state;
-      item.delivery.dataset.state = msg.state;
-      item.delivery.textContent = DELIVERY[msg.state] || msg.state;
+    } else if (item.sig !== sig) {
+      const li = messageItem(msg, opts);
+      item.li.replaceWith(li);
+      item.li = li;
+      item.sig = sig;
+    }
+    keys.add(key);
+    want.push(item.li);
+  }
+  for (const [key, item] of rendered.items) {
+    if (!keys.has(key)) {
+      item.li.remove();
+      rendered.items.delete(key);
     }
   }
+  want.forEach((li, i) => {
+    if (log.children[i] !== li) log.insertBefore(li, log.children[i] || null);
+  });
+  while (log.children.length > want.length) log.lastElementChild.remove();
   if (added && rendered.stick && !rendered.scrollQueued) {
     rendered.scrollQueued = true;
     requestAnimationFrame(() => {

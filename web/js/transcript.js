@@ -2,6 +2,7 @@
 // The transcript: each contact's messages, stored in sealed chunks of 100 (docs/PROTOCOL.md
 // 12.8), written in the same transaction as the ratchet state that made or read them.
 import { fromB64u, randomId } from './encoding.js';
+import { wirePayload } from './everyday-wire.js';
 
 export const MAX_TEXT = 16384; // UTF-16 code units of a message's text
 const CHUNK = 100; // history is stored in sealed chunks of 100 messages
@@ -64,8 +65,9 @@ export const transcriptMethods = {
     if (records.length) await this.vault.putMany(records);
   },
 
+  // The payload of an own entry: a message, or an everyday action (docs/PROTOCOL.md 12.15).
   wireText(entry) {
-    return JSON.stringify({ t: 'msg', id: entry.id, ts: entry.ts, text: entry.text });
+    return JSON.stringify(wirePayload(entry));
   },
 
   // The ciphertext made for a message ahead of time (entry.wire, stored with the transcript),

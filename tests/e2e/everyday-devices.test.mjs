@@ -1,0 +1,81 @@
+// Everyday actions on several devices (docs/PROTOCOL.md 12.15, 14.6): what alice does on one
+// browser (a timer, an edit, a delete for everyone, a reaction) reaches her other browser through
+// the same copies as her messages, and bob's edit reaches both of hers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverForTests } from '../lib/server.mjs';
+import { uniqueName } from '../lib/api.mjs';
+import {
+  WAIT, connectPair, leave, openChat, person, send, signUp, waitForMessage,
+} from '../lib/people.mjs';
+import { linkSecondBrowser } from '../lib/linking.mjs';
+
+const server = serverForTests();
+const LONG = 40000;
+
+function item(p, text) {
+  return p.page.getByRole('log').getByRole('listitem').filter({ has: p.page.locator('.text', { hasText: text }) });
+}
+
+async function noText(p, text) {
+  await p.page.waitForFunction((t) => ![...document.querySelectorAll('#transcript .text')].some((e) => e.textContent.includes(t)),
+    text, { timeout: LONG });
+}
+
+test("alice's actions on one browser reach her other browser and bob; bob's edit reaches both of hers", async () => {
+  const aliceName = uniqueName('alice');
+  const a1 = await person(server, aliceName);
+  const a2 = await person(server, aliceName);
+  const bob = await person(server, uniqueName('bob'));
+  try {
+    await signUp(a1);
+    await signUp(bob);
+    await connectPair(a1, bob);
+    await linkSecondBrowser(a1, a2);
+    await openChat(a2, bob.name);
+    await openChat(a1, bob.name);
+
+    await send(a1, 'alice wrote this');
+    await send(a1, 'alice will delete this');
+    await send(bob, 'bob wrote this');
+    for (const p of [a2, bob]) await waitForMessage(p.page, 'alice will delete this', LONG);
+    for (const p of [a1, a2]) await waitForMessage(p.page, 'bob wrote this', LONG);
+
+    // A timer set on the first browser: the line and the setting on the second, and at bob's.
+    await a1.page.getByLabel('Disappearing messages').selectOption({ label: '1 hour' });
+    await waitForMessage(a2.page, 'You set disappearing messages to 1 hour.', LONG);
+    await waitForMessage(bob.page, `${aliceName} set disappearing messages to 1 hour.`, LONG);
+    assert.equal(await a2.page.getByLabel('Disappearing messages').inputValue(), '3600');
+
+    // Edit, delete and react on the first browser.
+    await item(a1, 'alice wrote this').getByRole('button', { name: 'Edit' }).click();
+    const box = a1.page.getByRole('textbox', { name: 'Message' });
+    await box.fill('alice changed this');
+    await box.press('Enter');
+    await item(a1, 'alice will delete this').getByRole('button', { name: 'Delete for everyone' }).click();
+    await item(a1, 'bob wrote this').getByRole('button', { name: 'React' }).click();
+    await item(a1, 'bob wrote this').getByRole('button', { name: '😂' }).click();
+    for (const p of [a2, bob]) {
+      await waitForMessage(p.page, 'alice changed this', LONG);
+      await item(p, 'alice changed this').getByText('edited', { exact: true }).waitFor({ timeout: LONG });
+      await noText(p, 'alice will delete this');
+      await waitForMessage(p.page, 'This message was deleted', LONG);
+    }
+    await item(a2, 'bob wrote this').getByText('😂 You').waitFor({ timeout: LONG });
+    await item(bob, 'bob wrote this').getByText(`😂 ${aliceName}`).waitFor({ timeout: LONG });
+
+    // bob edits: both of alice's browsers show it.
+    await item(bob, 'bob wrote this').getByRole('button', { name: 'Edit' }).click();
+    await bob.page.getByRole('textbox', { name: 'Message' }).fill('bob changed this');
+    await bob.page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    for (const p of [a1, a2]) {
+      await waitForMessage(p.page, 'bob changed this', LONG);
+      await item(p, 'bob changed this').getByText('edited', { exact: true }).waitFor({ timeout: WAIT });
+    }
+    for (const p of [a1, a2, bob]) {
+      assert.deepEqual(p.problems.filter((x) => !/Failed to load resource/.test(x)), [], `${p.name}: no console errors`);
+    }
+  } finally {
+    await Promise.all([leave(a1), leave(a2), leave(bob)]);
+  }
+});
