@@ -4,11 +4,11 @@
 // "Video call" buttons and of call messages that arrive (docs/PROTOCOL.md 12.17).
 import { toB64u } from './encoding.js';
 import { $ } from './dom.js';
+import { CALL_CERT_KEY as CERT_RECORD } from './vault.js';
 
 // The certificate is kept in the vault's database under this name, in the clear beside the format
 // and device marks: an RTCCertificate's private key cannot leave the browser, so it cannot be
 // sealed; IndexedDB keeps the object itself. It is bound to the identity key it was made for.
-const CERT_RECORD = 'call-certificate';
 const CERT_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 const CERT_RENEW_MS = 7 * 24 * 3600 * 1000; // replaced this long before it expires
 

@@ -15,6 +15,9 @@ const FORMAT_KEY = 'format'; // stored in the clear (a number), beside the HMAC-
 // This browser's device id for the account (docs/PROTOCOL.md 14.4), in the clear like the format
 // mark: it is needed before the password unlocks anything (log-in names it), and the server knows it.
 const DEVICE_KEY = 'device';
+// The call certificate (calls-entry.js, 12.17), kept in the clear beside the records: the browser
+// never lets its private key out to be sealed.
+export const CALL_CERT_KEY = 'call-certificate';
 const EMPTY = new Uint8Array(0);
 const subkey = (vaultKey, label) => core.hkdf(vaultKey, EMPTY, utf8(label), 32);
 
@@ -264,7 +267,7 @@ export class Vault {
           resolve(out);
           return;
         }
-        if (c.key !== FORMAT_KEY && c.key !== DEVICE_KEY) out.push([c.key, c.value]);
+        if (c.key !== FORMAT_KEY && c.key !== DEVICE_KEY && c.key !== CALL_CERT_KEY) out.push([c.key, c.value]);
         c.continue();
       };
       req.onerror = () => reject(req.error);
