@@ -16,6 +16,7 @@
 import { startServer, ROOT } from '../../tests/lib/server.mjs';
 import { launchBrowser, openPage } from '../../tests/lib/browser.mjs';
 import { newUser } from '../../tests/lib/api.mjs';
+import { presenceCap } from '../../tests/lib/ws.mjs';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
@@ -120,6 +121,29 @@ const ua = await newUser(server.url, 'rawa');
 const ub = await newUser(server.url, 'rawb');
 await rawA.page.evaluate(relay, { token: ua.token, peer: ub.username });
 await rawB.page.evaluate(relay, { token: ub.token, peer: ua.username });
+// The server relays offers only between people who accepted each other (docs/API.md "Limits
+// against abuse"): each page shows a presence capability and subscribes to the other's, as the
+// messenger does, before the first offer.
+const capA = presenceCap();
+const capB = presenceCap();
+// Both capabilities are saved before either subscribes (a subscription with a capability the
+// server does not hold yet answers offline). In-page: send one message, wait for its answer.
+const ask = ({ want, send }) => new Promise((resolve, reject) => {
+  window.raw.on = (m) => {
+    if (m.type === 'error') reject(new Error(JSON.stringify(m)));
+    else if (m.type === want && (want !== 'presence' || m.user === window.raw.peer)) resolve();
+  };
+  const msg = send.type === 'subscribe' ? { type: 'subscribe', users: [{ user: window.raw.peer, cap: send.cap }] } : send;
+  window.raw.ws.send(JSON.stringify(msg));
+});
+await Promise.all([
+  rawA.page.evaluate(ask, { want: 'presence-saved', send: { type: 'presence-settings', capHash: capA.capHash, visible: true, id: 'ps' } }),
+  rawB.page.evaluate(ask, { want: 'presence-saved', send: { type: 'presence-settings', capHash: capB.capHash, visible: true, id: 'ps' } }),
+]);
+await Promise.all([
+  rawA.page.evaluate(ask, { want: 'presence', send: { type: 'subscribe', cap: capB.cap } }),
+  rawB.page.evaluate(ask, { want: 'presence', send: { type: 'subscribe', cap: capA.cap } }),
+]);
 const rawOpen = [];
 const rawFirst = [];
 for (let i = 0; i < 10; i += 1) {

@@ -570,13 +570,21 @@ test('frames still arriving are held within a budget for all connections (close 
     assert.equal(whole.length, 98318);
     const partial = whole.subarray(0, whole.length - 1);
     const fit = Math.floor((128 * 1024 * 1024) / whole.length);
-    const t0 = Date.now();
-    for (let i = 0; i < 1450; i += 50) {
-      conns.push(...await Promise.all(Array.from({ length: 50 }, (_, k) => rawWs(s, { pipelined: partial, localAddress: `127.0.0.${2 + Math.floor((i + k) / 16)}` }))));
-    }
     // All of them within the 5 s authentication deadline (else the first ones would be closed,
-    // and their frames released, before the last ones came).
-    t.diagnostic(`1450 connections opened in ${Date.now() - t0} ms`);
+    // and their frames released, before the last ones came): on a machine too busy for that (the
+    // server suite runs on both engines at once), they are all dropped and opened again.
+    for (let attempt = 1; ; attempt++) {
+      const t0 = Date.now();
+      for (let i = 0; i < 1450; i += 50) {
+        conns.push(...await Promise.all(Array.from({ length: 50 }, (_, k) => rawWs(s, { pipelined: partial, localAddress: `127.0.0.${2 + Math.floor((i + k) / 16)}` }))));
+      }
+      const took = Date.now() - t0;
+      t.diagnostic(`1450 connections opened in ${took} ms (attempt ${attempt})`);
+      if (took < 3500 || attempt === 4) break;
+      for (const c of conns) c.destroy();
+      conns.length = 0;
+      await sleep(2000); // the server sees them go and frees what they held
+    }
     const deadline = Date.now() + 20000;
     const refused = () => conns.filter((c) => c.frames.some((f) => f.op === OP.close && closeCode(f) === 1013));
     while (refused().length < 1450 - fit && Date.now() < deadline) await sleep(100);
