@@ -9,6 +9,7 @@
 // Prints one line, and "1 passed, 0 failed" (or "0 passed, 1 failed").
 import { readFileSync } from 'node:fs';
 import { nodeCore } from '../lib/core.mjs';
+import { fuzzer, runFuzzer } from './mutate.mjs';
 
 const seconds = Number(process.argv[2] || 10);
 await nodeCore();
@@ -17,30 +18,7 @@ const F = await import('../../web/js/calls-frames.js');
 const V = JSON.parse(readFileSync(new URL('../../docs/vectors/calls-v1.json', import.meta.url), 'utf8'));
 const hex = (s) => new Uint8Array(Buffer.from(s, 'hex'));
 
-let seed = 0x2545f491;
-const rnd = (n) => {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed % n;
-};
-
-function mutate(bytes) {
-  const out = [...bytes];
-  const edits = 1 + rnd(4);
-  for (let i = 0; i < edits; i += 1) {
-    const op = rnd(5);
-    const at = out.length ? rnd(out.length) : 0;
-    if (op === 0 && out.length) out[at] ^= 1 << rnd(8);
-    else if (op === 1) out.splice(at, 0, rnd(256));
-    else if (op === 2 && out.length) out.splice(at, 1);
-    else if (op === 3) out.length = rnd(out.length + 1);
-    else if (out.length) out[at] = rnd(256);
-  }
-  return Uint8Array.from(out);
-}
-const mutateText = (s) => new TextDecoder().decode(mutate(new TextEncoder().encode(s)));
-const randomBytes = (n) => Uint8Array.from({ length: n }, () => rnd(256));
+const { rnd, mutate, mutateText, randomBytes } = fuzzer(0x2545f491);
 
 const payloads = Object.values(V.payloads);
 const FIELDS = ['t', 'v', 'call', 'k', 'media', 'reason', 'desc', 'cand', 'n', 'at', 'fp', 'peerFp', 'sig', 'x'];
@@ -138,17 +116,4 @@ for (const p of payloads) if (!B.parseCallPayload(p)) throw new Error('a vector 
 if (!B.checkStatement(signer, verifier, statement)) throw new Error('the vector statement was refused');
 if (!await F.openFrame(frameKey, frame)) throw new Error('the vector frame was refused');
 
-let runs = 0;
-const end = Date.now() + seconds * 1000;
-while (Date.now() < end && failures.length === 0) {
-  for (let i = 0; i < 200; i += 1) await cases[(runs + i) % cases.length]();
-  runs += 200;
-}
-if (failures.length) {
-  console.log(`FAIL fuzz_calls (JavaScript): after ${runs} inputs`);
-  for (const f of failures) console.log(`  ${f}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
-console.log(`ok   fuzz_calls (JavaScript): ${runs} inputs in ${seconds}s, no failure`);
-console.log('1 passed, 0 failed');
+await runFuzzer('fuzz_calls', seconds, failures, (i) => cases[i % cases.length]());

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { nodeCore } from '../lib/core.mjs';
 import { ROOT } from '../lib/server.mjs';
+import { fuzzer, runFuzzer } from './mutate.mjs';
 
 const seconds = Number(process.argv[2] || 10);
 await nodeCore();
@@ -16,75 +17,43 @@ const { parseBlocks, blocksValue, isRemovePayload, parseOwnBlock } = await impor
 const { parseNotify } = await import('../../web/js/notify.js');
 const V = JSON.parse(readFileSync(`${ROOT}/docs/vectors/contacts-v1.json`, 'utf8'));
 
-let seed = 0x2545f491;
-const rnd = (n) => {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed % n;
-};
-
-function mutate(text) {
-  const out = [...new TextEncoder().encode(text)];
-  const edits = 1 + rnd(4);
-  for (let i = 0; i < edits; i += 1) {
-    const op = rnd(5);
-    const at = out.length ? rnd(out.length) : 0;
-    if (op === 0 && out.length) out[at] ^= 1 << rnd(8);
-    else if (op === 1) out.splice(at, 0, rnd(256));
-    else if (op === 2 && out.length) out.splice(at, 1);
-    else if (op === 3) out.length = rnd(out.length + 1);
-    else if (out.length) out[at] = '{}[]":,0123456789-.tvblockeddeclinedremove'.charCodeAt(rnd(42));
-  }
-  return new TextDecoder().decode(Uint8Array.from(out));
-}
+const { rnd, mutateText } = fuzzer(0x2545f491);
+// A replaced byte is one of JSON's characters or the records' words.
+const mutate = (text) => mutateText(text, '{}[]":,0123456789-.tvblockeddeclinedremove');
 
 const seeds = [...V.valid.map((v) => JSON.stringify(v.value)), ...V.remove.valid.map((p) => JSON.stringify(p)),
   ...V.notify.valid.map((v) => JSON.stringify(v.value)), ...V.ownBlock.valid.map((v) => JSON.stringify(v.payload))];
 const failures = [];
-let runs = 0;
-const end = Date.now() + seconds * 1000;
-while (Date.now() < end && failures.length === 0) {
-  for (let i = 0; i < 200; i += 1) {
-    const text = mutate(seeds[rnd(seeds.length)]);
-    let value;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      continue; // the vault holds JSON only
-    }
-    try {
-      const got = parseBlocks(value);
-      const again = parseBlocks(JSON.parse(JSON.stringify(blocksValue(got.blocked, got.declined))));
-      if (JSON.stringify([...again.blocked, ...again.declined]) !== JSON.stringify([...got.blocked, ...got.declined])) {
-        failures.push(`blocks read back differently: ${text}`);
-      }
-    } catch (e) {
-      if (!(e instanceof TypeError)) failures.push(`blocks threw ${e}: ${text}`);
-    }
-    try {
-      const n = parseNotify(value);
-      if (JSON.stringify(parseNotify({ v: 1, text: n.text, sound: n.sound })) !== JSON.stringify(n)) failures.push(`notify read back differently: ${text}`);
-    } catch (e) {
-      if (!(e instanceof TypeError)) failures.push(`notify threw ${e}: ${text}`);
-    }
-    try {
-      const o = parseOwnBlock(value);
-      if (o && JSON.stringify(parseOwnBlock(o.block ? { t: 'block', name: o.name, at: o.at, cap: o.cap } : { t: 'unblock', name: o.name, at: o.at })) !== JSON.stringify(o)) {
-        failures.push(`own block read back differently: ${text}`);
-      }
-    } catch (e) {
-      failures.push(`own block threw ${e}: ${text}`);
-    }
-    if (isRemovePayload(value) && JSON.stringify(value) !== '{"t":"remove"}') failures.push(`remove accepted: ${text}`);
+await runFuzzer('fuzz_contacts', seconds, failures, () => {
+  const text = mutate(seeds[rnd(seeds.length)]);
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return; // the vault holds JSON only
   }
-  runs += 200;
-}
-if (failures.length) {
-  console.log(`FAIL fuzz_contacts (JavaScript): after ${runs} inputs`);
-  for (const f of failures) console.log(`  ${f}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
-console.log(`ok   fuzz_contacts (JavaScript): ${runs} inputs in ${seconds}s, no failure`);
-console.log('1 passed, 0 failed');
+  try {
+    const got = parseBlocks(value);
+    const again = parseBlocks(JSON.parse(JSON.stringify(blocksValue(got.blocked, got.declined))));
+    if (JSON.stringify([...again.blocked, ...again.declined]) !== JSON.stringify([...got.blocked, ...got.declined])) {
+      failures.push(`blocks read back differently: ${text}`);
+    }
+  } catch (e) {
+    if (!(e instanceof TypeError)) failures.push(`blocks threw ${e}: ${text}`);
+  }
+  try {
+    const n = parseNotify(value);
+    if (JSON.stringify(parseNotify({ v: 1, text: n.text, sound: n.sound })) !== JSON.stringify(n)) failures.push(`notify read back differently: ${text}`);
+  } catch (e) {
+    if (!(e instanceof TypeError)) failures.push(`notify threw ${e}: ${text}`);
+  }
+  try {
+    const o = parseOwnBlock(value);
+    if (o && JSON.stringify(parseOwnBlock(o.block ? { t: 'block', name: o.name, at: o.at, cap: o.cap } : { t: 'unblock', name: o.name, at: o.at })) !== JSON.stringify(o)) {
+      failures.push(`own block read back differently: ${text}`);
+    }
+  } catch (e) {
+    failures.push(`own block threw ${e}: ${text}`);
+  }
+  if (isRemovePayload(value) && JSON.stringify(value) !== '{"t":"remove"}') failures.push(`remove accepted: ${text}`);
+});

@@ -10,6 +10,7 @@
 // Prints one line, and "1 passed, 0 failed" (or "0 passed, 1 failed").
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
+import { fuzzer, runFuzzer } from './mutate.mjs';
 
 const seconds = Number(process.argv[2] || 10);
 const root = new URL('../..', import.meta.url);
@@ -19,14 +20,7 @@ const seeds = [...V.valid, ...V.invalid].map((v) => ({ payload: v.payload, own: 
 // The long ones are kept for the structured cases; bytes are mutated on the short ones.
 const shortSeeds = seeds.filter((s) => JSON.stringify(s.payload).length < 2000);
 
-let seed = 0x2545f491;
-const rnd = (n) => {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed % n;
-};
-const pick = (xs) => xs[rnd(xs.length)];
+const { rnd, pick } = fuzzer(0x2545f491);
 
 function mutateText(text) {
   const out = [...text];
@@ -162,17 +156,4 @@ for (const v of V.invalid) {
   if (accepted) throw new Error(`an invalid vector was accepted: ${v.why}`);
 }
 
-let runs = 0;
-const end = Date.now() + seconds * 1000;
-while (Date.now() < end && failures.length === 0) {
-  for (let i = 0; i < 200; i += 1) cases[(runs + i) % cases.length]();
-  runs += 200;
-}
-if (failures.length) {
-  console.log(`FAIL fuzz_everyday (JavaScript): after ${runs} inputs`);
-  for (const f of failures.slice(0, 5)) console.log(`  ${f}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
-console.log(`ok   fuzz_everyday (JavaScript): ${runs} inputs in ${seconds}s, no failure`);
-console.log('1 passed, 0 failed');
+await runFuzzer('fuzz_everyday', seconds, failures, (i) => cases[i % cases.length]());

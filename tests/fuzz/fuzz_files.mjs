@@ -7,32 +7,12 @@
 // character, an active extension, or one that changes when made safe again.
 //   node tests/fuzz/fuzz_files.mjs SECONDS
 // Prints one line, and "1 passed, 0 failed" (or "0 passed, 1 failed").
+import { fuzzer, runFuzzer } from './mutate.mjs';
+
 const seconds = Number(process.argv[2] || 10);
 const w = await import('../../web/js/files-wire.js');
 
-let seed = 0x2545f491;
-const rnd = (n) => {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed % n;
-};
-
-function mutate(bytes) {
-  const out = [...bytes];
-  const edits = 1 + rnd(4);
-  for (let i = 0; i < edits; i += 1) {
-    const op = rnd(5);
-    const at = out.length ? rnd(out.length) : 0;
-    if (op === 0 && out.length) out[at] ^= 1 << rnd(8);
-    else if (op === 1) out.splice(at, 0, rnd(256));
-    else if (op === 2 && out.length) out.splice(at, 1);
-    else if (op === 3) out.length = rnd(out.length + 1);
-    else if (out.length) out[at] = rnd(256);
-  }
-  return Uint8Array.from(out);
-}
-const mutateText = (s) => new TextDecoder().decode(mutate(new TextEncoder().encode(s)));
+const { rnd, mutate, mutateText } = fuzzer(0x2545f491);
 
 const failures = [];
 const fail = (what, input, e) => failures.push(`${what}: ${String(input).slice(0, 300)} -> ${e?.stack || e}`);
@@ -127,17 +107,4 @@ const cases = [
   },
 ];
 
-let runs = 0;
-const end = Date.now() + seconds * 1000;
-while (Date.now() < end && failures.length === 0) {
-  for (let i = 0; i < 200; i += 1) cases[(runs + i) % cases.length]();
-  runs += 200;
-}
-if (failures.length) {
-  console.log(`FAIL fuzz_files (JavaScript): after ${runs} inputs`);
-  for (const f of failures.slice(0, 5)) console.log(`  ${f}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
-console.log(`ok   fuzz_files (JavaScript): ${runs} inputs in ${seconds}s, no failure`);
-console.log('1 passed, 0 failed');
+await runFuzzer('fuzz_files', seconds, failures, (i) => cases[i % cases.length]());
