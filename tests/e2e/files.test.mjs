@@ -351,7 +351,9 @@ test('resume: the receiver closes at about half and returns; the sender reloads;
 
     b = await person(server, bName, { profileDir: profile });
     const stored = await storedChunks(b);
-    assert.ok(stored > n * 0.3 && stored < n, `stored ${stored} of ${n} chunks before the resume`);
+    // Progress counts chunks checked; the batches not yet written when the browser went are lost
+    // with it (a loaded machine writes later), so what was stored may be well under the 40% shown.
+    assert.ok(stored > n * 0.1 && stored < n, `stored ${stored} of ${n} chunks before the resume`);
     await a.page.evaluate(() => { globalThis.sentBytes = {}; });
     await logIn(b);
     await openChatWith(b, a.name);
