@@ -7,7 +7,7 @@
 #   core (wasm)       the same tests compiled to WebAssembly, run by Node
 #   core js           parley-tool (native and wasm), an independent check of docs/vectors, and
 #                     the JavaScript binding under Node (node:test)
-#   fuzz              libFuzzer on message decoding, state unsealing, sealed envelopes, device
+#   fuzz              (beside the server suites) libFuzzer on message decoding, state unsealing, sealed envelopes, device
 #                     lists and identity transfers, 20 s per target; on the server's parsers
 #                     (WebSocket frames, signaling messages, API bodies, tokens), 10 s per target
 #   server (unit)     the server's pure functions, under the sanitizers
@@ -126,7 +126,10 @@ check "core valgrind" valgrind --quiet --error-exitcode=99 --leak-check=full --e
   build/native/test_core "$vectors" 150
 suite "core wasm" node build/wasm/test_core.js "$vectors"
 suite "core js" node --test --test-reporter=tap tests/wasm/
-suite "fuzz" bash tests/fuzz/run.sh
+# The fuzz targets run for fixed times on one core, beside the server suites, which wait mostly on
+# timers and sockets (started below).
+bash tests/fuzz/run.sh >"$logs/fuzz.log" 2>&1 &
+fuzz_pid=$!
 suite "server unit" build/asan/server/test_server_unit
 # The server suite on SQLite and again on PostgreSQL, the two runs side by side (each file waits
 # mostly on timers and sockets; every server listens on a port of its own). PostgreSQL: one
@@ -154,6 +157,8 @@ else
   echo "0 passed, 1 failed" >>"$logs/postgres-start.log"
   record "server postgres" "$logs/postgres-start.log" 1
 fi
+wait "$fuzz_pid"
+record "fuzz" "$logs/fuzz.log" $?
 bash scripts/pg.sh stop --dir "$pgdir" >/dev/null 2>&1
 rm -rf "$pgdir"
 unset pgurl
