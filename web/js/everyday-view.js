@@ -50,7 +50,8 @@ export function linkify(text) {
 }
 
 export function dayKey(ts) {
-  return new Date(ts).toDateString();
+  const d = new Date(ts); // a number per local day: no string made for each message drawn
+  return (d.getFullYear() * 16 + d.getMonth()) * 32 + d.getDate();
 }
 
 /** "Today", "Yesterday", or the full date. */
@@ -175,9 +176,18 @@ export function messageItem(m, opts) {
 
 /** What a drawn item depends on: redrawn when this changes. */
 export function signature(m, opts) {
-  return JSON.stringify([m.text, m.state, m.edited, m.deleted, m.reactions, m.read && opts.readReceipts, m.reply,
-    m.reply ? opts.lookup(m.reply)?.text ?? null : null, m.reply ? !!opts.lookup(m.reply)?.deleted : null,
-    opts.day, opts.divider, opts.expanded, opts.picker, m.exp]);
+  const quoted = m.reply ? opts.lookup(m.reply) : null;
+  return [m.text, m.state, m.edited, m.deleted, m.reactions ? JSON.stringify(m.reactions) : null,
+    !!(m.read && opts.readReceipts), m.reply, quoted?.text ?? null, !!quoted?.deleted,
+    opts.day, opts.divider, opts.expanded, opts.picker, m.exp];
+}
+
+/** Whether two signatures are the same: compared field by field, with no string made of the
+ * whole entry (a transcript of a thousand messages is walked at every drawing). */
+export function sameSignature(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // ---- controls ----

@@ -2,7 +2,7 @@
 // The open chat's transcript: one list item per message, kept in step with the messenger's
 // history, and following the conversation unless the person scrolled up.
 import { $ } from './dom.js';
-import { dayKey, dayLabel, matches, messageItem, reading, shown, signature } from './everyday-view.js';
+import { dayKey, dayLabel, matches, messageItem, reading, sameSignature, shown, signature } from './everyday-view.js';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
@@ -69,7 +69,7 @@ export function renderTranscript(m, name) {
       item = { li: messageItem(msg, opts), sig };
       rendered.items.set(key, item);
       added = true;
-    } else if (item.sig !== sig) {
+    } else if (!sameSignature(item.sig, sig)) {
       const li = messageItem(msg, opts);
       item.li.replaceWith(li);
       item.li = li;
