@@ -63,8 +63,11 @@ record() {
   skipped=$((skipped + s))
   printf '%-18s %4d passed, %d failed%s\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
   if [ "$f" -ne 0 ]; then
+    note "---- failures in $log ----"
+    # Each failing test by name with the first lines of its report, then the log's end.
+    grep -n -A 24 '^not ok\|^ *not ok' "$log" | head -n 120 || true
     note "---- last lines of $log ----"
-    tail -n 60 "$log"
+    tail -n 30 "$log"
     note "----"
   fi
 }

@@ -86,6 +86,8 @@ test('notifications: asked from the button only; hidden tab: one per message and
     // With the text switched on (kept across a reload).
     await setHidden(a, false);
     await a.page.getByRole('switch', { name: 'Show message text in notifications' }).check();
+    // The switch stays busy (disabled) until the sealed setting is written; a reload waits for that.
+    await a.page.waitForFunction(() => !document.getElementById('notify-text').hasAttribute('aria-busy'), null, { timeout: WAIT });
     await a.page.reload();
     await logIn(a);
     await a.page.getByText('Notifications', { exact: true }).click();
