@@ -23,32 +23,9 @@
 # PostgreSQL refuses to run as root: run as root, this script runs it as the system user
 # postgres (made by Debian's package), which then owns DIR/data.
 set -euo pipefail
-
-cmd=${1:-}
-[ $# -gt 0 ] && shift
-dir=''
-port=''
-
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
-need() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "pg.sh: $1 needs a value" >&2; exit 2; }; }
-
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --dir) need "$@"; dir=$2; shift 2 ;;
-    --port) need "$@"; port=$2; shift 2 ;;
-    -h|--help) usage 0 ;;
-    *) echo "pg.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
-case "$cmd" in
-  start|stop|kill|url) ;;
-  -h|--help|'') usage 0 ;;
-  *) echo "pg.sh: unknown command $cmd (see --help)" >&2; exit 2 ;;
-esac
-[ -n "$dir" ] || { echo "pg.sh: --dir is required (see --help)" >&2; exit 2; }
-if [ -n "$port" ]; then
-  [[ "$port" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$port" -le 65535 ] || { echo "pg.sh: bad port $port" >&2; exit 2; }
-fi
+# shellcheck source=scripts/engine-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/engine-lib.sh"
+engine_args pg.sh 2,25 "$@"
 
 bin=''
 for v in /usr/lib/postgresql/*/bin; do
@@ -60,16 +37,9 @@ if [ -z "$bin" ]; then
 fi
 
 # Runs a command as the cluster's owner: the caller, or postgres when the caller is root.
-as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+as_owner() { engine_run_as postgres "$@"; }
 
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
+engine_dir
 data=$dir/data
 
 url() {
@@ -94,7 +64,7 @@ case "$cmd" in
       echo "$port" >"$dir/port"
       mkdir -p "$data"
       chmod 700 "$dir" "$data"
-      if [ "$(id -u)" -eq 0 ]; then
+      if engine_as_user postgres; then
         chown -R postgres: "$dir"
       fi
       as_owner "$bin/initdb" -D "$data" -U parley --pwfile="$dir/password" --auth-local=scram-sha-256 \

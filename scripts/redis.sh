@@ -22,52 +22,22 @@
 #
 # Run as root, it runs as the system user redis (made by Debian's package), which then owns DIR.
 set -euo pipefail
-
-cmd=${1:-}
-[ $# -gt 0 ] && shift
-dir=''
-port=''
-
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
-need() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "redis.sh: $1 needs a value" >&2; exit 2; }; }
-
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --dir) need "$@"; dir=$2; shift 2 ;;
-    --port) need "$@"; port=$2; shift 2 ;;
-    -h|--help) usage 0 ;;
-    *) echo "redis.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
-case "$cmd" in
-  start|stop|kill|url) ;;
-  -h|--help|'') usage 0 ;;
-  *) echo "redis.sh: unknown command $cmd (see --help)" >&2; exit 2 ;;
-esac
-[ -n "$dir" ] || { echo "redis.sh: --dir is required (see --help)" >&2; exit 2; }
-if [ -n "$port" ]; then
-  [[ "$port" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$port" -le 65535 ] || { echo "redis.sh: bad port $port" >&2; exit 2; }
-fi
+# shellcheck source=scripts/engine-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/engine-lib.sh"
+engine_args redis.sh 2,24 "$@"
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   echo "redis.sh: Redis is not installed (apt-get install redis-server, or scripts/deps.sh --test)" >&2
   exit 1
 fi
 
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
+engine_dir
 [ -f "$dir/port" ] || echo "${port:-56379}" >"$dir/port"
 if [ -n "$port" ] && [ "$port" != "$(cat "$dir/port")" ]; then
   echo "$port" >"$dir/port"
 fi
 port=$(cat "$dir/port")
 
-as_owner() {
-  if [ "$(id -u)" -eq 0 ] && id redis >/dev/null 2>&1; then
-    runuser -u redis -- "$@"
-  else
-    "$@"
-  fi
-}
+as_owner() { engine_run_as redis "$@"; }
 
 pid() { [ -f "$dir/redis.pid" ] && cat "$dir/redis.pid" || true; }
 alive() { local p; p=$(pid); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
@@ -98,7 +68,7 @@ case "$cmd" in
       exit 0
     fi
     chmod 700 "$dir"
-    if [ "$(id -u)" -eq 0 ] && id redis >/dev/null 2>&1; then
+    if engine_as_user redis; then
       chown redis: "$dir"
     fi
     rm -f "$dir/redis.pid"
