@@ -6,11 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { serverBinary, startServer } from '../lib/server.mjs';
+import { removeTempDirs, runServer, startPair, stopClean, tempDir } from '../lib/instances.mjs';
 import { testCluster } from '../lib/pg.mjs';
 import { startRedis } from '../lib/redis.mjs';
 import { api, deviceList, loginDevice, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
@@ -18,7 +14,6 @@ import { login, makeContacts, presenceCap, showPresence } from '../lib/ws.mjs';
 
 let pg;
 let redis;
-const dirs = [];
 const WAIT = 15000;
 
 before(async () => {
@@ -28,33 +23,14 @@ before(async () => {
 
 after(() => {
   if (redis) redis.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  removeTempDirs();
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function tempDir(prefix) {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-async function stopClean(s) {
-  const { code, signal } = await s.stop();
-  assert.equal(code, 0, `parley-server exited with ${code ?? signal}:\n${s.logs().slice(-3000)}`);
-  assert.doesNotMatch(s.logs(), /Sanitizer|runtime error:/);
-}
-
 /** Instances A and B on database db and the test's Redis, sharing A's token key. */
-async function cluster(db) {
-  const url = pg.database(db);
-  const dirA = tempDir('parley-bus-a-');
-  const dirB = tempDir('parley-bus-b-');
-  const args = ['--database', url, '--bus', redis.url, '--max-http-per-address', '128'];
-  const a = await startServer({ dataDir: dirA, args });
-  copyFileSync(join(dirA, 'jwt.key'), join(dirB, 'jwt.key'));
-  const b = await startServer({ dataDir: dirB, args });
-  return { a, b };
+function cluster(db) {
+  return startPair('parley-bus-', ['--database', pg.database(db), '--bus', redis.url, '--max-http-per-address', '128']);
 }
 
 async function health(s) {
@@ -87,37 +63,19 @@ async function relayed(from, to, type = 'ping-test', ms = WAIT) {
 
 const envelope = () => Buffer.concat([Buffer.from([1]), crypto.randomBytes(511)]).toString('base64url');
 
-function run(args) {
-  return new Promise((resolve) => {
-    const p = spawn(serverBinary(), args);
-    let err = '';
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code) => resolve({ code, err }));
-  });
-}
-
 test('--bus takes redis://HOST:PORT[/DB] only, and says so at start', async () => {
-  const help = await new Promise((resolve) => {
-    const p = spawn(serverBinary(), ['--help']);
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.on('exit', () => resolve(out));
-  });
+  const help = (await runServer(['--help'])).out;
   assert.match(help, /--bus URL/);
   assert.match(help, /PARLEY_BUS/);
   // The grammar's cases are in the C unit test (tests/server/unit/test_bus.c); a few here.
   for (const bad of ['redis://127.0.0.1', 'redis://127.0.0.1:6379/16', 'redis://user:pw@127.0.0.1:6379',
     `redis://${'h'.repeat(300)}:1`]) {
-    const r = await run(['--listen', '127.0.0.1:0', '--data', tempDir('parley-bus-'), '--bus', bad]);
+    const r = await runServer(['--listen', '127.0.0.1:0', '--data', tempDir('parley-bus-'), '--bus', bad]);
     assert.equal(r.code, 2, bad);
     assert.match(r.err, /invalid --bus/, bad);
   }
-  const env = await new Promise((resolve) => {
-    const p = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data', tempDir('parley-bus-')], { env: { ...process.env, PARLEY_BUS: 'redis://x' } });
-    let err = '';
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code) => resolve({ code, err }));
-  });
+  const env = await runServer(['--listen', '127.0.0.1:0', '--data', tempDir('parley-bus-')],
+    { ...process.env, PARLEY_BUS: 'redis://x' });
   assert.equal(env.code, 2);
   assert.match(env.err, /invalid --bus/);
 });

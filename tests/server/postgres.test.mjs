@@ -5,17 +5,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { serverBinary, startServer } from '../lib/server.mjs';
+import { startServer } from '../lib/server.mjs';
+import { removeTempDirs, runServer, startPair, stopClean, tempDir } from '../lib/instances.mjs';
 import { psql, startPostgres } from '../lib/pg.mjs';
 import { api, newIdentity, newUser, oneTimePrekeys, signedPrekey } from '../lib/api.mjs';
 import { login, makeContacts } from '../lib/ws.mjs';
-import { spawn } from 'node:child_process';
 
 let pg;
-const dirs = [];
 
 before(async () => {
   pg = await startPostgres();
@@ -23,23 +19,10 @@ before(async () => {
 
 after(() => {
   if (pg) pg.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  removeTempDirs();
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function tempDir(prefix) {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-/** Stops a server and checks it exited cleanly (no sanitizer report). */
-async function stopClean(s) {
-  const { code, signal } = await s.stop();
-  assert.equal(code, 0, `parley-server exited with ${code ?? signal}:\n${s.logs().slice(-3000)}`);
-  assert.doesNotMatch(s.logs(), /Sanitizer|runtime error:/);
-}
 
 /**
  * Two instances A and B on database db, sharing A's token key (jwt.key), as a cluster behind a
@@ -47,22 +30,8 @@ async function stopClean(s) {
  */
 async function cluster(db, extra = []) {
   const url = pg.database(db);
-  const dirA = tempDir('parley-pg-a-');
-  const dirB = tempDir('parley-pg-b-');
-  const args = ['--database', url, '--max-http-per-address', '128', ...extra];
-  const a = await startServer({ dataDir: dirA, args });
-  copyFileSync(join(dirA, 'jwt.key'), join(dirB, 'jwt.key'));
-  const b = await startServer({ dataDir: dirB, args });
+  const { a, b } = await startPair('parley-pg-', ['--database', url, '--max-http-per-address', '128', ...extra]);
   return { a, b, url };
-}
-
-function run(args) {
-  return new Promise((resolve) => {
-    const p = spawn(serverBinary(), args);
-    let err = '';
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code) => resolve({ code, err }));
-  });
 }
 
 test('a new PostgreSQL database gets the current schema version (6); a restart keeps it; a newer one is refused untouched', async () => {
@@ -86,7 +55,7 @@ test('a new PostgreSQL database gets the current schema version (6); a restart k
 
   const future = pg.database('schema_future');
   psql(pg.url, 'CREATE TABLE parley_schema (version integer NOT NULL); INSERT INTO parley_schema VALUES (99); CREATE TABLE future (x int)', 'schema_future');
-  const r = await run(['--listen', '127.0.0.1:0', '--data', tempDir('parley-pg-'), '--database', future]);
+  const r = await runServer(['--listen', '127.0.0.1:0', '--data', tempDir('parley-pg-'), '--database', future]);
   assert.equal(r.code, 1);
   assert.match(r.err, /schema version 99, newer than this server/);
   assert.equal(psql(pg.url, 'SELECT version FROM parley_schema', 'schema_future'), '99');
@@ -94,16 +63,11 @@ test('a new PostgreSQL database gets the current schema version (6); a restart k
 });
 
 test('--database refuses what is neither sqlite nor a postgres URL, without repeating it; an unreachable database stops the start', async () => {
-  const help = await new Promise((resolve) => {
-    const p = spawn(serverBinary(), ['--help']);
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.on('exit', () => resolve(out));
-  });
+  const help = (await runServer(['--help'])).out;
   assert.match(help, /--database URL/);
   assert.match(help, /PARLEY_DATABASE/);
   for (const bad of ['mysql://u:secretpw@h/db', 'postgres://', 'postgres://u:secret pw@h/db', 'x'.repeat(2000)]) {
-    const r = await run(['--listen', '127.0.0.1:0', '--data', tempDir('parley-pg-'), '--database', bad]);
+    const r = await runServer(['--listen', '127.0.0.1:0', '--data', tempDir('parley-pg-'), '--database', bad]);
     assert.equal(r.code, 2, bad);
     assert.match(r.err, /invalid --database/);
     assert.doesNotMatch(r.err, /secret/);
@@ -111,7 +75,7 @@ test('--database refuses what is neither sqlite nor a postgres URL, without repe
   const closed = new URL(pg.url);
   closed.port = '1';
   closed.password = 'secretpw';
-  const r = await run(['--listen', '127.0.0.1:0', '--data', tempDir('parley-pg-'), '--database', closed.toString()]);
+  const r = await runServer(['--listen', '127.0.0.1:0', '--data', tempDir('parley-pg-'), '--database', closed.toString()]);
   assert.equal(r.code, 1);
   assert.match(r.err, /cannot connect to PostgreSQL/);
   assert.doesNotMatch(r.err, /secretpw/);
