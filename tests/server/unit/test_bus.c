@@ -1,5 +1,5 @@
 /* Unit tests of the instance bus: its messages (server/src/bus_wire.c) against the vectors of
- * docs/PROTOCOL.md 19 (docs/vectors/bus-v1.json), and the --bus URL rules (server/src/bus.c). */
+ * docs/PROTOCOL.md 19 (docs/vectors/bus-v1.json), and the --bus URL rules (server/src/bus_redis.c). */
 #include "bus.h"
 #include "bus_wire.h"
 #include "unit.h"
