@@ -17,6 +17,7 @@ import { cancelLinking, closeDevices, offerLink, wireDevices } from './js/device
 import { $ } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
 import { followTranscript, resetTranscript } from './js/transcript-view.js';
+import { resetContacts } from './js/contacts-view.js';
 import {
   banner, busy, dropBannerAction, plain, runBannerAction, setGenerationSource, show, showText, state, transient,
 } from './js/shell.js';
@@ -418,7 +419,7 @@ function stop() {
   $('message').value = '';
   $('message').style.height = '';
   $('requests').replaceChildren();
-  $('contacts').replaceChildren();
+  resetContacts();
   resetTranscript();
 }
 

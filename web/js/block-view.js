@@ -1,6 +1,6 @@
 //# allFunctionsCalledOnLoad
 // The controls of contacts.js (names via textContent only).
-import { $, el } from './dom.js';
+import { $, el, setHidden, setText } from './dom.js';
 import { banner, busy, plain, state } from './shell.js';
 import { resetTranscript } from './transcript-view.js';
 
@@ -44,8 +44,8 @@ export function wireContactActions(closeChat) {
 
 export function renderContactActions(m, name) {
   const blocked = !!m && !!name && m.isBlocked(name);
-  $('block').textContent = blocked ? 'Unblock' : 'Block';
-  $('remove-contact').hidden = blocked;
+  setText($('block'), blocked ? 'Unblock' : 'Block');
+  setHidden($('remove-contact'), blocked);
 }
 
 export function blockRequestButton(m, name, others) {

@@ -5,7 +5,7 @@
 import * as core from '../core/parley.js';
 import { UserError } from './errors.js';
 import { drawQr } from './qr.js';
-import { $ } from './dom.js';
+import { $, setHidden, setText } from './dom.js';
 import { renderTranscript } from './transcript-view.js';
 import { renderFiles, wireFiles } from './files-view.js';
 import { chatOpening, renderEveryday, sendComposed } from './everyday-view.js';
@@ -67,7 +67,7 @@ export function wireMessenger(m, s, sessionEnded) {
   m.addEventListener('problem', (ev) => {
     console.warn('Parley:', ev.detail);
   });
-  wireFiles(m); // files in the transcript (files-view.js)
+  wireFiles(m, (files) => renderTranscript(m, state.chat, files)); // files in the transcript (files-view.js)
 }
 
 // Under "Hide my IP address": what it costs when this server offers no relay.
@@ -140,11 +140,11 @@ export function closeChat() {
 export function renderChat() {
   const m = state.messenger;
   const name = state.chat;
-  $('chat').hidden = !name;
-  $('empty').hidden = !!name;
+  setHidden($('chat'), !name);
+  setHidden($('empty'), !!name);
   if (!m || !name) return;
   const c = m.contacts[name];
-  $('chat-name').textContent = name;
+  setText($('chat-name'), name);
   const status = !c ? '' : c.status === 'blocked' ? `You blocked ${name}: nothing of theirs reaches you, and they see you offline.`
     : c.held ? (c.pqWarning ? `sending is paused until you check ${name}'s safety number` : `${name}'s safety number changed: sending is paused until you review it`)
     : c.code && m.linkState(name) !== 'connected' // a code contact (invite-chat.js)
@@ -160,14 +160,15 @@ export function renderChat() {
         hidden: `${name} does not show when they are online; messages wait for them on the server`,
         unreachable: `cannot connect directly to ${name}; messages go through the server`,
       }[m.linkState(name)];
-  $('chat-status').textContent = status;
+  setText($('chat-status'), status);
   const callable = c?.status === 'active' && !c.held; // calls (calls-entry.js)
   $('call').disabled = !callable;
   $('video-call').disabled = !callable;
-  $('verify').textContent = c?.verified ? 'Verified ✓' : 'Verify';
-  $('verify').setAttribute('aria-label', c?.verified ? 'Verify (verified)' : 'Verify');
+  setText($('verify'), c?.verified ? 'Verified ✓' : 'Verify');
+  const verifyLabel = c?.verified ? 'Verify (verified)' : 'Verify';
+  if ($('verify').getAttribute('aria-label') !== verifyLabel) $('verify').setAttribute('aria-label', verifyLabel);
   const warn = !!c?.identityWarning;
-  $('identity-warning').hidden = !warn;
+  setHidden($('identity-warning'), !warn);
   if (warn) {
     $('identity-warning-text').textContent = c.pqWarning
       ? `${name}'s keys on the server no longer offer post-quantum protection, as they did before. Sending is paused until you check their safety number: this can mean ${name} went back to an older version of Parley, or that someone is trying to weaken your chat.`
@@ -176,8 +177,7 @@ export function renderChat() {
       : `${name}'s safety number has changed. This can mean ${name} reinstalled Parley, or that someone is trying to listen in.`;
   }
   if (notices.chat && (notices.chat.name !== name || m.linkState(name) === 'connected')) clearNotice('chat');
-  renderTranscript(m, name);
-  renderFiles(m, name);
+  renderTranscript(m, name, renderFiles(m, name)); // the file items among the messages
   renderContactActions(m, name);
   const sendable = c && c.status !== 'declined' && c.status !== 'blocked' && !c.held;
   $('send').disabled = !sendable;

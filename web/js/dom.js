@@ -11,3 +11,14 @@ export const el = (tag, props = {}, ...children) => {
   for (const c of children) e.append(c);
   return e;
 };
+
+/** Sets an element's text only when it changed: the same words written again would still replace
+ * its text node and make the page lay it out again (the chat's header is drawn at every message). */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** Shows or hides an element, touching it only when that changes (as setText). */
+export function setHidden(node, hidden) {
+  if (node.hidden !== hidden) node.hidden = hidden;
+}

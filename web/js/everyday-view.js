@@ -5,7 +5,7 @@
 // into text nodes, and a link is an <a> only for an http(s) URL. The controls, made here so that
 // the page's HTML stays as it is: "Disappearing messages", "Search", the reply or edit being
 // written, the typing indicator, and the "Read receipts" and "Typing indicators" switches.
-import { $, el } from './dom.js';
+import { $, el, setHidden } from './dom.js';
 import { EMOJI, TIMERS, timerWords } from './everyday-wire.js';
 import { banner, plain, state } from './shell.js';
 
@@ -182,6 +182,29 @@ export function signature(m, opts) {
     opts.day, opts.divider, opts.expanded, opts.picker, m.exp];
 }
 
+/** Brings a drawn item up to date in place when only its delivery state or its "read" changed
+ * (the common case, at every receipt: the item keeps its nodes, no new list item is made); false
+ * when it must be drawn again. Indexes as in signature(): 1 the state, 5 read. */
+export function patchItem(li, was, now, m) {
+  if (was.length !== now.length) return false;
+  for (let i = 0; i < now.length; i += 1) if (i !== 1 && i !== 5 && was[i] !== now[i]) return false;
+  const span = li.querySelector(':scope > .meta > .delivery');
+  if (!span) return false;
+  if (was[1] !== now[1]) {
+    span.dataset.state = m.state;
+    span.textContent = DELIVERY[m.state] || m.state;
+  }
+  if (was[5] !== now[5]) {
+    const read = span.parentElement.querySelector(':scope > .read-state');
+    if (now[5] && !read) span.parentElement.append(' · ', el('span', { className: 'read-state', textContent: 'read' }));
+    if (!now[5] && read) {
+      read.previousSibling.remove(); // its ' · '
+      read.remove();
+    }
+  }
+  return true;
+}
+
 /** Whether two signatures are the same: compared field by field, with no string made of the
  * whole entry (a transcript of a thousand messages is walked at every drawing). */
 export function sameSignature(a, b) {
@@ -206,7 +229,7 @@ function setCompose(next) {
   compose = next;
   const bar = $('compose-context');
   if (!bar) return;
-  bar.hidden = !compose;
+  setHidden(bar, !compose);
   if (!compose) return;
   const h = state.messenger.history(compose.name);
   const m = h.find((x) => x.id === compose.id && !x.kind);
@@ -282,7 +305,7 @@ export function renderEveryday(m, name, sendable) {
   const typing = $('typing');
   const text = m.isTyping(name) ? `${name} is typing…` : '';
   if (typing.textContent !== text) typing.textContent = text;
-  typing.hidden = !text;
+  setHidden(typing, !text);
   if (document.visibilityState === 'visible') m.markRead(name);
 }
 

@@ -4,7 +4,7 @@
 // (percent, speed, time left), Cancel, Save and Delete; pictures as thumbnails from blob: URLs; and
 // the space received files take in this browser. Names and everything else from the peer go in
 // with textContent; a saved file is a download under a safe name, never opened here.
-import { $, el } from './dom.js';
+import { $, el, setHidden } from './dom.js';
 import { formatBytes, safeName } from './files-wire.js';
 import { banner, plain, state } from './shell.js';
 
@@ -52,23 +52,14 @@ function makeItem(m, r) {
   return { li, bar, status, cancel, save, del, thumb, pictureAsked: false };
 }
 
-// Where a file's item goes: before the first message item that is newer.
-function place(log, li, ts) {
-  for (const other of log.children) {
-    if (other === li || other.dataset.file) continue;
-    const t = other.querySelector('time');
-    if (t && Date.parse(t.dateTime) > ts) {
-      log.insertBefore(li, other);
-      return;
-    }
-  }
-  log.append(li);
-}
-
+/**
+ * Brings the open chat's file items up to date and returns them, oldest first, as [{ts, li}]: the
+ * transcript (transcript-view.js) places them among the messages; this module never moves them.
+ */
 export function renderFiles(m, name) {
-  const log = $('transcript');
-  if (!m?.files || !log) return;
-  const list = name ? m.files.list(name) : [];
+  if (!m?.files) return [];
+  const list = name ? [...m.files.list(name)].sort((x, y) => x.ts - y.ts) : [];
+  const entries = [];
   const ids = new Set(list.map((r) => r.id));
   for (const [id, item] of items) {
     if (!ids.has(id)) {
@@ -85,7 +76,7 @@ export function renderFiles(m, name) {
       item = makeItem(m, r);
       items.set(r.id, item);
     }
-    if (!item.li.isConnected) place(log, item.li, r.ts);
+    entries.push({ ts: r.ts, li: item.li });
     const st = m.files.stats(r);
     const active = r.state === 'hashing' || r.state === 'offered' || r.state === 'sending' || r.state === 'receiving';
     item.bar.value = st.percent;
@@ -103,13 +94,14 @@ export function renderFiles(m, name) {
     }
   }
   renderUsage(m);
+  return entries;
 }
 
 function renderUsage(m) {
   const used = m.files.usage();
   const box = $('files-usage');
   if (!box) return;
-  box.hidden = used === 0;
+  setHidden(box, used === 0);
   box.textContent = used ? `Received files use ${formatBytes(used)} in this browser.` : '';
 }
 
@@ -194,11 +186,17 @@ async function saveFile(m, id) {
   }, 60000);
 }
 
-/** Wires the controls: Attach file, drop, paste; re-renders on transfer changes. */
-export function wireFiles(m) {
+/**
+ * Wires the controls: Attach file, drop, paste; re-renders on transfer changes. place(entries):
+ * the transcript places the items, called when a file item is new in the open chat.
+ */
+export function wireFiles(m, place) {
   m.files.addEventListener('change', (ev) => {
     const peer = ev.detail?.peer;
-    if (state.messenger === m && state.chat && (!peer || peer === state.chat || !m.files.records[ev.detail.id])) renderFiles(m, state.chat);
+    if (state.messenger === m && state.chat && (!peer || peer === state.chat || !m.files.records[ev.detail.id])) {
+      const entries = renderFiles(m, state.chat);
+      if (entries.some((e) => !e.li.isConnected)) place(entries);
+    }
   });
   // Leftovers of saves cut short (a closed page) go.
   navigator.storage?.getDirectory?.().then(async (dir) => {

@@ -2,7 +2,7 @@
 // The open chat's transcript: one list item per message, kept in step with the messenger's
 // history, and following the conversation unless the person scrolled up.
 import { $ } from './dom.js';
-import { dayKey, dayLabel, matches, messageItem, reading, sameSignature, shown, signature } from './everyday-view.js';
+import { dayKey, dayLabel, matches, messageItem, patchItem, reading, sameSignature, shown, signature } from './everyday-view.js';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
@@ -27,7 +27,12 @@ function follow(log) {
   rendered.autoTop = log.scrollTop;
 }
 
-export function renderTranscript(m, name) {
+/**
+ * Draws the chat's transcript: its messages, and files ([{ts, li}] oldest first, files-view.js),
+ * each file before the first message that is newer. While searching, only matching messages.
+ * This is the one place that orders #transcript's items.
+ */
+export function renderTranscript(m, name, files = []) {
   const log = $('transcript');
   if (rendered.name !== name) {
     rendered.name = name;
@@ -51,8 +56,11 @@ export function renderTranscript(m, name) {
   const want = [];
   const keys = new Set();
   let lastDay = null;
+  const fileList = reading.query ? [] : files;
+  let f = 0;
   for (const msg of history) {
     if (!shown(msg) || !matches(msg, reading.query)) continue;
+    while (f < fileList.length && fileList[f].ts <= msg.ts) want.push(fileList[f++].li);
     const key = `${msg.from}:${msg.id}`;
     const day = dayKey(msg.ts);
     const opts = {
@@ -70,6 +78,12 @@ export function renderTranscript(m, name) {
       rendered.items.set(key, item);
       added = true;
     } else if (!sameSignature(item.sig, sig)) {
+      if (patchItem(item.li, item.sig, sig, msg)) {
+        item.sig = sig;
+        keys.add(key);
+        want.push(item.li);
+        continue;
+      }
       const li = messageItem(msg, opts);
       item.li.replaceWith(li);
       item.li = li;
@@ -78,6 +92,7 @@ export function renderTranscript(m, name) {
     keys.add(key);
     want.push(item.li);
   }
+  while (f < fileList.length) want.push(fileList[f++].li);
   for (const [key, item] of rendered.items) {
     if (!keys.has(key)) {
       item.li.remove();
