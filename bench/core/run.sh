@@ -10,6 +10,8 @@ cmake --build "$root/build/wasm" --target bench_core >/dev/null
 "$root/build/native/bench_core"
 node "$root/build/wasm/bench_core.js" # the same C benchmark in wasm: the binding's cost is the difference
 node "$root/bench/core/bench_wasm.mjs"
+# Room messages: n pairwise ratchet encryptions (n = 2..16) beside one Megolm message.
+node "$root/bench/core/rooms.mjs"
 # ML-KEM-1024 beside @noble/post-quantum, PQXDH against X3DH, and the bundle's gzip size (its
 # growth when PARLEY_BASELINE_CORE names a web/core folder built before ML-KEM).
 node "$root/bench/core/bench_pq.mjs"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time from seed corpora: the core's targets
 # (PARLEY_FUZZ_SECONDS each, default 20) from the protocol vectors, real sealed state, real
-# sealed envelopes, real device lists, an identity transfer and sealed file chunks; the server's parsers
-# (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
+# sealed envelopes, real device lists, an identity transfer, sealed file chunks and signed room
+# descriptors; the server's parsers (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
 # target writes when PARLEY_FUZZ_SEEDS is set; and the web app's JavaScript readers (linking,
 # calls, files, invitation codes, contacts, everyday payloads: tests/fuzz/fuzz_*.mjs),
 # PARLEY_FUZZ_JS_SECONDS each (default 8), under Node.
@@ -12,7 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${PARLEY_FUZZ_SECONDS:-20}
 server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
-core_targets=(message state sealed devices pqxdh files)
+core_targets=(message state sealed devices pqxdh files rooms)
 server_targets=(server_wsframe server_signal server_body server_jwt server_bus)
 js_targets=(link calls files invite contacts everyday)
 js_seconds=${PARLEY_FUZZ_JS_SECONDS:-8}
@@ -29,7 +29,7 @@ passed=0
 failed=0
 
 node "$root/tests/fuzz/seed-messages.mjs" "$work/message-seeds"
-for target in state sealed devices pqxdh files "${server_targets[@]}"; do
+for target in state sealed devices pqxdh files rooms "${server_targets[@]}"; do
   PARLEY_FUZZ_SEEDS="$work/$target-seeds" "$root/build/fuzz/fuzz_$target" -runs=0 \
     "$work/$target-seeds" >/dev/null 2>&1
 done

@@ -63,5 +63,6 @@ void suite_devices(void);
 void suite_mlkem(void);
 void suite_pqxdh(void);
 void suite_files(void);
+void suite_rooms(void);
 
 #endif

@@ -197,6 +197,7 @@ int main(int argc, char **argv)
     suite_mlkem();
     suite_pqxdh();
     suite_files();
+    suite_rooms();
     printf("%d passed, %d failed", passed, failed);
     if (skipped != 0) {
         printf(", %d skipped", skipped);

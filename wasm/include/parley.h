@@ -46,7 +46,13 @@ enum parley_error {
     PARLEY_ERR_LIMIT = -11,     /* a named limit (skipped keys, gap, chains, prekeys) is reached */
     PARLEY_ERR_UNKNOWN_PREKEY = -12, /* a prekey message names a prekey this account lacks */
     PARLEY_ERR_STATE = -13,     /* the operation does not fit the object's state */
-    PARLEY_ERR_BUFFER = -14     /* the output buffer is too small: ask the length first */
+    PARLEY_ERR_BUFFER = -14,    /* the output buffer is too small: ask the length first */
+    /* Rooms (docs/PROTOCOL.md section 20). */
+    PARLEY_ERR_NOT_ADMIN = -15,  /* a room change signed by a key that is not an admin there */
+    PARLEY_ERR_STALE = -16,      /* a room version not above the current one (replay, rollback) */
+    PARLEY_ERR_OTHER_ROOM = -17, /* a descriptor, statement or challenge of another room */
+    PARLEY_ERR_EXPIRED = -18,    /* a challenge issued too long ago or in the future */
+    PARLEY_ERR_NOT_MEMBER = -19  /* a key that the room's descriptor does not list */
 };
 
 /* Initialises the core (libsodium, the randomness source). Safe to call more than once. */
@@ -623,6 +629,135 @@ PARLEY_API PARLEY_NODISCARD int parley_file_hash_digest(const struct parley_file
 PARLEY_API PARLEY_NODISCARD int parley_file_hash_check(const struct parley_file_hash *hash,
                                                        const uint8_t expected[PARLEY_FILE_HASHBYTES]);
 PARLEY_API void parley_file_hash_free(struct parley_file_hash *hash);
+
+/* ---- Rooms: signed descriptors and room challenges (docs/PROTOCOL.md section 20) ---------- */
+
+#define PARLEY_ROOM_FORMAT 0x01
+#define PARLEY_ROOM_IDBYTES 16
+#define PARLEY_ROOM_MAX_MEMBERS 16        /* members one room lists: the mesh limit */
+#define PARLEY_ROOM_NAME_MAX 64           /* bytes of a room's name (UTF-8, at least 1) */
+#define PARLEY_ROOM_ROLE_ADMIN 0x01
+#define PARLEY_ROOM_ROLE_MEMBER 0x02
+#define PARLEY_ROOM_MEMBERBYTES 33        /* identity key(32) || role(1) */
+/* format(1) room id(16) version(8) name_len(1) name count(1) members signer(32) signature(64) */
+#define PARLEY_ROOM_MIN_BYTES (1 + PARLEY_ROOM_IDBYTES + 8 + 1 + 1 + 1 + PARLEY_ROOM_MEMBERBYTES + 32 + 64)
+#define PARLEY_ROOM_MAX_BYTES                                                                   \
+    (1 + PARLEY_ROOM_IDBYTES + 8 + 1 + PARLEY_ROOM_NAME_MAX + 1 +                               \
+     PARLEY_ROOM_MAX_MEMBERS * PARLEY_ROOM_MEMBERBYTES + 32 + 64)
+/* Versions are integers 1..2^53-1 (what a JavaScript number holds exactly). */
+#define PARLEY_ROOM_VERSION_MAX 9007199254740991.0
+/* format(1) room id(16) version(8) leaver's identity key(32) signature(64) */
+#define PARLEY_ROOM_LEAVE_BYTES 121
+/* The largest freshness window a room challenge may be checked with (milliseconds). */
+#define PARLEY_ROOM_CHALLENGE_MAX_SKEW 600000.0
+#define PARLEY_ROOM_FINGERPRINTBYTES 32   /* a DTLS certificate's SHA-256 fingerprint */
+
+/*
+ * Signs a room descriptor with the account's identity key: room id (16 bytes; for version 1 fresh
+ * random bytes drawn by the caller, later the room's own), version (an integer 1..2^53-1), name
+ * (1..PARLEY_ROOM_NAME_MAX bytes of UTF-8) and members (member_count entries of
+ * PARLEY_ROOM_MEMBERBYTES: identity key || role, in any order; the core sorts them). Writes the
+ * descriptor (at most PARLEY_ROOM_MAX_BYTES) into out. Refuses what a reader refuses
+ * (PARLEY_ERR_MALFORMED, PARLEY_ERR_TOO_LARGE for a long name, PARLEY_ERR_LIMIT for more than
+ * PARLEY_ROOM_MAX_MEMBERS members), and version 1 not listing the signer as an admin
+ * (PARLEY_ERR_NOT_ADMIN). PARLEY_ERR_BUFFER when out_cap is too small.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_account_room_sign(
+    const parley_account *account, const uint8_t room_id[PARLEY_ROOM_IDBYTES], double version,
+    const uint8_t *name, size_t name_len, const uint8_t *members, size_t member_count,
+    uint8_t *out, size_t out_cap, size_t *out_len);
+
+/*
+ * Parses a descriptor strictly and verifies its signature under the signer key it names: 0 with
+ * its room id, version, member count, signer and where the name lies in `in`; or
+ * PARLEY_ERR_VERSION (another format byte), PARLEY_ERR_MALFORMED, PARLEY_ERR_TOO_LARGE,
+ * PARLEY_ERR_LIMIT or PARLEY_ERR_BAD_SIGNATURE. Any output pointer may be NULL. This says only
+ * that the bytes are well formed and signed: whether to take them is parley_room_accept's answer.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_room_open(const uint8_t *in, size_t in_len,
+                                                 uint8_t room_id[PARLEY_ROOM_IDBYTES],
+                                                 double *version, uint32_t *member_count,
+                                                 uint8_t signer[PARLEY_KEY_BYTES],
+                                                 uint32_t *name_offset, uint32_t *name_len);
+
+/* Member index (from 0, in the descriptor's order) of a descriptor parley_room_open accepts. */
+PARLEY_API PARLEY_NODISCARD int parley_room_member(const uint8_t *in, size_t in_len,
+                                                   uint32_t index, uint8_t key[PARLEY_KEY_BYTES],
+                                                   uint32_t *role);
+
+/* The role of an identity key in a descriptor parley_room_open accepts: 0 with *role, or
+ * PARLEY_ERR_NOT_MEMBER. */
+PARLEY_API PARLEY_NODISCARD int parley_room_role(const uint8_t *in, size_t in_len,
+                                                 const uint8_t key[PARLEY_KEY_BYTES],
+                                                 uint32_t *role);
+
+/*
+ * The acceptance rule: 0 when a member holding `current` (NULL and 0 for none) takes `candidate`.
+ * With none, the candidate must be version 1 (else PARLEY_ERR_STATE) signed by an admin it lists
+ * (else PARLEY_ERR_NOT_ADMIN). With a current descriptor (PARLEY_ERR_ARGUMENT if it does not open),
+ * the candidate must name the same room (PARLEY_ERR_OTHER_ROOM), a greater version
+ * (PARLEY_ERR_STALE) and be signed by a key that is an admin in `current` (PARLEY_ERR_NOT_ADMIN).
+ * A candidate that does not open gives parley_room_open's error.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_room_accept(const uint8_t *current, size_t current_len,
+                                                   const uint8_t *candidate,
+                                                   size_t candidate_len);
+
+/*
+ * First sight of a room at any version (a member added after version 1): 0 when the candidate
+ * opens, was signed by sender_key (the contact it came from, over the pairwise session) and
+ * sender_key is an admin in it; PARLEY_ERR_NOT_ADMIN otherwise.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_room_accept_first(const uint8_t *candidate,
+                                                         size_t candidate_len,
+                                                         const uint8_t sender_key[PARLEY_KEY_BYTES]);
+
+/* "Leave room": a statement signed by a member's identity key that it leaves the room of
+ * `descriptor` at that descriptor's version (PARLEY_ROOM_LEAVE_BYTES into out).
+ * PARLEY_ERR_NOT_MEMBER when the account is not listed. */
+PARLEY_API PARLEY_NODISCARD int parley_account_room_leave(const parley_account *account,
+                                                          const uint8_t *descriptor,
+                                                          size_t descriptor_len,
+                                                          uint8_t out[PARLEY_ROOM_LEAVE_BYTES]);
+
+/*
+ * Checks a leave statement against the current descriptor: 0 with the leaver's key, or
+ * PARLEY_ERR_VERSION, PARLEY_ERR_MALFORMED (length), PARLEY_ERR_OTHER_ROOM, PARLEY_ERR_STALE
+ * (made for an earlier version), PARLEY_ERR_STATE (for a later version than `descriptor`: update
+ * first), PARLEY_ERR_NOT_MEMBER, PARLEY_ERR_BAD_SIGNATURE; PARLEY_ERR_ARGUMENT if the descriptor
+ * does not open.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_room_leave_verify(const uint8_t *descriptor,
+                                                         size_t descriptor_len,
+                                                         const uint8_t *leave, size_t leave_len,
+                                                         uint8_t leaver[PARLEY_KEY_BYTES]);
+
+/*
+ * Signs a room challenge (section 20.6) for the room and version of `descriptor` (which must list
+ * the account: PARLEY_ERR_NOT_MEMBER): the peer's nonce, issued_at_ms (an integer 0..2^53-1) and
+ * both DTLS fingerprints of the connection, the signer's own first.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_account_room_challenge(
+    const parley_account *account, const uint8_t *descriptor, size_t descriptor_len,
+    const uint8_t nonce[PARLEY_CHALLENGE_NONCEBYTES], double issued_at_ms,
+    const uint8_t own_fingerprint[PARLEY_ROOM_FINGERPRINTBYTES],
+    const uint8_t peer_fingerprint[PARLEY_ROOM_FINGERPRINTBYTES],
+    uint8_t sig[PARLEY_ED25519_SIGNATUREBYTES]);
+
+/*
+ * Verifies a peer's room challenge against the verifier's current descriptor: the signer must be
+ * listed (PARLEY_ERR_NOT_MEMBER); |now_ms - issued_at_ms| must be at most max_skew_ms (0..
+ * PARLEY_ROOM_CHALLENGE_MAX_SKEW; else PARLEY_ERR_EXPIRED); the signature must cover this room, this
+ * version, the verifier's nonce, issued_at_ms, the signer's fingerprint and then the verifier's
+ * (PARLEY_ERR_BAD_SIGNATURE). Replays within the window are the caller's to refuse (one nonce,
+ * one answer). PARLEY_ERR_ARGUMENT for a descriptor that does not open or times out of range.
+ */
+PARLEY_API PARLEY_NODISCARD int parley_room_challenge_verify(
+    const uint8_t *descriptor, size_t descriptor_len,
+    const uint8_t signer_key[PARLEY_KEY_BYTES], const uint8_t nonce[PARLEY_CHALLENGE_NONCEBYTES],
+    double issued_at_ms, const uint8_t signer_fingerprint[PARLEY_ROOM_FINGERPRINTBYTES],
+    const uint8_t own_fingerprint[PARLEY_ROOM_FINGERPRINTBYTES], double now_ms,
+    double max_skew_ms, const uint8_t sig[PARLEY_ED25519_SIGNATUREBYTES]);
 
 /* ---- Diagnostics ------------------------------------------------------------------------ */
 

@@ -19,6 +19,11 @@ export const ErrorCode = Object.freeze({
   UNKNOWN_PREKEY: -12,
   STATE: -13,
   BUFFER: -14,
+  NOT_ADMIN: -15,
+  STALE: -16,
+  OTHER_ROOM: -17,
+  EXPIRED: -18,
+  NOT_MEMBER: -19,
 });
 
 const CODE_NAMES = new Map(Object.entries(ErrorCode).map(([k, v]) => [v, k]));

@@ -12,8 +12,8 @@
 //
 // The binding is five modules by job, re-exported here (the one module callers import):
 // parley-runtime.js (errors, sizes, init and the memory discipline), parley-account.js,
-// parley-session.js, parley-util.js (stateless functions and primitives) and parley-files.js (file
-// chunks).
+// parley-session.js, parley-util.js (stateless functions and primitives), parley-files.js (file
+// chunks) and parley-rooms.js (room descriptors and challenges).
 export {
   ErrorCode, ParleyError, init,
   AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, KEY_BYTES, SIGNATURE_BYTES, CHALLENGE_NONCE_BYTES,
@@ -25,3 +25,4 @@ export { Account, parseKemUpload } from './parley-account.js';
 export { Session, messageType, messageSenderIdentity } from './parley-session.js';
 export * from './parley-util.js';
 export * from './parley-files.js';
+export * from './parley-rooms.js';

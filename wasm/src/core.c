@@ -94,6 +94,16 @@ const char *parley_strerror(int code)
         return "invalid state for this operation";
     case PARLEY_ERR_BUFFER:
         return "output buffer too small";
+    case PARLEY_ERR_NOT_ADMIN:
+        return "not signed by an admin of the room";
+    case PARLEY_ERR_STALE:
+        return "not newer than the room's current version";
+    case PARLEY_ERR_OTHER_ROOM:
+        return "another room";
+    case PARLEY_ERR_EXPIRED:
+        return "challenge too old or from the future";
+    case PARLEY_ERR_NOT_MEMBER:
+        return "not a member of the room";
     default:
         return "unknown error";
     }
