@@ -3,11 +3,12 @@
 // exists only while open.
 import * as core from '../core/parley.js';
 import { request, setToken } from './api.js';
-import { $, el } from './dom.js';
+import { $ } from './dom.js';
 import { UserError } from './errors.js';
 import { deriveKeys, passwordProblem } from './password.js';
 import { keepOrForget, keptUser } from './keep.js';
-import { plain, state } from './shell.js';
+import { state } from './shell.js';
+import { closeDialog, passwordDialog } from './password-dialog.js';
 import { address } from './fanout.js';
 import { resetDeleteAccount, wireDeleteAccount } from './account-delete.js';
 
@@ -90,65 +91,27 @@ async function changePassword(oldPassword, newPassword) {
   }
 }
 
-function close() {
-  $('account-dialog')?.remove();
-}
+const close = () => closeDialog('account-dialog');
 
 function open() {
-  close();
-  const field = (id, label, autocomplete) => [
-    el('label', { htmlFor: id, textContent: label }),
-    el('input', { id, type: 'password', autocomplete }),
-  ];
-  const error = el('p', { id: 'account-error', className: 'error', role: 'alert', hidden: true });
-  const progress = el('p', { className: 'muted', role: 'status', 'aria-live': 'polite' });
-  const save = el('button', { type: 'submit', textContent: 'Save new password' });
-  const cancel = el('button', { type: 'button', className: 'secondary', textContent: 'Cancel' });
-  const form = el('form', { noValidate: true },
-    ...field('old-password', 'Current password', 'current-password'),
-    ...field('new-password', 'New password', 'new-password'),
-    ...field('new-password-again', 'New password again', 'new-password'),
-    el('p', { className: 'muted hint', textContent: 'Nothing can recover a forgotten password: not the server, not anyone. Your other devices will have to log in again.' }),
-    error, progress,
-    el('div', { className: 'actions' }, save, cancel));
-  const dialog = el('dialog', { id: 'account-dialog', 'aria-labelledby': 'account-heading' },
-    el('h2', { id: 'account-heading', textContent: 'Change password' }), form);
-  const say = (text) => {
-    error.textContent = text || '';
-    error.hidden = !text;
-  };
-  cancel.addEventListener('click', close);
-  dialog.addEventListener('close', close);
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    say('');
-    const oldPassword = $('old-password').value;
-    const newPassword = $('new-password').value;
-    const problem = !oldPassword ? 'Type your current password.' : passwordProblem(newPassword)
-      || (newPassword !== $('new-password-again').value ? 'The two new passwords differ. Type the same one twice.' : null)
-      || (newPassword === oldPassword ? 'The new password is the same as the current one.' : null);
-    if (problem) {
-      say(problem);
-      return;
-    }
-    for (const b of [save, cancel]) b.disabled = true;
-    progress.textContent = 'Changing the password and sealing this device\'s chats again…';
-    await new Promise((r) => setTimeout(r, 0)); // paint before Argon2id
-    try {
-      await changePassword(oldPassword, newPassword);
+  passwordDialog({
+    id: 'account-dialog',
+    heading: 'Change password',
+    fields: [['old-password', 'Current password', 'current-password'], ['new-password', 'New password', 'new-password'],
+      ['new-password-again', 'New password again', 'new-password']],
+    hint: 'Nothing can recover a forgotten password: not the server, not anyone. Your other devices will have to log in again.',
+    submit: 'Save new password',
+    progressText: 'Changing the password and sealing this device\'s chats again…',
+    check: (v) => (!v['old-password'] ? 'Type your current password.' : passwordProblem(v['new-password'])
+      || (v['new-password'] !== v['new-password-again'] ? 'The two new passwords differ. Type the same one twice.' : null)
+      || (v['new-password'] === v['old-password'] ? 'The new password is the same as the current one.' : null)),
+    run: async (v) => {
+      await changePassword(v['old-password'], v['new-password']);
       close();
       $('account-note').textContent = 'Your password was changed. Use the new one from now on.';
       $('account-note').hidden = false;
-    } catch (e) {
-      say(plain(e));
-    } finally {
-      progress.textContent = '';
-      for (const b of [save, cancel]) b.disabled = false;
-    }
+    },
   });
-  document.body.append(dialog);
-  dialog.showModal();
-  $('old-password').focus();
 }
 
 export function wireAccount(onDeleted) {
