@@ -261,16 +261,8 @@ export class Calls extends EventTarget {
     if (!call || this.call) return;
     this.incoming = null;
     this.call = call;
-    call.state = 'connecting';
-    for (const t of call.timers) clearTimeout(t);
-    call.timers.clear();
-    const n = this.negotiator(call.name);
-    if (!n) {
-      this.finish(call, 'lost', { tell: 'end' });
-      return;
-    }
-    call.negotiator = n;
-    n.callId = call.id;
+    const n = this.connecting(call);
+    if (!n) return;
     // The one who answers offers the call's media at once (the caller has its devices already):
     // the transceivers now, our tracks as soon as the browser gives them (no new negotiation).
     const added = (call.media === 'video' ? ['audio', 'video'] : ['audio'])
@@ -460,17 +452,23 @@ export class Calls extends EventTarget {
 
   // They answered: their offer of the call's media follows (adopt() gives it our tracks).
   accepted(call) {
+    if (this.connecting(call)) this.changed();
+  }
+
+  // Answered either way: the call connects on the link's negotiator, its ringing timers stopped;
+  // null (the call ended as lost) when there is no link to negotiate on.
+  connecting(call) {
     for (const t of call.timers) clearTimeout(t);
     call.timers.clear();
     call.state = 'connecting';
     const n = this.negotiator(call.name);
     if (!n) {
       this.finish(call, 'lost', { tell: 'end' });
-      return;
+      return null;
     }
     call.negotiator = n;
     n.callId = call.id;
-    this.changed();
+    return n;
   }
 
   // An offer came: in the call it names, each new transceiver takes our track of its kind (one

@@ -125,6 +125,18 @@ export const contactMethods = {
     this.deliverAll();
   },
 
+  // What is kept of someone just blocked goes: a stranger's (not a contact's) session and history,
+  // an early offer, the mail queued for them.
+  async dropBlocked(name, contact) {
+    if (!contact) {
+      this.dropSession(name);
+      await this.vault.deleteSession(name);
+      await this.forgetHistory(name);
+    }
+    if (this.earlyOffers?.has(name)) this.dropEarlyOffer(name);
+    this.mailQueues?.delete(name);
+  },
+
   block(name) {
     return this.serial(async () => {
       if (this.isBlocked(name) || name === this.me) return;
@@ -144,13 +156,7 @@ export const contactMethods = {
         delete c.unblockedAt;
         delete c.acceptOwed;
       }
-      if (!c) {
-        this.dropSession(name);
-        await this.vault.deleteSession(name);
-        await this.forgetHistory(name);
-      }
-      if (this.earlyOffers?.has(name)) this.dropEarlyOffer(name);
-      this.mailQueues?.delete(name);
+      await this.dropBlocked(name, c);
       await this.vault.putMany([this.blocksRecord(), ...this.contactsRecords(!!waiting)]);
       await this.replaceCap();
       this.capAt = this.blocked.get(name);
@@ -216,13 +222,7 @@ export const contactMethods = {
     effect.contactsChanged = true;
     this.serial(async () => {
       if (own.block) {
-        if (!c) {
-          this.dropSession(name);
-          await this.vault.deleteSession(name);
-          await this.forgetHistory(name);
-        }
-        if (this.earlyOffers?.has(name)) this.dropEarlyOffer(name);
-        this.mailQueues?.delete(name);
+        await this.dropBlocked(name, c);
         this.dropLink(name, true);
         if (newCap) {
           this.sendPresenceSettings();
