@@ -398,10 +398,10 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
                                                       : "the server has reached its connection limit");
     } else if (atomic_load(&shutting_down)) {
         /* Upgraded after signaling_close_all went by: closed like the others. */
-        log_msg(LOG_INFO, "ws: connect from %s during shutdown", c->addr);
+        log_msg(LOG_INFO, "ws: connect during shutdown");
         client_close_with(c, WS_CLOSE_GOING_AWAY, "server shutting down");
     } else {
-        log_msg(LOG_INFO, "ws: connect from %s", c->addr);
+        log_msg(LOG_INFO, "ws: connect");
     }
     ws_start(c->ws);
 }
@@ -455,9 +455,9 @@ static void client_gone(struct ws *ws, void *user)
         return;
     }
     if (c->authed) {
-        log_msg(LOG_INFO, "ws: close %s (%s)", c->user, c->addr);
+        log_msg(LOG_INFO, "ws: close %s (device %u)", c->user, (unsigned)c->device);
     } else {
-        log_msg(LOG_INFO, "ws: close unauthenticated (%s)", c->addr);
+        log_msg(LOG_INFO, "ws: close unauthenticated");
     }
     if (c->guarded) {
         guard_ws_closed(c->addr, c->authed);
@@ -564,8 +564,9 @@ int client_authenticate(struct client *c, const cJSON *msg, const cJSON *ref)
         ws_close(old->ws, WS_CLOSE_REPLACED, "replaced by a newer connection");
         client_release(old);
     }
-    log_msg(LOG_INFO, "ws: authenticated %s (device %u%s) (%s)", c->user, (unsigned)c->device,
-            c->listed ? "" : ", not listed", c->addr);
+    /* A username is never logged beside an address: the log does not say where a person is. */
+    log_msg(LOG_INFO, "ws: authenticated %s (device %u%s)", c->user, (unsigned)c->device,
+            c->listed ? "" : ", not listed");
     ready = cJSON_CreateObject();
     if (ready != NULL) {
         cJSON_AddStringToObject(ready, "type", "ready");

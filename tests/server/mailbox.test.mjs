@@ -636,6 +636,7 @@ test('at rest: the mailbox rows hold recipient, expiry and envelope only; the da
     assert.equal(occurrences(wal, name), 0);
     for (const line of s.logs().split('\n').filter((l) => l.includes(sender.username))) {
       assert.match(line, new RegExp(`(signup: new account ${sender.username}|ws: (authenticated|close) ${sender.username} \\()`), 'the sender is named only when it signs up, connects and leaves');
+      assert.doesNotMatch(line, /127\.0\.0\.1|::1/, 'a username is never logged beside an address');
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
