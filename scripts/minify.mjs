@@ -63,6 +63,18 @@ function walk(node, visit) {
   }
 }
 
+/** The names a declaration's pattern binds (const x, const { a, b: c = 1, ...d }, const [e]). */
+function bound(p) {
+  switch (p?.type) {
+    case 'Identifier': return [p.name];
+    case 'ObjectPattern': return p.properties.flatMap((q) => bound(q.type === 'RestElement' ? q.argument : q.value));
+    case 'ArrayPattern': return p.elements.flatMap(bound);
+    case 'AssignmentPattern': return bound(p.left);
+    case 'RestElement': return bound(p.argument);
+    default: return [];
+  }
+}
+
 /** What must not change: imports, exports, import.meta, and the text pieces of the script. */
 function shape(text, sourceType) {
   const tree = acorn.parse(text, { ...ACORN, sourceType });
@@ -101,7 +113,7 @@ function shape(text, sourceType) {
         const d = n.declaration;
         if (d?.id) links.add(`export ${d.id.name}`);
         if (d?.declarations) {
-          for (const v of d.declarations) walk(v.id, (p) => { if (p.type === 'Identifier' && p !== v.init) links.add(`export ${p.name}`); });
+          for (const v of d.declarations) for (const b of bound(v.id)) links.add(`export ${b}`);
         }
         break;
       }
