@@ -5,14 +5,15 @@
 // Integrity for every script (the entry module, and a modulepreload link per module of the graph),
 // the style sheet and the wasm core. The version is a hash of all files, so any change makes a new
 // service worker that waits for the person's "Reload" (web/js/updates.js).
-// Scripts are shipped without their comments (scripts/strip.mjs): the sources explain themselves
-// at length, and a person loading the page should not pay for it.
+// Scripts, the style sheet, the page and the web app manifest are shipped minified
+// (scripts/minify.mjs): the sources explain themselves at length, and a person loading the page
+// should not pay for it. Each script is checked to link and read as its source does.
 // --server URL also writes config.json ({"server": URL}): the page then talks to that server; and
 // a Content-Security-Policy <meta> allowing it, for static servers that send no CSP header.
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { stripComments } from './strip.mjs';
+import { minifyCss, minifyHtml, minifyScript } from './minify.mjs';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const args = process.argv.slice(2);
@@ -38,6 +39,10 @@ function walk(dir) {
   return files;
 }
 
+// Scripts loaded as classic scripts, not ES modules: the integrity guard (index.html) and the
+// service worker (js/updates.js registers it without type "module").
+const CLASSIC = new Set(['guard.js', 'sw.js']);
+
 const sri = (bytes) => `sha256-${createHash('sha256').update(bytes).digest('base64')}`;
 
 if (!existsSync(join(src, 'core/parley-core.wasm'))) {
@@ -57,12 +62,16 @@ if (resolve(out) !== resolve(src)) {
   cpSync(src, out, { recursive: true, filter: (p) => !SKIP.has(relative(src, p)) });
 }
 
-// Hashes of everything but sw.js and index.html, which are written from them (sw.js, like every
-// script, is stripped first).
+// Hashes of everything but sw.js and index.html, which are written from them (sw.js is minified
+// once its BUILD is filled in, below).
 const files = {};
 for (const p of walk(out)) {
   const rel = relative(out, p).split(sep).join('/');
-  if (/\.m?js$/.test(rel)) writeFileSync(p, stripComments(readFileSync(p, 'utf8'), rel));
+  if (/\.m?js$/.test(rel) && rel !== 'sw.js') {
+    writeFileSync(p, await minifyScript(readFileSync(p, 'utf8'), rel, { classic: CLASSIC.has(rel) }));
+  } else if (rel.endsWith('.css')) writeFileSync(p, minifyCss(readFileSync(p, 'utf8'), rel));
+  else if (rel.endsWith('.html')) writeFileSync(p, minifyHtml(readFileSync(p, 'utf8'), rel));
+  else if (rel.endsWith('.webmanifest')) writeFileSync(p, `${JSON.stringify(JSON.parse(readFileSync(p, 'utf8')))}\n`);
   if (rel === 'sw.js' || rel === 'index.html') continue;
   files[rel] = sri(readFileSync(p));
 }
@@ -81,11 +90,11 @@ for (const [needle] of [[entry], [guard], [style]]) {
   if (!html.includes(needle)) throw new Error(`index.html no longer has ${needle}`);
 }
 const modules = Object.keys(files).filter((f) => /\.(m?js)$/.test(f) && f !== 'app.js' && f !== 'guard.js' && f !== 'sw.js');
-const preload = modules.map((f) => `  <link rel="modulepreload" href="${f}" integrity="${files[f]}">`).join('\n');
+const preload = modules.map((f) => `<link rel="modulepreload" href="${f}" integrity="${files[f]}">`).join('\n');
 html = html
   .replace(guard, attr('<script src="guard.js"', 'guard.js') + '></script>')
   .replace(style, attr('<link rel="stylesheet" href="style.css"', 'style.css') + '>')
-  .replace(entry, `${preload}\n  <meta name="parley-wasm" content="${files['core/parley-core.wasm']}">\n  `
+  .replace(entry, `${preload}\n<meta name="parley-wasm" content="${files['core/parley-core.wasm']}">\n`
     + attr('<script type="module" src="app.js"', 'app.js') + '></script>');
 files['index.html'] = sri(html);
 // With --server, a Content-Security-Policy for static servers that send none (python3 -m
@@ -96,10 +105,10 @@ if (server !== null) {
   const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
     + `img-src 'self' data: blob:; connect-src 'self' ${origin} ${ws}; media-src 'self' blob:; `
     + "object-src 'none'; base-uri 'none'; form-action 'self'";
-  html = html.replace('<meta charset="utf-8">', `<meta charset="utf-8">\n  <meta http-equiv="Content-Security-Policy" content="${csp}">`);
+  html = html.replace('<meta charset="utf-8">', `<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="${csp}">`);
 }
 const version = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
-html = html.replace('<head>', `<head>\n  <meta name="parley-build" content="${version}">`);
+html = html.replace('<head>', `<head>\n<meta name="parley-build" content="${version}">`);
 files['index.html'] = sri(html);
 writeFileSync(join(out, 'index.html'), html);
 
@@ -108,7 +117,7 @@ const swPath = join(out, 'sw.js');
 const sw = readFileSync(swPath, 'utf8');
 const marker = /^const BUILD = null;.*$/m;
 if (!marker.test(sw)) throw new Error('sw.js has no "const BUILD = null;" line to fill in');
-writeFileSync(swPath, sw.replace(marker, `const BUILD = ${JSON.stringify({ version, files })};`));
+writeFileSync(swPath, await minifyScript(sw.replace(marker, `const BUILD = ${JSON.stringify({ version, files })};`), 'sw.js', { classic: true }));
 
 const manifest = { version, files: { ...files, 'sw.js': sri(readFileSync(swPath)) } };
 writeFileSync(join(out, 'build-manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
