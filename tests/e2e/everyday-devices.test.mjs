@@ -79,3 +79,41 @@ test("alice's actions on one browser reach her other browser and bob; bob's edit
     await Promise.all([leave(a1), leave(a2), leave(bob)]);
   }
 });
+
+test("what alice reads on one browser is read on her other one: its unread count clears, and the chat opens there with nothing new", async () => {
+  const aliceName = uniqueName('alice');
+  const a1 = await person(server, aliceName);
+  const a2 = await person(server, aliceName);
+  const bob = await person(server, uniqueName('bob'));
+  try {
+    await signUp(a1);
+    await signUp(bob);
+    await connectPair(a1, bob);
+    await linkSecondBrowser(a1, a2);
+    // Both of alice's browsers show the list only (phone width: the list and a chat are two screens).
+    for (const p of [a1, a2]) {
+      await p.page.setViewportSize({ width: 390, height: 844 });
+      if (await p.page.getByRole('button', { name: 'Back to conversations' }).isVisible()) {
+        await p.page.getByRole('button', { name: 'Back to conversations' }).click();
+      }
+    }
+    await send(bob, 'read me once');
+    await send(bob, 'read me twice');
+    const badge = (p) => p.page.waitForFunction((n) => document.querySelector(`#contacts button[data-name="${n}"] .unread`)?.textContent === '2',
+      bob.name, { timeout: LONG });
+    await Promise.all([badge(a1), badge(a2)]);
+    // Read on the first browser: the second's count clears without opening the chat there.
+    await openChat(a1, bob.name);
+    await waitForMessage(a1.page, 'read me twice', LONG);
+    await a2.page.waitForFunction((n) => !document.querySelector(`#contacts button[data-name="${n}"] .unread`), bob.name, { timeout: LONG });
+    assert.equal(await a2.page.title(), 'Parley', 'the tab title counts nothing unread');
+    // bob sees his messages read (from the first browser's receipt).
+    await item(bob, 'read me twice').getByText('read', { exact: true }).waitFor({ timeout: LONG });
+    // Opening the chat on the second browser finds them read already: no "New messages" divider.
+    await openChat(a2, bob.name);
+    await waitForMessage(a2.page, 'read me twice', LONG);
+    assert.equal(await a2.page.getByRole('separator').filter({ hasText: 'New messages' }).count(), 0);
+  } finally {
+    await Promise.all([leave(a1), leave(a2), leave(bob)]);
+  }
+});

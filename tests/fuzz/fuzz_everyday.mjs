@@ -84,7 +84,7 @@ const isId = (v) => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v);
 function check(r, own) {
   const allowed = ALLOWED[r.t];
   if (!allowed) return 'kind';
-  if (own && !['timer', 'edit', 'delete', 'react'].includes(r.t)) return 'own kind';
+  if (own && !['timer', 'read', 'edit', 'delete', 'react'].includes(r.t)) return 'own kind';
   for (const k of Object.keys(r)) if (!allowed.includes(k) && !(own && k === 'peer')) return `field ${k}`;
   if (own && !(typeof r.peer === 'string' && /^[a-z][a-z0-9_.-]{2,31}$/.test(r.peer))) return 'peer';
   if ('id' in r && !isId(r.id)) return 'id';

@@ -8,8 +8,8 @@ export const MAX_READ_IDS = 256;
 export const TIMERS = [0, 30, 300, 3600, 86400, 604800, 2419200];
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 export const EVERYDAY_KINDS = new Set(['msg', 'timer', 'read', 'typing', 'edit', 'delete', 'react']);
-/** What own devices get, with `peer`. */
-export const OWN_KINDS = new Set(['timer', 'edit', 'delete', 'react']);
+/** What own devices get, with `peer` (`read`: the peer's messages read on that device). */
+export const OWN_KINDS = new Set(['timer', 'read', 'edit', 'delete', 'react']);
 
 const FIELDS = {
   msg: { required: ['t', 'id', 'ts', 'text'], optional: ['reply', 'exp'] },

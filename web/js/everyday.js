@@ -192,7 +192,9 @@ export const actionMethods = {
     const history = this.history(name);
     if (!this.histories.has(name)) this.histories.set(name, history);
     effect.name = name;
-    if (p.t === 'timer') {
+    if (p.t === 'read') {
+      this.readOnOwn(name, c, p.ids, effect);
+    } else if (p.t === 'timer') {
       if ((c.timer || 0) !== p.secs) {
         if (p.secs) c.timer = p.secs;
         else delete c.timer;
@@ -407,8 +409,34 @@ export const receiptMethods = {
       if (this.settings().readReceipts && this.contacts[name]?.status === 'active' && ids.length) {
         await this.sendControl(name, { t: 'read', ids: ids.slice(-MAX_READ_IDS) });
       }
+      // Read here is read on our other devices too (their timers start, their counts go down).
+      if (ids.length) this.copyToOwn({ t: 'read', peer: name, ids: ids.slice(-MAX_READ_IDS) });
       this.changed(name);
     }).catch((e) => this.report(e));
+  },
+
+  // Their messages read on another device of ours: read here too, as if read on this screen
+  // (disappearing timers start now), no receipt sent (that device sent it); the unread count goes
+  // down to what is still unread.
+  readOnOwn(name, c, ids, effect) {
+    const h = this.history(name);
+    const want = new Set(ids);
+    const now = Date.now();
+    let left = 0;
+    h.forEach((m, i) => {
+      if (m.from !== 'them' || m.kind || m.read) return;
+      if (!want.has(m.id)) {
+        left += 1;
+        return;
+      }
+      m.read = true;
+      if (m.exp) m.expiresAt = now + m.exp * 1000;
+      addIndex(effect, i);
+    });
+    if (c.unread && c.unread > left) {
+      c.unread = left;
+      effect.contactsChanged = true;
+    }
   },
 
   takeRead(name, ids, effect) {
