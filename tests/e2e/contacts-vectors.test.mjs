@@ -47,6 +47,14 @@ test('a Block or Unblock copied to our own devices: exactly the fields of its ki
   for (const p of V.ownBlock.invalid) assert.equal(parseOwnBlock(p), null, JSON.stringify(p));
 });
 
+test('presence settings copied to our own devices: exactly four fields, read strictly', async () => {
+  const { parseOwnPresence } = await load();
+  for (const v of V.ownPresence.valid) {
+    assert.deepEqual(parseOwnPresence(v.payload), { at: v.at, cap: v.cap, visible: v.visible });
+  }
+  for (const p of V.ownPresence.invalid) assert.equal(parseOwnPresence(p), null, JSON.stringify(p));
+});
+
 test('notify record: the valid vectors read as given; the invalid ones are refused whole', async () => {
   await nodeCore();
   const { parseNotify } = await import(`${ROOT}/web/js/notify.js`);

@@ -223,3 +223,46 @@ test('Block on one device holds on the account\'s others: a linked device gets t
     await Promise.all([leave(a), leave(b), leave(a2)]);
   }
 });
+
+test("\"Show when I'm online\" and Remove contact on one device hold on the account's others: they take the setting and the new capability, and tell the server no older one when they reconnect", { timeout: 300000 }, async () => {
+  const a = await person(server, uniqueName('alice'));
+  const b = await person(server, uniqueName('bob'));
+  const a2 = await person(server, a.name);
+  const settings = (p) => framesOf(p, 'sent', (m) => m.type === 'presence-settings');
+  const sw = (p) => p.page.getByRole('switch', { name: "Show when I'm online" });
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await linkSecondBrowser(a, a2);
+    await until(() => settings(a2).length > 0, { message: 'the new browser to tell its presence settings' });
+    assert.equal(await sw(a2).isChecked(), true);
+
+    // Switched off on the first browser: the second shows it off and tells the server so.
+    await sw(a).uncheck();
+    await until(async () => !(await sw(a2).isChecked()), { timeout: WAIT, message: "the second browser's switch to go off" });
+    await until(() => settings(a2).at(-1)?.visible === false, { message: 'the second browser to tell the server visible: false' });
+
+    // Remove contact on the first browser: a new capability, taken by the second.
+    const before = settings(a).at(-1).capHash;
+    a.acceptDialogs = true;
+    await openChat(a, b.name);
+    await a.page.getByRole('button', { name: 'Remove contact' }).click();
+    await a.page.locator('#chat').waitFor({ state: 'hidden', timeout: WAIT });
+    await until(() => settings(a).at(-1).capHash !== before, { message: 'the first browser to tell its new capability' });
+    const now = settings(a).at(-1).capHash;
+    await until(() => settings(a2).at(-1)?.capHash === now, { timeout: WAIT, message: 'the second browser to take the new capability' });
+
+    // The second browser reconnects (a reload): it tells the server the newer settings only.
+    const told = settings(a2).length;
+    await a2.page.reload();
+    await logIn(a2);
+    await until(() => settings(a2).length > told, { message: 'the reloaded browser to tell its presence settings' });
+    for (const m of settings(a2).slice(told)) {
+      assert.equal(m.capHash, now, 'no older capability told after the reload');
+      assert.equal(m.visible, false, 'still hidden after the reload');
+    }
+    assert.equal(await sw(a2).isChecked(), false);
+  } finally {
+    await Promise.all([leave(a), leave(b), leave(a2)]);
+  }
+});

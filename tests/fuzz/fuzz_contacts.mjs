@@ -13,7 +13,7 @@ import { fuzzer, runFuzzer } from './mutate.mjs';
 
 const seconds = Number(process.argv[2] || 10);
 await nodeCore();
-const { parseBlocks, blocksValue, isRemovePayload, parseOwnBlock } = await import('../../web/js/contacts.js');
+const { parseBlocks, blocksValue, isRemovePayload, parseOwnBlock, parseOwnPresence } = await import('../../web/js/contacts.js');
 const { parseNotify } = await import('../../web/js/notify.js');
 const V = JSON.parse(readFileSync(`${ROOT}/docs/vectors/contacts-v1.json`, 'utf8'));
 
@@ -22,7 +22,7 @@ const { rnd, mutateText } = fuzzer(0x2545f491);
 const mutate = (text) => mutateText(text, '{}[]":,0123456789-.tvblockeddeclinedremove');
 
 const seeds = [...V.valid.map((v) => JSON.stringify(v.value)), ...V.remove.valid.map((p) => JSON.stringify(p)),
-  ...V.notify.valid.map((v) => JSON.stringify(v.value)), ...V.ownBlock.valid.map((v) => JSON.stringify(v.payload))];
+  ...V.notify.valid.map((v) => JSON.stringify(v.value)), ...V.ownBlock.valid.map((v) => JSON.stringify(v.payload)), ...V.ownPresence.valid.map((v) => JSON.stringify(v.payload))];
 const failures = [];
 await runFuzzer('fuzz_contacts', seconds, failures, () => {
   const text = mutate(seeds[rnd(seeds.length)]);
@@ -54,6 +54,14 @@ await runFuzzer('fuzz_contacts', seconds, failures, () => {
     }
   } catch (e) {
     failures.push(`own block threw ${e}: ${text}`);
+  }
+  try {
+    const o = parseOwnPresence(value);
+    if (o && (JSON.stringify(parseOwnPresence({ t: 'presence', ...o })) !== JSON.stringify(o) || Object.keys(value).length !== 4)) {
+      failures.push(`own presence read back differently: ${text}`);
+    }
+  } catch (e) {
+    failures.push(`own presence threw ${e}: ${text}`);
   }
   if (isRemovePayload(value) && JSON.stringify(value) !== '{"t":"remove"}') failures.push(`remove accepted: ${text}`);
 });

@@ -49,6 +49,7 @@ export function wireMessenger(m, s, sessionEnded) {
     if (ev.detail.name && m.requests.has(ev.detail.name)) renderRequests(state.messenger, state.chat, { busy, openChat }); // messages that came with it
     renderContacts(state.messenger, state.chat, openChat);
     if (!ev.detail.name || ev.detail.name === state.chat) renderChat();
+    if (!ev.detail.name) $('show-presence').checked = m.showPresence; // changed on another device too
   });
   m.addEventListener('request', () => renderRequests(state.messenger, state.chat, { busy, openChat }));
   m.addEventListener('notice', (ev) => {

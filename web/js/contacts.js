@@ -62,6 +62,17 @@ export function parseOwnBlock(inner) {
   return { block, name: inner.name, at: inner.at, cap: block ? inner.cap : null };
 }
 
+/**
+ * The strict reader of our presence settings copied to our own other devices (12.16): exactly
+ * {"t":"presence","at","cap","visible"}; {at, cap, visible} or null.
+ */
+export function parseOwnPresence(inner) {
+  if (!inner || typeof inner !== 'object' || Array.isArray(inner) || inner.t !== 'presence') return null;
+  if (Object.keys(inner).sort().join(',') !== 'at,cap,t,visible') return null;
+  if (!isTime(inner.at) || !validCap(inner.cap) || typeof inner.visible !== 'boolean') return null;
+  return { at: inner.at, cap: inner.cap, visible: inner.visible };
+}
+
 export const contactMethods = {
   // A record that does not read is an error, never an empty list (that would unblock everyone).
   async loadBlocks() {
@@ -165,6 +176,35 @@ export const contactMethods = {
       this.changed(name);
       this.requestsChanged(name);
     });
+  },
+
+  // Our capability and "Show when I'm online" just changed here (Remove contact, the switch): the
+  // other devices take them, so that none tells the server an older one (12.16).
+  copyPresenceToOwn() {
+    this.capAt = Math.max(Date.now(), (this.capAt || 0) + 1);
+    this.copyToOwn({ t: 'presence', at: this.capAt, cap: this.presenceCap, visible: this.showPresence });
+  },
+
+  /**
+   * Presence settings copied from another device of ours: taken when newer than ours (equal: the
+   * larger capability as text), stored with the batch (ownRecords, inbox.js), then told to the
+   * server and owed to every active contact.
+   */
+  applyOwnPresence(own, effect) {
+    if (!(own.at > (this.capAt || 0) || (own.at === this.capAt && own.cap > this.presenceCap))) return effect;
+    const capChanged = own.cap !== this.presenceCap;
+    this.presenceCap = own.cap;
+    this.showPresence = own.visible;
+    this.capAt = own.at;
+    this.ownRecords = [...(this.ownRecords || []),
+      ['presence', this.vault.sealJson('presence', { cap: this.presenceCap, visible: this.showPresence })]];
+    effect.contactsChanged = true; // the batch stores ownRecords with the contacts
+    this.serial(async () => {
+      this.sendPresenceSettings();
+      if (capChanged) this.deliverAll();
+      this.changed(null);
+    }).catch((e) => this.report(e));
+    return effect;
   },
 
   // A Block or Unblock made here, copied to our other devices (12.16).
@@ -287,6 +327,7 @@ export const contactMethods = {
       if (this.activeChat === name) this.activeChat = null;
       await this.saveContacts();
       await this.replaceCap();
+      this.copyPresenceToOwn();
       this.subscribe();
       this.changed(name);
     });

@@ -20,7 +20,7 @@ import { deviceId, readList } from './devices.js';
 import { outboundSession } from './keys.js';
 import { MAX_TEXT } from './transcript.js';
 import { validCap } from './presence.js';
-import { parseOwnBlock } from './contacts.js';
+import { parseOwnBlock, parseOwnPresence } from './contacts.js';
 import { wirePayload } from './everyday-wire.js';
 
 const REPAIR_QUIET_MS = 120000; // one new session per device at most this often (repair.js too)
@@ -593,6 +593,8 @@ export const fanoutMethods = {
     if (!inner) return effect;
     const own = parseOwnBlock(inner); // a Block or Unblock made on another device of ours (12.16)
     if (own) return this.applyOwnBlock(own, effect);
+    const presence = parseOwnPresence(inner); // our presence settings changed there (12.16)
+    if (presence) return this.applyOwnPresence(presence, effect);
     if (this.isEveryday(inner)) return this.applyEverydayOwn(inner, effect); // 12.15 (everyday.js)
     if (inner.t === 'sent' && typeof inner.peer === 'string' && this.contacts[inner.peer] &&
         typeof inner.id === 'string' && RANDOM_ID_RE.test(inner.id) && typeof inner.text === 'string') {

@@ -42,6 +42,7 @@ export const presenceMethods = {
       this.showPresence = !!visible;
       await this.vault.putJson('presence', { cap: this.presenceCap, visible: this.showPresence });
       this.sendPresenceSettings();
+      this.copyPresenceToOwn?.(); // contacts.js: our other devices take it too
       this.changed(null);
     });
   },
