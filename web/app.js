@@ -38,7 +38,7 @@ import { wireFileControls } from './js/files-view.js';
 import { deriveKeys, passwordProblem } from './js/password.js';
 import { wireContactActions } from './js/block-view.js';
 import { startNotify, stopNotify, wireNotify } from './js/notify.js';
-import { resetAccount, wireAccount } from './js/account-view.js';
+import { askPreviousPassword, resealVault, resetAccount, wireAccount } from './js/account-view.js';
 
 // ---- one active tab ------------------------------------------------------------------------
 
@@ -230,6 +230,42 @@ function resetConfirm() {
   $('confirm-row').hidden = true;
 }
 
+/**
+ * The vault opened with a previous password (askPreviousPassword, account-view.js): {vault,
+ * account, resealTo}, resealTo the new password's vault key (to seal it all under once the
+ * messenger knows every record's name). Cancel leaves with a plain error.
+ */
+async function openWithPrevious(username, vault, gen) {
+  const resealTo = vault.key.slice();
+  let opened = null;
+  const previous = await askPreviousPassword(async (password) => {
+    stillCurrent(gen);
+    const { vaultKey } = deriveKeys(username, password);
+    const tried = await Vault.open(username, vaultKey);
+    let account = null;
+    try {
+      account = await tried.loadAccount();
+    } catch (e) {
+      if (!(e instanceof core.ParleyError && e.codeName === 'AUTH')) {
+        tried.close();
+        throw e;
+      }
+    }
+    if (!account) {
+      tried.close();
+      return 'That is not the password these chats were sealed with either. Try again.';
+    }
+    opened = { vault: tried, account };
+    return null;
+  });
+  if (previous === null || !opened) {
+    resealTo.fill(0);
+    throw new UserError('This browser holds keys for this username that this password does not unlock.');
+  }
+  vault.close(); // the new password's: its key was copied to resealTo
+  return { ...opened, resealTo };
+}
+
 async function enter(username, auth, vaultKey, fresh, gen, offline = false, identity = null) {
   setToken(auth.token);
   state.token = auth.token;
@@ -238,6 +274,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
   let vault = null;
   let account = null;
   let messenger = null;
+  let resealTo = null; // the new password's vault key, while the vault is open with the previous one
   // The server's setup (its STUN servers, and relays with a credential of ours), asked for
   // meanwhile and renewed before the credential ends; without an answer, links use host
   // candidates only.
@@ -248,13 +285,20 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
     stillCurrent(gen);
     const device = Number.isSafeInteger(auth.device) ? auth.device : 1;
     await vault.setDevice(device);
+    let otherKey = false;
     try {
       account = await vault.loadAccount();
+      // Records none of whose names this key gives: sealed under another password.
+      otherKey = !account && await vault.holdsRecords();
     } catch (e) {
-      if (e instanceof core.ParleyError && e.codeName === 'AUTH') {
-        throw new UserError('This browser holds keys for this username that this password does not unlock.');
-      }
-      throw e;
+      if (!(e instanceof core.ParleyError && e.codeName === 'AUTH')) throw e;
+      otherKey = true;
+    }
+    if (otherKey) {
+      // The server took this password, the vault did not: it changed on another device. This
+      // browser's records open with the previous one, and are sealed again under this one.
+      if (offline) throw new UserError('This browser holds keys for this username that this password does not unlock.');
+      ({ vault, account, resealTo } = await openWithPrevious(username, vault, gen));
     }
     stillCurrent(gen);
     if (!account && offline) throw new UserError('This browser holds no keys for your account yet, and that needs the server.');
@@ -287,6 +331,16 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
     messenger = new Messenger({ username, device, account, vault, signaling });
     await messenger.load();
     stillCurrent(gen);
+    if (resealTo) {
+      const key = resealTo;
+      resealTo = null;
+      try {
+        await resealVault(messenger, vault, key); // account-view.js
+      } catch (e) {
+        banner(`${plain(e)} Your chats here stay sealed under your previous password, which this browser will ask for again.`);
+      }
+      stillCurrent(gen);
+    }
     if (!offline) messenger.replenishKeys().catch(() => {}); // one-time prekeys topped up (single-flight)
     state.vault = vault;
     state.signaling = signaling;
@@ -302,6 +356,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
     if (messenger) messenger.shutdown();
     if (account) account.free();
     if (vault) vault.close();
+    resealTo?.fill(0);
     if (gen === generation) forgetLogin();
     if (!$('link-screen').hidden) show('auth-screen'); // left the link screen
     throw e;

@@ -5,7 +5,7 @@ import { serverForTests, startServer } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import { linkSecondBrowser } from '../lib/linking.mjs';
 import {
-  WAIT, connectPair, leave, logIn, person, send, signUp, transcript, until, waitForApp,
+  WAIT, connectPair, leave, logIn, openChat, person, send, signUp, transcript, until, waitForApp,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -246,5 +246,50 @@ test('Delete account in the page: the password asked again, then the account gon
     assert.equal(await b.page.locator('#app-screen').isVisible(), true);
   } finally {
     await Promise.all([leave(a), leave(b), leave(a2)]);
+  }
+});
+
+test('Change password with another device: that device logs in with the new password, is asked once for the previous one to open its chats, and not again', { timeout: 300000 }, async () => {
+  const a = await person(server, uniqueName('alice'));
+  const a2 = await person(server, a.name);
+  const b = await person(server, uniqueName('bob'));
+  try {
+    await Promise.all([signUp(a), signUp(b)]);
+    await connectPair(a, b);
+    await send(b, 'kept on both browsers');
+    await a.page.locator('#transcript').getByText('kept on both browsers').waitFor({ timeout: WAIT });
+    await linkSecondBrowser(a, a2);
+    await a.page.getByRole('button', { name: 'Change password' }).click();
+    const dialog = a.page.getByRole('dialog', { name: 'Change password' });
+    await dialog.getByLabel('Current password').fill(a.password);
+    await dialog.getByLabel('New password', { exact: true }).fill('a brand new secret');
+    await dialog.getByLabel('New password again').fill('a brand new secret');
+    await dialog.getByRole('button', { name: 'Save new password' }).click();
+    await a.page.getByText('Your password was changed. Use the new one from now on.').waitFor({ timeout: 60000 });
+
+    // The other browser is logged out; with the new password it asks for the previous one.
+    await a2.page.locator('#auth-screen').waitFor({ timeout: 60000 });
+    const previous = a2.password;
+    a2.password = 'a brand new secret';
+    await logIn(a2, { expectApp: false });
+    const ask = a2.page.getByRole('dialog', { name: 'Your password was changed' });
+    await ask.waitFor({ timeout: 60000 });
+    await ask.getByLabel('Previous password').fill('not the old one');
+    await ask.getByRole('button', { name: 'Open my chats' }).click();
+    await ask.getByText('That is not the password these chats were sealed with either. Try again.').waitFor({ timeout: 60000 });
+    await ask.getByLabel('Previous password').fill(previous);
+    await ask.getByRole('button', { name: 'Open my chats' }).click();
+    await waitForApp(a2.page);
+    await openChat(a2, b.name);
+    await a2.page.locator('#transcript').getByText('kept on both browsers').waitFor({ timeout: WAIT });
+
+    // Sealed under the new password now: a reload opens with it alone.
+    await a2.page.reload();
+    await logIn(a2);
+    assert.equal(await a2.page.getByRole('dialog', { name: 'Your password was changed' }).count(), 0);
+    await openChat(a2, b.name);
+    await a2.page.locator('#transcript').getByText('kept on both browsers').waitFor({ timeout: WAIT });
+  } finally {
+    await Promise.all([leave(a), leave(a2), leave(b)]);
   }
 });

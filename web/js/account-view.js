@@ -54,9 +54,6 @@ async function changePassword(oldPassword, newPassword) {
   const vault = state.vault;
   const username = state.username;
   if (!m || !vault) throw new UserError('Log in first.');
-  if ((m.ownDevices || []).length > 1) {
-    throw new UserError('Your account is used on other devices too. Their chats are sealed under your current password and could not be opened with a new one, so change it on a device you use alone (remove the others from Devices first).');
-  }
   const before = deriveKeys(username, oldPassword);
   const after = deriveKeys(username, newPassword);
   before.vaultKey.fill(0);
@@ -91,6 +88,53 @@ async function changePassword(oldPassword, newPassword) {
   }
 }
 
+/**
+ * Seals this browser's vault again under newKey (owned from here on; wiped on failure) after a
+ * password changed on another device: the records were opened with the previous password's key.
+ */
+export async function resealVault(m, vault, newKey) {
+  let rekey = null;
+  try {
+    await m.serial(async () => {
+      rekey = await vault.prepareRekey(await recordNames(m, vault), kindOf, newKey);
+      await rekey.commit();
+    });
+  } catch (e) {
+    if (!rekey) newKey.fill(0); // prepareRekey refused: the key is not kept
+    throw e;
+  }
+}
+
+/**
+ * Asks for the previous password (a password changed on another device of the account, so this
+ * browser's vault does not open with the new one). Resolves with it, or null on Cancel. check(pw)
+ * resolves with a problem in words (the dialog stays) or null (it closes).
+ */
+export function askPreviousPassword(check) {
+  return new Promise((resolve) => {
+    let done = false;
+    passwordDialog({
+      id: 'previous-password-dialog',
+      heading: 'Your password was changed',
+      intro: 'Your password was changed on another of your devices. The chats kept in this browser are still sealed under your previous password: type it once, and they are sealed under the new one.',
+      fields: [['previous-password', 'Previous password', 'current-password']],
+      submit: 'Open my chats',
+      progressText: 'Opening your chats…',
+      check: (v) => (v['previous-password'] ? null : 'Type your previous password.'),
+      run: async (v) => {
+        const problem = await check(v['previous-password']);
+        if (problem) throw new UserError(problem);
+        done = true;
+        closeDialog('previous-password-dialog');
+        resolve(v['previous-password']);
+      },
+      onClose: () => {
+        if (!done) resolve(null);
+      },
+    });
+  });
+}
+
 const close = () => closeDialog('account-dialog');
 
 function open() {
@@ -99,7 +143,7 @@ function open() {
     heading: 'Change password',
     fields: [['old-password', 'Current password', 'current-password'], ['new-password', 'New password', 'new-password'],
       ['new-password-again', 'New password again', 'new-password']],
-    hint: 'Nothing can recover a forgotten password: not the server, not anyone. Your other devices will have to log in again.',
+    hint: 'Nothing can recover a forgotten password: not the server, not anyone. Your other devices will have to log in again, and will ask once for your previous password to open the chats they keep.',
     submit: 'Save new password',
     progressText: 'Changing the password and sealing this device\'s chats again…',
     check: (v) => (!v['old-password'] ? 'Type your current password.' : passwordProblem(v['new-password'])

@@ -11,9 +11,9 @@ export const closeDialog = (id) => $(id)?.remove();
  * paragraph, before the fields (intro) or after them (hint); check(values): a problem in words or
  * null, values by field id; run(values): the work, after the progress line is painted (Argon2id
  * takes a while), its failure said in the dialog; done(result): after a run that succeeded, outside
- * the dialog (which run may have closed).
+ * the dialog (which run may have closed); onClose(): the person closed it (Cancel, Escape).
  */
-export function passwordDialog({ id, heading, fields, intro, hint, submit, progressText, check, run, done }) {
+export function passwordDialog({ id, heading, fields, intro, hint, submit, progressText, check, run, done, onClose }) {
   closeDialog(id);
   const error = el('p', { className: 'error', role: 'alert', hidden: true });
   const progress = el('p', { className: 'muted', role: 'status', 'aria-live': 'polite' });
@@ -35,7 +35,10 @@ export function passwordDialog({ id, heading, fields, intro, hint, submit, progr
     error.textContent = text || '';
     error.hidden = !text;
   };
-  const close = () => closeDialog(id);
+  const close = () => {
+    closeDialog(id);
+    onClose?.(); // Cancel or Escape
+  };
   cancel.addEventListener('click', close);
   dialog.addEventListener('close', close);
   form.addEventListener('submit', async (ev) => {

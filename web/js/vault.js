@@ -220,6 +220,18 @@ export class Vault {
     return raw ? this.unsealState('account', core.Account, raw) : null;
   }
 
+  /**
+   * Whether the store holds sealed records (beside the marks kept in the clear). Records whose
+   * names this key does not give, and no account among them, mean the vault was sealed under
+   * another password (changed on another device, 12.1).
+   */
+  async holdsRecords() {
+    return tx(this.db, 'readonly', async (s) => {
+      const keys = await reqP(s.getAllKeys());
+      return keys.some((k) => k !== FORMAT_KEY && k !== DEVICE_KEY && k !== CALL_CERT_KEY);
+    });
+  }
+
   async saveAccount(account) {
     await this.putMany([this.accountRecord(account)]);
   }
