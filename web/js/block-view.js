@@ -45,6 +45,7 @@ export function wireContactActions(closeChat) {
 export function renderContactActions(m, name) {
   const blocked = !!m && !!name && m.isBlocked(name);
   setText($('block'), blocked ? 'Unblock' : 'Block');
+  setHidden($('block'), !!(m && name && m.contacts[name]?.code)); // a code contact has no account to block
   setHidden($('remove-contact'), blocked);
 }
 

@@ -151,6 +151,9 @@ export const contactMethods = {
   block(name) {
     return this.serial(async () => {
       if (this.isBlocked(name) || name === this.me) return;
+      // A contact made by invitation code has no account (no requests, no presence to refuse):
+      // it is removed instead; its name is not a username the blocks record could hold.
+      if (this.contacts[name]?.code) throw new UserError(`${name} has no account to block: use Remove contact.`);
       if (this.blocked.size >= MAX_BLOCKED) throw new UserError(`You can block at most ${MAX_BLOCKED} people.`);
       this.blocked.set(name, Date.now());
       const c = this.contacts[name];

@@ -410,7 +410,7 @@ export const receiptMethods = {
         await this.sendControl(name, { t: 'read', ids: ids.slice(-MAX_READ_IDS) });
       }
       // Read here is read on our other devices too (their timers start, their counts go down).
-      if (ids.length) this.copyToOwn({ t: 'read', peer: name, ids: ids.slice(-MAX_READ_IDS) });
+      if (ids.length && !this.contacts[name]?.code) this.copyToOwn({ t: 'read', peer: name, ids: ids.slice(-MAX_READ_IDS) });
       this.changed(name);
     }).catch((e) => this.report(e));
   },

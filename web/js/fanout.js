@@ -68,7 +68,8 @@ export const fanoutMethods = {
   // being repaired (its primary session is being made again).
   fanEligible(name) {
     const c = this.contacts[name];
-    return !!c && (c.status === 'active' || (c.status === 'pending' && !!c.repair));
+    // A code contact (invite-chat.js) lives on this device only: no devices of theirs, no copies to ours.
+    return !!c && !c.code && (c.status === 'active' || (c.status === 'pending' && !!c.repair));
   },
 
   /** A contact's listed device ids (their signed list, opened once and kept in memory). */

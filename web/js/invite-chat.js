@@ -56,6 +56,13 @@ function bundleWithLast(bundle) {
 
 const signer = (account) => (room, issuedAt, nonce) => account.signChallenge(room, issuedAt, nonce);
 
+// A code contact's name is short (48 bits of the key): a contact of that name with another key
+// is never taken over by this one (its transcript, its messages still waiting).
+function checkLookalike(m, identityKey) {
+  const prev = m.contacts[codeName(identityKey)];
+  if (prev && prev.identityKey !== toB64u(identityKey)) throw new InviteError('lookalike', MESSAGES.lookalike);
+}
+
 // The contact for a code chat with this identity (made or renewed), in memory.
 function codeContact(m, identityKey, now) {
   const name = codeName(identityKey);
@@ -175,6 +182,7 @@ export class Invites {
       const { code, name } = await m.serial(async () => {
         const store = await loadStore(m, now);
         if (store.answered[key]) throw new InviteError('used', MESSAGES.used);
+        checkLookalike(m, inv.identityKey);
         let session;
         try {
           session = core.Session.outbound(m.account, inv.bundle);
@@ -232,6 +240,7 @@ export class Invites {
         throw new InviteError('unknown', 'This invite is no longer open on this device (the page was reloaded or closed). Create a new invite.');
       }
       if (equalBytes(rep.identityKey, m.account.identityKey())) throw new InviteError('own', MESSAGES.own);
+      checkLookalike(m, rep.identityKey);
       let opened;
       try {
         opened = core.Session.inbound(m.account, rep.message);

@@ -50,6 +50,7 @@ export const MESSAGES = {
   own: 'This is your own invite: send it to the person you want to chat with.',
   toolong: 'This code would be longer than 1,000 characters (too many network addresses).',
   noaddress: 'This device found no network address to offer for the chat.',
+  lookalike: 'This code comes from a key whose short name is that of one of your contacts, but it is not their key, so it was refused. Ask the person for a new invite, and compare safety numbers.',
 };
 
 const fail = (reason) => {
