@@ -11,6 +11,7 @@ import { parseSealedName } from './devices.js';
 import { isPrekeyType } from './fanout.js';
 import { isFilePayload } from './files-wire.js';
 import { isRemovePayload } from './contacts.js';
+import { isRoomPayload } from './rooms-wire.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
@@ -67,6 +68,8 @@ export const inboxMethods = {
     if (this.isEveryday(inner)) {
       // A chat message, and the everyday payloads (docs/PROTOCOL.md 12.15), read strictly (everyday.js).
       this.applyEveryday(name, inner, effect, peerTime);
+    } else if (isRoomPayload(inner)) {
+      this.applyRoom(name, inner, effect); // rooms (rooms.js, docs/PROTOCOL.md 20.7)
     } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
       const touched = [];
       // Receipts are for recent messages: search from the end.
@@ -117,6 +120,8 @@ export const inboxMethods = {
     if (effect.removed) this.serial(() => this.removedBy(name));
     if (effect.joined) this.subscribe(); // a contact another device of ours made
     if (effect.call) this.dispatchEvent(new CustomEvent('call', { detail: { name, payload: effect.call } }));
+    if (effect.room) this.afterRoom(effect); // rooms.js
+    if (effect.accepted) this.rejudgeSoon(); // room messages that waited for this session
   },
 
   // ---- mail ---------------------------------------------------------------------------------------
@@ -220,7 +225,7 @@ export const inboxMethods = {
             touched.set(name, t);
           }
           for (const i of effect.indexes || []) t.indexes.add(i);
-          if (effect.accepted || effect.declined || effect.joined || effect.call || effect.removed) t.effects.push(effect);
+          if (effect.accepted || effect.declined || effect.joined || effect.call || effect.removed || effect.room) t.effects.push(effect);
         }
         contactsChanged = contactsChanged || effect.contactsChanged;
       }
