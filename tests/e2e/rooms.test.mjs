@@ -135,6 +135,35 @@ test('a room of four: messages to all, a forged change ignored, a removal, and m
     assert.equal(dm.filter((m) => m.text.startsWith('after dave')).length, 0, 'dave got nothing after his removal');
     assert.equal(await d.page.evaluate(() => document.body.textContent.includes('after dave')), false);
     assert.equal(dm.length, 20);
+
+    // dave, removed, sends a message to the others anyway (naming the version he was listed in):
+    // dropped by everyone, never shown.
+    await d.page.evaluate(([h]) => globalThis.parleyTestHooks.forgeRoomMessage(h, 'dave again after removal', 1), [hex]);
+    for (const p of [a, b, c]) {
+      await until(() => p.warnings.some((w) => /from .*, who is not a member \(version 1\), was dropped/.test(w)),
+        { timeout: LONG, message: `${p.name} dropped dave's message` });
+      assert.equal(await p.page.evaluate(() => document.body.textContent.includes('dave again after removal')), false);
+    }
+
+    // alice adds dave again (Add member): his room is writable again and his message reaches all.
+    await a.page.getByLabel('New member').selectOption(d.name);
+    await a.page.getByRole('button', { name: 'Add member' }).click();
+    await d.page.getByText(`added you to the room ${roomName} again`).first().waitFor({ timeout: LONG });
+    await until(async () => !(await d.page.getByRole('textbox', { name: 'Room message' }).isDisabled()), { timeout: LONG, message: 'dave can write again' });
+    await sendToRoom(d, 'dave is back');
+    for (const p of [a, b, c]) await waitRoomText(p, 'dave is back');
+    assert.equal(await d.page.evaluate(() => document.body.textContent.includes('after dave')), false, 'nothing from while he was out');
+
+    // bob leaves: alice (the admin) signs the room without him; carol and dave see three members.
+    await b.page.getByRole('button', { name: 'Leave room' }).click();
+    await b.page.getByText(`You left ${roomName}.`).first().waitFor({ timeout: LONG });
+    for (const p of [a, c, d]) {
+      await until(async () => (await members(p)).length === 3 && !(await members(p)).some((x) => x.includes(b.name)),
+        { timeout: LONG, message: `${p.name}: bob is gone` });
+    }
+    await sendToRoom(c, 'after bob left');
+    for (const p of [a, d]) await waitRoomText(p, 'after bob left');
+    assert.equal(await b.page.evaluate(() => document.body.textContent.includes('after bob left')), false, 'bob got nothing after leaving');
   } finally {
     await Promise.all(people.map((p) => leave(p)));
   }

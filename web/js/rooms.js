@@ -81,6 +81,12 @@ export const roomMethods = {
       await this.sendDescriptor(forged, this.roomRecipients(room));
       return room.info.version + 1;
     };
+    // A room message sent to the members listed here whatever this page's standing (a removed
+    // member's page would not send one).
+    globalThis.parleyTestHooks.forgeRoomMessage = async (hex, text, ver) => {
+      const room = this.rooms.get(hex);
+      await this.roomSendTo(this.roomRecipients(room), { id: randomId(), ts: Date.now(), payload: { t: 'room-msg', room: hex, ver, text } });
+    };
   },
 
   roomRecordNames() {
