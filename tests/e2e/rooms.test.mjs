@@ -3,8 +3,10 @@
 // messages and the four transcripts hold the same 20 with the right senders (the sessions between
 // members who were not contacts are made inside the room, without anyone pressing Accept). A
 // descriptor change signed by bob, who is not an admin, is ignored by everyone. alice removes
-// dave: dave's page says so and nothing sent after reaches it. carol is logged out while 3
-// messages are sent and gets them when she logs in.
+// dave: dave's page says so and nothing sent after reaches it; a message he sends anyway is
+// dropped by everyone. carol is logged out while 3 messages are sent and gets them when she logs
+// in. alice adds dave again; bob leaves (alice signs the room without him); carol changes her
+// password and finds the room again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
@@ -164,6 +166,22 @@ test('a room of four: messages to all, a forged change ignored, a removal, and m
     await sendToRoom(c, 'after bob left');
     for (const p of [a, d]) await waitRoomText(p, 'after bob left');
     assert.equal(await b.page.evaluate(() => document.body.textContent.includes('after bob left')), false, 'bob got nothing after leaving');
+
+    // carol changes her password: the room records are sealed again with the rest, and the room
+    // and its transcript open with the new password.
+    await c.page.getByRole('button', { name: 'Change password' }).click();
+    const dialog = c.page.getByRole('dialog', { name: 'Change password' });
+    await dialog.getByLabel('Current password').fill(c.password);
+    await dialog.getByLabel('New password', { exact: true }).fill('carol has a new secret');
+    await dialog.getByLabel('New password again').fill('carol has a new secret');
+    await dialog.getByRole('button', { name: 'Save new password' }).click();
+    await c.page.getByText('Your password was changed. Use the new one from now on.').waitFor({ timeout: LONG });
+    await c.page.getByRole('button', { name: 'Log out' }).click();
+    c.password = 'carol has a new secret';
+    await logIn(c);
+    await openRoomOf(c, roomName);
+    for (const text of ['after dave: two', 'dave is back', 'after bob left']) await waitRoomText(c, text);
+    assert.equal((await members(c)).length, 3);
   } finally {
     await Promise.all(people.map((p) => leave(p)));
   }
