@@ -306,8 +306,7 @@ export const roomMethods = {
         await this.sendDescriptor(room, targets);
       }
     } else {
-      const leave = core.signRoomLeave(this.account, room.d);
-      await this.roomSendTo(targets, { id: randomId(), ts: Date.now(), payload: { t: 'room-leave', room: hex, leave: toB64u(leave) } });
+      await this.sendLeave(hex);
     }
     await this.serial(async () => {
       room.status = 'left';
@@ -315,6 +314,13 @@ export const roomMethods = {
       await this.saveRoom(hex);
     });
     this.roomChanged(hex);
+  },
+
+  // The leave statement for the version held, to the members it lists.
+  sendLeave(hex) {
+    const room = this.rooms.get(hex);
+    const leave = core.signRoomLeave(this.account, room.d);
+    return this.roomSendTo(this.roomRecipients(room), { id: randomId(), ts: Date.now(), payload: { t: 'room-leave', room: hex, leave: toB64u(leave) } });
   },
 
   /** A message to the room: one pairwise entry per member, each carrying room, version and id. */
@@ -450,15 +456,18 @@ export const roomMethods = {
       for (const m of this.roomMembers(r)) if (!had.has(m.key) && !m.me) lines.push(`${name} added ${m.name || 'a member'}.`);
     }
     const listedMe = core.roomRole(r.d, this.myKey()) !== null;
+    let leaveAgain = false;
     if (!listedMe && r.status === 'active') {
       r.status = 'removed';
       lines.push(`You were removed from ${info.name}.`);
-    } else if (listedMe && r.status !== 'active') {
+    } else if (listedMe && r.status === 'removed') {
       r.status = 'active';
       lines.push(`${name} added you to the room ${info.name} again.`);
+    } else if (listedMe && r.status === 'left') {
+      leaveAgain = true; // a version made before our leave was taken: said again for it (20.3)
     }
     for (const text of lines) r.log.push({ id: randomId(), from: 'system', ts: Date.now(), text });
-    return { hex, descriptor: true };
+    return { hex, descriptor: true, leaveAgain };
   },
 
   // A version taken: the former one is kept (a few) to judge late messages that name it.
@@ -499,6 +508,7 @@ export const roomMethods = {
     this.serial(() => this.saveRoom(hex)).then(() => {
       this.roomChanged(hex);
       if (effect.room.descriptor) this.roomFollowUp(hex);
+      if (effect.room.leaveAgain) this.sendLeave(hex).catch((e) => this.report(e));
       if (effect.room.finalize) {
         const key = effect.room.finalize;
         const room = this.rooms.get(hex);
