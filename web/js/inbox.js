@@ -44,6 +44,7 @@ export const inboxMethods = {
     }
     this.noteChain(name, bytes);
     const effect = this.applyPayload(name, parseObject(plaintext));
+    if (effect.room) await this.storeRooms([effect.room]); // rooms.js: before the receipt can leave
     if (effect.receipt) {
       const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [effect.receipt] }));
       await this.persist(name, session, effect.indexes, effect.contactsChanged);
@@ -161,6 +162,7 @@ export const inboxMethods = {
     let contactsChanged = false;
     let spent = false;
     let unreadable = 0;
+    const rooms = []; // rooms.js: room effects, stored in the batch's transaction
     const commit = async () => {
       if (!sessions.size && !touched.size && !contactsChanged && !spent && !done.length) return;
       const records = [];
@@ -173,6 +175,7 @@ export const inboxMethods = {
         if (t.indexes.size) records.push(...this.historyRecords(name, [...t.indexes]));
       }
       if (contactsChanged) records.push(...this.contactsRecords(), ...this.takeOwnRecords()); // contacts.js
+      if (rooms.length) records.push(...this.roomRecords(rooms.splice(0)));
       if (records.length) await this.vault.putMany(records);
       if (spent) this.replenishSoon();
       const receipts = [...sessions.values()];
@@ -227,6 +230,7 @@ export const inboxMethods = {
           for (const i of effect.indexes || []) t.indexes.add(i);
           if (effect.accepted || effect.declined || effect.joined || effect.call || effect.removed || effect.room) t.effects.push(effect);
         }
+        if (effect.room) rooms.push(effect.room);
         contactsChanged = contactsChanged || effect.contactsChanged;
       }
       done.push(m.id);

@@ -106,13 +106,27 @@ export const roomMethods = {
 
   async saveRoom(hex, withLog = true) {
     if (this.roomsUnreadable) throw new UserError('The rooms stored on this device could not be read, so this device does not change them.');
+    await this.vault.putMany(this.roomRecords(withLog ? [{ hex }] : []));
+  },
+
+  // The `rooms` record and the transcripts of the rooms the effects name (inbox.js stores them
+  // with the sessions that carried them); the effects are marked stored.
+  roomRecords(effects) {
+    if (this.roomsUnreadable) return [];
     const records = [this.roomsRecord()];
-    const r = this.rooms.get(hex);
-    if (r && withLog) {
+    for (const hex of new Set(effects.map((e) => e.hex))) {
+      const r = this.rooms.get(hex);
+      if (!r) continue;
       if (r.log.length > MAX_LOG) r.log.splice(0, r.log.length - MAX_LOG);
       records.push([`room-log:${hex}`, this.vault.sealJson(`room-log:${hex}`, r.log)]);
     }
-    await this.vault.putMany(records);
+    for (const e of effects) e.stored = true;
+    return records;
+  },
+
+  async storeRooms(effects) {
+    const records = this.roomRecords(effects);
+    if (records.length) await this.vault.putMany(records);
   },
 
   roomChanged(hex) {
@@ -505,7 +519,8 @@ export const roomMethods = {
   /** After the payload's session is stored (inbox.js afterPayload): stored, drawn, followed up. */
   afterRoom(effect) {
     const { hex } = effect.room;
-    this.serial(() => this.saveRoom(hex)).then(() => {
+    const stored = effect.room.stored ? Promise.resolve() : this.serial(() => this.saveRoom(hex));
+    stored.then(() => {
       this.roomChanged(hex);
       if (effect.room.descriptor) this.roomFollowUp(hex);
       if (effect.room.leaveAgain) this.sendLeave(hex).catch((e) => this.report(e));
