@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
-import { connectPair, leave, logIn, person, signUp, until } from '../lib/people.mjs';
+import { connectPair, leave, logIn, person, shots, signUp, until } from '../lib/people.mjs';
 
 const server = serverForTests();
 const LONG = 180000; // four browsers on two shared cores
@@ -66,6 +66,7 @@ test('a room of four: messages to all, a forged change ignored, a removal, and m
     await a.page.getByLabel('Room name').fill(roomName);
     const pick = a.page.getByRole('group', { name: 'Members' });
     for (const p of [b, c, d]) await pick.getByRole('checkbox', { name: p.name }).check();
+    await shots(a.page, 'room-new');
     await a.page.getByRole('button', { name: 'Create room' }).click();
     await a.page.locator('#room').waitFor({ state: 'visible', timeout: LONG });
     for (const p of [b, c, d]) await openRoomOf(p, roomName);
@@ -93,6 +94,9 @@ test('a room of four: messages to all, a forged change ignored, a removal, and m
       await p.page.waitForFunction(() => [...document.querySelectorAll('#room-transcript .delivery')]
         .every((x) => x.textContent === 'delivered to 3 of 3'), null, { timeout: LONG });
     }
+
+    await shots(a.page, 'room');
+    await shots(c.page, 'room-member');
 
     // bob, a member, signs a version without dave and sends it to everyone: ignored.
     const hex = await a.page.locator('#rooms button').first().getAttribute('data-room');

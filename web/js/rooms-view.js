@@ -177,6 +177,12 @@ export function installRooms() {
     if (!name || !openHex) return;
     act($('room-add-button'), () => m().addMember(openHex, name));
   });
+  $('room-back').addEventListener('click', () => {
+    const was = openHex;
+    closeRoomView();
+    renderRooms();
+    $('rooms').querySelector(`button[data-room="${was}"]`)?.focus();
+  });
   $('room-leave').addEventListener('click', () => {
     if (!openHex) return;
     act($('room-leave'), () => m().leaveRoom(openHex));
