@@ -21,6 +21,12 @@ function showError(id, text) {
 export function renderRooms() {
   const messenger = m();
   if (!messenger?.rooms) return;
+  const sig = JSON.stringify([openHex, [...messenger.rooms.values()].map((r) => [r.hex, r.info.name, r.status, r.unread])]);
+  if ($('rooms').dataset.sig === sig) {
+    renderRoom();
+    return;
+  }
+  $('rooms').dataset.sig = sig;
   const items = [...messenger.rooms.values()].map((r) => {
     const label = r.status === 'active' ? r.info.name : `${r.info.name} (${r.status === 'removed' ? 'removed' : 'left'})`;
     const btn = el('button', { type: 'button', className: 'contact', dataset: { room: r.hex }, 'aria-current': openHex === r.hex ? 'true' : 'false' },
@@ -33,20 +39,64 @@ export function renderRooms() {
   renderRoom();
 }
 
-function messageItem(messenger, entry) {
+// The open room's items, kept between drawings: an item is made again only when what it shows
+// changed (a receipt), so a busy room does not rebuild its whole transcript at every change.
+const drawn = { hex: null, items: new Map() };
+
+function messageItem(entry, delivery) {
   if (entry.from === 'system') {
     return el('li', { className: 'msg notice' }, el('p', { className: 'text', textContent: entry.text }));
   }
   const mine = entry.from === 'me';
   const meta = el('span', { className: 'meta' }, timeFmt.format(entry.ts));
-  if (mine) {
-    const { delivered, total } = messenger.roomDelivery(entry);
-    meta.append(' · ', el('span', { className: 'delivery', textContent: `delivered to ${delivered} of ${total}` }));
-  }
+  if (mine) meta.append(' · ', el('span', { className: 'delivery', textContent: delivery }));
   return el('li', { className: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { id: entry.id } },
     el('span', { className: 'sender', textContent: mine ? 'You' : entry.by }),
     el('p', { className: 'text', textContent: entry.text }),
     meta);
+}
+
+function renderLog(messenger, room) {
+  if (drawn.hex !== room.hex) {
+    drawn.hex = room.hex;
+    drawn.items = new Map();
+  }
+  const states = messenger.roomDeliveryStates(room);
+  const want = [];
+  const keep = new Map();
+  for (const e of room.log) {
+    const key = `${e.from}:${e.by || ''}:${e.id}`;
+    let delivery = '';
+    if (e.from === 'me') {
+      const { delivered, total } = messenger.roomDelivery(e, states);
+      delivery = `delivered to ${delivered} of ${total}`;
+    }
+    let item = drawn.items.get(key);
+    if (!item || item.delivery !== delivery) item = { li: messageItem(e, delivery), delivery };
+    keep.set(key, item);
+    want.push(item.li);
+  }
+  drawn.items = keep;
+  const list = $('room-transcript');
+  const log = list.parentElement;
+  const same = want.length === list.children.length && want.every((li, i) => list.children[i] === li);
+  if (same) return;
+  const following = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  list.replaceChildren(...want);
+  if (following) log.scrollTop = log.scrollHeight;
+}
+
+function drawMembers(messenger, room, members, admin) {
+  $('room-members').replaceChildren(...members.map((mem) => {
+    const who = mem.me ? `${messenger.me} (you)` : (mem.name || 'someone not known here');
+    const li = el('li', {}, el('span', { textContent: `${who}${mem.role === 'admin' ? ', admin' : ''}${room.gone.has(mem.key) ? ', left' : ''}` }));
+    if (admin && !mem.me) {
+      const b = el('button', { type: 'button', className: 'secondary', textContent: 'Remove member', 'aria-label': `Remove member ${mem.name || ''}`.trim() });
+      b.addEventListener('click', () => act(b, () => messenger.removeMember(room.hex, mem.key)));
+      li.append(b);
+    }
+    return li;
+  }));
 }
 
 function renderRoom() {
@@ -65,16 +115,12 @@ function renderRoom() {
     : room.status === 'left' ? `You left ${room.info.name}.` : '';
   setText($('room-notice'), notice);
   setHidden($('room-notice'), !notice);
-  $('room-members').replaceChildren(...members.map((mem) => {
-    const who = mem.me ? `${messenger.me} (you)` : (mem.name || 'someone not known here');
-    const li = el('li', {}, el('span', { textContent: `${who}${mem.role === 'admin' ? ', admin' : ''}${room.gone.has(mem.key) ? ', left' : ''}` }));
-    if (admin && !mem.me) {
-      const b = el('button', { type: 'button', className: 'secondary', textContent: 'Remove member', 'aria-label': `Remove member ${mem.name || ''}`.trim() });
-      b.addEventListener('click', () => act(b, () => messenger.removeMember(room.hex, mem.key)));
-      li.append(b);
-    }
-    return li;
-  }));
+  // Drawn again only when it changed (a drawing would take the focus off a Remove member button).
+  const sig = JSON.stringify([room.hex, admin, [...room.gone], members.map((x) => [x.key, x.name, x.role])]);
+  if ($('room-members').dataset.sig !== sig) {
+    $('room-members').dataset.sig = sig;
+    drawMembers(messenger, room, members, admin);
+  }
   setHidden($('room-add'), !admin);
   if (admin) {
     const inRoom = new Set(members.map((x) => x.name));
@@ -89,9 +135,7 @@ function renderRoom() {
   $('room-message').disabled = !active;
   $('room-send').disabled = !active;
   $('room-leave').disabled = !active;
-  $('room-transcript').replaceChildren(...room.log.map((e) => messageItem(messenger, e)));
-  const log = $('room-transcript').parentElement;
-  log.scrollTop = log.scrollHeight;
+  renderLog(messenger, room);
 }
 
 async function act(button, fn) {
@@ -118,6 +162,7 @@ export function openRoomView(hex) {
 
 export function closeRoomView() {
   openHex = null;
+  drawn.hex = null;
   if (m()) m().activeRoom = null;
   $('app-screen').classList.remove('room-open');
   setHidden($('room'), true);

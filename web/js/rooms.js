@@ -354,20 +354,38 @@ export const roomMethods = {
     this.roomChanged(hex);
   },
 
-  /** "delivered to N of M" of an own room message: the members' receipts in the pairwise chats. */
-  roomDelivery(entry) {
+  /**
+   * "delivered to N of M" of an own room message: the members' receipts in the pairwise chats.
+   * states: roomDeliveryStates(room), made once for many messages.
+   */
+  roomDelivery(entry, states = null) {
     const to = entry.to || [];
     let delivered = 0;
     for (const name of to) {
-      const h = this.history(name);
-      for (let i = h.length - 1; i >= 0; i -= 1) {
-        if (h[i].id === entry.id && h[i].kind === 'room') {
-          if (h[i].state === 'delivered') delivered += 1;
-          break;
-        }
-      }
+      const st = states ? states.get(name)?.get(entry.id) : this.roomEntryState(name, entry.id);
+      if (st === 'delivered') delivered += 1;
     }
     return { delivered, total: to.length };
+  },
+
+  roomEntryState(name, id) {
+    const h = this.history(name);
+    for (let i = h.length - 1; i >= 0; i -= 1) if (h[i].id === id && h[i].kind === 'room') return h[i].state;
+    return null;
+  },
+
+  // name -> (entry id -> state) of the room entries in the pairwise chats of the room's members
+  // and of whoever an own message went to.
+  roomDeliveryStates(room) {
+    const names = new Set(this.roomMembers(room).map((m) => m.name).filter(Boolean));
+    for (const e of room.log) if (e.from === 'me') for (const n of e.to || []) names.add(n);
+    const out = new Map();
+    for (const name of names) {
+      const m = new Map();
+      for (const e of this.history(name)) if (e.kind === 'room') m.set(e.id, e.state);
+      out.set(name, m);
+    }
+    return out;
   },
 
   // ---- receiving -------------------------------------------------------------------------------
