@@ -35,6 +35,12 @@ function roomProblem(text) {
   return e;
 }
 
+// The names a room record keeps: those of the keys its descriptor lists (at most 16).
+function listedNames(room) {
+  const listed = new Set(room.info.members.map((m) => toB64u(m.key)));
+  return Object.fromEntries(Object.entries(room.names).filter(([k]) => listed.has(k)));
+}
+
 export const roomMethods = {
   // ---- storage ---------------------------------------------------------------------------------
 
@@ -97,7 +103,7 @@ export const roomMethods = {
     const rooms = {};
     for (const [hex, r] of this.rooms) {
       rooms[hex] = {
-        d: toB64u(r.d), past: r.past.map((p) => toB64u(p)), names: r.names, status: r.status,
+        d: toB64u(r.d), past: r.past.map((p) => toB64u(p)), names: listedNames(r), status: r.status,
         gone: [...r.gone], unread: r.unread,
       };
     }
@@ -510,6 +516,7 @@ export const roomMethods = {
     room.info = info;
     const listed = new Set(info.members.map((m) => toB64u(m.key)));
     for (const k of [...room.gone]) if (!listed.has(k)) room.gone.delete(k);
+    room.names = listedNames(room); // the record stays bounded (20.7)
   },
 
   takeLeave(name, sender, room, p) {
