@@ -269,10 +269,12 @@ export const roomMethods = {
     const room = this.rooms.get(hex);
     if (!room || room.status !== 'active') throw new UserError('This room is read-only here.');
     if (this.roomRole(room) !== 'admin') throw new UserError('Only an admin of the room can change its members.');
-    const before = this.roomMembers(room);
-    const members = change(room.info.members.map((m) => ({ key: m.key, role: m.role })));
-    const d = core.signRoom(this.account, { roomId: room.info.roomId, version: room.info.version + 1, name: room.info.name, members });
+    let before;
     await this.serial(async () => {
+      // Signed in the queue: a version taken meanwhile is the one this follows.
+      before = this.roomMembers(room);
+      const members = change(room.info.members.map((m) => ({ key: m.key, role: m.role })));
+      const d = core.signRoom(this.account, { roomId: room.info.roomId, version: room.info.version + 1, name: room.info.name, members });
       this.takeVersion(room, core.acceptRoom(room.d, d), d);
       room.log.push({ id: randomId(), from: 'system', ts: Date.now(), text: lineText });
       await this.saveRoom(hex);
@@ -404,7 +406,9 @@ export const roomMethods = {
     } catch (e) {
       if (!(e instanceof RoomPayloadError)) throw e;
       this.report(roomProblem(`A room payload from ${name} was refused: ${e.message}.`));
-      if (typeof inner.id === 'string' && /^[0-9a-f]{32}$/.test(inner.id)) effect.receipt = inner.id; // not sent again
+      // Acknowledged so that it is not sent again (not while their request waits: 12.6).
+      const active = this.contacts[name]?.status === 'active';
+      if (active && typeof inner.id === 'string' && /^[0-9a-f]{32}$/.test(inner.id)) effect.receipt = inner.id;
       return;
     }
     const c = this.contacts[name];
