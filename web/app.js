@@ -26,6 +26,7 @@ import {
   renderChat, sendMessage, wireMessenger,
 } from './js/chat-view.js';
 import { installEveryday, wireEveryday } from './js/everyday-view.js'; // docs/PROTOCOL.md 12.15
+import { installRooms, wireRooms } from './js/rooms-view.js'; // rooms (docs/PROTOCOL.md 20.7)
 import { KeptRefused, forgetKept, keepOrForget, keepSupported, keptUser, keptVaultKey, signInKept } from './js/keep.js';
 import { ConfigError, hasServer, loadConfig, serverOrigin } from './js/config.js';
 import { resetProfileCard, wireProfile } from './js/profile-view.js';
@@ -348,6 +349,7 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
     state.ice = ice;
     wireMessenger(messenger, signaling, sessionEnded);
     wireEveryday(messenger, renderChat);
+    wireRooms(messenger); // rooms
     watchCalls(state, messenger, (e) => banner(plain(e))); // calls
     await startNotify(messenger, vault); // notify.js
   } catch (e) {
@@ -691,6 +693,7 @@ function wire() {
   $('back').addEventListener('click', closeChat);
   followTranscript();
   installEveryday(renderChat);
+  installRooms(); // rooms
   $('verify').addEventListener('click', openVerify);
   wireCallButtons(state, (e) => banner(plain(e))); // calls
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());

@@ -14,7 +14,7 @@ server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
 core_targets=(message state sealed devices pqxdh files rooms)
 server_targets=(server_wsframe server_signal server_body server_jwt server_bus)
-js_targets=(link calls files invite contacts everyday)
+js_targets=(link calls files invite contacts everyday rooms)
 js_seconds=${PARLEY_FUZZ_JS_SECONDS:-8}
 # scripts/build.sh --asan builds the fuzz targets it lists; this builds any core target it lacks.
 for target in "${core_targets[@]}"; do

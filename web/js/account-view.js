@@ -14,7 +14,7 @@ import { resetDeleteAccount, wireDeleteAccount } from './account-delete.js';
 
 // Every record of a fixed name (12.8): a record the list misses makes the change refused.
 const FIXED_RECORDS = ['account', 'contacts', 'requests', 'meta', 'devices', 'presence', 'network', 'blocks', 'notify',
-  'everyday', 'files', 'invites'];
+  'everyday', 'files', 'invites', 'rooms'];
 const CHANGED_GRACE_MS = 60000; // a WebSocket closed as revoked this soon after the change reconnects
 
 let changing = null; // {signaling: a connection to start again once the new token is here}
@@ -38,7 +38,7 @@ async function recordNames(m, vault) {
   const peers = new Set([...Object.keys(m.contacts), ...m.requests.keys(), ...m.histories.keys()]);
   for (const name of Object.keys(m.contacts)) for (const d of m.listedDevices(name)) peers.add(address(name, d));
   for (const d of m.ownDevices || []) peers.add(address(m.me, d));
-  const names = [...FIXED_RECORDS];
+  const names = [...FIXED_RECORDS, ...m.roomRecordNames().filter((n) => n !== 'rooms')]; // rooms.js
   for (const p of peers) {
     names.push(`session:${p}`, `history-chunks:${p}`);
     const chunks = await vault.getJson(`history-chunks:${p}`, 0);

@@ -11,6 +11,7 @@ import { parseSealedName } from './devices.js';
 import { isPrekeyType } from './fanout.js';
 import { isFilePayload } from './files-wire.js';
 import { isRemovePayload } from './contacts.js';
+import { isRoomPayload } from './rooms-wire.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
@@ -43,6 +44,7 @@ export const inboxMethods = {
     }
     this.noteChain(name, bytes);
     const effect = this.applyPayload(name, parseObject(plaintext));
+    if (effect.room) await this.storeRooms([effect.room]); // rooms.js: before the receipt can leave
     if (effect.receipt) {
       const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [effect.receipt] }));
       await this.persist(name, session, effect.indexes, effect.contactsChanged);
@@ -67,6 +69,8 @@ export const inboxMethods = {
     if (this.isEveryday(inner)) {
       // A chat message, and the everyday payloads (docs/PROTOCOL.md 12.15), read strictly (everyday.js).
       this.applyEveryday(name, inner, effect, peerTime);
+    } else if (isRoomPayload(inner)) {
+      this.applyRoom(name, inner, effect); // rooms (rooms.js, docs/PROTOCOL.md 20.7)
     } else if (inner.t === 'ack' && Array.isArray(inner.ids) && inner.ids.length <= MAX_ACK_IDS) {
       const touched = [];
       // Receipts are for recent messages: search from the end.
@@ -117,6 +121,8 @@ export const inboxMethods = {
     if (effect.removed) this.serial(() => this.removedBy(name));
     if (effect.joined) this.subscribe(); // a contact another device of ours made
     if (effect.call) this.dispatchEvent(new CustomEvent('call', { detail: { name, payload: effect.call } }));
+    if (effect.room) this.afterRoom(effect); // rooms.js
+    if (effect.accepted) this.rejudgeSoon(); // room messages that waited for this session
   },
 
   // ---- mail ---------------------------------------------------------------------------------------
@@ -156,6 +162,7 @@ export const inboxMethods = {
     let contactsChanged = false;
     let spent = false;
     let unreadable = 0;
+    const rooms = []; // rooms.js: room effects, stored in the batch's transaction
     const commit = async () => {
       if (!sessions.size && !touched.size && !contactsChanged && !spent && !done.length) return;
       const records = [];
@@ -168,6 +175,7 @@ export const inboxMethods = {
         if (t.indexes.size) records.push(...this.historyRecords(name, [...t.indexes]));
       }
       if (contactsChanged) records.push(...this.contactsRecords(), ...this.takeOwnRecords()); // contacts.js
+      if (rooms.length) records.push(...this.roomRecords(rooms.splice(0)));
       if (records.length) await this.vault.putMany(records);
       if (spent) this.replenishSoon();
       const receipts = [...sessions.values()];
@@ -220,8 +228,9 @@ export const inboxMethods = {
             touched.set(name, t);
           }
           for (const i of effect.indexes || []) t.indexes.add(i);
-          if (effect.accepted || effect.declined || effect.joined || effect.call || effect.removed) t.effects.push(effect);
+          if (effect.accepted || effect.declined || effect.joined || effect.call || effect.removed || effect.room) t.effects.push(effect);
         }
+        if (effect.room) rooms.push(effect.room);
         contactsChanged = contactsChanged || effect.contactsChanged;
       }
       done.push(m.id);

@@ -30,6 +30,8 @@ import { transcriptMethods } from './transcript.js';
 import { contactMethods } from './contacts.js';
 // Everyday features (docs/PROTOCOL.md 12.15): actions, disappearing messages, receipts and typing.
 import { actionMethods, disappearingMethods, receiptMethods } from './everyday.js';
+// Rooms (docs/PROTOCOL.md 20.7): installed last, it wraps wireText and fanMark for room entries.
+import { roomMethods } from './rooms.js';
 
 export { UserError } from './errors.js';
 
@@ -83,6 +85,7 @@ export class Messenger extends EventTarget {
     this.startExpiry();
     this.signaling.addEventListener('message', (ev) => this.onSignal(ev.detail));
     this.installTestHooks();
+    await this.loadRooms(); // rooms.js
     warmUp(); // WebRTC readied now, not when the first chat starts
     this.signaling.addEventListener('state', (ev) => {
       if (ev.detail.state !== 'online') this.mailConnectionLost();
@@ -458,4 +461,4 @@ export class Messenger extends EventTarget {
 
 Object.assign(Messenger.prototype, transcriptMethods, requestMethods, identityMethods, outboxMethods,
   inboxMethods, presenceMethods, repairMethods, relayMethods, testHookMethods, deviceMethods, fanoutMethods,
-  deviceLinkMethods, contactMethods, actionMethods, disappearingMethods, receiptMethods);
+  deviceLinkMethods, contactMethods, actionMethods, disappearingMethods, receiptMethods, roomMethods);

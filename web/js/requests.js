@@ -470,6 +470,13 @@ export const requestMethods = {
       // store in the order they were made), and nothing either sends needs it on disk first.
       this.requestWrites.set(from, storing);
       storing.then(() => this.replenishSoon(), (e) => this.report(e));
+      // Rooms (rooms.js): a session started by a key listed in a room held here is taken without
+      // asking (the one narrow exception to asking the person).
+      if (this.roomAutoAccept(identityKey)) {
+        await this.answerNow(from, true);
+        this.rejudgeSoon();
+        return;
+      }
       this.requestsChanged(from);
       this.changed(from);
       return;
