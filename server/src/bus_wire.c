@@ -148,6 +148,7 @@ static int notice_ids(int what)
 {
     switch (what) {
     case BUS_NOTICE_IDENTITY:
+    case BUS_NOTICE_DELETED:
         return 0;
     case BUS_NOTICE_DEVICES:
     case BUS_NOTICE_REVOKED:

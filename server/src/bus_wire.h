@@ -42,6 +42,7 @@ enum bus_notice_what {
     BUS_NOTICE_REMOVED = 4,  /* devices removed: 1..16 ids, each at least 1 */
     BUS_NOTICE_PREKEYS = 5,  /* prekeys-low: one device id */
     BUS_NOTICE_MAIL = 6,     /* new mail for a device: one device id */
+    BUS_NOTICE_DELETED = 7,  /* the account was deleted: no ids */
 };
 
 /* USER flags */

@@ -275,6 +275,7 @@ void signaling_deleted(const char *username)
 {
     client_close_matching(username, 0, WS_CLOSE_ACCOUNT_DELETED, "account deleted",
                           "account_deleted");
+    bus_notice(BUS_NOTICE_DELETED, username, NULL, 0); /* its connections on other instances too */
 }
 
 void signaling_close_all(void)

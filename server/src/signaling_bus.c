@@ -106,6 +106,9 @@ static void on_notice(const struct bus_msg *m)
     case BUS_NOTICE_REVOKED:
         client_close_matching(m->user, m->ids[0], WS_CLOSE_UNAUTHORIZED, "session revoked", NULL);
         break;
+    case BUS_NOTICE_DELETED:
+        client_close_matching(m->user, 0, WS_CLOSE_ACCOUNT_DELETED, "account deleted", "account_deleted");
+        break;
     case BUS_NOTICE_REMOVED:
         signaling_devices_removed_here(m->user, m->ids, m->n_ids);
         break;

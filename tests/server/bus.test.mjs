@@ -225,7 +225,7 @@ test('Redis restarted: both instances serve their own users and say "degraded"; 
   }
 });
 
-test('account events across instances: presence shows devices on both, prekeys-low, devices-changed, a removed device (4403) and a logout (4401) reach the other instance', async () => {
+test('account events across instances: presence shows devices on both, prekeys-low, devices-changed, a removed device (4403), a logout (4401) and a deleted account (4410) reach the other instance', async () => {
   const { a, b } = await cluster('bus_events');
   try {
     const carol = await newUser(a.url, 'carol');
@@ -271,6 +271,12 @@ test('account events across instances: presence shows devices on both, prekeys-l
     assert.equal((await c1.closed()).code, 4401);
     assert.equal((await dv.next((m) => m.type === 'presence' && m.state === 'offline', WAIT)).user, carol.username);
     assert.equal(c2.messages.filter((m) => m.type === 'prekeys-low').length, 0, 'only the device that ran low');
+    // An account deleted through A: its connection on B is told and closed with 4410.
+    const erin = await newUser(a.url, 'erin');
+    const ce = await login(b, erin.token);
+    assert.equal((await api(a.url, 'POST', '/api/account/delete', { token: erin.token, body: { password: erin.password } })).status, 200);
+    assert.equal((await ce.next((m) => m.type === 'error', WAIT)).code, 'account_deleted');
+    assert.equal((await ce.closed()).code, 4410);
     dv.close();
   } finally {
     await stopClean(a);
