@@ -70,7 +70,8 @@ class Negotiator {
     });
     link.candidateRoute = (cand) => {
       if (!this.callId || link.pc !== this.pc) return false;
-      calls.send(name, 'ice', this.callId, { cand: cand.toJSON() });
+      // The three fields the call's reader takes (calls-binding.js; toJSON() adds usernameFragment).
+      calls.send(name, 'ice', this.callId, { cand: { candidate: cand.candidate, sdpMid: cand.sdpMid, sdpMLineIndex: cand.sdpMLineIndex } });
       return true;
     };
   }
@@ -709,6 +710,8 @@ export class Calls extends EventTarget {
     }
     call.timers.clear();
     call.unwatch?.();
+    // The link's candidates go by the link's own signaling again, not as this call's.
+    if (call.negotiator?.callId === call.id) call.negotiator.callId = null;
     for (const t of call.stream?.getTracks() || []) t.stop();
     for (const t of call.screen?.getTracks() || []) t.stop();
     const { name } = call;
