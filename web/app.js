@@ -18,6 +18,7 @@ import { $ } from './js/dom.js';
 import { selfTest } from './js/selfcheck.js';
 import { followTranscript, resetTranscript } from './js/transcript-view.js';
 import { resetContacts } from './js/contacts-view.js';
+import { FileStore } from './js/filestore.js';
 import {
   banner, busy, dropBannerAction, plain, runBannerAction, setGenerationSource, show, showText, state, transient,
 } from './js/shell.js';
@@ -428,10 +429,11 @@ function logout() {
 async function accountDeleted(username) {
   keptAt = 0;
   $('keep').checked = false;
+  const filesTag = state.vault?.id('files-store'); // the files database (filestore.js), named from the vault
   leave();
   $('username').value = '';
   try {
-    await Promise.all([forgetKept(), Vault.erase(username)]);
+    await Promise.all([forgetKept(), Vault.erase(username), filesTag ? FileStore.drop(filesTag) : null]);
     banner('Your account was deleted, and this browser erased what it kept of it.');
   } catch {
     banner('Your account was deleted, but this browser could not erase what it kept of it. Clear this site\'s data in the browser settings.');

@@ -34,10 +34,14 @@ function statusText(m, r, st) {
   return parts.join(' · ');
 }
 
+// A file's name as shown: without control and format characters (a right-to-left override would
+// show "invoice\u202Efdp.exe" as "invoiceexe.pdf"; Save uses safeName, which drops them too).
+const shownName = (name) => name.replace(/[\p{Cc}\p{Cf}]/gu, '') || 'file';
+
 function makeItem(m, r) {
-  const name = el('p', { className: 'file-name', textContent: r.name });
+  const name = el('p', { className: 'file-name', textContent: shownName(r.name) });
   const size = el('span', { className: 'file-size muted', textContent: formatBytes(r.size) });
-  const bar = el('progress', { max: 100, value: 0, 'aria-label': r.name });
+  const bar = el('progress', { max: 100, value: 0, 'aria-label': shownName(r.name) });
   const status = el('span', { className: 'file-status', role: 'status' });
   const cancel = el('button', { type: 'button', className: 'secondary', textContent: 'Cancel' });
   const save = el('button', { type: 'button', textContent: 'Save', hidden: true });
@@ -121,10 +125,10 @@ async function showPicture(m, r, item) {
     blob = parts;
   }
   item.url = URL.createObjectURL(blob);
-  const img = el('img', { src: item.url, alt: r.name, decoding: 'async' });
+  const img = el('img', { src: item.url, alt: shownName(r.name), decoding: 'async' });
   img.addEventListener('error', () => { item.thumb.hidden = true; });
-  const open = el('button', { type: 'button', className: 'thumb', 'aria-label': `Open picture ${r.name}` }, img);
-  open.addEventListener('click', () => openPicture(r.name, item.url));
+  const open = el('button', { type: 'button', className: 'thumb', 'aria-label': `Open picture ${shownName(r.name)}` }, img);
+  open.addEventListener('click', () => openPicture(shownName(r.name), item.url));
   item.thumb.replaceChildren(open);
   img.addEventListener('load', () => { item.thumb.hidden = false; }, { once: true });
 }
