@@ -97,16 +97,16 @@ export const actionMethods = {
         return;
       }
       case 'timer':
-        if (!c) return;
+        // A repeat (sent again, or a copy that came twice) never sets the timer again: it could
+        // put back an older one after a newer change.
+        if (!c || this.seen(name, p.id)) return;
         if ((c.timer || 0) !== p.secs) {
           if (p.secs) c.timer = p.secs;
           else delete c.timer;
           effect.contactsChanged = true;
         }
-        if (!this.seen(name, p.id)) {
-          history.push({ id: p.id, from: 'them', kind: 'timer', secs: p.secs, text: timerLine(name, p.secs), ts: peerTime(p.ts), state: 'received' });
-          addIndex(effect, history.length - 1);
-        }
+        history.push({ id: p.id, from: 'them', kind: 'timer', secs: p.secs, text: timerLine(name, p.secs), ts: peerTime(p.ts), state: 'received' });
+        addIndex(effect, history.length - 1);
         return;
       case 'read':
         this.takeRead(name, p.ids, effect);
@@ -195,15 +195,14 @@ export const actionMethods = {
     if (p.t === 'read') {
       this.readOnOwn(name, c, p.ids, effect);
     } else if (p.t === 'timer') {
+      if (this.ownSeen(name, p.id)) return effect; // a repeat sets nothing again (as from a contact)
       if ((c.timer || 0) !== p.secs) {
         if (p.secs) c.timer = p.secs;
         else delete c.timer;
         effect.contactsChanged = true;
       }
-      if (!this.ownSeen(name, p.id)) {
-        history.push({ id: p.id, from: 'me', kind: 'timer', secs: p.secs, text: timerLine('You', p.secs), ts: p.ts, state: 'sent', copied: true });
-        addIndex(effect, history.length - 1);
-      }
+      history.push({ id: p.id, from: 'me', kind: 'timer', secs: p.secs, text: timerLine('You', p.secs), ts: p.ts, state: 'sent', copied: true });
+      addIndex(effect, history.length - 1);
     } else {
       this.applyAction(name, p, 'me', effect);
     }
