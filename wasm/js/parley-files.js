@@ -24,16 +24,19 @@ const NO_HEAD = new Uint8Array(0);
 
 // One heap block per call: a 4-byte length slot, the inputs, then `head` and the output right
 // after it, so that head || output comes out in one slice (no copy into a frame afterwards). The
-// block is zero-filled and freed in `finally`. Returns the slice.
-function sealOrOpen(inputs, head, cap, fn) {
+// length slot and the inputs (key, plaintext) are zero-filled and the block freed in `finally`;
+// once sealed the output is ciphertext and the head public (the whole block is zero-filled when
+// the call failed). Returns the slice.
+function sealAfter(inputs, head, cap, fn) {
   const m = ready();
   let size = 8 + head.length + cap;
   for (const input of inputs) size += input.length;
   const base = m._malloc(size);
   if (base === 0) throw new ParleyError(ErrorCode.NO_MEMORY, 'out of memory');
+  let at = base + 8;
+  let sealed = false;
   try {
     const ptrs = [];
-    let at = base + 8;
     for (const input of inputs) {
       m.HEAPU8.set(input, at);
       ptrs.push(at);
@@ -42,9 +45,10 @@ function sealOrOpen(inputs, head, cap, fn) {
     m.HEAPU8.set(head, at);
     m.HEAPU32[base >>> 2] = cap;
     check(m, fn(m, ptrs, at + head.length, base));
+    sealed = true;
     return m.HEAPU8.slice(at, at + head.length + m.HEAPU32[base >>> 2]);
   } finally {
-    m.HEAPU8.fill(0, base, base + size);
+    m.HEAPU8.fill(0, base, sealed ? at : base + size);
     m._free(base);
   }
 }
@@ -60,7 +64,7 @@ export function fileSealChunk(key, id, index, last, plaintext, head = NO_HEAD) {
   bytes('head', head);
   position(index, last);
   const cap = plaintext.length + FILE_OVERHEAD;
-  return sealOrOpen([key, id, plaintext], head, cap,
+  return sealAfter([key, id, plaintext], head, cap,
     (m, [k, d, p], out, lenPtr) => m._parley_file_seal(out, cap, lenPtr, k, d, index >>> 0,
       last ? 1 : 0, p, plaintext.length));
 }
