@@ -72,6 +72,8 @@ function perMB(t0, t1, who) {
 function cpuLine(t0, t1) {
   return `    CPU ms per MB: sender ${perMB(t0, t1, 'a')}; receiver ${perMB(t0, t1, 'b')}`;
 }
+// CPU ms per MB of both browsers together (all their processes).
+const cpuBoth = (t0, t1) => (t1.a.all - t0.a.all + t1.b.all - t0.b.all) / MB;
 
 // Self time by function of a CDP CPU profile, the largest first.
 function topSelf(profile, n = 18) {
@@ -187,7 +189,7 @@ try {
     const end = await b.page.evaluate(() => globalThis.rawIn.last);
     await a.page.evaluate(() => globalThis.raw.pc.close());
     await b.page.evaluate(() => globalThis.rawIn.pc.close());
-    return { rate: mbps(SIZE, end - start), cpu: cpuLine(t0, t1) };
+    return { rate: mbps(SIZE, end - start), cpu: cpuLine(t0, t1), both: cpuBoth(t0, t1) };
   }
   let best = { rate: 0, chunk: 65536, low: MIB };
   if (SWEEP) {
@@ -241,6 +243,11 @@ try {
       console.log(`round ${round}: encrypted transfer, chunk ${chunk}, window ${window / MIB} MiB: hashing ${f1((hashed - t0) / 1000)} s, transfer `
         + `${f1((done - hashed) / 1000)} s = ${f1(rate)} MB/s (${Math.round((rate / raw.rate) * 100)}% of this round's raw)`);
       console.log(cpuLine(c0, c1));
+      // Where the two browsers share too few cores (as here), MB/s follows CPU per MB: the raw
+      // channel's CPU over the encrypted transfer's is the share that load would not blur.
+      const both = cpuBoth(c0, c1);
+      console.log(`    both browsers: ${f1(both)} CPU ms per MB against ${f1(raw.both)} for the raw channel: `
+        + `+${f1(both - raw.both)} ms per MB, CPU share ${Math.round((raw.both / both) * 100)}% of the raw channel's`);
       if (profiling) {
         mkdirSync(PROFILE, { recursive: true });
         for (const [who, pr] of [['sender', pa], ['receiver', pb]]) {
