@@ -1,17 +1,25 @@
 // Files benchmark (docs/PROTOCOL.md section 18), two headless Chromiums against the real server on
 // loopback. Prints figures; asserts nothing.
 //   - AES-256-GCM in the same page: the wasm core sealing and opening file chunks (64512 bytes)
-//     against WebCrypto's AES-GCM on the same sizes, MB/s
+//     against WebCrypto's AES-GCM on the same sizes, MB/s; the core's SHA-256 of a file, MB/s
 //   - a raw data channel between the same two browsers moving the same bytes with no crypto, swept
 //     over chunk size and low-water mark (the best is the reference)
-//   - the app's encrypted transfer of a random file (BENCH_FILES_MIB, default 256 MiB) through
-//     "Attach file", at two chunk sizes and two windows (bytes sent but not yet stored by the
-//     receiver): hashing time, transfer time, MB/s,
-//     its share of the best raw figure, and the CPU share of the crypto (seal time at the measured
-//     core speed over the transfer time)
+//   - rounds of the raw channel (best setting) and the app's encrypted transfer of a random file
+//     (BENCH_FILES_MIB, default 256 MiB) through "Attach file", back to back: MB/s, the encrypted
+//     share of the raw figure, and the CPU each browser spent per MB moved: its page's main thread
+//     (CDP Performance.getMetrics TaskDuration, of it ScriptDuration), its page's dedicated workers
+//     and network threads (the renderer process, CDP SystemInfo.getProcessInfo) and the whole
+//     browser (all its processes)
 // Usage: node bench/web/files.mjs   (PARLEY_SERVER_BIN: default build/native/server/parley-server)
+//   BENCH_FILES_MIB=256     size of the file (MiB)
+//   BENCH_ROUNDS=3          raw/encrypted rounds, back to back
+//   BENCH_SWEEP=0           skip the raw sweep (use chunk 65536, low-water 1 MiB)
+//   BENCH_CONFIGS=64512:8   the encrypted settings: chunk:window MiB, comma separated
+//   BENCH_WEB=DIR           serve the page from DIR instead of web/ (e.g. a copy of an older page)
+//   BENCH_PROFILE=DIR       write CDP CPU profiles of both pages during the last encrypted transfer
+//                           to DIR and print where their main threads spent the time
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, ROOT } from '../../tests/lib/server.mjs';
@@ -20,18 +28,77 @@ import { uniqueName } from '../../tests/lib/api.mjs';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_FILES_MIB || 256) * MIB;
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 1);
+const SWEEP = process.env.BENCH_SWEEP !== '0';
+const CONFIGS = (process.env.BENCH_CONFIGS || '64512:8,64512:32,196608:8').split(',')
+  .map((s) => s.split(':').map(Number)).map(([chunk, w]) => ({ chunk, window: w * MIB }));
+const PROFILE = process.env.BENCH_PROFILE || '';
 const mbps = (bytes, ms) => (bytes / 1e6) / (ms / 1000);
 const f1 = (x) => x.toFixed(1);
+const MB = SIZE / 1e6;
 
-const server = await startServer({ env: { PARLEY_SERVER_BIN: process.env.PARLEY_SERVER_BIN || `${ROOT}/build/native/server/parley-server` } });
+const server = await startServer({
+  web: process.env.BENCH_WEB || join(ROOT, 'web'),
+  env: { PARLEY_SERVER_BIN: process.env.PARLEY_SERVER_BIN || `${ROOT}/build/native/server/parley-server` },
+});
 const a = await person(server, uniqueName('bfa'));
 const b = await person(server, uniqueName('bfb'));
 const dir = mkdtempSync(join(tmpdir(), 'parley-bench-files-'));
 
+// ---- CPU: what a browser spent, from CDP -------------------------------------------------------
+async function probe(p) {
+  const page = await p.page.context().newCDPSession(p.page);
+  await page.send('Performance.enable');
+  const browser = await p.browser.newBrowserCDPSession();
+  return { page, browser };
+}
+async function cpu(pr) {
+  const { metrics } = await pr.page.send('Performance.getMetrics');
+  const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+  const { processInfo } = await pr.browser.send('SystemInfo.getProcessInfo');
+  const sum = (list) => list.reduce((s, x) => s + x.cpuTime, 0);
+  return {
+    task: m.TaskDuration * 1000,
+    script: m.ScriptDuration * 1000,
+    renderer: sum(processInfo.filter((x) => x.type === 'renderer')) * 1000,
+    all: sum(processInfo) * 1000,
+  };
+}
+const snap = async () => ({ a: await cpu(pa), b: await cpu(pb) });
+function perMB(t0, t1, who) {
+  const d = (k) => (t1[who][k] - t0[who][k]) / MB;
+  return `main thread ${f1(d('task'))} (script ${f1(d('script'))}), renderer ${f1(d('renderer'))}, browser ${f1(d('all'))}`;
+}
+function cpuLine(t0, t1) {
+  return `    CPU ms per MB: sender ${perMB(t0, t1, 'a')}; receiver ${perMB(t0, t1, 'b')}`;
+}
+// CPU ms per MB of both browsers together (all their processes).
+const cpuBoth = (t0, t1) => (t1.a.all - t0.a.all + t1.b.all - t0.b.all) / MB;
+
+// Self time by function of a CDP CPU profile, the largest first.
+function topSelf(profile, n = 18) {
+  const byId = new Map(profile.nodes.map((x) => [x.id, x]));
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i += 1) {
+    const node = byId.get(profile.samples[i]);
+    const cf = node.callFrame;
+    const key = `${cf.functionName || '(anonymous)'} ${cf.url ? `${cf.url.replace(/^.*\/\/[^/]+/, '')}:${cf.lineNumber + 1}` : ''}`;
+    self.set(key, (self.get(key) || 0) + (dt[i + 1] ?? 0) / 1000);
+  }
+  const total = [...self.values()].reduce((s, v) => s + v, 0);
+  return [...self.entries()].sort((x, y) => y[1] - x[1]).slice(0, n)
+    .map(([k, v]) => `      ${f1(v).padStart(8)} ms ${f1((v / total) * 100).padStart(5)}%  ${k}`).join('\n');
+}
+
+let pa;
+let pb;
 try {
   await signUp(a);
   await signUp(b);
   await connectPair(a, b);
+  pa = await probe(a);
+  pb = await probe(b);
 
   // ---- AES-256-GCM: wasm core vs WebCrypto, in the same page --------------------------------
   const aes = await a.page.evaluate(async () => {
@@ -49,6 +116,11 @@ try {
     t = now();
     for (let i = 0; i < rounds; i += 1) core.fileCheckChunk(key, id, rounds - 1, false, sealed);
     const openMs = now() - t;
+    const hash = core.FileHash.create();
+    t = now();
+    for (let i = 0; i < rounds; i += 1) hash.update(pt);
+    const shaMs = now() - t;
+    hash.free();
     const ck = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt', 'decrypt']);
     const iv = new Uint8Array(12);
     t = now();
@@ -61,12 +133,12 @@ try {
     t = now();
     for (let i = 0; i < rounds; i += 1) await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: id }, ck, wc);
     const wcOpenMs = now() - t;
-    return { bytes: len * rounds, sealMs, openMs, wcSealMs, wcOpenMs };
+    return { bytes: len * rounds, sealMs, openMs, shaMs, wcSealMs, wcOpenMs };
   });
   const coreSeal = mbps(aes.bytes, aes.sealMs);
   console.log(`AES-256-GCM, 64512-byte chunks, ${f1(aes.bytes / 1e6)} MB: wasm core seal ${f1(coreSeal)} MB/s, `
     + `open ${f1(mbps(aes.bytes, aes.openMs))} MB/s; WebCrypto encrypt ${f1(mbps(aes.bytes, aes.wcSealMs))} MB/s, `
-    + `decrypt ${f1(mbps(aes.bytes, aes.wcOpenMs))} MB/s`);
+    + `decrypt ${f1(mbps(aes.bytes, aes.wcOpenMs))} MB/s; wasm core SHA-256 ${f1(mbps(aes.bytes, aes.shaMs))} MB/s`);
 
   // ---- raw data channel: same bytes, no crypto -------------------------------------------------
   async function rawRun(chunk, low) {
@@ -96,6 +168,7 @@ try {
       await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); else pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
       return pc.localDescription.sdp;
     }, offer);
+    const t0 = await snap();
     const start = await a.page.evaluate(async ({ sdp, total, chunk: c, low: lw }) => {
       const { pc, dc } = globalThis.raw;
       await pc.setRemoteDescription({ type: 'answer', sdp });
@@ -104,57 +177,89 @@ try {
       for (let i = 0; i < c; i += 65536) crypto.getRandomValues(buf.subarray(i, Math.min(c, i + 65536)));
       const high = Math.max(lw * 4, 1 << 20);
       dc.bufferedAmountLowThreshold = lw;
-      const t0 = performance.timeOrigin + performance.now();
+      const t = performance.timeOrigin + performance.now();
       for (let sent = 0; sent < total; sent += c) {
         if (dc.bufferedAmount > high) await new Promise((r) => dc.addEventListener('bufferedamountlow', r, { once: true }));
         dc.send(buf.subarray(0, Math.min(c, total - sent)));
       }
-      return t0;
+      return t;
     }, { sdp: answer, total: SIZE, chunk, low });
     await b.page.waitForFunction((t) => globalThis.rawIn.bytes >= t, SIZE, { timeout: 600000, polling: 100 });
+    const t1 = await snap();
     const end = await b.page.evaluate(() => globalThis.rawIn.last);
     await a.page.evaluate(() => globalThis.raw.pc.close());
     await b.page.evaluate(() => globalThis.rawIn.pc.close());
-    return mbps(SIZE, end - start);
+    return { rate: mbps(SIZE, end - start), cpu: cpuLine(t0, t1), both: cpuBoth(t0, t1) };
   }
-  let best = { rate: 0 };
-  for (const chunk of [16384, 65536, 262144 - 64]) {
-    for (const low of [256 * 1024, 1024 * 1024]) {
-      const rate = await rawRun(chunk, low);
-      console.log(`raw data channel, ${SIZE / MIB} MiB, chunk ${chunk}, low-water ${low / 1024} KiB: ${f1(rate)} MB/s`);
-      if (rate > best.rate) best = { rate, chunk, low };
+  let best = { rate: 0, chunk: 65536, low: MIB };
+  if (SWEEP) {
+    best.rate = 0;
+    for (const chunk of [16384, 65536, 262144 - 64]) {
+      for (const low of [256 * 1024, 1024 * 1024]) {
+        const { rate } = await rawRun(chunk, low);
+        console.log(`raw data channel, ${SIZE / MIB} MiB, chunk ${chunk}, low-water ${low / 1024} KiB: ${f1(rate)} MB/s`);
+        if (rate > best.rate) best = { rate, chunk, low };
+      }
     }
+    console.log(`raw data channel best: ${f1(best.rate)} MB/s (chunk ${best.chunk}, low-water ${best.low / 1024} KiB)`);
   }
-  console.log(`raw data channel best: ${f1(best.rate)} MB/s (chunk ${best.chunk}, low-water ${best.low / 1024} KiB)`);
 
-  // ---- the app's encrypted transfer ------------------------------------------------------------
+  // ---- rounds: the raw channel and the app's encrypted transfer, back to back ------------------
   const path = join(dir, 'bench.bin');
   writeFileSync(path, randomBytes(SIZE));
   let n = 0;
-  for (const [chunk, window] of [[64512, 8 * MIB], [64512, 32 * MIB], [196608, 8 * MIB]]) {
-    const name = `bench-${n += 1}.bin`;
-    const named = join(dir, name);
-    copyFileSync(path, named); // the same bytes under a new name each run
-    await a.page.evaluate(async (t) => (await import('/js/files.js')).tuneTransfers(t), { chunk, window });
-    const [chooser] = await Promise.all([
-      a.page.waitForEvent('filechooser'),
-      a.page.getByRole('button', { name: 'Attach file' }).click(),
-    ]);
-    const t0 = Date.now();
-    await chooser.setFiles(named);
-    const item = (p) => p.page.locator('#transcript li.file').filter({ hasText: name });
-    await a.page.waitForFunction((nm) => [...document.querySelectorAll('#transcript li.file')]
-      .some((li) => li.querySelector('.file-name').textContent === nm && li.dataset.state !== 'hashing'), name, { timeout: 600000, polling: 50 });
-    const hashed = Date.now();
-    await item(b).getByRole('button', { name: 'Save' }).waitFor({ timeout: 900000 });
-    const done = Date.now();
-    const rate = mbps(SIZE, done - hashed);
-    const cryptoMs = (SIZE / 1e6 / coreSeal) * 1000;
-    console.log(`encrypted transfer, ${SIZE / MIB} MiB, chunk ${chunk}, window ${window / MIB} MiB: hashing ${f1((hashed - t0) / 1000)} s, transfer `
-      + `${f1((done - hashed) / 1000)} s = ${f1(rate)} MB/s (${Math.round((rate / best.rate) * 100)}% of the best raw); `
-      + `sealing takes ~${Math.round((cryptoMs / (done - hashed)) * 100)}% of the sender's transfer time`);
-    await item(b).getByRole('button', { name: 'Delete' }).click();
-    rmSync(named);
+  for (let round = 1; round <= ROUNDS; round += 1) {
+    const raw = await rawRun(best.chunk, best.low);
+    console.log(`round ${round}: raw data channel, chunk ${best.chunk}, low-water ${best.low / 1024} KiB: ${f1(raw.rate)} MB/s`);
+    console.log(raw.cpu);
+    for (const { chunk, window } of CONFIGS) {
+      const name = `bench-${n += 1}.bin`;
+      const named = join(dir, name);
+      copyFileSync(path, named); // the same bytes under a new name each run
+      await a.page.evaluate(async (t) => (await import('/js/files.js')).tuneTransfers(t), { chunk, window });
+      const [chooser] = await Promise.all([
+        a.page.waitForEvent('filechooser'),
+        a.page.getByRole('button', { name: 'Attach file' }).click(),
+      ]);
+      const t0 = Date.now();
+      await chooser.setFiles(named);
+      const item = (p) => p.page.locator('#transcript li.file').filter({ hasText: name });
+      await a.page.waitForFunction((nm) => [...document.querySelectorAll('#transcript li.file')]
+        .some((li) => li.querySelector('.file-name').textContent === nm && li.dataset.state !== 'hashing'), name, { timeout: 600000, polling: 50 });
+      const hashed = Date.now();
+      const c0 = await snap();
+      const profiling = PROFILE && round === ROUNDS && chunk === CONFIGS[0].chunk && window === CONFIGS[0].window;
+      if (profiling) {
+        for (const pr of [pa, pb]) {
+          await pr.page.send('Profiler.enable');
+          await pr.page.send('Profiler.setSamplingInterval', { interval: 500 });
+          await pr.page.send('Profiler.start');
+        }
+      }
+      await item(b).getByRole('button', { name: 'Save' }).waitFor({ timeout: 900000 });
+      const done = Date.now();
+      const c1 = await snap();
+      const rate = mbps(SIZE, done - hashed);
+      console.log(`round ${round}: encrypted transfer, chunk ${chunk}, window ${window / MIB} MiB: hashing ${f1((hashed - t0) / 1000)} s, transfer `
+        + `${f1((done - hashed) / 1000)} s = ${f1(rate)} MB/s (${Math.round((rate / raw.rate) * 100)}% of this round's raw)`);
+      console.log(cpuLine(c0, c1));
+      // Where the two browsers share too few cores (as here), MB/s follows CPU per MB: the raw
+      // channel's CPU over the encrypted transfer's is the share that load would not blur.
+      const both = cpuBoth(c0, c1);
+      console.log(`    both browsers: ${f1(both)} CPU ms per MB against ${f1(raw.both)} for the raw channel: `
+        + `+${f1(both - raw.both)} ms per MB, CPU share ${Math.round((raw.both / both) * 100)}% of the raw channel's`);
+      if (profiling) {
+        mkdirSync(PROFILE, { recursive: true });
+        for (const [who, pr] of [['sender', pa], ['receiver', pb]]) {
+          const { profile } = await pr.page.send('Profiler.stop');
+          writeFileSync(join(PROFILE, `${who}.cpuprofile`), JSON.stringify(profile));
+          console.log(`    ${who}'s main thread, self time:\n${topSelf(profile)}`);
+        }
+      }
+      await item(b).getByRole('button', { name: 'Delete' }).click();
+      await item(a).getByRole('button', { name: 'Delete' }).click().catch(() => {});
+      rmSync(named);
+    }
   }
 } finally {
   await leave(a);

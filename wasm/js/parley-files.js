@@ -2,7 +2,7 @@
 // The binding of file chunks (docs/PROTOCOL.md section 18; parley.js re-exports it): sealing and
 // opening one chunk under a file's key, and the running SHA-256 of a file's plaintext.
 import {
-  check, withArena, bytes, transform, construct, Handle,
+  check, withArena, bytes, transform, construct, Handle, ready, ParleyError, ErrorCode,
 } from './parley-runtime.js';
 
 export const FILE_VERSION = 1;
@@ -20,15 +20,53 @@ function position(index, last) {
   if (typeof last !== 'boolean') throw new TypeError('last must be a boolean');
 }
 
-/** Seals chunk `index` (final when `last`) of file `id` under `key`: header || ciphertext || tag. */
-export function fileSealChunk(key, id, index, last, plaintext) {
+const NO_HEAD = new Uint8Array(0);
+
+// One heap block per call: a 4-byte length slot, the inputs, then `head` and the output right
+// after it, so that head || output comes out in one slice (no copy into a frame afterwards). The
+// length slot and the inputs (key, plaintext) are zero-filled and the block freed in `finally`;
+// once sealed the output is ciphertext and the head public (the whole block is zero-filled when
+// the call failed). Returns the slice.
+function sealAfter(inputs, head, cap, fn) {
+  const m = ready();
+  let size = 8 + head.length + cap;
+  for (const input of inputs) size += input.length;
+  const base = m._malloc(size);
+  if (base === 0) throw new ParleyError(ErrorCode.NO_MEMORY, 'out of memory');
+  let at = base + 8;
+  let sealed = false;
+  try {
+    const ptrs = [];
+    for (const input of inputs) {
+      m.HEAPU8.set(input, at);
+      ptrs.push(at);
+      at += input.length;
+    }
+    m.HEAPU8.set(head, at);
+    m.HEAPU32[base >>> 2] = cap;
+    check(m, fn(m, ptrs, at + head.length, base));
+    sealed = true;
+    return m.HEAPU8.slice(at, at + head.length + m.HEAPU32[base >>> 2]);
+  } finally {
+    m.HEAPU8.fill(0, base, sealed ? at : base + size);
+    m._free(base);
+  }
+}
+
+/**
+ * Seals chunk `index` (final when `last`) of file `id` under `key`: header || ciphertext || tag,
+ * preceded by `head` when given (a frame's head: the sealed chunk is written right after it).
+ */
+export function fileSealChunk(key, id, index, last, plaintext, head = NO_HEAD) {
   bytes('key', key, FILE_KEY_BYTES);
   bytes('id', id, FILE_ID_BYTES);
   bytes('plaintext', plaintext);
+  bytes('head', head);
   position(index, last);
-  return transform([key, id, plaintext], plaintext.length + FILE_OVERHEAD,
-    (m, [k, d, p], out, lenPtr) => m._parley_file_seal(out, plaintext.length + FILE_OVERHEAD,
-      lenPtr, k, d, index >>> 0, last ? 1 : 0, p, plaintext.length));
+  const cap = plaintext.length + FILE_OVERHEAD;
+  return sealAfter([key, id, plaintext], head, cap,
+    (m, [k, d, p], out, lenPtr) => m._parley_file_seal(out, cap, lenPtr, k, d, index >>> 0,
+      last ? 1 : 0, p, plaintext.length));
 }
 
 /**

@@ -218,6 +218,7 @@ export class FileTransfers extends EventTarget {
       }
       const key = fromKey(r.key);
       const idBytes = hexToBytes(r.id);
+      const head = frame(FRAME_CHUNK, idBytes, new Uint8Array(0)); // kind || id: the core seals after it
       const n = chunkCount(r.size, r.chunk);
       if (r.state === 'offered') {
         r.state = 'sending';
@@ -234,8 +235,7 @@ export class FileTransfers extends EventTarget {
         const start = i * r.chunk;
         const pt = await this.readChunk(l, file, r, i, start);
         if (r.state !== 'sending' || l.next !== i || l.dc !== dc) continue; // cancelled, or asked again meanwhile
-        const sealed = core.fileSealChunk(key, idBytes, i, i === n - 1, pt);
-        const out = frame(FRAME_CHUNK, idBytes, sealed);
+        const out = core.fileSealChunk(key, idBytes, i, i === n - 1, pt, head); // a whole frame
         globalThis.parleyTestHooks?.fileChunkOut?.(r.id, i, out.length);
         if (dc.readyState !== 'open') return;
         dc.send(out);
@@ -463,7 +463,9 @@ export class FileTransfers extends EventTarget {
     }
     let len = -1;
     try {
-      len = core.fileCheckChunk(fromKey(r.key), hexToBytes(r.id), index, index === n - 1, sealed, l.hash);
+      l.keyBytes ||= fromKey(r.key);
+      l.idBytes ||= hexToBytes(r.id);
+      len = core.fileCheckChunk(l.keyBytes, l.idBytes, index, index === n - 1, sealed, l.hash);
     } catch (e) {
       if (!(e instanceof core.ParleyError)) throw e;
     }
@@ -518,7 +520,7 @@ export class FileTransfers extends EventTarget {
       new DataView(count.buffer).setUint32(0, r.stored);
       if (dc?.readyState === 'open') dc.send(frame(FRAME_STORED, hexToBytes(r.id), count));
       if (r.stored === chunkCount(r.size, r.chunk)) await this.finish(r);
-      else this.changed(r.id);
+      else this.changedSoon(r);
     });
     return l.flushing;
   }
@@ -581,6 +583,18 @@ export class FileTransfers extends EventTarget {
       l.shown = now;
       this.changed(r.id);
     }
+  }
+
+  // Redraws a transfer's item within 200 ms, once however often it is asked meanwhile (the stored
+  // bytes after each batch); progress() redraws at most every 200 ms too.
+  changedSoon(r) {
+    const l = this.liveOf(r.id);
+    if (l.changeTimer) return;
+    l.changeTimer = setTimeout(() => {
+      l.changeTimer = null;
+      l.shown = performance.now();
+      this.changed(r.id);
+    }, 200);
   }
 
   /** {done, percent, speed (bytes/s), left (s or null)} of a transfer. */

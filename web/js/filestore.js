@@ -43,9 +43,13 @@ export class FileStore {
     return new FileStore(await req(open));
   }
 
-  /** Stores sealed chunks first .. first + list.length - 1 of a file, in one transaction. */
+  /**
+   * Stores sealed chunks first .. first + list.length - 1 of a file, in one transaction. Relaxed
+   * durability (no flush to disk at each commit): what a crash loses was not counted as stored
+   * when the page comes back (countChunks), so the transfer resumes from before it.
+   */
   async putChunks(id, first, list) {
-    const tx = this.db.transaction('chunks', 'readwrite');
+    const tx = this.db.transaction('chunks', 'readwrite', { durability: 'relaxed' });
     const store = tx.objectStore('chunks');
     list.forEach((bytes, k) => store.put(bytes, [id, first + k]));
     await done(tx);
