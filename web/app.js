@@ -429,7 +429,7 @@ function logout() {
 async function accountDeleted(username) {
   keptAt = 0;
   $('keep').checked = false;
-  const filesTag = state.vault?.id('files-store'); // the files database (filestore.js), named from the vault
+  const filesTag = state.messenger?.files?.tag; // the files database (files.js, filestore.js)
   leave();
   $('username').value = '';
   try {

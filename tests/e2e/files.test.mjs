@@ -432,3 +432,40 @@ test('memory: during a 300 MiB transfer neither page\'s JS heap grows by more th
     await leave(b);
   }
 });
+
+test('a received file stays whole after Change password (its database keeps its name), and Delete account erases it', { timeout: LONG }, async () => {
+  const [a, b] = await pair();
+  try {
+    const bytes = randomBytes(3 * MIB + 123);
+    await attach(a, tempFile('kept.bin', bytes));
+    await fileItem(b, 'kept.bin').getByRole('button', { name: 'Save' }).waitFor({ timeout: LONG - 60000 });
+    const databases = () => b.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('parley-files-v1-')));
+    const before = await databases();
+    assert.equal(before.length, 1);
+
+    await b.page.getByRole('button', { name: 'Change password' }).click();
+    const dialog = b.page.getByRole('dialog', { name: 'Change password' });
+    await dialog.getByLabel('Current password').fill(b.password);
+    await dialog.getByLabel('New password', { exact: true }).fill('a brand new secret');
+    await dialog.getByLabel('New password again').fill('a brand new secret');
+    await dialog.getByRole('button', { name: 'Save new password' }).click();
+    await b.page.getByText('Your password was changed. Use the new one from now on.').waitFor({ timeout: 60000 });
+    b.password = 'a brand new secret';
+    await b.page.reload();
+    await logIn(b);
+    await b.page.getByRole('list', { name: 'Conversations' }).getByRole('button').filter({ hasText: a.name }).click();
+    const saved = await saveAndHash(b, 'kept.bin');
+    assert.equal(saved.hash, sha(bytes), 'the file saved after the change is the one sent');
+    assert.deepEqual(await databases(), before, 'the same files database, no second one');
+
+    b.acceptDialogs = true;
+    await b.page.getByRole('button', { name: 'Delete account' }).click();
+    const del = b.page.getByRole('dialog', { name: 'Delete account' });
+    await del.getByLabel('Your password').fill(b.password);
+    await del.getByRole('button', { name: 'Delete my account for good' }).click();
+    await b.page.getByText('Your account was deleted, and this browser erased what it kept of it.').waitFor({ timeout: 60000 });
+    await until(async () => (await databases()).length === 0, { message: 'the files database to be deleted' });
+  } finally {
+    await Promise.all([leave(a), leave(b)]);
+  }
+});

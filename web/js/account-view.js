@@ -14,7 +14,7 @@ import { resetDeleteAccount, wireDeleteAccount } from './account-delete.js';
 
 // Every record of a fixed name (12.8): a record the list misses makes the change refused.
 const FIXED_RECORDS = ['account', 'contacts', 'requests', 'meta', 'devices', 'presence', 'network', 'blocks', 'notify',
-  'everyday', 'files', 'invites', 'rooms'];
+  'everyday', 'files', 'files-store-tag', 'invites', 'rooms'];
 const CHANGED_GRACE_MS = 60000; // a WebSocket closed as revoked this soon after the change reconnects
 
 let changing = null; // {signaling: a connection to start again once the new token is here}

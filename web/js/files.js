@@ -17,6 +17,7 @@ import {
 
 export const FILES_CHANNEL_ID = 1000; // the negotiated channel's SCTP stream id (18.5)
 export const DEFAULT_CHUNK = 64512; // 63 KiB: a frame fits a 64 KiB data-channel message
+const TAG_RECORD = 'files-store-tag';
 const HASH_READ = 1 << 20; // the sender hashes its file in reads of 1 MiB
 const HIGH_WATER = 4 << 20; // bufferedAmount above which the sender waits
 const LOW_WATER = 1 << 20; // bufferedamountlow threshold
@@ -33,6 +34,20 @@ export function tuneTransfers(t) {
   Object.assign(tune, t);
 }
 
+/**
+ * The name of this account's files database (filestore.js, 18.7), kept in the vault record
+ * "files-store-tag": made once (the vault's opaque name of "files-store", as before the record
+ * existed) and then kept, so that the database keeps its name when the vault is sealed under a
+ * new password (12.1), whose names all change.
+ */
+async function storeTag(vault) {
+  const kept = await vault.getJson(TAG_RECORD, null);
+  if (typeof kept === 'string' && /^[A-Za-z0-9_-]{43}$/.test(kept)) return kept;
+  const tag = vault.id('files-store');
+  await vault.putJson(TAG_RECORD, tag);
+  return tag;
+}
+
 export class FileTransfers extends EventTarget {
   constructor(m) {
     super();
@@ -45,9 +60,10 @@ export class FileTransfers extends EventTarget {
 
   async load() {
     this.records = await this.m.vault.getJson('files', {});
+    this.tag = await storeTag(this.m.vault);
     if (!Object.keys(this.records).length) {
       // The last file was deleted: its (empty) database goes, without waiting for it.
-      FileStore.drop(this.m.vault.id('files-store')).catch(() => {});
+      FileStore.drop(this.tag).catch(() => {});
       return;
     }
     const store = await this.files();
@@ -75,7 +91,7 @@ export class FileTransfers extends EventTarget {
   // The file database (filestore.js), opened when first needed: a browser that never had a file
   // has none.
   files() {
-    this.storeOpen ||= FileStore.open(this.m.vault.id('files-store'));
+    this.storeOpen ||= FileStore.open(this.tag);
     return this.storeOpen;
   }
 

@@ -1,7 +1,7 @@
 //# allFunctionsCalledOnLoad
 // Where files live in this browser (docs/PROTOCOL.md 18.7): one IndexedDB database per user,
-// "parley-files-v1-TAG" (TAG the vault's opaque name of the record "files-store", so the name
-// does not give the username away), beside the vault, made when the first file comes or goes. Store "chunks": a received file's sealed chunks as
+// "parley-files-v1-TAG" (TAG kept in the vault record "files-store-tag": the vault's opaque name
+// of "files-store" when first made, so the name does not give the username away), beside the vault, made when the first file comes or goes. Store "chunks": a received file's sealed chunks as
 // they came (key [file id, index], value the sealed chunk: AES-256-GCM under the file's key, which
 // only the vault holds), appended in order, so that a transfer resumes from the number stored.
 // Store "outgoing": the File of each file being sent (key file id), kept until the peer has it
