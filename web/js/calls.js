@@ -710,8 +710,6 @@ export class Calls extends EventTarget {
     }
     call.timers.clear();
     call.unwatch?.();
-    // The link's candidates go by the link's own signaling again, not as this call's.
-    if (call.negotiator?.callId === call.id) call.negotiator.callId = null;
     for (const t of call.stream?.getTracks() || []) t.stop();
     for (const t of call.screen?.getTracks() || []) t.stop();
     const { name } = call;

@@ -99,10 +99,17 @@ export function renderTranscript(m, name, files = []) {
       rendered.items.delete(key);
     }
   }
-  want.forEach((li, i) => {
-    if (log.children[i] !== li) log.insertBefore(li, log.children[i] || null);
-  });
-  while (log.children.length > want.length) log.lastElementChild.remove();
+  // In order, walking the list once (no indexed access into the live children).
+  let node = log.firstElementChild;
+  for (const li of want) {
+    if (node === li) node = node.nextElementSibling;
+    else log.insertBefore(li, node);
+  }
+  while (node) {
+    const next = node.nextElementSibling;
+    node.remove();
+    node = next;
+  }
   if (added && rendered.stick && !rendered.scrollQueued) {
     rendered.scrollQueued = true;
     requestAnimationFrame(() => {
