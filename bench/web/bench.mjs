@@ -13,6 +13,7 @@
 //     waits for a Playwright round trip. The same flow driven step by step by Playwright (its
 //     click waits for actionability, its waits poll) is printed beside it.
 //   - message round trip (send -> encrypted receipt back), p50/p99 over 1000 messages
+import { benchSignUp } from './signup.mjs';
 import { startServer, ROOT } from '../../tests/lib/server.mjs';
 import { launchBrowser, openPage } from '../../tests/lib/browser.mjs';
 import { newUser } from '../../tests/lib/api.mjs';
@@ -26,24 +27,7 @@ const server = await startServer({ env: { PARLEY_SERVER_BIN: process.env.PARLEY_
 const browserA = await launchBrowser();
 const browserB = await launchBrowser();
 
-async function signUp(browser, name) {
-  const p = await openPage(browser, `${server.url}/`);
-  await p.page.getByLabel('Username').fill(name);
-  await p.page.getByLabel('Password').fill(`password of ${name}`);
-  await p.page.getByRole('button', { name: 'Sign up' }).click();
-  // Sign-up asks for the password twice (a build from before that asks once: run against an older
-  // checkout to compare).
-  const again = p.page.getByLabel('Type it again');
-  const contact = p.page.getByLabel('Contact', { exact: true });
-  await Promise.race([again.waitFor(), contact.waitFor()]);
-  if (await again.isVisible()) {
-    await again.fill(`password of ${name}`);
-    await p.page.getByRole('button', { name: 'Sign up' }).click();
-  }
-  await contact.waitFor();
-  await p.page.locator('#connection[data-state="online"]').waitFor();
-  return p;
-}
+const signUp = (browser, name) => benchSignUp(openPage, browser, `${server.url}/`, name);
 
 // ---- page load -------------------------------------------------------------------------------
 const loads = [];

@@ -4,6 +4,7 @@
 // functions with the most self time or (TRACE=1) the trace events. Prints figures; asserts nothing.
 // Compares checkouts: node bench/web/roundtrip.mjs [ROOT of a checkout, default this one] [N, 300]
 // (an older checkout is run with its own server: PARLEY_SERVER_BIN=ROOT/build/native/server/parley-server).
+import { benchSignUp } from './signup.mjs';
 import { fileURLToPath } from 'node:url';
 
 const root = process.argv[2] || fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -16,22 +17,7 @@ const server = await startServer({ env: { PARLEY_SERVER_BIN: process.env.PARLEY_
 const bA = await launchBrowser();
 const bB = await launchBrowser();
 
-async function signUp(browser, name) {
-  const p = await openPage(browser, `${server.url}/`);
-  await p.page.getByLabel('Username').fill(name);
-  await p.page.getByLabel('Password').fill(`password of ${name}`);
-  await p.page.getByRole('button', { name: 'Sign up' }).click();
-  const again = p.page.getByLabel('Type it again');
-  const contact = p.page.getByLabel('Contact', { exact: true });
-  await Promise.race([again.waitFor(), contact.waitFor()]);
-  if (await again.isVisible()) {
-    await again.fill(`password of ${name}`);
-    await p.page.getByRole('button', { name: 'Sign up' }).click();
-  }
-  await contact.waitFor();
-  await p.page.locator('#connection[data-state="online"]').waitFor();
-  return p;
-}
+const signUp = (browser, name) => benchSignUp(openPage, browser, `${server.url}/`, name);
 
 const a = await signUp(bA, 'probealice');
 const b = await signUp(bB, 'probebob');
