@@ -121,7 +121,7 @@ function reactionsEl(m, name) {
  * readReceipts, handlers: {reply, edit, remove, react, toggleFold, togglePicker}}.
  */
 export function messageItem(m, opts) {
-  const { name } = opts;
+  const { name, handlers } = opts; // opts is the caller's to reuse: nothing below keeps it
   const before = [];
   if (opts.day) before.push(el('p', { className: 'day-separator', role: 'separator', textContent: opts.day }));
   if (opts.divider) before.push(el('p', { className: 'new-divider', role: 'separator', textContent: 'New messages' }));
@@ -149,13 +149,13 @@ export function messageItem(m, opts) {
   li.append(text);
   if (!m.deleted && foldable(m.text)) {
     li.append(el('button', { type: 'button', className: 'link fold', textContent: folded ? 'Show more' : 'Show less',
-      onclick: () => opts.handlers.toggleFold(m) }));
+      onclick: () => handlers.toggleFold(m) }));
   }
   li.append(meta);
   const reactions = !m.deleted && reactionsEl(m, name);
   if (reactions) li.append(reactions);
   if (!m.deleted) {
-    const h = opts.handlers;
+    const h = handlers;
     const actions = el('span', { className: 'msg-actions' },
       el('button', { type: 'button', className: 'link', textContent: 'Reply', onclick: () => h.reply(m) }),
       el('button', { type: 'button', className: 'link', textContent: 'React', 'aria-expanded': opts.picker ? 'true' : 'false', onclick: () => h.togglePicker(m) }));
@@ -174,42 +174,72 @@ export function messageItem(m, opts) {
   return li;
 }
 
-/** What a drawn item depends on: redrawn when this changes. */
+/** What a drawn item depends on: redrawn when this changes. Positions are named by SIG. */
+export const SIG = {
+  text: 0, state: 1, edited: 2, deleted: 3, reactions: 4, read: 5, reply: 6, quotedText: 7,
+  quotedDeleted: 8, day: 9, divider: 10, expanded: 11, picker: 12, exp: 13,
+};
+const SIG_LENGTH = 14;
+
+// The value at each position, for message m drawn with opts. "read" counts only where it is
+// shown (an own message, not deleted, with read receipts on): a contact's message read here
+// changes nothing drawn.
+function sigValue(i, m, opts, quoted) {
+  switch (i) {
+    case SIG.text: return m.text;
+    case SIG.state: return m.state;
+    case SIG.edited: return m.edited;
+    case SIG.deleted: return m.deleted;
+    case SIG.reactions: return m.reactions ? JSON.stringify(m.reactions) : null;
+    case SIG.read: return !!(m.read && opts.readReceipts && m.from === 'me' && !m.deleted);
+    case SIG.reply: return m.reply;
+    case SIG.quotedText: return quoted?.text ?? null;
+    case SIG.quotedDeleted: return !!quoted?.deleted;
+    case SIG.day: return opts.day;
+    case SIG.divider: return opts.divider;
+    case SIG.expanded: return opts.expanded;
+    case SIG.picker: return opts.picker;
+    default: return m.exp;
+  }
+}
+
 export function signature(m, opts) {
   const quoted = m.reply ? opts.lookup(m.reply) : null;
-  return [m.text, m.state, m.edited, m.deleted, m.reactions ? JSON.stringify(m.reactions) : null,
-    !!(m.read && opts.readReceipts), m.reply, quoted?.text ?? null, !!quoted?.deleted,
-    opts.day, opts.divider, opts.expanded, opts.picker, m.exp];
+  const sig = new Array(SIG_LENGTH);
+  for (let i = 0; i < SIG_LENGTH; i += 1) sig[i] = sigValue(i, m, opts, quoted);
+  return sig;
+}
+
+/** Whether m drawn with opts has the signature sig, compared position by position with nothing
+ * built (a transcript of a thousand messages is walked at every drawing, and nearly every item is
+ * unchanged). */
+export function sameSignature(sig, m, opts) {
+  if (sig.length !== SIG_LENGTH) return false;
+  const quoted = m.reply ? opts.lookup(m.reply) : null;
+  for (let i = 0; i < SIG_LENGTH; i += 1) if (sig[i] !== sigValue(i, m, opts, quoted)) return false;
+  return true;
 }
 
 /** Brings a drawn item up to date in place when only its delivery state or its "read" changed
  * (the common case, at every receipt: the item keeps its nodes, no new list item is made); false
- * when it must be drawn again. Indexes as in signature(): 1 the state, 5 read. */
+ * when it must be drawn again. */
 export function patchItem(li, was, now, m) {
   if (was.length !== now.length) return false;
-  for (let i = 0; i < now.length; i += 1) if (i !== 1 && i !== 5 && was[i] !== now[i]) return false;
+  for (let i = 0; i < now.length; i += 1) if (i !== SIG.state && i !== SIG.read && was[i] !== now[i]) return false;
   const span = li.querySelector(':scope > .meta > .delivery');
   if (!span) return false;
-  if (was[1] !== now[1]) {
+  if (was[SIG.state] !== now[SIG.state]) {
     span.dataset.state = m.state;
     span.textContent = DELIVERY[m.state] || m.state;
   }
-  if (was[5] !== now[5]) {
+  if (was[SIG.read] !== now[SIG.read]) {
     const read = span.parentElement.querySelector(':scope > .read-state');
-    if (now[5] && !read) span.parentElement.append(' · ', el('span', { className: 'read-state', textContent: 'read' }));
-    if (!now[5] && read) {
+    if (now[SIG.read] && !read) span.parentElement.append(' · ', el('span', { className: 'read-state', textContent: 'read' }));
+    if (!now[SIG.read] && read) {
       read.previousSibling.remove(); // its ' · '
       read.remove();
     }
   }
-  return true;
-}
-
-/** Whether two signatures are the same: compared field by field, with no string made of the
- * whole entry (a transcript of a thousand messages is walked at every drawing). */
-export function sameSignature(a, b) {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
   return true;
 }
 

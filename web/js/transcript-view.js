@@ -20,7 +20,7 @@ export function shortWhen(ts) {
 // has run; measured then, the transcript looks scrolled up. So a scroll only stops the following
 // when it went above where the transcript was last taken to (autoTop), that is, when the person
 // scrolled up.
-const rendered = { name: null, items: new Map(), stick: true, scrollQueued: false, autoTop: 0 };
+const rendered = { name: null, items: new Map(), stick: true, scrollQueued: false, autoTop: 0, gen: 0 };
 
 function follow(log) {
   log.scrollTop = log.scrollHeight;
@@ -54,33 +54,37 @@ export function renderTranscript(m, name, files = []) {
     return byId.get(id);
   };
   const want = [];
-  const keys = new Set();
+  const gen = ++rendered.gen; // items drawn this time carry it; the others go
   let lastDay = null;
   const fileList = reading.query ? [] : files;
   let f = 0;
+  // One options object for the whole drawing, its per-message fields set in turn (messageItem
+  // keeps none of it): nothing is built for the many messages that did not change.
+  const opts = { name, lookup, readReceipts, handlers: reading.handlers, day: null, divider: false, expanded: false, picker: false };
+  const now = Date.now();
   for (const msg of history) {
     if (!shown(msg) || !matches(msg, reading.query)) continue;
     while (f < fileList.length && fileList[f].ts <= msg.ts) want.push(fileList[f++].li);
     const key = `${msg.from}:${msg.id}`;
-    const day = dayKey(msg.ts);
-    const opts = {
-      name, lookup, readReceipts, handlers: reading.handlers,
-      day: day !== lastDay ? dayLabel(msg.ts) : null,
-      divider: reading.dividerBefore === key,
-      expanded: reading.expanded.has(key),
-      picker: reading.picker === key,
-    };
-    lastDay = day;
-    const sig = signature(msg, opts);
     let item = rendered.items.get(key);
+    // A message's time never changes: its day is worked out once per item.
+    const day = item && item.ts === msg.ts ? item.day : dayKey(msg.ts);
+    opts.day = day !== lastDay ? dayLabel(msg.ts, now) : null;
+    opts.divider = reading.dividerBefore === key;
+    opts.expanded = reading.expanded.has(key);
+    opts.picker = reading.picker === key;
+    lastDay = day;
     if (!item) {
-      item = { li: messageItem(msg, opts), sig };
+      item = { li: messageItem(msg, opts), sig: signature(msg, opts), ts: msg.ts, day };
       rendered.items.set(key, item);
       added = true;
-    } else if (!sameSignature(item.sig, sig)) {
+    } else if (!sameSignature(item.sig, msg, opts)) {
+      const sig = signature(msg, opts);
+      item.ts = msg.ts;
+      item.day = day;
       if (patchItem(item.li, item.sig, sig, msg)) {
         item.sig = sig;
-        keys.add(key);
+        item.gen = gen;
         want.push(item.li);
         continue;
       }
@@ -89,12 +93,12 @@ export function renderTranscript(m, name, files = []) {
       item.li = li;
       item.sig = sig;
     }
-    keys.add(key);
+    item.gen = gen;
     want.push(item.li);
   }
   while (f < fileList.length) want.push(fileList[f++].li);
   for (const [key, item] of rendered.items) {
-    if (!keys.has(key)) {
+    if (item.gen !== gen) {
       item.li.remove();
       rendered.items.delete(key);
     }
