@@ -458,15 +458,15 @@ test('a received file stays whole after Change password (its database keeps its 
   }
 });
 
-// Known to stall now and then (the transfer never resumes after the sender's reload; seen in 2 of
-// about 6 runs on 2026-12-06): run and reported as a to-do until the cause is found.
-test('resume: the sender reloads its page mid-transfer and the kept file goes on from where the receiver is', { timeout: LONG * 2, todo: 'stalls now and then after the sender reloads (cause not found yet)' }, async () => {
+// The sender's page starts again with nothing acknowledged: a request from beyond its window (8 MiB)
+// once stalled it for good. The receiver holds more than the window when the sender reloads here.
+test('resume: the sender reloads its page mid-transfer and the kept file goes on from where the receiver is', { timeout: LONG * 2 }, async () => {
   const [a, b] = await pair();
   try {
     const third = randomBytes(24 * MIB);
     await attach(a, tempFile('sender-reloads.bin', third));
     await b.page.waitForFunction(() => [...document.querySelectorAll('#transcript li.file')]
-      .some((li) => li.querySelector('.file-name').textContent === 'sender-reloads.bin' && li.querySelector('progress').value >= 20), null, { timeout: LONG });
+      .some((li) => li.querySelector('.file-name').textContent === 'sender-reloads.bin' && li.querySelector('progress').value >= 40), null, { timeout: LONG });
     await a.page.reload();
     await logIn(a);
     await fileItem(b, 'sender-reloads.bin').getByRole('button', { name: 'Save' }).waitFor({ timeout: LONG });

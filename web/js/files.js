@@ -214,7 +214,10 @@ export class FileTransfers extends EventTarget {
     if (l.pumping && l.dc === dc && from >= l.acked && from <= l.next) return;
     l.dc = dc;
     l.next = from;
-    l.acked = Math.min(l.acked, from);
+    // The receiver asks from the first chunk it lacks: it holds all before. (After this page was
+    // reloaded, acked starts at 0: kept there, a request from beyond the window would wait for
+    // a "stored" that never comes, as nothing is in flight.)
+    l.acked = from;
     if (l.pumping) return;
     l.pumping = true;
     try {
