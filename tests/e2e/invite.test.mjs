@@ -242,6 +242,29 @@ test('an invite older than 10 minutes is refused', async (t) => {
   assert.equal(await b.page.getByRole('textbox', { name: 'Reply code' }).count(), 0);
 });
 
+// The check of the peer's certificate fails closed: a browser that reports no remote certificate
+// (here getStats with its certificate entries taken out, on the inviter's page) closes the link.
+test('a connection whose certificate the browser does not report is closed', async (t) => {
+  const a = await localPerson(t, 'unsure-inviter');
+  const b = await localPerson(t, 'unsure-invitee');
+  await a.page.evaluate(() => {
+    const real = RTCPeerConnection.prototype.getStats;
+    RTCPeerConnection.prototype.getStats = async function getStats(...args) {
+      const all = await real.apply(this, args);
+      const kept = new Map();
+      all.forEach((v, k) => { if (v.type !== 'certificate') kept.set(k, v); });
+      return kept;
+    };
+  });
+  const invite = await createInvite(a);
+  await pasteInvite(b, invite);
+  await b.page.waitForFunction(() => document.getElementById('invite-reply-code').value.length > 0, null, { timeout: WAIT });
+  await a.page.getByRole('textbox', { name: 'Reply code' }).fill(await b.page.getByRole('textbox', { name: 'Reply code' }).inputValue());
+  await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await a.page.getByText('to chat again, send a new invite').waitFor({ timeout: 60000 });
+  await b.page.getByText('to chat again, send a new invite').waitFor({ timeout: 60000 });
+});
+
 async function assertAlert(p, text) {
   const alert = errorText(p);
   await alert.filter({ hasText: text }).waitFor({ state: 'visible', timeout: WAIT });

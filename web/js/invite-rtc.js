@@ -82,26 +82,41 @@ export function buildSdp(ice, type) {
   ].join('\r\n');
 }
 
+const STATS_TRIES = 20; // reads of the transport's certificates, 250 ms apart, before refusing
+
 /**
- * After the link opened: whether the DTLS certificate the peer showed has the signed fingerprint
- * (getStats' remote certificate). True when the browser does not say (the description the
- * connection was given holds that fingerprint, and DTLS checked it already).
+ * After the link opened: whether the connection is bound to the signed fingerprint. Both must
+ * hold: the remote description the connection was given names it (DTLS refuses any other
+ * certificate), and the certificate the peer showed (getStats' remote certificate) has it. Fails
+ * closed: a browser that never reports the peer's certificate within about 5 s gets false.
  */
 export async function remoteFingerprintMatches(pc, fingerprint) {
-  let stats;
+  let named;
   try {
-    stats = await pc.getStats();
+    named = iceOf(pc.remoteDescription?.sdp ?? '').fingerprint;
   } catch {
-    return true;
+    return false;
   }
-  let seen = null;
-  stats.forEach((s) => {
-    if (s.type === 'transport' && s.remoteCertificateId) {
-      const cert = stats.get(s.remoteCertificateId);
-      if (cert?.fingerprintAlgorithm === 'sha-256' && typeof cert.fingerprint === 'string') seen = cert.fingerprint;
+  if (!equalBytes(named, fingerprint)) return false;
+  for (let i = 0; i < STATS_TRIES; i += 1) {
+    let seen = null;
+    try {
+      const stats = await pc.getStats();
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.remoteCertificateId) {
+          const cert = stats.get(s.remoteCertificateId);
+          if (cert?.fingerprintAlgorithm === 'sha-256' && typeof cert.fingerprint === 'string') seen = cert.fingerprint;
+        }
+      });
+    } catch {
+      if (pc.connectionState === 'closed') return false;
     }
-  });
-  if (seen === null) return true;
-  const bytes = Uint8Array.from(seen.split(':').map((x) => parseInt(x, 16)));
-  return equalBytes(bytes, fingerprint);
+    if (seen !== null) {
+      if (!/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/.test(seen)) return false;
+      return equalBytes(Uint8Array.from(seen.split(':').map((x) => parseInt(x, 16))), fingerprint);
+    }
+    if (pc.connectionState === 'closed') return false;
+    await new Promise((r) => { setTimeout(r, 250); });
+  }
+  return false;
 }
