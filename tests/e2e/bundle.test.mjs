@@ -4,10 +4,12 @@
 // same kinds, as its source, and the password derivation gives the same keys from both; the style
 // sheet reads as the same rules and the page as the same elements, attributes and text. As shipped
 // (the page's modules in one, js/app.js): only what must stay separate is (core/, the worker and
-// what it imports, guard.js, sw.js), each of those exports as its source, every bundled module's
-// text is in js/app.js, the page is the source's but for its entry, and it starts in Chromium (the
-// core's self-test passes, no error). And the minifier's and bundler's checks refuse a script that
-// does not parse or a bundle that lost text.
+// what it imports, guard.js, sw.js), each of those exports as its source (bundle.mjs itself
+// checks that every bundled module's text is in js/app.js), the page is the source's but for its
+// entry, and it starts in Chromium (the
+// core's self-test passes, a local profile makes an invite code, the test hooks are there, no
+// error). And the minifier's and bundler's checks refuse a script that does not parse or a bundle
+// that lost text.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -233,6 +235,8 @@ test('as shipped, the page starts from its one module: a local profile and an in
       }
       return route.fulfill({ contentType: TYPES[extname(rest || 'index.html')] || 'application/octet-stream', body });
     });
+    // The test hooks (web/js/testhooks.js), which other tests turn on, are in the bundle too.
+    await context.addInitScript(() => localStorage.setItem('parley-test-hooks', '1'));
     await page.goto('http://localhost:9/');
     await page.locator('#selftest[data-state="pass"]').waitFor({ state: 'attached', timeout: 60000 });
     await page.getByRole('button', { name: 'Use without an account' }).click();
@@ -243,6 +247,8 @@ test('as shipped, the page starts from its one module: a local profile and an in
     const code = page.getByRole('textbox', { name: 'Invite code' });
     await page.waitForFunction(() => document.getElementById('invite-code')?.value.length > 40, null, { timeout: 60000 });
     assert.ok((await code.inputValue()).length > 40);
+    const hooks = await page.evaluate(() => Object.keys(globalThis.parleyTestHooks ?? {}));
+    for (const h of ['snapshotSession', 'restoreSession', 'storedHistory', 'relayed']) assert.ok(hooks.includes(h), `${h} in ${hooks}`);
     assert.deepEqual(problems, []);
     // The page ran js/app.js and asked for nothing the bundle does not have (a module of web/js/).
     assert.ok(loaded.includes('js/app.js'));
