@@ -5,15 +5,23 @@
 // Integrity for every script (the entry module, and a modulepreload link per module of the graph),
 // the style sheet and the wasm core. The version is a hash of all files, so any change makes a new
 // service worker that waits for the person's "Reload" (web/js/updates.js).
-// Scripts, the style sheet, the page and the web app manifest are shipped minified
-// (scripts/minify.mjs): the sources explain themselves at length, and a person loading the page
-// should not pay for it. Each script is checked to link and read as its source does.
+// The page's modules are shipped as one (js/app.js, made by Debian's esbuild: see "The page's
+// modules in one file" below); scripts, the style sheet, the page and the web app manifest are
+// shipped minified (scripts/minify.mjs): the sources explain themselves at length, and a person
+// loading the page should not pay for it. The bundle is checked to keep every text of its
+// sources, and each script to link and read as its source does.
+// --modules leaves each module its own file, as in web/ (tests/e2e/bundle.test.mjs uses it to
+// check the minifier on every module alone).
 // --server URL also writes config.json ({"server": URL}): the page then talks to that server; and
 // a Content-Security-Policy <meta> allowing it, for static servers that send no CSP header.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
-import { minifyCss, minifyHtml, minifyScript } from './minify.mjs';
+import {
+  cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix, relative, resolve, sep } from 'node:path';
+import { checkBundle, importsOf, minifyCss, minifyHtml, minifyScript } from './minify.mjs';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const args = process.argv.slice(2);
@@ -24,6 +32,7 @@ const opt = (name, def) => {
 const src = resolve(opt('--src', join(root, 'web')));
 const out = resolve(opt('--out', join(root, 'dist')));
 const server = opt('--server', null);
+const oneFile = !args.includes('--modules');
 
 // What the bundle holds: the app, its modules, the core, icons and the manifest; not the test hooks'
 // data nor anything a deployment adds (config.json).
@@ -62,6 +71,85 @@ if (resolve(out) !== resolve(src)) {
   cpSync(src, out, { recursive: true, filter: (p) => !SKIP.has(relative(src, p)) });
 }
 
+// ---- The page's modules in one file -------------------------------------------------------------
+// The page's entry module and every module it imports (dynamic import() included: esbuild puts
+// such a module in the bundle too, still run only when first imported) become one ES module,
+// js/app.js: one file to fetch, check and keep instead of sixty, which gzip compresses as a whole.
+// It is written in js/, where its modules were, so that the URLs they make from import.meta.url
+// (js/build.js: ../core/parley-core.wasm; js/calls.js: ./calls-frames-worker.js) name the same
+// files. Separate files stay: core/ (the wasm binding and its Emscripten glue, which finds the
+// wasm by its own URL; node's tests import them), workers (started by URL) and the modules they
+// import, guard.js and sw.js (classic scripts).
+const ENTRY = 'app.js';
+const BUNDLE = 'js/app.js';
+const EXTERNAL = 'core';
+const HINT = '//# allFunctionsCalledOnLoad';
+const posixPath = (p) => p.split(sep).join('/');
+
+function esbuild(argv) {
+  const bin = process.env.ESBUILD || 'esbuild';
+  const run = spawnSync(bin, argv, { cwd: out, encoding: 'utf8' });
+  if (run.error?.code === 'ENOENT') {
+    throw new Error(`bundle: ${bin} is missing: scripts/deps.sh installs it (Debian's package esbuild)`);
+  }
+  if (run.error) throw run.error;
+  // A warning (an import that resolves to nothing, a duplicate key, ...) fails the bundle too.
+  if (run.status !== 0 || run.stderr.trim()) throw new Error(`bundle: esbuild failed:\n${run.stderr}`);
+}
+
+if (oneFile) {
+  if (resolve(out) === resolve(src)) throw new Error('bundle: --out must not be the source tree, whose modules it replaces');
+  if (existsSync(join(out, BUNDLE))) throw new Error(`bundle: ${src} has a ${BUNDLE}, where the bundle goes`);
+  const tmp = mkdtempSync(join(tmpdir(), 'parley-esbuild-'));
+  try {
+    // Twice: once whole (--tree-shaking=false), checked to keep every text of every module, so
+    // that nothing is lost in the joining; then as shipped, without the code nothing uses (an
+    // export only the tests import), whose texts may go. The second is checked as any module is
+    // (it links only to core/) and minified with the usual checks (scripts/minify.mjs).
+    const common = [ENTRY, '--bundle', '--format=esm', '--charset=utf8', `--external:${join(out, EXTERNAL)}/*`,
+      '--log-level=warning'];
+    esbuild([...common, '--tree-shaking=false', `--outfile=${join(tmp, 'whole.js')}`, `--metafile=${join(tmp, 'meta.json')}`]);
+    esbuild([...common, `--outfile=${BUNDLE}`]);
+    const inputs = Object.keys(JSON.parse(readFileSync(join(tmp, 'meta.json'), 'utf8')).inputs).map(posixPath);
+    const sources = inputs.map((name) => ({ name, text: readFileSync(join(out, name), 'utf8') }));
+    if (!inputs.includes(ENTRY) || inputs.some((f) => f.startsWith(`${EXTERNAL}/`) || f.startsWith('..'))) {
+      throw new Error(`bundle: esbuild read ${inputs.join(', ')}`);
+    }
+    // What the bundle may import: the files of core/, as seen from js/ (the whole one was written
+    // elsewhere, so its paths differ: only its texts are checked).
+    const external = walk(join(out, EXTERNAL)).map((p) => posix.relative(posix.dirname(BUNDLE), posixPath(relative(out, p))));
+    checkBundle(sources, readFileSync(join(tmp, 'whole.js'), 'utf8'), BUNDLE, null);
+    let text = readFileSync(join(out, BUNDLE), 'utf8');
+    checkBundle([], text, BUNDLE, external);
+    // The entry's compile hint (its modules' functions compiled as they load) holds for the bundle.
+    if (sources[inputs.indexOf(ENTRY)].text.startsWith(`${HINT}\n`) && !text.startsWith(HINT)) text = `${HINT}\n${text}`;
+    writeFileSync(join(out, BUNDLE), text);
+    // The bundled modules go, but for those a separate module still imports (a worker's).
+    const bundled = new Set(inputs);
+    const scripts = walk(out).map((p) => posixPath(relative(out, p))).filter((f) => /\.m?js$/.test(f));
+    const queue = scripts.filter((f) => !bundled.has(f) && !CLASSIC.has(f) && f !== BUNDLE);
+    const needed = new Set();
+    while (queue.length) {
+      const f = queue.pop();
+      for (const spec of importsOf(readFileSync(join(out, f), 'utf8'), f)) {
+        if (!spec.startsWith('.')) continue;
+        const target = posix.normalize(posix.join(posix.dirname(f), spec));
+        if (bundled.has(target) && !needed.has(target)) {
+          needed.add(target);
+          queue.push(target);
+        }
+      }
+    }
+    for (const f of inputs) if (!needed.has(f)) rmSync(join(out, f));
+    for (const f of inputs) {
+      for (let d = posix.dirname(f); d !== '.' && readdirSync(join(out, d)).length === 0; d = posix.dirname(d)) rmdirSync(join(out, d));
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+const entryFile = oneFile ? BUNDLE : ENTRY;
+
 // Hashes of everything but sw.js and index.html, which are written from them (sw.js is minified
 // once its BUILD is filled in, below).
 const files = {};
@@ -76,8 +164,9 @@ for (const p of walk(out)) {
   files[rel] = sri(readFileSync(p));
 }
 
-// index.html: SRI on the entry module, the guard and the style sheet; a modulepreload with its hash
-// for every other module, so that the whole graph is checked; the wasm's hash for js/build.js.
+// index.html: SRI on the entry module (the bundle, js/app.js, in place of app.js), the guard and
+// the style sheet; a modulepreload with its hash for every other module, so that the whole graph
+// is checked; the wasm's hash for js/build.js.
 let html = readFileSync(join(out, 'index.html'), 'utf8');
 const attr = (tag, rel) => {
   if (!files[rel]) throw new Error(`index.html refers to ${rel}, which is not in the bundle`);
@@ -89,13 +178,13 @@ const style = '<link rel="stylesheet" href="style.css">';
 for (const [needle] of [[entry], [guard], [style]]) {
   if (!html.includes(needle)) throw new Error(`index.html no longer has ${needle}`);
 }
-const modules = Object.keys(files).filter((f) => /\.(m?js)$/.test(f) && f !== 'app.js' && f !== 'guard.js' && f !== 'sw.js');
+const modules = Object.keys(files).filter((f) => /\.(m?js)$/.test(f) && f !== entryFile && !CLASSIC.has(f));
 const preload = modules.map((f) => `<link rel="modulepreload" href="${f}" integrity="${files[f]}">`).join('\n');
 html = html
   .replace(guard, attr('<script src="guard.js"', 'guard.js') + '></script>')
   .replace(style, attr('<link rel="stylesheet" href="style.css"', 'style.css') + '>')
   .replace(entry, `${preload}\n<meta name="parley-wasm" content="${files['core/parley-core.wasm']}">\n`
-    + attr('<script type="module" src="app.js"', 'app.js') + '></script>');
+    + attr(`<script type="module" src="${entryFile}"`, entryFile) + '></script>');
 files['index.html'] = sri(html);
 // With --server, a Content-Security-Policy for static servers that send none (python3 -m
 // http.server): what parley-server sends (server/src/http.c), with that server in connect-src.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The static bundle of the web app (README "Static bundle and offline use"): dist/, and
 # parley-web-VERSION.tar.gz beside it with its SHA-256 in parley-web-VERSION.tar.gz.sha256.
-# Needs web/core/ (scripts/build.sh stages it). Arguments go to scripts/bundle.mjs
-# (--out DIR, --server URL).
+# Needs web/core/ (scripts/build.sh stages it) and esbuild (scripts/deps.sh). Arguments go to
+# scripts/bundle.mjs (--out DIR, --server URL, --modules).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$root/dist

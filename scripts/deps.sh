@@ -24,7 +24,7 @@ as_root() {
 
 # ---- Debian packages ---------------------------------------------------------------------------
 pkgs=(build-essential cmake pkg-config git ca-certificates
-      emscripten nodejs npm node-acorn node-terser
+      emscripten nodejs npm node-acorn node-terser esbuild
       libsodium-dev libcjson-dev libsqlite3-dev libpq-dev libhiredis-dev libssl-dev zlib1g-dev
       autoconf automake libtool dpkg-dev xz-utils)
 if [ "$want_test" -eq 1 ]; then

@@ -12,6 +12,8 @@
 // script; a module imports and exports exactly the same names from and to the same files
 // (dynamic import() included); every string and template piece of the source is still in the
 // result (possibly joined with another), so no text, key label or file name is lost or changed.
+// The page's modules joined in one by esbuild (scripts/bundle.mjs) are checked the same way first
+// (checkBundle): every text of every module is in the joined file, which imports only core/.
 //
 // Style sheet: comments, and white space that CSS ignores (around { } ; , and after :), go;
 // nothing inside a string or url() is touched. Page: comments and the indentation of lines go
@@ -82,7 +84,9 @@ function shape(text, sourceType) {
   const strings = [];
   const names = []; // property names: a["b"] may become a.b, and {"b": 1} {b: 1}
   const typeofs = new Set(); // "undefined" in typeof x == "undefined", which may become x === void 0
+  const paths = new Set(); // the paths of imports and exports, checked as links (a bundle drops them)
   walk(tree, (n) => {
+    if (n.source?.type === 'Literal' && /^(Import|Export)/.test(n.type)) paths.add(n.source);
     switch (n.type) {
       case 'ImportDeclaration':
         if (!n.specifiers.length) links.add(`import ${n.source.value}`);
@@ -139,7 +143,11 @@ function shape(text, sourceType) {
       default:
     }
   });
-  return { links: [...links].sort(), strings: strings.filter((x) => !typeofs.has(x.node)).map((x) => x.value), names };
+  return {
+    links: [...links].sort(),
+    strings: strings.filter((x) => !typeofs.has(x.node) && !paths.has(x.node)).map((x) => x.value),
+    names,
+  };
 }
 
 /**
@@ -260,4 +268,52 @@ export function minifyHtml(text, name = 'page') {
   const out = text.replace(/<!--[\s\S]*?-->/g, '').replace(/[ \t]*\n\s*/g, '\n').trim();
   if (out.includes('<!--') || out.includes('-->')) throw new Error(`minify: ${name} has a comment that does not close`);
   return `${out}\n`;
+}
+
+/**
+ * Checks a bundle of ES modules (scripts/bundle.mjs, made by esbuild) against its sources, before
+ * it is minified: it parses as a module; every string and template piece of every source (import
+ * and export paths aside: the bundle resolves them) is still in it; and it imports nothing but
+ * `allowed` (paths as the bundle writes them; null: not checked). sources: [{ name, text }].
+ * Returns the bundle's links (imports, import.meta).
+ */
+export function checkBundle(sources, bundled, name, allowed) {
+  let after;
+  try {
+    after = shape(bundled, 'module');
+  } catch (e) {
+    throw new Error(`bundle: ${name} does not parse as a module: ${e.message}`);
+  }
+  const all = [...after.strings, ...after.names].join('\u0000');
+  for (const { name: source, text } of sources) {
+    let before;
+    try {
+      before = shape(text, 'module');
+    } catch (e) {
+      throw new Error(`bundle: ${source} does not parse as a module: ${e.message}`);
+    }
+    const lost = before.strings.filter((s) => !all.includes(s));
+    if (lost.length) {
+      throw new Error(`bundle: ${name} lost text of ${source}: ${lost.slice(0, 5).map((s) => JSON.stringify(s)).join(', ')}`);
+    }
+  }
+  if (allowed === null) return after.links;
+  const stray = after.links.filter((l) => l.startsWith('import') && l !== 'import.meta' && !allowed.some((a) => l.endsWith(` ${a}`)));
+  if (stray.length) throw new Error(`bundle: ${name} links to what it should hold: ${stray.join('; ')}`);
+  return after.links;
+}
+
+/** The paths a module imports statically (import and export ... from), as written. */
+export function importsOf(text, name) {
+  let tree;
+  try {
+    tree = acorn.parse(text, { ...ACORN, sourceType: 'module' });
+  } catch (e) {
+    throw new Error(`bundle: ${name} does not parse as a module: ${e.message}`);
+  }
+  const out = new Set();
+  for (const n of tree.body) {
+    if (n.source?.type === 'Literal' && /^(Import|Export)/.test(n.type)) out.add(n.source.value);
+  }
+  return [...out];
 }

@@ -6,8 +6,8 @@
 //     and "Server unreachable" shown), median of BENCH_ROUNDS (default 7); the in-page mark
 //     "parley-ready" (core loaded and self-tested) beside it
 //   - the bundle's cold-load bytes, gzip -9 of each file as the service worker precaches it: the
-//     app shell (HTML, scripts, style sheet, manifest; target at most 150 KB), the wasm core, the
-//     icons; and what a cold first visit transfers as the browser counts it (the page's own loads;
+//     app shell (HTML, scripts, style sheet, manifest; target at most 150 KB, i.e. 150,000
+//     bytes), the wasm core, the icons; and what a cold first visit transfers as the browser counts it (the page's own loads;
 //     the service worker's precache fetches the same files once more)
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +20,7 @@ import { uniqueName } from '../../tests/lib/api.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 7);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
+const kb = (n) => `${(n / 1024).toFixed(1)} KiB`; // KiB: 1024 bytes
 const bin = process.env.PARLEY_SERVER_BIN || `${ROOT}/build/native/server/parley-server`;
 process.env.PARLEY_SERVER_BIN = bin;
 
@@ -83,7 +83,9 @@ rmSync(dist, { recursive: true, force: true });
 rmSync(data, { recursive: true, force: true });
 
 console.log(`bundle ${manifest.version}: ${Object.keys(manifest.files).length} files (server port was ${port})`);
-console.log(`app shell (HTML, JS, CSS, manifest): ${kb(raw.shell)} raw, ${kb(groups.shell)} gzip (target <= 150 KB)`);
+const SHELL_TARGET = 150000; // the issue's "at most 150 KB gzipped": KB as 1000 bytes
+console.log(`app shell (HTML, JS, CSS, manifest): ${kb(raw.shell)} raw, ${groups.shell} bytes = ${kb(groups.shell)} gzip `
+  + `(target <= 150 KB = ${SHELL_TARGET} bytes: ${groups.shell <= SHELL_TARGET ? 'met' : 'NOT met'})`);
 console.log(`wasm core: ${kb(raw.wasm)} raw, ${kb(groups.wasm)} gzip; icons: ${kb(groups.icons)} gzip`);
 console.log(`precache total: ${kb(groups.shell + groups.wasm + groups.icons)} gzip`);
 console.log(`cold first visit, page loads as the browser counts them: ${kb(cold)}`);

@@ -1,13 +1,19 @@
-// The minified bundle (scripts/bundle.mjs, scripts/minify.mjs) does what its sources do: the page's
-// own vector and binding tests pass against the bundle's scripts in place of web/; in Chromium
-// every module of the bundle links and exports the same names, of the same kinds, as its source,
-// and the password derivation gives the same keys from both; the style sheet reads as the same
-// rules and the page as the same elements, attributes and text. And the minifier's checks refuse
-// a script that does not parse.
+// The minified bundle (scripts/bundle.mjs, scripts/minify.mjs) does what its sources do. Built
+// with --modules (each module minified alone): the page's own vector and binding tests pass against
+// its scripts in place of web/; in Chromium every module links and exports the same names, of the
+// same kinds, as its source, and the password derivation gives the same keys from both; the style
+// sheet reads as the same rules and the page as the same elements, attributes and text. As shipped
+// (the page's modules in one, js/app.js): only what must stay separate is (core/, the worker and
+// what it imports, guard.js, sw.js), each of those exports as its source (bundle.mjs itself
+// checks that every bundled module's text is in js/app.js), the page is the source's but for its
+// entry, and it starts in Chromium (the
+// core's self-test passes, a local profile makes an invite code, the test hooks are there, no
+// error). And the minifier's and bundler's checks refuse a script that does not parse or a bundle
+// that lost text.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, relative, sep } from 'node:path';
 import { ROOT } from '../lib/server.mjs';
@@ -22,7 +28,12 @@ after(() => {
 const tree = mkdtempSync(join(tmpdir(), 'parley-bundle-tree-'));
 temps.push(tree);
 const dist = join(tree, 'web');
-execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', dist], { stdio: 'pipe' });
+execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', dist, '--modules'], { stdio: 'pipe' });
+// The bundle as shipped: the page's modules in one file.
+const one = mkdtempSync(join(tmpdir(), 'parley-bundle-one-'));
+temps.push(one);
+execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', one], { stdio: 'pipe' });
+writeFileSync(join(one, 'config.json'), '{"server": false}\n'); // starts with no server to reach
 
 function files(top, dir = top) {
   const out = [];
@@ -76,9 +87,9 @@ test('in Chromium, the bundle links, exports and derives as its sources; same ru
     // http://bundle.test/web/ is the sources, /dist/ the bundle; / a blank page.
     await page.route('http://bundle.test/**', (route) => {
       const path = new URL(route.request().url()).pathname;
-      const [, side, rest] = path.match(/^\/(web|dist)\/(.*)$/) || [];
+      const [, side, rest] = path.match(/^\/(web|dist|one)\/(.*)$/) || [];
       if (!side) return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>blank</title>' });
-      const file = join(side === 'web' ? join(ROOT, 'web') : dist, rest);
+      const file = join({ web: join(ROOT, 'web'), dist, one }[side], rest);
       let body;
       try {
         body = readFileSync(file);
@@ -175,14 +186,89 @@ test('in Chromium, the bundle links, exports and derives as its sources; same ru
     const sourceDom = await dom('web');
     assert.ok(sourceDom.length > 500);
     assert.deepEqual(await dom('dist'), sourceDom);
+
+    // As shipped: the page's modules in js/app.js; separate only the core's binding and glue, the
+    // worker and what it imports; each of those as its source.
+    const separate = files(one).filter((f) => /\.m?js$/.test(f) && !['js/app.js', 'guard.js', 'sw.js'].includes(f));
+    assert.deepEqual(separate.filter((f) => !f.startsWith('core/')), ['js/calls-frames-worker.js', 'js/calls-frames.js']);
+    assert.deepEqual(separate.filter((f) => f.startsWith('core/')),
+      files(join(ROOT, 'web/core')).filter((f) => f.endsWith('.js')).map((f) => `core/${f}`));
+    assert.equal(files(one).includes('app.js'), false, 'no app.js beside the bundle');
+    const oneShapes = await page.evaluate(async (modules) => {
+      const out = {};
+      for (const m of modules) {
+        for (const side of ['web', 'one']) {
+          const ns = await import(`/${side}/${m}`);
+          out[`${side} ${m}`] = Object.keys(ns).sort().join(' ');
+        }
+      }
+      return out;
+    }, separate);
+    for (const m of separate) assert.equal(oneShapes[`one ${m}`], oneShapes[`web ${m}`], m);
+    // The page: the source's, but for its entry module.
+    const oneDom = (await dom('one')).map((x) => x.replace(/^(<script .*)src=js\/app\.js/, '$1src=app.js'));
+    assert.deepEqual(oneDom, sourceDom);
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();
   }
 });
 
+test('as shipped, the page starts from its one module: a local profile and an invite code', async () => {
+  const browser = await launchBrowser();
+  try {
+    // No service worker (Playwright's routes do not serve it); the page itself from the bundle.
+    const context = await browser.newContext({ serviceWorkers: 'block' });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    const loaded = [];
+    // localhost: a secure context, as the page needs (crypto.subtle), served by the route alone.
+    await page.route('http://localhost:9/**', (route) => {
+      const rest = new URL(route.request().url()).pathname.slice(1);
+      loaded.push(rest);
+      let body;
+      try {
+        body = readFileSync(join(one, rest || 'index.html'));
+      } catch {
+        return route.fulfill({ status: 404, body: '' });
+      }
+      return route.fulfill({ contentType: TYPES[extname(rest || 'index.html')] || 'application/octet-stream', body });
+    });
+    // The test hooks (web/js/testhooks.js), which other tests turn on, are in the bundle too.
+    await context.addInitScript(() => localStorage.setItem('parley-test-hooks', '1'));
+    await page.goto('http://localhost:9/');
+    await page.locator('#selftest[data-state="pass"]').waitFor({ state: 'attached', timeout: 60000 });
+    await page.getByRole('button', { name: 'Use without an account' }).click();
+    await page.getByLabel('Passphrase', { exact: true }).fill('a passphrase for the bundle');
+    await page.getByLabel('Confirm passphrase').fill('a passphrase for the bundle');
+    await page.getByRole('button', { name: 'Create profile' }).click();
+    await page.getByRole('button', { name: 'Create invite' }).click({ timeout: 60000 });
+    const code = page.getByRole('textbox', { name: 'Invite code' });
+    await page.waitForFunction(() => document.getElementById('invite-code')?.value.length > 40, null, { timeout: 60000 });
+    assert.ok((await code.inputValue()).length > 40);
+    const hooks = await page.evaluate(() => Object.keys(globalThis.parleyTestHooks ?? {}));
+    for (const h of ['snapshotSession', 'restoreSession', 'storedHistory', 'relayed']) assert.ok(hooks.includes(h), `${h} in ${hooks}`);
+    assert.deepEqual(problems, []);
+    // The page ran js/app.js and asked for nothing the bundle does not have (a module of web/js/).
+    assert.ok(loaded.includes('js/app.js'));
+    const have = new Set(files(one));
+    assert.deepEqual(loaded.filter((f) => f !== '' && !have.has(f)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the minifier refuses what it cannot read, and keeps what it must', async () => {
-  const { minifyCss, minifyHtml, minifyScript } = await import(join(ROOT, 'scripts/minify.mjs'));
+  const { checkBundle, minifyCss, minifyHtml, minifyScript } = await import(join(ROOT, 'scripts/minify.mjs'));
+  // A bundle keeps every text of its sources (import paths aside) and imports only what may stay apart.
+  const sources = [{ name: 'a.js', text: "import { b } from './b.js';\nexport const a = `x${b}y`;\n" },
+    { name: 'b.js', text: "import * as core from '../core/parley.js';\nexport const b = 'kept';\n" }];
+  const good = "import * as c from '../core/parley.js';\nconst b = 'kept';\nexport const a = `x${b}y`;\n";
+  assert.deepEqual(checkBundle(sources, good, 'one.js', ['../core/parley.js']), ['export a', 'import * from ../core/parley.js']);
+  assert.throws(() => checkBundle(sources, good.replace("'kept'", "'lost'"), 'one.js', ['../core/parley.js']), /one\.js lost text of b\.js: "kept"/);
+  assert.throws(() => checkBundle(sources, `import './b.js';\n${good}`, 'one.js', ['../core/parley.js']), /links to what it should hold: import \.\/b\.js/);
+  assert.throws(() => checkBundle(sources, 'const = 1;', 'one.js', []), /one\.js does not parse as a module/);
   await assert.rejects(minifyScript('export const = 1;', 'bad.js'), /bad\.js does not parse as a module/);
   await assert.rejects(minifyScript('with (a) b();', 'classic.js'), /does not parse as a module/);
   assert.equal(await minifyScript('with (a) b();', 'classic.js', { classic: true }), 'with(a)b();\n');

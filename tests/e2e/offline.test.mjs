@@ -175,7 +175,9 @@ test('a new deployment waits for "Reload": nothing changes under an open vault u
 });
 
 test('a script or the wasm whose bytes differ from the build hash is refused, in plain words', async () => {
-  for (const file of ['js/dom.js', 'core/parley-core.wasm']) {
+  // The page's modules in one (js/app.js, the entry module), a module it imports (core/, each
+  // preloaded with its hash), the wasm.
+  for (const file of ['js/app.js', 'core/parley.js', 'core/parley-core.wasm']) {
     const dist = tempDir('parley-dist-');
     bundle(join(ROOT, 'web'), dist);
     if (file.endsWith('.js')) appendFileSync(join(dist, file), '\n// changed after the build\n');
@@ -210,7 +212,7 @@ test('a deployment whose files differ from their hashes is not installed; the ru
   await a.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
   appendFileSync(join(src, 'style.css'), '\n.v2 { color: inherit; }\n'); // a change the minified bundle keeps
   bundle(src, dist);
-  appendFileSync(join(dist, 'js/dom.js'), '\n// changed after the build\n');
+  appendFileSync(join(dist, 'js/app.js'), '\n// changed after the build\n');
   await updateUntil(a.page, a.page.getByRole('alert').filter({ hasText: 'do not match their build hashes' }), WAIT);
   assert.equal(await a.page.locator('#update').isVisible(), false, 'no new version offered');
   await a.page.reload();
