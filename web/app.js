@@ -232,6 +232,16 @@ function resetConfirm() {
   $('confirm-row').hidden = true;
 }
 
+/** The vault's account; null when it holds none; false when this key does not open it (AUTH). */
+async function accountIn(vault) {
+  try {
+    return await vault.loadAccount();
+  } catch (e) {
+    if (e instanceof core.ParleyError && e.codeName === 'AUTH') return false;
+    throw e;
+  }
+}
+
 /**
  * The vault opened with a previous password (askPreviousPassword, account-view.js): {vault,
  * account, resealTo}, resealTo the new password's vault key (to seal it all under once the
@@ -244,14 +254,12 @@ async function openWithPrevious(username, vault, gen) {
     stillCurrent(gen);
     const { vaultKey } = deriveKeys(username, password);
     const tried = await Vault.open(username, vaultKey);
-    let account = null;
+    let account;
     try {
-      account = await tried.loadAccount();
+      account = await accountIn(tried);
     } catch (e) {
-      if (!(e instanceof core.ParleyError && e.codeName === 'AUTH')) {
-        tried.close();
-        throw e;
-      }
+      tried.close();
+      throw e;
     }
     if (!account) {
       tried.close();
@@ -287,15 +295,11 @@ async function enter(username, auth, vaultKey, fresh, gen, offline = false, iden
     stillCurrent(gen);
     const device = Number.isSafeInteger(auth.device) ? auth.device : 1;
     await vault.setDevice(device);
-    let otherKey = false;
-    try {
-      account = await vault.loadAccount();
-      // Records none of whose names this key gives: sealed under another password.
-      otherKey = !account && await vault.holdsRecords();
-    } catch (e) {
-      if (!(e instanceof core.ParleyError && e.codeName === 'AUTH')) throw e;
-      otherKey = true;
-    }
+    account = await accountIn(vault);
+    // The account does not open with this key, or records none of whose names this key gives:
+    // sealed under another password.
+    const otherKey = account === false || (!account && await vault.holdsRecords());
+    if (account === false) account = null;
     if (otherKey) {
       // The server took this password, the vault did not: it changed on another device. This
       // browser's records open with the previous one, and are sealed again under this one.
