@@ -37,6 +37,13 @@
 
 /* Two 64-bit lanes: lane 0 carries blocks 0..3, lane 1 blocks 4..7. */
 typedef uint64_t u64x2 __attribute__((vector_size(16)));
+/* The same 128 bits seen as 32- and 16-bit lanes, for shifts and constant shuffles (lane 0 holds
+ * the lowest bits: little-endian, as on x86 and in WebAssembly). */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "aes_ct64x2.c assumes a little-endian target"
+#endif
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
 
 static inline u64x2 splat(uint64_t x)
 {
@@ -296,26 +303,43 @@ static inline void add_round_key(u64x2 *q, const uint64_t *sk)
     }
 }
 
+/*
+ * ShiftRows: the same permutation as BearSSL's masks and shifts, in fewer operations. In each
+ * 64-bit lane, 16-bit group r holds row r of the state, four nibbles (one per column) that rotate
+ * right by r nibbles. Let s be x with the bytes of each 16-bit group swapped: row 2 of s is row 2
+ * rotated. Row 1 rotated takes its low nibbles from the high nibbles of x (x >> 4) and its high
+ * nibbles from the low nibbles of s (s << 4); row 3 the other way round (s >> 4, x << 4).
+ */
+static inline u64x2 shift_rows1(u64x2 x)
+{
+    u16x8 v = (u16x8)x;
+    u64x2 s = (u64x2)((v << 8) | (v >> 8));
+    u64x2 right = ((x & splat(0x00000000F0F00000u)) | (s & splat(0xF0F0000000000000u))) >> 4;
+    u64x2 left = ((s & splat(0x000000000F0F0000u)) | (x & splat(0x0F0F000000000000u))) << 4;
+
+    return (x & splat(0x000000000000FFFFu)) | (s & splat(0x0000FFFF00000000u)) | right | left;
+}
+
 static inline void shift_rows(u64x2 *q)
 {
     for (int i = 0; i < 8; i++) {
-        u64x2 x = q[i];
-        q[i] = (x & splat(0x000000000000FFFFu)) | ((x & splat(0x00000000FFF00000u)) >> 4) |
-               ((x & splat(0x00000000000F0000u)) << 12) | ((x & splat(0x0000FF0000000000u)) >> 8) |
-               ((x & splat(0x000000FF00000000u)) << 8) | ((x & splat(0xF000000000000000u)) >> 12) |
-               ((x & splat(0x0FFF000000000000u)) << 4);
+        q[i] = shift_rows1(q[i]);
     }
 }
 
-/* Rotations of each 64-bit lane by 32 and by 16 bits. */
+/* Rotations of each 64-bit lane by 32 and by 16 bits (constant shuffles of 32- and 16-bit lanes). */
 static inline u64x2 rotr32(u64x2 x)
 {
-    return (x << 32) | (x >> 32);
+    u32x4 v = (u32x4)x;
+
+    return (u64x2)__builtin_shufflevector(v, v, 1, 0, 3, 2);
 }
 
 static inline u64x2 rotr16(u64x2 x)
 {
-    return (x >> 16) | (x << 48);
+    u16x8 v = (u16x8)x;
+
+    return (u64x2)__builtin_shufflevector(v, v, 1, 2, 3, 0, 5, 6, 7, 4);
 }
 
 static inline void mix_columns(u64x2 *q)

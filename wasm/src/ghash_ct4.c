@@ -42,23 +42,23 @@
 
 #include "internal.h"
 
-/* The low 64 bits of the carry-less product of x and y (BearSSL's bmul64). */
-static inline uint64_t bmul64(uint64_t x, uint64_t y)
-{
-    uint64_t x0 = x & 0x1111111111111111u, x1 = x & 0x2222222222222222u;
-    uint64_t x2 = x & 0x4444444444444444u, x3 = x & 0x8888888888888888u;
-    uint64_t y0 = y & 0x1111111111111111u, y1 = y & 0x2222222222222222u;
-    uint64_t y2 = y & 0x4444444444444444u, y3 = y & 0x8888888888888888u;
-    uint64_t z0 = (x0 * y0) ^ (x1 * y3) ^ (x2 * y2) ^ (x3 * y1);
-    uint64_t z1 = (x0 * y1) ^ (x1 * y0) ^ (x2 * y3) ^ (x3 * y2);
-    uint64_t z2 = (x0 * y2) ^ (x1 * y1) ^ (x2 * y0) ^ (x3 * y3);
-    uint64_t z3 = (x0 * y3) ^ (x1 * y2) ^ (x2 * y1) ^ (x3 * y0);
+/* Bits spaced four apart: x = split(x, 0) | split(x, 1) | split(x, 2) | split(x, 3). */
+#define M0 0x1111111111111111u
+#define M1 0x2222222222222222u
+#define M2 0x4444444444444444u
+#define M3 0x8888888888888888u
 
-    z0 &= 0x1111111111111111u;
-    z1 &= 0x2222222222222222u;
-    z2 &= 0x4444444444444444u;
-    z3 &= 0x8888888888888888u;
-    return z0 | z1 | z2 | z3;
+/* The low 64 bits of the carry-less product of x and y (BearSSL's bmul64), y given as its four
+ * parts y & M0, y & M1, y & M2, y & M3 (precomputed for the key). */
+static inline uint64_t bmul64(uint64_t x, const uint64_t y[4])
+{
+    uint64_t x0 = x & M0, x1 = x & M1, x2 = x & M2, x3 = x & M3;
+    uint64_t z0 = (x0 * y[0]) ^ (x1 * y[3]) ^ (x2 * y[2]) ^ (x3 * y[1]);
+    uint64_t z1 = (x0 * y[1]) ^ (x1 * y[0]) ^ (x2 * y[3]) ^ (x3 * y[2]);
+    uint64_t z2 = (x0 * y[2]) ^ (x1 * y[1]) ^ (x2 * y[0]) ^ (x3 * y[3]);
+    uint64_t z3 = (x0 * y[3]) ^ (x1 * y[2]) ^ (x2 * y[1]) ^ (x3 * y[0]);
+
+    return (z0 & M0) | (z1 & M1) | (z2 & M2) | (z3 & M3);
 }
 
 static inline uint64_t rev64(uint64_t x)
@@ -77,7 +77,7 @@ struct acc {
 };
 
 /* acc += (y1:y0) * K, unreduced; k is one row of parley_ghash_key.k. */
-static inline void mul_acc(struct acc *a, uint64_t y1, uint64_t y0, const uint64_t k[6])
+static inline void mul_acc(struct acc *a, uint64_t y1, uint64_t y0, const uint64_t k[6][4])
 {
     uint64_t y0r = rev64(y0), y1r = rev64(y1);
 
@@ -116,14 +116,23 @@ static inline void reduce(const struct acc *a, uint64_t *y1, uint64_t *y0)
     *y1 = v3;
 }
 
-static void set_row(uint64_t k[6], uint64_t h1, uint64_t h0)
+static void set_row(uint64_t k[6][4], uint64_t h1, uint64_t h0)
 {
-    k[0] = h0;
-    k[1] = h1;
-    k[2] = h0 ^ h1;
-    k[3] = rev64(h0);
-    k[4] = rev64(h1);
-    k[5] = k[3] ^ k[4];
+    uint64_t w[6];
+
+    w[0] = h0;
+    w[1] = h1;
+    w[2] = h0 ^ h1;
+    w[3] = rev64(h0);
+    w[4] = rev64(h1);
+    w[5] = w[3] ^ w[4];
+    for (int i = 0; i < 6; i++) {
+        k[i][0] = w[i] & M0;
+        k[i][1] = w[i] & M1;
+        k[i][2] = w[i] & M2;
+        k[i][3] = w[i] & M3;
+    }
+    sodium_memzero(w, sizeof w);
 }
 
 void parley_ghash_init(parley_ghash_key *key, const uint8_t h[16], unsigned powers)

@@ -10,9 +10,10 @@
 
 /* The hash key H and its powers, ready for multiplication. */
 typedef struct {
-    /* k[i] describes H^(i + 1): its two 64-bit halves h1 (first 8 bytes) and h0, h0 ^ h1, and the
-     * bit reversals of those three. */
-    uint64_t k[4][6];
+    /* k[i] describes H^(i + 1): its two 64-bit halves h0 and h1 (h1 the first 8 bytes), h0 ^ h1,
+     * and the bit reversals of those three, each split into its bits of index 0, 1, 2 and 3
+     * modulo 4 (the operand form of the multiplication). */
+    uint64_t k[4][6][4];
     unsigned powers; /* 1 or 4: how many powers are ready */
 } parley_ghash_key;
 
