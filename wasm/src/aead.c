@@ -13,7 +13,6 @@
  */
 #include "internal.h"
 
-#include <bearssl_hash.h>
 #include <string.h>
 
 #include "aes_ct64x2.h"
