@@ -55,6 +55,7 @@ const char *t_str(const cJSON *obj, const char *name);
 
 /* Suites, one per file. */
 void suite_aead(void);
+void suite_aes_simd(void);
 void suite_x25519(void);
 void suite_primitives(void);
 void suite_session(void);

@@ -189,6 +189,7 @@ int main(int argc, char **argv)
                "vector tests are SKIPPED\n", vectors_dir);
     }
     suite_aead();
+    suite_aes_simd();
     suite_x25519();
     suite_primitives();
     suite_session();

@@ -1,21 +1,23 @@
 /*
- * AES-256-GCM (NIST SP 800-38D; 96-bit nonce, 128-bit tag) from BearSSL's constant-time
- * pieces: aes_ct64 (bitsliced AES, no tables, four blocks per pass) and ghash_ctmul64
- * (constant-time carry-less multiplication). libsodium's AES-GCM needs AES-NI, which
- * WebAssembly does not have, so one implementation serves native and wasm.
+ * AES-256-GCM (NIST SP 800-38D; 96-bit nonce, 128-bit tag) from constant-time pieces derived
+ * from BearSSL: AES is BearSSL's bitsliced aes_ct64 (no tables) run on two 64-bit vector lanes,
+ * eight blocks per pass (aes_ct64x2.c; BearSSL's key schedule), and GHASH is BearSSL's
+ * ghash_ctmul64 carry-less multiplication with one reduction per four blocks (ghash_ct4.c).
+ * libsodium's AES-GCM needs AES-NI, which WebAssembly does not have, so one implementation serves
+ * native and wasm.
  *
  * The GCM mode is assembled here rather than through br_gcm so that a short message costs few
- * AES passes: the first pass computes H = E(0^128), E(J0) and the first two keystream blocks
- * together, and the key schedule is expanded once per call (br_gcm spends five passes and five
- * expansions on a 100-byte message). Opening verifies the tag over the ciphertext before any
- * plaintext is produced.
+ * AES passes: the first pass computes H = E(0^128), E(J0) and the first six keystream blocks
+ * together, and the key schedule is expanded once per call. Opening verifies the tag over the
+ * ciphertext before any plaintext is produced.
  */
 #include "internal.h"
 
-#include <bearssl_hash.h>
 #include <string.h>
 
-#include "inner.h" /* BearSSL's aes_ct64 building blocks */
+#include "aes_ct64x2.h"
+#include "ghash_ct4.h"
+#include "inner.h" /* BearSSL's aes_ct64 key schedule */
 
 size_t parley_aead_keybytes(void) { return PARLEY_AEAD_KEYBYTES; }
 size_t parley_aead_noncebytes(void) { return PARLEY_AEAD_NONCEBYTES; }
@@ -25,11 +27,12 @@ struct gcm {
     uint64_t sk[120];   /* expanded AES-256 round keys */
     unsigned rounds;
     uint32_t iv[3];     /* the nonce as little-endian words */
-    uint32_t w[16];     /* four AES blocks as little-endian words */
+    uint32_t w[32];     /* eight AES blocks as little-endian words */
     uint8_t h[16];      /* GHASH key E(0^128) */
     uint8_t ej0[16];    /* E(J0), masks the tag */
-    uint8_t ks[64];     /* keystream */
+    uint8_t ks[128];    /* keystream */
     uint8_t y[16];      /* GHASH accumulator */
+    parley_ghash_key gk; /* H and its powers */
 };
 
 /* Little-endian words, byte by byte (BearSSL's own helpers may read through unaligned unions). */
@@ -46,27 +49,16 @@ static void put_u32le(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* Encrypts the four blocks in g->w in place and writes them out as bytes to g->ks. */
-static void aes4(struct gcm *g)
+/* Encrypts the eight blocks in g->w in place and writes them out as bytes to g->ks. */
+static void aes8(struct gcm *g)
 {
-    uint64_t q[8];
-
-    for (size_t i = 0; i < 4; i++) {
-        br_aes_ct64_interleave_in(&q[i], &q[i + 4], g->w + 4 * i);
-    }
-    br_aes_ct64_ortho(q);
-    br_aes_ct64_bitslice_encrypt(g->rounds, g->sk, q);
-    br_aes_ct64_ortho(q);
-    for (size_t i = 0; i < 4; i++) {
-        br_aes_ct64_interleave_out(g->w + 4 * i, q[i], q[i + 4]);
-    }
-    for (size_t i = 0; i < 16; i++) {
+    parley_aes_ct64x2_encrypt8(g->rounds, g->sk, g->w);
+    for (size_t i = 0; i < 32; i++) {
         put_u32le(g->ks + 4 * i, g->w[i]);
     }
-    sodium_memzero(q, sizeof q);
 }
 
-/* Sets block slot (0..3) of g->w to the counter block nonce || be32(counter). */
+/* Sets block slot (0..7) of g->w to the counter block nonce || be32(counter). */
 static void counter_block(struct gcm *g, size_t slot, uint32_t counter)
 {
     memcpy(g->w + 4 * slot, g->iv, sizeof g->iv);
@@ -86,7 +78,7 @@ static __attribute__((noinline)) void burn_stack(void)
 
 /*
  * Key schedule and the first pass: H, E(J0) (J0 = nonce || 1) and the keystream of counters 2
- * and 3 (the first 32 bytes of data), left in g->ks[32..64).
+ * to 7 (the first 96 bytes of data), left in g->ks[32..128).
  */
 static void gcm_start(struct gcm *g, const uint8_t key[PARLEY_AEAD_KEYBYTES],
                       const uint8_t nonce[PARLEY_AEAD_NONCEBYTES])
@@ -101,10 +93,10 @@ static void gcm_start(struct gcm *g, const uint8_t key[PARLEY_AEAD_KEYBYTES],
         g->iv[i] = get_u32le(nonce + 4 * i);
     }
     g->w[0] = g->w[1] = g->w[2] = g->w[3] = 0; /* slot 0: the zero block, for H */
-    counter_block(g, 1, 1);
-    counter_block(g, 2, 2);
-    counter_block(g, 3, 3);
-    aes4(g);
+    for (uint32_t slot = 1; slot < 8; slot++) {
+        counter_block(g, slot, slot);
+    }
+    aes8(g);
     memcpy(g->h, g->ks, 16);
     memcpy(g->ej0, g->ks + 16, 16);
     memset(g->y, 0, sizeof g->y);
@@ -113,21 +105,29 @@ static void gcm_start(struct gcm *g, const uint8_t key[PARLEY_AEAD_KEYBYTES],
 /* XORs the keystream of counters 2, 3, ... into data (in place). */
 static void gcm_ctr(struct gcm *g, uint8_t *data, size_t len)
 {
-    const uint8_t *ks = g->ks + 32; /* counters 2 and 3, from the first pass */
-    size_t left = 32;
-    uint32_t counter = 4;
+    const uint8_t *ks = g->ks + 32; /* counters 2 to 7, from the first pass */
+    size_t left = 96;
+    uint32_t counter = 8;
 
-    for (size_t i = 0; i < len; i++) {
+    while (len > 0) {
+        size_t n;
+
         if (left == 0) {
-            for (size_t slot = 0; slot < 4; slot++) {
+            for (size_t slot = 0; slot < 8; slot++) {
                 counter_block(g, slot, counter++);
             }
-            aes4(g);
+            aes8(g);
             ks = g->ks;
-            left = 64;
+            left = sizeof g->ks;
         }
-        data[i] ^= *ks++;
-        left--;
+        n = len < left ? len : left;
+        for (size_t i = 0; i < n; i++) {
+            data[i] ^= ks[i];
+        }
+        data += n;
+        len -= n;
+        ks += n;
+        left -= n;
     }
 }
 
@@ -137,11 +137,13 @@ static void gcm_tag(struct gcm *g, uint8_t tag[PARLEY_AEAD_TAGBYTES], const uint
 {
     uint8_t lengths[16];
 
-    br_ghash_ctmul64(g->y, g->h, ad, ad_len); /* a partial last block is zero-padded */
-    br_ghash_ctmul64(g->y, g->h, ct, ct_len);
+    /* H^2..H^4 cost three multiplications: only for data long enough to use them. */
+    parley_ghash_init(&g->gk, g->h, ad_len >= 64 || ct_len >= 64 ? 4 : 1);
+    parley_ghash_update(g->y, &g->gk, ad, ad_len); /* a partial last block is zero-padded */
+    parley_ghash_update(g->y, &g->gk, ct, ct_len);
     put_u64be(lengths, (uint64_t)ad_len << 3);
     put_u64be(lengths + 8, (uint64_t)ct_len << 3);
-    br_ghash_ctmul64(g->y, g->h, lengths, sizeof lengths);
+    parley_ghash_update(g->y, &g->gk, lengths, sizeof lengths);
     for (int i = 0; i < PARLEY_AEAD_TAGBYTES; i++) {
         tag[i] = g->y[i] ^ g->ej0[i];
     }
