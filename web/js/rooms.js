@@ -7,7 +7,7 @@
 // and takes what members send (inbox.js applyPayload -> applyRoom).
 // Rules kept here:
 // - a descriptor is taken only by the core's rule (acceptRoomFirst from an admin contact for a room
-//   not held, and only when it lists this account; acceptRoom after); anything else is reported
+//   not held, which must list this account; acceptRoom after); anything else is reported
 //   ('problem') and ignored;
 // - a room message is shown only when its sender is listed in the held descriptor and in the
 //   version it names; one naming a newer version than held waits (in memory, unacknowledged)
@@ -456,7 +456,7 @@ export const roomMethods = {
     return { hex: room.hex };
   },
 
-  // A descriptor: the core's acceptance rule, and this account must be listed in a first one.
+  // A descriptor: the core's acceptance rule (a first one must list this account: NOT_MEMBER).
   takeDescriptor(name, sender, p) {
     let info;
     let hex;
@@ -471,8 +471,7 @@ export const roomMethods = {
       if (room) {
         info = core.acceptRoom(room.d, p.d);
       } else {
-        info = core.acceptRoomFirst(p.d, sender);
-        if (core.roomRole(p.d, this.myKey()) === null) throw roomProblem('it does not list this account');
+        info = core.acceptRoomFirst(p.d, sender, this.myKey()); // NOT_MEMBER: it does not list this account
         if (this.rooms.size >= MAX_ROOMS) throw roomProblem('this device holds too many rooms');
       }
     } catch (e) {
