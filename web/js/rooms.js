@@ -21,9 +21,11 @@ import { fromB64u, randomId, toB64u, equalBytes } from './encoding.js';
 import { fanoutMethods } from './fanout.js';
 import { transcriptMethods } from './transcript.js';
 import {
-  MAX_LOG, MAX_PAST, MAX_ROOMS, MAX_ROOM_TEXT, ROOMS_RECORD_VERSION, RoomPayloadError, readRoomLog, readRoomPayload,
-  readRoomsRecord, roomHex, roomWirePayload,
+  MAX_LOG, MAX_PAST, MAX_ROOMS, MAX_ROOM_TEXT, ROOMS_RECORD_VERSION, ROOM_CHECK_KINDS, RoomPayloadError, readRoomLog,
+  readRoomPayload, readRoomsRecord, roomHex, roomWirePayload,
 } from './rooms-wire.js';
+// The room check on direct connections (20.4, 20.7): its own module, installed with these.
+import { roomMeshMethods } from './rooms-mesh.js';
 
 // MAX_PAST: earlier versions kept per room, to judge messages that name them; MAX_LOG: messages
 // kept per room transcript (the oldest go first); MAX_ROOMS: rooms held on a device.
@@ -42,12 +44,15 @@ function listedNames(room) {
 }
 
 export const roomMethods = {
+  ...roomMeshMethods,
+
   // ---- storage ---------------------------------------------------------------------------------
 
   async loadRooms() {
     this.rooms = new Map();
     this.roomWaiting = [];
     this.installRoomTestHooks();
+    this.startRoomMesh(); // rooms-mesh.js
     const rec = await this.vault.getJson('rooms', null);
     if (rec === null) return;
     let rooms;
@@ -400,6 +405,7 @@ export const roomMethods = {
 
   /** A room payload from a contact (inbox.js applyPayload), into effect. */
   applyRoom(name, inner, effect) {
+    if (globalThis.parleyTestHooks) (this.roomIn ||= []).push({ name, t: String(inner.t) }); // roomPayloadsIn
     let p;
     try {
       p = readRoomPayload(inner);
@@ -411,6 +417,11 @@ export const roomMethods = {
       if (active && typeof inner.id === 'string' && /^[0-9a-f]{32}$/.test(inner.id)) effect.receipt = inner.id;
       return;
     }
+    if (ROOM_CHECK_KINDS.has(p.t)) {
+      this.roomCheckIn(name, p); // rooms-mesh.js: from the link only, never acknowledged
+      return;
+    }
+    if (this.meshRefuses(name, p)) return; // on a link whose room check failed (rooms-mesh.js)
     const c = this.contacts[name];
     if (!c || (c.status !== 'active' && c.status !== 'pending') || !c.identityKey) {
       this.roomWait(name, p); // a session whose request waits: judged once a room takes it
