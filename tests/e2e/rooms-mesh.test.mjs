@@ -9,6 +9,8 @@
 // - bob's proofs name a wrong certificate (as through a machine in the middle): alice's next check
 //   fails, her room says so once and her room messages still reach bob (by mail); bob's message on
 //   that link waits, unshown, until a good proof verifies the link again.
+// - the link between alice and bob is lost: the new one is checked again with fresh nonces.
+// - carol answers no check: alice sees hers failed after the deadline (20 s).
 // - alice removes carol: bob, whose only session with carol is the room's, closes the link to her.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,6 +130,24 @@ test('room checks on direct connections: verified members, replays and a strange
     await memberSays(a, b.name, 'verified');
     await a.page.waitForFunction(() => [...document.querySelectorAll('#room-transcript .text')].some((x) => x.textContent === 'from bob on a failed link'),
       null, { timeout: LONG });
+
+    // The link between alice and bob is lost: the new one is checked again, with fresh nonces.
+    const helloNonces = async (p, to) => (await hooks(p, () => globalThis.parleyTestHooks.roomChecksSent()))
+      .filter((x) => x.name === to && x.payload.t === 'room-hello').map((x) => x.payload.nonce);
+    const before = await helloNonces(a, b.name);
+    await hooks(a, (n) => globalThis.parleyTestHooks.loseLink(n), b.name);
+    await memberSays(a, b.name, 'not connected');
+    await memberSays(a, b.name, 'verified');
+    await memberSays(b, a.name, 'verified');
+    const after = (await helloNonces(a, b.name)).slice(before.length);
+    assert.ok(after.length >= 1, 'alice asked bob again on the new link');
+    assert.ok(after.every((n) => !before.includes(n)) && new Set(after).size === after.length, 'with fresh nonces');
+
+    // carol answers nothing: after the deadline alice and bob see her check failed.
+    await hooks(c, () => globalThis.parleyTestHooks.muteRoomChecks(true));
+    await hooks(a, () => globalThis.parleyTestHooks.roomCheckAgain());
+    await memberSays(a, c.name, 'verification failed');
+    await hooks(c, () => globalThis.parleyTestHooks.muteRoomChecks(false));
 
     // alice removes carol: bob's only session with carol is the room's, so bob closes that link.
     assert.equal(await hooks(b, (n) => globalThis.parleyTestHooks.linkOpen(n), c.name), true, 'bob and carol were linked');

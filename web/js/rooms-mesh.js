@@ -324,6 +324,7 @@ export const roomMeshMethods = {
   },
 
   async meshAnswer(name, st, room, p) {
+    if (this.meshMuted) return; // test hook
     if (p.ver < room.info.version) this.meshPush(name, room); // they hold an older version
     const { local, remote } = await linkFingerprints(st.pc, () => this.mesh.get(name) === st);
     if (this.mesh.get(name) !== st) return;
@@ -461,7 +462,13 @@ export const roomMeshMethods = {
     hooks.badRoomProofs = (on) => {
       this.meshBadProofs = !!on;
     };
+    // This page answers no room-hello (a proof that never comes).
+    hooks.muteRoomChecks = (on) => {
+      this.meshMuted = !!on;
+    };
     hooks.linkOpen = (name) => !!this.links.get(name)?.open;
+    // The link to name is lost (as when the network drops): a new one follows.
+    hooks.loseLink = (name) => this.links.get(name)?.fail('lost');
     hooks.roomLinkState = (hex, name) => {
       const room = this.rooms.get(hex);
       const key = this.contacts[name]?.identityKey;
