@@ -10,7 +10,8 @@
 //   fails, her room says so once and her room messages still reach bob (by mail); bob's message on
 //   that link waits, unshown, until a good proof verifies the link again.
 // - the link between alice and bob is lost: the new one is checked again with fresh nonces.
-// - carol answers no check: alice sees hers failed after the deadline (20 s).
+// - carol answers no check: alice sees hers failed after the deadline (20 s, and 20 s more for the
+//   hello sent again).
 // - alice removes carol: bob, whose only session with carol is the room's, closes the link to her.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

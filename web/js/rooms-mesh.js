@@ -8,7 +8,7 @@
 //
 // Effects: each member's state on this page's connection ("verified", "checking", "verification
 // failed", "not connected"); a link whose proof failed or did not come within CHECK_DEADLINE_MS
-// carries no room message to or from that member (they go by mail), said once in the room's
+// (of a hello and of the one sent again then) carries no room message to or from that member (they go by mail), said once in the room's
 // transcript; a member a new version removes has its state dropped at once and, when its only
 // session with this account is the room's (no chat of its own), its link is closed.
 // Installed with roomMethods (rooms.js); no DOM here.
@@ -95,11 +95,6 @@ export const roomMeshMethods = {
   // The screen draws a member's state again (not a change of the room itself).
   meshChanged(hex) {
     this.dispatchEvent(new CustomEvent('room', { detail: { room: hex, mesh: true } }));
-  },
-
-  stopRoomMesh() {
-    clearInterval(this.meshTimer);
-    for (const st of this.mesh?.values() || []) for (const c of st.rooms.values()) clearTimeout(c.timer);
   },
 
   // The rooms held here, active, listing both this account and the contact (its key).
@@ -209,7 +204,7 @@ export const roomMeshMethods = {
   },
 
   // A fresh nonce for one room on the link, and the deadline for its proof.
-  meshAsk(name, st, hex) {
+  meshAsk(name, st, hex, retry = false) {
     const room = this.rooms.get(hex);
     if (!room) return;
     let c = st.rooms.get(hex);
@@ -224,10 +219,18 @@ export const roomMeshMethods = {
     c.nonces.set(toB64u(nonce), at);
     while (c.nonces.size > MAX_NONCES) c.nonces.delete(c.nonces.keys().next().value);
     c.askedAt = at;
+    if (!retry) c.retried = false;
     clearTimeout(c.timer);
     c.timer = setTimeout(() => {
-      if (this.mesh.get(name) !== st || st.rooms.get(hex) !== c) return;
-      if (c.verifiedAt < at) this.meshFailed(name, st, hex, c, 'no proof came in time');
+      if (this.mesh.get(name) !== st || st.rooms.get(hex) !== c || c.verifiedAt >= at) return;
+      if (!c.retried) {
+        // Asked once more first (their page may not have been able to answer: a session being
+        // accepted, a version on its way); failed when that one goes unanswered too.
+        c.retried = true;
+        this.meshAsk(name, st, hex, true);
+        return;
+      }
+      this.meshFailed(name, st, hex, c, 'no proof came in time');
     }, CHECK_DEADLINE_MS);
     this.meshSend(name, st, roomCheckPayload('room-hello', { room: hex, ver: room.info.version, nonce }));
   },
@@ -246,7 +249,8 @@ export const roomMeshMethods = {
     this.serial(async () => {
       const link = this.links.get(name);
       const c = this.contacts[name];
-      if (!link?.open || link.link !== st.linkId || c?.status !== 'active' || c.held || c.renew) return;
+      // (pending: a session made inside a room, whose accept is on its way; the peer asked on it)
+      if (!link?.open || link.link !== st.linkId || (c?.status !== 'active' && c?.status !== 'pending') || c.held || c.renew) return;
       const session = await this.session(name);
       if (!session) return;
       const wire = session.encrypt(JSON.stringify(payload));
