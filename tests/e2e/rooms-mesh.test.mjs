@@ -18,20 +18,10 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import { connectPair, leave, person, signUp, until } from '../lib/people.mjs';
+import { createRoom, members, openRoomOf } from '../lib/rooms.mjs';
 
 const server = serverForTests();
 const LONG = 120000; // four browsers on two shared cores
-
-async function openRoomOf(p, roomName) {
-  const button = p.page.getByRole('list', { name: 'Rooms' }).getByRole('button').filter({ hasText: roomName });
-  await button.first().waitFor({ state: 'visible', timeout: LONG });
-  await button.first().click();
-  await p.page.locator('#room').waitFor({ state: 'visible', timeout: LONG });
-}
-
-function members(p) {
-  return p.page.getByRole('list', { name: 'Room members' }).getByRole('listitem').allTextContents();
-}
 
 // Waits until the "Room members" item naming `who` says `state`.
 async function memberSays(p, who, state) {
@@ -51,13 +41,8 @@ test('room checks on direct connections: verified members, replays and a strange
     await connectPair(b, e);
     const roomName = 'Lighthouse';
 
-    await a.page.getByRole('button', { name: 'New room' }).click();
-    await a.page.getByLabel('Room name').fill(roomName);
-    const pick = a.page.getByRole('group', { name: 'Members' });
-    for (const p of [b, c]) await pick.getByRole('checkbox', { name: p.name }).check();
-    await a.page.getByRole('button', { name: 'Create room' }).click();
-    await a.page.locator('#room').waitFor({ state: 'visible', timeout: LONG });
-    for (const p of [b, c]) await openRoomOf(p, roomName);
+    await createRoom(a, roomName, [b.name, c.name], LONG);
+    for (const p of [b, c]) await openRoomOf(p, roomName, LONG);
     const hex = await a.page.locator('#rooms button').first().getAttribute('data-room');
 
     // Every member shows the two others verified on its direct connection with them (bob and
@@ -157,7 +142,13 @@ test('room checks on direct connections: verified members, replays and a strange
     await until(async () => !(await hooks(b, (n) => globalThis.parleyTestHooks.linkOpen(n), c.name)),
       { timeout: LONG, message: 'bob closed the link to carol' });
     await until(async () => (await members(b)).length === 2, { timeout: LONG, message: 'bob: two members' });
-    assert.equal(await hooks(a, ([h, n]) => globalThis.parleyTestHooks.roomLinkState(h, n), [hex, b.name]), 'verified');
+    // The new version is checked again between alice and bob (a fresh hello naming version 2).
+    for (const [p, o] of [[a, b], [b, a]]) {
+      await until(async () => (await hooks(p, () => globalThis.parleyTestHooks.roomChecksSent()))
+        .some((x) => x.name === o.name && x.payload.t === 'room-proof' && x.payload.ver === 2),
+      { timeout: LONG, message: `${p.name} proved its key to ${o.name} at version 2` });
+      await memberSays(p, o.name, 'verified');
+    }
   } finally {
     await Promise.all(people.map((p) => leave(p)));
   }
