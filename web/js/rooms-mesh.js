@@ -342,9 +342,13 @@ export const roomMeshMethods = {
     if (this.meshBadProofs) own = Uint8Array.from(local, (x, i) => (i === 0 ? x ^ 0xff : x)); // test hook
     const sig = core.signRoomChallenge(this.account, room.d, { nonce: p.nonce, issuedAt: ts, ownFingerprint: own, peerFingerprint: remote });
     this.meshSend(name, st, roomCheckPayload('room-proof', { room: room.hex, ver: room.info.version, nonce: p.nonce, ts, sig }));
-    // Theirs came while ours is not answered (they took the room since): asked again.
+    // Theirs came while ours is not answered (they took the room since), or was answered for
+    // another version (they took ours since): asked again.
     const c = st.rooms.get(room.hex);
-    if (c && c.state !== 'verified' && Date.now() - c.askedAt >= HELLO_AGAIN_MS) this.meshAsk(name, st, room.hex);
+    if (c && (c.otherVersion || (c.state !== 'verified' && Date.now() - c.askedAt >= HELLO_AGAIN_MS))) {
+      c.otherVersion = false;
+      this.meshAsk(name, st, room.hex);
+    }
   },
 
   async meshProof(name, st, room, p) {
@@ -372,6 +376,7 @@ export const roomMeshMethods = {
         // Not the same version (20.4): the newer one is taken and the check asked again (meshLook
         // on the version's change); an older one of theirs gets ours.
         if (p.ver < room.info.version) this.meshPush(name, room);
+        c.otherVersion = true; // asked again at their next hello (made once they hold ours)
         this.report(meshProblem(`A room proof from ${name} names version ${p.ver}, this page holds ${room.info.version}: asked again once both hold the same.`));
         return;
       }
