@@ -29,12 +29,21 @@ export function derive() {
   const d = b64u(v1.descriptor);
   const leave = b64u(CORE.leaves.find((l) => l.who === 'carol').leave);
   const msg = { v: 1, t: 'room-msg', id: ID, ts: 1780000000000, room, ver: 1, text: 'hello, room' };
+  const ch = CORE.challenges.find((c) => c.signer === 'bob' && c.verifier === 'alice');
+  const chVer = CORE.descriptors[Number(ch.descriptor)].version;
+  const hello = { v: 1, t: 'room-hello', room, ver: chVer, nonce: b64u(ch.nonce) };
+  const proof = { v: 1, t: 'room-proof', room, ver: chVer, nonce: b64u(ch.nonce), ts: Number(ch.issuedAt), sig: b64u(ch.signature) };
   const valid = [
     { payload: { v: 1, t: 'room', id: ID, d, names }, bytes: { d: v1.descriptor } },
     { payload: { v: 1, t: 'room', id: ID, d: b64u(largest.descriptor), names: { [key('alice')]: 'alice' } }, bytes: { d: largest.descriptor } },
     { payload: msg },
     { payload: { ...msg, text: 'x'.repeat(16384), ver: Number.MAX_SAFE_INTEGER, ts: 0 } },
     { payload: { v: 1, t: 'room-leave', id: ID2, room, leave }, bytes: { leave: CORE.leaves.find((l) => l.who === 'carol').leave } },
+    // The room check (20.7 "Direct connections"): alice's nonce and bob's answer from the core's
+    // vectors (bob answers alice at v3).
+    { payload: hello, bytes: { nonce: ch.nonce } },
+    { payload: proof, bytes: { nonce: ch.nonce, sig: ch.signature } },
+    { payload: { ...proof, ver: Number.MAX_SAFE_INTEGER, ts: 0 }, bytes: { nonce: ch.nonce, sig: ch.signature } },
   ];
   const without = (o, k) => Object.fromEntries(Object.entries(o).filter(([x]) => x !== k));
   const tooManyNames = {};
@@ -72,6 +81,23 @@ export function derive() {
     { why: 'a key of 31 bytes', payload: { v: 1, t: 'room', id: ID, d, names: { [Buffer.alloc(31).toString('base64url')]: 'alice' } } },
     { why: 'a leave statement of 120 bytes', payload: { v: 1, t: 'room-leave', id: ID, room, leave: b64u(CORE.leaves[0].leave.slice(0, 240)) } },
     { why: 'a leave statement of 122 bytes', payload: { v: 1, t: 'room-leave', id: ID, room, leave: b64u(`${CORE.leaves[0].leave}00`) } },
+    { why: 'a hello with an id', payload: { ...hello, id: ID } },
+    { why: 'a hello without a nonce', payload: without(hello, 'nonce') },
+    { why: 'a hello with a nonce of 31 bytes', payload: { ...hello, nonce: b64u(ch.nonce.slice(2)) } },
+    { why: 'a hello with a nonce of 33 bytes', payload: { ...hello, nonce: b64u(`${ch.nonce}00`) } },
+    { why: 'a hello with a proof field', payload: { ...hello, sig: proof.sig } },
+    { why: 'a hello of version 0', payload: { ...hello, ver: 0 } },
+    { why: 'a hello for a room id in capitals', payload: { ...hello, room: room.toUpperCase() } },
+    { why: 'a hello of wire version 2', payload: { ...hello, v: 2 } },
+    { why: 'a proof without a signature', payload: without(proof, 'sig') },
+    { why: 'a proof without its time', payload: without(proof, 'ts') },
+    { why: 'a proof with a negative time', payload: { ...proof, ts: -1 } },
+    { why: 'a proof with a time that is not an integer', payload: { ...proof, ts: 1.5 } },
+    { why: 'a proof with a signature of 63 bytes', payload: { ...proof, sig: b64u(ch.signature.slice(2)) } },
+    { why: 'a proof with a signature in padded base64', payload: { ...proof, sig: Buffer.from(ch.signature, 'hex').toString('base64') } },
+    { why: 'a proof without a nonce', payload: without(proof, 'nonce') },
+    { why: 'a proof with a room version above 2^53-1', payload: { ...proof, ver: 2 ** 53 } },
+    { why: 'a proof with an id', payload: { ...proof, id: ID } },
   ];
   const entry = { d, past: [], names, status: 'active', gone: [], unread: 2 };
   const record = { v: 1, rooms: { [room]: entry } };
@@ -110,7 +136,7 @@ export function derive() {
     version: 1,
     description: 'docs/PROTOCOL.md 20.7: the web app\'s room payloads (inside the pairwise Double Ratchet, 12.6) and its '
       + 'records, from the core\'s vectors (docs/vectors/rooms-v1.json). Valid payloads are read as themselves '
-      + '(d and leave as the bytes given in hex); invalid ones are refused (why). Written by tests/e2e/rooms-vectors.test.mjs --write.',
+      + '(d, leave, nonce and sig as the bytes given in hex); invalid ones are refused (why). Written by tests/e2e/rooms-vectors.test.mjs --write.',
     valid, invalid, records, logs,
   };
 }
@@ -133,23 +159,26 @@ test('every valid payload is read as itself', () => {
     const r = wire.readRoomPayload(payload);
     const shown = { ...r };
     if (r.d) shown.d = Buffer.from(r.d).toString('base64url');
-    if (r.leave) shown.leave = Buffer.from(r.leave).toString('base64url');
+    for (const k of ['leave', 'nonce', 'sig']) if (r[k]) shown[k] = Buffer.from(r[k]).toString('base64url');
     assert.deepEqual(shown, payload);
-    if (bytes?.d) assert.equal(hexOf(r.d), bytes.d);
-    if (bytes?.leave) assert.equal(hexOf(r.leave), bytes.leave);
+    for (const k of ['d', 'leave', 'nonce', 'sig']) if (bytes?.[k]) assert.equal(hexOf(r[k]), bytes[k]);
   }
   assert.deepEqual(new Set(V.valid.map((v) => v.payload.t)), wire.ROOM_KINDS);
 });
 
 test('every invalid payload is refused with a RoomPayloadError', () => {
-  assert.ok(V.invalid.length >= 30);
+  assert.ok(V.invalid.length >= 45);
   for (const { payload, why } of V.invalid) {
     assert.throws(() => wire.readRoomPayload(payload), wire.RoomPayloadError, why);
   }
 });
 
 test('an own entry travels as the payload the reader takes', () => {
-  for (const { payload } of V.valid) {
+  for (const { payload } of V.valid.filter((x) => wire.ROOM_CHECK_KINDS.has(x.payload.t))) {
+    const r = wire.readRoomPayload(payload);
+    assert.deepEqual(wire.roomCheckPayload(r.t, r), payload);
+  }
+  for (const { payload } of V.valid.filter((x) => !wire.ROOM_CHECK_KINDS.has(x.payload.t))) {
     const { v, t, id, ts, ...rest } = payload;
     assert.equal(v, 1);
     const entry = { id, ts, kind: 'room', room: { t, ...rest } };
@@ -180,7 +209,8 @@ test("the document's limits are the reader's", () => {
   assert.equal(wire.MAX_ROOMS, 64);
   assert.equal(wire.MAX_PAST, 15);
   assert.equal(wire.MAX_LOG, 1000);
-  for (const s of ['1..16384', '`MAX_ROOMS` = 64', '`MAX_PAST` = 15', '`MAX_LOG` = 1000', '157..715', '121 bytes']) {
+  for (const s of ['1..16384', '`MAX_ROOMS` = 64', '`MAX_PAST` = 15', '`MAX_LOG` = 1000', '157..715', '121 bytes',
+    '`nonce` 32 bytes', '`sig` 64 bytes']) {
     assert.ok(section.includes(s), `${s} documented`);
   }
 });

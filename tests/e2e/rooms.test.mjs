@@ -12,16 +12,10 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import { connectPair, leave, logIn, person, shots, signUp, until } from '../lib/people.mjs';
+import { members, openRoomOf } from '../lib/rooms.mjs';
 
 const server = serverForTests();
 const LONG = 180000; // four browsers on two shared cores
-
-async function openRoomOf(p, roomName) {
-  const button = p.page.getByRole('list', { name: 'Rooms' }).getByRole('button').filter({ hasText: roomName });
-  await button.first().waitFor({ state: 'visible', timeout: LONG });
-  await button.first().click();
-  await p.page.locator('#room').waitFor({ state: 'visible', timeout: LONG });
-}
 
 /** The open room's messages as [{sender, text}], "You" named. */
 function roomMessages(p) {
@@ -48,10 +42,6 @@ async function waitRoomText(p, text) {
     text, { timeout: LONG });
 }
 
-function members(p) {
-  return p.page.getByRole('list', { name: 'Room members' }).getByRole('listitem').allTextContents();
-}
-
 test('a room of four: messages to all, a forged change ignored, a removal, and mail for a member away', { timeout: 900000 }, async () => {
   const [a, b, c, d] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map((n) => person(server, uniqueName(n))));
   const people = [a, b, c, d];
@@ -69,7 +59,7 @@ test('a room of four: messages to all, a forged change ignored, a removal, and m
     await shots(a.page, 'room-new');
     await a.page.getByRole('button', { name: 'Create room' }).click();
     await a.page.locator('#room').waitFor({ state: 'visible', timeout: LONG });
-    for (const p of [b, c, d]) await openRoomOf(p, roomName);
+    for (const p of [b, c, d]) await openRoomOf(p, roomName, LONG);
     for (const p of people) {
       await until(async () => (await members(p)).length === 4, { timeout: LONG, message: `${p.name}: four members` });
     }
@@ -126,7 +116,7 @@ test('a room of four: messages to all, a forged change ignored, a removal, and m
     await waitRoomText(b, 'after dave: three');
     await waitRoomText(a, 'after dave: two');
     await logIn(c);
-    await openRoomOf(c, roomName);
+    await openRoomOf(c, roomName, LONG);
     for (const [, text] of late) await waitRoomText(c, text);
     const cm = await roomMessages(c);
     assert.deepEqual(cm.filter((m) => m.text.startsWith('after dave')).map((m) => `${m.sender}: ${m.text}`).sort(),
@@ -183,7 +173,7 @@ test('a room of four: messages to all, a forged change ignored, a removal, and m
     await c.page.getByRole('button', { name: 'Log out' }).click();
     c.password = 'carol has a new secret';
     await logIn(c);
-    await openRoomOf(c, roomName);
+    await openRoomOf(c, roomName, LONG);
     for (const text of ['after dave: two', 'dave is back', 'after bob left']) await waitRoomText(c, text);
     assert.equal((await members(c)).length, 3);
   } finally {

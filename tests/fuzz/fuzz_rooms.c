@@ -167,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* an empty `current` is none: the fixed version 1 is then taken */
         if (rid[0] != 0xee || acc_none != rc || acc_base != rc ||
             acc_rev != (size == 0 ? PARLEY_OK : PARLEY_ERR_ARGUMENT) ||
-            parley_room_accept_first(data, size, alice.identity_pub) != rc) {
+            parley_room_accept_first(data, size, alice.identity_pub, bob.identity_pub) != rc) {
             abort();
         }
     }

@@ -26,15 +26,16 @@ const { rnd, pick, mutateText } = fuzzer(0x5eed7007);
 
 const ID = '0123456789abcdef0123456789abcdef';
 const KEY = 'A'.repeat(43);
-const KEYS = ['v', 't', 'id', 'ts', 'room', 'ver', 'text', 'd', 'names', 'leave', 'extra', '__proto__', 'constructor', 'toString'];
-const KINDS = ['room', 'room-msg', 'room-leave', 'msg', 'ack', 'room-call', '', '__proto__', 'hasOwnProperty'];
+const KEYS = ['v', 't', 'id', 'ts', 'room', 'ver', 'text', 'd', 'names', 'leave', 'nonce', 'sig', 'extra', '__proto__', 'constructor', 'toString'];
+const KINDS = ['room', 'room-msg', 'room-leave', 'room-hello', 'room-proof', 'msg', 'ack', 'room-call', '', '__proto__', 'hasOwnProperty'];
 function value() {
   return pick([
     () => ID, () => ID.toUpperCase(), () => ID.slice(1), () => `${ID}0`, () => '', () => 'x', () => 'alice', () => 1, () => 2,
     () => '1', () => 0, () => -1, () => 1.5, () => 2 ** 53, () => Number.MAX_SAFE_INTEGER, () => NaN, () => true, () => null,
     () => [], () => ({}), () => ({ [KEY]: 'alice' }), () => ({ [KEY]: 'A' }), () => 'x'.repeat(16384), () => 'x'.repeat(16385),
     () => 'A'.repeat(210), () => 'A'.repeat(161), () => 'A'.repeat(954), () => 'A'.repeat(955), () => pick(KINDS),
-    () => 'AAAA+/==', () => KEY,
+    () => 'AAAA+/==', () => KEY, () => 'A'.repeat(42), () => 'A'.repeat(44), () => 'A'.repeat(85), () => 'A'.repeat(86),
+    () => `${'A'.repeat(85)}B`, () => `${'A'.repeat(42)}B`,
   ])();
 }
 
@@ -63,7 +64,10 @@ const FIELDS = {
   room: ['v', 't', 'id', 'd', 'names'],
   'room-msg': ['v', 't', 'id', 'ts', 'room', 'ver', 'text'],
   'room-leave': ['v', 't', 'id', 'room', 'leave'],
+  'room-hello': ['v', 't', 'room', 'ver', 'nonce'],
+  'room-proof': ['v', 't', 'room', 'ver', 'nonce', 'ts', 'sig'],
 };
+const CHECKS = new Set(['room-hello', 'room-proof']);
 const canon = (s, n) => {
   if (typeof s !== 'string' || !/^[A-Za-z0-9_-]*$/.test(s)) return false;
   const b = Buffer.from(s, 'base64url');
@@ -77,8 +81,16 @@ function check(obj, r) {
   if (!f) return 'kind';
   for (const k of Object.keys(obj)) if (!f.includes(k)) return `field ${k}`;
   for (const k of f) if (!Object.hasOwn(obj, k)) return `missing ${k}`;
-  if (!/^[0-9a-f]{32}$/.test(obj.id)) return 'id';
-  if (obj.t === 'room') {
+  if (!CHECKS.has(obj.t) && !/^[0-9a-f]{32}$/.test(obj.id)) return 'id';
+  if (CHECKS.has(obj.t)) {
+    if (!/^[0-9a-f]{32}$/.test(obj.room)) return 'room';
+    if (!Number.isSafeInteger(obj.ver) || obj.ver < 1) return 'ver';
+    if (!canon(obj.nonce, (n) => n === 32) || !(r.nonce instanceof Uint8Array)) return 'nonce';
+    if (obj.t === 'room-proof') {
+      if (!Number.isSafeInteger(obj.ts) || obj.ts < 0) return 'ts';
+      if (!canon(obj.sig, (n) => n === 64) || !(r.sig instanceof Uint8Array)) return 'sig';
+    }
+  } else if (obj.t === 'room') {
     if (!canon(obj.d, (n) => n >= 157 && n <= 715)) return 'd';
     const names = Object.entries(obj.names || {});
     if (names.length < 1 || names.length > 16) return 'names';
@@ -107,6 +119,18 @@ function runPayload(obj, shown) {
   const bad = check(obj, r);
   if (bad) {
     fail(`accepted a bad ${bad}`, shown, 'accepted');
+    return;
+  }
+  if (CHECKS.has(r.t)) {
+    // A check payload travels again (as rooms-mesh.js sends it) and reads as itself.
+    let back;
+    try {
+      back = wire.readRoomPayload(JSON.parse(JSON.stringify(wire.roomCheckPayload(r.t, r))));
+    } catch (e) {
+      fail('its own check payload was refused', shown, e);
+      return;
+    }
+    if (!isDeepStrictEqual(back, r)) fail('its own check payload read differently', shown, JSON.stringify(back));
     return;
   }
   // What is read travels again (as an own entry would) and reads as itself.

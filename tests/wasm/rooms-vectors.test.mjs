@@ -118,13 +118,16 @@ export function derive() {
     [null, 5, 'OK', "another room's first version"],
   ].map(([current, candidate, result, why]) => ({ current, candidate, result, why }));
   const acceptFirst = [
-    [1, 'alice', 'OK', 'dave, added in v2, takes it from alice'],
-    [2, 'bob', 'OK', 'from bob, an admin in it who signed it'],
-    [2, 'alice', 'NOT_ADMIN', 'signed by bob, but handed over as if from alice'],
-    [3, 'carol', 'NOT_ADMIN', 'signed by carol, a member only'],
-    [7, 'bob', 'OK', "bob's own v2 in which he is admin: first sight trusts the sender"],
-    [9, 'alice', 'OK', 'the largest descriptor'],
-  ].map(([candidate, sender, result, why]) => ({ candidate, sender, result, why }));
+    [1, 'alice', 'dave', 'OK', 'dave, added in v2, takes it from alice'],
+    [2, 'bob', 'carol', 'OK', 'from bob, an admin in it who signed it'],
+    [2, 'alice', 'carol', 'NOT_ADMIN', 'signed by bob, but handed over as if from alice'],
+    [3, 'carol', 'erin', 'NOT_ADMIN', 'signed by carol, a member only'],
+    [7, 'bob', 'alice', 'OK', "bob's own v2 in which he is admin: first sight trusts the sender"],
+    [9, 'alice', 'bob', 'OK', 'the largest descriptor'],
+    [1, 'alice', 'erin', 'NOT_MEMBER', 'a good version that does not list the receiver (erin)'],
+    [2, 'bob', 'dave', 'NOT_MEMBER', 'v3 handed to dave, whom it no longer lists'],
+    [3, 'carol', 'dave', 'NOT_ADMIN', 'neither the signer an admin nor the receiver listed: the signer is judged first'],
+  ].map(([candidate, sender, receiver, result, why]) => ({ candidate, sender, receiver, result, why }));
 
   // Rejects: each well signed by alice (so only the named rule fails), unless said otherwise.
   const base = { roomId, version: 1, name: 'Book club', signer: 'alice',
@@ -230,7 +233,7 @@ export function derive() {
   ];
 
   return {
-    about: 'Parley rooms, docs/PROTOCOL.md section 20. Seeds and random inputs are SHA-256("parley-vectors-v1" || label). descriptor = u8(1) || roomId(16) || u64(version) || u8(nameLen) || name || u8(count) || count x (key(32) || u8(role: 1 admin, 2 member)) || signer(32) || Ed25519(signer, signedMessage = "parley-room-v1" || every byte before the signature). accept: parley_room_accept(descriptors[current] or none, descriptors[candidate]); acceptFirst: parley_room_accept_first(descriptors[candidate], people[sender]); rejects: parley_room_open errors; leaves/leaveChecks: section 20.5; challenges/challengeChecks: section 20.6 (fields of challengeChecks override the challenge\'s: a descriptor index, signer, nonceLabel, issuedAt, ownFingerprint, swapFingerprints).',
+    about: 'Parley rooms, docs/PROTOCOL.md section 20. Seeds and random inputs are SHA-256("parley-vectors-v1" || label). descriptor = u8(1) || roomId(16) || u64(version) || u8(nameLen) || name || u8(count) || count x (key(32) || u8(role: 1 admin, 2 member)) || signer(32) || Ed25519(signer, signedMessage = "parley-room-v1" || every byte before the signature). accept: parley_room_accept(descriptors[current] or none, descriptors[candidate]); acceptFirst: parley_room_accept_first(descriptors[candidate], people[sender], people[receiver]); rejects: parley_room_open errors; leaves/leaveChecks: section 20.5; challenges/challengeChecks: section 20.6 (fields of challengeChecks override the challenge\'s: a descriptor index, signer, nonceLabel, issuedAt, ownFingerprint, swapFingerprints).',
     version: 1,
     people: Object.fromEntries(PEOPLE.map((w) => [w, { seedLabel: P[w].seedLabel, identitySeed: hex(P[w].identitySeed), identityKey: hex(P[w].identityKey) }])),
     extraMembers: { seedLabels: 'room-extra-N-identity, N = 0..10', keys: extra.map((e) => hex(e.key)) },
@@ -304,7 +307,7 @@ if (process.argv.includes('--write')) {
     const D = (i) => (i === null ? null : unhex(V.descriptors[i].descriptor));
     for (const a of V.accept) assert.equal(result(() => core.acceptRoom(D(a.current), D(a.candidate))), a.result, a.why);
     for (const a of V.acceptFirst) {
-      assert.equal(result(() => core.acceptRoomFirst(D(a.candidate), unhex(V.people[a.sender].identityKey))), a.result, a.why);
+      assert.equal(result(() => core.acceptRoomFirst(D(a.candidate), unhex(V.people[a.sender].identityKey), unhex(V.people[a.receiver].identityKey))), a.result, a.why);
     }
     for (const r of V.rejects) {
       assert.equal(result(() => core.openRoom(unhex(r.descriptor))), r.error, r.why);

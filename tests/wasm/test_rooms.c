@@ -231,10 +231,14 @@ static void test_vectors_accept(void)
         size_t cand_len;
         uint8_t *cand = descriptor(&f, cJSON_GetObjectItemCaseSensitive(a, "candidate"), &cand_len);
         uint8_t key[32];
+        uint8_t receiver_key[32];
+        const cJSON *receiver = cJSON_GetObjectItemCaseSensitive(f.people, t_str(a, "receiver"));
 
         sender = cJSON_GetObjectItemCaseSensitive(f.people, t_str(a, "sender"));
         ok = ok && cand != NULL && hex_field(sender, "identityKey", key, 32) &&
-             parley_room_accept_first(cand, cand_len, key) == error_code(t_str(a, "result"));
+             hex_field(receiver, "identityKey", receiver_key, 32) &&
+             parley_room_accept_first(cand, cand_len, key, receiver_key) ==
+                 error_code(t_str(a, "result"));
         free(cand);
         if (!ok) {
             t_note("acceptFirst case failed: %s", t_str(a, "why"));
@@ -251,7 +255,7 @@ static void test_vectors_accept(void)
 
         ok = ok && d != NULL && parley_room_open(d, len, rid, NULL, NULL, NULL, NULL, NULL) == want &&
              rid[0] == 0xee && parley_room_accept(NULL, 0, d, len) == want &&
-             parley_room_accept_first(d, len, d) == want;
+             parley_room_accept_first(d, len, d, d) == want;
         free(d);
         if (!ok) {
             t_note("reject case failed: %s", t_str(a, "why"));

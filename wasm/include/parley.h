@@ -705,12 +705,13 @@ PARLEY_API PARLEY_NODISCARD int parley_room_accept(const uint8_t *current, size_
 
 /*
  * First sight of a room at any version (a member added after version 1): 0 when the candidate
- * opens, was signed by sender_key (the contact it came from, over the pairwise session) and
- * sender_key is an admin in it; PARLEY_ERR_NOT_ADMIN otherwise.
+ * opens, was signed by sender_key (the contact it came from, over the pairwise session),
+ * sender_key is an admin in it (PARLEY_ERR_NOT_ADMIN otherwise) and it lists receiver_key, the
+ * identity key of the member taking it (PARLEY_ERR_NOT_MEMBER otherwise).
  */
-PARLEY_API PARLEY_NODISCARD int parley_room_accept_first(const uint8_t *candidate,
-                                                         size_t candidate_len,
-                                                         const uint8_t sender_key[PARLEY_KEY_BYTES]);
+PARLEY_API PARLEY_NODISCARD int parley_room_accept_first(
+    const uint8_t *candidate, size_t candidate_len, const uint8_t sender_key[PARLEY_KEY_BYTES],
+    const uint8_t receiver_key[PARLEY_KEY_BYTES]);
 
 /* "Leave room": a statement signed by a member's identity key that it leaves the room of
  * `descriptor` at that descriptor's version (PARLEY_ROOM_LEAVE_BYTES into out).

@@ -128,13 +128,16 @@ export function acceptRoom(current, candidate) {
 
 /**
  * First sight of a room at any version (a member added later): the candidate must be signed by
- * senderKey, the contact it came from, and senderKey must be an admin in it (NOT_ADMIN).
- * Returns openRoom(candidate).
+ * senderKey, the contact it came from, senderKey must be an admin in it (NOT_ADMIN), and it must
+ * list receiverKey, the identity key of the account taking it (NOT_MEMBER). Returns
+ * openRoom(candidate).
  */
-export function acceptRoomFirst(candidate, senderKey) {
+export function acceptRoomFirst(candidate, senderKey, receiverKey) {
   const c = descriptorBytes(candidate, 'candidate');
   bytes('senderKey', senderKey, KEY_BYTES);
-  withArena((m, a) => check(m, m._parley_room_accept_first(a.input(c), c.length, a.input(senderKey))));
+  bytes('receiverKey', receiverKey, KEY_BYTES);
+  withArena((m, a) => check(m, m._parley_room_accept_first(a.input(c), c.length, a.input(senderKey),
+    a.input(receiverKey))));
   return openRoom(c);
 }
 

@@ -399,12 +399,13 @@ int parley_room_accept(const uint8_t *current, size_t current_len, const uint8_t
 }
 
 int parley_room_accept_first(const uint8_t *candidate, size_t candidate_len,
-                             const uint8_t sender_key[PARLEY_KEY_BYTES])
+                             const uint8_t sender_key[PARLEY_KEY_BYTES],
+                             const uint8_t receiver_key[PARLEY_KEY_BYTES])
 {
     struct room_view cand;
     int rc;
 
-    if (sender_key == NULL) {
+    if (sender_key == NULL || receiver_key == NULL) {
         return PARLEY_ERR_ARGUMENT;
     }
     rc = room_open(candidate, candidate_len, &cand);
@@ -415,7 +416,8 @@ int parley_room_accept_first(const uint8_t *candidate, size_t candidate_len,
         room_role(&cand, cand.signer) != PARLEY_ROOM_ROLE_ADMIN) {
         return PARLEY_ERR_NOT_ADMIN;
     }
-    return PARLEY_OK;
+    /* A room is taken only by a member it lists. */
+    return room_role(&cand, receiver_key) != 0 ? PARLEY_OK : PARLEY_ERR_NOT_MEMBER;
 }
 
 static void leave_message(uint8_t msg[ROOM_LEAVE_LABEL_BYTES + ROOM_LEAVE_BODY_BYTES],

@@ -90,6 +90,8 @@ function drawMembers(messenger, room, members, admin) {
   $('room-members').replaceChildren(...members.map((mem) => {
     const who = mem.me ? `${messenger.me} (you)` : (mem.name || 'someone not known here');
     const li = el('li', {}, el('span', { textContent: `${who}${mem.role === 'admin' ? ', admin' : ''}${room.gone.has(mem.key) ? ', left' : ''}` }));
+    // This page's direct connection with the member (rooms-mesh.js), in words.
+    if (!mem.me && room.status === 'active') li.append(el('span', { className: 'link-state', textContent: ` · ${messenger.meshState(room, mem.key)}` }));
     if (admin && !mem.me) {
       const b = el('button', { type: 'button', className: 'secondary', textContent: 'Remove member', 'aria-label': `Remove member ${mem.name || ''}`.trim() });
       b.addEventListener('click', () => act(b, () => messenger.removeMember(room.hex, mem.key)));
@@ -116,7 +118,7 @@ function renderRoom() {
   setText($('room-notice'), notice);
   setHidden($('room-notice'), !notice);
   // Drawn again only when it changed (a drawing would take the focus off a Remove member button).
-  const sig = JSON.stringify([room.hex, admin, [...room.gone], members.map((x) => [x.key, x.name, x.role])]);
+  const sig = JSON.stringify([room.hex, admin, room.status, [...room.gone], members.map((x) => [x.key, x.name, x.role, x.me ? '' : messenger.meshState(room, x.key)])]);
   if ($('room-members').dataset.sig !== sig) {
     $('room-members').dataset.sig = sig;
     drawMembers(messenger, room, members, admin);

@@ -1,10 +1,15 @@
 // The web app's room payloads (docs/PROTOCOL.md 20.7) and their strict reader: the version `v`
 // first (only 1 is known: any other refuses the payload whole), then the kind, then the fields:
 // an unknown field, a missing one or a value out of range refuses the payload. No DOM, no storage.
-import { RANDOM_ID_RE, USERNAME_RE, fromB64u } from './encoding.js';
+import { RANDOM_ID_RE, USERNAME_RE, fromB64u, toB64u } from './encoding.js';
 
 export const ROOM_WIRE_VERSION = 1;
-export const ROOM_KINDS = new Set(['room', 'room-msg', 'room-leave']);
+export const ROOM_KINDS = new Set(['room', 'room-msg', 'room-leave', 'room-hello', 'room-proof']);
+// The room check on a direct connection (20.7 "Direct connections", rooms-mesh.js): never
+// transcript entries, never mailed, never acknowledged.
+export const ROOM_CHECK_KINDS = new Set(['room-hello', 'room-proof']);
+export const ROOM_NONCE_BYTES = 32;
+export const ROOM_SIG_BYTES = 64;
 export const MAX_ROOM_TEXT = 16384; // UTF-16 code units, as a chat message
 export const ROOM_ID_RE = /^[0-9a-f]{32}$/; // the 16-byte room id, lowercase hex
 const KEY_RE = /^[A-Za-z0-9_-]{43}$/; // a 32-byte key, base64url
@@ -17,6 +22,8 @@ const FIELDS = {
   room: ['v', 't', 'id', 'd', 'names'],
   'room-msg': ['v', 't', 'id', 'ts', 'room', 'ver', 'text'],
   'room-leave': ['v', 't', 'id', 'room', 'leave'],
+  'room-hello': ['v', 't', 'room', 'ver', 'nonce'],
+  'room-proof': ['v', 't', 'room', 'ver', 'nonce', 'ts', 'sig'],
 };
 
 export class RoomPayloadError extends Error {}
@@ -42,9 +49,10 @@ export function isRoomPayload(inner) {
 }
 
 /**
- * Reads a room payload: a fresh object {v, t, id, ...} with `d` and `leave` as bytes, or throws
- * RoomPayloadError. The descriptor and the leave statement are only shaped here; the core opens
- * and judges them (section 20).
+ * Reads a room payload: a fresh object {v, t, id, ...} with `d`, `leave`, `nonce` and `sig` as
+ * bytes, or throws RoomPayloadError. The descriptor, the leave statement and the check's signature
+ * are only shaped here; the core opens and judges them (section 20). room-hello and room-proof
+ * carry no id.
  */
 export function readRoomPayload(obj) {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) fail('not an object');
@@ -54,8 +62,9 @@ export function readRoomPayload(obj) {
   if (!spec) fail('unknown kind');
   for (const k of Object.keys(obj)) if (!spec.includes(k)) fail(`unknown field ${k}`);
   for (const k of spec) if (!Object.hasOwn(obj, k)) fail(`missing ${k}`);
-  if (typeof obj.id !== 'string' || !RANDOM_ID_RE.test(obj.id)) fail('bad id');
-  const out = { v: obj.v, t: obj.t, id: obj.id };
+  const check = ROOM_CHECK_KINDS.has(obj.t);
+  if (!check && (typeof obj.id !== 'string' || !RANDOM_ID_RE.test(obj.id))) fail('bad id');
+  const out = check ? { v: obj.v, t: obj.t } : { v: obj.v, t: obj.t, id: obj.id };
   if (obj.t === 'room') {
     out.d = b64(obj.d, DESCRIPTOR_MIN, DESCRIPTOR_MAX, 'descriptor');
     out.names = readNames(obj.names, MAX_NAMES);
@@ -66,6 +75,16 @@ export function readRoomPayload(obj) {
   out.room = obj.room;
   if (obj.t === 'room-leave') {
     out.leave = b64(obj.leave, LEAVE_BYTES, LEAVE_BYTES, 'leave');
+    return out;
+  }
+  if (check) {
+    if (!Number.isSafeInteger(obj.ver) || obj.ver < 1) fail('bad ver');
+    out.ver = obj.ver;
+    out.nonce = b64(obj.nonce, ROOM_NONCE_BYTES, ROOM_NONCE_BYTES, 'nonce');
+    if (obj.t === 'room-hello') return out;
+    if (!Number.isSafeInteger(obj.ts) || obj.ts < 0) fail('bad ts');
+    out.ts = obj.ts;
+    out.sig = b64(obj.sig, ROOM_SIG_BYTES, ROOM_SIG_BYTES, 'sig');
     return out;
   }
   if (!Number.isSafeInteger(obj.ts) || obj.ts < 0) fail('bad ts');
@@ -90,6 +109,16 @@ export function roomWirePayload(entry) {
     default:
       throw new Error('not a room entry');
   }
+}
+
+/** A room check payload (rooms-mesh.js): hello {room, ver, nonce} or proof {room, ver, nonce, ts, sig}, bytes as bytes. */
+export function roomCheckPayload(t, fields) {
+  const out = { v: ROOM_WIRE_VERSION, t, room: fields.room, ver: fields.ver, nonce: toB64u(fields.nonce) };
+  if (t === 'room-proof') {
+    out.ts = fields.ts;
+    out.sig = toB64u(fields.sig);
+  }
+  return out;
 }
 
 /** Room ids travel and are stored as lowercase hex. */

@@ -7,7 +7,7 @@
 // and takes what members send (inbox.js applyPayload -> applyRoom).
 // Rules kept here:
 // - a descriptor is taken only by the core's rule (acceptRoomFirst from an admin contact for a room
-//   not held, and only when it lists this account; acceptRoom after); anything else is reported
+//   not held, which must list this account; acceptRoom after); anything else is reported
 //   ('problem') and ignored;
 // - a room message is shown only when its sender is listed in the held descriptor and in the
 //   version it names; one naming a newer version than held waits (in memory, unacknowledged)
@@ -21,9 +21,11 @@ import { fromB64u, randomId, toB64u, equalBytes } from './encoding.js';
 import { fanoutMethods } from './fanout.js';
 import { transcriptMethods } from './transcript.js';
 import {
-  MAX_LOG, MAX_PAST, MAX_ROOMS, MAX_ROOM_TEXT, ROOMS_RECORD_VERSION, RoomPayloadError, readRoomLog, readRoomPayload,
-  readRoomsRecord, roomHex, roomWirePayload,
+  MAX_LOG, MAX_PAST, MAX_ROOMS, MAX_ROOM_TEXT, ROOMS_RECORD_VERSION, ROOM_CHECK_KINDS, RoomPayloadError, readRoomLog,
+  readRoomPayload, readRoomsRecord, roomHex, roomWirePayload,
 } from './rooms-wire.js';
+// The room check on direct connections (20.4, 20.7): its own module, installed with these.
+import { roomMeshMethods } from './rooms-mesh.js';
 
 // MAX_PAST: earlier versions kept per room, to judge messages that name them; MAX_LOG: messages
 // kept per room transcript (the oldest go first); MAX_ROOMS: rooms held on a device.
@@ -42,12 +44,15 @@ function listedNames(room) {
 }
 
 export const roomMethods = {
+  ...roomMeshMethods,
+
   // ---- storage ---------------------------------------------------------------------------------
 
   async loadRooms() {
     this.rooms = new Map();
     this.roomWaiting = [];
     this.installRoomTestHooks();
+    this.startRoomMesh(); // rooms-mesh.js
     const rec = await this.vault.getJson('rooms', null);
     if (rec === null) return;
     let rooms;
@@ -400,6 +405,7 @@ export const roomMethods = {
 
   /** A room payload from a contact (inbox.js applyPayload), into effect. */
   applyRoom(name, inner, effect) {
+    if (globalThis.parleyTestHooks) (this.roomIn ||= []).push({ name, t: String(inner.t) }); // roomPayloadsIn
     let p;
     try {
       p = readRoomPayload(inner);
@@ -411,6 +417,11 @@ export const roomMethods = {
       if (active && typeof inner.id === 'string' && /^[0-9a-f]{32}$/.test(inner.id)) effect.receipt = inner.id;
       return;
     }
+    if (ROOM_CHECK_KINDS.has(p.t)) {
+      this.roomCheckIn(name, p); // rooms-mesh.js: from the link only, never acknowledged
+      return;
+    }
+    if (this.meshRefuses(name, p)) return; // on a link whose room check failed (rooms-mesh.js)
     const c = this.contacts[name];
     if (!c || (c.status !== 'active' && c.status !== 'pending') || !c.identityKey) {
       this.roomWait(name, p); // a session whose request waits: judged once a room takes it
@@ -456,7 +467,7 @@ export const roomMethods = {
     return { hex: room.hex };
   },
 
-  // A descriptor: the core's acceptance rule, and this account must be listed in a first one.
+  // A descriptor: the core's acceptance rule (a first one must list this account: NOT_MEMBER).
   takeDescriptor(name, sender, p) {
     let info;
     let hex;
@@ -471,8 +482,7 @@ export const roomMethods = {
       if (room) {
         info = core.acceptRoom(room.d, p.d);
       } else {
-        info = core.acceptRoomFirst(p.d, sender);
-        if (core.roomRole(p.d, this.myKey()) === null) throw roomProblem('it does not list this account');
+        info = core.acceptRoomFirst(p.d, sender, this.myKey()); // NOT_MEMBER: it does not list this account
         if (this.rooms.size >= MAX_ROOMS) throw roomProblem('this device holds too many rooms');
       }
     } catch (e) {

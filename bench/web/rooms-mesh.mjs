@@ -1,0 +1,109 @@
+// Mesh setup of a room (docs/PROTOCOL.md 20.7 "Direct connections"): the time from alice's
+// "Create room" until all 8 members of the room hold it, have a session with one another (the 21
+// sessions between members who were not contacts are made inside the room), are linked directly
+// and show every other member "verified" (56 checks, each side of the 28 pairs). Eight headless
+// pages against the real server on loopback: BENCH_MESH_BROWSERS Chromium processes (default 8:
+// one per person; fewer share them as contexts). alice is a contact of the 7 others beforehand.
+// BENCH_MESH_RUNS rooms are made one after another with the same people (default 2; the first
+// also makes the sessions, later ones find them made). Prints figures; asserts nothing.
+//   node bench/web/rooms-mesh.mjs
+import { startServer, ROOT } from '../../tests/lib/server.mjs';
+import { launchBrowser, openPage } from '../../tests/lib/browser.mjs';
+import { uniqueName } from '../../tests/lib/api.mjs';
+import { accept, startChat, waitConnected } from '../../tests/lib/people.mjs';
+
+const N = 8;
+const BROWSERS = Math.max(1, Math.min(N, Number(process.env.BENCH_MESH_BROWSERS || N)));
+const RUNS = Math.max(1, Number(process.env.BENCH_MESH_RUNS || 2));
+const WAIT = 300000;
+const s = (x) => `${(x / 1000).toFixed(1)} s`;
+
+const server = await startServer({ env: { PARLEY_SERVER_BIN: process.env.PARLEY_SERVER_BIN || `${ROOT}/build/native/server/parley-server` } });
+const browsers = [];
+for (let i = 0; i < BROWSERS; i += 1) browsers.push(await launchBrowser());
+
+async function signUp(browser, name) {
+  const p = await openPage(browser, `${server.url}/`);
+  await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
+  await p.page.reload();
+  await p.page.getByLabel('Username').fill(name);
+  await p.page.getByLabel('Password').fill(`password of ${name}`);
+  await p.page.getByRole('button', { name: 'Sign up' }).click();
+  const again = p.page.getByLabel('Type it again');
+  const contact = p.page.getByLabel('Contact', { exact: true });
+  await Promise.race([again.waitFor({ timeout: WAIT }), contact.waitFor({ timeout: WAIT })]);
+  if (await again.isVisible()) {
+    await again.fill(`password of ${name}`);
+    await p.page.getByRole('button', { name: 'Sign up' }).click();
+  }
+  await contact.waitFor({ timeout: WAIT });
+  await p.page.locator('#connection[data-state="online"]').waitFor({ timeout: WAIT });
+  return { ...p, name };
+}
+
+// What a page sees of the room: held, its sessions with the others, and how many it verified.
+function look(p, hex, names) {
+  return p.page.evaluate(([h, all, me]) => {
+    const hooks = globalThis.parleyTestHooks;
+    const others = all.filter((n) => n !== me);
+    const states = others.map((n) => hooks.roomLinkState(h, n));
+    return {
+      held: states.some((x) => x !== null) || others.length === 0,
+      sessions: states.filter((x) => x !== null).length,
+      linked: others.filter((n) => hooks.linkOpen(n)).length,
+      verified: states.filter((x) => x === 'verified').length,
+    };
+  }, [hex, names, p.name]);
+}
+
+try {
+  const people = [];
+  const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
+  for (let i = 0; i < N; i += 1) people.push(await signUp(browsers[i % BROWSERS], uniqueName(names[i])));
+  const [a, ...rest] = people;
+  for (const p of rest) {
+    await startChat(a, p.name);
+    await accept(p, a.name);
+    await Promise.all([waitConnected(a.page, WAIT), waitConnected(p.page, WAIT)]);
+  }
+  const all = people.map((p) => p.name);
+  console.log(`room mesh setup: ${N} members, ${BROWSERS} Chromium process(es), ${RUNS} room(s); alice a contact of the 7 others, none of them of each other`);
+  for (let run = 1; run <= RUNS; run += 1) {
+    const roomName = `Mesh ${run}`;
+    await a.page.getByRole('button', { name: 'New room' }).click();
+    await a.page.getByLabel('Room name').fill(roomName);
+    const pick = a.page.getByRole('group', { name: 'Members' });
+    for (const p of rest) await pick.getByRole('checkbox', { name: p.name }).check();
+    const t0 = Date.now();
+    await a.page.getByRole('button', { name: 'Create room' }).click();
+    await a.page.locator('#room').waitFor({ state: 'visible', timeout: WAIT });
+    const hex = await a.page.locator('#room-members').evaluate(() => document.querySelector('#rooms button[aria-current="true"]')?.dataset.room);
+    const at = { held: null, sessions: null, linked: null, verified: null };
+    while (Date.now() - t0 < WAIT) {
+      const seen = await Promise.all(people.map((p) => look(p, hex, all)));
+      const now = Date.now() - t0;
+      if (at.held === null && seen.every((x) => x.held)) at.held = now;
+      if (at.sessions === null && seen.every((x) => x.sessions === N - 1)) at.sessions = now;
+      if (at.linked === null && seen.every((x) => x.linked === N - 1)) at.linked = now;
+      if (seen.every((x) => x.verified === N - 1)) {
+        at.verified = now;
+        break;
+      }
+      await new Promise((r) => { setTimeout(r, 100); });
+    }
+    if (at.verified === null) {
+      // Which checks did not verify, as each page shows them.
+      for (const p of people) {
+        const states = await p.page.evaluate(([h, list, me]) => list.filter((n) => n !== me)
+          .map((n) => `${n}: ${globalThis.parleyTestHooks.roomLinkState(h, n)}`), [hex, all, p.name]);
+        console.log(`    ${p.name} sees ${states.join(', ')}`);
+      }
+    }
+    const fmt = (x) => (x === null ? 'not within 300 s' : s(x));
+    console.log(`  room ${run}: all hold it ${fmt(at.held)}; every pair has a session ${fmt(at.sessions)}; every pair linked ${fmt(at.linked)}; all ${N * (N - 1)} checks verified ${fmt(at.verified)} (from Create room, polled every 100 ms)`);
+    // The room is left by alice's page only on screen: the next run makes a new one.
+  }
+} finally {
+  for (const b of browsers) await b.close().catch(() => {});
+  await server.stop?.();
+}
