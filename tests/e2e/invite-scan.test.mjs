@@ -2,8 +2,9 @@
 // camera playing a video of the inviter's QR code (drawn by the app's encoder, as web/js/qr.js
 // draws it); "Paste invite", "Scan invite": the camera preview shows, the code is read (by
 // BarcodeDetector where the browser has one, else by web/js/qr-scan-decoder.js, loaded on demand),
-// the reply code appears as after a paste; the inviter pastes the reply, and messages go both
-// ways. Serverless, as tests/e2e/invite.test.mjs: the bundle on python3 -m http.server.
+// the reply code appears as after a paste; the inviter scans the reply the same way (Connect
+// follows by itself), and messages go both ways. Serverless, as tests/e2e/invite.test.mjs: the
+// bundle on python3 -m http.server.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WAIT, leave, send, waitForMessage } from '../lib/people.mjs';
 import { encode, render, writeY4m } from '../lib/qr-image.mjs';
-import { cameraPerson, localPerson, makeLocalProfile, serverlessBundle, staticServer } from '../lib/serverless.mjs';
+import { cameraPerson, makeLocalProfile, serverlessBundle, staticServer } from '../lib/serverless.mjs';
 
 const cleanups = [];
 after(async () => {
@@ -30,12 +31,17 @@ async function serverlessSite() {
   return site;
 }
 
-test('the invitee scans the invite with the camera; the chat opens and messages go both ways', async (t) => {
+test('the invitee scans the invite and the inviter the reply with the camera; the chat opens and messages go both ways', async (t) => {
   const site = await serverlessSite();
   const videos = mkdtempSync(join(tmpdir(), 'parley-camera-'));
   cleanups.push(() => rmSync(videos, { recursive: true, force: true }));
 
-  const a = await localPerson(t, site, 'scan-inviter');
+  // The inviter's camera plays a file written only once the reply exists (Chromium opens it when
+  // the camera starts).
+  const replyVideo = join(videos, 'reply.y4m');
+  const a = await cameraPerson(site, 'scan-inviter', replyVideo);
+  t.after(() => leave(a));
+  await makeLocalProfile(a);
   await a.page.getByRole('button', { name: 'Create invite' }).click();
   await a.page.waitForFunction(() => document.getElementById('invite-code').value.length > 0, null, { timeout: WAIT });
   const invite = await a.page.getByRole('textbox', { name: 'Invite code' }).inputValue();
@@ -63,12 +69,16 @@ test('the invitee scans the invite with the camera; the chat opens and messages 
   assert.equal(await b.page.evaluate(() => document.getElementById('invite-camera').srcObject), null);
   const reply = await b.page.getByRole('textbox', { name: 'Reply code' }).inputValue();
 
-  await a.page.getByRole('textbox', { name: 'Reply code' }).fill(reply);
-  await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
+  // The inviter scans the reply: it goes into "Reply code" and connects, as Connect would.
+  const replySym = encode(reply, 'M');
+  writeY4m(replyVideo, render(replySym, { scale: Math.floor(440 / (replySym.size + 8)), width: 640, height: 480, angle: -3, tilt: 0.04, noise: 12 }), 4);
+  await a.page.getByRole('dialog').getByRole('button', { name: 'Scan reply' }).click();
   for (const p of [a, b]) {
     await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
       && document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: 40000 });
   }
+  // What the camera read went into "Reply code" (the dialog has closed on the chat).
+  assert.equal(await a.page.evaluate(() => document.getElementById('invite-reply').value), reply);
   await send(a, 'hello, scanned');
   await waitForMessage(b.page, 'hello, scanned');
   await send(b, 'read you through the camera');

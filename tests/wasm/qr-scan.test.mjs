@@ -43,6 +43,8 @@ test('invite-sized codes (100..1,000 characters, level M) read as RGBA ImageData
 const DISTORTIONS = {
   'turned 4 degrees': { angle: 4 },
   'turned -7 degrees': { angle: -7 },
+  'sideways (93 degrees)': { angle: 93 },
+  'upside down': { angle: 180 },
   'tilted (top 7% narrower)': { tilt: 0.07 },
   'tilted and turned': { tilt: 0.05, angle: 3 },
   blurred: { blur: 1 },

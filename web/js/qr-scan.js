@@ -95,7 +95,13 @@ export class Scanner {
     } catch {
       // a muted inline video plays; if not, frames still arrive for reading
     }
-    const read = await frameReader();
+    let read;
+    try {
+      read = await frameReader();
+    } catch {
+      if (run === this.run) this.stop();
+      throw new ScanError('The code reader could not be loaded. Reload the page, or paste the code instead.');
+    }
     const tick = async () => {
       if (run !== this.run) return;
       let text = null;
