@@ -308,12 +308,8 @@ function findAlignment(bin, w, h, map, mx, my, radius) {
   return [sx / n, sy / n];
 }
 
-/**
- * A reader of the symbol's modules for `version` from the three finders: a perspective transform
- * through the finders and the bottom-right alignment pattern, and per cell between alignment
- * patterns when they are found. `local` false keeps the single transform.
- */
-function sampler(bin, w, h, finders, version, local) {
+/** The perspective transform (modules to pixels) through the finders and the bottom-right alignment pattern. */
+function transform(bin, w, h, finders, version) {
   const size = version * 4 + 17;
   const [tl, tr, bl] = finders;
   const far = size - 3.5;
@@ -322,13 +318,24 @@ function sampler(bin, w, h, finders, version, local) {
   const ay = [(tr.y - tl.y) / (far - 3.5), (bl.y - tl.y) / (far - 3.5)];
   const affine = (x, y) => [tl.x + (x - 3.5) * ax[0] + (y - 3.5) * ax[1], tl.y + (x - 3.5) * ay[0] + (y - 3.5) * ay[1]];
   let corner = [[far, far], affine(far, far)];
-  const pos = alignmentPositions(version);
-  if (pos.length) {
+  if (alignmentPositions(version).length) {
     const c = size - 6.5;
     const found = findAlignment(bin, w, h, affine, c, c, Math.min(4 + size / 8, 16));
     if (found) corner = [[c, c], found];
   }
-  const map = homography([[3.5, 3.5], [far, 3.5], [3.5, far], corner[0]], [[tl.x, tl.y], [tr.x, tr.y], [bl.x, bl.y], corner[1]]);
+  return homography([[3.5, 3.5], [far, 3.5], [3.5, far], corner[0]], [[tl.x, tl.y], [tr.x, tr.y], [bl.x, bl.y], corner[1]]);
+}
+
+/**
+ * A reader of the symbol's modules for `version` from the three finders: a perspective transform
+ * through the finders and the bottom-right alignment pattern, and per cell between alignment
+ * patterns when they are found. `local` false keeps the single transform. `maps` keeps each
+ * version's single transform for these finders (its alignment search is the costly part).
+ */
+function sampler(bin, w, h, finders, version, local, maps) {
+  const pos = alignmentPositions(version);
+  if (!maps.has(version)) maps.set(version, transform(bin, w, h, finders, version));
+  const map = maps.get(version);
   if (!map) return null;
   let locate = map;
   if (local && pos.length > 2) {
@@ -393,6 +400,7 @@ export function decodeQr(image) {
     for (const finders of chooseTriples(findFinders(bin, w, h))) {
       const guess = estimateVersion(bin, w, h, finders);
       const tried = new Set();
+      const maps = new Map();
       const versions = [guess, guess + 1, guess - 1, guess + 2, guess - 2];
       for (let k = 0; k < versions.length; k += 1) {
         let version = versions[k];
@@ -400,7 +408,7 @@ export function decodeQr(image) {
         tried.add(version);
         if (version >= 7) {
           // The version information, read with the guessed grid, names the true version.
-          const read = sampler(bin, w, h, finders, version, false);
+          const read = sampler(bin, w, h, finders, version, false, maps);
           const said = read ? readVersion(read, version * 4 + 17) : 0;
           if (said && said !== version) {
             if (tried.has(said)) continue;
@@ -409,7 +417,7 @@ export function decodeQr(image) {
           }
         }
         for (const local of [true, false]) {
-          const read = sampler(bin, w, h, finders, version, local);
+          const read = sampler(bin, w, h, finders, version, local, maps);
           const text = read && decodeGrid(read, version);
           if (text !== null && text !== undefined) return text;
           if (alignmentPositions(version).length <= 2) break;
