@@ -83,6 +83,9 @@ if (resolve(out) !== resolve(src)) {
 const ENTRY = 'app.js';
 const BUNDLE = 'js/app.js';
 const EXTERNAL = 'core';
+// Modules loaded on demand that stay files of their own, outside js/app.js (esbuild would put them
+// in it): the QR decoder (js/qr-scan.js imports it on the first scan), with what it imports.
+const LAZY = 'js/qr-scan-';
 const HINT = '//# allFunctionsCalledOnLoad';
 const posixPath = (p) => p.split(sep).join('/');
 
@@ -107,7 +110,7 @@ if (oneFile) {
     // export only the tests import), whose texts may go. The second is checked as any module is
     // (it links only to core/) and minified with the usual checks (scripts/minify.mjs).
     const common = [ENTRY, '--bundle', '--format=esm', '--charset=utf8', `--external:${join(out, EXTERNAL)}/*`,
-      '--log-level=warning'];
+      `--external:${join(out, LAZY)}*`, '--log-level=warning'];
     esbuild([...common, '--tree-shaking=false', `--outfile=${join(tmp, 'whole.js')}`, `--metafile=${join(tmp, 'meta.json')}`]);
     esbuild([...common, `--outfile=${BUNDLE}`]);
     const inputs = Object.keys(JSON.parse(readFileSync(join(tmp, 'meta.json'), 'utf8')).inputs).map(posixPath);
@@ -117,7 +120,10 @@ if (oneFile) {
     }
     // What the bundle may import: the files of core/, as seen from js/ (the whole one was written
     // elsewhere, so its paths differ: only its texts are checked).
-    const external = walk(join(out, EXTERNAL)).map((p) => posix.relative(posix.dirname(BUNDLE), posixPath(relative(out, p))));
+    const lazy = walk(join(out, posix.dirname(LAZY))).map((p) => posixPath(relative(out, p))).filter((f) => f.startsWith(LAZY));
+    const external = [...walk(join(out, EXTERNAL)).map((p) => posixPath(relative(out, p))), ...lazy]
+      .map((f) => posix.relative(posix.dirname(BUNDLE), f))
+      .map((f) => (f.startsWith('.') ? f : `./${f}`));
     checkBundle(sources, readFileSync(join(tmp, 'whole.js'), 'utf8'), BUNDLE, null);
     let text = readFileSync(join(out, BUNDLE), 'utf8');
     checkBundle([], text, BUNDLE, external);

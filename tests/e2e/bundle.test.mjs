@@ -188,9 +188,11 @@ test('in Chromium, the bundle links, exports and derives as its sources; same ru
     assert.deepEqual(await dom('dist'), sourceDom);
 
     // As shipped: the page's modules in js/app.js; separate only the core's binding and glue, the
-    // worker and what it imports; each of those as its source.
+    // worker and what it imports, and the QR decoder imported on the first scan (js/qr-scan-*.js);
+    // each of those as its source.
     const separate = files(one).filter((f) => /\.m?js$/.test(f) && !['js/app.js', 'guard.js', 'sw.js'].includes(f));
-    assert.deepEqual(separate.filter((f) => !f.startsWith('core/')), ['js/calls-frames-worker.js', 'js/calls-frames.js']);
+    assert.deepEqual(separate.filter((f) => !f.startsWith('core/')),
+      ['js/calls-frames-worker.js', 'js/calls-frames.js', 'js/qr-scan-codewords.js', 'js/qr-scan-decoder.js']);
     assert.deepEqual(separate.filter((f) => f.startsWith('core/')),
       files(join(ROOT, 'web/core')).filter((f) => f.endsWith('.js')).map((f) => `core/${f}`));
     assert.equal(files(one).includes('app.js'), false, 'no app.js beside the bundle');

@@ -2,26 +2,38 @@
 // The invitation dialog (invite-chat.js): "Create invite" shows an invite code (text and QR code)
 // and takes the reply under "Reply code" with "Connect"; "Paste invite" takes an invite code and
 // shows the reply code to send back. When the link opens the dialog closes on the new chat.
+// Where a camera can be used, "Scan invite" and "Scan reply" read the code from its QR code
+// (qr-scan.js) and go on as a paste would.
 import { $ } from './dom.js';
 import { utf8 } from './encoding.js';
 import { drawQr } from './qr.js';
 import { busy, plain, showText, state } from './shell.js';
 import { openChat } from './chat-view.js';
+import { Scanner, canScan } from './qr-scan.js';
 
 let waiting = null; // {name, l, onOpen}: the link the dialog waits for
+let scanner = null; // the camera scanner, made on the first scan
 
 function stopWaiting() {
   if (waiting) waiting.l.removeEventListener('open', waiting.onOpen);
   waiting = null;
 }
 
+function stopScanning() {
+  scanner?.stop();
+  $('invite-scanner').hidden = true;
+}
+
 function reset(mode) {
   stopWaiting();
+  stopScanning();
   $('invite-make').hidden = mode !== 'make';
   $('invite-paste').hidden = mode !== 'paste';
   for (const id of ['invite-code', 'invite-reply', 'invite-paste-code', 'invite-reply-code']) $(id).value = '';
   $('invite-reply-box').hidden = true;
   $('invite-reply-form').hidden = true;
+  $('invite-scan').hidden = !canScan();
+  $('invite-reply-scan').hidden = !canScan();
   $('invite-status').textContent = '';
   showText('invite-error', '');
 }
@@ -94,6 +106,26 @@ async function answer() {
   });
 }
 
+// Opens the camera; the code read goes into `box` and `then()` runs as after a paste.
+async function scan(box, then) {
+  showText('invite-error', '');
+  scanner ??= new Scanner($('invite-camera'));
+  $('invite-scanner').hidden = false;
+  $('invite-status').textContent = 'Hold the QR code in front of the camera.';
+  try {
+    await scanner.start((text) => {
+      $('invite-scanner').hidden = true;
+      $(box).value = text;
+      $('invite-status').textContent = '';
+      then();
+    });
+  } catch (e) {
+    stopScanning();
+    $('invite-status').textContent = '';
+    showText('invite-error', e.message);
+  }
+}
+
 async function copy(id) {
   try {
     await navigator.clipboard.writeText($(id).value);
@@ -111,5 +143,14 @@ export function wireInvites() {
   $('invite-copy').addEventListener('click', () => copy('invite-code'));
   $('invite-reply-copy').addEventListener('click', () => copy('invite-reply-code'));
   $('invite-close').addEventListener('click', () => $('invite-dialog').close());
-  $('invite-dialog').addEventListener('close', stopWaiting);
+  $('invite-scan').addEventListener('click', () => scan('invite-paste-code', answer));
+  $('invite-reply-scan').addEventListener('click', () => scan('invite-reply', connect));
+  $('invite-scan-stop').addEventListener('click', () => {
+    stopScanning();
+    $('invite-status').textContent = '';
+  });
+  $('invite-dialog').addEventListener('close', () => {
+    stopWaiting();
+    stopScanning();
+  });
 }
