@@ -7,7 +7,7 @@
 //   b64u(peer's fingerprint as the signer sees it) || "." || b64u(peer's identity key)
 // with issuedAt the signing time and nonce the 32 fresh bytes the peer asked it with.
 import * as core from '../core/parley.js';
-import { RANDOM_ID_RE, fromB64u, toB64u } from './encoding.js';
+import { RANDOM_ID_RE, equalBytes, fromB64u, toB64u } from './encoding.js';
 
 export const CALL_LABEL = 'parley-call-v1';
 export const NONCE_BYTES = 32;
@@ -74,6 +74,45 @@ export function sdpFingerprint(sdp) {
 }
 
 // ---- payloads ----------------------------------------------------------------------------------
+
+const FP_TRIES = 20; // reads of the transport's certificates before giving up (250 ms apart)
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+/**
+ * The fingerprints of a connection as this side sees them: {local, remote} (32 bytes each), each
+ * the one value every source agrees on or nulls when they disagree,
+ * are not known after FP_TRIES reads 250 ms apart, or still() turns false (calls, room checks).
+ */
+export async function linkFingerprints(pc, still = () => true) {
+  for (let i = 0; i < FP_TRIES && still(); i += 1) {
+    let stats;
+    try {
+      stats = await pc.getStats();
+    } catch {
+      return { local: null, remote: null };
+    }
+    let transport = null;
+    stats.forEach((s) => {
+      if (s.type === 'transport' && s.dtlsState === 'connected' && s.remoteCertificateId) transport = s;
+    });
+    if (transport) {
+      const agree = (list) => (list.every((x) => x && equalBytes(x, list[0])) ? list[0] : null);
+      const cert = pc.getConfiguration().certificates?.[0]?.getFingerprints().find((f) => f.algorithm === 'sha-256');
+      const local = agree([
+        cert ? fpFromHex(cert.value) : null,
+        sdpFingerprint(pc.localDescription?.sdp),
+        fpFromHex(stats.get(transport.localCertificateId)?.fingerprint),
+      ]);
+      const remote = agree([
+        sdpFingerprint(pc.remoteDescription?.sdp),
+        fpFromHex(stats.get(transport.remoteCertificateId)?.fingerprint),
+      ]);
+      return { local, remote };
+    }
+    await sleep(250);
+  }
+  return { local: null, remote: null };
+}
 
 const isInt = (n, max) => Number.isSafeInteger(n) && n >= 0 && n <= max;
 const onlyKeys = (o, keys) => Object.keys(o).every((k) => keys.includes(k));

@@ -15,7 +15,7 @@ import * as core from '../core/parley.js';
 import { equalBytes, randomId, toB64u } from './encoding.js';
 import { UserError } from './errors.js';
 import {
-  NONCE_BYTES, callPayload, checkStatement, fpFromHex, parseCallPayload, sdpFingerprint, signStatement,
+  NONCE_BYTES, callPayload, checkStatement, linkFingerprints, parseCallPayload, signStatement,
 } from './calls-binding.js';
 
 export const RING_MS = 45000; // an unanswered call rings this long
@@ -25,7 +25,6 @@ const NO_MEDIA_MS = 30000; // a call with nothing received for this long ends
 const MEDIA_POLL_MS = 5000;
 const CONNECT_WAIT_MS = 15000; // for a link to open when a call starts without one
 const MAX_NONCES = 4; // nonces of ours waiting for a statement
-const FP_TRIES = 20; // reads of the transport's certificates before giving up (250 ms apart)
 const CALL_DISCONNECTED_GRACE_MS = 30000; // a call's link waits this long for an ICE restart
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
@@ -600,37 +599,15 @@ export class Calls extends EventTarget {
    * remote: remote description, transport stats), or null when they disagree or are not known.
    */
   async fingerprints(pc) {
-    let stats = null;
-    for (let i = 0; i < FP_TRIES && this.call; i += 1) {
-      stats = await pc.getStats();
-      let transport = null;
-      stats.forEach((s) => {
-        if (s.type === 'transport' && s.dtlsState === 'connected' && s.remoteCertificateId) transport = s;
-      });
-      if (transport) {
-        const agree = (list) => (list.every((x) => x && equalBytes(x, list[0])) ? list[0] : null);
-        const cert = pc.getConfiguration().certificates?.[0]?.getFingerprints()
-          .find((f) => f.algorithm === 'sha-256');
-        const local = agree([
-          cert ? fpFromHex(cert.value) : null,
-          sdpFingerprint(pc.localDescription?.sdp),
-          fpFromHex(stats.get(transport.localCertificateId)?.fingerprint),
-        ]);
-        let remote = agree([
-          sdpFingerprint(pc.remoteDescription?.sdp),
-          fpFromHex(stats.get(transport.remoteCertificateId)?.fingerprint),
-        ]);
-        // Test hook (tests/e2e/calls.test.mjs): this page sees another certificate, as it would
-        // through a machine in the middle.
-        if (remote && globalThis.parleyTestHooks?.swapCallFingerprint) {
-          remote = Uint8Array.from(remote);
-          remote[0] ^= 0xff;
-        }
-        return { local, remote };
-      }
-      await sleep(250);
+    const { local, remote: seen } = await linkFingerprints(pc, () => !!this.call);
+    let remote = seen;
+    // Test hook (tests/e2e/calls.test.mjs): this page sees another certificate, as it would
+    // through a machine in the middle.
+    if (remote && globalThis.parleyTestHooks?.swapCallFingerprint) {
+      remote = Uint8Array.from(remote);
+      remote[0] ^= 0xff;
     }
-    return { local: null, remote: null };
+    return { local, remote };
   }
 
   identities(name) {

@@ -14,7 +14,7 @@
 // Installed with roomMethods (rooms.js); no DOM here.
 import * as core from '../core/parley.js';
 import { equalBytes, fromB64u, randomId, toB64u } from './encoding.js';
-import { fpFromHex, sdpFingerprint } from './calls-binding.js';
+import { linkFingerprints } from './calls-binding.js';
 import { outboxMethods } from './outbox.js';
 import { inboxMethods } from './inbox.js';
 import { ROOM_NONCE_BYTES, roomCheckPayload } from './rooms-wire.js';
@@ -26,9 +26,6 @@ const MAX_NONCES = 8; // unanswered nonces kept per member and room on a link
 const HELLO_AGAIN_MS = 500; // a hello of theirs while ours waits this long asks again
 const MAX_HELD = 64; // room messages held back on a link whose check failed
 const MAX_EARLY = 16; // hellos for rooms not held yet, kept per link until the room is taken
-const FP_TRIES = 20; // reads of the transport's certificates (250 ms apart)
-
-const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
 function meshProblem(text) {
   const e = new Error(text);
@@ -36,40 +33,6 @@ function meshProblem(text) {
   return e;
 }
 
-/**
- * The fingerprints of a connection as this side sees them: {local, remote} (32 bytes each), each
- * the one value every source agrees on (as calls.js reads them), or nulls.
- */
-export async function linkFingerprints(pc, still = () => true) {
-  for (let i = 0; i < FP_TRIES && still(); i += 1) {
-    let stats;
-    try {
-      stats = await pc.getStats();
-    } catch {
-      return { local: null, remote: null };
-    }
-    let transport = null;
-    stats.forEach((s) => {
-      if (s.type === 'transport' && s.dtlsState === 'connected' && s.remoteCertificateId) transport = s;
-    });
-    if (transport) {
-      const agree = (list) => (list.every((x) => x && equalBytes(x, list[0])) ? list[0] : null);
-      const cert = pc.getConfiguration().certificates?.[0]?.getFingerprints().find((f) => f.algorithm === 'sha-256');
-      const local = agree([
-        cert ? fpFromHex(cert.value) : null,
-        sdpFingerprint(pc.localDescription?.sdp),
-        fpFromHex(stats.get(transport.localCertificateId)?.fingerprint),
-      ]);
-      const remote = agree([
-        sdpFingerprint(pc.remoteDescription?.sdp),
-        fpFromHex(stats.get(transport.remoteCertificateId)?.fingerprint),
-      ]);
-      return { local, remote };
-    }
-    await sleep(250);
-  }
-  return { local: null, remote: null };
-}
 
 export const roomMeshMethods = {
   // Called once per log-in (loadRooms): listens to link and room changes.
