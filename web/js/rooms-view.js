@@ -90,7 +90,7 @@ function renderLog(messenger, room) {
 
 function drawMembers(messenger, room, members, admin) {
   $('room-members').replaceChildren(...members.map((mem) => {
-    const who = mem.me ? `${messenger.me} (you)` : (mem.name || `unknown (key code ${shortKeyCode(fromB64u(mem.key))})`);
+    const who = mem.me ? `${messenger.roomSelfName()} (you)` : (mem.name || `unknown (key code ${shortKeyCode(fromB64u(mem.key))})`);
     const li = el('li', {}, el('span', { textContent: `${who}${mem.role === 'admin' ? ', admin' : ''}${room.gone.has(mem.key) ? ', left' : ''}` }));
     // This page's direct connection with the member (rooms-mesh.js), in words.
     if (!mem.me && room.status === 'active') li.append(el('span', { className: 'link-state', textContent: ` · ${messenger.meshState(room, mem.key)}` }));

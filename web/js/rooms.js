@@ -154,8 +154,14 @@ export const roomMethods = {
   // The username for a member key: the contact holding that key, else the name the descriptor's
   // sender gave (a hint, checked against the directory before any session is made with it).
   memberName(room, keyB64) {
-    if (keyB64 === toB64u(this.myKey())) return this.me;
+    if (keyB64 === toB64u(this.myKey())) return this.roomSelfName();
     return this.contactWithKey(keyB64) || room.names[keyB64] || null;
+  },
+
+  // This account's name in rooms: its username, or for a local profile (no account, 17.7) the
+  // code name its code contacts know it by ("~" and its key's first 8 base64url characters, 20.7).
+  roomSelfName() {
+    return this.me.startsWith('~') ? `~${toB64u(this.myKey()).slice(0, 8)}` : this.me;
   },
 
   // Members other than this account, with their names: [{key (b64u), name, role}].
@@ -197,6 +203,9 @@ export const roomMethods = {
     const c = this.contacts[name];
     if (c && c.identityKey === keyB64 && (c.status === 'active' || c.status === 'pending')) return true;
     if (c && c.identityKey && c.identityKey !== keyB64) return false; // another key: never this room's
+    // A code name (a contact by invitation code, 17) has no account to look up, and a local
+    // profile has no server: no session until a contact holds the key (roomKeysResolve).
+    if (name.startsWith('~') || this.me.startsWith('~')) return false;
     const found = await this.fetchIdentity(name);
     if (!found || found.identityKey !== keyB64) {
       this.report(roomProblem(`The server's key for ${name} is not the one the room lists; nothing was sent to ${name}.`));
@@ -210,7 +219,7 @@ export const roomMethods = {
   // One room payload to members (names with keys): an own pairwise entry each. Outside the queue.
   async roomSendTo(targets, room) {
     await Promise.all(targets.map(async ({ name, key }) => {
-      if (!name || name === this.me) return;
+      if (!name || name === this.me || key === toB64u(this.myKey())) return;
       try {
         if (!await this.roomPair(name, key)) return;
         await this.serial(async () => {
@@ -291,7 +300,7 @@ export const roomMethods = {
     if (picked.length + unknown.length + 1 > core.ROOM_MAX_MEMBERS) throw new UserError(`A room has at most ${core.ROOM_MAX_MEMBERS} members, you included.`);
     if (this.rooms.size >= MAX_ROOMS) throw new UserError(`This device holds at most ${MAX_ROOMS} rooms.`);
     const members = [{ key: this.myKey(), role: 'admin' }];
-    const names = { [toB64u(this.myKey())]: this.me };
+    const names = { [toB64u(this.myKey())]: this.roomSelfName() };
     for (const u of picked) {
       const c = this.contacts[u];
       if (!c || c.status !== 'active' || !c.identityKey) throw new UserError(`${u} is not a contact you can add.`);
