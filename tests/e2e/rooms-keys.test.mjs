@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
-import { connectPair, leave, person, signUp, until } from '../lib/people.mjs';
+import { connectPair, leave, person, shots, signUp, until } from '../lib/people.mjs';
 import { members, openRoomOf } from '../lib/rooms.mjs';
 
 const { keyCode } = await import('../../web/js/keycode.js');
@@ -52,6 +52,7 @@ test('members by key code: an unknown key, a damaged code refused, a contact add
     await dialog.getByRole('button', { name: 'Add key' }).click();
     const short = `unknown (key code ${stranger.slice(0, 15)}…)`;
     await dialog.getByRole('list', { name: 'Members by key code' }).getByText(short).waitFor({ timeout: LONG });
+    await shots(a.page, 'room-new-keys');
     await dialog.getByRole('button', { name: 'Create room' }).click();
     await a.page.locator('#room').waitFor({ state: 'visible', timeout: LONG });
     await until(async () => (await members(a)).some((t) => t.startsWith(short)), { timeout: LONG, message: 'the stranger listed' });
@@ -66,6 +67,8 @@ test('members by key code: an unknown key, a damaged code refused, a contact add
     await a.page.getByRole('button', { name: 'Add key' }).click();
     await until(async () => (await members(a)).some((t) => t.startsWith(b.name)), { timeout: LONG, message: 'bob listed by name' });
     assert.match(await a.page.locator('#room-status').textContent(), /3 members · version 2/);
+    await shots(a.page, 'room-keys');
+    await shots(b.page, 'room-mykey');
 
     // The room reaches bob; the stranger shows as unknown there too.
     await openRoomOf(b, 'Keyed', LONG);

@@ -2,7 +2,9 @@
 // Rooms on screen (rooms.js holds them): the "Rooms" list in the sidebar, the New room form, and
 // the open room: its members ("Room members", with Add member / Remove member for admins, Leave
 // room), its transcript (role="log", one list item per message with its sender, and for own
-// messages "delivered to N of M") and its composer. Untrusted text only via textContent.
+// messages "delivered to N of M") and its composer; key codes (keycode.js, docs/PROTOCOL.md 20.8):
+// "Show my key code", and "Key code" / "Add key" in New room and Add member. Untrusted text only
+// via textContent.
 import { $, el, setHidden, setText } from './dom.js';
 import { plain, state } from './shell.js';
 import { fromB64u, toB64u } from './encoding.js';
