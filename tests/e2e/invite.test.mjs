@@ -4,84 +4,10 @@
 // back the reply, the first connects; messages go both ways over the data channel and the safety
 // numbers match. An expired invite, a reused one and codes with one character changed are refused
 // with their plain messages. No request reaches any API, and no WebSocket is opened.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ROOT } from '../lib/server.mjs';
-import { WAIT, leave, person, send, transcript, waitForMessage } from '../lib/people.mjs';
-
-const PASS = 'a long local passphrase';
-const temps = [];
-const cleanups = [];
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn().catch(() => {});
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
-
-/** python3 -m http.server serving `dir` on a free port; resolves to its URL. */
-async function staticServer(dir) {
-  const proc = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], {
-    stdio: ['ignore', 'pipe', 'ignore'], // its request log (stderr) unread would fill the pipe and stall it
-  });
-  cleanups.push(async () => {
-    proc.kill('SIGTERM');
-  });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/port (\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.on('exit', (code) => reject(new Error(`http.server exited with ${code}`)));
-  });
-  return `http://127.0.0.1:${port}`;
-}
-
-// The bundle, built once; each test serves it with its own static server.
-let dist = null;
-const sites = new WeakMap(); // test -> {url}
-async function serverlessSite(t) {
-  if (!dist) {
-    dist = mkdtempSync(join(tmpdir(), 'parley-invite-dist-'));
-    temps.push(dist);
-    execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', dist], { stdio: 'pipe' });
-    writeFileSync(join(dist, 'config.json'), '{"server": false}\n');
-  }
-  if (!sites.has(t)) sites.set(t, { url: await staticServer(dist) });
-  return sites.get(t);
-}
-
-// A person with a local profile; their browser is closed when test `t` ends.
-async function localPerson(t, label) {
-  const p = await person(await serverlessSite(t), label);
-  t.after(() => leave(p));
-  const { page } = p;
-  // No server: the account form is not offered, only the local profile.
-  await page.getByRole('button', { name: 'Use without an account' }).click();
-  assert.equal(await page.getByRole('button', { name: 'Log in' }).count(), 0);
-  await page.getByLabel('Passphrase', { exact: true }).fill(PASS);
-  await page.getByLabel('Confirm passphrase').fill(PASS);
-  await page.getByRole('button', { name: 'Create profile' }).click();
-  await page.getByRole('button', { name: 'Create invite' }).waitFor({ state: 'visible', timeout: 60000 });
-  return p;
-}
-
-async function createInvite(p) {
-  await p.page.getByRole('button', { name: 'Create invite' }).click();
-  const box = p.page.getByRole('textbox', { name: 'Invite code' });
-  await p.page.waitForFunction(() => document.getElementById('invite-code').value.length > 0, null, { timeout: WAIT });
-  return box.inputValue();
-}
-
-async function pasteInvite(p, code) {
-  await p.page.getByRole('button', { name: 'Paste invite' }).click();
-  await p.page.getByRole('textbox', { name: 'Invite code' }).fill(code);
-  await p.page.getByRole('button', { name: 'Make reply' }).click();
-}
+import { WAIT, send, transcript, waitForMessage } from '../lib/people.mjs';
+import { PASS, createInvite, localPerson, pasteInvite } from '../lib/local.mjs';
 
 const errorText = (p) => p.page.getByRole('dialog').getByRole('alert');
 

@@ -36,6 +36,8 @@ export function derive() {
   const valid = [
     { payload: { v: 1, t: 'room', id: ID, d, names }, bytes: { d: v1.descriptor } },
     { payload: { v: 1, t: 'room', id: ID, d: b64u(largest.descriptor), names: { [key('alice')]: 'alice' } }, bytes: { d: largest.descriptor } },
+    // Code contacts (20.8): "~" and the first 8 characters of the key they name.
+    { payload: { v: 1, t: 'room', id: ID2, d, names: { [key('alice')]: `~${key('alice').slice(0, 8)}`, [key('bob')]: 'bob' } }, bytes: { d: v1.descriptor } },
     { payload: msg },
     { payload: { ...msg, text: 'x'.repeat(16384), ver: Number.MAX_SAFE_INTEGER, ts: 0 } },
     { payload: { v: 1, t: 'room-leave', id: ID2, room, leave }, bytes: { leave: CORE.leaves.find((l) => l.who === 'carol').leave } },
@@ -78,6 +80,9 @@ export function derive() {
     { why: 'names as a list', payload: { v: 1, t: 'room', id: ID, d, names: ['alice'] } },
     { why: '17 names', payload: { v: 1, t: 'room', id: ID, d, names: tooManyNames } },
     { why: 'a name that is not a username', payload: { v: 1, t: 'room', id: ID, d, names: { [key('alice')]: 'Alice!' } } },
+    { why: 'a code name of another key', payload: { v: 1, t: 'room', id: ID, d, names: { [key('alice')]: `~${key('bob').slice(0, 8)}` } } },
+    { why: 'a code name of 9 characters', payload: { v: 1, t: 'room', id: ID, d, names: { [key('alice')]: `~${key('alice').slice(0, 9)}` } } },
+    { why: 'the local profile\'s own name', payload: { v: 1, t: 'room', id: ID, d, names: { [key('alice')]: '~local' } } },
     { why: 'a key of 31 bytes', payload: { v: 1, t: 'room', id: ID, d, names: { [Buffer.alloc(31).toString('base64url')]: 'alice' } } },
     { why: 'a leave statement of 120 bytes', payload: { v: 1, t: 'room-leave', id: ID, room, leave: b64u(CORE.leaves[0].leave.slice(0, 240)) } },
     { why: 'a leave statement of 122 bytes', payload: { v: 1, t: 'room-leave', id: ID, room, leave: b64u(`${CORE.leaves[0].leave}00`) } },
@@ -123,12 +128,17 @@ export function derive() {
       { id: ID, from: 'system', ts: 1780000000000, text: 'alice added you to the room Book club.' },
       { id: ID2, from: 'them', by: 'alice', ts: 1780000000001, text: 'hello, room', ver: 1 },
       { id: ID, from: 'me', ts: 1780000000002, text: 'hi all', ver: 1, to: ['alice', 'bob'] },
+    ], [
+      { id: ID2, from: 'them', by: '~pHAKJzqt', ts: 1780000000001, text: 'from a code contact', ver: 1 },
+      { id: ID, from: 'me', ts: 1780000000002, text: 'to code contacts', ver: 1, to: ['~pHAKJzqt', 'bob'] },
     ]],
     invalid: [
       { why: 'their message without its sender', log: [{ id: ID, from: 'them', ts: 1, text: 'x', ver: 1 }] },
       { why: 'a sender name in from', log: [{ id: ID, from: 'alice', ts: 1, text: 'x', ver: 1 }] },
       { why: 'an own message without its recipients', log: [{ id: ID, from: 'me', ts: 1, text: 'x', ver: 1 }] },
       { why: 'a line with a version', log: [{ id: ID, from: 'system', ts: 1, text: 'x', ver: 1 }] },
+      { why: 'a sender named ~local', log: [{ id: ID, from: 'them', by: '~local', ts: 1, text: 'x', ver: 1 }] },
+      { why: 'a recipient with a code name of 7 characters', log: [{ id: ID, from: 'me', ts: 1, text: 'x', ver: 1, to: ['~pHAKJzq'] }] },
       { why: 'not a list', log: { 0: { id: ID, from: 'system', ts: 1, text: 'x' } } },
     ],
   };

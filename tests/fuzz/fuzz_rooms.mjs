@@ -94,7 +94,7 @@ function check(obj, r) {
     if (!canon(obj.d, (n) => n >= 157 && n <= 715)) return 'd';
     const names = Object.entries(obj.names || {});
     if (names.length < 1 || names.length > 16) return 'names';
-    for (const [k, n] of names) if (!canon(k, (x) => x === 32) || !/^[a-z][a-z0-9_.-]{2,31}$/.test(n)) return 'names';
+    for (const [k, n] of names) if (!canon(k, (x) => x === 32) || !(/^[a-z][a-z0-9_.-]{2,31}$/.test(n) || n === `~${k.slice(0, 8)}`)) return 'names';
     if (!(r.d instanceof Uint8Array)) return 'd bytes';
   } else {
     if (!/^[0-9a-f]{32}$/.test(obj.room)) return 'room';
@@ -168,7 +168,7 @@ function runLog(obj, shown) {
     const log = wire.readRoomLog(obj);
     for (const e of log) {
       if (!['me', 'them', 'system'].includes(e.from)) fail('accepted a bad from', shown, e.from);
-      if (e.from === 'them' && !/^[a-z][a-z0-9_.-]{2,31}$/.test(e.by)) fail('accepted a bad by', shown, e.by);
+      if (e.from === 'them' && !/^([a-z][a-z0-9_.-]{2,31}|~[A-Za-z0-9_-]{8})$/.test(e.by)) fail('accepted a bad by', shown, e.by);
     }
   } catch (e) {
     if (!(e instanceof wire.RoomPayloadError)) fail('log threw', shown, e);

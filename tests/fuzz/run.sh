@@ -4,7 +4,7 @@
 # sealed envelopes, real device lists, an identity transfer, sealed file chunks and signed room
 # descriptors; the server's parsers (PARLEY_FUZZ_SERVER_SECONDS each, default 10) from the frames, messages, bodies and tokens each
 # target writes when PARLEY_FUZZ_SEEDS is set; and the web app's JavaScript readers (linking,
-# calls, files, invitation codes, contacts, everyday payloads: tests/fuzz/fuzz_*.mjs),
+# calls, files, invitation codes, contacts, everyday payloads, rooms, key codes: tests/fuzz/fuzz_*.mjs),
 # PARLEY_FUZZ_JS_SECONDS each (default 8), under Node.
 # Prints one line per target, then "N passed, N failed".
 set -uo pipefail
@@ -14,7 +14,7 @@ server_seconds=${PARLEY_FUZZ_SERVER_SECONDS:-10}
 work=$root/test-output/fuzz
 core_targets=(message state sealed devices pqxdh files rooms)
 server_targets=(server_wsframe server_signal server_body server_jwt server_bus)
-js_targets=(link calls files invite contacts everyday rooms)
+js_targets=(link calls files invite contacts everyday rooms keycode)
 js_seconds=${PARLEY_FUZZ_JS_SECONDS:-8}
 # scripts/build.sh --asan builds the fuzz targets it lists; this builds any core target it lacks.
 for target in "${core_targets[@]}"; do
@@ -59,7 +59,7 @@ for target in "${server_targets[@]}"; do
 done
 # The web app's formats whose readers are JavaScript, each a mutation fuzzer under Node
 # (tests/fuzz/fuzz_NAME.mjs SECONDS, printing one line first): linking, calls, files,
-# invitation codes, contacts and blocking, everyday payloads.
+# invitation codes, contacts and blocking, everyday payloads, rooms, key codes.
 for target in "${js_targets[@]}"; do
   if node "$root/tests/fuzz/fuzz_$target.mjs" "$js_seconds" >"$work/$target-js.log" 2>&1; then
     head -n 1 "$work/$target-js.log"

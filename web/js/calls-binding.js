@@ -97,9 +97,12 @@ export async function linkFingerprints(pc, still = () => true) {
     });
     if (transport) {
       const agree = (list) => (list.every((x) => x && equalBytes(x, list[0])) ? list[0] : null);
-      const cert = pc.getConfiguration().certificates?.[0]?.getFingerprints().find((f) => f.algorithm === 'sha-256');
+      // A connection made with the browser's own certificate (code links, invite-rtc.js) has none
+      // in its configuration: its description and its statistics must then agree alone.
+      const certs = pc.getConfiguration().certificates || [];
+      const cert = certs[0]?.getFingerprints().find((f) => f.algorithm === 'sha-256');
       const local = agree([
-        cert ? fpFromHex(cert.value) : null,
+        ...(certs.length ? [cert ? fpFromHex(cert.value) : null] : []),
         sdpFingerprint(pc.localDescription?.sdp),
         fpFromHex(stats.get(transport.localCertificateId)?.fingerprint),
       ]);

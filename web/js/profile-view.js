@@ -6,6 +6,7 @@ import { $ } from './dom.js';
 import { LOCAL_NAME, localExists, openLocal, passphraseProblem } from './profile.js';
 import { show, showText, state } from './shell.js';
 import { renderAll, wireMessenger } from './chat-view.js';
+import { wireRooms } from './rooms-view.js'; // rooms with code contacts (docs/PROTOCOL.md 20.8)
 
 let creating = false;
 
@@ -47,6 +48,7 @@ export function wireProfile(app) {
       $('local-pass').value = '';
       $('local-pass2').value = '';
       wireMessenger(opened.messenger, opened.signaling, app.sessionEnded);
+      wireRooms(opened.messenger); // rooms
       document.body.dataset.profile = 'local';
       $('whoami').textContent = 'Local profile';
       show('app-screen');

@@ -2,9 +2,13 @@
 // Rooms on screen (rooms.js holds them): the "Rooms" list in the sidebar, the New room form, and
 // the open room: its members ("Room members", with Add member / Remove member for admins, Leave
 // room), its transcript (role="log", one list item per message with its sender, and for own
-// messages "delivered to N of M") and its composer. Untrusted text only via textContent.
+// messages "delivered to N of M") and its composer; key codes (keycode.js, docs/PROTOCOL.md 20.8):
+// "Show my key code", and "Key code" / "Add key" in New room and Add member. Untrusted text only
+// via textContent.
 import { $, el, setHidden, setText } from './dom.js';
 import { plain, state } from './shell.js';
+import { fromB64u, toB64u } from './encoding.js';
+import { KeyCodeError, keyCode, readKeyCode, shortKeyCode } from './keycode.js';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 let openHex = null;
@@ -88,12 +92,12 @@ function renderLog(messenger, room) {
 
 function drawMembers(messenger, room, members, admin) {
   $('room-members').replaceChildren(...members.map((mem) => {
-    const who = mem.me ? `${messenger.me} (you)` : (mem.name || 'someone not known here');
+    const who = mem.me ? `${messenger.roomSelfName()} (you)` : (mem.name || `unknown (key code ${shortKeyCode(fromB64u(mem.key))})`);
     const li = el('li', {}, el('span', { textContent: `${who}${mem.role === 'admin' ? ', admin' : ''}${room.gone.has(mem.key) ? ', left' : ''}` }));
     // This page's direct connection with the member (rooms-mesh.js), in words.
     if (!mem.me && room.status === 'active') li.append(el('span', { className: 'link-state', textContent: ` · ${messenger.meshState(room, mem.key)}` }));
     if (admin && !mem.me) {
-      const b = el('button', { type: 'button', className: 'secondary', textContent: 'Remove member', 'aria-label': `Remove member ${mem.name || ''}`.trim() });
+      const b = el('button', { type: 'button', className: 'secondary', textContent: 'Remove member', 'aria-label': `Remove member ${mem.name || shortKeyCode(fromB64u(mem.key))}` });
       b.addEventListener('click', () => act(b, () => messenger.removeMember(room.hex, mem.key)));
       li.append(b);
     }
@@ -170,6 +174,73 @@ export function closeRoomView() {
   setHidden($('room'), true);
 }
 
+// ---- key codes (docs/PROTOCOL.md 20.8) ----------------------------------------------------------
+
+// Members added by key code in the New room form: [{key (bytes), label}].
+let formKeys = [];
+
+// A pasted key code, read strictly: the key, or null with the error said in words.
+async function pastedKey(input, errorId) {
+  showError(errorId, '');
+  try {
+    const key = await readKeyCode(input.value);
+    if (toB64u(key) === toB64u(m().myKey())) {
+      showError(errorId, 'That is your own key code.');
+      return null;
+    }
+    return key;
+  } catch (e) {
+    if (!(e instanceof KeyCodeError)) throw e;
+    showError(errorId, input.value.trim() ? e.message : 'Paste or type a key code first.');
+    return null;
+  }
+}
+
+async function addFormKey() {
+  const input = $('room-key');
+  const key = await pastedKey(input, 'room-form-error');
+  if (!key) return;
+  const messenger = m();
+  const name = messenger.contactWithKey(toB64u(key));
+  const box = name ? [...$('room-pick').querySelectorAll('input[type="checkbox"]')].find((b) => b.value === name) : null;
+  if (box) {
+    box.checked = true;
+  } else if (!formKeys.some((k) => toB64u(k.key) === toB64u(key))) {
+    formKeys.push({ key, label: name ? `${name} (key code)` : `unknown (key code ${shortKeyCode(key)})` });
+  }
+  $('room-keys').replaceChildren(...formKeys.map((k) => el('li', { textContent: k.label })));
+  setText($('room-form-error'), '');
+  input.value = '';
+  input.focus();
+}
+
+async function showMyKey() {
+  const box = $('room-mykey-box');
+  const open = box.hidden;
+  if (open) setText($('room-mykey-code'), await keyCode(m().myKey()));
+  setText($('room-mykey-status'), '');
+  setHidden(box, !open);
+  $('room-mykey').setAttribute('aria-expanded', String(open));
+}
+
+async function copyMyKey() {
+  try {
+    await navigator.clipboard.writeText($('room-mykey-code').textContent);
+    setText($('room-mykey-status'), 'Copied.');
+  } catch {
+    setText($('room-mykey-status'), 'Copying was not allowed here: select the code and copy it.');
+  }
+}
+
+function onEnter(input, fn) {
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.isComposing) {
+      ev.preventDefault();
+      fn();
+    }
+  });
+}
+
 function openNewRoom() {
   const messenger = m();
   const contacts = Object.values(messenger.contacts).filter((c) => c.status === 'active').map((c) => c.name).sort();
@@ -179,6 +250,9 @@ function openNewRoom() {
   }));
   if (!contacts.length) $('room-pick').append(el('p', { className: 'muted', textContent: 'Start a chat with someone first: members are picked from your contacts.' }));
   $('room-title').value = '';
+  $('room-key').value = '';
+  formKeys = [];
+  $('room-keys').replaceChildren();
   showError('room-form-error', '');
   $('room-dialog').showModal();
   $('room-title').focus();
@@ -194,7 +268,7 @@ export function installRooms() {
     const button = $('room-create');
     button.disabled = true;
     showError('room-form-error', '');
-    m().createRoom($('room-title').value, picked).then((hex) => {
+    m().createRoom($('room-title').value, picked, formKeys.map((k) => k.key)).then((hex) => {
       $('room-dialog').close();
       openRoomView(hex);
     }, (e) => showError('room-form-error', plain(e))).finally(() => {
@@ -224,6 +298,21 @@ export function installRooms() {
     if (!name || !openHex) return;
     act($('room-add-button'), () => m().addMember(openHex, name));
   });
+  // Key codes (20.8): this account's, and members added by theirs.
+  $('room-mykey').addEventListener('click', () => showMyKey().catch((e) => showError('room-form-error', plain(e))));
+  $('room-mykey-copy').addEventListener('click', copyMyKey);
+  const addKey = () => addFormKey().catch((e) => showError('room-form-error', plain(e)));
+  $('room-key-add').addEventListener('click', addKey);
+  onEnter($('room-key'), addKey);
+  const addRoomKey = async () => {
+    const hex = openHex;
+    const key = await pastedKey($('room-add-key'), 'room-error');
+    if (!key || !hex) return;
+    await act($('room-add-key-button'), () => m().addMemberKey(hex, key));
+    if ($('room-error').hidden) $('room-add-key').value = '';
+  };
+  $('room-add-key-button').addEventListener('click', () => addRoomKey().catch((e) => showError('room-error', plain(e))));
+  onEnter($('room-add-key'), () => $('room-add-key-button').click());
   $('room-back').addEventListener('click', () => {
     const was = openHex;
     closeRoomView();

@@ -17,6 +17,10 @@ const DESCRIPTOR_MIN = 157;
 const DESCRIPTOR_MAX = 715;
 const LEAVE_BYTES = 121;
 const MAX_NAMES = 16;
+// A code contact's name (invite-chat.js codeName, 17): "~" and the first 8 characters of its
+// identity key in base64url. In `names` it must be the one of the key it names (20.7, 20.8).
+export const CODE_NAME_RE = /^~[A-Za-z0-9_-]{8}$/;
+const memberNameOk = (n) => typeof n === 'string' && (USERNAME_RE.test(n) || CODE_NAME_RE.test(n));
 
 const FIELDS = {
   room: ['v', 't', 'id', 'd', 'names'],
@@ -144,7 +148,7 @@ function readNames(n, max) {
   for (const k of keys) {
     if (!KEY_RE.test(k)) fail('bad names');
     b64(k, 32, 32, 'names');
-    if (typeof n[k] !== 'string' || !USERNAME_RE.test(n[k])) fail('bad names');
+    if (typeof n[k] !== 'string' || !(USERNAME_RE.test(n[k]) || n[k] === `~${k.slice(0, 8)}`)) fail('bad names');
     out[k] = n[k];
   }
   return out;
@@ -187,7 +191,8 @@ export function readRoomsRecord(rec) {
 
 /**
  * Reads a `room-log:ID` record: at most MAX_LOG entries {id, from ("me", "them" or "system"), ts,
- * text; for a message ver; for theirs by (the sender's username); for an own one to (usernames)}.
+ * text; for a message ver; for theirs by (the sender's username or code name); for an own one to
+ * (usernames or code names)}.
  * Throws RoomPayloadError.
  */
 export function readRoomLog(log) {
@@ -201,11 +206,11 @@ export function readRoomLog(log) {
     for (const k of Object.keys(e)) if (!allowed.includes(k)) fail(`unknown field ${k}`);
     for (const k of allowed) if (!Object.hasOwn(e, k)) fail(`missing ${k}`);
     if (typeof e.id !== 'string' || !RANDOM_ID_RE.test(e.id)) fail('bad id');
-    if (e.from === 'them' && (typeof e.by !== 'string' || !USERNAME_RE.test(e.by))) fail('bad by');
+    if (e.from === 'them' && !memberNameOk(e.by)) fail('bad by');
     if (!Number.isSafeInteger(e.ts) || e.ts < 0) fail('bad ts');
     if (typeof e.text !== 'string' || e.text.length > MAX_ROOM_TEXT) fail('bad text');
     if (!system && (!Number.isSafeInteger(e.ver) || e.ver < 1)) fail('bad ver');
-    if (mine && (!Array.isArray(e.to) || e.to.length > 15 || !e.to.every((n) => typeof n === 'string' && USERNAME_RE.test(n)))) fail('bad to');
+    if (mine && (!Array.isArray(e.to) || e.to.length > 15 || !e.to.every(memberNameOk))) fail('bad to');
     return { ...e, ...(mine ? { to: [...e.to] } : {}) };
   });
 }

@@ -53,6 +53,7 @@ export const roomMethods = {
     this.roomWaiting = [];
     this.installRoomTestHooks();
     this.startRoomMesh(); // rooms-mesh.js
+    this.addEventListener('change', () => this.roomKeysResolve()); // members by key code (20.8)
     const rec = await this.vault.getJson('rooms', null);
     if (rec === null) return;
     let rooms;
@@ -153,11 +154,14 @@ export const roomMethods = {
   // The username for a member key: the contact holding that key, else the name the descriptor's
   // sender gave (a hint, checked against the directory before any session is made with it).
   memberName(room, keyB64) {
-    if (keyB64 === toB64u(this.myKey())) return this.me;
-    for (const c of Object.values(this.contacts)) {
-      if (c.identityKey === keyB64 && (c.status === 'active' || c.status === 'pending')) return c.name;
-    }
-    return room.names[keyB64] || null;
+    if (keyB64 === toB64u(this.myKey())) return this.roomSelfName();
+    return this.contactWithKey(keyB64) || room.names[keyB64] || null;
+  },
+
+  // This account's name in rooms: its username, or for a local profile (no account, 17.7) the
+  // code name its code contacts know it by ("~" and its key's first 8 base64url characters, 20.7).
+  roomSelfName() {
+    return this.me.startsWith('~') ? `~${toB64u(this.myKey()).slice(0, 8)}` : this.me;
   },
 
   // Members other than this account, with their names: [{key (b64u), name, role}].
@@ -199,6 +203,9 @@ export const roomMethods = {
     const c = this.contacts[name];
     if (c && c.identityKey === keyB64 && (c.status === 'active' || c.status === 'pending')) return true;
     if (c && c.identityKey && c.identityKey !== keyB64) return false; // another key: never this room's
+    // A code name (a contact by invitation code, 17) has no account to look up, and a local
+    // profile has no server: no session until a contact holds the key (roomKeysResolve).
+    if (name.startsWith('~') || this.me.startsWith('~')) return false;
     const found = await this.fetchIdentity(name);
     if (!found || found.identityKey !== keyB64) {
       this.report(roomProblem(`The server's key for ${name} is not the one the room lists; nothing was sent to ${name}.`));
@@ -212,7 +219,7 @@ export const roomMethods = {
   // One room payload to members (names with keys): an own pairwise entry each. Outside the queue.
   async roomSendTo(targets, room) {
     await Promise.all(targets.map(async ({ name, key }) => {
-      if (!name || name === this.me) return;
+      if (!name || name === this.me || key === toB64u(this.myKey())) return;
       try {
         if (!await this.roomPair(name, key)) return;
         await this.serial(async () => {
@@ -238,23 +245,69 @@ export const roomMethods = {
     return this.roomMembers(room).filter((m) => !m.me && !room.gone.has(m.key) && m.name);
   },
 
-  /** "Create room": version 1, this account admin, the picked contacts members. */
-  async createRoom(name, usernames) {
+  /** The contact holding an identity key (b64u), active or pending, or null. */
+  contactWithKey(keyB64) {
+    for (const c of Object.values(this.contacts)) {
+      if (c.identityKey === keyB64 && (c.status === 'active' || c.status === 'pending')) return c.name;
+    }
+    return null;
+  },
+
+  /**
+   * Members listed by key code (20.8) whom no contact held: once a contact holds the key, its
+   * name is kept in the room record and, where this account is an admin, the room is sent to it.
+   */
+  roomKeysResolve() {
+    if (!this.rooms || this.roomsUnreadable) return;
+    for (const room of this.rooms.values()) {
+      if (room.status !== 'active') continue;
+      const found = [];
+      for (const m of room.info.members) {
+        const key = toB64u(m.key);
+        if (room.names[key] || equalBytes(m.key, this.myKey())) continue;
+        const name = this.contactWithKey(key);
+        if (name) {
+          room.names[key] = name;
+          found.push({ key, name });
+        }
+      }
+      if (!found.length) continue;
+      this.serial(() => this.saveRoom(room.hex, false)).then(() => {
+        this.roomChanged(room.hex);
+        if (this.roomRole(room) === 'admin') return this.sendDescriptor(room, found);
+        return undefined;
+      }).catch((e) => this.report(e));
+    }
+  },
+
+  /** "Create room": version 1, this account admin, the picked contacts and keys (key codes) members. */
+  async createRoom(name, usernames, keys = []) {
     const text = typeof name === 'string' ? name.trim() : '';
     if (!text) throw new UserError('Give the room a name.');
     if (new TextEncoder().encode(text).length > core.ROOM_NAME_MAX) throw new UserError('That room name is too long (at most 64 bytes).');
     const picked = [...new Set(usernames)];
-    if (!picked.length) throw new UserError('Pick at least one member.');
-    if (picked.length + 1 > core.ROOM_MAX_MEMBERS) throw new UserError(`A room has at most ${core.ROOM_MAX_MEMBERS} members, you included.`);
+    const byKey = [...new Set(keys.map((k) => toB64u(k)))].filter((k) => k !== toB64u(this.myKey()));
+    const unknown = [];
+    for (const k of byKey) {
+      const who = this.contactWithKey(k);
+      if (who && this.contacts[who].status === 'active') {
+        if (!picked.includes(who)) picked.push(who);
+      } else {
+        unknown.push(k); // named once a contact holds it (roomKeysResolve)
+      }
+    }
+    if (!picked.length && !unknown.length) throw new UserError('Pick at least one member.');
+    if (picked.length + unknown.length + 1 > core.ROOM_MAX_MEMBERS) throw new UserError(`A room has at most ${core.ROOM_MAX_MEMBERS} members, you included.`);
     if (this.rooms.size >= MAX_ROOMS) throw new UserError(`This device holds at most ${MAX_ROOMS} rooms.`);
     const members = [{ key: this.myKey(), role: 'admin' }];
-    const names = { [toB64u(this.myKey())]: this.me };
+    const names = { [toB64u(this.myKey())]: this.roomSelfName() };
     for (const u of picked) {
       const c = this.contacts[u];
       if (!c || c.status !== 'active' || !c.identityKey) throw new UserError(`${u} is not a contact you can add.`);
       members.push({ key: fromB64u(c.identityKey), role: 'member' });
       names[c.identityKey] = u;
     }
+    for (const k of unknown) members.push({ key: fromB64u(k), role: 'member' }); // no name: no session yet
     const d = core.signRoom(this.account, { roomId: core.randomBytes(core.ROOM_ID_BYTES), version: 1, name: text, members });
     const info = core.openRoom(d);
     const hex = roomHex(info.roomId);
@@ -303,6 +356,19 @@ export const roomMethods = {
       if (list.length >= core.ROOM_MAX_MEMBERS) throw new UserError(`A room has at most ${core.ROOM_MAX_MEMBERS} members.`);
       return [...list, { key, role: 'member' }];
     }, `You added ${username}.`);
+  },
+
+  /** "Add key" (admins): a member by key code (20.8); a contact holding the key is added by name. */
+  addMemberKey(hex, key) {
+    const keyB64 = toB64u(key);
+    if (keyB64 === toB64u(this.myKey())) return Promise.reject(new UserError('That is your own key code.'));
+    const name = this.contactWithKey(keyB64);
+    if (name && this.contacts[name].status === 'active') return this.addMember(hex, name);
+    return this.nextVersion(hex, (list) => {
+      if (list.some((m) => equalBytes(m.key, key))) throw new UserError('That key is in the room already.');
+      if (list.length >= core.ROOM_MAX_MEMBERS) throw new UserError(`A room has at most ${core.ROOM_MAX_MEMBERS} members.`);
+      return [...list, { key, role: 'member' }];
+    }, 'You added a member by key code; it is sent to them once one of your contacts holds that key.');
   },
 
   /** "Remove member" (admins). */
