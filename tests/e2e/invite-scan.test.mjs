@@ -12,27 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WAIT, leave, send, waitForMessage } from '../lib/people.mjs';
 import { encode, render, writeY4m } from '../lib/qr-image.mjs';
-import { cameraPerson, makeLocalProfile, serverlessBundle, staticServer } from '../lib/serverless.mjs';
+import { cameraPerson, makeLocalProfile, serverlessSite } from '../lib/local.mjs';
 
 const cleanups = [];
 after(async () => {
   for (const fn of cleanups.reverse()) await fn();
 });
 
-// The bundle, built once; each test serves it with its own static server.
-let bundle = null;
-async function serverlessSite() {
-  if (!bundle) {
-    bundle = serverlessBundle();
-    cleanups.push(bundle.remove);
-  }
-  const site = await staticServer(bundle.dir);
-  cleanups.push(site.stop);
-  return site;
-}
-
 test('the invitee scans the invite and the inviter the reply with the camera; the chat opens and messages go both ways', async (t) => {
-  const site = await serverlessSite();
+  const site = await serverlessSite(t);
   const videos = mkdtempSync(join(tmpdir(), 'parley-camera-'));
   cleanups.push(() => rmSync(videos, { recursive: true, force: true }));
 
@@ -94,7 +82,7 @@ test('the invitee scans the invite and the inviter the reply with the camera; th
 });
 
 test('"Stop scanning" turns the camera off; the code can still be pasted', async (t) => {
-  const site = await serverlessSite();
+  const site = await serverlessSite(t);
   const videos = mkdtempSync(join(tmpdir(), 'parley-camera-'));
   cleanups.push(() => rmSync(videos, { recursive: true, force: true }));
   // A camera that shows no code: a blank light picture.
@@ -116,7 +104,7 @@ test('"Stop scanning" turns the camera off; the code can still be pasted', async
 });
 
 test('a camera the browser refuses gets a plain message', async (t) => {
-  const site = await serverlessSite();
+  const site = await serverlessSite(t);
   const b = await cameraPerson(site, 'scan-refused', null, { refuse: true });
   t.after(() => leave(b));
   await makeLocalProfile(b);

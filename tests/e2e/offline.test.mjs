@@ -5,11 +5,12 @@
 // another origin (--origin, CORS); Chromium finds the bundle installable (web app manifest).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, startServer } from '../lib/server.mjs';
+import { staticServer } from '../lib/local.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
   confirmSignUp, WAIT, connectPair, leave, openChat, person, send, signUp, transcript, waitForApp, waitForMessage,
@@ -220,31 +221,13 @@ test('a deployment whose files differ from their hashes is not installed; the ru
   await a.page.getByRole('button', { name: 'Log in' }).waitFor({ state: 'visible', timeout: WAIT });
 });
 
-/** python3 -m http.server serving `dir` on a free port; resolves to its URL. */
-async function staticServer(dir) {
-  const proc = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  cleanups.push(async () => {
-    proc.kill('SIGTERM');
-  });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/port (\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.on('exit', (code) => reject(new Error(`http.server exited with ${code}`)));
-  });
-  return `http://127.0.0.1:${port}`;
-}
-
 test('the bundle on a static server talks to parley-server on another origin (--origin, CORS)', async () => {
   // python3 -m http.server serves the bundle under /app/ (config.json and a CSP written by
   // bundle.mjs --server); parley-server lists the site's origin.
   const root = tempDir('parley-site-');
-  const site = await staticServer(root);
+  const served = await staticServer(root);
+  cleanups.push(async () => served.stop());
+  const site = served.url;
   const server = await serve(join(ROOT, 'web'), { args: ['--origin', site] });
   bundle(join(ROOT, 'web'), join(root, 'app'), ['--server', server.url]);
   assert.deepEqual(JSON.parse(readFileSync(join(root, 'app/config.json'), 'utf8')), { server: server.url });

@@ -1,31 +1,29 @@
-// Local profiles (no account) on a serverless site, for the e2e tests (tests/e2e/invite.test.mjs,
-// rooms-local.test.mjs): the bundle (scripts/bundle.mjs) with config.json {"server": false}, served
-// by python3 -m http.server; a person who makes a local profile there; invitation codes made,
-// pasted and answered through the invite dialog.
+// Local profiles (no account) on a serverless site, for the e2e tests (invite.test.mjs,
+// invite-scan.test.mjs, rooms-local.test.mjs, offline.test.mjs): the bundle (scripts/bundle.mjs)
+// with config.json {"server": false}, served by python3 -m http.server; a person who makes a local
+// profile there, or whose browser's camera plays a video file (Chromium's fake capture device, for
+// scanning codes); invitation codes made, pasted and answered through the invite dialog.
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, watch } from './browser.mjs';
 import { ROOT } from './server.mjs';
 import { WAIT, leave, person } from './people.mjs';
 
 export const PASS = 'a long local passphrase';
-const temps = [];
 const cleanups = [];
 after(async () => {
   for (const fn of cleanups.reverse()) await fn().catch(() => {});
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
-/** python3 -m http.server serving `dir` on a free port; resolves to its URL. */
-async function staticServer(dir) {
+/** python3 -m http.server serving `dir` on a free port: {url, stop()}. */
+export async function staticServer(dir) {
   const proc = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], {
     stdio: ['ignore', 'pipe', 'ignore'], // its request log (stderr) unread would fill the pipe and stall it
-  });
-  cleanups.push(async () => {
-    proc.kill('SIGTERM');
   });
   let out = '';
   const port = await new Promise((resolve, reject) => {
@@ -36,27 +34,35 @@ async function staticServer(dir) {
     });
     proc.on('exit', (code) => reject(new Error(`http.server exited with ${code}`)));
   });
-  return `http://127.0.0.1:${port}`;
+  return { url: `http://127.0.0.1:${port}`, stop: () => proc.kill('SIGTERM') };
+}
+
+/** The bundle (scripts/bundle.mjs) in a temporary folder with config.json {"server": false}: {dir, remove()}. */
+export function serverlessBundle() {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-serverless-dist-'));
+  execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', dir], { stdio: 'pipe' });
+  writeFileSync(join(dir, 'config.json'), '{"server": false}\n');
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 // The bundle, built once; each test serves it with its own static server.
-let dist = null;
+let bundle = null;
 const sites = new WeakMap(); // test -> {url}
 export async function serverlessSite(t) {
-  if (!dist) {
-    dist = mkdtempSync(join(tmpdir(), 'parley-invite-dist-'));
-    temps.push(dist);
-    execFileSync('node', [join(ROOT, 'scripts/bundle.mjs'), '--src', join(ROOT, 'web'), '--out', dist], { stdio: 'pipe' });
-    writeFileSync(join(dist, 'config.json'), '{"server": false}\n');
+  if (!bundle) {
+    bundle = serverlessBundle();
+    cleanups.push(async () => bundle.remove());
   }
-  if (!sites.has(t)) sites.set(t, { url: await staticServer(dist) });
+  if (!sites.has(t)) {
+    const site = await staticServer(bundle.dir);
+    cleanups.push(async () => site.stop());
+    sites.set(t, site);
+  }
   return sites.get(t);
 }
 
-// A person with a local profile; their browser is closed when test `t` ends.
-export async function localPerson(t, label) {
-  const p = await person(await serverlessSite(t), label);
-  t.after(() => leave(p));
+/** Makes a local profile (no account) on `p`'s page and waits for the app. */
+export async function makeLocalProfile(p) {
   const { page } = p;
   // No server: the account form is not offered, only the local profile.
   await page.getByRole('button', { name: 'Use without an account' }).click();
@@ -66,6 +72,36 @@ export async function localPerson(t, label) {
   await page.getByRole('button', { name: 'Create profile' }).click();
   await page.getByRole('button', { name: 'Create invite' }).waitFor({ state: 'visible', timeout: 60000 });
   return p;
+}
+
+// A person with a local profile; their browser is closed when test `t` ends.
+export async function localPerson(t, label) {
+  const p = await person(await serverlessSite(t), label);
+  t.after(() => leave(p));
+  return makeLocalProfile(p);
+}
+
+/**
+ * A person at `site` whose camera plays the .y4m file `video` (looped): the same shape as
+ * people.mjs's person() (browser, context, page, problems, ...), closed by leave(). With `refuse`,
+ * the browser denies the camera as a person pressing "Block" would.
+ */
+export async function cameraPerson(site, name, video, { refuse = false } = {}) {
+  const p = { name, requests: [], frames: [], dialogs: [], problems: [], warnings: [] };
+  const browser = await chromium.launch({
+    executablePath: process.env.PARLEY_CHROMIUM || '/usr/bin/chromium',
+    args: refuse
+      ? [...CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream'), '--deny-permission-prompts']
+      : [...CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${video}`],
+    headless: true,
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  if (!refuse) await context.grantPermissions(['camera', 'microphone'], { origin: site.url });
+  const page = await context.newPage();
+  watch(page, p.problems, p.warnings);
+  page.on('request', (req) => p.requests.push({ url: req.url(), method: req.method(), body: req.postData() || '' }));
+  await page.goto(`${site.url}/`);
+  return Object.assign(p, { browser, context, page });
 }
 
 export async function createInvite(p) {
