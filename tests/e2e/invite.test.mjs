@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WAIT, send, transcript, waitForMessage } from '../lib/people.mjs';
-import { PASS, createInvite, localPerson, pasteInvite } from '../lib/local.mjs';
+import { PASS, connectByCodes, createInvite, localPerson, pasteInvite } from '../lib/local.mjs';
 
 const errorText = (p) => p.page.getByRole('dialog').getByRole('alert');
 
@@ -123,17 +123,7 @@ test('two local profiles set up a chat by codes, with no server: messages both w
 test('a new invite reconnects the same contact; what was written meanwhile arrives once', async (t) => {
   const a = await localPerson(t, 'again-inviter');
   const b = await localPerson(t, 'again-invitee');
-  const connectOnce = async () => {
-    const invite = await createInvite(a);
-    await pasteInvite(b, invite);
-    await b.page.waitForFunction(() => document.getElementById('invite-reply-code').value.length > 0, null, { timeout: WAIT });
-    await a.page.getByRole('textbox', { name: 'Reply code' }).fill(await b.page.getByRole('textbox', { name: 'Reply code' }).inputValue());
-    await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
-    for (const p of [a, b]) {
-      await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
-        && document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: 40000 });
-    }
-  };
+  const connectOnce = () => connectByCodes(a, b);
   await connectOnce();
   await send(a, 'first');
   await waitForMessage(b.page, 'first');
