@@ -13,7 +13,7 @@
 //     waits for a Playwright round trip. The same flow driven step by step by Playwright (its
 //     click waits for actionability, its waits poll) is printed beside it.
 //   - message round trip (send -> encrypted receipt back), p50/p99 over 1000 messages
-import { benchSignUp } from './signup.mjs';
+import { benchSignUp, roundTrips } from './signup.mjs';
 import { startServer, ROOT } from '../../tests/lib/server.mjs';
 import { launchBrowser, openPage } from '../../tests/lib/browser.mjs';
 import { newUser } from '../../tests/lib/api.mjs';
@@ -238,29 +238,7 @@ for (let i = 0; i < 10; i += 1) {
 {
   const { a } = last;
   await a.page.locator('#transcript .delivery[data-state="delivered"]').waitFor();
-  const rtts = await a.page.evaluate(async (count) => {
-    const box = document.getElementById('message');
-    const form = document.getElementById('composer');
-    const log = document.getElementById('transcript');
-    const out = [];
-    for (let k = 0; k < count; k += 1) {
-      const t = performance.now();
-      box.value = `round trip ${k}`;
-      form.requestSubmit();
-      await new Promise((resolve) => {
-        const done = () => {
-          const lastItem = log.lastElementChild;
-          return lastItem && lastItem.querySelector('.text').textContent === `round trip ${k}` &&
-            lastItem.querySelector('.delivery')?.dataset.state === 'delivered';
-        };
-        if (done()) { resolve(); return; }
-        const mo = new MutationObserver(() => { if (done()) { mo.disconnect(); resolve(); } });
-        mo.observe(log, { childList: true, subtree: true, attributes: true });
-      });
-      out.push(performance.now() - t);
-    }
-    return out;
-  }, 1000);
+  const rtts = await roundTrips(a.page, 1000);
   console.log(`message round trip (send -> encrypted receipt), 1000 messages: p50 ${ms(pct(rtts, 0.5))}, p99 ${ms(pct(rtts, 0.99))}`);
   await last.a.context.close();
   await last.b.context.close();

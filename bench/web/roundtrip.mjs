@@ -4,7 +4,7 @@
 // functions with the most self time or (TRACE=1) the trace events. Prints figures; asserts nothing.
 // Compares checkouts: node bench/web/roundtrip.mjs [ROOT of a checkout, default this one] [N, 300]
 // (an older checkout is run with its own server: PARLEY_SERVER_BIN=ROOT/build/native/server/parley-server).
-import { benchSignUp } from './signup.mjs';
+import { benchSignUp, roundTrips } from './signup.mjs';
 import { fileURLToPath } from 'node:url';
 
 const root = process.argv[2] || fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -88,29 +88,7 @@ await a.page.evaluate(() => {
 await b.page.evaluate(countIdb);
 const mA0 = await metrics(cdpA);
 const mB0 = await metrics(cdpB);
-const rtts = await a.page.evaluate(async (count) => {
-  const box = document.getElementById('message');
-  const form = document.getElementById('composer');
-  const log = document.getElementById('transcript');
-  const out = [];
-  for (let k = 0; k < count; k += 1) {
-    const t = performance.now();
-    box.value = `round trip ${k}`;
-    form.requestSubmit();
-    await new Promise((resolve) => {
-      const done = () => {
-        const lastItem = log.lastElementChild;
-        return lastItem && lastItem.querySelector('.text')?.textContent === `round trip ${k}` &&
-          lastItem.querySelector('.delivery')?.dataset.state === 'delivered';
-      };
-      if (done()) { resolve(); return; }
-      const mo = new MutationObserver(() => { if (done()) { mo.disconnect(); resolve(); } });
-      mo.observe(log, { childList: true, subtree: true, attributes: true });
-    });
-    out.push(performance.now() - t);
-  }
-  return out;
-}, N);
+const rtts = await roundTrips(a.page, N);
 const mA1 = await metrics(cdpA);
 const mB1 = await metrics(cdpB);
 if (trace) {
