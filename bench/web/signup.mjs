@@ -1,7 +1,6 @@
-// Steps the benches share (bench.mjs, roundtrip.mjs).
+// Steps the benches share (bench.mjs, roundtrip.mjs): a person signed up, and timed round trips.
 //
-// A person signed up in a new page of `browser` at `url` and online, for the benches
-// (bench.mjs, roundtrip.mjs). openPage: tests/lib/browser.mjs's, of the checkout being measured.
+// benchSignUp: a person signed up in a new page of `browser` at `url` and online. openPage: tests/lib/browser.mjs's, of the checkout being measured.
 // Sign-up asks for the password twice; a build from before that asks once (an older checkout run
 // to compare) is signed up too.
 export async function benchSignUp(openPage, browser, url, name) {

@@ -60,7 +60,14 @@ export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'),
     pg = await testCluster();
     dbArgs.push('--database', pg.database(databaseFor(dir)));
   }
-  const proc = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data', dir, '--web', web, ...dbArgs, ...args], {
+  // Every client of a test or bench (browsers, sockets) comes from 127.0.0.1, standing for people
+  // at addresses of their own: the address may hold as many HTTP connections as the server allows
+  // unless the caller sets the limit. With the default (32, one client's share), five browsers
+  // loading the page's modules at once were answered 503 now and then, and a page whose module
+  // graph fails to load stays blank.
+  const perAddress = args.includes('--max-http-per-address') || 'PARLEY_MAX_HTTP_PER_ADDRESS' in env
+    ? [] : ['--max-http-per-address', '128'];
+  const proc = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data', dir, '--web', web, ...dbArgs, ...perAddress, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -109,17 +116,10 @@ export async function startServer({ args = [], dataDir, web = join(ROOT, 'web'),
  * then exits with anything but 0 (a sanitizer's report, a leak at shutdown) fails the file. The
  * object is filled in (url, port, dataDir, stop, ...) by the time the first test runs.
  */
-export function serverForTests(options = {}) {
+export function serverForTests(options) {
   const server = {};
-  // Every client of a test (browsers, sockets) comes from 127.0.0.1, standing for people at
-  // addresses of their own: the address may hold as many HTTP connections as the server allows.
-  // With the default (32, one client's share), five browsers loading the page's modules at once
-  // were answered 503 now and then, and a page whose module graph fails to load stays blank.
-  const args = options.args || [];
-  const opts = args.includes('--max-http-per-address') ? options
-    : { ...options, args: [...args, '--max-http-per-address', '128'] };
   before(async () => {
-    Object.assign(server, await startServer(opts));
+    Object.assign(server, await startServer(options));
   });
   after(async () => {
     if (!server.stop) return;
