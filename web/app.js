@@ -34,7 +34,7 @@ import { resetProfileCard, wireProfile } from './js/profile-view.js';
 import { wireInvites } from './js/invite-view.js';
 import { loadCore } from './js/build.js';
 import { watchUpdates } from './js/updates.js';
-import { endCalls, loadCertificate, wireCallButtons, watchCalls } from './js/calls-entry.js'; // calls
+import { endCalls, loadCertificate, wireCallButtons, wireRoomCallButtons, watchCalls } from './js/calls-entry.js'; // calls
 import { useCertificate } from './js/peer.js';
 import { wireFileControls } from './js/files-view.js';
 import { deriveKeys, passwordProblem } from './js/password.js';
@@ -702,6 +702,7 @@ function wire() {
   installRooms(); // rooms
   $('verify').addEventListener('click', openVerify);
   wireCallButtons(state, (e) => banner(plain(e))); // calls
+  wireRoomCallButtons(state, (e) => banner(plain(e))); // group calls
   $('close-verify').addEventListener('click', () => $('verify-dialog').close());
   $('mark-verified').addEventListener('click', () => busy($('mark-verified'), async () => {
     const c = state.messenger.contacts[state.chat];

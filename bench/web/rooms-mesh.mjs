@@ -5,7 +5,13 @@
 // pages against the real server on loopback: BENCH_MESH_BROWSERS Chromium processes (default 8:
 // one per person; fewer share them as contexts). alice is a contact of the 7 others beforehand.
 // BENCH_MESH_RUNS rooms are made one after another with the same people (default 2; the first
-// also makes the sessions, later ones find them made). Prints figures; asserts nothing.
+// also makes the sessions, later ones find them made). Then group calls in the last room (20.9):
+// alice presses Call and the first n-1 others answer (audio, n people from BENCH_CALL_AUDIO,
+// default 4,6,8), then Video call with bob, carol and dave answering (4 people: 6 legs); timed
+// from the press until every page has every leg up, its identity statement checked and media
+// received on it (audio packets; video frames decoded), and the CPU the browsers then use for
+// 10 s of the call. Every page runs on this one machine: n browsers encode n-1 streams each.
+// Prints figures; asserts nothing.
 //   node bench/web/rooms-mesh.mjs
 import { startServer, ROOT } from '../../tests/lib/server.mjs';
 import { launchBrowser, openPage } from '../../tests/lib/browser.mjs';
@@ -56,6 +62,103 @@ function look(p, hex, names) {
   }, [hex, names, p.name]);
 }
 
+// Per page: how many legs of its group call are up, checked and receiving (video: decoding).
+function legsReady(p, video) {
+  return p.page.evaluate(async (v) => {
+    const g = globalThis.parleyTestHooks?.calls?.group;
+    if (!g) return 0;
+    let n = 0;
+    for (const leg of g.legs.values()) {
+      let got = 0;
+      if (leg.state === 'active' && leg.bound && leg.negotiator) {
+        (await leg.negotiator.pc.getStats()).forEach((x) => {
+          if (x.type === 'inbound-rtp' && x.kind === (v ? 'video' : 'audio')) got += v ? x.framesDecoded || 0 : x.packetsReceived || 0;
+        });
+      }
+      if (got > 0) n += 1;
+    }
+    return n;
+  }, video);
+}
+
+// The CPU time (user + system) of the browsers' processes, in seconds.
+async function cpuSeconds() {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync('ps', ['-C', 'chromium', '-o', 'times=']).toString();
+  return out.split('\n').map(Number).filter((x) => x > 0).reduce((x, y) => x + y, 0);
+}
+
+async function groupCall(people, video) {
+  const [caller, ...others] = people; // the members not in people ring until it is over
+  const t0 = Date.now();
+  await caller.page.getByRole('region', { name: 'Room' }).getByRole('button', { name: video ? 'Video call' : 'Call', exact: true }).click();
+  const kind = video ? 'group video call' : 'group call';
+  await Promise.all(others.map(async (p) => {
+    const ring = p.page.getByRole('group', { name: new RegExp(`^Incoming ${kind} in `) });
+    await ring.waitFor({ timeout: WAIT });
+    await ring.getByRole('button', { name: 'Answer' }).click();
+  }));
+  let up = null;
+  while (Date.now() - t0 < WAIT) {
+    const ready = await Promise.all(people.map((p) => legsReady(p, video)));
+    if (ready.every((n) => n === people.length - 1)) {
+      up = Date.now() - t0;
+      break;
+    }
+    await new Promise((r) => { setTimeout(r, 100); });
+  }
+  if (up === null) {
+    // Which legs did not come up, as each page holds them.
+    for (const p of people) {
+      const legs = await p.page.evaluate(() => {
+        const g = globalThis.parleyTestHooks?.calls?.group;
+        return g ? [...g.legs.values()].map((l) => `${l.name.slice(0, 5)}:${l.state}${l.bound ? '+bound' : ''}`).join(' ') : 'no call';
+      });
+      console.log(`    ${p.name} holds ${legs}`);
+    }
+  }
+  const c0 = await cpuSeconds();
+  await new Promise((r) => { setTimeout(r, 10000); });
+  const cpu = (await cpuSeconds()) - c0;
+  const legs = (people.length * (people.length - 1)) / 2;
+  console.log(`  ${video ? 'video' : 'audio'} group call, ${people.length} people (${legs} legs): every leg up, checked and receiving ${up === null ? 'not within 300 s' : s(up)} (from the press, polled every 100 ms); the browsers then use ${(cpu / 10).toFixed(2)} CPU cores`);
+  for (const p of people) {
+    await p.page.getByRole('region', { name: 'Call' }).getByRole('button', { name: 'Hang up' }).click({ timeout: 2000 }).catch(() => {});
+  }
+}
+
+// Waits until no page is in a call or rung for one (the members who were rung only until the
+// call ended); says which are not after 60 s.
+async function idle(all) {
+  const busy = () => Promise.all(all.map((p) => p.page.evaluate(() => {
+    const c = globalThis.parleyTestHooks?.calls;
+    return c?.group ? `in a call (${c.group.legs.size} legs)` : c?.ringing ? 'ringing' : '';
+  })));
+  const t0 = Date.now();
+  let states = await busy();
+  while (states.some(Boolean) && Date.now() - t0 < 60000) {
+    await new Promise((r) => { setTimeout(r, 200); });
+    states = await busy();
+  }
+  states.forEach((x, i) => {
+    if (x) console.log(`    ${all[i].name} is still ${x}`);
+  });
+}
+
+async function groupCalls(people) {
+  console.log('group calls in the last room (Chromium\'s fake devices, every leg sealed):');
+  for (const p of people.slice(1)) {
+    await p.page.getByRole('list', { name: 'Rooms' }).getByRole('button').filter({ hasText: `Mesh ${RUNS}` }).first().click();
+    await p.page.locator('#room').waitFor({ state: 'visible', timeout: WAIT });
+  }
+  for (const n of (process.env.BENCH_CALL_AUDIO || '4,6,8').split(',').map(Number)) {
+    await groupCall(people.slice(0, Math.min(N, Math.max(2, n))), false);
+    await idle(people);
+  }
+  await groupCall(people.slice(0, 4), true);
+  await idle(people);
+}
+
 try {
   const people = [];
   const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
@@ -103,6 +206,7 @@ try {
     console.log(`  room ${run}: all hold it ${fmt(at.held)}; every pair has a session ${fmt(at.sessions)}; every pair linked ${fmt(at.linked)}; all ${N * (N - 1)} checks verified ${fmt(at.verified)} (from Create room, polled every 100 ms)`);
     // The room is left by alice's page only on screen: the next run makes a new one.
   }
+  await groupCalls(people);
 } finally {
   for (const b of browsers) await b.close().catch(() => {});
   await server.stop?.();

@@ -95,6 +95,21 @@ test('the strict reader: every vector payload, and none of the refused ones', as
   assert.deepEqual(bind.peerFp, hex(V.bobFingerprint));
   assert.equal(Buffer.from(bind.sig).toString('hex'), V.signature);
   assert.equal(bind.at, V.issuedAt);
+  // A group call's legs (20.9): the room and the group call named, the key as bytes; written back.
+  const g = V.group;
+  const inv = B.parseCallPayload(g.invite);
+  assert.deepEqual({ ...inv, key: Buffer.from(inv.key).toString('base64url') },
+    { k: 'invite', call: V.callId, media: 'video', room: g.invite.room, group: g.invite.group, key: g.invite.key, live: false });
+  assert.deepEqual(B.callPayload('invite', V.callId, inv), g.invite);
+  const bare = B.parseCallPayload(g.inviteWithoutKey);
+  assert.equal(bare.key, null);
+  assert.deepEqual(B.callPayload('invite', V.callId, bare), g.inviteWithoutKey);
+  const live = B.parseCallPayload(g.inviteLive);
+  assert.equal(live.live, true);
+  assert.deepEqual(B.callPayload('invite', V.callId, live), g.inviteLive);
+  assert.deepEqual(B.parseCallPayload(g.declineFull), { k: 'decline', call: V.callId, reason: 'full' });
+  // A call between two is read without room, group or key.
+  assert.deepEqual(B.parseCallPayload(V.payloads.invite), { k: 'invite', call: V.callId, media: 'video' });
   for (const r of V.rejected) assert.equal(B.parseCallPayload(r.payload), null, r.why);
   for (const bad of [null, [], 'x', 1, {}, { t: 'msg' }]) assert.equal(B.parseCallPayload(bad), null);
 });

@@ -20,9 +20,9 @@ const hex = (s) => new Uint8Array(Buffer.from(s, 'hex'));
 
 const { rnd, mutate, mutateText, randomBytes } = fuzzer(0x2545f491);
 
-const payloads = Object.values(V.payloads);
-const FIELDS = ['t', 'v', 'call', 'k', 'media', 'reason', 'desc', 'cand', 'n', 'at', 'fp', 'peerFp', 'sig', 'x'];
-const VALUES = [null, 0, 1, 2, -1, 1.5, 2 ** 53, '', 'call', 'x'.repeat(70000), {}, [], true, 'offer', V.callId, V.payloads.bind.sig, V.payloads.nonce.n];
+const payloads = [...Object.values(V.payloads), V.group.invite, V.group.inviteWithoutKey, V.group.inviteLive, V.group.declineFull];
+const FIELDS = ['t', 'v', 'call', 'k', 'media', 'reason', 'desc', 'cand', 'n', 'at', 'fp', 'peerFp', 'sig', 'room', 'group', 'key', 'live', 'x'];
+const VALUES = [null, 0, 1, 2, -1, 1.5, 2 ** 53, '', 'call', 'x'.repeat(70000), {}, [], true, 'offer', V.callId, V.payloads.bind.sig, V.payloads.nonce.n, V.group.invite.room, 'full'];
 
 const statement = {
   callId: V.callId, at: V.issuedAt, nonce: hex(V.nonce), ownFp: hex(V.aliceFingerprint),

@@ -17,7 +17,7 @@ export const MAX_CANDIDATE = 1024; // characters of a candidate line
 export const MAX_MID = 32;
 export const MEDIA = ['audio', 'video'];
 const B64U_32 = /^[A-Za-z0-9_-]{43}$/;
-const DECLINE_REASONS = ['declined', 'busy'];
+const DECLINE_REASONS = ['declined', 'busy', 'full'];
 const END_REASONS = ['hangup', 'mismatch', 'unverified', 'media', 'failed'];
 
 /** The room id text of a statement (ASCII, 179 characters). */
@@ -44,6 +44,15 @@ export function checkStatement(signerIdentity, verifierIdentity, { callId, at, n
   } catch {
     return false;
   }
+}
+
+/** A call's length as M:SS, or H:MM:SS from an hour on. */
+export function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60));
+  const ss = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${mm.padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
 
 // ---- fingerprints ------------------------------------------------------------------------------
@@ -138,9 +147,16 @@ export function parseCallPayload(p) {
   const base = ['t', 'v', 'call', 'k'];
   const call = p.call;
   switch (p.k) {
-    case 'invite':
-      if (!onlyKeys(p, [...base, 'media']) || !MEDIA.includes(p.media)) return null;
-      return { k: 'invite', call, media: p.media };
+    case 'invite': {
+      // A group call's leg (20.9) names its room and group call, both or neither, and may carry
+      // the inviter's media key and say that someone answered the group call ("live": true).
+      if (!onlyKeys(p, [...base, 'media', 'room', 'group', 'key', 'live']) || !MEDIA.includes(p.media)) return null;
+      if (p.room === undefined && p.group === undefined && p.key === undefined && p.live === undefined) return { k: 'invite', call, media: p.media };
+      if (typeof p.room !== 'string' || !RANDOM_ID_RE.test(p.room) || typeof p.group !== 'string' || !RANDOM_ID_RE.test(p.group)) return null;
+      const key = p.key === undefined ? null : b64u32(p.key);
+      if ((p.key !== undefined && !key) || (p.live !== undefined && p.live !== true)) return null;
+      return { k: 'invite', call, media: p.media, room: p.room, group: p.group, key, live: p.live === true };
+    }
     case 'accept':
     case 'cancel':
       if (!onlyKeys(p, base)) return null;
@@ -198,7 +214,12 @@ export function parseCallPayload(p) {
 /** The JSON object of a call payload (the inverse of parseCallPayload). */
 export function callPayload(k, call, fields = {}) {
   const out = { t: 'call', v: 1, call, k };
-  if (k === 'nonce') out.n = toB64u(fields.nonce);
+  if (k === 'invite') {
+    out.media = fields.media;
+    if (fields.room) Object.assign(out, { room: fields.room, group: fields.group });
+    if (fields.room && fields.key) out.key = toB64u(fields.key);
+    if (fields.room && fields.live) out.live = true;
+  } else if (k === 'nonce') out.n = toB64u(fields.nonce);
   else if (k === 'key') out.key = toB64u(fields.key);
   else if (k === 'bind') {
     Object.assign(out, { n: toB64u(fields.nonce), at: fields.at, fp: toB64u(fields.ownFp), peerFp: toB64u(fields.peerFp), sig: toB64u(fields.sig) });

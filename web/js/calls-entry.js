@@ -1,7 +1,7 @@
 //# allFunctionsCalledOnLoad
 // Calls, what the app shell loads at once (the rest, calls.js and calls-view.js, is imported on
-// first use): this identity's persistent DTLS certificate, and the wiring of the chat's "Call" and
-// "Video call" buttons and of call messages that arrive (docs/PROTOCOL.md 12.17).
+// first use): this identity's persistent DTLS certificate, and the wiring of the chat's and the
+// room's "Call" and "Video call" buttons and of call messages that arrive (docs/PROTOCOL.md 12.17).
 import { toB64u } from './encoding.js';
 import { $ } from './dom.js';
 import { CALL_CERT_KEY as CERT_RECORD } from './vault.js';
@@ -53,6 +53,13 @@ const loadView = () => {
 export function wireCallButtons(state, fail) {
   $('call').addEventListener('click', () => loadView().then((v) => v.startCall(state, state.chat, false)).catch(fail));
   $('video-call').addEventListener('click', () => loadView().then((v) => v.startCall(state, state.chat, true)).catch(fail));
+}
+
+/** The open room's "Call" and "Video call" buttons: a group call (calls-group.js). */
+export function wireRoomCallButtons(state, fail) {
+  const call = (video) => loadView().then((v) => v.startGroupCall(state, state.messenger?.activeRoom, video)).catch(fail);
+  $('room-call').addEventListener('click', () => call(false));
+  $('room-video-call').addEventListener('click', () => call(true));
 }
 
 /** Call messages of a messenger (its "call" events), handled in order once the code is loaded. */

@@ -13,10 +13,11 @@
 // check is repeated every 60 s and after an ICE restart.
 import * as core from '../core/parley.js';
 import { equalBytes, randomId, toB64u } from './encoding.js';
-import { UserError } from './errors.js';
+import { CallError } from './errors.js';
 import {
-  NONCE_BYTES, callPayload, checkStatement, linkFingerprints, parseCallPayload, signStatement,
+  NONCE_BYTES, callPayload, checkStatement, duration, linkFingerprints, parseCallPayload, signStatement,
 } from './calls-binding.js';
+import { groupMethods } from './calls-group.js';
 
 export const RING_MS = 45000; // an unanswered call rings this long
 export const RECHECK_MS = 60000; // the binding is checked again this often
@@ -29,16 +30,7 @@ const CALL_DISCONNECTED_GRACE_MS = 30000; // a call's link waits this long for a
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
-/** A call failure meant for the person. */
-export class CallError extends UserError {}
-
-export function duration(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const mm = String(Math.floor((s % 3600) / 60));
-  const ss = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${mm.padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
-}
+export { CallError, duration };
 
 // The ICE username fragment of a session description (its first), or null.
 function iceUfrag(sdp) {
@@ -63,7 +55,7 @@ class Negotiator {
     this.pc.addEventListener('iceconnectionstatechange', () => {
       if (this.iceUp()) {
         this.restarted();
-      } else if (this.pc.iceConnectionState === 'disconnected' && calls.call?.negotiator === this) {
+      } else if (this.pc.iceConnectionState === 'disconnected' && calls.onNegotiator(this)) {
         this.restartIce(); // a network change: new addresses, without asking anybody
       }
     });
@@ -139,16 +131,40 @@ export class Calls extends EventTarget {
   constructor(messenger) {
     super();
     this.m = messenger;
-    this.call = null; // the call (one at a time)
+    this.call = null; // the call with one contact (one at a time)
     this.incoming = null; // a call ringing here, not answered yet
+    this.group = null; // or the group call of a room, its legs one call each (calls-group.js)
+    this.ringing = null; // a group call ringing here
+    this.declined = new Set(); // group calls declined here (their later legs are declined too)
     this.negotiators = new WeakMap(); // RTCPeerConnection -> Negotiator
-    this.queue = Promise.resolve();
+    this.queues = new Map(); // name -> the call messages from them being handled, in order
+    this.outgoing = new Map(); // name -> call payloads waiting to be encrypted and sent together
     this.sent = {}; // call messages sent, by kind
+    // A room that changes ends the legs of members it no longer lists (calls-group.js).
+    messenger.addEventListener('room', (ev) => {
+      if (!ev.detail?.mesh) this.groupRoomChanged(ev.detail?.room);
+    });
     if (globalThis.parleyTestHooks) globalThis.parleyTestHooks.calls = this;
   }
 
   changed() {
     this.dispatchEvent(new Event('change'));
+  }
+
+  /** Whether call is one this page is in: the call, or a leg of the group call. */
+  live(call) {
+    return !!call && (this.call === call || this.group?.legs.get(call.name) === call);
+  }
+
+  // The call (or group leg) whose media are on the negotiator n.
+  onNegotiator(n) {
+    if (this.call?.negotiator === n) return this.call;
+    for (const leg of this.group?.legs.values() || []) if (leg.negotiator === n) return leg;
+    return null;
+  }
+
+  busy() {
+    return !!(this.call || this.incoming || this.group || this.ringing);
   }
 
   warn(text) {
@@ -157,17 +173,31 @@ export class Calls extends EventTarget {
 
   // ---- sending -----------------------------------------------------------------------------------
 
-  /** A call payload over the open link, encrypted (its ratchet state stored first); false if none. */
+  /**
+   * A call payload over the open link, encrypted (its ratchet state stored first): true once
+   * handed to the channel, false when there is no open link. Payloads to one contact that wait
+   * for the messenger's queue meanwhile go together: encrypted in order, the state stored once,
+   * then sent (a negotiation's bursts do not each wait for a write of their own).
+   */
   send(name, k, callId, fields = {}) {
     const payload = callPayload(k, callId, fields);
     this.sent[k] = (this.sent[k] || 0) + 1;
-    return this.m.serial(async () => {
-      const link = this.m.links.get(name);
-      const session = await this.m.session(name);
-      if (!link?.open || !session) return false;
-      const wire = session.encrypt(JSON.stringify(payload));
-      await this.m.persist(name, session);
-      return link.send(wire);
+    return new Promise((resolve, reject) => {
+      let batch = this.outgoing.get(name);
+      if (!batch) {
+        batch = [];
+        this.outgoing.set(name, batch);
+        this.m.serial(async () => {
+          this.outgoing.delete(name); // what is sent from now on goes in the next batch
+          const link = this.m.links.get(name);
+          const session = await this.m.session(name);
+          if (!link?.open || !session) return [];
+          const wires = batch.map((x) => session.encrypt(JSON.stringify(x.payload)));
+          await this.m.persist(name, session); // the state after all of them, before any leaves
+          return wires.map((w) => link.send(w));
+        }).then((sent) => batch.forEach((x, i) => x.resolve(!!sent?.[i])), (e) => batch.forEach((x) => x.reject(e)));
+      }
+      batch.push({ payload, resolve, reject });
     });
   }
 
@@ -198,8 +228,8 @@ export class Calls extends EventTarget {
 
   // Microphone (and camera): what the browser gives; a refusal is said, and the call goes on
   // with less (audio only, or receiving only).
-  async media(video) {
-    const tries = video ? [{ audio: true, video: true }, { audio: true }, { video: true }] : [{ audio: true }];
+  async media(video, camera = true) {
+    const tries = video ? [{ audio: true, video: camera }, { audio: true }, { video: camera }] : [{ audio: true }];
     for (const constraints of tries) {
       try {
         const stream = await navigator.mediaDevices.getUserMedia(constraints);
@@ -231,7 +261,7 @@ export class Calls extends EventTarget {
 
   /** Calls a contact (video: with the camera). */
   async start(name, video) {
-    if (this.call || this.incoming) throw new CallError('You are already in a call.');
+    if (this.busy()) throw new CallError('You are already in a call.');
     const call = this.newCall(name, { id: randomId(), outgoing: true, media: video ? 'video' : 'audio', state: 'starting' });
     this.call = call;
     this.changed();
@@ -257,6 +287,7 @@ export class Calls extends EventTarget {
 
   /** Answers the call ringing here. */
   async answer() {
+    if (this.ringing && !this.incoming) return this.answerGroup();
     const call = this.incoming;
     if (!call || this.call) return;
     this.incoming = null;
@@ -292,6 +323,10 @@ export class Calls extends EventTarget {
 
   /** Declines the call ringing here. */
   decline() {
+    if (this.ringing && !this.incoming) {
+      this.declineGroup();
+      return;
+    }
     const call = this.incoming;
     if (!call) return;
     this.incoming = null;
@@ -301,13 +336,17 @@ export class Calls extends EventTarget {
 
   /** Ends the call (or stops calling). */
   hangUp() {
+    if (this.group) {
+      this.endGroup(this.group, this.group.activeAt ? 'done' : 'cancelled');
+      return;
+    }
     const call = this.call;
     if (!call) return;
     this.finish(call, call.activeAt ? 'done' : 'cancelled', { tell: call.state === 'ringing' ? 'cancel' : 'end' });
   }
 
   setMuted(on) {
-    const call = this.call;
+    const call = this.call || this.group;
     if (!call) return;
     call.muted = !!on;
     for (const t of call.stream?.getAudioTracks() || []) t.enabled = !call.muted;
@@ -315,7 +354,7 @@ export class Calls extends EventTarget {
   }
 
   setCamera(on) {
-    const call = this.call;
+    const call = this.call || this.group;
     if (!call) return;
     call.cameraOff = !on;
     for (const t of call.stream?.getVideoTracks() || []) t.enabled = !call.cameraOff;
@@ -372,23 +411,35 @@ export class Calls extends EventTarget {
 
   // ---- what the peer sends ---------------------------------------------------------------------------
 
-  /** A call payload from a contact (inbox.js): handled in order. */
+  /** A call payload from a contact (inbox.js): handled in order with the others from them. */
   onPayload(name, raw) {
     const p = parseCallPayload(raw);
     if (!p) {
       this.m.report(new Error(`a call message from ${name} that this version cannot read was ignored`));
-      return this.queue;
+      return Promise.resolve();
     }
-    this.queue = this.queue.then(() => this.handle(name, p)).catch((e) => this.m.report(e));
-    return this.queue;
+    // In order per contact; contacts apart (the legs of a group call each wait for their own
+    // connection's negotiation, not for the others').
+    const q = (this.queues.get(name) || Promise.resolve()).then(() => this.handle(name, p)).catch((e) => this.m.report(e));
+    this.queues.set(name, q);
+    q.then(() => {
+      if (this.queues.get(name) === q) this.queues.delete(name);
+    });
+    return q;
   }
 
   async handle(name, p) {
+    if (p.k === 'invite' && p.group) {
+      await this.groupInvite(name, p);
+      return;
+    }
+    const leg = this.group?.legs.get(name)?.id === p.call ? this.group.legs.get(name) : null;
+    if ((leg || this.ringing?.invites.get(name)?.id === p.call) && this.groupPayload(name, p, leg)) return;
     const call = this.call?.name === name && this.call.id === p.call ? this.call
-      : this.incoming?.name === name && this.incoming.id === p.call ? this.incoming : null;
+      : this.incoming?.name === name && this.incoming.id === p.call ? this.incoming : leg;
     switch (p.k) {
       case 'invite':
-        if (this.call || this.incoming) {
+        if (this.busy()) {
           await this.send(name, 'decline', p.call, { reason: 'busy' });
           return;
         }
@@ -441,10 +492,10 @@ export class Calls extends EventTarget {
         }
         return;
       case 'nonce':
-        if (call && call === this.call && call.negotiator) await this.answerNonce(call, p.nonce);
+        if (this.live(call) && call.negotiator) await this.answerNonce(call, p.nonce);
         return;
       case 'bind':
-        if (call && call === this.call && call.negotiator) await this.checkBind(call, p);
+        if (this.live(call) && call.negotiator) await this.checkBind(call, p);
         return;
       default:
     }
@@ -474,7 +525,8 @@ export class Calls extends EventTarget {
   // An offer came: in the call it names, each new transceiver takes our track of its kind (one
   // transceiver per track; without a track it only receives); outside a call they stay silent.
   adopt(n, callId) {
-    const call = this.call?.negotiator === n && this.call.id === callId ? this.call : null;
+    const current = this.onNegotiator(n);
+    const call = current?.id === callId ? current : null;
     const sending = new Set([...call?.transceivers || []].map((t) => t.sender.track).filter(Boolean));
     for (const t of n.pc.getTransceivers()) {
       if (t.stopped || t.currentDirection === 'stopped' || !t.mid || call?.transceivers.has(t)) continue;
@@ -490,7 +542,7 @@ export class Calls extends EventTarget {
         t.direction = track ? 'sendrecv' : 'recvonly';
         call.transceivers.add(t);
         this.protect(call, t, kind);
-      } else if (!this.call?.transceivers.has(t)) {
+      } else if (!current?.transceivers.has(t)) {
         t.direction = 'inactive';
       }
     }
@@ -498,14 +550,18 @@ export class Calls extends EventTarget {
 
   // A negotiation finished: a call whose media are now negotiated begins (and its check).
   negotiated(n) {
-    const call = this.call;
-    if (!call || call.negotiator !== n || n.pc.signalingState !== 'stable' || call.activeAt) {
+    const call = this.onNegotiator(n);
+    if (!call || n.pc.signalingState !== 'stable' || call.activeAt) {
       this.changed();
       return;
     }
     if (![...call.transceivers].some((t) => t.currentDirection && t.currentDirection !== 'stopped')) return;
     call.state = 'active';
     call.activeAt = Date.now();
+    if (call.group && !call.group.activeAt) {
+      call.group.state = 'active';
+      call.group.activeAt = call.activeAt;
+    }
     this.sendNonce(call);
     this.timer(call, () => this.sendNonce(call), RECHECK_MS, true);
     this.timer(call, () => this.checkMedia(call), MEDIA_POLL_MS, true);
@@ -513,8 +569,8 @@ export class Calls extends EventTarget {
   }
 
   afterIceRestart(n) {
-    const call = this.call;
-    if (call?.negotiator === n && call.activeAt) this.sendNonce(call);
+    const call = this.onNegotiator(n);
+    if (call?.activeAt) this.sendNonce(call);
   }
 
   // The call ends with its link; meanwhile the link waits longer for a lost connection to come
@@ -523,7 +579,7 @@ export class Calls extends EventTarget {
     const link = this.m.links.get(call.name);
     if (!link) return;
     const onClose = () => {
-      if (this.call === call) this.finish(call, 'lost');
+      if (this.live(call)) this.finish(call, 'lost');
     };
     link.addEventListener('close', onClose, { once: true });
     const grace = link.disconnectedGraceMs;
@@ -537,7 +593,7 @@ export class Calls extends EventTarget {
   // Nothing received for 30 s (bytes of every inbound stream): the call ends.
   async checkMedia(call) {
     const pc = call.negotiator?.pc;
-    if (!pc || this.call !== call) return;
+    if (!pc || !this.live(call)) return;
     let bytes = 0;
     try {
       (await pc.getStats()).forEach((s) => {
@@ -558,8 +614,12 @@ export class Calls extends EventTarget {
 
   // Our media key for the call, when this browser can seal frames: a key the peer has means it
   // can open them, so frames are sealed both ways once both sent one.
+  canSeal() {
+    return typeof RTCRtpScriptTransform !== 'undefined' && typeof Worker !== 'undefined';
+  }
+
   sendKey(call) {
-    if (typeof RTCRtpScriptTransform === 'undefined' || typeof Worker === 'undefined') return;
+    if (!this.canSeal()) return;
     call.myKey = core.randomBytes(32);
     this.send(call.name, 'key', call.id, { key: call.myKey }).catch((e) => this.m.report(e));
   }
@@ -581,16 +641,19 @@ export class Calls extends EventTarget {
   // ---- the binding -----------------------------------------------------------------------------------
 
   sendNonce(call) {
-    if (this.call !== call) return;
+    if (!this.live(call)) return;
     const nonce = core.randomBytes(NONCE_BYTES);
     call.nonces.set(toB64u(nonce), Date.now());
     while (call.nonces.size > MAX_NONCES) call.nonces.delete(call.nonces.keys().next().value);
-    this.send(call.name, 'nonce', call.id, { nonce }).catch((e) => this.m.report(e));
-    this.timer(call, () => {
-      if (this.call === call && call.nonces.has(toB64u(nonce))) {
-        this.intercepted(call, 'unverified');
-      }
-    }, BIND_WAIT_MS);
+    // The statement's time counts from when the nonce left (not from a wait in our own queue).
+    this.send(call.name, 'nonce', call.id, { nonce }).then((sent) => {
+      if (!sent || !this.live(call)) return;
+      this.timer(call, () => {
+        if (this.live(call) && call.nonces.has(toB64u(nonce))) {
+          this.intercepted(call, 'unverified');
+        }
+      }, BIND_WAIT_MS);
+    }).catch((e) => this.m.report(e));
   }
 
   /**
@@ -599,7 +662,7 @@ export class Calls extends EventTarget {
    * remote: remote description, transport stats), or null when they disagree or are not known.
    */
   async fingerprints(pc) {
-    const { local, remote: seen } = await linkFingerprints(pc, () => !!this.call);
+    const { local, remote: seen } = await linkFingerprints(pc, () => !!(this.call || this.group));
     let remote = seen;
     // Test hook (tests/e2e/calls.test.mjs): this page sees another certificate, as it would
     // through a machine in the middle.
@@ -619,7 +682,7 @@ export class Calls extends EventTarget {
   async answerNonce(call, nonce) {
     const { local, remote } = await this.fingerprints(call.negotiator.pc);
     const ids = this.identities(call.name);
-    if (this.call !== call) return;
+    if (!this.live(call)) return;
     if (!local || !remote || !ids) {
       this.intercepted(call, 'mismatch');
       return;
@@ -637,7 +700,7 @@ export class Calls extends EventTarget {
     call.nonces.delete(key);
     const ids = this.identities(call.name);
     const { local, remote } = await this.fingerprints(call.negotiator.pc);
-    if (this.call !== call) return;
+    if (!this.live(call)) return;
     const ok = !!ids && !!local && !!remote &&
       checkStatement(ids.theirs, ids.mine, { callId: call.id, at: p.at, nonce: p.nonce, ownFp: p.ownFp, peerFp: p.peerFp, sig: p.sig }) &&
       equalBytes(p.ownFp, remote) && equalBytes(p.peerFp, local);
@@ -664,8 +727,9 @@ export class Calls extends EventTarget {
   // Ends the call here: timers, our tracks, the call's transceivers (negotiated away), a line in
   // the transcript; tell: what the peer is sent first.
   finish(call, outcome, { tell = null, reason = 'hangup' } = {}) {
-    if (this.call !== call) return;
-    this.call = null;
+    if (!this.live(call)) return;
+    if (call.group) call.group.legs.delete(call.name);
+    else this.call = null;
     if (tell) this.send(call.name, tell, call.id, tell === 'end' ? { reason } : {}).catch((e) => this.m.report(e));
     const pc = call.negotiator?.pc;
     for (const t of call.transceivers) {
@@ -687,6 +751,10 @@ export class Calls extends EventTarget {
     }
     call.timers.clear();
     call.unwatch?.();
+    if (call.group) {
+      this.legEnded(call, outcome); // the group's devices stay (calls-group.js)
+      return;
+    }
     for (const t of call.stream?.getTracks() || []) t.stop();
     for (const t of call.screen?.getTracks() || []) t.stop();
     const { name } = call;
@@ -725,6 +793,7 @@ export class Calls extends EventTarget {
   /** Ends everything (log-out, page closing). */
   shutdown() {
     if (this.call) this.finish(this.call, 'done', { tell: 'end' });
+    this.shutdownGroup();
     if (this.incoming) {
       const c = this.incoming;
       this.incoming = null;
@@ -733,3 +802,4 @@ export class Calls extends EventTarget {
   }
 }
 
+Object.assign(Calls.prototype, groupMethods);

@@ -141,6 +141,8 @@ function renderRoom() {
   $('room-message').disabled = !active;
   $('room-send').disabled = !active;
   $('room-leave').disabled = !active;
+  $('room-call').disabled = !active;
+  $('room-video-call').disabled = !active;
   renderLog(messenger, room);
 }
 
