@@ -13,6 +13,7 @@
 // 10 s of the call. Every page runs on this one machine: n browsers encode n-1 streams each.
 // Prints figures; asserts nothing.
 //   node bench/web/rooms-mesh.mjs
+import { execFileSync } from 'node:child_process';
 import { startServer, ROOT } from '../../tests/lib/server.mjs';
 import { launchBrowser, openPage } from '../../tests/lib/browser.mjs';
 import { uniqueName } from '../../tests/lib/api.mjs';
@@ -82,8 +83,7 @@ function legsReady(p, video) {
 }
 
 // The CPU time (user + system) of the browsers' processes, in seconds.
-async function cpuSeconds() {
-  const { execFileSync } = await import('node:child_process');
+function cpuSeconds() {
   const out = execFileSync('ps', ['-C', 'chromium', '-o', 'times=']).toString();
   return out.split('\n').map(Number).filter((x) => x > 0).reduce((x, y) => x + y, 0);
 }
@@ -117,9 +117,9 @@ async function groupCall(people, video) {
       console.log(`    ${p.name} holds ${legs}`);
     }
   }
-  const c0 = await cpuSeconds();
+  const c0 = cpuSeconds();
   await new Promise((r) => { setTimeout(r, 10000); });
-  const cpu = (await cpuSeconds()) - c0;
+  const cpu = (cpuSeconds()) - c0;
   const legs = (people.length * (people.length - 1)) / 2;
   console.log(`  ${video ? 'video' : 'audio'} group call, ${people.length} people (${legs} legs): every leg up, checked and receiving ${up === null ? 'not within 300 s' : s(up)} (from the press, polled every 100 ms); the browsers then use ${(cpu / 10).toFixed(2)} CPU cores`);
   for (const p of people) {

@@ -25,6 +25,9 @@ const stopTracks = (stream) => {
   for (const t of stream?.getTracks() || []) t.stop();
 };
 
+// What a person is told when a group call has no room for them.
+const fullText = (media) => `at most ${GROUP_MAX[media]} people in a group ${media === 'video' ? 'video ' : ''}call`;
+
 export const groupMethods = {
   // The room held here, active, listing name's key (its session's), on a link the room check
   // did not fail; else null.
@@ -47,6 +50,11 @@ export const groupMethods = {
     let n = 0;
     for (const leg of g.legs.values()) if (leg.state !== 'ringing') n += 1;
     return n;
+  },
+
+  /** The name of a room held here, as a call's texts say it. */
+  roomName(hex) {
+    return this.m.rooms?.get(hex)?.info.name || 'the room';
   },
 
   // ---- the person's actions ------------------------------------------------------------------------
@@ -125,7 +133,7 @@ export const groupMethods = {
     const cap = GROUP_MAX[r.media];
     if (r.invites.size + 1 > cap) {
       this.stopRinging(r, 'full', 'full');
-      throw new CallError(`This call is full: at most ${cap} people in a group ${r.media === 'video' ? 'video ' : ''}call.`);
+      throw new CallError(`This call is full: ${fullText(r.media)}.`);
     }
     r.answering = true;
     this.changed();
@@ -140,8 +148,10 @@ export const groupMethods = {
     this.group = g;
     await this.gathering(g, async () => {
       for (const [name, inv] of r.invites) {
-        if (this.joined(g) + 1 >= cap) this.send(name, 'decline', inv.id, { reason: 'full' }).catch((e) => this.m.report(e));
-        else if (this.groupPeer(name, g.room)) this.joinLeg(g, name, inv);
+        if (this.joined(g) + 1 >= cap) {
+          inv.key?.fill(0);
+          this.send(name, 'decline', inv.id, { reason: 'full' }).catch((e) => this.m.report(e));
+        } else if (this.groupPeer(name, g.room)) this.joinLeg(g, name, inv);
       }
       this.changed();
       if (this.joined(g) + 1 < cap) await this.inviteAll(g);
@@ -159,12 +169,15 @@ export const groupMethods = {
   },
 
   // The ringing stops: each leg that rang is told reason (none: not told), one line (outcome).
+  // The media keys that came with the invites are wiped unless the call is being answered
+  // (its legs take them).
   stopRinging(r, reason, outcome = null) {
     if (this.ringing !== r) return;
     this.ringing = null;
     clearTimeout(r.timer);
-    if (reason) {
-      for (const [name, inv] of r.invites) this.send(name, 'decline', inv.id, { reason }).catch((e) => this.m.report(e));
+    for (const [name, inv] of r.invites) {
+      if (reason) this.send(name, 'decline', inv.id, { reason }).catch((e) => this.m.report(e));
+      if (!r.answering) inv.key?.fill(0);
     }
     if (outcome) this.groupLine(r, outcome);
     this.changed();
@@ -282,6 +295,7 @@ export const groupMethods = {
     if (!leg) {
       const r = this.ringing;
       if (p.k === 'cancel') {
+        r.invites.get(name).key?.fill(0);
         r.invites.delete(name);
         if (!r.invites.size && !r.answering) this.stopRinging(r, null, 'missed');
         this.changed();
@@ -302,7 +316,7 @@ export const groupMethods = {
         // Full: the call has as many people as it can take without this page.
         if (p.reason === 'full') {
           const g = leg.group;
-          this.warn(`The call in ${this.m.rooms?.get(g.room)?.info.name || 'the room'} is full: at most ${GROUP_MAX[g.media]} people in a group ${g.media === 'video' ? 'video ' : ''}call.`);
+          this.warn(`The call in ${this.roomName(g.room)} is full: ${fullText(g.media)}.`);
           this.endGroup(g, 'full');
         } else {
           this.finish(leg, 'declined');
@@ -395,8 +409,7 @@ export const groupMethods = {
 
   // One line in the room's transcript for the whole group call (not one per leg).
   groupLine(x, outcome) {
-    const room = this.m.rooms?.get(x.room);
-    if (!room || this.m.stopped) return;
+    if (!this.m.rooms?.has(x.room) || this.m.stopped) return;
     const kind = x.media === 'video' ? 'group video call' : 'group call';
     const took = x.activeAt ? `, ${duration(Date.now() - x.activeAt)}` : '';
     const text = {
@@ -408,9 +421,6 @@ export const groupMethods = {
       'declined-here': `You declined a ${kind} from ${x.from}`,
       full: `The ${kind} was full (at most ${GROUP_MAX[x.media]} people)`,
     }[outcome];
-    if (!text) return;
-    room.log.push({ id: randomId(), from: 'system', ts: Date.now(), text });
-    this.m.serial(() => this.m.saveRoom(x.room)).catch((e) => this.m.report(e));
-    this.m.dispatchEvent(new CustomEvent('room', { detail: { room: x.room, mesh: true } }));
+    if (text) this.m.roomNotice(x.room, text);
   },
 };

@@ -153,7 +153,7 @@ function show(panel, children, controls) {
   if (focused) [...controls.querySelectorAll('button')].find((b) => b.textContent === focused)?.focus();
 }
 
-const roomName = (hex) => calls.m.rooms?.get(hex)?.info.name || 'the room';
+const roomName = (hex) => calls.roomName(hex);
 
 // A group call ringing here: drawn once per ringing call and then changed in place (new legs
 // keep ringing in while the person reaches for Answer: a button drawn anew under the pointer

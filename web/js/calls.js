@@ -751,6 +751,8 @@ export class Calls extends EventTarget {
     }
     call.timers.clear();
     call.unwatch?.();
+    call.myKey?.fill(0); // the media keys: the frame worker holds its own copies while it runs
+    call.peerKey?.fill(0);
     if (call.group) {
       this.legEnded(call, outcome); // the group's devices stay (calls-group.js)
       return;

@@ -13,7 +13,7 @@
 // session with this account is the room's (no chat of its own), its link is closed.
 // Installed with roomMethods (rooms.js); no DOM here.
 import * as core from '../core/parley.js';
-import { equalBytes, fromB64u, randomId, toB64u } from './encoding.js';
+import { equalBytes, fromB64u, toB64u } from './encoding.js';
 import { linkFingerprints } from './calls-binding.js';
 import { outboxMethods } from './outbox.js';
 import { inboxMethods } from './inbox.js';
@@ -227,14 +227,9 @@ export const roomMeshMethods = {
     const was = c.state;
     c.state = 'failed';
     c.why = why;
-    const room = this.rooms.get(hex);
-    if (room && !c.said) {
+    if (this.rooms.has(hex) && !c.said) {
       c.said = true;
-      room.log.push({
-        id: randomId(), from: 'system', ts: Date.now(),
-        text: `The direct connection with ${name} could not prove ${name}'s key for this room (${why}); room messages to and from ${name} do not use it and go by mail.`,
-      });
-      this.serial(() => this.saveRoom(hex)).catch((e) => this.report(e));
+      this.roomNotice(hex, `The direct connection with ${name} could not prove ${name}'s key for this room (${why}); room messages to and from ${name} do not use it and go by mail.`);
     }
     this.report(meshProblem(`The room check with ${name} failed: ${why}.`));
     if (was !== 'failed') {

@@ -145,6 +145,15 @@ export const roomMethods = {
     this.dispatchEvent(new CustomEvent('room', { detail: { room: hex } }));
   },
 
+  /** A line of this page's own in a room's transcript (a call, a failed check), stored and drawn. */
+  roomNotice(hex, text) {
+    const room = this.rooms.get(hex);
+    if (!room) return;
+    room.log.push({ id: randomId(), from: 'system', ts: Date.now(), text });
+    this.serial(() => this.saveRoom(hex)).catch((e) => this.report(e));
+    this.dispatchEvent(new CustomEvent('room', { detail: { room: hex, mesh: true } }));
+  },
+
   // ---- who is who ------------------------------------------------------------------------------
 
   myKey() {
