@@ -125,7 +125,18 @@ export async function connectByCodes(a, b) {
   await a.page.getByRole('textbox', { name: 'Reply code' }).fill(await b.page.getByRole('textbox', { name: 'Reply code' }).inputValue());
   await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
   for (const p of [a, b]) {
-    await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
-      && document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: 40000 });
+    try {
+      await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
+        && document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: 60000 });
+    } catch (e) {
+      // What each page shows, for the report: where the connection stopped.
+      const shown = await Promise.all([a, b].map((x) => x.page.evaluate(() => ({
+        dialog: document.getElementById('invite-dialog').open,
+        status: document.getElementById('chat-status').textContent,
+        banner: document.getElementById('banner-text').textContent,
+        invite: document.getElementById('invite-dialog').innerText.slice(0, 300),
+      })).then((o) => ({ ...o, problems: x.problems.slice(-5) }), (x2) => String(x2))));
+      throw new Error(`${a.name} and ${b.name} did not connect by codes: ${JSON.stringify(shown)}`, { cause: e });
+    }
   }
 }
