@@ -18,7 +18,9 @@
   document.addEventListener('error', (ev) => {
     const el = ev.target;
     if (!(el instanceof HTMLScriptElement || el instanceof HTMLLinkElement)) return;
-    if (!el.integrity) return;
+    // Tagged parts (the bundle), and the entry module however it is served (its graph failing
+    // to load, a part answered with an error, leaves nothing else to say so).
+    if (!el.integrity && !(el instanceof HTMLScriptElement && el.type === 'module')) return;
     // The entry module fails with any module of its graph: name it only when it is the one.
     if (el instanceof HTMLScriptElement && el.type === 'module' && failed.length) return;
     failed.push(el.getAttribute('src') || el.getAttribute('href'));

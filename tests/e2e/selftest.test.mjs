@@ -49,3 +49,18 @@ test('the wasm module is served as application/wasm and instantiated by streamin
     await context.close();
   }
 });
+
+test('a module of the page answered with an error: the page says in plain words that Parley did not start', async () => {
+  const { context, page } = await openPage(chromium.browser, 'about:blank');
+  try {
+    // As a busy server does (503): one file of the entry module's graph, everything else served.
+    await page.route('**/js/dom.js', (route) => route.fulfill({ status: 503, body: 'busy' }));
+    await page.goto(`${server.url}/`);
+    const box = page.getByRole('alert').filter({ hasText: 'Parley did not start' });
+    await box.waitFor({ timeout: 20000 });
+    assert.match(await box.textContent(), /^Parley did not start: app\.js could not be loaded/);
+    assert.equal(await page.locator('#auth-screen').isVisible(), false, 'no half-started screen');
+  } finally {
+    await context.close();
+  }
+});
