@@ -15,6 +15,7 @@ import { isRoomPayload } from './rooms-wire.js';
 
 const MAX_ACK_IDS = 256;
 const MAIL_BATCH = 64; // envelopes handled per transaction
+const DATA_BATCH = 64; // link messages of one contact handled per transaction (receipts: one ack)
 // How far a peer's timestamp may be from our clock (strictly less) and still be shown: 366 days.
 // Wide on purpose: messages sent long ago may arrive late (queued while we were away); the check
 // only keeps nonsense out (a bad date would break rendering).
@@ -28,31 +29,76 @@ function peerTime(ts) {
 
 
 export const inboxMethods = {
-  // A ratchet message from the data channel.
-  async onData(name, bytes) {
-    const session = await this.session(name);
-    let plaintext = null;
-    try {
-      if (session) plaintext = session.decrypt(bytes);
-    } catch (e) {
-      if (!(e instanceof core.ParleyError)) throw e;
-      if (e.codeName === 'DUPLICATE') return; // a repeat: state unchanged
+  // A ratchet message from the data channel: queued per contact. Those that wait while the
+  // queue is busy are taken together (takeData), so a burst (a call's negotiation, a room's
+  // messages) costs one write, not one per message.
+  onData(name, bytes) {
+    this.dataIn ||= new Map();
+    let q = this.dataIn.get(name);
+    if (!q) {
+      q = [];
+      this.dataIn.set(name, q);
     }
-    if (plaintext === null) {
-      await this.undecryptable(name); // refused (state unchanged): said, and repaired
-      return;
+    q.push(bytes);
+    if (q.length > 1) return; // a drain is queued and takes it
+    this.serial(async () => {
+      while (q.length && !this.stopped) {
+        const batch = q.slice(0, DATA_BATCH); // left in q meanwhile: what comes waits for this drain
+        try {
+          await this.takeData(name, batch);
+        } catch (e) {
+          this.report(e); // said; the messages after the batch are still taken
+        }
+        q.splice(0, batch.length);
+      }
+    }).finally(() => {
+      q.length = 0; // stopped: nothing more is taken
+    }).catch((e) => this.report(e));
+  },
+
+  // Messages of one link, in order: decrypted one by one (each on the session's own checks),
+  // then what they changed stored in one transaction with one receipt for all that need one,
+  // sent once stored; then their effects. A message that does not open stores what came
+  // before it first, then is repaired (repair.js); the rest go on after it.
+  async takeData(name, list) {
+    if (globalThis.parleyTestHooks) (this.linkBatches ||= []).push(list.length);
+    const acc = { session: null, receipts: [], indexes: new Set(), effects: [], contactsChanged: false, rooms: [] };
+    const commit = async () => {
+      const { session } = acc;
+      if (!session) return;
+      if (acc.rooms.length) await this.storeRooms(acc.rooms); // rooms.js: before the receipt can leave
+      const ack = acc.receipts.length ? session.encrypt(JSON.stringify({ t: 'ack', ids: acc.receipts })) : null;
+      await this.persist(name, session, acc.indexes.size ? [...acc.indexes] : null, acc.contactsChanged);
+      if (ack) this.links.get(name)?.send(ack);
+      const { effects } = acc;
+      Object.assign(acc, { session: null, receipts: [], indexes: new Set(), effects: [], contactsChanged: false, rooms: [] });
+      for (const effect of effects) this.afterPayload(name, effect);
+    };
+    for (const bytes of list) {
+      const session = await this.session(name);
+      if (acc.session && acc.session !== session) await commit(); // replaced meanwhile
+      let plaintext = null;
+      try {
+        if (session) plaintext = session.decrypt(bytes);
+      } catch (e) {
+        if (!(e instanceof core.ParleyError)) throw e;
+        if (e.codeName === 'DUPLICATE') continue; // a repeat: state unchanged
+      }
+      if (plaintext === null) {
+        await commit();
+        await this.undecryptable(name); // refused (state unchanged): said, and repaired
+        continue;
+      }
+      acc.session = session;
+      this.noteChain(name, bytes);
+      const effect = this.applyPayload(name, parseObject(plaintext));
+      if (effect.receipt) acc.receipts.push(effect.receipt);
+      for (const i of effect.indexes || []) acc.indexes.add(i);
+      acc.contactsChanged ||= effect.contactsChanged;
+      if (effect.room) acc.rooms.push(effect.room);
+      acc.effects.push(effect);
     }
-    this.noteChain(name, bytes);
-    const effect = this.applyPayload(name, parseObject(plaintext));
-    if (effect.room) await this.storeRooms([effect.room]); // rooms.js: before the receipt can leave
-    if (effect.receipt) {
-      const ack = session.encrypt(JSON.stringify({ t: 'ack', ids: [effect.receipt] }));
-      await this.persist(name, session, effect.indexes, effect.contactsChanged);
-      this.links.get(name)?.send(ack);
-    } else {
-      await this.persist(name, session, effect.indexes, effect.contactsChanged);
-    }
-    this.afterPayload(name, effect);
+    await commit();
   },
 
   /**

@@ -364,7 +364,7 @@ export class Messenger extends EventTarget {
           if (!this.stopped && !this.links.get(name)?.open) this.flush(name).catch((e) => this.report(e));
         }, LINK_LOST_MAIL_MS);
       });
-      l.addEventListener('data', (ev) => this.serial(() => this.onData(name, ev.detail)));
+      l.addEventListener('data', (ev) => this.onData(name, ev.detail)); // inbox.js: queued, in order
       this.links.set(name, l);
     }
     return l;

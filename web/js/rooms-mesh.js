@@ -385,10 +385,10 @@ export const roomMeshMethods = {
   // ---- installed over inbox.js and outbox.js ---------------------------------------------------
 
   // Marks what came on the link (room checks are taken from there only).
-  async onData(name, bytes) {
+  async takeData(name, list) {
     this.meshVia = name;
     try {
-      return await inboxMethods.onData.call(this, name, bytes);
+      return await inboxMethods.takeData.call(this, name, list);
     } finally {
       this.meshVia = null;
     }

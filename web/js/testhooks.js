@@ -32,6 +32,17 @@ export const testHookMethods = {
       ownDevices: () => this.ownDevices,
       // A transcript as the vault holds it (read and unsealed from IndexedDB, not from memory).
       storedHistory: (name) => this.serial(() => this.loadHistory(name)),
+      // This page's queue held until releaseQueue() (as when it is busy with a long task).
+      holdQueue: () => {
+        const held = new Promise((resolve) => {
+          this.releaseHeld = resolve;
+        });
+        this.serial(() => held);
+      },
+      releaseQueue: () => this.releaseHeld?.(),
+      // Link messages from name waiting for the queue; the sizes of the batches taken (inbox.js).
+      linkWaiting: (name) => this.dataIn?.get(name)?.length || 0,
+      linkBatches: () => [...(this.linkBatches || [])],
     };
   },
 };
