@@ -23,6 +23,7 @@ const N = 8;
 const BROWSERS = Math.max(1, Math.min(N, Number(process.env.BENCH_MESH_BROWSERS || N)));
 const RUNS = Math.max(1, Number(process.env.BENCH_MESH_RUNS || 2));
 const WAIT = 300000;
+const RING_WAIT = 60000; // a ring shows within seconds; longer is reported
 const s = (x) => `${(x / 1000).toFixed(1)} s`;
 
 const server = await startServer({ env: { PARLEY_SERVER_BIN: process.env.PARLEY_SERVER_BIN || `${ROOT}/build/native/server/parley-server` } });
@@ -93,11 +94,17 @@ async function groupCall(people, video) {
   const t0 = Date.now();
   await caller.page.getByRole('region', { name: 'Room' }).getByRole('button', { name: video ? 'Video call' : 'Call', exact: true }).click();
   const kind = video ? 'group video call' : 'group call';
-  await Promise.all(others.map(async (p) => {
+  const rang = await Promise.all(others.map(async (p) => {
     const ring = p.page.getByRole('group', { name: new RegExp(`^Incoming ${kind} in `) });
-    await ring.waitFor({ timeout: WAIT });
+    await ring.waitFor({ timeout: RING_WAIT });
     await ring.getByRole('button', { name: 'Answer' }).click();
-  }));
+  }).map((x) => x.then(() => true, () => false)));
+  if (!rang.every(Boolean)) {
+    // Who was not rung, and what every page holds: a call left over, a ringing, a banner.
+    console.log(`  ${video ? 'video' : 'audio'} group call, ${people.length} people: ${others.filter((p, i) => !rang[i]).map((p) => p.name).join(', ')} not rung within ${s(RING_WAIT)}`);
+    for (const p of people) console.log(`    ${p.name}: ${await callState(p)}`);
+    return;
+  }
   let up = null;
   while (Date.now() - t0 < WAIT) {
     const ready = await Promise.all(people.map((p) => legsReady(p, video)));
@@ -127,12 +134,23 @@ async function groupCall(people, video) {
   }
 }
 
+// What a page holds of calls, and its banner.
+function callState(p) {
+  return p.page.evaluate(() => {
+    const c = globalThis.parleyTestHooks?.calls;
+    const g = c?.group;
+    const legs = g ? [...g.legs.values()].map((l) => `${l.name.slice(0, 5)}:${l.state}`).join(' ') : '';
+    return [g ? `in a call (${legs})` : '', c?.ringing ? 'ringing' : '', c?.call ? 'in a 1:1 call' : '',
+      `banner: ${document.getElementById('banner-text')?.textContent || 'none'}`].filter(Boolean).join('; ');
+  });
+}
+
 // Waits until no page is in a call or rung for one (the members who were rung only until the
 // call ended); says which are not after 60 s.
 async function idle(all) {
   const busy = () => Promise.all(all.map((p) => p.page.evaluate(() => {
     const c = globalThis.parleyTestHooks?.calls;
-    return c?.group ? `in a call (${c.group.legs.size} legs)` : c?.ringing ? 'ringing' : '';
+    return c?.group ? `in a call (${c.group.legs.size} legs)` : c?.ringing ? 'ringing' : c?.call ? 'in a 1:1 call' : '';
   })));
   const t0 = Date.now();
   let states = await busy();
