@@ -7,14 +7,18 @@
 #   core (wasm)       the same tests compiled to WebAssembly, run by Node
 #   core js           parley-tool (native and wasm), an independent check of docs/vectors, and
 #                     the JavaScript binding under Node (node:test)
-#   fuzz              (beside the server suites) libFuzzer on message decoding, state unsealing, sealed envelopes, device
-#                     lists and identity transfers, 20 s per target; on the server's parsers
-#                     (WebSocket frames, signaling messages, API bodies, tokens), 10 s per target
+#   fuzz              (beside the server and e2e suites, at the lowest CPU priority: it runs for
+#                     fixed times and takes what they leave) libFuzzer on message decoding, state
+#                     unsealing, sealed envelopes, device lists and identity transfers, 20 s per
+#                     target; on the server's parsers (WebSocket frames, signaling messages, API
+#                     bodies, tokens), 10 s per target
 #   server (unit)     the server's pure functions, under the sanitizers
-#   server            the real parley-server binary over HTTP (node:test), on SQLite
+#   server            the real parley-server binary over HTTP (node:test), on SQLite; three
+#                     files at a time (each waits mostly on timers and sockets, each server on
+#                     ports of its own)
 #   server postgres   the same suite again with every server on PostgreSQL (a private cluster
 #                     started by scripts/pg.sh for the run; PARLEY_TEST_DATABASE=postgres),
-#                     running beside the SQLite run
+#                     running beside the SQLite run, three files at a time
 #   e2e               the page in headless Chromium driven by Playwright (node:test)
 #
 # Installs what it needs first (scripts/deps.sh --test) and builds (scripts/build.sh --asan).
@@ -61,7 +65,8 @@ record() {
   passed=$((passed + p))
   failed=$((failed + f))
   skipped=$((skipped + s))
-  printf '%-18s %4d passed, %d failed%s\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+  printf '%-18s %4d passed, %d failed%s  (%ds in)\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")" \
+    "$(( $(date +%s) - started ))"
   if [ "$f" -ne 0 ]; then
     note "---- failures in $log ----"
     # Each failing test by name with the first lines of its report, then the log's end.
@@ -129,9 +134,10 @@ check "core valgrind" valgrind --quiet --error-exitcode=99 --leak-check=full --e
   build/native/test_core "$vectors" 150
 suite "core wasm" node build/wasm/test_core.js "$vectors"
 suite "core js" node --test --test-reporter=tap tests/wasm/
-# The fuzz targets run for fixed times on one core, beside the server suites, which wait mostly on
-# timers and sockets (started below).
-bash tests/fuzz/run.sh >"$logs/fuzz.log" 2>&1 &
+# The fuzz targets run for fixed times on one core, beside the server suites and then the e2e
+# suite, at the lowest CPU priority: the suites' timings are theirs; the fuzzers take what is left
+# (their executions are in the log).
+nice -n 19 bash tests/fuzz/run.sh >"$logs/fuzz.log" 2>&1 &
 fuzz_pid=$!
 suite "server unit" build/asan/server/test_server_unit
 # The server suite on SQLite and again on PostgreSQL, the two runs side by side (each file waits
@@ -142,13 +148,13 @@ pgdir=$(mktemp -d)
 pgport=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 # tests/server/bus.test.mjs runs two instances on PostgreSQL and Redis whatever the pass: once,
 # in the PostgreSQL pass.
-node --test --test-reporter=tap $(ls tests/server/*.test.mjs | grep -v '/bus\.test\.mjs$') \
+node --test --test-reporter=tap --test-concurrency=3 $(ls tests/server/*.test.mjs | grep -v '/bus\.test\.mjs$') \
   >"$logs/server.log" 2>&1 &
 sqlite_pid=$!
 pg_pid=
 if pgurl=$(bash scripts/pg.sh start --dir "$pgdir" --port "$pgport" 2>"$logs/postgres-start.log"); then
   env PARLEY_TEST_DATABASE=postgres PARLEY_TEST_PG_URL="$pgurl" \
-    node --test --test-reporter=tap tests/server/ >"$logs/server_postgres.log" 2>&1 &
+    node --test --test-reporter=tap --test-concurrency=3 tests/server/ >"$logs/server_postgres.log" 2>&1 &
   pg_pid=$!
 fi
 wait "$sqlite_pid"
@@ -160,12 +166,12 @@ else
   echo "0 passed, 1 failed" >>"$logs/postgres-start.log"
   record "server postgres" "$logs/postgres-start.log" 1
 fi
-wait "$fuzz_pid"
-record "fuzz" "$logs/fuzz.log" $?
 bash scripts/pg.sh stop --dir "$pgdir" >/dev/null 2>&1
 rm -rf "$pgdir"
 unset pgurl
 suite "e2e" node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
+wait "$fuzz_pid"
+record "fuzz" "$logs/fuzz.log" $?
 
 elapsed=$(( $(date +%s) - started ))
 note "== done in ${elapsed}s; logs and screenshots in test-output/ =="
