@@ -23,6 +23,7 @@ const N = 8;
 const BROWSERS = Math.max(1, Math.min(N, Number(process.env.BENCH_MESH_BROWSERS || N)));
 const RUNS = Math.max(1, Number(process.env.BENCH_MESH_RUNS || 2));
 const WAIT = 300000;
+const CALL_WAIT = 120000; // for every leg of a group call
 const RING_WAIT = 60000; // a ring shows within seconds; longer is reported
 const s = (x) => `${(x / 1000).toFixed(1)} s`;
 
@@ -106,7 +107,7 @@ async function groupCall(people, video) {
     return;
   }
   let up = null;
-  while (Date.now() - t0 < WAIT) {
+  while (Date.now() - t0 < CALL_WAIT) {
     const ready = await Promise.all(people.map((p) => legsReady(p, video)));
     if (ready.every((n) => n === people.length - 1)) {
       up = Date.now() - t0;
@@ -119,7 +120,11 @@ async function groupCall(people, video) {
     for (const p of people) {
       const legs = await p.page.evaluate(() => {
         const g = globalThis.parleyTestHooks?.calls?.group;
-        return g ? [...g.legs.values()].map((l) => `${l.name.slice(0, 5)}:${l.state}${l.bound ? '+bound' : ''}`).join(' ') : 'no call';
+        const held = g ? [...g.legs.values()].map((l) => `${l.name.slice(0, 5)}:${l.state}${l.bound ? '+bound' : ''}`).join(' ') : 'no call';
+        // Legs that ended: with whom, how, and in which state they were.
+        const gone = (globalThis.parleyTestHooks?.calls?.endings || []).filter((x) => x.group)
+          .map((x) => `${x.name.slice(0, 5)}:${x.outcome}${x.why ? `(${x.why})` : ''}@${x.state}`).join(' ');
+        return `${held}; ended: ${gone || 'none'}`;
       });
       console.log(`    ${p.name} holds ${legs}`);
     }
@@ -128,7 +133,7 @@ async function groupCall(people, video) {
   await new Promise((r) => { setTimeout(r, 10000); });
   const cpu = (cpuSeconds()) - c0;
   const legs = (people.length * (people.length - 1)) / 2;
-  console.log(`  ${video ? 'video' : 'audio'} group call, ${people.length} people (${legs} legs): every leg up, checked and receiving ${up === null ? 'not within 300 s' : s(up)} (from the press, polled every 100 ms); the browsers then use ${(cpu / 10).toFixed(2)} CPU cores`);
+  console.log(`  ${video ? 'video' : 'audio'} group call, ${people.length} people (${legs} legs): every leg up, checked and receiving ${up === null ? `not within ${s(CALL_WAIT)}` : s(up)} (from the press, polled every 100 ms); the browsers then use ${(cpu / 10).toFixed(2)} CPU cores`);
   for (const p of people) {
     await p.page.getByRole('region', { name: 'Call' }).getByRole('button', { name: 'Hang up' }).click({ timeout: 2000 }).catch(() => {});
   }

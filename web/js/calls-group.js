@@ -324,6 +324,7 @@ export const groupMethods = {
         return true;
       case 'cancel':
       case 'end':
+        leg.why = p.reason; // what they said (a test hook shows it)
         this.finish(leg, p.reason === 'mismatch' || p.reason === 'unverified' ? 'peer-mismatch'
           : p.reason === 'media' ? 'no-media' : 'done');
         return true;

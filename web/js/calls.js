@@ -714,6 +714,7 @@ export class Calls extends EventTarget {
   }
 
   intercepted(call, reason) {
+    call.why = reason;
     this.finish(call, 'intercepted', { tell: 'end', reason });
   }
 
@@ -753,6 +754,7 @@ export class Calls extends EventTarget {
     call.unwatch?.();
     call.myKey?.fill(0); // the media keys: the frame worker holds its own copies while it runs
     call.peerKey?.fill(0);
+    if (globalThis.parleyTestHooks) (this.endings ||= []).push({ name: call.name, outcome, why: call.why, state: call.state, group: !!call.group });
     if (call.group) {
       this.legEnded(call, outcome); // the group's devices stay (calls-group.js)
       return;
