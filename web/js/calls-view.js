@@ -32,26 +32,21 @@ function callsFor(state, messenger = state.messenger) {
   return calls;
 }
 
-export async function startCall(state, name, video) {
+// Starts a call to `to` (a name, or a room's hex): a refusal is said in the banner.
+async function begin(state, to, fn) {
   const c = callsFor(state);
-  if (!c || !name) return;
+  if (!c || !to) return;
   try {
-    await c.start(name, video);
+    await fn(c);
   } catch (e) {
     banner(plain(e));
   }
 }
 
+export const startCall = (state, name, video) => begin(state, name, (c) => c.start(name, video));
+
 /** Calls everyone in the room hex (video: with cameras). */
-export async function startGroupCall(state, hex, video) {
-  const c = callsFor(state);
-  if (!c || !hex) return;
-  try {
-    await c.startGroup(hex, video);
-  } catch (e) {
-    banner(plain(e));
-  }
-}
+export const startGroupCall = (state, hex, video) => begin(state, hex, (c) => c.startGroup(hex, video));
 
 export function onPayload(state, messenger, name, payload) {
   callsFor(state, messenger)?.onPayload(name, payload);
