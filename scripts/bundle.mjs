@@ -76,7 +76,7 @@ if (resolve(out) !== resolve(src)) {
 // such a module in the bundle too, still run only when first imported) become one ES module,
 // js/app.js: one file to fetch, check and keep instead of sixty, which gzip compresses as a whole.
 // It is written in js/, where its modules were, so that the URLs they make from import.meta.url
-// (js/build.js: ../core/parley-core.wasm; js/calls.js: ./calls-frames-worker.js) name the same
+// (js/build.js: ../core/parley-core.wasm; js/calls-identity.js: ./calls-frames-worker.js) name the same
 // files. Separate files stay: core/ (the wasm binding and its Emscripten glue, which finds the
 // wasm by its own URL; node's tests import them), workers (started by URL) and the modules they
 // import, guard.js and sw.js (classic scripts).

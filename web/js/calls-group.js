@@ -21,7 +21,8 @@ export const GROUP_RING_MS = 45000; // as a call between two (calls.js RING_MS)
 const GROUP_CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 15 } };
 const MAX_DECLINED = 32; // group calls remembered as declined here
 
-const stopTracks = (stream) => {
+/** Stops every track of a stream (none: nothing). */
+export const stopTracks = (stream) => {
   for (const t of stream?.getTracks() || []) t.stop();
 };
 

@@ -4,128 +4,30 @@
 // connection is made per call. Every call message (the invite, the session descriptions and
 // candidates, the identity binding) is a ratchet payload {"t":"call",...} sent over the link's
 // data channel: the server sees none of it. Renegotiation follows the "perfect negotiation"
-// pattern: the side whose offer wins a link's glare (the smaller username) is impolite.
+// pattern (calls-negotiator.js).
 //
-// The binding (calls-binding.js): each side asks the other with a fresh nonce, and answers with
+// The binding (calls-identity.js, calls-binding.js): each side asks the other with a fresh nonce, and answers with
 // a statement signed by its identity key naming its own DTLS fingerprint and the peer's as it
 // sees it. Each side checks the peer's statement against its local certificate, the remote
 // description and the transport's certificate stats; any mismatch ends the call at once. The
 // check is repeated every 60 s and after an ICE restart.
-import * as core from '../core/parley.js';
-import { equalBytes, randomId, toB64u } from './encoding.js';
+import { randomId } from './encoding.js';
 import { CallError } from './errors.js';
-import {
-  NONCE_BYTES, callPayload, checkStatement, duration, linkFingerprints, parseCallPayload, signStatement,
-} from './calls-binding.js';
-import { groupMethods } from './calls-group.js';
+import { callPayload, duration, parseCallPayload } from './calls-binding.js';
+import { groupMethods, stopTracks } from './calls-group.js';
+import { identityMethods } from './calls-identity.js';
+import { Negotiator } from './calls-negotiator.js';
 
 export const RING_MS = 45000; // an unanswered call rings this long
 export const RECHECK_MS = 60000; // the binding is checked again this often
-const BIND_WAIT_MS = 20000; // a statement must answer our nonce within this
 const NO_MEDIA_MS = 30000; // a call with nothing received for this long ends
 const MEDIA_POLL_MS = 5000;
 const CONNECT_WAIT_MS = 15000; // for a link to open when a call starts without one
-const MAX_NONCES = 4; // nonces of ours waiting for a statement
 const CALL_DISCONNECTED_GRACE_MS = 30000; // a call's link waits this long for an ICE restart
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
 export { CallError, duration };
-
-// The ICE username fragment of a session description (its first), or null.
-function iceUfrag(sdp) {
-  const m = typeof sdp === 'string' ? /^a=ice-ufrag:(\S+)/m.exec(sdp) : null;
-  return m ? m[1] : null;
-}
-
-// Renegotiates one RTCPeerConnection (a link's) through call messages.
-class Negotiator {
-  constructor(calls, name, link) {
-    this.calls = calls;
-    this.name = name;
-    this.link = link;
-    this.pc = link.pc;
-    this.polite = !(link.tiebreak ?? calls.m.me < name);
-    this.makingOffer = false;
-    this.ignoreOffer = false;
-    this.restarting = false;
-    this.callId = null; // the call the last messages were about
-    this.pc.addEventListener('negotiationneeded', () => this.offer());
-    this.pc.addEventListener('track', () => calls.changed());
-    this.pc.addEventListener('iceconnectionstatechange', () => {
-      if (this.iceUp()) {
-        this.restarted();
-      } else if (this.pc.iceConnectionState === 'disconnected' && calls.onNegotiator(this)) {
-        this.restartIce(); // a network change: new addresses, without asking anybody
-      }
-    });
-    link.candidateRoute = (cand) => {
-      if (!this.callId || link.pc !== this.pc) return false;
-      // The three fields the call's reader takes (calls-binding.js; toJSON() adds usernameFragment).
-      calls.send(name, 'ice', this.callId, { cand: { candidate: cand.candidate, sdpMid: cand.sdpMid, sdpMLineIndex: cand.sdpMLineIndex } });
-      return true;
-    };
-  }
-
-  iceUp() {
-    return this.pc.iceConnectionState === 'connected' || this.pc.iceConnectionState === 'completed';
-  }
-
-  // An ICE restart (ours, or theirs seen as new ICE credentials in an offer) that has completed.
-  restarted() {
-    if (!this.restarting || !this.iceUp() || this.pc.signalingState !== 'stable') return;
-    this.restarting = false;
-    this.calls.afterIceRestart(this);
-  }
-
-  restartIce() {
-    if (this.pc.signalingState === 'closed' || this.restarting) return;
-    this.restarting = true;
-    this.pc.restartIce();
-  }
-
-  async offer() {
-    if (!this.callId || this.link.pc !== this.pc || !this.link.open) return;
-    try {
-      this.makingOffer = true;
-      await this.pc.setLocalDescription();
-      const d = this.pc.localDescription;
-      if (d?.type === 'offer') await this.calls.send(this.name, 'sdp', this.callId, { desc: { type: d.type, sdp: d.sdp } });
-    } catch (e) {
-      this.calls.m.report(e);
-    } finally {
-      this.makingOffer = false;
-    }
-  }
-
-  async onDescription(callId, desc) {
-    const { pc } = this;
-    const collision = desc.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
-    this.ignoreOffer = !this.polite && collision;
-    if (this.ignoreOffer) return;
-    if (desc.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // a late one
-    this.callId = callId;
-    const ufrag = iceUfrag(pc.remoteDescription?.sdp);
-    if (desc.type === 'offer' && ufrag && iceUfrag(desc.sdp) !== ufrag) this.restarting = true;
-    await pc.setRemoteDescription(desc); // an offer of theirs rolls ours back (polite)
-    if (desc.type === 'offer') {
-      this.calls.adopt(this, callId);
-      await pc.setLocalDescription();
-      const d = pc.localDescription;
-      await this.calls.send(this.name, 'sdp', callId, { desc: { type: d.type, sdp: d.sdp } });
-    }
-    this.calls.negotiated(this);
-    this.restarted();
-  }
-
-  async onCandidate(cand) {
-    try {
-      await this.pc.addIceCandidate(cand);
-    } catch (e) {
-      if (!this.ignoreOffer) this.calls.m.report(e);
-    }
-  }
-}
 
 export class Calls extends EventTarget {
   constructor(messenger) {
@@ -269,7 +171,7 @@ export class Calls extends EventTarget {
       await this.openLink(name);
       const media = await this.media(video);
       if (this.call !== call) {
-        for (const t of media.stream?.getTracks() || []) t.stop(); // hung up meanwhile
+        stopTracks(media.stream); // hung up meanwhile
         return;
       }
       Object.assign(call, media);
@@ -307,7 +209,7 @@ export class Calls extends EventTarget {
     this.changed();
     const media = await this.media(call.media === 'video');
     if (this.call !== call) {
-      for (const t of media.stream?.getTracks() || []) t.stop();
+      stopTracks(media.stream);
       return;
     }
     Object.assign(call, media);
@@ -610,119 +512,6 @@ export class Calls extends EventTarget {
     }
   }
 
-  // ---- frame encryption (calls-frames.js) ------------------------------------------------------------
-
-  // Our media key for the call, when this browser can seal frames: a key the peer has means it
-  // can open them, so frames are sealed both ways once both sent one.
-  canSeal() {
-    return typeof RTCRtpScriptTransform !== 'undefined' && typeof Worker !== 'undefined';
-  }
-
-  sendKey(call) {
-    if (!this.canSeal()) return;
-    call.myKey = core.randomBytes(32);
-    this.send(call.name, 'key', call.id, { key: call.myKey }).catch((e) => this.m.report(e));
-  }
-
-  /** Whether the call's frames are sealed end to end (both sides gave a key). */
-  sealed(call = this.call) {
-    return !!call?.myKey && !!call.peerKey;
-  }
-
-  // A transceiver of the call: its sender seals with our key, its receiver opens with theirs.
-  protect(call, t, kind) {
-    if (!this.sealed(call)) return;
-    this.worker ||= new Worker(new URL('./calls-frames-worker.js', import.meta.url), { type: 'module' });
-    const plain = globalThis.parleyTestHooks?.plainFrames === true; // test hook: frames not sealed
-    t.sender.transform = new RTCRtpScriptTransform(this.worker, { side: 'send', kind, key: call.myKey, plain });
-    t.receiver.transform = new RTCRtpScriptTransform(this.worker, { side: 'recv', kind, key: call.peerKey });
-  }
-
-  // ---- the binding -----------------------------------------------------------------------------------
-
-  sendNonce(call) {
-    if (!this.live(call)) return;
-    const nonce = core.randomBytes(NONCE_BYTES);
-    call.nonces.set(toB64u(nonce), Date.now());
-    while (call.nonces.size > MAX_NONCES) call.nonces.delete(call.nonces.keys().next().value);
-    // The statement's time counts from when the nonce left (not from a wait in our own queue).
-    this.send(call.name, 'nonce', call.id, { nonce }).then((sent) => {
-      if (!sent || !this.live(call)) return;
-      this.timer(call, () => {
-        if (this.live(call) && call.nonces.has(toB64u(nonce))) {
-          this.intercepted(call, 'unverified');
-        }
-      }, BIND_WAIT_MS);
-    }).catch((e) => this.m.report(e));
-  }
-
-  /**
-   * The fingerprints as this side sees them: {local, remote} (32 bytes each), each the one value
-   * that every source agrees on (local: our certificate, local description, transport stats;
-   * remote: remote description, transport stats), or null when they disagree or are not known.
-   */
-  async fingerprints(pc) {
-    const { local, remote: seen } = await linkFingerprints(pc, () => !!(this.call || this.group));
-    let remote = seen;
-    // Test hook (tests/e2e/calls.test.mjs): this page sees another certificate, as it would
-    // through a machine in the middle.
-    if (remote && globalThis.parleyTestHooks?.swapCallFingerprint) {
-      remote = Uint8Array.from(remote);
-      remote[0] ^= 0xff;
-    }
-    return { local, remote };
-  }
-
-  identities(name) {
-    const ids = this.m.identities(name);
-    return ids ? { mine: ids.mine, theirs: ids.theirs } : null;
-  }
-
-  // Their nonce: our statement answers it.
-  async answerNonce(call, nonce) {
-    const { local, remote } = await this.fingerprints(call.negotiator.pc);
-    const ids = this.identities(call.name);
-    if (!this.live(call)) return;
-    if (!local || !remote || !ids) {
-      this.intercepted(call, 'mismatch');
-      return;
-    }
-    const at = Date.now();
-    const sig = signStatement(this.m.account, { callId: call.id, at, nonce, ownFp: local, peerFp: remote, peerIdentity: ids.theirs });
-    await this.send(call.name, 'bind', call.id, { nonce, at, ownFp: local, peerFp: remote, sig });
-  }
-
-  // Their statement: it must answer a nonce of ours, be signed by their identity key, and name
-  // the fingerprints this side sees.
-  async checkBind(call, p) {
-    const key = toB64u(p.nonce);
-    if (!call.nonces.has(key)) return; // not ours, or answered already
-    call.nonces.delete(key);
-    const ids = this.identities(call.name);
-    const { local, remote } = await this.fingerprints(call.negotiator.pc);
-    if (!this.live(call)) return;
-    const ok = !!ids && !!local && !!remote &&
-      checkStatement(ids.theirs, ids.mine, { callId: call.id, at: p.at, nonce: p.nonce, ownFp: p.ownFp, peerFp: p.peerFp, sig: p.sig }) &&
-      equalBytes(p.ownFp, remote) && equalBytes(p.peerFp, local);
-    if (!ok) {
-      this.intercepted(call, 'mismatch');
-      return;
-    }
-    call.bound = true;
-    call.checks += 1;
-    this.changed();
-  }
-
-  intercepted(call, reason) {
-    call.why = reason;
-    this.finish(call, 'intercepted', { tell: 'end', reason });
-  }
-
-  /** "Verified" only when the statement checked out and the safety number is marked verified. */
-  verification(call = this.call) {
-    return !!call?.bound && !!this.m.contacts[call.name]?.verified;
-  }
-
   // ---- the end ---------------------------------------------------------------------------------------
 
   // Ends the call here: timers, our tracks, the call's transceivers (negotiated away), a line in
@@ -759,8 +548,8 @@ export class Calls extends EventTarget {
       this.legEnded(call, outcome); // the group's devices stay (calls-group.js)
       return;
     }
-    for (const t of call.stream?.getTracks() || []) t.stop();
-    for (const t of call.screen?.getTracks() || []) t.stop();
+    stopTracks(call.stream);
+    stopTracks(call.screen);
     const { name } = call;
     const kind = call.media === 'video' ? 'video call' : 'call';
     const took = call.activeAt ? `, ${duration(Date.now() - call.activeAt)}` : '';
@@ -806,4 +595,4 @@ export class Calls extends EventTarget {
   }
 }
 
-Object.assign(Calls.prototype, groupMethods);
+Object.assign(Calls.prototype, groupMethods, identityMethods);
