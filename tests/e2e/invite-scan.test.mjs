@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WAIT, leave, send, waitForMessage } from '../lib/people.mjs';
 import { encode, render, writeY4m } from '../lib/qr-image.mjs';
-import { cameraPerson, makeLocalProfile, serverlessSite } from '../lib/local.mjs';
+import { cameraPerson, codeChatOpen, makeLocalProfile, serverlessSite } from '../lib/local.mjs';
 
 const cleanups = [];
 after(async () => {
@@ -61,10 +61,7 @@ test('the invitee scans the invite and the inviter the reply with the camera; th
   const replySym = encode(reply, 'M');
   writeY4m(replyVideo, render(replySym, { scale: Math.floor(440 / (replySym.size + 8)), width: 640, height: 480, angle: -3, tilt: 0.04, noise: 12 }), 4);
   await a.page.getByRole('dialog').getByRole('button', { name: 'Scan reply' }).click();
-  for (const p of [a, b]) {
-    await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
-      && document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: 40000 });
-  }
+  await codeChatOpen(a, b);
   // What the camera read went into "Reply code" (the dialog has closed on the chat).
   assert.equal(await a.page.evaluate(() => document.getElementById('invite-reply').value), reply);
   await send(a, 'hello, scanned');

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WAIT, send, transcript, waitForMessage } from '../lib/people.mjs';
-import { PASS, connectByCodes, createInvite, localPerson, pasteInvite } from '../lib/local.mjs';
+import { PASS, codeChatOpen, connectByCodes, createInvite, localPerson, pasteInvite } from '../lib/local.mjs';
 
 const errorText = (p) => p.page.getByRole('dialog').getByRole('alert');
 
@@ -65,10 +65,7 @@ test('two local profiles set up a chat by codes, with no server: messages both w
   await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
 
   // Both dialogs close on the open chat.
-  for (const p of [a, b]) {
-    await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
-      && document.getElementById('chat-status').textContent.startsWith('connected'), null, { timeout: 40000 });
-  }
+  await codeChatOpen(a, b);
 
   await send(a, 'hello over a code chat');
   await waitForMessage(b.page, 'hello over a code chat');

@@ -74,10 +74,55 @@ export async function makeLocalProfile(p) {
   return p;
 }
 
+// In the page, before its scripts: every RTCPeerConnection made is kept in window.parleyPcs with
+// the states it went through, for the report when a connection by codes does not open.
+function trackPcs() {
+  const Native = globalThis.RTCPeerConnection;
+  const pcs = [];
+  globalThis.parleyPcs = pcs;
+  globalThis.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      const t0 = performance.now();
+      const log = [];
+      pcs.push({ pc: this, log });
+      for (const ev of ['connectionstatechange', 'iceconnectionstatechange', 'icegatheringstatechange', 'signalingstatechange']) {
+        this.addEventListener(ev, () => log.push(`${Math.round(performance.now() - t0)} ${ev.replace('statechange', '')}=${
+          { connectionstatechange: this.connectionState, iceconnectionstatechange: this.iceConnectionState,
+            icegatheringstatechange: this.iceGatheringState, signalingstatechange: this.signalingState }[ev]}`));
+      }
+    }
+  };
+}
+
+/** What the page's connections went through, with their candidate pairs (the report of a failure). */
+export async function pcReport(p) {
+  return p.page.evaluate(async () => Promise.all((globalThis.parleyPcs || []).map(async ({ pc, log }) => {
+    const pairs = [];
+    const cands = {};
+    try {
+      const stats = await pc.getStats();
+      stats.forEach((s) => {
+        if (s.type === 'local-candidate' || s.type === 'remote-candidate') cands[s.id] = `${s.candidateType} ${s.address}:${s.port}`;
+      });
+      stats.forEach((s) => {
+        if (s.type === 'candidate-pair') {
+          pairs.push(`${cands[s.localCandidateId]} -> ${cands[s.remoteCandidateId]} ${s.state} req ${s.requestsSent}/${s.responsesReceived}`);
+        }
+      });
+    } catch (e) {
+      pairs.push(String(e));
+    }
+    return { state: pc.connectionState, log: log.join(', '), pairs };
+  })));
+}
+
 // A person with a local profile; their browser is closed when test `t` ends.
 export async function localPerson(t, label) {
   const p = await person(await serverlessSite(t), label);
   t.after(() => leave(p));
+  await p.context.addInitScript(trackPcs);
+  await p.page.reload();
   return makeLocalProfile(p);
 }
 
@@ -96,6 +141,7 @@ export async function cameraPerson(site, name, video, { refuse = false } = {}) {
     headless: true,
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.addInitScript(trackPcs);
   if (!refuse) await context.grantPermissions(['camera', 'microphone'], { origin: site.url });
   const page = await context.newPage();
   watch(page, p.problems, p.warnings);
@@ -124,6 +170,14 @@ export async function connectByCodes(a, b) {
   await b.page.waitForFunction(() => document.getElementById('invite-reply-code').value.length > 0, null, { timeout: WAIT });
   await a.page.getByRole('textbox', { name: 'Reply code' }).fill(await b.page.getByRole('textbox', { name: 'Reply code' }).inputValue());
   await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await codeChatOpen(a, b);
+}
+
+/**
+ * Waits until both a and b show the chat made by codes open (dialog closed, "connected"); when
+ * it does not open within 60 s, the error says what each page showed and went through.
+ */
+export async function codeChatOpen(a, b) {
   for (const p of [a, b]) {
     try {
       await p.page.waitForFunction(() => !document.getElementById('invite-dialog').open
@@ -135,7 +189,7 @@ export async function connectByCodes(a, b) {
         status: document.getElementById('chat-status').textContent,
         banner: document.getElementById('banner-text').textContent,
         invite: document.getElementById('invite-dialog').innerText.slice(0, 300),
-      })).then((o) => ({ ...o, problems: x.problems.slice(-5) }), (x2) => String(x2))));
+      })).then(async (o) => ({ ...o, problems: x.problems.slice(-5), pcs: await pcReport(x).catch(String) }), (x2) => String(x2))));
       throw new Error(`${a.name} and ${b.name} did not connect by codes: ${JSON.stringify(shown)}`, { cause: e });
     }
   }
