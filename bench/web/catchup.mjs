@@ -86,9 +86,12 @@ try {
         const box = document.getElementById('message');
         const form = document.getElementById('composer');
         const list = document.getElementById('transcript');
+        // The transcript draws its latest messages only (transcript-view.js): a message is taken
+        // once the last item is it.
+        const last = () => list.lastElementChild?.querySelector('.text')?.textContent;
         for (let i = 0; i < n; i += 1) {
-          const before = list.children.length;
-          box.value = `catch-up message ${i} ${'·'.repeat(i % 40)}`;
+          const text = `catch-up message ${i} ${'·'.repeat(i % 40)}`;
+          box.value = text;
           const t0 = performance.now();
           // The page takes one send at a time (the box is emptied when it takes it): submit
           // again until it does.
@@ -98,7 +101,7 @@ try {
             await new Promise((r) => setTimeout(r, 1));
             form.requestSubmit();
           }
-          while (list.children.length === before) {
+          while (last() !== text) {
             if (performance.now() - t0 > 30000) {
               throw new Error(`message ${i} was not taken: "${document.getElementById('chat-status').textContent}", banner "${document.getElementById('banner-text').textContent}", box "${box.value.slice(0, 40)}"`);
             }
@@ -106,8 +109,8 @@ try {
           }
         }
       }, N);
-      await a.page.waitForFunction((n) => document.querySelectorAll('#transcript .delivery[data-state="sent"]').length >= n,
-        N, { timeout: 300000, polling: 200 });
+      await a.page.waitForFunction(() => [...document.querySelectorAll('#transcript .delivery')].every((d) => d.dataset.state === 'sent'),
+        null, { timeout: 300000, polling: 200 });
       const mailed = Date.now() - t0;
       await a.context.close();
 

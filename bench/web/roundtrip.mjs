@@ -61,6 +61,12 @@ const countIdb = () => {
     IDBObjectStore.prototype[op] = function (...args) {
       const k = `${op} ${this.name} ${op === 'put' ? String(args[1] ?? (args[0] && args[0].name) ?? '').slice(0, 24) : typeof args[0] === 'string' ? args[0].slice(0, 24) : ''}`;
       window.idbCount[k] = (window.idbCount[k] || 0) + 1;
+      if (op === 'put') {
+        const v = args[0];
+        const size = (x) => (x instanceof Uint8Array || x instanceof ArrayBuffer ? x.byteLength
+          : typeof x === 'string' ? x.length : x && typeof x === 'object' ? Object.values(x).reduce((t, y) => t + size(y), 0) : 0);
+        window.idbCount['put bytes'] = (window.idbCount['put bytes'] || 0) + size(v);
+      }
       return orig.apply(this, args);
     };
   }
@@ -111,7 +117,7 @@ if (trace) {
     c.n += 1; c.ms += e.dur / 1000;
     byName.set(e.name, c);
   }
-  for (const [k, c] of [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 22)) console.log(`  ev ${(c.n / N).toFixed(2)}/msg ${(c.ms / N).toFixed(2)} ms/msg ${k}`);
+  for (const [k, c] of [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, Number(process.env.TRACE_TOP || 22))) console.log(`  ev ${(c.n / N).toFixed(2)}/msg ${(c.ms / N).toFixed(2)} ms/msg ${k}`);
   for (const [k, c] of [...counts.entries()].sort((x, y) => y[1].n - x[1].n).slice(0, 15)) console.log(`  ${(c.n / N).toFixed(2)}/msg ${(c.ms / N).toFixed(2)} ms/msg ${k}`);
 }
 {
@@ -122,6 +128,14 @@ if (trace) {
 for (const [nm, p] of [['A', a], ['B', b]]) {
   const c = await p.page.evaluate(() => window.idbCount);
   console.log(`  ${nm} calls per msg: ${Object.entries(c).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k}=${(v / N).toFixed(2)}`).join(', ')}`);
+}
+for (const [nm, p] of [['A', a], ['B', b]]) {
+  const d = await p.page.evaluate(() => {
+    const log = document.getElementById('transcript');
+    const inLog = log.getElementsByTagName('*').length;
+    return { all: document.getElementsByTagName('*').length, items: log.children.length, inLog, buttons: log.getElementsByTagName('button').length };
+  });
+  console.log(`  ${nm} DOM: ${d.all} elements, transcript ${d.items} items of ${(d.inLog / Math.max(1, d.items)).toFixed(1)} elements (${(d.buttons / Math.max(1, d.items)).toFixed(1)} buttons)`);
 }
 const per = (m0, m1, k) => ((m1[k] - m0[k]) * 1000 / N).toFixed(2);
 const keys = ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration'];
