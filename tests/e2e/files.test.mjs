@@ -77,6 +77,8 @@ test('a file each way at once while 20 messages flow: both saved intact, progres
     const nameA = `from-a-${SIZE / MIB}MiB.bin`;
     const nameB = `from-b-${SIZE / MIB}MiB.bin`;
     const started = Date.now();
+    // On this origin (a secure context) the chunks are sealed by WebCrypto (files-crypto.js).
+    for (const p of [a, b]) assert.equal(await p.page.evaluate(() => import('/js/files-crypto.js').then((x) => x.webCryptoChunks())), true);
     await attach(a, tempFile(nameA, fromA));
     await attach(b, tempFile(nameB, fromB));
     // Both transfers run; text goes on meanwhile.

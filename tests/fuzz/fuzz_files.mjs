@@ -4,13 +4,20 @@
 // under. Inputs are valid ones with bytes flipped, inserted, deleted and truncated. A failure is a
 // reader that throws, accepts what breaks the section's rules (a key that is not 32 bytes, a size
 // or chunk out of range, extra keys), or a safe name with a path part, a control or format
-// character, an active extension, or one that changes when made safe again.
+// character, an active extension, or one that changes when made safe again. Also the page's chunk
+// checker on WebCrypto (web/js/files-crypto.js) against the core's on sealed chunks with bytes
+// changed, at their own and at other positions: the two must accept and refuse alike (with the
+// same error), and what they accept must be the chunk as sealed.
 //   node tests/fuzz/fuzz_files.mjs SECONDS
 // Prints one line, and "1 passed, 0 failed" (or "0 passed, 1 failed").
+import { readFileSync } from 'node:fs';
 import { fuzzer, runFuzzer } from './mutate.mjs';
 
 const seconds = Number(process.argv[2] || 10);
 const w = await import('../../web/js/files-wire.js');
+const core = await import('../../web/core/parley.js');
+await core.init({ wasmBinary: readFileSync(new URL('../../web/core/parley-core.wasm', import.meta.url)) });
+const { fileChunks } = await import('../../web/js/files-crypto.js');
 
 const { rnd, mutate, mutateText } = fuzzer(0x2545f491);
 
@@ -105,6 +112,36 @@ const cases = [
       fail('safeName threw', JSON.stringify(input), e);
     }
   },
+  async () => {
+    const [seed, index, last] = sealedSeeds[rnd(sealedSeeds.length)];
+    const bytes = rnd(5) ? mutate(seed) : seed;
+    const at = rnd(4) ? index : rnd(4);
+    const end = rnd(4) ? last : !last;
+    let want;
+    try {
+      want = core.fileCheckChunk(fileKey, fileId, at, end, bytes);
+    } catch (e) {
+      want = e.codeName;
+    }
+    let got;
+    try {
+      got = await webChunks.check(at, end, bytes, () => null);
+    } catch (e) {
+      got = e.codeName;
+    }
+    if (got !== want) fail('WebCrypto and the core differ on a chunk', [...bytes], `${got} against ${want}`);
+    else if (typeof got === 'number' && (bytes.length !== seed.length || bytes.some((b, k) => b !== seed[k]))) fail('a changed chunk was accepted', [...bytes], got);
+  },
+];
+
+// Sealed chunks of one file (a full one, the short last one, an empty last one) for the checker case.
+const fileKey = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
+const fileId = Uint8Array.from({ length: 16 }, (_, i) => 255 - i);
+const webChunks = fileChunks(fileKey, fileId, { native: true });
+const sealedSeeds = [
+  [core.fileSealChunk(fileKey, fileId, 0, false, Uint8Array.from({ length: 96 }, (_, i) => i)), 0, false],
+  [core.fileSealChunk(fileKey, fileId, 1, true, Uint8Array.of(1, 2, 3)), 1, true],
+  [core.fileSealChunk(fileKey, fileId, 2, true, new Uint8Array(0)), 2, true],
 ];
 
 await runFuzzer('fuzz_files', seconds, failures, (i) => cases[i % cases.length]());

@@ -116,3 +116,42 @@ test('file chunks: the binding checks its arguments and does not leak', () => {
   }
   assert.equal(core.heapUsed(), used);
 });
+
+// web/js/files-crypto.js: the page's chunk sealer on WebCrypto (Node's, here) and on the core give
+// the vectors' bytes, and refuse every reject with the core's error, leaving the hash as it was.
+const { fileChunks } = await import(`${ROOT}/web/js/files-crypto.js`);
+
+for (const native of [true, false]) {
+  const how = native ? 'WebCrypto' : 'the core';
+  test(`files-v1: the page's chunk sealer on ${how} seals, checks and hashes every chunk`, async () => {
+    for (const f of V.files) {
+      const chunks = fileChunks(unhex(f.key), unhex(f.id), { native });
+      assert.equal(chunks.native, native);
+      const hash = core.FileHash.create();
+      const head = unhex('01aa');
+      for (const c of f.chunks) {
+        const framed = await chunks.seal(c.index, c.last, unhex(c.plaintext), head);
+        assert.equal(hex(framed), `01aa${c.sealed}`);
+        assert.equal(await chunks.check(c.index, c.last, unhex(c.sealed), () => hash), c.plaintext.length / 2);
+      }
+      assert.equal(hex(hash.digest()), f.sha256);
+      hash.free();
+    }
+  });
+
+  test(`files-v1: the page's chunk sealer on ${how} refuses every reject with the core's error`, async () => {
+    for (const r of V.rejects) {
+      const f = V.files[r.file];
+      const chunks = fileChunks(unhex(f.key), unhex(f.id), { native });
+      const hash = core.FileHash.create();
+      const before0 = hex(hash.digest());
+      await assert.rejects(chunks.check(r.index, r.last, unhex(r.sealed), () => hash),
+        (e) => e instanceof core.ParleyError && e.codeName === r.error, `${how}: ${r.why}`);
+      assert.equal(hex(hash.digest()), before0, r.why);
+      hash.free();
+    }
+    const chunks = fileChunks(new Uint8Array(32), new Uint8Array(16), { native });
+    await assert.rejects(chunks.seal(0, true, new Uint8Array(core.FILE_CHUNK_MAX + 1), new Uint8Array(0)),
+      (e) => e.codeName === 'TOO_LARGE');
+  });
+}

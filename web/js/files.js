@@ -10,6 +10,7 @@ import * as core from '../core/parley.js';
 import { fromB64u, randomId, toB64u } from './encoding.js';
 import { UserError } from './errors.js';
 import { FileStore } from './filestore.js';
+import { fileChunks } from './files-crypto.js';
 import {
   FRAME_CHUNK, FRAME_HEAD, FRAME_STORED, MAX_PICTURE, chunkCount, chunkLength, frame, hexToBytes, pictureType,
   readControl, readFrame, readOffer,
@@ -254,7 +255,9 @@ export class FileTransfers extends EventTarget {
         const start = i * r.chunk;
         const pt = await this.readChunk(l, file, r, i, start);
         if (r.state !== 'sending' || l.next !== i || l.dc !== dc) continue; // cancelled, or asked again meanwhile
-        const out = core.fileSealChunk(key, idBytes, i, i === n - 1, pt, head); // a whole frame
+        l.chunks ||= fileChunks(key, idBytes);
+        const out = await l.chunks.seal(i, i === n - 1, pt, head); // a whole frame
+        if (r.state !== 'sending' || l.next !== i || l.dc !== dc) continue;
         globalThis.parleyTestHooks?.fileChunkOut?.(r.id, i, out.length);
         if (dc.readyState !== 'open') return;
         dc.send(out);
@@ -480,20 +483,31 @@ export class FileTransfers extends EventTarget {
       sealed = hook(r.id, index, sealed.slice());
       if (!sealed) return; // withheld
     }
+    // Checked in order of arrival, off this thread where WebCrypto is (files-crypto.js); the next
+    // index is expected at once.
+    l.expect = index + 1;
+    const { hash } = l;
+    l.checked = (l.checked || Promise.resolve()).then(() => this.checkChunk(r, l, hash, index, n, sealed))
+      .catch((e) => this.m.report(e));
+  }
+
+  // Chunk `index` checked and absorbed into the transfer's hash (while it is still that
+  // transfer's), then kept for the next write.
+  async checkChunk(r, l, hash, index, n, sealed) {
+    if (l.hash !== hash || r.state !== 'receiving') return; // stopped, or started again meanwhile
     let len = -1;
     try {
-      l.keyBytes ||= fromKey(r.key);
-      l.idBytes ||= hexToBytes(r.id);
-      len = core.fileCheckChunk(l.keyBytes, l.idBytes, index, index === n - 1, sealed, l.hash);
+      l.chunks ||= fileChunks(fromKey(r.key), hexToBytes(r.id));
+      len = await l.chunks.check(index, index === n - 1, sealed, () => (l.hash === hash ? hash : null));
     } catch (e) {
       if (!(e instanceof core.ParleyError)) throw e;
     }
+    if (l.hash !== hash || r.state !== 'receiving') return;
     if (len !== chunkLength(r.size, r.chunk, index)) {
       // The hash may have absorbed a chunk of the wrong length: the transfer is over anyway.
       this.damaged(r);
       return;
     }
-    l.expect = index + 1;
     l.batch.push(sealed.slice());
     l.batchBytes += sealed.length;
     this.progress(r, index * r.chunk + len);
