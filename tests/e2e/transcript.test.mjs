@@ -30,7 +30,8 @@ function write(p, texts) {
   }, texts);
 }
 
-const drawn = (p) => p.page.evaluate(() => [...document.querySelectorAll('#transcript > li.msg .text')].map((e) => e.textContent));
+const drawn = (p) => p.page.evaluate(() => [...document.querySelectorAll('#transcript > li.msg:not(.notice) .text')].map((e) => e.textContent));
+const more = (p) => p.page.evaluate(() => Number(document.querySelector('#transcript > li.earlier')?.dataset.more || 0));
 const lastIs = (p, text) => p.page.waitForFunction((t) => document.querySelector('#transcript > li:last-child .text')?.textContent === t,
   text, { timeout: WAIT });
 
@@ -44,15 +45,20 @@ test('a long chat draws its latest messages; earlier ones on request, in place; 
     await write(a, texts);
     await lastIs(b, `long ${N - 1}`);
 
-    // Both draw the latest 200, with the button above them.
+    // Both draw the latest 200, with the button above them saying how many more there are.
     for (const p of [a, b]) {
       assert.deepEqual(await drawn(p), texts.slice(N - SHOWN), `${p.name} draws the latest ${SHOWN}`);
-      assert.equal(await p.page.getByRole('button', { name: 'Show earlier messages' }).count(), 1);
+      assert.equal(await p.page.getByRole('button', { name: `Show earlier messages (${N - SHOWN} more)` }).count(), 1);
+      assert.equal(await more(p), N - SHOWN);
     }
 
     // Bob reads up to the top: new messages now add to what is drawn, nothing is taken away.
-    await b.page.evaluate(() => { document.getElementById('transcript').scrollTop = 0; });
-    await b.page.waitForTimeout(300); // the scroll event
+    await b.page.evaluate(() => {
+      const log = document.getElementById('transcript');
+      window.scrolledUp = new Promise((resolve) => { log.addEventListener('scroll', resolve, { once: true }); });
+      log.scrollTop = 0;
+    });
+    await b.page.evaluate(() => window.scrolledUp);
     await write(a, ['newer 1', 'newer 2']);
     await lastIs(b, 'newer 2');
     assert.deepEqual(await drawn(b), [...texts.slice(N - SHOWN), 'newer 1', 'newer 2']);
@@ -69,6 +75,13 @@ test('a long chat draws its latest messages; earlier ones on request, in place; 
     const after = await topOf(texts[N - SHOWN]);
     assert.ok(Math.abs(after - before) <= 2, `the message read stays in place (${before} px from the top, then ${after})`);
     assert.equal(await b.page.getByRole('button', { name: 'Show earlier messages' }).count(), 0);
+    // The focus is on the message just above those read.
+    assert.equal(await b.page.evaluate(() => document.activeElement.querySelector('.text')?.textContent), texts[N - SHOWN - 1]);
+
+    // Bob opens the chat again: its latest messages only.
+    await b.page.getByRole('list', { name: 'Conversations' }).getByRole('button').filter({ hasText: a.name }).first().click();
+    await b.page.waitForFunction(() => document.querySelectorAll('#transcript > li.msg').length === 200, null, { timeout: WAIT });
+    assert.deepEqual(await drawn(b), [...texts, 'newer 1', 'newer 2'].slice(-SHOWN));
 
     // A search finds a message alice no longer draws.
     assert.ok(!(await drawn(a)).includes('long 3'));

@@ -153,9 +153,18 @@ export async function openChat(p, other) {
  * Types a message and sends it (Enter, or the Send button); waits until it shows in the
  * transcript. Newlines are typed with Shift+Enter when `via` is 'keyboard'.
  */
+// The number of items of the open chat's transcript: those drawn, and the earlier messages it
+// does not draw (transcript-view.js draws the latest ones; its "Show earlier messages" item says
+// how many more there are). Evaluated in the page.
+// (Functions, not strings: the page's CSP allows no eval.)
+const count = () => document.querySelectorAll('#transcript > li:not(.earlier)').length
+  + Number(document.querySelector('#transcript > li.earlier')?.dataset.more || 0);
+const countAbove = (n) => document.querySelectorAll('#transcript > li:not(.earlier)').length
+  + Number(document.querySelector('#transcript > li.earlier')?.dataset.more || 0) > n;
+
 export async function send(p, text, { via = 'enter' } = {}) {
   const box = p.page.getByRole('textbox', { name: 'Message' });
-  const before = await p.page.getByRole('log').getByRole('listitem').count();
+  const before = await p.page.evaluate(count);
   if (via === 'keyboard') {
     await box.click();
     const lines = text.split('\n');
@@ -169,17 +178,23 @@ export async function send(p, text, { via = 'enter' } = {}) {
     if (via === 'click') await p.page.getByRole('button', { name: 'Send', exact: true }).click();
     else await box.press('Enter');
   }
-  await p.page.waitForFunction((n) => document.querySelectorAll('#transcript > li').length > n,
-    before, { timeout: WAIT });
+  await p.page.waitForFunction(countAbove, before, { timeout: WAIT });
 }
 
-/** The open chat's transcript: [{ text, sender, state }] (state only for own messages). */
+/**
+ * The open chat's transcript: [{ text, sender, state }] (state only for own messages), all of it
+ * (earlier messages not drawn are drawn first, as "Show earlier messages" does).
+ */
 export function transcript(page) {
-  return page.evaluate(() => [...document.querySelectorAll('#transcript > li')].map((li) => ({
-    text: li.querySelector('.text')?.textContent ?? null,
-    sender: li.querySelector('.sender')?.textContent ?? null,
-    state: li.querySelector('.delivery')?.dataset.state ?? null,
-  })));
+  return page.evaluate(() => {
+    const earlier = () => document.querySelector('#transcript > li.earlier button');
+    for (let b = earlier(); b; b = earlier()) b.click();
+    return [...document.querySelectorAll('#transcript > li')].map((li) => ({
+      text: li.querySelector('.text')?.textContent ?? null,
+      sender: li.querySelector('.sender')?.textContent ?? null,
+      state: li.querySelector('.delivery')?.dataset.state ?? null,
+    }));
+  });
 }
 
 /** Waits until the transcript has at least `n` messages and the last one has `text`. */
@@ -189,7 +204,7 @@ export async function waitForMessage(page, text, timeout = WAIT) {
 }
 
 export async function waitForCount(page, n, timeout = WAIT) {
-  await page.waitForFunction((k) => document.querySelectorAll('#transcript > li').length >= k, n, { timeout });
+  await page.waitForFunction(countAbove, n - 1, { timeout });
 }
 
 /** Waits until every own message in the open chat is delivered. */

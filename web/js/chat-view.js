@@ -6,7 +6,7 @@ import * as core from '../core/parley.js';
 import { UserError } from './errors.js';
 import { drawQr } from './qr.js';
 import { $, setHidden, setText } from './dom.js';
-import { renderTranscript } from './transcript-view.js';
+import { renderTranscript, transcriptOpening } from './transcript-view.js';
 import { renderFiles, wireFiles } from './files-view.js';
 import { chatOpening, renderEveryday, sendComposed } from './everyday-view.js';
 import { renderContacts, renderRequests } from './contacts-view.js';
@@ -109,6 +109,7 @@ export function renderAll() {
 export function openChat(name) {
   state.chat = name;
   chatOpening(state.messenger, name); // the "New messages" divider (everyday-view.js)
+  transcriptOpening(); // its latest messages, or from the divider (transcript-view.js)
   state.messenger.openChat(name);
   if (notices.list?.name === name) {
     // It is about this chat: shown there now.

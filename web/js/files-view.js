@@ -7,6 +7,7 @@
 import { $, el, setHidden } from './dom.js';
 import { formatBytes, safeName } from './files-wire.js';
 import { banner, plain, state } from './shell.js';
+import { placed } from './transcript-view.js';
 
 const items = new Map(); // file id -> {li, ...parts}
 
@@ -199,7 +200,7 @@ export function wireFiles(m, place) {
     const peer = ev.detail?.peer;
     if (state.messenger === m && state.chat && (!peer || peer === state.chat || !m.files.records[ev.detail.id])) {
       const entries = renderFiles(m, state.chat);
-      if (entries.some((e) => !e.li.isConnected)) place(entries);
+      if (entries.some((e) => !placed(e.li))) place(entries);
     }
   });
   // Leftovers of saves cut short (a closed page) go.

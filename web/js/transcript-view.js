@@ -1,7 +1,7 @@
 //# allFunctionsCalledOnLoad
 // The open chat's transcript: one list item per message, kept in step with the messenger's
 // history, and following the conversation unless the person scrolled up.
-import { $ } from './dom.js';
+import { $, el } from './dom.js';
 import { dayKey, dayLabel, matches, messageItem, patchItem, reading, sameSignature, shown, signature } from './everyday-view.js';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -11,10 +11,12 @@ export function shortWhen(ts) {
   return new Date(ts).toDateString() === new Date().toDateString() ? timeFmt.format(ts) : dayFmt.format(ts);
 }
 
-// A chat draws its latest messages only, SHOWN_LATEST at first; "Show earlier messages" above them
-// draws as many again each time. Every item drawn costs each new message its share of the
-// browser's paint and hit tests, so a long chat stays as quick as a short one. The "New messages"
-// divider is drawn with what follows it (up to MAX_DRAWN messages); a search draws every match.
+// A chat draws its latest messages only: SHOWN_LATEST at first, or from the "New messages" divider
+// when more are unread (up to MAX_DRAWN); "Show earlier messages (N more)" above them draws
+// SHOWN_LATEST more each time. Every item drawn costs each new message its share of the browser's
+// paint and hit tests, so a long chat stays as quick as a short one. While the person reads
+// further up, new messages do not slide the drawn ones away; back at the end, the chat draws its
+// window again. A search draws every match.
 export const SHOWN_LATEST = 200;
 const MAX_DRAWN = 1000;
 const keyOf = (msg) => `${msg.from}:${msg.id}`;
@@ -29,51 +31,74 @@ const keyOf = (msg) => `${msg.from}:${msg.id}`;
 // when it went above where the transcript was last taken to (autoTop), that is, when the person
 // scrolled up.
 const rendered = {
-  name: null, items: new Map(), stick: true, scrollQueued: false, autoTop: 0, gen: 0, limit: SHOWN_LATEST, firstKey: null, earlier: null,
+  name: null, items: new Map(), stick: true, scrollQueued: false, autoTop: 0, gen: 0,
+  limit: SHOWN_LATEST, opened: true, firstKey: null, drawn: 0, earlier: null,
 };
 
-// The item that draws earlier messages (made once).
-function earlierItem() {
+// The item that draws earlier messages (made once); `more` messages are not drawn.
+function earlierItem(more) {
   if (!rendered.earlier) {
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'link';
-    button.textContent = 'Show earlier messages';
+    const button = el('button', { type: 'button', className: 'link' });
     button.addEventListener('click', () => {
       const log = $('transcript');
       const fromEnd = log.scrollHeight - log.scrollTop; // the items read stay where they were
-      const was = rendered.items.get(rendered.firstKey)?.li;
-      rendered.limit += SHOWN_LATEST;
+      const first = rendered.firstKey;
+      rendered.limit = rendered.drawn + SHOWN_LATEST;
       reading.rerender?.();
       log.scrollTop = log.scrollHeight - fromEnd;
-      // All drawn, the button is gone: the focus goes to the message just above those read.
-      if (!rendered.earlier.isConnected) was?.previousElementSibling?.querySelector('button')?.focus({ preventScroll: true });
+      // All drawn, the button is gone: the focus goes to the item just above those read (the
+      // first of those was drawn again: its day now shows above).
+      const above = !rendered.earlier.isConnected && rendered.items.get(first)?.li.previousElementSibling;
+      if (above) {
+        above.tabIndex = -1;
+        above.focus({ preventScroll: true });
+      }
     });
-    rendered.earlier = document.createElement('li');
-    rendered.earlier.className = 'earlier';
-    rendered.earlier.append(button);
+    rendered.earlier = el('li', { className: 'earlier' }, button);
   }
+  const text = `Show earlier messages (${more} more)`;
+  const button = rendered.earlier.firstElementChild;
+  if (button.textContent !== text) button.textContent = text;
+  rendered.earlier.dataset.more = String(more);
   return rendered.earlier;
 }
 
-// The index of the first message drawn, in `list` (the messages shown, oldest first).
+// The index in `list` (the messages shown, oldest first) of the message keyed `key`, or -1.
+function indexOf(list, key) {
+  if (!key) return -1;
+  const cut = key.indexOf(':');
+  const from = key.slice(0, cut);
+  const id = key.slice(cut + 1);
+  for (let i = list.length - 1; i >= 0; i -= 1) if (list[i].id === id && list[i].from === from) return i;
+  return -1;
+}
+
+// The index of the first message drawn, in `list`.
 function firstDrawn(list) {
   if (reading.query) return 0;
+  if (rendered.opened) {
+    // The chat was just opened: what is unread is drawn from its divider on.
+    rendered.opened = false;
+    const divider = indexOf(list, reading.dividerBefore);
+    rendered.limit = divider >= 0 ? Math.min(MAX_DRAWN, Math.max(SHOWN_LATEST, list.length - divider)) : SHOWN_LATEST;
+  }
   let start = Math.max(0, list.length - rendered.limit);
-  const at = (key) => {
-    if (!key) return -1;
-    const cut = key.indexOf(':');
-    const from = key.slice(0, cut);
-    const id = key.slice(cut + 1);
-    return list.findIndex((x) => x.id === id && x.from === from);
-  };
   // Reading further up: the window does not slide under the person as new messages come.
-  const kept = rendered.stick ? -1 : at(rendered.firstKey);
-  if (kept >= 0 && kept < start) start = kept;
-  const divider = at(reading.dividerBefore);
-  if (divider >= 0 && divider < start && list.length - divider <= MAX_DRAWN) start = divider;
-  rendered.limit = Math.max(rendered.limit, list.length - start);
+  if (!rendered.stick) {
+    const kept = indexOf(list, rendered.firstKey);
+    if (kept >= 0 && kept < start) start = kept;
+  }
   return start;
+}
+
+/** Whether a file's item is in the transcript, or was left out of it at the last drawing. */
+export function placed(li) {
+  return li.isConnected || !!rendered.leftOut?.has(li);
+}
+
+/** A chat is being opened (chat-view.js): it is drawn afresh, from its end (or its divider). */
+export function transcriptOpening() {
+  rendered.name = null;
 }
 
 function follow(log) {
@@ -93,7 +118,7 @@ export function renderTranscript(m, name, files = []) {
     rendered.items = new Map();
     rendered.stick = true;
     rendered.autoTop = 0;
-    rendered.limit = SHOWN_LATEST;
+    rendered.opened = true;
     rendered.firstKey = null;
     log.replaceChildren();
   }
@@ -115,11 +140,16 @@ export function renderTranscript(m, name, files = []) {
   const list = [];
   for (const msg of history) if (shown(msg) && matches(msg, reading.query)) list.push(msg);
   const start = firstDrawn(list);
-  rendered.firstKey = start < list.length ? keyOf(list[start]) : null;
+  if (!reading.query) { // what a search draws says nothing of where the person reads
+    rendered.firstKey = start < list.length ? keyOf(list[start]) : null;
+    rendered.drawn = list.length - start;
+  }
   // Files older than the first message drawn are not drawn either.
   const fileList = reading.query ? [] : (start > 0 ? files.filter((x) => x.ts > list[start - 1].ts) : files);
+  rendered.leftOut = new WeakSet();
+  if (fileList !== files) for (const x of files) if (!fileList.includes(x)) rendered.leftOut.add(x.li);
   let f = 0;
-  if (start > 0) want.push(earlierItem());
+  if (start > 0) want.push(earlierItem(start));
   // One options object for the whole drawing, its per-message fields set in turn (messageItem
   // keeps none of it): nothing is built for the many messages that did not change.
   const opts = { name, lookup, readReceipts, handlers: reading.handlers, day: null, divider: false, expanded: false, picker: false };
@@ -167,6 +197,17 @@ export function renderTranscript(m, name, files = []) {
       removed = true;
     }
   }
+  // What else is not wanted (file items and the button out of the window) goes before the items
+  // are put in order, so that the walk below moves none of those that stay.
+  const wanted = new Set(want);
+  for (let node = log.firstElementChild; node;) {
+    const next = node.nextElementSibling;
+    if (!wanted.has(node)) {
+      node.remove();
+      removed = true;
+    }
+    node = next;
+  }
   // Items taken away above the end move the scroll position up, as the person's scrolling would:
   // a following transcript goes on following (until the scroll to its end, queued below).
   if (removed && rendered.stick) {
@@ -205,7 +246,9 @@ export function resetTranscript() {
 export function followTranscript() {
   $('transcript').addEventListener('scroll', () => {
     const log = $('transcript');
+    const was = rendered.stick;
     rendered.stick = log.scrollTop >= rendered.autoTop - 1 || log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    if (rendered.stick && !was) rendered.limit = SHOWN_LATEST; // back at the end: the latest again, from the next drawing
     // Scrolled up: only coming back to the end follows again (not passing the old end on the
     // way down while newer messages are below it).
     if (!rendered.stick) rendered.autoTop = Infinity;
