@@ -153,5 +153,13 @@ for (const native of [true, false]) {
     const chunks = fileChunks(new Uint8Array(32), new Uint8Array(16), { native });
     await assert.rejects(chunks.seal(0, true, new Uint8Array(core.FILE_CHUNK_MAX + 1), new Uint8Array(0)),
       (e) => e.codeName === 'TOO_LARGE');
+    // Its arguments are checked as the core's binding checks them.
+    assert.throws(() => fileChunks(new Uint8Array(16), new Uint8Array(16), { native }), TypeError);
+    assert.throws(() => fileChunks(new Uint8Array(32), new Uint8Array(15), { native }), TypeError);
+    const sealed = unhex(V.files[0].chunks[0].sealed);
+    for (const [index, last] of [[-1, false], [2 ** 32, false], [1.5, false], [0, 1]]) {
+      await assert.rejects(chunks.seal(index, last, new Uint8Array(1), new Uint8Array(0)), TypeError);
+      await assert.rejects(chunks.check(index, last, sealed, () => null), TypeError);
+    }
   });
 }

@@ -2,9 +2,10 @@
 // Sealing and checking file chunks (docs/PROTOCOL.md 18.1) for a transfer: the same bytes as the
 // core's fileSealChunk / fileCheckChunk, made by the browser's AES-256-GCM (WebCrypto) where the
 // page has it (a secure context: HTTPS, or localhost), and by the core elsewhere (a server on a
-// LAN address over plain HTTP). WebCrypto runs the cipher off the page's thread, with the CPU's
-// AES instructions: about ten times the core's constant-time bitsliced AES in wasm (bench/web/files.mjs),
-// which otherwise sets the pace of a transfer. The header is read as strictly as the core reads it,
+// LAN address over plain HTTP). WebCrypto runs the cipher off the page's thread (in Chromium,
+// BoringSSL with the CPU's AES instructions where it has them): about ten times the core's
+// constant-time bitsliced AES in wasm (bench/web/files.mjs), which otherwise sets the pace of a
+// transfer. The header is read as strictly as the core reads it,
 // and the AEAD is opened with the nonce and associated data of the expected position; only a
 // chunk whose tag verified is absorbed into the running SHA-256 (the core's FileHash), and its
 // plaintext is wiped once absorbed.
@@ -48,7 +49,18 @@ function refused(code, text) {
  *     rejects with a ParleyError when the chunk is refused
  * Calls of check() on one file must be made in order of index (the hash absorbs in that order).
  */
+// The arguments as the core's binding checks them (parley-files.js): a TypeError otherwise.
+function checkKey(key, id) {
+  if (!(key instanceof Uint8Array) || key.length !== core.FILE_KEY_BYTES) throw new TypeError('key must be 32 bytes');
+  if (!(id instanceof Uint8Array) || id.length !== core.FILE_ID_BYTES) throw new TypeError('id must be 16 bytes');
+}
+function checkPosition(index, last) {
+  if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new TypeError('index must be an integer from 0 to 2^32 - 1');
+  if (typeof last !== 'boolean') throw new TypeError('last must be a boolean');
+}
+
 export function fileChunks(key, id, { native = webCryptoChunks() } = {}) {
+  checkKey(key, id);
   if (!native) {
     return {
       native: false,
@@ -60,6 +72,7 @@ export function fileChunks(key, id, { native = webCryptoChunks() } = {}) {
   return {
     native: true,
     async seal(index, last, plaintext, head) {
+      checkPosition(index, last);
       if (plaintext.length > core.FILE_CHUNK_MAX) throw refused(core.ErrorCode.TOO_LARGE, 'chunk too large');
       const ct = new Uint8Array(await crypto.subtle.encrypt(
         { name: 'AES-GCM', iv: nonceOf(index, last), additionalData: adOf(id, index, last), tagLength: 128 },
@@ -74,19 +87,22 @@ export function fileChunks(key, id, { native = webCryptoChunks() } = {}) {
       return out;
     },
     async check(index, last, sealed, hashOf) {
+      checkPosition(index, last);
       if (sealed.length < 1) throw refused(core.ErrorCode.MALFORMED, 'empty chunk');
       if (sealed[0] !== VERSION) throw refused(core.ErrorCode.VERSION, 'unknown chunk version');
       if (sealed.length < HEADER + TAG) throw refused(core.ErrorCode.MALFORMED, 'chunk too short');
       const view = new DataView(sealed.buffer, sealed.byteOffset, sealed.length);
       if (sealed[1] !== (last ? 1 : 0) || view.getUint32(2) !== index) throw refused(core.ErrorCode.MALFORMED, 'chunk out of place');
       if (sealed.length - HEADER - TAG > core.FILE_CHUNK_MAX) throw refused(core.ErrorCode.TOO_LARGE, 'chunk too large');
+      const k = await cryptoKey; // a key the browser refused is its failure, not the chunk's
       let plain;
       try {
         plain = new Uint8Array(await crypto.subtle.decrypt(
           { name: 'AES-GCM', iv: nonceOf(index, last), additionalData: adOf(id, index, last), tagLength: 128 },
-          await cryptoKey, sealed.subarray(HEADER),
+          k, sealed.subarray(HEADER),
         ));
-      } catch {
+      } catch (e) {
+        if (e?.name !== 'OperationError') throw e;
         throw refused(core.ErrorCode.AUTH, 'chunk does not authenticate');
       }
       try {

@@ -386,6 +386,7 @@ export class FileTransfers extends EventTarget {
     } else if (msg.t === 'file-done' && r.dir === 'out' && r.state !== 'done') {
       r.state = 'done';
       this.liveOf(r.id).acked = chunkCount(r.size, r.chunk);
+      this.liveOf(r.id).chunks = null;
       this.forgetFile(r).catch((e) => this.m.report(e));
     } else if (msg.t === 'file-cancel' && r.state !== 'done' && r.state !== 'cancelled' && r.state !== 'damaged') {
       r.owed = false;
@@ -500,7 +501,9 @@ export class FileTransfers extends EventTarget {
       l.chunks ||= fileChunks(fromKey(r.key), hexToBytes(r.id));
       len = await l.chunks.check(index, index === n - 1, sealed, () => (l.hash === hash ? hash : null));
     } catch (e) {
-      if (!(e instanceof core.ParleyError)) throw e;
+      // Not checked is not stored: the transfer ends as damaged (and a fault of this browser is
+      // reported as well).
+      if (!(e instanceof core.ParleyError)) this.m.report(e);
     }
     if (l.hash !== hash || r.state !== 'receiving') return;
     if (len !== chunkLength(r.size, r.chunk, index)) {
@@ -564,6 +567,7 @@ export class FileTransfers extends EventTarget {
     const ok = !!l.hash && l.hash.matches(fromKey(r.sha256));
     l.hash?.free();
     l.hash = null;
+    l.chunks = null;
     if (!ok) {
       this.damaged(r);
       return;
@@ -660,6 +664,7 @@ export class FileTransfers extends EventTarget {
     r.state = state;
     const l = this.live.get(r.id);
     if (l) {
+      l.chunks = null; // the file's key goes with the transfer
       clearTimeout(l.batchTimer);
       l.batch = [];
       l.hash?.free();
