@@ -91,6 +91,28 @@ function trackPcs() {
           { connectionstatechange: this.connectionState, iceconnectionstatechange: this.iceConnectionState,
             icegatheringstatechange: this.iceGatheringState, signalingstatechange: this.signalingState }[ev]}`));
       }
+      // Once a second until it is connected or closed: the DTLS transport's state and what it
+      // moved (getStats "transport"), logged when they change.
+      let last = '';
+      const timer = setInterval(async () => {
+        if (this.connectionState === 'closed' || this.connectionState === 'connected') {
+          clearInterval(timer);
+          return;
+        }
+        try {
+          const stats = await this.getStats();
+          let t = `dtls=${this.sctp?.transport?.state ?? '-'}`;
+          stats.forEach((s) => {
+            if (s.type === 'transport') t += ` ${s.dtlsState}/${s.iceState ?? ''} sent ${s.bytesSent} got ${s.bytesReceived} pair ${s.selectedCandidatePairId ? 'yes' : 'no'} role ${s.dtlsRole ?? '?'}`;
+          });
+          if (t !== last) {
+            last = t;
+            log.push(`${Math.round(performance.now() - t0)} ${t}`);
+          }
+        } catch {
+          clearInterval(timer);
+        }
+      }, 1000);
     }
   };
 }

@@ -269,7 +269,9 @@ export class Invites {
       ]);
       return who;
     });
-    attach(m, name, offer.pc, { dc: offer.dc, timeoutMs: CONNECT_TIMEOUT_MS, fingerprint: rep.ice.fingerprint });
+    // Up to the invite's end, as on the side that answered it: a connection whose DTLS handshake
+    // is slow to finish (its retransmissions back off) is not given up sooner here than there.
+    attach(m, name, offer.pc, { dc: offer.dc, timeoutMs: Math.max(CONNECT_TIMEOUT_MS, rep.expiry * 1000 - now), fingerprint: rep.ice.fingerprint });
     await offer.pc.setRemoteDescription({ type: 'answer', sdp: buildSdp(rep.ice, 'answer') });
     m.changed(name);
     return name;
