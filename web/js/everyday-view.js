@@ -251,7 +251,8 @@ function rerender() {
   if (state.messenger && state.chat) reading.rerender?.();
 }
 
-function keyOf(m) {
+/** A message's key in the drawn transcript (transcript-view.js too). */
+export function keyOf(m) {
   return `${m.from}:${m.id}`;
 }
 

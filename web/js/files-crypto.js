@@ -11,9 +11,9 @@
 // plaintext is wiped once absorbed.
 import * as core from '../core/parley.js';
 
-const VERSION = 1;
-const HEADER = 6; // version || flags || u32(index)
-const TAG = 16;
+const VERSION = core.FILE_VERSION;
+const HEADER = core.FILE_HEADER_BYTES; // version || flags || u32(index)
+const TAG = core.FILE_OVERHEAD - core.FILE_HEADER_BYTES;
 
 /** Whether this page seals file chunks with WebCrypto (else with the core). */
 export function webCryptoChunks() {

@@ -2,7 +2,9 @@
 // The open chat's transcript: one list item per message, kept in step with the messenger's
 // history, and following the conversation unless the person scrolled up.
 import { $, el } from './dom.js';
-import { dayKey, dayLabel, matches, messageItem, patchItem, reading, sameSignature, shown, signature } from './everyday-view.js';
+import {
+  dayKey, dayLabel, keyOf, matches, messageItem, patchItem, reading, sameSignature, shown, signature,
+} from './everyday-view.js';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
@@ -19,7 +21,6 @@ export function shortWhen(ts) {
 // window again. A search draws every match.
 export const SHOWN_LATEST = 200;
 const MAX_DRAWN = 1000;
-const keyOf = (msg) => `${msg.from}:${msg.id}`;
 
 // The transcript is updated in place: one list item per message, keyed by message id; an item is
 // drawn again only when what it shows changed (a receipt, an edit, a reaction), and items are
