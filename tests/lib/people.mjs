@@ -178,7 +178,17 @@ export async function send(p, text, { via = 'enter' } = {}) {
     if (via === 'click') await p.page.getByRole('button', { name: 'Send', exact: true }).click();
     else await box.press('Enter');
   }
-  await p.page.waitForFunction(countAbove, before, { timeout: WAIT });
+  await p.page.waitForFunction(countAbove, before, { timeout: WAIT }).catch(async (e) => {
+    // What the page showed instead: the composer, the chat's status, the last items drawn.
+    const shown = await p.page.evaluate(() => ({
+      composer: document.getElementById('message')?.value,
+      disabled: document.getElementById('message')?.disabled,
+      status: document.getElementById('chat-status')?.textContent,
+      banner: document.getElementById('banner-text')?.textContent,
+      last: [...document.querySelectorAll('#transcript > li')].slice(-4).map((li) => li.textContent.slice(0, 80)),
+    })).catch(String);
+    throw new Error(`${p.name}: "${text.slice(0, 40)}" did not show in the transcript (${before} items before): ${JSON.stringify(shown)}`, { cause: e });
+  });
 }
 
 /**
