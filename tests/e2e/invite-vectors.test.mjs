@@ -1,4 +1,4 @@
-// Invitation codes (docs/PROTOCOL.md 17) without a browser: docs/vectors/invite-v1.json is derived
+// Invitation codes (docs/PROTOCOL.md 17) without a browser: docs/vectors/invite-v2.json is derived
 // again from the document with node:crypto (Ed25519, X25519, SHA-256), the page's own invite.js
 // (on the wasm core) writes the same codes and reads them back, and its strict readers refuse
 // what they must, each with its reason.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { nodeCore } from '../lib/core.mjs';
 import { ROOT } from '../lib/server.mjs';
 
-const FILE = join(ROOT, 'docs/vectors/invite-v1.json');
+const FILE = join(ROOT, 'docs/vectors/invite-v2.json');
 const hex = (b) => Buffer.from(b).toString('hex');
 const unhex = (s) => Buffer.from(s, 'hex');
 const sha = (label) => crypto.createHash('sha256').update(`parley-vectors-v1${label}`).digest();
@@ -76,7 +76,7 @@ function derive() {
   const id = sha('invite-id').subarray(0, 16);
   const aIK = edPublic(aSeed);
   const bIK = edPublic(bSeed);
-  const body = Buffer.concat([u8(1), u8(1), u32(expiry), id, aIK, u32(1), spk, spkSig, u32(7), opk, iceBytes(aIce)]);
+  const body = Buffer.concat([u8(2), u8(1), u32(expiry), id, aIK, u32(1), spk, spkSig, u32(7), opk, iceBytes(aIce)]);
   const { signed, sig } = challenge(aSeed, 'parley-invite-v1', expiry, body);
   const invite = {
     identitySeedLabel: 'invite-alice-identity', identityKey: hex(aIK),
@@ -91,7 +91,7 @@ function derive() {
   // {"t":"hello"} and the tag). The reader does not decrypt it; the inviter's core does (17.5).
   const initial = Buffer.concat([u8(2), bIK, xPublic(sha('invite-bob-ephemeral')), u32(1), u8(1), u32(7),
     u8(1), xPublic(sha('invite-bob-ratchet-0')), u32(0), u32(0), sha('invite-initial-ciphertext').subarray(0, 29)]);
-  const rBody = Buffer.concat([u8(1), u8(2), u32(expiry), id, u16(initial.length), initial, iceBytes(bIce)]);
+  const rBody = Buffer.concat([u8(2), u8(2), u32(expiry), id, u16(initial.length), initial, iceBytes(bIce)]);
   const r = challenge(bSeed, 'parley-invite-reply-v1', expiry, rBody);
   const reply = {
     identitySeedLabel: 'invite-bob-identity', identityKey: hex(bIK), expiry, id: hex(id),
@@ -106,7 +106,9 @@ function derive() {
   const resign = (b) => { const s = challenge(aSeed, 'parley-invite-v1', expiry, b).sig; return Buffer.concat([b, s]).toString('base64url'); };
   const fpAt = body.length - 1 - (1 + 4 + 2) * 2 - (1 + 16 + 2) * 2 - 32; // start of the fingerprint
   const refusals = [
-    { what: 'version 2', code: Buffer.concat([u8(2), inv.subarray(1)]).toString('base64url'), reason: 'version' },
+    { what: 'version 3', code: Buffer.concat([u8(3), inv.subarray(1)]).toString('base64url'), reason: 'version' },
+    { what: 'version 1 (an active answer)', code: Buffer.concat([u8(1), inv.subarray(1)]).toString('base64url'), reason: 'old' },
+    { what: 'version 1, a reply', code: Buffer.concat([u8(1), rep.subarray(1)]).toString('base64url'), reason: 'old', reader: 'reply' },
     { what: 'version 0', code: Buffer.concat([u8(0), inv.subarray(1)]).toString('base64url'), reason: 'damaged' },
     { what: 'a reply where an invite is wanted', code: reply.code, reason: 'kind', reader: 'invite' },
     { what: 'an invite where a reply is wanted', code: invite.code, reason: 'kind', reader: 'reply' },
@@ -125,7 +127,7 @@ function derive() {
     { what: 'at the expiry', now: expiry * 1000, reason: 'expired' },
     { what: 'made 16 minutes ahead of this clock', now: expiry * 1000 - 16 * 60 * 1000, reason: 'clock' },
   ];
-  return { version: 1, invite, reply, refusals, times };
+  return { version: 2, invite, reply, refusals, times };
 }
 
 const core = await nodeCore();

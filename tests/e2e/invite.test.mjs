@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WAIT, send, transcript, waitForMessage } from '../lib/people.mjs';
-import { PASS, codeChatOpen, connectByCodes, createInvite, localPerson, pasteInvite } from '../lib/local.mjs';
+import {
+  PASS, codeChatOpen, connectByCodes, createInvite, localPerson, pasteInvite, pcReport,
+} from '../lib/local.mjs';
 
 const errorText = (p) => p.page.getByRole('dialog').getByRole('alert');
 
@@ -66,6 +68,14 @@ test('two local profiles set up a chat by codes, with no server: messages both w
 
   // Both dialogs close on the open chat.
   await codeChatOpen(a, b);
+  // The inviter is the DTLS client (the reply's answer is passive, docs/PROTOCOL.md 17.4).
+  const roles = await Promise.all([a, b].map((p) => p.page.evaluate(async () => {
+    const pc = globalThis.parleyPcs.find((x) => x.pc.connectionState === 'connected')?.pc;
+    let role = null;
+    (await pc.getStats()).forEach((s) => { if (s.type === 'transport') role = s.dtlsRole; });
+    return role;
+  })));
+  assert.deepEqual(roles, ['client', 'server']);
 
   await send(a, 'hello over a code chat');
   await waitForMessage(b.page, 'hello over a code chat');
@@ -174,8 +184,13 @@ test('a connection whose certificate the browser does not report is closed', asy
   await b.page.waitForFunction(() => document.getElementById('invite-reply-code').value.length > 0, null, { timeout: WAIT });
   await a.page.getByRole('textbox', { name: 'Reply code' }).fill(await b.page.getByRole('textbox', { name: 'Reply code' }).inputValue());
   await a.page.getByRole('button', { name: 'Connect', exact: true }).click();
-  await a.page.getByText('to chat again, send a new invite').waitFor({ timeout: 60000 });
-  await b.page.getByText('to chat again, send a new invite').waitFor({ timeout: 60000 });
+  for (const p of [a, b]) {
+    await p.page.getByText('to chat again, send a new invite').waitFor({ timeout: 60000 }).catch(async (e) => {
+      // Where the connection stopped: each page's connections, their states and candidate pairs.
+      const pcs = await Promise.all([a, b].map((x) => pcReport(x).catch(String)));
+      throw new Error(`${p.name} never said the link closed: ${JSON.stringify(pcs)}`, { cause: e });
+    });
+  }
 });
 
 async function assertAlert(p, text) {

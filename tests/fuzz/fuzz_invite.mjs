@@ -1,6 +1,6 @@
 // A mutation fuzzer for invitation codes (docs/PROTOCOL.md 17), whose strict readers are
 // JavaScript (web/js/invite.js), run under Node for a bounded time. Inputs are the vectors' invite
-// and reply (docs/vectors/invite-v1.json) with bytes flipped, inserted, deleted and truncated,
+// and reply (docs/vectors/invite-v2.json) with bytes flipped, inserted, deleted and truncated,
 // their text mutated, and random ones. A failure is a reader that throws anything but an
 // InviteError, or accepts a code whose bytes differ from a valid one (every byte is signed, so a
 // changed code must be refused).
@@ -16,7 +16,7 @@ const seconds = Number(process.argv[2] || 10);
 await nodeCore();
 const inv = await import('../../web/js/invite.js');
 const { toB64u } = await import('../../web/js/encoding.js');
-const V = JSON.parse(readFileSync(`${ROOT}/docs/vectors/invite-v1.json`, 'utf8'));
+const V = JSON.parse(readFileSync(`${ROOT}/docs/vectors/invite-v2.json`, 'utf8'));
 
 const { rnd, mutate, mutateText } = fuzzer(0x2545f491);
 const valid = [

@@ -13,7 +13,9 @@ import { randomId, toB64u } from './encoding.js';
 import {
   INVITE_TTL_MS, InviteError, MESSAGES, checkFresh, decodeInvite, decodeReply, encodeInvite, encodeReply, equalBytes, idText,
 } from './invite.js';
-import { buildSdp, codePc, gathered, iceOf, remoteFingerprintMatches } from './invite-rtc.js';
+import {
+  buildSdp, codePc, gathered, iceOf, passiveAnswer, remoteFingerprintMatches,
+} from './invite-rtc.js';
 
 const MAX_PENDING = 16; // invites waiting for a reply on this device
 const MAX_KEPT = 64; // used and answered ids remembered (each until its expiry)
@@ -174,7 +176,7 @@ export class Invites {
     let attached = false;
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: buildSdp(inv.ice, 'offer') });
-      await pc.setLocalDescription(await pc.createAnswer());
+      await pc.setLocalDescription(passiveAnswer(await pc.createAnswer()));
       await gathered(pc);
       const ice = iceOf(pc.localDescription.sdp);
       const now = this.now();

@@ -51,8 +51,22 @@ const TYPE_PREF = { host: 126, prflx: 110, srflx: 100, relay: 0 };
 const colons = (b) => [...b].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(':');
 
 /**
+ * The answer this side gives an invite, made passive (a=setup:passive): the inviter, who gets the
+ * reply last, is the DTLS client. An active answerer's ICE checks reach the inviter before it has
+ * the reply, and its ClientHello with them: the inviter's browser then begins the handshake
+ * before it knows the fingerprint (an early ClientHello), the path on which a handshake was seen
+ * to finish on the answerer's side only, leaving a code chat that never opened. A passive
+ * answerer sends nothing of DTLS until the inviter, holding the reply, starts.
+ */
+export function passiveAnswer(answer) {
+  const sdp = answer.sdp.replace(/^a=setup:(?:active|actpass)\r?$/gm, 'a=setup:passive');
+  if (!/^a=setup:passive\r?$/m.test(sdp)) throw new Error('the answer names no DTLS role');
+  return { type: 'answer', sdp };
+}
+
+/**
  * The peer's description from the fields of its code: an offer (setup actpass) or an answer
- * (setup active), one data channel section, the candidates inline and ended.
+ * (setup passive, 17.4), one data channel section, the candidates inline and ended.
  */
 export function buildSdp(ice, type) {
   const cands = ice.candidates.map((c, i) => {
@@ -74,7 +88,7 @@ export function buildSdp(ice, type) {
     `a=ice-ufrag:${ice.ufrag}`,
     `a=ice-pwd:${ice.pwd}`,
     `a=fingerprint:sha-256 ${colons(ice.fingerprint)}`,
-    `a=setup:${type === 'offer' ? 'actpass' : 'active'}`,
+    `a=setup:${type === 'offer' ? 'actpass' : 'passive'}`,
     'a=mid:0',
     'a=sctp-port:5000',
     'a=max-message-size:262144',

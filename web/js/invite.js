@@ -11,7 +11,8 @@ import * as core from '../core/parley.js';
 import { concat, equalBytes, fromB64u, toB64u } from './encoding.js';
 import { UserError } from './errors.js';
 
-export const INVITE_VERSION = 1;
+// Version 2: the reply's answer is passive, so the inviter starts the DTLS handshake (17.4).
+export const INVITE_VERSION = 2;
 export const KIND_INVITE = 1;
 export const KIND_REPLY = 2;
 export const INVITE_TTL_MS = 10 * 60 * 1000; // a code is good for 10 minutes
@@ -42,6 +43,7 @@ export class InviteError extends UserError {
 export const MESSAGES = {
   damaged: 'This code is damaged or incomplete. Copy it again, all of it.',
   version: 'This code was made by a newer version of Parley. Reload the page to get the current version.',
+  old: 'This code was made by an older version of Parley. Ask them to reload the page and make a new one.',
   kind: 'This is not the right kind of code here: paste an invite under "Paste invite", and a reply under "Reply code".',
   expired: 'This invite has expired: invites are good for 10 minutes. Ask for a new one.',
   used: 'This invite was already used. Ask for a new one.',
@@ -295,7 +297,7 @@ function open(text, kind) {
     fail('damaged');
   }
   if (bytes.length < 2 + 64) fail('damaged');
-  if (bytes[0] !== INVITE_VERSION) fail(bytes[0] > INVITE_VERSION ? 'version' : 'damaged');
+  if (bytes[0] !== INVITE_VERSION) fail(bytes[0] > INVITE_VERSION ? 'version' : bytes[0] === 1 ? 'old' : 'damaged');
   if (bytes[1] !== kind) fail(bytes[1] === KIND_INVITE || bytes[1] === KIND_REPLY ? 'kind' : 'damaged');
   return bytes;
 }
