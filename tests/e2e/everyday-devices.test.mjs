@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, openChat, person, send, signUp, waitForMessage,
+  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, waitForMessage,
 } from '../lib/people.mjs';
 import { linkSecondBrowser } from '../lib/linking.mjs';
 
@@ -48,12 +48,12 @@ test("alice's actions on one browser reach her other browser and bob; bob's edit
     assert.equal(await a2.page.getByLabel('Disappearing messages').inputValue(), '3600');
 
     // Edit, delete and react on the first browser.
-    await item(a1, 'alice wrote this').getByRole('button', { name: 'Edit' }).click();
+    await (await messageActions(a1, 'alice wrote this')).getByRole('button', { name: 'Edit' }).click();
     const box = a1.page.getByRole('textbox', { name: 'Message' });
     await box.fill('alice changed this');
     await box.press('Enter');
-    await item(a1, 'alice will delete this').getByRole('button', { name: 'Delete for everyone' }).click();
-    await item(a1, 'bob wrote this').getByRole('button', { name: 'React' }).click();
+    await (await messageActions(a1, 'alice will delete this')).getByRole('button', { name: 'Delete for everyone' }).click();
+    await (await messageActions(a1, 'bob wrote this')).getByRole('button', { name: 'React' }).click();
     await item(a1, 'bob wrote this').getByRole('button', { name: '😂' }).click();
     for (const p of [a2, bob]) {
       await waitForMessage(p.page, 'alice changed this', LONG);
@@ -65,7 +65,7 @@ test("alice's actions on one browser reach her other browser and bob; bob's edit
     await item(bob, 'bob wrote this').getByText(`😂 ${aliceName}`).waitFor({ timeout: LONG });
 
     // bob edits: both of alice's browsers show it.
-    await item(bob, 'bob wrote this').getByRole('button', { name: 'Edit' }).click();
+    await (await messageActions(bob, 'bob wrote this')).getByRole('button', { name: 'Edit' }).click();
     await bob.page.getByRole('textbox', { name: 'Message' }).fill('bob changed this');
     await bob.page.getByRole('textbox', { name: 'Message' }).press('Enter');
     for (const p of [a1, a2]) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, openChat, person, send, signUp, transcript, until, waitForMessage,
+  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, transcript, until, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -155,19 +155,19 @@ test('reply, edit, delete for everyone and a reaction arrive on the other side; 
     assert.equal(await links.getAttribute('rel'), 'noopener noreferrer');
 
     // Reply (bob quotes alice).
-    await item(b, 'original words').getByRole('button', { name: 'Reply' }).click();
+    await (await messageActions(b, 'original words')).getByRole('button', { name: 'Reply' }).click();
     await b.page.getByRole('textbox', { name: 'Message' }).fill('a reply from bob');
     await b.page.getByRole('textbox', { name: 'Message' }).press('Enter');
     await waitForMessage(a.page, 'a reply from bob');
     assert.match(await item(a, 'a reply from bob').locator('.quote').textContent(), /Reply to You.*original words/);
 
     // Reaction (bob reacts to alice's message).
-    await item(b, 'original words').getByRole('button', { name: 'React' }).click();
+    await (await messageActions(b, 'original words')).getByRole('button', { name: 'React' }).click();
     await item(b, 'original words').getByRole('button', { name: '👍' }).click();
     await item(a, 'original words').getByText(`👍 ${b.name}`).waitFor({ timeout: WAIT });
 
     // Edit (alice).
-    await item(a, 'original words').getByRole('button', { name: 'Edit' }).click();
+    await (await messageActions(a, 'original words')).getByRole('button', { name: 'Edit' }).click();
     const box = a.page.getByRole('textbox', { name: 'Message' });
     await box.fill('edited words');
     await box.press('Enter');
@@ -178,7 +178,7 @@ test('reply, edit, delete for everyone and a reaction arrive on the other side; 
     await item(b, 'edited words').getByText(`👍 You`).waitFor({ timeout: WAIT });
 
     // Delete for everyone (alice).
-    await item(a, 'secret to be deleted').getByRole('button', { name: 'Delete for everyone' }).click();
+    await (await messageActions(a, 'secret to be deleted')).getByRole('button', { name: 'Delete for everyone' }).click();
     for (const p of [a, b]) {
       await noText(p, 'secret to be deleted');
       await waitForMessage(p.page, 'This message was deleted');
@@ -190,8 +190,31 @@ test('reply, edit, delete for everyone and a reaction arrive on the other side; 
       assert.ok(!JSON.stringify(h).includes('original words'), `${p.name}: no edit history`);
     }
     // The other side cannot edit or delete it: the buttons are only on one's own messages.
-    assert.equal(await item(b, 'edited words').getByRole('button', { name: 'Edit' }).count(), 0);
-    assert.equal(await item(b, 'edited words').getByRole('button', { name: 'Delete for everyone' }).count(), 0);
+    const theirs = await messageActions(b, 'edited words');
+    assert.equal(await theirs.getByRole('button', { name: 'Reply' }).count(), 1);
+    assert.equal(await theirs.getByRole('button', { name: 'Edit' }).count(), 0);
+    assert.equal(await theirs.getByRole('button', { name: 'Delete for everyone' }).count(), 0);
+    // One toolbar for the whole transcript, shown on the message pointed at.
+    assert.equal(await b.page.getByRole('toolbar', { name: 'Message actions' }).count(), 1);
+    // From the keyboard: the transcript is one tab stop; Up and Down go from message to message
+    // (the latest first), and Tab from a message to its actions.
+    await b.page.locator('#transcript').focus();
+    await b.page.keyboard.press('ArrowUp');
+    const latest = await b.page.evaluate(() => {
+      const items = [...document.querySelectorAll('#transcript > li[tabindex="-1"]')];
+      return items.indexOf(document.activeElement) === items.length - 1 && document.activeElement.querySelector('.text').textContent;
+    });
+    assert.equal(latest, 'a reply from bob');
+    await b.page.keyboard.press('ArrowUp'); // past the deleted message, which has no actions
+    const focusedIn = () => b.page.evaluate(() => [
+      document.activeElement.tagName === 'LI' ? 'the item' : document.activeElement.textContent,
+      document.activeElement.closest('li')?.querySelector('.text')?.textContent]);
+    assert.deepEqual(await focusedIn(), ['the item', 'edited words']);
+    for (let i = 0; i < 4 && (await focusedIn())[0] !== 'Reply'; i += 1) await b.page.keyboard.press('Tab'); // its time first
+    assert.deepEqual(await focusedIn(), ['Reply', 'edited words']);
+    await b.page.keyboard.press('Enter');
+    await b.page.getByText(/^Replying to /).waitFor({ timeout: WAIT });
+    await b.page.getByRole('button', { name: 'Cancel' }).click();
 
     // Reading aids: a date separator on the day's first message, the full date on each time
     // (hover: title; keyboard: focusable), a long message folded behind "Show more".

@@ -162,6 +162,16 @@ const count = () => document.querySelectorAll('#transcript > li:not(.earlier)').
 const countAbove = (n) => document.querySelectorAll('#transcript > li:not(.earlier)').length
   + Number(document.querySelector('#transcript > li.earlier')?.dataset.more || 0) > n;
 
+/**
+ * The "Message actions" toolbar of the transcript item whose text holds `text`: the item is
+ * pointed at first, as the actions show only on the message pointed at or focused.
+ */
+export async function messageActions(p, text) {
+  const li = p.page.getByRole('log').getByRole('listitem').filter({ has: p.page.locator('.text', { hasText: text }) });
+  await li.hover();
+  return li.getByRole('toolbar', { name: 'Message actions' });
+}
+
 export async function send(p, text, { via = 'enter' } = {}) {
   const box = p.page.getByRole('textbox', { name: 'Message' });
   const before = await p.page.evaluate(count);

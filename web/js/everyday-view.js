@@ -1,12 +1,13 @@
 //# allFunctionsCalledOnLoad
 // The everyday features on screen (docs/PROTOCOL.md 12.15). Reading the transcript: one message's
-// list item (text with safe links, folded when long, its quote, "edited", reactions, read state,
-// its actions), date separators, the "New messages" divider and search; untrusted text goes only
+// list item (text with safe links, folded when long, its quote, "edited", reactions, read state;
+// its actions are message-actions.js's), date separators, the "New messages" divider and search; untrusted text goes only
 // into text nodes, and a link is an <a> only for an http(s) URL. The controls, made here so that
 // the page's HTML stays as it is: "Disappearing messages", "Search", the reply or edit being
 // written, the typing indicator, and the "Read receipts" and "Typing indicators" switches.
 import { $, el, setHidden } from './dom.js';
 import { EMOJI, TIMERS, timerWords } from './everyday-wire.js';
+import { installActions, markActionable } from './message-actions.js';
 import { banner, plain, state } from './shell.js';
 
 // What the reader chose: folds opened, the emoji choice open, the "New messages" divider, the
@@ -156,15 +157,7 @@ export function messageItem(m, opts) {
   if (reactions) li.append(reactions);
   if (!m.deleted) {
     const h = handlers;
-    const actions = el('span', { className: 'msg-actions' },
-      el('button', { type: 'button', className: 'link', textContent: 'Reply', onclick: () => h.reply(m) }),
-      el('button', { type: 'button', className: 'link', textContent: 'React', 'aria-expanded': opts.picker ? 'true' : 'false', onclick: () => h.togglePicker(m) }));
-    if (mine) {
-      actions.append(
-        el('button', { type: 'button', className: 'link', textContent: 'Edit', onclick: () => h.edit(m) }),
-        el('button', { type: 'button', className: 'link', textContent: 'Delete for everyone', onclick: () => h.remove(m) }));
-    }
-    li.append(actions);
+    markActionable(li, m); // its actions are shown when it is pointed at or focused (message-actions.js)
     if (opts.picker) {
       li.append(el('span', { className: 'emoji-picker', role: 'group', 'aria-label': 'Choose a reaction' },
         ...EMOJI.map((e) => el('button', { type: 'button', className: 'emoji', textContent: e,
@@ -228,6 +221,7 @@ export function patchItem(li, was, now, m) {
   for (let i = 0; i < now.length; i += 1) if (i !== SIG.state && i !== SIG.read && was[i] !== now[i]) return false;
   const span = li.querySelector(':scope > .meta > .delivery');
   if (!span) return false;
+  markActionable(li, m);
   if (was[SIG.state] !== now[SIG.state]) {
     span.dataset.state = m.state;
     span.textContent = DELIVERY[m.state] || m.state;
@@ -361,6 +355,7 @@ function searchChanged() {
 export function installEveryday(render) {
   reading.handlers = handlers;
   reading.rerender = render;
+  installActions($('transcript'), handlers, (m) => reading.picker === keyOf(m));
   const tools = el('div', { className: 'chat-tools' },
     el('label', { className: 'timer-label' }, 'Disappearing messages ',
       el('select', { id: 'disappearing' },

@@ -2,6 +2,7 @@
 // The open chat's transcript: one list item per message, kept in step with the messenger's
 // history, and following the conversation unless the person scrolled up.
 import { $, el } from './dom.js';
+import { carryActions } from './message-actions.js';
 import {
   dayKey, dayLabel, keyOf, matches, messageItem, patchItem, reading, sameSignature, shown, signature,
 } from './everyday-view.js';
@@ -182,7 +183,9 @@ export function renderTranscript(m, name, files = []) {
         continue;
       }
       const li = messageItem(msg, opts);
+      const focused = document.activeElement;
       item.li.replaceWith(li);
+      carryActions(item.li, li, focused);
       item.li = li;
       item.sig = sig;
     }
