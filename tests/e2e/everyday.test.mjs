@@ -196,32 +196,39 @@ test('reply, edit, delete for everyone and a reaction arrive on the other side; 
     assert.equal(await theirs.getByRole('button', { name: 'Delete for everyone' }).count(), 0);
     // One toolbar for the whole transcript, shown on the message pointed at.
     assert.equal(await b.page.getByRole('toolbar', { name: 'Message actions' }).count(), 1);
-    // From the keyboard: the transcript is one tab stop; Up and Down go from message to message
+    // From the keyboard: the messages are one tab stop; Up and Down go from message to message
     // (the latest first), and Tab from a message to its actions.
     await b.page.locator('#transcript').focus();
     await b.page.keyboard.press('ArrowUp');
     const latest = await b.page.evaluate(() => {
-      const items = [...document.querySelectorAll('#transcript > li[tabindex="-1"]')];
+      const items = [...document.querySelectorAll('#transcript > li[tabindex]')];
       return items.indexOf(document.activeElement) === items.length - 1 && document.activeElement.querySelector('.text').textContent;
     });
     assert.equal(latest, 'a reply from bob');
-    await b.page.keyboard.press('ArrowUp'); // past the deleted message, which has no actions
     const focusedIn = () => b.page.evaluate(() => [
       document.activeElement.tagName === 'LI' ? 'the item' : document.activeElement.textContent,
       document.activeElement.closest('li')?.querySelector('.text')?.textContent]);
+    await b.page.keyboard.press('ArrowUp'); // the deleted message: reached, with no actions
+    assert.deepEqual(await focusedIn(), ['the item', 'This message was deleted']);
+    await b.page.keyboard.press('ArrowUp');
     assert.deepEqual(await focusedIn(), ['the item', 'edited words']);
-    for (let i = 0; i < 4 && (await focusedIn())[0] !== 'Reply'; i += 1) await b.page.keyboard.press('Tab'); // its time first
+    // A focused message shows its full date beside its time.
+    assert.match(await item(b, 'edited words').locator('time').evaluate((t) => getComputedStyle(t, '::after').content), /20\d\d/);
+    await b.page.keyboard.press('Tab');
     assert.deepEqual(await focusedIn(), ['Reply', 'edited words']);
+    await b.page.keyboard.press('Shift+Tab');
+    assert.deepEqual(await focusedIn(), ['the item', 'edited words']);
+    await b.page.keyboard.press('Tab');
     await b.page.keyboard.press('Enter');
     await b.page.getByText(/^Replying to /).waitFor({ timeout: WAIT });
     await b.page.getByRole('button', { name: 'Cancel' }).click();
 
     // Reading aids: a date separator on the day's first message, the full date on each time
-    // (hover: title; keyboard: focusable), a long message folded behind "Show more".
+    // (hover: title; keyboard: the focused message shows it, above), a long message folded
+    // behind "Show more".
     assert.equal(await b.page.locator('#transcript > li').first().getByRole('separator').first().textContent(), 'Today');
     const time = item(b, 'edited words').locator('time');
     assert.match(await time.getAttribute('title'), /20\d\d/);
-    assert.equal(await time.getAttribute('tabindex'), '0');
     const long = `${'a long message line\n'.repeat(40)}the end`;
     await send(a, long);
     await waitForMessage(b.page, long);

@@ -104,11 +104,16 @@ function derive() {
   const rep = Buffer.concat([rBody, r.sig]);
   const flip = (b, at) => { const c = Buffer.from(b); c[at] ^= 1; return c.toString('base64url'); };
   const resign = (b) => { const s = challenge(aSeed, 'parley-invite-v1', expiry, b).sig; return Buffer.concat([b, s]).toString('base64url'); };
+  // A version 1 code (its answer active, 17.4): the same fields, signed by its author.
+  const asVersion1 = (b, seed, room) => {
+    const one = Buffer.concat([u8(1), b.subarray(1)]);
+    return Buffer.concat([one, challenge(seed, room, expiry, one).sig]).toString('base64url');
+  };
   const fpAt = body.length - 1 - (1 + 4 + 2) * 2 - (1 + 16 + 2) * 2 - 32; // start of the fingerprint
   const refusals = [
     { what: 'version 3', code: Buffer.concat([u8(3), inv.subarray(1)]).toString('base64url'), reason: 'version' },
-    { what: 'version 1 (an active answer)', code: Buffer.concat([u8(1), inv.subarray(1)]).toString('base64url'), reason: 'old' },
-    { what: 'version 1, a reply', code: Buffer.concat([u8(1), rep.subarray(1)]).toString('base64url'), reason: 'old', reader: 'reply' },
+    { what: 'a version 1 invite (signed as version 1 was)', code: asVersion1(body, aSeed, 'parley-invite-v1'), reason: 'old' },
+    { what: 'a version 1 reply (signed as version 1 was)', code: asVersion1(rBody, bSeed, 'parley-invite-reply-v1'), reason: 'old', reader: 'reply' },
     { what: 'version 0', code: Buffer.concat([u8(0), inv.subarray(1)]).toString('base64url'), reason: 'damaged' },
     { what: 'a reply where an invite is wanted', code: reply.code, reason: 'kind', reader: 'invite' },
     { what: 'an invite where a reply is wanted', code: invite.code, reason: 'kind', reader: 'reply' },

@@ -173,7 +173,7 @@ test('a message a second device cannot decrypt: the line shows, a new session is
     await waitForMessage(a2.page, 'warm-up', 40000);
     await send(a2, 'warm-up back');
     await waitForMessage(bob.page, 'warm-up back', 40000);
-    // Roll a2's session with bob's device back past one message each way.
+    // Roll a2's session with bob's device back past two messages each way.
     await until(() => a2.page.evaluate((k) => globalThis.parleyTestHooks.snapshotSession(k).then(() => true, () => false), key),
       { message: 'a session with bob\'s device' });
     // Two round trips: a snapshot taken after a2 read bob's last message (a receipt) but before
@@ -198,13 +198,13 @@ test('a message a second device cannot decrypt: the line shows, a new session is
     await waitForMessage(a2.page, 'after the repair', 40000);
     const seen = new Map();
     for (const m of await transcript(a2.page)) seen.set(m.text, (seen.get(m.text) || 0) + 1);
-    for (const t of [...after, 'before the rollback', 'after the repair']) assert.equal(seen.get(t), 1, `"${t}" shows ${seen.get(t) || 0} times`);
+    for (const t of [...after, 'before the rollback', 'before the rollback, again', 'after the repair']) assert.equal(seen.get(t), 1, `"${t}" shows ${seen.get(t) || 0} times`);
     // And the other way: a2's messages reach bob once each under the new session.
     await send(a2, 'alice after the repair');
     await waitForMessage(bob.page, 'alice after the repair', 40000);
     const atBob = new Map();
     for (const m of await transcript(bob.page)) atBob.set(m.text, (atBob.get(m.text) || 0) + 1);
-    for (const t of ['warm-up back', 'reply before the rollback', 'alice after the repair']) assert.equal(atBob.get(t), 1, `"${t}" shows ${atBob.get(t) || 0} times at bob`);
+    for (const t of ['warm-up back', 'reply before the rollback', 'reply before the rollback, again', 'alice after the repair']) assert.equal(atBob.get(t), 1, `"${t}" shows ${atBob.get(t) || 0} times at bob`);
     // The first browser got every one of them on its own session, untouched.
     for (const t of after) await waitForMessage(a1.page, t, 40000);
   } finally {

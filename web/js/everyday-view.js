@@ -7,7 +7,7 @@
 // written, the typing indicator, and the "Read receipts" and "Typing indicators" switches.
 import { $, el, setHidden } from './dom.js';
 import { EMOJI, TIMERS, timerWords } from './everyday-wire.js';
-import { installActions, markActionable } from './message-actions.js';
+import { installActions, markActionable, markReachable } from './message-actions.js';
 import { banner, plain, state } from './shell.js';
 
 // What the reader chose: folds opened, the emoji choice open, the "New messages" divider, the
@@ -93,8 +93,9 @@ export function lastShown(history) {
 }
 
 function timeEl(ts) {
-  // The full date on hover (title) and on keyboard focus (tabindex; style.css shows it).
-  return el('time', { dateTime: new Date(ts).toISOString(), textContent: timeFmt.format(ts), title: fullDate(ts), tabIndex: 0 });
+  // The full date on hover (title), and when the message is focused (style.css shows it): the
+  // time is no tab stop of its own (message-actions.js).
+  return el('time', { dateTime: new Date(ts).toISOString(), textContent: timeFmt.format(ts), title: fullDate(ts) });
 }
 
 function quote(lookup, id, name) {
@@ -127,9 +128,11 @@ export function messageItem(m, opts) {
   if (opts.day) before.push(el('p', { className: 'day-separator', role: 'separator', textContent: opts.day }));
   if (opts.divider) before.push(el('p', { className: 'new-divider', role: 'separator', textContent: 'New messages' }));
   if (m.from === 'system' || m.kind === 'timer') {
-    return el('li', { className: 'msg notice' }, ...before,
+    const notice = el('li', { className: 'msg notice' }, ...before,
       el('p', { className: 'text', textContent: m.text }),
       el('span', { className: 'meta' }, timeEl(m.ts)));
+    markReachable(notice); // no actions, but reached by the arrow keys (its full date on focus)
+    return notice;
   }
   const mine = m.from === 'me';
   const text = m.deleted
@@ -155,7 +158,8 @@ export function messageItem(m, opts) {
   li.append(meta);
   const reactions = !m.deleted && reactionsEl(m, name);
   if (reactions) li.append(reactions);
-  if (!m.deleted) {
+  if (m.deleted) markReachable(li);
+  else {
     const h = handlers;
     markActionable(li, m); // its actions are shown when it is pointed at or focused (message-actions.js)
     if (opts.picker) {

@@ -59,8 +59,8 @@ const colons = (b) => [...b].map((x) => x.toString(16).padStart(2, '0').toUpperC
  * answerer sends nothing of DTLS until the inviter, holding the reply, starts.
  */
 export function passiveAnswer(answer) {
-  const sdp = answer.sdp.replace(/^a=setup:(?:active|actpass)\r?$/gm, 'a=setup:passive');
-  if (!/^a=setup:passive\r?$/m.test(sdp)) throw new Error('the answer names no DTLS role');
+  const sdp = answer.sdp.replace(/^a=setup:(?:active|actpass)(?=\r?$)/gm, 'a=setup:passive');
+  if (!/^a=setup:passive(?=\r?$)/m.test(sdp)) throw new Error('the answer names no DTLS role');
   return { type: 'answer', sdp };
 }
 

@@ -43,7 +43,7 @@ export class InviteError extends UserError {
 export const MESSAGES = {
   damaged: 'This code is damaged or incomplete. Copy it again, all of it.',
   version: 'This code was made by a newer version of Parley. Reload the page to get the current version.',
-  old: 'This code was made by an older version of Parley. Ask them to reload the page and make a new one.',
+  old: 'This code was made by an older version of Parley. Both of you: reload the page, then make a new invite.',
   kind: 'This is not the right kind of code here: paste an invite under "Paste invite", and a reply under "Reply code".',
   expired: 'This invite has expired: invites are good for 10 minutes. Ask for a new one.',
   used: 'This invite was already used. Ask for a new one.',

@@ -2,17 +2,26 @@
 // A message's actions (Reply, React, and on one's own messages Edit and Delete for everyone): one
 // toolbar, moved into the message pointed at, focused or tapped, instead of buttons under every
 // message. A drawn transcript holds hundreds of messages, and their buttons cost every frame its
-// hit tests and paint while messages come in. From the keyboard, the transcript is one tab stop:
-// Up and Down (Home, End) go from message to message, and Tab from a message to its actions.
+// hit tests and paint while messages come in. From the keyboard, the messages are one tab stop
+// (the links and "Show more" of a message are stops of their own): Up and Down (Home, End) go
+// from message to message, and Tab from a message to its actions. A focused message shows its
+// full date (style.css).
 import { el } from './dom.js';
 
-const itemMessage = new WeakMap(); // a drawn item -> the message it shows
+const itemMessage = new WeakMap(); // a drawn item -> the message it shows, when it has actions
+const reachable = new WeakSet(); // the items the arrow keys go to: messages and notices
 let bar = null;
 let wiring = null; // { handlers, pickerOpen(m) }
 
+/** Item `li` is reached by the arrow keys (a notice: a line of the transcript's own). */
+export function markReachable(li) {
+  li.tabIndex = -1;
+  reachable.add(li);
+}
+
 /** The item `li` shows message `m`, which has actions (everyday-view.js messageItem, patchItem). */
 export function markActionable(li, m) {
-  li.tabIndex = -1;
+  markReachable(li);
   itemMessage.set(li, m);
 }
 
@@ -31,7 +40,8 @@ function button(text, act) {
 function theBar() {
   if (!bar) {
     const h = wiring.handlers;
-    bar = el('span', { className: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
+    // Not read out each time it moves: the transcript is a live region (role log).
+    bar = el('span', { className: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions', 'aria-live': 'off' },
       button('Reply', (m) => h.reply(m)),
       button('React', (m) => h.togglePicker(m)),
       button('Edit', (m) => h.edit(m)),
@@ -58,12 +68,28 @@ export function showActions(li) {
 
 /**
  * Item `was` was drawn again as `now` (transcript-view.js): the actions it showed go with it, and
- * the focus that was in them (`focused`, taken before the swap) comes back.
+ * the focus that was in it (`focused`, taken before the swap) stays: on the same action when the
+ * actions came along, else on the new item (a message just deleted has no actions).
  */
 export function carryActions(was, now, focused) {
-  if (!bar || bar.parentElement !== was) return;
-  showActions(now);
-  if (focused && bar.contains(focused)) focused.focus({ preventScroll: true });
+  if (bar && bar.parentElement === was) showActions(now);
+  if (!focused || !was.contains(focused)) return;
+  if (bar?.contains(focused) && bar.parentElement === now) {
+    focused.focus({ preventScroll: true });
+    return;
+  }
+  if (now.tabIndex !== 0) now.tabIndex = -1;
+  now.focus({ preventScroll: true });
+}
+
+// The message or notice next to `li` above it (step -1) or below it (+1), passing over files and
+// separators; null past either end. From outside any item: the latest.
+function neighbour(log, li, step) {
+  const all = [...log.children];
+  const at = li ? all.indexOf(li) : -1;
+  if (at < 0) return all.findLast((x) => reachable.has(x)) || null;
+  for (let i = at + step; i >= 0 && i < all.length; i += step) if (reachable.has(all[i])) return all[i];
+  return null;
 }
 
 /** Wires the transcript `log` (once): pointer, focus and keys show the actions. */
@@ -76,24 +102,28 @@ export function installActions(log, handlers, pickerOpen) {
   };
   log.addEventListener('pointerover', (ev) => {
     const li = itemOf(ev.target);
-    if (li && bar?.parentElement !== li) showActions(li);
+    // Not away from a keyboard's focus in the actions (moving them would drop it).
+    if (li && bar?.parentElement !== li && !bar?.querySelector(':focus-visible')) showActions(li);
   });
+  let current = null; // the item focused last: a tab stop (tabindex 0), so Shift+Tab from its actions comes back to it
   log.addEventListener('focusin', (ev) => {
     const li = itemOf(ev.target);
+    if (li && reachable.has(li) && current !== li) {
+      if (current) current.tabIndex = -1;
+      li.tabIndex = 0;
+      current = li;
+    }
     if (li && bar?.parentElement !== li) showActions(li);
   });
   log.addEventListener('keydown', (ev) => {
     if (ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
     if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(ev.key)) return;
-    const items = [...log.children].filter((li) => itemMessage.has(li));
-    if (!items.length) return;
-    const at = items.indexOf(itemOf(ev.target));
     let next;
-    if (ev.key === 'Home') next = 0;
-    else if (ev.key === 'End') next = items.length - 1;
-    else if (at < 0) next = items.length - 1; // from the list itself: the latest message
-    else next = Math.min(items.length - 1, Math.max(0, at + (ev.key === 'ArrowUp' ? -1 : 1)));
+    if (ev.key === 'Home') next = [...log.children].find((x) => reachable.has(x));
+    else if (ev.key === 'End') next = neighbour(log, null, 1);
+    else next = neighbour(log, itemOf(ev.target), ev.key === 'ArrowUp' ? -1 : 1);
+    if (!next) return;
     ev.preventDefault();
-    items[next].focus();
+    next.focus();
   });
 }
