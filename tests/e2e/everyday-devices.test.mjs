@@ -6,16 +6,14 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, waitForMessage,
+  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, transcriptItem, waitForMessage,
 } from '../lib/people.mjs';
 import { linkSecondBrowser } from '../lib/linking.mjs';
 
 const server = serverForTests();
 const LONG = 40000;
 
-function item(p, text) {
-  return p.page.getByRole('log').getByRole('listitem').filter({ has: p.page.locator('.text', { hasText: text }) });
-}
+const item = transcriptItem;
 
 async function noText(p, text) {
   await p.page.waitForFunction((t) => ![...document.querySelectorAll('#transcript .text')].some((e) => e.textContent.includes(t)),

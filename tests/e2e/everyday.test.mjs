@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, transcript, until, waitForMessage,
+  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, transcript, transcriptItem, until, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -27,10 +27,7 @@ function stored(p, peer) {
   return p.page.evaluate((n) => globalThis.parleyTestHooks.storedHistory(n), peer);
 }
 
-/** A transcript item by its text. */
-function item(p, text) {
-  return p.page.getByRole('log').getByRole('listitem').filter({ has: p.page.locator('.text', { hasText: text }) });
-}
+const item = transcriptItem;
 
 async function noText(p, text) {
   await p.page.waitForFunction((t) => ![...document.querySelectorAll('#transcript .text')].some((e) => e.textContent.includes(t)),

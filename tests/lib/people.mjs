@@ -149,10 +149,6 @@ export async function openChat(p, other) {
     && !document.getElementById('chat').hidden, other, { timeout: WAIT });
 }
 
-/**
- * Types a message and sends it (Enter, or the Send button); waits until it shows in the
- * transcript. Newlines are typed with Shift+Enter when `via` is 'keyboard'.
- */
 // The number of items of the open chat's transcript: those drawn, and the earlier messages it
 // does not draw (transcript-view.js draws the latest ones; its "Show earlier messages" item says
 // how many more there are). Evaluated in the page.
@@ -162,16 +158,25 @@ const count = () => document.querySelectorAll('#transcript > li:not(.earlier)').
 const countAbove = (n) => document.querySelectorAll('#transcript > li:not(.earlier)').length
   + Number(document.querySelector('#transcript > li.earlier')?.dataset.more || 0) > n;
 
+/** The open chat's transcript item whose text holds `text` (a locator). */
+export function transcriptItem(p, text) {
+  return p.page.getByRole('log').getByRole('listitem').filter({ has: p.page.locator('.text', { hasText: text }) });
+}
+
 /**
  * The "Message actions" toolbar of the transcript item whose text holds `text`: the item is
  * pointed at first, as the actions show only on the message pointed at or focused.
  */
 export async function messageActions(p, text) {
-  const li = p.page.getByRole('log').getByRole('listitem').filter({ has: p.page.locator('.text', { hasText: text }) });
+  const li = transcriptItem(p, text);
   await li.hover();
   return li.getByRole('toolbar', { name: 'Message actions' });
 }
 
+/**
+ * Types a message and sends it (Enter, or the Send button); waits until it shows in the
+ * transcript. Newlines are typed with Shift+Enter when `via` is 'keyboard'.
+ */
 export async function send(p, text, { via = 'enter' } = {}) {
   const box = p.page.getByRole('textbox', { name: 'Message' });
   const before = await p.page.evaluate(count);

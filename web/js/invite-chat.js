@@ -20,6 +20,9 @@ import {
 const MAX_PENDING = 16; // invites waiting for a reply on this device
 const MAX_KEPT = 64; // used and answered ids remembered (each until its expiry)
 const CONNECT_TIMEOUT_MS = 30000;
+// How long a code chat's connection is waited for, on either side: until the invite ends (a DTLS
+// handshake whose retransmissions back off is not given up sooner on one side), at least 30 s.
+const connectWait = (expiry, now) => Math.max(CONNECT_TIMEOUT_MS, expiry * 1000 - now);
 const RECORD = 'invites';
 
 /** The contact name of a code contact: "~" and 8 characters of its identity key (never a username). */
@@ -211,7 +214,7 @@ export class Invites {
           session?.free();
         }
       });
-      attach(m, name, pc, { timeoutMs: Math.max(CONNECT_TIMEOUT_MS, inv.expiry * 1000 - now), fingerprint: inv.ice.fingerprint });
+      attach(m, name, pc, { timeoutMs: connectWait(inv.expiry, now), fingerprint: inv.ice.fingerprint });
       attached = true;
       m.changed(name);
       return { code, name };
@@ -271,9 +274,7 @@ export class Invites {
       ]);
       return who;
     });
-    // Up to the invite's end, as on the side that answered it: a connection whose DTLS handshake
-    // is slow to finish (its retransmissions back off) is not given up sooner here than there.
-    attach(m, name, offer.pc, { dc: offer.dc, timeoutMs: Math.max(CONNECT_TIMEOUT_MS, rep.expiry * 1000 - now), fingerprint: rep.ice.fingerprint });
+    attach(m, name, offer.pc, { dc: offer.dc, timeoutMs: connectWait(rep.expiry, now), fingerprint: rep.ice.fingerprint });
     await offer.pc.setRemoteDescription({ type: 'answer', sdp: buildSdp(rep.ice, 'answer') });
     m.changed(name);
     return name;

@@ -15,6 +15,7 @@ let wiring = null; // { handlers, pickerOpen(m) }
 
 /** Item `li` is reached by the arrow keys (a notice: a line of the transcript's own). */
 export function markReachable(li) {
+  if (reachable.has(li)) return; // patched in place: a tab stop it is (the one focused last) stays one
   li.tabIndex = -1;
   reachable.add(li);
 }

@@ -52,7 +52,7 @@ function earlierItem(more) {
       // first of those was drawn again: its day now shows above).
       const above = !rendered.earlier.isConnected && rendered.items.get(first)?.li.previousElementSibling;
       if (above) {
-        above.tabIndex = -1;
+        if (!above.hasAttribute('tabindex')) above.tabIndex = -1; // a file's item
         above.focus({ preventScroll: true });
       }
     });
@@ -148,8 +148,9 @@ export function renderTranscript(m, name, files = []) {
   }
   // Files older than the first message drawn are not drawn either.
   const fileList = reading.query ? [] : (start > 0 ? files.filter((x) => x.ts > list[start - 1].ts) : files);
-  rendered.leftOut = new WeakSet();
-  if (fileList !== files) for (const x of files) if (!fileList.includes(x)) rendered.leftOut.add(x.li);
+  // (files is oldest first, so those left out are the first ones.)
+  const leftOut = files.length - fileList.length;
+  rendered.leftOut = leftOut ? new Set(files.slice(0, leftOut).map((x) => x.li)) : null;
   let f = 0;
   if (start > 0) want.push(earlierItem(start));
   // One options object for the whole drawing, its per-message fields set in turn (messageItem
