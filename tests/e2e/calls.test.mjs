@@ -17,12 +17,14 @@ let a;
 let b;
 let framesAtStart = null; // [a, b]: how many frames each had seen before the first call
 
-// Counts the RTCPeerConnections the page makes (window.parleyPcCount).
+// Counts the RTCPeerConnections the page makes (window.parleyPcCount) and keeps them
+// (window.parleyPcs).
 const COUNT_PCS = `(() => {
   const Real = window.RTCPeerConnection;
   window.parleyPcCount = 0;
+  window.parleyPcs = [];
   window.RTCPeerConnection = class extends Real {
-    constructor(...args) { super(...args); window.parleyPcCount += 1; }
+    constructor(...args) { super(...args); window.parleyPcCount += 1; window.parleyPcs.push(this); }
   };
 })();`;
 
@@ -35,10 +37,25 @@ async function setUp(name) {
   return p;
 }
 
+/**
+ * The chat's link has its candidates on both sides: a link is connected on its first candidate
+ * pair while the others still trickle through the server (the link's signaling, not a call's). So
+ * the frames counted before the first call are those after every page gathered all its
+ * candidates and each candidate one page sent reached the other.
+ */
+async function linkSettled() {
+  const gathered = (p) => p.page.evaluate(() => window.parleyPcs.every((pc) => pc.iceGatheringState !== 'gathering'));
+  await until(async () => (await gathered(a)) && (await gathered(b)), { timeout: WAIT, message: 'the link gathered its candidates' });
+  const candidates = (p, dir) => p.frames.filter((f) => f.dir === dir && /"candidate"/.test(f.payload)).length;
+  await until(() => candidates(a, 'sent') === candidates(b, 'received') && candidates(b, 'sent') === candidates(a, 'received'),
+    { timeout: WAIT, message: "each page's candidates reached the other" });
+  framesAtStart = [a.frames.length, b.frames.length];
+}
+
 before(async () => {
   [a, b] = await Promise.all([setUp('alice'), setUp('bob')]);
   await connectPair(a, b);
-  framesAtStart = [a.frames.length, b.frames.length];
+  await linkSettled();
 });
 
 after(async () => {
@@ -122,7 +139,6 @@ async function markVerified(p) {
 
 
 test('an audio call: media both ways, Not verified until both verify, then Verified; hang-up', async () => {
-  framesAtStart = [a.frames.length, b.frames.length];
   await call(a, b);
   await Promise.all([mediaGrows(a, { video: false }), mediaGrows(b, { video: false })]);
   await waitVerification(a, 'Not verified');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, openChat, person, send, signUp, until, waitAllDelivered, waitForMessage,
+  WAIT, connectPair, leave, openChat, person, send, signUp, until, waitAllDelivered, waitAllRead, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -125,6 +125,9 @@ test('a contact who stops offering KEM prekeys after having done so raises the i
     await send(alice, 'reply, again');
     await waitForMessage(bob.page, 'reply, again');
     await Promise.all([waitAllDelivered(alice.page), waitAllDelivered(bob.page)]);
+    // Every read receipt has come, both ways: one that left alice after the rollback would be
+    // sealed by the old session and fail at bob, who would then make the new session.
+    await Promise.all([waitAllRead(alice.page), waitAllRead(bob.page)]);
     await hook(alice, 'restoreSession', bob.name);
     // ... while the directory no longer offers bob's KEM prekeys (a server stripping them).
     sql(`DELETE FROM kem_prekeys WHERE user_id = ${userId(bob.name)}`);

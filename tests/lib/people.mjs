@@ -238,6 +238,12 @@ export async function waitAllDelivered(page, timeout = WAIT) {
     .every((d) => d.dataset.state === 'delivered'), null, { timeout });
 }
 
+/** Every message the open chat shows as sent by this page shows "read" (the peer's read receipts came). */
+export async function waitAllRead(page, timeout = WAIT) {
+  await page.waitForFunction(() => [...document.querySelectorAll('#transcript .delivery')]
+    .every((d) => d.parentElement.querySelector('.read-state')), null, { timeout });
+}
+
 /** A's transcript as B should see it: A's "You" becomes A's name, B's name becomes "You". */
 export function mirrored(list, me, peer) {
   return list.map((m) => ({ text: m.text, sender: m.sender === 'You' ? me : (m.sender === peer ? 'You' : `?${m.sender}`) }));
