@@ -4,6 +4,8 @@
 //     against WebCrypto's AES-GCM on the same sizes, MB/s; the core's SHA-256 of a file, MB/s
 //   - a raw data channel between the same two browsers moving the same bytes with no crypto, swept
 //     over chunk size and low-water mark (the best is the reference)
+//   - the parts of the encrypted path alone (reading the file, sealing, opening, SHA-256, storing),
+//     CPU per MB: their sum is what any transfer adds to the raw channel's CPU
 //   - rounds of the raw channel (best setting) and the app's encrypted transfer of a random file
 //     (BENCH_FILES_MIB, default 256 MiB) through "Attach file", back to back: MB/s, the encrypted
 //     share of the raw figure, and the CPU each browser spent per MB moved: its page's main thread
@@ -14,8 +16,10 @@
 //   BENCH_FILES_MIB=256     size of the file (MiB)
 //   BENCH_ROUNDS=3          raw/encrypted rounds, back to back
 //   BENCH_SWEEP=0           skip the raw sweep (use chunk 65536, low-water 1 MiB)
-//   BENCH_CONFIGS=64512:8   the encrypted settings: chunk:window MiB, comma separated
+//   BENCH_CONFIGS=64512:8   the encrypted settings: chunk:window MiB, comma separated (default: the
+//                           app's chunk, 64512, and the core's largest, 196608, both with 8 MiB)
 //   BENCH_WEB=DIR           serve the page from DIR instead of web/ (e.g. a copy of an older page)
+//   BENCH_PARTS_MIB=64      how much of the file the parts of the encrypted path are measured on
 //   BENCH_PROFILE=DIR       write CDP CPU profiles of both pages during the last encrypted transfer
 //                           to DIR and print where their main threads spent the time
 import { randomBytes } from 'node:crypto';
@@ -30,9 +34,10 @@ const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_FILES_MIB || 256) * MIB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 1);
 const SWEEP = process.env.BENCH_SWEEP !== '0';
-const CONFIGS = (process.env.BENCH_CONFIGS || '64512:8,64512:32,196608:8').split(',')
+const CONFIGS = (process.env.BENCH_CONFIGS || '64512:8,196608:8').split(',')
   .map((s) => s.split(':').map(Number)).map(([chunk, w]) => ({ chunk, window: w * MIB }));
 const PROFILE = process.env.BENCH_PROFILE || '';
+const PARTS_MIB = Number(process.env.BENCH_PARTS_MIB || 64);
 const mbps = (bytes, ms) => (bytes / 1e6) / (ms / 1000);
 const f1 = (x) => x.toFixed(1);
 const MB = SIZE / 1e6;
@@ -207,12 +212,73 @@ try {
   // ---- rounds: the raw channel and the app's encrypted transfer, back to back ------------------
   const path = join(dir, 'bench.bin');
   writeFileSync(path, randomBytes(SIZE));
+
+  // ---- the encrypted path's parts, one at a time in one page ---------------------------------
+  // The work an encrypted transfer adds to moving the bytes, each part alone over the first
+  // PARTS_MIB of the file in the app's chunks and blocks, as CPU of the whole browser per MB:
+  // reading the file (File.slice, 1 MiB blocks), sealing and opening (WebCrypto AES-256-GCM),
+  // the running SHA-256 (the core's FileHash) and storing the sealed chunks (the app's FileStore,
+  // 1 MiB a transaction). Their sum is what no chunking takes away; beside each transfer's CPU
+  // over the raw channel's, it tells the parts from the rest (frames, promises, flow control).
+  const partsBytes = Math.min(SIZE, PARTS_MIB * MIB);
+  await a.page.evaluate(() => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'bench-parts';
+    input.hidden = true;
+    document.body.append(input);
+  });
+  await a.page.setInputFiles('#bench-parts', path);
+  const parts = {};
+  for (const part of ['read', 'seal', 'open', 'sha256', 'store']) {
+    const c0 = await cpu(pa);
+    await a.page.evaluate(async ({ part, total, chunk }) => {
+      const core = await import('/core/parley.js');
+      const { FileStore } = await import('/js/filestore.js');
+      const file = document.getElementById('bench-parts').files[0];
+      const n = Math.ceil(total / chunk);
+      const plain = new Uint8Array(chunk);
+      for (let at = 0; at < chunk; at += 65536) crypto.getRandomValues(plain.subarray(at, at + 65536));
+      const key = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'AES-GCM', false, ['encrypt', 'decrypt']);
+      const iv = (i) => { const v = new Uint8Array(12); new DataView(v.buffer).setUint32(8, i); return v; };
+      const ad = new Uint8Array(22);
+      const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv(0), additionalData: ad }, key, plain));
+      if (part === 'read') {
+        for (let at = 0; at < total; at += 1 << 20) await file.slice(at, Math.min(total, at + (1 << 20))).arrayBuffer();
+      } else if (part === 'seal') {
+        for (let i = 0; i < n; i += 1) await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv(i), additionalData: ad }, key, plain);
+      } else if (part === 'open') {
+        for (let i = 0; i < n; i += 1) new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: iv(0), additionalData: ad }, key, sealed)).fill(0);
+      } else if (part === 'sha256') {
+        const hash = core.FileHash.create();
+        for (let i = 0; i < n; i += 1) hash.update(plain);
+        hash.free();
+      } else {
+        const tag = `bench-${Math.random().toString(36).slice(2)}`;
+        const store = await FileStore.open(tag);
+        const per = Math.max(1, Math.floor((1 << 20) / chunk));
+        for (let i = 0; i < n; i += per) {
+          await store.putChunks('bench', i, Array.from({ length: Math.min(per, n - i) }, () => sealed.slice()));
+        }
+        await store.deleteFile('bench');
+        store.close();
+        await FileStore.drop(tag);
+      }
+    }, { part, total: partsBytes, chunk: CONFIGS[0].chunk });
+    parts[part] = ((await cpu(pa)).all - c0.all) / (partsBytes / 1e6);
+  }
+  const partsSum = Object.values(parts).reduce((x, y) => x + y, 0);
+  console.log(`the encrypted path's parts alone, ${partsBytes / MIB} MiB in chunks of ${CONFIGS[0].chunk}, CPU ms per MB of the browser: `
+    + `${Object.entries(parts).map(([k, v]) => `${k} ${f1(v)}`).join(', ')}; together ${f1(partsSum)}`);
   let n = 0;
   for (let round = 1; round <= ROUNDS; round += 1) {
     const raw = await rawRun(best.chunk, best.low);
     console.log(`round ${round}: raw data channel, chunk ${best.chunk}, low-water ${best.low / 1024} KiB: ${f1(raw.rate)} MB/s`);
     console.log(raw.cpu);
-    for (const { chunk, window } of CONFIGS) {
+    // Each round takes the settings in the other order: a transfer runs while the storage of the
+    // one before may still be at work (its file was just deleted), which should not always fall
+    // on the same setting.
+    for (const { chunk, window } of (round % 2 ? CONFIGS : [...CONFIGS].reverse())) {
       const name = `bench-${n += 1}.bin`;
       const named = join(dir, name);
       copyFileSync(path, named); // the same bytes under a new name each run
@@ -247,7 +313,7 @@ try {
       // channel's CPU over the encrypted transfer's is the share that load would not blur.
       const both = cpuBoth(c0, c1);
       console.log(`    both browsers: ${f1(both)} CPU ms per MB against ${f1(raw.both)} for the raw channel: `
-        + `+${f1(both - raw.both)} ms per MB, CPU share ${Math.round((raw.both / both) * 100)}% of the raw channel's`);
+        + `+${f1(both - raw.both)} ms per MB (the parts alone: ${f1(partsSum)}), CPU share ${Math.round((raw.both / both) * 100)}% of the raw channel's`);
       if (profiling) {
         mkdirSync(PROFILE, { recursive: true });
         for (const [who, pr] of [['sender', pa], ['receiver', pb]]) {
