@@ -5,7 +5,8 @@
 // RTCPeerConnections, and the server's frames carry no SDP, fingerprint or candidate of a call;
 // an ICE restart keeps the call and checks the binding again; a refused camera leaves an
 // audio-only or receive-only call; with the pages' clocks driven, an unanswered call is missed
-// after 45 s and a call with nothing received for 30 s ends.
+// after 45 s, a statement that does not come within 20 s ends a call as not checked in time, and
+// a call with nothing received for 30 s ends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
@@ -363,6 +364,27 @@ test('the pages\' clocks driven: no answer in 45 s is a missed call in both tran
     await b.page.evaluate(() => { globalThis.parleyTestHooks.swapCallFingerprint = false; });
   }
   await lineAppears(b, new RegExp(`^The call with ${a.name} ended: it may have been intercepted, \\d+:\\d\\d$`));
+
+  // Bob's statement never comes (test hook): 20 s after Alice's next nonce left, her side ends
+  // the call, and both say it could not be checked in time, not that it may have been intercepted.
+  await call(a, b);
+  await until(async () => (await checks(a)) >= 1 && (await checks(b)) >= 1, { message: 'the first checks' });
+  await b.page.evaluate(() => { globalThis.parleyTestHooks.withholdBind = true; });
+  try {
+    await Promise.all([a.page.clock.fastForward(60000), b.page.clock.fastForward(60000)]); // the next check
+    // The wait counts from when the nonce left (a step of the page's queue): the clock goes on in
+    // steps until the call ends.
+    await until(async () => {
+      await Promise.all([a.page.clock.fastForward(5000), b.page.clock.fastForward(5000)]);
+      return !(await panel(a).isVisible()) && !(await panel(b).isVisible());
+    }, { message: 'the call ended for want of a statement' });
+  } finally {
+    await b.page.evaluate(() => { globalThis.parleyTestHooks.withholdBind = false; });
+  }
+  for (const [p, other] of [[a, b.name], [b, a.name]]) {
+    await lineAppears(p, new RegExp(`^The call with ${other} ended: the connection could not be checked in time, \\d+:\\d\\d$`));
+    assert.match(await p.page.locator('#banner-text').textContent(), /could not be checked within 20 seconds/);
+  }
 
   // Bob stops sending anything: after 30 s without a byte, Alice's side ends the call.
   await call(a, b);

@@ -226,3 +226,15 @@ export function callPayload(k, call, fields = {}) {
   } else Object.assign(out, fields);
   return out;
 }
+
+/** What a call that the peer ended with `end` and `reason` is on this side (calls.js ended). */
+export function endOutcome(reason) {
+  if (reason === 'mismatch') return 'peer-mismatch';
+  if (reason === 'unverified') return 'peer-unchecked';
+  return reason === 'media' ? 'no-media' : 'done';
+}
+
+/** The warning for a call whose identity statement did not come within 20 s (on either side). */
+export function uncheckedWarning(name) {
+  return `The call with ${name} ended: the connection could not be checked within 20 seconds. Call again; if it happens again, compare your safety numbers with ${name}.`;
+}

@@ -12,7 +12,7 @@
 // side with the smaller identity key. Installed on Calls (calls.js).
 import * as core from '../core/parley.js';
 import { randomId, toB64u } from './encoding.js';
-import { duration } from './calls-binding.js';
+import { duration, endOutcome, uncheckedWarning } from './calls-binding.js';
 import { CallError } from './errors.js';
 
 export const GROUP_MAX = { audio: 8, video: 4 }; // people in a group call, this page included
@@ -326,8 +326,7 @@ export const groupMethods = {
       case 'cancel':
       case 'end':
         leg.why = p.reason; // what they said (a test hook shows it)
-        this.finish(leg, p.reason === 'mismatch' || p.reason === 'unverified' ? 'peer-mismatch'
-          : p.reason === 'media' ? 'no-media' : 'done');
+        this.finish(leg, endOutcome(p.reason));
         return true;
       case 'key':
         leg.peerKey ||= p.key;
@@ -384,6 +383,8 @@ export const groupMethods = {
     const g = leg.group;
     if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
       this.warn(`The call with ${leg.name} ended: it may have been intercepted. Someone may be between you and ${leg.name}; compare your safety numbers before calling again.`);
+    } else if (outcome === 'unchecked' || outcome === 'peer-unchecked') {
+      this.warn(uncheckedWarning(leg.name));
     } else if ((outcome === 'lost' || outcome === 'no-media') && leg.activeAt && !g.ending) {
       this.warn(`${leg.name} left the call: ${outcome === 'lost' ? 'the connection was lost' : 'nothing came through for 30 seconds'}.`);
     }

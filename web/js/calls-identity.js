@@ -53,7 +53,9 @@ export const identityMethods = {
       if (!sent || !this.live(call)) return;
       this.timer(call, () => {
         if (this.live(call) && call.nonces.has(toB64u(nonce))) {
-          this.intercepted(call, 'unverified');
+          // No statement in time: ended as one that failed would be, but said as what it is.
+          call.why = 'unverified';
+          this.finish(call, 'unchecked', { tell: 'end', reason: 'unverified' });
         }
       }, BIND_WAIT_MS);
     }).catch((e) => this.m.report(e));
@@ -83,6 +85,7 @@ export const identityMethods = {
 
   // Their nonce: our statement answers it.
   async answerNonce(call, nonce) {
+    if (globalThis.parleyTestHooks?.withholdBind) return; // test hook: a statement that never comes
     const { local, remote } = await this.fingerprints(call.negotiator.pc);
     const ids = this.identities(call.name);
     if (!this.live(call)) return;

@@ -13,7 +13,7 @@
 // check is repeated every 60 s and after an ICE restart.
 import { randomId } from './encoding.js';
 import { CallError } from './errors.js';
-import { callPayload, duration, parseCallPayload } from './calls-binding.js';
+import { callPayload, duration, endOutcome, parseCallPayload, uncheckedWarning } from './calls-binding.js';
 import { groupMethods, stopTracks } from './calls-group.js';
 import { identityMethods } from './calls-identity.js';
 import { Negotiator } from './calls-negotiator.js';
@@ -371,8 +371,7 @@ export class Calls extends EventTarget {
         return;
       case 'end':
         if (call) {
-          this.finish(call, p.reason === 'mismatch' || p.reason === 'unverified' ? 'peer-mismatch'
-            : p.reason === 'media' ? 'no-media' : 'done');
+          this.finish(call, endOutcome(p.reason));
         }
         return;
       case 'sdp': {
@@ -561,6 +560,8 @@ export class Calls extends EventTarget {
       cancelled: call.outgoing ? `Call cancelled` : `Missed call from ${name}`,
       intercepted: `The ${kind} with ${name} ended: it may have been intercepted`,
       'peer-mismatch': `The ${kind} with ${name} ended: it may have been intercepted`,
+      unchecked: `The ${kind} with ${name} ended: the connection could not be checked in time`,
+      'peer-unchecked': `The ${kind} with ${name} ended: the connection could not be checked in time`,
       'no-media': `The ${kind} with ${name} ended: nothing came through for 30 seconds`,
       lost: `The ${kind} with ${name} ended: the connection was lost`,
       failed: '',
@@ -570,6 +571,8 @@ export class Calls extends EventTarget {
     const text = lines[outcome] ?? '';
     if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
       this.warn(`The call with ${name} ended: it may have been intercepted. Someone may be between you and ${name}; compare your safety numbers before calling again.`);
+    } else if (outcome === 'unchecked' || outcome === 'peer-unchecked') {
+      this.warn(uncheckedWarning(name));
     } else if (outcome === 'no-media' || outcome === 'lost') {
       this.warn(`${text}.`);
     }
