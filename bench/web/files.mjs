@@ -14,10 +14,11 @@
 //     browser (all its processes)
 // Usage: node bench/web/files.mjs   (PARLEY_SERVER_BIN: default build/native/server/parley-server)
 //   BENCH_FILES_MIB=256     size of the file (MiB)
-//   BENCH_ROUNDS=3          raw/encrypted rounds, back to back
+//   BENCH_ROUNDS=3          raw/encrypted rounds, back to back (default 3)
 //   BENCH_SWEEP=0           skip the raw sweep (use chunk 65536, low-water 1 MiB)
-//   BENCH_CONFIGS=64512:8   the encrypted settings: chunk:window MiB, comma separated (default: the
-//                           app's chunk, 64512, and the core's largest, 196608, both with 8 MiB)
+//   BENCH_CONFIGS=64512:8,196608:8   the encrypted settings, chunk:window MiB, comma separated
+//                           (the default: the app's chunk, 64512, and the core's largest); the
+//                           parts are measured in the first one's chunks
 //   BENCH_WEB=DIR           serve the page from DIR instead of web/ (e.g. a copy of an older page)
 //   BENCH_PARTS_MIB=64      how much of the file the parts of the encrypted path are measured on
 //   BENCH_PROFILE=DIR       write CDP CPU profiles of both pages during the last encrypted transfer
@@ -32,7 +33,7 @@ import { uniqueName } from '../../tests/lib/api.mjs';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_FILES_MIB || 256) * MIB;
-const ROUNDS = Number(process.env.BENCH_ROUNDS || 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const SWEEP = process.env.BENCH_SWEEP !== '0';
 const CONFIGS = (process.env.BENCH_CONFIGS || '64512:8,196608:8').split(',')
   .map((s) => s.split(':').map(Number)).map(([chunk, w]) => ({ chunk, window: w * MIB }));
@@ -220,6 +221,7 @@ try {
   // the running SHA-256 (the core's FileHash) and storing the sealed chunks (the app's FileStore,
   // 1 MiB a transaction). Their sum is what no chunking takes away; beside each transfer's CPU
   // over the raw channel's, it tells the parts from the rest (frames, promises, flow control).
+  // (Each figure also holds its part's few milliseconds of setup: a key, a chunk of random bytes.)
   const partsBytes = Math.min(SIZE, PARTS_MIB * MIB);
   await a.page.evaluate(() => {
     const input = document.createElement('input');
@@ -313,7 +315,7 @@ try {
       // channel's CPU over the encrypted transfer's is the share that load would not blur.
       const both = cpuBoth(c0, c1);
       console.log(`    both browsers: ${f1(both)} CPU ms per MB against ${f1(raw.both)} for the raw channel: `
-        + `+${f1(both - raw.both)} ms per MB (the parts alone: ${f1(partsSum)}), CPU share ${Math.round((raw.both / both) * 100)}% of the raw channel's`);
+        + `+${f1(both - raw.both)} ms per MB (the parts alone, in chunks of ${CONFIGS[0].chunk}: ${f1(partsSum)}), CPU share ${Math.round((raw.both / both) * 100)}% of the raw channel's`);
       if (profiling) {
         mkdirSync(PROFILE, { recursive: true });
         for (const [who, pr] of [['sender', pa], ['receiver', pb]]) {

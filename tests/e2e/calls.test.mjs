@@ -45,7 +45,8 @@ async function setUp(name) {
  * candidates and each candidate one page sent reached the other.
  */
 async function linkSettled() {
-  const gathered = (p) => p.page.evaluate(() => window.parleyPcs.every((pc) => pc.iceGatheringState !== 'gathering'));
+  const gathered = (p) => p.page.evaluate(() => window.parleyPcs.every((pc) => pc.signalingState === 'closed'
+    || pc.iceGatheringState !== 'gathering'));
   await until(async () => (await gathered(a)) && (await gathered(b)), { timeout: WAIT, message: 'the link gathered its candidates' });
   const candidates = (p, dir) => p.frames.filter((f) => f.dir === dir && /"candidate"/.test(f.payload)).length;
   await until(() => candidates(a, 'sent') === candidates(b, 'received') && candidates(b, 'sent') === candidates(a, 'received'),
@@ -340,7 +341,7 @@ test('a refused camera: the call goes on audio only; refused camera and micropho
   }
 });
 
-test('the pages\' clocks driven: no answer in 45 s is a missed call in both transcripts; 30 s without media ends a call', async () => {
+test('the pages\' clocks driven: no answer in 45 s is a missed call in both transcripts; no statement in 20 s and 30 s without media end a call', async () => {
   for (const p of [a, b]) await p.page.clock.install();
   await a.page.getByRole('button', { name: 'Call', exact: true }).click();
   await b.page.getByRole('group', { name: `Incoming call from ${a.name}` }).waitFor({ timeout: WAIT });
@@ -366,24 +367,37 @@ test('the pages\' clocks driven: no answer in 45 s is a missed call in both tran
   await lineAppears(b, new RegExp(`^The call with ${a.name} ended: it may have been intercepted, \\d+:\\d\\d$`));
 
   // Bob's statement never comes (test hook): 20 s after Alice's next nonce left, her side ends
-  // the call, and both say it could not be checked in time, not that it may have been intercepted.
+  // the call, and both say its security could not be confirmed in time, not that it may have been
+  // intercepted.
   await call(a, b);
   await until(async () => (await checks(a)) >= 1 && (await checks(b)) >= 1, { message: 'the first checks' });
   await b.page.evaluate(() => { globalThis.parleyTestHooks.withholdBind = true; });
+  const lastEnding = (p) => p.page.evaluate(() => {
+    const e = globalThis.parleyTestHooks.calls.endings?.at(-1);
+    return e ? [e.outcome, e.why ?? null] : null;
+  });
   try {
-    await Promise.all([a.page.clock.fastForward(60000), b.page.clock.fastForward(60000)]); // the next check
-    // The wait counts from when the nonce left (a step of the page's queue): the clock goes on in
-    // steps until the call ends.
+    const forward = (ms) => Promise.all([a.page.clock.fastForward(ms), b.page.clock.fastForward(ms)]);
+    await forward(60000); // the next check: Alice's nonce goes (a step of her page's queue)
+    await until(() => a.page.evaluate(() => globalThis.parleyTestHooks.calls.call?.nonces.size > 0), { message: 'the nonce out' });
+    await new Promise((r) => { setTimeout(r, 500); }); // its wait starts once it has left
+    await forward(15000);
+    assert.ok(await panel(a).isVisible(), 'the call is still up 15 s after the nonce');
+    let waited = 15;
     await until(async () => {
-      await Promise.all([a.page.clock.fastForward(5000), b.page.clock.fastForward(5000)]);
+      await forward(1000);
+      waited += 1;
       return !(await panel(a).isVisible()) && !(await panel(b).isVisible());
     }, { message: 'the call ended for want of a statement' });
+    assert.ok(waited <= 25, `ended ${waited} s after the nonce`);
   } finally {
     await b.page.evaluate(() => { globalThis.parleyTestHooks.withholdBind = false; });
   }
+  assert.deepEqual(await lastEnding(a), ['unchecked', 'unverified'], 'alice ended it for want of a statement');
+  assert.equal((await lastEnding(b))[0], 'peer-unchecked', 'bob was told');
   for (const [p, other] of [[a, b.name], [b, a.name]]) {
-    await lineAppears(p, new RegExp(`^The call with ${other} ended: the connection could not be checked in time, \\d+:\\d\\d$`));
-    assert.match(await p.page.locator('#banner-text').textContent(), /could not be checked within 20 seconds/);
+    await lineAppears(p, new RegExp(`^The call with ${other} ended: its security could not be confirmed in time, \\d+:\\d\\d$`));
+    assert.match(await p.page.locator('#banner-text').textContent(), new RegExp(`could not confirm within 20 seconds that it reached ${other} securely`));
   }
 
   // Bob stops sending anything: after 30 s without a byte, Alice's side ends the call.

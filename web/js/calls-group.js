@@ -12,7 +12,7 @@
 // side with the smaller identity key. Installed on Calls (calls.js).
 import * as core from '../core/parley.js';
 import { randomId, toB64u } from './encoding.js';
-import { duration, endOutcome, uncheckedWarning } from './calls-binding.js';
+import { duration, endOutcome, interceptedWarning, uncheckedWarning } from './calls-binding.js';
 import { CallError } from './errors.js';
 
 export const GROUP_MAX = { audio: 8, video: 4 }; // people in a group call, this page included
@@ -382,7 +382,7 @@ export const groupMethods = {
   legEnded(leg, outcome) {
     const g = leg.group;
     if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
-      this.warn(`The call with ${leg.name} ended: it may have been intercepted. Someone may be between you and ${leg.name}; compare your safety numbers before calling again.`);
+      this.warn(interceptedWarning(leg.name));
     } else if (outcome === 'unchecked' || outcome === 'peer-unchecked') {
       this.warn(uncheckedWarning(leg.name));
     } else if ((outcome === 'lost' || outcome === 'no-media') && leg.activeAt && !g.ending) {

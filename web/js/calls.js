@@ -13,7 +13,9 @@
 // check is repeated every 60 s and after an ICE restart.
 import { randomId } from './encoding.js';
 import { CallError } from './errors.js';
-import { callPayload, duration, endOutcome, parseCallPayload, uncheckedWarning } from './calls-binding.js';
+import {
+  callPayload, duration, endOutcome, interceptedWarning, parseCallPayload, uncheckedWarning,
+} from './calls-binding.js';
 import { groupMethods, stopTracks } from './calls-group.js';
 import { identityMethods } from './calls-identity.js';
 import { Negotiator } from './calls-negotiator.js';
@@ -560,8 +562,8 @@ export class Calls extends EventTarget {
       cancelled: call.outgoing ? `Call cancelled` : `Missed call from ${name}`,
       intercepted: `The ${kind} with ${name} ended: it may have been intercepted`,
       'peer-mismatch': `The ${kind} with ${name} ended: it may have been intercepted`,
-      unchecked: `The ${kind} with ${name} ended: the connection could not be checked in time`,
-      'peer-unchecked': `The ${kind} with ${name} ended: the connection could not be checked in time`,
+      unchecked: `The ${kind} with ${name} ended: its security could not be confirmed in time`,
+      'peer-unchecked': `The ${kind} with ${name} ended: its security could not be confirmed in time`,
       'no-media': `The ${kind} with ${name} ended: nothing came through for 30 seconds`,
       lost: `The ${kind} with ${name} ended: the connection was lost`,
       failed: '',
@@ -570,7 +572,7 @@ export class Calls extends EventTarget {
     if (call.activeAt && outcome !== 'done' && lines[outcome]) lines[outcome] += took;
     const text = lines[outcome] ?? '';
     if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
-      this.warn(`The call with ${name} ended: it may have been intercepted. Someone may be between you and ${name}; compare your safety numbers before calling again.`);
+      this.warn(interceptedWarning(name));
     } else if (outcome === 'unchecked' || outcome === 'peer-unchecked') {
       this.warn(uncheckedWarning(name));
     } else if (outcome === 'no-media' || outcome === 'lost') {
