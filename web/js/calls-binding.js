@@ -234,12 +234,16 @@ export function endOutcome(reason) {
   return reason === 'media' ? 'no-media' : 'done';
 }
 
-/** The warning for a call whose identity statement failed (on either side). */
-export function interceptedWarning(name) {
-  return `The call with ${name} ended: it may have been intercepted. Someone may be between you and ${name}; compare your safety numbers before calling again.`;
-}
-
-/** The warning for a call whose identity statement did not come within 20 s (on either side). */
-export function uncheckedWarning(name) {
-  return `The call with ${name} ended: Parley could not confirm within 20 seconds that it reached ${name} securely. Call again; if it happens again, compare your safety numbers with ${name}.`;
+/**
+ * The warning for a call (or a group call's leg) with `name` that ended on its identity binding,
+ * on either side: a statement that failed, or none in time; null for any other outcome.
+ */
+export function bindingWarning(outcome, name) {
+  if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
+    return `The call with ${name} ended: it may have been intercepted. Someone may be between you and ${name}; compare your safety numbers before calling again.`;
+  }
+  if (outcome === 'unchecked' || outcome === 'peer-unchecked') {
+    return `The call with ${name} ended: Parley could not confirm within 20 seconds that it reached ${name} securely. Call again; if it happens again, compare your safety numbers with ${name}.`;
+  }
+  return null;
 }

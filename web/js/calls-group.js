@@ -12,7 +12,7 @@
 // side with the smaller identity key. Installed on Calls (calls.js).
 import * as core from '../core/parley.js';
 import { randomId, toB64u } from './encoding.js';
-import { duration, endOutcome, interceptedWarning, uncheckedWarning } from './calls-binding.js';
+import { bindingWarning, duration, endOutcome } from './calls-binding.js';
 import { CallError } from './errors.js';
 
 export const GROUP_MAX = { audio: 8, video: 4 }; // people in a group call, this page included
@@ -381,10 +381,9 @@ export const groupMethods = {
   // its last leg.
   legEnded(leg, outcome) {
     const g = leg.group;
-    if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
-      this.warn(interceptedWarning(leg.name));
-    } else if (outcome === 'unchecked' || outcome === 'peer-unchecked') {
-      this.warn(uncheckedWarning(leg.name));
+    const warning = bindingWarning(outcome, leg.name);
+    if (warning) {
+      this.warn(warning);
     } else if ((outcome === 'lost' || outcome === 'no-media') && leg.activeAt && !g.ending) {
       this.warn(`${leg.name} left the call: ${outcome === 'lost' ? 'the connection was lost' : 'nothing came through for 30 seconds'}.`);
     }

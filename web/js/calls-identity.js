@@ -52,11 +52,7 @@ export const identityMethods = {
     this.send(call.name, 'nonce', call.id, { nonce }).then((sent) => {
       if (!sent || !this.live(call)) return;
       this.timer(call, () => {
-        if (this.live(call) && call.nonces.has(toB64u(nonce))) {
-          // No statement in time: ended as one that failed would be, but said as what it is.
-          call.why = 'unverified';
-          this.finish(call, 'unchecked', { tell: 'end', reason: 'unverified' });
-        }
+        if (this.live(call) && call.nonces.has(toB64u(nonce))) this.unbound(call, 'unverified');
       }, BIND_WAIT_MS);
     }).catch((e) => this.m.report(e));
   },
@@ -85,12 +81,16 @@ export const identityMethods = {
 
   // Their nonce: our statement answers it.
   async answerNonce(call, nonce) {
-    if (globalThis.parleyTestHooks?.withholdBind) return; // test hook: a statement that never comes
+    const hooks = globalThis.parleyTestHooks;
+    if (hooks?.withholdBind) { // test hook: a statement that never comes (counted as it is withheld)
+      hooks.withheldBinds = (hooks.withheldBinds || 0) + 1;
+      return;
+    }
     const { local, remote } = await this.fingerprints(call.negotiator.pc);
     const ids = this.identities(call.name);
     if (!this.live(call)) return;
     if (!local || !remote || !ids) {
-      this.intercepted(call, 'mismatch');
+      this.unbound(call, 'mismatch');
       return;
     }
     const at = Date.now();
@@ -111,7 +111,7 @@ export const identityMethods = {
       checkStatement(ids.theirs, ids.mine, { callId: call.id, at: p.at, nonce: p.nonce, ownFp: p.ownFp, peerFp: p.peerFp, sig: p.sig }) &&
       equalBytes(p.ownFp, remote) && equalBytes(p.peerFp, local);
     if (!ok) {
-      this.intercepted(call, 'mismatch');
+      this.unbound(call, 'mismatch');
       return;
     }
     call.bound = true;
@@ -119,9 +119,11 @@ export const identityMethods = {
     this.changed();
   },
 
-  intercepted(call, reason) {
+  // The binding failed (`mismatch`) or its statement did not come in time (`unverified`): the call
+  // ends at once either way, said as what it was ('intercepted' or 'unchecked').
+  unbound(call, reason) {
     call.why = reason;
-    this.finish(call, 'intercepted', { tell: 'end', reason });
+    this.finish(call, reason === 'unverified' ? 'unchecked' : 'intercepted', { tell: 'end', reason });
   },
 
   /** "Verified" only when the statement checked out and the safety number is marked verified. */

@@ -13,9 +13,7 @@
 // check is repeated every 60 s and after an ICE restart.
 import { randomId } from './encoding.js';
 import { CallError } from './errors.js';
-import {
-  callPayload, duration, endOutcome, interceptedWarning, parseCallPayload, uncheckedWarning,
-} from './calls-binding.js';
+import { bindingWarning, callPayload, duration, endOutcome, parseCallPayload } from './calls-binding.js';
 import { groupMethods, stopTracks } from './calls-group.js';
 import { identityMethods } from './calls-identity.js';
 import { Negotiator } from './calls-negotiator.js';
@@ -571,10 +569,9 @@ export class Calls extends EventTarget {
     };
     if (call.activeAt && outcome !== 'done' && lines[outcome]) lines[outcome] += took;
     const text = lines[outcome] ?? '';
-    if (outcome === 'intercepted' || outcome === 'peer-mismatch') {
-      this.warn(interceptedWarning(name));
-    } else if (outcome === 'unchecked' || outcome === 'peer-unchecked') {
-      this.warn(uncheckedWarning(name));
+    const warning = bindingWarning(outcome, name);
+    if (warning) {
+      this.warn(warning);
     } else if (outcome === 'no-media' || outcome === 'lost') {
       this.warn(`${text}.`);
     }
