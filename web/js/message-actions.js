@@ -79,8 +79,7 @@ export function carryActions(was, now, focused) {
     focused.focus({ preventScroll: true });
     return;
   }
-  if (now.tabIndex !== 0) now.tabIndex = -1;
-  now.focus({ preventScroll: true });
+  now.focus({ preventScroll: true }); // every item drawn is reachable (tabindex -1 at least)
 }
 
 // The message or notice next to `li` above it (step -1) or below it (+1), passing over files and
