@@ -12,26 +12,17 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import { WAIT, connectPair, leave, logIn, person, shots, signUp, transcript, until, waitConnected } from '../lib/people.mjs';
+import { trackPcs } from '../lib/local.mjs';
 
 const server = serverForTests();
 let a;
 let b;
 let framesAtStart = null; // [a, b]: how many frames each had seen before the first call
 
-// Counts the RTCPeerConnections the page makes (window.parleyPcCount) and keeps them
-// (window.parleyPcs).
-const COUNT_PCS = `(() => {
-  const Real = window.RTCPeerConnection;
-  window.parleyPcCount = 0;
-  window.parleyPcs = [];
-  window.RTCPeerConnection = class extends Real {
-    constructor(...args) { super(...args); window.parleyPcCount += 1; window.parleyPcs.push(this); }
-  };
-})();`;
 
 async function setUp(name) {
   const p = await person(server, uniqueName(name));
-  await p.context.addInitScript(COUNT_PCS);
+  await p.context.addInitScript(trackPcs); // window.parleyPcs: every RTCPeerConnection made
   await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
   await p.page.reload();
   await signUp(p);
@@ -45,7 +36,7 @@ async function setUp(name) {
  * candidates and each candidate one page sent reached the other.
  */
 async function linkSettled() {
-  const gathered = (p) => p.page.evaluate(() => window.parleyPcs.every((pc) => pc.signalingState === 'closed'
+  const gathered = (p) => p.page.evaluate(() => window.parleyPcs.every(({ pc }) => pc.signalingState === 'closed'
     || pc.iceGatheringState !== 'gathering'));
   await until(async () => (await gathered(a)) && (await gathered(b)), { timeout: WAIT, message: 'the link gathered its candidates' });
   const candidates = (p, dir) => p.frames.filter((f) => f.dir === dir && /"candidate"/.test(f.payload)).length;
@@ -265,7 +256,7 @@ test('a fingerprint swapped in one page: the call ends at once on both sides, wi
 });
 
 test('ten calls in a row make at most two new RTCPeerConnections; the server sees no call SDP', async (t) => {
-  const count = (p) => p.page.evaluate(() => window.parleyPcCount);
+  const count = (p) => p.page.evaluate(() => window.parleyPcs.length);
   const before = [await count(a), await count(b)];
   for (let i = 0; i < 10; i += 1) {
     const [caller, callee] = i % 2 ? [b, a] : [a, b];
@@ -379,8 +370,8 @@ test('the pages\' clocks driven: no answer in 45 s is a missed call in both tran
   try {
     const forward = (ms) => Promise.all([a.page.clock.fastForward(ms), b.page.clock.fastForward(ms)]);
     await forward(60000); // the next check: Alice's nonce goes (a step of her page's queue)
-    await until(() => a.page.evaluate(() => globalThis.parleyTestHooks.calls.call?.nonces.size > 0), { message: 'the nonce out' });
-    await new Promise((r) => { setTimeout(r, 500); }); // its wait starts once it has left
+    // Bob has it (and withholds his statement): it has left, so Alice's wait has started.
+    await until(() => b.page.evaluate(() => (globalThis.parleyTestHooks.withheldBinds || 0) > 0), { message: 'the nonce at bob' });
     await forward(15000);
     assert.ok(await panel(a).isVisible(), 'the call is still up 15 s after the nonce');
     let waited = 15;

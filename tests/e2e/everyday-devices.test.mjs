@@ -6,19 +6,13 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, transcriptItem, waitForMessage,
+  WAIT, connectPair, leave, messageActions, noText, openChat, person, send, signUp, transcriptItem as item, waitForMessage,
 } from '../lib/people.mjs';
 import { linkSecondBrowser } from '../lib/linking.mjs';
 
 const server = serverForTests();
 const LONG = 40000;
 
-const item = transcriptItem;
-
-async function noText(p, text) {
-  await p.page.waitForFunction((t) => ![...document.querySelectorAll('#transcript .text')].some((e) => e.textContent.includes(t)),
-    text, { timeout: LONG });
-}
 
 test("alice's actions on one browser reach her other browser and bob; bob's edit reaches both of hers", async () => {
   const aliceName = uniqueName('alice');
@@ -56,7 +50,7 @@ test("alice's actions on one browser reach her other browser and bob; bob's edit
     for (const p of [a2, bob]) {
       await waitForMessage(p.page, 'alice changed this', LONG);
       await item(p, 'alice changed this').getByText('edited', { exact: true }).waitFor({ timeout: LONG });
-      await noText(p, 'alice will delete this');
+      await noText(p, 'alice will delete this', LONG);
       await waitForMessage(p.page, 'This message was deleted', LONG);
     }
     await item(a2, 'bob wrote this').getByText('😂 You').waitFor({ timeout: LONG });

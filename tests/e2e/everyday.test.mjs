@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, messageActions, openChat, person, send, signUp, transcript, transcriptItem, until, waitForMessage,
+  WAIT, connectPair, leave, messageActions, noText, openChat, person, send, signUp, transcript, transcriptItem as item, until,
+  waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -27,12 +28,6 @@ function stored(p, peer) {
   return p.page.evaluate((n) => globalThis.parleyTestHooks.storedHistory(n), peer);
 }
 
-const item = transcriptItem;
-
-async function noText(p, text) {
-  await p.page.waitForFunction((t) => ![...document.querySelectorAll('#transcript .text')].some((e) => e.textContent.includes(t)),
-    text, { timeout: WAIT });
-}
 
 function unexpected(problems) {
   return problems.filter((x) => !/Failed to load resource/.test(x));

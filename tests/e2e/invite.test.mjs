@@ -71,8 +71,8 @@ test('two local profiles set up a chat by codes, with no server: messages both w
   // The inviter is the DTLS client (the reply's answer is passive, docs/PROTOCOL.md 17.4).
   const roles = await Promise.all([a, b].map((p) => p.page.evaluate(async () => {
     const pc = globalThis.parleyPcs.find((x) => x.pc.connectionState === 'connected')?.pc;
-    let role = null;
-    (await pc.getStats()).forEach((s) => { if (s.type === 'transport') role = s.dtlsRole; });
+    let role = pc ? null : 'no connected RTCPeerConnection';
+    (await pc?.getStats())?.forEach((s) => { if (s.type === 'transport') role = s.dtlsRole; });
     return role;
   })));
   assert.deepEqual(roles, ['client', 'server']);

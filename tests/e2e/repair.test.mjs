@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { serverForTests } from '../lib/server.mjs';
 import { uniqueName } from '../lib/api.mjs';
 import {
-  WAIT, connectPair, leave, logIn, openChat, person, send, shots, signUp, transcript, waitAllDelivered,
-  waitAllRead, waitConnected, waitForMessage,
+  WAIT, connectPair, leave, logIn, openChat, person, rollBackSession, send, shots, signUp, transcript,
+  waitAllDelivered, waitConnected, waitForMessage,
 } from '../lib/people.mjs';
 
 const server = serverForTests();
@@ -21,8 +21,6 @@ async function hooked(name) {
   await p.page.evaluate(() => localStorage.setItem('parley-test-hooks', '1'));
   return p;
 }
-
-const hook = (p, fn, peer) => p.page.evaluate(([f, n]) => globalThis.parleyTestHooks[f](n), [fn, peer]);
 
 /** Each text of the open chat's transcript and how often it shows. */
 async function counts(page) {
@@ -39,31 +37,8 @@ async function rolledBackPair() {
   await signUp(b);
   await connectPair(a, b);
   await openChat(b, a.name);
-  await rollBack(a, b);
+  await rollBackSession(b, a); // Bob's (people.mjs)
   return [a, b];
-}
-
-/**
- * A rolled-back session: snapshot, two messages each way, snapshot put back. Two round trips, not
- * one: when the snapshot is taken after Bob read a message of Alice's but before anything of his
- * went back (a receipt still waiting), his next ratchet key is already in it, and after one round
- * trip Alice's next message is still one that the snapshot reads. After two, her ratchet has
- * stepped to a key of Bob's the snapshot does not hold. The session is put back only once every
- * receipt has come, both ways: a read receipt goes up to 300 ms after the message is read
- * (everyday.js READ_DELAY_MS), and one that left Bob after the rollback would be sealed by the
- * old session, so that Alice, not Bob, would find a message she cannot decrypt.
- */
-async function rollBack(a, b) {
-  await hook(b, 'snapshotSession', a.name);
-  for (const again of ['', ', again']) {
-    await send(a, `before the rollback${again}`);
-    await waitForMessage(b.page, `before the rollback${again}`);
-    await send(b, `reply before the rollback${again}`);
-    await waitForMessage(a.page, `reply before the rollback${again}`);
-  }
-  await Promise.all([waitAllDelivered(a.page), waitAllDelivered(b.page)]);
-  await Promise.all([waitAllRead(a.page), waitAllRead(b.page)]);
-  await hook(b, 'restoreSession', a.name);
 }
 
 /** What both pages show, for a test that failed. */
@@ -140,9 +115,8 @@ test('a mailed message that does not decrypt: the line shows at log-in, the repa
       await b.page.getByText(LINE(a.name)).waitFor({ state: 'visible', timeout: 30000 });
     } catch (e) {
       // What bob's page shows and was sent, to tell a slow machine from a wrong turn.
-      t.diagnostic(`bob shows ${JSON.stringify(await transcript(b.page))}; status ${await b.page.locator('#chat-status').textContent()}`);
+      await shown(t, a, b).catch(() => {});
       t.diagnostic(`bob received ${JSON.stringify(b.frames.filter((f) => f.dir === 'received').map((f) => f.payload.slice(0, 60)).slice(-30))}`);
-      t.diagnostic(`bob problems ${JSON.stringify(b.problems)} warnings ${JSON.stringify(b.warnings.slice(-10))}`);
       throw e;
     }
     for (const text of mailed) await waitForMessage(b.page, text, 30000);

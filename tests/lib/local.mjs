@@ -76,7 +76,7 @@ export async function makeLocalProfile(p) {
 
 // In the page, before its scripts: every RTCPeerConnection made is kept in window.parleyPcs with
 // the states it went through, for the report when a connection by codes does not open.
-function trackPcs() {
+export function trackPcs() {
   const Native = globalThis.RTCPeerConnection;
   const pcs = [];
   globalThis.parleyPcs = pcs;

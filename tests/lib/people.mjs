@@ -163,6 +163,12 @@ export function transcriptItem(p, text) {
   return p.page.getByRole('log').getByRole('listitem').filter({ has: p.page.locator('.text', { hasText: text }) });
 }
 
+/** Waits until no message text of the open chat's transcript holds `text` (deleted, expired). */
+export async function noText(p, text, timeout = WAIT) {
+  await p.page.waitForFunction((t) => ![...document.querySelectorAll('#transcript .text')].some((e) => e.textContent.includes(t)),
+    text, { timeout });
+}
+
 /**
  * The "Message actions" toolbar of the transcript item whose text holds `text`: the item is
  * pointed at first, as the actions show only on the message pointed at or focused.
@@ -238,10 +244,33 @@ export async function waitAllDelivered(page, timeout = WAIT) {
     .every((d) => d.dataset.state === 'delivered'), null, { timeout });
 }
 
-/** Every message the open chat shows as sent by this page shows "read" (the peer's read receipts came). */
-export async function waitAllRead(page, timeout = WAIT) {
-  await page.waitForFunction(() => [...document.querySelectorAll('#transcript .delivery')]
-    .every((d) => d.parentElement.querySelector('.read-state')), null, { timeout });
+/**
+ * Rolls `holder`'s session with `peer` back, as a restored backup would (test hooks
+ * snapshotSession / restoreSession of repair.js; `key` names the session: the peer's name, or
+ * NAME/DEVICE): a snapshot, two messages each way (the peer first: "before the rollback", "reply
+ * before the rollback", then each again), and once the holder's read receipts have come, the
+ * snapshot put back; the holder's session then lacks the ratchet keys of what the peer sends next.
+ * - Two round trips, not one: a snapshot taken after the holder read a message but before anything
+ *   of its went back (a receipt still waiting) already holds its next ratchet key, and after one
+ *   round trip the peer's next message is still one that it reads.
+ * - The holder's read receipts first: a read receipt goes up to 300 ms after the message is read
+ *   (everyday.js READ_DELAY_MS), and one that left the holder after the rollback would be sealed by
+ *   the old session, so that the peer, not the holder, would find a message it cannot decrypt.
+ */
+export async function rollBackSession(holder, peer, { key = peer.name, timeout = WAIT } = {}) {
+  const hook = (fn) => holder.page.evaluate(([f, k]) => globalThis.parleyTestHooks[f](k).then(() => true, () => false), [fn, key]);
+  await until(() => hook('snapshotSession'), { timeout, message: `a session of ${holder.name}'s with ${key}` });
+  for (const again of ['', ', again']) {
+    await send(peer, `before the rollback${again}`);
+    await waitForMessage(holder.page, `before the rollback${again}`, timeout);
+    await send(holder, `reply before the rollback${again}`);
+    await waitForMessage(peer.page, `reply before the rollback${again}`, timeout);
+  }
+  // The peer's last message shows "read": the holder's receipts (and acknowledgements, sent before
+  // them) have all come. (The peer's receipts may still be on their way: one the rolled-back
+  // holder cannot read is a failure on the holder's side, where the test expects it.)
+  await transcriptItem(peer, /^before the rollback, again$/).locator('.read-state').waitFor({ timeout });
+  if (!(await hook('restoreSession'))) throw new Error(`the session of ${holder.name}'s with ${key} was not put back`);
 }
 
 /** A's transcript as B should see it: A's "You" becomes A's name, B's name becomes "You". */
